@@ -1,0 +1,33 @@
+"""A Slack stand-in for end-to-end tests and a local sandbox.
+
+``SlackStandIn`` plays Slack's Web API (and Socket Mode) on loopback with queryable state;
+``SlackDriver`` sends signed commands, clicks, view submissions and events into the bot::
+
+    with SlackStandIn(bot_token="xoxb-test", signing_secret="secret") as slack:
+        slack.add_user("U0LEAD", name="lena")
+        slack.add_channel("C0ACME", name="acme-implementation", ext_shared=True, members=["U0LEAD"])
+        # run the bot with SLACK_API_URL = slack.api_url, listening on bot_url
+        driver = SlackDriver(slack, bot_url="http://127.0.0.1:8123/slack/events")
+        driver.command("/golive", "start Acme", user="U0LEAD", channel="C0ACME")
+        message = slack.wait_for(lambda: slack.last_message("C0ACME"))
+        assert slack.invalid_block_responses() == []
+"""
+
+from .core import SlackStandIn
+from .driver import DriverResponse, SlackDriver
+from .signing import compute_signature, signed_headers
+from .state import Call, StandInUser
+from .validate import BlockKitError, validate_message_blocks, validate_view
+
+__all__ = [
+    "BlockKitError",
+    "Call",
+    "DriverResponse",
+    "SlackDriver",
+    "SlackStandIn",
+    "StandInUser",
+    "compute_signature",
+    "signed_headers",
+    "validate_message_blocks",
+    "validate_view",
+]

@@ -1,0 +1,379 @@
+"""``SlackStandIn``: Slack's side of the wire on loopback, with queryable state."""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from .api_common import VALIDATION_ERRORS
+from .payloads import command_payload
+from .server import StandInHTTPServer
+from .socket_mode import SocketModeServer
+from .state import Call, Channel, Fault, StandInUser, Workspace
+
+T = TypeVar("T")
+
+
+class SlackStandIn:
+    """A fake Slack workspace serving the Web API at :attr:`api_url` (a ``WebClient`` base_url)."""
+
+    def __init__(
+        self,
+        bot_token: str = "xoxb-test",
+        signing_secret: str = "secret",
+        team_id: str = "T0VENDOR",
+        team_name: str = "Vendor Inc",
+        bot_user_id: str = "U0BOT",
+        bot_id: str = "B0BOT",
+        app_id: str = "A0GOLIVE",
+        app_token: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.ws = Workspace(
+            bot_token=bot_token,
+            signing_secret=signing_secret,
+            team_id=team_id,
+            team_name=team_name,
+            bot_user_id=bot_user_id,
+            bot_id=bot_id,
+            app_id=app_id,
+            app_token=app_token,
+        )
+        self.host = host
+        self._port = port
+        self._httpd: StandInHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._socket = SocketModeServer(self.ws, host)
+        self.ws.socket_url_provider = self._socket.url
+
+    # ----- identity
+    bot_token = property(lambda self: self.ws.bot_token)
+    signing_secret = property(lambda self: self.ws.signing_secret)
+    team_id = property(lambda self: self.ws.team_id)
+    team_name = property(lambda self: self.ws.team_name)
+    bot_user_id = property(lambda self: self.ws.bot_user_id)
+    bot_id = property(lambda self: self.ws.bot_id)
+    app_id = property(lambda self: self.ws.app_id)
+
+    # ----- lifecycle
+    def start(self, port: int | None = None) -> SlackStandIn:
+        """Bind ``host:port`` (0 = a free port) and serve in a daemon thread."""
+        if self._httpd is not None:
+            return self
+        self._httpd = StandInHTTPServer((self.host, self._port if port is None else port), self.ws)
+        self.ws.base_url = f"http://{self.host}:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="slack-standin",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the HTTP and Socket Mode servers."""
+        self._socket.stop()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+            self._httpd = None
+
+    def __enter__(self) -> SlackStandIn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("the stand-in is not started")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        self.port  # noqa: B018  (raises when not started)
+        return self.ws.base_url
+
+    @property
+    def api_url(self) -> str:
+        """``http://127.0.0.1:<port>/api/`` — the ``base_url`` of a slack_sdk ``WebClient``."""
+        return f"{self.base_url}/api/"
+
+    # ----- workspace setup
+    def add_team(self, team_id: str, name: str) -> None:
+        with self.ws.lock:
+            self.ws.teams[team_id] = name
+
+    def add_user(
+        self,
+        user_id: str,
+        *,
+        name: str,
+        team_id: str | None = None,
+        real_name: str | None = None,
+        display_name: str | None = None,
+        tz: str = "UTC",
+        email: str | None = None,
+        is_admin: bool = False,
+        visible: bool = True,
+    ) -> StandInUser:
+        """Add a user; ``team_id`` is the home workspace (another team for Slack Connect guests)."""
+        user = StandInUser(
+            id=user_id,
+            name=name,
+            team_id=team_id or self.ws.team_id,
+            real_name=real_name if real_name is not None else name,
+            display_name=display_name if display_name is not None else name,
+            tz=tz,
+            email=email,
+            is_admin=is_admin,
+            visible=visible,
+        )
+        with self.ws.lock:
+            if user.team_id not in self.ws.teams:
+                self.ws.teams[user.team_id] = user.team_id
+            self.ws.users[user_id] = user
+        return copy.deepcopy(user)
+
+    def add_channel(
+        self,
+        channel_id: str,
+        *,
+        name: str,
+        members: Iterable[str] = (),
+        ext_shared: bool = False,
+        shared: bool = False,
+        pending_ext_shared: bool = False,
+        private: bool = False,
+        bot_member: bool = True,
+        team_id: str | None = None,
+    ) -> Channel:
+        """Add a channel; the bot is a member unless ``bot_member=False``."""
+        member_list = list(dict.fromkeys(([self.ws.bot_user_id] if bot_member else []) + list(members)))
+        channel = Channel(
+            id=channel_id,
+            name=name,
+            team_id=team_id or self.ws.team_id,
+            members=member_list,
+            is_private=private,
+            is_ext_shared=ext_shared,
+            is_shared=shared or ext_shared,
+            is_pending_ext_shared=pending_ext_shared,
+        )
+        with self.ws.lock:
+            self.ws.channels[channel_id] = channel
+            self.ws.messages.setdefault(channel_id, [])
+        return copy.deepcopy(channel)
+
+    def _update_channel(self, channel_id: str, fn: Callable[[Channel], None]) -> None:
+        with self.ws.lock:
+            if channel_id not in self.ws.channels:
+                raise KeyError(f"unknown channel {channel_id!r}")
+            fn(self.ws.channels[channel_id])
+
+    def archive_channel(self, channel_id: str) -> None:
+        self._update_channel(channel_id, lambda c: setattr(c, "is_archived", True))
+
+    def add_member(self, channel_id: str, user_id: str) -> None:
+        self._update_channel(
+            channel_id, lambda c: c.members.append(user_id) if user_id not in c.members else None
+        )
+
+    def remove_member(self, channel_id: str, user_id: str) -> None:
+        self._update_channel(
+            channel_id, lambda c: c.members.remove(user_id) if user_id in c.members else None
+        )
+
+    def block_file_uploads(self, channel_id: str, blocked: bool = True) -> None:
+        """Make files.completeUploadExternal to this channel fail like a Slack Connect admin block."""
+        with self.ws.lock:
+            (self.ws.blocked_uploads.add if blocked else self.ws.blocked_uploads.discard)(channel_id)
+
+    def set_trigger_ttl(self, seconds: float) -> None:
+        """How long a trigger_id stays valid (Slack: 3 s)."""
+        self.ws.trigger_ttl = seconds
+
+    # ----- state access (copies)
+    def user(self, user_id: str) -> StandInUser:
+        with self.ws.lock:
+            return copy.deepcopy(self.ws.users[user_id])
+
+    def channel(self, channel_id: str) -> Channel:
+        with self.ws.lock:
+            return copy.deepcopy(self.ws.channels[channel_id])
+
+    def im_channel(self, user_id: str) -> str | None:
+        """The bot's IM channel id with this user, if one was opened."""
+        with self.ws.lock:
+            return next((c.id for c in self.ws.channels.values() if c.is_im and c.im_user == user_id), None)
+
+    def messages(self, channel: str, *, include_deleted: bool = True) -> list[dict[str, Any]]:
+        """Messages of a channel in post order (thread replies included, deleted ones flagged)."""
+        with self.ws.lock:
+            found = self.ws.messages.get(channel, [])
+            return copy.deepcopy([m for m in found if include_deleted or not m["deleted"]])
+
+    def message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        with self.ws.lock:
+            found = next((m for m in self.ws.messages.get(channel, []) if m["ts"] == ts), None)
+            return copy.deepcopy(found)
+
+    def last_message(self, channel: str) -> dict[str, Any] | None:
+        """The newest message in the channel that is not deleted."""
+        remaining = self.messages(channel, include_deleted=False)
+        return remaining[-1] if remaining else None
+
+    def ephemerals(self, channel: str | None = None, user: str | None = None) -> list[dict[str, Any]]:
+        with self.ws.lock:
+            return copy.deepcopy(
+                [
+                    e
+                    for e in self.ws.ephemerals
+                    if (channel is None or e["channel"] == channel) and (user is None or e["user"] == user)
+                ]
+            )
+
+    @property
+    def views(self) -> dict[str, dict[str, Any]]:
+        with self.ws.lock:
+            return copy.deepcopy(self.ws.views)
+
+    def view(self, view_id: str) -> dict[str, Any]:
+        with self.ws.lock:
+            return copy.deepcopy(self.ws.views[view_id])
+
+    def open_views(self, user: str) -> list[dict[str, Any]]:
+        """The user's open modals, root first."""
+        with self.ws.lock:
+            return copy.deepcopy([self.ws.views[v] for v in self.ws.view_stacks.get(user, [])])
+
+    def home(self, user: str) -> dict[str, Any] | None:
+        """The user's Home tab view record (``record["view"]`` is the payload last published) or None."""
+        with self.ws.lock:
+            view_id = self.ws.homes.get(user)
+            return copy.deepcopy(self.ws.views[view_id]) if view_id else None
+
+    @property
+    def files(self) -> list[dict[str, Any]]:
+        with self.ws.lock:
+            return copy.deepcopy(list(self.ws.files.values()))
+
+    @property
+    def calls(self) -> list[Call]:
+        with self.ws.lock:
+            return copy.deepcopy(self.ws.calls)
+
+    def calls_to(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def reset_calls(self) -> None:
+        with self.ws.lock:
+            self.ws.calls.clear()
+
+    def invalid_block_responses(self) -> list[Call]:
+        """Every answer refusing the app's Block Kit or text (invalid_blocks, view errors, msg_too_long…)."""
+        return [c for c in self.calls if c.response.get("error") in VALIDATION_ERRORS]
+
+    def wait_for(
+        self,
+        predicate: Callable[[], T],
+        timeout: float = 5.0,
+        interval: float = 0.01,
+        message: str | None = None,
+    ) -> T:
+        """Poll until ``predicate()`` is truthy and return it; AssertionError on timeout."""
+        deadline = time.monotonic() + timeout
+        last_error: BaseException | None = None
+        while True:
+            try:
+                result = predicate()
+                if result:
+                    return result
+            except Exception as exc:  # a predicate indexing an empty list is "not yet"
+                last_error = exc
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(interval)
+        recent = (
+            ", ".join(
+                f"{c.method}→{'ok' if c.response.get('ok') else c.response.get('error')}"
+                for c in self.calls[-10:]
+            )
+            or "none"
+        )
+        what = message or getattr(predicate, "__name__", repr(predicate))
+        detail = f"; last error: {last_error!r}" if last_error else ""
+        raise AssertionError(f"condition {what!r} not met within {timeout}s{detail}; recent calls: {recent}")
+
+    # ----- faults
+    def fail_next(
+        self,
+        method: str,
+        *,
+        error: str | None = None,
+        status: int = 200,
+        retry_after: int | None = None,
+        times: int = 1,
+    ) -> None:
+        """Make the next ``times`` calls of ``method`` fail (HTTP ``status``; 429 adds Retry-After)."""
+        with self.ws.lock:
+            self.ws.faults.setdefault(method, []).append(Fault(error, status, retry_after, times))
+
+    # ----- interactivity plumbing (used by SlackDriver)
+    def issue_trigger(self, user: str) -> str:
+        return self.ws.issue_trigger(user)
+
+    def issue_response_url(self, *, channel: str | None, user: str, source_ts: str | None = None) -> str:
+        return self.ws.issue_response_url(channel=channel, user=user, source_ts=source_ts)
+
+    # ----- Socket Mode
+    def socket_connected(self) -> bool:
+        return self._socket.connected()
+
+    def socket_close_connections(self) -> None:
+        """Drop every Socket Mode connection (as Slack does on refresh)."""
+        self._socket.close_connections()
+
+    def socket_send(
+        self,
+        envelope_type: str,
+        payload: dict[str, Any],
+        *,
+        timeout: float = 5.0,
+        accepts_response_payload: bool = True,
+    ) -> dict[str, Any]:
+        """Send one envelope to the connected Socket Mode client; return its ack message."""
+        envelope = {
+            "envelope_id": str(uuid.uuid4()),
+            "payload": payload,
+            "type": envelope_type,
+            "accepts_response_payload": accepts_response_payload,
+        }
+        return self._socket.send(envelope, timeout)
+
+    def socket_send_command(
+        self, command: str, text: str, user: str, channel: str, timeout: float = 5.0
+    ) -> dict[str, Any]:
+        """Send a ``slash_commands`` envelope; return the ``payload`` of the client's ack ({} if none)."""
+        with self.ws.lock:
+            payload = command_payload(
+                self.ws,
+                command,
+                text,
+                user=user,
+                channel=channel,
+                response_url=self.issue_response_url(channel=channel, user=user),
+                trigger_id=self.issue_trigger(user),
+            )
+        ack = self.socket_send("slash_commands", payload, timeout=timeout)
+        return ack.get("payload") or {}

@@ -1,0 +1,387 @@
+"""Workspace state of the stand-in: teams, users, channels, messages, views, files, calls.
+
+Everything here is guarded by ``Workspace.lock``; the HTTP handlers and the test thread share it.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import secrets
+import string
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+_ID_ALPHABET = string.ascii_uppercase + string.digits
+_BLOCK_ID_ALPHABET = string.ascii_letters + string.digits
+INTERACTIVE_CONTAINERS = ("elements", "accessory", "element")
+
+
+@dataclass
+class StandInUser:
+    """A Slack user; ``team_id`` is the user's home workspace (differs for Slack Connect guests)."""
+
+    id: str
+    name: str
+    team_id: str
+    real_name: str = ""
+    display_name: str = ""
+    tz: str = "UTC"
+    email: str | None = None
+    is_bot: bool = False
+    is_admin: bool = False
+    deleted: bool = False
+    visible: bool = True
+
+    def to_api(self) -> dict[str, Any]:
+        """The ``user`` object of ``users.info``."""
+        try:
+            offset = datetime.now(ZoneInfo(self.tz)).utcoffset()
+            tz_offset = int(offset.total_seconds()) if offset is not None else 0
+        except (ZoneInfoNotFoundError, ValueError):
+            tz_offset = 0
+        profile: dict[str, Any] = {
+            "real_name": self.real_name,
+            "real_name_normalized": self.real_name,
+            "display_name": self.display_name,
+            "display_name_normalized": self.display_name,
+            "team": self.team_id,
+        }
+        if self.email:
+            profile["email"] = self.email
+        return {
+            "id": self.id,
+            "team_id": self.team_id,
+            "name": self.name,
+            "deleted": self.deleted,
+            "real_name": self.real_name,
+            "tz": self.tz,
+            "tz_label": self.tz,
+            "tz_offset": tz_offset,
+            "profile": profile,
+            "is_admin": self.is_admin,
+            "is_owner": False,
+            "is_bot": self.is_bot,
+            "is_app_user": False,
+            "updated": 1700000000,
+        }
+
+
+@dataclass
+class Channel:
+    """A conversation: public/private channel, Slack Connect channel or an IM with the bot."""
+
+    id: str
+    name: str
+    team_id: str
+    members: list[str] = field(default_factory=list)
+    is_private: bool = False
+    is_ext_shared: bool = False
+    is_shared: bool = False
+    is_pending_ext_shared: bool = False
+    is_archived: bool = False
+    is_im: bool = False
+    im_user: str | None = None
+    created: int = field(default_factory=lambda: int(time.time()))
+
+    def to_api(self, bot_user_id: str) -> dict[str, Any]:
+        """The ``channel`` object of ``conversations.info``."""
+        if self.is_im:
+            return {
+                "id": self.id,
+                "created": self.created,
+                "is_im": True,
+                "is_org_shared": False,
+                "user": self.im_user,
+                "is_user_deleted": False,
+                "priority": 0,
+                "is_archived": False,
+            }
+        return {
+            "id": self.id,
+            "name": self.name,
+            "name_normalized": self.name,
+            "is_channel": not self.is_private,
+            "is_group": self.is_private,
+            "is_im": False,
+            "is_mpim": False,
+            "is_private": self.is_private,
+            "is_archived": self.is_archived,
+            "is_general": False,
+            "is_shared": self.is_shared or self.is_ext_shared,
+            "is_ext_shared": self.is_ext_shared,
+            "is_org_shared": False,
+            "is_pending_ext_shared": self.is_pending_ext_shared,
+            "is_member": bot_user_id in self.members,
+            "context_team_id": self.team_id,
+            "created": self.created,
+            "creator": "",
+            "num_members": len(self.members),
+        }
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the stand-in answered (Web API, ``response_url`` or a view-submission answer)."""
+
+    method: str
+    args: dict[str, Any]
+    response: dict[str, Any]
+    status: int
+    at: float
+
+
+@dataclass
+class Fault:
+    """A pending injected failure for one Web API method."""
+
+    error: str | None
+    status: int
+    retry_after: int | None
+    remaining: int
+
+
+class Workspace:
+    """All mutable state. Callers hold ``lock`` while reading or writing."""
+
+    def __init__(
+        self,
+        *,
+        bot_token: str,
+        signing_secret: str,
+        team_id: str,
+        team_name: str,
+        bot_user_id: str,
+        bot_id: str,
+        app_id: str,
+        app_token: str | None,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.bot_token = bot_token
+        self.signing_secret = signing_secret
+        self.team_id = team_id
+        self.team_name = team_name
+        self.bot_user_id = bot_user_id
+        self.bot_id = bot_id
+        self.app_id = app_id
+        self.app_token = app_token
+        self.verification_token = "standin-verification-token"
+        self.base_url = ""  # "http://127.0.0.1:<port>", set when the server starts
+        self.teams: dict[str, str] = {team_id: team_name}
+        self.users: dict[str, StandInUser] = {}
+        self.channels: dict[str, Channel] = {}
+        self.messages: dict[str, list[dict[str, Any]]] = {}
+        self.ephemerals: list[dict[str, Any]] = []
+        self.views: dict[str, dict[str, Any]] = {}
+        self.view_stacks: dict[str, list[str]] = {}  # user -> open modal ids, root first
+        self.homes: dict[str, str] = {}  # user -> home view id
+        self.files: dict[str, dict[str, Any]] = {}
+        self.pending_uploads: dict[str, dict[str, Any]] = {}
+        self.calls: list[Call] = []
+        self.triggers: dict[str, dict[str, Any]] = {}
+        self.response_urls: dict[str, dict[str, Any]] = {}
+        self.blocked_uploads: set[str] = set()
+        self.faults: dict[str, list[Fault]] = {}
+        self.trigger_ttl = 3.0
+        self.socket_url_provider: Callable[[], str] | None = None
+        self._last_ts_us = 0
+        self._seq = itertools.count(1)
+        self.users[bot_user_id] = StandInUser(
+            id=bot_user_id,
+            name="golive",
+            team_id=team_id,
+            real_name="golive",
+            display_name="golive",
+            is_bot=True,
+        )
+
+    # ----- ids and timestamps
+    def next_ts(self) -> str:
+        """A message ts, strictly increasing: ``"1700000000.000100"``."""
+        with self.lock:
+            now_us = int(time.time() * 1_000_000)
+            self._last_ts_us = max(now_us, self._last_ts_us + 1)
+            us = self._last_ts_us
+        return f"{us // 1_000_000}.{us % 1_000_000:06d}"
+
+    def new_id(self, prefix: str, length: int = 10) -> str:
+        """A Slack-style id such as ``F07ABCDE123``."""
+        return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
+
+    def seq(self) -> int:
+        return next(self._seq)
+
+    def domain(self, team_id: str) -> str:
+        name = self.teams.get(team_id, team_id)
+        return "".join(c for c in name.lower() if c.isalnum()) or team_id.lower()
+
+    # ----- lookups
+    def find_channel(self, ref: str | None) -> Channel | None:
+        """A channel by id, ``#name`` or name; a user id resolves to the bot's IM with that user."""
+        if not ref:
+            return None
+        if ref in self.channels:
+            return self.channels[ref]
+        if ref in self.users:
+            return self.open_im(ref)
+        name = ref.lstrip("#")
+        return next((c for c in self.channels.values() if c.name == name and not c.is_im), None)
+
+    def open_im(self, user_id: str) -> Channel:
+        for channel in self.channels.values():
+            if channel.is_im and channel.im_user == user_id:
+                return channel
+        channel_id = self.new_id("D")
+        channel = Channel(
+            id=channel_id,
+            name=channel_id,
+            team_id=self.team_id,
+            members=[self.bot_user_id, user_id],
+            is_im=True,
+            im_user=user_id,
+        )
+        self.channels[channel_id] = channel
+        self.messages.setdefault(channel_id, [])
+        return channel
+
+    def find_message(self, channel_id: str, ts: str) -> dict[str, Any] | None:
+        return next(
+            (m for m in self.messages.get(channel_id, []) if m["ts"] == ts and not m["deleted"]), None
+        )
+
+    # ----- messages
+    def store_message(
+        self,
+        channel: Channel,
+        *,
+        text: str,
+        blocks: list[Any] | None,
+        thread_ts: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        ts = self.next_ts()
+        record: dict[str, Any] = {
+            "ts": ts,
+            "channel": channel.id,
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "app_id": self.app_id,
+            "team": self.team_id,
+            "text": text,
+            "blocks": copy.deepcopy(blocks or []),
+            "thread_ts": thread_ts,
+            "edited": False,
+            "versions": [],
+            "deleted": False,
+        }
+        if extra:
+            record.update(extra)
+        self.messages.setdefault(channel.id, []).append(record)
+        return record
+
+    @staticmethod
+    def filled_blocks(record: dict[str, Any]) -> list[Any]:
+        """A message's blocks as Slack serves them: missing block_id/action_id generated (stable per version)."""
+        return fill_ids(
+            record["blocks"], seed=f"{record['channel']}:{record['ts']}:{len(record['versions'])}"
+        )
+
+    def slack_message(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A stored message in the shape Slack's API and payloads use."""
+        msg: dict[str, Any] = {
+            "type": "message",
+            "user": record["user"],
+            "bot_id": record["bot_id"],
+            "app_id": record["app_id"],
+            "team": record["team"],
+            "text": record["text"],
+            "ts": record["ts"],
+            "blocks": self.filled_blocks(record),
+            "bot_profile": {
+                "id": record["bot_id"],
+                "app_id": record["app_id"],
+                "name": "golive",
+                "team_id": record["team"],
+                "deleted": False,
+            },
+        }
+        if record.get("thread_ts"):
+            msg["thread_ts"] = record["thread_ts"]
+        if record["edited"]:
+            msg["edited"] = {"user": record["user"], "ts": record.get("edited_ts", record["ts"])}
+        for key in ("metadata", "files"):
+            if record.get(key):
+                msg[key] = copy.deepcopy(record[key])
+        return msg
+
+    # ----- triggers and response urls
+    def issue_trigger(self, user: str) -> str:
+        trigger_id = f"{int(time.time())}.{self.seq()}.{secrets.token_hex(16)}"
+        with self.lock:
+            self.triggers[trigger_id] = {"issued_at": time.monotonic(), "user": user, "used": False}
+        return trigger_id
+
+    def check_trigger(self, trigger_id: str | None) -> str | None:
+        """The error for a views.open/views.push ``trigger_id``, or None (and mark it used)."""
+        if not trigger_id:
+            return "invalid_arguments"
+        trigger = self.triggers.get(trigger_id)
+        if trigger is None:
+            return "invalid_trigger_id"
+        if time.monotonic() - trigger["issued_at"] > self.trigger_ttl:
+            return "expired_trigger_id"
+        if trigger["used"]:
+            return "exchanged_trigger_id"
+        trigger["used"] = True
+        return None
+
+    def issue_response_url(self, *, channel: str | None, user: str, source_ts: str | None = None) -> str:
+        url_id = secrets.token_hex(12)
+        with self.lock:
+            self.response_urls[url_id] = {
+                "channel": channel,
+                "user": user,
+                "source_ts": source_ts,
+                "uses": 0,
+                "created": time.monotonic(),
+            }
+        return f"{self.base_url}/response/{url_id}"
+
+
+def _short_id(seed: str) -> str:
+    digest = hashlib.sha1(seed.encode()).digest()
+    return "".join(_BLOCK_ID_ALPHABET[b % len(_BLOCK_ID_ALPHABET)] for b in digest[:5])
+
+
+def fill_ids(blocks: list[Any] | None, *, seed: str) -> list[Any]:
+    """Copy of ``blocks`` with a ``block_id`` on every block and an ``action_id`` on every interactive
+    element, generated as Slack does when the app leaves them out (deterministic per ``seed``)."""
+    out = copy.deepcopy(blocks or [])
+    for i, block in enumerate(out):
+        if not isinstance(block, dict):
+            continue
+        block.setdefault("block_id", _short_id(f"{seed}:{i}"))
+        if block.get("type") == "context":
+            continue
+        for j, element in enumerate(iter_elements(block)):
+            if element.get("type") not in ("image", "mrkdwn", "plain_text"):
+                element.setdefault("action_id", _short_id(f"{seed}:{i}:{j}"))
+    return out
+
+
+def iter_elements(block: dict[str, Any]) -> list[dict[str, Any]]:
+    """Interactive element dicts of a block: actions elements, a section accessory, an input element."""
+    found: list[dict[str, Any]] = []
+    for key in INTERACTIVE_CONTAINERS:
+        value = block.get(key)
+        if isinstance(value, dict):
+            found.append(value)
+        elif isinstance(value, list) and block.get("type") == "actions":
+            found.extend(v for v in value if isinstance(v, dict))
+    return found

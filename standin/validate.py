@@ -1,0 +1,282 @@
+"""Block Kit validation: slack_sdk's model checks plus the limits slack_sdk leaves out.
+
+Every error is a string ``"<reason> [json-pointer:/blocks/3/elements/0]"`` in the style of Slack's
+``invalid_blocks`` answers. An empty list means valid.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+
+MAX_MESSAGE_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100
+MAX_VIEW_BYTES = 250_000
+MAX_UPDATE_TEXT = 4000
+MAX_MESSAGE_BLOCKS_TEXT = 13_000
+MAX_CHOICE_OPTIONS = 10  # checkboxes, radio_buttons
+MAX_OPTION_TEXT = 75
+MAX_OPTION_VALUE = 150
+MAX_SECTION_FIELD = 2000
+MAX_ID = 255
+
+ELEMENT_TYPES = frozenset(
+    {
+        "button",
+        "checkboxes",
+        "datepicker",
+        "datetimepicker",
+        "email_text_input",
+        "external_select",
+        "file_input",
+        "image",
+        "multi_channels_select",
+        "multi_conversations_select",
+        "multi_external_select",
+        "multi_static_select",
+        "multi_users_select",
+        "number_input",
+        "overflow",
+        "plain_text_input",
+        "radio_buttons",
+        "rich_text_input",
+        "static_select",
+        "timepicker",
+        "url_text_input",
+        "users_select",
+        "conversations_select",
+        "channels_select",
+        "workflow_button",
+        "feedback_buttons",
+        "icon_button",
+    }
+)
+CONTEXT_ELEMENT_TYPES = frozenset({"image", "mrkdwn", "plain_text"})
+_CHOICE_ELEMENTS = frozenset({"checkboxes", "radio_buttons"})
+_SDK_ERRORS = (SlackObjectFormationError, TypeError, ValueError, AttributeError, KeyError)
+
+
+class BlockKitError(ValueError):
+    """Raised when blocks or a view break Block Kit rules; ``errors`` lists every problem."""
+
+    def __init__(self, errors: Iterable[str]) -> None:
+        self.errors = list(errors)
+        super().__init__("; ".join(self.errors) or "invalid Block Kit payload")
+
+
+def _err(errors: list[str], reason: str, pointer: str) -> None:
+    errors.append(f"{reason} [json-pointer:{pointer}]")
+
+
+def _check_text(
+    obj: Any, ptr: str, errors: list[str], *, types: tuple[str, ...], max_len: int | None = None
+) -> None:
+    """A composition text object: a dict with an allowed ``type`` and a non-empty ``text``."""
+    if not isinstance(obj, dict):
+        _err(errors, "must be a text object", ptr)
+        return
+    if obj.get("type") not in types:
+        _err(errors, f"text object type must be one of {', '.join(types)}", ptr + "/type")
+    text = obj.get("text")
+    if not isinstance(text, str) or not text:
+        _err(errors, "must be more than 0 characters", ptr + "/text")
+    elif max_len is not None and len(text) > max_len:
+        _err(errors, f"must be less than {max_len + 1} characters", ptr + "/text")
+
+
+def _check_options(options: Any, ptr: str, errors: list[str]) -> None:
+    if not isinstance(options, list):
+        _err(errors, "must be an array", ptr)
+        return
+    for i, opt in enumerate(options):
+        optr = f"{ptr}/{i}"
+        if not isinstance(opt, dict):
+            _err(errors, "must be an object", optr)
+            continue
+        _check_text(
+            opt.get("text"), optr + "/text", errors, types=("plain_text", "mrkdwn"), max_len=MAX_OPTION_TEXT
+        )
+        value = opt.get("value")
+        if isinstance(value, str) and len(value) > MAX_OPTION_VALUE:
+            _err(errors, f"must be less than {MAX_OPTION_VALUE + 1} characters", optr + "/value")
+
+
+def _check_element(
+    el: Any, ptr: str, errors: list[str], action_ids: set[str], *, context: bool = False
+) -> None:
+    if not isinstance(el, dict):
+        _err(errors, "must be an object", ptr)
+        return
+    etype = el.get("type")
+    allowed = CONTEXT_ELEMENT_TYPES if context else ELEMENT_TYPES
+    if etype not in allowed:
+        _err(errors, f"unsupported element type {etype!r}", ptr + "/type")
+        return
+    if context:
+        if etype in ("mrkdwn", "plain_text"):
+            _check_text(el, ptr, errors, types=("mrkdwn", "plain_text"))
+        return
+    action_id = el.get("action_id")
+    if action_id is not None:
+        if not isinstance(action_id, str) or not action_id:
+            _err(errors, "action_id must be a non-empty string", ptr + "/action_id")
+        elif action_id in action_ids:
+            _err(errors, f"action_id {action_id!r} is already used in this block", ptr + "/action_id")
+        else:
+            action_ids.add(action_id)
+    if etype == "button":
+        _check_text(el.get("text"), ptr + "/text", errors, types=("plain_text",))
+    if "options" in el:
+        options = el["options"]
+        if etype in _CHOICE_ELEMENTS and isinstance(options, list) and len(options) > MAX_CHOICE_OPTIONS:
+            _err(
+                errors,
+                f"must provide at most {MAX_CHOICE_OPTIONS} items (got {len(options)})",
+                ptr + "/options",
+            )
+        _check_options(options, ptr + "/options", errors)
+    for g, group in enumerate(el.get("option_groups") or []):
+        if isinstance(group, dict):
+            _check_options(group.get("options"), f"{ptr}/option_groups/{g}/options", errors)
+
+
+def _check_block(block: Any, ptr: str, errors: list[str], block_ids: set[str]) -> None:
+    if not isinstance(block, dict):
+        _err(errors, "must be an object", ptr)
+        return
+    btype = block.get("type")
+    try:
+        parsed = Block.parse(copy.deepcopy(block))
+        if parsed is None:
+            _err(errors, f"unknown block type {btype!r}", ptr + "/type")
+            return
+        parsed.to_dict()
+    except _SDK_ERRORS as exc:
+        reason = str(exc) if isinstance(exc, SlackObjectFormationError) else f"malformed {btype} block: {exc}"
+        _err(errors, reason, ptr)
+        return
+
+    block_id = block.get("block_id")
+    if block_id is not None:
+        if not isinstance(block_id, str) or not block_id:
+            _err(errors, "block_id must be a non-empty string", ptr + "/block_id")
+        elif block_id in block_ids:
+            _err(errors, f"block_id {block_id!r} is not unique", ptr + "/block_id")
+        else:
+            block_ids.add(block_id)
+
+    action_ids: set[str] = set()
+    if btype == "section":
+        if "text" in block:
+            _check_text(block["text"], ptr + "/text", errors, types=("plain_text", "mrkdwn"))
+        for i, field in enumerate(block.get("fields") or []):
+            _check_text(
+                field, f"{ptr}/fields/{i}", errors, types=("plain_text", "mrkdwn"), max_len=MAX_SECTION_FIELD
+            )
+        if "accessory" in block:
+            _check_element(block["accessory"], ptr + "/accessory", errors, action_ids)
+    elif btype == "header":
+        _check_text(block.get("text"), ptr + "/text", errors, types=("plain_text",))
+    elif btype == "actions":
+        elements = block.get("elements")
+        if not isinstance(elements, list) or not elements:
+            _err(errors, "must provide at least 1 element", ptr + "/elements")
+        for i, el in enumerate(elements or []):
+            _check_element(el, f"{ptr}/elements/{i}", errors, action_ids)
+    elif btype == "context":
+        elements = block.get("elements")
+        if not isinstance(elements, list) or not elements:
+            _err(errors, "must provide at least 1 element", ptr + "/elements")
+        for i, el in enumerate(elements or []):
+            _check_element(el, f"{ptr}/elements/{i}", errors, action_ids, context=True)
+    elif btype == "input":
+        _check_text(block.get("label"), ptr + "/label", errors, types=("plain_text",))
+        _check_element(block.get("element"), ptr + "/element", errors, action_ids)
+
+
+def _check_blocks(blocks: Any, ptr: str, max_blocks: int, errors: list[str]) -> None:
+    if not isinstance(blocks, list):
+        _err(errors, "must be an array of blocks", ptr)
+        return
+    if len(blocks) > max_blocks:
+        _err(errors, f"must provide at most {max_blocks} items (got {len(blocks)})", ptr)
+    block_ids: set[str] = set()
+    for i, block in enumerate(blocks):
+        _check_block(block, f"{ptr}/{i}", errors, block_ids)
+
+
+def validate_message_blocks(blocks: Any) -> list[str]:
+    """Problems with a message's ``blocks`` (at most 50 blocks; block_ids unique in the message)."""
+    errors: list[str] = []
+    _check_blocks(blocks, "/blocks", MAX_MESSAGE_BLOCKS, errors)
+    return errors
+
+
+def blocks_text_length(value: Any) -> int:
+    """Total length of every string under a ``text`` key (what ``msg_blocks_too_long`` counts)."""
+    if isinstance(value, list):
+        return sum(blocks_text_length(v) for v in value)
+    if isinstance(value, dict):
+        total = 0
+        for key, item in value.items():
+            if key == "text" and isinstance(item, str):
+                total += len(item)
+            else:
+                total += blocks_text_length(item)
+        return total
+    return 0
+
+
+def view_size(view: Any) -> int:
+    """Serialized size of a view in bytes."""
+    return len(json.dumps(view, ensure_ascii=False).encode("utf-8"))
+
+
+def validate_view(view: Any) -> list[str]:
+    """Problems with a modal or home view (slack_sdk's ``View`` checks, 100 blocks, 250 kB, ids)."""
+    errors: list[str] = []
+    if not isinstance(view, dict):
+        return ["must be a view object [json-pointer:/view]"]
+    blocks = view.get("blocks")
+    placeholder = dict(view)
+    if isinstance(blocks, list):
+        # Blocks are checked one by one below; the model only needs their count.
+        placeholder["blocks"] = [{"type": "divider"}] * len(blocks)
+    try:
+        View(**placeholder).to_dict()
+    except _SDK_ERRORS as exc:
+        _err(errors, str(exc), "/view")
+    if view.get("type") == "modal":
+        title = view.get("title")
+        if title is None:
+            _err(errors, "a modal requires a title", "/view/title")
+        elif isinstance(title, dict) and title.get("type") != "plain_text":
+            _err(errors, "title must be a plain_text object", "/view/title/type")
+    if blocks is None:
+        _err(errors, "blocks are required", "/view/blocks")
+    else:
+        _check_blocks(blocks, "/view/blocks", MAX_VIEW_BLOCKS, errors)
+    size = view_size(view)
+    if size > MAX_VIEW_BYTES:
+        _err(errors, f"view is {size} bytes, more than {MAX_VIEW_BYTES}", "/view")
+    return errors
+
+
+def assert_valid_message_blocks(blocks: Any) -> None:
+    """Raise :class:`BlockKitError` unless ``blocks`` are valid message blocks."""
+    errors = validate_message_blocks(blocks)
+    if errors:
+        raise BlockKitError(errors)
+
+
+def assert_valid_view(view: Any) -> None:
+    """Raise :class:`BlockKitError` unless ``view`` is a valid view."""
+    errors = validate_view(view)
+    if errors:
+        raise BlockKitError(errors)

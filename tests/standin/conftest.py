@@ -1,0 +1,41 @@
+"""Fixtures: a started stand-in with a vendor workspace, a Slack Connect channel and a WebClient."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from slack_sdk import WebClient
+
+from standin import SlackStandIn
+
+from .ids import CUSTOMER, CUSTOMER_USER, ENGINEER, INTERNAL, LEAD, SHARED, VENDOR
+
+
+@pytest.fixture
+def standin() -> Iterator[SlackStandIn]:
+    s = SlackStandIn(
+        bot_token="xoxb-test",
+        signing_secret="secret",
+        team_id=VENDOR,
+        team_name="Vendor Inc",
+        bot_user_id="U0BOT",
+        bot_id="B0BOT",
+    )
+    s.add_team(CUSTOMER, "Customer Co")
+    s.add_user(LEAD, name="lena", real_name="Lena Lead", team_id=VENDOR, tz="Europe/Berlin")
+    s.add_user(ENGINEER, name="eli", real_name="Eli Engineer", team_id=VENDOR)
+    s.add_user(
+        CUSTOMER_USER, name="carla", real_name="Carla Customer", team_id=CUSTOMER, tz="America/New_York"
+    )
+    s.add_channel(
+        SHARED, name="acme-implementation", ext_shared=True, members=[LEAD, ENGINEER, CUSTOMER_USER]
+    )
+    s.add_channel(INTERNAL, name="internal", members=[LEAD])
+    with s:
+        yield s
+
+
+@pytest.fixture
+def client(standin: SlackStandIn) -> WebClient:
+    return WebClient(base_url=standin.api_url, token="xoxb-test")

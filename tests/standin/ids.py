@@ -1,0 +1,5 @@
+"""Ids of the test workspace (see conftest)."""
+
+VENDOR, CUSTOMER = "T0VENDOR", "T0CUST"
+LEAD, ENGINEER, CUSTOMER_USER = "U0LEAD", "U0ENG", "U0CUST"
+SHARED, INTERNAL = "C0ACME", "C0INTERNAL"
