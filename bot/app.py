@@ -1,0 +1,93 @@
+"""Building the bot: settings → database, Slack client, templates, Bolt app with listeners."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from slack_bolt import App
+from slack_sdk.errors import SlackApiError
+
+from bot.clock import Clock
+from bot.commands import build_commands
+from bot.config import ConfigError, Settings
+from bot.executor import TrackingExecutor
+from bot.playbook import PlaybookError, load_playbook
+from bot.services import Services
+from bot.slack_client import make_client
+from bot.slack_gateway import SlackGateway
+from messages import Renderer
+from storage.db import Database
+
+log = logging.getLogger("golive")
+
+
+@dataclass
+class Bot:
+    app: App
+    services: Services
+    executor: TrackingExecutor
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        return self.executor.wait_idle(timeout)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=False)
+        self.services.db.dispose()
+
+
+def build_services(settings: Settings, *, clock: Clock | None = None, db: Database | None = None) -> Services:
+    try:
+        playbook = load_playbook(settings.golive_playbook)
+    except PlaybookError as exc:
+        raise ConfigError(
+            f"GOLIVE_PLAYBOOK {exc.source} is not a valid playbook ({exc.problems[0]}); "
+            f"run `golive playbook check {exc.source}`"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"GOLIVE_PLAYBOOK cannot be read ({exc.strerror}); check the path") from None
+    if settings.golive_template_dir is not None and not settings.golive_template_dir.is_dir():
+        raise ConfigError(f"GOLIVE_TEMPLATE_DIR {settings.golive_template_dir} is not a directory")
+    clock = clock or Clock()
+    db = db or Database(settings.effective_database_url)
+    client = make_client(settings.slack_bot_token, settings.slack_api_url)
+    return Services(
+        settings=settings,
+        db=db,
+        clock=clock,
+        renderer=Renderer(settings.golive_template_dir),
+        slack=SlackGateway(client, db, clock),
+        playbook=playbook,
+        commands=build_commands(settings.golive_command),
+    )
+
+
+def build_bot(services: Services, *, socket_mode: bool = False) -> Bot:
+    """The Bolt app with every listener registered. Calls auth.test once to check the token."""
+    from handlers import register
+
+    settings = services.settings
+    executor = TrackingExecutor(max_workers=settings.golive_workers)
+    try:
+        app = App(
+            client=services.slack.client,
+            signing_secret=settings.slack_signing_secret or ("socket-mode" if socket_mode else None),
+            process_before_response=False,
+            listener_executor=executor,
+            logger=logging.getLogger("golive.bolt"),
+        )
+    except SlackApiError as exc:
+        executor.shutdown()
+        error = exc.response.get("error") if exc.response is not None else "no answer"
+        raise ConfigError(
+            f"SLACK_BOT_TOKEN was refused by Slack at {settings.slack_api_url} ({error}); "
+            "copy the current Bot User OAuth Token from the app's OAuth & Permissions page"
+        ) from None
+    except Exception as exc:  # connection refused, DNS, TLS
+        executor.shutdown()
+        raise ConfigError(
+            f"SLACK_API_URL {settings.slack_api_url} did not answer ({type(exc).__name__}: {exc}); "
+            "check the URL and the network"
+        ) from None
+    register(app, services)
+    return Bot(app=app, services=services, executor=executor)

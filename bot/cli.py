@@ -1,0 +1,204 @@
+"""The `golive` console script."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.config import ConfigError, Settings, configure_logging, load_settings
+
+app = typer.Typer(
+    name="golive",
+    help="golive — run customer implementations in the shared Slack channel.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+playbook_app = typer.Typer(help="Playbook files.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(playbook_app, name="playbook")
+
+log = logging.getLogger("golive")
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"golive: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        fail(str(exc))
+        raise AssertionError("unreachable") from None
+    configure_logging(settings.log_level)
+    return settings
+
+
+def migrate_or_exit(settings: Settings) -> None:
+    from storage.migrate import upgrade
+
+    try:
+        upgrade(settings.effective_database_url)
+    except Exception as exc:
+        fail(
+            f"DATABASE_URL {_redacted(settings.effective_database_url)} could not be migrated "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); check that the database is reachable"
+        )
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparsable URL)"
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
+) -> None:
+    """Run the bot in HTTP mode: POST /slack/events, GET /healthz."""
+    from bot.app import build_bot, build_services
+    from bot.gunicorn_app import run_gunicorn
+
+    settings = settings_or_exit()
+    try:
+        settings.require_slack()
+        build_services(settings).db.dispose()  # validate playbook/templates before forking
+    except ConfigError as exc:
+        fail(str(exc))
+    migrate_or_exit(settings)
+
+    def factory():  # type: ignore[no-untyped-def]
+        from bot.runtime import start_runtime
+
+        try:
+            bot = build_bot(build_services(settings))
+        except ConfigError as exc:
+            log.critical("%s", exc)
+            sys.exit(2)
+        start_runtime(bot)
+        return bot
+
+    def on_exit(bot) -> None:  # type: ignore[no-untyped-def]
+        from bot.runtime import stop_runtime
+
+        stop_runtime(bot)
+
+    log.info("golive serving on http://%s:%s/slack/events", host, port)
+    run_gunicorn(
+        factory,
+        host=host,
+        port=port,
+        threads=settings.golive_workers,
+        log_level=settings.log_level,
+        on_worker_exit=on_exit,
+    )
+
+
+@app.command()
+def socket() -> None:
+    """Run the bot in Socket Mode (needs SLACK_APP_TOKEN); no public URL needed."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.app import build_bot, build_services
+    from bot.runtime import start_runtime, stop_runtime
+
+    settings = settings_or_exit()
+    try:
+        settings.require_slack(socket=True)
+        services = build_services(settings)
+    except ConfigError as exc:
+        fail(str(exc))
+    migrate_or_exit(settings)
+    try:
+        bot = build_bot(services, socket_mode=True)
+    except ConfigError as exc:
+        fail(str(exc))
+    handler = SocketModeHandler(bot.app, settings.slack_app_token)
+    start_runtime(bot)
+
+    def on_term(_sig: int, _frame: object) -> None:
+        log.info("SIGTERM: closing the Socket Mode connection")
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        handler.connect()
+        log.info("golive connected in Socket Mode")
+        signal.pause() if hasattr(signal, "pause") else handler.start()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        handler.close()
+        stop_runtime(bot)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations to DATABASE_URL."""
+    from storage.migrate import current_revision
+
+    settings = settings_or_exit()
+    migrate_or_exit(settings)
+    typer.echo(f"database at revision {current_revision(settings.effective_database_url)}")
+
+
+@app.command()
+def manifest(
+    url: Annotated[str | None, typer.Option(help="Public base URL, e.g. https://golive.example.com")] = None,
+    socket: Annotated[bool, typer.Option("--socket", help="Socket Mode: no Request URLs.")] = False,
+    name: Annotated[str, typer.Option(help="App and bot name shown in Slack.")] = "golive",
+) -> None:
+    """Print the Slack app manifest (YAML) to create the app from."""
+    from bot.manifest import manifest_yaml
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        fail(str(exc))
+    if not socket and not url:
+        fail("give --url https://your-host (HTTP mode) or --socket (Socket Mode)")
+    if url and not url.startswith("https://") and not url.startswith("http://localhost"):
+        fail("--url must start with https:// (Slack only calls HTTPS Request URLs)")
+    typer.echo(manifest_yaml(url=url, socket=socket, command=settings.golive_command, name=name), nl=False)
+
+
+@playbook_app.command("check")
+def playbook_check(file: Annotated[Path, typer.Argument(help="Playbook YAML file.")]) -> None:
+    """Validate a playbook; print each problem with its field path and line."""
+    from bot.playbook import PlaybookError, load_playbook
+
+    try:
+        pb = load_playbook(file)
+    except OSError as exc:
+        fail(f"{file}: cannot read it ({exc.strerror})")
+    except PlaybookError as exc:
+        for problem in exc.problems:
+            typer.echo(f"{file}:{problem.line or '?'}: {problem.path}: {problem.message}", err=True)
+        raise typer.Exit(1) from None
+    items = sum(len(p.items) for p in pb.phases)
+    typer.echo(f"{file}: ok — {len(pb.phases)} phases, {items} items, {len(pb.gates)} gates")
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigError as exc:  # pragma: no cover - commands catch their own
+        typer.echo(f"golive: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Parsing the slash command's text into a subcommand, positional words and key=value options.
+
+Parsing is pure: it writes nothing and calls nothing, so a bad argument is answered before
+anything happens. Usage lines live here, next to the parser, and `/golive help` lists them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from bot.errors import UserError
+from bot.slacktext import plain_text
+
+_TOKEN = re.compile(r'(?:"[^"]*"?|“[^”]*”?|<[^>]*>|[^\s"“<]+)+')
+_OPTION = re.compile(r"^([a-z_]+)=(.*)$", re.S)
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    usage: str
+    summary: str
+    options: frozenset[str] = frozenset()
+    consultant_only: bool = True
+
+
+class UsageError(UserError):
+    """Bad slash command input: the message says what is wrong, `usage` shows the right form."""
+
+
+@dataclass
+class ParsedCommand:
+    name: str
+    spec: CommandSpec
+    words: list[str] = field(default_factory=list)  # raw tokens, Slack-escaped
+    options: dict[str, str] = field(default_factory=dict)  # raw values
+
+    @property
+    def rest_text(self) -> str:
+        """The positional words as the plain text the user typed."""
+        return plain_text(" ".join(self.words))
+
+    def fail(self, problem: str) -> UsageError:
+        return UsageError(problem, self.spec.usage)
+
+
+class CommandSet:
+    """The subcommands that exist, in the order help lists them."""
+
+    def __init__(self, command: str = "/golive") -> None:
+        self.command = command
+        self._specs: dict[str, CommandSpec] = {}
+        self._aliases: dict[str, str] = {}
+
+    def add(self, spec: CommandSpec, *aliases: str) -> None:
+        self._specs[spec.name] = spec
+        for alias in aliases:
+            self._aliases[alias] = spec.name
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._specs.values())
+
+    def get(self, name: str) -> CommandSpec | None:
+        return self._specs.get(self._aliases.get(name, name))
+
+    def usage(self, name: str) -> str:
+        spec = self.get(name)
+        return f"{self.command} {spec.usage}" if spec else ""
+
+    def parse(self, text: str) -> ParsedCommand:
+        tokens = _TOKEN.findall(text or "")
+        if not tokens:
+            spec = self.get("help")
+            assert spec is not None
+            return ParsedCommand(name=spec.name, spec=spec)
+        head = tokens[0].lower()
+        spec = self.get(head)
+        if spec is None:
+            names = ", ".join(f"`{s.name}`" for s in self)
+            raise UsageError(
+                f"I don't know the subcommand `{plain_text(tokens[0])[:40]}`. I know {names}; "
+                f"`{self.command} help` shows how to use each.",
+                None,
+            )
+        words: list[str] = []
+        options: dict[str, str] = {}
+        for tok in tokens[1:]:
+            m = _OPTION.match(tok)
+            if m and spec.options:
+                key, value = m.group(1), _unquote(m.group(2))
+                if key not in spec.options:
+                    known = ", ".join(f"`{o}=`" for o in sorted(spec.options))
+                    raise UsageError(
+                        f"`{key}=` is not an option of `{spec.name}`; it takes {known}.", spec.usage
+                    )
+                if key in options:
+                    raise UsageError(f"`{key}=` is given twice.", spec.usage)
+                options[key] = value
+            else:
+                words.append(_unquote(tok))
+        return ParsedCommand(name=spec.name, spec=spec, words=words, options=options)
+
+
+def _unquote(tok: str) -> str:
+    if len(tok) >= 2 and ((tok[0] == '"' and tok[-1] == '"') or (tok[0] == "“" and tok[-1] == "”")):
+        return tok[1:-1]
+    return tok.replace('"', "").replace("“", "").replace("”", "")
+
+
+def build_commands(command: str = "/golive") -> CommandSet:
+    """Every subcommand that exists, with its usage, in the order `help` lists them."""
+    cs = CommandSet(command)
+    cs.add(CommandSpec("help", "help", "Show this help.", consultant_only=False), "?", "usage")
+    cs.add(
+        CommandSpec(
+            "start",
+            "start <customer name> [size=small|medium|enterprise] [kickoff=YYYY-MM-DD] [target=YYYY-MM-DD] "
+            "[tz=Area/City] [country=XX] [pilot=yes|no] [ingest=warehouse|spreadsheet|api]",
+            "Start an engagement in this channel (no name: opens a form).",
+            frozenset({"size", "kickoff", "target", "tz", "country", "pilot", "ingest"}),
+        ),
+        "new",
+    )
+    cs.add(
+        CommandSpec(
+            "status",
+            "status",
+            "Customer, size, phase, key dates, progress and health.",
+            consultant_only=False,
+        )
+    )
+    return cs

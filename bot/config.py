@@ -1,0 +1,139 @@
+"""Configuration from the environment and an optional `.env` file.
+
+Every problem becomes a `ConfigError` whose message is one line naming the variable and
+what to do; the CLI prints it and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("data")
+DEFAULT_SQLITE_NAME = "golive.sqlite3"
+
+
+class ConfigError(Exception):
+    """A configuration problem the user must fix; the message is one line."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    slack_bot_token: str | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: str | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: str | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
+    golive_data_dir: Path = Field(default=DEFAULT_DATA_DIR, alias="GOLIVE_DATA_DIR")
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    golive_command: str = Field(default="/golive", alias="GOLIVE_COMMAND")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", alias="LOG_LEVEL"
+    )
+    golive_default_timezone: str = Field(default="UTC", alias="GOLIVE_DEFAULT_TIMEZONE")
+    golive_template_dir: Path | None = Field(default=None, alias="GOLIVE_TEMPLATE_DIR")
+    golive_playbook: Path | None = Field(default=None, alias="GOLIVE_PLAYBOOK")
+    golive_sweep_seconds: int = Field(default=60, ge=5, le=3600, alias="GOLIVE_SWEEP_SECONDS")
+    golive_workers: int = Field(default=8, ge=1, le=64, alias="GOLIVE_WORKERS")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, v: object) -> object:
+        return v.upper() if isinstance(v, str) else v
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as https://slack.com/api/")
+        return v if v.endswith("/") else v + "/"
+
+    @field_validator("golive_command")
+    @classmethod
+    def _command(cls, v: str) -> str:
+        v = v.strip()
+        if not v.startswith("/") or len(v) < 2 or " " in v or len(v) > 32:
+            raise ValueError("must be a slash command such as /golive")
+        return v.lower()
+
+    @field_validator("golive_default_timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("must be an IANA time zone such as Europe/Berlin") from exc
+        return v
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, v: str | None) -> str | None:
+        if v is not None and v and not v.startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb- (OAuth & Permissions page)")
+        return v or None
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, v: str | None) -> str | None:
+        if v is not None and v and not v.startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp- (Basic Information page)")
+        return v or None
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.golive_data_dir / DEFAULT_SQLITE_NAME).as_posix()}"
+
+    @property
+    def command_name(self) -> str:
+        return self.golive_command
+
+    def require_slack(self, *, socket: bool = False) -> None:
+        """Check what talking to Slack needs; raise a one-line ConfigError otherwise."""
+        if not self.slack_bot_token:
+            raise ConfigError(
+                "SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-…) from your Slack app's "
+                "OAuth & Permissions page into the environment or .env"
+            )
+        if socket:
+            if not self.slack_app_token:
+                raise ConfigError(
+                    "SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-…) with the "
+                    "connections:write scope, from your Slack app's Basic Information page"
+                )
+        elif not self.slack_signing_secret:
+            raise ConfigError(
+                "SLACK_SIGNING_SECRET is not set: copy the Signing Secret from your Slack app's Basic "
+                "Information page into the environment or .env"
+            )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; turn validation failures into one readable line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = err.get("loc") or ("?",)
+        name = str(loc[0]).upper()
+        msg = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
+        given = err.get("input")
+        shown = (
+            f" (got {given!r})"
+            if isinstance(given, str) and "TOKEN" not in name and "SECRET" not in name
+            else ""
+        )
+        raise ConfigError(f"{name} {msg}{shown}; fix it in the environment or .env") from None
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )

@@ -1,0 +1,260 @@
+"""Engagements: starting one in a channel, finding the active one, the people in it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from bot.calendar import BusinessCalendar
+from bot.commands import ParsedCommand, UsageError
+from bot.plan import PhaseWindow, applicable_phases, plan_phases
+from bot.playbook import Playbook
+from bot.values import (
+    INGEST_CHOICES,
+    ValueProblem,
+    country_for_timezone,
+    parse_country,
+    parse_date,
+    parse_ingest,
+    parse_name,
+    parse_size,
+    parse_timezone,
+    parse_yes_no,
+)
+from storage.models import Engagement, EngagementPhase, Member, MemberRole
+
+START_OPTIONS = frozenset({"size", "kickoff", "target", "tz", "country", "pilot", "ingest"})
+MAX_YEARS_AHEAD = 2
+
+
+@dataclass(frozen=True)
+class StartOptions:
+    customer_name: str
+    size: str = "medium"
+    kickoff: date | None = None
+    target: date | None = None
+    timezone: str = "UTC"
+    country: str | None = None
+    pilot: bool = False
+    ingest: str = "warehouse"
+
+
+class EngagementExists(Exception):
+    def __init__(self, engagement: Engagement) -> None:
+        super().__init__(f"channel already has engagement {engagement.id}")
+        self.engagement = engagement
+
+
+def local_today(now: datetime, tz: str) -> date:
+    return now.astimezone(ZoneInfo(tz)).date()
+
+
+def build_start_options(
+    *,
+    name: str,
+    size: str | None,
+    kickoff: str | None,
+    target: str | None,
+    tz: str | None,
+    country: str | None,
+    pilot: str | None,
+    ingest: str | None,
+    now: datetime,
+    default_tz: str,
+) -> StartOptions:
+    """Validate every field; raises ValueProblem naming the first bad one."""
+    customer = parse_name(name)
+    size_v = parse_size(size) if size else "medium"
+    tz_v = parse_timezone(tz) if tz else default_tz
+    country_v = parse_country(country) if country else country_for_timezone(tz_v)
+    today = local_today(now, tz_v)
+    kickoff_v = parse_date(kickoff, "kickoff date") if kickoff else today
+    target_v = parse_date(target, "target go-live date") if target else None
+    if abs((kickoff_v - today).days) > 366:
+        raise ValueProblem("The kickoff date is more than a year away from today; check the year.")
+    if target_v is not None:
+        if target_v <= kickoff_v:
+            raise ValueProblem(
+                f"The target go-live ({target_v.isoformat()}) must be after the kickoff ({kickoff_v.isoformat()})."
+            )
+        if target_v > kickoff_v + timedelta(days=365 * MAX_YEARS_AHEAD):
+            raise ValueProblem("The target go-live is more than two years after the kickoff; check the year.")
+    return StartOptions(
+        customer_name=customer,
+        size=size_v,
+        kickoff=kickoff_v,
+        target=target_v,
+        timezone=tz_v,
+        country=country_v,
+        pilot=parse_yes_no(pilot, "pilot") if pilot else False,
+        ingest=parse_ingest(ingest) if ingest else INGEST_CHOICES[0],
+    )
+
+
+def parse_start(cmd: ParsedCommand, *, now: datetime, default_tz: str) -> StartOptions:
+    o = cmd.options
+    try:
+        return build_start_options(
+            name=cmd.rest_text,
+            size=o.get("size"),
+            kickoff=o.get("kickoff"),
+            target=o.get("target"),
+            tz=o.get("tz"),
+            country=o.get("country"),
+            pilot=o.get("pilot"),
+            ingest=o.get("ingest"),
+            now=now,
+            default_tz=default_tz,
+        )
+    except ValueProblem as exc:
+        raise UsageError(str(exc), cmd.spec.usage) from None
+
+
+def active_in_channel(session: Session, channel_id: str) -> Engagement | None:
+    return session.exec(
+        select(Engagement).where(Engagement.channel_id == channel_id, Engagement.status == "active")
+    ).first()
+
+
+def add_member(
+    session: Session,
+    engagement: Engagement,
+    *,
+    user_id: str,
+    team_id: str | None,
+    display_name: str,
+    added_by: str,
+    now: datetime,
+) -> Member:
+    member = session.exec(
+        select(Member).where(Member.engagement_id == engagement.id, Member.user_id == user_id)
+    ).first()
+    if member is None:
+        member = Member(
+            engagement_id=engagement.id,  # type: ignore[arg-type]
+            user_id=user_id,
+            team_id=team_id,
+            display_name=display_name[:200],
+            added_by=added_by,
+            added_at=now,
+        )
+        session.add(member)
+        session.flush()
+    else:
+        if team_id and not member.team_id:
+            member.team_id = team_id
+        if display_name and not member.display_name:
+            member.display_name = display_name[:200]
+        session.add(member)
+    return member
+
+
+def calendar_for(engagement: Engagement) -> BusinessCalendar:
+    return BusinessCalendar(engagement.country)
+
+
+def compute_plan(engagement: Engagement, playbook: Playbook) -> list[PhaseWindow]:
+    phases = applicable_phases(playbook, pilot=engagement.pilot, ingest=engagement.ingest)
+    return plan_phases(
+        phases,
+        playbook=playbook,
+        size=engagement.size,
+        kickoff=engagement.kickoff_on,
+        target=engagement.target_on,
+        calendar=calendar_for(engagement),
+    )
+
+
+def phases_of(session: Session, engagement_id: int) -> list[EngagementPhase]:
+    return list(
+        session.exec(
+            select(EngagementPhase)
+            .where(EngagementPhase.engagement_id == engagement_id)
+            .order_by(EngagementPhase.number)  # type: ignore[arg-type]
+        ).all()
+    )
+
+
+def start_engagement(
+    session: Session,
+    opts: StartOptions,
+    *,
+    playbook: Playbook,
+    team_id: str,
+    channel_id: str,
+    user_id: str,
+    user_name: str,
+    now: datetime,
+) -> Engagement:
+    """Create the engagement with the invoking user as lead consultant.
+
+    The partial unique index on (team, channel) where status is active makes a second start
+    in the same channel fail even when two requests race.
+    """
+    existing = active_in_channel(session, channel_id)
+    if existing is not None:
+        session.expunge(existing)  # keep it readable after the rollback the error causes
+        raise EngagementExists(existing)
+    assert opts.kickoff is not None
+    engagement = Engagement(
+        team_id=team_id,
+        channel_id=channel_id,
+        customer_name=opts.customer_name,
+        size=opts.size,
+        kickoff_on=opts.kickoff,
+        target_on=opts.target,
+        timezone=opts.timezone,
+        country=opts.country,
+        pilot=opts.pilot,
+        ingest=opts.ingest,
+        created_by=user_id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(engagement)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        existing = active_in_channel(session, channel_id)
+        if existing is None:
+            raise
+        session.expunge(existing)
+        raise EngagementExists(existing) from None
+    lead = add_member(
+        session,
+        engagement,
+        user_id=user_id,
+        team_id=team_id,
+        display_name=user_name,
+        added_by=user_id,
+        now=now,
+    )
+    session.add(MemberRole(member_id=lead.id, role="lead"))  # type: ignore[arg-type]
+    specs = {p.key: p for p in playbook.phases}
+    for w in compute_plan(engagement, playbook):
+        session.add(
+            EngagementPhase(
+                engagement_id=engagement.id,  # type: ignore[arg-type]
+                number=w.number,
+                key=w.key,
+                name=w.name,
+                emoji=specs[w.key].emoji,
+                planned_start=w.start,
+                planned_end=w.end,
+            )
+        )
+    session.flush()
+    return engagement
+
+
+def lead_of(session: Session, engagement_id: int) -> Member | None:
+    return session.exec(
+        select(Member)
+        .join(MemberRole, MemberRole.member_id == Member.id)  # type: ignore[arg-type]
+        .where(Member.engagement_id == engagement_id, MemberRole.role == "lead")
+    ).first()

@@ -1,0 +1,126 @@
+"""The bot and the Slack stand-in wired together on loopback.
+
+Used by the end-to-end tests and by `golive sandbox`: a real Bolt app behind a real HTTP
+server, whose Web API calls go to the stand-in, and a driver that sends signed requests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bot.app import Bot, build_bot, build_services
+from bot.clock import Clock
+from bot.config import load_settings
+from bot.server import InProcessServer
+from standin import SlackDriver, SlackStandIn
+from storage.migrate import upgrade
+
+VENDOR_TEAM = "T0VENDOR"
+CUSTOMER_TEAM = "T0CUST"
+BOT_TOKEN = "xoxb-golive-standin"
+SIGNING_SECRET = "standin-signing-secret"
+
+
+@dataclass(frozen=True)
+class Persona:
+    user_id: str
+    name: str
+    team_id: str
+    title: str
+
+
+LEAD = Persona("U0LEAD", "Lena Lead", VENDOR_TEAM, "Lead consultant")
+CONSULTANT = Persona("U0CONS", "Carl Consultant", VENDOR_TEAM, "Consultant")
+OUTSIDER = Persona("U0OTHER", "Olaf Other", VENDOR_TEAM, "Vendor colleague")
+APPROVER = Persona("U0APPR", "Ada Approver", CUSTOMER_TEAM, "Customer approver")
+CONTRIBUTOR = Persona("U0CONTRIB", "Cody Contributor", CUSTOMER_TEAM, "Customer contributor")
+SPONSOR = Persona("U0SPONSOR", "Sam Sponsor", CUSTOMER_TEAM, "Customer executive sponsor")
+PERSONAS = (LEAD, CONSULTANT, OUTSIDER, APPROVER, CONTRIBUTOR, SPONSOR)
+CHANNEL = "C0ACME"
+
+
+class Harness:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        clock: Clock | None = None,
+        env: dict[str, Any] | None = None,
+        port: int = 0,
+        customer_tz: str = "Europe/Berlin",
+    ) -> None:
+        self.database_url = database_url
+        self.clock = clock or Clock()
+        self.env = env or {}
+        self.port = port
+        self.customer_tz = customer_tz
+        self.standin: SlackStandIn
+        self.bot: Bot
+        self.server: InProcessServer
+        self.driver: SlackDriver
+
+    def start(self) -> Harness:
+        s = SlackStandIn(
+            bot_token=BOT_TOKEN,
+            signing_secret=SIGNING_SECRET,
+            team_id=VENDOR_TEAM,
+            team_name="Vendor Inc",
+            bot_user_id="U0BOT",
+            bot_id="B0BOT",
+        )
+        s.start()
+        s.add_team(CUSTOMER_TEAM, "Acme Corp")
+        for p in PERSONAS:
+            tz = self.customer_tz if p.team_id == CUSTOMER_TEAM else "Europe/London"
+            s.add_user(p.user_id, name=p.name, team_id=p.team_id, tz=tz)
+        s.add_channel(
+            CHANNEL, name="acme-implementation", ext_shared=True, members=[p.user_id for p in PERSONAS]
+        )
+        self.standin = s
+        settings = load_settings(
+            _env_file=None,
+            SLACK_API_URL=s.api_url,
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            DATABASE_URL=self.database_url,
+            GOLIVE_DEFAULT_TIMEZONE="UTC",
+            **self.env,
+        )
+        upgrade(settings.effective_database_url)
+        services = build_services(settings, clock=self.clock)
+        self.bot = build_bot(services)
+        self.server = InProcessServer(self.bot, port=self.port).start()
+        self.driver = SlackDriver(s, bot_url=self.server.events_url)
+        return self
+
+    @property
+    def services(self):  # type: ignore[no-untyped-def]
+        return self.bot.services
+
+    def idle(self, timeout: float = 10.0) -> None:
+        """Wait until every listener has finished its after-the-ack work."""
+        if not self.bot.wait_idle(timeout):
+            raise AssertionError(f"the bot was still busy after {timeout}s")
+
+    def command(self, text: str, user: Persona | str = LEAD, channel: str = CHANNEL, **kw: Any) -> Any:
+        user_id = user.user_id if isinstance(user, Persona) else user
+        r = self.driver.command(self.services.command, text, user=user_id, channel=channel, **kw)
+        self.idle()
+        return r
+
+    def set_now(self, at: datetime) -> None:
+        self.clock.set(at)
+
+    def stop(self) -> None:
+        try:
+            self.server.stop()
+            self.bot.close()
+        finally:
+            self.standin.stop()
+
+
+def sqlite_url(directory: Path, name: str = "golive.sqlite3") -> str:
+    return f"sqlite:///{(directory / name).as_posix()}"

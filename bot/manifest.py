@@ -1,0 +1,73 @@
+"""The Slack app manifest: paste it at api.slack.com/apps → Create New App → From a manifest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+BOT_SCOPES = [
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "users:read",
+    "channels:read",
+    "groups:read",
+    "im:write",
+    "files:write",
+]
+BOT_EVENTS = ["app_home_opened", "member_joined_channel", "channel_shared", "channel_unshared"]
+
+
+def build_manifest(
+    *, url: str | None, socket: bool, command: str = "/golive", name: str = "golive"
+) -> dict[str, Any]:
+    request_url = None if socket or not url else url.rstrip("/") + "/slack/events"
+    slash: dict[str, Any] = {
+        "command": command,
+        "description": "Run the customer implementation in this channel",
+        "usage_hint": "help | start <customer> | status",
+        "should_escape": True,
+    }
+    if request_url:
+        slash["url"] = request_url
+    events: dict[str, Any] = {"bot_events": list(BOT_EVENTS)}
+    interactivity: dict[str, Any] = {"is_enabled": True}
+    if request_url:
+        events["request_url"] = request_url
+        interactivity["request_url"] = request_url
+    return {
+        "_metadata": {"major_version": 1, "minor_version": 1},
+        "display_information": {
+            "name": name,
+            "description": "Customer implementations in the shared channel: phases, checklists, sign-offs.",
+            "long_description": (
+                "golive runs each customer implementation inside the Slack Connect channel you already share "
+                "with the customer: a live checklist per phase, customer sign-offs as explicit approval buttons "
+                "with an audit trail, and polite reminders in the customer's working hours, timezone and "
+                "holidays, until the go-live dry run has happened and the customer is live."
+            ),
+            "background_color": "#1d4e89",
+        },
+        "features": {
+            "app_home": {
+                "home_tab_enabled": True,
+                "messages_tab_enabled": True,
+                "messages_tab_read_only_enabled": True,
+            },
+            "bot_user": {"display_name": name, "always_online": True},
+            "slash_commands": [slash],
+        },
+        "oauth_config": {"scopes": {"bot": list(BOT_SCOPES)}},
+        "settings": {
+            "event_subscriptions": events,
+            "interactivity": interactivity,
+            "org_deploy_enabled": False,
+            "socket_mode_enabled": bool(socket),
+            "token_rotation_enabled": False,
+        },
+    }
+
+
+def manifest_yaml(**kwargs: Any) -> str:
+    return yaml.safe_dump(build_manifest(**kwargs), sort_keys=False, allow_unicode=True)

@@ -1,0 +1,264 @@
+"""The playbook: phases, checklist items, sign-off gates and durations, from a YAML file.
+
+The default playbook ships inside the package (`bot/playbooks/default.yaml`); a deployment
+chooses another with GOLIVE_PLAYBOOK. `golive playbook check FILE` reports every error with
+its field path and line.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Side = Literal["vendor", "customer"]
+SizeName = Literal["small", "medium", "enterprise"]
+_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+INGEST_METHODS = ("warehouse", "spreadsheet", "api")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Conditions(_Strict):
+    """When an item or phase applies. All given conditions must hold."""
+
+    pilot: bool | None = None
+    ingest: tuple[Literal["warehouse", "spreadsheet", "api"], ...] | None = None
+
+    @field_validator("ingest", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return (v,) if isinstance(v, str) else v
+
+    def holds(self, *, pilot: bool, ingest: str) -> bool:
+        if self.pilot is not None and self.pilot != pilot:
+            return False
+        return not (self.ingest is not None and ingest not in self.ingest)
+
+
+class ItemSpec(_Strict):
+    key: str
+    title: str = Field(min_length=1, max_length=200)
+    owner: Side
+    description: str | None = Field(default=None, max_length=1000)
+    when: Conditions | None = None
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        if not _KEY.match(v):
+            raise ValueError("must be lower_snake_case, starting with a letter")
+        return v
+
+
+class PhaseSpec(_Strict):
+    key: str
+    name: str = Field(min_length=1, max_length=60)
+    emoji: str = ""
+    description: str | None = Field(default=None, max_length=500)
+    # Share (percent) of the implementation timeline, or a fixed length in weeks (a pilot).
+    share: int | None = Field(default=None, ge=1, le=100)
+    weeks: float | None = Field(default=None, gt=0, le=26)
+    when: Conditions | None = None
+    items: tuple[ItemSpec, ...] = ()
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        if not _KEY.match(v):
+            raise ValueError("must be lower_snake_case, starting with a letter")
+        return v
+
+    @model_validator(mode="after")
+    def _length(self) -> PhaseSpec:
+        if (self.share is None) == (self.weeks is None):
+            raise ValueError("give exactly one of share (percent of the timeline) or weeks")
+        return self
+
+
+class GateSpec(_Strict):
+    key: str
+    phase: str
+    title: str = Field(min_length=1, max_length=120)
+    description: str = Field(default="", max_length=1500)
+    requires_dry_run: bool = False
+    when: Conditions | None = None
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        if not _KEY.match(v):
+            raise ValueError("must be lower_snake_case, starting with a letter")
+        return v
+
+
+class SizeSpec(_Strict):
+    min_weeks: float = Field(gt=0, le=104)
+    max_weeks: float = Field(gt=0, le=104)
+
+    @model_validator(mode="after")
+    def _order(self) -> SizeSpec:
+        if self.max_weeks < self.min_weeks:
+            raise ValueError("max_weeks is less than min_weeks")
+        return self
+
+    @property
+    def midpoint_weeks(self) -> float:
+        return (self.min_weeks + self.max_weeks) / 2
+
+
+class Playbook(_Strict):
+    name: str = Field(min_length=1, max_length=100)
+    version: int = 1
+    sizes: dict[SizeName, SizeSpec]
+    phases: tuple[PhaseSpec, ...] = Field(min_length=1)
+    gates: tuple[GateSpec, ...] = ()
+
+    @model_validator(mode="after")
+    def _references(self) -> Playbook:
+        missing = {"small", "medium", "enterprise"} - set(self.sizes)
+        if missing:
+            raise ValueError(f"sizes: missing {', '.join(sorted(missing))}")
+        keys = [p.key for p in self.phases]
+        dup = {k for k in keys if keys.count(k) > 1}
+        if dup:
+            raise ValueError(f"phases: duplicate key {', '.join(sorted(dup))}")
+        item_keys = [i.key for p in self.phases for i in p.items]
+        dup = {k for k in item_keys if item_keys.count(k) > 1}
+        if dup:
+            raise ValueError(f"items: duplicate key {', '.join(sorted(dup))}")
+        gate_keys = [g.key for g in self.gates]
+        dup = {k for k in gate_keys if gate_keys.count(k) > 1}
+        if dup:
+            raise ValueError(f"gates: duplicate key {', '.join(sorted(dup))}")
+        shares = sum(p.share or 0 for p in self.phases)
+        if shares != 100:
+            raise ValueError(f"phases: the shares add up to {shares}; they must add up to 100")
+        return self
+
+    def phase(self, key: str) -> PhaseSpec | None:
+        return next((p for p in self.phases if p.key == key), None)
+
+    def gate(self, key: str) -> GateSpec | None:
+        return next((g for g in self.gates if g.key == key), None)
+
+    def gates_of(self, phase_key: str) -> list[GateSpec]:
+        return [g for g in self.gates if g.phase == phase_key]
+
+
+@dataclass(frozen=True)
+class PlaybookProblem:
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        return f"{where}{self.path}: {self.message}"
+
+
+class PlaybookError(Exception):
+    def __init__(self, source: str, problems: list[PlaybookProblem]) -> None:
+        super().__init__(f"{source}: " + "; ".join(str(p) for p in problems))
+        self.source = source
+        self.problems = problems
+
+
+def _node_at(root: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Node | None:
+    node = root
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            nxt = node.value[part]
+        else:
+            nxt = None
+        if nxt is None:
+            return node
+        node = nxt
+    return node
+
+
+def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    node = _node_at(root, loc)
+    return node.start_mark.line + 1 if node is not None else None
+
+
+def _semantic_problems(pb: Playbook, root: yaml.Node | None) -> list[PlaybookProblem]:
+    problems = []
+    phase_keys = {p.key for p in pb.phases}
+    for i, gate in enumerate(pb.gates):
+        if gate.phase not in phase_keys:
+            loc = ("gates", i, "phase")
+            problems.append(
+                PlaybookProblem(
+                    f"gates.{i}.phase",
+                    _line_of(root, loc),
+                    f"refers to phase `{gate.phase}`, which is not defined; known phases: "
+                    + ", ".join(sorted(phase_keys)),
+                )
+            )
+    return problems
+
+
+def parse_playbook(text: str, source: str = "<playbook>") -> Playbook:
+    """Parse and validate; raise PlaybookError listing every problem with path and line."""
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        raise PlaybookError(source, [PlaybookProblem("(file)", line, f"not valid YAML: {exc}")]) from None
+    if not isinstance(data, dict):
+        raise PlaybookError(
+            source, [PlaybookProblem("(file)", 1, "must be a mapping with name, sizes, phases")]
+        )
+    try:
+        pb = Playbook.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            path = ".".join(str(p) for p in loc) or "(top)"
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "missing":
+                msg = "is required but missing"
+            problems.append(PlaybookProblem(path, _line_of(root, loc), msg))
+        # Reference problems are reported too, even when other fields are wrong.
+        if isinstance(data.get("gates"), list) and isinstance(data.get("phases"), list):
+            phase_keys = {p.get("key") for p in data["phases"] if isinstance(p, dict)}
+            for i, g in enumerate(data["gates"]):
+                if isinstance(g, dict) and g.get("phase") not in phase_keys:
+                    problems.append(
+                        PlaybookProblem(
+                            f"gates.{i}.phase",
+                            _line_of(root, ("gates", i, "phase")),
+                            f"refers to phase `{g.get('phase')}`, which is not defined",
+                        )
+                    )
+        raise PlaybookError(source, problems) from None
+    problems = _semantic_problems(pb, root)
+    if problems:
+        raise PlaybookError(source, problems)
+    return pb
+
+
+def load_playbook(path: Path | None = None) -> Playbook:
+    if path is None:
+        return default_playbook()
+    return parse_playbook(Path(path).read_text(encoding="utf-8"), str(path))
+
+
+@functools.cache
+def default_playbook() -> Playbook:
+    text = resources.files("bot").joinpath("playbooks/default.yaml").read_text(encoding="utf-8")
+    return parse_playbook(text, "default.yaml")

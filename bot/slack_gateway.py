@@ -1,0 +1,210 @@
+"""The one place the core talks to Slack's Web API.
+
+It keeps a ledger of what the bot posted (channel, ts, kind, key, engagement), so a message
+is updated in place, never re-posted, and state is never read back out of message text.
+Ledger writes use their own short transactions: no database lock is held during a Slack call.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlmodel import col, select
+
+from bot.clock import Clock
+from messages import Message
+from storage.db import Database
+from storage.models import PostedMessage, UserProfile
+
+log = logging.getLogger("golive.slack")
+
+PROFILE_TTL = timedelta(hours=24)
+MAX_COPIES_UPDATED = 5
+CHANNEL_GONE = frozenset({"channel_not_found", "is_archived", "not_in_channel", "channel_is_archived"})
+
+
+class SlackCallFailed(Exception):
+    """A Web API call failed after the client's retries; `error` is Slack's error code."""
+
+    def __init__(self, method: str, error: str, response: Any = None) -> None:
+        super().__init__(f"{method}: {error}")
+        self.method = method
+        self.error = error
+        self.response = response
+
+    @property
+    def channel_gone(self) -> bool:
+        return self.error in CHANNEL_GONE
+
+
+@dataclass(frozen=True)
+class Profile:
+    user_id: str
+    team_id: str | None
+    name: str
+    tz: str | None = None
+    is_bot: bool = False
+    found: bool = True
+
+
+class SlackGateway:
+    def __init__(self, client: WebClient, db: Database, clock: Clock) -> None:
+        self.client = client
+        self.db = db
+        self.clock = clock
+
+    # -- low level -------------------------------------------------------------------------
+    def _call(self, method: str, **kwargs: Any) -> Any:
+        fn = getattr(self.client, method.replace(".", "_"))
+        try:
+            return fn(**kwargs)
+        except SlackApiError as exc:
+            error = (
+                exc.response.get("error", "unknown_error") if exc.response is not None else "unknown_error"
+            )
+            raise SlackCallFailed(method, str(error), exc.response) from exc
+
+    # -- messages --------------------------------------------------------------------------
+    def post(
+        self,
+        channel: str,
+        message: Message,
+        *,
+        kind: str,
+        key: str = "",
+        engagement_id: int | None = None,
+        thread_ts: str | None = None,
+    ) -> str:
+        """Post and record it in the ledger; returns the message ts."""
+        kwargs: dict[str, Any] = {"channel": channel, **message.as_kwargs()}
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
+        resp = self._call("chat.postMessage", **kwargs)
+        ts = str(resp["ts"])
+        posted_channel = str(resp.get("channel") or channel)
+        now = self.clock.now()
+        with self.db.session() as s:
+            s.add(
+                PostedMessage(
+                    engagement_id=engagement_id,
+                    channel_id=posted_channel,
+                    ts=ts,
+                    kind=kind,
+                    key=key,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        return ts
+
+    def update(self, channel: str, ts: str, message: Message) -> None:
+        self._call("chat.update", channel=channel, ts=ts, **message.as_kwargs())
+        with self.db.session() as s:
+            row = s.exec(
+                select(PostedMessage).where(PostedMessage.channel_id == channel, PostedMessage.ts == ts)
+            ).first()
+            if row is not None:
+                row.updated_at = self.clock.now()
+                s.add(row)
+
+    def posted(self, engagement_id: int, kind: str, key: str | None = None) -> list[PostedMessage]:
+        """Ledger entries, newest first."""
+        with self.db.session() as s:
+            q = select(PostedMessage).where(
+                PostedMessage.engagement_id == engagement_id, PostedMessage.kind == kind
+            )
+            if key is not None:
+                q = q.where(PostedMessage.key == key)
+            return list(s.exec(q.order_by(col(PostedMessage.id).desc())).all())
+
+    def refresh(self, engagement_id: int, kind: str, key: str, message: Message) -> int:
+        """Update every recent copy of a posted message in place; returns how many were updated."""
+        updated = 0
+        for row in self.posted(engagement_id, kind, key)[:MAX_COPIES_UPDATED]:
+            try:
+                self.update(row.channel_id, row.ts, message)
+                updated += 1
+            except SlackCallFailed as exc:
+                log.warning("could not update %s %s in %s: %s", kind, row.ts, row.channel_id, exc.error)
+        return updated
+
+    def ephemeral(self, channel: str, user: str, message: Message) -> None:
+        self._call("chat.postEphemeral", channel=channel, user=user, **message.as_kwargs())
+
+    def dm(self, user: str, message: Message) -> str:
+        resp = self._call("conversations.open", users=user)
+        channel = resp["channel"]["id"]
+        return str(self._call("chat.postMessage", channel=channel, **message.as_kwargs())["ts"])
+
+    # -- views -----------------------------------------------------------------------------
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
+        return str(self._call("views.open", trigger_id=trigger_id, view=view)["view"]["id"])
+
+    def update_view(self, view_id: str, view: dict[str, Any]) -> None:
+        self._call("views.update", view_id=view_id, view=view)
+
+    def publish_home(self, user: str, view: dict[str, Any]) -> None:
+        self._call("views.publish", user_id=user, view=view)
+
+    # -- people and channels ---------------------------------------------------------------
+    def profile(self, user_id: str) -> Profile:
+        """users.info, cached in the database for a day."""
+        now = self.clock.now()
+        with self.db.session() as s:
+            row = s.get(UserProfile, user_id)
+            if row is not None and now - row.fetched_at < PROFILE_TTL:
+                return _profile(row)
+        try:
+            user = self._call("users.info", user=user_id)["user"]
+        except SlackCallFailed as exc:
+            log.info("users.info %s: %s", user_id, exc.error)
+            if row is not None:
+                return _profile(row)
+            return Profile(user_id=user_id, team_id=None, name=user_id, found=False)
+        prof = user.get("profile") or {}
+        with self.db.session() as s:
+            row = s.get(UserProfile, user_id) or UserProfile(user_id=user_id, fetched_at=now)
+            row.team_id = user.get("team_id")
+            row.name = str(user.get("name") or "")[:200]
+            row.real_name = str(user.get("real_name") or prof.get("real_name") or "")[:200]
+            row.display_name = str(prof.get("display_name") or "")[:200]
+            row.tz = user.get("tz")
+            row.is_bot = bool(user.get("is_bot"))
+            row.fetched_at = now
+            s.add(row)
+        return _profile(row)
+
+    def channel_info(self, channel: str) -> dict[str, Any]:
+        return dict(self._call("conversations.info", channel=channel)["channel"])
+
+    def upload_file(
+        self, channel: str, *, filename: str, content: bytes, title: str, initial_comment: str = ""
+    ) -> None:
+        try:
+            self.client.files_upload_v2(
+                channel=channel,
+                filename=filename,
+                content=content,
+                title=title,
+                initial_comment=initial_comment,
+            )
+        except SlackApiError as exc:
+            error = (
+                exc.response.get("error", "unknown_error") if exc.response is not None else "unknown_error"
+            )
+            raise SlackCallFailed("files.upload", str(error), exc.response) from exc
+
+
+def _profile(row: UserProfile) -> Profile:
+    return Profile(
+        user_id=row.user_id,
+        team_id=row.team_id,
+        name=row.display_name or row.real_name or row.name or row.user_id,
+        tz=row.tz,
+        is_bot=row.is_bot,
+    )

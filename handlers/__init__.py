@@ -1,0 +1,28 @@
+"""Bolt listeners. Only this package knows Bolt's listener signatures."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App
+
+from bot.errors import new_reference
+from bot.services import Services
+
+log = logging.getLogger("golive.handlers")
+
+
+def register(app: App, services: Services) -> None:
+    from handlers import commands, engagement, events
+
+    events.register(app, services)  # the dedupe middleware first
+    commands.register(app, services)
+    engagement.register(app, services)
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> None:
+        ref = new_reference()
+        log.error(
+            "[ref %s] unhandled error for a %s request", ref, body.get("type") or "command", exc_info=error
+        )

@@ -1,0 +1,35 @@
+"""The slash command: parse, route to a subcommand handler."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from slack_bolt import App
+
+from bot.commands import ParsedCommand
+from bot.services import Services
+from handlers import engagement
+from handlers.base import Request, listener
+
+SubHandler = Callable[[Request, ParsedCommand], None]
+
+
+def _help(req: Request, cmd: ParsedCommand) -> None:
+    s = req.services
+    req.ack(s.renderer.message("help.json.j2", command=s.command, commands=list(s.commands)))
+
+
+ROUTES: dict[str, SubHandler] = {
+    "help": _help,
+    "start": engagement.start,
+    "status": engagement.status,
+}
+
+
+def register(app: App, services: Services) -> None:
+    def on_command(req: Request) -> None:
+        cmd = services.commands.parse(req.body.get("text", ""))
+        ROUTES[cmd.name](req, cmd)
+
+    on_command.__name__ = "slash_command"
+    app.command(services.command)(listener(services, on_command))

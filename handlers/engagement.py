@@ -1,0 +1,212 @@
+"""Starting an engagement (command and modal) and showing its status."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App
+
+from bot.commands import ParsedCommand
+from bot.engagements import (
+    EngagementExists,
+    active_in_channel,
+    build_start_options,
+    local_today,
+    parse_start,
+    start_engagement,
+)
+from bot.errors import UserError
+from bot.presenters import overview
+from bot.services import Services
+from bot.slack_gateway import SlackCallFailed
+from bot.values import ValueProblem
+from handlers.base import Request, listener
+from storage.models import Engagement
+
+log = logging.getLogger("golive.handlers.engagement")
+
+START_FIELDS = ("customer", "size", "kickoff", "target", "tz", "country", "ingest", "pilot")
+
+
+def require_engagement(req: Request) -> Engagement:
+    s = req.services
+    channel = req.channel_id
+    with s.db.session() as session:
+        engagement = active_in_channel(session, channel) if channel else None
+    if engagement is None:
+        raise UserError(
+            f"No engagement runs in this channel yet. A consultant starts one with "
+            f"`{s.command} start <customer name>`."
+        )
+    return engagement
+
+
+def _exists_message(s: Services, existing: Engagement) -> str:
+    return (
+        f"This channel already runs the {existing.customer_name} implementation "
+        f"(started {existing.created_at:%-d %b %Y}). Use `{s.command} status` to see it; "
+        f"one channel holds one active engagement."
+    )
+
+
+def _bot_can_post(s: Services, channel: str) -> bool:
+    try:
+        info = s.slack.channel_info(channel)
+    except SlackCallFailed as exc:
+        if exc.error in ("channel_not_found", "not_in_channel"):
+            return False
+        raise
+    if info.get("is_archived"):
+        return False
+    return bool(info.get("is_member", True)) or bool(info.get("is_im"))
+
+
+def start(req: Request, cmd: ParsedCommand) -> None:
+    s = req.services
+    channel = req.channel_id
+    if not channel:
+        raise UserError("Run start in the channel you share with the customer.")
+    if not cmd.words and not cmd.options:
+        _open_start_modal(req)
+        return
+    opts = parse_start(cmd, now=s.clock.now(), default_tz=s.settings.golive_default_timezone)
+    with s.db.session() as session:
+        existing = active_in_channel(session, channel)
+    if existing is not None:
+        raise UserError(_exists_message(s, existing))
+    req.ack()
+    # Everything below talks to Slack, so it happens after the ack.
+    if not _bot_can_post(s, channel):
+        req.reply(
+            s.notice(
+                "I'm not in this channel yet, so I can't run an engagement here. "
+                "Invite me with `/invite @golive`, then run start again. Nothing was created."
+            )
+        )
+        return
+    _create_and_welcome(req, channel, opts)
+
+
+def _create_and_welcome(req: Request, channel: str, opts: Any) -> None:
+    s = req.services
+    try:
+        with s.db.session() as session:
+            engagement = start_engagement(
+                session,
+                opts,
+                playbook=s.playbook,
+                team_id=req.installing_team,
+                channel_id=channel,
+                user_id=req.user_id,
+                user_name=req.user_name,
+                now=s.clock.now(),
+            )
+            ctx = overview(session, engagement, s.playbook)
+    except EngagementExists as exc:
+        req.reply(s.notice(_exists_message(s, exc.engagement)))
+        return
+    message = s.renderer.message("welcome.json.j2", command=s.command, **ctx)
+    try:
+        s.slack.post(channel, message, kind="welcome", key="welcome", engagement_id=engagement.id)
+    except SlackCallFailed as exc:
+        log.warning("welcome for engagement %s not posted: %s", engagement.id, exc.error)
+        req.reply(
+            s.notice(
+                f"The {engagement.customer_name} engagement is set up, but Slack refused the welcome "
+                f"message ({exc.error}). Check that I'm in this channel, then use `{s.command} status`."
+            )
+        )
+
+
+def status(req: Request, cmd: ParsedCommand) -> None:
+    s = req.services
+    engagement = require_engagement(req)
+    with s.db.session() as session:
+        ctx = overview(session, engagement, s.playbook)
+    req.ack(s.renderer.message("status.json.j2", command=s.command, **ctx))
+
+
+# -- the start modal -----------------------------------------------------------------------
+def _open_start_modal(req: Request) -> None:
+    s = req.services
+    channel = req.channel_id
+    with s.db.session() as session:
+        existing = active_in_channel(session, channel) if channel else None
+    if existing is not None:
+        raise UserError(_exists_message(s, existing))
+    req.ack()
+    tz = s.settings.golive_default_timezone
+    view = s.renderer.view(
+        "start_modal.json.j2",
+        meta={"channel": channel},
+        today=local_today(s.clock.now(), tz).isoformat(),
+        default_tz=tz,
+    )
+    s.slack.open_view(req.trigger_id or "", view)
+
+
+def _value(state: dict[str, Any], block: str) -> Any:
+    el = (state.get(block) or {}).get("value") or {}
+    kind = el.get("type")
+    if kind == "datepicker":
+        return el.get("selected_date")
+    if kind == "static_select":
+        return (el.get("selected_option") or {}).get("value")
+    if kind == "checkboxes":
+        return [o.get("value") for o in el.get("selected_options") or []]
+    return el.get("value")
+
+
+_FIELD_OF_PROBLEM = {
+    "customer name": "customer",
+    "size": "size",
+    "kickoff": "kickoff",
+    "target": "target",
+    "time zone": "tz",
+    "country": "country",
+    "ingestion": "ingest",
+}
+
+
+def on_start_submit(req: Request) -> None:
+    s = req.services
+    state = (req.view.get("state") or {}).get("values") or {}
+    channel = req.metadata.get("channel")
+    pilot = _value(state, "pilot") or []
+    try:
+        opts = build_start_options(
+            name=_value(state, "customer") or "",
+            size=_value(state, "size"),
+            kickoff=_value(state, "kickoff"),
+            target=_value(state, "target"),
+            tz=_value(state, "tz"),
+            country=_value(state, "country"),
+            pilot="yes" if "yes" in pilot else "no",
+            ingest=_value(state, "ingest"),
+            now=s.clock.now(),
+            default_tz=s.settings.golive_default_timezone,
+        )
+    except ValueProblem as exc:
+        text = str(exc)
+        block = next((b for k, b in _FIELD_OF_PROBLEM.items() if k in text.lower()), "customer")
+        req.ack(response_action="errors", errors={block: text.replace("`", "")[:150]})
+        return
+    if not channel:
+        raise UserError("I lost track of the channel this form was opened in; run start again there.")
+    with s.db.session() as session:
+        existing = active_in_channel(session, channel)
+    if existing is not None:
+        req.ack(
+            response_action="errors", errors={"customer": _exists_message(s, existing).replace("`", "")[:150]}
+        )
+        return
+    req.ack()
+    if not _bot_can_post(s, channel):
+        req.reply(s.notice("I'm not in that channel yet; invite me with `/invite @golive` and start again."))
+        return
+    _create_and_welcome(req, channel, opts)
+
+
+def register(app: App, services: Services) -> None:
+    app.view("start_engagement")(listener(services, on_start_submit))

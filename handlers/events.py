@@ -1,0 +1,88 @@
+"""Events API: App Home, people joining the channel, the channel being shared.
+
+Slack retries event deliveries and Bolt does not deduplicate them: `dedupe_events` records
+each `event_id` under a primary key and drops a delivery it has already seen.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from sqlalchemy.exc import IntegrityError
+
+from bot.engagements import active_in_channel, add_member
+from bot.home import home_view
+from bot.services import Services
+from handlers.base import Request, listener
+from storage.models import ProcessedEvent
+
+log = logging.getLogger("golive.handlers.events")
+
+
+def make_dedupe(services: Services) -> Callable[..., Any]:
+    def dedupe_events(body: dict[str, Any], next: Callable[[], Any]) -> Any:
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if not event_id:
+            return next()
+        try:
+            with services.db.session() as session:
+                session.add(ProcessedEvent(event_id=str(event_id)[:64], received_at=services.clock.now()))
+        except IntegrityError:
+            log.info("event %s already handled; dropping the retry", event_id)
+            return BoltResponse(status=200, body="")
+        return next()
+
+    return dedupe_events
+
+
+def on_home_opened(req: Request) -> None:
+    req.ack()
+    event = req.body.get("event") or {}
+    if event.get("tab") not in (None, "home"):
+        return
+    s = req.services
+    user = str(event.get("user") or "")
+    s.slack.publish_home(user, home_view(s, user))
+
+
+def on_member_joined(req: Request) -> None:
+    req.ack()
+    s = req.services
+    event = req.body.get("event") or {}
+    channel, user = event.get("channel"), event.get("user")
+    if not channel or not user:
+        return
+    with s.db.session() as session:
+        engagement = active_in_channel(session, channel)
+    if engagement is None:
+        return
+    profile = s.slack.profile(user)
+    if profile.is_bot:
+        return
+    with s.db.session() as session:
+        add_member(
+            session,
+            engagement,
+            user_id=user,
+            team_id=profile.team_id,
+            display_name=profile.name,
+            added_by=user,
+            now=s.clock.now(),
+        )
+
+
+def on_channel_shared(req: Request) -> None:
+    req.ack()
+    event = req.body.get("event") or {}
+    log.info("channel %s shared with team %s", event.get("channel"), event.get("connected_team_id"))
+
+
+def register(app: App, services: Services) -> None:
+    app.middleware(make_dedupe(services))
+    app.event("app_home_opened")(listener(services, on_home_opened))
+    app.event("member_joined_channel")(listener(services, on_member_joined))
+    app.event("channel_shared")(listener(services, on_channel_shared))
+    app.event("channel_unshared")(listener(services, on_channel_shared))

@@ -1,0 +1,137 @@
+"""The tables. Instants are UTC (`UTCDateTime`); calendar dates are local to the engagement."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+
+def utc_column(nullable: bool = False) -> Column:  # type: ignore[type-arg]
+    return Column(UTCDateTime(), nullable=nullable)
+
+
+class Engagement(SQLModel, table=True):
+    __tablename__ = "engagement"
+    __table_args__ = (
+        # One active engagement per channel, enforced by the database.
+        Index(
+            "uq_engagement_active_channel",
+            "team_id",
+            "channel_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    channel_id: str = Field(max_length=32, index=True)
+    customer_name: str = Field(max_length=200)
+    size: str = Field(max_length=16)
+    kickoff_on: date
+    target_on: date | None = None
+    timezone: str = Field(max_length=64)
+    country: str | None = Field(default=None, max_length=8)
+    pilot: bool = False
+    ingest: str = Field(default="warehouse", max_length=16)
+    status: str = Field(default="active", max_length=16)
+    phase_index: int = Field(default=1)
+    created_by: str = Field(max_length=32)
+    created_at: datetime = Field(sa_column=utc_column())
+    updated_at: datetime = Field(sa_column=utc_column())
+
+
+class EngagementPhase(SQLModel, table=True):
+    """A phase of one engagement, copied from the playbook at start, with its planned dates."""
+
+    __tablename__ = "engagement_phase"
+    __table_args__ = (
+        UniqueConstraint("engagement_id", "number", name="uq_phase_number"),
+        UniqueConstraint("engagement_id", "key", name="uq_phase_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id", index=True, ondelete="CASCADE")
+    number: int
+    key: str = Field(max_length=64)
+    name: str = Field(max_length=60)
+    emoji: str = Field(default="", max_length=40)
+    planned_start: date
+    planned_end: date
+    completed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class Member(SQLModel, table=True):
+    """A person known to an engagement, on the vendor's or the customer's side."""
+
+    __tablename__ = "member"
+    __table_args__ = (UniqueConstraint("engagement_id", "user_id", name="uq_member_user"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id", index=True, ondelete="CASCADE")
+    user_id: str = Field(max_length=32)
+    team_id: str | None = Field(default=None, max_length=32)
+    display_name: str = Field(default="", max_length=200)
+    # A consultant may override which side someone is on; None means "from their home team".
+    side_override: str | None = Field(default=None, max_length=16)
+    added_by: str = Field(max_length=32)
+    added_at: datetime = Field(sa_column=utc_column())
+
+
+class MemberRole(SQLModel, table=True):
+    """A role of a member: lead, consultant, approver (optionally for one gate), contributor, sponsor."""
+
+    __tablename__ = "member_role"
+    __table_args__ = (UniqueConstraint("member_id", "role", "gate_key", name="uq_member_role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True, ondelete="CASCADE")
+    role: str = Field(max_length=16)
+    # "*" means every gate; otherwise the playbook key of one gate.
+    gate_key: str = Field(default="*", max_length=64)
+
+
+class PostedMessage(SQLModel, table=True):
+    """Ledger of what the bot posted, so messages are updated in place, never re-posted."""
+
+    __tablename__ = "posted_message"
+    __table_args__ = (UniqueConstraint("channel_id", "ts", name="uq_posted_message_ts"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int | None = Field(default=None, foreign_key="engagement.id", index=True)
+    channel_id: str = Field(max_length=32)
+    ts: str = Field(max_length=32)
+    kind: str = Field(max_length=32)
+    key: str = Field(default="", max_length=128, index=True)
+    created_at: datetime = Field(sa_column=utc_column())
+    updated_at: datetime = Field(sa_column=utc_column())
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """Events API deliveries already handled; Slack retries them and Bolt does not dedupe."""
+
+    __tablename__ = "processed_event"
+
+    event_id: str = Field(primary_key=True, max_length=64)
+    received_at: datetime = Field(sa_column=utc_column())
+
+
+class UserProfile(SQLModel, table=True):
+    """Cache of users.info: home team, names and time zone."""
+
+    __tablename__ = "user_profile"
+
+    user_id: str = Field(primary_key=True, max_length=32)
+    team_id: str | None = Field(default=None, max_length=32)
+    name: str = Field(default="", max_length=200)
+    real_name: str = Field(default="", max_length=200)
+    display_name: str = Field(default="", max_length=200)
+    tz: str | None = Field(default=None, max_length=64)
+    is_bot: bool = False
+    fetched_at: datetime = Field(sa_column=utc_column())
+

@@ -1,0 +1,76 @@
+"""Shared fixtures: the bot behind real HTTP with the Slack stand-in, on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bot.clock import Clock
+from bot.harness import Harness, sqlite_url
+
+PG_ENV = "GOLIVE_TEST_POSTGRES_URL"
+# A Monday morning in Berlin (08:00 UTC = 09:00 CET).
+DEFAULT_NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(DEFAULT_NOW)
+
+
+def _check_no_invalid_blocks(h: Harness) -> None:
+    bad = h.standin.invalid_block_responses()
+    assert not bad, "the stand-in refused Block Kit: " + "; ".join(
+        f"{c.method}: {c.response.get('errors') or c.response.get('error')}" for c in bad
+    )
+
+
+@pytest.fixture
+def harness_factory(tmp_path, clock) -> Iterator:
+    started: list[Harness] = []
+
+    def make(database_url: str | None = None, **kw) -> Harness:
+        h = Harness(database_url or sqlite_url(tmp_path), clock=kw.pop("clock", clock), **kw).start()
+        started.append(h)
+        return h
+
+    yield make
+    for h in started:
+        try:
+            _check_no_invalid_blocks(h)
+        finally:
+            h.stop()
+
+
+@pytest.fixture
+def harness(harness_factory) -> Harness:
+    return harness_factory()
+
+
+def _pg_base_url() -> str | None:
+    return os.environ.get(PG_ENV) or None
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    base = _pg_base_url()
+    if not base:
+        pytest.skip(f"PostgreSQL tests need {PG_ENV} (e.g. postgresql://postgres@127.0.0.1:5432/test)")
+    url = make_url(base).set(drivername="postgresql+psycopg")
+    name = f"golive_t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

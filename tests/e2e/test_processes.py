@@ -1,0 +1,153 @@
+"""The real console script: `golive serve` (gunicorn) and `golive socket`, against the stand-in."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, create_engine, select
+
+from bot.harness import BOT_TOKEN, CHANNEL, LEAD, PERSONAS, SIGNING_SECRET, VENDOR_TEAM
+from standin import SlackDriver, SlackStandIn
+from storage.models import Engagement
+from tests.e2e.helpers import blocks_text
+
+APP_TOKEN = "xapp-1-standin"
+
+
+@pytest.fixture
+def standin():
+    s = SlackStandIn(
+        bot_token=BOT_TOKEN,
+        signing_secret=SIGNING_SECRET,
+        team_id=VENDOR_TEAM,
+        team_name="Vendor Inc",
+        bot_user_id="U0BOT",
+        bot_id="B0BOT",
+        app_token=APP_TOKEN,
+    )
+    s.start()
+    s.add_team("T0CUST", "Acme Corp")
+    for p in PERSONAS:
+        s.add_user(p.user_id, name=p.name, team_id=p.team_id)
+    s.add_channel(CHANNEL, name="acme", ext_shared=True, members=[p.user_id for p in PERSONAS])
+    yield s
+    assert not s.invalid_block_responses()
+    s.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def spawn(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GOLIVE_", "DATABASE_URL"))}
+    base.update(env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", *args],
+        env=base,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def stop(proc: subprocess.Popen) -> tuple[int, str]:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        out, _ = proc.communicate(timeout=40)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        raise AssertionError("did not stop on SIGTERM:\n" + out) from None
+    return proc.returncode, out
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 30) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError("process exited:\n" + proc.communicate()[0])
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                return resp.status
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer")
+
+
+def engagements(db: Path) -> list[Engagement]:
+    engine = create_engine(f"sqlite:///{db}")
+    with Session(engine) as s:
+        rows = list(s.exec(select(Engagement)).all())
+    engine.dispose()
+    return rows
+
+
+def test_serve_answers_a_signed_start_and_stops_on_sigterm(standin, tmp_path):
+    port = free_port()
+    db = tmp_path / "serve.sqlite3"
+    proc = spawn(
+        ["serve", "--host", "127.0.0.1", "--port", str(port)],
+        {
+            "SLACK_API_URL": standin.api_url,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "DATABASE_URL": f"sqlite:///{db}",
+            "LOG_LEVEL": "INFO",
+        },
+        tmp_path,
+    )
+    try:
+        assert wait_http(f"http://127.0.0.1:{port}/healthz", proc) == 200
+        driver = SlackDriver(standin, bot_url=f"http://127.0.0.1:{port}/slack/events")
+        r = driver.command("/golive", "start Acme Corp size=medium", user=LEAD.user_id, channel=CHANNEL)
+        assert r.status == 200
+        welcome = standin.wait_for(lambda: standin.messages(CHANNEL), timeout=15)[0]
+        assert "Acme Corp implementation kicked off" in blocks_text(welcome["blocks"])
+        [e] = engagements(db)
+        assert (e.customer_name, e.size, e.created_by) == ("Acme Corp", "medium", LEAD.user_id)
+        bad = driver.command("/golive", "status", user=LEAD.user_id, channel=CHANNEL, signature="v0=bad")
+        assert bad.status == 401
+    finally:
+        code, out = stop(proc)
+    assert code == 0, out
+    assert "gunicorn" in out.lower() or "Booting worker" in out
+    assert "Traceback" not in out
+
+
+def test_socket_mode_connects_and_handles_a_command(standin, tmp_path):
+    db = tmp_path / "socket.sqlite3"
+    proc = spawn(
+        ["socket"],
+        {
+            "SLACK_API_URL": standin.api_url,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_APP_TOKEN": APP_TOKEN,
+            "DATABASE_URL": f"sqlite:///{db}",
+        },
+        tmp_path,
+    )
+    try:
+        standin.wait_for(standin.socket_connected, timeout=30, message="socket mode connection")
+        ack = standin.socket_send_command("/golive", "status", LEAD.user_id, CHANNEL, timeout=10)
+        assert "No engagement runs in this channel yet" in (ack.get("text") or "")
+        standin.socket_send_command("/golive", "start Acme Corp", LEAD.user_id, CHANNEL, timeout=10)
+        welcome = standin.wait_for(lambda: standin.messages(CHANNEL), timeout=15)[0]
+        assert "Acme Corp implementation kicked off" in blocks_text(welcome["blocks"])
+        assert [e.customer_name for e in engagements(db)] == ["Acme Corp"]
+    finally:
+        code, out = stop(proc)
+    assert code == 0, out
+    assert "Traceback" not in out
