@@ -130,4 +130,37 @@ def build_commands(command: str = "/golive") -> CommandSet:
             consultant_only=False,
         )
     )
+    cs.add(
+        CommandSpec(
+            "checklist", "checklist [phase number]", "Post a phase checklist (default: the current phase)."
+        )
+    )
+    cs.add(CommandSpec("done", "done <item, e.g. 2.3>", "Mark an item done."))
+    cs.add(CommandSpec("undo", "undo <item>", "Reopen an item marked done."))
+    cs.add(CommandSpec("assign", "assign <item> @person", "Give an item an owner."))
+    cs.add(
+        CommandSpec("due", "due <item> YYYY-MM-DD", "Set an item's due date (kept when the plan changes).")
+    )
+    cs.add(CommandSpec("na", "na <item> <reason>", "Mark an item not applicable, with the reason."))
+    cs.add(
+        CommandSpec(
+            "add",
+            "add <phase number> <title> [owner=customer|vendor]",
+            "Add a custom item to a phase.",
+            frozenset({"owner"}),
+        )
+    )
+    cs.add(
+        CommandSpec(
+            "plan",
+            "plan [kickoff=YYYY-MM-DD] [size=small|medium|enterprise] [target=YYYY-MM-DD|none]",
+            "Show the dated plan, or change it and recompute the dates.",
+            frozenset({"kickoff", "size", "target"}),
+        )
+    )
+    cs.add(
+        CommandSpec(
+            "side", "side @person vendor|customer", "Put someone on the vendor's or the customer's side."
+        )
+    )
     return cs

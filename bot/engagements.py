@@ -7,9 +7,10 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.calendar import BusinessCalendar
+from bot.checklist import create_items
 from bot.commands import ParsedCommand, UsageError
 from bot.plan import PhaseWindow, applicable_phases, plan_phases
 from bot.playbook import Playbook
@@ -25,7 +26,7 @@ from bot.values import (
     parse_timezone,
     parse_yes_no,
 )
-from storage.models import Engagement, EngagementPhase, Member, MemberRole
+from storage.models import Engagement, EngagementPhase, Item, Member, MemberRole
 
 START_OPTIONS = frozenset({"size", "kickoff", "target", "tz", "country", "pilot", "ingest"})
 MAX_YEARS_AHEAD = 2
@@ -236,8 +237,9 @@ def start_engagement(
     )
     session.add(MemberRole(member_id=lead.id, role="lead"))  # type: ignore[arg-type]
     specs = {p.key: p for p in playbook.phases}
+    phases = []
     for w in compute_plan(engagement, playbook):
-        session.add(
+        phases.append(
             EngagementPhase(
                 engagement_id=engagement.id,  # type: ignore[arg-type]
                 number=w.number,
@@ -248,7 +250,9 @@ def start_engagement(
                 planned_end=w.end,
             )
         )
+    session.add_all(phases)
     session.flush()
+    create_items(session, engagement, phases, playbook, now)
     return engagement
 
 
@@ -258,3 +262,61 @@ def lead_of(session: Session, engagement_id: int) -> Member | None:
         .join(MemberRole, MemberRole.member_id == Member.id)  # type: ignore[arg-type]
         .where(Member.engagement_id == engagement_id, MemberRole.role == "lead")
     ).first()
+
+
+@dataclass(frozen=True)
+class PhaseMove:
+    number: int
+    name: str
+    old: tuple[date, date]
+    new: tuple[date, date]
+
+
+def replan(
+    session: Session,
+    engagement: Engagement,
+    playbook: Playbook,
+    *,
+    kickoff: date | None = None,
+    size: str | None = None,
+    target: date | str | None = "keep",
+    now: datetime,
+) -> list[PhaseMove]:
+    """Change kickoff, size or target and recompute the plan.
+
+    Phase dates follow the new plan; item due dates follow their phase's new end, except
+    dates someone set by hand, which are kept. Returns the phases whose dates moved.
+    """
+    if kickoff is not None:
+        engagement.kickoff_on = kickoff
+    if size is not None:
+        engagement.size = size
+    if target != "keep":
+        engagement.target_on = target  # type: ignore[assignment]
+    if engagement.target_on is not None and engagement.target_on <= engagement.kickoff_on:
+        raise ValueProblem(
+            f"The target go-live ({engagement.target_on.isoformat()}) must be after the kickoff "
+            f"({engagement.kickoff_on.isoformat()})."
+        )
+    engagement.updated_at = now
+    session.add(engagement)
+    windows = {w.key: w for w in compute_plan(engagement, playbook)}
+    moves: list[PhaseMove] = []
+    for phase in phases_of(session, engagement.id):  # type: ignore[arg-type]
+        w = windows.get(phase.key)
+        if w is None:
+            continue
+        old = (phase.planned_start, phase.planned_end)
+        if old != (w.start, w.end):
+            moves.append(PhaseMove(phase.number, phase.name, old, (w.start, w.end)))
+            phase.planned_start, phase.planned_end = w.start, w.end
+            session.add(phase)
+        for item in session.exec(
+            select(Item).where(Item.phase_id == phase.id, col(Item.due_set_by_hand).is_(False))
+        ):
+            if item.due_on != w.end:
+                item.due_on = w.end
+                item.updated_at = now
+                session.add(item)
+    session.flush()
+    return moves

@@ -22,5 +22,7 @@ def home_view(s: Services, user_id: str) -> dict[str, Any]:
             .order_by(col(Engagement.id).desc())
             .limit(MAX_ENGAGEMENTS)
         ).all()
-        engagements = [overview(session, e, s.playbook) | {"channel": e.channel_id} for e in rows]
+        engagements = [
+            overview(session, e, s.playbook, s.clock.now()) | {"channel": e.channel_id} for e in rows
+        ]
     return s.renderer.view("home.json.j2", engagements=engagements, command=s.command)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from bot.engagements import lead_of, phases_of
+from bot.checklist import DONE, NA, all_items, items_of
+from bot.engagements import calendar_for, lead_of, local_today, phases_of
+from bot.health import Health, assess
 from bot.playbook import Playbook
-from storage.models import Engagement, EngagementPhase
+from storage.models import Engagement, EngagementPhase, Item, Member, UserProfile
+
+ITEMS_PER_MESSAGE = 40
 
 
 def size_weeks(playbook: Playbook, size: str) -> str:
@@ -19,11 +24,29 @@ def size_weeks(playbook: Playbook, size: str) -> str:
     return f"{lo}–{hi} weeks"
 
 
+def golive_date(engagement: Engagement, phases: list[EngagementPhase]) -> date | None:
+    return engagement.target_on or (phases[-1].planned_end if phases else None)
+
+
+def names_for(session: Session, engagement_id: int) -> dict[str, str]:
+    """user id → the name to show, from the engagement's members and the users.info cache."""
+    names: dict[str, str] = {}
+    members = session.exec(select(Member).where(Member.engagement_id == engagement_id)).all()
+    ids = {m.user_id for m in members}
+    ids |= {i.assignee_id for i in all_items(session, engagement_id) if i.assignee_id}
+    ids |= {i.done_by for i in all_items(session, engagement_id) if i.done_by}
+    for p in session.exec(select(UserProfile).where(UserProfile.user_id.in_(ids))).all():  # type: ignore[union-attr]
+        names[p.user_id] = p.display_name or p.real_name or p.name
+    for m in members:
+        if m.display_name and m.user_id not in names:
+            names[m.user_id] = m.display_name
+    return names
+
+
 def engagement_data(
     engagement: Engagement, phases: list[EngagementPhase], playbook: Playbook
 ) -> dict[str, Any]:
     current = next((p for p in phases if p.number == engagement.phase_index), phases[0] if phases else None)
-    golive = engagement.target_on or (phases[-1].planned_end if phases else None)
     return {
         "id": engagement.id,
         "customer_name": engagement.customer_name,
@@ -31,7 +54,7 @@ def engagement_data(
         "size_weeks": size_weeks(playbook, engagement.size),
         "kickoff_on": engagement.kickoff_on,
         "target_on": engagement.target_on,
-        "golive": golive,
+        "golive": golive_date(engagement, phases),
         "timezone": engagement.timezone,
         "country": engagement.country,
         "pilot": engagement.pilot,
@@ -42,7 +65,13 @@ def engagement_data(
     }
 
 
-def phase_rows(phases: list[EngagementPhase]) -> list[dict[str, Any]]:
+def _progress(items: list[Item]) -> dict[str, int]:
+    done = sum(1 for i in items if i.status in (DONE, NA))
+    return {"done": done, "total": len(items)}
+
+
+def phase_rows(phases: list[EngagementPhase], items: list[Item] | None = None) -> list[dict[str, Any]]:
+    items = items or []
     return [
         {
             "number": p.number,
@@ -52,19 +81,109 @@ def phase_rows(phases: list[EngagementPhase]) -> list[dict[str, Any]]:
             "start": p.planned_start,
             "end": p.planned_end,
             "completed": p.completed_at is not None,
+            "progress": _progress([i for i in items if i.phase_id == p.id]),
         }
         for p in phases
     ]
 
 
-def overview(session: Session, engagement: Engagement, playbook: Playbook) -> dict[str, Any]:
-    """Context shared by the welcome and status messages."""
+def health_of(session: Session, engagement: Engagement, now: datetime) -> Health:
     phases = phases_of(session, engagement.id)  # type: ignore[arg-type]
+    items = all_items(session, engagement.id)  # type: ignore[arg-type]
+    golive = golive_date(engagement, phases) or local_today(now, engagement.timezone)
+    return assess(
+        phases=phases,
+        items=items,
+        current_phase=engagement.phase_index,
+        golive=golive,
+        today=local_today(now, engagement.timezone),
+        calendar=calendar_for(engagement),
+    )
+
+
+def overview(session: Session, engagement: Engagement, playbook: Playbook, now: datetime) -> dict[str, Any]:
+    """Context shared by the welcome, status and Home messages."""
+    phases = phases_of(session, engagement.id)  # type: ignore[arg-type]
+    items = all_items(session, engagement.id)  # type: ignore[arg-type]
     lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
+    health = health_of(session, engagement, now)
     return {
         "e": engagement_data(engagement, phases, playbook),
-        "phases": phase_rows(phases),
+        "phases": phase_rows(phases, items),
         "lead": lead.user_id if lead else None,
         "lead_name": lead.display_name if lead else "the lead consultant",
-        "progress": {"done": sum(1 for p in phases if p.completed_at), "total": len(phases)},
+        "progress": _progress(items),
+        "health": {
+            "level": health.level,
+            "label": health.label,
+            "emoji": health.emoji,
+            "reason": health.reason,
+        },
     }
+
+
+def _fmt_day(d: date) -> str:
+    return d.strftime("%a %-d %b")
+
+
+def item_row(phase: EngagementPhase, item: Item, names: dict[str, str], today: date) -> dict[str, Any]:
+    side = "Customer" if item.owner_side == "customer" else "Vendor"
+    who = names.get(item.assignee_id, "assigned") if item.assignee_id else "unassigned"
+    overdue = item.status == "open" and item.due_on is not None and item.due_on < today
+    if item.status == DONE:
+        by = names.get(item.done_by or "", "someone")
+        when = _fmt_day(item.done_at.date()) if item.done_at else ""
+        note = f"Done by {by} · {when}" + (" · for the customer" if item.on_behalf else "")
+    elif item.status == NA:
+        note = f"Not applicable: {item.na_reason or ''}"
+    else:
+        due = f"due {_fmt_day(item.due_on)}" if item.due_on else "no due date"
+        note = f"{side} · {who} · {due}"
+        if overdue:
+            note = f"⚠ Overdue · {note}"
+    return {
+        "id": item.id,
+        "ref": f"{phase.number}.{item.number}",
+        "title": item.title,
+        "description": item.description,
+        "owner": item.owner_side,
+        "status": item.status,
+        "done": item.status == DONE,
+        "na": item.status == NA,
+        "overdue": overdue,
+        "note": note,
+        "assignee": item.assignee_id,
+    }
+
+
+def checklist_parts(
+    session: Session, engagement: Engagement, phase: EngagementPhase, now: datetime
+) -> list[dict[str, Any]]:
+    """The phase checklist as one or more messages of at most ITEMS_PER_MESSAGE items."""
+    items = items_of(session, phase.id)  # type: ignore[arg-type]
+    names = names_for(session, engagement.id)  # type: ignore[arg-type]
+    today = local_today(now, engagement.timezone)
+    rows = [item_row(phase, i, names, today) for i in items]
+    progress = _progress(items)
+    overdue = sum(1 for r in rows if r["overdue"])
+    chunks = [rows[i : i + ITEMS_PER_MESSAGE] for i in range(0, len(rows), ITEMS_PER_MESSAGE)] or [[]]
+    base = {
+        "customer_name": engagement.customer_name,
+        "phase": {
+            "number": phase.number,
+            "name": phase.name,
+            "emoji": phase.emoji,
+            "start": phase.planned_start,
+            "end": phase.planned_end,
+            "completed": phase.completed_at is not None,
+            "current": phase.number == engagement.phase_index,
+        },
+        "progress": progress,
+        "overdue": overdue,
+        "parts": len(chunks),
+    }
+    return [base | {"part": n + 1, "items": chunk} for n, chunk in enumerate(chunks)]
+
+
+def checklist_key(phase_number: int, part: int) -> str:
+    return f"{phase_number}.{part}"

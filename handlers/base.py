@@ -16,11 +16,14 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext
 from slack_sdk.webhook import WebhookClient
+from sqlmodel import Session
 
 from bot.errors import UserError, new_reference
 from bot.services import Services
+from bot.sides import Actor, resolve_actor
 from bot.slack_gateway import SlackCallFailed
 from messages import Message
+from storage.models import Engagement
 
 log = logging.getLogger("golive.handlers")
 
@@ -152,6 +155,12 @@ class Request:
             self.services.slack.dm(self.user_id, message)
         except SlackCallFailed as exc:
             log.warning("could not reply to %s: %s", self.user_id, exc.error)
+
+
+def actor_for(req: Request, session: Session, engagement: Engagement) -> Actor:
+    """The requesting user; commands come from the installing workspace, clicks say their team."""
+    home = req.user_team_id or (req.body.get("team_id") if req.kind == "command" else None)
+    return resolve_actor(session, engagement, user_id=req.user_id, home_team=home, name=req.user_name)
 
 
 Handler = Callable[[Request], None]

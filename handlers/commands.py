@@ -8,7 +8,7 @@ from slack_bolt import App
 
 from bot.commands import ParsedCommand
 from bot.services import Services
-from handlers import engagement
+from handlers import checklist, engagement, plan
 from handlers.base import Request, listener
 
 SubHandler = Callable[[Request, ParsedCommand], None]
@@ -23,6 +23,15 @@ ROUTES: dict[str, SubHandler] = {
     "help": _help,
     "start": engagement.start,
     "status": engagement.status,
+    "checklist": checklist.cmd_checklist,
+    "done": checklist.cmd_done,
+    "undo": checklist.cmd_undo,
+    "assign": checklist.cmd_assign,
+    "due": checklist.cmd_due,
+    "na": checklist.cmd_na,
+    "add": checklist.cmd_add,
+    "plan": plan.cmd_plan,
+    "side": plan.cmd_side,
 }
 
 

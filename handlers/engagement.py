@@ -18,6 +18,7 @@ from bot.engagements import (
 )
 from bot.errors import UserError
 from bot.presenters import overview
+from bot.publish import post_checklist
 from bot.services import Services
 from bot.slack_gateway import SlackCallFailed
 from bot.values import ValueProblem
@@ -102,13 +103,14 @@ def _create_and_welcome(req: Request, channel: str, opts: Any) -> None:
                 user_name=req.user_name,
                 now=s.clock.now(),
             )
-            ctx = overview(session, engagement, s.playbook)
+            ctx = overview(session, engagement, s.playbook, s.clock.now())
     except EngagementExists as exc:
         req.reply(s.notice(_exists_message(s, exc.engagement)))
         return
     message = s.renderer.message("welcome.json.j2", command=s.command, **ctx)
     try:
         s.slack.post(channel, message, kind="welcome", key="welcome", engagement_id=engagement.id)
+        post_checklist(s, engagement.id, engagement.phase_index)  # type: ignore[arg-type]
     except SlackCallFailed as exc:
         log.warning("welcome for engagement %s not posted: %s", engagement.id, exc.error)
         req.reply(
@@ -123,7 +125,7 @@ def status(req: Request, cmd: ParsedCommand) -> None:
     s = req.services
     engagement = require_engagement(req)
     with s.db.session() as session:
-        ctx = overview(session, engagement, s.playbook)
+        ctx = overview(session, engagement, s.playbook, s.clock.now())
     req.ack(s.renderer.message("status.json.j2", command=s.command, **ctx))
 
 

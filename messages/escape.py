@@ -45,3 +45,27 @@ def cut_mrkdwn(text: str, limit: int) -> str:
     # An unbalanced formatting marker at the cut would swallow the ellipsis; drop it.
     head = head.rstrip()
     return head + ELLIPSIS
+
+
+class Trusted(str):
+    """mrkdwn that is already safe: escaped user text and mentions made by `fmt`."""
+
+
+_MENTIONABLE = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+
+
+class Mention(str):
+    """A user id to render as `<@U…>` (validated)."""
+
+
+def fmt(template: str, **values: object) -> Trusted:
+    """Build mrkdwn from a trusted template: values are escaped, `Mention`s become mentions."""
+    safe: dict[str, str] = {}
+    for key, value in values.items():
+        if isinstance(value, Trusted):
+            safe[key] = value
+        elif isinstance(value, Mention) and _MENTIONABLE.match(value):
+            safe[key] = f"<@{value}>"
+        else:
+            safe[key] = escape_mrkdwn(str(value))
+    return Trusted(template.format(**safe))

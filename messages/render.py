@@ -18,7 +18,7 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from messages.escape import cut, escape_mrkdwn
+from messages.escape import Trusted, cut, escape_mrkdwn
 from messages.limits import MAX_MESSAGE_BLOCKS, fit_blocks, fit_fallback, fit_view
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
@@ -47,6 +47,8 @@ def _json_str(s: str) -> str:
 def _finalize(value: Any) -> Any:
     if isinstance(value, Markup):
         return value
+    if isinstance(value, Trusted):
+        return Markup(_json_str(value))
     if value is None:
         return Markup("")
     if isinstance(value, bool):

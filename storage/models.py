@@ -135,3 +135,30 @@ class UserProfile(SQLModel, table=True):
     is_bot: bool = False
     fetched_at: datetime = Field(sa_column=utc_column())
 
+
+class Item(SQLModel, table=True):
+    """A checklist item of one engagement's phase; `phase.number` + `number` make its ref, e.g. 2.3."""
+
+    __tablename__ = "item"
+    __table_args__ = (UniqueConstraint("phase_id", "number", name="uq_item_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id", index=True, ondelete="CASCADE")
+    phase_id: int = Field(foreign_key="engagement_phase.id", index=True, ondelete="CASCADE")
+    number: int
+    key: str = Field(max_length=64)
+    title: str = Field(max_length=200)
+    description: str | None = Field(default=None, max_length=1000)
+    owner_side: str = Field(max_length=16)
+    custom: bool = False
+    assignee_id: str | None = Field(default=None, max_length=32)
+    due_on: date | None = None
+    due_set_by_hand: bool = False
+    status: str = Field(default="open", max_length=8)  # open | done | na
+    done_by: str | None = Field(default=None, max_length=32)
+    done_by_team: str | None = Field(default=None, max_length=32)
+    done_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    on_behalf: bool = False
+    na_reason: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(sa_column=utc_column())
+    updated_at: datetime = Field(sa_column=utc_column())

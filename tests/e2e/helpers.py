@@ -30,6 +30,14 @@ def shown(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+def welcomes(h: Harness, channel: str = CHANNEL) -> list[dict[str, Any]]:
+    return [m for m in posts(h, channel) if "kicked off" in (m.get("text") or "")]
+
+
+def checklists(h: Harness, channel: str = CHANNEL) -> list[dict[str, Any]]:
+    return [m for m in posts(h, channel) if "checklist:" in (m.get("text") or "")]
+
+
 def ephemeral_texts(h: Harness, user: str, channel: str | None = None) -> list[str]:
     """What `user` sees of each ephemeral message: fallback text plus every block's text."""
     out = []

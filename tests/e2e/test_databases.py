@@ -6,9 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bot.harness import CHANNEL, LEAD
+from bot.harness import CHANNEL, CONTRIBUTOR, LEAD
 from storage.models import Engagement
-from tests.e2e.helpers import count, engagement, ephemeral_texts, posts
+from tests.e2e.helpers import count, engagement, ephemeral_texts, welcomes
 
 
 def test_start_and_status_on_postgresql(harness_factory, pg_url):
@@ -34,6 +34,20 @@ def test_racing_starts_make_one_engagement(harness_factory, request, backend):
     h.idle()
     assert all(r.status == 200 for r in results)
     assert count(h, Engagement) == 1
-    assert len(posts(h)) == 1
+    assert len(welcomes(h)) == 1
     losers = [t for t in ephemeral_texts(h, LEAD.user_id) if "already runs" in t]
     assert len(losers) == 7
+
+
+def test_checklist_flow_on_postgresql(harness_factory, pg_url):
+    from tests.e2e.test_checklist import item, tick
+
+    h = harness_factory(pg_url)
+    h.command("start Acme Corp tz=Europe/Berlin")
+    tick(h, "1.5", CONTRIBUTOR)
+    assert item(h, "1.5").done_by_team == CONTRIBUTOR.team_id
+    for n in range(1, 7):
+        h.command(f"done 1.{n}")
+    assert engagement(h).phase_index == 2
+    h.command("plan target=2027-02-26")
+    assert engagement(h).target_on.isoformat() == "2027-02-26"

@@ -1,0 +1,267 @@
+"""Checklist items: creating them from the playbook, ticking, assigning, dating, N/A, adding.
+
+Every change goes through one function here that checks who may do it, so a slash command
+and a click on a message behave the same. A change that does not change anything (ticking
+what is already done) returns None, so nothing is announced twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, col, func, select
+
+from bot.errors import UserError
+from bot.playbook import Playbook
+from bot.sides import CUSTOMER, VENDOR, Actor
+from storage.models import Engagement, EngagementPhase, Item
+
+MAX_TITLE = 200
+MAX_REASON = 500
+OPEN, DONE, NA = "open", "done", "na"
+
+
+class Refused(UserError):
+    """The actor may not do this; the message says who can."""
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str  # item.done, item.undone, item.assigned, item.due, item.na, item.reopened, item.added
+    item: Item
+    phase: EngagementPhase
+    detail: dict[str, object]
+
+    @property
+    def ref(self) -> str:
+        return f"{self.phase.number}.{self.item.number}"
+
+
+def create_items(
+    session: Session, engagement: Engagement, phases: list[EngagementPhase], playbook: Playbook, now: datetime
+) -> int:
+    count = 0
+    for phase in phases:
+        spec = playbook.phase(phase.key)
+        if spec is None:
+            continue
+        number = 0
+        for item in spec.items:
+            if item.when is not None and not item.when.holds(
+                pilot=engagement.pilot, ingest=engagement.ingest
+            ):
+                continue
+            number += 1
+            session.add(
+                Item(
+                    engagement_id=engagement.id,  # type: ignore[arg-type]
+                    phase_id=phase.id,  # type: ignore[arg-type]
+                    number=number,
+                    key=item.key,
+                    title=item.title,
+                    description=item.description,
+                    owner_side=item.owner,
+                    due_on=phase.planned_end,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            count += 1
+    session.flush()
+    return count
+
+
+def phase_by_number(session: Session, engagement: Engagement, number: int) -> EngagementPhase:
+    phase = session.exec(
+        select(EngagementPhase).where(
+            EngagementPhase.engagement_id == engagement.id, EngagementPhase.number == number
+        )
+    ).first()
+    if phase is None:
+        total = session.exec(
+            select(func.count())
+            .select_from(EngagementPhase)
+            .where(EngagementPhase.engagement_id == engagement.id)
+        ).one()
+        raise UserError(f"There is no phase {number}; this engagement has phases 1 to {total}.")
+    return phase
+
+
+def find_item(
+    session: Session, engagement: Engagement, phase_no: int, item_no: int
+) -> tuple[EngagementPhase, Item]:
+    phase = phase_by_number(session, engagement, phase_no)
+    item = session.exec(select(Item).where(Item.phase_id == phase.id, Item.number == item_no)).first()
+    if item is None:
+        n = session.exec(select(func.count()).select_from(Item).where(Item.phase_id == phase.id)).one()
+        raise UserError(
+            f"Phase {phase_no} ({phase.name}) has no item {phase_no}.{item_no}; it has items 1 to {n}."
+        )
+    return phase, item
+
+
+def item_by_id(session: Session, engagement: Engagement, item_id: int) -> tuple[EngagementPhase, Item]:
+    item = session.get(Item, item_id)
+    if item is None or item.engagement_id != engagement.id:
+        raise UserError("That item no longer belongs to this engagement.")
+    phase = session.get(EngagementPhase, item.phase_id)
+    assert phase is not None
+    return phase, item
+
+
+def items_of(session: Session, phase_id: int) -> list[Item]:
+    return list(session.exec(select(Item).where(Item.phase_id == phase_id).order_by(col(Item.number))).all())
+
+
+def all_items(session: Session, engagement_id: int) -> list[Item]:
+    return list(session.exec(select(Item).where(Item.engagement_id == engagement_id)).all())
+
+
+def _ref(phase: EngagementPhase, item: Item) -> str:
+    return f"{phase.number}.{item.number}"
+
+
+def _require_vendor(actor: Actor, what: str) -> None:
+    if not actor.is_vendor:
+        raise Refused(f"Only the implementation team can {what}. Ask your consultant in this channel.")
+
+
+def set_done(
+    session: Session, phase: EngagementPhase, item: Item, actor: Actor, done: bool, now: datetime
+) -> Change | None:
+    """Tick or untick. Customers complete customer items; the vendor side any item."""
+    ref = _ref(phase, item)
+    if actor.is_customer and item.owner_side != CUSTOMER:
+        raise Refused(
+            f"{ref} is the implementation team's item, so it is ticked by them. "
+            "You can tick the items marked Customer."
+        )
+    if item.status == NA:
+        raise UserError(f"{ref} is marked not applicable; reopen it from its ⋯ menu first.")
+    if done:
+        on_behalf = actor.is_vendor and item.owner_side == CUSTOMER
+        # Conditional update: of two racing ticks only one changes the row.
+        result = session.execute(
+            update(Item)
+            .where(col(Item.id) == item.id, col(Item.status) == OPEN)
+            .values(
+                status=DONE,
+                done_by=actor.user_id,
+                done_by_team=actor.team_id,
+                done_at=now,
+                on_behalf=on_behalf,
+                updated_at=now,
+            )
+        )
+        kind = "item.done"
+        detail: dict[str, object] = {"on_behalf": on_behalf}
+    else:
+        result = session.execute(
+            update(Item)
+            .where(col(Item.id) == item.id, col(Item.status) == DONE)
+            .values(
+                status=OPEN, done_by=None, done_by_team=None, done_at=None, on_behalf=False, updated_at=now
+            )
+        )
+        kind = "item.undone"
+        detail = {}
+    session.refresh(item)
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        return None
+    return Change(kind, item, phase, detail)
+
+
+def assign(
+    session: Session, phase: EngagementPhase, item: Item, actor: Actor, assignee: str | None, now: datetime
+) -> Change | None:
+    ref = _ref(phase, item)
+    if actor.is_customer and item.owner_side != CUSTOMER:
+        raise Refused(f"{ref} is the implementation team's item; they assign it.")
+    if item.assignee_id == assignee:
+        return None
+    item.assignee_id = assignee
+    item.updated_at = now
+    session.add(item)
+    return Change("item.assigned", item, phase, {"assignee": assignee})
+
+
+def set_due(
+    session: Session, phase: EngagementPhase, item: Item, actor: Actor, due: date, now: datetime
+) -> Change | None:
+    _require_vendor(actor, "change due dates")
+    if item.due_on == due and item.due_set_by_hand:
+        return None
+    item.due_on = due
+    item.due_set_by_hand = True
+    item.updated_at = now
+    session.add(item)
+    return Change("item.due", item, phase, {"due": due.isoformat()})
+
+
+def mark_na(
+    session: Session, phase: EngagementPhase, item: Item, actor: Actor, reason: str, now: datetime
+) -> Change | None:
+    _require_vendor(actor, "mark items not applicable")
+    reason = " ".join(reason.split())
+    if not reason:
+        raise UserError("Say why the item does not apply; the reason is kept with it.")
+    if len(reason) > MAX_REASON:
+        raise UserError(f"The reason is {len(reason)} characters; keep it under {MAX_REASON}.")
+    if item.status == NA and item.na_reason == reason:
+        return None
+    item.status = NA
+    item.na_reason = reason
+    item.done_by, item.done_by_team, item.done_at, item.on_behalf = actor.user_id, actor.team_id, now, False
+    item.updated_at = now
+    session.add(item)
+    return Change("item.na", item, phase, {"reason": reason})
+
+
+def reopen(
+    session: Session, phase: EngagementPhase, item: Item, actor: Actor, now: datetime
+) -> Change | None:
+    _require_vendor(actor, "reopen items marked not applicable")
+    if item.status != NA:
+        return None
+    item.status = OPEN
+    item.na_reason = None
+    item.done_by = item.done_by_team = None
+    item.done_at = None
+    item.updated_at = now
+    session.add(item)
+    return Change("item.reopened", item, phase, {})
+
+
+def add_item(
+    session: Session, phase: EngagementPhase, actor: Actor, title: str, owner: str, now: datetime
+) -> Change:
+    _require_vendor(actor, "add items")
+    title = " ".join(title.split())
+    if not title:
+        raise UserError("Give the item a title.")
+    if len(title) > MAX_TITLE:
+        raise UserError(f"The title is {len(title)} characters; keep it under {MAX_TITLE}.")
+    if owner not in (VENDOR, CUSTOMER):
+        raise UserError("`owner=` takes customer or vendor.")
+    last = session.exec(select(func.max(Item.number)).where(Item.phase_id == phase.id)).one() or 0
+    item = Item(
+        engagement_id=phase.engagement_id,
+        phase_id=phase.id,  # type: ignore[arg-type]
+        number=last + 1,
+        key=f"custom_{last + 1}",
+        title=title,
+        owner_side=owner,
+        custom=True,
+        due_on=phase.planned_end,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(item)
+    session.flush()
+    return Change("item.added", item, phase, {"title": title, "owner": owner})
+
+
+def phase_complete(items: list[Item]) -> bool:
+    return all(i.status in (DONE, NA) for i in items)

@@ -1,0 +1,87 @@
+"""Posting and updating the engagement's messages in the channel.
+
+Rendering reads the database in a short session; the Slack calls come after it is closed.
+Checklists are posted per phase (one message per part of at most 40 items) and recorded in
+the ledger; every later change updates the recorded copies in place with chat.update.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.checklist import phase_by_number
+from bot.presenters import checklist_key, checklist_parts, overview
+from bot.services import Services
+from bot.slack_gateway import SlackCallFailed
+from messages import Message
+from storage.models import Engagement
+
+log = logging.getLogger("golive.publish")
+
+CHECKLIST = "checklist"
+
+
+def render_checklist(s: Services, engagement_id: int, phase_number: int) -> tuple[str, list[Message]]:
+    with s.db.session() as session:
+        engagement = session.get(Engagement, engagement_id)
+        assert engagement is not None
+        phase = phase_by_number(session, engagement, phase_number)
+        parts = checklist_parts(session, engagement, phase, s.clock.now())
+    return engagement.channel_id, [
+        s.renderer.message("checklist.json.j2", command=s.command, **p) for p in parts
+    ]
+
+
+def post_checklist(s: Services, engagement_id: int, phase_number: int) -> list[str]:
+    """Post the phase checklist as new message(s); returns their ts."""
+    channel, messages = render_checklist(s, engagement_id, phase_number)
+    return [
+        s.slack.post(
+            channel, m, kind=CHECKLIST, key=checklist_key(phase_number, n), engagement_id=engagement_id
+        )
+        for n, m in enumerate(messages, start=1)
+    ]
+
+
+def refresh_checklist(s: Services, engagement_id: int, phase_number: int) -> None:
+    """Update every posted copy of the phase checklist in place.
+
+    When added items need a new part and earlier parts are in the channel, the new part is
+    posted once (there was nothing to update).
+    """
+    channel, messages = render_checklist(s, engagement_id, phase_number)
+    posted_any = bool(s.slack.posted(engagement_id, CHECKLIST, checklist_key(phase_number, 1)))
+    for n, m in enumerate(messages, start=1):
+        key = checklist_key(phase_number, n)
+        if s.slack.posted(engagement_id, CHECKLIST, key):
+            s.slack.refresh(engagement_id, CHECKLIST, key, m)
+        elif posted_any:
+            try:
+                s.slack.post(channel, m, kind=CHECKLIST, key=key, engagement_id=engagement_id)
+            except SlackCallFailed as exc:
+                log.warning("could not post checklist part %s: %s", key, exc.error)
+
+
+def announce_phase(s: Services, engagement_id: int, phase_number: int) -> None:
+    """The next phase starts: say so in the channel, then post its checklist."""
+    with s.db.session() as session:
+        engagement = session.get(Engagement, engagement_id)
+        assert engagement is not None
+        ctx = overview(session, engagement, s.playbook, s.clock.now())
+        phase = phase_by_number(session, engagement, phase_number)
+        done_phase = phase_number - 1
+        ctx |= {
+            "phase": {
+                "number": phase.number,
+                "name": phase.name,
+                "emoji": phase.emoji,
+                "start": phase.planned_start,
+                "end": phase.planned_end,
+            },
+            "finished": next((p for p in ctx["phases"] if p["number"] == done_phase), None),
+        }
+    message = s.renderer.message("phase_started.json.j2", command=s.command, **ctx)
+    s.slack.post(
+        engagement.channel_id, message, kind="phase", key=str(phase_number), engagement_id=engagement_id
+    )
+    post_checklist(s, engagement_id, phase_number)

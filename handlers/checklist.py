@@ -1,0 +1,381 @@
+"""The checklist in the channel: ticking, the item menu and its forms, and the commands."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import date, timedelta
+from typing import Any
+
+from slack_bolt import App
+from sqlmodel import Session
+
+from bot import checklist as cl
+from bot.commands import ParsedCommand
+from bot.engagements import active_in_channel, add_member, local_today
+from bot.errors import UserError
+from bot.phases import advance_if_complete
+from bot.presenters import item_row, names_for
+from bot.publish import announce_phase, post_checklist, refresh_checklist
+from bot.refs import parse_ref
+from bot.services import Services
+from bot.sides import Actor
+from bot.slacktext import plain_text, user_id_from_token
+from bot.values import ValueProblem, parse_date
+from handlers.base import Request, actor_for, listener
+from handlers.engagement import require_engagement
+from storage.models import Engagement, Item
+
+log = logging.getLogger("golive.handlers.checklist")
+
+TICK = re.compile(r"^tick:(\d+)$")
+MENU = re.compile(r"^item_menu:(\d+)$")
+
+
+# -- shared steps --------------------------------------------------------------------------
+def remember(s: Services, engagement_id: int, user_id: str, added_by: str) -> None:
+    """Record someone who acted or was assigned: name and home team from users.info (cached)."""
+    profile = s.slack.profile(user_id)
+    with s.db.session() as session:
+        engagement = session.get(Engagement, engagement_id)
+        assert engagement is not None
+        add_member(
+            session,
+            engagement,
+            user_id=user_id,
+            team_id=profile.team_id,
+            display_name=profile.name,
+            added_by=added_by,
+            now=s.clock.now(),
+        )
+
+
+def after_change(
+    s: Services, engagement_id: int, phase_number: int, advanced_to: int | None, *, actor: str | None = None
+) -> None:
+    """Slack work after a change: learn who acted, update the posted checklist, announce a new phase."""
+    if actor:
+        remember(s, engagement_id, actor, actor)
+    refresh_checklist(s, engagement_id, phase_number)
+    if advanced_to is not None:
+        announce_phase(s, engagement_id, advanced_to)
+
+
+def confirm_text(change: cl.Change, names: dict[str, str]) -> str:
+    ref, title = change.ref, change.item.title
+    match change.kind:
+        case "item.done":
+            extra = " on the customer's behalf" if change.detail.get("on_behalf") else ""
+            return f":white_check_mark: {ref} {title} — marked done{extra}."
+        case "item.undone":
+            return f":leftwards_arrow_with_hook: {ref} {title} — reopened."
+        case "item.assigned":
+            who = names.get(str(change.detail.get("assignee")), "them")
+            return f":bust_in_silhouette: {ref} {title} — assigned to {who}."
+        case "item.due":
+            return f":calendar: {ref} {title} — due {change.item.due_on:%a %-d %b %Y}."
+        case "item.na":
+            return f":no_entry_sign: {ref} {title} — marked not applicable."
+        case "item.reopened":
+            return f":leftwards_arrow_with_hook: {ref} {title} — back on the checklist."
+        case "item.added":
+            return f":heavy_plus_sign: {ref} {title} — added for the {change.item.owner_side} side."
+    return f"{ref} updated."
+
+
+# -- ticking -------------------------------------------------------------------------------
+def on_tick(req: Request) -> None:
+    req.ack()
+    s = req.services
+    action = req.action
+    item_id = int(TICK.match(action["action_id"]).group(1))  # type: ignore[union-attr]
+    done = any(str(o.get("value")) == str(item_id) for o in action.get("selected_options") or [])
+    refused: UserError | None = None
+    with s.db.session() as session:
+        engagement = _engagement_for_click(req, session)
+        phase, item = cl.item_by_id(session, engagement, item_id)
+        actor = actor_for(req, session, engagement)
+        try:
+            change = cl.set_done(session, phase, item, actor, done, s.clock.now())
+        except UserError as exc:
+            refused, change = exc, None
+        advanced = advance_if_complete(session, engagement, s.clock.now()) if change else None
+        engagement_id, phase_number = engagement.id, phase.number
+    if refused is not None:
+        req.reply(s.error(refused.message))
+    # Always re-render: a refused tick must go back to the truth in the message too.
+    after_change(s, engagement_id, phase_number, advanced, actor=req.user_id if change else None)  # type: ignore[arg-type]
+
+
+def _engagement_for_click(req: Request, session: Session) -> Engagement:
+    channel = req.channel_id
+    engagement = active_in_channel(session, channel) if channel else None
+    if engagement is None:
+        raise UserError("This checklist belongs to an engagement that is no longer active.")
+    return engagement
+
+
+# -- the item menu -------------------------------------------------------------------------
+def on_menu(req: Request) -> None:
+    req.ack()
+    s = req.services
+    choice = str((req.action.get("selected_option") or {}).get("value") or "")
+    verb, _, raw_id = choice.partition(":")
+    item_id = int(raw_id)
+    with s.db.session() as session:
+        engagement = _engagement_for_click(req, session)
+        phase, item = cl.item_by_id(session, engagement, item_id)
+        actor = actor_for(req, session, engagement)
+        if verb == "reopen":
+            change = cl.reopen(session, phase, item, actor, s.clock.now())
+            engagement_id, phase_number = engagement.id, phase.number
+        else:
+            _check_menu_permission(verb, item, actor)
+            today = local_today(s.clock.now(), engagement.timezone)
+            row = item_row(phase, item, names_for(session, engagement.id), today)  # type: ignore[arg-type]
+            meta = {"channel": req.channel_id, "item": item_id}
+            due = item.due_on.isoformat() if item.due_on else None
+    if verb == "reopen":
+        if change is not None:
+            after_change(s, engagement_id, phase_number, None)  # type: ignore[arg-type]
+        return
+    view = s.renderer.view("item_modal.json.j2", mode=verb, it=row, meta=meta, due=due)
+    s.slack.open_view(req.trigger_id or "", view)
+
+
+def _check_menu_permission(verb: str, item: Item, actor: Actor) -> None:
+    if verb not in ("assign", "due", "na", "details"):
+        raise UserError("That menu entry is not known any more; run the checklist again.")
+    if verb == "details":
+        return
+    if verb == "assign" and (actor.is_vendor or item.owner_side == "customer"):
+        return
+    if verb in ("due", "na") and actor.is_vendor:
+        return
+    what = {
+        "assign": "assign the implementation team's items",
+        "due": "change due dates",
+        "na": "mark items not applicable",
+    }[verb]
+    raise cl.Refused(f"Only the implementation team can {what}. Ask your consultant in this channel.")
+
+
+def _state_value(req: Request, block: str) -> Any:
+    el = ((req.view.get("state") or {}).get("values") or {}).get(block, {}).get("value") or {}
+    return el.get("selected_user") or el.get("selected_date") or el.get("value")
+
+
+def _submit(req: Request, mode: str) -> None:
+    s = req.services
+    meta = req.metadata
+    item_id = int(meta.get("item", 0))
+    now = s.clock.now()
+    if mode == "due":
+        raw = _state_value(req, "due")
+        with s.db.session() as session:
+            engagement = _engagement_for_click(req, session)
+            today = local_today(now, engagement.timezone)
+        problem = _due_problem(raw, today)
+        if problem:
+            req.ack(response_action="errors", errors={"due": problem})
+            return
+    if mode == "na":
+        reason = " ".join(str(_state_value(req, "reason") or "").split())
+        if not reason:
+            req.ack(response_action="errors", errors={"reason": "Say why; the reason is kept with the item."})
+            return
+    req.ack()
+    assignee = _state_value(req, "assignee") if mode == "assign" else None
+    with s.db.session() as session:
+        engagement = _engagement_for_click(req, session)
+        phase, item = cl.item_by_id(session, engagement, item_id)
+        actor = actor_for(req, session, engagement)
+        if mode == "assign":
+            change = cl.assign(session, phase, item, actor, assignee, now)
+        elif mode == "due":
+            change = cl.set_due(session, phase, item, actor, date.fromisoformat(raw), now)
+        else:
+            change = cl.mark_na(session, phase, item, actor, reason, now)
+        advanced = advance_if_complete(session, engagement, now) if change else None
+        engagement_id, phase_number = engagement.id, phase.number
+    if change is not None:
+        if assignee:
+            remember(s, engagement_id, assignee, req.user_id)  # type: ignore[arg-type]
+        after_change(s, engagement_id, phase_number, advanced, actor=req.user_id)  # type: ignore[arg-type]
+
+
+def _due_problem(raw: str | None, today: date) -> str | None:
+    if not raw:
+        return "Pick a date."
+    try:
+        due = date.fromisoformat(raw)
+    except ValueError:
+        return "Pick a date from the calendar."
+    if due < today:
+        return f"Pick today ({today:%-d %b}) or a later day; a due date in the past is overdue at once."
+    if due > today + timedelta(days=730):
+        return "Pick a date within the next two years."
+    return None
+
+
+# -- commands ------------------------------------------------------------------------------
+def cmd_checklist(req: Request, cmd: ParsedCommand) -> None:
+    s = req.services
+    engagement = require_engagement(req)
+    number = engagement.phase_index
+    if cmd.words:
+        if not cmd.words[0].isdigit():
+            raise cmd.fail(
+                f"`{plain_text(cmd.words[0])[:20]}` is not a phase number; phases are numbered from 1."
+            )
+        number = int(cmd.words[0])
+    with s.db.session() as session:
+        cl.phase_by_number(session, engagement, number)
+    req.ack()
+    post_checklist(s, engagement.id, number)  # type: ignore[arg-type]
+
+
+def _item_command(req: Request, cmd: ParsedCommand, need_args: int = 0) -> tuple[int, int]:
+    if len(cmd.words) < 1 + need_args:
+        raise cmd.fail("Something is missing.")
+    try:
+        return parse_ref(cmd.words[0])
+    except UserError as exc:
+        raise cmd.fail(exc.message) from None
+
+
+def _apply(req: Request, cmd: ParsedCommand, fn: Any, *, learn: str | None = None) -> None:
+    """Resolve the item, apply `fn(session, phase, item, actor, now)`, confirm, then update Slack."""
+    s = req.services
+    engagement = require_engagement(req)
+    phase_no, item_no = _item_command(req, cmd)
+    now = s.clock.now()
+    with s.db.session() as session:
+        engagement = session.get(Engagement, engagement.id) or engagement
+        phase, item = cl.find_item(session, engagement, phase_no, item_no)
+        actor = actor_for(req, session, engagement)
+        change = fn(session, phase, item, actor, now)
+        advanced = advance_if_complete(session, engagement, now) if change else None
+        names = names_for(session, engagement.id)  # type: ignore[arg-type]
+    if change is None:
+        req.ack(s.notice(f"{phase_no}.{item_no} already is that way; nothing changed."))
+        return
+    req.ack(s.notice(confirm_text(change, names)))
+    if learn:
+        remember(s, engagement.id, learn, req.user_id)  # type: ignore[arg-type]
+    after_change(s, engagement.id, phase_no, advanced, actor=req.user_id)  # type: ignore[arg-type]
+
+
+def cmd_done(req: Request, cmd: ParsedCommand) -> None:
+    _apply(req, cmd, lambda se, p, i, a, now: cl.set_done(se, p, i, a, True, now))
+
+
+def cmd_undo(req: Request, cmd: ParsedCommand) -> None:
+    _apply(req, cmd, lambda se, p, i, a, now: cl.set_done(se, p, i, a, False, now))
+
+
+def cmd_assign(req: Request, cmd: ParsedCommand) -> None:
+    if len(cmd.words) < 2:
+        raise cmd.fail("Say who: mention them, e.g. `assign 2.3 @ada`.")
+    target = cmd.words[1]
+    user = req.user_id if target.lower() == "me" else user_id_from_token(target)
+    if user is None:
+        raise cmd.fail(f"`{plain_text(target)[:40]}` is not a person I can find; mention them with @.")
+    _apply(req, cmd, lambda se, p, i, a, now: cl.assign(se, p, i, a, user, now), learn=user)
+
+
+def cmd_due(req: Request, cmd: ParsedCommand) -> None:
+    if len(cmd.words) < 2:
+        raise cmd.fail("Give the date as YYYY-MM-DD.")
+    try:
+        due = parse_date(cmd.words[1], "due date")
+    except ValueProblem as exc:
+        raise cmd.fail(str(exc)) from None
+    engagement = require_engagement(req)
+    problem = _due_problem(due.isoformat(), local_today(req.services.clock.now(), engagement.timezone))
+    if problem:
+        raise cmd.fail(problem)
+    _apply(req, cmd, lambda se, p, i, a, now: cl.set_due(se, p, i, a, due, now))
+
+
+def cmd_na(req: Request, cmd: ParsedCommand) -> None:
+    reason = plain_text(" ".join(cmd.words[1:]))
+    if not reason:
+        raise cmd.fail("Say why the item does not apply, e.g. `na 3.5 no tax software in scope`.")
+    _apply(req, cmd, lambda se, p, i, a, now: cl.mark_na(se, p, i, a, reason, now))
+
+
+def cmd_add(req: Request, cmd: ParsedCommand) -> None:
+    s = req.services
+    if len(cmd.words) < 2 or not cmd.words[0].isdigit():
+        raise cmd.fail(
+            "Give the phase number and a title, e.g. `add 2 Share the SSO metadata owner=customer`."
+        )
+    owner = cmd.options.get("owner", "vendor").lower()
+    if owner not in ("customer", "vendor"):
+        raise cmd.fail("`owner=` takes customer or vendor.")
+    engagement = require_engagement(req)
+    now = s.clock.now()
+    with s.db.session() as session:
+        phase = cl.phase_by_number(session, engagement, int(cmd.words[0]))
+        actor = actor_for(req, session, engagement)
+        change = cl.add_item(session, phase, actor, plain_text(" ".join(cmd.words[1:])), owner, now)
+        names = names_for(session, engagement.id)  # type: ignore[arg-type]
+    req.ack(s.notice(confirm_text(change, names)))
+    after_change(s, engagement.id, change.phase.number, None)  # type: ignore[arg-type]
+
+
+def on_add_button(req: Request) -> None:
+    req.ack()
+    s = req.services
+    number = int(req.action.get("value") or 0)
+    with s.db.session() as session:
+        engagement = _engagement_for_click(req, session)
+        actor = actor_for(req, session, engagement)
+        if not actor.is_vendor:
+            raise cl.Refused("Only the implementation team adds items. Ask your consultant in this channel.")
+        phase = cl.phase_by_number(session, engagement, number)
+        ctx = {"number": phase.number, "name": phase.name}
+    view = s.renderer.view("add_item_modal.json.j2", phase=ctx, meta={"channel": req.channel_id, "phase": number})
+    s.slack.open_view(req.trigger_id or "", view)
+
+
+def on_add_submit(req: Request) -> None:
+    s = req.services
+    state = (req.view.get("state") or {}).get("values") or {}
+    title = " ".join(str((state.get("title", {}).get("value") or {}).get("value") or "").split())
+    owner = ((state.get("owner", {}).get("value") or {}).get("selected_option") or {}).get("value") or "customer"
+    if not title:
+        req.ack(response_action="errors", errors={"title": "Give the item a title."})
+        return
+    req.ack()
+    now = s.clock.now()
+    with s.db.session() as session:
+        engagement = _engagement_for_click(req, session)
+        phase = cl.phase_by_number(session, engagement, int(req.metadata.get("phase", 0)))
+        actor = actor_for(req, session, engagement)
+        cl.add_item(session, phase, actor, title, owner, now)
+        engagement_id, phase_number = engagement.id, phase.number
+    after_change(s, engagement_id, phase_number, None, actor=req.user_id)  # type: ignore[arg-type]
+
+
+def on_assign_submit(req: Request) -> None:
+    _submit(req, "assign")
+
+
+def on_due_submit(req: Request) -> None:
+    _submit(req, "due")
+
+
+def on_na_submit(req: Request) -> None:
+    _submit(req, "na")
+
+
+def register(app: App, services: Services) -> None:
+    app.action(TICK)(listener(services, on_tick))
+    app.action(MENU)(listener(services, on_menu))
+    app.view("item_assign")(listener(services, on_assign_submit))
+    app.view("item_due")(listener(services, on_due_submit))
+    app.view("item_na")(listener(services, on_na_submit))
+    app.action("add_item")(listener(services, on_add_button))
+    app.view("item_add")(listener(services, on_add_submit))
