@@ -163,4 +163,15 @@ def build_commands(command: str = "/golive") -> CommandSet:
             "side", "side @person vendor|customer", "Put someone on the vendor's or the customer's side."
         )
     )
+    cs.add(
+        CommandSpec(
+            "role",
+            "role @person approver|contributor|sponsor|consultant|lead [gate=<gate>] · role @person remove [role]",
+            "Give someone a role (approvers for every gate, or one gate), or remove it.",
+            frozenset({"gate"}),
+        )
+    )
+    cs.add(CommandSpec("team", "team", "List the roles, with a button to manage them."))
+    cs.add(CommandSpec("signoff", "signoff [gate]", "Ask the customer's approvers to sign off a gate."))
+    cs.add(CommandSpec("audit", "audit", "Upload the audit trail as CSV to this channel."))
     return cs

@@ -9,11 +9,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from bot import audit
 from bot.calendar import BusinessCalendar
 from bot.checklist import create_items
 from bot.commands import ParsedCommand, UsageError
+from bot.members import add_member
 from bot.plan import PhaseWindow, applicable_phases, plan_phases
 from bot.playbook import Playbook
+from bot.sides import VENDOR, Actor
+from bot.signoffs import create_gates
 from bot.values import (
     INGEST_CHOICES,
     ValueProblem,
@@ -26,7 +30,7 @@ from bot.values import (
     parse_timezone,
     parse_yes_no,
 )
-from storage.models import Engagement, EngagementPhase, Item, Member, MemberRole
+from storage.models import Engagement, EngagementPhase, Item, MemberRole
 
 START_OPTIONS = frozenset({"size", "kickoff", "target", "tz", "country", "pilot", "ingest"})
 MAX_YEARS_AHEAD = 2
@@ -119,39 +123,6 @@ def active_in_channel(session: Session, channel_id: str) -> Engagement | None:
     return session.exec(
         select(Engagement).where(Engagement.channel_id == channel_id, Engagement.status == "active")
     ).first()
-
-
-def add_member(
-    session: Session,
-    engagement: Engagement,
-    *,
-    user_id: str,
-    team_id: str | None,
-    display_name: str,
-    added_by: str,
-    now: datetime,
-) -> Member:
-    member = session.exec(
-        select(Member).where(Member.engagement_id == engagement.id, Member.user_id == user_id)
-    ).first()
-    if member is None:
-        member = Member(
-            engagement_id=engagement.id,  # type: ignore[arg-type]
-            user_id=user_id,
-            team_id=team_id,
-            display_name=display_name[:200],
-            added_by=added_by,
-            added_at=now,
-        )
-        session.add(member)
-        session.flush()
-    else:
-        if team_id and not member.team_id:
-            member.team_id = team_id
-        if display_name and not member.display_name:
-            member.display_name = display_name[:200]
-        session.add(member)
-    return member
 
 
 def calendar_for(engagement: Engagement) -> BusinessCalendar:
@@ -253,15 +224,25 @@ def start_engagement(
     session.add_all(phases)
     session.flush()
     create_items(session, engagement, phases, playbook, now)
+    create_gates(session, engagement, phases, playbook)
+    audit.record(
+        session,
+        engagement.id,
+        Actor(user_id, team_id, user_name, VENDOR),
+        "engagement.started",  # type: ignore[arg-type]
+        opts.customer_name,
+        {
+            "size": opts.size,
+            "kickoff": opts.kickoff,
+            "target": opts.target,
+            "timezone": opts.timezone,
+            "country": opts.country,
+            "pilot": opts.pilot,
+            "ingest": opts.ingest,
+        },
+        now=now,
+    )
     return engagement
-
-
-def lead_of(session: Session, engagement_id: int) -> Member | None:
-    return session.exec(
-        select(Member)
-        .join(MemberRole, MemberRole.member_id == Member.id)  # type: ignore[arg-type]
-        .where(Member.engagement_id == engagement_id, MemberRole.role == "lead")
-    ).first()
 
 
 @dataclass(frozen=True)

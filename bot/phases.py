@@ -7,12 +7,17 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col
 
+from bot import audit
 from bot.checklist import items_of, phase_complete
 from bot.engagements import phases_of
+from bot.sides import Actor
+from bot.signoffs import gates_approved
 from storage.models import Engagement, EngagementPhase
 
 
-def advance_if_complete(session: Session, engagement: Engagement, now: datetime) -> int | None:
+def advance_if_complete(
+    session: Session, engagement: Engagement, now: datetime, actor: Actor | None = None
+) -> int | None:
     """Complete the current phase (and any finished ones after it); returns the new current
     phase number when the engagement moved on, else None.
 
@@ -39,6 +44,15 @@ def advance_if_complete(session: Session, engagement: Engagement, now: datetime)
         if phase.completed_at is None:
             phase.completed_at = now
             session.add(phase)
+            audit.record(
+                session,
+                engagement.id,
+                actor or audit.SYSTEM,
+                "phase.completed",
+                phase.name,  # type: ignore[arg-type]
+                {"phase": phase.number},
+                now=now,
+            )
     if engagement in session:
         session.refresh(engagement)
     else:
@@ -47,4 +61,5 @@ def advance_if_complete(session: Session, engagement: Engagement, now: datetime)
 
 
 def _complete(session: Session, phase: EngagementPhase) -> bool:
-    return phase_complete(items_of(session, phase.id))  # type: ignore[arg-type]
+    """All items done or not applicable, and every gate of the phase approved."""
+    return phase_complete(items_of(session, phase.id)) and gates_approved(session, phase.id)  # type: ignore[arg-type]

@@ -8,9 +8,11 @@ from typing import Any
 from sqlmodel import Session, select
 
 from bot.checklist import DONE, NA, all_items, items_of
-from bot.engagements import calendar_for, lead_of, local_today, phases_of
+from bot.engagements import calendar_for, local_today, phases_of
 from bot.health import Health, assess
+from bot.members import lead_of
 from bot.playbook import Playbook
+from bot.signoffs import decision_of, gates_of, latest_request
 from storage.models import Engagement, EngagementPhase, Item, Member, UserProfile
 
 ITEMS_PER_MESSAGE = 40
@@ -182,7 +184,36 @@ def checklist_parts(
         "overdue": overdue,
         "parts": len(chunks),
     }
+    base["gates"] = gate_rows(session, phase, complete=progress["done"] == progress["total"])
     return [base | {"part": n + 1, "items": chunk} for n, chunk in enumerate(chunks)]
+
+
+def gate_rows(session: Session, phase: EngagementPhase, *, complete: bool) -> list[dict[str, Any]]:
+    """The phase's sign-off gates with their state, for the checklist footer."""
+    rows = []
+    for gate in gates_of(session, phase.engagement_id, phase.id):
+        request = latest_request(session, gate.id)  # type: ignore[arg-type]
+        decision = decision_of(session, request.id) if request else None  # type: ignore[arg-type]
+        if gate.status == "approved" and decision is not None:
+            state = f"approved by {decision.display_name} on {decision.decided_at:%-d %b}"
+        elif request is not None and request.status == "open":
+            state = f"awaiting approval (version {request.version})"
+        elif request is not None and request.status == "changes_requested":
+            state = "changes requested"
+        else:
+            state = "not requested yet"
+        rows.append(
+            {
+                "id": gate.id,
+                "title": gate.title,
+                "approved": gate.status == "approved",
+                "state": state,
+                "can_request": complete
+                and gate.status != "approved"
+                and (request is None or request.status != "open"),
+            }
+        )
+    return rows
 
 
 def checklist_key(phase_number: int, part: int) -> str:

@@ -14,12 +14,14 @@ log = logging.getLogger("golive.handlers")
 
 
 def register(app: App, services: Services) -> None:
-    from handlers import checklist, commands, engagement, events
+    from handlers import checklist, commands, engagement, events, signoffs, team
 
     events.register(app, services)  # the dedupe middleware first
     commands.register(app, services)
     engagement.register(app, services)
     checklist.register(app, services)
+    signoffs.register(app, services)
+    team.register(app, services)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -10,10 +10,12 @@ from typing import Any
 from slack_bolt import App
 from sqlmodel import Session
 
+from bot import audit
 from bot import checklist as cl
 from bot.commands import ParsedCommand
-from bot.engagements import active_in_channel, add_member, local_today
+from bot.engagements import active_in_channel, local_today
 from bot.errors import UserError
+from bot.members import add_member
 from bot.phases import advance_if_complete
 from bot.presenters import item_row, names_for
 from bot.publish import announce_phase, post_checklist, refresh_checklist
@@ -83,6 +85,16 @@ def confirm_text(change: cl.Change, names: dict[str, str]) -> str:
     return f"{ref} updated."
 
 
+def _record(
+    session: Session, engagement: Engagement, actor: Actor, change: cl.Change | None, now
+) -> int | None:  # type: ignore[no-untyped-def]
+    """Audit a change in its own transaction and move the engagement on if a phase finished."""
+    if change is None:
+        return None
+    audit.record_change(session, engagement.id, actor, change, now=now)  # type: ignore[arg-type]
+    return advance_if_complete(session, engagement, now, actor)
+
+
 # -- ticking -------------------------------------------------------------------------------
 def on_tick(req: Request) -> None:
     req.ack()
@@ -99,7 +111,7 @@ def on_tick(req: Request) -> None:
             change = cl.set_done(session, phase, item, actor, done, s.clock.now())
         except UserError as exc:
             refused, change = exc, None
-        advanced = advance_if_complete(session, engagement, s.clock.now()) if change else None
+        advanced = _record(session, engagement, actor, change, s.clock.now())
         engagement_id, phase_number = engagement.id, phase.number
     if refused is not None:
         req.reply(s.error(refused.message))
@@ -128,6 +140,7 @@ def on_menu(req: Request) -> None:
         actor = actor_for(req, session, engagement)
         if verb == "reopen":
             change = cl.reopen(session, phase, item, actor, s.clock.now())
+            _record(session, engagement, actor, change, s.clock.now())
             engagement_id, phase_number = engagement.id, phase.number
         else:
             _check_menu_permission(verb, item, actor)
@@ -196,7 +209,7 @@ def _submit(req: Request, mode: str) -> None:
             change = cl.set_due(session, phase, item, actor, date.fromisoformat(raw), now)
         else:
             change = cl.mark_na(session, phase, item, actor, reason, now)
-        advanced = advance_if_complete(session, engagement, now) if change else None
+        advanced = _record(session, engagement, actor, change, now)
         engagement_id, phase_number = engagement.id, phase.number
     if change is not None:
         if assignee:
@@ -255,7 +268,7 @@ def _apply(req: Request, cmd: ParsedCommand, fn: Any, *, learn: str | None = Non
         phase, item = cl.find_item(session, engagement, phase_no, item_no)
         actor = actor_for(req, session, engagement)
         change = fn(session, phase, item, actor, now)
-        advanced = advance_if_complete(session, engagement, now) if change else None
+        advanced = _record(session, engagement, actor, change, now)
         names = names_for(session, engagement.id)  # type: ignore[arg-type]
     if change is None:
         req.ack(s.notice(f"{phase_no}.{item_no} already is that way; nothing changed."))
@@ -320,6 +333,7 @@ def cmd_add(req: Request, cmd: ParsedCommand) -> None:
         phase = cl.phase_by_number(session, engagement, int(cmd.words[0]))
         actor = actor_for(req, session, engagement)
         change = cl.add_item(session, phase, actor, plain_text(" ".join(cmd.words[1:])), owner, now)
+        _record(session, engagement, actor, change, now)
         names = names_for(session, engagement.id)  # type: ignore[arg-type]
     req.ack(s.notice(confirm_text(change, names)))
     after_change(s, engagement.id, change.phase.number, None)  # type: ignore[arg-type]
@@ -336,7 +350,9 @@ def on_add_button(req: Request) -> None:
             raise cl.Refused("Only the implementation team adds items. Ask your consultant in this channel.")
         phase = cl.phase_by_number(session, engagement, number)
         ctx = {"number": phase.number, "name": phase.name}
-    view = s.renderer.view("add_item_modal.json.j2", phase=ctx, meta={"channel": req.channel_id, "phase": number})
+    view = s.renderer.view(
+        "add_item_modal.json.j2", phase=ctx, meta={"channel": req.channel_id, "phase": number}
+    )
     s.slack.open_view(req.trigger_id or "", view)
 
 
@@ -344,7 +360,9 @@ def on_add_submit(req: Request) -> None:
     s = req.services
     state = (req.view.get("state") or {}).get("values") or {}
     title = " ".join(str((state.get("title", {}).get("value") or {}).get("value") or "").split())
-    owner = ((state.get("owner", {}).get("value") or {}).get("selected_option") or {}).get("value") or "customer"
+    owner = ((state.get("owner", {}).get("value") or {}).get("selected_option") or {}).get(
+        "value"
+    ) or "customer"
     if not title:
         req.ack(response_action="errors", errors={"title": "Give the item a title."})
         return
@@ -354,7 +372,7 @@ def on_add_submit(req: Request) -> None:
         engagement = _engagement_for_click(req, session)
         phase = cl.phase_by_number(session, engagement, int(req.metadata.get("phase", 0)))
         actor = actor_for(req, session, engagement)
-        cl.add_item(session, phase, actor, title, owner, now)
+        _record(session, engagement, actor, cl.add_item(session, phase, actor, title, owner, now), now)
         engagement_id, phase_number = engagement.id, phase.number
     after_change(s, engagement_id, phase_number, None, actor=req.user_id)  # type: ignore[arg-type]
 

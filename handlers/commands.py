@@ -8,7 +8,7 @@ from slack_bolt import App
 
 from bot.commands import ParsedCommand
 from bot.services import Services
-from handlers import checklist, engagement, plan
+from handlers import checklist, engagement, plan, signoffs, team
 from handlers.base import Request, listener
 
 SubHandler = Callable[[Request, ParsedCommand], None]
@@ -32,6 +32,10 @@ ROUTES: dict[str, SubHandler] = {
     "add": checklist.cmd_add,
     "plan": plan.cmd_plan,
     "side": plan.cmd_side,
+    "role": team.cmd_role,
+    "team": team.cmd_team,
+    "signoff": signoffs.cmd_signoff,
+    "audit": team.cmd_audit,
 }
 
 

@@ -13,8 +13,9 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 from sqlalchemy.exc import IntegrityError
 
-from bot.engagements import active_in_channel, add_member
+from bot.engagements import active_in_channel
 from bot.home import home_view
+from bot.members import add_member
 from bot.services import Services
 from handlers.base import Request, listener
 from storage.models import ProcessedEvent

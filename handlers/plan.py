@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+from bot import audit
 from bot.checklist import Refused
 from bot.commands import ParsedCommand
-from bot.engagements import add_member, phases_of, replan
+from bot.engagements import phases_of, replan
+from bot.members import add_member
 from bot.presenters import overview
 from bot.publish import refresh_checklist
 from bot.services import Services
@@ -41,6 +43,20 @@ def cmd_plan(req: Request, cmd: ParsedCommand) -> None:
         with s.db.session() as session:
             e = session.merge(engagement)
             moves = replan(session, e, s.playbook, kickoff=kickoff, size=size, target=target, now=now)  # type: ignore[arg-type]
+            audit.record(
+                session,
+                e.id,
+                actor_for(req, session, e),
+                "plan.changed",
+                "plan",  # type: ignore[arg-type]
+                {
+                    "kickoff": e.kickoff_on,
+                    "size": e.size,
+                    "target": e.target_on,
+                    "moved": [f"{m.number}: {m.new[0]}..{m.new[1]}" for m in moves],
+                },
+                now=now,
+            )
             ctx = overview(session, e, s.playbook, now)
             numbers = [p.number for p in phases_of(session, e.id)]  # type: ignore[arg-type]
     except ValueProblem as exc:
@@ -83,6 +99,15 @@ def cmd_side(req: Request, cmd: ParsedCommand) -> None:
         assert member is not None
         member.side_override = side
         session.add(member)
+        audit.record(
+            session,
+            engagement.id,
+            actor,
+            "side.changed",
+            user,
+            {"user": user, "side": side},  # type: ignore[arg-type]
+            now=s.clock.now(),
+        )
     req.ack(
         s.notice(fmt("{who} now counts as the {side} side in this engagement.", who=Mention(user), side=side))
     )

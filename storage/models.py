@@ -162,3 +162,74 @@ class Item(SQLModel, table=True):
     na_reason: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(sa_column=utc_column())
     updated_at: datetime = Field(sa_column=utc_column())
+
+
+class Gate(SQLModel, table=True):
+    """A sign-off gate of one engagement, copied from the playbook at start."""
+
+    __tablename__ = "gate"
+    __table_args__ = (UniqueConstraint("engagement_id", "key", name="uq_gate_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id", index=True, ondelete="CASCADE")
+    phase_id: int = Field(foreign_key="engagement_phase.id", index=True, ondelete="CASCADE")
+    key: str = Field(max_length=64)
+    title: str = Field(max_length=120)
+    description: str = Field(default="", max_length=1500)
+    requires_dry_run: bool = False
+    status: str = Field(default="open", max_length=16)  # open | approved
+    approved_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class SignoffRequest(SQLModel, table=True):
+    """One version of a request to approve a gate; a re-request supersedes the previous one."""
+
+    __tablename__ = "signoff_request"
+    __table_args__ = (UniqueConstraint("gate_id", "version", name="uq_signoff_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    gate_id: int = Field(foreign_key="gate.id", index=True, ondelete="CASCADE")
+    version: int
+    fingerprint: str = Field(max_length=16)
+    content: str  # JSON: what is being approved, as shown
+    status: str = Field(default="open", max_length=20)  # open | approved | changes_requested | superseded
+    requested_by: str = Field(max_length=32)
+    requested_at: datetime = Field(sa_column=utc_column())
+    channel_id: str = Field(max_length=32)
+    ts: str | None = Field(default=None, max_length=32)
+
+
+class SignoffDecision(SQLModel, table=True):
+    """The decision on a request. The unique request_id makes a second decision impossible."""
+
+    __tablename__ = "signoff_decision"
+    __table_args__ = (UniqueConstraint("request_id", name="uq_decision_request"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="signoff_request.id", ondelete="CASCADE")
+    gate_id: int = Field(foreign_key="gate.id", index=True, ondelete="CASCADE")
+    gate_key: str = Field(max_length=64)
+    version: int
+    fingerprint: str = Field(max_length=16)
+    decision: str = Field(max_length=20)  # approved | changes_requested
+    user_id: str = Field(max_length=32)
+    team_id: str | None = Field(default=None, max_length=32)
+    display_name: str = Field(max_length=200)
+    reason: str | None = Field(default=None, max_length=2000)
+    decided_at: datetime = Field(sa_column=utc_column())
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only record of every state change. Database triggers refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id", index=True)
+    at: datetime = Field(sa_column=utc_column())
+    actor_id: str = Field(max_length=32)
+    actor_team: str | None = Field(default=None, max_length=32)
+    actor_name: str = Field(default="", max_length=200)
+    kind: str = Field(max_length=40)
+    subject: str = Field(default="", max_length=120)
+    detail: str = Field(default="{}")  # JSON

@@ -67,3 +67,50 @@ def blocks_text(blocks: list[dict[str, Any]]) -> str:
 
 def dump(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False)
+
+
+def button_payload(h: Harness, message: dict[str, Any], action_id: str, user: str) -> dict[str, Any]:
+    """A block_actions payload for a button of `message` as the client showed it.
+
+    Used to send the very same click several times (double clicks, retries, races) or to
+    click a button of an older version of a message (a stale client).
+    """
+    found = None
+    for block in message["blocks"]:
+        for el in block.get("elements", []) + ([block["accessory"]] if block.get("accessory") else []):
+            if el.get("action_id") == action_id:
+                found = (block, el)
+    assert found, f"{action_id} not in the message"
+    block, el = found
+    u = h.standin.user(user)
+    return {
+        "type": "block_actions",
+        "user": {"id": u.id, "username": u.name, "name": u.name, "team_id": u.team_id},
+        "api_app_id": "A0GOLIVE",
+        "container": {
+            "type": "message",
+            "message_ts": message["ts"],
+            "channel_id": CHANNEL,
+            "is_ephemeral": False,
+        },
+        "trigger_id": h.standin.issue_trigger(user),
+        "team": {"id": "T0VENDOR"},
+        "channel": {"id": CHANNEL, "name": "acme-implementation"},
+        "message": {"ts": message["ts"], "text": message.get("text"), "blocks": message["blocks"]},
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": block.get("block_id"),
+                "value": el.get("value"),
+                "text": el.get("text"),
+                "action_ts": "1",
+            }
+        ],
+    }
+
+
+def send_payload(h: Harness, payload: dict[str, Any]) -> Any:
+    from urllib.parse import urlencode
+
+    return h.driver.send(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")

@@ -315,7 +315,9 @@ def test_add_item_through_the_checklist_button(started):
     started.idle()
     [view] = started.standin.open_views(LEAD.user_id)
     started.driver.submit_view(
-        view["id"], {"title": {"value": "Send the SSO metadata"}, "owner": {"value": "customer"}}, user=LEAD.user_id
+        view["id"],
+        {"title": {"value": "Send the SSO metadata"}, "owner": {"value": "customer"}},
+        user=LEAD.user_id,
     )
     started.idle()
     it = item(started, "1.7")

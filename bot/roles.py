@@ -1,0 +1,174 @@
+"""Roles per engagement: lead and consultants (vendor), approvers, contributors and an
+executive sponsor (customer). Approvers are named for every gate or for one gate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from bot import audit
+from bot.errors import UserError
+from bot.members import add_member
+from bot.sides import CUSTOMER, CUSTOMER_ROLES, VENDOR, Actor, side_from_team
+from storage.models import Engagement, Gate, Member, MemberRole
+
+ROLES = ("approver", "contributor", "sponsor", "consultant", "lead")
+ALL_GATES = "*"
+
+
+@dataclass(frozen=True)
+class RoleRow:
+    role_id: int
+    user_id: str
+    name: str
+    side: str
+    role: str
+    gate_key: str
+
+
+def member_side(engagement: Engagement, member: Member) -> str:
+    return member.side_override or side_from_team(engagement, member.team_id)
+
+
+def team(session: Session, engagement: Engagement) -> list[RoleRow]:
+    rows = session.exec(
+        select(MemberRole, Member)
+        .join(Member, col(Member.id) == col(MemberRole.member_id))
+        .where(Member.engagement_id == engagement.id)
+        .order_by(col(MemberRole.role), col(Member.display_name))
+    ).all()
+    return [
+        RoleRow(r.id, m.user_id, m.display_name or m.user_id, member_side(engagement, m), r.role, r.gate_key)  # type: ignore[arg-type]
+        for r, m in rows
+    ]
+
+
+def approvers_for(session: Session, engagement: Engagement, gate_key: str) -> list[RoleRow]:
+    """Named approvers of a gate who are on the customer's side."""
+    return [
+        r
+        for r in team(session, engagement)
+        if r.role == "approver" and r.gate_key in (ALL_GATES, gate_key) and r.side == CUSTOMER
+    ]
+
+
+def people_with(session: Session, engagement: Engagement, role: str) -> list[RoleRow]:
+    return [r for r in team(session, engagement) if r.role == role]
+
+
+def set_role(
+    session: Session,
+    engagement: Engagement,
+    actor: Actor,
+    *,
+    user_id: str,
+    team_id: str | None,
+    name: str,
+    role: str,
+    gate_key: str = ALL_GATES,
+    now: datetime,
+) -> RoleRow | None:
+    """Give someone a role; returns None when they already had it."""
+    if not actor.is_vendor:
+        raise UserError("Only the implementation team manages roles.")
+    if role not in ROLES:
+        raise UserError(f"`{role[:20]}` is not a role; use approver, contributor, sponsor or consultant.")
+    if gate_key != ALL_GATES:
+        if role != "approver":
+            raise UserError("Only approvers are named per gate; leave out `gate=` for this role.")
+        known = session.exec(select(Gate.key).where(Gate.engagement_id == engagement.id)).all()
+        if gate_key not in known:
+            raise UserError(
+                f"There is no gate `{gate_key[:40]}`; the gates are {', '.join(f'`{k}`' for k in known)}."
+            )
+    member = add_member(
+        session,
+        engagement,
+        user_id=user_id,
+        team_id=team_id,
+        display_name=name,
+        added_by=actor.user_id,
+        now=now,
+    )
+    side = member_side(engagement, member)
+    if role in CUSTOMER_ROLES and side != CUSTOMER:
+        raise UserError(
+            f"{name} is on the vendor's side, and a {role} speaks for the customer: the implementation team "
+            f"can never approve on the customer's behalf. If {name} really is the customer's, first run "
+            f"`side @{name} customer`."
+        )
+    if role in ("consultant", "lead") and side != VENDOR:
+        raise UserError(
+            f"{name} is on the customer's side; consultants are the implementation team's people."
+        )
+    existing = session.exec(
+        select(MemberRole).where(
+            MemberRole.member_id == member.id, MemberRole.role == role, MemberRole.gate_key == gate_key
+        )
+    ).first()
+    if existing is not None:
+        return None
+    if role == "lead":
+        for old in session.exec(
+            select(MemberRole)
+            .join(Member, col(Member.id) == col(MemberRole.member_id))
+            .where(Member.engagement_id == engagement.id, MemberRole.role == "lead")
+        ).all():
+            session.delete(old)
+            session.add(MemberRole(member_id=old.member_id, role="consultant"))
+    if role == "sponsor":
+        for old in session.exec(
+            select(MemberRole)
+            .join(Member, col(Member.id) == col(MemberRole.member_id))
+            .where(Member.engagement_id == engagement.id, MemberRole.role == "sponsor")
+        ).all():
+            session.delete(old)
+    row = MemberRole(member_id=member.id, role=role, gate_key=gate_key)  # type: ignore[arg-type]
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        engagement.id,
+        actor,
+        "role.added",
+        name,  # type: ignore[arg-type]
+        {"user": user_id, "role": role, "gate": gate_key},
+        now=now,
+    )
+    return RoleRow(row.id, user_id, name, side, role, gate_key)  # type: ignore[arg-type]
+
+
+def remove_role(
+    session: Session, engagement: Engagement, actor: Actor, role_id: int, now: datetime
+) -> RoleRow:
+    if not actor.is_vendor:
+        raise UserError("Only the implementation team manages roles.")
+    row = session.get(MemberRole, role_id)
+    member = session.get(Member, row.member_id) if row else None
+    if row is None or member is None or member.engagement_id != engagement.id:
+        raise UserError("That role is already gone.")
+    if row.role == "lead":
+        raise UserError(
+            "Every engagement keeps a lead consultant; name a new lead instead of removing this one."
+        )
+    result = RoleRow(
+        row.id,
+        member.user_id,
+        member.display_name,
+        member_side(engagement, member),
+        row.role,  # type: ignore[arg-type]
+        row.gate_key,
+    )
+    session.delete(row)
+    audit.record(
+        session,
+        engagement.id,
+        actor,
+        "role.removed",
+        member.display_name,  # type: ignore[arg-type]
+        {"user": member.user_id, "role": row.role, "gate": row.gate_key},
+        now=now,
+    )
+    return result

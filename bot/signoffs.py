@@ -1,0 +1,282 @@
+"""Customer sign-offs: requests (versioned, fingerprinted), decisions, gate approval.
+
+Exactly one decision per request is a database guarantee: the decision table has a unique
+request_id, and the request moves from open to decided with a conditional update in the
+same transaction. Double clicks, two approvers at once and retried requests all end with
+one decision, one audit row and one announcement; the losers change nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from bot import audit
+from bot.checklist import DONE, NA, items_of
+from bot.errors import UserError
+from bot.playbook import Playbook
+from bot.roles import approvers_for
+from bot.sides import Actor
+from storage.models import Engagement, EngagementPhase, Gate, SignoffDecision, SignoffRequest
+
+MAX_REASON = 2000
+
+
+class NotAllowed(UserError):
+    """The clicker may not decide this sign-off; the message names who can."""
+
+
+def create_gates(
+    session: Session, engagement: Engagement, phases: list[EngagementPhase], playbook: Playbook
+) -> None:
+    by_key = {p.key: p for p in phases}
+    for spec in playbook.gates:
+        phase = by_key.get(spec.phase)
+        if phase is None:
+            continue
+        if spec.when is not None and not spec.when.holds(pilot=engagement.pilot, ingest=engagement.ingest):
+            continue
+        session.add(
+            Gate(
+                engagement_id=engagement.id,  # type: ignore[arg-type]
+                phase_id=phase.id,  # type: ignore[arg-type]
+                key=spec.key,
+                title=spec.title,
+                description=spec.description,
+                requires_dry_run=spec.requires_dry_run,
+            )
+        )
+    session.flush()
+
+
+def gates_of(session: Session, engagement_id: int, phase_id: int | None = None) -> list[Gate]:
+    q = select(Gate).where(Gate.engagement_id == engagement_id)
+    if phase_id is not None:
+        q = q.where(Gate.phase_id == phase_id)
+    return list(session.exec(q.order_by(col(Gate.id))).all())
+
+
+def find_gate(session: Session, engagement: Engagement, key: str | None) -> Gate:
+    gates = gates_of(session, engagement.id)  # type: ignore[arg-type]
+    if not gates:
+        raise UserError("This engagement's playbook has no sign-off gates.")
+    if key:
+        gate = next((g for g in gates if g.key == key.strip().lower()), None)
+        if gate is None:
+            raise UserError(
+                f"There is no gate `{key[:40]}`; the gates are {', '.join(f'`{g.key}`' for g in gates)}."
+            )
+        return gate
+    current = session.exec(
+        select(EngagementPhase).where(
+            EngagementPhase.engagement_id == engagement.id, EngagementPhase.number == engagement.phase_index
+        )
+    ).one()
+    open_here = [g for g in gates if g.phase_id == current.id and g.status == "open"]
+    if open_here:
+        return open_here[0]
+    later = [g for g in gates if g.status == "open"]
+    if not later:
+        raise UserError("Every sign-off gate is already approved.")
+    raise UserError(
+        f"{current.name} has no open sign-off gate. Name one: {', '.join(f'`{g.key}`' for g in later)}."
+    )
+
+
+def latest_request(session: Session, gate_id: int) -> SignoffRequest | None:
+    return session.exec(
+        select(SignoffRequest)
+        .where(SignoffRequest.gate_id == gate_id)
+        .order_by(col(SignoffRequest.version).desc())
+    ).first()
+
+
+def content_of(session: Session, gate: Gate) -> dict[str, Any]:
+    """What is being approved: the gate and its phase's items with their state."""
+    phase = session.get(EngagementPhase, gate.phase_id)
+    assert phase is not None
+    items = items_of(session, phase.id)  # type: ignore[arg-type]
+    return {
+        "gate": gate.key,
+        "title": gate.title,
+        "description": gate.description,
+        "phase": {"number": phase.number, "name": phase.name},
+        "items": [
+            {
+                "ref": f"{phase.number}.{i.number}",
+                "title": i.title,
+                "state": i.status,
+                **({"reason": i.na_reason} if i.status == NA else {}),
+            }
+            for i in items
+        ],
+    }
+
+
+def fingerprint(content: dict[str, Any]) -> str:
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Requested:
+    request: SignoffRequest
+    superseded: SignoffRequest | None
+
+
+def request_signoff(
+    session: Session, engagement: Engagement, gate: Gate, actor: Actor, *, channel_id: str, now: datetime
+) -> Requested:
+    if not actor.is_vendor:
+        raise UserError("Only the implementation team requests sign-offs.")
+    if gate.status == "approved":
+        raise UserError(f"{gate.title} is already approved.")
+    previous = latest_request(session, gate.id)  # type: ignore[arg-type]
+    superseded = None
+    if previous is not None and previous.status in ("open", "changes_requested"):
+        previous.status = "superseded"
+        session.add(previous)
+        superseded = previous
+    content = content_of(session, gate)
+    version = (
+        session.exec(select(func.max(SignoffRequest.version)).where(SignoffRequest.gate_id == gate.id)).one()
+        or 0
+    ) + 1
+    request = SignoffRequest(
+        gate_id=gate.id,  # type: ignore[arg-type]
+        version=version,
+        fingerprint=fingerprint(content),
+        content=json.dumps(content, ensure_ascii=False),
+        requested_by=actor.user_id,
+        requested_at=now,
+        channel_id=channel_id,
+    )
+    session.add(request)
+    session.flush()
+    if superseded is not None:
+        audit.record(
+            session,
+            engagement.id,
+            actor,
+            "signoff.superseded",
+            gate.key,  # type: ignore[arg-type]
+            {"version": superseded.version, "by_version": version},
+            now=now,
+        )
+    audit.record(
+        session,
+        engagement.id,
+        actor,
+        "signoff.requested",
+        gate.key,  # type: ignore[arg-type]
+        {"version": version, "fingerprint": request.fingerprint},
+        now=now,
+    )
+    return Requested(request, superseded)
+
+
+def check_may_decide(session: Session, engagement: Engagement, gate: Gate, actor: Actor) -> None:
+    approvers = approvers_for(session, engagement, gate.key)
+    if actor.is_customer and any(a.user_id == actor.user_id for a in approvers):
+        return
+    names = ", ".join(a.name for a in approvers)
+    who = (
+        f"Only {names} can approve {gate.title}"
+        if approvers
+        else (
+            f"No approver is named for {gate.title} yet; the implementation team names them with "
+            "`role @person approver`"
+        )
+    )
+    if actor.is_vendor:
+        who += ". The implementation team can never approve on the customer's behalf"
+    raise NotAllowed(who + ". Nothing was changed.")
+
+
+def decide(
+    session: Session,
+    engagement: Engagement,
+    request: SignoffRequest,
+    actor: Actor,
+    *,
+    decision: str,
+    display_name: str,
+    reason: str | None = None,
+    now: datetime,
+) -> SignoffDecision | None:
+    """Record the decision; None when another click already decided (or superseded) it."""
+    gate = session.get(Gate, request.gate_id)
+    assert gate is not None
+    check_may_decide(session, engagement, gate, actor)
+    if decision == "changes_requested":
+        reason = " ".join((reason or "").split())
+        if not reason:
+            raise UserError("Say what needs to change; the reason is kept with the decision.")
+        reason = reason[:MAX_REASON]
+    moved = session.execute(
+        update(SignoffRequest)
+        .where(col(SignoffRequest.id) == request.id, col(SignoffRequest.status) == "open")
+        .values(status=decision)
+    )
+    if moved.rowcount == 0:  # type: ignore[attr-defined]
+        return None
+    row = SignoffDecision(
+        request_id=request.id,  # type: ignore[arg-type]
+        gate_id=gate.id,  # type: ignore[arg-type]
+        gate_key=gate.key,
+        version=request.version,
+        fingerprint=request.fingerprint,
+        decision=decision,
+        user_id=actor.user_id,
+        team_id=actor.team_id,
+        display_name=display_name[:200],
+        reason=reason,
+        decided_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        return None
+    if decision == "approved":
+        session.execute(
+            update(Gate)
+            .where(col(Gate.id) == gate.id, col(Gate.status) == "open")
+            .values(status="approved", approved_at=now)
+        )
+    audit.record(
+        session,
+        engagement.id,
+        actor,
+        f"signoff.{decision}",
+        gate.key,  # type: ignore[arg-type]
+        {
+            "version": request.version,
+            "fingerprint": request.fingerprint,
+            **({"reason": reason} if reason else {}),
+        },
+        now=now,
+    )
+    return row
+
+
+def decision_of(session: Session, request_id: int) -> SignoffDecision | None:
+    return session.exec(select(SignoffDecision).where(SignoffDecision.request_id == request_id)).first()
+
+
+def gates_approved(session: Session, phase_id: int) -> bool:
+    return all(
+        g.status == "approved" for g in session.exec(select(Gate).where(Gate.phase_id == phase_id)).all()
+    )
+
+
+def items_complete(session: Session, phase_id: int) -> bool:
+    return all(i.status in (DONE, NA) for i in items_of(session, phase_id))

@@ -1,0 +1,249 @@
+"""Sign-offs in the channel: requesting (command or button), Approve, Request changes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from slack_bolt import App
+from sqlmodel import Session
+
+from bot import signoffs as so
+from bot.commands import ParsedCommand
+from bot.engagements import active_in_channel
+from bot.errors import UserError
+from bot.members import lead_of
+from bot.phases import advance_if_complete
+from bot.publish import announce_phase, refresh_checklist
+from bot.roles import approvers_for
+from bot.services import Services
+from bot.sides import Actor
+from handlers.base import Request, actor_for, listener
+from handlers.engagement import require_engagement
+from storage.models import Engagement, EngagementPhase, Gate, SignoffRequest
+
+log = logging.getLogger("golive.handlers.signoffs")
+
+APPROVE = re.compile(r"^signoff_approve:(\d+)$")
+CHANGES = re.compile(r"^signoff_changes:(\d+)$")
+REQUEST = re.compile(r"^signoff_request:(\d+)$")
+SIGNOFF = "signoff"
+
+
+# -- rendering -----------------------------------------------------------------------------
+def render_request(s: Services, session: Session, request: SignoffRequest):  # type: ignore[no-untyped-def]
+    gate = session.get(Gate, request.gate_id)
+    assert gate is not None
+    engagement = session.get(Engagement, gate.engagement_id)
+    assert engagement is not None
+    content = json.loads(request.content)
+    decision = so.decision_of(session, request.id)  # type: ignore[arg-type]
+    newer = so.latest_request(session, gate.id)  # type: ignore[arg-type]
+    return s.renderer.message(
+        "signoff_request.json.j2",
+        command=s.command,
+        customer_name=engagement.customer_name,
+        gate={"title": content["title"], "description": content["description"], "key": gate.key},
+        phase=content["phase"],
+        items=content["items"],
+        version=request.version,
+        fingerprint=request.fingerprint,
+        requested_by=request.requested_by,
+        requested_at=request.requested_at,
+        approvers=[
+            {"user_id": a.user_id, "name": a.name} for a in approvers_for(session, engagement, gate.key)
+        ],
+        status=request.status,
+        request_id=request.id,
+        superseded_by=newer.version if newer else None,
+        decision=_decision_data(engagement, decision),
+    )
+
+
+def _decision_data(engagement: Engagement, decision: Any) -> dict[str, Any] | None:
+    if decision is None:
+        return None
+    org = (
+        engagement.customer_name if decision.team_id and decision.team_id != engagement.team_id else "vendor"
+    )
+    return {
+        "user_id": decision.user_id,
+        "name": decision.display_name,
+        "at": decision.decided_at,
+        "reason": decision.reason,
+        "decision": decision.decision,
+        "org": org,
+    }
+
+
+def update_request_message(s: Services, request_id: int) -> None:
+    with s.db.session() as session:
+        request = session.get(SignoffRequest, request_id)
+        assert request is not None
+        message = render_request(s, session, request)
+    if request.ts:
+        s.slack.update(request.channel_id, request.ts, message)
+
+
+# -- requesting ----------------------------------------------------------------------------
+def _request(req: Request, gate_key: str | None, gate_id: int | None = None) -> None:
+    s = req.services
+    now = s.clock.now()
+    with s.db.session() as session:
+        engagement = active_in_channel(session, req.channel_id or "")
+        if engagement is None:
+            raise UserError(f"No engagement runs in this channel; start one with `{s.command} start`.")
+        if gate_id is not None:
+            gate = session.get(Gate, gate_id)
+            if gate is None or gate.engagement_id != engagement.id:
+                raise UserError("That gate is not part of this engagement.")
+        else:
+            gate = so.find_gate(session, engagement, gate_key)
+        actor = actor_for(req, session, engagement)
+        done = so.request_signoff(session, engagement, gate, actor, channel_id=engagement.channel_id, now=now)
+        request_id = done.request.id
+        superseded_id = done.superseded.id if done.superseded else None
+        message = render_request(s, session, done.request)
+        engagement_id, channel = engagement.id, engagement.channel_id
+        phase = session.get(EngagementPhase, gate.phase_id)
+        phase_number = phase.number if phase else engagement.phase_index
+    if req.kind == "command":
+        req.ack(s.notice(f"Posted the sign-off request for {gate.title} (version {done.request.version})."))
+    else:
+        req.ack()
+    ts = s.slack.post(channel, message, kind=SIGNOFF, key=str(request_id), engagement_id=engagement_id)
+    with s.db.session() as session:
+        row = session.get(SignoffRequest, request_id)
+        assert row is not None
+        row.ts = ts
+        session.add(row)
+    if superseded_id is not None:
+        update_request_message(s, superseded_id)
+    refresh_checklist(s, engagement_id, phase_number)  # type: ignore[arg-type]
+
+
+def cmd_signoff(req: Request, cmd: ParsedCommand) -> None:
+    require_engagement(req)
+    _request(req, cmd.words[0] if cmd.words else None)
+
+
+def on_request_button(req: Request) -> None:
+    req.ack()
+    gate_id = int(REQUEST.match(req.action["action_id"]).group(1))  # type: ignore[union-attr]
+    _request(req, None, gate_id)
+
+
+# -- deciding ------------------------------------------------------------------------------
+def _load(req: Request, session: Session, request_id: int) -> tuple[Engagement, SignoffRequest, Gate, Actor]:
+    request = session.get(SignoffRequest, request_id)
+    if request is None:
+        raise UserError("That sign-off request no longer exists.")
+    gate = session.get(Gate, request.gate_id)
+    engagement = session.get(Engagement, gate.engagement_id) if gate else None
+    assert gate is not None and engagement is not None
+    return engagement, request, gate, actor_for(req, session, engagement)
+
+
+def _closed_reason(session: Session, request: SignoffRequest) -> str | None:
+    if request.status == "open":
+        return None
+    if request.status == "superseded":
+        newer = so.latest_request(session, request.gate_id)
+        return f"This request was replaced by version {newer.version if newer else '?'}; use the newer one. Nothing was changed."
+    decision = so.decision_of(session, request.id)  # type: ignore[arg-type]
+    if decision is None:
+        return "This request is already closed. Nothing was changed."
+    verb = "approved" if decision.decision == "approved" else "answered with changes requested"
+    return f"This request was already {verb} by {decision.display_name}. Nothing was changed."
+
+
+def on_approve(req: Request) -> None:
+    req.ack()
+    request_id = int(APPROVE.match(req.action["action_id"]).group(1))  # type: ignore[union-attr]
+    _decide(req, request_id, "approved", None)
+
+
+def _decide(req: Request, request_id: int, decision: str, reason: str | None) -> None:
+    s = req.services
+    with s.db.session() as session:
+        engagement, request, gate, actor = _load(req, session, request_id)
+        closed = _closed_reason(session, request)
+        if closed is None:
+            so.check_may_decide(session, engagement, gate, actor)
+    if closed is not None:
+        req.reply(s.notice(closed))
+        return
+    # The name as Slack shows it now, recorded with the decision (users.info, cached).
+    name = s.slack.profile(actor.user_id).name
+    now = s.clock.now()
+    with s.db.session() as session:
+        engagement, request, gate, actor = _load(req, session, request_id)
+        row = so.decide(
+            session, engagement, request, actor, decision=decision, display_name=name, reason=reason, now=now
+        )
+        advanced = (
+            advance_if_complete(session, engagement, now, actor) if row and decision == "approved" else None
+        )
+        phase = session.get(EngagementPhase, gate.phase_id)
+        lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
+        engagement_id, channel = engagement.id, engagement.channel_id
+        ctx = {
+            "customer_name": engagement.customer_name,
+            "gate": {"title": gate.title},
+            "version": request.version,
+            "fingerprint": request.fingerprint,
+            "decision": _decision_data(engagement, row),
+            "lead": lead.user_id if lead else None,
+            "lead_name": lead.display_name if lead else "lead consultant",
+        }
+    if row is None:
+        log.info("sign-off request %s already decided; click by %s ignored", request_id, actor.user_id)
+        return
+    update_request_message(s, request_id)
+    announcement = s.renderer.message("signoff_decided.json.j2", **ctx)
+    s.slack.post(channel, announcement, kind="decision", key=str(request_id), engagement_id=engagement_id)
+    if phase is not None:
+        refresh_checklist(s, engagement_id, phase.number)  # type: ignore[arg-type]
+    if advanced is not None:
+        announce_phase(s, engagement_id, advanced)  # type: ignore[arg-type]
+
+
+def on_changes(req: Request) -> None:
+    req.ack()
+    s = req.services
+    request_id = int(CHANGES.match(req.action["action_id"]).group(1))  # type: ignore[union-attr]
+    with s.db.session() as session:
+        engagement, request, gate, actor = _load(req, session, request_id)
+        closed = _closed_reason(session, request)
+        if closed is None:
+            so.check_may_decide(session, engagement, gate, actor)
+        title, version = gate.title, request.version
+    if closed is not None:
+        req.reply(s.notice(closed))
+        return
+    view = s.renderer.view(
+        "signoff_changes_modal.json.j2",
+        gate_title=title,
+        version=version,
+        meta={"channel": req.channel_id, "request": request_id},
+    )
+    s.slack.open_view(req.trigger_id or "", view)
+
+
+def on_changes_submit(req: Request) -> None:
+    state = (req.view.get("state") or {}).get("values") or {}
+    reason = " ".join(str((state.get("reason", {}).get("value") or {}).get("value") or "").split())
+    if not reason:
+        req.ack(response_action="errors", errors={"reason": "Say what needs to change."})
+        return
+    req.ack()
+    _decide(req, int(req.metadata.get("request", 0)), "changes_requested", reason)
+
+
+def register(app: App, services: Services) -> None:
+    app.action(APPROVE)(listener(services, on_approve))
+    app.action(CHANGES)(listener(services, on_changes))
+    app.action(REQUEST)(listener(services, on_request_button))
+    app.view("signoff_changes")(listener(services, on_changes_submit))

@@ -1,0 +1,214 @@
+"""Roles (`/golive role`, `/golive team`, the team modal) and the audit trail (`/golive audit`)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from slack_bolt import App
+from sqlmodel import select
+
+from bot import audit, roles
+from bot.commands import ParsedCommand
+from bot.engagements import active_in_channel
+from bot.errors import UserError
+from bot.services import Services
+from bot.slack_gateway import SlackCallFailed
+from bot.slacktext import plain_text, user_id_from_token
+from handlers.base import Request, actor_for, listener
+from handlers.engagement import require_engagement
+from messages import Mention, fmt
+from storage.models import Engagement, Gate
+
+log = logging.getLogger("golive.handlers.team")
+
+REMOVE = re.compile(r"^team_remove:(\d+)$")
+AUDIT_SUMMARY_ROWS = 20
+
+
+def _gate_titles(s: Services, engagement_id: int) -> dict[str, str]:
+    with s.db.session() as session:
+        return {g.key: g.title for g in session.exec(select(Gate).where(Gate.engagement_id == engagement_id))}
+
+
+def _add_role(req: Request, engagement_id: int, user: str, role: str, gate: str) -> roles.RoleRow | None:
+    s = req.services
+    profile = s.slack.profile(user)
+    if not profile.found:
+        raise UserError("I can't find that person in Slack; mention someone in this channel.")
+    if profile.is_bot:
+        raise UserError("Bots can't hold roles.")
+    with s.db.session() as session:
+        engagement = session.get(Engagement, engagement_id)
+        assert engagement is not None
+        actor = actor_for(req, session, engagement)
+        return roles.set_role(
+            session,
+            engagement,
+            actor,
+            user_id=user,
+            team_id=profile.team_id,
+            name=profile.name,
+            role=role,
+            gate_key=gate,
+            now=s.clock.now(),
+        )
+
+
+def cmd_role(req: Request, cmd: ParsedCommand) -> None:
+    s = req.services
+    if len(cmd.words) < 2:
+        raise cmd.fail("Mention the person and the role.")
+    user = user_id_from_token(cmd.words[0])
+    if user is None:
+        raise cmd.fail(f"`{plain_text(cmd.words[0])[:40]}` is not a person I can find; mention them with @.")
+    role = cmd.words[1].lower()
+    if role not in ("approver", "contributor", "sponsor", "consultant", "lead", "remove"):
+        raise cmd.fail(
+            f"`{plain_text(role)[:20]}` is not a role; use approver, contributor, sponsor or consultant."
+        )
+    gate = (cmd.options.get("gate") or roles.ALL_GATES).strip().lower()
+    engagement = require_engagement(req)
+    req.ack()  # users.info may be slow: everything below answers through response_url
+    if role == "remove":
+        _remove_by_command(req, engagement, user, cmd.words[2].lower() if len(cmd.words) > 2 else None)
+        return
+    row = _add_role(req, engagement.id, user, role, gate)  # type: ignore[arg-type]
+    if row is None:
+        req.reply(s.notice("They already have that role; nothing changed."))
+        return
+    scope = f" for {_gate_titles(s, engagement.id).get(gate, gate)}" if gate != roles.ALL_GATES else ""  # type: ignore[arg-type]
+    req.reply(
+        s.notice(
+            fmt(
+                "{who} is now {role}{scope} in this engagement.",
+                who=Mention(user),
+                role=f"an {role}" if role[0] in "aeiou" else f"a {role}",
+                scope=scope,
+            )
+        )
+    )
+
+
+def _remove_by_command(req: Request, engagement: Engagement, user: str, role: str | None) -> None:
+    s = req.services
+    with s.db.session() as session:
+        engagement = session.get(Engagement, engagement.id) or engagement
+        rows = [
+            r
+            for r in roles.team(session, engagement)
+            if r.user_id == user and (role is None or r.role == role)
+        ]
+        if not rows:
+            raise UserError("They have no such role here; nothing changed.")
+        actor = actor_for(req, session, engagement)
+        for r in rows:
+            roles.remove_role(session, engagement, actor, r.role_id, s.clock.now())
+    req.reply(s.notice(fmt("Removed {n} role(s) of {who}.", n=len(rows), who=Mention(user))))
+
+
+def cmd_team(req: Request, cmd: ParsedCommand) -> None:
+    s = req.services
+    engagement = require_engagement(req)
+    with s.db.session() as session:
+        rows = roles.team(session, engagement)
+    req.ack(
+        s.renderer.message(
+            "team.json.j2",
+            customer_name=engagement.customer_name,
+            rows=rows,
+            gates=_gate_titles(s, engagement.id),
+        )
+    )  # type: ignore[arg-type]
+
+
+def _team_view(s: Services, engagement: Engagement, channel: str | None) -> dict[str, Any]:
+    with s.db.session() as session:
+        rows = roles.team(session, engagement)
+    return s.renderer.view(
+        "team_modal.json.j2",
+        rows=rows,
+        gates=_gate_titles(s, engagement.id),  # type: ignore[arg-type]
+        meta={"channel": channel},
+    )
+
+
+def on_team_button(req: Request) -> None:
+    req.ack()
+    s = req.services
+    with s.db.session() as session:
+        engagement = active_in_channel(session, req.channel_id or "")
+        if engagement is None:
+            raise UserError("No engagement runs in this channel.")
+        if not actor_for(req, session, engagement).is_vendor:
+            raise UserError("Only the implementation team manages roles.")
+    s.slack.open_view(req.trigger_id or "", _team_view(s, engagement, req.channel_id))
+
+
+def on_team_remove(req: Request) -> None:
+    req.ack()
+    s = req.services
+    role_id = int(REMOVE.match(req.action["action_id"]).group(1))  # type: ignore[union-attr]
+    with s.db.session() as session:
+        engagement = active_in_channel(session, req.channel_id or "")
+        if engagement is None:
+            raise UserError("No engagement runs in this channel.")
+        roles.remove_role(session, engagement, actor_for(req, session, engagement), role_id, s.clock.now())
+    s.slack.update_view(req.view["id"], _team_view(s, engagement, req.channel_id))
+
+
+def on_team_submit(req: Request) -> None:
+    s = req.services
+    state = (req.view.get("state") or {}).get("values") or {}
+    user = (state.get("person", {}).get("value") or {}).get("selected_user")
+    role = ((state.get("role", {}).get("value") or {}).get("selected_option") or {}).get("value")
+    gate = ((state.get("gate", {}).get("value") or {}).get("selected_option") or {}).get(
+        "value"
+    ) or roles.ALL_GATES
+    with s.db.session() as session:
+        engagement = active_in_channel(session, req.channel_id or "")
+    if engagement is None:
+        raise UserError("No engagement runs in this channel.")
+    try:
+        _add_role(req, engagement.id, user, role, gate)  # type: ignore[arg-type]
+    except UserError as exc:
+        req.ack(response_action="errors", errors={"person": exc.message[:150]})
+        return
+    req.ack(response_action="update", view=_team_view(s, engagement, req.channel_id))
+
+
+def cmd_audit(req: Request, cmd: ParsedCommand) -> None:
+    s = req.services
+    engagement = require_engagement(req)
+    req.ack()
+    with s.db.session() as session:
+        rows = audit.events(session, engagement.id)  # type: ignore[arg-type]
+        content = audit.to_csv(engagement, rows)
+    stamp = s.clock.now().strftime("%Y%m%d-%H%M")
+    try:
+        s.slack.upload_file(
+            engagement.channel_id,
+            filename=f"golive-audit-{engagement.id}-{stamp}.csv",
+            content=content,
+            title=f"Audit trail — {engagement.customer_name}",
+            initial_comment=f"Audit trail of the {engagement.customer_name} implementation: {len(rows)} entries.",
+        )
+    except SlackCallFailed as exc:
+        log.info("audit upload refused (%s); sending the summary", exc.error)
+        last = rows[-AUDIT_SUMMARY_ROWS:]
+        req.reply(
+            s.renderer.message(
+                "audit_summary.json.j2",
+                customer_name=engagement.customer_name,
+                rows=last,
+                total=len(rows),
+                error=exc.error,
+            )
+        )
+
+
+def register(app: App, services: Services) -> None:
+    app.action("team_manage")(listener(services, on_team_button))
+    app.action(REMOVE)(listener(services, on_team_remove))
+    app.view("team_add")(listener(services, on_team_submit))
