@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError
@@ -27,6 +28,7 @@ class Bot:
     app: App
     services: Services
     executor: TrackingExecutor
+    scheduler: Any = None
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         return self.executor.wait_idle(timeout)

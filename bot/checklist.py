@@ -152,6 +152,7 @@ def set_done(
                 done_by_team=actor.team_id,
                 done_at=now,
                 on_behalf=on_behalf,
+                nudge_count=0,
                 updated_at=now,
             )
         )
@@ -162,7 +163,13 @@ def set_done(
             update(Item)
             .where(col(Item.id) == item.id, col(Item.status) == DONE)
             .values(
-                status=OPEN, done_by=None, done_by_team=None, done_at=None, on_behalf=False, updated_at=now
+                status=OPEN,
+                done_by=None,
+                done_by_team=None,
+                done_at=None,
+                on_behalf=False,
+                nudge_count=0,
+                updated_at=now,
             )
         )
         kind = "item.undone"
@@ -182,6 +189,7 @@ def assign(
     if item.assignee_id == assignee:
         return None
     item.assignee_id = assignee
+    item.nudge_count = 0  # progress: the escalation ladder starts again
     item.updated_at = now
     session.add(item)
     return Change("item.assigned", item, phase, {"assignee": assignee})
@@ -195,6 +203,7 @@ def set_due(
         return None
     item.due_on = due
     item.due_set_by_hand = True
+    item.nudge_count = 0
     item.updated_at = now
     session.add(item)
     return Change("item.due", item, phase, {"due": due.isoformat()})

@@ -145,6 +145,73 @@ def socket() -> None:
         stop_runtime(bot)
 
 
+@app.command()
+def sweep(
+    at: Annotated[
+        str | None,
+        typer.Option(help="Run as if it were this time (ISO-8601, e.g. 2026-12-07T09:30:00+01:00)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be sent; change nothing.")
+    ] = False,
+) -> None:
+    """Run one reminder sweep (for cron, or to look ahead with --at and --dry-run)."""
+    from datetime import UTC, datetime
+
+    from bot.app import build_services
+    from bot.clock import Clock
+    from bot.sweep import run_sweep
+
+    settings = settings_or_exit()
+    clock = Clock()
+    if at:
+        try:
+            when = datetime.fromisoformat(at)
+        except ValueError:
+            fail(f"--at {at!r} is not an ISO-8601 time; use e.g. 2026-12-07T09:30:00+01:00")
+        clock.set(when if when.tzinfo else when.replace(tzinfo=UTC))
+    try:
+        if not dry_run:
+            settings.require_bot_token()
+        services = build_services(settings, clock=clock)
+    except ConfigError as exc:
+        fail(str(exc))
+    if not dry_run:
+        migrate_or_exit(settings)
+    report = run_sweep(services, clock.now(), dry_run=dry_run)
+    if dry_run:
+        typer.echo(f"dry run at {report.at.isoformat()}: {len(report.would_send)} would be sent")
+        for line in report.would_send:
+            typer.echo(f"  would send {line}")
+    else:
+        typer.echo(report.summary())
+        for line in report.sent:
+            typer.echo(f"  sent {line}")
+        for line in report.retried:
+            typer.echo(f"  retry {line}")
+        for line in report.failed:
+            typer.echo(f"  failed {line}")
+    for line in report.skipped:
+        typer.echo(f"  skipped {line}")
+    services.db.dispose()
+
+
+@app.command()
+def sandbox(
+    port: Annotated[int, typer.Option(help="Port of the local web page.")] = 3000,
+    host: Annotated[str, typer.Option(help="Interface; keep it on loopback.")] = "127.0.0.1",
+) -> None:
+    """Try the whole bot in your browser: a local page that behaves like a shared Slack channel."""
+    from sandbox.main import run
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        fail(str(exc))
+    configure_logging(settings.log_level)
+    run(host=host, port=port, data_dir=settings.golive_data_dir)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending migrations to DATABASE_URL."""

@@ -174,4 +174,27 @@ def build_commands(command: str = "/golive") -> CommandSet:
     cs.add(CommandSpec("team", "team", "List the roles, with a button to manage them."))
     cs.add(CommandSpec("signoff", "signoff [gate]", "Ask the customer's approvers to sign off a gate."))
     cs.add(CommandSpec("audit", "audit", "Upload the audit trail as CSV to this channel."))
+    cs.add(
+        CommandSpec(
+            "settings",
+            "settings [tz=Area/City] [country=XX] [hours=09:00-17:00] [days=mon-fri] [cadence=2]",
+            "The customer's clock for reminders (no options: opens a form).",
+            frozenset({"tz", "country", "hours", "days", "cadence"}),
+        )
+    )
+    cs.add(
+        CommandSpec(
+            "nudges", "nudges [pause|resume]", "Show what will be sent next and when; pause or resume."
+        )
+    )
+    cs.add(CommandSpec("unblock", "unblock <item>", "Clear an item's block so its reminders resume."))
+    cs.add(CommandSpec("target", "target YYYY-MM-DD", "Set the go-live date and recompute the plan."))
+    cs.add(
+        CommandSpec(
+            "dryrun",
+            "dryrun [YYYY-MM-DD HH:MM]",
+            "Schedule the go-live dry run in the customer's time (no date: a suggestion).",
+        )
+    )
+    cs.add(CommandSpec("cancel", "cancel", "Cancel this engagement and all its reminders (asks to confirm)."))
     return cs

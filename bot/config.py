@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     golive_default_timezone: str = Field(default="UTC", alias="GOLIVE_DEFAULT_TIMEZONE")
     golive_template_dir: Path | None = Field(default=None, alias="GOLIVE_TEMPLATE_DIR")
     golive_playbook: Path | None = Field(default=None, alias="GOLIVE_PLAYBOOK")
-    golive_sweep_seconds: int = Field(default=60, ge=5, le=3600, alias="GOLIVE_SWEEP_SECONDS")
+    golive_sweep_seconds: int = Field(default=60, ge=1, le=3600, alias="GOLIVE_SWEEP_SECONDS")
     golive_workers: int = Field(default=8, ge=1, le=64, alias="GOLIVE_WORKERS")
 
     @field_validator("log_level", mode="before")
@@ -94,13 +94,16 @@ class Settings(BaseSettings):
     def command_name(self) -> str:
         return self.golive_command
 
-    def require_slack(self, *, socket: bool = False) -> None:
-        """Check what talking to Slack needs; raise a one-line ConfigError otherwise."""
+    def require_bot_token(self) -> None:
         if not self.slack_bot_token:
             raise ConfigError(
                 "SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-…) from your Slack app's "
                 "OAuth & Permissions page into the environment or .env"
             )
+
+    def require_slack(self, *, socket: bool = False) -> None:
+        """Check what talking to Slack needs; raise a one-line ConfigError otherwise."""
+        self.require_bot_token()
         if socket:
             if not self.slack_app_token:
                 raise ConfigError(

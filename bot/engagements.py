@@ -126,7 +126,8 @@ def active_in_channel(session: Session, channel_id: str) -> Engagement | None:
 
 
 def calendar_for(engagement: Engagement) -> BusinessCalendar:
-    return BusinessCalendar(engagement.country)
+    days = tuple(int(d) for d in (engagement.work_days or "0,1,2,3,4").split(",") if d.strip())
+    return BusinessCalendar(engagement.country, days)
 
 
 def compute_plan(engagement: Engagement, playbook: Playbook) -> list[PhaseWindow]:

@@ -114,6 +114,15 @@ class Harness:
     def set_now(self, at: datetime) -> None:
         self.clock.set(at)
 
+    def run_sweep(self, *, dry_run: bool = False):  # type: ignore[no-untyped-def]
+        """One reminder sweep at the harness clock's time; waits for the bot to be idle first."""
+        from bot.sweep import Sweeper
+
+        self.idle()
+        if not hasattr(self, "_sweeper"):
+            self._sweeper = Sweeper(self.services, worker="harness")
+        return self._sweeper.run(self.clock.now(), dry_run=dry_run)
+
     def stop(self) -> None:
         try:
             self.server.stop()

@@ -115,12 +115,23 @@ class SizeSpec(_Strict):
         return (self.min_weeks + self.max_weeks) / 2
 
 
+DEFAULT_DRY_RUN_CHECKLIST = (
+    "Production configuration and migrated data reconciled",
+    "Invoices for the sample customers match the parallel run",
+    "Tax and payment integrations answer in production",
+    "Access and approval workflows work for the billing team",
+    "Go / no-go owners and the rollback plan agreed",
+)
+
+
 class Playbook(_Strict):
     name: str = Field(min_length=1, max_length=100)
     version: int = 1
     sizes: dict[SizeName, SizeSpec]
     phases: tuple[PhaseSpec, ...] = Field(min_length=1)
     gates: tuple[GateSpec, ...] = ()
+    # What the go-live dry run checks; shown on every dry-run reminder.
+    dry_run_checklist: tuple[str, ...] = Field(default=DEFAULT_DRY_RUN_CHECKLIST, max_length=20)
 
     @model_validator(mode="after")
     def _references(self) -> Playbook:

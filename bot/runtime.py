@@ -5,14 +5,19 @@ from __future__ import annotations
 import logging
 
 from bot.app import Bot
+from bot.scheduler import start_scheduler
 
 log = logging.getLogger("golive.runtime")
 
 
 def start_runtime(bot: Bot) -> None:
-    log.info("golive ready (database %s)", "SQLite" if bot.services.db.is_sqlite else "PostgreSQL")
+    s = bot.services
+    bot.scheduler = start_scheduler(s, s.settings.golive_sweep_seconds)
+    log.info("golive ready (database %s)", "SQLite" if s.db.is_sqlite else "PostgreSQL")
 
 
 def stop_runtime(bot: Bot) -> None:
     log.info("golive stopping: waiting for work in flight")
+    if bot.scheduler is not None:
+        bot.scheduler.shutdown(wait=True)
     bot.close()

@@ -215,6 +215,11 @@ def decide(
     gate = session.get(Gate, request.gate_id)
     assert gate is not None
     check_may_decide(session, engagement, gate, actor)
+    if decision == "approved" and gate.requires_dry_run and engagement.dryrun_outcome != "passed":
+        raise NotAllowed(
+            f"{gate.title} waits for a passed go-live dry run; record its outcome on the dry-run reminder first. "
+            "Nothing was changed."
+        )
     if decision == "changes_requested":
         reason = " ".join((reason or "").split())
         if not reason:

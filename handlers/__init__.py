@@ -14,7 +14,7 @@ log = logging.getLogger("golive.handlers")
 
 
 def register(app: App, services: Services) -> None:
-    from handlers import checklist, commands, engagement, events, signoffs, team
+    from handlers import checklist, commands, engagement, events, golive, nudges, settings, signoffs, team
 
     events.register(app, services)  # the dedupe middleware first
     commands.register(app, services)
@@ -22,6 +22,9 @@ def register(app: App, services: Services) -> None:
     checklist.register(app, services)
     signoffs.register(app, services)
     team.register(app, services)
+    nudges.register(app, services)
+    settings.register(app, services)
+    golive.register(app, services)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from slack_bolt import App
 
 from bot.commands import ParsedCommand
 from bot.services import Services
-from handlers import checklist, engagement, plan, signoffs, team
+from handlers import checklist, engagement, golive, nudges, plan, settings, signoffs, team
 from handlers.base import Request, listener
 
 SubHandler = Callable[[Request, ParsedCommand], None]
@@ -36,6 +36,12 @@ ROUTES: dict[str, SubHandler] = {
     "team": team.cmd_team,
     "signoff": signoffs.cmd_signoff,
     "audit": team.cmd_audit,
+    "settings": settings.cmd_settings,
+    "nudges": nudges.cmd_nudges,
+    "unblock": nudges.cmd_unblock,
+    "target": golive.cmd_target,
+    "dryrun": golive.cmd_dryrun,
+    "cancel": golive.cmd_cancel,
 }
 
 

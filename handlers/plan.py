@@ -10,6 +10,7 @@ from bot.engagements import phases_of, replan
 from bot.members import add_member
 from bot.presenters import overview
 from bot.publish import refresh_checklist
+from bot.schedule import sync_schedule
 from bot.services import Services
 from bot.sides import CUSTOMER, VENDOR
 from bot.slacktext import plain_text, user_id_from_token
@@ -43,6 +44,7 @@ def cmd_plan(req: Request, cmd: ParsedCommand) -> None:
         with s.db.session() as session:
             e = session.merge(engagement)
             moves = replan(session, e, s.playbook, kickoff=kickoff, size=size, target=target, now=now)  # type: ignore[arg-type]
+            sync_schedule(session, e, now)  # the go-live day message follows the new date
             audit.record(
                 session,
                 e.id,

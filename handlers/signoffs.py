@@ -59,6 +59,7 @@ def render_request(s: Services, session: Session, request: SignoffRequest):  # t
         request_id=request.id,
         superseded_by=newer.version if newer else None,
         decision=_decision_data(engagement, decision),
+        waits_for_dryrun=gate.requires_dry_run and engagement.dryrun_outcome != "passed",
     )
 
 

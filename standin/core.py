@@ -329,6 +329,11 @@ class SlackStandIn:
         with self.ws.lock:
             self.ws.faults.setdefault(method, []).append(Fault(error, status, retry_after, times))
 
+    def set_latency(self, method: str, seconds: float) -> None:
+        """Answer every call of ``method`` after ``seconds`` (0 turns it off): a slow Slack."""
+        with self.ws.lock:
+            self.ws.latency[method] = max(0.0, seconds)
+
     # ----- interactivity plumbing (used by SlackDriver)
     def issue_trigger(self, user: str) -> str:
         return self.ws.issue_trigger(user)

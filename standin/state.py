@@ -188,6 +188,7 @@ class Workspace:
         self.response_urls: dict[str, dict[str, Any]] = {}
         self.blocked_uploads: set[str] = set()
         self.faults: dict[str, list[Fault]] = {}
+        self.latency: dict[str, float] = {}
         self.trigger_ttl = 3.0
         self.socket_url_provider: Callable[[], str] | None = None
         self._last_ts_us = 0

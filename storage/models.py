@@ -39,8 +39,20 @@ class Engagement(SQLModel, table=True):
     country: str | None = Field(default=None, max_length=8)
     pilot: bool = False
     ingest: str = Field(default="warehouse", max_length=16)
-    status: str = Field(default="active", max_length=16)
+    status: str = Field(default="active", max_length=16)  # active | live | cancelled
     phase_index: int = Field(default=1)
+    # The customer's clock for reminders: working hours and days, and the nudge cadence.
+    work_start: str = Field(default="09:00", max_length=5)
+    work_end: str = Field(default="17:00", max_length=5)
+    work_days: str = Field(default="0,1,2,3,4", max_length=20)  # Monday = 0
+    cadence_days: int = Field(default=2)
+    nudges_paused: bool = False
+    # Set when Slack refuses the channel (archived, bot removed); sending stops until cleared.
+    flagged: str | None = Field(default=None, max_length=200)
+    dryrun_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    dryrun_outcome: str | None = Field(default=None, max_length=16)  # passed | issues
+    dryrun_notes: str | None = Field(default=None, max_length=2000)
+    dryrun_recorded_by: str | None = Field(default=None, max_length=32)
     created_by: str = Field(max_length=32)
     created_at: datetime = Field(sa_column=utc_column())
     updated_at: datetime = Field(sa_column=utc_column())
@@ -160,6 +172,12 @@ class Item(SQLModel, table=True):
     done_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     on_behalf: bool = False
     na_reason: str | None = Field(default=None, max_length=500)
+    # Nudging: snooze (a local date), blocked with a reason, and the escalation count.
+    snoozed_until: date | None = None
+    blocked_reason: str | None = Field(default=None, max_length=500)
+    blocked_by: str | None = Field(default=None, max_length=32)
+    nudge_count: int = 0
+    last_nudged_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     created_at: datetime = Field(sa_column=utc_column())
     updated_at: datetime = Field(sa_column=utc_column())
 
@@ -197,6 +215,8 @@ class SignoffRequest(SQLModel, table=True):
     requested_at: datetime = Field(sa_column=utc_column())
     channel_id: str = Field(max_length=32)
     ts: str | None = Field(default=None, max_length=32)
+    nudge_count: int = 0
+    last_nudged_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
 class SignoffDecision(SQLModel, table=True):
@@ -233,3 +253,48 @@ class AuditEvent(SQLModel, table=True):
     kind: str = Field(max_length=40)
     subject: str = Field(default="", max_length=120)
     detail: str = Field(default="{}")  # JSON
+
+
+class Reminder(SQLModel, table=True):
+    """Something the bot must send at a time. The database, not the scheduler, decides what is due.
+
+    The unique dedupe key makes a reminder exist once; a claim (who, until when) makes two
+    bot processes on one database never send the same reminder. A claim that runs out (the
+    process died) makes it due again.
+    """
+
+    __tablename__ = "reminder"
+    __table_args__ = (
+        UniqueConstraint("dedupe_key", name="uq_reminder_dedupe"),
+        Index("ix_reminder_due", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id", index=True, ondelete="CASCADE")
+    kind: str = Field(max_length=16)  # nudge | dryrun | golive | digest
+    dedupe_key: str = Field(max_length=160)
+    due_at: datetime = Field(sa_column=utc_column())
+    # pending | sent | skipped | cancelled | failed
+    status: str = Field(default="pending", max_length=12)
+    claimed_by: str | None = Field(default=None, max_length=80)
+    claim_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    last_error: str | None = Field(default=None, max_length=200)
+    payload: str = Field(default="{}")  # JSON
+    sent_ts: str | None = Field(default=None, max_length=32)
+    sent_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    created_at: datetime = Field(sa_column=utc_column())
+
+
+class ReminderAttempt(SQLModel, table=True):
+    """Every attempt to send a reminder, whatever its outcome."""
+
+    __tablename__ = "reminder_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reminder_id: int = Field(foreign_key="reminder.id", index=True, ondelete="CASCADE")
+    at: datetime = Field(sa_column=utc_column())
+    worker: str = Field(max_length=80)
+    outcome: str = Field(max_length=16)  # sent | retry | failed | skipped
+    error: str | None = Field(default=None, max_length=200)

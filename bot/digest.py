@@ -1,0 +1,71 @@
+"""The weekly digest: phase and progress, what each side owes this week, the next milestone."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from bot.hours import clock_of
+from bot.schedule import golive_date
+from storage.models import Engagement, EngagementPhase, Gate, Item
+
+MAX_PER_SIDE = 10
+
+
+def digest_context(session: Session, engagement: Engagement, now: datetime) -> dict[str, Any]:
+    clock = clock_of(engagement)
+    today = clock.today(now)
+    week_end = today + timedelta(days=6 - today.weekday())
+    phases = {
+        p.id: p
+        for p in session.exec(select(EngagementPhase).where(EngagementPhase.engagement_id == engagement.id))
+    }
+    owed: dict[str, list[dict[str, Any]]] = {"customer": [], "vendor": []}
+    for item in session.exec(
+        select(Item)
+        .where(Item.engagement_id == engagement.id, Item.status == "open", col(Item.due_on) <= week_end)
+        .order_by(col(Item.due_on), col(Item.id))
+    ).all():
+        phase = phases[item.phase_id]
+        owed[item.owner_side].append(
+            {
+                "ref": f"{phase.number}.{item.number}",
+                "title": item.title,
+                "due": item.due_on,
+                "overdue": item.due_on is not None and item.due_on < today,
+                "assignee": item.assignee_id,
+            }
+        )
+    return {
+        "week_of": today - timedelta(days=today.weekday()),
+        "owed": {side: rows[:MAX_PER_SIDE] for side, rows in owed.items()},
+        "owed_more": {side: max(0, len(rows) - MAX_PER_SIDE) for side, rows in owed.items()},
+        "milestone": next_milestone(session, engagement, today, clock.local(now)),
+    }
+
+
+def next_milestone(session: Session, engagement: Engagement, today: date, local_now: datetime) -> str:
+    """The nearest of: the current phase's end, an open gate, the dry run, go-live."""
+    options: list[tuple[date, str]] = []
+    current = session.exec(
+        select(EngagementPhase).where(
+            EngagementPhase.engagement_id == engagement.id, EngagementPhase.number == engagement.phase_index
+        )
+    ).first()
+    if current is not None and current.planned_end >= today:
+        options.append((current.planned_end, f"{current.name} ends {current.planned_end:%a %-d %b}"))
+        gates = session.exec(select(Gate).where(Gate.phase_id == current.id, Gate.status == "open")).all()
+        for g in gates:
+            options.append((current.planned_end, f"{g.title} due by {current.planned_end:%a %-d %b}"))
+    if engagement.dryrun_at is not None and engagement.dryrun_outcome is None:
+        local = engagement.dryrun_at.astimezone(local_now.tzinfo)
+        if local.date() >= today:
+            options.append((local.date(), f"Dry run {local:%a %-d %b %H:%M}"))
+    golive = golive_date(engagement, session)
+    if golive is not None and golive >= today:
+        options.append((golive, f"Go-live {golive:%a %-d %b}"))
+    if not options:
+        return "No milestone ahead: everything planned has passed."
+    return min(options, key=lambda o: o[0])[1]

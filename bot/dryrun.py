@@ -1,0 +1,113 @@
+"""The go-live dry run: scheduling it (with its reminders), its reminder message, its outcome."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from sqlmodel import Session
+
+from bot import audit
+from bot.errors import UserError
+from bot.hours import clock_of
+from bot.presenters import overview
+from bot.schedule import golive_date, sync_schedule
+from bot.services import Services
+from bot.sides import Actor
+from bot.values import ValueProblem, parse_date
+from messages import Message
+from storage.models import Engagement
+
+MAX_NOTES = 2000
+
+
+def parse_local(engagement: Engagement, day: str, hhmm: str) -> datetime:
+    d = parse_date(day, "dry-run date")
+    try:
+        h, m = (int(x) for x in hhmm.split(":"))
+        at = time(h, m)
+    except ValueError:
+        raise ValueProblem(f"`{hhmm[:10]}` is not a time; use HH:MM, e.g. 10:00.") from None
+    return clock_of(engagement).at_local(d, at)
+
+
+def schedule(session: Session, engagement: Engagement, actor: Actor, at: datetime, now: datetime) -> None:
+    if not actor.is_vendor:
+        raise UserError("Only the implementation team schedules the dry run.")
+    if at <= now:
+        raise UserError("The dry run must be in the future.")
+    golive = golive_date(engagement, session)
+    clock = clock_of(engagement)
+    if golive is not None and clock.local(at).date() > golive:
+        raise UserError(
+            f"The dry run must happen before go-live ({golive:%a %-d %b}); change the target first."
+        )
+    old = engagement.dryrun_at
+    engagement.dryrun_at = at
+    engagement.dryrun_outcome = None
+    engagement.dryrun_notes = None
+    engagement.dryrun_recorded_by = None
+    engagement.updated_at = now
+    session.add(engagement)
+    session.flush()
+    sync_schedule(session, engagement, now)
+    audit.record(
+        session,
+        engagement.id,
+        actor,
+        "dryrun.scheduled",
+        clock.local(at).strftime("%Y-%m-%d %H:%M"),  # type: ignore[arg-type]
+        {"at": at, "previous": old},
+        now=now,
+    )
+
+
+def record_outcome(
+    session: Session, engagement: Engagement, actor: Actor, outcome: str, notes: str | None, now: datetime
+) -> bool:
+    """Record passed / issues; False when the same outcome is already recorded."""
+    if engagement.dryrun_at is None:
+        raise UserError("No dry run is scheduled.")
+    if not actor.is_vendor and "approver" not in actor.roles and "contributor" not in actor.roles:
+        raise UserError(
+            "The implementation team or the customer's named approvers and contributors record the dry run."
+        )
+    notes = " ".join((notes or "").split())[:MAX_NOTES] or None
+    if outcome == "issues" and not notes:
+        raise UserError("Say what the dry run found.")
+    if engagement.dryrun_outcome == outcome and engagement.dryrun_notes == notes:
+        return False
+    engagement.dryrun_outcome = outcome
+    engagement.dryrun_notes = notes
+    engagement.dryrun_recorded_by = actor.user_id
+    engagement.updated_at = now
+    session.add(engagement)
+    sync_schedule(session, engagement, now)  # the remaining dry-run reminders are cancelled
+    audit.record(
+        session,
+        engagement.id,
+        actor,
+        f"dryrun.{outcome}",
+        "dry run",  # type: ignore[arg-type]
+        {"notes": notes} if notes else {},
+        now=now,
+    )
+    return True
+
+
+def dryrun_message(
+    s: Services, session: Session, engagement: Engagement, offset: str | None, now: datetime
+) -> Message:
+    assert engagement.dryrun_at is not None
+    clock = clock_of(engagement)
+    return s.renderer.message(
+        "dryrun_reminder.json.j2",
+        **overview(session, engagement, s.playbook, now),
+        dryrun_at=engagement.dryrun_at,
+        local=clock.local(engagement.dryrun_at),
+        offset=offset,
+        checklist=list(s.playbook.dry_run_checklist),
+        outcome=engagement.dryrun_outcome,
+        recorded_by=engagement.dryrun_recorded_by,
+        notes=engagement.dryrun_notes,
+        command=s.command,
+    )

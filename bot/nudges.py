@@ -1,0 +1,171 @@
+"""What a nudge says: open customer items past due and sign-offs pending too long, each at
+most once per cadence (business days), never while snoozed or blocked, with the escalation
+ladder: after 2 nudges without progress the lead consultant is mentioned too, after 3 the
+customer's executive sponsor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlmodel import Session, col, select
+
+from bot.hours import CustomerClock, clock_of
+from bot.members import lead_of
+from bot.roles import approvers_for, people_with
+from storage.models import Engagement, EngagementPhase, Gate, Item, Member, SignoffRequest
+
+SIGNOFF_PATIENCE_DAYS = 2
+MAX_ENTRIES = 20
+
+
+@dataclass
+class Entry:
+    kind: str  # item | signoff
+    id: int
+    ref: str
+    title: str
+    detail: str
+    mentions: list[str] = field(default_factory=list)
+    escalated_to: list[str] = field(default_factory=list)
+    nudges_before: int = 0
+    state: str = "open"  # open | done | snoozed | blocked (after someone acted on the nudge)
+    note: str = ""
+    request_ts: str | None = None
+
+
+def _due_text(due: date, today: date) -> str:
+    days = (today - due).days
+    return f"due {due:%a %-d %b} · {days} day{'s' if days != 1 else ''} overdue"
+
+
+def _escalation(session: Session, engagement: Engagement, count: int) -> list[str]:
+    extra: list[str] = []
+    if count >= 2:
+        lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
+        if lead:
+            extra.append(lead.user_id)
+    if count >= 3:
+        extra += [r.user_id for r in people_with(session, engagement, "sponsor")]
+    return extra
+
+
+def _item_due(item: Item, today: date, clock: CustomerClock, cadence: int, now: datetime) -> bool:
+    if item.status != "open" or item.owner_side != "customer" or item.due_on is None or item.due_on >= today:
+        return False
+    if item.blocked_reason:
+        return False
+    if item.snoozed_until is not None and item.snoozed_until > today:
+        return False
+    return item.last_nudged_at is None or clock.business_days_since(item.last_nudged_at, now) >= cadence
+
+
+def entries(session: Session, engagement: Engagement, now: datetime) -> list[Entry]:
+    clock = clock_of(engagement)
+    today = clock.today(now)
+    cadence = max(engagement.cadence_days, 1)
+    phases = {
+        p.id: p
+        for p in session.exec(select(EngagementPhase).where(EngagementPhase.engagement_id == engagement.id))
+    }
+    contributors = [r.user_id for r in people_with(session, engagement, "contributor")]
+    out: list[Entry] = []
+    items = session.exec(
+        select(Item)
+        .where(Item.engagement_id == engagement.id, Item.status == "open", Item.owner_side == "customer")
+        .order_by(col(Item.due_on), col(Item.id))
+    ).all()
+    for item in items:
+        if not _item_due(item, today, clock, cadence, now):
+            continue
+        phase = phases[item.phase_id]
+        out.append(
+            Entry(
+                kind="item",
+                id=item.id,
+                ref=f"{phase.number}.{item.number}",
+                title=item.title,  # type: ignore[arg-type]
+                detail=_due_text(item.due_on, today),  # type: ignore[arg-type]
+                mentions=[item.assignee_id] if item.assignee_id else contributors,
+                escalated_to=_escalation(session, engagement, item.nudge_count),
+                nudges_before=item.nudge_count,
+            )
+        )
+    requests = session.exec(
+        select(SignoffRequest, Gate)
+        .join(Gate, col(Gate.id) == col(SignoffRequest.gate_id))
+        .where(Gate.engagement_id == engagement.id, SignoffRequest.status == "open")
+    ).all()
+    for request, gate in requests:
+        waited = clock.business_days_since(request.requested_at, now)
+        if waited <= SIGNOFF_PATIENCE_DAYS:
+            continue
+        if (
+            request.last_nudged_at is not None
+            and clock.business_days_since(request.last_nudged_at, now) < cadence
+        ):
+            continue
+        out.append(
+            Entry(
+                kind="signoff",
+                id=request.id,
+                ref=gate.key,
+                title=gate.title,  # type: ignore[arg-type]
+                detail=f"sign-off requested {request.requested_at.astimezone(clock.zone):%a %-d %b}, "
+                f"waiting {waited} business days",
+                mentions=[a.user_id for a in approvers_for(session, engagement, gate.key)],
+                escalated_to=_escalation(session, engagement, request.nudge_count),
+                nudges_before=request.nudge_count,
+                request_ts=request.ts,
+            )
+        )
+    return out[:MAX_ENTRIES]
+
+
+def mark_nudged(session: Session, sent: list[Entry], now: datetime) -> None:
+    for e in sent:
+        row = session.get(Item if e.kind == "item" else SignoffRequest, e.id)
+        if row is None:
+            continue
+        row.last_nudged_at = now
+        row.nudge_count = (row.nudge_count or 0) + 1
+        session.add(row)
+
+
+def next_nudge_preview(
+    session: Session, engagement: Engagement, now: datetime
+) -> tuple[datetime, list[Entry]]:
+    """When the next nudge can go out (the customer's next working window) and what it would list."""
+    at = clock_of(engagement).next_window(now)
+    return at, entries(session, engagement, at)
+
+
+def refreshed(
+    session: Session, engagement: Engagement, sent: list[dict[str, object]], now: datetime
+) -> list[Entry]:
+    """The entries of a posted nudge with their state now (done, snoozed, blocked), for chat.update."""
+    names = {
+        m.user_id: m.display_name
+        for m in session.exec(select(Member).where(Member.engagement_id == engagement.id))
+    }
+    today = clock_of(engagement).today(now)
+    out = []
+    for raw in sent:
+        e = Entry(**{k: v for k, v in raw.items() if k in Entry.__dataclass_fields__})  # type: ignore[arg-type]
+        if e.kind == "item":
+            item = session.get(Item, e.id)
+            if item is not None:
+                if item.status in ("done", "na"):
+                    e.state, e.note = "done", f"done by {names.get(item.done_by or '', 'someone')}"
+                elif item.blocked_reason:
+                    e.state, e.note = "blocked", f"blocked: {item.blocked_reason}"
+                elif item.snoozed_until and item.snoozed_until > today:
+                    e.state, e.note = "snoozed", f"snoozed until {item.snoozed_until:%a %-d %b}"
+                else:
+                    e.state, e.note = "open", ""
+        else:
+            request = session.get(SignoffRequest, e.id)
+            if request is not None and request.status != "open":
+                e.state, e.note = "done", request.status.replace("_", " ")
+        out.append(e)
+    return out

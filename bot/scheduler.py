@@ -1,0 +1,43 @@
+"""APScheduler as the clock only: a BackgroundScheduler runs one sweep every N seconds.
+
+Nothing is stored in APScheduler's job stores (they pickle jobs, drop one-off jobs that
+miss their run by more than misfire_grace_time, and cannot be shared by two processes);
+the reminder rows in the database decide what is due.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.services import Services
+from bot.sweep import Sweeper
+
+log = logging.getLogger("golive.scheduler")
+
+
+def start_scheduler(services: Services, seconds: int) -> BackgroundScheduler:
+    sweeper = Sweeper(services)
+
+    def tick() -> None:
+        try:
+            sweeper.run()
+        except Exception:
+            log.exception("sweep failed; the next tick tries again")
+
+    scheduler = BackgroundScheduler(timezone=UTC)
+    scheduler.add_job(
+        tick,
+        "interval",
+        seconds=seconds,
+        id="sweep",
+        coalesce=True,
+        max_instances=1,
+        next_run_time=datetime.now(UTC),
+        misfire_grace_time=seconds,
+    )
+    scheduler.start()
+    log.info("sweeping every %ss", seconds)
+    return scheduler

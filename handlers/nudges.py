@@ -1,0 +1,380 @@
+"""The nudge message's buttons (done, snooze, blocked), clearing blocks, and `/golive nudges`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import date, timedelta
+from typing import Any
+
+from slack_bolt import App
+from sqlmodel import Session, col, select
+
+from bot import audit
+from bot import checklist as cl
+from bot.commands import ParsedCommand
+from bot.errors import UserError
+from bot.hours import clock_of, format_days
+from bot.members import lead_of
+from bot.nudges import next_nudge_preview, refreshed
+from bot.phases import advance_if_complete
+from bot.publish import refresh_checklist
+from bot.refs import parse_ref
+from bot.services import Services
+from bot.slacktext import plain_text
+from handlers.base import Request, actor_for, listener
+from handlers.checklist import after_change
+from handlers.engagement import require_engagement
+from handlers.reminder_common import action_number, active_engagement
+from storage.models import Engagement, EngagementPhase, Item, Reminder
+
+log = logging.getLogger("golive.handlers.nudges")
+
+DONE = re.compile(r"^nudge_done:(\d+)$")
+SNOOZE = re.compile(r"^nudge_snooze:(\d+)$")
+BLOCKED = re.compile(r"^nudge_blocked:(\d+)$")
+UNBLOCK = re.compile(r"^nudge_unblock:(\d+)$")
+MAX_SNOOZE_DAYS = 90
+
+
+# -- the nudge message ---------------------------------------------------------------------
+def refresh_nudge(s: Services, channel: str, ts: str | None) -> None:
+    """Re-render a posted nudge so each entry shows what happened to it."""
+    if not ts:
+        return
+    with s.db.session() as session:
+        reminder = session.exec(
+            select(Reminder).where(Reminder.sent_ts == ts, Reminder.kind == "nudge")
+        ).first()
+        if reminder is None:
+            return
+        engagement = session.get(Engagement, reminder.engagement_id)
+        assert engagement is not None
+        entries = refreshed(
+            session, engagement, json.loads(reminder.payload).get("entries", []), s.clock.now()
+        )
+        message = s.renderer.message(
+            "nudge.json.j2", customer_name=engagement.customer_name, entries=entries, command=s.command
+        )
+    s.slack.update(channel, ts, message)
+
+
+def on_nudge_done(req: Request) -> None:
+    req.ack()
+    s = req.services
+    now = s.clock.now()
+    with s.db.session() as session:
+        engagement = active_engagement(req, session)
+        phase, item = cl.item_by_id(session, engagement, action_number(DONE, req))
+        actor = actor_for(req, session, engagement)
+        change = cl.set_done(session, phase, item, actor, True, now)
+        advanced = None
+        if change is not None:
+            audit.record_change(session, engagement.id, actor, change, now=now)  # type: ignore[arg-type]
+            advanced = advance_if_complete(session, engagement, now, actor)
+        engagement_id, number = engagement.id, phase.number
+    refresh_nudge(s, req.channel_id or "", req.message_ts)
+    after_change(s, engagement_id, number, advanced, actor=req.user_id)  # type: ignore[arg-type]
+
+
+def _snooze(req: Request, item_id: int, until: date) -> None:
+    s = req.services
+    now = s.clock.now()
+    with s.db.session() as session:
+        engagement = active_engagement(req, session)
+        phase, item = cl.item_by_id(session, engagement, item_id)
+        actor = actor_for(req, session, engagement)
+        if actor.is_customer and item.owner_side != "customer":
+            raise cl.Refused("That is the implementation team's item.")
+        item.snoozed_until = until
+        item.updated_at = now
+        session.add(item)
+        audit.record(
+            session,
+            engagement.id,
+            actor,
+            "item.snoozed",
+            f"{phase.number}.{item.number}",  # type: ignore[arg-type]
+            {"until": until},
+            now=now,
+        )
+
+
+def on_nudge_snooze(req: Request) -> None:
+    req.ack()
+    s = req.services
+    choice = str((req.action.get("selected_option") or {}).get("value") or "")
+    how, _, raw = choice.partition(":")
+    item_id = int(raw)
+    with s.db.session() as session:
+        engagement = active_engagement(req, session)
+        clock = clock_of(engagement)
+        today = clock.today(s.clock.now())
+        phase, item = cl.item_by_id(session, engagement, item_id)
+        ref, title = f"{phase.number}.{item.number}", item.title
+    if how == "pick":
+        view = s.renderer.view(
+            "snooze_modal.json.j2",
+            ref=ref,
+            title=title,
+            initial=clock.calendar.add(today, 5).isoformat(),
+            meta={"channel": req.channel_id, "item": item_id, "ts": req.message_ts},
+        )
+        s.slack.open_view(req.trigger_id or "", view)
+        return
+    _snooze(req, item_id, clock.calendar.add(today, int(how)))
+    refresh_nudge(s, req.channel_id or "", req.message_ts)
+
+
+def on_snooze_submit(req: Request) -> None:
+    s = req.services
+    raw = (
+        ((req.view.get("state") or {}).get("values") or {})
+        .get("until", {})
+        .get("value", {})
+        .get("selected_date")
+    )
+    with s.db.session() as session:
+        engagement = active_engagement(req, session)
+        today = clock_of(engagement).today(s.clock.now())
+    try:
+        until = date.fromisoformat(raw or "")
+    except ValueError:
+        req.ack(response_action="errors", errors={"until": "Pick a date."})
+        return
+    if until <= today or until > today + timedelta(days=MAX_SNOOZE_DAYS):
+        req.ack(
+            response_action="errors",
+            errors={"until": f"Pick a day after today, within {MAX_SNOOZE_DAYS} days."},
+        )
+        return
+    req.ack()
+    _snooze(req, int(req.metadata["item"]), until)
+    refresh_nudge(s, req.channel_id or "", req.metadata.get("ts"))
+
+
+def on_nudge_blocked(req: Request) -> None:
+    req.ack()
+    s = req.services
+    item_id = action_number(BLOCKED, req)
+    with s.db.session() as session:
+        engagement = active_engagement(req, session)
+        phase, item = cl.item_by_id(session, engagement, item_id)
+        ref, title = f"{phase.number}.{item.number}", item.title
+    view = s.renderer.view(
+        "blocked_modal.json.j2",
+        ref=ref,
+        title=title,
+        meta={"channel": req.channel_id, "item": item_id, "ts": req.message_ts},
+    )
+    s.slack.open_view(req.trigger_id or "", view)
+
+
+def on_blocked_submit(req: Request) -> None:
+    s = req.services
+    raw = ((req.view.get("state") or {}).get("values") or {}).get("reason", {}).get("value", {}).get("value")
+    reason = " ".join(str(raw or "").split())
+    if not reason:
+        req.ack(response_action="errors", errors={"reason": "Say what is in the way."})
+        return
+    req.ack()
+    now = s.clock.now()
+    item_id = int(req.metadata["item"])
+    with s.db.session() as session:
+        engagement = active_engagement(req, session)
+        phase, item = cl.item_by_id(session, engagement, item_id)
+        actor = actor_for(req, session, engagement)
+        item.blocked_reason, item.blocked_by, item.updated_at = reason[:500], actor.user_id, now
+        session.add(item)
+        audit.record(
+            session,
+            engagement.id,
+            actor,
+            "item.blocked",
+            f"{phase.number}.{item.number}",  # type: ignore[arg-type]
+            {"reason": reason},
+            now=now,
+        )
+        lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
+        ctx = {
+            "ref": f"{phase.number}.{item.number}",
+            "title": item.title,
+            "reason": reason,
+            "by": actor.user_id,
+            "lead": lead.user_id if lead else None,
+            "item_id": item_id,
+            "cleared_by": None,
+        }
+        engagement_id, number = engagement.id, phase.number
+    s.slack.post(
+        req.channel_id or "",
+        s.renderer.message("blocked_notice.json.j2", **ctx),
+        kind="blocked",
+        key=str(item_id),
+        engagement_id=engagement_id,
+    )
+    refresh_nudge(s, req.channel_id or "", req.metadata.get("ts"))
+    refresh_checklist(s, engagement_id, number)  # type: ignore[arg-type]
+
+
+def _unblock(
+    req: Request, session: Session, engagement: Engagement, item: Item, phase: EngagementPhase
+) -> dict[str, Any]:
+    actor = actor_for(req, session, engagement)
+    if not actor.is_vendor:
+        raise cl.Refused("A consultant clears blocks, once what was in the way is sorted.")
+    if not item.blocked_reason:
+        raise UserError(f"{phase.number}.{item.number} is not blocked.")
+    now = req.services.clock.now()
+    ctx = {
+        "ref": f"{phase.number}.{item.number}",
+        "title": item.title,
+        "reason": item.blocked_reason,
+        "by": item.blocked_by,
+        "lead": None,
+        "item_id": item.id,
+        "cleared_by": actor.user_id,
+    }
+    item.blocked_reason = item.blocked_by = None
+    item.nudge_count = 0
+    item.updated_at = now
+    session.add(item)
+    audit.record(session, engagement.id, actor, "item.unblocked", f"{phase.number}.{item.number}", now=now)  # type: ignore[arg-type]
+    return ctx
+
+
+def _after_unblock(
+    s: Services, engagement_id: int, item_id: int, phase_number: int, ctx: dict[str, Any]
+) -> None:
+    message = s.renderer.message("blocked_notice.json.j2", **ctx)
+    for row in s.slack.posted(engagement_id, "blocked", str(item_id))[:1]:
+        s.slack.update(row.channel_id, row.ts, message)
+    refresh_checklist(s, engagement_id, phase_number)
+
+
+def on_unblock(req: Request) -> None:
+    req.ack()
+    s = req.services
+    with s.db.session() as session:
+        engagement = active_engagement(req, session)
+        phase, item = cl.item_by_id(session, engagement, action_number(UNBLOCK, req))
+        ctx = _unblock(req, session, engagement, item, phase)
+        ids = (engagement.id, item.id, phase.number)
+    _after_unblock(s, *ids, ctx)  # type: ignore[arg-type]
+
+
+def cmd_unblock(req: Request, cmd: ParsedCommand) -> None:
+    s = req.services
+    engagement = require_engagement(req)
+    if not cmd.words:
+        raise cmd.fail("Which item? e.g. `unblock 2.3`.")
+    try:
+        phase_no, item_no = parse_ref(cmd.words[0])
+    except UserError as exc:
+        raise cmd.fail(exc.message) from None
+    with s.db.session() as session:
+        engagement = session.get(Engagement, engagement.id) or engagement
+        phase, item = cl.find_item(session, engagement, phase_no, item_no)
+        ctx = _unblock(req, session, engagement, item, phase)
+        ids = (engagement.id, item.id, phase.number)
+    req.ack(s.notice(f"Cleared the block on {phase_no}.{item_no}; reminders for it resume."))
+    _after_unblock(s, *ids, ctx)  # type: ignore[arg-type]
+
+
+# -- nudges pause / resume / preview -------------------------------------------------------
+def cmd_nudges(req: Request, cmd: ParsedCommand) -> None:
+    s = req.services
+    engagement = require_engagement(req)
+    verb = cmd.words[0].lower() if cmd.words else "show"
+    now = s.clock.now()
+    if verb in ("pause", "resume"):
+        with s.db.session() as session:
+            e = session.get(Engagement, engagement.id)
+            assert e is not None
+            actor = actor_for(req, session, e)
+            if not actor.is_vendor:
+                raise cl.Refused("Only the implementation team pauses or resumes reminders.")
+            e.nudges_paused = verb == "pause"
+            cleared = e.flagged
+            if verb == "resume":
+                e.flagged = None
+            session.add(e)
+            audit.record(
+                session,
+                e.id,
+                actor,
+                f"nudges.{'paused' if verb == 'pause' else 'resumed'}",
+                "nudges",  # type: ignore[arg-type]
+                {"cleared_flag": cleared} if cleared else {},
+                now=now,
+            )
+        req.ack(
+            s.notice(
+                "Nudges paused; nothing is sent until you resume them."
+                if verb == "pause"
+                else "Nudges resumed." + (f" (Cleared: {cleared}.)" if cleared else "")
+            )
+        )
+        return
+    if verb != "show":
+        raise cmd.fail(f"`{plain_text(verb)[:20]}` is not a nudges action; use pause or resume.")
+    with s.db.session() as session:
+        e = session.get(Engagement, engagement.id)
+        assert e is not None
+        clock = clock_of(e)
+        sent_today = session.exec(
+            select(Reminder).where(
+                Reminder.dedupe_key == f"nudge:{e.id}:{clock.today(now).isoformat()}",
+                Reminder.status == "sent",
+            )
+        ).first()
+        start = clock.at_local(clock.calendar.add(clock.today(now), 1), clock.start) if sent_today else now
+        next_at, next_entries = next_nudge_preview(session, e, start)
+        scheduled = [
+            {"what": _describe(r), "when": clock.local(r.due_at).strftime("%a %-d %b %H:%M")}
+            for r in session.exec(
+                select(Reminder)
+                .where(Reminder.engagement_id == e.id, Reminder.status == "pending")
+                .order_by(col(Reminder.due_at))
+            ).all()
+        ]
+        ctx = {
+            "customer_name": e.customer_name,
+            "flagged": e.flagged,
+            "paused": e.nudges_paused,
+            "next_at_local": clock.local(next_at).strftime("%a %-d %b %H:%M"),
+            "next_entries": next_entries,
+            "tz": e.timezone,
+            "country": e.country,
+            "hours": f"{e.work_start}-{e.work_end}",
+            "days": format_days(tuple(int(d) for d in e.work_days.split(","))),
+            "cadence": e.cadence_days,
+            "scheduled": scheduled,
+            "command": s.command,
+        }
+    req.ack(s.renderer.message("nudges_preview.json.j2", **ctx))
+
+
+def _describe(r: Reminder) -> str:
+    payload = json.loads(r.payload or "{}")
+    if r.kind == "dryrun":
+        return {
+            "t-7d": "Dry-run reminder (7 days before)",
+            "t-1bd": "Dry-run reminder (1 business day before)",
+            "t-1h": "Dry-run reminder (1 hour before)",
+        }.get(payload.get("offset"), "Dry-run reminder")
+    if r.kind == "golive":
+        return "Go-live day message"
+    if r.kind == "digest":
+        return "Weekly digest"
+    return "Nudge"
+
+
+def register(app: App, services: Services) -> None:
+    app.action(DONE)(listener(services, on_nudge_done))
+    app.action(SNOOZE)(listener(services, on_nudge_snooze))
+    app.action(BLOCKED)(listener(services, on_nudge_blocked))
+    app.action(UNBLOCK)(listener(services, on_unblock))
+    app.view("nudge_snooze")(listener(services, on_snooze_submit))
+    app.view("nudge_blocked")(listener(services, on_blocked_submit))

@@ -1,0 +1,167 @@
+"""`/golive settings`: the customer's clock for reminders, typed or in a form."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App
+from sqlmodel import select
+
+from bot import audit
+from bot import checklist as cl
+from bot.commands import ParsedCommand
+from bot.engagements import replan
+from bot.hours import DAY_NAMES, format_days, parse_days, parse_hours
+from bot.publish import refresh_checklist
+from bot.schedule import sync_schedule
+from bot.services import Services
+from bot.values import ValueProblem, country_for_timezone, parse_country, parse_timezone
+from handlers.base import Request, actor_for, listener
+from handlers.engagement import require_engagement
+from handlers.reminder_common import active_engagement
+from storage.models import Engagement, EngagementPhase
+
+log = logging.getLogger("golive.handlers.settings")
+
+# -- settings ------------------------------------------------------------------------------
+SETTINGS_KEYS = frozenset({"tz", "country", "hours", "days", "cadence"})
+
+
+def _apply_settings(req: Request, engagement_id: int, values: dict[str, str]) -> str:
+    """Validate every value first, then save; replan when the calendar changed. Returns a summary."""
+    s = req.services
+    now = s.clock.now()
+    with s.db.session() as session:
+        engagement = session.get(Engagement, engagement_id)
+        assert engagement is not None
+        actor = actor_for(req, session, engagement)
+        if not actor.is_vendor:
+            raise cl.Refused("Only the implementation team changes the reminder settings.")
+        changed: dict[str, Any] = {}
+        if "tz" in values:
+            changed["timezone"] = parse_timezone(values["tz"])
+        if "country" in values:
+            changed["country"] = (
+                parse_country(values["country"])
+                if values["country"].strip()
+                else (country_for_timezone(changed.get("timezone", engagement.timezone)))
+            )
+        elif "timezone" in changed and changed["timezone"] != engagement.timezone:
+            changed["country"] = country_for_timezone(changed["timezone"]) or engagement.country
+        if "hours" in values:
+            start, end = parse_hours(values["hours"])
+            changed["work_start"], changed["work_end"] = start.strftime("%H:%M"), end.strftime("%H:%M")
+        if "days" in values:
+            changed["work_days"] = ",".join(str(d) for d in parse_days(values["days"]))
+        if "cadence" in values:
+            try:
+                cadence = int(values["cadence"])
+            except ValueError:
+                cadence = 0
+            if not 1 <= cadence <= 10:
+                raise ValueProblem("`cadence=` takes a number of business days from 1 to 10.")
+            changed["cadence_days"] = cadence
+        calendar_changed = any(
+            k in changed and changed[k] != getattr(engagement, k)
+            for k in ("timezone", "country", "work_days")
+        )
+        for k, v in changed.items():
+            setattr(engagement, k, v)
+        engagement.updated_at = now
+        session.add(engagement)
+        session.flush()
+        if calendar_changed:
+            replan(session, engagement, s.playbook, now=now)
+        sync_schedule(session, engagement, now)
+        audit.record(session, engagement.id, actor, "settings.changed", "settings", changed, now=now)  # type: ignore[arg-type]
+        return _settings_summary(engagement)
+
+
+def _settings_summary(e: Engagement) -> str:
+    days = format_days(tuple(int(d) for d in e.work_days.split(",")))
+    return (
+        f"Reminders follow {e.timezone}{f' (holidays of {e.country})' if e.country else ''}, "
+        f"{e.work_start}-{e.work_end} {days}, each item at most every {e.cadence_days} business day(s)."
+    )
+
+
+def cmd_settings(req: Request, cmd: ParsedCommand) -> None:
+    s = req.services
+    engagement = require_engagement(req)
+    if not cmd.options:
+        req.ack()
+        days = [DAY_NAMES[int(d)] for d in engagement.work_days.split(",")]
+        view = s.renderer.view(
+            "settings_modal.json.j2",
+            tz=engagement.timezone,
+            country=engagement.country,
+            hours=f"{engagement.work_start}-{engagement.work_end}",
+            days=days,
+            day_names=DAY_NAMES,
+            cadence=engagement.cadence_days,
+            meta={"channel": req.channel_id},
+        )
+        s.slack.open_view(req.trigger_id or "", view)
+        return
+    try:
+        summary = _apply_settings(req, engagement.id, dict(cmd.options))  # type: ignore[arg-type]
+    except ValueProblem as exc:
+        raise cmd.fail(str(exc)) from None
+    req.ack(s.notice(f"Saved. {summary}"))
+    _refresh_posted(s, engagement.id)  # type: ignore[arg-type]
+
+
+_FIELD = {
+    "time zone": "tz",
+    "country": "country",
+    "hours": "hours",
+    "working hours": "hours",
+    "days": "days",
+    "day": "days",
+    "cadence": "cadence",
+}
+
+
+def on_settings_submit(req: Request) -> None:
+    s = req.services
+    state = (req.view.get("state") or {}).get("values") or {}
+
+    def val(block: str) -> Any:
+        return (state.get(block) or {}).get("value") or {}
+
+    values = {
+        "tz": val("tz").get("value") or "",
+        "country": val("country").get("value") or "",
+        "hours": val("hours").get("value") or "",
+        "days": ",".join(o["value"] for o in val("days").get("selected_options") or []),
+        "cadence": (val("cadence").get("selected_option") or {}).get("value") or "",
+    }
+    with s.db.session() as session:
+        engagement = active_engagement(req, session)
+    try:
+        _apply_settings(req, engagement.id, values)  # type: ignore[arg-type]
+    except ValueProblem as exc:
+        text = str(exc)
+        block = next((b for k, b in _FIELD.items() if k in text.lower()), "tz")
+        req.ack(response_action="errors", errors={block: text.replace("`", "")[:150]})
+        return
+    req.ack()
+    _refresh_posted(s, engagement.id)  # type: ignore[arg-type]
+
+
+def _refresh_posted(s: Services, engagement_id: int) -> None:
+    with s.db.session() as session:
+        numbers = [
+            p.number
+            for p in session.exec(
+                select(EngagementPhase).where(EngagementPhase.engagement_id == engagement_id)
+            )
+        ]
+    for n in numbers:
+        if s.slack.posted(engagement_id, "checklist", f"{n}.1"):
+            refresh_checklist(s, engagement_id, n)
+
+
+def register(app: App, services: Services) -> None:
+    app.view("settings")(listener(services, on_settings_submit))

@@ -1,0 +1,537 @@
+"""Issue 5: nudges and dry-run reminders on the customer's clock, surviving restarts and failures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from bot.harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD, SPONSOR
+from bot.sweep import LEASE, Sweeper
+from storage.models import AuditEvent, Engagement, Item, Reminder, ReminderAttempt
+from tests.e2e.helpers import blocks_text, count, engagement, ephemeral_texts, posts
+from tests.e2e.test_checklist import item
+
+
+def nudges(h) -> list[dict]:
+    return [m for m in posts(h) if m["text"].startswith("Friendly reminder")]
+
+
+def dryrun_reminders(h) -> list[dict]:
+    return [m for m in posts(h) if m["text"].startswith("Go-live dry run") and "scheduled" not in m["text"]]
+
+
+def mention(p) -> str:
+    return f"<@{p.user_id}|{p.name.split()[0].lower()}>"
+
+
+def at(h, iso: str) -> None:
+    h.clock.set(datetime.fromisoformat(iso))
+
+
+@pytest.fixture
+def small(harness):
+    """Small engagement from Mon 30 Nov 2026 in Berlin: Discovery (2 business days) ends Tue 1 Dec."""
+    h = harness
+    h.command("start Acme Corp size=small kickoff=2026-11-30 tz=Europe/Berlin")
+    h.command(f"role {mention(CONTRIBUTOR)} contributor")
+    h.command(f"role {mention(APPROVER)} approver")
+    h.command(f"role {mention(SPONSOR)} sponsor")
+    return h
+
+
+def test_a_due_item_is_nudged_once_inside_working_hours(small):
+    h = small
+    at(h, "2026-12-02T09:30:00+01:00")  # Wed, 1.5 and 1.6 were due Tue
+    h.run_sweep()
+    h.run_sweep()  # same minute again
+    at(h, "2026-12-02T15:00:00+01:00")
+    h.run_sweep()  # later the same day
+    [nudge] = nudges(h)
+    text = blocks_text(nudge["blocks"])
+    assert "*1.5* Walk us through your current setup" in text and "*1.6* Name your approvers" in text
+    assert f"<@{CONTRIBUTOR.user_id}>" in text  # unassigned customer items go to the contributors
+    at(h, "2026-12-03T10:00:00+01:00")  # one business day later: cadence is 2
+    h.run_sweep()
+    assert len(nudges(h)) == 1
+    at(h, "2026-12-04T10:00:00+01:00")  # two business days later
+    h.run_sweep()
+    assert len(nudges(h)) == 2
+    with h.services.db.session() as s:
+        assert s.exec(select(Item).where(Item.number == 5)).first().nudge_count == 2
+
+
+@pytest.mark.parametrize(
+    "moment, why",
+    [
+        ("2026-12-05T10:00:00+01:00", "Saturday"),
+        ("2026-12-02T08:59:00+01:00", "before 09:00 Berlin"),
+        ("2026-12-02T17:00:00+01:00", "17:00 Berlin is closing time"),
+        ("2026-12-25T10:00:00+01:00", "Christmas Day, a German public holiday"),
+    ],
+)
+def test_no_nudge_outside_the_customers_working_time(small, moment, why):
+    at(small, moment)
+    report = small.run_sweep()
+    assert nudges(small) == [], why
+    assert not report.sent or all("nudge" not in s for s in report.sent)
+
+
+def test_customer_clock_not_the_hosts(harness):
+    h = harness
+    # Auckland is UTC+13 in December: Sunday evening in UTC is Monday morning there.
+    h.command("start Kiwi Ltd size=small kickoff=2026-11-30 tz=Pacific/Auckland")
+    h.command(f"role {mention(CONTRIBUTOR)} contributor")
+    at(h, "2026-12-06T21:30:00+00:00")  # Sunday 21:30 UTC = Monday 7 Dec 10:30 NZDT
+    h.run_sweep()
+    assert len(nudges(h)) == 1
+    h.clock.set(datetime(2026, 12, 7, 22, 0, tzinfo=UTC))  # Tue 8 Dec 11:00 NZDT: only 1 business day later
+    h.run_sweep()
+    assert len(nudges(h)) == 1
+    h.clock.set(datetime(2026, 12, 9, 5, 0, tzinfo=UTC))  # Wed 9 Dec 18:00 NZDT: after hours there
+    h.run_sweep()
+    assert len(nudges(h)) == 1
+    h.clock.set(datetime(2026, 12, 9, 20, 0, tzinfo=UTC))  # Thu 10 Dec 09:00 NZDT, though Wednesday in UTC
+    h.run_sweep()
+    assert len(nudges(h)) == 2
+
+
+def test_timing_stays_right_across_dst(harness):
+    h = harness
+    # New York leaves daylight time on Sun 1 Nov 2026: 09:00 local is 13:00 UTC before, 14:00 after.
+    h.clock.set(datetime(2026, 10, 26, 12, 0, tzinfo=UTC))
+    h.command("start Gotham Inc size=small kickoff=2026-10-26 tz=America/New_York")
+    h.command(f"role {mention(CONTRIBUTOR)} contributor")
+    h.clock.set(datetime(2026, 11, 2, 13, 30, tzinfo=UTC))  # Mon 08:30 EST: closed
+    h.run_sweep()
+    assert nudges(h) == []
+    h.clock.set(datetime(2026, 11, 2, 14, 0, tzinfo=UTC))  # Mon 09:00 EST: open
+    h.run_sweep()
+    assert len(nudges(h)) == 1
+
+
+def test_consolidated_message_with_buttons_and_escalation(small):
+    h = small
+    h.command(f"assign 1.5 {mention(APPROVER)}")
+    at(h, "2026-12-02T10:00:00+01:00")
+    h.run_sweep()
+    [nudge] = nudges(h)
+    blocks = nudge["blocks"]
+    actions = [b for b in blocks if b["type"] == "actions"]
+    assert len(actions) == 2  # one consolidated message, an action row per item
+    ids = [e["action_id"].split(":")[0] for e in actions[0]["elements"]]
+    assert ids == ["nudge_done", "nudge_snooze", "nudge_blocked"]
+    assert f"<@{APPROVER.user_id}>" in blocks_text(blocks)  # the assignee is mentioned
+    assert f"<@{LEAD.user_id}>" not in blocks_text(blocks)
+    # Two more nudges without progress: the third mentions the lead, the fourth the sponsor too.
+    for day in ("2026-12-04", "2026-12-08", "2026-12-10"):
+        at(h, f"{day}T10:00:00+01:00")
+        h.run_sweep()
+    _n1, n2, n3, n4 = (blocks_text(m["blocks"]) for m in nudges(h))
+    assert f"cc <@{LEAD.user_id}>" not in n2
+    assert f"cc <@{LEAD.user_id}>" in n3 and f"<@{SPONSOR.user_id}>" not in n3
+    assert f"<@{LEAD.user_id}>" in n4 and f"<@{SPONSOR.user_id}>" in n4
+    # Progress (a reassignment) restarts the ladder.
+    h.command(f"assign 1.5 {mention(CONTRIBUTOR)}")
+    assert item(h, "1.5").nudge_count == 0
+
+
+def test_mark_done_from_the_nudge(small):
+    h = small
+    at(h, "2026-12-02T10:00:00+01:00")
+    h.run_sweep()
+    [nudge] = nudges(h)
+    it = item(h, "1.5")
+    h.driver.click(CHANNEL, nudge["ts"], f"nudge_done:{it.id}", user=CONTRIBUTOR.user_id)
+    h.idle()
+    assert item(h, "1.5").status == "done" and item(h, "1.5").done_by == CONTRIBUTOR.user_id
+    updated = h.standin.message(CHANNEL, nudge["ts"])
+    assert updated["edited"] and "done by Cody Contributor" in blocks_text(updated["blocks"])
+    assert not [b for b in updated["blocks"] if b.get("block_id") == f"nudge_act:{it.id}"]
+
+
+def test_snooze_one_day_three_days_and_a_chosen_date(small):
+    h = small
+    h.command("add 1 Send the logo owner=customer")
+    at(h, "2026-12-02T10:00:00+01:00")
+    h.run_sweep()
+    [nudge] = nudges(h)
+    i5, i6, i7 = (item(h, r) for r in ("1.5", "1.6", "1.7"))
+    h.driver.click(
+        CHANNEL, nudge["ts"], f"nudge_snooze:{i5.id}", user=CONTRIBUTOR.user_id, selected_option=f"1:{i5.id}"
+    )
+    h.driver.click(
+        CHANNEL, nudge["ts"], f"nudge_snooze:{i6.id}", user=CONTRIBUTOR.user_id, selected_option=f"3:{i6.id}"
+    )
+    h.driver.click(
+        CHANNEL,
+        nudge["ts"],
+        f"nudge_snooze:{i7.id}",
+        user=CONTRIBUTOR.user_id,
+        selected_option=f"pick:{i7.id}",
+    )
+    h.idle()
+    [view] = h.standin.open_views(CONTRIBUTOR.user_id)
+    h.driver.submit_view(view["id"], {"until": {"value": "2026-12-14"}}, user=CONTRIBUTOR.user_id)
+    h.idle()
+    assert [str(item(h, r).snoozed_until) for r in ("1.5", "1.6", "1.7")] == [
+        "2026-12-03",
+        "2026-12-07",
+        "2026-12-14",
+    ]
+    assert "snoozed until Thu 3 Dec" in blocks_text(h.standin.message(CHANNEL, nudge["ts"])["blocks"])
+    at(h, "2026-12-04T10:00:00+01:00")  # cadence allows a nudge; only 1.5 is awake
+    h.run_sweep()
+    refs = blocks_text(nudges(h)[-1]["blocks"])
+    assert "*1.5*" in refs and "*1.6*" not in refs and "*1.7*" not in refs
+
+
+def test_blocked_tells_the_lead_and_pauses_until_cleared(small):
+    h = small
+    at(h, "2026-12-02T10:00:00+01:00")
+    h.run_sweep()
+    [nudge] = nudges(h)
+    it = item(h, "1.6")
+    h.driver.click(CHANNEL, nudge["ts"], f"nudge_blocked:{it.id}", user=CONTRIBUTOR.user_id)
+    h.idle()
+    [view] = h.standin.open_views(CONTRIBUTOR.user_id)
+    h.driver.submit_view(
+        view["id"],
+        {"reason": {"value": "Our legal team has to approve names first"}},
+        user=CONTRIBUTOR.user_id,
+    )
+    h.idle()
+    assert item(h, "1.6").blocked_reason == "Our legal team has to approve names first"
+    notice = next(m for m in posts(h) if "is blocked" in m["text"])
+    assert f"<@{LEAD.user_id}>" in blocks_text(notice["blocks"])
+    for day in ("2026-12-04", "2026-12-08"):
+        at(h, f"{day}T10:00:00+01:00")
+        h.run_sweep()
+    assert all("*1.6*" not in blocks_text(m["blocks"]) for m in nudges(h)[1:])
+    # A customer cannot clear it; a consultant can.
+    h.driver.click(CHANNEL, notice["ts"], f"nudge_unblock:{it.id}", user=CONTRIBUTOR.user_id)
+    h.idle()
+    assert item(h, "1.6").blocked_reason
+    h.driver.click(CHANNEL, notice["ts"], f"nudge_unblock:{it.id}", user=LEAD.user_id)
+    h.idle()
+    assert item(h, "1.6").blocked_reason is None
+    assert "block cleared" in blocks_text(h.standin.message(CHANNEL, notice["ts"])["blocks"])
+    at(h, "2026-12-10T10:00:00+01:00")
+    h.run_sweep()
+    assert "*1.6*" in blocks_text(nudges(h)[-1]["blocks"])
+
+
+def test_down_for_a_day_sends_one_catch_up_nudge(small):
+    h = small
+    at(h, "2026-12-07T11:00:00+01:00")  # the bot was down since Tuesday: one sweep now
+    h.run_sweep()
+    [nudge] = nudges(h)
+    assert blocks_text(nudge["blocks"]).count("*1.5*") == 1
+    with h.services.db.session() as s:
+        assert len(s.exec(select(Reminder).where(Reminder.kind == "nudge")).all()) == 1
+
+
+def test_sign_off_pending_more_than_two_business_days_nudges_the_approvers(small):
+    h = small
+    h.command("signoff solution_design")
+    at(h, "2026-12-02T10:00:00+01:00")  # 2 business days: not yet
+    h.run_sweep()
+    assert all("Sign-off:" not in blocks_text(m["blocks"]) for m in nudges(h))
+    at(h, "2026-12-03T10:00:00+01:00")
+    h.run_sweep()
+    text = blocks_text(nudges(h)[-1]["blocks"])
+    assert "*Sign-off:* Solution design sign-off" in text and f"<@{APPROVER.user_id}>" in text
+
+
+def test_dry_run_reminders_and_outcome(small):
+    h = small
+    h.command("dryrun")
+    assert "two business days before go-live" in ephemeral_texts(h, LEAD.user_id)[-1]
+    h.command("dryrun 2026-12-16 10:00")
+    with h.services.db.session() as s:
+        due = {
+            r.dedupe_key.rsplit(":", 1)[1]: r.due_at
+            for r in s.exec(select(Reminder).where(Reminder.kind == "dryrun"))
+        }
+    assert due == {
+        "t-7d": datetime(2026, 12, 9, 9, 0, tzinfo=UTC),  # Wed 9 Dec 10:00 Berlin
+        "t-1bd": datetime(2026, 12, 15, 9, 0, tzinfo=UTC),  # Tue 15 Dec 10:00 Berlin
+        "t-1h": datetime(2026, 12, 16, 8, 0, tzinfo=UTC),  # Wed 16 Dec 09:00 Berlin
+    }
+    texts = []
+    for moment in ("2026-12-09T10:00:00+01:00", "2026-12-15T10:00:00+01:00", "2026-12-16T09:00:00+01:00"):
+        at(h, moment)
+        h.run_sweep()
+        texts.append(dryrun_reminders(h)[-1]["text"])
+    assert [t.split(" for ")[0] for t in texts] == [
+        "Go-live dry run in 7 days",
+        "Go-live dry run tomorrow",
+        "Go-live dry run in 1 hour",
+    ]
+    last = dryrun_reminders(h)[-1]
+    assert "Invoices for the sample customers match the parallel run" in blocks_text(last["blocks"])
+    # The final go-live approval waits for a passed dry run.
+    h.command("signoff final_golive")
+    with h.services.db.session() as s:
+        from storage.models import SignoffRequest
+
+        req = s.exec(select(SignoffRequest)).one()
+    req_msg = h.standin.message(CHANNEL, req.ts)
+    h.driver.click(CHANNEL, req_msg["ts"], f"signoff_approve:{req.id}", user=APPROVER.user_id)
+    h.idle()
+    assert "waits for a passed go-live dry run" in ephemeral_texts(h, APPROVER.user_id)[-1]
+    h.driver.click(CHANNEL, last["ts"], "dryrun_issues", user=APPROVER.user_id)
+    h.idle()
+    [view] = h.standin.open_views(APPROVER.user_id)
+    h.driver.submit_view(
+        view["id"], {"notes": {"value": "Tax rounding differs by a cent"}}, user=APPROVER.user_id
+    )
+    h.idle()
+    assert engagement(h).dryrun_outcome == "issues"
+    assert "Issues found" in blocks_text(h.standin.message(CHANNEL, last["ts"])["blocks"])
+    h.command("dryrun 2026-12-17 10:00")
+    reminder = [m for m in posts(h) if "dry run scheduled" in m["text"].lower()]
+    assert reminder
+    at(h, "2026-12-17T09:00:00+01:00")
+    h.run_sweep()
+    rerun = dryrun_reminders(h)[-1]
+    h.driver.click(CHANNEL, rerun["ts"], "dryrun_passed", user=LEAD.user_id)
+    h.idle()
+    assert engagement(h).dryrun_outcome == "passed"
+    h.driver.click(CHANNEL, req_msg["ts"], f"signoff_approve:{req.id}", user=APPROVER.user_id)
+    h.idle()
+    with h.services.db.session() as s:
+        from storage.models import SignoffDecision
+
+        assert s.exec(select(SignoffDecision)).one().decision == "approved"
+
+
+def test_rescheduling_cancels_the_old_reminders(small):
+    h = small
+    h.command("dryrun 2026-12-16 10:00")
+    h.command("dryrun 2026-12-17 11:00")
+    with h.services.db.session() as s:
+        rows = s.exec(select(Reminder).where(Reminder.kind == "dryrun")).all()
+    assert sorted(r.status for r in rows) == ["cancelled"] * 3 + ["pending"] * 3
+    at(h, "2026-12-09T10:00:00+01:00")  # the old T-7d moment
+    h.run_sweep()
+    assert not dryrun_reminders(h)
+    h.command("target 2027-01-15")
+    with h.services.db.session() as s:
+        golive = s.exec(select(Reminder).where(Reminder.kind == "golive")).all()
+    assert {(r.dedupe_key.rsplit(":", 1)[1], r.status) for r in golive} == {
+        ("2026-12-18", "cancelled"),
+        ("2027-01-15", "pending"),
+    }
+
+
+def test_go_live_day_message(small):
+    at(small, "2026-12-18T09:05:00+01:00")
+    small.run_sweep()
+    assert [m for m in posts(small) if m["text"] == "Today is go-live day for Acme Corp."]
+
+
+def test_rate_limit_waits_and_a_5xx_retries_on_a_later_sweep(small):
+    h = small
+    at(h, "2026-12-02T10:00:00+01:00")
+    h.standin.fail_next("chat.postMessage", status=429, retry_after=1)
+    report = h.run_sweep()
+    calls = h.standin.calls_to("chat.postMessage")
+    assert [c.status for c in calls[-2:]] == [429, 200]
+    assert calls[-1].at - calls[-2].at >= 0.9 and len(report.sent) == 1
+    h.standin.fail_next("chat.postMessage", status=503)
+    at(h, "2026-12-04T10:00:00+01:00")
+    report = h.run_sweep()
+    assert report.retried and not [s for s in report.sent if s.startswith("nudge")]
+    with h.services.db.session() as s:
+        r = s.exec(select(Reminder).where(Reminder.dedupe_key.like("nudge:%:2026-12-04"))).one()
+        assert (r.status, r.attempts) == ("pending", 1) and r.next_attempt_at > h.clock.now()
+    h.run_sweep()  # too early for the backoff: nothing tried
+    assert len(h.standin.calls_to("chat.postMessage")) == len(calls) + 1
+    h.clock.advance(timedelta(minutes=3))
+    report = h.run_sweep()
+    assert [s for s in report.sent if s.startswith("nudge")]
+    with h.services.db.session() as s:
+        outcomes = [
+            a.outcome for a in s.exec(select(ReminderAttempt).where(ReminderAttempt.reminder_id == r.id))
+        ]
+    assert outcomes == ["retry", "sent"]
+
+
+def test_archived_channel_flags_the_engagement_and_tells_the_lead(small):
+    h = small
+    h.standin.archive_channel(CHANNEL)
+    at(h, "2026-12-02T10:00:00+01:00")
+    report = h.run_sweep()
+    assert report.failed and "is_archived" in report.failed[0]
+    assert engagement(h).flagged == "the channel is archived"
+    dm = h.standin.messages(h.standin.im_channel(LEAD.user_id))
+    assert dm and "I stopped sending reminders for *Acme Corp*" in blocks_text(dm[-1]["blocks"])
+    before = len(h.standin.calls_to("chat.postMessage"))
+    for day in ("2026-12-03", "2026-12-04", "2026-12-07"):
+        at(h, f"{day}T10:00:00+01:00")
+        h.run_sweep()
+    assert len(h.standin.calls_to("chat.postMessage")) == before  # no crash loop, no retries
+    with h.services.db.session() as s:
+        assert s.exec(select(AuditEvent).where(AuditEvent.kind == "engagement.flagged")).one()
+
+
+def test_dry_run_sweep_changes_nothing(small, tmp_path):
+    h = small
+    at(h, "2026-12-02T10:00:00+01:00")
+    before_rows = count(h, Reminder), count(h, ReminderAttempt), count(h, AuditEvent)
+    before_calls = len(h.standin.calls)
+    report = h.run_sweep(dry_run=True)
+    assert any(line.startswith("nudge") and "1.5" in line for line in report.would_send)
+    assert (count(h, Reminder), count(h, ReminderAttempt), count(h, AuditEvent)) == before_rows
+    assert len(h.standin.calls) == before_calls
+
+
+def test_weekly_digest_on_monday_morning_customer_time(small):
+    h = small
+    h.command(f"assign 2.6 {mention(APPROVER)}")
+    at(h, "2026-12-07T08:59:00+01:00")
+    h.run_sweep()
+    assert not [m for m in posts(h) if m["text"].startswith("Weekly digest")]
+    at(h, "2026-12-07T09:01:00+01:00")
+    h.run_sweep()
+    h.run_sweep()
+    [digest] = [
+        m
+        for m in posts(h)
+        if m["text"].startswith("Weekly digest") and "7 December" in blocks_text(m["blocks"])
+    ]
+    text = blocks_text(digest["blocks"])
+    assert "Acme Corp owes this week" in text and "*2.6* Share a sample contract" in text
+    assert "The implementation team owes this week" in text and "*1.1* Understand pricing" in text
+    assert "Next milestone" in text and "Health" in text
+
+
+def test_cancel_needs_a_consultant_and_cancels_all_reminders(small):
+    h = small
+    h.command("dryrun 2026-12-16 10:00")
+    h.command("cancel")
+    eph = h.standin.ephemerals(channel=CHANNEL, user=LEAD.user_id)[-1]
+    button = eph["blocks"][1]["elements"][0]
+    assert button["confirm"]["title"]["text"] == "Cancel the engagement?"
+    from tests.e2e.helpers import send_payload
+
+    payload = {
+        "type": "block_actions",
+        "user": {"id": LEAD.user_id, "name": "lena", "team_id": LEAD.team_id},
+        "team": {"id": "T0VENDOR"},
+        "channel": {"id": CHANNEL},
+        "api_app_id": "A0GOLIVE",
+        "container": {
+            "type": "message",
+            "channel_id": CHANNEL,
+            "is_ephemeral": True,
+            "message_ts": eph["ts"],
+        },
+        "trigger_id": h.standin.issue_trigger(LEAD.user_id),
+        "actions": [
+            {
+                "type": "button",
+                "action_id": "cancel_engagement",
+                "block_id": "x",
+                "value": button["value"],
+                "action_ts": "1",
+            }
+        ],
+    }
+    send_payload(h, payload | {"user": {"id": APPROVER.user_id, "name": "ada", "team_id": APPROVER.team_id}})
+    h.idle()
+    with h.services.db.session() as s:
+        assert s.exec(select(Engagement)).one().status == "active"
+    send_payload(h, payload)
+    h.idle()
+    with h.services.db.session() as s:
+        assert s.exec(select(Engagement)).one().status == "cancelled"
+        assert {r.status for r in s.exec(select(Reminder))} == {"cancelled"}
+    at(h, "2026-12-09T10:00:00+01:00")
+    report = h.run_sweep()
+    assert report.sent == []
+
+
+def test_settings_typed_and_in_the_modal_and_pause(small):
+    h = small
+    h.command("settings tz=America/Chicago hours=08:00-16:00 days=mon-thu cadence=3")
+    e = engagement(h)
+    assert (e.timezone, e.country, e.work_start, e.work_end, e.work_days, e.cadence_days) == (
+        "America/Chicago",
+        "US",
+        "08:00",
+        "16:00",
+        "0,1,2,3",
+        3,
+    )
+    h.command("settings hours=17:00-09:00")
+    assert "must end after they start" in ephemeral_texts(h, LEAD.user_id)[-1]
+    h.command("settings")
+    [view] = h.standin.open_views(LEAD.user_id)
+    bad = h.driver.submit_view(
+        view["id"],
+        {
+            "tz": {"value": "Mars/Base"},
+            "hours": {"value": "09:00-17:00"},
+            "days": {"value": ["mon", "tue"]},
+            "cadence": {"value": "2"},
+        },
+        user=LEAD.user_id,
+    )
+    assert bad.json["response_action"] == "errors" and "tz" in bad.json["errors"]
+    h.driver.submit_view(
+        view["id"],
+        {
+            "tz": {"value": "Europe/Berlin"},
+            "country": {"value": ""},
+            "hours": {"value": "09:00-17:00"},
+            "days": {"value": ["mon", "tue", "wed", "thu", "fri"]},
+            "cadence": {"value": "2"},
+        },
+        user=LEAD.user_id,
+    )
+    h.idle()
+    e = engagement(h)
+    assert (e.timezone, e.country, e.work_days) == ("Europe/Berlin", "DE", "0,1,2,3,4")
+    h.command("nudges pause")
+    at(h, "2026-12-02T10:00:00+01:00")
+    h.run_sweep()
+    assert nudges(h) == []
+    h.command("nudges")
+    assert "Paused" in ephemeral_texts(h, LEAD.user_id)[-1]
+    h.command("nudges resume")
+    h.command("nudges")
+    preview = ephemeral_texts(h, LEAD.user_id)[-1]
+    assert "Next nudge:" in preview and "1.5" in preview and "Go-live day message" in preview
+    h.run_sweep()
+    assert len(nudges(h)) == 1
+
+
+def test_a_killed_sweep_loses_no_reminder(small):
+    h = small
+    at(h, "2026-12-02T10:00:00+01:00")
+    dead = Sweeper(h.services, worker="dead-process")
+    with h.services.db.session() as s:
+        dead.plan(s, h.clock.now())
+    claimed = dead.claim(h.clock.now())
+    assert claimed  # ...and the process dies before sending
+    h.run_sweep()
+    assert nudges(h) == []  # still leased to the dead process
+    h.clock.advance(LEASE + timedelta(seconds=1))
+    h.run_sweep()
+    assert len(nudges(h)) == 1
+
+
+def test_scheduler_runs_the_sweep_in_process(small):
+    from bot.scheduler import start_scheduler
+
+    h = small
+    at(h, "2026-12-02T10:00:00+01:00")
+    scheduler = start_scheduler(h.services, seconds=1)
+    try:
+        h.standin.wait_for(lambda: nudges(h), timeout=10, message="a nudge from the scheduler")
+    finally:
+        scheduler.shutdown(wait=True)
+    assert len(nudges(h)) == 1
