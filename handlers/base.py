@@ -18,7 +18,9 @@ from slack_bolt import Ack, BoltContext
 from slack_sdk.webhook import WebhookClient
 from sqlmodel import Session
 
+from bot.engagements import active_in_channel
 from bot.errors import UserError, new_reference
+from bot.members import add_member
 from bot.services import Services
 from bot.sides import Actor, resolve_actor
 from bot.slack_gateway import SlackCallFailed
@@ -118,6 +120,35 @@ class Request:
     def view(self) -> dict[str, Any]:
         return dict(self.body.get("view") or {})
 
+    def field(self, block: str) -> Any:
+        """The submitted value of a modal input (its action_id is `value`), whatever the element:
+        text, date, user, selected option's value, or a list of checked values."""
+        el = (((self.view.get("state") or {}).get("values") or {}).get(block) or {}).get("value") or {}
+        kind = el.get("type")
+        if kind == "datepicker":
+            return el.get("selected_date")
+        if kind == "users_select":
+            return el.get("selected_user")
+        if kind in ("static_select", "radio_buttons"):
+            return (el.get("selected_option") or {}).get("value")
+        if kind == "checkboxes":
+            return [o.get("value") for o in el.get("selected_options") or []]
+        return el.get("value")
+
+    def text_field(self, block: str) -> str:
+        """A text input with its whitespace tidied ("" when empty)."""
+        return " ".join(str(self.field(block) or "").split())
+
+    @property
+    def choice(self) -> tuple[str, int]:
+        """An overflow option chosen as `verb:id`, e.g. ("assign", 12)."""
+        verb, _, raw = str((self.action.get("selected_option") or {}).get("value") or "").partition(":")
+        return verb, int(raw or 0)
+
+    def action_number(self) -> int:
+        """The number at the end of the action id, e.g. 12 in `nudge_done:12`."""
+        return int(str(self.action.get("action_id", "")).rsplit(":", 1)[-1])
+
     # -- answering -------------------------------------------------------------------------
     def ack(self, message: Message | None = None, **kwargs: Any) -> None:
         if self.acked:
@@ -155,6 +186,33 @@ class Request:
             self.services.slack.dm(self.user_id, message)
         except SlackCallFailed as exc:
             log.warning("could not reply to %s: %s", self.user_id, exc.error)
+
+
+def click_engagement(req: Request, session: Session) -> Engagement:
+    """The active engagement of the channel a click or form came from."""
+    engagement = active_in_channel(session, req.channel_id or "")
+    if engagement is None:
+        raise UserError("This message belongs to an engagement that is no longer active.")
+    return engagement
+
+
+def remember(s: Services, engagement_id: int, user_id: str, added_by: str) -> None:
+    """Record someone who acted or was assigned: name and home team from users.info (cached)."""
+    profile = s.slack.profile(user_id)
+    if profile.is_bot:
+        return
+    with s.db.session() as session:
+        engagement = session.get(Engagement, engagement_id)
+        if engagement is not None:
+            add_member(
+                session,
+                engagement,
+                user_id=user_id,
+                team_id=profile.team_id,
+                display_name=profile.name,
+                added_by=added_by,
+                now=s.clock.now(),
+            )
 
 
 def actor_for(req: Request, session: Session, engagement: Engagement) -> Actor:

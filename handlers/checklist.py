@@ -13,9 +13,8 @@ from sqlmodel import Session
 from bot import audit
 from bot import checklist as cl
 from bot.commands import ParsedCommand
-from bot.engagements import active_in_channel, local_today
+from bot.engagements import local_today
 from bot.errors import UserError
-from bot.members import add_member
 from bot.phases import advance_if_complete
 from bot.presenters import item_row, names_for
 from bot.publish import announce_phase, post_checklist, refresh_checklist
@@ -24,7 +23,7 @@ from bot.services import Services
 from bot.sides import Actor
 from bot.slacktext import plain_text, user_id_from_token
 from bot.values import ValueProblem, parse_date
-from handlers.base import Request, actor_for, listener
+from handlers.base import Request, actor_for, click_engagement, listener, remember
 from handlers.engagement import require_engagement
 from storage.models import Engagement, Item
 
@@ -35,23 +34,6 @@ MENU = re.compile(r"^item_menu:(\d+)$")
 
 
 # -- shared steps --------------------------------------------------------------------------
-def remember(s: Services, engagement_id: int, user_id: str, added_by: str) -> None:
-    """Record someone who acted or was assigned: name and home team from users.info (cached)."""
-    profile = s.slack.profile(user_id)
-    with s.db.session() as session:
-        engagement = session.get(Engagement, engagement_id)
-        assert engagement is not None
-        add_member(
-            session,
-            engagement,
-            user_id=user_id,
-            team_id=profile.team_id,
-            display_name=profile.name,
-            added_by=added_by,
-            now=s.clock.now(),
-        )
-
-
 def after_change(
     s: Services, engagement_id: int, phase_number: int, advanced_to: int | None, *, actor: str | None = None
 ) -> None:
@@ -100,11 +82,11 @@ def on_tick(req: Request) -> None:
     req.ack()
     s = req.services
     action = req.action
-    item_id = int(TICK.match(action["action_id"]).group(1))  # type: ignore[union-attr]
+    item_id = req.action_number()
     done = any(str(o.get("value")) == str(item_id) for o in action.get("selected_options") or [])
     refused: UserError | None = None
     with s.db.session() as session:
-        engagement = _engagement_for_click(req, session)
+        engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
         actor = actor_for(req, session, engagement)
         try:
@@ -119,23 +101,13 @@ def on_tick(req: Request) -> None:
     after_change(s, engagement_id, phase_number, advanced, actor=req.user_id if change else None)  # type: ignore[arg-type]
 
 
-def _engagement_for_click(req: Request, session: Session) -> Engagement:
-    channel = req.channel_id
-    engagement = active_in_channel(session, channel) if channel else None
-    if engagement is None:
-        raise UserError("This checklist belongs to an engagement that is no longer active.")
-    return engagement
-
-
 # -- the item menu -------------------------------------------------------------------------
 def on_menu(req: Request) -> None:
     req.ack()
     s = req.services
-    choice = str((req.action.get("selected_option") or {}).get("value") or "")
-    verb, _, raw_id = choice.partition(":")
-    item_id = int(raw_id)
+    verb, item_id = req.choice
     with s.db.session() as session:
-        engagement = _engagement_for_click(req, session)
+        engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
         actor = actor_for(req, session, engagement)
         if verb == "reopen":
@@ -173,34 +145,29 @@ def _check_menu_permission(verb: str, item: Item, actor: Actor) -> None:
     raise cl.Refused(f"Only the implementation team can {what}. Ask your consultant in this channel.")
 
 
-def _state_value(req: Request, block: str) -> Any:
-    el = ((req.view.get("state") or {}).get("values") or {}).get(block, {}).get("value") or {}
-    return el.get("selected_user") or el.get("selected_date") or el.get("value")
-
-
 def _submit(req: Request, mode: str) -> None:
     s = req.services
     meta = req.metadata
     item_id = int(meta.get("item", 0))
     now = s.clock.now()
     if mode == "due":
-        raw = _state_value(req, "due")
+        raw = req.field("due")
         with s.db.session() as session:
-            engagement = _engagement_for_click(req, session)
+            engagement = click_engagement(req, session)
             today = local_today(now, engagement.timezone)
         problem = _due_problem(raw, today)
         if problem:
             req.ack(response_action="errors", errors={"due": problem})
             return
     if mode == "na":
-        reason = " ".join(str(_state_value(req, "reason") or "").split())
+        reason = req.text_field("reason")
         if not reason:
             req.ack(response_action="errors", errors={"reason": "Say why; the reason is kept with the item."})
             return
     req.ack()
-    assignee = _state_value(req, "assignee") if mode == "assign" else None
+    assignee = req.field("assignee") if mode == "assign" else None
     with s.db.session() as session:
-        engagement = _engagement_for_click(req, session)
+        engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
         actor = actor_for(req, session, engagement)
         if mode == "assign":
@@ -344,7 +311,7 @@ def on_add_button(req: Request) -> None:
     s = req.services
     number = int(req.action.get("value") or 0)
     with s.db.session() as session:
-        engagement = _engagement_for_click(req, session)
+        engagement = click_engagement(req, session)
         actor = actor_for(req, session, engagement)
         if not actor.is_vendor:
             raise cl.Refused("Only the implementation team adds items. Ask your consultant in this channel.")
@@ -358,18 +325,15 @@ def on_add_button(req: Request) -> None:
 
 def on_add_submit(req: Request) -> None:
     s = req.services
-    state = (req.view.get("state") or {}).get("values") or {}
-    title = " ".join(str((state.get("title", {}).get("value") or {}).get("value") or "").split())
-    owner = ((state.get("owner", {}).get("value") or {}).get("selected_option") or {}).get(
-        "value"
-    ) or "customer"
+    title = req.text_field("title")
+    owner = req.field("owner") or "customer"
     if not title:
         req.ack(response_action="errors", errors={"title": "Give the item a title."})
         return
     req.ack()
     now = s.clock.now()
     with s.db.session() as session:
-        engagement = _engagement_for_click(req, session)
+        engagement = click_engagement(req, session)
         phase = cl.phase_by_number(session, engagement, int(req.metadata.get("phase", 0)))
         actor = actor_for(req, session, engagement)
         _record(session, engagement, actor, cl.add_item(session, phase, actor, title, owner, now), now)

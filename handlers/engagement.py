@@ -148,18 +148,6 @@ def _open_start_modal(req: Request) -> None:
     s.slack.open_view(req.trigger_id or "", view)
 
 
-def _value(state: dict[str, Any], block: str) -> Any:
-    el = (state.get(block) or {}).get("value") or {}
-    kind = el.get("type")
-    if kind == "datepicker":
-        return el.get("selected_date")
-    if kind == "static_select":
-        return (el.get("selected_option") or {}).get("value")
-    if kind == "checkboxes":
-        return [o.get("value") for o in el.get("selected_options") or []]
-    return el.get("value")
-
-
 _FIELD_OF_PROBLEM = {
     "customer name": "customer",
     "size": "size",
@@ -173,19 +161,18 @@ _FIELD_OF_PROBLEM = {
 
 def on_start_submit(req: Request) -> None:
     s = req.services
-    state = (req.view.get("state") or {}).get("values") or {}
     channel = req.metadata.get("channel")
-    pilot = _value(state, "pilot") or []
+    pilot = req.field("pilot") or []
     try:
         opts = build_start_options(
-            name=_value(state, "customer") or "",
-            size=_value(state, "size"),
-            kickoff=_value(state, "kickoff"),
-            target=_value(state, "target"),
-            tz=_value(state, "tz"),
-            country=_value(state, "country"),
+            name=req.field("customer") or "",
+            size=req.field("size"),
+            kickoff=req.field("kickoff"),
+            target=req.field("target"),
+            tz=req.field("tz"),
+            country=req.field("country"),
             pilot="yes" if "yes" in pilot else "no",
-            ingest=_value(state, "ingest"),
+            ingest=req.field("ingest"),
             now=s.clock.now(),
             default_tz=s.settings.golive_default_timezone,
         )

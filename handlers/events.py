@@ -15,9 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.engagements import active_in_channel
 from bot.home import home_view
-from bot.members import add_member
 from bot.services import Services
-from handlers.base import Request, listener
+from handlers.base import Request, listener, remember
 from storage.models import ProcessedEvent
 
 log = logging.getLogger("golive.handlers.events")
@@ -60,19 +59,7 @@ def on_member_joined(req: Request) -> None:
         engagement = active_in_channel(session, channel)
     if engagement is None:
         return
-    profile = s.slack.profile(user)
-    if profile.is_bot:
-        return
-    with s.db.session() as session:
-        add_member(
-            session,
-            engagement,
-            user_id=user,
-            team_id=profile.team_id,
-            display_name=profile.name,
-            added_by=user,
-            now=s.clock.now(),
-        )
+    remember(s, engagement.id, user, user)  # type: ignore[arg-type]
 
 
 def on_channel_shared(req: Request) -> None:

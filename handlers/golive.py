@@ -15,9 +15,8 @@ from bot.presenters import overview
 from bot.schedule import cancel_all, suggest_dryrun
 from bot.services import Services
 from bot.values import ValueProblem
-from handlers.base import Request, actor_for, listener
+from handlers.base import Request, actor_for, click_engagement, listener
 from handlers.engagement import require_engagement
-from handlers.reminder_common import active_engagement
 from storage.models import Engagement
 
 log = logging.getLogger("golive.handlers.golive")
@@ -74,7 +73,7 @@ def _outcome(req: Request, outcome: str, notes: str | None) -> None:
     s = req.services
     now = s.clock.now()
     with s.db.session() as session:
-        engagement = active_engagement(req, session)
+        engagement = click_engagement(req, session)
         changed = dryrun.record_outcome(
             session, engagement, actor_for(req, session, engagement), outcome, notes, now
         )
@@ -106,8 +105,8 @@ def on_dryrun_issues(req: Request) -> None:
 
 
 def on_dryrun_issues_submit(req: Request) -> None:
-    raw = ((req.view.get("state") or {}).get("values") or {}).get("notes", {}).get("value", {}).get("value")
-    if not " ".join(str(raw or "").split()):
+    raw = req.text_field("notes")
+    if not raw:
         req.ack(response_action="errors", errors={"notes": "Say what the dry run found."})
         return
     req.ack()

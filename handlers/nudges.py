@@ -23,10 +23,9 @@ from bot.publish import refresh_checklist
 from bot.refs import parse_ref
 from bot.services import Services
 from bot.slacktext import plain_text
-from handlers.base import Request, actor_for, listener
+from handlers.base import Request, actor_for, click_engagement, listener
 from handlers.checklist import after_change
 from handlers.engagement import require_engagement
-from handlers.reminder_common import action_number, active_engagement
 from storage.models import Engagement, EngagementPhase, Item, Reminder
 
 log = logging.getLogger("golive.handlers.nudges")
@@ -65,8 +64,8 @@ def on_nudge_done(req: Request) -> None:
     s = req.services
     now = s.clock.now()
     with s.db.session() as session:
-        engagement = active_engagement(req, session)
-        phase, item = cl.item_by_id(session, engagement, action_number(DONE, req))
+        engagement = click_engagement(req, session)
+        phase, item = cl.item_by_id(session, engagement, req.action_number())
         actor = actor_for(req, session, engagement)
         change = cl.set_done(session, phase, item, actor, True, now)
         advanced = None
@@ -82,7 +81,7 @@ def _snooze(req: Request, item_id: int, until: date) -> None:
     s = req.services
     now = s.clock.now()
     with s.db.session() as session:
-        engagement = active_engagement(req, session)
+        engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
         actor = actor_for(req, session, engagement)
         if actor.is_customer and item.owner_side != "customer":
@@ -104,11 +103,9 @@ def _snooze(req: Request, item_id: int, until: date) -> None:
 def on_nudge_snooze(req: Request) -> None:
     req.ack()
     s = req.services
-    choice = str((req.action.get("selected_option") or {}).get("value") or "")
-    how, _, raw = choice.partition(":")
-    item_id = int(raw)
+    how, item_id = req.choice
     with s.db.session() as session:
-        engagement = active_engagement(req, session)
+        engagement = click_engagement(req, session)
         clock = clock_of(engagement)
         today = clock.today(s.clock.now())
         phase, item = cl.item_by_id(session, engagement, item_id)
@@ -129,14 +126,9 @@ def on_nudge_snooze(req: Request) -> None:
 
 def on_snooze_submit(req: Request) -> None:
     s = req.services
-    raw = (
-        ((req.view.get("state") or {}).get("values") or {})
-        .get("until", {})
-        .get("value", {})
-        .get("selected_date")
-    )
+    raw = req.field("until")
     with s.db.session() as session:
-        engagement = active_engagement(req, session)
+        engagement = click_engagement(req, session)
         today = clock_of(engagement).today(s.clock.now())
     try:
         until = date.fromisoformat(raw or "")
@@ -157,9 +149,9 @@ def on_snooze_submit(req: Request) -> None:
 def on_nudge_blocked(req: Request) -> None:
     req.ack()
     s = req.services
-    item_id = action_number(BLOCKED, req)
+    item_id = req.action_number()
     with s.db.session() as session:
-        engagement = active_engagement(req, session)
+        engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
         ref, title = f"{phase.number}.{item.number}", item.title
     view = s.renderer.view(
@@ -173,8 +165,7 @@ def on_nudge_blocked(req: Request) -> None:
 
 def on_blocked_submit(req: Request) -> None:
     s = req.services
-    raw = ((req.view.get("state") or {}).get("values") or {}).get("reason", {}).get("value", {}).get("value")
-    reason = " ".join(str(raw or "").split())
+    reason = req.text_field("reason")
     if not reason:
         req.ack(response_action="errors", errors={"reason": "Say what is in the way."})
         return
@@ -182,7 +173,7 @@ def on_blocked_submit(req: Request) -> None:
     now = s.clock.now()
     item_id = int(req.metadata["item"])
     with s.db.session() as session:
-        engagement = active_engagement(req, session)
+        engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
         actor = actor_for(req, session, engagement)
         item.blocked_reason, item.blocked_by, item.updated_at = reason[:500], actor.user_id, now
@@ -257,8 +248,8 @@ def on_unblock(req: Request) -> None:
     req.ack()
     s = req.services
     with s.db.session() as session:
-        engagement = active_engagement(req, session)
-        phase, item = cl.item_by_id(session, engagement, action_number(UNBLOCK, req))
+        engagement = click_engagement(req, session)
+        phase, item = cl.item_by_id(session, engagement, req.action_number())
         ctx = _unblock(req, session, engagement, item, phase)
         ids = (engagement.id, item.id, phase.number)
     _after_unblock(s, *ids, ctx)  # type: ignore[arg-type]

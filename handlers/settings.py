@@ -17,9 +17,8 @@ from bot.publish import refresh_checklist
 from bot.schedule import sync_schedule
 from bot.services import Services
 from bot.values import ValueProblem, country_for_timezone, parse_country, parse_timezone
-from handlers.base import Request, actor_for, listener
+from handlers.base import Request, actor_for, click_engagement, listener
 from handlers.engagement import require_engagement
-from handlers.reminder_common import active_engagement
 from storage.models import Engagement, EngagementPhase
 
 log = logging.getLogger("golive.handlers.settings")
@@ -125,20 +124,15 @@ _FIELD = {
 
 def on_settings_submit(req: Request) -> None:
     s = req.services
-    state = (req.view.get("state") or {}).get("values") or {}
-
-    def val(block: str) -> Any:
-        return (state.get(block) or {}).get("value") or {}
-
     values = {
-        "tz": val("tz").get("value") or "",
-        "country": val("country").get("value") or "",
-        "hours": val("hours").get("value") or "",
-        "days": ",".join(o["value"] for o in val("days").get("selected_options") or []),
-        "cadence": (val("cadence").get("selected_option") or {}).get("value") or "",
+        "tz": req.text_field("tz"),
+        "country": req.text_field("country"),
+        "hours": req.text_field("hours"),
+        "days": ",".join(req.field("days") or []),
+        "cadence": req.field("cadence") or "",
     }
     with s.db.session() as session:
-        engagement = active_engagement(req, session)
+        engagement = click_engagement(req, session)
     try:
         _apply_settings(req, engagement.id, values)  # type: ignore[arg-type]
     except ValueProblem as exc:

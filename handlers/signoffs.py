@@ -132,7 +132,7 @@ def cmd_signoff(req: Request, cmd: ParsedCommand) -> None:
 
 def on_request_button(req: Request) -> None:
     req.ack()
-    gate_id = int(REQUEST.match(req.action["action_id"]).group(1))  # type: ignore[union-attr]
+    gate_id = req.action_number()
     _request(req, None, gate_id)
 
 
@@ -162,7 +162,7 @@ def _closed_reason(session: Session, request: SignoffRequest) -> str | None:
 
 def on_approve(req: Request) -> None:
     req.ack()
-    request_id = int(APPROVE.match(req.action["action_id"]).group(1))  # type: ignore[union-attr]
+    request_id = req.action_number()
     _decide(req, request_id, "approved", None)
 
 
@@ -214,7 +214,7 @@ def _decide(req: Request, request_id: int, decision: str, reason: str | None) ->
 def on_changes(req: Request) -> None:
     req.ack()
     s = req.services
-    request_id = int(CHANGES.match(req.action["action_id"]).group(1))  # type: ignore[union-attr]
+    request_id = req.action_number()
     with s.db.session() as session:
         engagement, request, gate, actor = _load(req, session, request_id)
         closed = _closed_reason(session, request)
@@ -234,8 +234,7 @@ def on_changes(req: Request) -> None:
 
 
 def on_changes_submit(req: Request) -> None:
-    state = (req.view.get("state") or {}).get("values") or {}
-    reason = " ".join(str((state.get("reason", {}).get("value") or {}).get("value") or "").split())
+    reason = req.text_field("reason")
     if not reason:
         req.ack(response_action="errors", errors={"reason": "Say what needs to change."})
         return

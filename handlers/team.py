@@ -149,7 +149,7 @@ def on_team_button(req: Request) -> None:
 def on_team_remove(req: Request) -> None:
     req.ack()
     s = req.services
-    role_id = int(REMOVE.match(req.action["action_id"]).group(1))  # type: ignore[union-attr]
+    role_id = req.action_number()
     with s.db.session() as session:
         engagement = active_in_channel(session, req.channel_id or "")
         if engagement is None:
@@ -160,12 +160,9 @@ def on_team_remove(req: Request) -> None:
 
 def on_team_submit(req: Request) -> None:
     s = req.services
-    state = (req.view.get("state") or {}).get("values") or {}
-    user = (state.get("person", {}).get("value") or {}).get("selected_user")
-    role = ((state.get("role", {}).get("value") or {}).get("selected_option") or {}).get("value")
-    gate = ((state.get("gate", {}).get("value") or {}).get("selected_option") or {}).get(
-        "value"
-    ) or roles.ALL_GATES
+    user = req.field("person")
+    role = req.field("role")
+    gate = req.field("gate") or roles.ALL_GATES
     with s.db.session() as session:
         engagement = active_in_channel(session, req.channel_id or "")
     if engagement is None:

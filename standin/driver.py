@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from .api_views import slack_view
+from .driver_ephemeral import EphemeralMixin
 from .driver_events import EventsMixin
 from .interactions import apply_command_ack, apply_view_submission_response
 from .payloads import (
@@ -40,7 +41,7 @@ class DriverResponse:
     json: dict[str, Any] | None
 
 
-class SlackDriver(EventsMixin):
+class SlackDriver(EventsMixin, EphemeralMixin):
     """Sends slash commands, block actions, view submissions and events to ``bot_url``."""
 
     def __init__(self, standin: SlackStandIn, bot_url: str, *, timeout: float = 10.0) -> None:

@@ -10,7 +10,15 @@ from sqlmodel import select
 from bot.harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD, SPONSOR
 from bot.sweep import LEASE, Sweeper
 from storage.models import AuditEvent, Engagement, Item, Reminder, ReminderAttempt
-from tests.e2e.helpers import blocks_text, count, engagement, ephemeral_texts, posts
+from tests.e2e.helpers import (
+    blocks_text,
+    button_payload,
+    count,
+    engagement,
+    ephemeral_texts,
+    posts,
+    send_payload,
+)
 from tests.e2e.test_checklist import item
 
 
@@ -415,36 +423,13 @@ def test_cancel_needs_a_consultant_and_cancels_all_reminders(small):
     eph = h.standin.ephemerals(channel=CHANNEL, user=LEAD.user_id)[-1]
     button = eph["blocks"][1]["elements"][0]
     assert button["confirm"]["title"]["text"] == "Cancel the engagement?"
-    from tests.e2e.helpers import send_payload
-
-    payload = {
-        "type": "block_actions",
-        "user": {"id": LEAD.user_id, "name": "lena", "team_id": LEAD.team_id},
-        "team": {"id": "T0VENDOR"},
-        "channel": {"id": CHANNEL},
-        "api_app_id": "A0GOLIVE",
-        "container": {
-            "type": "message",
-            "channel_id": CHANNEL,
-            "is_ephemeral": True,
-            "message_ts": eph["ts"],
-        },
-        "trigger_id": h.standin.issue_trigger(LEAD.user_id),
-        "actions": [
-            {
-                "type": "button",
-                "action_id": "cancel_engagement",
-                "block_id": "x",
-                "value": button["value"],
-                "action_ts": "1",
-            }
-        ],
-    }
-    send_payload(h, payload | {"user": {"id": APPROVER.user_id, "name": "ada", "team_id": APPROVER.team_id}})
+    # Only a consultant may cancel: a forged click by the customer's approver is refused.
+    send_payload(h, button_payload(h, eph, "cancel_engagement", APPROVER.user_id))
     h.idle()
     with h.services.db.session() as s:
         assert s.exec(select(Engagement)).one().status == "active"
-    send_payload(h, payload)
+    assert "Only the implementation team cancels" in ephemeral_texts(h, APPROVER.user_id)[-1]
+    h.driver.click_ephemeral(CHANNEL, eph["ts"], "cancel_engagement", user=LEAD.user_id)
     h.idle()
     with h.services.db.session() as s:
         assert s.exec(select(Engagement)).one().status == "cancelled"

@@ -241,23 +241,7 @@ def test_team_modal_adds_and_removes_roles(engaged):
     # The team listing is ephemeral; its button opens the modal.
     eph = h.standin.ephemerals(channel=CHANNEL, user=LEAD.user_id)[-1]
     assert any(e.get("action_id") == "team_manage" for b in eph["blocks"] for e in b.get("elements", []))
-    # A click on an ephemeral message's button, as Slack delivers it.
-    payload = {
-        "type": "block_actions",
-        "user": {"id": LEAD.user_id, "name": "lena", "team_id": LEAD.team_id},
-        "team": {"id": "T0VENDOR"},
-        "channel": {"id": CHANNEL},
-        "api_app_id": "A0GOLIVE",
-        "container": {
-            "type": "message",
-            "channel_id": CHANNEL,
-            "is_ephemeral": True,
-            "message_ts": eph["ts"],
-        },
-        "trigger_id": h.standin.issue_trigger(LEAD.user_id),
-        "actions": [{"type": "button", "action_id": "team_manage", "block_id": "x", "action_ts": "1"}],
-    }
-    send_payload(h, payload)
+    h.driver.click_ephemeral(CHANNEL, eph["ts"], "team_manage", user=LEAD.user_id)
     h.idle()
     [view] = h.standin.open_views(LEAD.user_id)
     assert "Ada Approver" in blocks_text(view["view"]["blocks"]) or APPROVER.user_id in blocks_text(
