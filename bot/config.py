@@ -140,3 +140,6 @@ def configure_logging(level: str) -> None:
         level=getattr(logging, level, logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Migrations say every step at INFO; keep them quiet unless debugging.
+    if level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)

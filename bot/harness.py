@@ -80,15 +80,14 @@ class Harness:
             CHANNEL, name="acme-implementation", ext_shared=True, members=[p.user_id for p in PERSONAS]
         )
         self.standin = s
-        settings = load_settings(
-            _env_file=None,
-            SLACK_API_URL=s.api_url,
-            SLACK_BOT_TOKEN=BOT_TOKEN,
-            SLACK_SIGNING_SECRET=SIGNING_SECRET,
-            DATABASE_URL=self.database_url,
-            GOLIVE_DEFAULT_TIMEZONE="UTC",
-            **self.env,
-        )
+        overrides: dict[str, Any] = {
+            "SLACK_API_URL": s.api_url,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "DATABASE_URL": self.database_url,
+            "GOLIVE_DEFAULT_TIMEZONE": "UTC",
+        }
+        settings = load_settings(_env_file=None, **(overrides | self.env))
         upgrade(settings.effective_database_url)
         services = build_services(settings, clock=self.clock)
         self.bot = build_bot(services)

@@ -1,0 +1,192 @@
+"""The page's content for one persona: the timeline of messages, the modal, the Home tab, the clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup
+
+from bot.harness import CHANNEL, PERSONAS, Persona
+
+from .blocks import RenderContext, environment, render_blocks, render_message
+from .ephemeral import ephemeral_blocks
+from .mrkdwn import Directory
+from .session import TEAM_NAMES, Sandbox
+
+VIEWS = ("channel", "home", "messages")
+
+
+@dataclass
+class Entry:
+    """One message as the persona sees it."""
+
+    ts: str
+    html: Markup
+    edited: bool
+    ephemeral: bool
+    reply: bool
+    time: str
+    when: str
+    day: str
+
+
+@dataclass
+class PersonaCard:
+    user_id: str
+    name: str
+    title: str
+    workspace: str
+    customer: bool
+    initials: str
+
+
+def card(p: Persona) -> PersonaCard:
+    return PersonaCard(
+        user_id=p.user_id,
+        name=p.name,
+        title=p.title,
+        workspace=TEAM_NAMES.get(p.team_id, p.team_id),
+        customer=Sandbox.is_customer(p),
+        initials="".join(w[0] for w in p.name.split()[:2]).upper(),
+    )
+
+
+def directory(sandbox: Sandbox) -> Directory:
+    ws = sandbox.h.standin.ws
+    with ws.lock:
+        users = {uid: (u.real_name or u.name) for uid, u in ws.users.items()}
+        channels = {cid: c.name for cid, c in ws.channels.items() if not c.is_im}
+    return Directory(users=users, channels=channels)
+
+
+def _context(sandbox: Sandbox, dirs: Directory, **kw: Any) -> RenderContext:
+    users = [(p.user_id, f"{p.name} ({TEAM_NAMES.get(p.team_id, p.team_id)})") for p in PERSONAS]
+    channels = [(cid, "#" + name) for cid, name in dirs.channels.items()]
+    return RenderContext(directory=dirs, users=users, channels=channels, **kw)
+
+
+def timeline(sandbox: Sandbox, user: str, channel: str, tz: ZoneInfo) -> list[Entry]:
+    """The channel's messages and the persona's ephemerals, oldest first, with sandbox times."""
+    s = sandbox.h.standin
+    dirs = directory(sandbox)
+    items: list[tuple[float, dict[str, Any], bool]] = []
+    for m in s.messages(channel, include_deleted=False):
+        items.append((float(m["ts"]), m, False))
+    for e in s.ephemerals(channel=channel, user=user):
+        if not e.get("deleted"):
+            items.append((float(e["ts"]), e, True))
+    items.sort(key=lambda x: x[0])
+    out: list[Entry] = []
+    for _, m, ephemeral in items:
+        if ephemeral:
+            ctx = _context(sandbox, dirs, where="ephemeral", channel=channel, ts=m["ts"], back=_back(channel))
+            html = render_message(m.get("text"), ephemeral_blocks(m), ctx)
+        else:
+            ctx = _context(sandbox, dirs, where="message", channel=channel, ts=m["ts"], back=_back(channel))
+            html = render_message(m.get("text"), s.ws.filled_blocks(m), ctx)
+        local = sandbox.stamp_of(m["ts"]).astimezone(tz)
+        out.append(
+            Entry(
+                ts=m["ts"],
+                html=html,
+                edited=bool(m.get("edited") or m.get("replaced")),
+                ephemeral=ephemeral,
+                reply=bool(m.get("thread_ts")) and m.get("thread_ts") != m["ts"],
+                time=local.strftime("%H:%M"),
+                when=local.strftime("%a %d %b %Y %H:%M %Z"),
+                day=local.strftime("%A, %d %B"),
+            )
+        )
+    return out
+
+
+def _back(channel: str) -> str:
+    return "/" if channel == CHANNEL else "/?view=messages"
+
+
+def modal(sandbox: Sandbox, user: str) -> dict[str, Any] | None:
+    """The persona's top open modal, rendered, with its validation errors and typed values."""
+    view = sandbox.open_modal(user)
+    if view is None:
+        return None
+    dirs = directory(sandbox)
+    state = dict(view.get("state", {}).get("values") or {})
+    state.update(sandbox.view_draft(view["id"], view["hash"]))
+    errors = sandbox.view_errors(view["id"], view["hash"])
+    ctx = _context(
+        sandbox,
+        dirs,
+        where="view",
+        view_id=view["id"],
+        form_id=f"vf-{view['id']}",
+        state=state,
+        errors=errors,
+    )
+    return {
+        "id": view["id"],
+        "form_id": ctx.form_id,
+        "title": ctx.text(view.get("title")),
+        "submit": ctx.text(view.get("submit")) if view.get("submit") else None,
+        "close": ctx.text(view.get("close")) if view.get("close") else Markup("Close"),
+        "html": render_blocks(view.get("blocks") or [], ctx),
+        "stacked": view["stack_depth"] > 1,
+        "errors": errors,
+    }
+
+
+def home(sandbox: Sandbox, user: str) -> Markup | None:
+    view = sandbox.home_view(user)
+    if view is None:
+        return None
+    ctx = _context(sandbox, directory(sandbox), where="view", view_id=view["id"], back="/?view=home")
+    return render_blocks(view.get("blocks") or [], ctx)
+
+
+def clock(sandbox: Sandbox) -> dict[str, str]:
+    now = sandbox.clock.now()
+    local = now.astimezone(sandbox.customer_tz)
+    return {
+        "utc": now.strftime("%a %d %b %Y, %H:%M UTC"),
+        "local": local.strftime("%a %d %b %Y, %H:%M ") + (local.tzname() or ""),
+        "zone": sandbox.h.customer_tz,
+        "zone_city": sandbox.h.customer_tz.split("/")[-1].replace("_", " "),
+        "input": local.strftime("%Y-%m-%dT%H:%M"),
+    }
+
+
+def render_page(sandbox: Sandbox, user: str, view: str) -> str:
+    """The whole HTML page for `user` on the channel, the Home tab or the app's messages."""
+    persona = sandbox.persona(user)
+    me = card(persona)
+    view = view if view in VIEWS else "channel"
+    sandbox.stamp()
+    s = sandbox.h.standin
+    tz = ZoneInfo(s.user(persona.user_id).tz)
+    entries: list[Entry] = []
+    if view == "channel":
+        entries = timeline(sandbox, persona.user_id, CHANNEL, tz)
+    elif view == "messages":
+        im = s.im_channel(persona.user_id)
+        entries = timeline(sandbox, persona.user_id, im, tz) if im else []
+    other_org = "Vendor Inc" if me.customer else "Acme Corp"
+    return (
+        environment()
+        .get_template("page.html")
+        .render(
+            me=me,
+            people=[card(p) for p in PERSONAS],
+            view=view,
+            entries=entries,
+            modal=modal(sandbox, persona.user_id),
+            home=home(sandbox, persona.user_id) if view == "home" and not me.customer else None,
+            notes=sandbox.take_notes(persona.user_id),
+            clock=clock(sandbox),
+            sweep_report=sandbox.sweep_report,
+            command=sandbox.command_name,
+            channel_name=s.channel(CHANNEL).name,
+            other_org=other_org,
+            members=len(s.channel(CHANNEL).members),
+        )
+    )

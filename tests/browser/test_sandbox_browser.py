@@ -1,0 +1,255 @@
+"""The sandbox in a real browser: Debian's Chromium driven by Playwright (never a downloaded browser).
+
+The walk-through follows an implementation as far as the bot supports it; add later steps with
+the helpers below (`switch_to`, `send_command`, `click_button`, `advance_clock`, `tick`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Dialog, Locator, Page, expect, sync_playwright
+
+from bot.harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, Persona
+from sandbox.main import SandboxServer
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACT = REPO / "test-artifacts" / "sandbox.png"
+README_SCREENSHOT = REPO / "docs" / "sandbox.png"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+COMPOSER = "Message #acme-implementation"
+
+
+def system_chromium() -> str | None:
+    if Path("/usr/bin/chromium").is_file():
+        return "/usr/bin/chromium"
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    path = system_chromium()
+    if path is None:
+        pytest.skip("no system Chromium: install Debian's chromium package (apt-get install chromium)")
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, sandbox_server: SandboxServer) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=sandbox_server.url)
+    pg = context.new_page()
+    pg.set_default_timeout(8000)
+    pg.on("dialog", _accept)  # Block Kit confirm dialogs: say yes (see `dismissing_dialogs`)
+    pg.goto("/")
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+# ----- helpers for walk-throughs
+
+
+def _accept(dialog: Dialog) -> None:
+    dialog.accept()
+
+
+@contextmanager
+def dismissing_dialogs(page: Page) -> Iterator[list[str]]:
+    """Answer confirm dialogs with "Cancel" inside the block; yields the questions asked."""
+    asked: list[str] = []
+
+    def dismiss(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.remove_listener("dialog", _accept)
+    page.on("dialog", dismiss)
+    try:
+        yield asked
+    finally:
+        page.remove_listener("dialog", dismiss)
+        page.on("dialog", _accept)
+
+
+def switch_to(page: Page, persona: Persona) -> None:
+    """Become `persona` with the switcher in the sidebar."""
+    with page.expect_navigation():
+        page.locator("ul.people").get_by_role("link", name=re.compile(re.escape(persona.name))).click()
+    expect(page.locator(".me-name")).to_have_text(persona.name)
+
+
+def send_command(page: Page, text: str) -> None:
+    """Type a slash command in the composer and send it (vendor personas only)."""
+    box = page.get_by_role("textbox", name=COMPOSER)
+    box.fill(text)
+    with page.expect_navigation():
+        box.press("Enter")
+
+
+def click_button(page: Page | Locator, label: str) -> None:
+    """Click a Block Kit button (or a modal's submit/close) by its label; confirm dialogs are accepted."""
+    target = page if isinstance(page, Page) else page.page
+    with target.expect_navigation():
+        page.get_by_role("button", name=label, exact=True).last.click()
+
+
+def advance_clock(page: Page, step: str | datetime = "+1 day") -> None:
+    """Move the sandbox clock (then the sweep runs): "+1 hour", "+1 day", "monday" (next Monday 09:00
+    Berlin), or to a naive datetime read in the customer's time zone (Europe/Berlin)."""
+    clock = page.locator("section.clock")
+    with page.expect_navigation():
+        if isinstance(step, datetime):
+            clock.get_by_label(re.compile("^Go to")).fill(step.strftime("%Y-%m-%dT%H:%M"))
+            clock.get_by_role("button", name="Set").click()
+        elif step == "monday":
+            clock.get_by_role("button", name=re.compile("^Next Monday")).click()
+        else:
+            clock.get_by_role("button", name=step, exact=True).click()
+
+
+def message(page: Page, text: str) -> Locator:
+    """The newest message (or ephemeral) showing `text`."""
+    return page.locator("article.msg", has_text=text).last
+
+
+def checklist_item(page: Page, ref: str) -> Locator:
+    """The checkbox of item `ref` (e.g. "1.5") in the newest checklist."""
+    return message(page, "— checklist").get_by_role("checkbox", name=re.compile(rf"^{re.escape(ref)} "))
+
+
+def tick(page: Page, ref: str) -> None:
+    with page.expect_navigation():
+        checklist_item(page, ref).click()
+
+
+def save_screenshot(page: Page) -> None:
+    ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
+    page.mouse.move(0, 0)
+    # A viewport as tall as the page, so the sticky composer sits at the bottom of the picture.
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": 1280, "height": max(900, int(height))})
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(ARTIFACT), full_page=True)
+    if os.environ.get("GOLIVE_UPDATE_SCREENSHOT") == "1":
+        README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(README_SCREENSHOT), full_page=True)
+
+
+# ----- the walk-through
+
+
+def test_walk_through_from_start_to_sign_off_and_nudge(page: Page, sandbox_server: SandboxServer) -> None:
+    standin = sandbox_server.sandbox.h.standin
+
+    # 1. The consultant starts the engagement from the composer.
+    switch_to(page, CONSULTANT)
+    expect(page.locator(".me-role")).to_have_text("Consultant · Vendor Inc")
+    send_command(page, "/golive start Acme Corp")
+    expect(
+        page.get_by_role("heading", name=re.compile("Acme Corp implementation kicked off"))
+    ).to_be_visible()
+    expect(page.get_by_role("heading", name="1. Discovery — checklist")).to_have_count(1)
+    expect(message(page, "kicked off")).to_contain_text("Carl Consultant leads it")
+
+    # 2. They post the checklist again.
+    send_command(page, "/golive checklist")
+    expect(page.get_by_role("heading", name="1. Discovery — checklist")).to_have_count(2)
+
+    # 3. The customer contributor has no composer, and ticks their item in the newest checklist.
+    switch_to(page, CONTRIBUTOR)
+    expect(page.get_by_role("textbox", name=COMPOSER)).to_have_count(0)
+    expect(page.locator(".composer")).to_contain_text("not shared in a Slack Connect channel")
+    expect(checklist_item(page, "1.5")).not_to_be_checked()
+    tick(page, "1.5")
+    expect(checklist_item(page, "1.5")).to_be_checked()
+    item = message(page, "— checklist").locator("label.choice", has_text="1.5")
+    expect(item).to_contain_text("Done by Cody Contributor")
+    expect(message(page, "— checklist")).to_contain_text("(edited)")
+
+    # What the page shows is what the bot did through the Web API.
+    newest = [m for m in standin.messages(CHANNEL) if "checklist:" in m["text"]][-1]
+    ticked = next(b for b in newest["blocks"] if b.get("block_id") == "item:5")
+    assert ticked["elements"][0].get("initial_options"), "the bot's message should show 1.5 done"
+
+    # A vendor item is not theirs to tick: the bot says why, only to them, and the box goes back.
+    tick(page, "1.1")
+    expect(checklist_item(page, "1.1")).not_to_be_checked()
+    refusal = message(page, "Only visible to you")
+    expect(refusal).to_contain_text("implementation team's item")
+
+    # 4. The consultant names the customer's approver and requests a sign-off.
+    switch_to(page, CONSULTANT)
+    send_command(page, "/golive role @Ada Approver approver")
+    send_command(page, "/golive signoff solution_design")
+    request = message(page, "Sign-off requested: Solution design sign-off")
+    expect(request).to_contain_text("Who may approve: @Ada Approver")
+    expect(request.get_by_role("button", name="Approve", exact=True)).to_be_visible()
+
+    # 5. The contributor tries to approve (and confirms the dialog): refused, only to them.
+    switch_to(page, CONTRIBUTOR)
+    click_button(message(page, "Sign-off requested: Solution design sign-off"), "Approve")
+    expect(message(page, "Only Ada Approver can approve")).to_contain_text("Only visible to you")
+    expect(
+        message(page, "Sign-off requested: Solution design").get_by_role("button", name="Approve")
+    ).to_be_visible()
+
+    # 6. The approver approves: the request is updated in place with the decision.
+    switch_to(page, APPROVER)
+    click_button(message(page, "Sign-off requested: Solution design sign-off"), "Approve")
+    decided = message(page, "Approved: Solution design sign-off")
+    expect(decided).to_contain_text("Approved by @Ada Approver (Ada Approver, Acme Corp)")
+    expect(decided).to_contain_text("(edited)")
+    expect(decided.get_by_role("button", name="Approve")).to_have_count(0)
+
+    # 7. A week later, Monday 09:00 in Berlin: the sweep nudges the customer's overdue item.
+    advance_clock(page, "monday")
+    nudge = message(page, "Friendly reminder")
+    expect(nudge).to_contain_text("1.6 Name your approvers and executive sponsor")
+    expect(nudge.get_by_role("button", name="Mark done", exact=True)).to_be_visible()
+    sent = [m for m in standin.messages(CHANNEL) if m["text"].startswith("Friendly reminder")]
+    assert len(sent) == 1
+
+    save_screenshot(page)
+    assert ARTIFACT.stat().st_size > 20_000
+
+
+def test_confirm_dialogs_are_asked_before_anything_is_sent(page: Page, sandbox_server: SandboxServer) -> None:
+    send_command(page, "/golive start Acme Corp")
+    send_command(page, "/golive cancel")
+    button = page.get_by_role("button", name="Cancel the engagement", exact=True)
+    if button.count() == 0:
+        pytest.skip("the bot has no confirmed button on /golive cancel")
+    expect(message(page, "Cancelling stops")).to_contain_text("Only visible to you")
+
+    with dismissing_dialogs(page) as asked:
+        button.click()
+        expect(button).to_be_visible()
+    assert asked and asked[0].startswith("Cancel the engagement?")
+    page.wait_for_timeout(300)  # a request sent anyway would have reached the bot by now
+    standin = sandbox_server.sandbox.h.standin
+    assert not [m for m in standin.messages(CHANNEL) if "was cancelled" in m["text"]]
+
+    click_button(page, "Cancel the engagement")  # accepted this time: the click reaches the bot
+    expect(message(page, "was cancelled")).to_be_visible()

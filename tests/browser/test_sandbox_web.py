@@ -1,0 +1,283 @@
+"""The sandbox page over real HTTP without a browser (urllib): personas, commands, ticks, modals, time."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import socket
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import pytest
+
+from bot.harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD, Persona
+from sandbox.main import SandboxServer, run
+from tests.browser.htmltools import Node, parse
+
+
+class Browser:
+    """A cookie-keeping HTTP client that follows the page's POST-redirect-GET."""
+
+    def __init__(self, server: SandboxServer) -> None:
+        self.base = server.url
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+
+    def get(self, path: str = "/") -> Node:
+        with self.opener.open(self.base + path, timeout=15) as resp:
+            assert resp.status == 200
+            return parse(resp.read().decode("utf-8"))
+
+    def post(
+        self, path: str, fields: dict[str, str | list[str]], headers: dict[str, str] | None = None
+    ) -> Node:
+        data = urlencode(fields, doseq=True).encode()
+        req = urllib.request.Request(self.base + path, data=data, headers=headers or {}, method="POST")
+        with self.opener.open(req, timeout=15) as resp:  # follows the 303 back to the page
+            assert resp.status == 200
+            return parse(resp.read().decode("utf-8"))
+
+    def be(self, persona: Persona) -> Node:
+        node = self.get(f"/?as={persona.user_id}")
+        assert node.find(cls="me-name").text == persona.name
+        return node
+
+    def command(self, text: str) -> Node:
+        return self.post("/command", {"text": text})
+
+    def submit_form(self, form: Node, **values: str | list[str]) -> Node:
+        return self.post(form.attrs.get("action", "/action"), {**form.form_fields(), **values})
+
+
+@pytest.fixture
+def web(sandbox_server: SandboxServer) -> Browser:
+    return Browser(sandbox_server)
+
+
+def messages(node: Node) -> list[Node]:
+    return node.find_all("article", cls="msg")
+
+
+def newest(node: Node, text: str) -> Node:
+    found = [m for m in messages(node) if text in m.text]
+    assert found, f"no message with {text!r}"
+    return found[-1]
+
+
+def tick_form(node: Node, ref: str) -> Node:
+    checklist = newest(node, "— checklist")
+    for form in checklist.find_all("form", cls="el-checkboxes"):
+        if form.find(cls="choice-label").text.startswith(ref + " "):
+            return form
+    raise AssertionError(f"no item {ref}")
+
+
+def test_personas_commands_ticks_and_the_slack_connect_note(web: Browser, sandbox_server: SandboxServer):
+    standin = sandbox_server.sandbox.h.standin
+    page = web.be(LEAD)
+    assert page.find(cls="me-role").text == "Lead consultant · Vendor Inc"
+    assert page.find(cls="badge-shared").text == "Shared with Acme Corp"
+    assert page.find("form", action="/command").find("input", name="text")
+
+    page = web.command("/golive start Acme Corp")
+    headers = [h.text for h in page.find_all(cls="b-header")]
+    assert headers == ["🚀 Acme Corp implementation kicked off", "1. Discovery — checklist"]
+    assert "@Lena Lead leads it" in newest(page, "kicked off").text
+    assert all(
+        m.find(cls="author").text == "golive" and m.find(cls="app-badge").text == "APP"
+        for m in messages(page)
+    )
+
+    page = web.be(CONTRIBUTOR)
+    assert page.find(cls="ws-name").text == "Acme Corp"
+    assert page.find(cls="badge-shared").text == "Shared with Vendor Inc"
+    assert not page.find_all("form", action="/command"), "customers get no composer"
+    assert "not shared in a Slack Connect channel" in page.find(cls="connect-note").text
+
+    page = web.submit_form(tick_form(page, "1.5"), values="5")
+    form = tick_form(page, "1.5")
+    assert "checked" in form.find("input", type="checkbox").attrs
+    assert form.find(cls="choice-desc").text.startswith("Done by Cody Contributor")
+    assert newest(page, "— checklist").find(cls="edited").text == "(edited)"
+
+    record = next(m for m in standin.messages(CHANNEL) if "checklist:" in m["text"])
+    item = next(b for b in record["blocks"] if b.get("block_id") == "item:5")
+    assert record["edited"] and item["elements"][0]["initial_options"][0]["value"] == "5"
+
+    # Unticking (no box checked) is sent as an empty selection.
+    page = web.submit_form(tick_form(page, "1.5"))
+    assert "checked" not in tick_form(page, "1.5").find("input", type="checkbox").attrs
+
+
+def test_ephemerals_are_only_visible_to_their_user(web: Browser):
+    web.be(LEAD)
+    web.command("/golive start Acme Corp")
+    page = web.command("/golive status")
+    status = newest(page, "implementation status")
+    assert "ephemeral" in status.classes and status.find(cls="only-you").text == "Only visible to you"
+    page = web.be(CONSULTANT)
+    assert not [m for m in messages(page) if "implementation status" in m.text]
+
+
+def test_buttons_on_ephemeral_messages_reach_the_bot(web: Browser, sandbox_server: SandboxServer):
+    web.be(LEAD)
+    web.command("/golive start Acme Corp")
+    page = web.command("/golive cancel")
+    ephemeral = [
+        m for m in messages(page) if "ephemeral" in m.classes and m.find_all("form", cls="el-button")
+    ]
+    if not ephemeral:
+        pytest.skip("the bot sends no ephemeral message with a button for /golive cancel")
+    form = ephemeral[-1].find("form", cls="el-button")
+    assert form.form_fields()["where"] == "ephemeral"
+    page = web.submit_form(form)
+    assert not page.find_all(cls="notes"), "the click went through"
+    assert "cancelled" in messages(page)[-1].text
+
+
+def test_composer_refuses_what_is_not_the_bots_command(web: Browser):
+    web.be(LEAD)
+    page = web.command("/giphy cats")
+    assert "/giphy is not a valid command" in page.find(cls="notes").text
+    page = web.command("hello everyone")
+    assert "Only slash commands reach the bot" in page.find(cls="notes").text
+    assert not messages(page)
+    assert not web.get().find_all(cls="notes"), "notes are shown once"
+
+
+def test_modal_validation_errors_stay_open_then_submit(web: Browser, sandbox_server: SandboxServer):
+    standin = sandbox_server.sandbox.h.standin
+    web.be(LEAD)
+    page = web.command("/golive start")
+    dialog = page.find("dialog", cls="modal")
+    assert dialog.find("h2").text == "Start an engagement"
+    form_id = dialog.find("form", action="/view/submit").attrs["id"]
+    fields = {n.attrs["name"] for n in dialog.iter() if n.attrs.get("form") == form_id and "name" in n.attrs}
+    assert {
+        "in:customer/value",
+        "in:size/value",
+        "in:kickoff/value",
+        "in:tz/value",
+        "in:pilot/value",
+    } <= fields
+    view_id = dialog.find("form", action="/view/submit").form_fields()["view_id"]
+
+    # A required field left empty is caught before anything is sent, as Slack does.
+    page = web.post("/view/submit", {"view_id": view_id, "in:customer/value": ""})
+    assert page.find("dialog").find(cls="b-error").text == "Please complete this required field."
+
+    # The bot's own validation: `response_action: errors` shows under the field; the modal stays.
+    submit = {
+        "view_id": view_id,
+        "in:customer/value": "Acme Corp",
+        "in:size/value": "small",
+        "in:kickoff/value": "2026-11-30",
+        "in:tz/value": "Mars/Base",
+        "in:ingest/value": "api",
+    }
+    page = web.post("/view/submit", submit)
+    dialog = page.find("dialog", cls="modal")
+    errors = dialog.find_all(cls="b-error")
+    assert len(errors) == 1 and "Mars/Base" in errors[0].text and "time zone" in errors[0].text
+    assert dialog.find("input", name="in:tz/value").attrs["value"] == "Mars/Base", "typed values stay"
+    assert standin.open_views(LEAD.user_id), "the modal stays open"
+
+    page = web.post("/view/close", {"view_id": view_id})
+    assert not page.find_all("dialog") and not standin.open_views(LEAD.user_id)
+
+    page = web.command("/golive start")
+    view_id = page.find("dialog").find("form", action="/view/submit").form_fields()["view_id"]
+    page = web.post("/view/submit", {**submit, "view_id": view_id, "in:tz/value": "Europe/Berlin"})
+    assert not page.find_all("dialog")
+    welcome = newest(page, "kicked off").text
+    assert "Europe/Berlin" in welcome and "Small" in welcome
+
+
+def test_item_menu_opens_a_modal_and_users_select_offers_the_personas(
+    web: Browser, sandbox_server: SandboxServer
+):
+    web.be(LEAD)
+    web.command("/golive start Acme Corp")
+    page = web.be(APPROVER)
+    menu = [d for d in newest(page, "— checklist").find_all("details", cls="el-overflow")][5]
+    page = web.submit_form(menu.find("form"), value=menu.find("button").attrs["value"])  # "Assign…" on 1.6
+    dialog = page.find("dialog", cls="modal")
+    assert dialog.find("h2").text == "Assign item"
+    select = dialog.find("select")
+    assert [o.attrs["value"] for o in select.find_all("option")][1:] == [
+        "U0LEAD",
+        "U0CONS",
+        "U0OTHER",
+        "U0APPR",
+        "U0CONTRIB",
+        "U0SPONSOR",
+    ]
+    view_id = dialog.find("form", action="/view/submit").form_fields()["view_id"]
+    page = web.post("/view/submit", {"view_id": view_id, select.attrs["name"]: APPROVER.user_id})
+    assert not page.find_all("dialog")
+    assert "Ada Approver" in tick_form(page, "1.6").find(cls="choice-desc").text
+
+
+def test_home_tab_sends_app_home_opened_for_vendor_people_only(web: Browser, sandbox_server: SandboxServer):
+    standin = sandbox_server.sandbox.h.standin
+    web.be(LEAD)
+    web.command("/golive start Acme Corp")
+    page = web.post("/home", {})
+    assert [t.text for t in page.find_all(cls="tab") if "active" in t.classes] == ["Home"]
+    home = page.find(cls="home-view")
+    assert "Your implementations" in home.text and "Acme Corp" in home.text
+    assert standin.home(LEAD.user_id) is not None
+    web.be(CONTRIBUTOR)
+    page = web.post("/home", {})
+    assert "App Home of an app your organisation has not installed" in page.find(cls="home").text
+    assert standin.home(CONTRIBUTOR.user_id) is None
+
+
+def test_clock_moves_and_reports_the_sweep(web: Browser, sandbox_server: SandboxServer):
+    sandbox = sandbox_server.sandbox
+    start = sandbox.clock.now()
+    web.be(LEAD)
+    page = web.post("/clock", {"op": "day"})
+    assert sandbox.clock.now() == start + timedelta(days=1)
+    assert page.find(cls="clock-local").text == "Tue 01 Dec 2026, 09:00 CET Berlin"
+    assert page.find(cls="clock-utc").text == "Tue 01 Dec 2026, 08:00 UTC"
+    report = page.find(cls="sweep").text
+    if hasattr(sandbox.h, "run_sweep"):
+        assert "No sweep available yet" not in report
+    else:
+        assert "No sweep available yet" in report
+    web.post("/clock", {"op": "hour"})
+    assert sandbox.clock.now() == start + timedelta(days=1, hours=1)
+    web.post("/clock", {"op": "monday"})
+    assert sandbox.clock.now().isoformat() == "2026-12-07T08:00:00+00:00"
+    web.post("/clock", {"op": "set", "at": "2026-12-24T17:30"})
+    assert sandbox.clock.now().isoformat() == "2026-12-24T16:30:00+00:00"
+
+
+def test_cross_site_posts_are_refused(web: Browser):
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        web.post("/command", {"text": "/golive help"}, headers={"Origin": "https://evil.example"})
+    assert exc.value.code == 403
+
+
+def test_static_files_and_unknown_paths(web: Browser):
+    with web.opener.open(web.base + "/static/sandbox.css", timeout=5) as resp:
+        assert resp.headers["Content-Type"].startswith("text/css") and b".sidebar" in resp.read()
+    for path in ("/static/../session.py", "/nope"):
+        with pytest.raises(urllib.error.HTTPError) as exc:
+            web.opener.open(web.base + path, timeout=5)
+        assert exc.value.code == 404
+
+
+def test_run_exits_2_when_the_port_is_taken(tmp_path, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit) as exc:
+            run("127.0.0.1", port, tmp_path)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"127.0.0.1:{port}" in err
+    assert not (tmp_path / "sandbox.sqlite3").exists(), "nothing starts when the port is taken"
