@@ -32,12 +32,3 @@ class Clock:
             base = self._fixed if self._fixed is not None else datetime.now(UTC)
             self._fixed = base + delta
             return self._fixed
-
-    def release(self) -> None:
-        with self._lock:
-            self._fixed = None
-
-    @property
-    def is_fixed(self) -> bool:
-        with self._lock:
-            return self._fixed is not None

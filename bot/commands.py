@@ -22,7 +22,6 @@ class CommandSpec:
     usage: str
     summary: str
     options: frozenset[str] = frozenset()
-    consultant_only: bool = True
 
 
 class UsageError(UserError):
@@ -111,7 +110,7 @@ def _unquote(tok: str) -> str:
 def build_commands(command: str = "/golive") -> CommandSet:
     """Every subcommand that exists, with its usage, in the order `help` lists them."""
     cs = CommandSet(command)
-    cs.add(CommandSpec("help", "help", "Show this help.", consultant_only=False), "?", "usage")
+    cs.add(CommandSpec("help", "help", "Show this help."), "?", "usage")
     cs.add(
         CommandSpec(
             "start",
@@ -127,7 +126,6 @@ def build_commands(command: str = "/golive") -> CommandSet:
             "status",
             "status",
             "Customer, size, phase, key dates, progress and health.",
-            consultant_only=False,
         )
     )
     cs.add(

@@ -32,7 +32,6 @@ from bot.values import (
 )
 from storage.models import Engagement, EngagementPhase, Item, MemberRole
 
-START_OPTIONS = frozenset({"size", "kickoff", "target", "tz", "country", "pilot", "ingest"})
 MAX_YEARS_AHEAD = 2
 
 

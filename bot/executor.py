@@ -34,11 +34,6 @@ class TrackingExecutor(ThreadPoolExecutor):
             self._in_flight -= 1
             self._cond.notify_all()
 
-    @property
-    def in_flight(self) -> int:
-        with self._cond:
-            return self._in_flight
-
     def wait_idle(self, timeout: float = 10.0) -> bool:
         with self._cond:
             return self._cond.wait_for(lambda: self._in_flight == 0, timeout=timeout)

@@ -7,7 +7,6 @@ server, whose Web API calls go to the stand-in, and a driver that sends signed r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -109,9 +108,6 @@ class Harness:
         r = self.driver.command(self.services.command, text, user=user_id, channel=channel, **kw)
         self.idle()
         return r
-
-    def set_now(self, at: datetime) -> None:
-        self.clock.set(at)
 
     def run_sweep(self, *, dry_run: bool = False):  # type: ignore[no-untyped-def]
         """One reminder sweep at the harness clock's time; waits for the bot to be idle first."""

@@ -12,15 +12,32 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 Side = Literal["vendor", "customer"]
 SizeName = Literal["small", "medium", "enterprise"]
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 INGEST_METHODS = ("warehouse", "spreadsheet", "api")
+
+
+def _check_key(v: str) -> str:
+    if not _KEY.match(v):
+        raise ValueError("must be lower_snake_case, starting with a letter")
+    return v
+
+
+Key = Annotated[str, AfterValidator(_check_key)]
 
 
 class _Strict(BaseModel):
@@ -45,22 +62,15 @@ class Conditions(_Strict):
 
 
 class ItemSpec(_Strict):
-    key: str
+    key: Key
     title: str = Field(min_length=1, max_length=200)
     owner: Side
     description: str | None = Field(default=None, max_length=1000)
     when: Conditions | None = None
 
-    @field_validator("key")
-    @classmethod
-    def _key(cls, v: str) -> str:
-        if not _KEY.match(v):
-            raise ValueError("must be lower_snake_case, starting with a letter")
-        return v
-
 
 class PhaseSpec(_Strict):
-    key: str
+    key: Key
     name: str = Field(min_length=1, max_length=60)
     emoji: str = ""
     description: str | None = Field(default=None, max_length=500)
@@ -70,13 +80,6 @@ class PhaseSpec(_Strict):
     when: Conditions | None = None
     items: tuple[ItemSpec, ...] = ()
 
-    @field_validator("key")
-    @classmethod
-    def _key(cls, v: str) -> str:
-        if not _KEY.match(v):
-            raise ValueError("must be lower_snake_case, starting with a letter")
-        return v
-
     @model_validator(mode="after")
     def _length(self) -> PhaseSpec:
         if (self.share is None) == (self.weeks is None):
@@ -85,19 +88,12 @@ class PhaseSpec(_Strict):
 
 
 class GateSpec(_Strict):
-    key: str
+    key: Key
     phase: str
     title: str = Field(min_length=1, max_length=120)
     description: str = Field(default="", max_length=1500)
     requires_dry_run: bool = False
     when: Conditions | None = None
-
-    @field_validator("key")
-    @classmethod
-    def _key(cls, v: str) -> str:
-        if not _KEY.match(v):
-            raise ValueError("must be lower_snake_case, starting with a letter")
-        return v
 
 
 class SizeSpec(_Strict):

@@ -34,9 +34,9 @@ def names_for(session: Session, engagement_id: int) -> dict[str, str]:
     """user id → the name to show, from the engagement's members and the users.info cache."""
     names: dict[str, str] = {}
     members = session.exec(select(Member).where(Member.engagement_id == engagement_id)).all()
+    items = all_items(session, engagement_id)
     ids = {m.user_id for m in members}
-    ids |= {i.assignee_id for i in all_items(session, engagement_id) if i.assignee_id}
-    ids |= {i.done_by for i in all_items(session, engagement_id) if i.done_by}
+    ids |= {i.assignee_id for i in items if i.assignee_id} | {i.done_by for i in items if i.done_by}
     for p in session.exec(select(UserProfile).where(UserProfile.user_id.in_(ids))).all():  # type: ignore[union-attr]
         names[p.user_id] = p.display_name or p.real_name or p.name
     for m in members:
@@ -89,9 +89,9 @@ def phase_rows(phases: list[EngagementPhase], items: list[Item] | None = None) -
     ]
 
 
-def health_of(session: Session, engagement: Engagement, now: datetime) -> Health:
-    phases = phases_of(session, engagement.id)  # type: ignore[arg-type]
-    items = all_items(session, engagement.id)  # type: ignore[arg-type]
+def health_of(
+    engagement: Engagement, phases: list[EngagementPhase], items: list[Item], now: datetime
+) -> Health:
     golive = golive_date(engagement, phases) or local_today(now, engagement.timezone)
     return assess(
         phases=phases,
@@ -108,7 +108,7 @@ def overview(session: Session, engagement: Engagement, playbook: Playbook, now: 
     phases = phases_of(session, engagement.id)  # type: ignore[arg-type]
     items = all_items(session, engagement.id)  # type: ignore[arg-type]
     lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
-    health = health_of(session, engagement, now)
+    health = health_of(engagement, phases, items, now)
     return {
         "e": engagement_data(engagement, phases, playbook),
         "phases": phase_rows(phases, items),

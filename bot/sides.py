@@ -37,11 +37,6 @@ class Actor:
     def is_customer(self) -> bool:
         return self.side == CUSTOMER
 
-    @property
-    def is_consultant(self) -> bool:
-        """Vendor-side and on the implementation team (or any vendor user: they installed the app)."""
-        return self.side == VENDOR
-
 
 def side_from_team(engagement: Engagement, home_team: str | None) -> str:
     if home_team and home_team != engagement.team_id:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from bot import audit
-from bot.checklist import DONE, NA, items_of
+from bot.checklist import NA, items_of
 from bot.errors import UserError
 from bot.playbook import Playbook
 from bot.roles import approvers_for
@@ -281,7 +281,3 @@ def gates_approved(session: Session, phase_id: int) -> bool:
     return all(
         g.status == "approved" for g in session.exec(select(Gate).where(Gate.phase_id == phase_id)).all()
     )
-
-
-def items_complete(session: Session, phase_id: int) -> bool:
-    return all(i.status in (DONE, NA) for i in items_of(session, phase_id))

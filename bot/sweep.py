@@ -31,6 +31,7 @@ from bot import audit
 from bot.digest import digest_context
 from bot.dryrun import dryrun_message
 from bot.hours import clock_of
+from bot.members import lead_of
 from bot.nudges import Entry, entries, mark_nudged
 from bot.presenters import overview
 from bot.schedule import ensure, sync_schedule
@@ -166,7 +167,6 @@ class Sweeper:
         payload = json.loads(reminder.payload or "{}")
         clock = clock_of(engagement)
         r = self.s.renderer
-        base = overview(session, engagement, self.s.playbook, now)
         if reminder.kind == "nudge":
             if engagement.nudges_paused:
                 return "nudges paused"
@@ -198,11 +198,13 @@ class Sweeper:
         if reminder.kind == "golive":
             if clock.today(now).isoformat() != payload.get("date"):
                 return "not go-live day any more"
+            base = overview(session, engagement, self.s.playbook, now)
             msg = r.message(
                 "golive_day.json.j2", **base, dryrun_outcome=engagement.dryrun_outcome, command=self.s.command
             )
             return Outgoing(reminder.id, engagement.id, "golive", engagement.channel_id, msg, payload=payload)  # type: ignore[arg-type]
         if reminder.kind == "digest":
+            base = overview(session, engagement, self.s.playbook, now)
             msg = r.message(
                 "digest.json.j2", **base, **digest_context(session, engagement, now), command=self.s.command
             )
@@ -306,7 +308,6 @@ class Sweeper:
 
     def _flag(self, out: Outgoing, error: str, now: datetime) -> None:
         """Stop sending to a channel Slack refuses, and tell the lead consultant by DM."""
-        from bot.members import lead_of
 
         reason = {
             "is_archived": "the channel is archived",

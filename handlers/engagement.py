@@ -27,8 +27,6 @@ from storage.models import Engagement
 
 log = logging.getLogger("golive.handlers.engagement")
 
-START_FIELDS = ("customer", "size", "kickoff", "target", "tz", "country", "ingest", "pilot")
-
 
 def require_engagement(req: Request) -> Engagement:
     s = req.services

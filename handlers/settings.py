@@ -24,7 +24,6 @@ from storage.models import Engagement, EngagementPhase
 log = logging.getLogger("golive.handlers.settings")
 
 # -- settings ------------------------------------------------------------------------------
-SETTINGS_KEYS = frozenset({"tz", "country", "hours", "days", "cadence"})
 
 
 def _apply_settings(req: Request, engagement_id: int, values: dict[str, str]) -> str:

@@ -17,10 +17,6 @@ def escape_mrkdwn(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def unescape_mrkdwn(text: str) -> str:
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
 def cut(text: str, limit: int) -> str:
     """Cut plain text to at most `limit` characters, ending with an ellipsis when cut."""
     if len(text) <= limit:

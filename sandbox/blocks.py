@@ -18,6 +18,8 @@ from typing import Any, Literal
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from standin.payloads import STATE_KEYS
+
 from .mrkdwn import Directory, render_mrkdwn, render_text, text_of
 
 Where = Literal["message", "view", "ephemeral"]
@@ -33,28 +35,6 @@ MULTI_ELEMENTS = frozenset(
     }
 )
 TEXT_ELEMENTS = frozenset({"plain_text_input", "email_text_input", "url_text_input", "number_input"})
-# Element type -> the key of its current value in view state and of its initial value.
-STATE_KEYS: dict[str, tuple[str, str]] = {
-    "plain_text_input": ("value", "initial_value"),
-    "email_text_input": ("value", "initial_value"),
-    "url_text_input": ("value", "initial_value"),
-    "number_input": ("value", "initial_value"),
-    "datepicker": ("selected_date", "initial_date"),
-    "timepicker": ("selected_time", "initial_time"),
-    "datetimepicker": ("selected_date_time", "initial_date_time"),
-    "users_select": ("selected_user", "initial_user"),
-    "multi_users_select": ("selected_users", "initial_users"),
-    "conversations_select": ("selected_conversation", "initial_conversation"),
-    "multi_conversations_select": ("selected_conversations", "initial_conversations"),
-    "channels_select": ("selected_channel", "initial_channel"),
-    "multi_channels_select": ("selected_channels", "initial_channels"),
-    "static_select": ("selected_option", "initial_option"),
-    "external_select": ("selected_option", "initial_option"),
-    "radio_buttons": ("selected_option", "initial_option"),
-    "checkboxes": ("selected_options", "initial_options"),
-    "multi_static_select": ("selected_options", "initial_options"),
-    "multi_external_select": ("selected_options", "initial_options"),
-}
 # Elements that send their action as soon as they change (buttons and menus submit anyway).
 AUTOSUBMIT = frozenset(
     {

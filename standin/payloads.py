@@ -9,7 +9,8 @@ from typing import Any
 from .state import Workspace, iter_elements
 
 # Element type -> (state key, initial-value key). ``None`` state key means "not stateful".
-_STATE_KEYS: dict[str, tuple[str, str]] = {
+# Element type -> the key of its current value in view state and of its initial value.
+STATE_KEYS: dict[str, tuple[str, str]] = {
     "plain_text_input": ("value", "initial_value"),
     "email_text_input": ("value", "initial_value"),
     "url_text_input": ("value", "initial_value"),
@@ -131,7 +132,7 @@ def element_state(
 ) -> dict[str, Any] | None:
     """The ``state.values`` entry of a stateful element: its initial value, or ``value`` if ``use_value``."""
     etype = element.get("type", "")
-    keys = _STATE_KEYS.get(etype)
+    keys = STATE_KEYS.get(etype)
     if keys is None:
         return None
     state_key, initial_key = keys
