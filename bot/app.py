@@ -22,6 +22,8 @@ from storage.db import Database
 
 log = logging.getLogger("golive")
 
+LISTENER_THREADS_MIN = 64
+
 
 @dataclass
 class Bot:
@@ -69,7 +71,10 @@ def build_bot(services: Services, *, socket_mode: bool = False) -> Bot:
     from handlers import register
 
     settings = services.settings
-    executor = TrackingExecutor(max_workers=settings.golive_workers)
+    # Listeners ack first, then wait on Slack (rate limits can make that seconds). The pool is
+    # several times the HTTP threads so slow after-the-ack work never leaves a new request
+    # waiting for a thread to ack it; the threads are I/O-bound and cheap.
+    executor = TrackingExecutor(max_workers=max(LISTENER_THREADS_MIN, 4 * settings.golive_workers))
     try:
         app = App(
             client=services.slack.client,

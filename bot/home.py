@@ -14,7 +14,7 @@ MAX_ENGAGEMENTS = 20
 
 
 def home_view(s: Services, user_id: str) -> dict[str, Any]:
-    with s.db.session() as session:
+    with s.db.read() as session:
         rows = session.exec(
             select(Engagement)
             .join(Member, col(Member.engagement_id) == col(Engagement.id))

@@ -22,7 +22,7 @@ CHECKLIST = "checklist"
 
 
 def render_checklist(s: Services, engagement_id: int, phase_number: int) -> tuple[str, list[Message]]:
-    with s.db.session() as session:
+    with s.db.read() as session:
         engagement = session.get(Engagement, engagement_id)
         assert engagement is not None
         phase = phase_by_number(session, engagement, phase_number)
@@ -64,7 +64,7 @@ def refresh_checklist(s: Services, engagement_id: int, phase_number: int) -> Non
 
 def announce_phase(s: Services, engagement_id: int, phase_number: int) -> None:
     """The next phase starts: say so in the channel, then post its checklist."""
-    with s.db.session() as session:
+    with s.db.read() as session:
         engagement = session.get(Engagement, engagement_id)
         assert engagement is not None
         ctx = overview(session, engagement, s.playbook, s.clock.now())

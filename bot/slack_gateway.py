@@ -114,7 +114,7 @@ class SlackGateway:
 
     def posted(self, engagement_id: int, kind: str, key: str | None = None) -> list[PostedMessage]:
         """Ledger entries, newest first."""
-        with self.db.session() as s:
+        with self.db.read() as s:
             q = select(PostedMessage).where(
                 PostedMessage.engagement_id == engagement_id, PostedMessage.kind == kind
             )
@@ -155,7 +155,7 @@ class SlackGateway:
     def profile(self, user_id: str) -> Profile:
         """users.info, cached in the database for a day."""
         now = self.clock.now()
-        with self.db.session() as s:
+        with self.db.read() as s:
             row = s.get(UserProfile, user_id)
             if row is not None and now - row.fetched_at < PROFILE_TTL:
                 return _profile(row)

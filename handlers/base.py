@@ -16,7 +16,7 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext
 from slack_sdk.webhook import WebhookClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from bot.engagements import active_in_channel
 from bot.errors import UserError, new_reference
@@ -25,7 +25,7 @@ from bot.services import Services
 from bot.sides import Actor, resolve_actor
 from bot.slack_gateway import SlackCallFailed
 from messages import Message
-from storage.models import Engagement
+from storage.models import Engagement, Member
 
 log = logging.getLogger("golive.handlers")
 
@@ -198,6 +198,12 @@ def click_engagement(req: Request, session: Session) -> Engagement:
 
 def remember(s: Services, engagement_id: int, user_id: str, added_by: str) -> None:
     """Record someone who acted or was assigned: name and home team from users.info (cached)."""
+    with s.db.read() as session:
+        known = session.exec(
+            select(Member).where(Member.engagement_id == engagement_id, Member.user_id == user_id)
+        ).first()
+    if known is not None and known.team_id and known.display_name:
+        return  # nothing to learn: no Slack call, no write
     profile = s.slack.profile(user_id)
     if profile.is_bot:
         return

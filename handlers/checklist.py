@@ -152,7 +152,7 @@ def _submit(req: Request, mode: str) -> None:
     now = s.clock.now()
     if mode == "due":
         raw = req.field("due")
-        with s.db.session() as session:
+        with s.db.read() as session:
             engagement = click_engagement(req, session)
             today = local_today(now, engagement.timezone)
         problem = _due_problem(raw, today)

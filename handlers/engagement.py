@@ -31,7 +31,7 @@ log = logging.getLogger("golive.handlers.engagement")
 def require_engagement(req: Request) -> Engagement:
     s = req.services
     channel = req.channel_id
-    with s.db.session() as session:
+    with s.db.read() as session:
         engagement = active_in_channel(session, channel) if channel else None
     if engagement is None:
         raise UserError(
@@ -70,7 +70,7 @@ def start(req: Request, cmd: ParsedCommand) -> None:
         _open_start_modal(req)
         return
     opts = parse_start(cmd, now=s.clock.now(), default_tz=s.settings.golive_default_timezone)
-    with s.db.session() as session:
+    with s.db.read() as session:
         existing = active_in_channel(session, channel)
     if existing is not None:
         raise UserError(_exists_message(s, existing))
@@ -122,7 +122,7 @@ def _create_and_welcome(req: Request, channel: str, opts: Any) -> None:
 def status(req: Request, cmd: ParsedCommand) -> None:
     s = req.services
     engagement = require_engagement(req)
-    with s.db.session() as session:
+    with s.db.read() as session:
         ctx = overview(session, engagement, s.playbook, s.clock.now())
     req.ack(s.renderer.message("status.json.j2", command=s.command, **ctx))
 
@@ -131,7 +131,7 @@ def status(req: Request, cmd: ParsedCommand) -> None:
 def _open_start_modal(req: Request) -> None:
     s = req.services
     channel = req.channel_id
-    with s.db.session() as session:
+    with s.db.read() as session:
         existing = active_in_channel(session, channel) if channel else None
     if existing is not None:
         raise UserError(_exists_message(s, existing))

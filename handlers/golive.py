@@ -37,7 +37,7 @@ def cmd_dryrun(req: Request, cmd: ParsedCommand) -> None:
     engagement = require_engagement(req)
     now = s.clock.now()
     if not cmd.words:
-        with s.db.session() as session:
+        with s.db.read() as session:
             e = session.get(Engagement, engagement.id)
             suggestion = suggest_dryrun(e, session)  # type: ignore[arg-type]
         if suggestion is None or suggestion <= now:
@@ -116,7 +116,7 @@ def on_dryrun_issues_submit(req: Request) -> None:
 def cmd_cancel(req: Request, cmd: ParsedCommand) -> None:
     s = req.services
     engagement = require_engagement(req)
-    with s.db.session() as session:
+    with s.db.read() as session:
         if not actor_for(req, session, engagement).is_vendor:
             raise cl.Refused("Only the implementation team cancels an engagement.")
     req.ack(

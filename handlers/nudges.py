@@ -42,7 +42,7 @@ def refresh_nudge(s: Services, channel: str, ts: str | None) -> None:
     """Re-render a posted nudge so each entry shows what happened to it."""
     if not ts:
         return
-    with s.db.session() as session:
+    with s.db.read() as session:
         reminder = session.exec(
             select(Reminder).where(Reminder.sent_ts == ts, Reminder.kind == "nudge")
         ).first()
@@ -310,7 +310,7 @@ def cmd_nudges(req: Request, cmd: ParsedCommand) -> None:
         return
     if verb != "show":
         raise cmd.fail(f"`{plain_text(verb)[:20]}` is not a nudges action; use pause or resume.")
-    with s.db.session() as session:
+    with s.db.read() as session:
         e = session.get(Engagement, engagement.id)
         assert e is not None
         clock = clock_of(e)

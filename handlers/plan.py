@@ -26,7 +26,7 @@ def cmd_plan(req: Request, cmd: ParsedCommand) -> None:
     engagement = require_engagement(req)
     now = s.clock.now()
     if not cmd.options:
-        with s.db.session() as session:
+        with s.db.read() as session:
             ctx = overview(session, engagement, s.playbook, now)
         req.ack(s.renderer.message("plan.json.j2", command=s.command, moves=None, actor=None, **ctx))
         return

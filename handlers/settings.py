@@ -144,7 +144,7 @@ def on_settings_submit(req: Request) -> None:
 
 
 def _refresh_posted(s: Services, engagement_id: int) -> None:
-    with s.db.session() as session:
+    with s.db.read() as session:
         numbers = [
             p.number
             for p in session.exec(

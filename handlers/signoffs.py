@@ -80,7 +80,7 @@ def _decision_data(engagement: Engagement, decision: Any) -> dict[str, Any] | No
 
 
 def update_request_message(s: Services, request_id: int) -> None:
-    with s.db.session() as session:
+    with s.db.read() as session:
         request = session.get(SignoffRequest, request_id)
         assert request is not None
         message = render_request(s, session, request)
@@ -168,7 +168,7 @@ def on_approve(req: Request) -> None:
 
 def _decide(req: Request, request_id: int, decision: str, reason: str | None) -> None:
     s = req.services
-    with s.db.session() as session:
+    with s.db.read() as session:
         engagement, request, gate, actor = _load(req, session, request_id)
         closed = _closed_reason(session, request)
         if closed is None:

@@ -28,7 +28,7 @@ AUDIT_SUMMARY_ROWS = 20
 
 
 def _gate_titles(s: Services, engagement_id: int) -> dict[str, str]:
-    with s.db.session() as session:
+    with s.db.read() as session:
         return {g.key: g.title for g in session.exec(select(Gate).where(Gate.engagement_id == engagement_id))}
 
 
@@ -111,7 +111,7 @@ def _remove_by_command(req: Request, engagement: Engagement, user: str, role: st
 def cmd_team(req: Request, cmd: ParsedCommand) -> None:
     s = req.services
     engagement = require_engagement(req)
-    with s.db.session() as session:
+    with s.db.read() as session:
         rows = roles.team(session, engagement)
     req.ack(
         s.renderer.message(
@@ -163,7 +163,7 @@ def on_team_submit(req: Request) -> None:
     user = req.field("person")
     role = req.field("role")
     gate = req.field("gate") or roles.ALL_GATES
-    with s.db.session() as session:
+    with s.db.read() as session:
         engagement = active_in_channel(session, req.channel_id or "")
     if engagement is None:
         raise UserError("No engagement runs in this channel.")

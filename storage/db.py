@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import event, text
@@ -12,6 +13,7 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+READ_ONLY = "golive_read_only"
 
 
 def is_sqlite(url: str) -> bool:
@@ -60,9 +62,13 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # type: ignore[no-untyped-def]
-        # Every transaction that may write takes the lock at BEGIN; readers in WAL mode
-        # are not blocked by it, and two writers queue on busy_timeout instead of failing.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A transaction that may write takes the write lock at BEGIN, so two writers queue on
+        # busy_timeout instead of failing when a read lock cannot be upgraded. Read-only
+        # sessions (Database.read) begin deferred: in WAL mode they never wait for writers.
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -71,6 +77,8 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, echo=echo)
+        self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
+        self._writers: AbstractContextManager[object] = threading.RLock() if self.is_sqlite else nullcontext()
 
     @property
     def is_sqlite(self) -> bool:
@@ -78,8 +86,12 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session whose transaction commits on success and rolls back on error."""
-        with Session(self.engine, expire_on_commit=False) as session:
+        """A session whose transaction commits on success and rolls back on error.
+
+        On SQLite, writers of this process queue on a lock here rather than in SQLite's busy
+        handler, whose back-off sleeps make waits much longer than the transactions they wait
+        for; other processes still meet busy_timeout."""
+        with self._writers, Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()
@@ -87,9 +99,16 @@ class Database:
                 session.rollback()
                 raise
 
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading only: it never takes SQLite's write lock. Closing it ends the
+        transaction; the objects read stay usable, detached."""
+        with Session(self._read_engine, expire_on_commit=False) as session:
+            yield session
+
     def ping(self) -> bool:
         try:
-            with self.engine.connect() as conn:
+            with self._read_engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             return True
         except Exception:

@@ -10,6 +10,7 @@ import urllib.request
 import pytest
 
 from bot.harness import APPROVER, CHANNEL, LEAD
+from storage.db import Database
 from storage.models import Engagement, EngagementPhase, Member, MemberRole, ProcessedEvent
 from tests.e2e.helpers import blocks_text, count, dump, engagement, ephemeral_texts, posts, welcomes
 
@@ -269,10 +270,11 @@ def test_rate_limited_post_is_retried_after_the_ack(harness):
 def test_healthz_reflects_the_database(harness):
     with urllib.request.urlopen(harness.server.url + "/healthz") as resp:
         assert resp.status == 200
-    harness.services.db.engine.dispose()
-    harness.services.db.engine = __import__("storage.db", fromlist=["make_engine"]).make_engine(
-        "postgresql://nobody@127.0.0.1:1/none"
-    )
-    with pytest.raises(urllib.error.HTTPError) as exc:
-        urllib.request.urlopen(harness.server.url + "/healthz")
-    assert exc.value.code == 503
+    working = harness.services.db
+    harness.services.db = Database("postgresql://nobody@127.0.0.1:1/none")  # a database that does not answer
+    try:
+        with pytest.raises(urllib.error.HTTPError) as exc:
+            urllib.request.urlopen(harness.server.url + "/healthz")
+        assert exc.value.code == 503
+    finally:
+        harness.services.db = working
