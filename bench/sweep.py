@@ -46,13 +46,32 @@ def main() -> int:
             channels = []
             for n in range(args.engagements):
                 channel = f"C0B{n:05d}"
-                h.standin.add_channel(channel, name=f"b{n}", ext_shared=True, members=[p.user_id for p in PERSONAS])
-                opts = build_start_options(name=f"Customer {n}", size="small", kickoff="2026-11-30", target=None,
-                                           tz="Europe/Berlin", country=None, pilot=None, ingest=None, now=START,
-                                           default_tz="UTC")
+                h.standin.add_channel(
+                    channel, name=f"b{n}", ext_shared=True, members=[p.user_id for p in PERSONAS]
+                )
+                opts = build_start_options(
+                    name=f"Customer {n}",
+                    size="small",
+                    kickoff="2026-11-30",
+                    target=None,
+                    tz="Europe/Berlin",
+                    country=None,
+                    pilot=None,
+                    ingest=None,
+                    now=START,
+                    default_tz="UTC",
+                )
                 with s.db.session() as session:
-                    start_engagement(session, opts, playbook=s.playbook, team_id="T0VENDOR", channel_id=channel,
-                                     user_id=LEAD.user_id, user_name=LEAD.name, now=START)
+                    start_engagement(
+                        session,
+                        opts,
+                        playbook=s.playbook,
+                        team_id="T0VENDOR",
+                        channel_id=channel,
+                        user_id=LEAD.user_id,
+                        user_name=LEAD.name,
+                        now=START,
+                    )
                 channels.append(channel)
             clock.set(SWEEP_AT)
             sweeper = Sweeper(s, worker="bench")
@@ -62,16 +81,25 @@ def main() -> int:
             elapsed = time.perf_counter() - t0
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
-            sent = Counter(c.args["channel"] for c in h.standin.calls_to("chat.postMessage")
-                           if str(c.args.get("text", "")).startswith("Friendly reminder"))
+            sent = Counter(
+                c.args["channel"]
+                for c in h.standin.calls_to("chat.postMessage")
+                if str(c.args.get("text", "")).startswith("Friendly reminder")
+            )
         finally:
             h.stop()
     per = elapsed * 1000 / args.engagements
     once = sent == Counter({c: 1 for c in channels})
-    print(f"{args.engagements} engagements: sweep {elapsed:.2f} s ({per:.1f} ms each), "
-          f"peak memory {peak / 2**20:.1f} MB, {len(report.sent)} messages sent")
+    print(
+        f"{args.engagements} engagements: sweep {elapsed:.2f} s ({per:.1f} ms each), "
+        f"peak memory {peak / 2**20:.1f} MB, {len(report.sent)} messages sent"
+    )
     ok = per <= args.max_ms and peak / 2**20 <= args.max_mb and once
-    print("  OK" if ok else f"  FAIL: want ≤ {args.max_ms} ms each, ≤ {args.max_mb} MB, each nudge once ({once})")
+    print(
+        "  OK"
+        if ok
+        else f"  FAIL: want ≤ {args.max_ms} ms each, ≤ {args.max_mb} MB, each nudge once ({once})"
+    )
     return 0 if ok else 1
 
 

@@ -118,6 +118,16 @@ def parse_start(cmd: ParsedCommand, *, now: datetime, default_tz: str) -> StartO
         raise UsageError(str(exc), cmd.spec.usage) from None
 
 
+def latest_in_channel(session: Session, channel_id: str) -> Engagement | None:
+    """The channel's active engagement, else its most recent one (live or cancelled)."""
+    return (
+        active_in_channel(session, channel_id)
+        or session.exec(
+            select(Engagement).where(Engagement.channel_id == channel_id).order_by(col(Engagement.id).desc())
+        ).first()
+    )
+
+
 def active_in_channel(session: Session, channel_id: str) -> Engagement | None:
     return session.exec(
         select(Engagement).where(Engagement.channel_id == channel_id, Engagement.status == "active")

@@ -10,6 +10,7 @@ from sqlmodel import Session, col
 from bot import audit
 from bot.checklist import items_of, phase_complete
 from bot.engagements import phases_of
+from bot.schedule import cancel_all
 from bot.sides import Actor
 from bot.signoffs import gates_approved
 from storage.models import Engagement, EngagementPhase
@@ -19,7 +20,8 @@ def advance_if_complete(
     session: Session, engagement: Engagement, now: datetime, actor: Actor | None = None
 ) -> int | None:
     """Complete the current phase (and any finished ones after it); returns the new current
-    phase number when the engagement moved on, else None.
+    phase number when the engagement moved on, else None. When the last phase completes the
+    engagement is live: the number returned is one past the last phase.
 
     The move is a conditional update on the phase pointer, so two requests finishing the
     same phase at once move it (and announce it) once.
@@ -28,18 +30,27 @@ def advance_if_complete(
     start = engagement.phase_index
     current = start
     by_number = {p.number: p for p in phases}
-    while current in by_number and current < len(phases) and _complete(session, by_number[current]):
+    while current in by_number and _complete(session, by_number[current]):
         current += 1
     if current == start:
         return None
+    live = current > len(phases)
+    values: dict[str, object] = {"phase_index": min(current, len(phases)), "updated_at": now}
+    if live:
+        values["status"] = "live"
     result = session.execute(
         update(Engagement)
-        .where(col(Engagement.id) == engagement.id, col(Engagement.phase_index) == start)
-        .values(phase_index=current, updated_at=now)
+        .where(
+            col(Engagement.id) == engagement.id,
+            col(Engagement.phase_index) == start,
+            col(Engagement.status) == "active",
+        )
+        .values(**values)
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
         return None
-    for n in range(start, current):
+    who = actor or audit.SYSTEM
+    for n in range(start, min(current, len(phases) + 1)):
         phase = by_number[n]
         if phase.completed_at is None:
             phase.completed_at = now
@@ -47,16 +58,28 @@ def advance_if_complete(
             audit.record(
                 session,
                 engagement.id,
-                actor or audit.SYSTEM,
+                who,
                 "phase.completed",
-                phase.name,  # type: ignore[arg-type]
-                {"phase": phase.number},
+                phase.name,
+                {"phase": phase.number},  # type: ignore[arg-type]
                 now=now,
             )
+    if live:
+        cancelled = cancel_all(session, engagement.id)  # type: ignore[arg-type]
+        audit.record(
+            session,
+            engagement.id,
+            who,
+            "engagement.live",
+            engagement.customer_name,  # type: ignore[arg-type]
+            {"reminders_cancelled": cancelled},
+            now=now,
+        )
     if engagement in session:
         session.refresh(engagement)
     else:
-        engagement.phase_index = current
+        engagement.phase_index = min(current, len(phases))
+        engagement.status = "live" if live else engagement.status
     return current
 
 

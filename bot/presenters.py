@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
@@ -64,6 +65,11 @@ def engagement_data(
         "status": engagement.status,
         "phase_number": current.number if current else 0,
         "phase_name": current.name if current else "",
+        "dryrun_at": engagement.dryrun_at,
+        "dryrun_local": engagement.dryrun_at.astimezone(ZoneInfo(engagement.timezone))
+        if engagement.dryrun_at
+        else None,
+        "dryrun_outcome": engagement.dryrun_outcome,
     }
 
 

@@ -63,25 +63,29 @@ def refresh_checklist(s: Services, engagement_id: int, phase_number: int) -> Non
 
 
 def announce_phase(s: Services, engagement_id: int, phase_number: int) -> None:
-    """The next phase starts: say so in the channel, then post its checklist."""
+    """The next phase starts: say so in the channel, then post its checklist. One past the last
+    phase means the customer is live: that is announced instead."""
     with s.db.read() as session:
         engagement = session.get(Engagement, engagement_id)
         assert engagement is not None
         ctx = overview(session, engagement, s.playbook, s.clock.now())
-        phase = phase_by_number(session, engagement, phase_number)
-        done_phase = phase_number - 1
-        ctx |= {
-            "phase": {
-                "number": phase.number,
-                "name": phase.name,
-                "emoji": phase.emoji,
-                "start": phase.planned_start,
-                "end": phase.planned_end,
-            },
-            "finished": next((p for p in ctx["phases"] if p["number"] == done_phase), None),
-        }
-    message = s.renderer.message("phase_started.json.j2", command=s.command, **ctx)
-    s.slack.post(
-        engagement.channel_id, message, kind="phase", key=str(phase_number), engagement_id=engagement_id
-    )
-    post_checklist(s, engagement_id, phase_number)
+        live = engagement.status == "live" and phase_number > len(ctx["phases"])
+        if live:
+            message = s.renderer.message("live.json.j2", command=s.command, **ctx)
+        else:
+            phase = phase_by_number(session, engagement, phase_number)
+            ctx |= {
+                "phase": {
+                    "number": phase.number,
+                    "name": phase.name,
+                    "emoji": phase.emoji,
+                    "start": phase.planned_start,
+                    "end": phase.planned_end,
+                },
+                "finished": next((p for p in ctx["phases"] if p["number"] == phase_number - 1), None),
+            }
+            message = s.renderer.message("phase_started.json.j2", command=s.command, **ctx)
+    kind, key = ("live", "live") if live else ("phase", str(phase_number))
+    s.slack.post(engagement.channel_id, message, kind=kind, key=key, engagement_id=engagement_id)
+    if not live:
+        post_checklist(s, engagement_id, phase_number)

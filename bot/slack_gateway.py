@@ -152,12 +152,13 @@ class SlackGateway:
         self._call("views.publish", user_id=user, view=view)
 
     # -- people and channels ---------------------------------------------------------------
-    def profile(self, user_id: str) -> Profile:
-        """users.info, cached in the database for a day."""
+    def profile(self, user_id: str, *, fresh: bool = False) -> Profile:
+        """users.info, cached in the database for a day (`fresh` asks Slack now, e.g. for the
+        name recorded with a sign-off decision)."""
         now = self.clock.now()
         with self.db.read() as s:
             row = s.get(UserProfile, user_id)
-            if row is not None and now - row.fetched_at < PROFILE_TTL:
+            if row is not None and not fresh and now - row.fetched_at < PROFILE_TTL:
                 return _profile(row)
         try:
             user = self._call("users.info", user=user_id)["user"]

@@ -196,8 +196,11 @@ def click_engagement(req: Request, session: Session) -> Engagement:
     return engagement
 
 
-def remember(s: Services, engagement_id: int, user_id: str, added_by: str) -> None:
-    """Record someone who acted or was assigned: name and home team from users.info (cached)."""
+def remember(
+    s: Services, engagement_id: int, user_id: str, added_by: str, team_id: str | None = None
+) -> None:
+    """Record someone who acted or was assigned: name and home team from users.info (cached).
+    `team_id` is the home team a click payload told us, used when users.info cannot see them."""
     with s.db.read() as session:
         known = session.exec(
             select(Member).where(Member.engagement_id == engagement_id, Member.user_id == user_id)
@@ -214,7 +217,7 @@ def remember(s: Services, engagement_id: int, user_id: str, added_by: str) -> No
                 session,
                 engagement,
                 user_id=user_id,
-                team_id=profile.team_id,
+                team_id=profile.team_id or team_id,
                 display_name=profile.name,
                 added_by=added_by,
                 now=s.clock.now(),

@@ -35,11 +35,17 @@ MENU = re.compile(r"^item_menu:(\d+)$")
 
 # -- shared steps --------------------------------------------------------------------------
 def after_change(
-    s: Services, engagement_id: int, phase_number: int, advanced_to: int | None, *, actor: str | None = None
+    s: Services,
+    engagement_id: int,
+    phase_number: int,
+    advanced_to: int | None,
+    *,
+    actor: str | None = None,
+    team_id: str | None = None,
 ) -> None:
     """Slack work after a change: learn who acted, update the posted checklist, announce a new phase."""
     if actor:
-        remember(s, engagement_id, actor, actor)
+        remember(s, engagement_id, actor, actor, team_id)
     refresh_checklist(s, engagement_id, phase_number)
     if advanced_to is not None:
         announce_phase(s, engagement_id, advanced_to)
@@ -98,7 +104,14 @@ def on_tick(req: Request) -> None:
     if refused is not None:
         req.reply(s.error(refused.message))
     # Always re-render: a refused tick must go back to the truth in the message too.
-    after_change(s, engagement_id, phase_number, advanced, actor=req.user_id if change else None)  # type: ignore[arg-type]
+    after_change(
+        s,
+        engagement_id,
+        phase_number,
+        advanced,
+        actor=req.user_id if change else None,
+        team_id=req.user_team_id,
+    )  # type: ignore[arg-type]
 
 
 # -- the item menu -------------------------------------------------------------------------
@@ -181,7 +194,7 @@ def _submit(req: Request, mode: str) -> None:
     if change is not None:
         if assignee:
             remember(s, engagement_id, assignee, req.user_id)  # type: ignore[arg-type]
-        after_change(s, engagement_id, phase_number, advanced, actor=req.user_id)  # type: ignore[arg-type]
+        after_change(s, engagement_id, phase_number, advanced, actor=req.user_id, team_id=req.user_team_id)  # type: ignore[arg-type]
 
 
 def _due_problem(raw: str | None, today: date) -> str | None:
@@ -243,7 +256,7 @@ def _apply(req: Request, cmd: ParsedCommand, fn: Any, *, learn: str | None = Non
     req.ack(s.notice(confirm_text(change, names)))
     if learn:
         remember(s, engagement.id, learn, req.user_id)  # type: ignore[arg-type]
-    after_change(s, engagement.id, phase_no, advanced, actor=req.user_id)  # type: ignore[arg-type]
+    after_change(s, engagement.id, phase_no, advanced, actor=req.user_id, team_id=req.user_team_id)  # type: ignore[arg-type]
 
 
 def cmd_done(req: Request, cmd: ParsedCommand) -> None:
@@ -338,7 +351,7 @@ def on_add_submit(req: Request) -> None:
         actor = actor_for(req, session, engagement)
         _record(session, engagement, actor, cl.add_item(session, phase, actor, title, owner, now), now)
         engagement_id, phase_number = engagement.id, phase.number
-    after_change(s, engagement_id, phase_number, None, actor=req.user_id)  # type: ignore[arg-type]
+    after_change(s, engagement_id, phase_number, None, actor=req.user_id, team_id=req.user_team_id)  # type: ignore[arg-type]
 
 
 def on_assign_submit(req: Request) -> None:

@@ -12,6 +12,7 @@ from bot.engagements import (
     EngagementExists,
     active_in_channel,
     build_start_options,
+    latest_in_channel,
     local_today,
     parse_start,
     start_engagement,
@@ -28,11 +29,17 @@ from storage.models import Engagement
 log = logging.getLogger("golive.handlers.engagement")
 
 
-def require_engagement(req: Request) -> Engagement:
+def require_engagement(req: Request, *, finished_ok: bool = False) -> Engagement:
+    """The channel's active engagement; with finished_ok, its most recent one (live or cancelled)."""
     s = req.services
     channel = req.channel_id
     with s.db.read() as session:
-        engagement = active_in_channel(session, channel) if channel else None
+        if not channel:
+            engagement = None
+        elif finished_ok:
+            engagement = latest_in_channel(session, channel)
+        else:
+            engagement = active_in_channel(session, channel)
     if engagement is None:
         raise UserError(
             f"No engagement runs in this channel yet. A consultant starts one with "
@@ -121,7 +128,7 @@ def _create_and_welcome(req: Request, channel: str, opts: Any) -> None:
 
 def status(req: Request, cmd: ParsedCommand) -> None:
     s = req.services
-    engagement = require_engagement(req)
+    engagement = require_engagement(req, finished_ok=True)
     with s.db.read() as session:
         ctx = overview(session, engagement, s.playbook, s.clock.now())
     req.ack(s.renderer.message("status.json.j2", command=s.command, **ctx))

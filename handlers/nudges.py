@@ -74,7 +74,7 @@ def on_nudge_done(req: Request) -> None:
             advanced = advance_if_complete(session, engagement, now, actor)
         engagement_id, number = engagement.id, phase.number
     refresh_nudge(s, req.channel_id or "", req.message_ts)
-    after_change(s, engagement_id, number, advanced, actor=req.user_id)  # type: ignore[arg-type]
+    after_change(s, engagement_id, number, advanced, actor=req.user_id, team_id=req.user_team_id)  # type: ignore[arg-type]
 
 
 def _snooze(req: Request, item_id: int, until: date) -> None:

@@ -177,7 +177,7 @@ def _decide(req: Request, request_id: int, decision: str, reason: str | None) ->
         req.reply(s.notice(closed))
         return
     # The name as Slack shows it now, recorded with the decision (users.info, cached).
-    name = s.slack.profile(actor.user_id).name
+    name = s.slack.profile(actor.user_id, fresh=True).name
     now = s.clock.now()
     with s.db.session() as session:
         engagement, request, gate, actor = _load(req, session, request_id)

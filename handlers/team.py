@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from slack_bolt import App
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot import audit, roles
 from bot.commands import ParsedCommand
@@ -18,8 +18,9 @@ from bot.slack_gateway import SlackCallFailed
 from bot.slacktext import plain_text, user_id_from_token
 from handlers.base import Request, actor_for, listener
 from handlers.engagement import require_engagement
+from handlers.signoffs import update_request_message
 from messages import Mention, fmt
-from storage.models import Engagement, Gate
+from storage.models import Engagement, Gate, SignoffRequest
 
 log = logging.getLogger("golive.handlers.team")
 
@@ -30,6 +31,18 @@ AUDIT_SUMMARY_ROWS = 20
 def _gate_titles(s: Services, engagement_id: int) -> dict[str, str]:
     with s.db.read() as session:
         return {g.key: g.title for g in session.exec(select(Gate).where(Gate.engagement_id == engagement_id))}
+
+
+def refresh_open_requests(s: Services, engagement_id: int) -> None:
+    """Open sign-off requests show who may approve: keep them true when approvers change."""
+    with s.db.read() as session:
+        ids = session.exec(
+            select(SignoffRequest.id)
+            .join(Gate, col(Gate.id) == col(SignoffRequest.gate_id))
+            .where(Gate.engagement_id == engagement_id, SignoffRequest.status == "open")
+        ).all()
+    for request_id in ids:
+        update_request_message(s, request_id)  # type: ignore[arg-type]
 
 
 def _add_role(req: Request, engagement_id: int, user: str, role: str, gate: str) -> roles.RoleRow | None:
@@ -89,6 +102,7 @@ def cmd_role(req: Request, cmd: ParsedCommand) -> None:
             )
         )
     )
+    refresh_open_requests(s, engagement.id)  # type: ignore[arg-type]
 
 
 def _remove_by_command(req: Request, engagement: Engagement, user: str, role: str | None) -> None:
@@ -106,6 +120,7 @@ def _remove_by_command(req: Request, engagement: Engagement, user: str, role: st
         for r in rows:
             roles.remove_role(session, engagement, actor, r.role_id, s.clock.now())
     req.reply(s.notice(fmt("Removed {n} role(s) of {who}.", n=len(rows), who=Mention(user))))
+    refresh_open_requests(s, engagement.id)  # type: ignore[arg-type]
 
 
 def cmd_team(req: Request, cmd: ParsedCommand) -> None:
@@ -123,7 +138,9 @@ def cmd_team(req: Request, cmd: ParsedCommand) -> None:
     )  # type: ignore[arg-type]
 
 
-def _team_view(s: Services, engagement: Engagement, channel: str | None) -> dict[str, Any]:
+def _team_view(
+    s: Services, engagement: Engagement, channel: str | None, note: str | None = None
+) -> dict[str, Any]:
     with s.db.session() as session:
         rows = roles.team(session, engagement)
     return s.renderer.view(
@@ -131,6 +148,7 @@ def _team_view(s: Services, engagement: Engagement, channel: str | None) -> dict
         rows=rows,
         gates=_gate_titles(s, engagement.id),  # type: ignore[arg-type]
         meta={"channel": channel},
+        note=note,
     )
 
 
@@ -156,9 +174,12 @@ def on_team_remove(req: Request) -> None:
             raise UserError("No engagement runs in this channel.")
         roles.remove_role(session, engagement, actor_for(req, session, engagement), role_id, s.clock.now())
     s.slack.update_view(req.view["id"], _team_view(s, engagement, req.channel_id))
+    refresh_open_requests(s, engagement.id)  # type: ignore[arg-type]
 
 
 def on_team_submit(req: Request) -> None:
+    """Adding a role needs users.info (slow, retried on 429): keep the form open with a note,
+    ack, then show the outcome in the same form."""
     s = req.services
     user = req.field("person")
     role = req.field("role")
@@ -167,17 +188,22 @@ def on_team_submit(req: Request) -> None:
         engagement = active_in_channel(session, req.channel_id or "")
     if engagement is None:
         raise UserError("No engagement runs in this channel.")
+    req.ack(
+        response_action="update",
+        view=_team_view(s, engagement, req.channel_id, note=":hourglass_flowing_sand: Adding…"),
+    )
     try:
-        _add_role(req, engagement.id, user, role, gate)  # type: ignore[arg-type]
+        row = _add_role(req, engagement.id, user, role, gate)  # type: ignore[arg-type]
+        note = f":white_check_mark: {row.name} is now {role}." if row else "They already have that role."
     except UserError as exc:
-        req.ack(response_action="errors", errors={"person": exc.message[:150]})
-        return
-    req.ack(response_action="update", view=_team_view(s, engagement, req.channel_id))
+        note = f":warning: {exc.message}"
+    s.slack.update_view(req.view["id"], _team_view(s, engagement, req.channel_id, note=note))
+    refresh_open_requests(s, engagement.id)  # type: ignore[arg-type]
 
 
 def cmd_audit(req: Request, cmd: ParsedCommand) -> None:
     s = req.services
-    engagement = require_engagement(req)
+    engagement = require_engagement(req, finished_ok=True)
     req.ack()
     with s.db.session() as session:
         rows = audit.events(session, engagement.id)  # type: ignore[arg-type]

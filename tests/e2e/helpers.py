@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import func, select
@@ -114,3 +115,21 @@ def send_payload(h: Harness, payload: dict[str, Any]) -> Any:
     from urllib.parse import urlencode
 
     return h.driver.send(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+
+def mention(p: Any) -> str:
+    """How Slack sends a mention in slash command text (should_escape: true)."""
+    return f"<@{p.user_id}|{p.name.split()[0].lower()}>"
+
+
+def at(h: Harness, iso: str) -> None:
+    """Set the bot's clock to an ISO-8601 time."""
+    h.clock.set(datetime.fromisoformat(iso))
+
+
+def nudges(h: Harness) -> list[dict[str, Any]]:
+    return [m for m in posts(h) if m["text"].startswith("Friendly reminder")]
+
+
+def dryrun_reminders(h: Harness) -> list[dict[str, Any]]:
+    return [m for m in posts(h) if m["text"].startswith("Go-live dry run") and "scheduled" not in m["text"]]

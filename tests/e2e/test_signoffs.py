@@ -252,13 +252,18 @@ def test_team_modal_adds_and_removes_roles(engaged):
         {"person": {"value": CONSULTANT.user_id}, "role": {"value": "approver"}},
         user=LEAD.user_id,
     )
-    assert r.json["response_action"] == "errors" and "vendor's side" in r.json["errors"]["person"]
+    h.idle()
+    assert r.json["response_action"] == "update"  # the form stays open; the outcome follows in it
+    shown = blocks_text(h.standin.view(view["id"])["view"]["blocks"])
+    assert "vendor's side" in shown and "never approve on the customer's behalf" in shown
     r = h.driver.submit_view(
         view["id"],
         {"person": {"value": CONSULTANT.user_id}, "role": {"value": "consultant"}},
         user=LEAD.user_id,
     )
+    h.idle()
     assert r.json["response_action"] == "update"
+    assert "Carl Consultant is now consultant" in blocks_text(h.standin.view(view["id"])["view"]["blocks"])
     with h.services.db.session() as s:
         from bot import roles
 
@@ -341,3 +346,15 @@ def test_audit_rows_cannot_be_changed(harness_factory, request, backend):
         with pytest.raises(DBAPIError, match="append-only"), h.services.db.session() as s:
             s.exec(text(sql))
     assert audit_kinds(h) == ["engagement.started"]
+
+
+def test_an_open_request_follows_changes_to_its_approvers(engaged):
+    h = engaged
+    h.command("signoff solution_design")
+    assert f"<@{SPONSOR.user_id}>" not in blocks_text(request_msg(h, "solution_design")["blocks"])
+    h.command(f"role {mention(SPONSOR)} approver gate=solution_design")
+    shown = blocks_text(request_msg(h, "solution_design")["blocks"])
+    assert f"<@{SPONSOR.user_id}>" in shown and f"<@{APPROVER.user_id}>" in shown
+    h.command(f"role {mention(APPROVER)} remove approver")
+    shown = blocks_text(request_msg(h, "solution_design")["blocks"])
+    assert f"<@{APPROVER.user_id}>" not in shown.split("Who may approve:")[1]

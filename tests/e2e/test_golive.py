@@ -1,0 +1,152 @@
+"""Issue 5, the go-live side: dry-run reminders and outcome, go-live day, the weekly digest, cancelling."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlmodel import select
+
+from bot.harness import APPROVER, CHANNEL, LEAD
+from storage.models import Engagement, Reminder
+from tests.e2e.helpers import (
+    at,
+    blocks_text,
+    button_payload,
+    dryrun_reminders,
+    engagement,
+    ephemeral_texts,
+    mention,
+    posts,
+    send_payload,
+)
+
+
+def test_dry_run_reminders_and_outcome(small):
+    h = small
+    h.command("dryrun")
+    assert "two business days before go-live" in ephemeral_texts(h, LEAD.user_id)[-1]
+    h.command("dryrun 2026-12-16 10:00")
+    with h.services.db.session() as s:
+        due = {
+            r.dedupe_key.rsplit(":", 1)[1]: r.due_at
+            for r in s.exec(select(Reminder).where(Reminder.kind == "dryrun"))
+        }
+    assert due == {
+        "t-7d": datetime(2026, 12, 9, 9, 0, tzinfo=UTC),  # Wed 9 Dec 10:00 Berlin
+        "t-1bd": datetime(2026, 12, 15, 9, 0, tzinfo=UTC),  # Tue 15 Dec 10:00 Berlin
+        "t-1h": datetime(2026, 12, 16, 8, 0, tzinfo=UTC),  # Wed 16 Dec 09:00 Berlin
+    }
+    texts = []
+    for moment in ("2026-12-09T10:00:00+01:00", "2026-12-15T10:00:00+01:00", "2026-12-16T09:00:00+01:00"):
+        at(h, moment)
+        h.run_sweep()
+        texts.append(dryrun_reminders(h)[-1]["text"])
+    assert [t.split(" for ")[0] for t in texts] == [
+        "Go-live dry run in 7 days",
+        "Go-live dry run tomorrow",
+        "Go-live dry run in 1 hour",
+    ]
+    last = dryrun_reminders(h)[-1]
+    assert "Invoices for the sample customers match the parallel run" in blocks_text(last["blocks"])
+    # The final go-live approval waits for a passed dry run.
+    h.command("signoff final_golive")
+    with h.services.db.session() as s:
+        from storage.models import SignoffRequest
+
+        req = s.exec(select(SignoffRequest)).one()
+    req_msg = h.standin.message(CHANNEL, req.ts)
+    h.driver.click(CHANNEL, req_msg["ts"], f"signoff_approve:{req.id}", user=APPROVER.user_id)
+    h.idle()
+    assert "waits for a passed go-live dry run" in ephemeral_texts(h, APPROVER.user_id)[-1]
+    h.driver.click(CHANNEL, last["ts"], "dryrun_issues", user=APPROVER.user_id)
+    h.idle()
+    [view] = h.standin.open_views(APPROVER.user_id)
+    h.driver.submit_view(
+        view["id"], {"notes": {"value": "Tax rounding differs by a cent"}}, user=APPROVER.user_id
+    )
+    h.idle()
+    assert engagement(h).dryrun_outcome == "issues"
+    assert "Issues found" in blocks_text(h.standin.message(CHANNEL, last["ts"])["blocks"])
+    h.command("dryrun 2026-12-17 10:00")
+    reminder = [m for m in posts(h) if "dry run scheduled" in m["text"].lower()]
+    assert reminder
+    at(h, "2026-12-17T09:00:00+01:00")
+    h.run_sweep()
+    rerun = dryrun_reminders(h)[-1]
+    h.driver.click(CHANNEL, rerun["ts"], "dryrun_passed", user=LEAD.user_id)
+    h.idle()
+    assert engagement(h).dryrun_outcome == "passed"
+    h.driver.click(CHANNEL, req_msg["ts"], f"signoff_approve:{req.id}", user=APPROVER.user_id)
+    h.idle()
+    with h.services.db.session() as s:
+        from storage.models import SignoffDecision
+
+        assert s.exec(select(SignoffDecision)).one().decision == "approved"
+
+
+def test_rescheduling_cancels_the_old_reminders(small):
+    h = small
+    h.command("dryrun 2026-12-16 10:00")
+    h.command("dryrun 2026-12-17 11:00")
+    with h.services.db.session() as s:
+        rows = s.exec(select(Reminder).where(Reminder.kind == "dryrun")).all()
+    assert sorted(r.status for r in rows) == ["cancelled"] * 3 + ["pending"] * 3
+    at(h, "2026-12-09T10:00:00+01:00")  # the old T-7d moment
+    h.run_sweep()
+    assert not dryrun_reminders(h)
+    h.command("target 2027-01-15")
+    with h.services.db.session() as s:
+        golive = s.exec(select(Reminder).where(Reminder.kind == "golive")).all()
+    assert {(r.dedupe_key.rsplit(":", 1)[1], r.status) for r in golive} == {
+        ("2026-12-18", "cancelled"),
+        ("2027-01-15", "pending"),
+    }
+
+
+def test_go_live_day_message(small):
+    at(small, "2026-12-18T09:05:00+01:00")
+    small.run_sweep()
+    assert [m for m in posts(small) if m["text"] == "Today is go-live day for Acme Corp."]
+
+
+def test_weekly_digest_on_monday_morning_customer_time(small):
+    h = small
+    h.command(f"assign 2.6 {mention(APPROVER)}")
+    at(h, "2026-12-07T08:59:00+01:00")
+    h.run_sweep()
+    assert not [m for m in posts(h) if m["text"].startswith("Weekly digest")]
+    at(h, "2026-12-07T09:01:00+01:00")
+    h.run_sweep()
+    h.run_sweep()
+    [digest] = [
+        m
+        for m in posts(h)
+        if m["text"].startswith("Weekly digest") and "7 December" in blocks_text(m["blocks"])
+    ]
+    text = blocks_text(digest["blocks"])
+    assert "Acme Corp owes this week" in text and "*2.6* Share a sample contract" in text
+    assert "The implementation team owes this week" in text and "*1.1* Understand pricing" in text
+    assert "Next milestone" in text and "Health" in text
+
+
+def test_cancel_needs_a_consultant_and_cancels_all_reminders(small):
+    h = small
+    h.command("dryrun 2026-12-16 10:00")
+    h.command("cancel")
+    eph = h.standin.ephemerals(channel=CHANNEL, user=LEAD.user_id)[-1]
+    button = eph["blocks"][1]["elements"][0]
+    assert button["confirm"]["title"]["text"] == "Cancel the engagement?"
+    # Only a consultant may cancel: a forged click by the customer's approver is refused.
+    send_payload(h, button_payload(h, eph, "cancel_engagement", APPROVER.user_id))
+    h.idle()
+    with h.services.db.session() as s:
+        assert s.exec(select(Engagement)).one().status == "active"
+    assert "Only the implementation team cancels" in ephemeral_texts(h, APPROVER.user_id)[-1]
+    h.driver.click_ephemeral(CHANNEL, eph["ts"], "cancel_engagement", user=LEAD.user_id)
+    h.idle()
+    with h.services.db.session() as s:
+        assert s.exec(select(Engagement)).one().status == "cancelled"
+        assert {r.status for r in s.exec(select(Reminder))} == {"cancelled"}
+    at(h, "2026-12-09T10:00:00+01:00")
+    report = h.run_sweep()
+    assert report.sent == []

@@ -1,0 +1,54 @@
+"""A whole implementation, kickoff to go-live, through the channel."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from bot.harness import APPROVER, CHANNEL, LEAD
+from storage.models import AuditEvent, EngagementPhase, Gate, Item, Reminder, SignoffRequest
+from tests.e2e.helpers import at, blocks_text, dryrun_reminders, engagement, ephemeral_texts, posts
+
+
+def test_from_kickoff_to_live(small):
+    h = small
+    with h.services.db.session() as s:
+        phases = s.exec(select(EngagementPhase).order_by(EngagementPhase.number)).all()
+        gates = {p.number: [g.key for g in s.exec(select(Gate).where(Gate.phase_id == p.id))] for p in phases}
+        counts = {p.number: len(s.exec(select(Item).where(Item.phase_id == p.id)).all()) for p in phases}
+    assert [p.name for p in phases][-1] == "Go-Live"
+    h.command("dryrun 2026-12-16 10:00")
+    for number in sorted(counts):
+        for n in range(1, counts[number] + 1):
+            h.command(f"done {number}.{n}")
+        for key in gates[number]:
+            if key == "final_golive":
+                # The final approval waits for a passed dry run, recorded on its reminder.
+                at(h, "2026-12-15T10:00:00+01:00")
+                h.run_sweep()
+                h.driver.click(CHANNEL, dryrun_reminders(h)[-1]["ts"], "dryrun_passed", user=APPROVER.user_id)
+                h.idle()
+            h.command(f"signoff {key}")
+            with h.services.db.session() as s:
+                req = s.exec(select(SignoffRequest).order_by(SignoffRequest.id.desc())).first()
+            h.driver.click(CHANNEL, req.ts, f"signoff_approve:{req.id}", user=APPROVER.user_id)
+            h.idle()
+        e = engagement(h)
+        if number < len(phases):
+            assert e.phase_index == number + 1, f"phase {number} did not complete"
+    e = engagement(h)
+    assert (e.status, e.dryrun_outcome) == ("live", "passed")
+    [live] = [m for m in posts(h) if m["text"].startswith("Acme Corp is live!")]
+    assert "Every phase is complete" in blocks_text(live["blocks"])
+    with h.services.db.session() as s:
+        assert not s.exec(select(Reminder).where(Reminder.status == "pending")).all()
+        kinds = [a.kind for a in s.exec(select(AuditEvent).order_by(AuditEvent.id))]
+    assert kinds.count("phase.completed") == len(phases) and kinds[-1] == "engagement.live"
+    # The channel is free for the next engagement; status still tells the story of this one.
+    h.command("status")
+    assert "Live" in ephemeral_texts(h, LEAD.user_id)[-1]
+    h.command("start Acme Corp phase two")
+    assert engagement(h).customer_name == "Acme Corp"  # the first one, by id
+    with h.services.db.session() as s:
+        from storage.models import Engagement
+
+        assert [x.status for x in s.exec(select(Engagement).order_by(Engagement.id))] == ["live", "active"]
