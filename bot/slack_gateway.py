@@ -152,6 +152,14 @@ class SlackGateway:
         self._call("views.publish", user_id=user, view=view)
 
     # -- people and channels ---------------------------------------------------------------
+    def cached_profile(self, user_id: str) -> Profile | None:
+        """The users.info cache only, no Slack call: None when unknown or older than a day."""
+        with self.db.read() as s:
+            row = s.get(UserProfile, user_id)
+            if row is not None and self.clock.now() - row.fetched_at < PROFILE_TTL:
+                return _profile(row)
+        return None
+
     def profile(self, user_id: str, *, fresh: bool = False) -> Profile:
         """users.info, cached in the database for a day (`fresh` asks Slack now, e.g. for the
         name recorded with a sign-off decision)."""

@@ -14,7 +14,7 @@ from bot.commands import ParsedCommand
 from bot.engagements import active_in_channel
 from bot.errors import UserError
 from bot.services import Services
-from bot.slack_gateway import SlackCallFailed
+from bot.slack_gateway import Profile, SlackCallFailed
 from bot.slacktext import plain_text, user_id_from_token
 from handlers.base import Request, actor_for, listener
 from handlers.engagement import require_engagement
@@ -45,9 +45,11 @@ def refresh_open_requests(s: Services, engagement_id: int) -> None:
         update_request_message(s, request_id)  # type: ignore[arg-type]
 
 
-def _add_role(req: Request, engagement_id: int, user: str, role: str, gate: str) -> roles.RoleRow | None:
+def _add_role(
+    req: Request, engagement_id: int, user: str, role: str, gate: str, profile: Profile | None = None
+) -> roles.RoleRow | None:
     s = req.services
-    profile = s.slack.profile(user)
+    profile = profile or s.slack.profile(user)
     if not profile.found:
         raise UserError("I can't find that person in Slack; mention someone in this channel.")
     if profile.is_bot:
@@ -177,9 +179,16 @@ def on_team_remove(req: Request) -> None:
     refresh_open_requests(s, engagement.id)  # type: ignore[arg-type]
 
 
+def on_person_picked(req: Request) -> None:
+    """Someone was picked in the team form: look them up now (users.info, cached), so the
+    submit can be answered at once, in the form."""
+    req.ack()
+    user = (req.action or {}).get("selected_user")
+    if user:
+        req.services.slack.profile(user)
+
+
 def on_team_submit(req: Request) -> None:
-    """Adding a role needs users.info (slow, retried on 429): keep the form open with a note,
-    ack, then show the outcome in the same form."""
     s = req.services
     user = req.field("person")
     role = req.field("role")
@@ -188,16 +197,30 @@ def on_team_submit(req: Request) -> None:
         engagement = active_in_channel(session, req.channel_id or "")
     if engagement is None:
         raise UserError("No engagement runs in this channel.")
-    req.ack(
-        response_action="update",
-        view=_team_view(s, engagement, req.channel_id, note=":hourglass_flowing_sand: Adding…"),
-    )
-    try:
-        row = _add_role(req, engagement.id, user, role, gate)  # type: ignore[arg-type]
-        note = f":white_check_mark: {row.name} is now {role}." if row else "They already have that role."
-    except UserError as exc:
-        note = f":warning: {exc.message}"
-    s.slack.update_view(req.view["id"], _team_view(s, engagement, req.channel_id, note=note))
+    profile = s.slack.cached_profile(user) if user else None
+    if profile is not None:
+        # Known person: no Slack call before the ack, so the answer goes in the ack itself.
+        try:
+            row = _add_role(req, engagement.id, user, role, gate, profile)  # type: ignore[arg-type]
+        except UserError as exc:
+            req.ack(response_action="errors", errors={"person": exc.message[:150]})
+            return
+        note = f":white_check_mark: {profile.name} is now {role}." if row else "They already have that role."
+        req.ack(response_action="update", view=_team_view(s, engagement, req.channel_id, note=note))
+    else:
+        # Unknown person: users.info may be slow or rate limited, so it happens after the ack.
+        req.ack()
+        try:
+            row = _add_role(req, engagement.id, user, role, gate)  # type: ignore[arg-type]
+            req.reply(
+                s.notice(
+                    fmt("{who} is now {role}.", who=Mention(user), role=role)
+                    if row
+                    else "They already have that role; nothing changed."
+                )
+            )
+        except UserError as exc:
+            req.reply(s.error(exc.message))
     refresh_open_requests(s, engagement.id)  # type: ignore[arg-type]
 
 
@@ -235,3 +258,4 @@ def register(app: App, services: Services) -> None:
     app.action("team_manage")(listener(services, on_team_button))
     app.action(REMOVE)(listener(services, on_team_remove))
     app.view("team_add")(listener(services, on_team_submit))
+    app.action({"block_id": "person", "action_id": "value"})(listener(services, on_person_picked))

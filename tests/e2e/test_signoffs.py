@@ -247,21 +247,22 @@ def test_team_modal_adds_and_removes_roles(engaged):
     assert "Ada Approver" in blocks_text(view["view"]["blocks"]) or APPROVER.user_id in blocks_text(
         view["view"]["blocks"]
     )
+    # Picking a person looks them up, so the submit is answered in the form itself.
+    h.driver.click_view(
+        view["id"], "value", block_id="person", selected_user=CONSULTANT.user_id, user=LEAD.user_id
+    )
+    h.idle()
     r = h.driver.submit_view(
         view["id"],
         {"person": {"value": CONSULTANT.user_id}, "role": {"value": "approver"}},
         user=LEAD.user_id,
     )
-    h.idle()
-    assert r.json["response_action"] == "update"  # the form stays open; the outcome follows in it
-    shown = blocks_text(h.standin.view(view["id"])["view"]["blocks"])
-    assert "vendor's side" in shown and "never approve on the customer's behalf" in shown
+    assert r.json["response_action"] == "errors" and "vendor's side" in r.json["errors"]["person"]
     r = h.driver.submit_view(
         view["id"],
         {"person": {"value": CONSULTANT.user_id}, "role": {"value": "consultant"}},
         user=LEAD.user_id,
     )
-    h.idle()
     assert r.json["response_action"] == "update"
     assert "Carl Consultant is now consultant" in blocks_text(h.standin.view(view["id"])["view"]["blocks"])
     with h.services.db.session() as s:
@@ -358,3 +359,22 @@ def test_an_open_request_follows_changes_to_its_approvers(engaged):
     h.command(f"role {mention(APPROVER)} remove approver")
     shown = blocks_text(request_msg(h, "solution_design")["blocks"])
     assert f"<@{APPROVER.user_id}>" not in shown.split("Who may approve:")[1]
+
+
+def test_team_form_with_someone_not_looked_up_yet_answers_after_the_ack(engaged):
+    h = engaged
+    h.command("team")
+    eph = h.standin.ephemerals(channel=CHANNEL, user=LEAD.user_id)[-1]
+    h.driver.click_ephemeral(CHANNEL, eph["ts"], "team_manage", user=LEAD.user_id)
+    h.idle()
+    [view] = h.standin.open_views(LEAD.user_id)
+    users_info_before = len(h.standin.calls_to("users.info"))
+    r = h.driver.submit_view(
+        view["id"],
+        {"person": {"value": OUTSIDER.user_id}, "role": {"value": "contributor"}},
+        user=LEAD.user_id,
+    )
+    h.idle()
+    assert r.status == 200 and not r.json  # acked at once: the form closes
+    assert len(h.standin.calls_to("users.info")) == users_info_before + 1  # looked up after the ack
+    assert "is on the vendor's side" in ephemeral_texts(h, LEAD.user_id)[-1]
