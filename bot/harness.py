@@ -41,6 +41,27 @@ PERSONAS = (LEAD, CONSULTANT, OUTSIDER, APPROVER, CONTRIBUTOR, SPONSOR)
 CHANNEL = "C0ACME"
 
 
+def start_standin(*, customer_tz: str = "Europe/Berlin", app_token: str | None = None) -> SlackStandIn:
+    """The stand-in with the vendor's and the customer's workspaces, the personas and the
+    shared channel, started on a free loopback port."""
+    s = SlackStandIn(
+        bot_token=BOT_TOKEN,
+        signing_secret=SIGNING_SECRET,
+        team_id=VENDOR_TEAM,
+        team_name="Vendor Inc",
+        bot_user_id="U0BOT",
+        bot_id="B0BOT",
+        app_token=app_token,
+    )
+    s.start()
+    s.add_team(CUSTOMER_TEAM, "Acme Corp")
+    for p in PERSONAS:
+        tz = customer_tz if p.team_id == CUSTOMER_TEAM else "Europe/London"
+        s.add_user(p.user_id, name=p.name, team_id=p.team_id, tz=tz)
+    s.add_channel(CHANNEL, name="acme-implementation", ext_shared=True, members=[p.user_id for p in PERSONAS])
+    return s
+
+
 class Harness:
     def __init__(
         self,
@@ -62,22 +83,7 @@ class Harness:
         self.driver: SlackDriver
 
     def start(self) -> Harness:
-        s = SlackStandIn(
-            bot_token=BOT_TOKEN,
-            signing_secret=SIGNING_SECRET,
-            team_id=VENDOR_TEAM,
-            team_name="Vendor Inc",
-            bot_user_id="U0BOT",
-            bot_id="B0BOT",
-        )
-        s.start()
-        s.add_team(CUSTOMER_TEAM, "Acme Corp")
-        for p in PERSONAS:
-            tz = self.customer_tz if p.team_id == CUSTOMER_TEAM else "Europe/London"
-            s.add_user(p.user_id, name=p.name, team_id=p.team_id, tz=tz)
-        s.add_channel(
-            CHANNEL, name="acme-implementation", ext_shared=True, members=[p.user_id for p in PERSONAS]
-        )
+        s = start_standin(customer_tz=self.customer_tz)
         self.standin = s
         overrides: dict[str, Any] = {
             "SLACK_API_URL": s.api_url,

@@ -8,7 +8,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from bot import audit
-from bot.checklist import items_of, phase_complete
+from bot.checklist import Change, items_of, phase_complete
 from bot.engagements import phases_of
 from bot.schedule import cancel_all
 from bot.sides import Actor
@@ -86,3 +86,14 @@ def advance_if_complete(
 def _complete(session: Session, phase: EngagementPhase) -> bool:
     """All items done or not applicable, and every gate of the phase approved."""
     return phase_complete(items_of(session, phase.id)) and gates_approved(session, phase.id)  # type: ignore[arg-type]
+
+
+def record_and_advance(
+    session: Session, engagement: Engagement, actor: Actor, change: Change | None, now: datetime
+) -> int | None:
+    """After a checklist change: audit it, and move the engagement on if that finished a phase.
+    Returns the phase to announce, as advance_if_complete does."""
+    if change is None:
+        return None
+    audit.record_change(session, engagement.id, actor, change, now=now)  # type: ignore[arg-type]
+    return advance_if_complete(session, engagement, now, actor)

@@ -78,21 +78,21 @@ def _progress(items: list[Item]) -> dict[str, int]:
     return {"done": done, "total": len(items)}
 
 
+def phase_data(phase: EngagementPhase) -> dict[str, Any]:
+    return {
+        "number": phase.number,
+        "key": phase.key,
+        "name": phase.name,
+        "emoji": phase.emoji,
+        "start": phase.planned_start,
+        "end": phase.planned_end,
+        "completed": phase.completed_at is not None,
+    }
+
+
 def phase_rows(phases: list[EngagementPhase], items: list[Item] | None = None) -> list[dict[str, Any]]:
     items = items or []
-    return [
-        {
-            "number": p.number,
-            "key": p.key,
-            "name": p.name,
-            "emoji": p.emoji,
-            "start": p.planned_start,
-            "end": p.planned_end,
-            "completed": p.completed_at is not None,
-            "progress": _progress([i for i in items if i.phase_id == p.id]),
-        }
-        for p in phases
-    ]
+    return [phase_data(p) | {"progress": _progress([i for i in items if i.phase_id == p.id])} for p in phases]
 
 
 def health_of(
@@ -177,15 +177,7 @@ def checklist_parts(
     chunks = [rows[i : i + ITEMS_PER_MESSAGE] for i in range(0, len(rows), ITEMS_PER_MESSAGE)] or [[]]
     base = {
         "customer_name": engagement.customer_name,
-        "phase": {
-            "number": phase.number,
-            "name": phase.name,
-            "emoji": phase.emoji,
-            "start": phase.planned_start,
-            "end": phase.planned_end,
-            "completed": phase.completed_at is not None,
-            "current": phase.number == engagement.phase_index,
-        },
+        "phase": phase_data(phase) | {"current": phase.number == engagement.phase_index},
         "progress": progress,
         "overdue": overdue,
         "parts": len(chunks),

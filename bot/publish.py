@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 
 from bot.checklist import phase_by_number
-from bot.presenters import checklist_key, checklist_parts, overview
+from bot.engagements import phases_of
+from bot.presenters import checklist_key, checklist_parts, overview, phase_data
 from bot.services import Services
 from bot.slack_gateway import SlackCallFailed
 from messages import Message
@@ -62,6 +63,15 @@ def refresh_checklist(s: Services, engagement_id: int, phase_number: int) -> Non
                 log.warning("could not post checklist part %s: %s", key, exc.error)
 
 
+def refresh_posted_checklists(s: Services, engagement_id: int) -> None:
+    """Update every phase checklist already in the channel (after the plan or settings changed)."""
+    with s.db.read() as session:
+        numbers = [p.number for p in phases_of(session, engagement_id)]
+    for n in numbers:
+        if s.slack.posted(engagement_id, CHECKLIST, checklist_key(n, 1)):
+            refresh_checklist(s, engagement_id, n)
+
+
 def announce_phase(s: Services, engagement_id: int, phase_number: int) -> None:
     """The next phase starts: say so in the channel, then post its checklist. One past the last
     phase means the customer is live: that is announced instead."""
@@ -75,13 +85,7 @@ def announce_phase(s: Services, engagement_id: int, phase_number: int) -> None:
         else:
             phase = phase_by_number(session, engagement, phase_number)
             ctx |= {
-                "phase": {
-                    "number": phase.number,
-                    "name": phase.name,
-                    "emoji": phase.emoji,
-                    "start": phase.planned_start,
-                    "end": phase.planned_end,
-                },
+                "phase": phase_data(phase),
                 "finished": next((p for p in ctx["phases"] if p["number"] == phase_number - 1), None),
             }
             message = s.renderer.message("phase_started.json.j2", command=s.command, **ctx)

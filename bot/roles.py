@@ -110,21 +110,15 @@ def set_role(
     ).first()
     if existing is not None:
         return None
-    if role == "lead":
+    if role in ("lead", "sponsor"):  # one of each per engagement: the new one replaces the old
         for old in session.exec(
             select(MemberRole)
             .join(Member, col(Member.id) == col(MemberRole.member_id))
-            .where(Member.engagement_id == engagement.id, MemberRole.role == "lead")
+            .where(Member.engagement_id == engagement.id, MemberRole.role == role)
         ).all():
             session.delete(old)
-            session.add(MemberRole(member_id=old.member_id, role="consultant"))
-    if role == "sponsor":
-        for old in session.exec(
-            select(MemberRole)
-            .join(Member, col(Member.id) == col(MemberRole.member_id))
-            .where(Member.engagement_id == engagement.id, MemberRole.role == "sponsor")
-        ).all():
-            session.delete(old)
+            if role == "lead":
+                session.add(MemberRole(member_id=old.member_id, role="consultant"))
     row = MemberRole(member_id=member.id, role=role, gate_key=gate_key)  # type: ignore[arg-type]
     session.add(row)
     session.flush()

@@ -8,14 +8,12 @@ from datetime import date, timedelta
 from typing import Any
 
 from slack_bolt import App
-from sqlmodel import Session
 
-from bot import audit
 from bot import checklist as cl
 from bot.commands import ParsedCommand
 from bot.engagements import local_today
 from bot.errors import UserError
-from bot.phases import advance_if_complete
+from bot.phases import record_and_advance
 from bot.presenters import item_row, names_for
 from bot.publish import announce_phase, post_checklist, refresh_checklist
 from bot.refs import parse_ref
@@ -73,16 +71,6 @@ def confirm_text(change: cl.Change, names: dict[str, str]) -> str:
     return f"{ref} updated."
 
 
-def _record(
-    session: Session, engagement: Engagement, actor: Actor, change: cl.Change | None, now
-) -> int | None:  # type: ignore[no-untyped-def]
-    """Audit a change in its own transaction and move the engagement on if a phase finished."""
-    if change is None:
-        return None
-    audit.record_change(session, engagement.id, actor, change, now=now)  # type: ignore[arg-type]
-    return advance_if_complete(session, engagement, now, actor)
-
-
 # -- ticking -------------------------------------------------------------------------------
 def on_tick(req: Request) -> None:
     req.ack()
@@ -99,7 +87,7 @@ def on_tick(req: Request) -> None:
             change = cl.set_done(session, phase, item, actor, done, s.clock.now())
         except UserError as exc:
             refused, change = exc, None
-        advanced = _record(session, engagement, actor, change, s.clock.now())
+        advanced = record_and_advance(session, engagement, actor, change, s.clock.now())
         engagement_id, phase_number = engagement.id, phase.number
     if refused is not None:
         req.reply(s.error(refused.message))
@@ -125,7 +113,7 @@ def on_menu(req: Request) -> None:
         actor = actor_for(req, session, engagement)
         if verb == "reopen":
             change = cl.reopen(session, phase, item, actor, s.clock.now())
-            _record(session, engagement, actor, change, s.clock.now())
+            record_and_advance(session, engagement, actor, change, s.clock.now())
             engagement_id, phase_number = engagement.id, phase.number
         else:
             _check_menu_permission(verb, item, actor)
@@ -189,7 +177,7 @@ def _submit(req: Request, mode: str) -> None:
             change = cl.set_due(session, phase, item, actor, date.fromisoformat(raw), now)
         else:
             change = cl.mark_na(session, phase, item, actor, reason, now)
-        advanced = _record(session, engagement, actor, change, now)
+        advanced = record_and_advance(session, engagement, actor, change, now)
         engagement_id, phase_number = engagement.id, phase.number
     if change is not None:
         if assignee:
@@ -248,7 +236,7 @@ def _apply(req: Request, cmd: ParsedCommand, fn: Any, *, learn: str | None = Non
         phase, item = cl.find_item(session, engagement, phase_no, item_no)
         actor = actor_for(req, session, engagement)
         change = fn(session, phase, item, actor, now)
-        advanced = _record(session, engagement, actor, change, now)
+        advanced = record_and_advance(session, engagement, actor, change, now)
         names = names_for(session, engagement.id)  # type: ignore[arg-type]
     if change is None:
         req.ack(s.notice(f"{phase_no}.{item_no} already is that way; nothing changed."))
@@ -313,7 +301,7 @@ def cmd_add(req: Request, cmd: ParsedCommand) -> None:
         phase = cl.phase_by_number(session, engagement, int(cmd.words[0]))
         actor = actor_for(req, session, engagement)
         change = cl.add_item(session, phase, actor, plain_text(" ".join(cmd.words[1:])), owner, now)
-        _record(session, engagement, actor, change, now)
+        record_and_advance(session, engagement, actor, change, now)
         names = names_for(session, engagement.id)  # type: ignore[arg-type]
     req.ack(s.notice(confirm_text(change, names)))
     after_change(s, engagement.id, change.phase.number, None)  # type: ignore[arg-type]
@@ -349,7 +337,9 @@ def on_add_submit(req: Request) -> None:
         engagement = click_engagement(req, session)
         phase = cl.phase_by_number(session, engagement, int(req.metadata.get("phase", 0)))
         actor = actor_for(req, session, engagement)
-        _record(session, engagement, actor, cl.add_item(session, phase, actor, title, owner, now), now)
+        record_and_advance(
+            session, engagement, actor, cl.add_item(session, phase, actor, title, owner, now), now
+        )
         engagement_id, phase_number = engagement.id, phase.number
     after_change(s, engagement_id, phase_number, None, actor=req.user_id, team_id=req.user_team_id)  # type: ignore[arg-type]
 

@@ -18,7 +18,7 @@ from bot.errors import UserError
 from bot.hours import clock_of, format_days
 from bot.members import lead_of
 from bot.nudges import next_nudge_preview, refreshed
-from bot.phases import advance_if_complete
+from bot.phases import record_and_advance
 from bot.publish import refresh_checklist
 from bot.refs import parse_ref
 from bot.services import Services
@@ -68,10 +68,7 @@ def on_nudge_done(req: Request) -> None:
         phase, item = cl.item_by_id(session, engagement, req.action_number())
         actor = actor_for(req, session, engagement)
         change = cl.set_done(session, phase, item, actor, True, now)
-        advanced = None
-        if change is not None:
-            audit.record_change(session, engagement.id, actor, change, now=now)  # type: ignore[arg-type]
-            advanced = advance_if_complete(session, engagement, now, actor)
+        advanced = record_and_advance(session, engagement, actor, change, now)
         engagement_id, number = engagement.id, phase.number
     refresh_nudge(s, req.channel_id or "", req.message_ts)
     after_change(s, engagement_id, number, advanced, actor=req.user_id, team_id=req.user_team_id)  # type: ignore[arg-type]

@@ -6,12 +6,11 @@ from __future__ import annotations
 from bot import audit
 from bot.checklist import Refused
 from bot.commands import ParsedCommand
-from bot.engagements import phases_of, replan
+from bot.engagements import replan
 from bot.members import add_member
 from bot.presenters import overview
-from bot.publish import refresh_checklist
+from bot.publish import refresh_posted_checklists
 from bot.schedule import sync_schedule
-from bot.services import Services
 from bot.sides import CUSTOMER, VENDOR
 from bot.slacktext import plain_text, user_id_from_token
 from bot.values import ValueProblem, parse_date, parse_size
@@ -60,19 +59,12 @@ def cmd_plan(req: Request, cmd: ParsedCommand) -> None:
                 now=now,
             )
             ctx = overview(session, e, s.playbook, now)
-            numbers = [p.number for p in phases_of(session, e.id)]  # type: ignore[arg-type]
     except ValueProblem as exc:
         raise cmd.fail(str(exc)) from None
     req.ack(s.notice(f"Plan updated; {len(moves)} phase(s) moved. I posted the new dates in the channel."))
     message = s.renderer.message("plan.json.j2", command=s.command, moves=moves, actor=req.user_id, **ctx)
     s.slack.post(engagement.channel_id, message, kind="plan", engagement_id=engagement.id)
-    _refresh_all(s, engagement.id, numbers)  # type: ignore[arg-type]
-
-
-def _refresh_all(s: Services, engagement_id: int, numbers: list[int]) -> None:
-    for n in numbers:
-        if s.slack.posted(engagement_id, "checklist", f"{n}.1"):
-            refresh_checklist(s, engagement_id, n)
+    refresh_posted_checklists(s, engagement.id)  # type: ignore[arg-type]
 
 
 def cmd_side(req: Request, cmd: ParsedCommand) -> None:

@@ -6,20 +6,19 @@ import logging
 from typing import Any
 
 from slack_bolt import App
-from sqlmodel import select
 
 from bot import audit
 from bot import checklist as cl
 from bot.commands import ParsedCommand
 from bot.engagements import replan
 from bot.hours import DAY_NAMES, format_days, parse_days, parse_hours
-from bot.publish import refresh_checklist
+from bot.publish import refresh_posted_checklists
 from bot.schedule import sync_schedule
 from bot.services import Services
 from bot.values import ValueProblem, country_for_timezone, parse_country, parse_timezone
 from handlers.base import Request, actor_for, click_engagement, listener
 from handlers.engagement import require_engagement
-from storage.models import Engagement, EngagementPhase
+from storage.models import Engagement
 
 log = logging.getLogger("golive.handlers.settings")
 
@@ -107,7 +106,7 @@ def cmd_settings(req: Request, cmd: ParsedCommand) -> None:
     except ValueProblem as exc:
         raise cmd.fail(str(exc)) from None
     req.ack(s.notice(f"Saved. {summary}"))
-    _refresh_posted(s, engagement.id)  # type: ignore[arg-type]
+    refresh_posted_checklists(s, engagement.id)  # type: ignore[arg-type]
 
 
 _FIELD = {
@@ -140,20 +139,7 @@ def on_settings_submit(req: Request) -> None:
         req.ack(response_action="errors", errors={block: text.replace("`", "")[:150]})
         return
     req.ack()
-    _refresh_posted(s, engagement.id)  # type: ignore[arg-type]
-
-
-def _refresh_posted(s: Services, engagement_id: int) -> None:
-    with s.db.read() as session:
-        numbers = [
-            p.number
-            for p in session.exec(
-                select(EngagementPhase).where(EngagementPhase.engagement_id == engagement_id)
-            )
-        ]
-    for n in numbers:
-        if s.slack.posted(engagement_id, "checklist", f"{n}.1"):
-            refresh_checklist(s, engagement_id, n)
+    refresh_posted_checklists(s, engagement.id)  # type: ignore[arg-type]
 
 
 def register(app: App, services: Services) -> None:

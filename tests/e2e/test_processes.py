@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, create_engine, select
 
-from bot.harness import BOT_TOKEN, CHANNEL, LEAD, PERSONAS, SIGNING_SECRET, VENDOR_TEAM
-from standin import SlackDriver, SlackStandIn
+from bot.harness import BOT_TOKEN, CHANNEL, LEAD, SIGNING_SECRET, start_standin
+from standin import SlackDriver
 from storage.models import Engagement
 from tests.e2e.helpers import blocks_text
 
@@ -24,20 +24,7 @@ APP_TOKEN = "xapp-1-standin"
 
 @pytest.fixture
 def standin():
-    s = SlackStandIn(
-        bot_token=BOT_TOKEN,
-        signing_secret=SIGNING_SECRET,
-        team_id=VENDOR_TEAM,
-        team_name="Vendor Inc",
-        bot_user_id="U0BOT",
-        bot_id="B0BOT",
-        app_token=APP_TOKEN,
-    )
-    s.start()
-    s.add_team("T0CUST", "Acme Corp")
-    for p in PERSONAS:
-        s.add_user(p.user_id, name=p.name, team_id=p.team_id)
-    s.add_channel(CHANNEL, name="acme", ext_shared=True, members=[p.user_id for p in PERSONAS])
+    s = start_standin(app_token=APP_TOKEN)
     yield s
     assert not s.invalid_block_responses()
     s.stop()
