@@ -20,7 +20,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bot.harness import CHANNEL, CONTRIBUTOR, LEAD, Harness, sqlite_url
+from harness import CHANNEL, CONTRIBUTOR, LEAD, Harness, sqlite_url
 
 
 def main() -> int:

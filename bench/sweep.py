@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.clock import Clock
-from bot.engagements import build_start_options, start_engagement
-from bot.harness import LEAD, PERSONAS, Harness, sqlite_url
-from bot.sweep import Sweeper
+from bot.engagement.lifecycle import build_start_options, start_engagement
+from bot.reminders.sweep import Sweeper
+from harness import LEAD, PERSONAS, Harness, sqlite_url
 
 START = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # Monday 09:00 in Berlin
 SWEEP_AT = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)  # Wednesday 10:00 in Berlin: Discovery is overdue

@@ -1,16 +1,24 @@
-"""What every listener and the scheduler share: settings, database, clock, Slack, templates."""
+"""What every listener and the scheduler share: settings, database, clock, Slack, templates.
+
+This module only declares the bundle; `bot.runtime.app.build_services` assembles it. The types
+of its parts come from the capability packages, which sit above this module: they are named
+for the type checker only, so nothing here imports a package at run time.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bot.clock import Clock
-from bot.commands import CommandSet
-from bot.config import Settings
-from bot.playbook import Playbook
-from bot.slack_gateway import SlackGateway
 from messages import Message, Renderer
-from storage.db import Database
+
+if TYPE_CHECKING:
+    from bot.clock import Clock
+    from bot.commands import CommandSet
+    from bot.engagement.playbook import Playbook
+    from bot.runtime.config import Settings
+    from bot.slack.gateway import SlackGateway
+    from storage.db import Database
 
 
 @dataclass

@@ -1,4 +1,17 @@
-"""Bolt listeners. Only this package knows Bolt's listener signatures."""
+"""Bolt listeners. Only this package knows Bolt's listener signatures.
+
+One module per capability of `bot/`, so a flow is found in the same place on both sides:
+- the engagement (`bot.engagement`): `engagement` (start, status), `plan`, `checklist`,
+  `signoffs`, `golive` (target, dry run, cancel);
+- people (`bot.people`): `team` (roles, sides, the team form, the audit export);
+- reminders (`bot.reminders`): `nudges` (the nudge buttons, blocks, `/golive nudges`),
+  `settings` (the customer's clock);
+- Slack plumbing: `base` (who is asking, where, one way to answer), `commands` (routing the slash
+  command), `events` (Events API deliveries, deduplicated, and the App Home tab).
+
+Listeners import `bot` and its packages, `storage` and `messages`; never `bot.runtime`, which
+registers them.
+"""
 
 from __future__ import annotations
 

@@ -18,12 +18,12 @@ from slack_bolt import Ack, BoltContext
 from slack_sdk.webhook import WebhookClient
 from sqlmodel import Session, select
 
-from bot.engagements import active_in_channel
+from bot.engagement.lifecycle import active_in_channel
 from bot.errors import UserError, new_reference
-from bot.members import add_member
+from bot.people.members import add_member
+from bot.people.sides import Actor, resolve_actor
 from bot.services import Services
-from bot.sides import Actor, resolve_actor
-from bot.slack_gateway import SlackCallFailed
+from bot.slack.gateway import SlackCallFailed
 from messages import Message
 from storage.models import Engagement, Member
 

@@ -9,16 +9,16 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot import checklist as cl
 from bot.commands import ParsedCommand
-from bot.engagements import local_today
+from bot.engagement import checklist as cl
+from bot.engagement.lifecycle import local_today
+from bot.engagement.phases import record_and_advance
 from bot.errors import UserError
-from bot.phases import record_and_advance
-from bot.presenters import item_row, names_for
-from bot.publish import announce_phase, post_checklist, refresh_checklist
+from bot.people.sides import Actor
 from bot.refs import parse_ref
 from bot.services import Services
-from bot.sides import Actor
+from bot.slack.presenters import item_row, names_for
+from bot.slack.publish import announce_phase, post_checklist, refresh_checklist
 from bot.slacktext import plain_text, user_id_from_token
 from bot.values import ValueProblem, parse_date
 from handlers.base import Request, actor_for, click_engagement, listener, remember

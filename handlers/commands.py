@@ -31,7 +31,7 @@ ROUTES: dict[str, SubHandler] = {
     "na": checklist.cmd_na,
     "add": checklist.cmd_add,
     "plan": plan.cmd_plan,
-    "side": plan.cmd_side,
+    "side": team.cmd_side,
     "role": team.cmd_role,
     "team": team.cmd_team,
     "signoff": signoffs.cmd_signoff,

@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import App
 
 from bot.commands import ParsedCommand
-from bot.engagements import (
+from bot.engagement.lifecycle import (
     EngagementExists,
     active_in_channel,
     build_start_options,
@@ -18,10 +18,10 @@ from bot.engagements import (
     start_engagement,
 )
 from bot.errors import UserError
-from bot.presenters import overview
-from bot.publish import post_checklist
 from bot.services import Services
-from bot.slack_gateway import SlackCallFailed
+from bot.slack.gateway import SlackCallFailed
+from bot.slack.presenters import overview
+from bot.slack.publish import post_checklist
 from bot.values import ValueProblem
 from handlers.base import Request, listener
 from storage.models import Engagement

@@ -13,9 +13,9 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 from sqlalchemy.exc import IntegrityError
 
-from bot.engagements import active_in_channel
-from bot.home import home_view
+from bot.engagement.lifecycle import active_in_channel
 from bot.services import Services
+from bot.slack.home import home_view
 from handlers.base import Request, listener, remember
 from storage.models import ProcessedEvent
 

@@ -6,18 +6,20 @@ import logging
 
 from slack_bolt import App
 
-from bot import audit, dryrun
-from bot import checklist as cl
 from bot.commands import ParsedCommand
+from bot.engagement import checklist as cl
 from bot.errors import UserError
-from bot.hours import clock_of
-from bot.presenters import overview
-from bot.schedule import cancel_all, suggest_dryrun
+from bot.people import audit
+from bot.reminders import dryrun
+from bot.reminders.milestones import suggest_dryrun
+from bot.reminders.working_hours import clock_of
 from bot.services import Services
+from bot.slack.presenters import overview
 from bot.values import ValueProblem
 from handlers.base import Request, actor_for, click_engagement, listener
 from handlers.engagement import require_engagement
 from storage.models import Engagement
+from storage.reminder_rows import cancel_pending
 
 log = logging.getLogger("golive.handlers.golive")
 
@@ -140,7 +142,7 @@ def on_cancel(req: Request) -> None:
             raise cl.Refused("Only the implementation team cancels an engagement.")
         e.status, e.updated_at = "cancelled", now
         session.add(e)
-        n = cancel_all(session, e.id)  # type: ignore[arg-type]
+        n = cancel_pending(session, e.id)  # type: ignore[arg-type]
         audit.record(
             session,
             e.id,

@@ -11,17 +11,17 @@ from typing import Any
 from slack_bolt import App
 from sqlmodel import Session, col, select
 
-from bot import audit
-from bot import checklist as cl
 from bot.commands import ParsedCommand
+from bot.engagement import checklist as cl
+from bot.engagement.phases import record_and_advance
 from bot.errors import UserError
-from bot.hours import clock_of, format_days
-from bot.members import lead_of
-from bot.nudges import next_nudge_preview, refreshed
-from bot.phases import record_and_advance
-from bot.publish import refresh_checklist
+from bot.people import audit
+from bot.people.members import lead_of
 from bot.refs import parse_ref
+from bot.reminders.nudges import next_nudge_preview, refreshed
+from bot.reminders.working_hours import clock_of, format_days
 from bot.services import Services
+from bot.slack.publish import refresh_checklist
 from bot.slacktext import plain_text
 from handlers.base import Request, actor_for, click_engagement, listener
 from handlers.checklist import after_change

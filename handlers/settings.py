@@ -7,14 +7,14 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot import audit
-from bot import checklist as cl
 from bot.commands import ParsedCommand
-from bot.engagements import replan
-from bot.hours import DAY_NAMES, format_days, parse_days, parse_hours
-from bot.publish import refresh_posted_checklists
-from bot.schedule import sync_schedule
+from bot.engagement import checklist as cl
+from bot.engagement.lifecycle import replan
+from bot.people import audit
+from bot.reminders.milestones import sync_schedule
+from bot.reminders.working_hours import DAY_NAMES, format_days, parse_days, parse_hours
 from bot.services import Services
+from bot.slack.publish import refresh_posted_checklists
 from bot.values import ValueProblem, country_for_timezone, parse_country, parse_timezone
 from handlers.base import Request, actor_for, click_engagement, listener
 from handlers.engagement import require_engagement

@@ -10,16 +10,16 @@ from typing import Any
 from slack_bolt import App
 from sqlmodel import Session
 
-from bot import signoffs as so
 from bot.commands import ParsedCommand
-from bot.engagements import active_in_channel
+from bot.engagement import signoffs as so
+from bot.engagement.lifecycle import active_in_channel
+from bot.engagement.phases import advance_if_complete
 from bot.errors import UserError
-from bot.members import lead_of
-from bot.phases import advance_if_complete
-from bot.publish import announce_phase, refresh_checklist
-from bot.roles import approvers_for
+from bot.people.members import lead_of
+from bot.people.roles import approvers_for
+from bot.people.sides import Actor
 from bot.services import Services
-from bot.sides import Actor
+from bot.slack.publish import announce_phase, refresh_checklist
 from handlers.base import Request, actor_for, listener
 from handlers.engagement import require_engagement
 from storage.models import Engagement, EngagementPhase, Gate, SignoffRequest

@@ -1,4 +1,5 @@
-"""Roles (`/golive role`, `/golive team`, the team modal) and the audit trail (`/golive audit`)."""
+"""People: roles (`/golive role`, `/golive team`, the team modal), sides (`/golive side`) and the
+audit trail (`/golive audit`)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,21 @@ from typing import Any
 from slack_bolt import App
 from sqlmodel import col, select
 
-from bot import audit, roles
 from bot.commands import ParsedCommand
-from bot.engagements import active_in_channel
+from bot.engagement.checklist import Refused
+from bot.engagement.lifecycle import active_in_channel
 from bot.errors import UserError
+from bot.people import audit, roles
+from bot.people.members import add_member
+from bot.people.sides import CUSTOMER, VENDOR
 from bot.services import Services
-from bot.slack_gateway import Profile, SlackCallFailed
+from bot.slack.gateway import Profile, SlackCallFailed
 from bot.slacktext import plain_text, user_id_from_token
 from handlers.base import Request, actor_for, listener
 from handlers.engagement import require_engagement
 from handlers.signoffs import update_request_message
 from messages import Mention, fmt
-from storage.models import Engagement, Gate, SignoffRequest
+from storage.models import Engagement, Gate, Member, SignoffRequest
 
 log = logging.getLogger("golive.handlers.team")
 
@@ -259,3 +263,43 @@ def register(app: App, services: Services) -> None:
     app.action(REMOVE)(listener(services, on_team_remove))
     app.view("team_add")(listener(services, on_team_submit))
     app.action({"block_id": "person", "action_id": "value"})(listener(services, on_person_picked))
+
+
+def cmd_side(req: Request, cmd: ParsedCommand) -> None:
+    s = req.services
+    if len(cmd.words) != 2 or cmd.words[1].lower() not in (VENDOR, CUSTOMER):
+        raise cmd.fail("Mention the person and the side, e.g. `side @ada customer`.")
+    user = user_id_from_token(cmd.words[0])
+    if user is None:
+        raise cmd.fail(f"`{plain_text(cmd.words[0])[:40]}` is not a person I can find; mention them with @.")
+    side = cmd.words[1].lower()
+    engagement = require_engagement(req)
+    with s.db.session() as session:
+        actor = actor_for(req, session, engagement)
+        if not actor.is_vendor:
+            raise Refused("Only the implementation team can change sides.")
+        member = add_member(
+            session,
+            engagement,
+            user_id=user,
+            team_id=None,
+            display_name="",
+            added_by=req.user_id,
+            now=s.clock.now(),
+        )
+        member = session.get(Member, member.id)
+        assert member is not None
+        member.side_override = side
+        session.add(member)
+        audit.record(
+            session,
+            engagement.id,
+            actor,
+            "side.changed",
+            user,
+            {"user": user, "side": side},  # type: ignore[arg-type]
+            now=s.clock.now(),
+        )
+    req.ack(
+        s.notice(fmt("{who} now counts as the {side} side in this engagement.", who=Mention(user), side=side))
+    )

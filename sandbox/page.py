@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
-from bot.harness import CHANNEL, PERSONAS, Persona
+from harness import CHANNEL, PERSONAS, Persona
 
 from .blocks import RenderContext, environment, render_blocks, render_message
 from .ephemeral import ephemeral_blocks

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot.clock import Clock
-from bot.harness import Harness, sqlite_url
+from harness import Harness, sqlite_url
 
 PG_ENV = "GOLIVE_TEST_POSTGRES_URL"
 # A Monday morning in Berlin (08:00 UTC = 09:00 CET).

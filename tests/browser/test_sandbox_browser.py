@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Dialog, Locator, Page, expect, sync_playwright
 
-from bot.harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, Persona
+from harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, Persona
 from sandbox.main import SandboxServer
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.harness import CHANNEL, CONTRIBUTOR
+from harness import CHANNEL, CONTRIBUTOR
 from sandbox.blocks import (
     REQUIRED_MESSAGE,
     RenderContext,

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import func, select
 
-from bot.harness import CHANNEL, Harness
+from harness import CHANNEL, Harness
 from storage.models import Engagement
 
 

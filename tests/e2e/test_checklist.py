@@ -9,8 +9,8 @@ import pytest
 import yaml
 from sqlmodel import select
 
-from bot import checklist as cl
-from bot.harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, CUSTOMER_TEAM, LEAD
+from bot.engagement import checklist as cl
+from harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, CUSTOMER_TEAM, LEAD
 from storage.models import EngagementPhase, Item
 from tests.e2e.helpers import blocks_text, checklists, engagement, ephemeral_texts, posts, shown
 
@@ -262,7 +262,7 @@ def test_long_titles_are_cut_with_an_ellipsis(started):
 
 
 def _big_playbook(tmp_path, n: int):
-    doc = yaml.safe_load((Path(__file__).resolve().parents[2] / "bot/playbooks/default.yaml").read_text())
+    doc = yaml.safe_load((Path(__file__).resolve().parents[2] / "bot/engagement/playbooks/default.yaml").read_text())
     doc["phases"][1]["items"] = [
         {"key": f"task_{i}", "title": f"Task {i} " + "with a long descriptive title " * 5, "owner": "vendor"}
         for i in range(n)

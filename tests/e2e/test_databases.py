@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bot.harness import CHANNEL, CONTRIBUTOR, LEAD
+from harness import CHANNEL, CONTRIBUTOR, LEAD
 from storage.models import Engagement
 from tests.e2e.helpers import count, engagement, ephemeral_texts, welcomes
 

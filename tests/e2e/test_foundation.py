@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from bot.harness import APPROVER, CHANNEL, LEAD
+from harness import APPROVER, CHANNEL, LEAD
 from storage.db import Database
 from storage.models import Engagement, EngagementPhase, Member, MemberRole, ProcessedEvent
 from tests.e2e.helpers import blocks_text, count, dump, engagement, ephemeral_texts, posts, welcomes

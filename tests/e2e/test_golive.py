@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import select
 
-from bot.harness import APPROVER, CHANNEL, LEAD
+from harness import APPROVER, CHANNEL, LEAD
 from storage.models import Engagement, Reminder
 from tests.e2e.helpers import (
     at,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from bot.harness import APPROVER, CHANNEL, LEAD
+from harness import APPROVER, CHANNEL, LEAD
 from storage.models import AuditEvent, EngagementPhase, Gate, Item, Reminder, SignoffRequest
 from tests.e2e.helpers import at, blocks_text, dryrun_reminders, engagement, ephemeral_texts, posts
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, create_engine, select
 
-from bot.harness import BOT_TOKEN, CHANNEL, LEAD, SIGNING_SECRET, start_standin
+from harness import BOT_TOKEN, CHANNEL, LEAD, SIGNING_SECRET, start_standin
 from standin import SlackDriver
 from storage.models import Engagement
 from tests.e2e.helpers import blocks_text
@@ -40,7 +40,7 @@ def spawn(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GOLIVE_", "DATABASE_URL"))}
     base.update(env)
     return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", *args],
+        [sys.executable, "-m", "bot.runtime.cli", *args],
         env=base,
         cwd=cwd,
         stdout=subprocess.PIPE,

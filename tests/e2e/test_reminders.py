@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from bot.harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD, SPONSOR
-from bot.sweep import LEASE, Sweeper
+from bot.reminders.sweep import LEASE, Sweeper
+from harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD, SPONSOR
 from storage.models import AuditEvent, Item, Reminder, ReminderAttempt
 from tests.e2e.helpers import (
     at,
@@ -353,7 +353,7 @@ def test_a_killed_sweep_loses_no_reminder(small):
 
 
 def test_scheduler_runs_the_sweep_in_process(small):
-    from bot.scheduler import start_scheduler
+    from bot.runtime.sweep_clock import start_scheduler
 
     h = small
     at(h, "2026-12-02T10:00:00+01:00")

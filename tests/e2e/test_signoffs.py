@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import select, text
 
-from bot.harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, CUSTOMER_TEAM, LEAD, OUTSIDER, SPONSOR
+from harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, CUSTOMER_TEAM, LEAD, OUTSIDER, SPONSOR
 from storage.models import AuditEvent, Gate, SignoffDecision, SignoffRequest
 from tests.e2e.helpers import (
     blocks_text,
@@ -266,14 +266,14 @@ def test_team_modal_adds_and_removes_roles(engaged):
     assert r.json["response_action"] == "update"
     assert "Carl Consultant is now consultant" in blocks_text(h.standin.view(view["id"])["view"]["blocks"])
     with h.services.db.session() as s:
-        from bot import roles
+        from bot.people import roles
 
         rows = roles.team(s, engagement(h))
     row = next(r for r in rows if r.user_id == CONSULTANT.user_id and r.role == "consultant")
     h.driver.click_view(view["id"], f"team_remove:{row.role_id}", user=LEAD.user_id)
     h.idle()
     with h.services.db.session() as s:
-        from bot import roles
+        from bot.people import roles
 
         assert not [r for r in roles.team(s, engagement(h)) if r.user_id == CONSULTANT.user_id]
     assert "role.removed" in audit_kinds(h)

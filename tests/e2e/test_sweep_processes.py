@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 from sqlmodel import select
 
-from bot.harness import BOT_TOKEN, CONTRIBUTOR, LEAD, PERSONAS
+from harness import BOT_TOKEN, CONTRIBUTOR, LEAD, PERSONAS
 from storage.models import Reminder
 
 ENGAGEMENTS = 24
@@ -31,7 +31,7 @@ def env_for(h) -> dict[str, str]:
 
 def sweep(h, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "sweep", "--at", AT, *args],
+        [sys.executable, "-m", "bot.runtime.cli", "sweep", "--at", AT, *args],
         env=env_for(h),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -1,7 +1,7 @@
 from datetime import date
 
-from bot.calendar import BusinessCalendar
-from bot.health import AT_RISK, LATE, ON_TRACK, assess
+from bot.engagement.business_days import BusinessCalendar
+from bot.engagement.health import AT_RISK, LATE, ON_TRACK, assess
 from storage.models import EngagementPhase, Item
 
 CAL = BusinessCalendar(None)

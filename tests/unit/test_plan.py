@@ -4,9 +4,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.calendar import BusinessCalendar
-from bot.plan import applicable_phases, plan_phases
-from bot.playbook import default_playbook
+from bot.engagement.business_days import BusinessCalendar
+from bot.engagement.plan import applicable_phases, plan_phases
+from bot.engagement.playbook import default_playbook
 
 PB = default_playbook()
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.playbook import PlaybookError, default_playbook, parse_playbook
+from bot.engagement.playbook import PlaybookError, default_playbook, parse_playbook
 
 GOOD = """\
 name: Tiny
@@ -79,7 +79,7 @@ def test_cli_check_reports_each_error_and_exits_1(tmp_path: Path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(GOOD.replace("        owner: customer\n", "").replace("    phase: two", "    phase: nope"))
     r = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "playbook", "check", str(bad)], capture_output=True, text=True
+        [sys.executable, "-m", "bot.runtime.cli", "playbook", "check", str(bad)], capture_output=True, text=True
     )
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
@@ -89,9 +89,9 @@ def test_cli_check_reports_each_error_and_exits_1(tmp_path: Path):
 
 
 def test_cli_check_accepts_the_shipped_playbook():
-    path = Path(__file__).resolve().parents[2] / "bot" / "playbooks" / "default.yaml"
+    path = Path(__file__).resolve().parents[2] / "bot" / "engagement" / "playbooks" / "default.yaml"
     r = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "playbook", "check", str(path)], capture_output=True, text=True
+        [sys.executable, "-m", "bot.runtime.cli", "playbook", "check", str(path)], capture_output=True, text=True
     )
     assert r.returncode == 0, r.stderr
     assert "ok — 6 phases" in r.stdout

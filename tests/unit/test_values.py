@@ -2,7 +2,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bot.engagements import build_start_options
+from bot.engagement.lifecycle import build_start_options
 from bot.values import ValueProblem, country_for_timezone, parse_country, parse_date, parse_timezone
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

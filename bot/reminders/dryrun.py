@@ -6,13 +6,13 @@ from datetime import datetime, time
 
 from sqlmodel import Session
 
-from bot import audit
 from bot.errors import UserError
-from bot.hours import clock_of
-from bot.presenters import overview
-from bot.schedule import golive_date, sync_schedule
+from bot.people import audit
+from bot.people.sides import Actor
+from bot.reminders.milestones import golive_date, sync_schedule
+from bot.reminders.working_hours import clock_of
 from bot.services import Services
-from bot.sides import Actor
+from bot.slack.presenters import overview
 from bot.values import ValueProblem, parse_date
 from messages import Message
 from storage.models import Engagement

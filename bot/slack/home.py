@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from bot.presenters import overview
 from bot.services import Services
+from bot.slack.presenters import overview
 from storage.models import Engagement, Member
 
 MAX_ENGAGEMENTS = 20

@@ -11,12 +11,12 @@ from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
 from bot.commands import build_commands
-from bot.config import ConfigError, Settings
-from bot.executor import TrackingExecutor
-from bot.playbook import PlaybookError, load_playbook
+from bot.engagement.playbook import PlaybookError, load_playbook
+from bot.runtime.config import ConfigError, Settings
+from bot.runtime.executor import TrackingExecutor
 from bot.services import Services
-from bot.slack_client import make_client
-from bot.slack_gateway import SlackGateway
+from bot.slack.client import make_client
+from bot.slack.gateway import SlackGateway
 from messages import Renderer
 from storage.db import Database
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot.sides import Actor
+from bot.people.sides import Actor
 from storage.models import AuditEvent, Engagement
 
 CSV_COLUMNS = [
@@ -87,6 +87,6 @@ def to_csv(engagement: Engagement, rows: list[AuditEvent]) -> bytes:
 def record_change(
     session: Session, engagement_id: int, actor: Actor, change: Any, *, now: datetime
 ) -> AuditEvent:
-    """Record a checklist change (`bot.checklist.Change`)."""
+    """Record a checklist change (`bot.engagement.checklist.Change`)."""
     detail = {"title": change.item.title, **change.detail}
     return record(session, engagement_id, actor, change.kind, change.ref, detail, now=now)

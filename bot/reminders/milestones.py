@@ -4,17 +4,16 @@ rescheduling cancels the old rows and adds new ones (their dedupe keys carry the
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from bot.engagements import phases_of
-from bot.hours import CustomerClock, clock_of
+from bot.engagement.lifecycle import phases_of, planned_golive
+from bot.reminders.working_hours import CustomerClock, clock_of
 from storage.models import Engagement, Reminder
+from storage.reminder_rows import ensure
 
 DRYRUN_OFFSETS = ("t-7d", "t-1bd", "t-1h")
 DRYRUN_DEFAULT_TIME = time(10, 0)
@@ -48,9 +47,8 @@ def suggest_dryrun(engagement: Engagement, session: Session) -> datetime | None:
     return clock.at_local(clock.calendar.add(golive, -2), DRYRUN_DEFAULT_TIME)
 
 
-def golive_date(engagement: Engagement, session: Session):  # type: ignore[no-untyped-def]
-    phases = phases_of(session, engagement.id)  # type: ignore[arg-type]
-    return engagement.target_on or (phases[-1].planned_end if phases else None)
+def golive_date(engagement: Engagement, session: Session) -> date | None:
+    return planned_golive(engagement, phases_of(session, engagement.id))  # type: ignore[arg-type]
 
 
 def wanted(engagement: Engagement, session: Session) -> list[Wanted]:
@@ -104,40 +102,3 @@ def sync_schedule(session: Session, engagement: Engagement, now: datetime) -> No
         if key in existing or w.due_at <= now - timedelta(hours=12):
             continue
         ensure(session, engagement.id, w.kind, key, w.due_at, w.payload, now)  # type: ignore[arg-type]
-
-
-def ensure(
-    session: Session,
-    engagement_id: int,
-    kind: str,
-    key: str,
-    due_at: datetime,
-    payload: dict[str, object],
-    now: datetime,
-) -> bool:
-    """Insert a reminder unless its dedupe key exists; True when inserted."""
-    try:
-        with session.begin_nested():
-            session.add(
-                Reminder(
-                    engagement_id=engagement_id,
-                    kind=kind,
-                    dedupe_key=key,
-                    due_at=due_at,
-                    payload=json.dumps(payload, default=str),
-                    created_at=now,
-                )
-            )
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
-
-
-def cancel_all(session: Session, engagement_id: int) -> int:
-    result = session.execute(
-        update(Reminder)
-        .where(col(Reminder.engagement_id) == engagement_id, col(Reminder.status) == "pending")
-        .values(status="cancelled")
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]

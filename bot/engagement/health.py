@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from bot.calendar import BusinessCalendar
+from bot.engagement.business_days import BusinessCalendar
 from storage.models import EngagementPhase, Item
 
 ON_TRACK, AT_RISK, LATE = "on_track", "at_risk", "late"

@@ -27,19 +27,20 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlmodel import Session, col
 
-from bot import audit
-from bot.digest import digest_context
-from bot.dryrun import dryrun_message
-from bot.hours import clock_of
-from bot.members import lead_of
-from bot.nudges import Entry, entries, mark_nudged
-from bot.presenters import overview
-from bot.schedule import ensure, sync_schedule
+from bot.people import audit
+from bot.people.members import lead_of
+from bot.reminders.digest import digest_context
+from bot.reminders.dryrun import dryrun_message
+from bot.reminders.milestones import sync_schedule
+from bot.reminders.nudges import Entry, entries, mark_nudged
+from bot.reminders.working_hours import clock_of
 from bot.services import Services
-from bot.slack_client import make_sweep_client
-from bot.slack_gateway import SlackCallFailed, SlackGateway
+from bot.slack.client import make_sweep_client
+from bot.slack.gateway import SlackCallFailed, SlackGateway
+from bot.slack.presenters import overview
 from messages import Message
 from storage.models import Engagement, Reminder, ReminderAttempt
+from storage.reminder_rows import ensure
 
 log = logging.getLogger("golive.sweep")
 

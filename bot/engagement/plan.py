@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from bot.calendar import BusinessCalendar
-from bot.playbook import PhaseSpec, Playbook
+from bot.engagement.business_days import BusinessCalendar
+from bot.engagement.playbook import PhaseSpec, Playbook
 
 DAYS_PER_WEEK = 5
 

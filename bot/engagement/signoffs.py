@@ -18,12 +18,12 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from bot import audit
-from bot.checklist import NA, items_of
+from bot.engagement.checklist import NA, items_of
+from bot.engagement.playbook import Playbook
 from bot.errors import UserError
-from bot.playbook import Playbook
-from bot.roles import approvers_for
-from bot.sides import Actor
+from bot.people import audit
+from bot.people.roles import approvers_for
+from bot.people.sides import Actor
 from storage.models import Engagement, EngagementPhase, Gate, SignoffDecision, SignoffRequest
 
 MAX_REASON = 2000

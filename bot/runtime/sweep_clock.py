@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from bot.reminders.sweep import Sweeper
 from bot.services import Services
-from bot.sweep import Sweeper
 
 log = logging.getLogger("golive.scheduler")
 

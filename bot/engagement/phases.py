@@ -7,13 +7,13 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from bot import audit
-from bot.checklist import Change, items_of, phase_complete
-from bot.engagements import phases_of
-from bot.schedule import cancel_all
-from bot.sides import Actor
-from bot.signoffs import gates_approved
+from bot.engagement.checklist import Change, items_of, phase_complete
+from bot.engagement.lifecycle import phases_of
+from bot.engagement.signoffs import gates_approved
+from bot.people import audit
+from bot.people.sides import Actor
 from storage.models import Engagement, EngagementPhase
+from storage.reminder_rows import cancel_pending
 
 
 def advance_if_complete(
@@ -65,7 +65,7 @@ def advance_if_complete(
                 now=now,
             )
     if live:
-        cancelled = cancel_all(session, engagement.id)  # type: ignore[arg-type]
+        cancelled = cancel_pending(session, engagement.id)  # type: ignore[arg-type]
         audit.record(
             session,
             engagement.id,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from bot.app import Bot
-from bot.scheduler import start_scheduler
+from bot.runtime.app import Bot
+from bot.runtime.sweep_clock import start_scheduler
 
 log = logging.getLogger("golive.runtime")
 

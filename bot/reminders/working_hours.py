@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.calendar import BusinessCalendar
+from bot.engagement.business_days import BusinessCalendar
 from bot.values import ValueProblem
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

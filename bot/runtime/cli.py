@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from bot.config import ConfigError, Settings, configure_logging, load_settings
+from bot.runtime.config import ConfigError, Settings, configure_logging, load_settings
 
 app = typer.Typer(
     name="golive",
@@ -69,8 +69,8 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
 ) -> None:
     """Run the bot in HTTP mode: POST /slack/events, GET /healthz."""
-    from bot.app import build_bot, build_services
-    from bot.gunicorn_app import run_gunicorn
+    from bot.runtime.app import build_bot, build_services
+    from bot.runtime.gunicorn_app import run_gunicorn
 
     settings = settings_or_exit()
     try:
@@ -81,7 +81,7 @@ def serve(
     migrate_or_exit(settings)
 
     def factory():  # type: ignore[no-untyped-def]
-        from bot.runtime import start_runtime
+        from bot.runtime.background import start_runtime
 
         try:
             bot = build_bot(build_services(settings))
@@ -92,7 +92,7 @@ def serve(
         return bot
 
     def on_exit(bot) -> None:  # type: ignore[no-untyped-def]
-        from bot.runtime import stop_runtime
+        from bot.runtime.background import stop_runtime
 
         stop_runtime(bot)
 
@@ -112,8 +112,8 @@ def socket() -> None:
     """Run the bot in Socket Mode (needs SLACK_APP_TOKEN); no public URL needed."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    from bot.app import build_bot, build_services
-    from bot.runtime import start_runtime, stop_runtime
+    from bot.runtime.app import build_bot, build_services
+    from bot.runtime.background import start_runtime, stop_runtime
 
     settings = settings_or_exit()
     try:
@@ -158,9 +158,9 @@ def sweep(
     """Run one reminder sweep (for cron, or to look ahead with --at and --dry-run)."""
     from datetime import UTC, datetime
 
-    from bot.app import build_services
     from bot.clock import Clock
-    from bot.sweep import run_sweep
+    from bot.reminders.sweep import run_sweep
+    from bot.runtime.app import build_services
 
     settings = settings_or_exit()
     clock = Clock()
@@ -229,7 +229,7 @@ def manifest(
     name: Annotated[str, typer.Option(help="App and bot name shown in Slack.")] = "golive",
 ) -> None:
     """Print the Slack app manifest (YAML) to create the app from."""
-    from bot.manifest import manifest_yaml
+    from bot.slack.manifest import manifest_yaml
 
     try:
         settings = load_settings()
@@ -245,7 +245,7 @@ def manifest(
 @playbook_app.command("check")
 def playbook_check(file: Annotated[Path, typer.Argument(help="Playbook YAML file.")]) -> None:
     """Validate a playbook; print each problem with its field path and line."""
-    from bot.playbook import PlaybookError, load_playbook
+    from bot.engagement.playbook import PlaybookError, load_playbook
 
     try:
         pb = load_playbook(file)

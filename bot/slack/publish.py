@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 
-from bot.checklist import phase_by_number
-from bot.engagements import phases_of
-from bot.presenters import checklist_key, checklist_parts, overview, phase_data
+from bot.engagement.checklist import phase_by_number
+from bot.engagement.lifecycle import phases_of
 from bot.services import Services
-from bot.slack_gateway import SlackCallFailed
+from bot.slack.gateway import SlackCallFailed
+from bot.slack.presenters import checklist_key, checklist_parts, overview, phase_data
 from messages import Message
 from storage.models import Engagement
 

@@ -8,10 +8,10 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from bot import audit
 from bot.errors import UserError
-from bot.members import add_member
-from bot.sides import CUSTOMER, CUSTOMER_ROLES, VENDOR, Actor, side_from_team
+from bot.people import audit
+from bot.people.members import add_member
+from bot.people.sides import CUSTOMER, CUSTOMER_ROLES, VENDOR, Actor, side_from_team
 from storage.models import Engagement, Gate, Member, MemberRole
 
 ROLES = ("approver", "contributor", "sponsor", "consultant", "lead")

@@ -9,15 +9,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from bot import audit
-from bot.calendar import BusinessCalendar
-from bot.checklist import create_items
 from bot.commands import ParsedCommand, UsageError
-from bot.members import add_member
-from bot.plan import PhaseWindow, applicable_phases, plan_phases
-from bot.playbook import Playbook
-from bot.sides import VENDOR, Actor
-from bot.signoffs import create_gates
+from bot.engagement.business_days import BusinessCalendar
+from bot.engagement.checklist import create_items
+from bot.engagement.plan import PhaseWindow, applicable_phases, plan_phases
+from bot.engagement.playbook import Playbook
+from bot.engagement.signoffs import create_gates
+from bot.people import audit
+from bot.people.members import add_member
+from bot.people.sides import VENDOR, Actor
 from bot.values import (
     INGEST_CHOICES,
     ValueProblem,
@@ -159,6 +159,11 @@ def phases_of(session: Session, engagement_id: int) -> list[EngagementPhase]:
             .order_by(EngagementPhase.number)  # type: ignore[arg-type]
         ).all()
     )
+
+
+def planned_golive(engagement: Engagement, phases: list[EngagementPhase]) -> date | None:
+    """The go-live date: the target when one is set, else the end of the last phase."""
+    return engagement.target_on or (phases[-1].planned_end if phases else None)
 
 
 def start_engagement(

@@ -1,7 +1,8 @@
-"""The bot and the Slack stand-in wired together on loopback.
+"""The bot and the Slack stand-in wired together on loopback: a testing harness, not product.
 
-Used by the end-to-end tests and by `golive sandbox`: a real Bolt app behind a real HTTP
-server, whose Web API calls go to the stand-in, and a driver that sends signed requests.
+Used by the end-to-end tests, `golive sandbox` and the `bench/` scripts: a real Bolt app behind
+a real HTTP server, whose Web API calls go to the stand-in, and a driver that sends signed
+requests. It lives outside `bot/` because nothing in the product needs the stand-in.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.app import Bot, build_bot, build_services
 from bot.clock import Clock
-from bot.config import load_settings
-from bot.server import InProcessServer
+from bot.runtime.app import Bot, build_bot, build_services
+from bot.runtime.config import load_settings
+from bot.runtime.server import InProcessServer
 from standin import SlackDriver, SlackStandIn
 from storage.migrate import upgrade
 
@@ -117,7 +118,7 @@ class Harness:
 
     def run_sweep(self, *, dry_run: bool = False):  # type: ignore[no-untyped-def]
         """One reminder sweep at the harness clock's time; waits for the bot to be idle first."""
-        from bot.sweep import Sweeper
+        from bot.reminders.sweep import Sweeper
 
         self.idle()
         if not hasattr(self, "_sweeper"):

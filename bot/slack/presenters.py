@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from bot.checklist import DONE, NA, all_items, items_of
-from bot.engagements import calendar_for, local_today, phases_of
-from bot.health import Health, assess
-from bot.members import lead_of
-from bot.playbook import Playbook
-from bot.signoffs import decision_of, gates_of, latest_request
+from bot.engagement.checklist import DONE, NA, all_items, items_of
+from bot.engagement.health import Health, assess
+from bot.engagement.lifecycle import calendar_for, local_today, phases_of, planned_golive
+from bot.engagement.playbook import Playbook
+from bot.engagement.signoffs import decision_of, gates_of, latest_request
+from bot.people.members import lead_of
 from storage.models import Engagement, EngagementPhase, Item, Member, UserProfile
 
 ITEMS_PER_MESSAGE = 40
@@ -25,10 +25,6 @@ def size_weeks(playbook: Playbook, size: str) -> str:
         return ""
     lo, hi = (f"{w:g}" for w in (spec.min_weeks, spec.max_weeks))
     return f"{lo}–{hi} weeks"
-
-
-def golive_date(engagement: Engagement, phases: list[EngagementPhase]) -> date | None:
-    return engagement.target_on or (phases[-1].planned_end if phases else None)
 
 
 def names_for(session: Session, engagement_id: int) -> dict[str, str]:
@@ -57,7 +53,7 @@ def engagement_data(
         "size_weeks": size_weeks(playbook, engagement.size),
         "kickoff_on": engagement.kickoff_on,
         "target_on": engagement.target_on,
-        "golive": golive_date(engagement, phases),
+        "golive": planned_golive(engagement, phases),
         "timezone": engagement.timezone,
         "country": engagement.country,
         "pilot": engagement.pilot,
@@ -98,7 +94,7 @@ def phase_rows(phases: list[EngagementPhase], items: list[Item] | None = None) -
 def health_of(
     engagement: Engagement, phases: list[EngagementPhase], items: list[Item], now: datetime
 ) -> Health:
-    golive = golive_date(engagement, phases) or local_today(now, engagement.timezone)
+    golive = planned_golive(engagement, phases) or local_today(now, engagement.timezone)
     return assess(
         phases=phases,
         items=items,

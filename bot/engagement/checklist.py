@@ -13,9 +13,9 @@ from datetime import date, datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
+from bot.engagement.playbook import Playbook
 from bot.errors import UserError
-from bot.playbook import Playbook
-from bot.sides import CUSTOMER, VENDOR, Actor
+from bot.people.sides import CUSTOMER, VENDOR, Actor
 from storage.models import Engagement, EngagementPhase, Item
 
 MAX_TITLE = 200

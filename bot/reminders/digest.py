@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot.hours import clock_of
-from bot.schedule import golive_date
+from bot.reminders.milestones import golive_date
+from bot.reminders.working_hours import clock_of
 from storage.models import Engagement, EngagementPhase, Gate, Item
 
 MAX_PER_SIDE = 10

@@ -10,9 +10,9 @@ from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
-from bot.hours import CustomerClock, clock_of
-from bot.members import lead_of
-from bot.roles import approvers_for, people_with
+from bot.people.members import lead_of
+from bot.people.roles import approvers_for, people_with
+from bot.reminders.working_hours import CustomerClock, clock_of
 from storage.models import Engagement, EngagementPhase, Gate, Item, Member, SignoffRequest
 
 SIGNOFF_PATIENCE_DAYS = 2

@@ -1,6 +1,6 @@
 """The playbook: phases, checklist items, sign-off gates and durations, from a YAML file.
 
-The default playbook ships inside the package (`bot/playbooks/default.yaml`); a deployment
+The default playbook ships inside the package (`bot/engagement/playbooks/default.yaml`); a deployment
 chooses another with GOLIVE_PLAYBOOK. `golive playbook check FILE` reports every error with
 its field path and line.
 """
@@ -267,5 +267,5 @@ def load_playbook(path: Path | None = None) -> Playbook:
 
 @functools.cache
 def default_playbook() -> Playbook:
-    text = resources.files("bot").joinpath("playbooks/default.yaml").read_text(encoding="utf-8")
+    text = resources.files("bot.engagement").joinpath("playbooks/default.yaml").read_text(encoding="utf-8")
     return parse_playbook(text, "default.yaml")

@@ -16,7 +16,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-from bot.app import Bot
+from bot.runtime.app import Bot
 
 log = logging.getLogger("golive.server")
 

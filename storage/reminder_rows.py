@@ -1,0 +1,54 @@
+"""Reminder rows: insert one once (by its dedupe key), cancel an engagement's pending ones.
+
+Plain data access shared by the reminder engine (which plans rows) and the engagement (going
+live or being cancelled stops every reminder), so neither has to import the other.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
+
+from storage.models import Reminder
+
+
+def ensure(
+    session: Session,
+    engagement_id: int,
+    kind: str,
+    key: str,
+    due_at: datetime,
+    payload: dict[str, object],
+    now: datetime,
+) -> bool:
+    """Insert a reminder unless its dedupe key exists; True when inserted."""
+    try:
+        with session.begin_nested():
+            session.add(
+                Reminder(
+                    engagement_id=engagement_id,
+                    kind=kind,
+                    dedupe_key=key,
+                    due_at=due_at,
+                    payload=json.dumps(payload, default=str),
+                    created_at=now,
+                )
+            )
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def cancel_pending(session: Session, engagement_id: int) -> int:
+    """Cancel every pending reminder of the engagement; returns how many."""
+    result = session.execute(
+        update(Reminder)
+        .where(col(Reminder.engagement_id) == engagement_id, col(Reminder.status) == "pending")
+        .values(status="cancelled")
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

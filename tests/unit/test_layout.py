@@ -1,0 +1,159 @@
+"""The code's layout is its architecture: packages per capability, imports pointing one way.
+
+Every import that runs (type-checking-only imports excepted, they never execute) is read from
+the source, and each module is placed in a layer. A module may import its own layer or a lower
+one, never a higher one: that rules out cycles between packages. Each package is also imported
+alone in a fresh interpreter, which fails on a cycle Python cannot resolve.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Lowest first. A module's layer is the longest prefix of its dotted name listed here.
+LAYERS = [
+    ("storage",),
+    ("messages",),
+    ("bot",),  # modules directly in bot/: clock, errors, values, refs, commands, slacktext, services
+    ("bot.people",),
+    ("bot.engagement",),
+    ("bot.slack",),
+    ("bot.reminders",),
+    ("handlers",),
+    ("bot.runtime",),
+    ("standin",),
+    ("harness",),
+    ("sandbox",),
+    ("bot.runtime.cli",),  # the entry point: `golive sandbox` starts the sandbox
+]
+RANK = {name[0]: n for n, name in enumerate(LAYERS)}
+PACKAGES = ["bot.people", "bot.engagement", "bot.slack", "bot.reminders", "bot.runtime"]
+# messages and storage are independent of each other; the stand-in knows nothing of the bot.
+INDEPENDENT = {("messages", "storage"), ("storage", "messages")} | {
+    ("standin", other) for other in ("storage", "messages", "bot", *PACKAGES, "handlers")
+}
+
+
+def layer_of(module: str) -> str | None:
+    parts = module.split(".")
+    for n in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:n])
+        if prefix in RANK:
+            return prefix
+    return None
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def runtime_imports(path: Path, module: str) -> list[tuple[int, str]]:
+    """(line, imported module) for every import that runs, local imports included."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: list[tuple[int, str]] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, a.name) for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            found.append((node.lineno, target))
+            # `from bot.people import audit` imports the module bot.people.audit, not just the package
+            for a in node.names:
+                found.append((node.lineno, f"{target}.{a.name}"))
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def project_modules() -> list[tuple[Path, str]]:
+    out = []
+    for top in ("bot", "handlers", "storage", "messages", "standin", "harness", "sandbox"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            out.append((path, module_name(path)))
+    return out
+
+
+def test_bot_is_a_few_capability_packages_with_few_loose_modules() -> None:
+    bot = ROOT / "bot"
+    loose = sorted(p.name for p in bot.glob("*.py"))
+    packages = sorted(p.name for p in bot.iterdir() if (p / "__init__.py").is_file())
+    assert len(loose) <= 12, loose
+    assert len(packages) >= 4, packages
+    for name in packages:
+        doc = ast.get_docstring(ast.parse((bot / name / "__init__.py").read_text(encoding="utf-8")))
+        assert doc and "import" in doc, f"bot/{name}/__init__.py must say what lives there and may import"
+    # nothing in the product core wires the bot to the stand-in
+    for path in bot.rglob("*.py"):
+        for _line, target in runtime_imports(path, module_name(path)):
+            assert not target.startswith(("standin", "harness")), f"{path} imports {target}"
+
+
+def test_imports_point_down_the_layers() -> None:
+    wrong = []
+    for path, module in project_modules():
+        own = layer_of(module)
+        assert own is not None, module
+        for line, target in runtime_imports(path, module):
+            other = layer_of(target)
+            if other is None or other == own:
+                continue
+            if RANK[other] > RANK[own] or (own, other) in INDEPENDENT:
+                wrong.append(f"{path.relative_to(ROOT)}:{line}: {own} imports {target} ({other})")
+    assert not wrong, "imports against the layering:\n" + "\n".join(wrong)
+
+
+def test_the_layer_check_sees_a_wrong_import(tmp_path: Path) -> None:
+    """The checker itself: an upward import and a type-only one are told apart."""
+    src = tmp_path / "x.py"
+    src.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "from bot.slack.publish import post_checklist\n"
+        "if TYPE_CHECKING:\n    from bot.runtime.config import Settings\n"
+        "def f():\n    from . import sibling\n"
+    )
+    found = [t for _l, t in runtime_imports(src, "bot.engagement.x")]
+    assert "bot.slack.publish" in found
+    assert not any(t.startswith("bot.runtime") for t in found)
+    assert "bot.engagement.sibling" in found
+    assert RANK[layer_of("bot.slack.publish")] > RANK[layer_of("bot.engagement.x")]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("package", ["bot", *PACKAGES, "handlers", "storage", "messages", "harness"])
+def test_each_package_imports_alone(package: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", f"import {package}"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
