@@ -163,6 +163,13 @@ def build_commands(command: str = "/golive") -> CommandSet:
     )
     cs.add(
         CommandSpec(
+            "customer",
+            "customer [@person]",
+            "Show which organisation is the customer, or make @person's organisation the customer.",
+        )
+    )
+    cs.add(
+        CommandSpec(
             "role",
             "role @person approver|contributor|sponsor|consultant|lead [gate=<gate>] · role @person remove [role]",
             "Give someone a role (approvers for every gate, or one gate), or remove it.",

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -20,12 +19,14 @@ from sqlmodel import Session, select
 
 from bot.engagement.lifecycle import active_in_channel
 from bot.errors import UserError, new_reference
-from bot.people.members import add_member
-from bot.people.sides import Actor, resolve_actor
+from bot.people.members import add_member, lead_of
+from bot.people.organisations import pin_customer, the_customer_team
+from bot.people.sides import CUSTOMER, CUSTOMER_UNKNOWN, ORG_UNKNOWN, Actor, NoSide, resolve_actor
 from bot.services import Services
-from bot.slack.gateway import SlackCallFailed
+from bot.slack.gateway import Profile, SlackCallFailed
+from bot.slack.sealing import unseal
 from messages import Message
-from storage.models import Engagement, Member
+from storage.models import Engagement, Member, PostedMessage
 
 log = logging.getLogger("golive.handlers")
 
@@ -37,6 +38,8 @@ class Request:
         self.body = body
         self.context = context
         self.acked = False
+        # users.info of the requesting user, when their side needs it (see `identify`).
+        self.profile: Profile | None = None
 
     # -- facts about the request -----------------------------------------------------------
     @property
@@ -75,7 +78,32 @@ class Request:
         user = self.body.get("user")
         if isinstance(user, dict) and user.get("team_id"):
             return str(user["team_id"])
+        if self.profile is not None and self.profile.team_id:
+            return self.profile.team_id
         return None
+
+    @property
+    def install_enterprise_id(self) -> str | None:
+        """The Enterprise Grid org the app is installed in (commands: `enterprise_id`;
+        interactions: `enterprise.id`), None outside Grid."""
+        if self.body.get("enterprise_id"):
+            return str(self.body["enterprise_id"])
+        ent = self.body.get("enterprise")
+        if isinstance(ent, dict) and ent.get("id"):
+            return str(ent["id"])
+        return None
+
+    @property
+    def user_enterprise_id(self) -> str | None:
+        """The requesting user's Grid org: a command comes from the installing org; for a click it
+        is only known from users.info (a payload's `enterprise` describes the install)."""
+        if self.kind == "command":
+            return self.install_enterprise_id
+        return self.profile.enterprise_id if self.profile is not None else None
+
+    @property
+    def is_interaction(self) -> bool:
+        return self.kind in ("block_actions", "view_submission", "view_closed", "block_suggestion")
 
     @property
     def channel_id(self) -> str | None:
@@ -103,13 +131,15 @@ class Request:
 
     @property
     def metadata(self) -> dict[str, Any]:
+        """The form's private_metadata, only when it carries the bot's seal ({} otherwise)."""
+        return self.sealed_metadata() or {}
+
+    def sealed_metadata(self) -> dict[str, Any] | None:
         view = self.body.get("view") or {}
         raw = view.get("private_metadata") or ""
-        try:
-            value = json.loads(raw) if raw else {}
-        except json.JSONDecodeError:
+        if not raw:
             return {}
-        return value if isinstance(value, dict) else {}
+        return unseal(str(raw), self.services.slack.seal_key)
 
     @property
     def action(self) -> dict[str, Any]:
@@ -154,6 +184,8 @@ class Request:
         if self.acked:
             return
         self.acked = True
+        if isinstance(kwargs.get("view"), dict):
+            kwargs["view"] = self.services.slack.seal(kwargs["view"])
         if message is not None:
             self._ack(text=message.text, blocks=message.blocks, response_type="ephemeral")
         elif kwargs:
@@ -188,11 +220,41 @@ class Request:
             log.warning("could not reply to %s: %s", self.user_id, exc.error)
 
 
+NOT_ACTIVE = "This message belongs to an engagement that is no longer active."
+FORM_NOT_OURS = (
+    "I couldn't verify that this form came from me, so nothing was changed. Open it again from the message."
+)
+
+
 def click_engagement(req: Request, session: Session) -> Engagement:
-    """The active engagement of the channel a click or form came from."""
-    engagement = active_in_channel(session, req.channel_id or "")
+    """The engagement a click or a form belongs to, which must still be active.
+
+    A click acts on the engagement of the message clicked, found in the ledger of what the bot
+    posted (the channel's active engagement for messages not in it, such as ephemeral ones); a
+    form acts on the engagement sealed into the metadata of the form the bot opened.
+    """
+    if req.kind.startswith("view"):
+        meta = req.sealed_metadata()
+        if meta is None:
+            raise UserError(FORM_NOT_OURS)
+        engagement = active_in_channel(session, str(meta.get("channel") or ""))
+        wanted = meta.get("engagement")
+        if engagement is None or (wanted is not None and str(engagement.id) != str(wanted)):
+            raise UserError(NOT_ACTIVE)
+        return engagement
+    channel, ts = req.channel_id or "", req.message_ts
+    if ts:
+        posted = session.exec(
+            select(PostedMessage).where(PostedMessage.channel_id == channel, PostedMessage.ts == ts)
+        ).first()
+        if posted is not None and posted.engagement_id is not None:
+            engagement = session.get(Engagement, posted.engagement_id)
+            if engagement is None or engagement.status != "active" or engagement.channel_id != channel:
+                raise UserError(NOT_ACTIVE)
+            return engagement
+    engagement = active_in_channel(session, channel)
     if engagement is None:
-        raise UserError("This message belongs to an engagement that is no longer active.")
+        raise UserError(NOT_ACTIVE)
     return engagement
 
 
@@ -221,13 +283,101 @@ def remember(
                 display_name=profile.name,
                 added_by=added_by,
                 now=s.clock.now(),
+                enterprise_id=profile.enterprise_id,
             )
 
 
-def actor_for(req: Request, session: Session, engagement: Engagement) -> Actor:
-    """The requesting user; commands come from the installing workspace, clicks say their team."""
-    home = req.user_team_id or (req.body.get("team_id") if req.kind == "command" else None)
-    return resolve_actor(session, engagement, user_id=req.user_id, home_team=home, name=req.user_name)
+def actor_for(req: Request, session: Session, engagement: Engagement, *, acting: bool = True) -> Actor:
+    """The requesting user as an actor of this engagement. Commands come from the vendor's
+    organisation (Slack does not share slash commands); a click says its user's home team.
+
+    `acting` (the default): someone on neither side gets a NoSide error saying why and whom to
+    ask, before anything is written. Pass acting=False to only look (item details, lists).
+    """
+    home = req.body.get("team_id") if req.kind == "command" else req.user_team_id
+    actor = resolve_actor(
+        session,
+        engagement,
+        user_id=req.user_id,
+        home_team=home,
+        name=req.user_name,
+        enterprise_id=req.user_enterprise_id,
+    )
+    if acting and not actor.has_side:
+        raise NoSide(_no_side_text(session, engagement, actor, req.services.command), actor.no_side_reason)
+    return actor
+
+
+def _no_side_text(session: Session, engagement: Engagement, actor: Actor, command: str) -> str:
+    lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
+    ask = f"ask {lead.display_name}" if lead is not None and lead.display_name else "ask the lead consultant"
+    customer = engagement.customer_name
+    if actor.no_side_reason == CUSTOMER_UNKNOWN:
+        return (
+            f"This channel has people from more than one organisation, and the implementation team "
+            f"hasn't said yet which one is {customer}. To set it, {ask} to run "
+            f"`{command} customer @someone-from-{customer}`. Nothing was changed."
+        )
+    if actor.no_side_reason == ORG_UNKNOWN:
+        return (
+            f"I can't tell which organisation you belong to, so I can't let you act on this "
+            f"engagement yet. {ask.capitalize()} to run `{command} side @you customer` (or vendor). "
+            "Nothing was changed."
+        )
+    return (
+        f"You're in this channel from another organisation than {customer}, so you can read along "
+        f"but not act on this engagement. If you work on it for {customer}, {ask} to run "
+        f"`{command} side @you customer`. Nothing was changed."
+    )
+
+
+def identify(req: Request) -> None:
+    """Fetch the clicker's users.info (cached for a day) when the payload alone cannot tell
+    their organisation: the app is installed in an Enterprise Grid org and they are not of
+    the installing workspace (a colleague from a sibling workspace, or an external user),
+    or the payload names no team at all."""
+    if not req.is_interaction:
+        return
+    user = req.body.get("user")
+    home = user.get("team_id") if isinstance(user, dict) else None
+    if home and (home == req.installing_team or not req.install_enterprise_id):
+        return
+    s = req.services
+    req.profile = s.slack.cached_profile(req.user_id) or s.slack.profile(req.user_id)
+
+
+def learn_customer(req: Request) -> bool:
+    """When nobody has said which organisation is the customer, and the channel connects exactly
+    one organisation besides the vendor's — the requesting user's — it is the customer: pin it.
+    True when it was pinned (the request can then go ahead)."""
+    s = req.services
+    home = req.user_team_id
+    with s.db.read() as session:
+        engagement = click_engagement(req, session) if req.is_interaction else None
+    if engagement is None or engagement.customer_team_id or not home:
+        return False
+    try:
+        info = s.slack.channel_info(engagement.channel_id)
+    except SlackCallFailed as exc:
+        log.info("conversations.info %s: %s", engagement.channel_id, exc.error)
+        return False
+    if the_customer_team(engagement, info) != home:
+        return False
+    with s.db.session() as session:
+        e = session.get(Engagement, engagement.id)
+        if e is None or e.customer_team_id:
+            return False
+        who = Actor(req.user_id, home, req.user_name, CUSTOMER, enterprise_id=req.user_enterprise_id)
+        pin_customer(
+            session,
+            e,
+            team_id=home,
+            enterprise_id=req.user_enterprise_id,
+            actor=who,
+            how="the only organisation in the channel besides the vendor's",
+            now=s.clock.now(),
+        )
+    return True
 
 
 Handler = Callable[[Request], None]
@@ -239,7 +389,16 @@ def listener(services: Services, fn: Handler) -> Callable[..., None]:
     def bolt_listener(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         req = Request(services, ack, body, context)
         try:
-            fn(req)
+            if req.body.get("view") and req.sealed_metadata() is None:
+                raise UserError(FORM_NOT_OURS)
+            identify(req)
+            try:
+                fn(req)
+            except NoSide as exc:
+                # Nothing was written; once the customer's organisation is learned, go again.
+                if exc.reason != CUSTOMER_UNKNOWN or not learn_customer(req):
+                    raise
+                fn(req)
         except UserError as exc:
             req.reply(services.error(exc.message, exc.usage))
         except Exception:

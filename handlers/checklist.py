@@ -14,14 +14,14 @@ from bot.engagement import checklist as cl
 from bot.engagement.lifecycle import local_today
 from bot.engagement.phases import record_and_advance
 from bot.errors import UserError
-from bot.people.sides import Actor
+from bot.people.sides import CUSTOMER_UNKNOWN, Actor, NoSide
 from bot.refs import parse_ref
 from bot.services import Services
 from bot.slack.presenters import item_row, names_for
 from bot.slack.publish import announce_phase, post_checklist, refresh_checklist
 from bot.slacktext import plain_text, user_id_from_token
 from bot.values import ValueProblem, parse_date
-from handlers.base import Request, actor_for, click_engagement, listener, remember
+from handlers.base import Request, actor_for, click_engagement, learn_customer, listener, remember
 from handlers.engagement import require_engagement
 from storage.models import Engagement, Item
 
@@ -78,28 +78,46 @@ def on_tick(req: Request) -> None:
     action = req.action
     item_id = req.action_number()
     done = any(str(o.get("value")) == str(item_id) for o in action.get("selected_options") or [])
-    refused: UserError | None = None
-    with s.db.session() as session:
+    with s.db.read() as session:
         engagement = click_engagement(req, session)
-        phase, item = cl.item_by_id(session, engagement, item_id)
-        actor = actor_for(req, session, engagement)
-        try:
-            change = cl.set_done(session, phase, item, actor, done, s.clock.now())
-        except UserError as exc:
-            refused, change = exc, None
-        advanced = record_and_advance(session, engagement, actor, change, s.clock.now())
+        phase, _item = cl.item_by_id(session, engagement, item_id)
         engagement_id, phase_number = engagement.id, phase.number
+    change, advanced, refused = None, None, None
+    try:
+        change, advanced = _tick(req, item_id, done)
+    except NoSide as exc:
+        # Nothing was written. When the customer's organisation was not known yet and this user's
+        # is the only other one in the channel, it is learned and the tick goes ahead.
+        if exc.reason == CUSTOMER_UNKNOWN and learn_customer(req):
+            try:
+                change, advanced = _tick(req, item_id, done)
+            except UserError as again:
+                refused = again
+        else:
+            refused = exc
+    except UserError as exc:
+        refused = exc
     if refused is not None:
         req.reply(s.error(refused.message))
     # Always re-render: a refused tick must go back to the truth in the message too.
     after_change(
         s,
-        engagement_id,
+        engagement_id,  # type: ignore[arg-type]
         phase_number,
         advanced,
         actor=req.user_id if change else None,
         team_id=req.user_team_id,
-    )  # type: ignore[arg-type]
+    )
+
+
+def _tick(req: Request, item_id: int, done: bool) -> tuple[cl.Change | None, int | None]:
+    s = req.services
+    with s.db.session() as session:
+        engagement = click_engagement(req, session)
+        phase, item = cl.item_by_id(session, engagement, item_id)
+        actor = actor_for(req, session, engagement)
+        change = cl.set_done(session, phase, item, actor, done, s.clock.now())
+        return change, record_and_advance(session, engagement, actor, change, s.clock.now())
 
 
 # -- the item menu -------------------------------------------------------------------------
@@ -110,7 +128,7 @@ def on_menu(req: Request) -> None:
     with s.db.session() as session:
         engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
-        actor = actor_for(req, session, engagement)
+        actor = actor_for(req, session, engagement, acting=verb != "details")
         if verb == "reopen":
             change = cl.reopen(session, phase, item, actor, s.clock.now())
             record_and_advance(session, engagement, actor, change, s.clock.now())

@@ -32,6 +32,7 @@ ROUTES: dict[str, SubHandler] = {
     "add": checklist.cmd_add,
     "plan": plan.cmd_plan,
     "side": team.cmd_side,
+    "customer": team.cmd_customer,
     "role": team.cmd_role,
     "team": team.cmd_team,
     "signoff": signoffs.cmd_signoff,

@@ -18,6 +18,7 @@ from bot.engagement.lifecycle import (
     start_engagement,
 )
 from bot.errors import UserError
+from bot.people.organisations import connected_teams
 from bot.services import Services
 from bot.slack.gateway import SlackCallFailed
 from bot.slack.presenters import overview
@@ -56,16 +57,17 @@ def _exists_message(s: Services, existing: Engagement) -> str:
     )
 
 
-def _bot_can_post(s: Services, channel: str) -> bool:
+def _channel_if_postable(s: Services, channel: str) -> dict[str, Any] | None:
+    """conversations.info of the channel when the bot can post there, else None."""
     try:
         info = s.slack.channel_info(channel)
     except SlackCallFailed as exc:
         if exc.error in ("channel_not_found", "not_in_channel"):
-            return False
+            return None
         raise
     if info.get("is_archived"):
-        return False
-    return bool(info.get("is_member", True)) or bool(info.get("is_im"))
+        return None
+    return info if bool(info.get("is_member", True)) or bool(info.get("is_im")) else None
 
 
 def start(req: Request, cmd: ParsedCommand) -> None:
@@ -83,7 +85,8 @@ def start(req: Request, cmd: ParsedCommand) -> None:
         raise UserError(_exists_message(s, existing))
     req.ack()
     # Everything below talks to Slack, so it happens after the ack.
-    if not _bot_can_post(s, channel):
+    info = _channel_if_postable(s, channel)
+    if info is None:
         req.reply(
             s.notice(
                 "I'm not in this channel yet, so I can't run an engagement here. "
@@ -91,11 +94,12 @@ def start(req: Request, cmd: ParsedCommand) -> None:
             )
         )
         return
-    _create_and_welcome(req, channel, opts)
+    _create_and_welcome(req, channel, opts, info)
 
 
-def _create_and_welcome(req: Request, channel: str, opts: Any) -> None:
+def _create_and_welcome(req: Request, channel: str, opts: Any, info: dict[str, Any]) -> None:
     s = req.services
+    grid = req.install_enterprise_id or s.slack.install_enterprise()
     try:
         with s.db.session() as session:
             engagement = start_engagement(
@@ -107,6 +111,8 @@ def _create_and_welcome(req: Request, channel: str, opts: Any) -> None:
                 user_id=req.user_id,
                 user_name=req.user_name,
                 now=s.clock.now(),
+                vendor_enterprise_id=grid,
+                channel_teams=connected_teams(info),
             )
             ctx = overview(session, engagement, s.playbook, s.clock.now())
     except EngagementExists as exc:
@@ -164,9 +170,23 @@ _FIELD_OF_PROBLEM = {
 }
 
 
+def _from_vendor_org(req: Request) -> bool:
+    """The start form is the implementation team's: its submitter must be of the installing
+    workspace or, on Enterprise Grid, of the same org."""
+    home, grid = req.user_team_id, req.install_enterprise_id
+    if home and home == req.installing_team:
+        return True
+    return bool(grid) and (req.user_enterprise_id == grid or home == grid)
+
+
 def on_start_submit(req: Request) -> None:
     s = req.services
-    channel = req.metadata.get("channel")
+    if not _from_vendor_org(req):
+        raise UserError("Only the implementation team starts engagements; nothing was created.")
+    meta = req.sealed_metadata()
+    if meta is None:
+        raise UserError("I couldn't verify that this form came from me; run start again. Nothing was created.")
+    channel = meta.get("channel")
     pilot = req.field("pilot") or []
     try:
         opts = build_start_options(
@@ -196,10 +216,11 @@ def on_start_submit(req: Request) -> None:
         )
         return
     req.ack()
-    if not _bot_can_post(s, channel):
+    info = _channel_if_postable(s, channel)
+    if info is None:
         req.reply(s.notice("I'm not in that channel yet; invite me with `/invite @golive` and start again."))
         return
-    _create_and_welcome(req, channel, opts)
+    _create_and_welcome(req, channel, opts, info)
 
 
 def register(app: App, services: Services) -> None:

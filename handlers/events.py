@@ -14,10 +14,13 @@ from slack_bolt import App, BoltResponse
 from sqlalchemy.exc import IntegrityError
 
 from bot.engagement.lifecycle import active_in_channel
+from bot.people import audit
+from bot.people.organisations import pin_customer, the_customer_team
 from bot.services import Services
+from bot.slack.gateway import SlackCallFailed
 from bot.slack.home import home_view
 from handlers.base import Request, listener, remember
-from storage.models import ProcessedEvent
+from storage.models import Engagement, ProcessedEvent
 
 log = logging.getLogger("golive.handlers.events")
 
@@ -63,9 +66,38 @@ def on_member_joined(req: Request) -> None:
 
 
 def on_channel_shared(req: Request) -> None:
+    """A channel shared with (or unshared from) another organisation: when the engagement does not
+    know its customer's organisation yet and exactly one other organisation is now connected,
+    that one is the customer."""
     req.ack()
+    s = req.services
     event = req.body.get("event") or {}
-    log.info("channel %s shared with team %s", event.get("channel"), event.get("connected_team_id"))
+    channel = str(event.get("channel") or "")
+    log.info("channel %s shared with team %s", channel, event.get("connected_team_id"))
+    with s.db.read() as session:
+        engagement = active_in_channel(session, channel)
+    if engagement is None or engagement.customer_team_id or engagement.customer_enterprise_id:
+        return
+    try:
+        info = s.slack.channel_info(channel)
+    except SlackCallFailed as exc:
+        log.info("conversations.info %s: %s", channel, exc.error)
+        return
+    team = the_customer_team(engagement, info)
+    if team is None:
+        return
+    with s.db.session() as session:
+        e = session.get(Engagement, engagement.id)
+        if e is not None and not e.customer_team_id:
+            pin_customer(
+                session,
+                e,
+                team_id=team,
+                enterprise_id=None,
+                actor=audit.SYSTEM,
+                how="the only organisation in the channel besides the vendor's",
+                now=s.clock.now(),
+            )
 
 
 def register(app: App, services: Services) -> None:

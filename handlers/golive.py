@@ -101,6 +101,9 @@ def on_dryrun_passed(req: Request) -> None:
 def on_dryrun_issues(req: Request) -> None:
     req.ack()
     s = req.services
+    with s.db.read() as session:
+        engagement = click_engagement(req, session)
+        dryrun.check_may_record(actor_for(req, session, engagement))
     s.slack.open_view(
         req.trigger_id or "", s.renderer.view("dryrun_issues_modal.json.j2", meta={"channel": req.channel_id})
     )
@@ -134,8 +137,8 @@ def on_cancel(req: Request) -> None:
     now = s.clock.now()
     engagement_id = int(req.action.get("value") or 0)
     with s.db.session() as session:
-        e = session.get(Engagement, engagement_id)
-        if e is None or e.status != "active":
+        e = click_engagement(req, session)
+        if e.id != engagement_id:
             raise UserError("That engagement is not active any more.")
         actor = actor_for(req, session, e)
         if not actor.is_vendor:

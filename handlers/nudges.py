@@ -17,6 +17,7 @@ from bot.engagement.phases import record_and_advance
 from bot.errors import UserError
 from bot.people import audit
 from bot.people.members import lead_of
+from bot.people.sides import Actor
 from bot.refs import parse_ref
 from bot.reminders.nudges import next_nudge_preview, refreshed
 from bot.reminders.working_hours import clock_of, format_days
@@ -74,6 +75,12 @@ def on_nudge_done(req: Request) -> None:
     after_change(s, engagement_id, number, advanced, actor=req.user_id, team_id=req.user_team_id)  # type: ignore[arg-type]
 
 
+def _check_may_act(actor: Actor, item: Item) -> None:
+    """Customers snooze and block their own side's items; the implementation team any."""
+    if actor.is_customer and item.owner_side != "customer":
+        raise cl.Refused("That is the implementation team's item; they manage its reminders.")
+
+
 def _snooze(req: Request, item_id: int, until: date) -> None:
     s = req.services
     now = s.clock.now()
@@ -81,8 +88,7 @@ def _snooze(req: Request, item_id: int, until: date) -> None:
         engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
         actor = actor_for(req, session, engagement)
-        if actor.is_customer and item.owner_side != "customer":
-            raise cl.Refused("That is the implementation team's item.")
+        _check_may_act(actor, item)
         item.snoozed_until = until
         item.updated_at = now
         session.add(item)
@@ -106,6 +112,7 @@ def on_nudge_snooze(req: Request) -> None:
         clock = clock_of(engagement)
         today = clock.today(s.clock.now())
         phase, item = cl.item_by_id(session, engagement, item_id)
+        _check_may_act(actor_for(req, session, engagement), item)
         ref, title = f"{phase.number}.{item.number}", item.title
     if how == "pick":
         view = s.renderer.view(
@@ -150,6 +157,7 @@ def on_nudge_blocked(req: Request) -> None:
     with s.db.session() as session:
         engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
+        _check_may_act(actor_for(req, session, engagement), item)
         ref, title = f"{phase.number}.{item.number}", item.title
     view = s.renderer.view(
         "blocked_modal.json.j2",
@@ -173,6 +181,7 @@ def on_blocked_submit(req: Request) -> None:
         engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
         actor = actor_for(req, session, engagement)
+        _check_may_act(actor, item)
         item.blocked_reason, item.blocked_by, item.updated_at = reason[:500], actor.user_id, now
         session.add(item)
         audit.record(

@@ -20,7 +20,7 @@ from bot.people.roles import approvers_for
 from bot.people.sides import Actor
 from bot.services import Services
 from bot.slack.publish import announce_phase, refresh_checklist
-from handlers.base import Request, actor_for, listener
+from handlers.base import Request, actor_for, click_engagement, listener
 from handlers.engagement import require_engagement
 from storage.models import Engagement, EngagementPhase, Gate, SignoffRequest
 
@@ -93,7 +93,11 @@ def _request(req: Request, gate_key: str | None, gate_id: int | None = None) -> 
     s = req.services
     now = s.clock.now()
     with s.db.session() as session:
-        engagement = active_in_channel(session, req.channel_id or "")
+        engagement = (
+            active_in_channel(session, req.channel_id or "")
+            if req.kind == "command"
+            else click_engagement(req, session)
+        )
         if engagement is None:
             raise UserError(f"No engagement runs in this channel; start one with `{s.command} start`.")
         if gate_id is not None:
@@ -138,12 +142,12 @@ def on_request_button(req: Request) -> None:
 
 # -- deciding ------------------------------------------------------------------------------
 def _load(req: Request, session: Session, request_id: int) -> tuple[Engagement, SignoffRequest, Gate, Actor]:
+    """The request, which must belong to the engagement of the message or form it came from."""
+    engagement = click_engagement(req, session)
     request = session.get(SignoffRequest, request_id)
-    if request is None:
-        raise UserError("That sign-off request no longer exists.")
-    gate = session.get(Gate, request.gate_id)
-    engagement = session.get(Engagement, gate.engagement_id) if gate else None
-    assert gate is not None and engagement is not None
+    gate = session.get(Gate, request.gate_id) if request is not None else None
+    if request is None or gate is None or gate.engagement_id != engagement.id:
+        raise UserError("That sign-off request is not part of this engagement. Nothing was changed.")
     return engagement, request, gate, actor_for(req, session, engagement)
 
 

@@ -12,15 +12,15 @@ from sqlmodel import col, select
 
 from bot.commands import ParsedCommand
 from bot.engagement.checklist import Refused
-from bot.engagement.lifecycle import active_in_channel
 from bot.errors import UserError
 from bot.people import audit, roles
 from bot.people.members import add_member
+from bot.people.organisations import pin_customer
 from bot.people.sides import CUSTOMER, VENDOR
 from bot.services import Services
 from bot.slack.gateway import Profile, SlackCallFailed
 from bot.slacktext import plain_text, user_id_from_token
-from handlers.base import Request, actor_for, listener
+from handlers.base import Request, actor_for, click_engagement, listener
 from handlers.engagement import require_engagement
 from handlers.signoffs import update_request_message
 from messages import Mention, fmt
@@ -72,6 +72,7 @@ def _add_role(
             role=role,
             gate_key=gate,
             now=s.clock.now(),
+            enterprise_id=profile.enterprise_id,
         )
 
 
@@ -162,9 +163,7 @@ def on_team_button(req: Request) -> None:
     req.ack()
     s = req.services
     with s.db.session() as session:
-        engagement = active_in_channel(session, req.channel_id or "")
-        if engagement is None:
-            raise UserError("No engagement runs in this channel.")
+        engagement = click_engagement(req, session)
         if not actor_for(req, session, engagement).is_vendor:
             raise UserError("Only the implementation team manages roles.")
     s.slack.open_view(req.trigger_id or "", _team_view(s, engagement, req.channel_id))
@@ -175,9 +174,7 @@ def on_team_remove(req: Request) -> None:
     s = req.services
     role_id = req.action_number()
     with s.db.session() as session:
-        engagement = active_in_channel(session, req.channel_id or "")
-        if engagement is None:
-            raise UserError("No engagement runs in this channel.")
+        engagement = click_engagement(req, session)
         roles.remove_role(session, engagement, actor_for(req, session, engagement), role_id, s.clock.now())
     s.slack.update_view(req.view["id"], _team_view(s, engagement, req.channel_id))
     refresh_open_requests(s, engagement.id)  # type: ignore[arg-type]
@@ -198,9 +195,7 @@ def on_team_submit(req: Request) -> None:
     role = req.field("role")
     gate = req.field("gate") or roles.ALL_GATES
     with s.db.read() as session:
-        engagement = active_in_channel(session, req.channel_id or "")
-    if engagement is None:
-        raise UserError("No engagement runs in this channel.")
+        engagement = click_engagement(req, session)
     profile = s.slack.cached_profile(user) if user else None
     if profile is not None:
         # Known person: no Slack call before the ack, so the answer goes in the ack itself.
@@ -303,3 +298,69 @@ def cmd_side(req: Request, cmd: ParsedCommand) -> None:
     req.ack(
         s.notice(fmt("{who} now counts as the {side} side in this engagement.", who=Mention(user), side=side))
     )
+
+
+def cmd_customer(req: Request, cmd: ParsedCommand) -> None:
+    """`customer`: which organisation is the customer; `customer @person`: make it theirs."""
+    s = req.services
+    engagement = require_engagement(req)
+    if not cmd.words:
+        with s.db.read() as session:
+            people = [
+                m.display_name or m.user_id
+                for m in session.exec(select(Member).where(Member.engagement_id == engagement.id)).all()
+                if engagement.customer_team_id and m.team_id == engagement.customer_team_id
+            ]
+        if not engagement.customer_team_id and not engagement.customer_enterprise_id:
+            text = (
+                f"No organisation is set as {engagement.customer_name} yet; people of other organisations "
+                f"can read along but not act. Set it with `{s.command} customer @someone-from-the-customer`."
+            )
+        else:
+            known = f" ({', '.join(people[:5])}{'…' if len(people) > 5 else ''})" if people else ""
+            text = (
+                f"{engagement.customer_name} is the organisation with Slack team id "
+                f"`{engagement.customer_team_id or engagement.customer_enterprise_id}`{known}. "
+                f"Change it with `{s.command} customer @someone-from-the-customer`."
+            )
+        req.ack(s.notice(fmt("{text}", text=text)))
+        return
+    user = user_id_from_token(cmd.words[0])
+    if user is None or len(cmd.words) > 1:
+        raise cmd.fail("Mention one person of the customer's organisation, e.g. `customer @ada`.")
+    req.ack()  # users.info may be slow: the answer goes through response_url
+    profile = s.slack.profile(user)
+    if not profile.found or not profile.team_id:
+        raise UserError("I can't tell which organisation that person belongs to; mention someone in this channel.")
+    if profile.is_bot:
+        raise UserError("A bot can't stand for the customer's organisation.")
+    with s.db.session() as session:
+        e = session.get(Engagement, engagement.id)
+        assert e is not None
+        actor = actor_for(req, session, e)
+        if not actor.is_vendor:
+            raise Refused("Only the implementation team says which organisation is the customer.")
+        changed = pin_customer(
+            session,
+            e,
+            team_id=profile.team_id,
+            enterprise_id=profile.enterprise_id,
+            actor=actor,
+            how="set by a consultant",
+            now=s.clock.now(),
+        )
+    if not changed:
+        req.reply(s.notice(fmt("{who}'s organisation already is the customer; nothing changed.", who=Mention(user))))
+        return
+    req.reply(
+        s.notice(
+            fmt(
+                "{who}'s organisation is now {customer}: its people can tick customer items and be named "
+                "approvers. People of other organisations read along until given a side.",
+                who=Mention(user),
+                customer=engagement.customer_name,
+            )
+        )
+    )
+    refresh_open_requests(s, engagement.id)  # type: ignore[arg-type]
+

@@ -54,6 +54,7 @@ def auth_test(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
         "bot_id": ws.bot_id,
         "app_id": ws.app_id,
         "is_enterprise_install": False,
+        **({"enterprise_id": ws.enterprise_id} if ws.enterprise_id else {}),
     }
 
 

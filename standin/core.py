@@ -114,6 +114,34 @@ class SlackStandIn:
         with self.ws.lock:
             self.ws.teams[team_id] = name
 
+    def set_enterprise(self, enterprise_id: str | None) -> None:
+        """Put the installing workspace in an Enterprise Grid org: auth.test and every payload
+        say so (payloads' ``enterprise`` describes the install, not the user)."""
+        with self.ws.lock:
+            self.ws.enterprise_id = enterprise_id
+            self.ws.users[self.ws.bot_user_id].enterprise_id = enterprise_id
+
+    def share_within_org(self, channel_id: str, team_id: str) -> None:
+        """Enterprise Grid: another workspace of the host's own org joins the channel."""
+
+        def add(c: Channel) -> None:
+            if team_id not in c.internal_teams:
+                c.internal_teams.append(team_id)
+
+        self._update_channel(channel_id, add)
+
+    def connect_team(self, channel_id: str, team_id: str) -> None:
+        """Slack Connect: another organisation joins the channel (a ``channel_shared`` happens)."""
+
+        def add(c: Channel) -> None:
+            c.is_ext_shared = c.is_shared = True
+            if not c.connected_teams:
+                c.connected_teams.append(c.team_id)
+            if team_id not in c.connected_teams:
+                c.connected_teams.append(team_id)
+
+        self._update_channel(channel_id, add)
+
     def add_user(
         self,
         user_id: str,
@@ -126,8 +154,10 @@ class SlackStandIn:
         email: str | None = None,
         is_admin: bool = False,
         visible: bool = True,
+        enterprise_id: str | None = None,
     ) -> StandInUser:
-        """Add a user; ``team_id`` is the home workspace (another team for Slack Connect guests)."""
+        """Add a user; ``team_id`` is the home workspace (another team for Slack Connect guests);
+        ``enterprise_id`` the Enterprise Grid org of that workspace."""
         user = StandInUser(
             id=user_id,
             name=name,
@@ -138,6 +168,7 @@ class SlackStandIn:
             email=email,
             is_admin=is_admin,
             visible=visible,
+            enterprise_id=enterprise_id,
         )
         with self.ws.lock:
             if user.team_id not in self.ws.teams:
@@ -157,9 +188,20 @@ class SlackStandIn:
         private: bool = False,
         bot_member: bool = True,
         team_id: str | None = None,
+        connected_teams: Iterable[str] | None = None,
     ) -> Channel:
-        """Add a channel; the bot is a member unless ``bot_member=False``."""
+        """Add a channel; the bot is a member unless ``bot_member=False``. A Slack Connect channel
+        (``ext_shared``) connects the host team and, unless ``connected_teams`` says otherwise,
+        the home teams of its members."""
         member_list = list(dict.fromkeys(([self.ws.bot_user_id] if bot_member else []) + list(members)))
+        host = team_id or self.ws.team_id
+        with self.ws.lock:
+            teams = (
+                list(connected_teams)
+                if connected_teams is not None
+                else [self.ws.users[m].team_id for m in member_list if m in self.ws.users]
+            )
+        connected = list(dict.fromkeys([host, *teams])) if ext_shared else []
         channel = Channel(
             id=channel_id,
             name=name,
@@ -169,6 +211,7 @@ class SlackStandIn:
             is_ext_shared=ext_shared,
             is_shared=shared or ext_shared,
             is_pending_ext_shared=pending_ext_shared,
+            connected_teams=connected,
         )
         with self.ws.lock:
             self.ws.channels[channel_id] = channel

@@ -16,6 +16,7 @@ from .interactions import apply_command_ack, apply_view_submission_response
 from .payloads import (
     action_object,
     command_payload,
+    enterprise_object,
     find_element,
     list_action_ids,
     missing_required,
@@ -186,7 +187,7 @@ class SlackDriver(EventsMixin, EphemeralMixin):
                 },
                 "trigger_id": self.ws.issue_trigger(user),
                 "team": team_object(self.ws),
-                "enterprise": None,
+                "enterprise": enterprise_object(self.ws),
                 "is_enterprise_install": False,
                 "channel": {"id": channel, "name": "directmessage" if chan.is_im else chan.name},
                 "message": self.ws.slack_message(record),
@@ -259,7 +260,7 @@ class SlackDriver(EventsMixin, EphemeralMixin):
                 "container": {"type": "view", "view_id": view_id},
                 "trigger_id": self.ws.issue_trigger(owner),
                 "team": team_object(self.ws),
-                "enterprise": None,
+                "enterprise": enterprise_object(self.ws),
                 "is_enterprise_install": False,
                 "view": view,
                 "state": {"values": state},
@@ -298,7 +299,7 @@ class SlackDriver(EventsMixin, EphemeralMixin):
                 "view": view,
                 "response_urls": [],
                 "is_enterprise_install": False,
-                "enterprise": None,
+                "enterprise": enterprise_object(self.ws),
             }
         resp = self._send_payload(payload, signature=signature, timestamp=timestamp)
         apply_view_submission_response(self.ws, view_id, resp.status, resp.json, resp.body)
@@ -339,7 +340,7 @@ class SlackDriver(EventsMixin, EphemeralMixin):
                 "view": view,
                 "is_cleared": is_cleared,
                 "is_enterprise_install": False,
-                "enterprise": None,
+                "enterprise": enterprise_object(self.ws),
             }
         return self._send_payload(payload, signature=signature, timestamp=timestamp)
 

@@ -12,7 +12,15 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from .payloads import action_object, find_element, list_action_ids, state_values, team_object, user_object
+from .payloads import (
+    action_object,
+    enterprise_object,
+    find_element,
+    list_action_ids,
+    state_values,
+    team_object,
+    user_object,
+)
 from .signing import SIGN
 from .state import fill_ids
 
@@ -94,7 +102,7 @@ class EphemeralMixin:
                 },
                 "trigger_id": ws.issue_trigger(user),
                 "team": team_object(ws),
-                "enterprise": None,
+                "enterprise": enterprise_object(ws),
                 "is_enterprise_install": False,
                 "channel": {"id": channel, "name": "directmessage" if chan.is_im else chan.name},
                 "state": {"values": state_values(blocks, overrides)},

@@ -62,6 +62,11 @@ def team_object(ws: Workspace) -> dict[str, Any]:
     return {"id": ws.team_id, "domain": ws.domain(ws.team_id)}
 
 
+def enterprise_object(ws: Workspace) -> dict[str, Any] | None:
+    """``enterprise`` of an interaction payload: the install's Grid org, or None."""
+    return {"id": ws.enterprise_id, "name": ws.enterprise_id} if ws.enterprise_id else None
+
+
 def command_payload(
     ws: Workspace, command: str, text: str, *, user: str, channel: str, response_url: str, trigger_id: str
 ) -> dict[str, str]:
@@ -80,6 +85,7 @@ def command_payload(
         "text": text,
         "api_app_id": ws.app_id,
         "is_enterprise_install": "false",
+        **({"enterprise_id": ws.enterprise_id, "enterprise_name": ws.enterprise_id} if ws.enterprise_id else {}),
         "response_url": response_url,
         "trigger_id": trigger_id,
     }
@@ -252,7 +258,7 @@ def event_envelope(ws: Workspace, event: dict[str, Any], event_id: str, event_ti
         "event_time": event_time,
         "authorizations": [
             {
-                "enterprise_id": None,
+                "enterprise_id": ws.enterprise_id,
                 "team_id": ws.team_id,
                 "user_id": ws.bot_user_id,
                 "is_bot": True,

@@ -38,6 +38,8 @@ class StandInUser:
     is_admin: bool = False
     deleted: bool = False
     visible: bool = True
+    # Enterprise Grid: the org of the user's home workspace (users.info ``enterprise_user``).
+    enterprise_id: str | None = None
 
     def to_api(self) -> dict[str, Any]:
         """The ``user`` object of ``users.info``."""
@@ -55,7 +57,17 @@ class StandInUser:
         }
         if self.email:
             profile["email"] = self.email
-        return {
+        grid: dict[str, Any] = {}
+        if self.enterprise_id:
+            grid["enterprise_user"] = {
+                "id": self.id,
+                "enterprise_id": self.enterprise_id,
+                "enterprise_name": self.enterprise_id,
+                "is_admin": False,
+                "is_owner": False,
+                "teams": [self.team_id],
+            }
+        return grid | {
             "id": self.id,
             "team_id": self.team_id,
             "name": self.name,
@@ -88,6 +100,10 @@ class Channel:
     is_archived: bool = False
     is_im: bool = False
     im_user: str | None = None
+    # Slack Connect: every organisation's team in the channel, the host's first.
+    connected_teams: list[str] = field(default_factory=list)
+    # Enterprise Grid: other workspaces of the host's own org that share the channel.
+    internal_teams: list[str] = field(default_factory=list)
     created: int = field(default_factory=lambda: int(time.time()))
 
     def to_api(self, bot_user_id: str) -> dict[str, Any]:
@@ -116,10 +132,20 @@ class Channel:
             "is_general": False,
             "is_shared": self.is_shared or self.is_ext_shared,
             "is_ext_shared": self.is_ext_shared,
-            "is_org_shared": False,
             "is_pending_ext_shared": self.is_pending_ext_shared,
             "is_member": bot_user_id in self.members,
             "context_team_id": self.team_id,
+            **(
+                {
+                    "connected_team_ids": list(self.connected_teams),
+                    "shared_team_ids": [t for t in self.connected_teams if t != self.team_id],
+                    "conversation_host_id": self.team_id,
+                }
+                if self.is_ext_shared
+                else {}
+            ),
+            "internal_team_ids": list(self.internal_teams),
+            "is_org_shared": bool(self.internal_teams),
             "created": self.created,
             "creator": "",
             "num_members": len(self.members),
@@ -172,6 +198,7 @@ class Workspace:
         self.app_id = app_id
         self.app_token = app_token
         self.verification_token = "standin-verification-token"
+        self.enterprise_id: str | None = None  # the installing workspace's Enterprise Grid org
         self.base_url = ""  # "http://127.0.0.1:<port>", set when the server starts
         self.teams: dict[str, str] = {team_id: team_name}
         self.users: dict[str, StandInUser] = {}

@@ -30,6 +30,14 @@ class Engagement(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32)
+    # The installing workspace's Enterprise Grid org, when it has one: colleagues from other
+    # workspaces of the same org are the vendor's people too.
+    vendor_enterprise_id: str | None = Field(default=None, max_length=32)
+    # The customer's organisation: learned from the channel's connected teams, pinned by the
+    # first customer-side role or action, changed by a consultant. Users of any other
+    # organisation have no side until a consultant gives them one.
+    customer_team_id: str | None = Field(default=None, max_length=32)
+    customer_enterprise_id: str | None = Field(default=None, max_length=32)
     channel_id: str = Field(max_length=32, index=True)
     customer_name: str = Field(max_length=200)
     size: str = Field(max_length=16)
@@ -88,6 +96,7 @@ class Member(SQLModel, table=True):
     engagement_id: int = Field(foreign_key="engagement.id", index=True, ondelete="CASCADE")
     user_id: str = Field(max_length=32)
     team_id: str | None = Field(default=None, max_length=32)
+    enterprise_id: str | None = Field(default=None, max_length=32)
     display_name: str = Field(default="", max_length=200)
     # A consultant may override which side someone is on; None means "from their home team".
     side_override: str | None = Field(default=None, max_length=16)
@@ -140,6 +149,7 @@ class UserProfile(SQLModel, table=True):
 
     user_id: str = Field(primary_key=True, max_length=32)
     team_id: str | None = Field(default=None, max_length=32)
+    enterprise_id: str | None = Field(default=None, max_length=32)  # users.info enterprise_user
     name: str = Field(default="", max_length=200)
     real_name: str = Field(default="", max_length=200)
     display_name: str = Field(default="", max_length=200)
@@ -240,7 +250,8 @@ class SignoffDecision(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """Append-only record of every state change. Database triggers refuse UPDATE and DELETE."""
+    """Append-only record of every state change. Database triggers refuse UPDATE, DELETE, an
+    insert over an existing id (SQLite's INSERT OR REPLACE) and TRUNCATE (PostgreSQL)."""
 
     __tablename__ = "audit_event"
 
@@ -284,6 +295,9 @@ class Reminder(SQLModel, table=True):
     payload: str = Field(default="{}")  # JSON
     sent_ts: str | None = Field(default=None, max_length=32)
     sent_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # When a post timed out, Slack may have posted it anyway: the time of that attempt, so the
+    # next try first looks in the channel for a message carrying this reminder's metadata.
+    unconfirmed_since: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     created_at: datetime = Field(sa_column=utc_column())
 
 

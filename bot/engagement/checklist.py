@@ -123,6 +123,15 @@ def _ref(phase: EngagementPhase, item: Item) -> str:
     return f"{phase.number}.{item.number}"
 
 
+def _require_side(actor: Actor) -> None:
+    """Someone of neither side (another organisation in the channel) reads along, never acts."""
+    if not actor.has_side:
+        raise Refused(
+            "You're not on the implementation team or the customer's side of this engagement, so "
+            "you can read along but not change items. Nothing was changed."
+        )
+
+
 def _require_vendor(actor: Actor, what: str) -> None:
     if not actor.is_vendor:
         raise Refused(f"Only the implementation team can {what}. Ask your consultant in this channel.")
@@ -131,6 +140,7 @@ def _require_vendor(actor: Actor, what: str) -> None:
 def set_done(
     session: Session, phase: EngagementPhase, item: Item, actor: Actor, done: bool, now: datetime
 ) -> Change | None:
+    _require_side(actor)
     """Tick or untick. Customers complete customer items; the vendor side any item."""
     ref = _ref(phase, item)
     if actor.is_customer and item.owner_side != CUSTOMER:
@@ -183,6 +193,7 @@ def set_done(
 def assign(
     session: Session, phase: EngagementPhase, item: Item, actor: Actor, assignee: str | None, now: datetime
 ) -> Change | None:
+    _require_side(actor)
     ref = _ref(phase, item)
     if actor.is_customer and item.owner_side != CUSTOMER:
         raise Refused(f"{ref} is the implementation team's item; they assign it.")

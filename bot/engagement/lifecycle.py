@@ -17,6 +17,7 @@ from bot.engagement.playbook import Playbook
 from bot.engagement.signoffs import create_gates
 from bot.people import audit
 from bot.people.members import add_member
+from bot.people.organisations import external_teams
 from bot.people.sides import VENDOR, Actor
 from bot.values import (
     INGEST_CHOICES,
@@ -176,8 +177,13 @@ def start_engagement(
     user_id: str,
     user_name: str,
     now: datetime,
+    vendor_enterprise_id: str | None = None,
+    channel_teams: list[str] | None = None,
 ) -> Engagement:
     """Create the engagement with the invoking user as lead consultant.
+
+    `channel_teams` are the teams conversations.info says are in the channel: when exactly one
+    organisation besides the vendor's is there, it is the customer's from the start.
 
     The partial unique index on (team, channel) where status is active makes a second start
     in the same channel fail even when two requests race.
@@ -201,7 +207,10 @@ def start_engagement(
         created_by=user_id,
         created_at=now,
         updated_at=now,
+        vendor_enterprise_id=vendor_enterprise_id,
     )
+    others = external_teams(engagement, channel_teams or [])
+    engagement.customer_team_id = others[0] if len(others) == 1 else None
     session.add(engagement)
     try:
         session.flush()
@@ -220,6 +229,7 @@ def start_engagement(
         display_name=user_name,
         added_by=user_id,
         now=now,
+        enterprise_id=vendor_enterprise_id,
     )
     session.add(MemberRole(member_id=lead.id, role="lead"))  # type: ignore[arg-type]
     specs = {p.key: p for p in playbook.phases}
@@ -254,6 +264,8 @@ def start_engagement(
             "country": opts.country,
             "pilot": opts.pilot,
             "ingest": opts.ingest,
+            "customer_team": engagement.customer_team_id,
+            "vendor_enterprise": vendor_enterprise_id,
         },
         now=now,
     )

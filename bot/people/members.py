@@ -18,6 +18,7 @@ def add_member(
     display_name: str,
     added_by: str,
     now: datetime,
+    enterprise_id: str | None = None,
 ) -> Member:
     member = session.exec(
         select(Member).where(Member.engagement_id == engagement.id, Member.user_id == user_id)
@@ -27,6 +28,7 @@ def add_member(
             engagement_id=engagement.id,  # type: ignore[arg-type]
             user_id=user_id,
             team_id=team_id,
+            enterprise_id=enterprise_id,
             display_name=display_name[:200],
             added_by=added_by,
             added_at=now,
@@ -36,6 +38,8 @@ def add_member(
     else:
         if team_id and not member.team_id:
             member.team_id = team_id
+        if enterprise_id and not member.enterprise_id:
+            member.enterprise_id = enterprise_id
         if display_name and not member.display_name:
             member.display_name = display_name[:200]
         session.add(member)

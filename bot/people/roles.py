@@ -11,7 +11,8 @@ from sqlmodel import Session, col, select
 from bot.errors import UserError
 from bot.people import audit
 from bot.people.members import add_member
-from bot.people.sides import CUSTOMER, CUSTOMER_ROLES, VENDOR, Actor, side_from_team
+from bot.people.organisations import pin_customer
+from bot.people.sides import CUSTOMER, CUSTOMER_ROLES, VENDOR, Actor, member_side
 from storage.models import Engagement, Gate, Member, MemberRole
 
 ROLES = ("approver", "contributor", "sponsor", "consultant", "lead")
@@ -26,10 +27,6 @@ class RoleRow:
     side: str
     role: str
     gate_key: str
-
-
-def member_side(engagement: Engagement, member: Member) -> str:
-    return member.side_override or side_from_team(engagement, member.team_id)
 
 
 def team(session: Session, engagement: Engagement) -> list[RoleRow]:
@@ -69,6 +66,7 @@ def set_role(
     role: str,
     gate_key: str = ALL_GATES,
     now: datetime,
+    enterprise_id: str | None = None,
 ) -> RoleRow | None:
     """Give someone a role; returns None when they already had it."""
     if not actor.is_vendor:
@@ -91,17 +89,47 @@ def set_role(
         display_name=name,
         added_by=actor.user_id,
         now=now,
+        enterprise_id=enterprise_id,
     )
     side = member_side(engagement, member)
-    if role in CUSTOMER_ROLES and side != CUSTOMER:
+    if (
+        role in CUSTOMER_ROLES
+        and not side
+        and member.team_id
+        and not engagement.customer_team_id
+        and not engagement.customer_enterprise_id
+    ):
+        # The first customer role names the customer's organisation.
+        pin_customer(
+            session,
+            engagement,
+            team_id=member.team_id,
+            enterprise_id=member.enterprise_id,
+            actor=actor,
+            how=f"first customer role ({role})",
+            now=now,
+        )
+        side = member_side(engagement, member)
+    if role in CUSTOMER_ROLES and side == VENDOR:
         raise UserError(
             f"{name} is on the vendor's side, and a {role} speaks for the customer: the implementation team "
             f"can never approve on the customer's behalf. If {name} really is the customer's, first run "
             f"`side @{name} customer`."
         )
+    if role in CUSTOMER_ROLES and side != CUSTOMER:
+        why = (
+            f"I can't tell which organisation {name} belongs to"
+            if not member.team_id
+            else f"{name} is from another organisation than the customer's"
+        )
+        raise UserError(
+            f"{why}, and a {role} speaks for the customer. If {name} does speak for the customer "
+            f"(a partner, say), first run `side @{name} customer`; to make {name}'s organisation the "
+            f"customer, run `customer @{name}`."
+        )
     if role in ("consultant", "lead") and side != VENDOR:
         raise UserError(
-            f"{name} is on the customer's side; consultants are the implementation team's people."
+            f"{name} is not on the implementation team's side; consultants are the implementation team's people."
         )
     existing = session.exec(
         select(MemberRole).where(

@@ -1,8 +1,17 @@
 """Who is on which side of an engagement.
 
-A user whose home workspace differs from the installing workspace is on the customer side
-(in interactivity payloads that is `user.team_id`; elsewhere users.info, cached). Users of
-the installing workspace are on the vendor side. A consultant can override anyone's side.
+- The vendor's side: users of the installing workspace, and, when the vendor is on Enterprise
+  Grid, users of any workspace of the same enterprise (`Engagement.vendor_enterprise_id`).
+- The customer's side: users of the engagement's customer organisation
+  (`Engagement.customer_team_id`, or its Grid enterprise). It is learned from the channel's
+  connected teams when exactly one other organisation is there, pinned by the first customer
+  role a consultant gives, and a consultant can change it (`/golive customer @person`).
+- Nobody's side: users of any other organisation in the channel (a partner, a reseller), and
+  anyone whose organisation cannot be told. They can read along, but cannot tick, block, approve
+  or submit forms until a consultant gives them a side (`/golive side @person customer`). A user
+  whose organisation is unknown is never defaulted to the vendor.
+
+A consultant's per-person override (`Member.side_override`) wins over all of this.
 """
 
 from __future__ import annotations
@@ -11,12 +20,19 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
+from bot.errors import UserError
 from storage.models import Engagement, Member, MemberRole
 
 VENDOR = "vendor"
 CUSTOMER = "customer"
+NO_SIDE = ""
 VENDOR_ROLES = frozenset({"lead", "consultant"})
 CUSTOMER_ROLES = frozenset({"approver", "contributor", "sponsor"})
+
+# Why someone has no side; each has its own explanation for the user.
+OTHER_ORG = "other_org"
+CUSTOMER_UNKNOWN = "customer_unknown"
+ORG_UNKNOWN = "org_unknown"
 
 
 @dataclass(frozen=True)
@@ -28,6 +44,8 @@ class Actor:
     name: str
     side: str
     roles: frozenset[str] = frozenset()
+    enterprise_id: str | None = None
+    no_side_reason: str = ""
 
     @property
     def is_vendor(self) -> bool:
@@ -37,11 +55,59 @@ class Actor:
     def is_customer(self) -> bool:
         return self.side == CUSTOMER
 
+    @property
+    def has_side(self) -> bool:
+        return self.side in (VENDOR, CUSTOMER)
 
-def side_from_team(engagement: Engagement, home_team: str | None) -> str:
-    if home_team and home_team != engagement.team_id:
+
+class NoSide(UserError):
+    """The user is on neither side of the engagement, so they may read but not act."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def is_vendor_org(engagement: Engagement, team_id: str | None, enterprise_id: str | None) -> bool:
+    if team_id and team_id == engagement.team_id:
+        return True
+    grid = engagement.vendor_enterprise_id
+    return bool(grid) and (enterprise_id == grid or team_id == grid)
+
+
+def _is_customer_org(engagement: Engagement, team_id: str | None, enterprise_id: str | None) -> bool:
+    if team_id and team_id == engagement.customer_team_id:
+        return True
+    grid = engagement.customer_enterprise_id
+    return bool(grid) and (enterprise_id == grid or team_id == grid)
+
+
+def side_of(
+    engagement: Engagement,
+    team_id: str | None,
+    enterprise_id: str | None = None,
+    override: str | None = None,
+) -> str:
+    """VENDOR, CUSTOMER or NO_SIDE for a user of this home team (and Grid enterprise)."""
+    if override in (VENDOR, CUSTOMER):
+        return override
+    if is_vendor_org(engagement, team_id, enterprise_id):
+        return VENDOR
+    if _is_customer_org(engagement, team_id, enterprise_id):
         return CUSTOMER
-    return VENDOR
+    return NO_SIDE
+
+
+def why_no_side(engagement: Engagement, team_id: str | None, enterprise_id: str | None = None) -> str:
+    if not team_id and not enterprise_id:
+        return ORG_UNKNOWN
+    if not engagement.customer_team_id and not engagement.customer_enterprise_id:
+        return CUSTOMER_UNKNOWN
+    return OTHER_ORG
+
+
+def member_side(engagement: Engagement, member: Member) -> str:
+    return side_of(engagement, member.team_id, member.enterprise_id, member.side_override)
 
 
 def resolve_actor(
@@ -51,18 +117,29 @@ def resolve_actor(
     user_id: str,
     home_team: str | None,
     name: str = "",
+    enterprise_id: str | None = None,
 ) -> Actor:
     member = session.exec(
         select(Member).where(Member.engagement_id == engagement.id, Member.user_id == user_id)
     ).first()
     roles: frozenset[str] = frozenset()
+    override = None
     if member is not None:
         roles = frozenset(
             session.exec(select(MemberRole.role).where(MemberRole.member_id == member.id)).all()
         )
         home_team = home_team or member.team_id
+        enterprise_id = enterprise_id or member.enterprise_id
         name = name or member.display_name
-    side = member.side_override if member is not None and member.side_override else None
-    if side is None:
-        side = side_from_team(engagement, home_team)
-    return Actor(user_id=user_id, team_id=home_team, name=name or user_id, side=side, roles=roles)
+        override = member.side_override
+    side = side_of(engagement, home_team, enterprise_id, override)
+    reason = "" if side else why_no_side(engagement, home_team, enterprise_id)
+    return Actor(
+        user_id=user_id,
+        team_id=home_team,
+        name=name or user_id,
+        side=side,
+        roles=roles,
+        enterprise_id=enterprise_id,
+        no_side_reason=reason,
+    )

@@ -67,10 +67,7 @@ def record_outcome(
     """Record passed / issues; False when the same outcome is already recorded."""
     if engagement.dryrun_at is None:
         raise UserError("No dry run is scheduled.")
-    if not actor.is_vendor and "approver" not in actor.roles and "contributor" not in actor.roles:
-        raise UserError(
-            "The implementation team or the customer's named approvers and contributors record the dry run."
-        )
+    check_may_record(actor)
     notes = " ".join((notes or "").split())[:MAX_NOTES] or None
     if outcome == "issues" and not notes:
         raise UserError("Say what the dry run found.")
@@ -111,3 +108,12 @@ def dryrun_message(
         notes=engagement.dryrun_notes,
         command=s.command,
     )
+
+
+def check_may_record(actor: Actor) -> None:
+    """The implementation team, or the customer's named approvers and contributors."""
+    customer_role = actor.is_customer and ("approver" in actor.roles or "contributor" in actor.roles)
+    if not actor.is_vendor and not customer_role:
+        raise UserError(
+            "The implementation team or the customer's named approvers and contributors record the dry run."
+        )

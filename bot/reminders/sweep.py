@@ -49,6 +49,10 @@ BATCH = 5  # small claims: processes sharing a database interleave, and a lease 
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=1)
 DIGEST_CATCH_UP_DAYS = 2
+# Message metadata on every reminder post, so a post that timed out can be looked for.
+REMINDER_EVENT = "golive_reminder"
+# Errors of conversations.history that looking again will not fix: send without checking.
+CANNOT_LOOK = frozenset({"missing_scope", "not_in_channel", "channel_not_found", "not_allowed_token_type"})
 
 
 def worker_id() -> str:
@@ -90,8 +94,11 @@ class Sweeper:
     def __init__(self, services: Services, *, worker: str | None = None) -> None:
         self.s = services
         self.worker = worker or worker_id()
-        client = make_sweep_client(services.settings.slack_bot_token, services.settings.slack_api_url)
-        self.slack = SlackGateway(client, services.db, services.clock)
+        settings = services.settings
+        client = make_sweep_client(
+            settings.slack_bot_token, settings.slack_api_url, timeout=settings.slack_timeout_seconds
+        )
+        self.slack = SlackGateway(client, services.db, services.clock, seal_key=services.slack.seal_key)
 
     # -- 1. plan -----------------------------------------------------------------------------
     def plan(self, session: Session, now: datetime) -> None:
@@ -255,13 +262,35 @@ class Sweeper:
                     return
             built = self.build(session, reminder, now)
             key, attempts = reminder.dedupe_key, reminder.attempts
+            unconfirmed = reminder.unconfirmed_since is not None
         if isinstance(built, str):
             self._finish(reminder_id, now, "skipped", status="skipped", last_error=built[:200])
             report.skipped.append(f"{key}: {built}")
             return
+        ts: str | None = None
+        if unconfirmed:
+            # An earlier post timed out: Slack may have posted it all the same. Look before re-sending.
+            try:
+                ts = self.slack.find_by_metadata(built.channel, REMINDER_EVENT, key)
+            except SlackCallFailed as exc:
+                if exc.error not in CANNOT_LOOK:
+                    self._retry(reminder_id, now, attempts, f"checking the earlier post: {exc.error}", report, key)
+                    return
+                log.warning("cannot check whether %s landed (%s); sending it again", key, exc.error)
+            except Exception as exc:  # timeouts again: try the check on a later pass
+                self._retry(reminder_id, now, attempts, f"checking the earlier post: {exc}", report, key)
+                return
+            if ts is not None:
+                self.slack.record(built.channel, ts, kind=built.kind, key=key, engagement_id=built.engagement_id)
+                log.info("%s: the earlier post that timed out had landed (%s); not sending it again", key, ts)
         try:
-            ts = self.slack.post(
-                built.channel, built.message, kind=built.kind, key=key, engagement_id=built.engagement_id
+            ts = ts or self.slack.post(
+                built.channel,
+                built.message,
+                kind=built.kind,
+                key=key,
+                engagement_id=built.engagement_id,
+                metadata={"event_type": REMINDER_EVENT, "event_payload": {"key": key, "kind": built.kind}},
             )
         except SlackCallFailed as exc:
             if exc.channel_gone:
@@ -273,8 +302,10 @@ class Sweeper:
                 return
             self._retry(reminder_id, now, attempts, exc.error, report, key)
             return
-        except Exception as exc:  # timeouts, connection errors
-            self._retry(reminder_id, now, attempts, f"{type(exc).__name__}: {exc}", report, key)
+        except Exception as exc:  # timeouts, connection errors: it may have been posted anyway
+            self._retry(
+                reminder_id, now, attempts, f"{type(exc).__name__}: {exc}", report, key, unconfirmed=True
+            )
             return
         payload = built.payload | ({"entries": [e.__dict__ for e in built.entries]} if built.entries else {})
         with self.s.db.session() as session:
@@ -289,13 +320,27 @@ class Sweeper:
             attempts=attempts + 1,
             payload=json.dumps(payload, default=str),
             last_error=None,
+            unconfirmed_since=None,
         )
         report.sent.append(built.describe())
 
     def _retry(
-        self, reminder_id: int, now: datetime, attempts: int, error: str, report: SweepReport, key: str
+        self,
+        reminder_id: int,
+        now: datetime,
+        attempts: int,
+        error: str,
+        report: SweepReport,
+        key: str,
+        *,
+        unconfirmed: bool = False,
     ) -> None:
         delay = min(BACKOFF_BASE * (2**attempts), BACKOFF_MAX)
+        extra: dict[str, Any] = {}
+        if unconfirmed:
+            with self.s.db.read() as session:
+                row = session.get(Reminder, reminder_id)
+                extra["unconfirmed_since"] = (row.unconfirmed_since if row else None) or now
         self._finish(
             reminder_id,
             now,
@@ -304,6 +349,7 @@ class Sweeper:
             attempts=attempts + 1,
             next_attempt_at=now + delay,
             last_error=error[:200],
+            **extra,
         )
         report.retried.append(f"{key}: {error} (next try in {int(delay.total_seconds())}s)")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,13 @@ class Bot:
         self.services.db.dispose()
 
 
+def seal_key(settings: Settings) -> bytes:
+    """The key that seals modal metadata: the signing secret, or in Socket Mode (which has none)
+    the bot token; never sent anywhere."""
+    secret = settings.slack_signing_secret or settings.slack_bot_token or ""
+    return hashlib.sha256(b"golive-seal:" + secret.encode("utf-8")).digest()
+
+
 def build_services(settings: Settings, *, clock: Clock | None = None, db: Database | None = None) -> Services:
     try:
         playbook = load_playbook(settings.golive_playbook)
@@ -54,13 +62,13 @@ def build_services(settings: Settings, *, clock: Clock | None = None, db: Databa
         raise ConfigError(f"GOLIVE_TEMPLATE_DIR {settings.golive_template_dir} is not a directory")
     clock = clock or Clock()
     db = db or Database(settings.effective_database_url)
-    client = make_client(settings.slack_bot_token, settings.slack_api_url)
+    client = make_client(settings.slack_bot_token, settings.slack_api_url, timeout=settings.slack_timeout_seconds)
     return Services(
         settings=settings,
         db=db,
         clock=clock,
         renderer=Renderer(settings.golive_template_dir),
-        slack=SlackGateway(client, db, clock),
+        slack=SlackGateway(client, db, clock, seal_key=seal_key(settings)),
         playbook=playbook,
         commands=build_commands(settings.golive_command),
     )

@@ -28,23 +28,31 @@ def retry_handlers(max_retries: int = 3) -> list[RetryHandler]:
     ]
 
 
-def make_client(token: str | None, base_url: str, *, max_retries: int = 3) -> WebClient:
+def make_client(
+    token: str | None, base_url: str, *, max_retries: int = 3, timeout: int = DEFAULT_TIMEOUT_SECONDS
+) -> WebClient:
     return WebClient(
         token=token,
         base_url=base_url,
-        timeout=DEFAULT_TIMEOUT_SECONDS,
+        timeout=timeout,
         retry_handlers=retry_handlers(max_retries),
         logger=logging.getLogger("golive.slack"),
     )
 
 
-def make_sweep_client(token: str | None, base_url: str, *, max_rate_limit_retries: int = 3) -> WebClient:
+def make_sweep_client(
+    token: str | None,
+    base_url: str,
+    *,
+    max_rate_limit_retries: int = 3,
+    timeout: int = DEFAULT_TIMEOUT_SECONDS,
+) -> WebClient:
     """For the reminder sweep: 429s are waited out (Retry-After); 5xx and timeouts are not retried
     here, because the sweep retries the reminder on a later pass, with backoff."""
     return WebClient(
         token=token,
         base_url=base_url,
-        timeout=DEFAULT_TIMEOUT_SECONDS,
+        timeout=timeout,
         retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=max_rate_limit_retries)],
         logger=logging.getLogger("golive.slack.sweep"),
     )

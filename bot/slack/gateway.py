@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import col, select
 
 from bot.clock import Clock
+from bot.slack.sealing import seal_view
 from messages import Message
 from storage.db import Database
 from storage.models import PostedMessage, UserProfile
@@ -50,13 +51,16 @@ class Profile:
     tz: str | None = None
     is_bot: bool = False
     found: bool = True
+    enterprise_id: str | None = None
 
 
 class SlackGateway:
-    def __init__(self, client: WebClient, db: Database, clock: Clock) -> None:
+    def __init__(self, client: WebClient, db: Database, clock: Clock, *, seal_key: bytes = b"") -> None:
         self.client = client
         self.db = db
         self.clock = clock
+        self.seal_key = seal_key
+        self._auth: dict[str, Any] | None = None
 
     # -- low level -------------------------------------------------------------------------
     def _call(self, method: str, **kwargs: Any) -> Any:
@@ -79,20 +83,28 @@ class SlackGateway:
         key: str = "",
         engagement_id: int | None = None,
         thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> str:
-        """Post and record it in the ledger; returns the message ts."""
+        """Post and record it in the ledger; returns the message ts. `metadata` is Slack message
+        metadata ({event_type, event_payload}), readable later with conversations.history."""
         kwargs: dict[str, Any] = {"channel": channel, **message.as_kwargs()}
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
+        if metadata:
+            kwargs["metadata"] = metadata
         resp = self._call("chat.postMessage", **kwargs)
         ts = str(resp["ts"])
-        posted_channel = str(resp.get("channel") or channel)
+        self.record(str(resp.get("channel") or channel), ts, kind=kind, key=key, engagement_id=engagement_id)
+        return ts
+
+    def record(self, channel: str, ts: str, *, kind: str, key: str = "", engagement_id: int | None = None) -> None:
+        """Add a message the bot posted to the ledger."""
         now = self.clock.now()
         with self.db.session() as s:
             s.add(
                 PostedMessage(
                     engagement_id=engagement_id,
-                    channel_id=posted_channel,
+                    channel_id=channel,
                     ts=ts,
                     kind=kind,
                     key=key,
@@ -100,7 +112,16 @@ class SlackGateway:
                     updated_at=now,
                 )
             )
-        return ts
+
+    def find_by_metadata(self, channel: str, event_type: str, key: str, *, limit: int = 100) -> str | None:
+        """The ts of a recent message of the bot's in the channel whose metadata names this key
+        (conversations.history with include_all_metadata), or None when there is none."""
+        resp = self._call("conversations.history", channel=channel, limit=limit, include_all_metadata=True)
+        for m in resp.get("messages") or []:
+            meta = m.get("metadata") or {}
+            if meta.get("event_type") == event_type and (meta.get("event_payload") or {}).get("key") == key:
+                return str(m.get("ts"))
+        return None
 
     def update(self, channel: str, ts: str, message: Message) -> None:
         self._call("chat.update", channel=channel, ts=ts, **message.as_kwargs())
@@ -142,11 +163,14 @@ class SlackGateway:
         return str(self._call("chat.postMessage", channel=channel, **message.as_kwargs())["ts"])
 
     # -- views -----------------------------------------------------------------------------
+    def seal(self, view: dict[str, Any]) -> dict[str, Any]:
+        return seal_view(view, self.seal_key)
+
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
-        return str(self._call("views.open", trigger_id=trigger_id, view=view)["view"]["id"])
+        return str(self._call("views.open", trigger_id=trigger_id, view=self.seal(view))["view"]["id"])
 
     def update_view(self, view_id: str, view: dict[str, Any]) -> None:
-        self._call("views.update", view_id=view_id, view=view)
+        self._call("views.update", view_id=view_id, view=self.seal(view))
 
     def publish_home(self, user: str, view: dict[str, Any]) -> None:
         self._call("views.publish", user_id=user, view=view)
@@ -179,6 +203,7 @@ class SlackGateway:
         with self.db.session() as s:
             row = s.get(UserProfile, user_id) or UserProfile(user_id=user_id, fetched_at=now)
             row.team_id = user.get("team_id")
+            row.enterprise_id = (user.get("enterprise_user") or {}).get("enterprise_id") or None
             row.name = str(user.get("name") or "")[:200]
             row.real_name = str(user.get("real_name") or prof.get("real_name") or "")[:200]
             row.display_name = str(prof.get("display_name") or "")[:200]
@@ -187,6 +212,16 @@ class SlackGateway:
             row.fetched_at = now
             s.add(row)
         return _profile(row)
+
+    def install_enterprise(self) -> str | None:
+        """The installing workspace's Enterprise Grid org (auth.test, asked once)."""
+        if self._auth is None:
+            try:
+                self._auth = dict(self._call("auth.test").data)  # type: ignore[union-attr]
+            except SlackCallFailed as exc:
+                log.warning("auth.test: %s", exc.error)
+                return None
+        return self._auth.get("enterprise_id") or None
 
     def channel_info(self, channel: str) -> dict[str, Any]:
         return dict(self._call("conversations.info", channel=channel)["channel"])
@@ -216,4 +251,5 @@ def _profile(row: UserProfile) -> Profile:
         name=row.display_name or row.real_name or row.name or row.user_id,
         tz=row.tz,
         is_bot=row.is_bot,
+        enterprise_id=row.enterprise_id,
     )

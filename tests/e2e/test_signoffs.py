@@ -343,10 +343,38 @@ def test_audit_rows_cannot_be_changed(harness_factory, request, backend):
     url = request.getfixturevalue("pg_url") if backend == "postgresql" else None
     h = harness_factory(url)
     h.command("start Acme Corp")
-    for sql in ("UPDATE audit_event SET kind = 'forged'", "DELETE FROM audit_event"):
+    with h.services.db.session() as s:
+        first = s.exec(select(AuditEvent)).one()
+    columns = "id, engagement_id, at, actor_id, actor_team, actor_name, kind, subject, detail"
+    forged = (
+        f"{first.id}, {first.engagement_id}, '2026-01-01 00:00:00+00:00', 'U0EVIL', NULL, 'Eve', "
+        "'forged', 'x', '{}'"
+    )
+    attempts = [
+        "UPDATE audit_event SET kind = 'forged'",
+        "DELETE FROM audit_event",
+        # An upsert takes the UPDATE path, so the update trigger refuses it on both databases.
+        f"INSERT INTO audit_event ({columns}) VALUES ({forged}) ON CONFLICT (id) DO UPDATE SET kind = 'forged'",
+    ]
+    if backend == "sqlite":
+        # REPLACE deletes the old row without firing DELETE triggers; its own trigger refuses it.
+        attempts += [
+            f"INSERT OR REPLACE INTO audit_event ({columns}) VALUES ({forged})",
+            f"REPLACE INTO audit_event ({columns}) VALUES ({forged})",
+        ]
+    else:
+        # TRUNCATE fires no row triggers; a statement trigger refuses it.
+        attempts += ["TRUNCATE audit_event", "TRUNCATE audit_event CASCADE"]
+    for sql in attempts:
         with pytest.raises(DBAPIError, match="append-only"), h.services.db.session() as s:
             s.exec(text(sql))
     assert audit_kinds(h) == ["engagement.started"]
+    with h.services.db.session() as s:
+        row = s.exec(select(AuditEvent)).one()
+    assert (row.actor_id, row.kind) == (first.actor_id, first.kind)
+    # A fresh row still goes in: append-only, not read-only.
+    h.command(f"role {mention(APPROVER)} approver")
+    assert audit_kinds(h)[-1] == "role.added"
 
 
 def test_an_open_request_follows_changes_to_its_approvers(engaged):
