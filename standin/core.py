@@ -170,17 +170,19 @@ class SlackStandIn:
         shared: bool = False,
         pending_ext_shared: bool = False,
         private: bool = False,
+        mpim: bool = False,
         bot_member: bool = True,
         team_id: str | None = None,
     ) -> Channel:
-        """Add a channel; the bot is a member unless ``bot_member=False``."""
+        """Add a channel (``mpim``: a group DM, private); the bot is a member unless ``bot_member=False``."""
         member_list = list(dict.fromkeys(([self.ws.bot_user_id] if bot_member else []) + list(members)))
         channel = Channel(
             id=channel_id,
             name=name,
             team_id=team_id or self.ws.team_id,
             members=member_list,
-            is_private=private,
+            is_private=private or mpim,
+            is_mpim=mpim,
             is_ext_shared=ext_shared,
             is_shared=shared or ext_shared,
             is_pending_ext_shared=pending_ext_shared,
@@ -226,6 +228,13 @@ class SlackStandIn:
     def channel(self, channel_id: str) -> Channel:
         with self.ws.lock:
             return copy.deepcopy(self.ws.channels[channel_id])
+
+    def open_im(self, user_id: str) -> str:
+        """The bot's DM with this user (opened if needed), as a user opening it in Slack would."""
+        with self.ws.lock:
+            if user_id not in self.ws.users:
+                raise KeyError(f"unknown user {user_id!r}")
+            return self.ws.open_im(user_id).id
 
     def im_channel(self, user_id: str) -> str | None:
         """The bot's IM channel id with this user, if one was opened."""
