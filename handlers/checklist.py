@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Collection
 from datetime import date, timedelta
 from typing import Any
 
@@ -40,11 +41,13 @@ def after_change(
     *,
     actor: str | None = None,
     team_id: str | None = None,
+    redraw: Collection[int] = (),
 ) -> None:
-    """Slack work after a change: learn who acted, update the posted checklist, announce a new phase."""
+    """Slack work after a change: learn who acted, update the posted checklist, announce a new phase.
+    `redraw`: items whose checkbox must be drawn again even if their state did not change."""
     if actor:
         remember(s, engagement_id, actor, actor, team_id)
-    refresh_checklist(s, engagement_id, phase_number)
+    refresh_checklist(s, engagement_id, phase_number, redraw=redraw)
     if advanced_to is not None:
         announce_phase(s, engagement_id, advanced_to)
 
@@ -99,7 +102,9 @@ def on_tick(req: Request) -> None:
         refused = exc
     if refused is not None:
         req.reply(s.error(refused.message))
-    # Always re-render: a refused tick must go back to the truth in the message too.
+    # Always re-render, and give the ticked item a new block_id even when nothing changed: the
+    # user's client shows the box as they clicked it until the block is replaced, so a refused
+    # tick goes back to the truth only with a new block.
     after_change(
         s,
         engagement_id,  # type: ignore[arg-type]
@@ -107,6 +112,7 @@ def on_tick(req: Request) -> None:
         advanced,
         actor=req.user_id if change else None,
         team_id=req.user_team_id,
+        redraw={item_id},
     )
 
 

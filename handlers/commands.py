@@ -49,6 +49,8 @@ ROUTES: dict[str, SubHandler] = {
 def register(app: App, services: Services) -> None:
     def on_command(req: Request) -> None:
         cmd = services.commands.parse(req.body.get("text", ""))
+        if engagement.answer_direct_message(req, cmd):
+            return
         ROUTES[cmd.name](req, cmd)
 
     on_command.__name__ = "slash_command"

@@ -49,6 +49,32 @@ def require_engagement(req: Request, *, finished_ok: bool = False) -> Engagement
     return engagement
 
 
+def in_direct_message(req: Request) -> bool:
+    """A command typed in a DM or group DM: there is no customer channel, and looking the
+    conversation up (conversations.info) would need im:read / mpim:read, which the app does not ask
+    for. DM ids start with D; Slack names a DM "directmessage" and a group DM "mpdm-…"."""
+    channel = req.channel_id or ""
+    name = str(req.body.get("channel_name") or "")
+    return channel.startswith("D") or name == "directmessage" or name.startswith("mpdm-")
+
+
+def answer_direct_message(req: Request, cmd: ParsedCommand) -> bool:
+    """Answer a command typed in a DM at once, with no Slack call; True when it was one."""
+    if cmd.name == "help" or not in_direct_message(req):
+        return False
+    s = req.services
+    what = f"`{s.command} {cmd.name}`"
+    req.ack(
+        s.notice(
+            f"{what} works in the channel you share with the customer, not in a direct message. "
+            f"Go to that channel and run it there.",
+            hint=f"New here? Invite me to the shared channel with `/invite @golive`, then run "
+            f"`{s.command} start <customer name>` in it. `{s.command} help` works anywhere.",
+        )
+    )
+    return True
+
+
 def _exists_message(s: Services, existing: Engagement) -> str:
     return (
         f"This channel already runs the {existing.customer_name} implementation "

@@ -15,6 +15,7 @@ from bot.clock import Clock
 from bot.runtime.app import Bot, build_bot, build_services
 from bot.runtime.config import load_settings
 from bot.runtime.server import InProcessServer
+from bot.slack.manifest import BOT_SCOPES
 from standin import SlackDriver, SlackStandIn
 from storage.migrate import upgrade
 
@@ -44,7 +45,8 @@ CHANNEL = "C0ACME"
 
 def start_standin(*, customer_tz: str = "Europe/Berlin", app_token: str | None = None) -> SlackStandIn:
     """The stand-in with the vendor's and the customer's workspaces, the personas and the
-    shared channel, started on a free loopback port."""
+    shared channel, started on a free loopback port. The bot token holds exactly the scopes the
+    app manifest asks for, so a Web API call outside them fails as it would in Slack."""
     s = SlackStandIn(
         bot_token=BOT_TOKEN,
         signing_secret=SIGNING_SECRET,
@@ -53,6 +55,7 @@ def start_standin(*, customer_tz: str = "Europe/Berlin", app_token: str | None =
         bot_user_id="U0BOT",
         bot_id="B0BOT",
         app_token=app_token,
+        scopes=BOT_SCOPES,
     )
     s.start()
     s.add_team(CUSTOMER_TEAM, "Acme Corp")

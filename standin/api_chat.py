@@ -4,25 +4,76 @@ from __future__ import annotations
 
 import base64
 import copy
+import re
 from typing import Any
 
-from .api_common import ApiError, ApiRequest, invalid_blocks, json_arg, method, str_arg
+from .api_common import (
+    ApiError,
+    ApiRequest,
+    bool_arg,
+    conversation_scope,
+    invalid_blocks,
+    json_arg,
+    method,
+    require_scope,
+    str_arg,
+)
 from .state import Channel, Workspace
 from .validate import MAX_MESSAGE_BLOCKS_TEXT, MAX_UPDATE_TEXT, blocks_text_length, validate_message_blocks
 
 
-def _channel(ws: Workspace, ref: str | None, *, for_posting: bool = False) -> Channel:
+def _channel(
+    ws: Workspace, ref: str | None, *, for_posting: bool = False, public_without_joining: bool = False
+) -> Channel:
+    """The conversation ``ref`` names, as the bot may see it.
+
+    A private conversation the bot is not in does not exist for it (``channel_not_found``). Posting
+    needs membership (``not_in_channel``), except that ``chat.postMessage`` may post to a PUBLIC
+    channel without joining when the token has ``chat:write.public`` (``public_without_joining``);
+    private channels, DMs and group DMs always need membership.
+    """
     channel = ws.find_channel(ref)
     if channel is None:
         raise ApiError("channel_not_found")
-    if channel.is_private and ws.bot_user_id not in channel.members:
+    if (channel.is_private or channel.is_mpim) and ws.bot_user_id not in channel.members:
         raise ApiError("channel_not_found")
     if for_posting:
         if channel.is_archived:
             raise ApiError("is_archived")
         if ws.bot_user_id not in channel.members:
-            raise ApiError("not_in_channel")
+            public = not (channel.is_private or channel.is_im or channel.is_mpim)
+            if not (public_without_joining and public and ws.granted("chat:write.public")):
+                raise ApiError("not_in_channel")
     return channel
+
+
+_EVENT_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+MAX_EVENT_TYPE = 255
+
+
+def message_metadata(args: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``metadata`` argument: a JSON object ``{"event_type": …, "event_payload": {…}}``.
+
+    Slack answers ``invalid_metadata_format`` to metadata that is not a JSON object and
+    ``invalid_metadata_schema`` to one without a string ``event_type`` and an object
+    ``event_payload``. ``event_type`` must also follow Slack's metadata naming rule (a letter, then
+    letters, digits and underscores): Slack recommends it, the stand-in insists.
+    """
+    if args.get("metadata") in (None, ""):
+        return None
+    metadata = json_arg(args, "metadata", error="invalid_metadata_format")
+    if not isinstance(metadata, dict):
+        raise ApiError("invalid_metadata_format")
+    event_type = metadata.get("event_type")
+    if (
+        not isinstance(event_type, str)
+        or len(event_type) > MAX_EVENT_TYPE
+        or not _EVENT_TYPE.match(event_type)
+    ):
+        raise ApiError("invalid_metadata_schema", detail="event_type: a letter, then letters, digits, _")
+    if not isinstance(metadata.get("event_payload"), dict):
+        raise ApiError("invalid_metadata_schema", detail="event_payload must be an object")
+    return {"event_type": event_type, "event_payload": copy.deepcopy(metadata["event_payload"])}
 
 
 def message_content(args: dict[str, Any], *, required: bool = True) -> tuple[str | None, list[Any] | None]:
@@ -58,12 +109,12 @@ def auth_test(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
     }
 
 
-@method("chat.postMessage")
+@method("chat.postMessage", scope="chat:write")
 def chat_post_message(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
-    channel = _channel(ws, str_arg(req.args, "channel"), for_posting=True)
+    channel = _channel(ws, str_arg(req.args, "channel"), for_posting=True, public_without_joining=True)
     text, blocks = message_content(req.args)
     extra: dict[str, Any] = {}
-    metadata = json_arg(req.args, "metadata")
+    metadata = message_metadata(req.args)
     if metadata:
         extra["metadata"] = metadata
     record = ws.store_message(
@@ -83,6 +134,7 @@ def update_message(ws: Workspace, channel: Channel, ts: str | None, args: dict[s
     text, blocks = message_content(args, required=False)
     if text is None and blocks is None and not args.get("attachments"):
         raise ApiError("no_text")
+    metadata = message_metadata(args)
     record["versions"].append(
         {"text": record["text"], "blocks": record["blocks"], "ts": record.get("edited_ts")}
     )
@@ -90,12 +142,14 @@ def update_message(ws: Workspace, channel: Channel, ts: str | None, args: dict[s
         record["text"] = text
     if blocks is not None:
         record["blocks"] = copy.deepcopy(blocks)
+    if metadata is not None:
+        record["metadata"] = metadata
     record["edited"] = True
     record["edited_ts"] = ws.next_ts()
     return record
 
 
-@method("chat.update")
+@method("chat.update", scope="chat:write")
 def chat_update(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
     channel = _channel(ws, str_arg(req.args, "channel"))
     record = update_message(ws, channel, str_arg(req.args, "ts"), req.args)
@@ -126,7 +180,7 @@ def record_ephemeral(
     return ephemeral
 
 
-@method("chat.postEphemeral")
+@method("chat.postEphemeral", scope="chat:write")
 def chat_post_ephemeral(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
     channel = _channel(ws, str_arg(req.args, "channel"), for_posting=True)
     user = str_arg(req.args, "user")
@@ -141,7 +195,7 @@ def chat_post_ephemeral(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
     return {"ok": True, "message_ts": eph["ts"]}
 
 
-@method("chat.delete")
+@method("chat.delete", scope="chat:write")
 def chat_delete(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
     channel = _channel(ws, str_arg(req.args, "channel"))
     record = ws.find_message(channel.id, str_arg(req.args, "ts") or "")
@@ -163,25 +217,43 @@ def chat_get_permalink(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
     return {"ok": True, "channel": channel.id, "permalink": link}
 
 
-@method("users.info")
+@method("users.info", scope="users:read")
 def users_info(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
     user = ws.users.get(str_arg(req.args, "user") or "")
     if user is None:
         raise ApiError("user_not_found")
     if not user.visible:
         raise ApiError("user_not_visible")
-    return {"ok": True, "user": user.to_api()}
+    shares = any(
+        ws.bot_user_id in c.members and user.id in c.members and not c.is_archived
+        for c in ws.channels.values()
+    )
+    answer = user.to_api(
+        installing_team=ws.team_id,
+        email_visible=ws.has_scope("users:read.email"),
+        shares_channel=shares,
+    )
+    if bool_arg(req.args, "include_locale") and user.team_id == ws.team_id:
+        answer["locale"] = "en-US"  # external members' profiles carry no locale
+    return {"ok": True, "user": answer}
+
+
+def _readable(ws: Workspace, ref: str | None, family: str) -> Channel:
+    """A conversation for a ``conversations.*`` read method, after its type-dependent scope check."""
+    channel = _channel(ws, ref)
+    require_scope(ws, conversation_scope(channel, family))
+    return channel
 
 
 @method("conversations.info")
 def conversations_info(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
-    channel = _channel(ws, str_arg(req.args, "channel"))
+    channel = _readable(ws, str_arg(req.args, "channel"), "read")
     return {"ok": True, "channel": channel.to_api(ws.bot_user_id)}
 
 
 @method("conversations.members")
 def conversations_members(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
-    channel = _channel(ws, str_arg(req.args, "channel"))
+    channel = _readable(ws, str_arg(req.args, "channel"), "read")
     limit = int(str_arg(req.args, "limit") or 100) or 100
     cursor = str_arg(req.args, "cursor")
     try:
@@ -196,6 +268,8 @@ def conversations_members(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
 
 @method("conversations.open")
 def conversations_open(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
+    # Opening a 1:1 DM needs im:write (a group DM would need mpim:write; the stand-in opens 1:1 only).
+    require_scope(ws, "im:write")
     channel_ref = str_arg(req.args, "channel")
     if channel_ref:
         channel = ws.channels.get(channel_ref)
@@ -217,3 +291,84 @@ def conversations_open(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
     if existed:
         body.update(no_op=True, already_open=True)
     return body
+
+
+def _ts_key(ts: str) -> tuple[int, int]:
+    """A message ts ("1700000000.000100") as a sortable pair; ValueError when malformed."""
+    seconds, _, micros = ts.partition(".")
+    return int(seconds), int((micros + "000000")[:6])
+
+
+def _bound(args: dict[str, Any], key: str, error: str) -> tuple[int, int] | None:
+    raw = str_arg(args, key)
+    if raw in (None, ""):
+        return None
+    try:
+        return _ts_key(str(raw))
+    except ValueError as exc:
+        raise ApiError(error) from exc
+
+
+@method("conversations.history")
+def conversations_history(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
+    """A conversation's messages, newest first: top-level messages (no thread replies), not deleted.
+
+    ``oldest``/``latest`` bound the ts (exclusive unless ``inclusive``); ``limit`` (default 100, at
+    most 999) and ``cursor`` page through them. ``metadata`` is only in the answer with
+    ``include_all_metadata``. A bot reads only conversations it is a member of (``not_in_channel``).
+    """
+    channel = _readable(ws, str_arg(req.args, "channel"), "history")
+    if ws.bot_user_id not in channel.members:
+        raise ApiError("not_in_channel")
+    oldest = _bound(req.args, "oldest", "invalid_ts_oldest")
+    latest = _bound(req.args, "latest", "invalid_ts_latest")
+    inclusive = bool_arg(req.args, "inclusive")
+    with_metadata = bool_arg(req.args, "include_all_metadata")
+    try:
+        limit = int(str_arg(req.args, "limit") or 100)
+    except ValueError as exc:
+        raise ApiError("invalid_limit") from exc
+    limit = min(max(limit, 1), 999)
+    cursor = str_arg(req.args, "cursor")
+    before: tuple[int, int] | None = None
+    if cursor:
+        try:
+            kind, _, value = base64.b64decode(cursor).decode().partition(":")
+            if kind != "next_ts":
+                raise ValueError(kind)
+            before = _ts_key(value)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError("invalid_cursor") from exc
+
+    def wanted(record: dict[str, Any]) -> bool:
+        key = _ts_key(record["ts"])
+        if record["deleted"] or (record.get("thread_ts") and record["thread_ts"] != record["ts"]):
+            return False
+        if before is not None and key >= before:
+            return False
+        if oldest is not None and (key < oldest or (key == oldest and not inclusive)):
+            return False
+        return not (latest is not None and (key > latest or (key == latest and not inclusive)))
+
+    found = sorted(
+        (m for m in ws.messages.get(channel.id, []) if wanted(m)),
+        key=lambda m: _ts_key(m["ts"]),
+        reverse=True,
+    )
+    page, more = found[:limit], len(found) > limit
+    messages = []
+    for record in page:
+        message = ws.slack_message(record)
+        if not with_metadata:
+            message.pop("metadata", None)
+        messages.append(message)
+    next_cursor = base64.b64encode(f"next_ts:{page[-1]['ts']}".encode()).decode() if more else ""
+    return {
+        "ok": True,
+        "messages": messages,
+        "has_more": more,
+        "pin_count": 0,
+        "channel_actions_ts": None,
+        "channel_actions_count": 0,
+        "response_metadata": {"next_cursor": next_cursor},
+    }

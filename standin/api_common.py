@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .state import Workspace
+from .state import Channel, Workspace
 
 JSON_ARGS = ("blocks", "attachments", "view", "files", "metadata")
 # Error codes that mean "the app sent Block Kit (or text) Slack refuses" — a bug in the app.
@@ -20,6 +20,8 @@ VALIDATION_ERRORS = frozenset(
         "msg_too_long",
         "view_too_large",
         "invalid_arguments",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
     }
 )
 
@@ -63,19 +65,41 @@ Handler = Callable[[Workspace, ApiRequest], dict[str, Any]]
 class MethodSpec:
     handler: Handler
     token: str  # "bot" (xoxb/xoxp) or "app" (xapp)
+    scope: str | None = None  # the bot scope Slack documents for the method, if one fixed scope
 
 
 METHODS: dict[str, MethodSpec] = {}
 
 
-def method(name: str, *, token: str = "bot") -> Callable[[Handler], Handler]:
-    """Register a Web API method handler."""
+def method(name: str, *, token: str = "bot", scope: str | None = None) -> Callable[[Handler], Handler]:
+    """Register a Web API method handler; ``scope`` is checked before the handler runs. Methods whose
+    scope depends on the conversation type check it themselves (``require_scope``)."""
 
     def register(fn: Handler) -> Handler:
-        METHODS[name] = MethodSpec(fn, token)
+        METHODS[name] = MethodSpec(fn, token, scope)
         return fn
 
     return register
+
+
+def require_scope(ws: Workspace, scope: str) -> None:
+    """Slack's ``missing_scope`` answer unless the bot token was granted ``scope``."""
+    if not ws.has_scope(scope):
+        raise ApiError("missing_scope", needed=scope, provided=",".join(sorted(ws.scopes or ())))
+
+
+def conversation_scope(channel: Channel, family: str) -> str:
+    """The scope a ``conversations.*`` method needs for this kind of conversation: ``family`` is
+    ``read``, ``history`` or ``write`` (public → channels:, private → groups:, DM → im:, group DM → mpim:)."""
+    if channel.is_im:
+        prefix = "im"
+    elif channel.is_mpim:
+        prefix = "mpim"
+    elif channel.is_private:
+        prefix = "groups"
+    else:
+        prefix = "channels"
+    return f"{prefix}:{family}"
 
 
 def json_arg(args: dict[str, Any], key: str, *, error: str = "invalid_arguments") -> Any:

@@ -10,7 +10,7 @@ from .api_common import ApiError, ApiRequest, json_arg, method, str_arg
 from .state import Workspace
 
 
-@method("files.getUploadURLExternal")
+@method("files.getUploadURLExternal", scope="files:write")
 def files_get_upload_url_external(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
     filename = str_arg(req.args, "filename")
     length = str_arg(req.args, "length")
@@ -26,7 +26,7 @@ def files_get_upload_url_external(ws: Workspace, req: ApiRequest) -> dict[str, A
     return {"ok": True, "upload_url": f"{ws.base_url}/upload/{file_id}", "file_id": file_id}
 
 
-@method("files.completeUploadExternal")
+@method("files.completeUploadExternal", scope="files:write")
 def files_complete_upload_external(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
     items = json_arg(req.args, "files")
     if (
@@ -97,7 +97,7 @@ def files_complete_upload_external(ws: Workspace, req: ApiRequest) -> dict[str, 
     return {"ok": True, "files": answered}
 
 
-@method("files.upload")
+@method("files.upload", scope="files:write")
 def files_upload(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
     raise ApiError("method_deprecated")
 

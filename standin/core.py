@@ -33,7 +33,11 @@ class SlackStandIn:
         app_token: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        scopes: Iterable[str] | None = None,
     ) -> None:
+        """``scopes``: the bot token's granted OAuth scopes (e.g. the app manifest's). Every Web API
+        method is then checked against the scope Slack documents for it and answers
+        ``missing_scope`` without it; ``None`` checks no scopes."""
         self.ws = Workspace(
             bot_token=bot_token,
             signing_secret=signing_secret,
@@ -43,6 +47,7 @@ class SlackStandIn:
             bot_id=bot_id,
             app_id=app_id,
             app_token=app_token,
+            scopes=scopes,
         )
         self.host = host
         self._port = port
@@ -108,6 +113,16 @@ class SlackStandIn:
     def api_url(self) -> str:
         """``http://127.0.0.1:<port>/api/`` — the ``base_url`` of a slack_sdk ``WebClient``."""
         return f"{self.base_url}/api/"
+
+    @property
+    def scopes(self) -> frozenset[str] | None:
+        """The bot token's granted scopes (None: not checked)."""
+        return self.ws.scopes
+
+    def set_scopes(self, scopes: Iterable[str] | None) -> None:
+        """Grant exactly these scopes to the bot token (None: stop checking scopes)."""
+        with self.ws.lock:
+            self.ws.scopes = frozenset(scopes) if scopes is not None else None
 
     # ----- workspace setup
     def add_team(self, team_id: str, name: str) -> None:
@@ -186,13 +201,14 @@ class SlackStandIn:
         shared: bool = False,
         pending_ext_shared: bool = False,
         private: bool = False,
+        mpim: bool = False,
         bot_member: bool = True,
         team_id: str | None = None,
         connected_teams: Iterable[str] | None = None,
     ) -> Channel:
-        """Add a channel; the bot is a member unless ``bot_member=False``. A Slack Connect channel
-        (``ext_shared``) connects the host team and, unless ``connected_teams`` says otherwise,
-        the home teams of its members."""
+        """Add a channel (``mpim``: a group DM, private); the bot is a member unless
+        ``bot_member=False``. A Slack Connect channel (``ext_shared``) connects the host team and,
+        unless ``connected_teams`` says otherwise, the home teams of its members."""
         member_list = list(dict.fromkeys(([self.ws.bot_user_id] if bot_member else []) + list(members)))
         host = team_id or self.ws.team_id
         with self.ws.lock:
@@ -207,7 +223,8 @@ class SlackStandIn:
             name=name,
             team_id=team_id or self.ws.team_id,
             members=member_list,
-            is_private=private,
+            is_private=private or mpim,
+            is_mpim=mpim,
             is_ext_shared=ext_shared,
             is_shared=shared or ext_shared,
             is_pending_ext_shared=pending_ext_shared,
@@ -254,6 +271,13 @@ class SlackStandIn:
     def channel(self, channel_id: str) -> Channel:
         with self.ws.lock:
             return copy.deepcopy(self.ws.channels[channel_id])
+
+    def open_im(self, user_id: str) -> str:
+        """The bot's DM with this user (opened if needed), as a user opening it in Slack would."""
+        with self.ws.lock:
+            if user_id not in self.ws.users:
+                raise KeyError(f"unknown user {user_id!r}")
+            return self.ws.open_im(user_id).id
 
     def im_channel(self, user_id: str) -> str | None:
         """The bot's IM channel id with this user, if one was opened."""
@@ -323,6 +347,10 @@ class SlackStandIn:
         with self.ws.lock:
             self.ws.calls.clear()
 
+    def missing_scope_responses(self) -> list[Call]:
+        """Every call Slack would refuse because the bot token lacks a scope (``missing_scope``)."""
+        return [c for c in self.calls if c.response.get("error") == "missing_scope"]
+
     def invalid_block_responses(self) -> list[Call]:
         """Every answer refusing the app's Block Kit or text (invalid_blocks, view errors, msg_too_long…)."""
         return [c for c in self.calls if c.response.get("error") in VALIDATION_ERRORS]
@@ -373,7 +401,9 @@ class SlackStandIn:
             self.ws.faults.setdefault(method, []).append(Fault(error, status, retry_after, times))
 
     def set_latency(self, method: str, seconds: float) -> None:
-        """Answer every call of ``method`` after ``seconds`` (0 turns it off): a slow Slack."""
+        """Answer every call of ``method`` ``seconds`` late (0 turns it off): a slow Slack. As with
+        Slack, the call is carried out at once (the message is posted) and only the answer is late,
+        so a client that times out first cannot tell whether it happened."""
         with self.ws.lock:
             self.ws.latency[method] = max(0.0, seconds)
 

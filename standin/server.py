@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -13,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import api_chat, api_files, api_views  # noqa: F401  (register the methods)
-from .api_common import METHODS, ApiError, ApiRequest, loggable_args
+from .api_common import METHODS, ApiError, ApiRequest, loggable_args, require_scope
 from .interactions import apply_response_url
 from .state import Call, Fault, Workspace
 
@@ -128,11 +129,11 @@ class _Handler(BaseHTTPRequestHandler):
         if auth.lower().startswith("bearer "):
             token = auth[len("bearer ") :].strip()
         delay = ws.latency.get(name, 0.0)
-        if delay:
-            time.sleep(delay)  # a slow Slack, outside the lock so other calls go on
         with ws.lock:
             fault = _take_fault(ws, name)
         if fault is not None:
+            if delay:
+                time.sleep(delay)
             self._answer_fault(name, args, fault)
             return
         try:
@@ -145,13 +146,21 @@ class _Handler(BaseHTTPRequestHandler):
             detail = traceback.format_exc()
             print(f"slack stand-in: {name} failed\n{detail}", file=sys.stderr)
             response, status = {"ok": False, "error": "internal_error", "standin_traceback": detail}, 500
-        self._finish_api(name, args, response, status)
+        self._finish_api(name, args, response, status, delay=delay)
 
-    def _finish_api(self, name: str, args: dict[str, Any], response: dict[str, Any], status: int) -> None:
+    def _finish_api(
+        self, name: str, args: dict[str, Any], response: dict[str, Any], status: int, *, delay: float = 0.0
+    ) -> None:
+        """Record the call, then answer. A slow Slack (``set_latency``) has already carried the call
+        out when it answers late: a client that times out cannot tell whether it happened."""
         ws = self.server.workspace
         with ws.lock:
             ws.calls.append(Call(name, loggable_args(args), response, status, time.time()))
-        self._send_json(status, response)
+        if delay:
+            time.sleep(delay)  # outside the lock, so other calls go on
+        # A client that gave up waiting is gone; the call was carried out all the same.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self._send_json(status, response)
 
     def _answer_fault(self, name: str, args: dict[str, Any], fault: Fault) -> None:
         ws = self.server.workspace
@@ -254,4 +263,6 @@ def _dispatch(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
             raise ApiError("not_allowed_token_type")
         if token != ws.bot_token:
             raise ApiError("invalid_auth")
+        if spec.scope is not None:
+            require_scope(ws, spec.scope)
     return spec.handler(ws, req)

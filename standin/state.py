@@ -12,7 +12,7 @@ import secrets
 import string
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -41,13 +41,22 @@ class StandInUser:
     # Enterprise Grid: the org of the user's home workspace (users.info ``enterprise_user``).
     enterprise_id: str | None = None
 
-    def to_api(self) -> dict[str, Any]:
-        """The ``user`` object of ``users.info``."""
+    def to_api(
+        self, *, installing_team: str, email_visible: bool = True, shares_channel: bool = True
+    ) -> dict[str, Any]:
+        """The ``user`` object of ``users.info``, as the installing workspace's bot sees it.
+
+        Slack Connect (docs.slack.dev/apis/slack-connect, "External members"): an external member's
+        ``team_id`` and ``profile.team`` are their HOME workspace; ``is_stranger`` is true when the
+        bot shares no channel with them; their profile carries no locale. ``email`` needs the
+        ``users:read.email`` scope besides ``users:read`` (``email_visible``).
+        """
         try:
             offset = datetime.now(ZoneInfo(self.tz)).utcoffset()
             tz_offset = int(offset.total_seconds()) if offset is not None else 0
         except (ZoneInfoNotFoundError, ValueError):
             tz_offset = 0
+        external = self.team_id != installing_team
         profile: dict[str, Any] = {
             "real_name": self.real_name,
             "real_name_normalized": self.real_name,
@@ -55,19 +64,9 @@ class StandInUser:
             "display_name_normalized": self.display_name,
             "team": self.team_id,
         }
-        if self.email:
+        if self.email and email_visible:
             profile["email"] = self.email
-        grid: dict[str, Any] = {}
-        if self.enterprise_id:
-            grid["enterprise_user"] = {
-                "id": self.id,
-                "enterprise_id": self.enterprise_id,
-                "enterprise_name": self.enterprise_id,
-                "is_admin": False,
-                "is_owner": False,
-                "teams": [self.team_id],
-            }
-        return grid | {
+        user: dict[str, Any] = {
             "id": self.id,
             "team_id": self.team_id,
             "name": self.name,
@@ -77,12 +76,27 @@ class StandInUser:
             "tz_label": self.tz,
             "tz_offset": tz_offset,
             "profile": profile,
-            "is_admin": self.is_admin,
+            "is_admin": self.is_admin and not external,
             "is_owner": False,
+            "is_restricted": False,
+            "is_ultra_restricted": False,
             "is_bot": self.is_bot,
             "is_app_user": False,
             "updated": 1700000000,
         }
+        if external:
+            user["is_stranger"] = not shares_channel
+        if self.enterprise_id:
+            # Enterprise Grid: the org of the user's home workspace.
+            user["enterprise_user"] = {
+                "id": self.id,
+                "enterprise_id": self.enterprise_id,
+                "enterprise_name": self.enterprise_id,
+                "is_admin": False,
+                "is_owner": False,
+                "teams": [self.team_id],
+            }
+        return user
 
 
 @dataclass
@@ -99,6 +113,7 @@ class Channel:
     is_pending_ext_shared: bool = False
     is_archived: bool = False
     is_im: bool = False
+    is_mpim: bool = False
     im_user: str | None = None
     # Slack Connect: every organisation's team in the channel, the host's first.
     connected_teams: list[str] = field(default_factory=list)
@@ -126,7 +141,7 @@ class Channel:
             "is_channel": not self.is_private,
             "is_group": self.is_private,
             "is_im": False,
-            "is_mpim": False,
+            "is_mpim": self.is_mpim,
             "is_private": self.is_private,
             "is_archived": self.is_archived,
             "is_general": False,
@@ -187,8 +202,11 @@ class Workspace:
         bot_id: str,
         app_id: str,
         app_token: str | None,
+        scopes: Iterable[str] | None = None,
     ) -> None:
         self.lock = threading.RLock()
+        # The bot token's granted OAuth scopes; None checks none (every method allowed).
+        self.scopes: frozenset[str] | None = frozenset(scopes) if scopes is not None else None
         self.bot_token = bot_token
         self.signing_secret = signing_secret
         self.team_id = team_id
@@ -228,6 +246,14 @@ class Workspace:
             display_name="golive",
             is_bot=True,
         )
+
+    # ----- scopes
+    def has_scope(self, scope: str) -> bool:
+        return self.scopes is None or scope in self.scopes
+
+    def granted(self, scope: str) -> bool:
+        """Explicitly granted: for scopes that widen what a call may do (``chat:write.public``)."""
+        return self.scopes is not None and scope in self.scopes
 
     # ----- ids and timestamps
     def next_ts(self) -> str:

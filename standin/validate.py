@@ -19,9 +19,11 @@ MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MAX_VIEW_BYTES = 250_000
 MAX_UPDATE_TEXT = 4000
-MAX_MESSAGE_BLOCKS_TEXT = 13_000
+MAX_MESSAGE_BLOCKS_TEXT = 12_000  # msg_blocks_too_long: Slack staff quote 12,000 text characters
 MAX_CHOICE_OPTIONS = 10  # checkboxes, radio_buttons
 MAX_OPTION_TEXT = 75
+MAX_OPTION_DESCRIPTION = 75
+MAX_TEXT_INPUT_LENGTH = 3000  # plain_text_input min_length 0..3000, max_length 1..3000
 MAX_OPTION_VALUE = 150
 MAX_SECTION_FIELD = 2000
 MAX_ID = 255
@@ -58,7 +60,11 @@ ELEMENT_TYPES = frozenset(
     }
 )
 CONTEXT_ELEMENT_TYPES = frozenset({"image", "mrkdwn", "plain_text"})
+# Option text may be mrkdwn only in checkboxes and radio buttons; overflow and select menus take
+# plain_text (Slack's option object reference).
 _CHOICE_ELEMENTS = frozenset({"checkboxes", "radio_buttons"})
+# Elements whose initial option(s) must exactly match one of their own options.
+_MATCHED_INITIAL = frozenset({"checkboxes", "radio_buttons", "static_select", "multi_static_select"})
 _SDK_ERRORS = (SlackObjectFormationError, TypeError, ValueError, AttributeError, KeyError)
 
 
@@ -90,21 +96,86 @@ def _check_text(
         _err(errors, f"must be less than {max_len + 1} characters", ptr + "/text")
 
 
-def _check_options(options: Any, ptr: str, errors: list[str]) -> None:
+def _check_option(opt: Any, ptr: str, errors: list[str], *, mrkdwn_ok: bool) -> None:
+    if not isinstance(opt, dict):
+        _err(errors, "must be an object", ptr)
+        return
+    types = ("plain_text", "mrkdwn") if mrkdwn_ok else ("plain_text",)
+    _check_text(opt.get("text"), ptr + "/text", errors, types=types, max_len=MAX_OPTION_TEXT)
+    value = opt.get("value")
+    if isinstance(value, str) and len(value) > MAX_OPTION_VALUE:
+        _err(errors, f"must be less than {MAX_OPTION_VALUE + 1} characters", ptr + "/value")
+    if "description" in opt:
+        _check_text(
+            opt["description"], ptr + "/description", errors, types=types, max_len=MAX_OPTION_DESCRIPTION
+        )
+
+
+def _check_options(options: Any, ptr: str, errors: list[str], *, mrkdwn_ok: bool) -> None:
     if not isinstance(options, list):
         _err(errors, "must be an array", ptr)
         return
     for i, opt in enumerate(options):
-        optr = f"{ptr}/{i}"
-        if not isinstance(opt, dict):
-            _err(errors, "must be an object", optr)
+        _check_option(opt, f"{ptr}/{i}", errors, mrkdwn_ok=mrkdwn_ok)
+
+
+def _norm_text(obj: Any) -> Any:
+    """A text object as Slack compares it: plain_text's ``emoji`` defaults to true."""
+    if not isinstance(obj, dict):
+        return obj
+    norm = dict(obj)
+    if norm.get("type") == "plain_text":
+        norm["emoji"] = bool(norm.get("emoji", True))
+    elif norm.get("type") == "mrkdwn":
+        norm["verbatim"] = bool(norm.get("verbatim", False))
+    return norm
+
+
+def _norm_option(opt: Any) -> Any:
+    if not isinstance(opt, dict):
+        return opt
+    return {k: (_norm_text(v) if k in ("text", "description") else v) for k, v in opt.items()}
+
+
+def _all_options(el: dict[str, Any]) -> list[Any]:
+    found = list(el.get("options") or []) if isinstance(el.get("options"), list) else []
+    for group in el.get("option_groups") or []:
+        if isinstance(group, dict) and isinstance(group.get("options"), list):
+            found.extend(group["options"])
+    return found
+
+
+def _check_initial_options(el: dict[str, Any], ptr: str, errors: list[str], *, mrkdwn_ok: bool) -> None:
+    """``initial_option(s)``: valid options that, where the element lists its options, exactly match one."""
+    etype = el.get("type")
+    chosen: list[tuple[str, Any]] = []
+    if "initial_options" in el:
+        initial = el["initial_options"]
+        if not isinstance(initial, list):
+            _err(errors, "must be an array", ptr + "/initial_options")
+        else:
+            chosen = [(f"{ptr}/initial_options/{i}", o) for i, o in enumerate(initial)]
+    if "initial_option" in el:
+        chosen.append((ptr + "/initial_option", el["initial_option"]))
+    if not chosen:
+        return
+    known = [_norm_option(o) for o in _all_options(el)]
+    for optr, opt in chosen:
+        before = len(errors)
+        _check_option(opt, optr, errors, mrkdwn_ok=mrkdwn_ok)
+        if len(errors) == before and etype in _MATCHED_INITIAL and _norm_option(opt) not in known:
+            _err(errors, "must exactly match one of the element's options", optr)
+
+
+def _check_text_input(el: dict[str, Any], ptr: str, errors: list[str]) -> None:
+    for key, lowest in (("min_length", 0), ("max_length", 1)):
+        if key not in el:
             continue
-        _check_text(
-            opt.get("text"), optr + "/text", errors, types=("plain_text", "mrkdwn"), max_len=MAX_OPTION_TEXT
-        )
-        value = opt.get("value")
-        if isinstance(value, str) and len(value) > MAX_OPTION_VALUE:
-            _err(errors, f"must be less than {MAX_OPTION_VALUE + 1} characters", optr + "/value")
+        value = el[key]
+        if isinstance(value, bool) or not isinstance(value, int):
+            _err(errors, f"{key} must be an integer", f"{ptr}/{key}")
+        elif not lowest <= value <= MAX_TEXT_INPUT_LENGTH:
+            _err(errors, f"{key} must be between {lowest} and {MAX_TEXT_INPUT_LENGTH}", f"{ptr}/{key}")
 
 
 def _check_element(
@@ -132,6 +203,7 @@ def _check_element(
             action_ids.add(action_id)
     if etype == "button":
         _check_text(el.get("text"), ptr + "/text", errors, types=("plain_text",))
+    mrkdwn_ok = etype in _CHOICE_ELEMENTS
     if "options" in el:
         options = el["options"]
         if etype in _CHOICE_ELEMENTS and isinstance(options, list) and len(options) > MAX_CHOICE_OPTIONS:
@@ -140,10 +212,15 @@ def _check_element(
                 f"must provide at most {MAX_CHOICE_OPTIONS} items (got {len(options)})",
                 ptr + "/options",
             )
-        _check_options(options, ptr + "/options", errors)
+        _check_options(options, ptr + "/options", errors, mrkdwn_ok=mrkdwn_ok)
     for g, group in enumerate(el.get("option_groups") or []):
         if isinstance(group, dict):
-            _check_options(group.get("options"), f"{ptr}/option_groups/{g}/options", errors)
+            _check_options(
+                group.get("options"), f"{ptr}/option_groups/{g}/options", errors, mrkdwn_ok=mrkdwn_ok
+            )
+    _check_initial_options(el, ptr, errors, mrkdwn_ok=mrkdwn_ok)
+    if etype == "plain_text_input":
+        _check_text_input(el, ptr, errors)
 
 
 def _check_block(block: Any, ptr: str, errors: list[str], block_ids: set[str]) -> None:
@@ -258,6 +335,12 @@ def validate_view(view: Any) -> list[str]:
             _err(errors, "a modal requires a title", "/view/title")
         elif isinstance(title, dict) and title.get("type") != "plain_text":
             _err(errors, "title must be a plain_text object", "/view/title/type")
+        has_input = isinstance(blocks, list) and any(
+            isinstance(b, dict) and b.get("type") == "input" for b in blocks
+        )
+        if has_input and not view.get("submit"):
+            # Slack's modal view reference: submit is required when an input block is in blocks.
+            _err(errors, "must define submit to use an input block in modals", "/view/submit")
     if blocks is None:
         _err(errors, "blocks are required", "/view/blocks")
     else:

@@ -31,6 +31,13 @@ def _check_no_invalid_blocks(h: Harness) -> None:
     )
 
 
+def _check_no_missing_scope(h: Harness) -> None:
+    bad = h.standin.missing_scope_responses()
+    assert not bad, "the bot called Slack outside its manifest's scopes: " + "; ".join(
+        f"{c.method} needs {c.response.get('needed')}" for c in bad
+    )
+
+
 @pytest.fixture
 def harness_factory(tmp_path, clock) -> Iterator:
     started: list[Harness] = []
@@ -44,6 +51,7 @@ def harness_factory(tmp_path, clock) -> Iterator:
     for h in started:
         try:
             _check_no_invalid_blocks(h)
+            _check_no_missing_scope(h)
         finally:
             h.stop()
 

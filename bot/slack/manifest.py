@@ -6,13 +6,19 @@ from typing import Any
 
 import yaml
 
+# Each scope is one the bot's Web API calls need (the stand-in refuses calls outside them):
+# chat:write (post, update, ephemeral), users:read (users.info), channels:read / groups:read
+# (conversations.info on a public / private channel), im:write (conversations.open for DMs),
+# files:write (the audit upload), channels:history / groups:history (conversations.history: the
+# reminder sweep looks for a post that timed out before sending it again). Never DM reads.
 BOT_SCOPES = [
     "commands",
     "chat:write",
-    "chat:write.public",
     "users:read",
     "channels:read",
     "groups:read",
+    "channels:history",
+    "groups:history",
     "im:write",
     "files:write",
 ]

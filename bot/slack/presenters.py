@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,7 +17,7 @@ from bot.engagement.signoffs import decision_of, gates_of, latest_request
 from bot.people.members import lead_of
 from storage.models import Engagement, EngagementPhase, Item, Member, UserProfile
 
-ITEMS_PER_MESSAGE = 40
+Rows = list[dict[str, Any]]
 
 
 def size_weeks(playbook: Playbook, size: str) -> str:
@@ -160,26 +161,46 @@ def item_row(phase: EngagementPhase, item: Item, names: dict[str, str], today: d
     }
 
 
-def checklist_parts(
+def checklist_context(
     session: Session, engagement: Engagement, phase: EngagementPhase, now: datetime
-) -> list[dict[str, Any]]:
-    """The phase checklist as one or more messages of at most ITEMS_PER_MESSAGE items."""
+) -> tuple[dict[str, Any], Rows]:
+    """The phase checklist: what every part of it shows (header, progress, gates) and its item rows."""
     items = items_of(session, phase.id)  # type: ignore[arg-type]
     names = names_for(session, engagement.id)  # type: ignore[arg-type]
     today = local_today(now, engagement.timezone)
     rows = [item_row(phase, i, names, today) for i in items]
     progress = _progress(items)
-    overdue = sum(1 for r in rows if r["overdue"])
-    chunks = [rows[i : i + ITEMS_PER_MESSAGE] for i in range(0, len(rows), ITEMS_PER_MESSAGE)] or [[]]
     base = {
         "customer_name": engagement.customer_name,
         "phase": phase_data(phase) | {"current": phase.number == engagement.phase_index},
         "progress": progress,
-        "overdue": overdue,
-        "parts": len(chunks),
+        "overdue": sum(1 for r in rows if r["overdue"]),
+        "gates": gate_rows(session, phase, complete=progress["done"] == progress["total"]),
     }
-    base["gates"] = gate_rows(session, phase, complete=progress["done"] == progress["total"])
-    return [base | {"part": n + 1, "items": chunk} for n, chunk in enumerate(chunks)]
+    return base, rows
+
+
+def split_rows(rows: Rows, fits: Callable[[Rows], bool], *, min_parts: int = 1) -> list[Rows]:
+    """Item rows in consecutive parts that each `fits` one message, as few as possible but at least
+    `min_parts` (the parts already in the channel keep being updated). An item that does not fit
+    even alone gets a part of its own."""
+    parts: list[Rows] = []
+    current: Rows = []
+    for row in rows:
+        if current and not fits([*current, row]):
+            parts.append(current)
+            current = []
+        current.append(row)
+    parts.append(current)
+    while len(parts) < min_parts:
+        # Any part that fits still fits once halved: split the longest until there are enough.
+        longest = max(range(len(parts)), key=lambda i: len(parts[i]))
+        if len(parts[longest]) < 2:
+            parts.append([])
+            continue
+        half = (len(parts[longest]) + 1) // 2
+        parts[longest : longest + 1] = [parts[longest][:half], parts[longest][half:]]
+    return parts
 
 
 def gate_rows(session: Session, phase: EngagementPhase, *, complete: bool) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -29,8 +30,9 @@ def checklist_msg(h, phase_no: int = 1) -> dict:
 
 
 def option_of(msg: dict, item_id: int) -> dict:
+    """The item's block: its block_id is `item:<id>:<version>`."""
     for block in msg["blocks"]:
-        if block.get("block_id") == f"item:{item_id}":
+        if str(block.get("block_id") or "").startswith(f"item:{item_id}:"):
             return block
     raise AssertionError(f"item {item_id} not in message")
 
@@ -262,7 +264,9 @@ def test_long_titles_are_cut_with_an_ellipsis(started):
 
 
 def _big_playbook(tmp_path, n: int):
-    doc = yaml.safe_load((Path(__file__).resolve().parents[2] / "bot/engagement/playbooks/default.yaml").read_text())
+    doc = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "bot/engagement/playbooks/default.yaml").read_text()
+    )
     doc["phases"][1]["items"] = [
         {"key": f"task_{i}", "title": f"Task {i} " + "with a long descriptive title " * 5, "owner": "vendor"}
         for i in range(n)
@@ -347,3 +351,188 @@ def test_a_deployment_overrides_a_template(harness_factory, tmp_path):
     assert first["blocks"][0]["text"]["text"] == "Custom welcome for *&lt;Acme&gt; &amp; Co*"
     # Templates not overridden still come from the package.
     assert checklists(h)
+
+
+# -- Slack's real limits: a text budget per message, and a new block_id per changed item ----------
+LONG_NAME = "Maximiliana Alexandra Konstantinopoulou-Wolfeschlegelsteinhausen (Finance Ops)"
+
+
+def _first_phase_playbook(tmp_path, n: int, owner: str = "vendor"):
+    """The default playbook with `n` items of 200-character titles in phase 1 (Discovery; phase 0, the pilot, is left out)."""
+    doc = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "bot/engagement/playbooks/default.yaml").read_text()
+    )
+    doc["phases"][1]["items"] = [
+        {
+            "key": f"item_{i}",
+            "title": (f"Task {i:02d} reconcile " + "every legacy invoice line " * 10)[:200],
+            "owner": owner,
+        }
+        for i in range(n)
+    ]
+    path = tmp_path / "worst.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def _checklist_calls(h) -> list:
+    return [
+        c
+        for c in h.standin.calls
+        if c.method in ("chat.postMessage", "chat.update") and "checklist:" in str(c.args.get("text"))
+    ]
+
+
+def _phase_one(h) -> list[dict]:
+    return [m for m in checklists(h) if "phase 1 " in m["text"]]
+
+
+def _add_long_named_doer(h) -> str:
+    h.standin.add_user("U0LONGNAME", name="max", team_id=h.standin.team_id, display_name=LONG_NAME)
+    h.standin.add_member(CHANNEL, "U0LONGNAME")
+    return "U0LONGNAME"
+
+
+def _item_ids_shown(h) -> list[int]:
+    """The item ids in the phase 1 checklist parts as they stand in the channel, in order."""
+    ids = []
+    for m in _phase_one(h):
+        for b in h.standin.message(CHANNEL, m["ts"])["blocks"]:
+            bid = str(b.get("block_id") or "")
+            if bid.startswith("item:"):
+                ids.append(int(bid.split(":")[1]))
+    return ids
+
+
+def test_a_phase_of_forty_long_done_items_stays_within_slacks_text_limit(harness_factory, tmp_path):
+    from bot.slack.publish import TEXT_BUDGET
+    from standin.validate import MAX_MESSAGE_BLOCKS_TEXT, blocks_text_length
+
+    h = harness_factory(env={"GOLIVE_PLAYBOOK": str(_first_phase_playbook(tmp_path, 40))})
+    doer = _add_long_named_doer(h)
+    h.command("start Acme Corp kickoff=2026-11-30")
+    reason = "Out of scope: the customer's legacy billing platform is retired before go-live " * 6
+    for n in range(1, 41):
+        if n % 5 == 0:
+            h.command(f"na 1.{n} {reason}", user=doer)
+        else:
+            h.command(f"done 1.{n}", user=doer)
+    calls = _checklist_calls(h)
+    assert len(calls) > 40
+    for c in calls:
+        assert c.response["ok"] is True, c.response
+        measured = blocks_text_length(c.args["blocks"])
+        assert measured <= TEXT_BUDGET < MAX_MESSAGE_BLOCKS_TEXT, (c.method, measured)
+        assert len(c.args["blocks"]) <= 50
+    parts = _phase_one(h)
+    assert len(parts) >= 2, "40 long done items do not fit one message"
+    shown = _item_ids_shown(h)
+    assert len(shown) == 40 and len(set(shown)) == 40, "every item is shown exactly once"
+    for m in parts:
+        msg = h.standin.message(CHANNEL, m["ts"])
+        assert "40 of 40 done" in blocks_text(msg["blocks"]) and msg["edited"], (
+            "every part refreshed in place"
+        )
+    blocks = [b for m in parts for b in h.standin.message(CHANNEL, m["ts"])["blocks"]]
+    done = [b for b in blocks if b["type"] == "actions" and b["elements"][0].get("initial_options")]
+    na = [b for b in blocks if b["type"] == "section" and "Not applicable: Out of scope" in b["text"]["text"]]
+    assert len(done) == 32 and len(na) == 8
+    assert all(
+        b["elements"][0]["initial_options"][0]["description"]["text"].startswith("Done by Maximiliana")
+        for b in done
+    )
+
+
+def test_items_that_outgrow_a_part_get_a_new_one_and_every_part_stays_in_budget(harness_factory, tmp_path):
+    from bot.slack.publish import TEXT_BUDGET
+    from standin.validate import blocks_text_length
+
+    h = harness_factory(env={"GOLIVE_PLAYBOOK": str(_first_phase_playbook(tmp_path, 30))})
+    doer = _add_long_named_doer(h)
+    h.command("start Acme Corp kickoff=2026-11-30")
+    for n in range(1, 29):  # 1.29 and 1.30 stay open: the phase goes on
+        h.command(f"done 1.{n}", user=doer)
+    assert len(_phase_one(h)) == 1, "30 items, 28 of them done, fit in one message"
+    title = ("Confirm the customer's revenue recognition rules for every multi-year contract " * 3)[:200]
+    added = 0
+    while len(_phase_one(h)) == 1 and added < 15:
+        h.command(f"add 1 {title} owner=customer")
+        added += 1
+    parts = _phase_one(h)
+    assert len(parts) == 2, f"no second part after {added} added items"
+    assert added > 1 and len(_item_ids_shown(h)) == 30 + added
+    # Shorter again (items reopened): both parts stay in the channel and keep showing items.
+    for n in range(1, 11):
+        h.command(f"undo 1.{n}")
+    assert len(_phase_one(h)) == 2
+    per_part = [
+        [
+            b
+            for b in h.standin.message(CHANNEL, m["ts"])["blocks"]
+            if str(b.get("block_id", "")).startswith("item:")
+        ]
+        for m in parts
+    ]
+    assert all(per_part) and sum(len(p) for p in per_part) == 30 + added
+    for c in _checklist_calls(h):
+        assert c.response["ok"] is True and blocks_text_length(c.args["blocks"]) <= TEXT_BUDGET
+
+
+def test_a_refused_tick_redraws_only_that_item_with_a_new_block_id(started):
+    ts = checklist_msg(started)["ts"]
+    before = {b["block_id"] for b in started.standin.message(CHANNEL, ts)["blocks"] if b.get("block_id")}
+    vendor_item = item(started, "1.1")
+    started.standin.reset_calls()
+    tick(started, "1.1", CONTRIBUTOR)  # refused: a vendor item
+    assert item(started, "1.1").status == "open"
+    [update] = [c for c in started.standin.calls_to("chat.update") if c.args["ts"] == ts]
+    after = {b["block_id"]: b for b in update.args["blocks"] if b.get("block_id")}
+    mine = [bid for bid in after if bid.startswith(f"item:{vendor_item.id}:")]
+    assert len(mine) == 1 and mine[0] not in before, "the refused item's block is new: the box goes back"
+    others = {bid for bid in after if bid.startswith("item:") and bid not in mine}
+    assert len(others) == 5 and others <= before, "unchanged items keep their block_id"
+    assert "initial_options" not in after[mine[0]]["elements"][0]
+    # A second refused tick is a new block again; a successful tick changes only the ticked item.
+    tick(started, "1.1", CONTRIBUTOR)
+    again = {b["block_id"] for b in started.standin.message(CHANNEL, ts)["blocks"] if b.get("block_id")}
+    assert not again & set(mine) and len(again - set(after)) == 1
+    tick(started, "1.5", CONTRIBUTOR)
+    done = {b["block_id"] for b in started.standin.message(CHANNEL, ts)["blocks"] if b.get("block_id")}
+    new = {bid for bid in done - before if bid.startswith("item:")}
+    assert [bid.split(":")[1] for bid in new] == [str(item(started, "1.5").id)]
+    assert done - new == before - {
+        bid for bid in before if bid.startswith(f"item:{item(started, '1.5').id}:")
+    }
+
+
+def test_block_ids_follow_the_rendered_state(started):
+    ts = checklist_msg(started)["ts"]
+    first = {b["block_id"] for b in started.standin.message(CHANNEL, ts)["blocks"] if b.get("block_id")}
+    started.command("assign 1.2 me")
+    second = {b["block_id"] for b in started.standin.message(CHANNEL, ts)["blocks"] if b.get("block_id")}
+    assert {bid.split(":")[1] for bid in second - first} == {str(item(started, "1.2").id)}
+    started.command("assign 1.2 me")  # nothing changed: same blocks
+    third = {b["block_id"] for b in started.standin.message(CHANNEL, ts)["blocks"] if b.get("block_id")}
+    assert third == second
+
+
+def test_an_overridden_checklist_template_is_split_by_measuring_each_part(harness_factory, tmp_path):
+    """A deployment's checklist template whose item blocks carry no `item:<id>` block_id: parts
+    are still measured (each candidate rendered) and stay within Slack's limits."""
+    from bot.slack.publish import TEXT_BUDGET
+    from standin.validate import blocks_text_length
+
+    bundled = Path(__file__).resolve().parents[2] / "messages/templates/checklist.json.j2"
+    d = tmp_path / "tpl"
+    d.mkdir()
+    (d / "checklist.json.j2").write_text(bundled.read_text().replace('"block_id": "item:{{ it.id }}", ', ""))
+    h = harness_factory(
+        env={"GOLIVE_TEMPLATE_DIR": str(d), "GOLIVE_PLAYBOOK": str(_first_phase_playbook(tmp_path, 60))}
+    )
+    h.command("start Acme Corp kickoff=2026-11-30")
+    parts = _phase_one(h)
+    assert len(parts) == 2
+    blocks = [h.standin.message(CHANNEL, m["ts"])["blocks"] for m in parts]
+    assert sum(1 for bs in blocks for b in bs if b["type"] == "actions" and "tick:" in json.dumps(b)) == 60
+    assert all(len(bs) <= 50 and blocks_text_length(bs) <= TEXT_BUDGET for bs in blocks)
+    assert not any(str(b.get("block_id", "")).startswith("item:") for bs in blocks for b in bs)
