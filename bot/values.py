@@ -1,10 +1,11 @@
 """Validation of the values users type: dates, sizes, time zones, countries, names, numbers.
 
-Every date a user gives is bounded: within `MAX_YEARS_AWAY` years of today in the
-engagement's time zone (`parse_date_near`), and each command keeps its own tighter rule on top
-(a kickoff within a year, a target within two years of the kickoff, a due date within two
-years). Numbers are read from ASCII digits only and bounded before anything uses them, so a
-typed `99999999999999999999` is answered with the allowed range, never passed on.
+Every date a user gives is bounded relative to today in the engagement's time zone, and the
+answer names the allowed range (`check_date_range`): a kickoff within a year of today, a
+target within two years of the kickoff, a due date up to two years ahead, a snooze within 90
+days, a dry run before go-live; nothing is ever more than `MAX_YEARS_AWAY` years away. Numbers
+are read from ASCII digits only and bounded before anything uses them, so a typed
+`99999999999999999999` is answered with the allowed range, never passed on.
 """
 
 from __future__ import annotations
@@ -60,18 +61,6 @@ def check_date_range(d: date, what: str, earliest: date, latest: date, why: str 
         f"The {what} {d.isoformat()} is out of range{reason}; use a date from "
         f"{earliest.isoformat()} to {latest.isoformat()}."
     )
-
-
-def date_window(today: date, years: int = MAX_YEARS_AWAY) -> tuple[date, date]:
-    """The dates any command accepts: `years` either side of today."""
-    return years_from(today, -years), years_from(today, years)
-
-
-def parse_date_near(raw: str, what: str, today: date) -> date:
-    """A date within MAX_YEARS_AWAY years of `today` (the engagement's local date)."""
-    d = parse_date(raw, what)
-    earliest, latest = date_window(today)
-    return check_date_range(d, what, earliest, latest, f"(more than {MAX_YEARS_AWAY} years from today)")
 
 
 def parse_int(raw: str, what: str, low: int, high: int, example: str | None = None) -> int:
