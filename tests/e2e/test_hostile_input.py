@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness import CHANNEL, CONTRIBUTOR, LEAD
+from harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD, SPONSOR
 from storage.models import Engagement
 from tests.e2e.helpers import (
     APOLOGY,
@@ -19,6 +19,7 @@ from tests.e2e.helpers import (
     db_snapshot,
     ephemeral_texts,
     forged_click,
+    mention,
     nudges,
     posts,
 )
@@ -58,8 +59,21 @@ def answers_normally(h) -> None:
     assert "Acme Corp" in shown and "Discovery" in shown
 
 
-def test_hostile_commands_are_answered_and_change_nothing(small):
-    h = small
+@pytest.fixture(params=["sqlite", "postgresql"])
+def small_on(request, harness_factory):
+    """The `small` engagement (Berlin, from Mon 30 Nov 2026) on SQLite and on PostgreSQL, whose
+    32-bit ids and stricter integer types are where a huge number would fail differently."""
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    h = harness_factory(url)
+    h.command("start Acme Corp size=small kickoff=2026-11-30 tz=Europe/Berlin")
+    h.command(f"role {mention(CONTRIBUTOR)} contributor")
+    h.command(f"role {mention(APPROVER)} approver")
+    h.command(f"role {mention(SPONSOR)} sponsor")
+    return h
+
+
+def test_hostile_commands_are_answered_and_change_nothing(small_on):
+    h = small_on
     for text, problem in HOSTILE_COMMANDS:
         before = db_snapshot(h)
         seen = len(ephemeral_texts(h, LEAD.user_id))
@@ -121,8 +135,8 @@ def test_start_form_refuses_far_dates_in_the_right_field(harness, field, value, 
 
 
 @pytest.fixture
-def nudged(small):
-    h = small
+def nudged(small_on):
+    h = small_on
     at(h, "2026-12-02T10:00:00+01:00")  # Wed: 1.5 and 1.6 were due Tue
     h.run_sweep()
     return h
@@ -213,8 +227,8 @@ def test_item_menu_due_form_refuses_far_dates(small, due, problem):
     answers_normally(h)
 
 
-def test_forged_ids_in_clicks_get_a_clear_answer(small):
-    h = small
+def test_forged_ids_in_clicks_get_a_clear_answer(small_on):
+    h = small_on
     msg = checklist_msg(h, 1)
     huge = "9" * 20
     cases = [
