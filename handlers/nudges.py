@@ -23,6 +23,7 @@ from bot.reminders.working_hours import clock_of, format_days
 from bot.services import Services
 from bot.slack.publish import refresh_checklist
 from bot.slacktext import plain_text
+from bot.values import ValueProblem, parse_int
 from handlers.base import Request, actor_for, click_engagement, listener
 from handlers.checklist import after_change
 from handlers.engagement import require_engagement
@@ -107,13 +108,15 @@ def on_nudge_snooze(req: Request) -> None:
     req.ack()
     s = req.services
     how, item_id = parse_choice((req.action.get("selected_option") or {}).get("value"))
-    if how != "pick" and not (
-        how.isascii() and how.isdigit() and 1 <= int(how[:3]) <= MAX_SNOOZE_BUSINESS_DAYS
-    ):
-        raise UserError(
-            f"A snooze lasts 1 to {MAX_SNOOZE_BUSINESS_DAYS} business days, or until a date you pick "
-            f"within {MAX_SNOOZE_DAYS} days; choose one from the nudge's menu."
-        )
+    days = 0
+    if how != "pick":
+        try:
+            days = parse_int(how, "snooze length", 1, MAX_SNOOZE_BUSINESS_DAYS)
+        except ValueProblem:
+            raise UserError(
+                f"A snooze lasts 1 to {MAX_SNOOZE_BUSINESS_DAYS} business days, or until a date you pick "
+                f"within {MAX_SNOOZE_DAYS} days; choose one from the nudge's menu."
+            ) from None
     with s.db.session() as session:
         engagement = click_engagement(req, session)
         clock = clock_of(engagement)
@@ -130,11 +133,11 @@ def on_nudge_snooze(req: Request) -> None:
         )
         s.slack.open_view(req.trigger_id or "", view)
         return
-    until = clock.calendar.add(today, int(how))
+    until = clock.calendar.add(today, days)
     latest = today + timedelta(days=MAX_SNOOZE_DAYS)
     if until > latest:  # a short working week makes business days long
         raise UserError(
-            f"{int(how)} business days ends {until:%-d %b %Y}, past the {MAX_SNOOZE_DAYS}-day limit "
+            f"{days} business days ends {until:%-d %b %Y}, past the {MAX_SNOOZE_DAYS}-day limit "
             f"({latest:%-d %b %Y}); pick a date with Snooze until…"
         )
     _snooze(req, item_id, until)
