@@ -1,8 +1,17 @@
-"""Validation of the values users type: dates, sizes, time zones, countries, names."""
+"""Validation of the values users type: dates, sizes, time zones, countries, names, numbers.
+
+Every date a user gives is bounded relative to today in the engagement's time zone, and the
+answer names the allowed range (`check_date_range`): a kickoff within a year of today, a
+target within two years of the kickoff, a due date up to two years ahead, a snooze within 90
+days, a dry run before go-live; nothing is ever more than `MAX_YEARS_AWAY` years away. Numbers
+are read from ASCII digits only and bounded before anything uses them, so a typed
+`99999999999999999999` is answered with the allowed range, never passed on.
+"""
 
 from __future__ import annotations
 
 import functools
+import re
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -12,6 +21,8 @@ import holidays
 SIZES = ("small", "medium", "enterprise")
 INGEST_CHOICES = ("warehouse", "spreadsheet", "api")
 MAX_NAME = 120
+MAX_YEARS_AWAY = 5
+_DIGITS = re.compile(r"^[0-9]+$")
 
 
 class ValueProblem(ValueError):
@@ -25,6 +36,46 @@ def parse_date(raw: str, what: str = "date") -> date:
         raise ValueProblem(
             f"`{raw[:30]}` is not a {what} I can read; use YYYY-MM-DD, e.g. 2026-12-01."
         ) from None
+
+
+def years_from(d: date, years: int) -> date:
+    """The same day `years` later (earlier when negative); 29 Feb becomes 28 Feb; clamped to
+    the dates Python has."""
+    year = d.year + years
+    if year > date.max.year:
+        return date.max
+    if year < date.min.year:
+        return date.min
+    try:
+        return d.replace(year=year)
+    except ValueError:  # 29 February in a year without one
+        return d.replace(year=year, day=28)
+
+
+def check_date_range(d: date, what: str, earliest: date, latest: date, why: str = "") -> date:
+    """`d` if earliest <= d <= latest, else a ValueProblem naming the allowed range."""
+    if earliest <= d <= latest:
+        return d
+    reason = f" {why}" if why else ""
+    raise ValueProblem(
+        f"The {what} {d.isoformat()} is out of range{reason}; use a date from "
+        f"{earliest.isoformat()} to {latest.isoformat()}."
+    )
+
+
+def parse_int(raw: str, what: str, low: int, high: int, example: str | None = None) -> int:
+    """A whole number from `low` to `high`, typed in ASCII digits; anything else a ValueProblem."""
+    value = raw.strip()
+    shown = value[:24] + ("…" if len(value) > 24 else "")
+    hint = f", e.g. {example}" if example else ""
+    if not _DIGITS.match(value):
+        raise ValueProblem(f"`{shown}` is not a {what}; use a whole number from {low} to {high}{hint}.")
+    digits = value.lstrip("0") or "0"  # never int() a huge string: compare lengths first
+    if len(digits) > len(str(high)) or not low <= int(digits) <= high:
+        raise ValueProblem(
+            f"`{shown}` is out of range for a {what}; use a number from {low} to {high}{hint}."
+        )
+    return int(digits)
 
 
 def parse_size(raw: str) -> str:

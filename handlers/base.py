@@ -22,6 +22,7 @@ from bot.errors import UserError, new_reference
 from bot.people.members import add_member, lead_of
 from bot.people.organisations import pin_customer, the_customer_team
 from bot.people.sides import CUSTOMER, CUSTOMER_UNKNOWN, ORG_UNKNOWN, Actor, NoSide, resolve_actor
+from bot.refs import parse_choice, parse_id
 from bot.services import Services
 from bot.slack.gateway import Profile, SlackCallFailed
 from bot.slack.sealing import unseal
@@ -171,13 +172,17 @@ class Request:
 
     @property
     def choice(self) -> tuple[str, int]:
-        """An overflow option chosen as `verb:id`, e.g. ("assign", 12)."""
-        verb, _, raw = str((self.action.get("selected_option") or {}).get("value") or "").partition(":")
-        return verb, int(raw or 0)
+        """An overflow option chosen as `verb:id`, e.g. ("assign", 12); a malformed or forged
+        one is a friendly "out of date" error, never an apology."""
+        return parse_choice((self.action.get("selected_option") or {}).get("value"))
 
     def action_number(self) -> int:
         """The number at the end of the action id, e.g. 12 in `nudge_done:12`."""
-        return int(str(self.action.get("action_id", "")).rsplit(":", 1)[-1])
+        return parse_id(str(self.action.get("action_id", "")).rsplit(":", 1)[-1])
+
+    def meta_id(self, key: str) -> int:
+        """An id the bot sealed into the form's metadata."""
+        return parse_id(self.metadata.get(key))
 
     # -- answering -------------------------------------------------------------------------
     def ack(self, message: Message | None = None, **kwargs: Any) -> None:

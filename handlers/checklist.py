@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Collection
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from slack_bolt import App
@@ -16,12 +16,12 @@ from bot.engagement.lifecycle import local_today
 from bot.engagement.phases import record_and_advance
 from bot.errors import UserError
 from bot.people.sides import CUSTOMER_UNKNOWN, Actor, NoSide
-from bot.refs import parse_ref
+from bot.refs import parse_choice, parse_id, parse_phase_number, parse_ref
 from bot.services import Services
 from bot.slack.presenters import item_row, names_for
 from bot.slack.publish import announce_phase, post_checklist, refresh_checklist
 from bot.slacktext import plain_text, user_id_from_token
-from bot.values import ValueProblem, parse_date
+from bot.values import ValueProblem, parse_date, years_from
 from handlers.base import Request, actor_for, click_engagement, learn_customer, listener, remember
 from handlers.engagement import require_engagement
 from storage.models import Engagement, Item
@@ -30,6 +30,7 @@ log = logging.getLogger("golive.handlers.checklist")
 
 TICK = re.compile(r"^tick:(\d+)$")
 MENU = re.compile(r"^item_menu:(\d+)$")
+MAX_DUE_YEARS = 2
 
 
 # -- shared steps --------------------------------------------------------------------------
@@ -79,7 +80,7 @@ def on_tick(req: Request) -> None:
     req.ack()
     s = req.services
     action = req.action
-    item_id = req.action_number()
+    item_id = parse_id(str(action.get("action_id", "")).rpartition(":")[2])
     done = any(str(o.get("value")) == str(item_id) for o in action.get("selected_options") or [])
     with s.db.read() as session:
         engagement = click_engagement(req, session)
@@ -130,7 +131,7 @@ def _tick(req: Request, item_id: int, done: bool) -> tuple[cl.Change | None, int
 def on_menu(req: Request) -> None:
     req.ack()
     s = req.services
-    verb, item_id = req.choice
+    verb, item_id = parse_choice((req.action.get("selected_option") or {}).get("value"))
     with s.db.session() as session:
         engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
@@ -173,7 +174,7 @@ def _check_menu_permission(verb: str, item: Item, actor: Actor) -> None:
 def _submit(req: Request, mode: str) -> None:
     s = req.services
     meta = req.metadata
-    item_id = int(meta.get("item", 0))
+    item_id = parse_id(meta.get("item"))
     now = s.clock.now()
     if mode == "due":
         raw = req.field("due")
@@ -210,16 +211,21 @@ def _submit(req: Request, mode: str) -> None:
 
 
 def _due_problem(raw: str | None, today: date) -> str | None:
+    """Why a due date cannot be used (None when it can): from today to two years ahead."""
     if not raw:
         return "Pick a date."
     try:
         due = date.fromisoformat(raw)
     except ValueError:
         return "Pick a date from the calendar."
+    latest = years_from(today, MAX_DUE_YEARS)
     if due < today:
-        return f"Pick today ({today:%-d %b}) or a later day; a due date in the past is overdue at once."
-    if due > today + timedelta(days=730):
-        return "Pick a date within the next two years."
+        return (
+            f"Pick today ({today:%-d %b %Y}) or a later day up to {latest:%-d %b %Y}; "
+            "a due date in the past is overdue at once."
+        )
+    if due > latest:
+        return f"{due:%-d %b %Y} is too far ahead; pick a date from today ({today:%-d %b %Y}) to {latest:%-d %b %Y}."
     return None
 
 
@@ -229,15 +235,18 @@ def cmd_checklist(req: Request, cmd: ParsedCommand) -> None:
     engagement = require_engagement(req)
     number = engagement.phase_index
     if cmd.words:
-        if not cmd.words[0].isdigit():
-            raise cmd.fail(
-                f"`{plain_text(cmd.words[0])[:20]}` is not a phase number; phases are numbered from 1."
-            )
-        number = int(cmd.words[0])
+        number = _phase_number(cmd, plain_text(cmd.words[0]))
     with s.db.session() as session:
         cl.phase_by_number(session, engagement, number)
     req.ack()
     post_checklist(s, engagement.id, number)  # type: ignore[arg-type]
+
+
+def _phase_number(cmd: ParsedCommand, raw: str) -> int:
+    try:
+        return parse_phase_number(raw)
+    except UserError as exc:
+        raise cmd.fail(exc.message) from None
 
 
 def _item_command(req: Request, cmd: ParsedCommand, need_args: int = 0) -> tuple[int, int]:
@@ -312,17 +321,18 @@ def cmd_na(req: Request, cmd: ParsedCommand) -> None:
 
 def cmd_add(req: Request, cmd: ParsedCommand) -> None:
     s = req.services
-    if len(cmd.words) < 2 or not cmd.words[0].isdigit():
+    if len(cmd.words) < 2:
         raise cmd.fail(
             "Give the phase number and a title, e.g. `add 2 Share the SSO metadata owner=customer`."
         )
+    number = _phase_number(cmd, plain_text(cmd.words[0]))
     owner = cmd.options.get("owner", "vendor").lower()
     if owner not in ("customer", "vendor"):
         raise cmd.fail("`owner=` takes customer or vendor.")
     engagement = require_engagement(req)
     now = s.clock.now()
     with s.db.session() as session:
-        phase = cl.phase_by_number(session, engagement, int(cmd.words[0]))
+        phase = cl.phase_by_number(session, engagement, number)
         actor = actor_for(req, session, engagement)
         change = cl.add_item(session, phase, actor, plain_text(" ".join(cmd.words[1:])), owner, now)
         record_and_advance(session, engagement, actor, change, now)
@@ -334,7 +344,7 @@ def cmd_add(req: Request, cmd: ParsedCommand) -> None:
 def on_add_button(req: Request) -> None:
     req.ack()
     s = req.services
-    number = int(req.action.get("value") or 0)
+    number = parse_id(req.action.get("value"))
     with s.db.session() as session:
         engagement = click_engagement(req, session)
         actor = actor_for(req, session, engagement)
@@ -359,7 +369,7 @@ def on_add_submit(req: Request) -> None:
     now = s.clock.now()
     with s.db.session() as session:
         engagement = click_engagement(req, session)
-        phase = cl.phase_by_number(session, engagement, int(req.metadata.get("phase", 0)))
+        phase = cl.phase_by_number(session, engagement, parse_id(req.metadata.get("phase")))
         actor = actor_for(req, session, engagement)
         record_and_advance(
             session, engagement, actor, cl.add_item(session, phase, actor, title, owner, now), now

@@ -185,11 +185,11 @@ def _open_start_modal(req: Request) -> None:
     s.slack.open_view(req.trigger_id or "", view)
 
 
-_FIELD_OF_PROBLEM = {
+_FIELD_OF_PROBLEM = {  # the first phrase found in a problem names the form field it is about
     "customer name": "customer",
     "size": "size",
+    "target": "target",  # before "kickoff": a target's problem names the kickoff too
     "kickoff": "kickoff",
-    "target": "target",
     "time zone": "tz",
     "country": "country",
     "ingestion": "ingest",

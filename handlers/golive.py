@@ -10,8 +10,9 @@ from bot.commands import ParsedCommand
 from bot.engagement import checklist as cl
 from bot.errors import UserError
 from bot.people import audit
+from bot.refs import parse_id
 from bot.reminders import dryrun
-from bot.reminders.milestones import suggest_dryrun
+from bot.reminders.milestones import golive_date, suggest_dryrun
 from bot.reminders.working_hours import clock_of
 from bot.services import Services
 from bot.slack.presenters import overview
@@ -54,8 +55,11 @@ def cmd_dryrun(req: Request, cmd: ParsedCommand) -> None:
         return
     if len(cmd.words) != 2:
         raise cmd.fail("Give the date and the time, e.g. `dryrun 2026-12-16 10:00` (the customer's time).")
+    with s.db.read() as session:
+        golive = golive_date(engagement, session)
     try:
-        at = dryrun.parse_local(engagement, cmd.words[0], cmd.words[1])
+        today = clock_of(engagement).today(now)
+        at = dryrun.parse_local(engagement, cmd.words[0], cmd.words[1], today=today, golive=golive)
     except ValueProblem as exc:
         raise cmd.fail(str(exc)) from None
     with s.db.session() as session:
@@ -135,7 +139,7 @@ def on_cancel(req: Request) -> None:
     req.ack()
     s = req.services
     now = s.clock.now()
-    engagement_id = int(req.action.get("value") or 0)
+    engagement_id = parse_id(req.action.get("value"))
     with s.db.session() as session:
         e = click_engagement(req, session)
         if e.id != engagement_id:

@@ -18,12 +18,13 @@ from bot.errors import UserError
 from bot.people import audit
 from bot.people.members import lead_of
 from bot.people.sides import Actor
-from bot.refs import parse_ref
+from bot.refs import parse_choice, parse_id, parse_ref
 from bot.reminders.nudges import next_nudge_preview, refreshed
 from bot.reminders.working_hours import clock_of, format_days
 from bot.services import Services
 from bot.slack.publish import refresh_checklist
 from bot.slacktext import plain_text
+from bot.values import ValueProblem, parse_int
 from handlers.base import Request, actor_for, click_engagement, listener
 from handlers.checklist import after_change
 from handlers.engagement import require_engagement
@@ -35,7 +36,13 @@ DONE = re.compile(r"^nudge_done:(\d+)$")
 SNOOZE = re.compile(r"^nudge_snooze:(\d+)$")
 BLOCKED = re.compile(r"^nudge_blocked:(\d+)$")
 UNBLOCK = re.compile(r"^nudge_unblock:(\d+)$")
-MAX_SNOOZE_DAYS = 90
+MAX_SNOOZE_DAYS = 90  # calendar days: the date picker's range
+MAX_SNOOZE_BUSINESS_DAYS = 20  # the menu offers 1 and 3
+
+
+def _button_item(req: Request) -> int:
+    """The item id at the end of the clicked button's action id, e.g. 12 in `nudge_done:12`."""
+    return parse_id(str(req.action.get("action_id", "")).rpartition(":")[2])
 
 
 # -- the nudge message ---------------------------------------------------------------------
@@ -66,7 +73,7 @@ def on_nudge_done(req: Request) -> None:
     now = s.clock.now()
     with s.db.session() as session:
         engagement = click_engagement(req, session)
-        phase, item = cl.item_by_id(session, engagement, req.action_number())
+        phase, item = cl.item_by_id(session, engagement, _button_item(req))
         actor = actor_for(req, session, engagement)
         change = cl.set_done(session, phase, item, actor, True, now)
         advanced = record_and_advance(session, engagement, actor, change, now)
@@ -106,7 +113,16 @@ def _snooze(req: Request, item_id: int, until: date) -> None:
 def on_nudge_snooze(req: Request) -> None:
     req.ack()
     s = req.services
-    how, item_id = req.choice
+    how, item_id = parse_choice((req.action.get("selected_option") or {}).get("value"))
+    days = 0
+    if how != "pick":
+        try:
+            days = parse_int(how, "snooze length", 1, MAX_SNOOZE_BUSINESS_DAYS)
+        except ValueProblem:
+            raise UserError(
+                f"A snooze lasts 1 to {MAX_SNOOZE_BUSINESS_DAYS} business days, or until a date you pick "
+                f"within {MAX_SNOOZE_DAYS} days; choose one from the nudge's menu."
+            ) from None
     with s.db.session() as session:
         engagement = click_engagement(req, session)
         clock = clock_of(engagement)
@@ -124,7 +140,14 @@ def on_nudge_snooze(req: Request) -> None:
         )
         s.slack.open_view(req.trigger_id or "", view)
         return
-    _snooze(req, item_id, clock.calendar.add(today, int(how)))
+    until = clock.calendar.add(today, days)
+    latest = today + timedelta(days=MAX_SNOOZE_DAYS)
+    if until > latest:  # a short working week makes business days long
+        raise UserError(
+            f"{days} business days ends {until:%-d %b %Y}, past the {MAX_SNOOZE_DAYS}-day limit "
+            f"({latest:%-d %b %Y}); pick a date with Snooze until…"
+        )
+    _snooze(req, item_id, until)
     refresh_nudge(s, req.channel_id or "", req.message_ts)
 
 
@@ -139,21 +162,26 @@ def on_snooze_submit(req: Request) -> None:
     except ValueError:
         req.ack(response_action="errors", errors={"until": "Pick a date."})
         return
-    if until <= today or until > today + timedelta(days=MAX_SNOOZE_DAYS):
+    earliest, latest = today + timedelta(days=1), today + timedelta(days=MAX_SNOOZE_DAYS)
+    if not earliest <= until <= latest:
         req.ack(
             response_action="errors",
-            errors={"until": f"Pick a day after today, within {MAX_SNOOZE_DAYS} days."},
+            errors={
+                "until": f"Pick a day from {earliest:%-d %b %Y} to {latest:%-d %b %Y} "
+                f"(after today, within {MAX_SNOOZE_DAYS} days)."
+            },
         )
         return
+    item_id = parse_id(req.metadata.get("item"))
     req.ack()
-    _snooze(req, int(req.metadata["item"]), until)
+    _snooze(req, item_id, until)
     refresh_nudge(s, req.channel_id or "", req.metadata.get("ts"))
 
 
 def on_nudge_blocked(req: Request) -> None:
     req.ack()
     s = req.services
-    item_id = req.action_number()
+    item_id = _button_item(req)
     with s.db.session() as session:
         engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
@@ -176,7 +204,7 @@ def on_blocked_submit(req: Request) -> None:
         return
     req.ack()
     now = s.clock.now()
-    item_id = int(req.metadata["item"])
+    item_id = parse_id(req.metadata.get("item"))
     with s.db.session() as session:
         engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
@@ -255,7 +283,7 @@ def on_unblock(req: Request) -> None:
     s = req.services
     with s.db.session() as session:
         engagement = click_engagement(req, session)
-        phase, item = cl.item_by_id(session, engagement, req.action_number())
+        phase, item = cl.item_by_id(session, engagement, _button_item(req))
         ctx = _unblock(req, session, engagement, item, phase)
         ids = (engagement.id, item.id, phase.number)
     _after_unblock(s, *ids, ctx)  # type: ignore[arg-type]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.commands import ParsedCommand
-from bot.engagement.lifecycle import replan
+from bot.engagement.lifecycle import check_plan_change, replan
 from bot.people import audit
 from bot.reminders.milestones import sync_schedule
 from bot.slack.presenters import overview
@@ -33,6 +33,8 @@ def cmd_plan(req: Request, cmd: ParsedCommand) -> None:
                 if o["target"].lower() in ("none", "-")
                 else parse_date(o["target"], "target go-live date")
             )
+        # Checked before the write session: a refused date never holds the writers' lock.
+        check_plan_change(engagement, kickoff=kickoff, target=target, now=now)  # type: ignore[arg-type]
         with s.db.session() as session:
             e = session.merge(engagement)
             moves = replan(session, e, s.playbook, kickoff=kickoff, size=size, target=target, now=now)  # type: ignore[arg-type]

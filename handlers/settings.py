@@ -15,7 +15,7 @@ from bot.reminders.milestones import sync_schedule
 from bot.reminders.working_hours import DAY_NAMES, format_days, parse_days, parse_hours
 from bot.services import Services
 from bot.slack.publish import refresh_posted_checklists
-from bot.values import ValueProblem, country_for_timezone, parse_country, parse_timezone
+from bot.values import ValueProblem, country_for_timezone, parse_country, parse_int, parse_timezone
 from handlers.base import Request, actor_for, click_engagement, listener
 from handlers.engagement import require_engagement
 from storage.models import Engagement
@@ -52,13 +52,9 @@ def _apply_settings(req: Request, engagement_id: int, values: dict[str, str]) ->
         if "days" in values:
             changed["work_days"] = ",".join(str(d) for d in parse_days(values["days"]))
         if "cadence" in values:
-            try:
-                cadence = int(values["cadence"])
-            except ValueError:
-                cadence = 0
-            if not 1 <= cadence <= 10:
-                raise ValueProblem("`cadence=` takes a number of business days from 1 to 10.")
-            changed["cadence_days"] = cadence
+            changed["cadence_days"] = parse_int(
+                values["cadence"], "cadence (business days between nudges of an item)", 1, 10, "cadence=2"
+            )
         calendar_changed = any(
             k in changed and changed[k] != getattr(engagement, k)
             for k in ("timezone", "country", "work_days")
@@ -109,14 +105,14 @@ def cmd_settings(req: Request, cmd: ParsedCommand) -> None:
     refresh_posted_checklists(s, engagement.id)  # type: ignore[arg-type]
 
 
-_FIELD = {
+_FIELD = {  # the first phrase found in a problem names the form field it is about
+    "cadence": "cadence",
     "time zone": "tz",
     "country": "country",
     "hours": "hours",
     "working hours": "hours",
     "days": "days",
     "day": "days",
-    "cadence": "cadence",
 }
 
 

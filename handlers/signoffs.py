@@ -243,7 +243,7 @@ def on_changes_submit(req: Request) -> None:
         req.ack(response_action="errors", errors={"reason": "Say what needs to change."})
         return
     req.ack()
-    _decide(req, int(req.metadata.get("request", 0)), "changes_requested", reason)
+    _decide(req, req.meta_id("request"), "changes_requested", reason)
 
 
 def register(app: App, services: Services) -> None:

@@ -227,17 +227,22 @@ def cmd_audit(req: Request, cmd: ParsedCommand) -> None:
     s = req.services
     engagement = require_engagement(req, finished_ok=True)
     req.ack()
-    with s.db.session() as session:
-        rows = audit.events(session, engagement.id)  # type: ignore[arg-type]
-        content = audit.to_csv(engagement, rows)
+    with s.db.read() as session:
+        content, rows = audit.export_csv(session, engagement)
     stamp = s.clock.now().strftime("%Y%m%d-%H%M")
     try:
+        # The title and comment carry the customer's name: escaped like every other text we
+        # send, so a name typed as `<!channel> Corp` cannot ping both organisations.
         s.slack.upload_file(
             engagement.channel_id,
             filename=f"golive-audit-{engagement.id}-{stamp}.csv",
             content=content,
-            title=f"Audit trail — {engagement.customer_name}",
-            initial_comment=f"Audit trail of the {engagement.customer_name} implementation: {len(rows)} entries.",
+            title=fmt("Audit trail — {name}", name=engagement.customer_name),
+            initial_comment=fmt(
+                "Audit trail of the {name} implementation: {n} entries.",
+                name=engagement.customer_name,
+                n=len(rows),
+            ),
         )
     except SlackCallFailed as exc:
         log.info("audit upload refused (%s); sending the summary", exc.error)

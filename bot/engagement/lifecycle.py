@@ -22,6 +22,7 @@ from bot.people.sides import VENDOR, Actor
 from bot.values import (
     INGEST_CHOICES,
     ValueProblem,
+    check_date_range,
     country_for_timezone,
     parse_country,
     parse_date,
@@ -30,10 +31,40 @@ from bot.values import (
     parse_size,
     parse_timezone,
     parse_yes_no,
+    years_from,
 )
 from storage.models import Engagement, EngagementPhase, Item, MemberRole
 
-MAX_YEARS_AHEAD = 2
+MAX_YEARS_AHEAD = 2  # a target go-live at most this many years after the kickoff
+MAX_KICKOFF_DAYS = 366  # a kickoff at most a year before or after today
+
+
+def check_kickoff(kickoff: date, today: date) -> date:
+    """A kickoff within a year of today (the engagement's local date)."""
+    return check_date_range(
+        kickoff,
+        "kickoff date",
+        today - timedelta(days=MAX_KICKOFF_DAYS),
+        today + timedelta(days=MAX_KICKOFF_DAYS),
+        "(more than a year from today; check the year)",
+    )
+
+
+def check_target(target: date, kickoff: date) -> date:
+    """A target go-live after the kickoff and at most two years after it."""
+    earliest, latest = kickoff + timedelta(days=1), years_from(kickoff, MAX_YEARS_AHEAD)
+    if target <= kickoff:
+        raise ValueProblem(
+            f"The target go-live ({target.isoformat()}) must be after the kickoff ({kickoff.isoformat()}); "
+            f"use a date from {earliest.isoformat()} to {latest.isoformat()}."
+        )
+    return check_date_range(
+        target,
+        "target go-live date",
+        earliest,
+        latest,
+        f"(more than two years after the kickoff, {kickoff.isoformat()})",
+    )
 
 
 @dataclass(frozen=True)
@@ -77,17 +108,8 @@ def build_start_options(
     tz_v = parse_timezone(tz) if tz else default_tz
     country_v = parse_country(country) if country else country_for_timezone(tz_v)
     today = local_today(now, tz_v)
-    kickoff_v = parse_date(kickoff, "kickoff date") if kickoff else today
-    target_v = parse_date(target, "target go-live date") if target else None
-    if abs((kickoff_v - today).days) > 366:
-        raise ValueProblem("The kickoff date is more than a year away from today; check the year.")
-    if target_v is not None:
-        if target_v <= kickoff_v:
-            raise ValueProblem(
-                f"The target go-live ({target_v.isoformat()}) must be after the kickoff ({kickoff_v.isoformat()})."
-            )
-        if target_v > kickoff_v + timedelta(days=365 * MAX_YEARS_AHEAD):
-            raise ValueProblem("The target go-live is more than two years after the kickoff; check the year.")
+    kickoff_v = check_kickoff(parse_date(kickoff, "kickoff date"), today) if kickoff else today
+    target_v = check_target(parse_date(target, "target go-live date"), kickoff_v) if target else None
     return StartOptions(
         customer_name=customer,
         size=size_v,
@@ -272,6 +294,19 @@ def start_engagement(
     return engagement
 
 
+def check_plan_change(
+    engagement: Engagement, *, kickoff: date | None, target: date | str | None, now: datetime
+) -> None:
+    """The rules of `start` for a changed plan: a new kickoff within a year of today, and the
+    target (new or kept) after the kickoff and within two years of it. Raises ValueProblem."""
+    if kickoff is not None:
+        check_kickoff(kickoff, local_today(now, engagement.timezone))
+    new_kickoff = kickoff if kickoff is not None else engagement.kickoff_on
+    new_target = engagement.target_on if target == "keep" else target
+    if isinstance(new_target, date):
+        check_target(new_target, new_kickoff)
+
+
 @dataclass(frozen=True)
 class PhaseMove:
     number: int
@@ -294,18 +329,15 @@ def replan(
 
     Phase dates follow the new plan; item due dates follow their phase's new end, except
     dates someone set by hand, which are kept. Returns the phases whose dates moved.
+    The dates are checked (`check_plan_change`) before anything changes.
     """
+    check_plan_change(engagement, kickoff=kickoff, target=target, now=now)
     if kickoff is not None:
         engagement.kickoff_on = kickoff
     if size is not None:
         engagement.size = size
     if target != "keep":
         engagement.target_on = target  # type: ignore[assignment]
-    if engagement.target_on is not None and engagement.target_on <= engagement.kickoff_on:
-        raise ValueProblem(
-            f"The target go-live ({engagement.target_on.isoformat()}) must be after the kickoff "
-            f"({engagement.kickoff_on.isoformat()})."
-        )
     engagement.updated_at = now
     session.add(engagement)
     windows = {w.key: w for w in compute_plan(engagement, playbook)}

@@ -3,6 +3,7 @@
 From the kickoff and the size tier (the midpoint of its range) or, when given, the target
 go-live. Fixed-length phases (a pilot) come first; the rest share the implementation
 timeline by their `share`, each at least one business day, the last ending on go-live.
+The work grows with the number of phases, not with the length of the timeline.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def plan_phases(
     else:
         total = round(playbook.sizes[size].midpoint_weeks * DAYS_PER_WEEK)  # type: ignore[index]
     total = max(total, len(shared))
-    days = calendar.days(cursor, total)
+    # The i-th business day of the timeline is calendar.add(cursor, i): no list of every day.
     share_sum = sum(p.share or 0 for p in shared)
     cumulative = 0
     first = 0
@@ -71,6 +72,8 @@ def plan_phases(
         if i == len(shared) - 1:
             last = total - 1
         number += 1
-        windows.append(PhaseWindow(number, p.key, p.name, days[first], days[last]))
+        windows.append(
+            PhaseWindow(number, p.key, p.name, calendar.add(cursor, first), calendar.add(cursor, last))
+        )
         first = last + 1
     return windows

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from sqlmodel import Session
 
@@ -13,20 +13,29 @@ from bot.reminders.milestones import golive_date, sync_schedule
 from bot.reminders.working_hours import clock_of
 from bot.services import Services
 from bot.slack.presenters import overview
-from bot.values import ValueProblem, parse_date
+from bot.values import MAX_YEARS_AWAY, ValueProblem, check_date_range, parse_date, years_from
 from messages import Message
 from storage.models import Engagement
 
 MAX_NOTES = 2000
 
 
-def parse_local(engagement: Engagement, day: str, hhmm: str) -> datetime:
+def parse_local(
+    engagement: Engagement, day: str, hhmm: str, *, today: date, golive: date | None = None
+) -> datetime:
+    """The dry run's local date and time as a UTC instant: a day from today to go-live (or
+    to five years ahead when there is no go-live date), checked before any conversion."""
     d = parse_date(day, "dry-run date")
+    latest = golive if golive is not None and golive >= today else years_from(today, MAX_YEARS_AWAY)
+    check_date_range(d, "dry-run date", today, latest, "(from today to go-live)")
+    raw = hhmm.strip()
+    parts = raw.split(":")
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() and len(p) <= 2 for p in parts):
+        raise ValueProblem(f"`{raw[:10]}` is not a time; use HH:MM, e.g. 10:00.")
     try:
-        h, m = (int(x) for x in hhmm.split(":"))
-        at = time(h, m)
+        at = time(int(parts[0]), int(parts[1]))
     except ValueError:
-        raise ValueProblem(f"`{hhmm[:10]}` is not a time; use HH:MM, e.g. 10:00.") from None
+        raise ValueProblem(f"`{raw[:10]}` is not a time of day; use HH:MM from 00:00 to 23:59.") from None
     return clock_of(engagement).at_local(d, at)
 
 

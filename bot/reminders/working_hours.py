@@ -13,7 +13,7 @@ from bot.engagement.business_days import BusinessCalendar
 from bot.values import ValueProblem
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_HOURS = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+_HOURS = re.compile(r"^([0-9]{1,2}):([0-9]{2})-([0-9]{1,2}):([0-9]{2})$")
 
 
 @dataclass(frozen=True)

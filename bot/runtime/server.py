@@ -2,16 +2,33 @@
 
 `golive serve` runs it on gunicorn (threaded worker, graceful SIGTERM). Tests run the same
 WSGI app on a threaded wsgiref server in-process.
+
+Before Bolt sees a request, `SlackGate` checks it, so junk costs one log line and no
+traceback:
+- a body over `MAX_BODY` (1 MB; Slack's requests are a few KB) is refused with 413 before it
+  is read: the Content-Length is checked first, and a body without one is read only up to
+  the limit;
+- a missing or wrong signature, a timestamp that is not a number or is more than five minutes
+  off, answers 401, as Bolt does for a bad signature;
+- a correctly signed body that cannot be read (`payload=notjson`, not UTF-8, not an object)
+  answers 400: the signature proves who sent it, so "unauthorized" would be untrue and would
+  send an operator looking for a wrong signing secret; the content is what is wrong.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import io
 import json
 import logging
+import re
 import threading
+import time
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
 from typing import Any
+from urllib.parse import parse_qsl
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -21,10 +38,137 @@ from bot.runtime.app import Bot
 log = logging.getLogger("golive.server")
 
 EVENTS_PATH = "/slack/events"
+MAX_BODY = 1024 * 1024
+MAX_CLOCK_SKEW = 5 * 60  # seconds, as Slack and Bolt allow
+_TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
+_SIGNATURE = re.compile(r"^v0=[0-9a-f]{64}$")
+
+
+class Refused(Exception):
+    """A request answered before Bolt sees it: HTTP status and the reason for the log."""
+
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class SlackGate:
+    """Size, signature and shape checks in front of Bolt (see the module docstring)."""
+
+    def __init__(self, signing_secret: str | None, *, max_body: int = MAX_BODY) -> None:
+        self.secret = signing_secret.encode() if signing_secret else None
+        self.max_body = max_body
+
+    def read_body(self, environ: dict[str, Any]) -> bytes:
+        raw = str(environ.get("CONTENT_LENGTH") or "").strip()
+        stream = environ.get("wsgi.input")
+        if raw:
+            if not raw.isascii() or not raw.isdigit():
+                raise Refused("400 Bad Request", "the Content-Length is not a number")
+            if len(raw) > 12 or int(raw) > self.max_body:
+                raise Refused("413 Content Too Large", f"a body of {raw[:20]} bytes is over the limit")
+            wanted = int(raw)
+        else:
+            wanted = self.max_body + 1  # no length: read no more than one byte past the limit
+        body = _read_up_to(stream, wanted) if stream is not None else b""
+        if len(body) > self.max_body:
+            raise Refused("413 Content Too Large", "a body without a length ran over the limit")
+        return body
+
+    def check_signature(self, environ: dict[str, Any], body: bytes) -> None:
+        if self.secret is None:  # `serve` requires one; without it nothing can be trusted
+            raise Refused("401 Unauthorized", "no signing secret is configured")
+        stamp = str(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP") or "").strip()
+        signature = str(environ.get("HTTP_X_SLACK_SIGNATURE") or "").strip()
+        if not stamp or not signature:
+            raise Refused("401 Unauthorized", "the request is not signed")
+        if not _TIMESTAMP.match(stamp):
+            raise Refused("401 Unauthorized", "the request timestamp is not a number")
+        if abs(time.time() - int(stamp)) > MAX_CLOCK_SKEW:
+            raise Refused("401 Unauthorized", "the request timestamp is more than five minutes off")
+        expected = (
+            "v0=" + hmac.new(self.secret, b"v0:" + stamp.encode() + b":" + body, hashlib.sha256).hexdigest()
+        )
+        if not _SIGNATURE.match(signature) or not hmac.compare_digest(expected, signature):
+            raise Refused("401 Unauthorized", "the signature does not match")
+
+    def check_shape(self, environ: dict[str, Any], body: bytes) -> None:
+        """What Bolt will parse must parse: UTF-8, and JSON objects where JSON is expected."""
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Refused("400 Bad Request", "the body is not UTF-8") from None
+        if not text:
+            return
+        content_type = str(environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
+        try:
+            # Bolt's own rule (slack_bolt.request.internals.parse_body), checked without its
+            # exceptions: JSON bodies, and the `payload` field of a form, must be objects.
+            if content_type == "application/json" or text.startswith("{"):
+                document = json.loads(text)
+            elif "payload" in text:
+                payload = dict(parse_qsl(text, keep_blank_values=True)).get("payload")
+                document = json.loads(payload) if payload is not None else {}
+            else:
+                return
+        except ValueError:
+            raise Refused("400 Bad Request", "the body is not the JSON Slack sends") from None
+        if not isinstance(document, dict):
+            raise Refused("400 Bad Request", "the body is JSON but not an object")
+
+
+def _read_up_to(stream: Any, limit: int) -> bytes:
+    """Read until `limit` bytes or the end of the stream."""
+    chunks: list[bytes] = []
+    got = 0
+    while got < limit:
+        chunk = stream.read(min(64 * 1024, limit - got))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def _is_ssl_check(body: bytes) -> bool:
+    """Slack's `ssl_check=1` probe: Bolt answers it first, without a signature, and runs no
+    listener for it."""
+    if b"ssl_check" not in body:
+        return False
+    try:
+        fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    except UnicodeDecodeError:
+        return False
+    return fields.get("ssl_check") == "1"
+
+
+def _plain(start_response: Callable[..., Any], status: str, text: str) -> list[bytes]:
+    body = text.encode()
+    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def make_wsgi_app(bot: Bot) -> Callable[..., Iterable[bytes]]:
     slack = SlackRequestHandler(bot.app, path=EVENTS_PATH)
+    gate = SlackGate(bot.services.settings.slack_signing_secret)
+
+    def events(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            body = gate.read_body(environ)
+            if not _is_ssl_check(body):
+                gate.check_signature(environ, body)
+            gate.check_shape(environ, body)
+        except Refused as refused:
+            log.warning(
+                "refused a request from %s: %s (%s)",
+                environ.get("REMOTE_ADDR", "?"),
+                refused.reason,
+                refused.status,
+            )
+            return _plain(start_response, refused.status, refused.status.split(" ", 1)[1])
+        environ = dict(environ, **{"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
+        return slack(environ, start_response)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -36,7 +180,7 @@ def make_wsgi_app(bot: Bot) -> Callable[..., Iterable[bytes]]:
             start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
         if path == EVENTS_PATH and method == "POST":
-            return slack(environ, start_response)
+            return events(environ, start_response)
         body = b"Not Found"
         start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
         return [body]

@@ -133,3 +133,56 @@ def nudges(h: Harness) -> list[dict[str, Any]]:
 
 def dryrun_reminders(h: Harness) -> list[dict[str, Any]]:
     return [m for m in posts(h) if m["text"].startswith("Go-live dry run") and "scheduled" not in m["text"]]
+
+
+def db_snapshot(h: Harness) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, for "nothing was written" assertions."""
+    from sqlalchemy import text
+    from sqlmodel import SQLModel
+
+    import storage.models  # noqa: F401  (the tables)
+
+    with h.services.db.read() as s:
+        return {
+            t.name: sorted(
+                (tuple(str(v) for v in row) for row in s.exec(text(f'SELECT * FROM "{t.name}"')).all()),  # type: ignore[call-overload]
+            )
+            for t in SQLModel.metadata.sorted_tables
+        }
+
+
+APOLOGY = "something went wrong on my side"
+
+
+def forged_click(
+    h: Harness,
+    message: dict[str, Any],
+    action_id: str,
+    user: str,
+    *,
+    value: str | None = None,
+    selected_option: str | None = None,
+) -> Any:
+    """A signed click on `message` carrying a button value or a menu option we write ourselves:
+    what a stale client, or someone replaying an edited payload, could send."""
+    u = h.standin.user(user)
+    action: dict[str, Any] = {"action_id": action_id, "block_id": "forged", "action_ts": "1"}
+    if selected_option is not None:
+        option = {"text": {"type": "plain_text", "text": "x"}, "value": selected_option}
+        action |= {"type": "overflow", "selected_option": option}
+    else:
+        action |= {"type": "button", "value": value, "text": {"type": "plain_text", "text": "x"}}
+    payload = {
+        "type": "block_actions",
+        "user": {"id": u.id, "username": u.name, "name": u.name, "team_id": u.team_id},
+        "api_app_id": "A0GOLIVE",
+        "container": {"type": "message", "message_ts": message["ts"], "channel_id": CHANNEL},
+        "trigger_id": h.standin.issue_trigger(user),
+        "team": {"id": "T0VENDOR"},
+        "channel": {"id": CHANNEL, "name": "acme-implementation"},
+        "message": {"ts": message["ts"], "text": message.get("text"), "blocks": message["blocks"]},
+        "actions": [action],
+    }
+    r = send_payload(h, payload)
+    h.idle()
+    return r

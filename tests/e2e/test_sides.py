@@ -318,3 +318,36 @@ def test_someone_whose_organisation_cannot_be_told_is_never_the_vendor(harness):
     )
     text = blocks_text(checklist_msg(h)["blocks"])
     assert "Gus Ghost" not in text
+
+
+def test_forged_ids_in_buttons_get_a_clear_answer(shared):
+    """Every id that comes back from a button or menu is checked before use: a huge or
+    malformed one is "out of date", never the generic apology."""
+    h = shared
+    msg = checklist_msg(h)
+    u = h.standin.user(CONTRIBUTOR.user_id)
+    for action in (
+        {"type": "button", "action_id": "signoff_approve:99999999999999999999", "value": "x"},
+        {"type": "button", "action_id": "nudge_done:-1", "value": "x"},
+        {
+            "type": "overflow",
+            "action_id": "item_menu:1",
+            "selected_option": {"value": "assign:1e9", "text": {"type": "plain_text", "text": "x"}},
+        },
+    ):
+        send_payload(
+            h,
+            {
+                "type": "block_actions",
+                "user": {"id": u.id, "username": u.name, "name": u.name, "team_id": u.team_id},
+                "api_app_id": h.standin.app_id,
+                "container": {"type": "message", "message_ts": msg["ts"], "channel_id": CHANNEL},
+                "team": team_object(h.standin.ws),
+                "channel": {"id": CHANNEL},
+                "message": {"ts": msg["ts"], "blocks": msg["blocks"]},
+                "actions": [action | {"block_id": "b"}],
+            },
+        )
+        h.idle()
+        told = last_ephemeral(h, CONTRIBUTOR)
+        assert "out of date" in told and "reference" not in told.lower(), action["action_id"]
