@@ -7,9 +7,10 @@ for the type checker only, so nothing here imports a package at run time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bot.cache import LRUCache
 from messages import Message, Renderer
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ class Services:
     slack: SlackGateway
     playbook: Playbook
     commands: CommandSet
+    # Rendered answers that are the same until the engagement changes (e.g. /golive status).
+    rendered: LRUCache[Message] = field(default_factory=LRUCache)
 
     @property
     def command(self) -> str:

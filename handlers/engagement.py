@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from slack_bolt import App
+from sqlmodel import func, select
 
 from bot.commands import ParsedCommand
 from bot.engagement.lifecycle import (
@@ -25,7 +26,8 @@ from bot.slack.presenters import overview
 from bot.slack.publish import post_checklist
 from bot.values import ValueProblem
 from handlers.base import Request, listener
-from storage.models import Engagement
+from messages import Message
+from storage.models import AuditEvent, Engagement
 
 log = logging.getLogger("golive.handlers.engagement")
 
@@ -159,11 +161,27 @@ def _create_and_welcome(req: Request, channel: str, opts: Any, info: dict[str, A
 
 
 def status(req: Request, cmd: ParsedCommand) -> None:
+    """The status, rendered once per state of the engagement: every change writes an audit row,
+    and the health depends on the local date, so (latest audit row, engagement row, local date)
+    says when it must be rendered again. A cache hit answers with one indexed read."""
     s = req.services
-    engagement = require_engagement(req, finished_ok=True)
+    now = s.clock.now()
     with s.db.read() as session:
-        ctx = overview(session, engagement, s.playbook, s.clock.now())
-    req.ack(s.renderer.message("status.json.j2", command=s.command, **ctx))
+        engagement = latest_in_channel(session, req.channel_id or "") if req.channel_id else None
+        if engagement is None:
+            require_engagement(req, finished_ok=True)  # raises the friendly "no engagement" answer
+            return
+        revision = session.exec(
+            select(func.max(AuditEvent.id)).where(AuditEvent.engagement_id == engagement.id)
+        ).one()
+        key = ("status", engagement.id, revision, engagement.updated_at, local_today(now, engagement.timezone))
+
+        def render() -> Message:
+            ctx = overview(session, engagement, s.playbook, now)
+            return s.renderer.message("status.json.j2", command=s.command, **ctx)
+
+        message = s.rendered.get_or_make(key, render)
+    req.ack(message)
 
 
 # -- the start modal -----------------------------------------------------------------------

@@ -131,6 +131,10 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            # Templates are read once per process: checking their files on every render cost
+            # ~8% of a /golive status ack (py-spy). A changed template needs a restart.
+            auto_reload=False,
+            cache_size=-1,
         )
         self.env.filters.update(
             mention=f_mention,

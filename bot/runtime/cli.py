@@ -63,6 +63,18 @@ def _redacted(url: str) -> str:
         return "(unparsable URL)"
 
 
+def web_workers(settings: Settings) -> int:
+    """gunicorn worker processes: as configured, else one per core on PostgreSQL and one on
+    SQLite (whose writers serialise on one file)."""
+    import os
+
+    from storage.db import is_sqlite
+
+    if settings.golive_web_workers:
+        return settings.golive_web_workers
+    return 1 if is_sqlite(settings.effective_database_url) else max(1, os.cpu_count() or 1)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "0.0.0.0",
@@ -102,6 +114,7 @@ def serve(
         host=host,
         port=port,
         threads=settings.golive_workers,
+        workers=web_workers(settings),
         log_level=settings.log_level,
         on_worker_exit=on_exit,
     )

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     golive_playbook: Path | None = Field(default=None, alias="GOLIVE_PLAYBOOK")
     golive_sweep_seconds: int = Field(default=60, ge=1, le=3600, alias="GOLIVE_SWEEP_SECONDS")
     golive_workers: int = Field(default=8, ge=1, le=64, alias="GOLIVE_WORKERS")
+    # Server processes of `golive serve` (gunicorn workers); 0 = one per CPU core on PostgreSQL
+    # and one on SQLite.
+    golive_web_workers: int = Field(default=0, ge=0, le=32, alias="GOLIVE_WEB_WORKERS")
     slack_timeout_seconds: int = Field(default=15, ge=1, le=120, alias="GOLIVE_SLACK_TIMEOUT")
 
     @field_validator("log_level", mode="before")

@@ -41,6 +41,7 @@ def run_gunicorn(
     port: int,
     threads: int,
     log_level: str,
+    workers: int = 1,
     on_worker_exit: Callable[[Any], None],
 ) -> None:
     holder: dict[str, GoliveGunicorn] = {}
@@ -52,7 +53,7 @@ def run_gunicorn(
 
     options = {
         "bind": f"{host}:{port}",
-        "workers": 1,
+        "workers": workers,
         "worker_class": "gthread",
         "threads": threads,
         "timeout": 60,

@@ -309,6 +309,26 @@ def test_status_shows_health_with_reason(started, clock):
     assert "Late" in last and "6 items are overdue; the oldest, 1.1, was due Fri 4 Dec" in last
 
 
+def test_status_is_never_stale(started):
+    """Status answers are rendered once per state of the engagement: every change shows."""
+    h = started
+    h.command("status")
+    first = ephemeral_texts(h, LEAD.user_id)[-1]
+    assert "0 of 36 items done" in first
+    h.command("status")
+    assert ephemeral_texts(h, LEAD.user_id)[-1] == first  # unchanged state, same answer
+    assert h.services.rendered.hits >= 1
+    h.command("done 1.1")
+    h.command("status")
+    assert "1 of 36 items done" in ephemeral_texts(h, LEAD.user_id)[-1]
+    tick(h, "1.5", CONTRIBUTOR)
+    h.command("status")
+    assert "2 of 36 items done" in ephemeral_texts(h, LEAD.user_id)[-1]
+    h.command("target 2027-03-01")
+    h.command("status")
+    assert "Mon 1 Mar 2027" in shown(ephemeral_texts(h, LEAD.user_id)[-1])
+
+
 def test_add_item_through_the_checklist_button(started):
     msg = checklist_msg(started)
     started.driver.click(CHANNEL, msg["ts"], "add_item", user=CONTRIBUTOR.user_id)
