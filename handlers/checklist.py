@@ -24,7 +24,7 @@ from bot.slacktext import plain_text, user_id_from_token
 from bot.values import ValueProblem, parse_date, years_from
 from handlers.base import Request, actor_for, click_engagement, learn_customer, listener, remember
 from handlers.engagement import require_engagement
-from storage.models import Engagement, Item
+from storage.models import Item
 
 log = logging.getLogger("golive.handlers.checklist")
 
@@ -261,19 +261,22 @@ def _item_command(req: Request, cmd: ParsedCommand, need_args: int = 0) -> tuple
 def _apply(req: Request, cmd: ParsedCommand, fn: Any, *, learn: str | None = None) -> None:
     """Resolve the item, apply `fn(session, phase, item, actor, now)`, confirm, then update Slack."""
     s = req.services
-    engagement = require_engagement(req)
     phase_no, item_no = _item_command(req, cmd)
     now = s.clock.now()
+    # The ack path's one write transaction: find, check, change, audit, advance.
     with s.db.session() as session:
-        engagement = session.get(Engagement, engagement.id) or engagement
+        engagement = require_engagement(req, session=session)
         phase, item = cl.find_item(session, engagement, phase_no, item_no)
         actor = actor_for(req, session, engagement)
         change = fn(session, phase, item, actor, now)
         advanced = record_and_advance(session, engagement, actor, change, now)
-        names = names_for(session, engagement.id)  # type: ignore[arg-type]
     if change is None:
         req.ack(s.notice(f"{phase_no}.{item_no} already is that way; nothing changed."))
         return
+    names: dict[str, str] = {}
+    if change.kind == "item.assigned" and change.item.assignee_id:
+        with s.db.read() as session:
+            names = names_for(session, engagement.id, only={change.item.assignee_id})  # type: ignore[arg-type]
     req.ack(s.notice(confirm_text(change, names)))
     if learn:
         remember(s, engagement.id, learn, req.user_id)  # type: ignore[arg-type]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from typing import Any
 
 from slack_bolt import App
-from sqlmodel import func, select
+from sqlmodel import Session, func, select
 
 from bot.commands import ParsedCommand
 from bot.engagement.lifecycle import (
@@ -32,17 +33,20 @@ from storage.models import AuditEvent, Engagement
 log = logging.getLogger("golive.handlers.engagement")
 
 
-def require_engagement(req: Request, *, finished_ok: bool = False) -> Engagement:
-    """The channel's active engagement; with finished_ok, its most recent one (live or cancelled)."""
+def require_engagement(
+    req: Request, *, finished_ok: bool = False, session: Session | None = None
+) -> Engagement:
+    """The channel's active engagement; with finished_ok, its most recent one (live or cancelled).
+    Read in `session` when given (so a command's write transaction is its only one)."""
     s = req.services
     channel = req.channel_id
-    with s.db.read() as session:
+    with nullcontext(session) if session is not None else s.db.read() as sess:
         if not channel:
             engagement = None
         elif finished_ok:
-            engagement = latest_in_channel(session, channel)
+            engagement = latest_in_channel(sess, channel)
         else:
-            engagement = active_in_channel(session, channel)
+            engagement = active_in_channel(sess, channel)
     if engagement is None:
         raise UserError(
             f"No engagement runs in this channel yet. A consultant starts one with "

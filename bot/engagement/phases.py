@@ -88,12 +88,18 @@ def _complete(session: Session, phase: EngagementPhase) -> bool:
     return phase_complete(items_of(session, phase.id)) and gates_approved(session, phase.id)  # type: ignore[arg-type]
 
 
+COMPLETING = frozenset({"item.done", "item.na"})
+
+
 def record_and_advance(
     session: Session, engagement: Engagement, actor: Actor, change: Change | None, now: datetime
 ) -> int | None:
     """After a checklist change: audit it, and move the engagement on if that finished a phase.
-    Returns the phase to announce, as advance_if_complete does."""
+    Returns the phase to announce, as advance_if_complete does. Only an item done or marked not
+    applicable can finish a phase; other changes skip the check (it reads the whole phase)."""
     if change is None:
         return None
     audit.record_change(session, engagement.id, actor, change, now=now)  # type: ignore[arg-type]
+    if change.kind not in COMPLETING:
+        return None
     return advance_if_complete(session, engagement, now, actor)

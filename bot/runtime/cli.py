@@ -80,7 +80,15 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "0.0.0.0",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
 ) -> None:
-    """Run the bot in HTTP mode: POST /slack/events, GET /healthz."""
+    """Run the bot in HTTP mode: POST /slack/events, GET /healthz, GET /metrics."""
+    import os
+    import tempfile
+
+    # Metrics of every gunicorn worker, summed on /metrics: prometheus_client reads this before
+    # its first import, which the line below is.
+    metrics_dir = tempfile.TemporaryDirectory(prefix="golive-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir.name
+
     from bot.runtime.app import build_bot, build_services
     from bot.runtime.gunicorn_app import run_gunicorn
 

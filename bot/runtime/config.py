@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     # Server processes of `golive serve` (gunicorn workers); 0 = one per CPU core on PostgreSQL
     # and one on SQLite.
     golive_web_workers: int = Field(default=0, ge=0, le=32, alias="GOLIVE_WEB_WORKERS")
+    # GET /metrics (Prometheus). Route only /slack/events from the internet to the bot.
+    golive_metrics: bool = Field(default=True, alias="GOLIVE_METRICS")
     slack_timeout_seconds: int = Field(default=15, ge=1, le=120, alias="GOLIVE_SLACK_TIMEOUT")
 
     @field_validator("log_level", mode="before")

@@ -51,6 +51,12 @@ def run_gunicorn(
         if app is not None and app.bot is not None:
             on_worker_exit(app.bot)
 
+    def child_exit(_server: Any, worker: Any) -> None:
+        # A worker that exited: its live gauges no longer count on /metrics.
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -64,6 +70,7 @@ def run_gunicorn(
         "errorlog": "-",
         "proc_name": "golive",
         "worker_exit": worker_exit,
+        "child_exit": child_exit,
     }
     app = GoliveGunicorn(factory, options)
     holder["app"] = app

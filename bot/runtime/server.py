@@ -1,4 +1,4 @@
-"""HTTP mode: one WSGI app with `POST /slack/events` and `GET /healthz`.
+"""HTTP mode: one WSGI app with `POST /slack/events`, `GET /healthz` and `GET /metrics`.
 
 `golive serve` runs it on gunicorn (threaded worker, graceful SIGTERM). Tests run the same
 WSGI app on a threaded wsgiref server in-process.
@@ -33,11 +33,14 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from bot import metrics
+from bot.metrics import request_kind
 from bot.runtime.app import Bot
 
 log = logging.getLogger("golive.server")
 
 EVENTS_PATH = "/slack/events"
+METRICS_PATH = "/metrics"
 MAX_BODY = 1024 * 1024
 MAX_CLOCK_SKEW = 5 * 60  # seconds, as Slack and Bolt allow
 _TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
@@ -93,14 +96,15 @@ class SlackGate:
         if not _SIGNATURE.match(signature) or not hmac.compare_digest(expected, signature):
             raise Refused("401 Unauthorized", "the signature does not match")
 
-    def check_shape(self, environ: dict[str, Any], body: bytes) -> None:
-        """What Bolt will parse must parse: UTF-8, and JSON objects where JSON is expected."""
+    def check_shape(self, environ: dict[str, Any], body: bytes) -> str:
+        """What Bolt will parse must parse: UTF-8, and JSON objects where JSON is expected.
+        Returns the request's kind, for the metrics."""
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise Refused("400 Bad Request", "the body is not UTF-8") from None
         if not text:
-            return
+            return "other"
         content_type = str(environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
         try:
             # Bolt's own rule (slack_bolt.request.internals.parse_body), checked without its
@@ -111,11 +115,12 @@ class SlackGate:
                 payload = dict(parse_qsl(text, keep_blank_values=True)).get("payload")
                 document = json.loads(payload) if payload is not None else {}
             else:
-                return
+                return request_kind(None, is_command="command=" in text)
         except ValueError:
             raise Refused("400 Bad Request", "the body is not the JSON Slack sends") from None
         if not isinstance(document, dict):
             raise Refused("400 Bad Request", "the body is JSON but not an object")
+        return request_kind(str(document.get("type") or ""), is_command=False)
 
 
 def _read_up_to(stream: Any, limit: int) -> bytes:
@@ -154,11 +159,12 @@ def make_wsgi_app(bot: Bot) -> Callable[..., Iterable[bytes]]:
     gate = SlackGate(bot.services.settings.slack_signing_secret)
 
     def events(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        started = time.perf_counter()
         try:
             body = gate.read_body(environ)
             if not _is_ssl_check(body):
                 gate.check_signature(environ, body)
-            gate.check_shape(environ, body)
+            kind = gate.check_shape(environ, body)
         except Refused as refused:
             log.warning(
                 "refused a request from %s: %s (%s)",
@@ -166,9 +172,18 @@ def make_wsgi_app(bot: Bot) -> Callable[..., Iterable[bytes]]:
                 refused.reason,
                 refused.status,
             )
+            metrics.REQUESTS_REFUSED.labels(refused.status.split(" ", 1)[0]).inc()
             return _plain(start_response, refused.status, refused.status.split(" ", 1)[1])
         environ = dict(environ, **{"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
-        return slack(environ, start_response)
+        # Bolt returns once the listener has acked (process_before_response is off): the ack.
+        answer = slack(environ, start_response)
+        metrics.ACK_SECONDS.labels(kind).observe(time.perf_counter() - started)
+        return answer
+
+    def metrics_page(start_response: Callable[..., Any]) -> Iterable[bytes]:
+        data, content_type = metrics.exposition()
+        start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(data)))])
+        return [data]
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -181,6 +196,8 @@ def make_wsgi_app(bot: Bot) -> Callable[..., Iterable[bytes]]:
             return [body]
         if path == EVENTS_PATH and method == "POST":
             return events(environ, start_response)
+        if path == METRICS_PATH and method == "GET" and bot.services.settings.golive_metrics:
+            return metrics_page(start_response)
         body = b"Not Found"
         start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
         return [body]

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.engagement.checklist import DONE, NA, all_items, items_of
 from bot.engagement.health import Health, assess
@@ -28,13 +28,18 @@ def size_weeks(playbook: Playbook, size: str) -> str:
     return f"{lo}–{hi} weeks"
 
 
-def names_for(session: Session, engagement_id: int) -> dict[str, str]:
-    """user id → the name to show, from the engagement's members and the users.info cache."""
+def names_for(session: Session, engagement_id: int, only: set[str] | None = None) -> dict[str, str]:
+    """user id → the name to show, from the engagement's members and the users.info cache;
+    `only` these users when given (then the items are not read)."""
     names: dict[str, str] = {}
-    members = session.exec(select(Member).where(Member.engagement_id == engagement_id)).all()
-    items = all_items(session, engagement_id)
-    ids = {m.user_id for m in members}
-    ids |= {i.assignee_id for i in items if i.assignee_id} | {i.done_by for i in items if i.done_by}
+    q = select(Member).where(Member.engagement_id == engagement_id)
+    if only is not None:
+        q = q.where(col(Member.user_id).in_(only))
+    members = session.exec(q).all()
+    ids = {m.user_id for m in members} | (only or set())
+    if only is None:
+        items = all_items(session, engagement_id)
+        ids |= {i.assignee_id for i in items if i.assignee_id} | {i.done_by for i in items if i.done_by}
     for p in session.exec(select(UserProfile).where(UserProfile.user_id.in_(ids))).all():  # type: ignore[union-attr]
         names[p.user_id] = p.display_name or p.real_name or p.name
     for m in members:

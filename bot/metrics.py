@@ -1,0 +1,79 @@
+"""Prometheus metrics (`GET /metrics`): acks, the sweep, Slack calls and the refresh queue.
+
+The metric objects live here so every package can record without importing the running
+process. Under `golive serve` several gunicorn workers each keep their own values;
+`PROMETHEUS_MULTIPROC_DIR` (set by `serve` before anything imports prometheus_client) makes
+/metrics add them up across workers.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
+
+ACK_SECONDS = Histogram(
+    "golive_ack_seconds",
+    "Time from receiving a Slack request to acknowledging it (Slack allows 3 s), by request kind.",
+    ["kind"],
+    buckets=ACK_BUCKETS,
+)
+REQUESTS_REFUSED = Counter(
+    "golive_requests_refused_total",
+    "Requests refused before Bolt saw them (413 too large, 401 unsigned, 400 malformed).",
+    ["status"],
+)
+SWEEP_SECONDS = Histogram(
+    "golive_sweep_seconds",
+    "Duration of one reminder sweep.",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
+REMINDERS = Counter(
+    "golive_reminders_total",
+    "Reminders handled by sweeps, by outcome: sent, failed, deferred (to retry later), skipped.",
+    ["outcome"],
+)
+SLACK_CALLS = Counter("golive_slack_calls_total", "Slack Web API calls, by method.", ["method"])
+SLACK_RATE_LIMITED = Counter(
+    "golive_slack_ratelimited_total", "Slack Web API answers of HTTP 429, by method.", ["method"]
+)
+SLACK_ERRORS = Counter(
+    "golive_slack_errors_total", "Slack Web API calls that failed, by method and error.", ["method", "error"]
+)
+REFRESH_QUEUE_DEPTH = Gauge(
+    "golive_refresh_queue_depth",
+    "Message refreshes waiting to be sent to Slack.",
+    multiprocess_mode="livesum",
+)
+
+
+def request_kind(body_type: str | None, is_command: bool) -> str:
+    """A bounded label for a request: command, block_actions, view_submission, event, other."""
+    if is_command:
+        return "command"
+    if body_type in ("block_actions", "view_submission", "view_closed", "block_suggestion", "shortcut"):
+        return body_type
+    if body_type in ("event_callback", "url_verification"):
+        return "event"
+    return "other"
+
+
+def exposition() -> tuple[bytes, str]:
+    """The metrics in Prometheus' text format, summed over server workers when there are several."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    else:
+        registry = REGISTRY
+    return generate_latest(registry), CONTENT_TYPE_LATEST
