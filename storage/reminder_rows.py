@@ -1,7 +1,9 @@
-"""Reminder rows: insert one once (by its dedupe key), cancel an engagement's pending ones.
+"""Reminder rows: insert one once (by its dedupe key), cancel an engagement's pending ones, and
+ask for an engagement's reminders to be planned again after a change.
 
 Plain data access shared by the reminder engine (which plans rows) and the engagement (going
-live or being cancelled stops every reminder), so neither has to import the other.
+live or being cancelled stops every reminder; every change asks for a new plan), so neither has
+to import the other.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from storage.models import Reminder
+from storage.models import NextCheckRequest, Reminder
 
 
 def ensure(
@@ -52,3 +54,11 @@ def cancel_pending(session: Session, engagement_id: int) -> int:
         .values(status="cancelled")
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def request_next_check(session: Session, engagement_id: int, now: datetime) -> None:
+    """Something changed that may move when the engagement next needs a reminder planned (an
+    item ticked, snoozed or dated, a setting, a sign-off, the dry run, nudges paused…): the next
+    sweep plans it, whatever its next check said. Part of the change's transaction; the caller
+    flushes. An insert, so concurrent changes never wait on each other for it."""
+    session.add(NextCheckRequest(engagement_id=engagement_id, at=now))
