@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -44,6 +44,39 @@ def ensure(
     except IntegrityError:
         return False
     return True
+
+
+def ensure_all(
+    session: Session,
+    rows: list[tuple[int, str, str, datetime, dict[str, object]]],
+    now: datetime,
+) -> int:
+    """`ensure` for many reminders (engagement id, kind, dedupe key, due, payload) at once: one
+    insert when none exists yet (what the sweep looked up), else one by one. Returns how many
+    were inserted."""
+    if not rows:
+        return 0
+    try:
+        with session.begin_nested():
+            session.execute(
+                insert(Reminder),
+                [
+                    {
+                        "engagement_id": engagement_id,
+                        "kind": kind,
+                        "dedupe_key": key,
+                        "due_at": due_at,
+                        "status": "pending",
+                        "attempts": 0,
+                        "payload": json.dumps(payload, default=str),
+                        "created_at": now,
+                    }
+                    for engagement_id, kind, key, due_at, payload in rows
+                ],
+            )
+        return len(rows)
+    except IntegrityError:
+        return sum(ensure(session, *row, now) for row in rows)
 
 
 def cancel_pending(session: Session, engagement_id: int) -> int:
