@@ -134,7 +134,9 @@ def sync_schedules(
         )
     keys = [k for w in want.values() for k in w]
     if existing is None:
-        existing = set(session.exec(select(Reminder.dedupe_key).where(col(Reminder.dedupe_key).in_(keys))).all())
+        existing = set(
+            session.exec(select(Reminder.dedupe_key).where(col(Reminder.dedupe_key).in_(keys))).all()
+        )
     ensure_all(
         session,
         [

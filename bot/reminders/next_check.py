@@ -48,7 +48,9 @@ def first_window(clock: CustomerClock, day: date, now: datetime) -> datetime:
     return window_on(clock, nxt, now) or clock.at_local(nxt, clock.start)
 
 
-def next_nudge_at(clock: CustomerClock, now: datetime, ready: date | None, nudged_today: bool) -> datetime | None:
+def next_nudge_at(
+    clock: CustomerClock, now: datetime, ready: date | None, nudged_today: bool
+) -> datetime | None:
     """When a nudge could next be planned: on or after the first day something is due (`ready`),
     not today when today's nudge exists."""
     if ready is None:
@@ -79,4 +81,3 @@ def next_check(now: datetime, *candidates: datetime | None) -> datetime:
     """The earliest candidate, not later than `AT_LATEST` from now and always after now."""
     found = [c for c in candidates if c is not None] + [now + AT_LATEST]
     return max(min(found), now + MIN_DELAY)
-

@@ -212,7 +212,9 @@ class Sweeper:
         ids = [e.id for e in locked]
         # Read before planning: a change committed after this read keeps its request for the next pass.
         requests = list(
-            session.execute(select(NextCheckRequest.id).where(col(NextCheckRequest.engagement_id).in_(ids))).scalars()
+            session.execute(
+                select(NextCheckRequest.id).where(col(NextCheckRequest.engagement_id).in_(ids))
+            ).scalars()
         )
         active = [e for e in locked if e.status == "active"]
         for e in locked:
@@ -231,7 +233,9 @@ class Sweeper:
                 except Exception:
                     log.exception("planning engagement %s failed; trying again in %s", e.id, PLAN_RETRY)
                     session.execute(
-                        update(Engagement).where(col(Engagement.id) == e.id).values(next_check_at=now + PLAN_RETRY)
+                        update(Engagement)
+                        .where(col(Engagement.id) == e.id)
+                        .values(next_check_at=now + PLAN_RETRY)
                     )
         if requests:
             session.execute(delete(NextCheckRequest).where(col(NextCheckRequest.id).in_(requests)))
@@ -266,14 +270,25 @@ class Sweeper:
                 continue
             nudge_key = _nudge_key(e, today)
             if clock.in_hours(now):
-                if not e.nudges_paused and e.id in ready and ready[e.id] <= today and nudge_key not in existing:
+                if (
+                    not e.nudges_paused
+                    and e.id in ready
+                    and ready[e.id] <= today
+                    and nudge_key not in existing
+                ):
                     new.append((e.id, "nudge", nudge_key, now, {"date": today.isoformat()}))  # type: ignore[arg-type]
                     existing.add(nudge_key)
                 found = digest_week(clock, today)
                 if found is not None and _digest_key(e, found[0]) not in existing:
                     week, first_day = found
                     new.append(
-                        (e.id, "digest", _digest_key(e, week), clock.at_local(first_day, clock.start), {"week": week})  # type: ignore[arg-type]
+                        (
+                            e.id,
+                            "digest",
+                            _digest_key(e, week),
+                            clock.at_local(first_day, clock.start),
+                            {"week": week},
+                        )  # type: ignore[arg-type]
                     )
                     existing.add(_digest_key(e, week))
             e.next_check_at = next_check(
