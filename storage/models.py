@@ -26,6 +26,8 @@ class Engagement(SQLModel, table=True):
             sqlite_where=text("status = 'active'"),
             postgresql_where=text("status = 'active'"),
         ),
+        # The sweep finds the engagements whose next check has come through this index.
+        Index("ix_engagement_next_check", "status", "next_check_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -61,6 +63,10 @@ class Engagement(SQLModel, table=True):
     dryrun_outcome: str | None = Field(default=None, max_length=16)  # passed | issues
     dryrun_notes: str | None = Field(default=None, max_length=2000)
     dryrun_recorded_by: str | None = Field(default=None, max_length=32)
+    # The earliest instant at which planning could produce a reminder for this engagement (a
+    # nudge, a digest), computed when the sweep plans it. A change asks for an earlier look with
+    # a NextCheckRequest row. None: not planned yet (a new engagement has its request).
+    next_check_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     created_by: str = Field(max_length=32)
     created_at: datetime = Field(sa_column=utc_column())
     updated_at: datetime = Field(sa_column=utc_column())
@@ -312,3 +318,18 @@ class ReminderAttempt(SQLModel, table=True):
     worker: str = Field(max_length=80)
     outcome: str = Field(max_length=16)  # sent | retry | failed | skipped
     error: str | None = Field(default=None, max_length=200)
+
+
+class NextCheckRequest(SQLModel, table=True):
+    """Something changed that may move an engagement's next check: the sweep plans it again.
+
+    Written in the same transaction as the change (by the audit trail, which every state change
+    writes), and deleted by the sweep that plans the engagement. An insert, not an update of
+    the engagement row: a change never waits on, nor locks, the engagement row for this.
+    """
+
+    __tablename__ = "next_check_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id", index=True, ondelete="CASCADE")
+    at: datetime = Field(sa_column=utc_column())

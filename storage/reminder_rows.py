@@ -1,7 +1,9 @@
-"""Reminder rows: insert one once (by its dedupe key), cancel an engagement's pending ones.
+"""Reminder rows: insert one once (by its dedupe key), cancel an engagement's pending ones, and
+ask for an engagement's reminders to be planned again after a change.
 
 Plain data access shared by the reminder engine (which plans rows) and the engagement (going
-live or being cancelled stops every reminder), so neither has to import the other.
+live or being cancelled stops every reminder; every change asks for a new plan), so neither has
+to import the other.
 """
 
 from __future__ import annotations
@@ -9,11 +11,11 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from storage.models import Reminder
+from storage.models import NextCheckRequest, Reminder
 
 
 def ensure(
@@ -44,6 +46,39 @@ def ensure(
     return True
 
 
+def ensure_all(
+    session: Session,
+    rows: list[tuple[int, str, str, datetime, dict[str, object]]],
+    now: datetime,
+) -> int:
+    """`ensure` for many reminders (engagement id, kind, dedupe key, due, payload) at once: one
+    insert when none exists yet (what the sweep looked up), else one by one. Returns how many
+    were inserted."""
+    if not rows:
+        return 0
+    try:
+        with session.begin_nested():
+            session.execute(
+                insert(Reminder),
+                [
+                    {
+                        "engagement_id": engagement_id,
+                        "kind": kind,
+                        "dedupe_key": key,
+                        "due_at": due_at,
+                        "status": "pending",
+                        "attempts": 0,
+                        "payload": json.dumps(payload, default=str),
+                        "created_at": now,
+                    }
+                    for engagement_id, kind, key, due_at, payload in rows
+                ],
+            )
+        return len(rows)
+    except IntegrityError:
+        return sum(ensure(session, *row, now) for row in rows)
+
+
 def cancel_pending(session: Session, engagement_id: int) -> int:
     """Cancel every pending reminder of the engagement; returns how many."""
     result = session.execute(
@@ -52,3 +87,11 @@ def cancel_pending(session: Session, engagement_id: int) -> int:
         .values(status="cancelled")
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def request_next_check(session: Session, engagement_id: int, now: datetime) -> None:
+    """Something changed that may move when the engagement next needs a reminder planned (an
+    item ticked, snoozed or dated, a setting, a sign-off, the dry run, nudges paused…): the next
+    sweep plans it, whatever its next check said. Part of the change's transaction; the caller
+    flushes. An insert, so concurrent changes never wait on each other for it."""
+    session.add(NextCheckRequest(engagement_id=engagement_id, at=now))

@@ -1,6 +1,8 @@
 """The audit trail: one append-only row per state change, written in the same transaction.
 
-Rows are only ever inserted; the database refuses UPDATE and DELETE on the table.
+Rows are only ever inserted; the database refuses UPDATE and DELETE on the table. Recording one
+also asks the reminder sweep to plan the engagement again (`request_next_check`): every change
+that can move a reminder passes here.
 
 The CSV export is opened in spreadsheets, which run a cell that starts with `=`, `+`, `-`,
 `@`, a tab or a carriage return as a formula. Names, titles and reasons come from users, so
@@ -23,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from bot.people.sides import Actor
 from storage.models import AuditEvent, Engagement, EngagementPhase, Gate, Item, Member
+from storage.reminder_rows import request_next_check
 
 CSV_COLUMNS = [
     "id",
@@ -64,6 +67,9 @@ def record(
         detail=json.dumps(detail or {}, sort_keys=True, default=str),
     )
     session.add(event)
+    # Every state change is audited, so this is the one place that tells the reminder sweep to
+    # plan the engagement again (its next check may have moved).
+    request_next_check(session, engagement_id, now)
     session.flush()
     return event
 

@@ -2,7 +2,8 @@
 
 Working hours (time zone, working days, public holidays), milestone reminders (dry run and
 go-live day: `milestones`), nudges, the dry run's scheduling and outcome, the weekly digest,
-and the sweep that claims due reminder rows and sends them. May import `bot.slack`,
+when each engagement next needs planning (`next_check`), and the sweep that plans the
+engagements whose time has come, claims due reminder rows and sends them. May import `bot.slack`,
 `bot.engagement`, `bot.people`, the modules directly in `bot/`, `storage` and `messages`; never
 `runtime` (the process starts the sweep, not the other way round).
 """

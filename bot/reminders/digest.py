@@ -8,10 +8,23 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.reminders.milestones import golive_date
-from bot.reminders.working_hours import clock_of
+from bot.reminders.working_hours import CustomerClock, clock_of
 from storage.models import Engagement, EngagementPhase, Gate, Item
 
 MAX_PER_SIDE = 10
+# The digest goes out on the week's first working day; a bot that was down sends it on the next.
+DIGEST_CATCH_UP_DAYS = 2
+
+
+def digest_week(clock: CustomerClock, day: date) -> tuple[str, date] | None:
+    """On a day the week's digest may be planned (the week's first working day, or the next
+    one to catch up), its ISO week (`2026-W49`) and that first working day; else None."""
+    week_start = day - timedelta(days=day.weekday())
+    first_day = clock.calendar.on_or_after(week_start)
+    if first_day <= day <= clock.calendar.add(first_day, DIGEST_CATCH_UP_DAYS - 1):
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}", first_day
+    return None
 
 
 def digest_context(session: Session, engagement: Engagement, now: datetime) -> dict[str, Any]:

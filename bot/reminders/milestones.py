@@ -1,9 +1,12 @@
 """Reminders fixed in time: the dry-run reminders (7 days, 1 business day and 1 hour before)
 and the go-live day message. `sync_schedule` makes the reminder rows match the engagement:
-rescheduling cancels the old rows and adds new ones (their dedupe keys carry the date)."""
+rescheduling cancels the old rows and adds new ones (their dedupe keys carry the date). They
+change only when the engagement does (plan, settings, dry run), so they are synced when it
+changes and when the sweep plans it; the reminder index then finds them when due."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -12,8 +15,8 @@ from sqlmodel import Session, col, select
 
 from bot.engagement.lifecycle import phases_of, planned_golive
 from bot.reminders.working_hours import CustomerClock, clock_of
-from storage.models import Engagement, Reminder
-from storage.reminder_rows import ensure
+from storage.models import Engagement, EngagementPhase, Reminder
+from storage.reminder_rows import ensure_all
 
 DRYRUN_OFFSETS = ("t-7d", "t-1bd", "t-1h")
 DRYRUN_DEFAULT_TIME = time(10, 0)
@@ -52,9 +55,13 @@ def golive_date(engagement: Engagement, session: Session) -> date | None:
 
 
 def wanted(engagement: Engagement, session: Session) -> list[Wanted]:
+    return wanted_for(engagement, golive_date(engagement, session))
+
+
+def wanted_for(engagement: Engagement, golive: date | None) -> list[Wanted]:
+    """The fixed reminders the engagement should have, given its go-live date."""
     clock = clock_of(engagement)
     out: list[Wanted] = []
-    golive = golive_date(engagement, session)
     if golive is not None:
         out.append(
             Wanted(
@@ -78,27 +85,65 @@ def wanted(engagement: Engagement, session: Session) -> list[Wanted]:
     return out
 
 
+def golive_dates(session: Session, engagements: list[Engagement]) -> dict[int, date | None]:
+    """`golive_date` of several engagements in one query: the target, else the last phase's end."""
+    last: dict[int, tuple[int, date]] = {}
+    for engagement_id, number, end in session.execute(
+        select(EngagementPhase.engagement_id, EngagementPhase.number, EngagementPhase.planned_end).where(
+            col(EngagementPhase.engagement_id).in_([e.id for e in engagements])
+        )
+    ):
+        if engagement_id not in last or number > last[engagement_id][0]:
+            last[engagement_id] = (number, end)
+    return {
+        e.id: e.target_on or (last[e.id][1] if e.id in last else None)  # type: ignore[misc]
+        for e in engagements
+    }
+
+
 def sync_schedule(session: Session, engagement: Engagement, now: datetime) -> None:
     """Cancel pending fixed reminders that no longer apply; add the missing future ones."""
-    want = {w.key: w for w in wanted(engagement, session)} if engagement.status == "active" else {}
-    pending = session.exec(
-        select(Reminder).where(
-            Reminder.engagement_id == engagement.id,
+    sync_schedules(session, [engagement], now)
+
+
+def sync_schedules(
+    session: Session, engagements: list[Engagement], now: datetime, *, existing: Collection[str] | None = None
+) -> None:
+    """`sync_schedule` for several engagements with a few queries in all. `existing`: dedupe keys
+    known to exist, when the caller has looked them up (it must include every wanted key)."""
+    if not engagements:
+        return
+    golive = golive_dates(session, engagements)
+    want = {
+        e.id: ({w.key: w for w in wanted_for(e, golive[e.id])} if e.status == "active" else {})  # type: ignore[index]
+        for e in engagements
+    }
+    pending = session.execute(
+        select(Reminder.id, Reminder.engagement_id, Reminder.dedupe_key).where(
+            col(Reminder.engagement_id).in_(list(want)),
             col(Reminder.kind).in_(("dryrun", "golive")),
-            Reminder.status == "pending",
+            col(Reminder.status) == "pending",
         )
     ).all()
-    for r in pending:
-        if r.dedupe_key not in want:
-            session.execute(
-                update(Reminder)
-                .where(col(Reminder.id) == r.id, col(Reminder.status) == "pending")
-                .values(status="cancelled")
-            )
-    existing = set(
-        session.exec(select(Reminder.dedupe_key).where(col(Reminder.dedupe_key).in_(list(want)))).all()
+    stale = [r.id for r in pending if r.dedupe_key not in want[r.engagement_id]]
+    if stale:
+        session.execute(
+            update(Reminder)
+            .where(col(Reminder.id).in_(stale), col(Reminder.status) == "pending")
+            .values(status="cancelled")
+        )
+    keys = [k for w in want.values() for k in w]
+    if existing is None:
+        existing = set(
+            session.exec(select(Reminder.dedupe_key).where(col(Reminder.dedupe_key).in_(keys))).all()
+        )
+    ensure_all(
+        session,
+        [
+            (engagement_id, w.kind, key, w.due_at, w.payload)
+            for engagement_id, ws in want.items()
+            for key, w in ws.items()
+            if key not in existing and w.due_at > now - timedelta(hours=12)
+        ],
+        now,
     )
-    for key, w in want.items():
-        if key in existing or w.due_at <= now - timedelta(hours=12):
-            continue
-        ensure(session, engagement.id, w.kind, key, w.due_at, w.payload, now)  # type: ignore[arg-type]

@@ -6,7 +6,8 @@ customer's executive sponsor."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -58,6 +59,77 @@ def _item_due(item: Item, today: date, clock: CustomerClock, cadence: int, now: 
     if item.snoozed_until is not None and item.snoozed_until > today:
         return False
     return item.last_nudged_at is None or clock.business_days_since(item.last_nudged_at, now) >= cadence
+
+
+def item_ready_on(item: Any, clock: CustomerClock, cadence: int) -> date | None:
+    """The first local date on which `_item_due` holds for the item as it is now, or None when
+    it never will without a change (done, the vendor's, undated, blocked). `_item_due` is
+    monotonic in the day (overdue stays overdue, snoozes and the cadence run out), so the item
+    is due on every day from this one until something changes it."""
+    if item.status != "open" or item.owner_side != "customer" or item.due_on is None or item.blocked_reason:
+        return None
+    day: date = item.due_on + timedelta(days=1)
+    if item.snoozed_until is not None:
+        day = max(day, item.snoozed_until)
+    if item.last_nudged_at is not None:
+        day = max(day, clock.calendar.add(clock.today(item.last_nudged_at), cadence))
+    return day
+
+
+def signoff_ready_on(request: Any, clock: CustomerClock, cadence: int) -> date | None:
+    """The first local date on which an open sign-off request is nudged (patience run out, the
+    cadence since its last nudge passed), or None when it is decided."""
+    if request.status != "open":
+        return None
+    day = clock.calendar.add(clock.today(request.requested_at), SIGNOFF_PATIENCE_DAYS + 1)
+    if request.last_nudged_at is not None:
+        day = max(day, clock.calendar.add(clock.today(request.last_nudged_at), cadence))
+    return day
+
+
+def ready_dates(session: Session, engagements: list[Engagement]) -> dict[int, date]:
+    """For each engagement, the first local date on which its nudge would list something (the
+    earliest `item_ready_on` / `signoff_ready_on`); engagements with nothing pending are absent.
+    Two queries for the whole list."""
+    by_id = {e.id: e for e in engagements}
+    clocks = {e.id: clock_of(e) for e in engagements}
+    out: dict[int, date] = {}
+
+    def offer(engagement_id: int, day: date | None) -> None:
+        if day is not None and (engagement_id not in out or day < out[engagement_id]):
+            out[engagement_id] = day
+
+    for item in session.execute(
+        select(
+            Item.engagement_id,
+            Item.status,
+            Item.owner_side,
+            Item.due_on,
+            Item.blocked_reason,
+            Item.snoozed_until,
+            Item.last_nudged_at,
+        ).where(
+            col(Item.engagement_id).in_(list(by_id)),
+            col(Item.status) == "open",
+            col(Item.owner_side) == "customer",
+            col(Item.due_on).is_not(None),
+        )
+    ):
+        e = by_id[item.engagement_id]
+        offer(e.id, item_ready_on(item, clocks[e.id], max(e.cadence_days, 1)))  # type: ignore[arg-type]
+    for request in session.execute(
+        select(
+            Gate.engagement_id,
+            SignoffRequest.status,
+            SignoffRequest.requested_at,
+            SignoffRequest.last_nudged_at,
+        )
+        .join(Gate, col(Gate.id) == col(SignoffRequest.gate_id))
+        .where(col(Gate.engagement_id).in_(list(by_id)), col(SignoffRequest.status) == "open")
+    ):
+        e = by_id[request.engagement_id]
+        offer(e.id, signoff_ready_on(request, clocks[e.id], max(e.cadence_days, 1)))  # type: ignore[arg-type]
+    return out
 
 
 def entries(session: Session, engagement: Engagement, now: datetime) -> list[Entry]:

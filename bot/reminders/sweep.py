@@ -1,9 +1,12 @@
 """The sweep: one pass over what is due, run every minute by the in-process scheduler, or by
 `golive sweep` from cron. The database decides what is due; APScheduler is only the clock.
 
-1. Plan: for each active engagement, make the fixed reminders match it (dry run, go-live
+1. Plan: for each active engagement whose next check has come (an index on status and
+   `next_check_at`) or that changed since it was last planned (a `NextCheckRequest`, written
+   by the audit trail with every change), make the fixed reminders match it (dry run, go-live
    day) and, inside the customer's working hours, make today's consolidated nudge and this
-   week's digest exist (unique dedupe keys: a reminder exists once).
+   week's digest exist (unique dedupe keys: a reminder exists once); then compute its next
+   check (`next_check`). The sweep's cost follows what is due, not how many engagements exist.
 2. Claim: take due reminders with a lease, atomically — `UPDATE … RETURNING` in one write
    transaction on SQLite, `FOR UPDATE SKIP LOCKED` on PostgreSQL — so two processes never
    take the same one. A lease that runs out (the process died) makes it due again: at most
@@ -21,26 +24,27 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlmodel import Session, col
 
 from bot.people import audit
 from bot.people.members import lead_of
-from bot.reminders.digest import digest_context
+from bot.reminders.digest import digest_context, digest_week
 from bot.reminders.dryrun import dryrun_message
-from bot.reminders.milestones import sync_schedule
-from bot.reminders.nudges import Entry, entries, mark_nudged
+from bot.reminders.milestones import sync_schedules
+from bot.reminders.next_check import next_check, next_digest_at, next_nudge_at
+from bot.reminders.nudges import Entry, entries, mark_nudged, ready_dates
 from bot.reminders.working_hours import clock_of
 from bot.services import Services
 from bot.slack.client import make_sweep_client
 from bot.slack.gateway import SlackCallFailed, SlackGateway
 from bot.slack.presenters import overview
 from messages import Message
-from storage.models import Engagement, Reminder, ReminderAttempt
-from storage.reminder_rows import ensure
+from storage.models import Engagement, NextCheckRequest, Reminder, ReminderAttempt
+from storage.reminder_rows import ensure_all
 
 log = logging.getLogger("golive.sweep")
 
@@ -48,7 +52,11 @@ LEASE = timedelta(minutes=5)
 BATCH = 5  # small claims: processes sharing a database interleave, and a lease covers few sends
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=1)
-DIGEST_CATCH_UP_DAYS = 2
+# Engagements planned per write transaction: short enough that requests waiting for the write
+# lock (SQLite) or for an engagement row (PostgreSQL) wait little.
+PLAN_BATCH = 20
+PLAN_RETRY = timedelta(minutes=5)  # an engagement whose planning failed is tried again after this
+DIGEST_WEEKS_LOOKED_UP = 3  # this week's digest key and the next weeks', looked up with today's nudge
 # Message metadata on every reminder post, so a post that timed out can be looked for.
 REMINDER_EVENT = "golive_reminder"
 # Errors of conversations.history that looking again will not fix: send without checking.
@@ -72,6 +80,28 @@ class Outgoing:
     def describe(self) -> str:
         what = ", ".join(e.ref for e in self.entries) if self.entries else self.payload.get("offset", "")
         return f"{self.kind} → {self.channel}: {self.message.text[:120]}" + (f" [{what}]" if what else "")
+
+
+@dataclass
+class _PlanProgress:
+    """One planning pass: the engagements already looked at, the next-check requests read."""
+
+    seen: set[int] = field(default_factory=set)
+    cursor: int = 0
+    planned: int = 0
+
+
+def _nudge_key(engagement: Engagement, day: date) -> str:
+    return f"nudge:{engagement.id}:{day.isoformat()}"
+
+
+def _digest_key(engagement: Engagement, week: str) -> str:
+    return f"digest:{engagement.id}:{week}"
+
+
+def _iso_week(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 @dataclass
@@ -101,40 +131,175 @@ class Sweeper:
         self.slack = SlackGateway(client, services.db, services.clock, seal_key=services.slack.seal_key)
 
     # -- 1. plan -----------------------------------------------------------------------------
-    def plan(self, session: Session, now: datetime) -> None:
-        for engagement in session.exec(
-            select(Engagement).where(col(Engagement.status) == "active")
-        ).scalars():
-            sync_schedule(session, engagement, now)
-            if engagement.flagged:
-                continue
-            clock = clock_of(engagement)
-            if not clock.in_hours(now):
-                continue
-            today = clock.today(now)
-            if not engagement.nudges_paused and entries(session, engagement, now):
-                ensure(
-                    session,
-                    engagement.id,
-                    "nudge",
-                    f"nudge:{engagement.id}:{today.isoformat()}",
-                    now,  # type: ignore[arg-type]
-                    {"date": today.isoformat()},
-                    now,
+    def plan(self, session: Session, now: datetime) -> int:
+        """Plan, in this session's transaction, every active engagement whose next check has
+        come or that changed since it was last planned; returns how many were planned."""
+        progress = _PlanProgress()
+        while self._plan_batch(session, now, progress):
+            pass
+        return progress.planned
+
+    def _plan_all(self, now: datetime) -> int:
+        """`plan` in short transactions of at most PLAN_BATCH engagements each, after a read-only
+        look that finds nothing to do in two index look-ups (the usual minute)."""
+        with self.s.db.read() as session:
+            if not self._anything_to_plan(session, now):
+                return 0
+        progress = _PlanProgress()
+        while True:
+            with self.s.db.session() as session:
+                more = self._plan_batch(session, now, progress)
+            if not more:
+                return progress.planned
+
+    def _anything_to_plan(self, session: Session, now: datetime) -> bool:
+        due = session.execute(
+            select(Engagement.id)
+            .where(col(Engagement.status) == "active", col(Engagement.next_check_at) <= now)
+            .limit(1)
+        ).first()
+        return due is not None or session.execute(select(NextCheckRequest.id).limit(1)).first() is not None
+
+    def _lock(self, stmt: Any) -> Any:
+        """PostgreSQL: lock the engagements being planned, skipping those another sweep (or a
+        change) holds, so two processes plan disjoint sets. SQLite runs one writer at a time."""
+        return stmt if self.s.db.is_sqlite else stmt.with_for_update(skip_locked=True, key_share=True)
+
+    def _plan_batch(self, session: Session, now: datetime, progress: _PlanProgress) -> bool:
+        """Plan up to PLAN_BATCH engagements: those whose next check has come (the index on
+        status and next_check_at), then those with a next-check request. False when nothing
+        was left to look at."""
+        due = [
+            e
+            for e in session.exec(
+                self._lock(
+                    select(Engagement)
+                    .where(col(Engagement.status) == "active", col(Engagement.next_check_at) <= now)
+                    .order_by(col(Engagement.next_check_at))
+                    .limit(PLAN_BATCH)
                 )
-            week_start = today - timedelta(days=today.weekday())
-            first_day = clock.calendar.on_or_after(week_start)
-            if first_day <= today <= clock.calendar.add(first_day, DIGEST_CATCH_UP_DAYS - 1):
-                year, week, _ = today.isocalendar()
-                ensure(
-                    session,
-                    engagement.id,
-                    "digest",
-                    f"digest:{engagement.id}:{year}-W{week:02d}",  # type: ignore[arg-type]
-                    clock.at_local(first_day, clock.start),
-                    {"week": f"{year}-W{week:02d}"},
-                    now,
-                )
+            ).scalars()
+            if e.id not in progress.seen
+        ]
+        changed: list[int] = []
+        read_requests = False
+        if len(due) < PLAN_BATCH:
+            # Requests in id order from a cursor: each is looked at once per pass, and one of an
+            # engagement planned earlier in this pass waits for the next pass.
+            taken = {e.id for e in due}
+            for request_id, engagement_id in session.execute(
+                select(NextCheckRequest.id, NextCheckRequest.engagement_id)
+                .where(col(NextCheckRequest.id) > progress.cursor)
+                .order_by(col(NextCheckRequest.id))
+                .limit(PLAN_BATCH * 4)
+            ):
+                read_requests = True
+                if engagement_id not in progress.seen and engagement_id not in taken:
+                    if len(due) + len(changed) >= PLAN_BATCH:
+                        break
+                    changed.append(engagement_id)
+                    taken.add(engagement_id)
+                progress.cursor = request_id
+        locked = list(due)
+        if changed:
+            locked += session.exec(
+                self._lock(select(Engagement).where(col(Engagement.id).in_(changed)))
+            ).scalars()
+        progress.seen.update(e.id for e in due)
+        progress.seen.update(changed)  # those another process holds are left to it, or the next pass
+        if not locked:
+            return read_requests
+        ids = [e.id for e in locked]
+        # Read before planning: a change committed after this read keeps its request for the next pass.
+        requests = list(
+            session.execute(
+                select(NextCheckRequest.id).where(col(NextCheckRequest.engagement_id).in_(ids))
+            ).scalars()
+        )
+        active = [e for e in locked if e.status == "active"]
+        for e in locked:
+            if e.status != "active":
+                e.next_check_at = None
+                session.add(e)
+        try:
+            with session.begin_nested():
+                self._plan_engagements(session, active, now)
+        except Exception:
+            log.exception("planning %d engagements failed; planning them one by one", len(active))
+            for e in active:
+                try:
+                    with session.begin_nested():
+                        self._plan_engagements(session, [e], now)
+                except Exception:
+                    log.exception("planning engagement %s failed; trying again in %s", e.id, PLAN_RETRY)
+                    session.execute(
+                        update(Engagement)
+                        .where(col(Engagement.id) == e.id)
+                        .values(next_check_at=now + PLAN_RETRY)
+                    )
+        if requests:
+            session.execute(delete(NextCheckRequest).where(col(NextCheckRequest.id).in_(requests)))
+        session.flush()
+        progress.planned += len(active)
+        return True
+
+    def _plan_engagements(self, session: Session, engagements: list[Engagement], now: datetime) -> None:
+        """For each engagement: make the fixed reminders match it (dry run, go-live day); inside
+        the customer's working hours, make today's nudge (when something is due) and this week's
+        digest exist; then compute its next check. A few queries for the whole list."""
+        if not engagements:
+            return
+        clocks = {e.id: clock_of(e) for e in engagements}
+        todays = {e.id: clocks[e.id].today(now) for e in engagements}
+        looked_up: list[str] = []
+        for e in engagements:
+            looked_up.append(_nudge_key(e, todays[e.id]))
+            for weeks in range(DIGEST_WEEKS_LOOKED_UP):
+                looked_up.append(_digest_key(e, _iso_week(todays[e.id] + timedelta(weeks=weeks))))
+        existing = set(
+            session.exec(select(Reminder.dedupe_key).where(col(Reminder.dedupe_key).in_(looked_up))).all()
+        )
+        sync_schedules(session, engagements, now)
+        ready = ready_dates(session, engagements)
+        new: list[tuple[int, str, str, datetime, dict[str, object]]] = []
+        for e in engagements:
+            clock, today = clocks[e.id], todays[e.id]
+            if e.flagged:
+                e.next_check_at = next_check(now)
+                session.add(e)
+                continue
+            nudge_key = _nudge_key(e, today)
+            if clock.in_hours(now):
+                if (
+                    not e.nudges_paused
+                    and e.id in ready
+                    and ready[e.id] <= today
+                    and nudge_key not in existing
+                ):
+                    new.append((e.id, "nudge", nudge_key, now, {"date": today.isoformat()}))  # type: ignore[arg-type]
+                    existing.add(nudge_key)
+                found = digest_week(clock, today)
+                if found is not None and _digest_key(e, found[0]) not in existing:
+                    week, first_day = found
+                    new.append(
+                        (
+                            e.id,
+                            "digest",
+                            _digest_key(e, week),
+                            clock.at_local(first_day, clock.start),
+                            {"week": week},
+                        )  # type: ignore[arg-type]
+                    )
+                    existing.add(_digest_key(e, week))
+            e.next_check_at = next_check(
+                now,
+                None
+                if e.nudges_paused
+                else next_nudge_at(clock, now, ready.get(e.id), nudge_key in existing),  # type: ignore[arg-type]
+                next_digest_at(clock, now, lambda week, e=e: _digest_key(e, week) in existing),  # type: ignore[misc]
+            )
+            session.add(e)
+        ensure_all(session, new, now)
 
     # -- 2. claim ----------------------------------------------------------------------------
     def claim(self, now: datetime, limit: int = BATCH) -> list[int]:
@@ -399,8 +564,7 @@ class Sweeper:
         report = SweepReport(at=now)
         if dry_run:
             return self._dry_run(now, report)
-        with self.s.db.session() as session:
-            self.plan(session, now)
+        self._plan_all(now)
         while True:
             ids = self.claim(now)
             for rid in ids:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from bot.engagement.business_days import BusinessCalendar
@@ -24,12 +25,13 @@ class CustomerClock:
     end: time = time(17, 0)
     days: tuple[int, ...] = (0, 1, 2, 3, 4)
 
-    @property
+    @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.tz)
 
-    @property
+    @cached_property
     def calendar(self) -> BusinessCalendar:
+        # Made once per clock: planning asks for it for every item of every engagement.
         return BusinessCalendar(self.country, self.days)
 
     def local(self, at: datetime) -> datetime:
