@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -30,6 +31,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlmodel import Session, col
 
+from bot import metrics
 from bot.people import audit
 from bot.people.members import lead_of
 from bot.reminders.digest import digest_context, digest_week
@@ -564,6 +566,7 @@ class Sweeper:
         report = SweepReport(at=now)
         if dry_run:
             return self._dry_run(now, report)
+        started = time.perf_counter()
         self._plan_all(now)
         while True:
             ids = self.claim(now)
@@ -571,6 +574,15 @@ class Sweeper:
                 self.deliver(rid, now, report)
             if len(ids) < BATCH:
                 break
+        metrics.SWEEP_SECONDS.observe(time.perf_counter() - started)
+        for outcome, done in (
+            ("sent", report.sent),
+            ("failed", report.failed),
+            ("deferred", report.retried),
+            ("skipped", report.skipped),
+        ):
+            if done:
+                metrics.REMINDERS.labels(outcome).inc(len(done))
         log.info(report.summary())
         return report
 
