@@ -28,7 +28,7 @@ def test_slacks_limits_are_on_by_default(standin: SlackStandIn) -> None:
     assert standin.rate_limits == SLACK_RATE_LIMITS
     assert SLACK_RATE_LIMITS["chat.update"] == RateLimit(per_minute=50, burst=50)  # Tier 3, workspace
     post = SLACK_RATE_LIMITS["chat.postMessage"]
-    assert (post.per_minute, post.per_channel) == (60, True) and 1 < post.burst <= 5
+    assert (post.per_minute, post.per_channel) == (60, True) and 1 < post.burst <= 10
 
 
 def test_posting_past_the_burst_in_one_channel_answers_429_and_posts_nothing(
