@@ -37,9 +37,11 @@ def _playbook(tmp_path: Path, n: int = ITEMS) -> Path:
     return path
 
 
-@pytest.fixture
-def big(harness_factory, tmp_path):
-    h = harness_factory(env={"GOLIVE_PLAYBOOK": str(_playbook(tmp_path))})
+@pytest.fixture(params=["sqlite", "postgresql"])
+def big(request, harness_factory, tmp_path):
+    """An engagement whose Discovery checklist has 41 customer items, on SQLite and PostgreSQL."""
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    h = harness_factory(url, env={"GOLIVE_PLAYBOOK": str(_playbook(tmp_path))})
     h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
     return h
 
@@ -230,3 +232,43 @@ def test_calls_are_counted_by_method(harness):
     after = SLACK_CALLS.calls()
     assert after.get("chat.postMessage", 0) - before.get("chat.postMessage", 0) == len(posts(harness))
     assert after.get("auth.test", 0) >= before.get("auth.test", 0)
+
+
+# -- lost answers ------------------------------------------------------------------------------------
+SLOW = 1.6  # seconds Slack takes to answer; the bot's client gives up after 1
+
+
+def test_an_update_whose_answer_timed_out_is_sent_again(harness_factory):
+    h = harness_factory(env={"GOLIVE_SLACK_TIMEOUT": "1"})
+    h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
+    [live] = checklists(h)
+    with h.services.db.read() as s:
+        item = s.exec(select(Item).where(Item.owner_side == "customer")).first()
+    h.standin.reset_calls()
+    h.standin.set_latency("chat.update", SLOW)
+    h.driver.click(CHANNEL, live["ts"], f"tick:{item.id}", user=CONTRIBUTOR.user_id, selected_options=[str(item.id)])
+    h.standin.wait_for(lambda: h.standin.calls_to("chat.update"), message="the first update")
+    h.standin.set_latency("chat.update", 0)
+    h.idle(timeout=15)
+    updates = h.standin.calls_to("chat.update")
+    assert len(updates) == 2 and all(c.response["ok"] for c in updates)
+    assert "1 of 6 done" in blocks_text(h.standin.message(CHANNEL, live["ts"])["blocks"])
+
+
+def test_a_post_whose_answer_timed_out_is_looked_for_not_doubled(harness_factory):
+    h = harness_factory(env={"GOLIVE_SLACK_TIMEOUT": "1"})
+    h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
+    h.standin.reset_calls()
+    h.standin.set_latency("chat.postMessage", SLOW)
+    h.driver.command("/golive", "checklist", user=LEAD.user_id, channel=CHANNEL)
+    h.standin.wait_for(lambda: h.standin.calls_to("chat.postMessage"), message="the post")
+    h.standin.set_latency("chat.postMessage", 0)
+    h.idle(timeout=15)
+    assert len(h.standin.calls_to("chat.postMessage")) == 1, "posted once: it had landed"
+    [looked] = h.standin.calls_to("conversations.history")
+    assert looked.args.get("include_all_metadata") in (True, "true", "1", 1)
+    [live] = checklists(h)
+    with h.services.db.read() as s:
+        row = s.exec(select(PostedMessage).where(PostedMessage.ts == live["ts"])).one()
+    assert row.kind == CHECKLIST  # in the ledger: it is the live copy, updated from now on
+    assert len([m for m in posts(h) if "checklist moved" in m["text"]]) == 1
