@@ -17,8 +17,9 @@ on it. Background workers owned by the running bot (`start`/`stop`) send it:
   is sent again, so it is never doubled.
 
 `wait_idle()` waits until nothing is queued or running (tests and the sandbox rely on it);
-`depth` and `in_flight` are what metrics read. Without running workers (a CLI that built the
-services but no bot), a submitted job runs at once in the caller's thread.
+`depth` and `in_flight` are what metrics read. Without workers ever started (a CLI that built
+the services but no bot), a submitted job runs at once in the caller's thread; once stopped, the
+outbox takes nothing more (logged).
 """
 
 from __future__ import annotations
@@ -345,6 +346,7 @@ class Outbox:
         self._seq = 0
         self._threads: list[threading.Thread] = []
         self._stopping = False
+        self._stopped = False
         self.waits = 0  # 429s waited out and paced waits (for tests and metrics)
 
     # -- what metrics and tests read -----------------------------------------------------------
@@ -378,7 +380,7 @@ class Outbox:
         if self._threads:
             return self
         self.halted.clear()
-        self._stopping = False
+        self._stopping = self._stopped = False
         for n in range(self.workers):
             t = threading.Thread(target=self._work, name=f"golive-outbox-{n}", daemon=True)
             t.start()
@@ -393,7 +395,7 @@ class Outbox:
         with self._cond:
             self._cond.wait_for(lambda: not self._pending and not self._running, timeout=timeout)
             left = [e.job.describe() for e in self._pending]
-            self._stopping = True
+            self._stopping = self._stopped = True
             self._pending.clear()
             self._waiting.clear()
             self.halted.set()
@@ -407,6 +409,9 @@ class Outbox:
 
     # -- submitting ------------------------------------------------------------------------------
     def submit(self, job: Job) -> None:
+        if self._stopped:
+            log.warning("not sent, the bot has stopped: %s", job.describe())
+            return
         if not self.running:
             self._run_inline(job)
             return
