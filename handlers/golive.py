@@ -16,8 +16,8 @@ from bot.reminders import dryrun
 from bot.reminders.milestones import golive_date, suggest_dryrun
 from bot.reminders.working_hours import clock_of
 from bot.services import Services
-from bot.slack.outbox import Sending
 from bot.slack.presenters import overview
+from bot.slack.sending import Sending
 from bot.values import ValueProblem
 from handlers.base import Request, actor_for, click_engagement, listener
 from handlers.engagement import require_engagement

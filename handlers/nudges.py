@@ -22,8 +22,8 @@ from bot.refs import parse_choice, parse_id, parse_ref
 from bot.reminders.nudges import next_nudge_preview, refreshed
 from bot.reminders.working_hours import clock_of, format_days
 from bot.services import Services
-from bot.slack.outbox import Sending
 from bot.slack.publish import refresh_checklist
+from bot.slack.sending import Sending
 from bot.slacktext import plain_text
 from bot.values import ValueProblem, parse_int
 from handlers.base import Request, actor_for, click_engagement, listener

@@ -19,8 +19,8 @@ from bot.people.members import lead_of
 from bot.people.roles import approvers_for
 from bot.people.sides import Actor
 from bot.services import Services
-from bot.slack.outbox import Sending
 from bot.slack.publish import announce_phase, refresh_checklist
+from bot.slack.sending import Sending
 from handlers.base import Request, actor_for, click_engagement, listener
 from handlers.engagement import require_engagement
 from messages import Message

@@ -24,8 +24,8 @@ from typing import Any
 
 from bot.engagement.checklist import phase_by_number
 from bot.services import Services
-from bot.slack.outbox import SETTLE_SECONDS, Job, Sending, UpdateJob
 from bot.slack.presenters import Rows, checklist_context, checklist_key, overview, phase_data, split_rows
+from bot.slack.sending import SETTLE_SECONDS, Job, Sending, UpdateJob
 from messages import Message, TemplateError
 from storage.models import Engagement, PostedMessage
 
