@@ -118,6 +118,16 @@ class Harness:
                 f"(outbox: {outbox.depth} waiting, {outbox.in_flight} running)"
             )
 
+    def lift_rate_limits(self) -> None:
+        """Lift Slack's rate limits in the stand-in and the bot's pacing, for a test that
+        compresses weeks of work into seconds to test something else (the limits and the pacing
+        have tests of their own; the harness otherwise runs with Slack's)."""
+        for method in list(self.standin.rate_limits):
+            self.standin.set_rate_limit(method, None)
+        pacer = self.bot.outbox.pacer
+        for method in list(pacer.paces):
+            pacer.set(method, None)
+
     def command(self, text: str, user: Persona | str = LEAD, channel: str = CHANNEL, **kw: Any) -> Any:
         user_id = user.user_id if isinstance(user, Persona) else user
         r = self.driver.command(self.services.command, text, user=user_id, channel=channel, **kw)

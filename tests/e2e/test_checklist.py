@@ -409,6 +409,7 @@ def test_a_phase_of_forty_long_done_items_stays_within_slacks_text_limit(harness
     from standin.validate import MAX_MESSAGE_BLOCKS_TEXT, blocks_text_length
 
     h = harness_factory(env={"GOLIVE_PLAYBOOK": str(_first_phase_playbook(tmp_path, 40))})
+    h.lift_rate_limits()  # dozens of multi-part refreshes in seconds: this tests text budgets
     doer = _add_long_named_doer(h)
     h.command("start Acme Corp kickoff=2026-11-30")
     reason = "Out of scope: the customer's legacy billing platform is retired before go-live " * 6
@@ -448,6 +449,7 @@ def test_items_that_outgrow_a_part_get_a_new_one_and_every_part_stays_in_budget(
     from standin.validate import blocks_text_length
 
     h = harness_factory(env={"GOLIVE_PLAYBOOK": str(_first_phase_playbook(tmp_path, 30))})
+    h.lift_rate_limits()  # dozens of multi-part refreshes in seconds: this tests text budgets
     doer = _add_long_named_doer(h)
     h.command("start Acme Corp kickoff=2026-11-30")
     for n in range(1, 29):  # 1.29 and 1.30 stay open: the phase goes on
