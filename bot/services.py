@@ -1,4 +1,5 @@
-"""What every listener and the scheduler share: settings, database, clock, Slack, templates.
+"""What every listener and the scheduler share: settings, database, clock, Slack, templates, and
+the outbox every message the bot posts or updates in channels goes through.
 
 This module only declares the bundle; `bot.runtime.app.build_services` assembles it. The types
 of its parts come from the capability packages, which sit above this module: they are named
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from bot.engagement.playbook import Playbook
     from bot.runtime.config import Settings
     from bot.slack.gateway import SlackGateway
+    from bot.slack.outbox import Outbox
     from storage.db import Database
 
 
@@ -31,6 +33,7 @@ class Services:
     slack: SlackGateway
     playbook: Playbook
     commands: CommandSet
+    outbox: Outbox
     # Rendered answers that are the same until the engagement changes (e.g. /golive status).
     rendered: LRUCache[Message] = field(default_factory=LRUCache)
 

@@ -151,17 +151,28 @@ def _create_and_welcome(req: Request, channel: str, opts: Any, info: dict[str, A
         req.reply(s.notice(_exists_message(s, exc.engagement)))
         return
     message = s.renderer.message("welcome.json.j2", command=s.command, **ctx)
-    try:
-        s.slack.post(channel, message, kind="welcome", key="welcome", engagement_id=engagement.id)
-        post_checklist(s, engagement.id, engagement.phase_index)  # type: ignore[arg-type]
-    except SlackCallFailed as exc:
-        log.warning("welcome for engagement %s not posted: %s", engagement.id, exc.error)
+    engagement_id, phase_index, customer = engagement.id, engagement.phase_index, engagement.customer_name
+
+    def refused(exc: SlackCallFailed) -> None:
+        log.warning("welcome for engagement %s not posted: %s", engagement_id, exc.error)
         req.reply(
             s.notice(
-                f"The {engagement.customer_name} engagement is set up, but Slack refused the welcome "
+                f"The {customer} engagement is set up, but Slack refused the welcome "
                 f"message ({exc.error}). Check that I'm in this channel, then use `{s.command} status`."
             )
         )
+
+    # The checklist follows the welcome once it landed; a refused welcome is explained to the
+    # consultant, and nothing more is posted.
+    s.outbox.post(
+        channel,
+        message,
+        kind="welcome",
+        key="welcome",
+        engagement_id=engagement_id,
+        then=lambda _ts: post_checklist(s, engagement_id, phase_index),  # type: ignore[arg-type]
+        on_failed=refused,
+    )
 
 
 def status(req: Request, cmd: ParsedCommand) -> None:

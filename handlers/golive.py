@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from slack_bolt import App
 
@@ -16,9 +17,11 @@ from bot.reminders.milestones import golive_date, suggest_dryrun
 from bot.reminders.working_hours import clock_of
 from bot.services import Services
 from bot.slack.presenters import overview
+from bot.slack.sending import Sending
 from bot.values import ValueProblem
 from handlers.base import Request, actor_for, click_engagement, listener
 from handlers.engagement import require_engagement
+from messages import Message
 from storage.models import Engagement
 from storage.reminder_rows import cancel_pending
 
@@ -72,7 +75,7 @@ def cmd_dryrun(req: Request, cmd: ParsedCommand) -> None:
     message = s.renderer.message(
         "dryrun_scheduled.json.j2", **ctx, local=local, dryrun_at=at, actor=req.user_id
     )
-    s.slack.post(engagement.channel_id, message, kind="dryrun_scheduled", engagement_id=engagement.id)
+    s.outbox.post(engagement.channel_id, message, kind="dryrun_scheduled", engagement_id=engagement.id)
 
 
 def _outcome(req: Request, outcome: str, notes: str | None) -> None:
@@ -84,17 +87,29 @@ def _outcome(req: Request, outcome: str, notes: str | None) -> None:
             session, engagement, actor_for(req, session, engagement), outcome, notes, now
         )
         engagement_id = engagement.id
-        message = dryrun.dryrun_message(s, session, engagement, None, now) if changed else None
-    if message is None:
+    if not changed:
         return
     for row in s.slack.posted(engagement_id, "dryrun")[:5]:  # type: ignore[arg-type]
-        s.slack.update(row.channel_id, row.ts, message)
+        s.outbox.update(row.channel_id, row.ts, _dryrun_render(s, engagement_id), what="dry-run reminder")  # type: ignore[arg-type]
     text = (
         ":white_check_mark: The go-live dry run passed; the final go-live approval can go ahead."
         if outcome == "passed"
         else ":warning: The go-live dry run found issues; the final go-live approval waits for a passed dry run."
     )
-    s.slack.post(req.channel_id or "", s.notice(text), kind="dryrun_outcome", engagement_id=engagement_id)
+    s.outbox.post(req.channel_id or "", s.notice(text), kind="dryrun_outcome", engagement_id=engagement_id)
+
+
+def _dryrun_render(s: Services, engagement_id: int) -> Callable[[Sending], Message | None]:
+    """A dry-run reminder as it stands when the outbox sends the update."""
+
+    def render(_out: Sending) -> Message | None:
+        with s.db.read() as session:
+            engagement = session.get(Engagement, engagement_id)
+            if engagement is None or engagement.dryrun_at is None:
+                return None
+            return dryrun.dryrun_message(s, session, engagement, None, s.clock.now())
+
+    return render
 
 
 def on_dryrun_passed(req: Request) -> None:
@@ -160,7 +175,7 @@ def on_cancel(req: Request) -> None:
             now=now,
         )
         name, channel = e.customer_name, e.channel_id
-    s.slack.post(
+    s.outbox.post(
         channel,
         s.notice(
             f"The {name} engagement was cancelled. Its {n} scheduled reminder(s) are "

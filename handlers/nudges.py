@@ -23,11 +23,13 @@ from bot.reminders.nudges import next_nudge_preview, refreshed
 from bot.reminders.working_hours import clock_of, format_days
 from bot.services import Services
 from bot.slack.publish import refresh_checklist
+from bot.slack.sending import Sending
 from bot.slacktext import plain_text
 from bot.values import ValueProblem, parse_int
 from handlers.base import Request, actor_for, click_engagement, listener
 from handlers.checklist import after_change
 from handlers.engagement import require_engagement
+from messages import Message
 from storage.models import Engagement, EngagementPhase, Item, Reminder
 
 log = logging.getLogger("golive.handlers.nudges")
@@ -47,24 +49,28 @@ def _button_item(req: Request) -> int:
 
 # -- the nudge message ---------------------------------------------------------------------
 def refresh_nudge(s: Services, channel: str, ts: str | None) -> None:
-    """Re-render a posted nudge so each entry shows what happened to it."""
+    """Queue a re-render of a posted nudge, so each entry shows what happened to it (rendered
+    from the database when the outbox sends it)."""
     if not ts:
         return
-    with s.db.read() as session:
-        reminder = session.exec(
-            select(Reminder).where(Reminder.sent_ts == ts, Reminder.kind == "nudge")
-        ).first()
-        if reminder is None:
-            return
-        engagement = session.get(Engagement, reminder.engagement_id)
-        assert engagement is not None
-        entries = refreshed(
-            session, engagement, json.loads(reminder.payload).get("entries", []), s.clock.now()
-        )
-        message = s.renderer.message(
-            "nudge.json.j2", customer_name=engagement.customer_name, entries=entries, command=s.command
-        )
-    s.slack.update(channel, ts, message)
+
+    def render(_out: Sending) -> Message | None:
+        with s.db.read() as session:
+            reminder = session.exec(
+                select(Reminder).where(Reminder.sent_ts == ts, Reminder.kind == "nudge")
+            ).first()
+            if reminder is None:
+                return None
+            engagement = session.get(Engagement, reminder.engagement_id)
+            assert engagement is not None
+            entries = refreshed(
+                session, engagement, json.loads(reminder.payload).get("entries", []), s.clock.now()
+            )
+            return s.renderer.message(
+                "nudge.json.j2", customer_name=engagement.customer_name, entries=entries, command=s.command
+            )
+
+    s.outbox.update(channel, ts, render, what="nudge")
 
 
 def on_nudge_done(req: Request) -> None:
@@ -232,7 +238,7 @@ def on_blocked_submit(req: Request) -> None:
             "cleared_by": None,
         }
         engagement_id, number = engagement.id, phase.number
-    s.slack.post(
+    s.outbox.post(
         req.channel_id or "",
         s.renderer.message("blocked_notice.json.j2", **ctx),
         kind="blocked",
@@ -274,7 +280,7 @@ def _after_unblock(
 ) -> None:
     message = s.renderer.message("blocked_notice.json.j2", **ctx)
     for row in s.slack.posted(engagement_id, "blocked", str(item_id))[:1]:
-        s.slack.update(row.channel_id, row.ts, message)
+        s.outbox.update(row.channel_id, row.ts, message, what="blocked notice")
     refresh_checklist(s, engagement_id, phase_number)
 
 

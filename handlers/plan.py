@@ -58,5 +58,5 @@ def cmd_plan(req: Request, cmd: ParsedCommand) -> None:
         raise cmd.fail(str(exc)) from None
     req.ack(s.notice(f"Plan updated; {len(moves)} phase(s) moved. I posted the new dates in the channel."))
     message = s.renderer.message("plan.json.j2", command=s.command, moves=moves, actor=req.user_id, **ctx)
-    s.slack.post(engagement.channel_id, message, kind="plan", engagement_id=engagement.id)
+    s.outbox.post(engagement.channel_id, message, kind="plan", engagement_id=engagement.id)
     refresh_posted_checklists(s, engagement.id)  # type: ignore[arg-type]

@@ -20,8 +20,10 @@ from bot.people.roles import approvers_for
 from bot.people.sides import Actor
 from bot.services import Services
 from bot.slack.publish import announce_phase, refresh_checklist
+from bot.slack.sending import Sending
 from handlers.base import Request, actor_for, click_engagement, listener
 from handlers.engagement import require_engagement
+from messages import Message
 from storage.models import Engagement, EngagementPhase, Gate, SignoffRequest
 
 log = logging.getLogger("golive.handlers.signoffs")
@@ -80,12 +82,21 @@ def _decision_data(engagement: Engagement, decision: Any) -> dict[str, Any] | No
 
 
 def update_request_message(s: Services, request_id: int) -> None:
+    """Queue an update of a posted sign-off request, rendered from the database when it is sent."""
     with s.db.read() as session:
         request = session.get(SignoffRequest, request_id)
         assert request is not None
-        message = render_request(s, session, request)
-    if request.ts:
-        s.slack.update(request.channel_id, request.ts, message)
+        channel, ts = request.channel_id, request.ts
+    if not ts:
+        return
+
+    def render(_out: Sending) -> Message:
+        with s.db.read() as session:
+            row = session.get(SignoffRequest, request_id)
+            assert row is not None
+            return render_request(s, session, row)
+
+    s.outbox.update(channel, ts, render, what="sign-off request")
 
 
 # -- requesting ----------------------------------------------------------------------------
@@ -118,14 +129,19 @@ def _request(req: Request, gate_key: str | None, gate_id: int | None = None) -> 
         req.ack(s.notice(f"Posted the sign-off request for {gate.title} (version {done.request.version})."))
     else:
         req.ack()
-    ts = s.slack.post(channel, message, kind=SIGNOFF, key=str(request_id), engagement_id=engagement_id)
-    with s.db.session() as session:
-        row = session.get(SignoffRequest, request_id)
-        assert row is not None
-        row.ts = ts
-        session.add(row)
-    if superseded_id is not None:
-        update_request_message(s, superseded_id)
+
+    def posted(ts: str) -> None:
+        with s.db.session() as session:
+            row = session.get(SignoffRequest, request_id)
+            assert row is not None
+            row.ts = ts
+            session.add(row)
+        if superseded_id is not None:
+            update_request_message(s, superseded_id)
+
+    s.outbox.post(
+        channel, message, kind=SIGNOFF, key=str(request_id), engagement_id=engagement_id, then=posted
+    )
     refresh_checklist(s, engagement_id, phase_number)  # type: ignore[arg-type]
 
 
@@ -208,7 +224,7 @@ def _decide(req: Request, request_id: int, decision: str, reason: str | None) ->
         return
     update_request_message(s, request_id)
     announcement = s.renderer.message("signoff_decided.json.j2", **ctx)
-    s.slack.post(channel, announcement, kind="decision", key=str(request_id), engagement_id=engagement_id)
+    s.outbox.post(channel, announcement, kind="decision", key=str(request_id), engagement_id=engagement_id)
     if phase is not None:
         refresh_checklist(s, engagement_id, phase.number)  # type: ignore[arg-type]
     if advanced is not None:

@@ -109,9 +109,24 @@ class Harness:
         return self.bot.services
 
     def idle(self, timeout: float = 10.0) -> None:
-        """Wait until every listener has finished its after-the-ack work."""
+        """Wait until every listener has finished its after-the-ack work and the outbox has sent
+        everything they queued (paced, 429s waited out)."""
         if not self.bot.wait_idle(timeout):
-            raise AssertionError(f"the bot was still busy after {timeout}s")
+            outbox = self.bot.outbox
+            raise AssertionError(
+                f"the bot was still busy after {timeout}s "
+                f"(outbox: {outbox.depth} waiting, {outbox.in_flight} running)"
+            )
+
+    def lift_rate_limits(self) -> None:
+        """Lift Slack's rate limits in the stand-in and the bot's pacing, for a test that
+        compresses weeks of work into seconds to test something else (the limits and the pacing
+        have tests of their own; the harness otherwise runs with Slack's)."""
+        for method in list(self.standin.rate_limits):
+            self.standin.set_rate_limit(method, None)
+        pacer = self.bot.outbox.pacer
+        for method in list(pacer.paces):
+            pacer.set(method, None)
 
     def command(self, text: str, user: Persona | str = LEAD, channel: str = CHANNEL, **kw: Any) -> Any:
         user_id = user.user_id if isinstance(user, Persona) else user

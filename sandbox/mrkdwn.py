@@ -35,6 +35,7 @@ EMOJI: dict[str, str] = {
     "black_circle": "⚫",
     "arrow_forward": "▶️",
     "arrow_right": "➡️",
+    "arrow_down": "⬇️",
     "leftwards_arrow_with_hook": "↩️",
     "test_tube": "🧪",
     "no_entry_sign": "🚫",

@@ -15,14 +15,17 @@
 
 from .core import SlackStandIn
 from .driver import DriverResponse, SlackDriver
+from .ratelimits import SLACK_RATE_LIMITS, RateLimit
 from .signing import compute_signature, signed_headers
 from .state import Call, StandInUser
 from .validate import BlockKitError, validate_message_blocks, validate_view
 
 __all__ = [
+    "SLACK_RATE_LIMITS",
     "BlockKitError",
     "Call",
     "DriverResponse",
+    "RateLimit",
     "SlackDriver",
     "SlackStandIn",
     "StandInUser",

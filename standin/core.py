@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from .api_common import VALIDATION_ERRORS
 from .payloads import command_payload
+from .ratelimits import SLACK_RATE_LIMITS, RateLimit
 from .server import StandInHTTPServer
 from .socket_mode import SocketModeServer
 from .state import Call, Channel, Fault, StandInUser, Workspace
@@ -34,10 +35,15 @@ class SlackStandIn:
         host: str = "127.0.0.1",
         port: int = 0,
         scopes: Iterable[str] | None = None,
+        rate_limits: dict[str, RateLimit] | None = SLACK_RATE_LIMITS,
     ) -> None:
         """``scopes``: the bot token's granted OAuth scopes (e.g. the app manifest's). Every Web API
         method is then checked against the scope Slack documents for it and answers
-        ``missing_scope`` without it; ``None`` checks no scopes."""
+        ``missing_scope`` without it; ``None`` checks no scopes.
+
+        ``rate_limits``: Slack's rate limits per method (by default ``SLACK_RATE_LIMITS``: Tier 3
+        for chat.update, about one post a second per channel); a call over its limit answers 429
+        ``ratelimited`` with Retry-After, as Slack does. ``None`` enforces none."""
         self.ws = Workspace(
             bot_token=bot_token,
             signing_secret=signing_secret,
@@ -48,6 +54,7 @@ class SlackStandIn:
             app_id=app_id,
             app_token=app_token,
             scopes=scopes,
+            rate_limits=rate_limits,
         )
         self.host = host
         self._port = port
@@ -399,6 +406,30 @@ class SlackStandIn:
         """Make the next ``times`` calls of ``method`` fail (HTTP ``status``; 429 adds Retry-After)."""
         with self.ws.lock:
             self.ws.faults.setdefault(method, []).append(Fault(error, status, retry_after, times))
+
+    def set_rate_limit(
+        self, method: str, per_minute: float | None, *, burst: int = 1, per_channel: bool = False
+    ) -> None:
+        """Limit ``method`` to ``burst`` calls at once, then ``per_minute`` a minute (per channel with
+        ``per_channel``); ``per_minute=None`` lifts its limit. Short windows for tests: e.g.
+        ``per_minute=60, burst=2`` answers the third call in a second with 429, Retry-After 1."""
+        with self.ws.lock:
+            limit = RateLimit(per_minute, burst, per_channel) if per_minute is not None else None
+            self.ws.rate_limiter.set(method, limit)
+
+    @property
+    def rate_limits(self) -> dict[str, RateLimit]:
+        """The limits in force, per method."""
+        with self.ws.lock:
+            return dict(self.ws.rate_limiter.limits)
+
+    def ratelimited_responses(self, method: str | None = None) -> list[Call]:
+        """Every call answered 429 ``ratelimited`` (of ``method``, or of any)."""
+        return [
+            c
+            for c in self.calls
+            if c.status == 429 and c.response.get("error") == "ratelimited" and method in (None, c.method)
+        ]
 
     def set_latency(self, method: str, seconds: float) -> None:
         """Answer every call of ``method`` ``seconds`` late (0 turns it off): a slow Slack. As with

@@ -14,8 +14,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import api_chat, api_files, api_views  # noqa: F401  (register the methods)
-from .api_common import METHODS, ApiError, ApiRequest, loggable_args, require_scope
+from .api_common import METHODS, ApiError, ApiRequest, loggable_args, require_scope, str_arg
 from .interactions import apply_response_url
+from .ratelimits import retry_after_header
 from .state import Call, Fault, Workspace
 
 
@@ -136,6 +137,12 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(delay)
             self._answer_fault(name, args, fault)
             return
+        if token == ws.bot_token:
+            with ws.lock:
+                wait = ws.rate_limiter.take(name, str_arg(args, "channel"), time.monotonic())
+            if wait:
+                self._answer_rate_limited(name, args, wait)
+                return
         try:
             with ws.lock:
                 response = _dispatch(ws, ApiRequest(name, args, token, files))
@@ -161,6 +168,14 @@ class _Handler(BaseHTTPRequestHandler):
         # A client that gave up waiting is gone; the call was carried out all the same.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self._send_json(status, response)
+
+    def _answer_rate_limited(self, name: str, args: dict[str, Any], wait: float) -> None:
+        """Slack's answer to a call over the method's rate limit: 429, ``ratelimited`` and the
+        whole seconds to wait in Retry-After. The call is not carried out."""
+        data = {"ok": False, "error": "ratelimited"}
+        with self.server.workspace.lock:
+            self.server.workspace.calls.append(Call(name, loggable_args(args), data, 429, time.time()))
+        self._send_json(429, data, {"Retry-After": retry_after_header(wait)})
 
     def _answer_fault(self, name: str, args: dict[str, Any], fault: Fault) -> None:
         ws = self.server.workspace

@@ -18,6 +18,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .ratelimits import RateLimit, RateLimiter
+
 _ID_ALPHABET = string.ascii_uppercase + string.digits
 _BLOCK_ID_ALPHABET = string.ascii_letters + string.digits
 INTERACTIVE_CONTAINERS = ("elements", "accessory", "element")
@@ -203,8 +205,11 @@ class Workspace:
         app_id: str,
         app_token: str | None,
         scopes: Iterable[str] | None = None,
+        rate_limits: dict[str, RateLimit] | None = None,
     ) -> None:
         self.lock = threading.RLock()
+        # Slack's rate limits per method (standin/ratelimits.py); None or {} enforces none.
+        self.rate_limiter = RateLimiter(rate_limits)
         # The bot token's granted OAuth scopes; None checks none (every method allowed).
         self.scopes: frozenset[str] | None = frozenset(scopes) if scopes is not None else None
         self.bot_token = bot_token

@@ -1,9 +1,15 @@
-"""Building the bot: settings → database, Slack client, templates, Bolt app with listeners."""
+"""Building the bot: settings → database, Slack client, templates, Bolt app with listeners.
+
+The outbox (the paced queue of the bot's posts and message updates) is built with the services
+and its workers run with the bot: `build_bot` starts them, `Bot.close` drains and stops them
+after the listeners have finished.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,12 +24,15 @@ from bot.runtime.executor import TrackingExecutor
 from bot.services import Services
 from bot.slack.client import make_client
 from bot.slack.gateway import SlackGateway
+from bot.slack.outbox import Outbox, make_outbox_client
 from messages import Renderer
 from storage.db import Database
 
 log = logging.getLogger("golive")
 
 LISTENER_THREADS_MIN = 64
+# How long a stopping bot keeps sending what is queued: under gunicorn's graceful_timeout (25 s).
+OUTBOX_DRAIN_SECONDS = 15.0
 
 
 @dataclass
@@ -33,11 +42,21 @@ class Bot:
     executor: TrackingExecutor
     scheduler: Any = None
 
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        return self.executor.wait_idle(timeout)
+    @property
+    def outbox(self) -> Outbox:
+        return self.services.outbox
 
-    def close(self) -> None:
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Until every listener has finished and the outbox has sent everything they queued."""
+        deadline = time.monotonic() + timeout
+        if not self.executor.wait_idle(timeout):
+            return False
+        return self.outbox.wait_idle(max(0.0, deadline - time.monotonic()))
+
+    def close(self, drain_seconds: float = OUTBOX_DRAIN_SECONDS) -> None:
+        """Finish the listeners, then send what they queued (for up to `drain_seconds`)."""
         self.executor.shutdown(wait=True, cancel_futures=False)
+        self.outbox.stop(drain_seconds)
         self.services.db.dispose()
 
 
@@ -62,15 +81,19 @@ def build_services(settings: Settings, *, clock: Clock | None = None, db: Databa
         raise ConfigError(f"GOLIVE_TEMPLATE_DIR {settings.golive_template_dir} is not a directory")
     clock = clock or Clock()
     db = db or Database(settings.effective_database_url)
-    client = make_client(settings.slack_bot_token, settings.slack_api_url, timeout=settings.slack_timeout_seconds)
+    timeout = settings.slack_timeout_seconds
+    client = make_client(settings.slack_bot_token, settings.slack_api_url, timeout=timeout)
+    key = seal_key(settings)
+    outbox_client = make_outbox_client(settings.slack_bot_token, settings.slack_api_url, timeout=timeout)
     return Services(
         settings=settings,
         db=db,
         clock=clock,
         renderer=Renderer(settings.golive_template_dir),
-        slack=SlackGateway(client, db, clock, seal_key=seal_key(settings)),
+        slack=SlackGateway(client, db, clock, seal_key=key),
         playbook=playbook,
         commands=build_commands(settings.golive_command),
+        outbox=Outbox(SlackGateway(outbox_client, db, clock, seal_key=key)),  # started by build_bot
     )
 
 
@@ -105,4 +128,5 @@ def build_bot(services: Services, *, socket_mode: bool = False) -> Bot:
             "check the URL and the network"
         ) from None
     register(app, services)
+    services.outbox.start()
     return Bot(app=app, services=services, executor=executor)

@@ -1,4 +1,9 @@
-"""What runs beside the request handlers in `serve` and `socket`: started and stopped here."""
+"""What runs beside the request handlers in `serve` and `socket`: started and stopped here.
+
+The outbox's workers are started with the bot itself (`build_bot`), since the test harness and
+the sandbox run the bot without the scheduler; stopping drains them after the listeners
+(`Bot.close`), within gunicorn's graceful timeout.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ def start_runtime(bot: Bot) -> None:
 
 
 def stop_runtime(bot: Bot) -> None:
-    log.info("golive stopping: waiting for work in flight")
+    log.info("golive stopping: finishing work in flight and sending what is queued for Slack")
     if bot.scheduler is not None:
         bot.scheduler.shutdown(wait=True)
     bot.close()

@@ -3,6 +3,10 @@
 It keeps a ledger of what the bot posted (channel, ts, kind, key, engagement), so a message
 is updated in place, never re-posted, and state is never read back out of message text.
 Ledger writes use their own short transactions: no database lock is held during a Slack call.
+Each call is counted by method, 429s apart (`stats`, see `bot.slack.calls`).
+
+Listeners do not post or update messages through the gateway directly: they hand that work to
+the outbox (`bot.slack.outbox`), which paces it, coalesces refreshes and retries until it lands.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import col, select
 
 from bot.clock import Clock
+from bot.slack.calls import SLACK_CALLS, CallStats, observe
 from bot.slack.sealing import seal_view
 from messages import Message
 from storage.db import Database
@@ -25,7 +30,6 @@ from storage.models import PostedMessage, UserProfile
 log = logging.getLogger("golive.slack")
 
 PROFILE_TTL = timedelta(hours=24)
-MAX_COPIES_UPDATED = 5
 CHANNEL_GONE = frozenset({"channel_not_found", "is_archived", "not_in_channel", "channel_is_archived"})
 
 
@@ -42,6 +46,24 @@ class SlackCallFailed(Exception):
     def channel_gone(self) -> bool:
         return self.error in CHANNEL_GONE
 
+    @property
+    def status(self) -> int | None:
+        """The HTTP status of Slack's answer (200 for most errors, 429, 5xx)."""
+        code = getattr(self.response, "status_code", None)
+        return int(code) if code is not None else None
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds Slack asked to wait (Retry-After of a 429), if it said."""
+        headers = getattr(self.response, "headers", None) or {}
+        raw = headers.get("Retry-After") or headers.get("retry-after")
+        if isinstance(raw, list):
+            raw = raw[0] if raw else None
+        try:
+            return max(0.0, float(raw)) if raw is not None else None
+        except (TypeError, ValueError):
+            return None
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -55,11 +77,21 @@ class Profile:
 
 
 class SlackGateway:
-    def __init__(self, client: WebClient, db: Database, clock: Clock, *, seal_key: bytes = b"") -> None:
+    def __init__(
+        self,
+        client: WebClient,
+        db: Database,
+        clock: Clock,
+        *,
+        seal_key: bytes = b"",
+        stats: CallStats | None = None,
+    ) -> None:
         self.client = client
         self.db = db
         self.clock = clock
         self.seal_key = seal_key
+        self.stats = stats if stats is not None else SLACK_CALLS
+        observe(client, self.stats)
         self._auth: dict[str, Any] | None = None
 
     # -- low level -------------------------------------------------------------------------
@@ -124,14 +156,13 @@ class SlackGateway:
         return None
 
     def update(self, channel: str, ts: str, message: Message) -> None:
+        """chat.update. The ledger is not written: nothing reads when a message last changed, and
+        a write per update would queue behind every other writer."""
         self._call("chat.update", channel=channel, ts=ts, **message.as_kwargs())
-        with self.db.session() as s:
-            row = s.exec(
-                select(PostedMessage).where(PostedMessage.channel_id == channel, PostedMessage.ts == ts)
-            ).first()
-            if row is not None:
-                row.updated_at = self.clock.now()
-                s.add(row)
+
+    def permalink(self, channel: str, ts: str) -> str:
+        """chat.getPermalink: a link to a message (no scope needed; "hundreds a minute")."""
+        return str(self._call("chat.getPermalink", channel=channel, message_ts=ts)["permalink"])
 
     def posted(self, engagement_id: int, kind: str, key: str | None = None) -> list[PostedMessage]:
         """Ledger entries, newest first."""
@@ -143,16 +174,16 @@ class SlackGateway:
                 q = q.where(PostedMessage.key == key)
             return list(s.exec(q.order_by(col(PostedMessage.id).desc())).all())
 
-    def refresh(self, engagement_id: int, kind: str, key: str, message: Message) -> int:
-        """Update every recent copy of a posted message in place; returns how many were updated."""
-        updated = 0
-        for row in self.posted(engagement_id, kind, key)[:MAX_COPIES_UPDATED]:
-            try:
-                self.update(row.channel_id, row.ts, message)
-                updated += 1
-            except SlackCallFailed as exc:
-                log.warning("could not update %s %s in %s: %s", kind, row.ts, row.channel_id, exc.error)
-        return updated
+    def relabel(self, ids: list[int], kind: str) -> None:
+        """Give ledger entries another kind (e.g. a checklist copy that now only points to a newer
+        one), in one short transaction."""
+        if not ids:
+            return
+        now = self.clock.now()
+        with self.db.session() as s:
+            for row in s.exec(select(PostedMessage).where(col(PostedMessage.id).in_(ids))).all():
+                row.kind, row.updated_at = kind, now
+                s.add(row)
 
     def ephemeral(self, channel: str, user: str, message: Message) -> None:
         self._call("chat.postEphemeral", channel=channel, user=user, **message.as_kwargs())

@@ -1,11 +1,15 @@
-"""Posting and updating the engagement's messages in the channel.
+"""Posting and updating the engagement's messages in the channel, through the outbox.
 
 Rendering reads the database in a short session; the Slack calls come after it is closed.
-Checklists are posted per phase and recorded in the ledger; every later change updates the
-recorded copies in place with chat.update. A phase's checklist is split into as many messages
-("parts") as its text needs: Slack refuses a message carrying more than about 12,000 characters of
-text (msg_blocks_too_long) or more than 50 blocks, so parts are cut by measuring the rendered
-blocks against a budget, not by counting items.
+Checklists are posted per phase and recorded in the ledger. A phase has one live copy of its
+checklist: posting it again collapses the older copy to a one-line pointer to the new one (its
+ledger entries become `checklist_moved`), so a change updates one message per part. Refreshes
+are outbox jobs keyed by the checklist: a burst of changes is one refresh running and at most one
+waiting, rendered from the database when it runs.
+
+A phase's checklist is split into as many messages ("parts") as its text needs: Slack refuses a
+message carrying more than about 12,000 characters of text (msg_blocks_too_long) or more than 50
+blocks, so parts are cut by measuring the rendered blocks against a budget, not by counting items.
 """
 
 from __future__ import annotations
@@ -19,16 +23,16 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from bot.engagement.checklist import phase_by_number
-from bot.engagement.lifecycle import phases_of
 from bot.services import Services
-from bot.slack.gateway import SlackCallFailed
 from bot.slack.presenters import Rows, checklist_context, checklist_key, overview, phase_data, split_rows
+from bot.slack.sending import SETTLE_SECONDS, Job, Sending, UpdateJob
 from messages import Message, TemplateError
-from storage.models import Engagement
+from storage.models import Engagement, PostedMessage
 
 log = logging.getLogger("golive.publish")
 
 CHECKLIST = "checklist"
+CHECKLIST_MOVED = "checklist_moved"  # an older copy, now a pointer to the live one
 # Text characters per checklist message: under Slack's ~12,000 with room for the header's part
 # counter and what Slack adds itself.
 TEXT_BUDGET = 11_000
@@ -76,14 +80,16 @@ def render_checklist(
     *,
     min_parts: int = 1,
     redraw: Collection[int] = (),
+    nonce: str = "",
 ) -> tuple[str, list[Message]]:
-    """The phase checklist as messages that each stay within TEXT_BUDGET and MAX_BLOCKS."""
+    """The phase checklist as messages that each stay within TEXT_BUDGET and MAX_BLOCKS. Items in
+    `redraw` get block_ids versioned with `nonce` (a fresh one when none is given)."""
     with s.db.read() as session:
         engagement = session.get(Engagement, engagement_id)
         assert engagement is not None
         phase = phase_by_number(session, engagement, phase_number)
         base, rows = checklist_context(session, engagement, phase, s.clock.now())
-    nonce = secrets.token_hex(4) if redraw else ""
+    nonce = (nonce or secrets.token_hex(4)) if redraw else ""
 
     def render(items: Rows, part: int, parts: int) -> Message:
         message = s.renderer.message(
@@ -138,61 +144,186 @@ def _measured_fits(rows: Rows, render: Callable[[Rows, int, int], Message]) -> C
     return fits
 
 
-def post_checklist(s: Services, engagement_id: int, phase_number: int) -> list[str]:
-    """Post the phase checklist as new message(s); returns their ts."""
-    channel, messages = render_checklist(s, engagement_id, phase_number)
-    return [
-        s.slack.post(
-            channel, m, kind=CHECKLIST, key=checklist_key(phase_number, n), engagement_id=engagement_id
-        )
-        for n, m in enumerate(messages, start=1)
-    ]
+def _channel_of(s: Services, engagement_id: int) -> str:
+    with s.db.read() as session:
+        engagement = session.get(Engagement, engagement_id)
+        assert engagement is not None
+        return engagement.channel_id
 
 
-def _posted_parts(s: Services, engagement_id: int, phase_number: int) -> int:
-    """How many parts of the phase checklist are in the channel (1, 2, … until one is missing)."""
+def _live_copy(
+    s: Services, engagement_id: int, phase_number: int
+) -> tuple[dict[int, PostedMessage], list[PostedMessage]]:
+    """The live copy of a phase checklist as the ledger has it: its parts by number (the newest
+    message of each), and older messages of the phase still recorded as live (copies posted
+    before a re-post collapsed them)."""
+    prefix = f"{phase_number}."
+    parts: dict[int, PostedMessage] = {}
+    older: list[PostedMessage] = []
+    for row in s.slack.posted(engagement_id, CHECKLIST):  # newest first
+        if not row.key.startswith(prefix) or not row.key[len(prefix) :].isdigit():
+            continue
+        n = int(row.key[len(prefix) :])
+        if n in parts:
+            older.append(row)
+        else:
+            parts[n] = row
+    return parts, older
+
+
+def _count_parts(parts: dict[int, PostedMessage]) -> int:
+    """How many parts are in the channel (1, 2, … until one is missing)."""
     n = 0
-    while s.slack.posted(engagement_id, CHECKLIST, checklist_key(phase_number, n + 1)):
+    while n + 1 in parts:
         n += 1
     return n
+
+
+class ChecklistJob(Job):
+    """Post (`post`) or refresh a phase checklist. Keyed by the checklist, so a post and the
+    refreshes of one checklist never run at once and a burst of refreshes is one."""
+
+    def __init__(
+        self,
+        s: Services,
+        engagement_id: int,
+        phase_number: int,
+        channel: str,
+        *,
+        post: bool = False,
+        redraw: frozenset[int] = frozenset(),
+        nonce: str = "",
+    ) -> None:
+        self.s, self.engagement_id, self.phase_number, self.channel = s, engagement_id, phase_number, channel
+        self.key = (CHECKLIST, engagement_id, phase_number)
+        self.lane = channel
+        self.posts = post
+        self.settle = 0.0 if post else SETTLE_SECONDS
+        self.redraw = redraw
+        # One nonce per refresh: a retried run renders the same blocks, so parts that landed are
+        # not sent again.
+        self.nonce = nonce or (secrets.token_hex(4) if redraw else "")
+
+    def merge(self, newer: Job) -> Job:
+        assert isinstance(newer, ChecklistJob)
+        redraw = self.redraw | newer.redraw
+        return ChecklistJob(
+            self.s,
+            self.engagement_id,
+            self.phase_number,
+            newer.channel,
+            post=self.posts or newer.posts,
+            redraw=redraw,
+            nonce=self.nonce if redraw <= self.redraw else "",
+        )
+
+    def describe(self) -> str:
+        what = "post" if self.posts else "refresh"
+        return f"{what} checklist of phase {self.phase_number} (engagement {self.engagement_id})"
+
+    def run(self, out: Sending) -> None:
+        if self.posts:
+            self._post(out)
+        else:
+            self._refresh(out)
+
+    def _post(self, out: Sending) -> None:
+        s, eid, number = self.s, self.engagement_id, self.phase_number
+        parts, older = _live_copy(s, eid, number)
+        channel, messages = render_checklist(s, eid, number)
+        new_ts = [
+            out.post(channel, m, kind=CHECKLIST, key=checklist_key(number, n), engagement_id=eid)
+            for n, m in enumerate(messages, start=1)
+        ]
+        _collapse(out, s, eid, number, [*parts.values(), *older], to=(channel, new_ts[0]))
+
+    def _refresh(self, out: Sending) -> None:
+        s, eid, number = self.s, self.engagement_id, self.phase_number
+        parts, older = _live_copy(s, eid, number)
+        if older and 1 in parts:
+            _collapse(out, s, eid, number, older, to=(parts[1].channel_id, parts[1].ts))
+        posted = _count_parts(parts)
+        if not posted:
+            return  # not in the channel: nothing to refresh
+        # At least as many parts as are in the channel, so every posted part keeps showing items.
+        channel, messages = render_checklist(
+            s, eid, number, min_parts=posted, redraw=self.redraw, nonce=self.nonce
+        )
+        for n, m in enumerate(messages, start=1):
+            if n <= posted:
+                row = parts[n]
+                if not out.update(row.channel_id, row.ts, m):
+                    log.info("checklist part %s.%s (%s) is gone from the channel", number, n, row.ts)
+            else:  # the items outgrew the parts posted (added items, longer notes): one more part
+                out.post(channel, m, kind=CHECKLIST, key=checklist_key(number, n), engagement_id=eid)
+
+
+def _collapse(
+    out: Sending, s: Services, engagement_id: int, phase_number: int, rows: list[PostedMessage], *, to: tuple[str, str]
+) -> None:
+    """Older copies of a checklist become a one-line pointer to the live copy (`to`: its first
+    part): no longer refreshed, and nothing left on them to click."""
+    if not rows:
+        return
+    s.slack.relabel([r.id for r in rows if r.id is not None], CHECKLIST_MOVED)
+    for row in rows:
+        out.submit(
+            UpdateJob(
+                row.channel_id,
+                row.ts,
+                lambda o, to=to: moved_message(o, s, engagement_id, phase_number, to),
+                what="moved checklist",
+            )
+        )
+
+
+def moved_message(
+    out: Sending, s: Services, engagement_id: int, phase_number: int, to: tuple[str, str]
+) -> Message:
+    """The one line an older copy of a checklist is collapsed to: a link to the live copy."""
+    with s.db.read() as session:
+        engagement = session.get(Engagement, engagement_id)
+        assert engagement is not None
+        phase = phase_by_number(session, engagement, phase_number)
+        customer, data = engagement.customer_name, phase_data(phase)
+    url = out.permalink(*to)
+    link = f"<{url}|the newer copy>" if url and _SAFE_URL.match(url) else None
+    return s.renderer.message("checklist_moved.json.j2", customer_name=customer, phase=data, link=link)
+
+
+_SAFE_URL = re.compile(r"^https://[^\s|<>]+$")
+
+
+def post_checklist(s: Services, engagement_id: int, phase_number: int) -> None:
+    """Post the phase checklist as new message(s); an older copy in the channel collapses to a
+    pointer to it."""
+    channel = _channel_of(s, engagement_id)
+    s.outbox.submit(ChecklistJob(s, engagement_id, phase_number, channel, post=True))
 
 
 def refresh_checklist(
     s: Services, engagement_id: int, phase_number: int, *, redraw: Collection[int] = ()
 ) -> None:
-    """Update every posted copy of the phase checklist in place.
+    """Queue an update of the live copy of the phase checklist (rendered when it runs).
 
-    The checklist keeps at least as many parts as are in the channel, so every posted part keeps
-    showing items. When the items outgrow the parts posted (added items, longer notes), the new
-    part is posted once. `redraw`: items whose checkbox must be redrawn even if unchanged.
+    When the items outgrow the parts posted (added items, longer notes), the new part is posted
+    once. `redraw`: items whose checkbox must be redrawn even if unchanged.
     """
-    posted = _posted_parts(s, engagement_id, phase_number)
-    channel, messages = render_checklist(
-        s, engagement_id, phase_number, min_parts=max(posted, 1), redraw=redraw
-    )
-    for n, m in enumerate(messages, start=1):
-        key = checklist_key(phase_number, n)
-        if n <= posted:
-            s.slack.refresh(engagement_id, CHECKLIST, key, m)
-        elif posted:
-            try:
-                s.slack.post(channel, m, kind=CHECKLIST, key=key, engagement_id=engagement_id)
-            except SlackCallFailed as exc:
-                log.warning("could not post checklist part %s: %s", key, exc.error)
+    channel = _channel_of(s, engagement_id)
+    s.outbox.submit(ChecklistJob(s, engagement_id, phase_number, channel, redraw=frozenset(redraw)))
 
 
 def refresh_posted_checklists(s: Services, engagement_id: int) -> None:
     """Update every phase checklist already in the channel (after the plan or settings changed)."""
-    with s.db.read() as session:
-        numbers = [p.number for p in phases_of(session, engagement_id)]
+    numbers = sorted({int(r.key.split(".")[0]) for r in s.slack.posted(engagement_id, CHECKLIST) if "." in r.key})
     for n in numbers:
-        if s.slack.posted(engagement_id, CHECKLIST, checklist_key(n, 1)):
-            refresh_checklist(s, engagement_id, n)
+        refresh_checklist(s, engagement_id, n)
 
 
 def announce_phase(s: Services, engagement_id: int, phase_number: int) -> None:
     """The next phase starts: say so in the channel, then post its checklist. One past the last
-    phase means the customer is live: that is announced instead."""
+    phase means the customer is live: that is announced instead. Both are queued in the channel's
+    order: the announcement lands first."""
     with s.db.read() as session:
         engagement = session.get(Engagement, engagement_id)
         assert engagement is not None
@@ -207,7 +338,8 @@ def announce_phase(s: Services, engagement_id: int, phase_number: int) -> None:
                 "finished": next((p for p in ctx["phases"] if p["number"] == phase_number - 1), None),
             }
             message = s.renderer.message("phase_started.json.j2", command=s.command, **ctx)
+        channel = engagement.channel_id
     kind, key = ("live", "live") if live else ("phase", str(phase_number))
-    s.slack.post(engagement.channel_id, message, kind=kind, key=key, engagement_id=engagement_id)
+    s.outbox.post(channel, message, kind=kind, key=key, engagement_id=engagement_id)
     if not live:
-        post_checklist(s, engagement_id, phase_number)
+        s.outbox.submit(ChecklistJob(s, engagement_id, phase_number, channel, post=True))

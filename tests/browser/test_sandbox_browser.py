@@ -173,9 +173,10 @@ def test_walk_through_from_start_to_sign_off_and_nudge(page: Page, sandbox_serve
     expect(page.get_by_role("heading", name="1. Discovery — checklist")).to_have_count(1)
     expect(message(page, "kicked off")).to_contain_text("Carl Consultant leads it")
 
-    # 2. They post the checklist again.
+    # 2. They post the checklist again: the first copy collapses to a pointer to the new one.
     send_command(page, "/golive checklist")
-    expect(page.get_by_role("heading", name="1. Discovery — checklist")).to_have_count(2)
+    expect(message(page, "this checklist moved")).to_contain_text("the newer copy is the one kept up to date")
+    expect(page.get_by_role("heading", name="1. Discovery — checklist")).to_have_count(1)
 
     # 3. The customer contributor has no composer, and ticks their item in the newest checklist.
     switch_to(page, CONTRIBUTOR)

@@ -46,6 +46,9 @@ class Formula:
 
 _TOKEN = re.compile(r"<[^<>]*>")
 _DATE = re.compile(r"^!date\^[0-9]+\^[^|<>]*\|[^<>]*$")
+# A link the bot makes to one of its own messages (chat.getPermalink), e.g. from a checklist copy
+# collapsed to a pointer: the workspace's archive URL of a message in the channel, a fixed label.
+_PERMALINK = re.compile(r"^https://[a-z0-9-]+\.slack\.com/archives/([CG][A-Z0-9]+)/p[0-9]{16}\|the newer copy$")
 
 
 def strings(value: Any) -> list[str]:
@@ -74,6 +77,9 @@ def unintended(text: str, users: set[str], channels: set[str]) -> list[str]:
         if inner.startswith("#") and inner[1:] in channels:
             continue
         if _DATE.match(inner):
+            continue
+        permalink = _PERMALINK.match(inner)
+        if permalink and permalink.group(1) in channels:
             continue
         bad.append(token)
     return bad

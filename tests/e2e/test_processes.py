@@ -114,6 +114,33 @@ def test_serve_answers_a_signed_start_and_stops_on_sigterm(standin, tmp_path):
     assert "Traceback" not in out
 
 
+def test_serve_sends_what_it_queued_before_it_exits(standin, tmp_path):
+    """SIGTERM right after the ack: the worker finishes the listener, then drains the outbox."""
+    port = free_port()
+    proc = spawn(
+        ["serve", "--host", "127.0.0.1", "--port", str(port)],
+        {
+            "SLACK_API_URL": standin.api_url,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'drain.sqlite3'}",
+        },
+        tmp_path,
+    )
+    try:
+        assert wait_http(f"http://127.0.0.1:{port}/healthz", proc) == 200
+        standin.set_latency("chat.postMessage", 0.7)  # the welcome and the checklist take a while
+        driver = SlackDriver(standin, bot_url=f"http://127.0.0.1:{port}/slack/events")
+        assert driver.command("/golive", "start Acme Corp", user=LEAD.user_id, channel=CHANNEL).status == 200
+        assert standin.messages(CHANNEL) == []  # acked before anything was posted
+    finally:
+        code, out = stop(proc)
+    assert code == 0, out
+    texts = [m["text"] for m in standin.messages(CHANNEL)]
+    assert any("kicked off" in t for t in texts) and any("checklist:" in t for t in texts), texts
+    assert "unsent" not in out and "Traceback" not in out
+
+
 def test_socket_mode_connects_and_handles_a_command(standin, tmp_path):
     db = tmp_path / "socket.sqlite3"
     proc = spawn(

@@ -59,11 +59,19 @@ def test_malformed_metadata_is_refused(
     assert [c.method for c in standin.invalid_block_responses()] == ["chat.postMessage"]
 
 
+@pytest.fixture
+def unlimited(standin: SlackStandIn) -> SlackStandIn:
+    """These tests post a few messages at once to set up a history; posting's rate limit (one a
+    second per channel, short bursts) has its own tests in test_rate_limits.py."""
+    standin.set_rate_limit("chat.postMessage", None)
+    return standin
+
+
 def post(client: WebClient, text: str, **kw: Any) -> str:
     return str(client.chat_postMessage(channel=SHARED, text=text, **kw)["ts"])
 
 
-def test_history_newest_first_with_metadata_on_request(standin: SlackStandIn, client: WebClient) -> None:
+def test_history_newest_first_with_metadata_on_request(unlimited: SlackStandIn, client: WebClient) -> None:
     first = post(client, "one", metadata=NUDGE)
     second = post(client, "two")
     post(client, "a reply", thread_ts=first)
@@ -79,7 +87,7 @@ def test_history_newest_first_with_metadata_on_request(standin: SlackStandIn, cl
     assert "metadata" not in full[0] and full[0]["ts"] == second
 
 
-def test_history_bounds_and_paging(standin: SlackStandIn, client: WebClient) -> None:
+def test_history_bounds_and_paging(unlimited: SlackStandIn, client: WebClient) -> None:
     ts = [post(client, f"m{i}") for i in range(5)]
     texts = lambda answer: [m["text"] for m in answer["messages"]]  # noqa: E731
     assert texts(client.conversations_history(channel=SHARED, oldest=ts[1], latest=ts[3])) == ["m2"]

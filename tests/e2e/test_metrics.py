@@ -1,0 +1,67 @@
+"""GET /metrics: Prometheus' text format over real HTTP, counting what the bot did."""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from harness import CHANNEL, CONTRIBUTOR, LEAD
+from tests.e2e.helpers import mention
+from tests.e2e.test_checklist import tick
+
+
+def scrape(h) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    with urllib.request.urlopen(h.server.url + "/metrics", timeout=5) as resp:
+        assert resp.status == 200
+        assert resp.headers["Content-Type"].startswith("text/plain")
+        text = resp.read().decode()
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def value(samples, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_metrics_count_acks_by_kind_refusals_and_sweeps(harness):
+    h = harness
+    before = scrape(h)
+    h.command("start Acme Corp size=small kickoff=2026-11-30")
+    h.command(f"role {mention(CONTRIBUTOR)} contributor")
+    tick(h, "1.5", CONTRIBUTOR)
+    h.driver.command("/golive", "status", user=LEAD.user_id, channel=CHANNEL, signature="v0=" + "0" * 64)
+    h.run_sweep()
+    after = scrape(h)
+    assert value(after, "golive_ack_seconds_count", kind="command") - value(
+        before, "golive_ack_seconds_count", kind="command"
+    ) == 2
+    assert value(after, "golive_ack_seconds_count", kind="block_actions") - value(
+        before, "golive_ack_seconds_count", kind="block_actions"
+    ) == 1
+    # Every ack was under Slack's 3 seconds: all of them fall in the 3 s bucket.
+    assert value(after, "golive_ack_seconds_bucket", kind="command", le="3.0") == value(
+        after, "golive_ack_seconds_count", kind="command"
+    )
+    assert value(after, "golive_requests_refused_total", status="401") - value(
+        before, "golive_requests_refused_total", status="401"
+    ) == 1
+    assert value(after, "golive_sweep_seconds_count") - value(before, "golive_sweep_seconds_count") == 1
+    for name in ("golive_slack_calls_total", "golive_refresh_queue_depth", "golive_reminders_total"):
+        assert any(n.startswith(name.removesuffix("_total")) for n, _ in after), name
+
+
+def test_metrics_can_be_switched_off(harness_factory):
+    h = harness_factory(env={"GOLIVE_METRICS": "false"})
+    try:
+        urllib.request.urlopen(h.server.url + "/metrics", timeout=5)
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 404
+    else:
+        raise AssertionError("/metrics answered while switched off")
+    assert re.match(r"http://127\.0\.0\.1:\d+", h.server.url)

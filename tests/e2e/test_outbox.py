@@ -1,0 +1,274 @@
+"""Issue 11: Slack output through one paced queue — one live copy of a checklist, refreshes
+coalesced per message (the latest state wins), 429s waited out, nothing dropped, acks never wait.
+
+Signed clicks over real HTTP into the bot; its Web API calls answered by the stand-in, which
+enforces Slack's rate limits (standin/ratelimits.py).
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlmodel import select
+
+from bot.slack.calls import SLACK_CALLS
+from bot.slack.publish import CHECKLIST, CHECKLIST_MOVED
+from harness import CHANNEL, CONTRIBUTOR, LEAD
+from storage.models import Item, PostedMessage
+from tests.e2e.helpers import blocks_text, checklists, posts
+
+ITEMS = 41  # 40 are ticked; one stays open, so the phase does not finish
+
+
+def _playbook(tmp_path: Path, n: int = ITEMS) -> Path:
+    """The default playbook with `n` short customer items in Discovery (phase 1)."""
+    doc = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "bot/engagement/playbooks/default.yaml").read_text()
+    )
+    doc["phases"][1]["items"] = [
+        {"key": f"task_{i}", "title": f"Customer task {i:02d}", "owner": "customer"} for i in range(n)
+    ]
+    path = tmp_path / "many.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def big(request, harness_factory, tmp_path):
+    """An engagement whose Discovery checklist has 41 customer items, on SQLite and PostgreSQL."""
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    h = harness_factory(url, env={"GOLIVE_PLAYBOOK": str(_playbook(tmp_path))})
+    h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
+    return h
+
+
+def _items(h) -> list[Item]:
+    with h.services.db.read() as s:
+        rows = s.exec(select(Item).order_by(Item.number)).all()
+    return [i for i in rows if i.title.startswith("Customer task")]
+
+
+def _live(h) -> dict:
+    [live] = checklists(h)
+    return h.standin.message(CHANNEL, live["ts"])
+
+
+def _ticked(message: dict) -> int:
+    return sum(
+        1
+        for b in message["blocks"]
+        if b.get("type") == "actions" and b["elements"][0].get("initial_options")
+    )
+
+
+def _click_burst(h, ts: str, items: list[Item]) -> list[float]:
+    """Every click sent at once from 8 threads, as a workshop would; returns each ack's time."""
+
+    def click(it: Item) -> float:
+        started = time.monotonic()
+        r = h.driver.click(CHANNEL, ts, f"tick:{it.id}", user=CONTRIBUTOR.user_id, selected_options=[str(it.id)])
+        assert r.status == 200
+        return time.monotonic() - started
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(click, items))
+
+
+def _updates_of(h, ts: str) -> list:
+    return [c for c in h.standin.calls_to("chat.update") if c.args.get("ts") == ts]
+
+
+# -- coalescing ----------------------------------------------------------------------------------
+def test_forty_ticks_in_a_burst_are_a_handful_of_updates_and_the_message_shows_all_forty(big):
+    h = big
+    ts = _live(h)["ts"]
+    items = _items(h)[:40]
+    assert len(items) == 40
+    acks = _click_burst(h, ts, items)
+    h.idle(timeout=30)
+    with h.services.db.read() as s:
+        assert all(s.get(Item, it.id).status == "done" for it in items)  # type: ignore[union-attr]
+    message = _live(h)
+    assert _ticked(message) == 40
+    assert "40 of 41 done" in blocks_text(message["blocks"])
+    updates = _updates_of(h, ts)
+    assert 1 <= len(updates) <= 6, f"{len(updates)} chat.update calls for 40 ticks"
+    assert all(c.response["ok"] for c in updates)
+    assert max(acks) < 3.0  # nobody waited on Slack to be answered
+    assert h.bot.outbox.depth == 0 and h.bot.outbox.in_flight == 0
+
+
+def test_under_slacks_rate_limit_a_burst_still_ends_with_the_latest_state(big):
+    h = big
+    ts = _live(h)["ts"]
+    # Slack stricter than the bot's pacing: one update a second for the workspace, no burst.
+    h.standin.set_rate_limit("chat.update", per_minute=60, burst=1)
+    h.standin.reset_calls()
+    items = _items(h)[:40]
+    for n in range(0, 40, 10):  # four bursts of ten, each while the last one's refresh is held
+        _click_burst(h, ts, items[n : n + 10])
+        time.sleep(0.3)
+    h.idle(timeout=60)
+    refused = h.standin.ratelimited_responses("chat.update")
+    assert refused, "the stand-in's limit was never reached: the test tests nothing"
+    assert all(c.status == 429 for c in refused)
+    message = _live(h)
+    assert _ticked(message) == 40, "the message ended stale"
+    assert "40 of 41 done" in blocks_text(message["blocks"])
+    landed = [c for c in _updates_of(h, ts) if c.response.get("ok")]
+    assert landed and "40 of 41 done" in landed[-1].args["text"]
+
+
+def test_a_refresh_that_gets_429_waits_retry_after_and_lands(big):
+    h = big
+    ts = _live(h)["ts"]
+    first = _items(h)[0]
+    before = SLACK_CALLS.ratelimited().get("chat.update", 0)
+    h.standin.fail_next("chat.update", status=429, retry_after=1)
+    h.standin.reset_calls()
+    _click_burst(h, ts, [first])
+    h.idle(timeout=10)
+    refused, landed = _updates_of(h, ts)
+    assert (refused.status, refused.response["error"]) == (429, "ratelimited")
+    assert landed.response["ok"] and landed.at - refused.at >= 0.9  # waited Retry-After
+    assert _ticked(_live(h)) == 1
+    assert SLACK_CALLS.ratelimited().get("chat.update", 0) == before + 1
+
+
+def test_a_refresh_that_gets_a_5xx_is_retried_with_backoff(big):
+    h = big
+    ts = _live(h)["ts"]
+    h.standin.fail_next("chat.update", status=503, times=2)
+    h.standin.reset_calls()
+    _click_burst(h, ts, [_items(h)[0]])
+    h.idle(timeout=15)
+    assert [c.status for c in _updates_of(h, ts)] == [503, 503, 200]
+    assert _ticked(_live(h)) == 1
+
+
+def test_a_refresh_whose_message_is_gone_stops(big):
+    h = big
+    ts = _live(h)["ts"]
+    h.standin.fail_next("chat.update", error="message_not_found")  # deleted meanwhile
+    h.standin.reset_calls()
+    _click_burst(h, ts, [_items(h)[0]])
+    h.idle(timeout=5)
+    [update] = _updates_of(h, ts)
+    assert update.response["error"] == "message_not_found"
+    time.sleep(1.0)  # a retry would have come by now
+    assert len(_updates_of(h, ts)) == 1 and h.bot.outbox.depth == 0
+
+
+# -- one live copy ---------------------------------------------------------------------------------
+def test_a_reposted_checklist_collapses_the_old_copy_and_ticks_update_only_the_new_one(harness):
+    h = harness
+    h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
+    [old] = checklists(h)
+    h.command("checklist")
+    [new] = checklists(h)
+    assert new["ts"] != old["ts"]
+    moved = h.standin.message(CHANNEL, old["ts"])
+    text = blocks_text(moved["blocks"])
+    [permalink] = [c for c in h.standin.calls_to("chat.getPermalink") if c.args["message_ts"] == new["ts"]]
+    assert f"<{permalink.response['permalink']}|the newer copy>" in text
+    assert "this checklist moved" in text and len(moved["blocks"]) == 1
+    assert not [b for b in moved["blocks"] if b["type"] == "actions"], "nothing left to click on the old copy"
+    with h.services.db.read() as s:
+        kinds = {r.ts: r.kind for r in s.exec(select(PostedMessage)).all()}
+    assert (kinds[old["ts"]], kinds[new["ts"]]) == (CHECKLIST_MOVED, CHECKLIST)
+    h.standin.reset_calls()
+    with h.services.db.read() as s:
+        item = s.exec(select(Item).where(Item.owner_side == "customer")).first()
+    h.driver.click(CHANNEL, new["ts"], f"tick:{item.id}", user=CONTRIBUTOR.user_id, selected_options=[str(item.id)])
+    h.idle()
+    assert {c.args["ts"] for c in h.standin.calls_to("chat.update")} == {new["ts"]}
+    assert h.standin.message(CHANNEL, old["ts"])["blocks"] == moved["blocks"]
+
+
+def test_posting_the_checklist_again_and_again_leaves_one_live_copy(harness):
+    h = harness
+    h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
+    for _ in range(6):
+        h.driver.command("/golive", "checklist", user=LEAD.user_id, channel=CHANNEL)
+    h.idle(timeout=20)
+    assert len(checklists(h)) == 1, "one live copy"
+    copies = [m for m in posts(h) if "checklist moved" in m["text"] or "checklist:" in m["text"]]
+    assert 2 <= len(copies) <= 7  # coalesced: no more posts than commands, maybe fewer
+    assert h.standin.ratelimited_responses() == []
+
+
+# -- pacing and lifecycle --------------------------------------------------------------------------
+def test_posts_are_paced_per_channel_and_keep_their_order(harness):
+    h = harness
+    h.command("start Acme Corp")
+    outbox = h.services.outbox
+    burst = outbox.pacer.paces["chat.postMessage"].burst
+    h.standin.reset_calls()
+    for n in range(burst + 3):
+        outbox.post(CHANNEL, h.services.notice(f"note {n}"), kind="test")
+    h.idle(timeout=20)
+    assert h.standin.ratelimited_responses() == [], "paced before Slack had to say 429"
+    calls = h.standin.calls_to("chat.postMessage")
+    assert [c.args["text"] for c in calls] == [f"note {n}" for n in range(burst + 3)]
+    assert calls[-1].at - calls[burst - 1].at >= 2.5  # past the burst: about one a second
+
+
+def test_close_sends_what_is_queued_first(harness_factory):
+    h = harness_factory()
+    h.command("start Acme Corp")
+    h.standin.fail_next("chat.postMessage", status=429, retry_after=1)
+    h.services.outbox.post(CHANNEL, h.services.notice("sent while stopping"), kind="test")
+    h.bot.close(drain_seconds=10)
+    assert [m for m in posts(h) if m["text"] == "sent while stopping"]
+
+
+def test_calls_are_counted_by_method(harness):
+    before = SLACK_CALLS.calls()
+    harness.command("start Acme Corp")
+    after = SLACK_CALLS.calls()
+    assert after.get("chat.postMessage", 0) - before.get("chat.postMessage", 0) == len(posts(harness)) == 2
+    assert after.get("chat.getPermalink", 0) == before.get("chat.getPermalink", 0)  # only what was called
+
+
+# -- lost answers ------------------------------------------------------------------------------------
+SLOW = 1.6  # seconds Slack takes to answer; the bot's client gives up after 1
+
+
+def test_an_update_whose_answer_timed_out_is_sent_again(harness_factory):
+    h = harness_factory(env={"GOLIVE_SLACK_TIMEOUT": "1"})
+    h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
+    [live] = checklists(h)
+    with h.services.db.read() as s:
+        item = s.exec(select(Item).where(Item.owner_side == "customer")).first()
+    h.standin.reset_calls()
+    h.standin.set_latency("chat.update", SLOW)
+    h.driver.click(CHANNEL, live["ts"], f"tick:{item.id}", user=CONTRIBUTOR.user_id, selected_options=[str(item.id)])
+    h.standin.wait_for(lambda: h.standin.calls_to("chat.update"), message="the first update")
+    h.standin.set_latency("chat.update", 0)
+    h.idle(timeout=15)
+    updates = h.standin.calls_to("chat.update")
+    assert len(updates) == 2 and all(c.response["ok"] for c in updates)
+    assert "1 of 6 done" in blocks_text(h.standin.message(CHANNEL, live["ts"])["blocks"])
+
+
+def test_a_post_whose_answer_timed_out_is_looked_for_not_doubled(harness_factory):
+    h = harness_factory(env={"GOLIVE_SLACK_TIMEOUT": "1"})
+    h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
+    h.standin.reset_calls()
+    h.standin.set_latency("chat.postMessage", SLOW)
+    h.driver.command("/golive", "checklist", user=LEAD.user_id, channel=CHANNEL)
+    h.standin.wait_for(lambda: h.standin.calls_to("chat.postMessage"), message="the post")
+    h.standin.set_latency("chat.postMessage", 0)
+    h.idle(timeout=15)
+    assert len(h.standin.calls_to("chat.postMessage")) == 1, "posted once: it had landed"
+    [looked] = h.standin.calls_to("conversations.history")
+    assert looked.args.get("include_all_metadata") in (True, "true", "1", 1)
+    [live] = checklists(h)
+    with h.services.db.read() as s:
+        row = s.exec(select(PostedMessage).where(PostedMessage.ts == live["ts"])).one()
+    assert row.kind == CHECKLIST  # in the ledger: it is the live copy, updated from now on
+    assert len([m for m in posts(h) if "checklist moved" in m["text"]]) == 1

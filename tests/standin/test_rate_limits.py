@@ -1,0 +1,122 @@
+"""Slack's rate limits in the stand-in: 429 ``ratelimited`` with Retry-After, as Slack answers.
+
+chat.update is Tier 3 (50+ a minute for the workspace, bursts welcome); chat.postMessage allows
+about one message a second per channel with short bursts (docs.slack.dev/apis/web-api/rate-limits).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from standin import SLACK_RATE_LIMITS, RateLimit, SlackStandIn
+
+from .ids import INTERNAL, SHARED
+
+
+def rate_limited(call, **kwargs) -> SlackApiError:
+    with pytest.raises(SlackApiError) as info:
+        call(**kwargs)
+    return info.value
+
+
+def test_slacks_limits_are_on_by_default(standin: SlackStandIn) -> None:
+    assert standin.rate_limits == SLACK_RATE_LIMITS
+    assert SLACK_RATE_LIMITS["chat.update"] == RateLimit(per_minute=50, burst=50)  # Tier 3, workspace
+    post = SLACK_RATE_LIMITS["chat.postMessage"]
+    assert (post.per_minute, post.per_channel) == (60, True) and 1 < post.burst <= 10
+
+
+def test_posting_past_the_burst_in_one_channel_answers_429_and_posts_nothing(
+    standin: SlackStandIn, client: WebClient
+) -> None:
+    burst = SLACK_RATE_LIMITS["chat.postMessage"].burst
+    for n in range(burst):
+        client.chat_postMessage(channel=SHARED, text=f"burst {n}")
+    error = rate_limited(client.chat_postMessage, channel=SHARED, text="one too many")
+    assert error.response.status_code == 429
+    assert error.response["error"] == "ratelimited" and error.response["ok"] is False
+    assert error.response.headers["Retry-After"] == "1"
+    assert [m["text"] for m in standin.messages(SHARED)] == [f"burst {n}" for n in range(burst)]
+    # Per channel: another channel is not held up.
+    assert client.chat_postMessage(channel=INTERNAL, text="elsewhere")["ok"] is True
+    [refused] = standin.ratelimited_responses("chat.postMessage")
+    assert refused.args["text"] == "one too many" and refused.status == 429
+    # A second later the channel takes one more message (about one a second).
+    time.sleep(1.05)
+    assert client.chat_postMessage(channel=SHARED, text="a second later")["ok"] is True
+    rate_limited(client.chat_postMessage, channel=SHARED, text="too soon again")
+
+
+def test_chat_update_is_limited_for_the_whole_workspace(standin: SlackStandIn, client: WebClient) -> None:
+    a = client.chat_postMessage(channel=SHARED, text="a v1")["ts"]
+    b = client.chat_postMessage(channel=INTERNAL, text="b v1")["ts"]
+    standin.set_rate_limit("chat.update", per_minute=60, burst=2)  # a short window for the test
+    client.chat_update(channel=SHARED, ts=a, text="a v2")
+    client.chat_update(channel=INTERNAL, ts=b, text="b v2")
+    error = rate_limited(client.chat_update, channel=SHARED, ts=a, text="a v3")
+    assert (error.response.status_code, error.response["error"]) == (429, "ratelimited")
+    assert error.response.headers["Retry-After"] == "1"
+    assert standin.message(SHARED, a)["text"] == "a v2", "a refused update changes nothing"
+    time.sleep(1.05)
+    client.chat_update(channel=SHARED, ts=a, text="a v3")
+    assert standin.message(SHARED, a)["text"] == "a v3"
+
+
+def test_tier_3_allows_a_burst_of_50_updates_then_asks_to_wait(
+    standin: SlackStandIn, client: WebClient
+) -> None:
+    ts = client.chat_postMessage(channel=SHARED, text="v0")["ts"]
+    for n in range(50):
+        client.chat_update(channel=SHARED, ts=ts, text=f"v{n + 1}")
+    error = rate_limited(client.chat_update, channel=SHARED, ts=ts, text="v51")
+    # 50 a minute: the next token is 1.2 s away, Retry-After is whole seconds.
+    assert error.response.headers["Retry-After"] == "2"
+    assert standin.message(SHARED, ts)["text"] == "v50"
+
+
+def test_a_limit_can_be_lifted_and_other_methods_are_not_limited(
+    standin: SlackStandIn, client: WebClient
+) -> None:
+    standin.set_rate_limit("chat.postMessage", None)
+    for n in range(10):
+        client.chat_postMessage(channel=SHARED, text=f"m{n}")
+    for _ in range(10):
+        client.conversations_info(channel=SHARED)
+    assert standin.ratelimited_responses() == []
+    assert "chat.postMessage" not in standin.rate_limits
+
+
+def test_no_limits_when_asked_for_none() -> None:
+    with SlackStandIn(bot_token="xoxb-t", rate_limits=None) as s:
+        s.add_channel("C0X", name="x")
+        client = WebClient(base_url=s.api_url, token="xoxb-t")
+        for n in range(8):
+            client.chat_postMessage(channel="C0X", text=f"m{n}")
+        assert len(s.messages("C0X")) == 8 and s.rate_limits == {}
+
+
+def test_slack_sdks_rate_limit_handler_waits_out_retry_after(standin: SlackStandIn) -> None:
+    client = WebClient(
+        base_url=standin.api_url,
+        token="xoxb-test",
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
+    )
+    burst = SLACK_RATE_LIMITS["chat.postMessage"].burst
+    started = time.monotonic()
+    for n in range(burst + 1):
+        client.chat_postMessage(channel=SHARED, text=f"m{n}")
+    assert time.monotonic() - started >= 0.9  # the last one waited Retry-After
+    assert len(standin.messages(SHARED)) == burst + 1
+    assert [c.status for c in standin.calls_to("chat.postMessage")][-2:] == [429, 200]
+
+
+def test_a_limit_needs_a_rate_and_a_burst() -> None:
+    with pytest.raises(ValueError):
+        RateLimit(per_minute=0)
+    with pytest.raises(ValueError):
+        RateLimit(per_minute=10, burst=0)
