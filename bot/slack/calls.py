@@ -20,6 +20,8 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
+from bot import metrics
+
 # status is the HTTP status of the answer, or None when there was none (timeout, connection error)
 CallHook = Callable[[str, int | None], None]
 
@@ -39,6 +41,11 @@ class CallStats:
             if status == 429:
                 self._ratelimited[method] += 1
             hooks = list(self._hooks)
+        metrics.SLACK_CALLS.labels(method).inc()
+        if status == 429:
+            metrics.SLACK_RATE_LIMITED.labels(method).inc()
+        elif status is None or status >= 500:
+            metrics.SLACK_ERRORS.labels(method, "no_answer" if status is None else f"http_{status}").inc()
         for hook in hooks:
             hook(method, status)
 

@@ -33,6 +33,7 @@ from collections.abc import Callable, Hashable
 from slack_sdk import WebClient
 from sqlalchemy.exc import OperationalError
 
+from bot import metrics
 from bot.slack.gateway import SlackCallFailed, SlackGateway
 from bot.slack.pacing import Pacer
 from bot.slack.sending import (
@@ -178,6 +179,7 @@ class Outbox:
                 self._insert(entry)
                 if job.key is not None:
                     self._waiting[job.key] = entry
+            metrics.REFRESH_QUEUE_DEPTH.set(len(self._pending))
             self._cond.notify_all()
 
     def post(
@@ -260,6 +262,7 @@ class Outbox:
                         self._busy_lanes.discard(job.lane)
                     if retry is not None and not self._stopping:
                         self._again(entry, retry)
+                    metrics.REFRESH_QUEUE_DEPTH.set(len(self._pending))
                     self._cond.notify_all()
 
     def _again(self, entry: Entry, retry: Retry) -> None:

@@ -9,7 +9,7 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness import CHANNEL, CONTRIBUTOR, LEAD
-from tests.e2e.helpers import mention
+from tests.e2e.helpers import at, mention
 from tests.e2e.test_checklist import tick
 
 
@@ -36,7 +36,9 @@ def test_metrics_count_acks_by_kind_refusals_and_sweeps(harness):
     h.command(f"role {mention(CONTRIBUTOR)} contributor")
     tick(h, "1.5", CONTRIBUTOR)
     h.driver.command("/golive", "status", user=LEAD.user_id, channel=CHANNEL, signature="v0=" + "0" * 64)
-    h.run_sweep()
+    at(h, "2026-12-02T10:00:00+01:00")  # 1.6 is overdue: the sweep sends a nudge
+    report = h.run_sweep()
+    assert len(report.sent) == 1
     after = scrape(h)
     assert value(after, "golive_ack_seconds_count", kind="command") - value(
         before, "golive_ack_seconds_count", kind="command"
@@ -52,8 +54,14 @@ def test_metrics_count_acks_by_kind_refusals_and_sweeps(harness):
         before, "golive_requests_refused_total", status="401"
     ) == 1
     assert value(after, "golive_sweep_seconds_count") - value(before, "golive_sweep_seconds_count") == 1
-    for name in ("golive_slack_calls_total", "golive_refresh_queue_depth", "golive_reminders_total"):
-        assert any(n.startswith(name.removesuffix("_total")) for n, _ in after), name
+    assert value(after, "golive_reminders_total", outcome="sent") - value(
+        before, "golive_reminders_total", outcome="sent"
+    ) == 1
+    posts = value(after, "golive_slack_calls_total", method="chat.postMessage") - value(
+        before, "golive_slack_calls_total", method="chat.postMessage"
+    )
+    assert posts >= 3  # welcome, checklist, nudge
+    assert value(after, "golive_refresh_queue_depth") == 0  # idle: nothing waiting
 
 
 def test_metrics_can_be_switched_off(harness_factory):
