@@ -105,6 +105,27 @@ def memory_mb(pid: int) -> tuple[float, float]:
     return rss / 1024, pss / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children so far (gunicorn master + workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                pids += [int(p) for p in f.read().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def scratch_postgres(base: str) -> tuple[str, Any]:
     url = make_url(base).set(drivername="postgresql+psycopg")
     name = f"golive_bench_{os.getpid()}"
@@ -196,8 +217,18 @@ class Target:
         self.counter = itertools.count()
         self.lock = threading.Lock()
 
+    def live_checklist(self, item: int) -> str:
+        """The ts of the checklist message that shows the item now (`/golive checklist` moves it)."""
+        needle = f'"tick:{item}"'
+        for m in reversed(self.driver.standin.messages(CHANNEL, include_deleted=False)):
+            if needle in json.dumps(m.get("blocks") or []):
+                return str(m["ts"])
+        return self.ts
+
     def send(self, kind: str) -> float:
         n = next(self.counter)
+        item = self.items[n % len(self.items)]
+        ts = self.live_checklist(item) if kind == "tick" else ""  # looked up before the clock starts
         start = time.perf_counter()
         if kind == "status":
             r = self.driver.command("/golive", "status", user=LEAD.user_id, channel=CHANNEL)
@@ -207,11 +238,8 @@ class Target:
             day = 10 + n % 15
             r = self.driver.command("/golive", f"due 1.2 2027-01-{day:02d}", user=LEAD.user_id, channel=CHANNEL)
         else:
-            item = self.items[n % len(self.items)]
             checked = [str(item)] if (n // len(self.items)) % 2 == 0 else []
-            r = self.driver.click(
-                CHANNEL, self.ts, f"tick:{item}", user=CONTRIBUTOR.user_id, selected_options=checked
-            )
+            r = self.driver.click(CHANNEL, ts, f"tick:{item}", user=CONTRIBUTOR.user_id, selected_options=checked)
         elapsed = time.perf_counter() - start
         if r.status != 200:
             raise SystemExit(f"{kind}: HTTP {r.status} {r.body[:200]}")
@@ -304,11 +332,17 @@ def main() -> int:
             "bare": Target(standin, f"http://127.0.0.1:{bare_port}/slack/events", checklist["ts"], items),
         }
         times: dict[str, dict[str, list[float]]] = {t: {k: [] for k in KINDS} for t in targets}
+        cpu: dict[str, dict[str, float]] = {t: dict.fromkeys(KINDS, 0.0) for t in targets}
+        pids = {"golive": golive.pid, "bare": bare.pid}
         per_round = max(1, args.requests // args.rounds)
         for _round in range(args.rounds):
             for kind in random.sample(kinds, len(kinds)):
                 for name in ("golive", "bare"):
+                    before = cpu_seconds(pids[name])
                     times[name][kind] += run_batch(targets[name], kind, args.clients, per_round)
+                    if name == "golive":
+                        time.sleep(1.0)  # the batch's after-ack work is charged to it
+                    cpu[name][kind] += cpu_seconds(pids[name]) - before
         rss, pss = memory_mb(golive.pid)
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
@@ -326,7 +360,10 @@ def main() -> int:
     db = "PostgreSQL" if url.startswith("postgres") else "SQLite"
     print(f"{args.clients} clients, {per_round * args.rounds} requests per kind, Slack answering in "
           f"{args.slack_delay:.2f} s, {db}, {os.cpu_count()} cores")
-    print(f"{'request':<10} {'golive p50':>10} {'p95':>7} {'p99':>7} {'bare p50':>9} {'p99':>7} {'p50 ratio':>9}")
+    print(
+        f"{'request':<10} {'golive p50':>10} {'p95':>7} {'p99':>7} {'bare p50':>9} {'p99':>7} {'p50 ratio':>9}"
+        f" {'CPU/request golive':>19} {'bare':>6}"
+    )
     result: dict[str, Any] = {"clients": args.clients, "golive": {}, "bare": {"p50_ms": round(bare_p50, 1), "p99_ms": round(bare_p99, 1)}}
     problems = []
     for kind in kinds:
@@ -335,7 +372,12 @@ def main() -> int:
         p50, p95, p99 = percentile(g, 0.5), percentile(g, 0.95), percentile(g, 0.99)
         bp50, bp99 = percentile(b, 0.5), percentile(b, 0.99)
         ratio = p50 / bp50 if bp50 else float("inf")
-        print(f"{kind:<10} {p50:>8.0f}ms {p95:>5.0f}ms {p99:>5.0f}ms {bp50:>7.0f}ms {bp99:>5.0f}ms {ratio:>8.2f}x")
+        n = len(g) or 1
+        gcpu, bcpu = cpu["golive"][kind] * 1000 / n, cpu["bare"][kind] * 1000 / n
+        print(
+            f"{kind:<10} {p50:>8.0f}ms {p95:>5.0f}ms {p99:>5.0f}ms {bp50:>7.0f}ms {bp99:>5.0f}ms {ratio:>8.2f}x"
+            f" {gcpu:>17.1f}ms {bcpu:>4.1f}ms"
+        )
         result["golive"][kind] = {"p50_ms": round(p50, 1), "p99_ms": round(p99, 1), "ratio_p50": round(ratio, 2)}
         if args.clients >= 50 and p99 > P99_TARGET_MS:
             problems.append(f"{kind} p99 {p99:.0f} ms > {P99_TARGET_MS:.0f} ms")

@@ -118,11 +118,15 @@ def on_tick(req: Request) -> None:
 
 
 def _tick(req: Request, item_id: int, done: bool) -> tuple[cl.Change | None, int | None]:
+    """Who, which item and whether they may are read first; the write transaction (and SQLite's
+    writer lock) covers only the conditional update, its audit row and the phase check."""
     s = req.services
-    with s.db.session() as session:
+    with s.db.read() as session:
         engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
         actor = actor_for(req, session, engagement)
+    with s.db.session() as session:
+        item = session.merge(item, load=False)
         change = cl.set_done(session, phase, item, actor, done, s.clock.now())
         return change, record_and_advance(session, engagement, actor, change, s.clock.now())
 

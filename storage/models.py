@@ -28,6 +28,9 @@ class Engagement(SQLModel, table=True):
         ),
         # The sweep finds the engagements whose next check has come through this index.
         Index("ix_engagement_next_check", "status", "next_check_at"),
+        # Every request finds its channel's engagement through this one. Without it SQLite, which
+        # keeps no statistics, chose the index above and scanned every active engagement.
+        Index("ix_engagement_channel_status", "channel_id", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -40,7 +40,7 @@ def test_upgrade_checks_active_engagements_first_and_downgrade_undoes_it(tmp_pat
                     },
                 )
         before = datetime.now(UTC)
-        upgrade(url)
+        upgrade(url, "0006")
         assert current_revision(url) == "0006"
         with engine.connect() as conn:
             rows = dict(conn.execute(text("SELECT status, next_check_at FROM engagement")).all())
