@@ -35,5 +35,19 @@ class LRUCache(Generic[V]):
                 self._data.popitem(last=False)
         return value
 
+    def get(self, key: Hashable) -> V | None:
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        return None
+
+    def put(self, key: Hashable, value: V) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+
     def __len__(self) -> int:
         return len(self._data)

@@ -36,6 +36,9 @@ class Services:
     outbox: Outbox
     # Rendered answers that are the same until the engagement changes (e.g. /golive status).
     rendered: LRUCache[Message] = field(default_factory=LRUCache)
+    # Small facts this process learned and that do not change once true (e.g. a member known
+    # with their team and name), so the same request does not ask the database again.
+    memo: LRUCache[object] = field(default_factory=lambda: LRUCache(maxsize=8192))
 
     @property
     def command(self) -> str:

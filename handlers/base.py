@@ -267,12 +267,17 @@ def remember(
     s: Services, engagement_id: int, user_id: str, added_by: str, team_id: str | None = None
 ) -> None:
     """Record someone who acted or was assigned: name and home team from users.info (cached).
-    `team_id` is the home team a click payload told us, used when users.info cannot see them."""
+    `team_id` is the home team a click payload told us, used when users.info cannot see them.
+    Someone already known with both is remembered in this process, so acting again costs nothing."""
+    key = ("member-known", engagement_id, user_id)
+    if s.memo.get(key):
+        return
     with s.db.read() as session:
         known = session.exec(
             select(Member).where(Member.engagement_id == engagement_id, Member.user_id == user_id)
         ).first()
     if known is not None and known.team_id and known.display_name:
+        s.memo.put(key, True)
         return  # nothing to learn: no Slack call, no write
     profile = s.slack.profile(user_id)
     if profile.is_bot:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -43,12 +44,13 @@ def after_change(
     actor: str | None = None,
     team_id: str | None = None,
     redraw: Collection[int] = (),
+    channel: str | None = None,
 ) -> None:
     """Slack work after a change: learn who acted, update the posted checklist, announce a new phase.
     `redraw`: items whose checkbox must be drawn again even if their state did not change."""
     if actor:
         remember(s, engagement_id, actor, actor, team_id)
-    refresh_checklist(s, engagement_id, phase_number, redraw=redraw)
+    refresh_checklist(s, engagement_id, phase_number, redraw=redraw, channel=channel)
     if advanced_to is not None:
         announce_phase(s, engagement_id, advanced_to)
 
@@ -82,19 +84,16 @@ def on_tick(req: Request) -> None:
     action = req.action
     item_id = parse_id(str(action.get("action_id", "")).rpartition(":")[2])
     done = any(str(o.get("value")) == str(item_id) for o in action.get("selected_options") or [])
-    with s.db.read() as session:
-        engagement = click_engagement(req, session)
-        phase, _item = cl.item_by_id(session, engagement, item_id)
-        engagement_id, phase_number = engagement.id, phase.number
+    where = Where()
     change, advanced, refused = None, None, None
     try:
-        change, advanced = _tick(req, item_id, done)
+        change, advanced = _tick(req, item_id, done, where)
     except NoSide as exc:
         # Nothing was written. When the customer's organisation was not known yet and this user's
         # is the only other one in the channel, it is learned and the tick goes ahead.
         if exc.reason == CUSTOMER_UNKNOWN and learn_customer(req):
             try:
-                change, advanced = _tick(req, item_id, done)
+                change, advanced = _tick(req, item_id, done, where)
             except UserError as again:
                 refused = again
         else:
@@ -103,27 +102,40 @@ def on_tick(req: Request) -> None:
         refused = exc
     if refused is not None:
         req.reply(s.error(refused.message))
+    if where.engagement_id is None:
+        return  # not an item of an active engagement: nothing to draw again
     # Always re-render, and give the ticked item a new block_id even when nothing changed: the
     # user's client shows the box as they clicked it until the block is replaced, so a refused
     # tick goes back to the truth only with a new block.
     after_change(
         s,
-        engagement_id,  # type: ignore[arg-type]
-        phase_number,
+        where.engagement_id,
+        where.phase_number,
         advanced,
         actor=req.user_id if change else None,
         team_id=req.user_team_id,
         redraw={item_id},
+        channel=where.channel,
     )
 
 
-def _tick(req: Request, item_id: int, done: bool) -> tuple[cl.Change | None, int | None]:
+@dataclass
+class Where:
+    """The engagement, phase and channel a click turned out to be about (filled by `_tick`)."""
+
+    engagement_id: int | None = None
+    phase_number: int = 0
+    channel: str | None = None
+
+
+def _tick(req: Request, item_id: int, done: bool, where: Where) -> tuple[cl.Change | None, int | None]:
     """Who, which item and whether they may are read first; the write transaction (and SQLite's
     writer lock) covers only the conditional update, its audit row and the phase check."""
     s = req.services
     with s.db.read() as session:
         engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
+        where.engagement_id, where.phase_number, where.channel = engagement.id, phase.number, engagement.channel_id
         actor = actor_for(req, session, engagement)
     with s.db.session() as session:
         item = session.merge(item, load=False)
@@ -284,7 +296,15 @@ def _apply(req: Request, cmd: ParsedCommand, fn: Any, *, learn: str | None = Non
     req.ack(s.notice(confirm_text(change, names)))
     if learn:
         remember(s, engagement.id, learn, req.user_id)  # type: ignore[arg-type]
-    after_change(s, engagement.id, phase_no, advanced, actor=req.user_id, team_id=req.user_team_id)  # type: ignore[arg-type]
+    after_change(
+        s,
+        engagement.id,  # type: ignore[arg-type]
+        phase_no,
+        advanced,
+        actor=req.user_id,
+        team_id=req.user_team_id,
+        channel=engagement.channel_id,
+    )
 
 
 def cmd_done(req: Request, cmd: ParsedCommand) -> None:

@@ -302,14 +302,19 @@ def post_checklist(s: Services, engagement_id: int, phase_number: int) -> None:
 
 
 def refresh_checklist(
-    s: Services, engagement_id: int, phase_number: int, *, redraw: Collection[int] = ()
+    s: Services,
+    engagement_id: int,
+    phase_number: int,
+    *,
+    redraw: Collection[int] = (),
+    channel: str | None = None,
 ) -> None:
     """Queue an update of the live copy of the phase checklist (rendered when it runs).
 
     When the items outgrow the parts posted (added items, longer notes), the new part is posted
     once. `redraw`: items whose checkbox must be redrawn even if unchanged.
     """
-    channel = _channel_of(s, engagement_id)
+    channel = channel or _channel_of(s, engagement_id)
     s.outbox.submit(ChecklistJob(s, engagement_id, phase_number, channel, redraw=frozenset(redraw)))
 
 
