@@ -1,0 +1,118 @@
+"""Several replicas on one database: two `golive serve` processes, each with its own sweep clock,
+plus two `golive sweep` runs from cron, against one Slack stand-in. Every reminder goes out once,
+and 40 concurrent Approve clicks spread over both servers make one decision."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine
+from sqlmodel import Session, select
+
+from harness import APPROVER, BOT_TOKEN, CHANNEL, CONTRIBUTOR, LEAD, SIGNING_SECRET, start_standin
+from standin import SlackDriver
+from storage.models import AuditEvent, Reminder, SignoffDecision, SignoffRequest
+from tests.e2e.helpers import mention
+from tests.e2e.test_processes import free_port, spawn, stop, wait_http
+
+
+def rows(url: str, model, *where):  # type: ignore[no-untyped-def]
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with Session(engine) as s:
+            return list(s.exec(select(model).where(*where)).all())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_two_replicas_and_cron_sweeps_send_each_reminder_once_and_decide_once(request, tmp_path, backend):
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else f"sqlite:///{tmp_path / 'r.sqlite3'}"
+    standin = start_standin()
+    env = {
+        "SLACK_API_URL": standin.api_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "DATABASE_URL": url,
+        "GOLIVE_SWEEP_SECONDS": "1",
+        "GOLIVE_WEB_WORKERS": "2",
+        "LOG_LEVEL": "WARNING",
+    }
+    ports = [free_port(), free_port()]
+    servers = [spawn(["serve", "--host", "127.0.0.1", "--port", str(p)], env, tmp_path) for p in ports]
+    try:
+        for port, proc in zip(ports, servers, strict=True):
+            assert wait_http(f"http://127.0.0.1:{port}/healthz", proc) == 200
+        a, b = (SlackDriver(standin, bot_url=f"http://127.0.0.1:{p}/slack/events") for p in ports)
+        # Real time: an engagement started ten days ago whose customer works every hour of every
+        # day in UTC (no public holidays), so its Discovery items are overdue now.
+        now = datetime.now(UTC)
+        kickoff = (now - timedelta(days=10)).date().isoformat()
+        assert a.command(
+            "/golive", f"start Acme Corp size=small kickoff={kickoff} tz=UTC", user=LEAD.user_id, channel=CHANNEL
+        ).status == 200
+        standin.wait_for(lambda: [m for m in standin.messages(CHANNEL) if "kicked off" in m["text"]], timeout=15)
+        assert b.command("/golive", "settings hours=00:00-24:00 days=mon-sun", user=LEAD.user_id, channel=CHANNEL).status == 200
+        for n, who in enumerate((f"{mention(CONTRIBUTOR)} contributor", f"{mention(APPROVER)} approver"), start=1):
+            assert a.command("/golive", f"role {who}", user=LEAD.user_id, channel=CHANNEL).status == 200
+            standin.wait_for(  # the role is confirmed after users.info, through response_url
+                lambda n=n: len([e for e in standin.ephemerals(user=LEAD.user_id) if "is now" in (e.get("text") or "")]) >= n,
+                timeout=15,
+            )
+        dry = now + timedelta(minutes=40)  # its 1-hour-before reminder is due now
+        b.command("/golive", f"dryrun {dry:%Y-%m-%d %H:%M}", user=LEAD.user_id, channel=CHANNEL)
+        # Both servers sweep every second; two cron sweeps run at the same time.
+        crons = [spawn(["sweep"], env, tmp_path) for _ in range(2)]
+        for proc in crons:
+            out, _ = proc.communicate(timeout=60)
+            assert proc.returncode == 0, out
+
+        def posted(prefix: str) -> list[dict]:
+            return [m for m in standin.messages(CHANNEL) if (m.get("text") or "").startswith(prefix)]
+
+        standin.wait_for(lambda: posted("Friendly reminder") and posted("Go-live dry run"), timeout=30)
+        time.sleep(4)  # several more sweeps of both servers
+        assert len(posted("Friendly reminder")) == 1
+        sent = rows(url, Reminder, Reminder.status == "sent")
+        assert {r.kind for r in sent} >= {"nudge", "dryrun"}
+        # Every reminder sent is in the channel exactly once.
+        in_channel = {m["ts"] for m in standin.messages(CHANNEL)}
+        assert all(r.sent_ts in in_channel for r in sent)
+        assert len({r.sent_ts for r in sent}) == len(sent)
+        assert len(posted("Go-live dry run")) == len([r for r in sent if r.kind == "dryrun"]) + 1  # + scheduled
+
+        # 40 concurrent Approve clicks, half to each server.
+        b.command("/golive", "signoff solution_design", user=LEAD.user_id, channel=CHANNEL)
+        [req] = standin.wait_for(lambda: [r for r in rows(url, SignoffRequest) if r.ts], timeout=15)
+        with ThreadPoolExecutor(max_workers=40) as pool:
+            answers = list(
+                pool.map(
+                    lambda n: (a if n % 2 else b).click(
+                        CHANNEL, req.ts, f"signoff_approve:{req.id}", user=APPROVER.user_id
+                    ),
+                    range(40),
+                )
+            )
+        assert all(r.status == 200 for r in answers)
+        standin.wait_for(
+            lambda: rows(url, SignoffDecision),
+            timeout=15,
+            message=f"a decision; the approver was told: {[e.get('text') for e in standin.ephemerals(user=APPROVER.user_id)][-1:]}, the lead: {[e.get('text') for e in standin.ephemerals(user=LEAD.user_id)]}",
+        )
+        time.sleep(2)
+        assert len(rows(url, SignoffDecision)) == 1
+        assert len(rows(url, AuditEvent, AuditEvent.kind == "signoff.approved")) == 1
+        decided = [m for m in standin.messages(CHANNEL) if "approved" in (m.get("text") or "").lower()]
+        assert len([m for m in decided if m["ts"] != req.ts]) == 1
+    except AssertionError as exc:
+        outs = [stop(p) for p in servers]
+        raise AssertionError(f"{exc}\n--- server logs ---\n" + "\n".join(o[-4000:] for _c, o in outs)) from None
+    finally:
+        outs = [stop(p) for p in servers]
+        standin.stop()
+    for code, out in outs:
+        assert code == 0, out
+        assert "Traceback" not in out, out
