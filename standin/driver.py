@@ -105,8 +105,16 @@ class SlackDriver(EventsMixin, EphemeralMixin):
         timestamp: int | None = None,
     ) -> DriverResponse:
         """A slash command; its ``trigger_id`` and ``response_url`` are served by the stand-in."""
+        fields = self.command_fields(command, text, user=user, channel=channel)
+        resp = self.send(urlencode(fields), FORM, signature=signature, timestamp=timestamp)
+        apply_command_ack(self.ws, channel, user, resp.status, resp.json, resp.body)
+        return resp
+
+    def command_fields(self, command: str, text: str = "", *, user: str, channel: str) -> dict[str, str]:
+        """The form fields of a slash command, without sending it (benchmarks build requests
+        ahead of time and send them with `send`)."""
         with self.ws.lock:
-            fields = command_payload(
+            return command_payload(
                 self.ws,
                 command,
                 text,
@@ -115,9 +123,6 @@ class SlackDriver(EventsMixin, EphemeralMixin):
                 response_url=self.ws.issue_response_url(channel=channel, user=user),
                 trigger_id=self.ws.issue_trigger(user),
             )
-        resp = self.send(urlencode(fields), FORM, signature=signature, timestamp=timestamp)
-        apply_command_ack(self.ws, channel, user, resp.status, resp.json, resp.body)
-        return resp
 
     # ----- block actions
     @staticmethod
@@ -146,6 +151,39 @@ class SlackDriver(EventsMixin, EphemeralMixin):
     ) -> DriverResponse | None:
         """Click/select an element of a stored message. With ``expect_missing`` the element must be gone
         (returns None; AssertionError if it is there)."""
+        payload = self.click_payload(
+            channel,
+            ts,
+            action_id,
+            user=user,
+            value=value,
+            selected_option=selected_option,
+            selected_options=selected_options,
+            selected_user=selected_user,
+            selected_date=selected_date,
+            block_id=block_id,
+            expect_missing=expect_missing,
+        )
+        if payload is None:
+            return None
+        return self._send_payload(payload, signature=signature, timestamp=timestamp)
+
+    def click_payload(
+        self,
+        channel: str,
+        ts: str,
+        action_id: str,
+        *,
+        user: str,
+        value: Any = None,
+        selected_option: Any = None,
+        selected_options: list[Any] | None = None,
+        selected_user: str | None = None,
+        selected_date: str | None = None,
+        block_id: str | None = None,
+        expect_missing: bool = False,
+    ) -> dict[str, Any] | None:
+        """The block_actions payload `click` sends, without sending it."""
         raw, has_value = self._given(
             value=value,
             selected_option=selected_option,
@@ -197,7 +235,7 @@ class SlackDriver(EventsMixin, EphemeralMixin):
             }
             if record.get("thread_ts"):
                 payload["container"]["thread_ts"] = record["thread_ts"]
-        return self._send_payload(payload, signature=signature, timestamp=timestamp)
+        return payload
 
     def _view_for(self, view_id: str, user: str | None) -> tuple[dict[str, Any], str]:
         record = self.ws.views.get(view_id)

@@ -106,6 +106,15 @@ def render_checklist(
                 raise
             return False  # more blocks than a message holds
 
+    if min_parts <= 1:
+        # Most phases fit one message: render it once and keep it when it is within the budget.
+        # Measuring first rendered every checklist three times (cProfile: ~7 ms a refresh).
+        try:
+            whole = render(rows, 1, 1)
+        except TemplateError:
+            whole = None
+        if whole is not None and _within(whole):
+            return engagement.channel_id, [whole]
     fits = _measured_fits(rows, render) or rendered_fits
     chunks = split_rows(rows, fits, min_parts=min_parts)
     messages = [render(c, n, len(chunks)) for n, c in enumerate(chunks, start=1)]
