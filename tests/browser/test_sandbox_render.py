@@ -340,28 +340,26 @@ def test_a_real_checklist_message_renders_and_shows_a_tick(harness):
     boxes = node.find_all("input", type="checkbox")
     assert len(boxes) == 6 and not any("checked" in b.attrs for b in boxes)
     labels = [c.text for c in node.find_all(cls="choice-label")]
-    assert (
-        labels[4].startswith("1.5 Walk us through")
-        and node.find_all(cls="choice-label")[4].find("b").text == "1.5"
-    )
+    assert labels[0] == "Walk us through your current setup, tech stack, processes and workflows"
+    assert node.find_all(cls="choice-desc")[0].text == "1.5 · due Fri 4 Dec · unassigned"
     menus = node.find_all("details", cls="el-overflow")
     assert len(menus) == 6 and [b.text for b in menus[0].find_all("button")] == [
         "Assign…",
-        "Set due date…",
+        "Change the due date…",
         "Not applicable…",
         "Details",
     ]
-    assert node.find("form", cls="el-button").find("button").text == "Add item…"
-    tick_form = node.find_all("form", cls="el-checkboxes")[4].form_fields()
+    assert [f.find("button").text for f in node.find_all("form", cls="el-button")] == ["My tasks", "Add item…"]
+    tick_form = node.find_all("form", cls="el-checkboxes")[0].form_fields()
     assert tick_form["block_id"].startswith("item:5:") and tick_form["action_id"] == "tick:5"
 
     harness.driver.click(CHANNEL, msg["ts"], "tick:5", user=CONTRIBUTOR.user_id, selected_options=["5"])
     harness.idle()
     node = render()
-    box = node.find_all("input", type="checkbox")[4]
-    assert "checked" in box.attrs
-    assert node.find_all(cls="choice-desc")[4].text.startswith("Done by Cody Contributor")
+    boxes = node.find_all("input", type="checkbox")
+    assert len(boxes) == 5 and not any("checked" in b.attrs for b in boxes), "the done item is folded"
     assert "1 of 6 done" in node.find(cls="b-context").text
+    assert "✅ 1 done" in node.text and "Show all" in [b.text for b in node.find_all("button")]
 
 
 # ----- small helpers of the session
