@@ -103,8 +103,27 @@ def test_mrkdwn_mentions_use_the_directory():
     assert parse(html).find_all("span", cls="mention")[0].text == "@Lena Lead"
 
 
-def test_mrkdwn_dates_show_their_fallback():
+def test_mrkdwn_dates_show_their_fallback_when_the_readers_zone_is_not_known():
     assert shown(md("due <!date^1796000000^{date_short}|Fri 4 Dec>")) == "due Fri 4 Dec"
+
+
+def test_mrkdwn_dates_are_shown_in_the_readers_time_zone():
+    """`<!date>` is what the bot labels "your time": Slack shows it in each reader's zone."""
+    token = "<!date^1797411600^{date_long_pretty} {time}|2026-12-16 09:00 UTC> your time"  # Wed 16 Dec 09:00 UTC
+    berlin = render_mrkdwn(token, Directory(tz=ZoneInfo("Europe/Berlin")))
+    tokyo = render_mrkdwn(token, Directory(tz=ZoneInfo("Asia/Tokyo")))
+    assert shown(berlin) == "Wednesday, December 16th, 2026 10:00 your time"
+    assert shown(tokyo) == "Wednesday, December 16th, 2026 18:00 your time"
+    assert shown(render_mrkdwn("<!date^1797411600^{date_num}|x>", Directory(tz=ZoneInfo("UTC")))) == "2026-12-16"
+
+
+def test_mrkdwn_quotes_are_block_quotes_with_no_entity_shown():
+    """A line starting with > is a quote, as in Slack; user text that starts with an escaped > stays text."""
+    html = md("Changes requested:\n>Add the EMEA entity &amp; the &lt;Q1&gt; invoices\n&gt; not a quote")
+    node = parse(html)
+    [quote] = node.find_all("blockquote")
+    assert quote.text == "Add the EMEA entity & the <Q1> invoices"
+    assert shown(html).endswith("> not a quote") and "&gt;" not in shown(html)
 
 
 def test_mrkdwn_emoji_known_and_unknown():
@@ -368,6 +387,12 @@ def test_a_real_checklist_message_renders_and_shows_a_tick(harness):
 def test_composer_text_is_escaped_and_mentions_become_tokens_as_slack_sends_them():
     assert slack_command_text("assign 1.5 @ada") == "assign 1.5 <@U0APPR|ada>"
     assert slack_command_text("assign 1.5 @Cody Contributor") == "assign 1.5 <@U0CONTRIB|cody>"
+    # A typed @handle is one word: the next word is never swallowed as the rest of a name. The
+    # whole name is a mention only as autocomplete writes it, with its capitals.
+    assert slack_command_text("role @carl consultant") == "role <@U0CONS|carl> consultant"
+    assert slack_command_text("role @Carl Consultant consultant") == "role <@U0CONS|carl> consultant"
+    assert slack_command_text("role @cody contributor") == "role <@U0CONTRIB|cody> contributor"
+    assert slack_command_text("mail me@ada.example") == "mail me@ada.example"
     assert slack_command_text("start A&B <Corp>") == "start A&amp;B &lt;Corp&gt;"
     assert slack_command_text("mail me@adam.example") == "mail me@adam.example"
 

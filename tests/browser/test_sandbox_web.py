@@ -289,3 +289,23 @@ def test_run_exits_2_when_the_port_is_taken(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and f"127.0.0.1:{port}" in err
     assert not (tmp_path / "sandbox.sqlite3").exists(), "nothing starts when the port is taken"
+
+
+def test_the_audit_csv_shared_in_the_channel_can_be_downloaded(web: Browser, sandbox_server: SandboxServer):
+    web.be(LEAD)
+    web.command("/golive start Acme Corp")
+    page = web.command("/golive audit")
+    [link] = newest(page, "Audit trail of the Acme Corp implementation").find_all("a", cls="file")
+    assert link.attrs["download"].startswith("golive-audit-") and link.attrs["download"].endswith(".csv")
+    assert link.find(cls="file-title").text == "Audit trail — Acme Corp"
+    with web.opener.open(web.base + link.attrs["href"], timeout=15) as resp:
+        assert resp.status == 200
+        assert resp.headers["Content-Disposition"] == f'attachment; filename="{link.attrs["download"]}"'
+        assert resp.headers["Content-Type"].startswith("text/csv")
+        body = resp.read().decode("utf-8")
+    assert body.splitlines()[0].startswith('"') and "engagement.started" in body
+    # The customer sees the same file; a file that does not exist is a 404.
+    assert newest(web.be(CONTRIBUTOR), "Audit trail of").find_all("a", cls="file")
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        web.opener.open(web.base + "/files/F0NOPE", timeout=15)
+    assert missing.value.code == 404
