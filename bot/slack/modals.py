@@ -83,8 +83,9 @@ def tasks_context(
     today = local_today(now, engagement.timezone)
     signoffs = [_signoff_row(w, tz, actor) for w in tasks.signoffs[:MAX_SIGNOFFS]]
     with_customer = [_signoff_row(w, tz, actor) for w in tasks.with_customer[:MAX_SIGNOFFS]]
-    # Fixed blocks: intro, clock note, four headings, four "and N more" lines, the footer: 11.
-    budget = MAX_VIEW_BLOCKS - 11 - 2 * len(signoffs) - len(with_customer)
+    # Fixed blocks: a note, the intro, the clock note, four headings with their dividers, four
+    # "and N more" lines, the footer and its divider: 17.
+    budget = MAX_VIEW_BLOCKS - 17 - 2 * len(signoffs) - len(with_customer)
     assigned = [_task_row(engagement, t, tz, today) for t in tasks.assigned[: max(budget, 0)]]
     budget -= len(assigned)
     unassigned = [_task_row(engagement, t, tz, today) for t in tasks.unassigned[: max(budget, 0)]]

@@ -22,6 +22,7 @@ from sandbox.main import SandboxServer
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACT = REPO / "test-artifacts" / "sandbox.png"
+MY_TASKS_ARTIFACT = REPO / "test-artifacts" / "my-tasks.png"
 README_SCREENSHOT = REPO / "docs" / "sandbox.png"
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -145,6 +146,22 @@ def tick(page: Page, ref: str) -> None:
         checklist_item(page, ref).click()
 
 
+def open_my_tasks(page: Page, on: str) -> Locator:
+    """Click *My tasks* on the newest message showing `on`; the modal that opens."""
+    click_button(message(page, on), "My tasks")
+    dialog = page.locator("dialog.modal")
+    expect(dialog.get_by_role("heading", name="My tasks")).to_be_visible()
+    return dialog
+
+
+def save_modal_screenshot(page: Page, path: Path) -> None:
+    """The page as the persona sees it with a modal open (the modal centred on a 1280 by 900 view)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.mouse.move(0, 0)
+    page.screenshot(path=str(path))
+
+
 def save_screenshot(page: Page) -> None:
     ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
     page.mouse.move(0, 0)
@@ -234,6 +251,51 @@ def test_walk_through_from_start_to_sign_off_and_nudge(page: Page, sandbox_serve
 
     save_screenshot(page)
     assert ARTIFACT.stat().st_size > 20_000
+
+
+def test_a_customer_walks_through_my_tasks(page: Page, sandbox_server: SandboxServer) -> None:
+    """The customer's people cannot run commands nor open the Home tab: My tasks, on any of the
+    bot's messages, is where they see what they owe, by when, and approve."""
+    standin = sandbox_server.sandbox.h.standin
+
+    # The consultant sets the engagement up: roles, an item assigned, a sign-off requested.
+    switch_to(page, CONSULTANT)
+    send_command(page, "/golive start Acme Corp")
+    send_command(page, "/golive role @ada approver")
+    send_command(page, "/golive role @cody contributor")
+    send_command(page, "/golive assign 1.5 @cody")
+    send_command(page, "/golive signoff solution_design")
+
+    # Ada, the customer's approver, opens My tasks on the welcome.
+    switch_to(page, APPROVER)
+    tasks = open_my_tasks(page, "kicked off")
+    expect(tasks).to_contain_text("Sign-offs waiting on you · 1")
+    expect(tasks).to_contain_text("Solution design sign-off")
+    expect(tasks).to_contain_text("Times are in your time zone (Europe/Berlin)")
+    expect(tasks).to_contain_text("Acme Corp's items nobody has taken yet · 1")
+    expect(tasks).to_contain_text("1.6 Name your approvers and executive sponsor for sign-offs")
+    expect(tasks).to_contain_text("due Fri 4 Dec, 17:00")
+    expect(tasks).not_to_contain_text("1.1")  # the implementation team's items are theirs
+    expect(tasks.get_by_role("button", name="Open the request", exact=True)).to_be_visible()
+    save_modal_screenshot(page, MY_TASKS_ARTIFACT)
+    assert MY_TASKS_ARTIFACT.stat().st_size > 20_000
+
+    # She approves right there (the confirm dialog is accepted): the modal says so.
+    click_button(tasks, "Approve")
+    expect(tasks).to_contain_text("You approved Solution design sign-off")
+    expect(tasks).not_to_contain_text("Sign-offs waiting on you")
+    decided = [m for m in standin.messages(CHANNEL) if m["text"].startswith("Approved: Solution design sign-off")]
+    assert decided, "the request in the channel was decided"
+    click_button(tasks, "Close")
+    expect(message(page, "Approved: Solution design sign-off")).to_contain_text("Approved by @Ada Approver")
+
+    # Cody, the contributor, opens it on the checklist: the item assigned to him comes first.
+    switch_to(page, CONTRIBUTOR)
+    tasks = open_my_tasks(page, "— checklist")
+    expect(tasks).to_contain_text("Assigned to you · 1")
+    expect(tasks).to_contain_text("1.5 Walk us through your current setup, tech stack, processes and workflows")
+    expect(tasks).not_to_contain_text("Sign-offs waiting on you")
+    assert "&gt;" not in page.inner_text("body") and "&amp;" not in page.inner_text("body")
 
 
 def test_confirm_dialogs_are_asked_before_anything_is_sent(page: Page, sandbox_server: SandboxServer) -> None:
