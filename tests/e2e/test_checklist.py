@@ -673,3 +673,46 @@ def test_an_overridden_checklist_template_is_split_by_measuring_each_part(harnes
     assert sum(1 for bs in blocks for b in bs if b["type"] == "actions" and "tick:" in json.dumps(b)) == 60
     assert all(len(bs) <= 50 and blocks_text_length(bs) <= TEXT_BUDGET for bs in blocks)
     assert not any(str(b.get("block_id", "")).startswith("item:") for bs in blocks for b in bs)
+
+
+def test_forty_items_of_both_sides_are_grouped_customer_first_each_by_due_date(harness_factory, tmp_path):
+    """A 40-item phase, half the customer's: in every part, the customer's open items come before
+    the team's, each group by due date; a group that goes on in the next part says "(continued)"."""
+    doc = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "bot/engagement/playbooks/default.yaml").read_text()
+    )
+    doc["phases"][1]["items"] = [
+        {
+            "key": f"item_{i}",
+            "title": (f"Task {i:02d} reconcile " + "every legacy invoice line " * 10)[:200],
+            "owner": "vendor" if i % 2 else "customer",
+        }
+        for i in range(40)
+    ]
+    path = tmp_path / "mixed.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    h = harness_factory(env={"GOLIVE_PLAYBOOK": str(path)})
+    h.lift_rate_limits()
+    h.command("start Acme Corp kickoff=2026-11-30")
+    # Later items get earlier dates: the order by due date is not the order of the playbook.
+    for n in (37, 38, 39, 40):
+        h.command(f"due 1.{n} 2026-12-01")
+    h.command("done 1.1 1.2")
+    parts = _phase_one(h)
+    assert len(parts) >= 2
+    shown = _item_ids_shown(h)
+    with h.services.db.read() as s:
+        rows = {i.id: i for i in s.exec(select(Item)).all()}
+    owners = [rows[i].owner_side for i in shown]
+    assert len(shown) == 38 and owners == ["customer"] * 19 + ["vendor"] * 19
+    for side in ("customer", "vendor"):
+        dues = [(rows[i].due_on, rows[i].number) for i in shown if rows[i].owner_side == side]
+        assert dues == sorted(dues)
+    assert [rows[i].number for i in shown[:2]] == [37, 39], "the earliest due first"
+    texts = [blocks_text(h.standin.message(CHANNEL, m["ts"])["blocks"]) for m in parts]
+    assert "*Acme Corp's items* · 19 open" in texts[0]
+    assert any("(continued)" in t for t in texts[1:])
+    assert ":white_check_mark: 2 done (1 of Acme Corp's, 1 of the team's)" in texts[-1]
+    for m in parts:
+        stored = h.standin.message(CHANNEL, m["ts"])
+        assert len(stored["blocks"]) <= 50
