@@ -235,3 +235,10 @@ def test_the_checklist_line_of_a_refused_customer_tick_points_to_their_items(sta
     h.idle()
     assert "first heading of the checklist" in last_answer(h, CONTRIBUTOR)
     assert label_and_description(option_of(checklist_msg(h), one.id))[0] == one.title
+
+
+def test_a_command_takes_at_most_fifty_items(started):
+    h = started
+    h.command("done " + " ".join(f"1.{n}" for n in range(1, 52)))
+    assert "give at most 50 at once" in last_answer(h)
+    assert item(h, "1.1").status == "open"
