@@ -208,6 +208,34 @@ def stop(proc: subprocess.Popen[str]) -> None:
             proc.kill()
 
 
+def tick_payload(driver: SlackDriver, ts: str, item: int, checked: list[str]) -> dict[str, Any]:
+    """The block_actions of a tick, as Slack sends it. Built here rather than found in the message:
+    a done item is folded out of the checklist, and a client that still shows it may send its
+    untick."""
+    user = driver.standin.user(CONTRIBUTOR.user_id)
+    option = {"text": {"type": "mrkdwn", "text": "item"}, "value": str(item)}
+    return {
+        "type": "block_actions",
+        "user": {"id": user.id, "username": user.name, "name": user.name, "team_id": user.team_id},
+        "api_app_id": "A0GOLIVE",
+        "container": {"type": "message", "message_ts": ts, "channel_id": CHANNEL, "is_ephemeral": False},
+        "trigger_id": driver.standin.issue_trigger(CONTRIBUTOR.user_id),
+        "team": {"id": "T0VENDOR"},
+        "channel": {"id": CHANNEL, "name": "acme-implementation"},
+        # The message as the client shows it, as Slack sends it: its size is part of the request.
+        "message": driver.standin.message(CHANNEL, ts) or {"ts": ts},
+        "actions": [
+            {
+                "type": "checkboxes",
+                "action_id": f"tick:{item}",
+                "block_id": f"item:{item}",
+                "selected_options": [option] if checked else [],
+                "action_ts": "1",
+            }
+        ],
+    }
+
+
 class Target:
     """One server under load: sends the four kinds of request and times each answer."""
 
@@ -218,11 +246,11 @@ class Target:
         self.counter = itertools.count()
         self.lock = threading.Lock()
 
-    def live_checklist(self, item: int) -> str:
-        """The ts of the checklist message that shows the item now (`/golive checklist` moves it)."""
-        needle = f'"tick:{item}"'
+    def live_checklist(self) -> str:
+        """The ts of the live copy of the checklist (`/golive checklist` moves it; older copies
+        become a pointer without checkboxes)."""
         for m in reversed(self.driver.standin.messages(CHANNEL, include_deleted=False)):
-            if needle in json.dumps(m.get("blocks") or []):
+            if "checklist:" in (m.get("text") or "") and '"tick:' in json.dumps(m.get("blocks") or []):
                 return str(m["ts"])
         return self.ts
 
@@ -233,9 +261,7 @@ class Target:
         item = self.items[n % len(self.items)]
         if kind == "tick":
             checked = [str(item)] if (n // len(self.items)) % 2 == 0 else []
-            payload = self.driver.click_payload(
-                CHANNEL, self.live_checklist(item), f"tick:{item}", user=CONTRIBUTOR.user_id, selected_options=checked
-            )
+            payload = tick_payload(self.driver, self.live_checklist(), item, checked)
             return urlencode({"payload": json.dumps(payload)})
         text = {"status": "status", "checklist": "checklist", "due": f"due 1.2 2027-01-{10 + n % 15:02d}"}[kind]
         return urlencode(self.driver.command_fields("/golive", text, user=LEAD.user_id, channel=CHANNEL))
@@ -314,12 +340,12 @@ def main() -> int:
             timeout=30,
             message="the first checklist is posted",
         )[-1]
-        items = [
-            int(str(b["block_id"]).split(":")[1])
-            for b in checklist["blocks"]
-            if str(b.get("block_id", "")).startswith("item:")
-            and any("Customer" in json.dumps(el) for el in b.get("elements", []))
-        ] or [int(str(b["block_id"]).split(":")[1]) for b in checklist["blocks"] if str(b.get("block_id", "")).startswith("item:")]
+        items, side = [], ""
+        for b in checklist["blocks"]:  # the customer's items: under the checklist's first heading
+            bid = str(b.get("block_id", ""))
+            side = bid.removeprefix("group:") if bid.startswith("group:") else side
+            if bid.startswith("item:") and "/" not in bid and side == "customer":
+                items.append(int(bid.split(":")[1]))
         for method in DELAYED:
             standin.set_latency(method, args.slack_delay)
         profiler = None

@@ -133,13 +133,23 @@ def build_commands(command: str = "/golive") -> CommandSet:
             "checklist", "checklist [phase number]", "Post a phase checklist (default: the current phase)."
         )
     )
-    cs.add(CommandSpec("done", "done <item, e.g. 2.3>", "Mark an item done."))
-    cs.add(CommandSpec("undo", "undo <item>", "Reopen an item marked done."))
-    cs.add(CommandSpec("assign", "assign <item> @person", "Give an item an owner."))
+    cs.add(CommandSpec("done", "done <item, e.g. 2.3> [more items]", "Mark items done: `done 2.1 2.2 2.3`."))
     cs.add(
-        CommandSpec("due", "due <item> YYYY-MM-DD", "Set an item's due date (kept when the plan changes).")
+        CommandSpec(
+            "undo", "undo <item> [more items]", "Reopen items marked done (or not applicable)."
+        )
     )
-    cs.add(CommandSpec("na", "na <item> <reason>", "Mark an item not applicable, with the reason."))
+    cs.add(CommandSpec("assign", "assign <item> [more items] @person", "Give items an owner."))
+    cs.add(
+        CommandSpec(
+            "due",
+            "due <item> [more items] YYYY-MM-DD",
+            "Set items' due date (kept when the plan changes).",
+        )
+    )
+    cs.add(
+        CommandSpec("na", "na <item> [more items] <reason>", "Mark items not applicable, with the reason.")
+    )
     cs.add(
         CommandSpec(
             "add",

@@ -2,7 +2,7 @@
 
 One module per capability of `bot/`, so a flow is found in the same place on both sides:
 - the engagement (`bot.engagement`): `engagement` (start, status), `plan`, `checklist`,
-  `signoffs`, `golive` (target, dry run, cancel);
+  `signoffs`, `golive` (target, dry run, cancel), `tasks` (My tasks, for everyone);
 - people (`bot.people`): `team` (roles, sides, the team form, the audit export);
 - reminders (`bot.reminders`): `nudges` (the nudge buttons, blocks, `/golive nudges`),
   `settings` (the customer's clock);
@@ -27,7 +27,18 @@ log = logging.getLogger("golive.handlers")
 
 
 def register(app: App, services: Services) -> None:
-    from handlers import checklist, commands, engagement, events, golive, nudges, settings, signoffs, team
+    from handlers import (
+        checklist,
+        commands,
+        engagement,
+        events,
+        golive,
+        nudges,
+        settings,
+        signoffs,
+        tasks,
+        team,
+    )
 
     events.register(app, services)  # the dedupe middleware first
     commands.register(app, services)
@@ -38,6 +49,7 @@ def register(app: App, services: Services) -> None:
     nudges.register(app, services)
     settings.register(app, services)
     golive.register(app, services)
+    tasks.register(app, services)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

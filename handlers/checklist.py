@@ -1,15 +1,16 @@
-"""The checklist in the channel: ticking, the item menu and its forms, and the commands."""
+"""The checklist in the channel: ticking, and the item commands (`done 2.1 2.2`, `undo`, `assign`,
+`due`, `na`, `add`, `checklist`). The ⋯ menu, its forms and *Show all* are in `checklist_menu`."""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from datetime import date, datetime
 
 from slack_bolt import App
+from sqlmodel import Session
 
 from bot.commands import ParsedCommand
 from bot.engagement import checklist as cl
@@ -17,20 +18,19 @@ from bot.engagement.lifecycle import local_today
 from bot.engagement.phases import record_and_advance
 from bot.errors import UserError
 from bot.people.sides import CUSTOMER_UNKNOWN, Actor, NoSide
-from bot.refs import parse_choice, parse_id, parse_phase_number, parse_ref
+from bot.refs import parse_id, parse_phase_number, parse_ref
 from bot.services import Services
-from bot.slack.presenters import item_row, names_for
+from bot.slack.presenters import names_for
 from bot.slack.publish import announce_phase, post_checklist, refresh_checklist
 from bot.slacktext import plain_text, user_id_from_token
 from bot.values import ValueProblem, parse_date, years_from
 from handlers.base import Request, actor_for, click_engagement, learn_customer, listener, remember
 from handlers.engagement import require_engagement
-from storage.models import Item
+from storage.models import EngagementPhase, Item
 
 log = logging.getLogger("golive.handlers.checklist")
 
 TICK = re.compile(r"^tick:(\d+)$")
-MENU = re.compile(r"^item_menu:(\d+)$")
 MAX_DUE_YEARS = 2
 
 
@@ -52,7 +52,17 @@ def after_change(
         remember(s, engagement_id, actor, actor, team_id)
     refresh_checklist(s, engagement_id, phase_number, redraw=redraw, channel=channel)
     if advanced_to is not None:
-        announce_phase(s, engagement_id, advanced_to)
+        announce(s, engagement_id, advanced_to)
+
+
+def announce(s: Services, engagement_id: int, phase_number: int) -> None:
+    """The engagement moved on to `phase_number` (one past the last: it is live): say so."""
+    if s.slack.posted(engagement_id, "phase", str(phase_number)):
+        # Announced before: a phase that was reopened is finished again, and the engagement is
+        # back where it was. Its checklist in the channel is kept up to date; nothing is reposted.
+        refresh_checklist(s, engagement_id, phase_number)
+    else:
+        announce_phase(s, engagement_id, phase_number)
 
 
 def confirm_text(change: cl.Change, names: dict[str, str]) -> str:
@@ -62,7 +72,7 @@ def confirm_text(change: cl.Change, names: dict[str, str]) -> str:
             extra = " on the customer's behalf" if change.detail.get("on_behalf") else ""
             return f":white_check_mark: {ref} {title} — marked done{extra}."
         case "item.undone":
-            return f":leftwards_arrow_with_hook: {ref} {title} — reopened."
+            return f":leftwards_arrow_with_hook: {ref} {title} — reopened.{_phase_note(change)}"
         case "item.assigned":
             who = names.get(str(change.detail.get("assignee")), "them")
             return f":bust_in_silhouette: {ref} {title} — assigned to {who}."
@@ -71,10 +81,19 @@ def confirm_text(change: cl.Change, names: dict[str, str]) -> str:
         case "item.na":
             return f":no_entry_sign: {ref} {title} — marked not applicable."
         case "item.reopened":
-            return f":leftwards_arrow_with_hook: {ref} {title} — back on the checklist."
+            return f":leftwards_arrow_with_hook: {ref} {title} — back on the checklist.{_phase_note(change)}"
         case "item.added":
-            return f":heavy_plus_sign: {ref} {title} — added for the {change.item.owner_side} side."
+            side = "customer's" if change.item.owner_side == "customer" else "implementation team's"
+            return f":heavy_plus_sign: {ref} {title} — added to the {side} items.{_phase_note(change)}"
     return f"{ref} updated."
+
+
+def _phase_note(change: cl.Change) -> str:
+    if not change.detail.get("phase_reopened"):
+        return ""
+    return (
+        f" {change.phase.name} was complete and is open again: it is the current phase until it is finished."
+    )
 
 
 # -- ticking -------------------------------------------------------------------------------
@@ -117,6 +136,10 @@ def on_tick(req: Request) -> None:
         redraw={item_id},
         channel=where.channel,
     )
+    if req.view:  # ticked in the Show all modal: it shows the change (or the box goes back)
+        from handlers.checklist_menu import refresh_all_items
+
+        refresh_all_items(req)
 
 
 @dataclass
@@ -143,90 +166,7 @@ def _tick(req: Request, item_id: int, done: bool, where: Where) -> tuple[cl.Chan
         return change, record_and_advance(session, engagement, actor, change, s.clock.now())
 
 
-# -- the item menu -------------------------------------------------------------------------
-def on_menu(req: Request) -> None:
-    req.ack()
-    s = req.services
-    verb, item_id = parse_choice((req.action.get("selected_option") or {}).get("value"))
-    with s.db.session() as session:
-        engagement = click_engagement(req, session)
-        phase, item = cl.item_by_id(session, engagement, item_id)
-        actor = actor_for(req, session, engagement, acting=verb != "details")
-        if verb == "reopen":
-            change = cl.reopen(session, phase, item, actor, s.clock.now())
-            record_and_advance(session, engagement, actor, change, s.clock.now())
-            engagement_id, phase_number = engagement.id, phase.number
-        else:
-            _check_menu_permission(verb, item, actor)
-            today = local_today(s.clock.now(), engagement.timezone)
-            row = item_row(phase, item, names_for(session, engagement.id), today)  # type: ignore[arg-type]
-            meta = {"channel": req.channel_id, "item": item_id}
-            due = item.due_on.isoformat() if item.due_on else None
-    if verb == "reopen":
-        if change is not None:
-            after_change(s, engagement_id, phase_number, None)  # type: ignore[arg-type]
-        return
-    view = s.renderer.view("item_modal.json.j2", mode=verb, it=row, meta=meta, due=due)
-    s.slack.open_view(req.trigger_id or "", view)
-
-
-def _check_menu_permission(verb: str, item: Item, actor: Actor) -> None:
-    if verb not in ("assign", "due", "na", "details"):
-        raise UserError("That menu entry is not known any more; run the checklist again.")
-    if verb == "details":
-        return
-    if verb == "assign" and (actor.is_vendor or item.owner_side == "customer"):
-        return
-    if verb in ("due", "na") and actor.is_vendor:
-        return
-    what = {
-        "assign": "assign the implementation team's items",
-        "due": "change due dates",
-        "na": "mark items not applicable",
-    }[verb]
-    raise cl.Refused(f"Only the implementation team can {what}. Ask your consultant in this channel.")
-
-
-def _submit(req: Request, mode: str) -> None:
-    s = req.services
-    meta = req.metadata
-    item_id = parse_id(meta.get("item"))
-    now = s.clock.now()
-    if mode == "due":
-        raw = req.field("due")
-        with s.db.read() as session:
-            engagement = click_engagement(req, session)
-            today = local_today(now, engagement.timezone)
-        problem = _due_problem(raw, today)
-        if problem:
-            req.ack(response_action="errors", errors={"due": problem})
-            return
-    if mode == "na":
-        reason = req.text_field("reason")
-        if not reason:
-            req.ack(response_action="errors", errors={"reason": "Say why; the reason is kept with the item."})
-            return
-    req.ack()
-    assignee = req.field("assignee") if mode == "assign" else None
-    with s.db.session() as session:
-        engagement = click_engagement(req, session)
-        phase, item = cl.item_by_id(session, engagement, item_id)
-        actor = actor_for(req, session, engagement)
-        if mode == "assign":
-            change = cl.assign(session, phase, item, actor, assignee, now)
-        elif mode == "due":
-            change = cl.set_due(session, phase, item, actor, date.fromisoformat(raw), now)
-        else:
-            change = cl.mark_na(session, phase, item, actor, reason, now)
-        advanced = record_and_advance(session, engagement, actor, change, now)
-        engagement_id, phase_number = engagement.id, phase.number
-    if change is not None:
-        if assignee:
-            remember(s, engagement_id, assignee, req.user_id)  # type: ignore[arg-type]
-        after_change(s, engagement_id, phase_number, advanced, actor=req.user_id, team_id=req.user_team_id)  # type: ignore[arg-type]
-
-
-def _due_problem(raw: str | None, today: date) -> str | None:
+def due_problem(raw: str | None, today: date) -> str | None:
     """Why a due date cannot be used (None when it can): from today to two years ahead."""
     if not raw:
         return "Pick a date."
@@ -265,85 +205,155 @@ def _phase_number(cmd: ParsedCommand, raw: str) -> int:
         raise cmd.fail(exc.message) from None
 
 
-def _item_command(req: Request, cmd: ParsedCommand, need_args: int = 0) -> tuple[int, int]:
-    if len(cmd.words) < 1 + need_args:
-        raise cmd.fail("Something is missing.")
-    try:
-        return parse_ref(cmd.words[0])
-    except UserError as exc:
-        raise cmd.fail(exc.message) from None
+MAX_REFS = 50
+_REF_WORD = re.compile(r"^[0-9]{1,2}\.[0-9]{1,3}$")
 
 
-def _apply(req: Request, cmd: ParsedCommand, fn: Any, *, learn: str | None = None) -> None:
-    """Resolve the item, apply `fn(session, phase, item, actor, now)`, confirm, then update Slack."""
+def _refs(cmd: ParsedCommand, what_follows: str | None = None) -> tuple[list[tuple[int, int]], list[str]]:
+    """The item references at the start of the command (`done 2.1 2.2 2.3`, commas allowed) and the
+    words after them. Without `what_follows`, every word must be a reference."""
+    words = cmd.words
+    refs: list[tuple[int, int]] = []
+    rest_at = len(words)
+    for n, word in enumerate(words):
+        parts = [p for p in word.split(",") if p]
+        if not parts or not all(_REF_WORD.match(p) for p in parts):
+            rest_at = n
+            break
+        for part in parts:
+            ref = parse_ref(part)
+            if ref not in refs:
+                refs.append(ref)
+    rest = words[rest_at:]
+    if not refs:
+        raise cmd.fail(
+            f"Which item? `{plain_text(words[0])[:20] if words else ''}` is not an item reference; use phase.item as the checklist shows it, e.g. 2.3 (or several: 2.1 2.2)."
+        )
+    if rest and what_follows is None:
+        raise cmd.fail(
+            f"`{plain_text(rest[0])[:20]}` is not an item reference; use phase.item as the checklist shows it, e.g. 2.3 (or several: 2.1 2.2)."
+        )
+    if len(refs) > MAX_REFS:
+        raise cmd.fail(f"That is {len(refs)} items; give at most {MAX_REFS} at once.")
+    return refs, rest
+
+
+Apply = Callable[[Session, EngagementPhase, Item, Actor, datetime], "cl.Change | None"]
+
+
+def _apply(
+    req: Request, cmd: ParsedCommand, refs: list[tuple[int, int]], fn: Apply, *, learn: str | None = None
+) -> None:
+    """Apply `fn(session, phase, item, actor, now)` to each item, all or nothing, confirm, then
+    update Slack. Every reference is checked before anything is written."""
     s = req.services
-    phase_no, item_no = _item_command(req, cmd)
     now = s.clock.now()
+    changes: list[tuple[str, cl.Change | None]] = []
+    advanced: list[int] = []
     # The ack path's one write transaction: find, check, change, audit, advance.
     with s.db.session() as session:
         engagement = require_engagement(req, session=session)
-        phase, item = cl.find_item(session, engagement, phase_no, item_no)
+        found = [cl.find_item(session, engagement, p, i) for p, i in refs]
         actor = actor_for(req, session, engagement)
-        change = fn(session, phase, item, actor, now)
-        advanced = record_and_advance(session, engagement, actor, change, now)
-    if change is None:
-        req.ack(s.notice(f"{phase_no}.{item_no} already is that way; nothing changed."))
-        return
+        for phase, item in found:
+            change = fn(session, phase, item, actor, now)
+            moved = record_and_advance(session, engagement, actor, change, now)
+            if moved is not None and moved not in advanced:
+                advanced.append(moved)
+            changes.append((f"{phase.number}.{item.number}", change))
+    made = [c for _ref, c in changes if c is not None]
     names: dict[str, str] = {}
-    if change.kind == "item.assigned" and change.item.assignee_id:
+    assignees = {c.item.assignee_id for c in made if c.kind == "item.assigned" and c.item.assignee_id}
+    if assignees:
         with s.db.read() as session:
-            names = names_for(session, engagement.id, only={change.item.assignee_id})  # type: ignore[arg-type]
-    req.ack(s.notice(confirm_text(change, names)))
+            names = names_for(session, engagement.id, only=assignees)  # type: ignore[arg-type]
+    lines = [
+        confirm_text(c, names) if c is not None else f"{ref} already is that way; nothing changed."
+        for ref, c in changes
+    ]
+    req.reply(s.notice("\n".join(lines)))
+    if not made:
+        return
     if learn:
         remember(s, engagement.id, learn, req.user_id)  # type: ignore[arg-type]
-    after_change(
-        s,
-        engagement.id,  # type: ignore[arg-type]
-        phase_no,
-        advanced,
-        actor=req.user_id,
-        team_id=req.user_team_id,
-        channel=engagement.channel_id,
-    )
+    phases = sorted({c.phase.number for c in made})
+    if req.user_id:
+        remember(s, engagement.id, req.user_id, req.user_id, req.user_team_id)  # type: ignore[arg-type]
+    for n in phases:
+        refresh_checklist(s, engagement.id, n, channel=engagement.channel_id)  # type: ignore[arg-type]
+    for n in advanced:
+        announce(s, engagement.id, n)  # type: ignore[arg-type]
 
 
 def cmd_done(req: Request, cmd: ParsedCommand) -> None:
-    _apply(req, cmd, lambda se, p, i, a, now: cl.set_done(se, p, i, a, True, now))
+    refs, _ = _refs(cmd)
+    _apply(req, cmd, refs, lambda se, p, i, a, now: cl.set_done(se, p, i, a, True, now))
+
+
+def _undo(
+    session: Session, phase: EngagementPhase, item: Item, actor: Actor, now: datetime
+) -> cl.Change | None:
+    """Undo a done item; an item marked not applicable comes back on the checklist."""
+    if item.status == cl.NA:
+        return cl.reopen(session, phase, item, actor, now)
+    return cl.set_done(session, phase, item, actor, False, now)
 
 
 def cmd_undo(req: Request, cmd: ParsedCommand) -> None:
-    _apply(req, cmd, lambda se, p, i, a, now: cl.set_done(se, p, i, a, False, now))
+    refs, _ = _refs(cmd)
+    _apply(req, cmd, refs, _undo)
 
 
 def cmd_assign(req: Request, cmd: ParsedCommand) -> None:
-    if len(cmd.words) < 2:
-        raise cmd.fail("Say who: mention them, e.g. `assign 2.3 @ada`.")
-    target = cmd.words[1]
+    s = req.services
+    refs, rest = _refs(cmd, "a person")
+    if len(rest) != 1:
+        raise cmd.fail(
+            "Say who: mention one person, e.g. `assign 2.3 @ada` (or several items: `assign 2.1 2.2 @ada`)."
+        )
+    target = rest[0]
     user = req.user_id if target.lower() == "me" else user_id_from_token(target)
     if user is None:
         raise cmd.fail(f"`{plain_text(target)[:40]}` is not a person I can find; mention them with @.")
-    _apply(req, cmd, lambda se, p, i, a, now: cl.assign(se, p, i, a, user, now), learn=user)
+    with s.db.read() as session:
+        side = cl.assignee_side(session, require_engagement(req, session=session), user)
+    if side is None:
+        req.ack()  # users.info may be slow: the answer goes through response_url
+        s.slack.profile(user)
+        with s.db.read() as session:
+            side = cl.assignee_side(session, require_engagement(req, session=session), user)
+    cached = s.slack.cached_profile(user)
+    name = cached.name if cached else plain_text(target).lstrip("@")
+    _apply(
+        req,
+        cmd,
+        refs,
+        lambda se, p, i, a, now: cl.assign(se, p, i, a, user, now, assignee_side=side, assignee_name=name),
+        learn=user,
+    )
 
 
 def cmd_due(req: Request, cmd: ParsedCommand) -> None:
-    if len(cmd.words) < 2:
-        raise cmd.fail("Give the date as YYYY-MM-DD.")
+    refs, rest = _refs(cmd, "a date")
+    if len(rest) != 1:
+        raise cmd.fail("Give the date as YYYY-MM-DD, e.g. `due 2.3 2026-12-18`.")
     try:
-        due = parse_date(cmd.words[1], "due date")
+        due = parse_date(rest[0], "due date")
     except ValueProblem as exc:
         raise cmd.fail(str(exc)) from None
     engagement = require_engagement(req)
-    problem = _due_problem(due.isoformat(), local_today(req.services.clock.now(), engagement.timezone))
+    problem = due_problem(due.isoformat(), local_today(req.services.clock.now(), engagement.timezone))
     if problem:
         raise cmd.fail(problem)
-    _apply(req, cmd, lambda se, p, i, a, now: cl.set_due(se, p, i, a, due, now))
+    _apply(req, cmd, refs, lambda se, p, i, a, now: cl.set_due(se, p, i, a, due, now))
 
 
 def cmd_na(req: Request, cmd: ParsedCommand) -> None:
-    reason = plain_text(" ".join(cmd.words[1:]))
+    refs, rest = _refs(cmd, "a reason")
+    reason = plain_text(" ".join(rest))
     if not reason:
         raise cmd.fail("Say why the item does not apply, e.g. `na 3.5 no tax software in scope`.")
-    _apply(req, cmd, lambda se, p, i, a, now: cl.mark_na(se, p, i, a, reason, now))
+    _apply(req, cmd, refs, lambda se, p, i, a, now: cl.mark_na(se, p, i, a, reason, now))
 
 
 def cmd_add(req: Request, cmd: ParsedCommand) -> None:
@@ -368,60 +378,8 @@ def cmd_add(req: Request, cmd: ParsedCommand) -> None:
     after_change(s, engagement.id, change.phase.number, None)  # type: ignore[arg-type]
 
 
-def on_add_button(req: Request) -> None:
-    req.ack()
-    s = req.services
-    number = parse_id(req.action.get("value"))
-    with s.db.session() as session:
-        engagement = click_engagement(req, session)
-        actor = actor_for(req, session, engagement)
-        if not actor.is_vendor:
-            raise cl.Refused("Only the implementation team adds items. Ask your consultant in this channel.")
-        phase = cl.phase_by_number(session, engagement, number)
-        ctx = {"number": phase.number, "name": phase.name}
-    view = s.renderer.view(
-        "add_item_modal.json.j2", phase=ctx, meta={"channel": req.channel_id, "phase": number}
-    )
-    s.slack.open_view(req.trigger_id or "", view)
-
-
-def on_add_submit(req: Request) -> None:
-    s = req.services
-    title = req.text_field("title")
-    owner = req.field("owner") or "customer"
-    if not title:
-        req.ack(response_action="errors", errors={"title": "Give the item a title."})
-        return
-    req.ack()
-    now = s.clock.now()
-    with s.db.session() as session:
-        engagement = click_engagement(req, session)
-        phase = cl.phase_by_number(session, engagement, parse_id(req.metadata.get("phase")))
-        actor = actor_for(req, session, engagement)
-        record_and_advance(
-            session, engagement, actor, cl.add_item(session, phase, actor, title, owner, now), now
-        )
-        engagement_id, phase_number = engagement.id, phase.number
-    after_change(s, engagement_id, phase_number, None, actor=req.user_id, team_id=req.user_team_id)  # type: ignore[arg-type]
-
-
-def on_assign_submit(req: Request) -> None:
-    _submit(req, "assign")
-
-
-def on_due_submit(req: Request) -> None:
-    _submit(req, "due")
-
-
-def on_na_submit(req: Request) -> None:
-    _submit(req, "na")
-
-
 def register(app: App, services: Services) -> None:
+    from handlers import checklist_menu
+
     app.action(TICK)(listener(services, on_tick))
-    app.action(MENU)(listener(services, on_menu))
-    app.view("item_assign")(listener(services, on_assign_submit))
-    app.view("item_due")(listener(services, on_due_submit))
-    app.view("item_na")(listener(services, on_na_submit))
-    app.action("add_item")(listener(services, on_add_button))
-    app.view("item_add")(listener(services, on_add_submit))
+    checklist_menu.register(app, services)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any
 
@@ -14,6 +15,8 @@ from bot.engagement.lifecycle import (
     EngagementExists,
     active_in_channel,
     build_start_options,
+    check_kickoff,
+    check_target,
     latest_in_channel,
     local_today,
     parse_start,
@@ -25,7 +28,15 @@ from bot.services import Services
 from bot.slack.gateway import SlackCallFailed
 from bot.slack.presenters import overview
 from bot.slack.publish import post_checklist
-from bot.values import ValueProblem
+from bot.values import (
+    ValueProblem,
+    parse_country,
+    parse_date,
+    parse_ingest,
+    parse_name,
+    parse_size,
+    parse_timezone,
+)
 from handlers.base import Request, listener
 from messages import Message
 from storage.models import AuditEvent, Engagement
@@ -41,18 +52,29 @@ def require_engagement(
     s = req.services
     channel = req.channel_id
     with nullcontext(session) if session is not None else s.db.read() as sess:
-        if not channel:
-            engagement = None
-        elif finished_ok:
-            engagement = latest_in_channel(sess, channel)
-        else:
-            engagement = active_in_channel(sess, channel)
+        latest = latest_in_channel(sess, channel) if channel else None
+    engagement = latest if latest is not None and (finished_ok or latest.status == "active") else None
     if engagement is None:
-        raise UserError(
+        raise UserError(finished_message(s, latest))
+    return engagement
+
+
+def finished_message(s: Services, latest: Engagement | None) -> str:
+    """What a command that needs a running engagement answers when none runs in the channel."""
+    if latest is None:
+        return (
             f"No engagement runs in this channel yet. A consultant starts one with "
             f"`{s.command} start <customer name>`."
         )
-    return engagement
+    since = f" on {latest.updated_at:%-d %b %Y}" if latest.updated_at else ""
+    if latest.status == "live":
+        what = f"The {latest.customer_name} implementation is live (it went live{since}), so there is nothing left to change."
+    else:
+        what = f"The {latest.customer_name} engagement was cancelled{since}, so nothing in it can be changed."
+    return (
+        f"{what} `{s.command} status` shows how it ended and `{s.command} audit` exports its audit trail; "
+        f"`{s.command} start <customer name>` starts the next engagement in this channel."
+    )
 
 
 def in_direct_message(req: Request) -> bool:
@@ -189,7 +211,13 @@ def status(req: Request, cmd: ParsedCommand) -> None:
         revision = session.exec(
             select(func.max(AuditEvent.id)).where(AuditEvent.engagement_id == engagement.id)
         ).one()
-        key = ("status", engagement.id, revision, engagement.updated_at, local_today(now, engagement.timezone))
+        key = (
+            "status",
+            engagement.id,
+            revision,
+            engagement.updated_at,
+            local_today(now, engagement.timezone),
+        )
 
         def render() -> Message:
             ctx = overview(session, engagement, s.playbook, now)
@@ -218,15 +246,36 @@ def _open_start_modal(req: Request) -> None:
     s.slack.open_view(req.trigger_id or "", view)
 
 
-_FIELD_OF_PROBLEM = {  # the first phrase found in a problem names the form field it is about
-    "customer name": "customer",
-    "size": "size",
-    "target": "target",  # before "kickoff": a target's problem names the kickoff too
-    "kickoff": "kickoff",
-    "time zone": "tz",
-    "country": "country",
-    "ingestion": "ingest",
-}
+def _start_form_errors(req: Request, default_tz: str) -> dict[str, str]:
+    """Every problem of the start form at once, each under its own field (a target before the
+    kickoff is the target's problem, shown under Target)."""
+    s = req.services
+    errors: dict[str, str] = {}
+
+    def check(field: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except ValueProblem as exc:
+            errors[field] = str(exc).replace("`", "")
+            return None
+
+    check("customer", lambda: parse_name(req.field("customer") or ""))
+    if req.field("size"):
+        check("size", lambda: parse_size(req.field("size")))
+    tz = check("tz", lambda: parse_timezone(req.field("tz"))) if req.field("tz") else default_tz
+    if req.field("country"):
+        check("country", lambda: parse_country(req.field("country")))
+    if req.field("ingest"):
+        check("ingest", lambda: parse_ingest(req.field("ingest")))
+    today = local_today(s.clock.now(), tz or default_tz)
+    kickoff = today
+    if req.field("kickoff"):
+        kickoff = check(
+            "kickoff", lambda: check_kickoff(parse_date(req.field("kickoff"), "kickoff date"), today)
+        )
+    if req.field("target") and kickoff is not None:
+        check("target", lambda: check_target(parse_date(req.field("target"), "target go-live date"), kickoff))
+    return errors
 
 
 def _from_vendor_org(req: Request) -> bool:
@@ -244,9 +293,15 @@ def on_start_submit(req: Request) -> None:
         raise UserError("Only the implementation team starts engagements; nothing was created.")
     meta = req.sealed_metadata()
     if meta is None:
-        raise UserError("I couldn't verify that this form came from me; run start again. Nothing was created.")
+        raise UserError(
+            "I couldn't verify that this form came from me; run start again. Nothing was created."
+        )
     channel = meta.get("channel")
     pilot = req.field("pilot") or []
+    errors = _start_form_errors(req, s.settings.golive_default_timezone)
+    if errors:
+        req.ack(response_action="errors", errors=errors)
+        return
     try:
         opts = build_start_options(
             name=req.field("customer") or "",
@@ -260,19 +315,15 @@ def on_start_submit(req: Request) -> None:
             now=s.clock.now(),
             default_tz=s.settings.golive_default_timezone,
         )
-    except ValueProblem as exc:
-        text = str(exc)
-        block = next((b for k, b in _FIELD_OF_PROBLEM.items() if k in text.lower()), "customer")
-        req.ack(response_action="errors", errors={block: text.replace("`", "")[:150]})
+    except ValueProblem as exc:  # every field was checked above; kept so nothing half-checked goes in
+        req.ack(response_action="errors", errors={"customer": str(exc).replace("`", "")})
         return
     if not channel:
         raise UserError("I lost track of the channel this form was opened in; run start again there.")
     with s.db.session() as session:
         existing = active_in_channel(session, channel)
     if existing is not None:
-        req.ack(
-            response_action="errors", errors={"customer": _exists_message(s, existing).replace("`", "")[:150]}
-        )
+        req.ack(response_action="errors", errors={"customer": _exists_message(s, existing).replace("`", "")})
         return
     req.ack()
     info = _channel_if_postable(s, channel)

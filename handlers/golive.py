@@ -17,6 +17,7 @@ from bot.reminders.milestones import golive_date, suggest_dryrun
 from bot.reminders.working_hours import clock_of
 from bot.services import Services
 from bot.slack.presenters import overview
+from bot.slack.publish import refresh_posted_checklists
 from bot.slack.sending import Sending
 from bot.values import ValueProblem
 from handlers.base import Request, actor_for, click_engagement, listener
@@ -175,15 +176,19 @@ def on_cancel(req: Request) -> None:
             now=now,
         )
         name, channel = e.customer_name, e.channel_id
+    reminders = {0: "No reminder was scheduled", 1: "Its scheduled reminder is cancelled"}.get(
+        n, f"Its {n} scheduled reminders are cancelled"
+    )
     s.outbox.post(
         channel,
         s.notice(
-            f"The {name} engagement was cancelled. Its {n} scheduled reminder(s) are "
-            "cancelled; the checklists and audit trail are kept."
+            f"The {name} engagement was cancelled. {reminders}; the checklists and audit trail are kept, "
+            f"with nothing left to tick. `{s.command} status` and `{s.command} audit` still show it."
         ),
         kind="cancelled",
         engagement_id=engagement_id,
     )
+    refresh_posted_checklists(s, engagement_id)  # they say so, and lose their checkboxes
 
 
 def register(app: App, services: Services) -> None:

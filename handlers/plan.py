@@ -56,7 +56,8 @@ def cmd_plan(req: Request, cmd: ParsedCommand) -> None:
             ctx = overview(session, e, s.playbook, now)
     except ValueProblem as exc:
         raise cmd.fail(str(exc)) from None
-    req.ack(s.notice(f"Plan updated; {len(moves)} phase(s) moved. I posted the new dates in the channel."))
+    moved = "no phase moved" if not moves else ("1 phase moved" if len(moves) == 1 else f"{len(moves)} phases moved")
+    req.ack(s.notice(f"Plan updated; {moved}. I posted the new dates in the channel."))
     message = s.renderer.message("plan.json.j2", command=s.command, moves=moves, actor=req.user_id, **ctx)
     s.outbox.post(engagement.channel_id, message, kind="plan", engagement_id=engagement.id)
     refresh_posted_checklists(s, engagement.id)  # type: ignore[arg-type]

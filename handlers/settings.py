@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App
@@ -75,7 +76,8 @@ def _settings_summary(e: Engagement) -> str:
     days = format_days(tuple(int(d) for d in e.work_days.split(",")))
     return (
         f"Reminders follow {e.timezone}{f' (holidays of {e.country})' if e.country else ''}, "
-        f"{e.work_start}-{e.work_end} {days}, each item at most every {e.cadence_days} business day(s)."
+        f"{e.work_start}-{e.work_end} {days}, each item at most every "
+        + ("business day." if e.cadence_days == 1 else f"{e.cadence_days} business days.")
     )
 
 
@@ -105,15 +107,24 @@ def cmd_settings(req: Request, cmd: ParsedCommand) -> None:
     refresh_posted_checklists(s, engagement.id)  # type: ignore[arg-type]
 
 
-_FIELD = {  # the first phrase found in a problem names the form field it is about
-    "cadence": "cadence",
-    "time zone": "tz",
-    "country": "country",
-    "hours": "hours",
-    "working hours": "hours",
-    "days": "days",
-    "day": "days",
-}
+def _form_errors(values: dict[str, str]) -> dict[str, str]:
+    """Every problem of the settings form at once, each under its own field."""
+    checks: dict[str, Callable[[str], object]] = {
+        "tz": parse_timezone,
+        "country": lambda v: parse_country(v) if v.strip() else None,
+        "hours": parse_hours,
+        "days": parse_days,
+        "cadence": lambda v: parse_int(v, "cadence (business days between nudges of an item)", 1, 10),
+    }
+    errors: dict[str, str] = {}
+    for field, check in checks.items():
+        try:
+            check(values[field])
+        except ValueProblem as exc:
+            errors[field] = str(exc).replace("`", "")
+    if not values["days"]:
+        errors["days"] = "Pick at least one working day."
+    return errors
 
 
 def on_settings_submit(req: Request) -> None:
@@ -125,16 +136,15 @@ def on_settings_submit(req: Request) -> None:
         "days": ",".join(req.field("days") or []),
         "cadence": req.field("cadence") or "",
     }
-    with s.db.session() as session:
-        engagement = click_engagement(req, session)
-    try:
-        _apply_settings(req, engagement.id, values)  # type: ignore[arg-type]
-    except ValueProblem as exc:
-        text = str(exc)
-        block = next((b for k, b in _FIELD.items() if k in text.lower()), "tz")
-        req.ack(response_action="errors", errors={block: text.replace("`", "")[:150]})
+    errors = _form_errors(values)
+    if errors:
+        req.ack(response_action="errors", errors=errors)
         return
+    with s.db.read() as session:
+        engagement = click_engagement(req, session)
+    summary = _apply_settings(req, engagement.id, values)  # type: ignore[arg-type]
     req.ack()
+    req.reply(s.notice(f":white_check_mark: Saved. {summary}"))
     refresh_posted_checklists(s, engagement.id)  # type: ignore[arg-type]
 
 

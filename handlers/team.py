@@ -126,7 +126,17 @@ def _remove_by_command(req: Request, engagement: Engagement, user: str, role: st
         actor = actor_for(req, session, engagement)
         for r in rows:
             roles.remove_role(session, engagement, actor, r.role_id, s.clock.now())
-    req.reply(s.notice(fmt("Removed {n} role(s) of {who}.", n=len(rows), who=Mention(user))))
+    removed = ", ".join(r.role for r in rows)
+    req.reply(
+        s.notice(
+            fmt(
+                "Removed {who}'s {what}: {roles}.",
+                who=Mention(user),
+                what="role" if len(rows) == 1 else "roles",
+                roles=removed,
+            )
+        )
+    )
     refresh_open_requests(s, engagement.id)  # type: ignore[arg-type]
 
 
@@ -146,8 +156,14 @@ def cmd_team(req: Request, cmd: ParsedCommand) -> None:
 
 
 def _team_view(
-    s: Services, engagement: Engagement, channel: str | None, note: str | None = None
+    s: Services,
+    engagement: Engagement,
+    channel: str | None,
+    note: str | None = None,
+    problem: str | None = None,
 ) -> dict[str, Any]:
+    """The team form. `note`: what the last submission did; `problem`: why the person picked
+    could not be given the role, shown under the Person field."""
     with s.db.session() as session:
         rows = roles.team(session, engagement)
     return s.renderer.view(
@@ -156,6 +172,7 @@ def _team_view(
         gates=_gate_titles(s, engagement.id),  # type: ignore[arg-type]
         meta={"channel": channel},
         note=note,
+        problem=problem,
     )
 
 
@@ -189,38 +206,66 @@ def on_person_picked(req: Request) -> None:
         req.services.slack.profile(user)
 
 
+def _form_text(message: str) -> str:
+    """A refusal as the form shows it: plain text, so no code marks."""
+    return message.replace("`", "")
+
+
 def on_team_submit(req: Request) -> None:
+    """Add a role from the team form. The form stays open and shows what happened, whoever is
+    picked: when the person was looked up already (picking them does it), a refusal is the Person
+    field's error at once; when not, the form says it is looking them up (users.info may be slow,
+    so it is asked after the ack) and is then updated with the outcome."""
     s = req.services
     user = req.field("person")
     role = req.field("role")
     gate = req.field("gate") or roles.ALL_GATES
     with s.db.read() as session:
         engagement = click_engagement(req, session)
+    errors: dict[str, str] = {}
+    if gate != roles.ALL_GATES and role != "approver":
+        errors["gate"] = "Only approvers are named per gate; choose Every gate for this role."
     profile = s.slack.cached_profile(user) if user else None
-    if profile is not None:
+    if profile is not None and not errors:
         # Known person: no Slack call before the ack, so the answer goes in the ack itself.
         try:
             row = _add_role(req, engagement.id, user, role, gate, profile)  # type: ignore[arg-type]
         except UserError as exc:
-            req.ack(response_action="errors", errors={"person": exc.message[:150]})
-            return
-        note = f":white_check_mark: {profile.name} is now {role}." if row else "They already have that role."
-        req.ack(response_action="update", view=_team_view(s, engagement, req.channel_id, note=note))
-    else:
-        # Unknown person: users.info may be slow or rate limited, so it happens after the ack.
-        req.ack()
-        try:
-            row = _add_role(req, engagement.id, user, role, gate)  # type: ignore[arg-type]
-            req.reply(
-                s.notice(
-                    fmt("{who} is now {role}.", who=Mention(user), role=role)
-                    if row
-                    else "They already have that role; nothing changed."
-                )
+            errors["person"] = _form_text(exc.message)
+        else:
+            req.ack(
+                response_action="update",
+                view=_team_view(s, engagement, req.channel_id, note=_added(profile.name, role, row)),
             )
-        except UserError as exc:
-            req.reply(s.error(exc.message))
+            refresh_open_requests(s, engagement.id)  # type: ignore[arg-type]
+            return
+    if errors:
+        req.ack(response_action="errors", errors=errors)
+        return
+    # Not looked up yet: the form stays open while users.info answers, after the ack.
+    req.ack(
+        response_action="update",
+        view=_team_view(
+            s, engagement, req.channel_id, note=":hourglass_flowing_sand: Looking them up in Slack…"
+        ),
+    )
+    view_id = str(req.view.get("id") or "")
+    try:
+        row = _add_role(req, engagement.id, user, role, gate)  # type: ignore[arg-type]
+    except UserError as exc:
+        s.slack.update_view(
+            view_id, _team_view(s, engagement, req.channel_id, problem=_form_text(exc.message))
+        )
+        return
+    name = s.slack.profile(user).name
+    s.slack.update_view(view_id, _team_view(s, engagement, req.channel_id, note=_added(name, role, row)))
     refresh_open_requests(s, engagement.id)  # type: ignore[arg-type]
+
+
+def _added(name: str, role: str, row: roles.RoleRow | None) -> str:
+    if row is None:
+        return f"{name} already has that role; nothing changed."
+    return f":white_check_mark: {name} is now {'an' if role[0] in 'aeiou' else 'a'} {role}."
 
 
 def cmd_audit(req: Request, cmd: ParsedCommand) -> None:
@@ -336,7 +381,9 @@ def cmd_customer(req: Request, cmd: ParsedCommand) -> None:
     req.ack()  # users.info may be slow: the answer goes through response_url
     profile = s.slack.profile(user)
     if not profile.found or not profile.team_id:
-        raise UserError("I can't tell which organisation that person belongs to; mention someone in this channel.")
+        raise UserError(
+            "I can't tell which organisation that person belongs to; mention someone in this channel."
+        )
     if profile.is_bot:
         raise UserError("A bot can't stand for the customer's organisation.")
     with s.db.session() as session:
@@ -355,7 +402,9 @@ def cmd_customer(req: Request, cmd: ParsedCommand) -> None:
             now=s.clock.now(),
         )
     if not changed:
-        req.reply(s.notice(fmt("{who}'s organisation already is the customer; nothing changed.", who=Mention(user))))
+        req.reply(
+            s.notice(fmt("{who}'s organisation already is the customer; nothing changed.", who=Mention(user)))
+        )
         return
     req.reply(
         s.notice(
@@ -368,4 +417,3 @@ def cmd_customer(req: Request, cmd: ParsedCommand) -> None:
         )
     )
     refresh_open_requests(s, engagement.id)  # type: ignore[arg-type]
-

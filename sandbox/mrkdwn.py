@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 
@@ -112,10 +114,12 @@ _STYLES = [_style("*", "b"), _style("_", "i"), _style("~", "s")]
 
 @dataclass
 class Directory:
-    """Names for mentions: user id → display name, channel id → channel name."""
+    """Names for mentions: user id → display name, channel id → channel name; and the reader's
+    time zone, in which `<!date^…>` tokens are shown (as Slack shows them to each reader)."""
 
     users: dict[str, str] = field(default_factory=dict)
     channels: dict[str, str] = field(default_factory=dict)
+    tz: ZoneInfo | None = None
 
     def user(self, user_id: str) -> str:
         return self.users.get(user_id, user_id)
@@ -158,7 +162,8 @@ def _angle(token: str, directory: Directory) -> str:
     if target.startswith("!"):
         head = target[1:].split("^")[0]
         if head == "date":
-            return _text(label or target)
+            shown = format_date_token(target, directory.tz)
+            return _text(shown if shown is not None else (label or target))
         if head in ("here", "channel", "everyone"):
             return str(Markup('<span class="mention">@{}</span>').format(head))
         return _text(label or "@" + head)
@@ -171,6 +176,55 @@ def _angle(token: str, directory: Directory) -> str:
             Markup(href), Markup(shown)
         )
     )
+
+
+_DATE_TOKEN = re.compile(r"\{(\w+)\}")
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def format_date_token(target: str, tz: ZoneInfo | None) -> str | None:
+    """`!date^<unix>^<format>[^<link>]` as Slack shows it to a reader in `tz` (None: not known,
+    the token's fallback is shown). The format's `{date_num}`, `{date}`, `{date_short}`,
+    `{date_long}`, their `_pretty` forms (today, yesterday, tomorrow), `{time}` and
+    `{time_secs}` are filled in; None when the token cannot be read."""
+    parts = target.split("^")
+    if tz is None or len(parts) < 3 or not parts[1].lstrip("-").isdigit():
+        return None
+    at = datetime.fromtimestamp(int(parts[1]), tz)
+    today = datetime.now(tz).date()
+    relative = {today: "today", today - timedelta(days=1): "yesterday", today + timedelta(days=1): "tomorrow"}
+
+    def fill(m: re.Match[str]) -> str:
+        key = m.group(1)
+        plain = {
+            "date_num": at.strftime("%Y-%m-%d"),
+            "date": f"{at:%B} {_ordinal(at.day)}, {at.year}",
+            "date_short": f"{at:%b} {at.day}, {at.year}",
+            "date_long": f"{at:%A}, {at:%B} {_ordinal(at.day)}, {at.year}",
+            "time": at.strftime("%H:%M"),
+            "time_secs": at.strftime("%H:%M:%S"),
+        }
+        if key.endswith("_pretty") and key[: -len("_pretty")] in plain:
+            return relative.get(at.date(), plain[key[: -len("_pretty")]])
+        return plain.get(key, m.group(0))
+
+    return _DATE_TOKEN.sub(fill, parts[2])
+
+
+def _quotes(html: str) -> str:
+    """Lines that start with `>` (a raw one: the escaped `&gt;` of user text stays text) are
+    block quotes, as in Slack."""
+    out: list[str] = []
+    for line in html.split("\n"):
+        if line.startswith("&gt;"):
+            out.append(f'<blockquote class="quote">{line[len("&gt;") :].lstrip()}</blockquote>')
+        else:
+            out.append(line + "\n")
+    return "".join(out).removesuffix("\n")
 
 
 def render_mrkdwn(text: str | None, directory: Directory | None = None) -> Markup:
@@ -193,7 +247,7 @@ def render_mrkdwn(text: str | None, directory: Directory | None = None) -> Marku
     html = emojify(str(escape(raw)))
     for pattern, repl in _STYLES:
         html = pattern.sub(repl, html)
-    html = _decode_entities(html).replace("\n", "<br>")
+    html = _decode_entities(_quotes(html)).replace("\n", "<br>")
     while _STASHED.search(html):
         html = _STASHED.sub(lambda m: stash[int(m.group(1))], html)
     return Markup(html)

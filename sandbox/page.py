@@ -30,6 +30,7 @@ class Entry:
     time: str
     when: str
     day: str
+    files: list[dict[str, str]]
 
 
 @dataclass
@@ -53,12 +54,31 @@ def card(p: Persona) -> PersonaCard:
     )
 
 
-def directory(sandbox: Sandbox) -> Directory:
+def directory(sandbox: Sandbox, tz: ZoneInfo | None = None) -> Directory:
+    """Names for mentions, and the reader's time zone for `<!date…>` tokens."""
     ws = sandbox.h.standin.ws
     with ws.lock:
         users = {uid: (u.real_name or u.name) for uid, u in ws.users.items()}
         channels = {cid: c.name for cid, c in ws.channels.items() if not c.is_im}
-    return Directory(users=users, channels=channels)
+    return Directory(users=users, channels=channels, tz=tz)
+
+
+def reader_tz(sandbox: Sandbox, user: str) -> ZoneInfo:
+    """The persona's own time zone (their Slack profile's)."""
+    return ZoneInfo(sandbox.h.standin.user(user).tz)
+
+
+def _files(record: dict[str, Any]) -> list[dict[str, str]]:
+    """Files shared with a message, each with the sandbox's download link."""
+    return [
+        {
+            "name": str(f.get("name") or ""),
+            "title": str(f.get("title") or f.get("name") or ""),
+            "url": f"/files/{f['id']}",
+        }
+        for f in record.get("files") or []
+        if isinstance(f, dict) and f.get("id")
+    ]
 
 
 def _context(sandbox: Sandbox, dirs: Directory, **kw: Any) -> RenderContext:
@@ -70,7 +90,7 @@ def _context(sandbox: Sandbox, dirs: Directory, **kw: Any) -> RenderContext:
 def timeline(sandbox: Sandbox, user: str, channel: str, tz: ZoneInfo) -> list[Entry]:
     """The channel's messages and the persona's ephemerals, oldest first, with sandbox times."""
     s = sandbox.h.standin
-    dirs = directory(sandbox)
+    dirs = directory(sandbox, tz)
     items: list[tuple[float, dict[str, Any], bool]] = []
     for m in s.messages(channel, include_deleted=False):
         items.append((float(m["ts"]), m, False))
@@ -97,6 +117,7 @@ def timeline(sandbox: Sandbox, user: str, channel: str, tz: ZoneInfo) -> list[En
                 time=local.strftime("%H:%M"),
                 when=local.strftime("%a %d %b %Y %H:%M %Z"),
                 day=local.strftime("%A, %d %B"),
+                files=[] if ephemeral else _files(m),
             )
         )
     return out
@@ -111,7 +132,7 @@ def modal(sandbox: Sandbox, user: str) -> dict[str, Any] | None:
     view = sandbox.open_modal(user)
     if view is None:
         return None
-    dirs = directory(sandbox)
+    dirs = directory(sandbox, reader_tz(sandbox, user))
     state = dict(view.get("state", {}).get("values") or {})
     state.update(sandbox.view_draft(view["id"], view["hash"]))
     errors = sandbox.view_errors(view["id"], view["hash"])
@@ -140,7 +161,13 @@ def home(sandbox: Sandbox, user: str) -> Markup | None:
     view = sandbox.home_view(user)
     if view is None:
         return None
-    ctx = _context(sandbox, directory(sandbox), where="view", view_id=view["id"], back="/?view=home")
+    ctx = _context(
+        sandbox,
+        directory(sandbox, reader_tz(sandbox, user)),
+        where="view",
+        view_id=view["id"],
+        back="/?view=home",
+    )
     return render_blocks(view.get("blocks") or [], ctx)
 
 

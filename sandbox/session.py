@@ -52,17 +52,27 @@ def handle(persona: Persona) -> str:
 
 def slack_command_text(text: str, personas: Sequence[Persona] = PERSONAS) -> str:
     """What Slack sends as `text` for a command with `should_escape: true`: `&`, `<`, `>` escaped and
-    `@Name` mentions of known people turned into `<@U…|name>` tokens."""
+    `@` mentions of known people turned into `<@U…|name>` tokens.
+
+    A mention is `@handle` (one word, any case, as Slack resolves a typed @name), `@U…` (a user
+    id), or the whole name as Slack's autocomplete writes it (`@Carl Consultant`, with its
+    capitals). So `role @carl consultant` gives Carl the consultant role: the word after a
+    lower-case handle is never swallowed as the rest of a name."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    forms: list[tuple[str, Persona]] = []
+    loose: list[tuple[str, Persona]] = []
+    exact: list[tuple[str, Persona]] = []
     for p in personas:
-        forms += [(p.name, p), (p.user_id, p), (handle(p), p)]
-    forms.sort(key=lambda f: -len(f[0]))
-    pattern = re.compile(r"@(" + "|".join(re.escape(f) for f, _ in forms) + r")\b", re.I)
-    by_form = {f.lower(): p for f, p in forms}
+        exact.append((p.name, p))
+        loose += [(p.user_id, p), (handle(p), p)]
+    exact.sort(key=lambda f: -len(f[0]))
+    by_exact = {f: p for f, p in exact}
+    by_loose = {f.lower(): p for f, p in loose}
+    names = "|".join(re.escape(f) for f, _ in exact)
+    words = "|".join(re.escape(f) for f, _ in loose)
+    pattern = re.compile(r"(?<!\w)@(?:(?P<name>" + names + r")|(?i:(?P<word>" + words + r")))\b")
 
     def token(m: re.Match[str]) -> str:
-        person = by_form[m.group(1).lower()]
+        person = by_exact[m.group("name")] if m.group("name") else by_loose[m.group("word").lower()]
         return f"<@{person.user_id}|{handle(person)}>"
 
     return pattern.sub(token, text)
@@ -353,6 +363,10 @@ class Sandbox:
         view = slack_view(self.h.standin.ws, record)
         view["stack_depth"] = len(views)
         return view
+
+    def file(self, file_id: str) -> dict[str, Any] | None:
+        """A file the bot uploaded (its stand-in record, with `content`), or None."""
+        return next((f for f in self.h.standin.files if f.get("id") == file_id), None)
 
     def home_view(self, user: str) -> dict[str, Any] | None:
         record = self.h.standin.home(user)

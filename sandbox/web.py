@@ -3,6 +3,7 @@
 Routes:
     GET  /                      the page (`?view=channel|home|messages`, `?as=U…` switches persona)
     GET  /static/<file>         the CSS and the little JavaScript
+    GET  /files/<id>            a file the bot shared in the channel (the audit CSV), downloaded
     POST /command               a slash command from the composer
     POST /action                a click, tick or selection on a message or a view
     POST /view/submit           a modal's submit button
@@ -112,6 +113,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self._page()
         elif path.startswith("/static/"):
             self._static(path.removeprefix("/static/"))
+        elif path.startswith("/files/"):
+            self._file(path.removeprefix("/files/"))
         elif path == "/favicon.ico":
             self._send(HTTPStatus.NO_CONTENT, b"", "image/x-icon")
         else:
@@ -139,6 +142,23 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if kind.startswith("text/") or kind.endswith("javascript"):
             kind += "; charset=utf-8"
         self._send(HTTPStatus.OK, file.read_bytes(), kind)
+
+    def _file(self, file_id: str) -> None:
+        """A file the bot shared (e.g. the audit CSV), as a download."""
+        record = self.sandbox.file(file_id)
+        if record is None:
+            self._send(HTTPStatus.NOT_FOUND, b"No such file", "text/plain; charset=utf-8")
+            return
+        name = "".join(c for c in str(record.get("filename") or "file") if c.isalnum() or c in "._-") or "file"
+        kind = str(record.get("mimetype") or "application/octet-stream")
+        if kind.startswith("text/"):
+            kind += "; charset=utf-8"
+        self._send(
+            HTTPStatus.OK,
+            bytes(record.get("content") or b""),
+            kind,
+            {"Content-Disposition": f'attachment; filename="{name}"', "X-Content-Type-Options": "nosniff"},
+        )
 
     # ----- POST
     def do_POST(self) -> None:

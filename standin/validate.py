@@ -221,6 +221,18 @@ def _check_element(
     _check_initial_options(el, ptr, errors, mrkdwn_ok=mrkdwn_ok)
     if etype == "plain_text_input":
         _check_text_input(el, ptr, errors)
+    if isinstance(el.get("confirm"), dict):
+        _check_confirm(el["confirm"], ptr + "/confirm", errors)
+
+
+# Confirmation dialog object: title, text, confirm and deny are each "a plain_text text object"
+# (docs.slack.dev/reference/block-kit/composition-objects/confirmation-dialog-object); a client
+# shows mrkdwn there as typed, asterisks and all.
+# slack_sdk checks their lengths, not their type.
+def _check_confirm(confirm: dict[str, Any], ptr: str, errors: list[str]) -> None:
+    for field in ("title", "text", "confirm", "deny"):
+        if field in confirm:
+            _check_text(confirm[field], f"{ptr}/{field}", errors, types=("plain_text",))
 
 
 def _check_block(block: Any, ptr: str, errors: list[str], block_ids: set[str]) -> None:

@@ -16,8 +16,9 @@ from sqlmodel import Session, col, func, select
 
 from bot.engagement.playbook import Playbook
 from bot.errors import UserError
-from bot.people.sides import CUSTOMER, VENDOR, Actor
-from storage.models import Engagement, EngagementPhase, Item
+from bot.people import audit
+from bot.people.sides import CUSTOMER, NO_SIDE, VENDOR, Actor, member_side, side_of
+from storage.models import Engagement, EngagementPhase, Item, Member, UserProfile
 
 MAX_TITLE = 200
 MAX_REASON = 500
@@ -31,6 +32,7 @@ class Refused(UserError):
 @dataclass(frozen=True)
 class Change:
     kind: str  # item.done, item.undone, item.assigned, item.due, item.na, item.reopened, item.added
+    # detail["phase_reopened"]: the change took back a phase that was complete (see reopen_phase)
     item: Item
     phase: EngagementPhase
     detail: dict[str, object]
@@ -146,11 +148,14 @@ def set_done(
     ref = _ref(phase, item)
     if actor.is_customer and item.owner_side != CUSTOMER:
         raise Refused(
-            f"{ref} is the implementation team's item, so it is ticked by them. "
-            "You can tick the items marked Customer."
+            f"{ref} is the implementation team's item, so it is ticked by them. Your team's items "
+            "are under the first heading of the checklist; *My tasks* lists yours."
         )
     if item.status == NA:
-        raise UserError(f"{ref} is marked not applicable; reopen it from its ⋯ menu first.")
+        raise UserError(
+            f"{ref} is marked not applicable; the implementation team reopens it (`undo {ref}`, or "
+            "Show all on the checklist) before it can be ticked."
+        )
     if done:
         on_behalf = actor.is_vendor and item.owner_side == CUSTOMER
         expected, kind, detail = OPEN, "item.done", {"on_behalf": on_behalf}
@@ -176,18 +181,87 @@ def set_done(
         return None
     for name, value in values.items():
         set_committed_value(item, name, value)
+    if not done and reopen_phase(session, phase, actor, now):
+        detail = {**detail, "phase_reopened": True}
     return Change(kind, item, phase, detail)
 
 
+def reopen_phase(session: Session, phase: EngagementPhase, actor: Actor, now: datetime) -> bool:
+    """A complete phase got open work again (an item reopened or added): it is no longer complete,
+    and it becomes the current phase again. True when it was complete.
+
+    The phase pointer goes back to it: phases complete in order, and the engagement moves on (and
+    finally goes live, which stops every reminder) from the current phase only. A pointer left
+    ahead would let the engagement go live with this phase unfinished. Once the phase is finished
+    again, the pointer walks forward past the phases that are still complete."""
+    if phase.completed_at is None:
+        return False
+    table = EngagementPhase.__table__  # type: ignore[attr-defined]
+    session.execute(update(table).where(table.c.id == phase.id).values(completed_at=None))
+    set_committed_value(phase, "completed_at", None)
+    session.execute(
+        update(Engagement)
+        .where(
+            col(Engagement.id) == phase.engagement_id,
+            col(Engagement.phase_index) > phase.number,
+            col(Engagement.status) == "active",
+        )
+        .values(phase_index=phase.number, updated_at=now)
+    )
+    audit.record(
+        session, phase.engagement_id, actor, "phase.reopened", phase.name, {"phase": phase.number}, now=now
+    )
+    return True
+
+
+def assignee_side(session: Session, engagement: Engagement, user_id: str) -> str | None:
+    """The side of someone about to be given an item, from what the database knows of them (a
+    member, or the users.info cache); None when nothing is known yet."""
+    member = session.exec(
+        select(Member).where(Member.engagement_id == engagement.id, Member.user_id == user_id)
+    ).first()
+    if member is not None and (member.side_override or member.team_id):
+        return member_side(engagement, member)
+    profile = session.get(UserProfile, user_id)
+    if profile is not None and profile.team_id:
+        return side_of(engagement, profile.team_id, profile.enterprise_id)
+    return None
+
+
 def assign(
-    session: Session, phase: EngagementPhase, item: Item, actor: Actor, assignee: str | None, now: datetime
+    session: Session,
+    phase: EngagementPhase,
+    item: Item,
+    actor: Actor,
+    assignee: str | None,
+    now: datetime,
+    *,
+    assignee_side: str | None = None,
+    assignee_name: str = "",
 ) -> Change | None:
+    """Give an item an owner. The implementation team's items go to the team only: the customer's
+    people could not tick them, and the vendor's work would be ticked off by the customer. The
+    customer's items go to either side (a consultant may do one for the customer)."""
     _require_side(actor)
     ref = _ref(phase, item)
     if actor.is_customer and item.owner_side != CUSTOMER:
         raise Refused(f"{ref} is the implementation team's item; they assign it.")
     if item.assignee_id == assignee:
         return None
+    who = assignee_name or "That person"
+    if assignee and assignee_side is None:
+        raise Refused(f"I can't tell which organisation {who} belongs to; mention someone in this channel.")
+    if assignee and item.owner_side == VENDOR and assignee_side != VENDOR:
+        raise Refused(
+            f"{ref} is the implementation team's item, so it goes to someone on the team: {who} "
+            f"could not tick it. For work on the customer's side, add a customer item "
+            f"(`add {phase.number} <title> owner=customer`)."
+        )
+    if assignee and assignee_side == NO_SIDE:
+        raise Refused(
+            f"{who} is not on the customer's side or the implementation team, so could not tick {ref}. "
+            f"If they work on it for the customer, first run `side @{assignee_name or 'them'} customer`."
+        )
     item.assignee_id = assignee
     item.nudge_count = 0  # progress: the escalation ladder starts again
     item.updated_at = now
@@ -240,7 +314,8 @@ def reopen(
     item.done_at = None
     item.updated_at = now
     session.add(item)
-    return Change("item.reopened", item, phase, {})
+    reopened = reopen_phase(session, phase, actor, now)
+    return Change("item.reopened", item, phase, {"phase_reopened": True} if reopened else {})
 
 
 def add_item(
@@ -269,7 +344,10 @@ def add_item(
     )
     session.add(item)
     session.flush()
-    return Change("item.added", item, phase, {"title": title, "owner": owner})
+    detail: dict[str, object] = {"title": title, "owner": owner}
+    if reopen_phase(session, phase, actor, now):
+        detail["phase_reopened"] = True
+    return Change("item.added", item, phase, detail)
 
 
 def phase_complete(items: list[Item]) -> bool:

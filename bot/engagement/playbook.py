@@ -259,6 +259,36 @@ def parse_playbook(text: str, source: str = "<playbook>") -> Playbook:
     return pb
 
 
+# A checklist shows an item's title as its checkbox's label, which holds 75 characters; a longer
+# title wraps into the line below it (or gets a block of its own), so it is a warning, not an error.
+TITLE_FITS = 75
+
+
+def playbook_warnings(text: str) -> list[PlaybookProblem]:
+    """What a valid playbook had better change: item titles longer than a checklist label."""
+    try:
+        root, data = yaml.compose(text), yaml.safe_load(text)
+    except yaml.YAMLError:
+        return []
+    warnings = []
+    phases = data.get("phases") if isinstance(data, dict) else None
+    for i, phase in enumerate(phases if isinstance(phases, list) else []):
+        items = phase.get("items") if isinstance(phase, dict) else None
+        for j, item in enumerate(items if isinstance(items, list) else []):
+            title = str(item.get("title") or "") if isinstance(item, dict) else ""
+            if len(title) > TITLE_FITS:
+                loc = ("phases", i, "items", j, "title")
+                warnings.append(
+                    PlaybookProblem(
+                        ".".join(str(p) for p in loc),
+                        _line_of(root, loc),
+                        f"the title is {len(title)} characters; a checklist shows {TITLE_FITS} on the "
+                        "item's line and wraps the rest below it: shorten it if you can",
+                    )
+                )
+    return warnings
+
+
 def load_playbook(path: Path | None = None) -> Playbook:
     if path is None:
         return default_playbook()

@@ -110,11 +110,12 @@ def set_role(
             now=now,
         )
         side = member_side(engagement, member)
+    a_role = f"an {role}" if role[0] in "aeiou" else f"a {role}"
     if role in CUSTOMER_ROLES and side == VENDOR:
         raise UserError(
-            f"{name} is on the vendor's side, and a {role} speaks for the customer: the implementation team "
-            f"can never approve on the customer's behalf. If {name} really is the customer's, first run "
-            f"`side @{name} customer`."
+            f"{name} is on the vendor's side, and {a_role} speaks for the customer: the implementation "
+            f"team can never approve on the customer's behalf. If {name} works for the customer, first "
+            f"run `side @{name} customer`."
         )
     if role in CUSTOMER_ROLES and side != CUSTOMER:
         why = (
@@ -123,14 +124,11 @@ def set_role(
             else f"{name} is from another organisation than the customer's"
         )
         raise UserError(
-            f"{why}, and a {role} speaks for the customer. If {name} does speak for the customer "
-            f"(a partner, say), first run `side @{name} customer`; to make {name}'s organisation the "
-            f"customer, run `customer @{name}`."
+            f"{why}, and {a_role} speaks for the customer. If they do, first run `side @{name} customer` "
+            f"(or `customer @{name}` to make theirs the customer's organisation)."
         )
     if role in ("consultant", "lead") and side != VENDOR:
-        raise UserError(
-            f"{name} is not on the implementation team's side; consultants are the implementation team's people."
-        )
+        raise UserError(f"{name} is not on the implementation team's side; {a_role} is one of the team.")
     existing = session.exec(
         select(MemberRole).where(
             MemberRole.member_id == member.id, MemberRole.role == role, MemberRole.gate_key == gate_key

@@ -266,7 +266,7 @@ def manifest(
 @playbook_app.command("check")
 def playbook_check(file: Annotated[Path, typer.Argument(help="Playbook YAML file.")]) -> None:
     """Validate a playbook; print each problem with its field path and line."""
-    from bot.engagement.playbook import PlaybookError, load_playbook
+    from bot.engagement.playbook import PlaybookError, load_playbook, playbook_warnings
 
     try:
         pb = load_playbook(file)
@@ -276,6 +276,8 @@ def playbook_check(file: Annotated[Path, typer.Argument(help="Playbook YAML file
         for problem in exc.problems:
             typer.echo(f"{file}:{problem.line or '?'}: {problem.path}: {problem.message}", err=True)
         raise typer.Exit(1) from None
+    for warning in playbook_warnings(file.read_text(encoding="utf-8")):
+        typer.echo(f"{file}:{warning.line or '?'}: warning: {warning.path}: {warning.message}", err=True)
     items = sum(len(p.items) for p in pb.phases)
     typer.echo(f"{file}: ok — {len(pb.phases)} phases, {items} items, {len(pb.gates)} gates")
 

@@ -15,6 +15,7 @@ from bot.engagement.lifecycle import calendar_for, local_today, phases_of, plann
 from bot.engagement.playbook import Playbook
 from bot.engagement.signoffs import decision_of, gates_of, latest_request
 from bot.people.members import lead_of
+from messages import escape_mrkdwn
 from storage.models import Engagement, EngagementPhase, Item, Member, UserProfile
 
 Rows = list[dict[str, Any]]
@@ -136,50 +137,137 @@ def _fmt_day(d: date) -> str:
     return d.strftime("%a %-d %b")
 
 
-def item_row(phase: EngagementPhase, item: Item, names: dict[str, str], today: date) -> dict[str, Any]:
-    side = "Customer" if item.owner_side == "customer" else "Vendor"
+# Block Kit: a checkbox option's text (the label) and its description hold 75 characters each.
+LABEL_MAX = 75
+DESCRIPTION_MAX = 75
+SIDES = ("customer", "vendor")  # the order of the checklist's groups (see checklist_context)
+
+
+def _shown_len(text: str) -> int:
+    """Characters as sent to Slack: the renderer escapes &, < and > for mrkdwn."""
+    return len(escape_mrkdwn(text))
+
+
+def wrap_title(title: str, note: str) -> tuple[str, str, bool]:
+    """The title as a checkbox label, never cut: (label, description, long).
+
+    A title that fits the label is the label, and the description is the note. A longer one
+    wraps at a word into the description, ahead of the note (`…rest — note`). When even that does
+    not hold it, `long` is True: the template shows the whole title in a block of its own."""
+    if _shown_len(title) <= LABEL_MAX:
+        return title, note, False
+    words = title.split(" ")
+    head = ""
+    for n in range(len(words), 0, -1):
+        candidate = " ".join(words[:n]) + "…"
+        if _shown_len(candidate) <= LABEL_MAX:
+            head = candidate
+            tail = "…" + " ".join(words[n:])
+            break
+    if head:
+        description = f"{tail} — {note}"
+        if _shown_len(description) <= DESCRIPTION_MAX:
+            return head, description, False
+    return title, note, True
+
+
+def item_note(phase: EngagementPhase, item: Item, names: dict[str, str], today: date) -> str:
+    """An open item's facts for its checklist line: reference, owner, due date, and what stops it."""
+    ref = f"{phase.number}.{item.number}"
     who = names.get(item.assignee_id, "assigned") if item.assignee_id else "unassigned"
+    parts = [ref]
+    if item.due_on is not None and item.due_on < today:
+        parts.append(f"⚠ overdue since {_fmt_day(item.due_on)}")
+    elif item.due_on is not None:
+        parts.append(f"due {_fmt_day(item.due_on)}")
+    else:
+        parts.append("no due date")
+    parts.append(who)
+    if item.blocked_reason:
+        parts.append("⛔ blocked")
+    elif item.snoozed_until is not None and item.snoozed_until > today:
+        parts.append(f"reminders snoozed to {_fmt_day(item.snoozed_until)}")
+    return " · ".join(parts)
+
+
+def item_row(phase: EngagementPhase, item: Item, names: dict[str, str], today: date) -> dict[str, Any]:
     overdue = item.status == "open" and item.due_on is not None and item.due_on < today
     if item.status == DONE:
         by = names.get(item.done_by or "", "someone")
         when = _fmt_day(item.done_at.date()) if item.done_at else ""
-        note = f"Done by {by} · {when}" + (" · for the customer" if item.on_behalf else "")
+        note = f"{phase.number}.{item.number} · done by {by} · {when}" + (
+            " · for the customer" if item.on_behalf else ""
+        )
     elif item.status == NA:
-        note = f"Not applicable: {item.na_reason or ''}"
+        note = f"{phase.number}.{item.number} · not applicable: {item.na_reason or ''}"
     else:
-        due = f"due {_fmt_day(item.due_on)}" if item.due_on else "no due date"
-        note = f"{side} · {who} · {due}"
-        if overdue:
-            note = f"⚠ Overdue · {note}"
+        note = item_note(phase, item, names, today)
+    label, description, long = wrap_title(item.title, note)
     return {
         "id": item.id,
         "ref": f"{phase.number}.{item.number}",
+        "number": item.number,
         "title": item.title,
         "description": item.description,
         "owner": item.owner_side,
         "status": item.status,
         "done": item.status == DONE,
         "na": item.status == NA,
+        "open": item.status == "open",
         "overdue": overdue,
         "note": note,
+        "label": label,
+        "line": description,
+        "long": long,
+        "due": item.due_on,
         "assignee": item.assignee_id,
+        "blocked": item.blocked_reason,
+        "snoozed_until": item.snoozed_until if item.snoozed_until and item.snoozed_until > today else None,
     }
+
+
+def _open_order(row: dict[str, Any]) -> tuple[int, date, int]:
+    return (SIDES.index(row["owner"]) if row["owner"] in SIDES else len(SIDES), row["due"] or date.max, row["number"])
 
 
 def checklist_context(
     session: Session, engagement: Engagement, phase: EngagementPhase, now: datetime
 ) -> tuple[dict[str, Any], Rows]:
-    """The phase checklist: what every part of it shows (header, progress, gates) and its item rows."""
+    """The phase checklist: what every part of it shows (header, progress, per-side counts, the
+    folded line of done and not-applicable items, gates) and the rows of its open items.
+
+    Open items are grouped by side, the customer's first: the message is one for both sides, and
+    the customer's people cannot run commands or use the Home tab, so the checklist is where they
+    find their items; the implementation team has `/golive status` and My tasks besides. Within a
+    group, the earliest due date first. Done and not-applicable items are counted on one line;
+    *Show all* lists them."""
     items = items_of(session, phase.id)  # type: ignore[arg-type]
     names = names_for(session, engagement.id)  # type: ignore[arg-type]
     today = local_today(now, engagement.timezone)
-    rows = [item_row(phase, i, names, today) for i in items]
+    rows = sorted((item_row(phase, i, names, today) for i in items if i.status == "open"), key=_open_order)
+    position: dict[str, int] = {}
+    for row in rows:
+        row["group_index"] = position.get(row["owner"], 0)
+        position[row["owner"]] = row["group_index"] + 1
+    sides = {
+        side: {
+            "open": sum(1 for i in items if i.owner_side == side and i.status == "open"),
+            "overdue": sum(1 for r in rows if r["owner"] == side and r["overdue"]),
+            "done": sum(1 for i in items if i.owner_side == side and i.status == DONE),
+            "na": sum(1 for i in items if i.owner_side == side and i.status == NA),
+        }
+        for side in SIDES
+    }
     progress = _progress(items)
     base = {
         "customer_name": engagement.customer_name,
+        "status": engagement.status,
+        "active": engagement.status == "active",
         "phase": phase_data(phase) | {"current": phase.number == engagement.phase_index},
         "progress": progress,
         "overdue": sum(1 for r in rows if r["overdue"]),
+        "sides": sides,
+        "folded": {"done": sum(s["done"] for s in sides.values()), "na": sum(s["na"] for s in sides.values())},
         "gates": gate_rows(session, phase, complete=progress["done"] == progress["total"]),
     }
     return base, rows

@@ -37,8 +37,9 @@ CHECKLIST_MOVED = "checklist_moved"  # an older copy, now a pointer to the live 
 # counter and what Slack adds itself.
 TEXT_BUDGET = 11_000
 MAX_BLOCKS = 50
-_ITEM_BLOCK = re.compile(r"^item:(\d+)$")
-_VERSIONED_ITEM_BLOCK = re.compile(r"^item:(\d+):")
+# An item's blocks: `item:12`, and `item:12/title` when its title has a block of its own.
+_ITEM_BLOCK = re.compile(r"^item:(\d+)(/[a-z]+)?$")
+_VERSIONED_ITEM_BLOCK = re.compile(r"^item:(\d+)(?:/[a-z]+)?:")
 
 
 def text_length(value: Any) -> int:
@@ -65,7 +66,7 @@ def version_item_blocks(message: Message, redraw: Collection[int] = (), nonce: s
         if int(found.group(1)) in redraw:
             content += nonce
         digest = hashlib.sha1(content.encode(), usedforsecurity=False).hexdigest()[:8]
-        block["block_id"] = f"item:{found.group(1)}:{digest}"
+        block["block_id"] = f"item:{found.group(1)}{found.group(2) or ''}:{digest}"
     return message
 
 
@@ -115,10 +116,18 @@ def render_checklist(
             whole = None
         if whole is not None and _within(whole):
             return engagement.channel_id, [whole]
-    fits = _measured_fits(rows, render) or rendered_fits
-    chunks = split_rows(rows, fits, min_parts=min_parts)
-    messages = [render(c, n, len(chunks)) for n, c in enumerate(chunks, start=1)]
-    if fits is not rendered_fits and not all(_within(m) for m in messages):
+
+    def render_all(chunks: list[Rows]) -> list[Message] | None:
+        try:
+            return [render(c, n, len(chunks)) for n, c in enumerate(chunks, start=1)]
+        except TemplateError:
+            return None
+
+    measured = _measured_fits(rows, render)
+    messages = render_all(split_rows(rows, measured, min_parts=min_parts)) if measured else None
+    if messages is None or not all(_within(m) for m in messages):
+        # Measured per item, a part can still be off (a template overridden by the deployment):
+        # render and measure each candidate part instead.
         chunks = split_rows(rows, rendered_fits, min_parts=min_parts)
         messages = [render(c, n, len(chunks)) for n, c in enumerate(chunks, start=1)]
     return engagement.channel_id, messages
@@ -127,23 +136,29 @@ def render_checklist(
 def _measured_fits(rows: Rows, render: Callable[[Rows, int, int], Message]) -> Callable[[Rows], bool] | None:
     """A fast `fits`: a message's text is the sum of its blocks' text, so each item's blocks are
     measured once (found by their `item:<id>` block_id) and a part is the fixed blocks plus its
-    items. None when the template's item blocks cannot be told apart (then every candidate part is
-    rendered and measured)."""
+    items, plus the most any part's group headings took. None when the template's item blocks
+    cannot be told apart (then every candidate part is rendered and measured)."""
     try:
         empty = render([], 2, 2)
         fixed_text, fixed_blocks = text_length(empty.blocks), len(empty.blocks)
         size: dict[int, tuple[int, int]] = {}
-        step = max(MAX_BLOCKS - fixed_blocks, 1)
+        extra_text = extra_blocks = 0
+        step = max((MAX_BLOCKS - fixed_blocks - 4) // 2, 1)  # an item takes one or two blocks
         for start in range(0, len(rows), step):
+            other_text, other_blocks = -fixed_text, -fixed_blocks
             for block in render(rows[start : start + step], 2, 2).blocks:
                 found = _VERSIONED_ITEM_BLOCK.match(str(block.get("block_id") or ""))
                 if found:
                     text, blocks = size.get(int(found.group(1)), (0, 0))
                     size[int(found.group(1))] = (text + text_length(block), blocks + 1)
+                else:  # the fixed blocks, and the headings of the groups in this part
+                    other_text, other_blocks = other_text + text_length(block), other_blocks + 1
+            extra_text, extra_blocks = max(extra_text, other_text), max(extra_blocks, other_blocks)
     except TemplateError:
         return None
     if any(row["id"] not in size for row in rows):
         return None
+    fixed_text, fixed_blocks = fixed_text + extra_text, fixed_blocks + extra_blocks
 
     def fits(items: Rows) -> bool:
         text = fixed_text + sum(size[row["id"]][0] for row in items)

@@ -22,6 +22,7 @@ from sandbox.main import SandboxServer
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACT = REPO / "test-artifacts" / "sandbox.png"
+MY_TASKS_ARTIFACT = REPO / "test-artifacts" / "my-tasks.png"
 README_SCREENSHOT = REPO / "docs" / "sandbox.png"
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -135,13 +136,30 @@ def message(page: Page, text: str) -> Locator:
 
 
 def checklist_item(page: Page, ref: str) -> Locator:
-    """The checkbox of item `ref` (e.g. "1.5") in the newest checklist."""
-    return message(page, "— checklist").get_by_role("checkbox", name=re.compile(rf"^{re.escape(ref)} "))
+    """The checkbox of item `ref` (e.g. "1.5") in the newest checklist: the title is its label, and
+    the line below starts with the reference."""
+    return message(page, "— checklist").get_by_role("checkbox", name=re.compile(rf"\s{re.escape(ref)} · "))
 
 
 def tick(page: Page, ref: str) -> None:
     with page.expect_navigation():
         checklist_item(page, ref).click()
+
+
+def open_my_tasks(page: Page, on: str) -> Locator:
+    """Click *My tasks* on the newest message showing `on`; the modal that opens."""
+    click_button(message(page, on), "My tasks")
+    dialog = page.locator("dialog.modal")
+    expect(dialog.get_by_role("heading", name="My tasks")).to_be_visible()
+    return dialog
+
+
+def save_modal_screenshot(page: Page, path: Path) -> None:
+    """The page as the persona sees it with a modal open (the modal centred on a 1280 by 900 view)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.mouse.move(0, 0)
+    page.screenshot(path=str(path))
 
 
 def save_screenshot(page: Page) -> None:
@@ -184,15 +202,14 @@ def test_walk_through_from_start_to_sign_off_and_nudge(page: Page, sandbox_serve
     expect(page.locator(".composer")).to_contain_text("not shared in a Slack Connect channel")
     expect(checklist_item(page, "1.5")).not_to_be_checked()
     tick(page, "1.5")
-    expect(checklist_item(page, "1.5")).to_be_checked()
-    item = message(page, "— checklist").locator("label.choice", has_text="1.5")
-    expect(item).to_contain_text("Done by Cody Contributor")
+    expect(checklist_item(page, "1.5")).to_have_count(0)  # done: folded into one line
+    expect(message(page, "— checklist")).to_contain_text("✅ 1 done")
     expect(message(page, "— checklist")).to_contain_text("(edited)")
 
     # What the page shows is what the bot did through the Web API.
     newest = [m for m in standin.messages(CHANNEL) if "checklist:" in m["text"]][-1]
-    ticked = next(b for b in newest["blocks"] if b.get("block_id", "").startswith("item:5:"))
-    assert ticked["elements"][0].get("initial_options"), "the bot's message should show 1.5 done"
+    assert not [b for b in newest["blocks"] if b.get("block_id", "").startswith("item:5:")]
+    assert "1 of 6 done" in newest["text"], "the bot's message should count 1.5 done"
 
     # A vendor item is not theirs to tick: the bot says why, only to them, and the box goes back.
     tick(page, "1.1")
@@ -234,6 +251,51 @@ def test_walk_through_from_start_to_sign_off_and_nudge(page: Page, sandbox_serve
 
     save_screenshot(page)
     assert ARTIFACT.stat().st_size > 20_000
+
+
+def test_a_customer_walks_through_my_tasks(page: Page, sandbox_server: SandboxServer) -> None:
+    """The customer's people cannot run commands nor open the Home tab: My tasks, on any of the
+    bot's messages, is where they see what they owe, by when, and approve."""
+    standin = sandbox_server.sandbox.h.standin
+
+    # The consultant sets the engagement up: roles, an item assigned, a sign-off requested.
+    switch_to(page, CONSULTANT)
+    send_command(page, "/golive start Acme Corp")
+    send_command(page, "/golive role @ada approver")
+    send_command(page, "/golive role @cody contributor")
+    send_command(page, "/golive assign 1.5 @cody")
+    send_command(page, "/golive signoff solution_design")
+
+    # Ada, the customer's approver, opens My tasks on the welcome.
+    switch_to(page, APPROVER)
+    tasks = open_my_tasks(page, "kicked off")
+    expect(tasks).to_contain_text("Sign-offs waiting on you · 1")
+    expect(tasks).to_contain_text("Solution design sign-off")
+    expect(tasks).to_contain_text("Times are in your time zone (Europe/Berlin)")
+    expect(tasks).to_contain_text("Acme Corp's items nobody has taken yet · 1")
+    expect(tasks).to_contain_text("1.6 Name your approvers and executive sponsor for sign-offs")
+    expect(tasks).to_contain_text("due Fri 4 Dec, 17:00")
+    expect(tasks).not_to_contain_text("1.1")  # the implementation team's items are theirs
+    expect(tasks.get_by_role("button", name="Open the request", exact=True)).to_be_visible()
+    save_modal_screenshot(page, MY_TASKS_ARTIFACT)
+    assert MY_TASKS_ARTIFACT.stat().st_size > 20_000
+
+    # She approves right there (the confirm dialog is accepted): the modal says so.
+    click_button(tasks, "Approve")
+    expect(tasks).to_contain_text("You approved Solution design sign-off")
+    expect(tasks).not_to_contain_text("Sign-offs waiting on you")
+    decided = [m for m in standin.messages(CHANNEL) if m["text"].startswith("Approved: Solution design sign-off")]
+    assert decided, "the request in the channel was decided"
+    click_button(tasks, "Close")
+    expect(message(page, "Approved: Solution design sign-off")).to_contain_text("Approved by @Ada Approver")
+
+    # Cody, the contributor, opens it on the checklist: the item assigned to him comes first.
+    switch_to(page, CONTRIBUTOR)
+    tasks = open_my_tasks(page, "— checklist")
+    expect(tasks).to_contain_text("Assigned to you · 1")
+    expect(tasks).to_contain_text("1.5 Walk us through your current setup, tech stack, processes and workflows")
+    expect(tasks).not_to_contain_text("Sign-offs waiting on you")
+    assert "&gt;" not in page.inner_text("body") and "&amp;" not in page.inner_text("body")
 
 
 def test_confirm_dialogs_are_asked_before_anything_is_sent(page: Page, sandbox_server: SandboxServer) -> None:

@@ -103,8 +103,27 @@ def test_mrkdwn_mentions_use_the_directory():
     assert parse(html).find_all("span", cls="mention")[0].text == "@Lena Lead"
 
 
-def test_mrkdwn_dates_show_their_fallback():
+def test_mrkdwn_dates_show_their_fallback_when_the_readers_zone_is_not_known():
     assert shown(md("due <!date^1796000000^{date_short}|Fri 4 Dec>")) == "due Fri 4 Dec"
+
+
+def test_mrkdwn_dates_are_shown_in_the_readers_time_zone():
+    """`<!date>` is what the bot labels "your time": Slack shows it in each reader's zone."""
+    token = "<!date^1797411600^{date_long_pretty} {time}|2026-12-16 09:00 UTC> your time"  # Wed 16 Dec 09:00 UTC
+    berlin = render_mrkdwn(token, Directory(tz=ZoneInfo("Europe/Berlin")))
+    tokyo = render_mrkdwn(token, Directory(tz=ZoneInfo("Asia/Tokyo")))
+    assert shown(berlin) == "Wednesday, December 16th, 2026 10:00 your time"
+    assert shown(tokyo) == "Wednesday, December 16th, 2026 18:00 your time"
+    assert shown(render_mrkdwn("<!date^1797411600^{date_num}|x>", Directory(tz=ZoneInfo("UTC")))) == "2026-12-16"
+
+
+def test_mrkdwn_quotes_are_block_quotes_with_no_entity_shown():
+    """A line starting with > is a quote, as in Slack; user text that starts with an escaped > stays text."""
+    html = md("Changes requested:\n>Add the EMEA entity &amp; the &lt;Q1&gt; invoices\n&gt; not a quote")
+    node = parse(html)
+    [quote] = node.find_all("blockquote")
+    assert quote.text == "Add the EMEA entity & the <Q1> invoices"
+    assert shown(html).endswith("> not a quote") and "&gt;" not in shown(html)
 
 
 def test_mrkdwn_emoji_known_and_unknown():
@@ -340,28 +359,26 @@ def test_a_real_checklist_message_renders_and_shows_a_tick(harness):
     boxes = node.find_all("input", type="checkbox")
     assert len(boxes) == 6 and not any("checked" in b.attrs for b in boxes)
     labels = [c.text for c in node.find_all(cls="choice-label")]
-    assert (
-        labels[4].startswith("1.5 Walk us through")
-        and node.find_all(cls="choice-label")[4].find("b").text == "1.5"
-    )
+    assert labels[0] == "Walk us through your current setup, tech stack, processes and workflows"
+    assert node.find_all(cls="choice-desc")[0].text == "1.5 · due Fri 4 Dec · unassigned"
     menus = node.find_all("details", cls="el-overflow")
     assert len(menus) == 6 and [b.text for b in menus[0].find_all("button")] == [
         "Assign…",
-        "Set due date…",
+        "Change the due date…",
         "Not applicable…",
         "Details",
     ]
-    assert node.find("form", cls="el-button").find("button").text == "Add item…"
-    tick_form = node.find_all("form", cls="el-checkboxes")[4].form_fields()
+    assert [f.find("button").text for f in node.find_all("form", cls="el-button")] == ["My tasks", "Add item…"]
+    tick_form = node.find_all("form", cls="el-checkboxes")[0].form_fields()
     assert tick_form["block_id"].startswith("item:5:") and tick_form["action_id"] == "tick:5"
 
     harness.driver.click(CHANNEL, msg["ts"], "tick:5", user=CONTRIBUTOR.user_id, selected_options=["5"])
     harness.idle()
     node = render()
-    box = node.find_all("input", type="checkbox")[4]
-    assert "checked" in box.attrs
-    assert node.find_all(cls="choice-desc")[4].text.startswith("Done by Cody Contributor")
+    boxes = node.find_all("input", type="checkbox")
+    assert len(boxes) == 5 and not any("checked" in b.attrs for b in boxes), "the done item is folded"
     assert "1 of 6 done" in node.find(cls="b-context").text
+    assert "✅ 1 done" in node.text and "Show all" in [b.text for b in node.find_all("button")]
 
 
 # ----- small helpers of the session
@@ -370,6 +387,12 @@ def test_a_real_checklist_message_renders_and_shows_a_tick(harness):
 def test_composer_text_is_escaped_and_mentions_become_tokens_as_slack_sends_them():
     assert slack_command_text("assign 1.5 @ada") == "assign 1.5 <@U0APPR|ada>"
     assert slack_command_text("assign 1.5 @Cody Contributor") == "assign 1.5 <@U0CONTRIB|cody>"
+    # A typed @handle is one word: the next word is never swallowed as the rest of a name. The
+    # whole name is a mention only as autocomplete writes it, with its capitals.
+    assert slack_command_text("role @carl consultant") == "role <@U0CONS|carl> consultant"
+    assert slack_command_text("role @Carl Consultant consultant") == "role <@U0CONS|carl> consultant"
+    assert slack_command_text("role @cody contributor") == "role <@U0CONTRIB|cody> contributor"
+    assert slack_command_text("mail me@ada.example") == "mail me@ada.example"
     assert slack_command_text("start A&B <Corp>") == "start A&amp;B &lt;Corp&gt;"
     assert slack_command_text("mail me@adam.example") == "mail me@adam.example"
 

@@ -66,9 +66,10 @@ def newest(node: Node, text: str) -> Node:
 
 
 def tick_form(node: Node, ref: str) -> Node:
+    """The checkbox form of item `ref` in the newest checklist: its description starts with the ref."""
     checklist = newest(node, "— checklist")
     for form in checklist.find_all("form", cls="el-checkboxes"):
-        if form.find(cls="choice-label").text.startswith(ref + " "):
+        if form.find(cls="choice-desc").text.startswith(ref + " · "):
             return form
     raise AssertionError(f"no item {ref}")
 
@@ -96,18 +97,25 @@ def test_personas_commands_ticks_and_the_slack_connect_note(web: Browser, sandbo
     assert "not shared in a Slack Connect channel" in page.find(cls="connect-note").text
 
     page = web.submit_form(tick_form(page, "1.5"), values="5")
-    form = tick_form(page, "1.5")
-    assert "checked" in form.find("input", type="checkbox").attrs
-    assert form.find(cls="choice-desc").text.startswith("Done by Cody Contributor")
-    assert newest(page, "— checklist").find(cls="edited").text == "(edited)"
+    checklist = newest(page, "— checklist")
+    assert checklist.find(cls="edited").text == "(edited)"
+    assert "✅ 1 done" in checklist.text, "done items are folded into one line"
+    with pytest.raises(AssertionError):
+        tick_form(page, "1.5")
 
     record = next(m for m in standin.messages(CHANNEL) if "checklist:" in m["text"])
-    item = next(b for b in record["blocks"] if b.get("block_id", "").startswith("item:5:"))
-    assert record["edited"] and item["elements"][0]["initial_options"][0]["value"] == "5"
+    assert record["edited"] and not [b for b in record["blocks"] if b.get("block_id", "").startswith("item:5:")]
 
-    # Unticking (no box checked) is sent as an empty selection.
-    page = web.submit_form(tick_form(page, "1.5"))
-    assert "checked" not in tick_form(page, "1.5").find("input", type="checkbox").attrs
+    # Show all lists it ticked; unticking there (no box checked) is sent as an empty selection.
+    show_all = checklist.find("form", cls="el-button")
+    assert show_all.find("button").text == "Show all"
+    page = web.submit_form(show_all)
+    dialog = page.find("dialog", cls="modal")
+    box = dialog.find("form", cls="el-checkboxes")
+    assert "checked" in box.find("input", type="checkbox").attrs
+    page = web.submit_form(box)
+    assert "checked" not in page.find("dialog", cls="modal").find("form", cls="el-checkboxes").find("input", type="checkbox").attrs
+    assert tick_form(page, "1.5"), "back on the checklist"
 
 
 def test_ephemerals_are_only_visible_to_their_user(web: Browser):
@@ -200,7 +208,7 @@ def test_item_menu_opens_a_modal_and_users_select_offers_the_personas(
     web.be(LEAD)
     web.command("/golive start Acme Corp")
     page = web.be(APPROVER)
-    menu = [d for d in newest(page, "— checklist").find_all("details", cls="el-overflow")][5]
+    menu = [d for d in newest(page, "— checklist").find_all("details", cls="el-overflow")][1]
     page = web.submit_form(menu.find("form"), value=menu.find("button").attrs["value"])  # "Assign…" on 1.6
     dialog = page.find("dialog", cls="modal")
     assert dialog.find("h2").text == "Assign item"
@@ -281,3 +289,23 @@ def test_run_exits_2_when_the_port_is_taken(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and f"127.0.0.1:{port}" in err
     assert not (tmp_path / "sandbox.sqlite3").exists(), "nothing starts when the port is taken"
+
+
+def test_the_audit_csv_shared_in_the_channel_can_be_downloaded(web: Browser, sandbox_server: SandboxServer):
+    web.be(LEAD)
+    web.command("/golive start Acme Corp")
+    page = web.command("/golive audit")
+    [link] = newest(page, "Audit trail of the Acme Corp implementation").find_all("a", cls="file")
+    assert link.attrs["download"].startswith("golive-audit-") and link.attrs["download"].endswith(".csv")
+    assert link.find(cls="file-title").text == "Audit trail — Acme Corp"
+    with web.opener.open(web.base + link.attrs["href"], timeout=15) as resp:
+        assert resp.status == 200
+        assert resp.headers["Content-Disposition"] == f'attachment; filename="{link.attrs["download"]}"'
+        assert resp.headers["Content-Type"].startswith("text/csv")
+        body = resp.read().decode("utf-8")
+    assert body.splitlines()[0].startswith('"') and "engagement.started" in body
+    # The customer sees the same file; a file that does not exist is a 404.
+    assert newest(web.be(CONTRIBUTOR), "Audit trail of").find_all("a", cls="file")
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        web.opener.open(web.base + "/files/F0NOPE", timeout=15)
+    assert missing.value.code == 404

@@ -19,7 +19,7 @@ def count(h: Harness, model: Any) -> int:
 
 def engagement(h: Harness, channel: str = CHANNEL) -> Engagement | None:
     with h.services.db.session() as s:
-        return s.exec(select(Engagement).where(Engagement.channel_id == channel)).first()
+        return s.exec(select(Engagement).where(Engagement.channel_id == channel).order_by(Engagement.id)).first()  # type: ignore[arg-type]
 
 
 def posts(h: Harness, channel: str = CHANNEL) -> list[dict[str, Any]]:

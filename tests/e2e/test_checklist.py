@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -37,6 +38,38 @@ def option_of(msg: dict, item_id: int) -> dict:
     raise AssertionError(f"item {item_id} not in message")
 
 
+def shown_items(msg: dict) -> list[int]:
+    """The items with a block in the message, in order."""
+    ids = []
+    for block in msg["blocks"]:
+        bid = str(block.get("block_id") or "")
+        if bid.startswith("item:") and "/" not in bid.split(":")[1]:
+            ids.append(int(bid.split(":")[1]))
+    return ids
+
+
+def label_and_description(block: dict) -> tuple[str, str]:
+    option = block["elements"][0]["options"][0]
+    return option["text"]["text"], option["description"]["text"]
+
+
+def show_all(h, user, phase_no: int = 1) -> dict:
+    """Click *Show all* on the phase's checklist; returns the modal's view record."""
+    msg = checklist_msg(h, phase_no)
+    h.driver.click(CHANNEL, msg["ts"], "checklist_all", user=user.user_id)
+    h.idle()
+    views = h.standin.open_views(user.user_id)
+    assert views, "Show all opened no modal"
+    return views[-1]
+
+
+def modal_row(view: dict, item_id: int) -> dict:
+    for block in view["view"]["blocks"]:
+        if block.get("block_id") == f"all:{item_id}":
+            return block
+    raise AssertionError(f"item {item_id} not in the modal")
+
+
 def tick(h, ref: str, user, checked: bool = True, phase_no: int | None = None):
     it = item(h, ref)
     msg = checklist_msg(h, phase_no or int(ref.split(".")[0]))
@@ -67,17 +100,53 @@ def started(harness):
     return harness
 
 
-def test_start_posts_the_first_checklist_with_refs_owners_and_progress(started):
+def test_start_posts_the_first_checklist_grouped_by_side_customer_first(started):
     msg = checklist_msg(started, 1)
     text = blocks_text(msg["blocks"])
     assert "1. Discovery — checklist" in text
     assert "0 of 6 done" in text and "░░░░░░░░░░ 0%" in text
-    assert "*1.5* Walk us through your current setup" in text
-    assert "Customer · unassigned · due Fri 4 Dec" in text
-    assert "Vendor · unassigned" in text
+    customer = text.index("*Acme Corp's items* · 2 open")
+    vendor = text.index("*The implementation team's items* · 4 open")
+    assert customer < vendor, "the customer's items come first"
+    it = item(started, "1.5")
+    label, description = label_and_description(option_of(msg, it.id))
+    assert label == "Walk us through your current setup, tech stack, processes and workflows"
+    assert description == "1.5 · due Fri 4 Dec · unassigned"
+    # Customer items (1.5, 1.6) under the first heading, then the team's (1.1 to 1.4), by due date.
+    assert shown_items(msg) == [item(started, r).id for r in ("1.5", "1.6", "1.1", "1.2", "1.3", "1.4")]
+    assert "My tasks" in text and "Show all" not in text  # nothing is folded yet
 
 
-def test_customer_ticks_customer_item_and_the_same_message_updates(started):
+def test_no_title_of_the_default_playbook_is_cut(started):
+    """Every checkbox label is the item's whole title, in every phase's checklist."""
+    for n in range(2, 6):
+        started.command(f"checklist {n}")
+    with started.services.db.session() as s:
+        titles = {i.id: i.title for i in s.exec(select(Item)).all()}
+    seen = 0
+    for n in range(1, 6):
+        for block in checklist_msg(started, n)["blocks"]:
+            if block["type"] == "actions" and str(block.get("block_id", "")).startswith("item:"):
+                label, description = label_and_description(block)
+                item_id = int(block["block_id"].split(":")[1])
+                assert label == titles[item_id] and len(label) <= 75 and "…" not in description
+                seen += 1
+    assert seen == len(titles) == 36
+
+
+def test_the_overdue_marker_is_beside_the_title_not_in_it(started, clock):
+    from datetime import timedelta
+
+    clock.advance(timedelta(days=7))  # Discovery was due Fri 4 Dec
+    started.command("assign 1.5 me")  # any change refreshes the checklist
+    block = option_of(checklist_msg(started), item(started, "1.5").id)
+    label, description = label_and_description(block)
+    assert label == "Walk us through your current setup, tech stack, processes and workflows"
+    assert description == "1.5 · ⚠ overdue since Fri 4 Dec · Lena Lead"
+    assert ":warning: 2 overdue" in blocks_text(checklist_msg(started)["blocks"])
+
+
+def test_customer_ticks_customer_item_and_it_is_folded_into_the_done_line(started):
     started.command("checklist")  # a consultant posts it again, as in the issue's flow
     r, ts = tick(started, "1.5", CONTRIBUTOR)
     assert r.status == 200
@@ -92,11 +161,14 @@ def test_customer_ticks_customer_item_and_the_same_message_updates(started):
     updates = [c for c in started.standin.calls_to("chat.update") if c.args.get("ts") == ts]
     assert updates, "the checklist was not updated in place"
     msg = started.standin.message(CHANNEL, ts)
-    block = option_of(msg, it.id)
-    checkbox = block["elements"][0]
-    assert checkbox["initial_options"][0]["value"] == str(it.id)
-    assert "Done by Cody Contributor · Mon 30 Nov" in checkbox["initial_options"][0]["description"]["text"]
-    assert "1 of 6 done" in blocks_text(msg["blocks"])
+    assert it.id not in shown_items(msg), "a done item is folded"
+    text = blocks_text(msg["blocks"])
+    assert "1 of 6 done" in text and ":white_check_mark: 1 done" in text and "Acme Corp's items* · 1 open" in text
+    # Show all lists it, ticked, with who did it.
+    view = show_all(started, CONTRIBUTOR)
+    row = modal_row(view, it.id)
+    assert row["accessory"]["initial_options"][0]["value"] == str(it.id)
+    assert "1.5 · done by Cody Contributor · Mon 30 Nov" in row["text"]["text"]
     # One live copy: the first one now points to the copy posted again, and only that was updated.
     assert [m["ts"] for m in checklists(started)] == [ts]
     [moved] = [m for m in posts(started) if "checklist moved" in m["text"]]
@@ -109,7 +181,7 @@ def test_customer_cannot_tick_a_vendor_item(started):
     assert r.status == 200
     assert item(started, "1.1").status == "open"
     [msg] = ephemeral_texts(started, CONTRIBUTOR.user_id)
-    assert "implementation team's item" in msg and "items marked Customer" in msg
+    assert "implementation team's item" in msg and "under the first heading" in msg and "My tasks" in msg
     # The message is re-rendered so the box the user ticked goes back to the truth.
     assert len(started.standin.calls_to("chat.update")) > updates_before
     block = option_of(started.standin.message(CHANNEL, ts), item(started, "1.1").id)
@@ -120,15 +192,20 @@ def test_consultant_ticks_customer_item_on_their_behalf(started):
     tick(started, "1.6", CONSULTANT)
     it = item(started, "1.6")
     assert it.status == "done" and it.on_behalf and it.done_by == CONSULTANT.user_id
-    block = option_of(checklist_msg(started), it.id)
-    assert "for the customer" in block["elements"][0]["initial_options"][0]["description"]["text"]
+    assert "for the customer" in modal_row(show_all(started, CONSULTANT), it.id)["text"]["text"]
 
 
-def test_untick_reopens(started):
+def test_untick_in_show_all_reopens_and_the_modal_shows_it(started):
     tick(started, "1.5", CONTRIBUTOR)
-    tick(started, "1.5", CONTRIBUTOR, checked=False)
     it = item(started, "1.5")
-    assert it.status == "open" and it.done_by is None
+    view = show_all(started, CONTRIBUTOR)
+    # The customer may tick their side's items, not the team's: no box on those.
+    assert "accessory" not in modal_row(view, item(started, "1.1").id)
+    started.driver.click_view(view["id"], f"tick:{it.id}", user=CONTRIBUTOR.user_id, selected_options=[])
+    started.idle()
+    assert item(started, "1.5").status == "open" and item(started, "1.5").done_by is None
+    assert "initial_options" not in modal_row(started.standin.view(view["id"]), it.id)["accessory"]
+    assert it.id in shown_items(checklist_msg(started)), "back on the checklist"
 
 
 def test_done_and_undo_commands_update_the_posted_checklist(started):
@@ -164,19 +241,53 @@ def test_assign_through_the_menu_and_the_command(started):
     started.idle()
     assert item(started, "1.5").assignee_id == APPROVER.user_id
     block = option_of(checklist_msg(started), it.id)
-    assert "Customer · Ada Approver · due" in block["elements"][0]["options"][0]["description"]["text"]
+    assert label_and_description(block)[1] == "1.5 · due Fri 4 Dec · Ada Approver"
     started.command(f"assign 1.1 <@{CONSULTANT.user_id}|carl>")
     assert item(started, "1.1").assignee_id == CONSULTANT.user_id
-    assert "Vendor · Carl Consultant" in blocks_text(checklist_msg(started)["blocks"])
+    assert "1.1 · due Fri 4 Dec · Carl Consultant" in blocks_text(checklist_msg(started)["blocks"])
 
 
-def test_customer_cannot_assign_vendor_items_or_change_dates(started):
-    menu(started, "1.1", CONTRIBUTOR, "assign")
+def test_the_menu_answers_a_customer_with_what_they_may_do(started):
+    """The ⋯ menu is one for both sides; a customer choosing a team-only entry gets a useful
+    answer, never a refusal after the click."""
+    menu(started, "1.1", CONTRIBUTOR, "assign")  # the team's item: its details, with why
+    [view] = started.standin.open_views(CONTRIBUTOR.user_id)
+    assert "submit" not in view["view"] and "implementation team's item" in blocks_text(view["view"]["blocks"])
+    started.driver.close_view(view["id"], CONTRIBUTOR.user_id)
+    assert not ephemeral_texts(started, CONTRIBUTOR.user_id), "nothing was refused"
+
+
+def test_a_customer_asks_to_change_the_date_and_the_lead_is_told(started):
     menu(started, "1.5", CONTRIBUTOR, "due")
-    assert started.standin.open_views(CONTRIBUTOR.user_id) == []
-    msgs = ephemeral_texts(started, CONTRIBUTOR.user_id)
-    assert "assign the implementation team's items" in msgs[0]
-    assert "change due dates" in msgs[1]
+    [view] = started.standin.open_views(CONTRIBUTOR.user_id)
+    assert view["view"]["title"]["text"] == "Ask to change the date"
+    bad = started.driver.submit_view(
+        view["id"], {"due": {"value": "2026-01-05"}, "reason": {"value": "x" * 10}}, user=CONTRIBUTOR.user_id
+    )
+    assert bad.json["response_action"] == "errors" and set(bad.json["errors"]) == {"due"}
+    started.driver.submit_view(
+        view["id"],
+        {"due": {"value": "2026-12-11"}, "reason": {"value": "Our CFO is away until the 10th"}},
+        user=CONTRIBUTOR.user_id,
+    )
+    started.idle()
+    assert item(started, "1.5").due_on == date(2026, 12, 4), "only the team changes dates"
+    [note] = [m for m in posts(started) if "asks to move 1.5" in m["text"]]
+    text = note["blocks"][0]["text"]["text"]
+    assert f"<@{LEAD.user_id}>" in text and f"<@{CONTRIBUTOR.user_id}>" in text
+    assert "from Fri 4 Dec to *Fri 11 Dec 2026*" in text and "Our CFO is away until the 10th" in text
+    assert "due 1.5 2026-12-11" in blocks_text(note["blocks"])
+    # Asking that an item be dropped: the reason is needed.
+    menu(started, "1.6", CONTRIBUTOR, "na")
+    [view] = started.standin.open_views(CONTRIBUTOR.user_id)
+    empty = started.driver.submit_view(
+        view["id"], {"reason": {"value": " "}}, user=CONTRIBUTOR.user_id, enforce_required=False
+    )
+    assert set(empty.json["errors"]) == {"reason"}
+    started.driver.submit_view(view["id"], {"reason": {"value": "We have no ERP"}}, user=CONTRIBUTOR.user_id)
+    started.idle()
+    assert item(started, "1.6").status == "open"
+    assert [m for m in posts(started) if "asks to drop 1.6" in m["text"]]
 
 
 def test_due_date_through_the_menu_and_the_command_survives_a_replan(started):
@@ -188,10 +299,7 @@ def test_due_date_through_the_menu_and_the_command_survives_a_replan(started):
     started.idle()
     got = item(started, "1.5")
     assert got.due_on == date(2026, 12, 18) and got.due_set_by_hand
-    assert (
-        "due Fri 18 Dec"
-        in option_of(checklist_msg(started), it.id)["elements"][0]["options"][0]["description"]["text"]
-    )
+    assert label_and_description(option_of(checklist_msg(started), it.id))[1] == "1.5 · due Fri 18 Dec · unassigned"
     started.command("due 1.6 2026-12-21")
     assert item(started, "1.6").due_on == date(2026, 12, 21)
     started.command("due 1.6 21/12/2026")
@@ -218,21 +326,37 @@ def test_not_applicable_with_reason_then_reopen(started):
     started.idle()
     got = item(started, "1.4")
     assert got.status == "na" and got.na_reason == "No ERP <yet> & no CRM"
-    block = option_of(checklist_msg(started), it.id)
-    assert block["type"] == "section"
-    assert "Not applicable: No ERP &lt;yet&gt; &amp; no CRM" in block["text"]["text"]
-    assert "1 of 6 done" in blocks_text(checklist_msg(started)["blocks"])
-    menu(started, "1.4", LEAD, "reopen")
+    msg = checklist_msg(started)
+    assert it.id not in shown_items(msg)
+    assert "1 of 6 done" in blocks_text(msg["blocks"]) and ":heavy_minus_sign: 1 not applicable" in blocks_text(msg["blocks"])
+    all_items = show_all(started, LEAD)
+    row = modal_row(all_items, it.id)
+    assert "not applicable: No ERP &lt;yet&gt; &amp; no CRM" in row["text"]["text"]
+    started.driver.click_view(all_items["id"], f"item_reopen:{it.id}", user=LEAD.user_id)
+    started.idle()
     assert item(started, "1.4").status == "open"
+    assert modal_row(started.standin.view(all_items["id"]), it.id)["accessory"]["type"] == "checkboxes"
+    assert it.id in shown_items(checklist_msg(started))
     started.command("na 1.3 Tech stack reviewed in the pilot")
     assert item(started, "1.3").na_reason == "Tech stack reviewed in the pilot"
+    started.command("undo 1.3")  # undo brings an item marked not applicable back
+    assert item(started, "1.3").status == "open"
+
+
+def test_only_the_team_reopens_not_applicable_items(started):
+    started.command("na 1.6 No tax software")
+    view = show_all(started, CONTRIBUTOR)
+    row = modal_row(view, item(started, "1.6").id)
+    assert "accessory" not in row and ":heavy_minus_sign:" in row["text"]["text"]
 
 
 def test_add_custom_item(started):
     started.command('add 1 "Share the SSO metadata" owner=customer')
     it = item(started, "1.7")
     assert (it.title, it.owner_side, it.custom) == ("Share the SSO metadata", "customer", True)
-    assert "*1.7* Share the SSO metadata" in blocks_text(checklist_msg(started)["blocks"])
+    msg = checklist_msg(started)
+    assert label_and_description(option_of(msg, it.id)) == ("Share the SSO metadata", "1.7 · due Fri 4 Dec · unassigned")
+    assert shown_items(msg)[:3] == [item(started, r).id for r in ("1.5", "1.6", "1.7")], "under the customer's heading"
     started.command("add 1 Something owner=partner")
     assert "`owner=` takes customer or vendor" in ephemeral_texts(started, LEAD.user_id)[-1]
 
@@ -254,13 +378,21 @@ def test_finishing_a_phase_announces_the_next_with_its_checklist(started):
     assert checklist_msg(started, 2)
 
 
-def test_long_titles_are_cut_with_an_ellipsis(started):
-    started.command("add 1 " + "Reconcile every legacy invoice " * 6)
-    it = item(started, "1.7")
-    assert len(it.title) <= 200
-    block = option_of(checklist_msg(started), it.id)
-    text = block["elements"][0]["options"][0]["text"]["text"]
-    assert len(text) == 75 and text.endswith("…")
+def test_long_titles_wrap_and_are_never_cut(started):
+    wrapping = "Reconcile every legacy invoice line for the multi-year contracts of the EMEA region"
+    started.command(f"add 1 {wrapping}")
+    long = "Reconcile every legacy invoice " * 6
+    started.command(f"add 1 {long}")
+    msg = checklist_msg(started)
+    label, description = label_and_description(option_of(msg, item(started, "1.7").id))
+    assert len(label) <= 75 and len(description) <= 75
+    assert label.endswith("…") and description.startswith("…")
+    assert label[:-1] + " " + description[1:].split(" — ")[0] == wrapping
+    # Too long even for that: the whole title has a block of its own, above its checkbox.
+    it = item(started, "1.8")
+    title_block = next(b for b in msg["blocks"] if str(b.get("block_id", "")).startswith(f"item:{it.id}/title:"))
+    assert title_block["text"]["text"] == long.strip()
+    assert label_and_description(option_of(msg, it.id)) == ("Done", "1.8 · due Fri 4 Dec · unassigned")
 
 
 def _big_playbook(tmp_path, n: int):
@@ -280,7 +412,7 @@ def test_a_sixty_item_phase_renders_within_block_kit_limits(harness_factory, tmp
     h = harness_factory(env={"GOLIVE_PLAYBOOK": str(_big_playbook(tmp_path, 60))})
     h.command("start Acme Corp")
     msgs = checklists(h)
-    assert len(msgs) == 2
+    assert len(msgs) == 3  # long titles: two blocks an item
     ids = set()
     for m in msgs:
         stored = h.standin.message(CHANNEL, m["ts"])
@@ -292,9 +424,9 @@ def test_a_sixty_item_phase_renders_within_block_kit_limits(harness_factory, tmp
                 assert len(b["text"]["text"]) <= 3000
             ids.add(b.get("block_id"))
         assert m["text"]
-    assert len([i for i in ids if i and i.startswith("item:")]) == 60
+    assert len([i for i in ids if i and i.startswith("item:") and "/" not in i]) == 60
     h.command("done 1.60")
-    assert "1 of 60 done" in blocks_text(h.standin.message(CHANNEL, msgs[1]["ts"])["blocks"])
+    assert "1 of 60 done" in blocks_text(h.standin.message(CHANNEL, msgs[2]["ts"])["blocks"])
     assert h.standin.invalid_block_responses() == []
 
 
@@ -346,7 +478,7 @@ def test_add_item_through_the_checklist_button(started):
     started.idle()
     it = item(started, "1.7")
     assert (it.title, it.owner_side) == ("Send the SSO metadata", "customer")
-    assert "*1.7* Send the SSO metadata" in blocks_text(checklist_msg(started)["blocks"])
+    assert label_and_description(option_of(checklist_msg(started), it.id))[0] == "Send the SSO metadata"
 
 
 def test_details_shows_the_whole_item(started):
@@ -415,16 +547,12 @@ def _add_long_named_doer(h) -> str:
 
 def _item_ids_shown(h) -> list[int]:
     """The item ids in the phase 1 checklist parts as they stand in the channel, in order."""
-    ids = []
-    for m in _phase_one(h):
-        for b in h.standin.message(CHANNEL, m["ts"])["blocks"]:
-            bid = str(b.get("block_id") or "")
-            if bid.startswith("item:"):
-                ids.append(int(bid.split(":")[1]))
-    return ids
+    return [i for m in _phase_one(h) for i in shown_items(h.standin.message(CHANNEL, m["ts"]))]
 
 
-def test_a_phase_of_forty_long_done_items_stays_within_slacks_text_limit(harness_factory, tmp_path):
+def test_a_phase_of_forty_long_items_stays_within_slacks_text_limit(harness_factory, tmp_path):
+    """40 items with 200-character titles, assigned to someone with a very long name, most of them
+    then done or not applicable: every part of every post and update stays within the budget."""
     from bot.slack.publish import TEXT_BUDGET
     from standin.validate import MAX_MESSAGE_BLOCKS_TEXT, blocks_text_length
 
@@ -432,8 +560,13 @@ def test_a_phase_of_forty_long_done_items_stays_within_slacks_text_limit(harness
     h.lift_rate_limits()  # dozens of multi-part refreshes in seconds: this tests text budgets
     doer = _add_long_named_doer(h)
     h.command("start Acme Corp kickoff=2026-11-30")
+    h.command("assign " + " ".join(f"1.{n}" for n in range(1, 41)) + f" <@{doer}|max>")
+    parts = _phase_one(h)
+    assert len(parts) >= 2, "40 long open items do not fit one message"
+    shown = _item_ids_shown(h)
+    assert len(shown) == 40 and len(set(shown)) == 40, "every open item is shown exactly once"
     reason = "Out of scope: the customer's legacy billing platform is retired before go-live " * 6
-    for n in range(1, 41):
+    for n in range(1, 37):
         if n % 5 == 0:
             h.command(f"na 1.{n} {reason}", user=doer)
         else:
@@ -445,57 +578,37 @@ def test_a_phase_of_forty_long_done_items_stays_within_slacks_text_limit(harness
         measured = blocks_text_length(c.args["blocks"])
         assert measured <= TEXT_BUDGET < MAX_MESSAGE_BLOCKS_TEXT, (c.method, measured)
         assert len(c.args["blocks"]) <= 50
-    parts = _phase_one(h)
-    assert len(parts) >= 2, "40 long done items do not fit one message"
-    shown = _item_ids_shown(h)
-    assert len(shown) == 40 and len(set(shown)) == 40, "every item is shown exactly once"
-    for m in parts:
-        msg = h.standin.message(CHANNEL, m["ts"])
-        assert "40 of 40 done" in blocks_text(msg["blocks"]) and msg["edited"], (
-            "every part refreshed in place"
-        )
-    blocks = [b for m in parts for b in h.standin.message(CHANNEL, m["ts"])["blocks"]]
-    done = [b for b in blocks if b["type"] == "actions" and b["elements"][0].get("initial_options")]
-    na = [b for b in blocks if b["type"] == "section" and "Not applicable: Out of scope" in b["text"]["text"]]
-    assert len(done) == 32 and len(na) == 8
-    assert all(
-        b["elements"][0]["initial_options"][0]["description"]["text"].startswith("Done by Maximiliana")
-        for b in done
-    )
+    assert sorted(_item_ids_shown(h)) == sorted(item(h, f"1.{n}").id for n in range(37, 41))
+    last = h.standin.message(CHANNEL, _phase_one(h)[-1]["ts"])
+    assert ":white_check_mark: 29 done · :heavy_minus_sign: 7 not applicable" in blocks_text(last["blocks"])
+    # Show all lists all 40 within a modal's 100 blocks, titles whole.
+    view = show_all(h, LEAD)
+    assert len(view["view"]["blocks"]) <= 100
+    rows = [b for b in view["view"]["blocks"] if str(b.get("block_id", "")).startswith("all:")]
+    assert len(rows) == 40 and all("…" not in b["text"]["text"].split("\n")[0] for b in rows)
 
 
 def test_items_that_outgrow_a_part_get_a_new_one_and_every_part_stays_in_budget(harness_factory, tmp_path):
     from bot.slack.publish import TEXT_BUDGET
     from standin.validate import blocks_text_length
 
-    h = harness_factory(env={"GOLIVE_PLAYBOOK": str(_first_phase_playbook(tmp_path, 30))})
+    h = harness_factory(env={"GOLIVE_PLAYBOOK": str(_first_phase_playbook(tmp_path, 12))})
     h.lift_rate_limits()  # dozens of multi-part refreshes in seconds: this tests text budgets
-    doer = _add_long_named_doer(h)
     h.command("start Acme Corp kickoff=2026-11-30")
-    for n in range(1, 29):  # 1.29 and 1.30 stay open: the phase goes on
-        h.command(f"done 1.{n}", user=doer)
-    assert len(_phase_one(h)) == 1, "30 items, 28 of them done, fit in one message"
+    assert len(_phase_one(h)) == 1, "12 items fit in one message"
     title = ("Confirm the customer's revenue recognition rules for every multi-year contract " * 3)[:200]
     added = 0
-    while len(_phase_one(h)) == 1 and added < 15:
+    while len(_phase_one(h)) == 1 and added < 25:
         h.command(f"add 1 {title} owner=customer")
         added += 1
     parts = _phase_one(h)
     assert len(parts) == 2, f"no second part after {added} added items"
-    assert added > 1 and len(_item_ids_shown(h)) == 30 + added
-    # Shorter again (items reopened): both parts stay in the channel and keep showing items.
-    for n in range(1, 11):
-        h.command(f"undo 1.{n}")
+    assert added > 1 and len(_item_ids_shown(h)) == 12 + added
+    # Fewer open items again (most are done): both parts stay in the channel and keep showing items.
+    h.command("done " + " ".join(f"1.{n}" for n in range(1, 12 + added - 3)))
     assert len(_phase_one(h)) == 2
-    per_part = [
-        [
-            b
-            for b in h.standin.message(CHANNEL, m["ts"])["blocks"]
-            if str(b.get("block_id", "")).startswith("item:")
-        ]
-        for m in parts
-    ]
-    assert all(per_part) and sum(len(p) for p in per_part) == 30 + added
+    per_part = [shown_items(h.standin.message(CHANNEL, m["ts"])) for m in parts]
+    assert all(per_part) and sum(len(p) for p in per_part) == 4
     for c in _checklist_calls(h):
         assert c.response["ok"] is True and blocks_text_length(c.args["blocks"]) <= TEXT_BUDGET
 
@@ -518,13 +631,13 @@ def test_a_refused_tick_redraws_only_that_item_with_a_new_block_id(started):
     tick(started, "1.1", CONTRIBUTOR)
     again = {b["block_id"] for b in started.standin.message(CHANNEL, ts)["blocks"] if b.get("block_id")}
     assert not again & set(mine) and len(again - set(after)) == 1
-    tick(started, "1.5", CONTRIBUTOR)
+    tick(started, "1.5", CONTRIBUTOR)  # done: folded, its block gone; the others keep theirs
     done = {b["block_id"] for b in started.standin.message(CHANNEL, ts)["blocks"] if b.get("block_id")}
-    new = {bid for bid in done - before if bid.startswith("item:")}
-    assert [bid.split(":")[1] for bid in new] == [str(item(started, "1.5").id)]
-    assert done - new == before - {
-        bid for bid in before if bid.startswith(f"item:{item(started, '1.5').id}:")
-    }
+    five = item(started, "1.5").id
+    assert not {bid for bid in done if bid.startswith(f"item:{five}:")}
+    assert {bid for bid in done if bid.startswith("item:")} == {
+        bid for bid in before if bid.startswith("item:") and not bid.startswith(f"item:{five}:")
+    }, "the other items are drawn as before the refused ticks"
 
 
 def test_block_ids_follow_the_rendered_state(started):
@@ -547,14 +660,59 @@ def test_an_overridden_checklist_template_is_split_by_measuring_each_part(harnes
     bundled = Path(__file__).resolve().parents[2] / "messages/templates/checklist.json.j2"
     d = tmp_path / "tpl"
     d.mkdir()
-    (d / "checklist.json.j2").write_text(bundled.read_text().replace('"block_id": "item:{{ it.id }}", ', ""))
+    (d / "checklist.json.j2").write_text(
+        re.sub(r'"block_id": "item:\{\{ it.id \}\}(/title)?", ', "", bundled.read_text())
+    )
     h = harness_factory(
         env={"GOLIVE_TEMPLATE_DIR": str(d), "GOLIVE_PLAYBOOK": str(_first_phase_playbook(tmp_path, 60))}
     )
     h.command("start Acme Corp kickoff=2026-11-30")
     parts = _phase_one(h)
-    assert len(parts) == 2
+    assert len(parts) >= 3  # 60 items of two blocks each
     blocks = [h.standin.message(CHANNEL, m["ts"])["blocks"] for m in parts]
     assert sum(1 for bs in blocks for b in bs if b["type"] == "actions" and "tick:" in json.dumps(b)) == 60
     assert all(len(bs) <= 50 and blocks_text_length(bs) <= TEXT_BUDGET for bs in blocks)
     assert not any(str(b.get("block_id", "")).startswith("item:") for bs in blocks for b in bs)
+
+
+def test_forty_items_of_both_sides_are_grouped_customer_first_each_by_due_date(harness_factory, tmp_path):
+    """A 40-item phase, half the customer's: in every part, the customer's open items come before
+    the team's, each group by due date; a group that goes on in the next part says "(continued)"."""
+    doc = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "bot/engagement/playbooks/default.yaml").read_text()
+    )
+    doc["phases"][1]["items"] = [
+        {
+            "key": f"item_{i}",
+            "title": (f"Task {i:02d} reconcile " + "every legacy invoice line " * 10)[:200],
+            "owner": "vendor" if i % 2 else "customer",
+        }
+        for i in range(40)
+    ]
+    path = tmp_path / "mixed.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    h = harness_factory(env={"GOLIVE_PLAYBOOK": str(path)})
+    h.lift_rate_limits()
+    h.command("start Acme Corp kickoff=2026-11-30")
+    # Later items get earlier dates: the order by due date is not the order of the playbook.
+    for n in (37, 38, 39, 40):
+        h.command(f"due 1.{n} 2026-12-01")
+    h.command("done 1.1 1.2")
+    parts = _phase_one(h)
+    assert len(parts) >= 2
+    shown = _item_ids_shown(h)
+    with h.services.db.read() as s:
+        rows = {i.id: i for i in s.exec(select(Item)).all()}
+    owners = [rows[i].owner_side for i in shown]
+    assert len(shown) == 38 and owners == ["customer"] * 19 + ["vendor"] * 19
+    for side in ("customer", "vendor"):
+        dues = [(rows[i].due_on, rows[i].number) for i in shown if rows[i].owner_side == side]
+        assert dues == sorted(dues)
+    assert [rows[i].number for i in shown[:2]] == [37, 39], "the earliest due first"
+    texts = [blocks_text(h.standin.message(CHANNEL, m["ts"])["blocks"]) for m in parts]
+    assert "*Acme Corp's items* · 19 open" in texts[0]
+    assert any("(continued)" in t for t in texts[1:])
+    assert ":white_check_mark: 2 done (1 of Acme Corp's, 1 of the team's)" in texts[-1]
+    for m in parts:
+        stored = h.standin.message(CHANNEL, m["ts"])
+        assert len(stored["blocks"]) <= 50

@@ -204,7 +204,37 @@ def drive_every_flow(h) -> None:
     h.command("settings cadence=3")
     h.command("settings")
     [settings_view] = h.standin.open_views(LEAD.user_id)
-    h.driver.close_view(settings_view["id"], LEAD.user_id)
+    h.driver.submit_view(
+        settings_view["id"],
+        {
+            "tz": {"value": "Europe/Berlin"},
+            "hours": {"value": "09:00-17:00"},
+            "days": {"value": ["mon", "tue", "wed", "thu", "fri"]},
+            "cadence": {"value": "3"},
+        },
+        user=LEAD.user_id,
+    )  # saved: confirmed ephemerally
+    h.idle()
+    # My tasks and Show all, as the hostile-named approver; a date change asked with a hostile reason.
+    h.command("checklist 2")
+    h.driver.click(CHANNEL, checklist_msg(h, 2)["ts"], "my_tasks", user=Every.user_id)
+    h.idle()
+    h.driver.close_view(h.standin.open_views(Every.user_id)[-1]["id"], Every.user_id)
+    h.driver.click(CHANNEL, checklist_msg(h, 1)["ts"], "checklist_all", user=Every.user_id)
+    h.idle()
+    h.driver.close_view(h.standin.open_views(Every.user_id)[-1]["id"], Every.user_id)
+    i21 = item(h, "2.1")
+    h.driver.click(
+        CHANNEL, checklist_msg(h, 2)["ts"], f"item_menu:{i21.id}", user=Formula.user_id, selected_option=f"due:{i21.id}"
+    )
+    h.idle()
+    [ask_view] = h.standin.open_views(Formula.user_id)
+    h.driver.submit_view(
+        ask_view["id"],
+        {"due": {"value": "2026-12-18"}, "reason": {"value": f"{PING} {FAKE_MENTION} {LINK} &amp;"}},
+        user=Formula.user_id,
+    )
+    h.idle()
     at(h, "2026-12-07T09:01:00+01:00")  # Monday morning: the weekly digest
     h.run_sweep()
     h.command("dryrun 2026-12-16 10:00")
@@ -268,4 +298,4 @@ def test_hostile_names_never_reach_slack_as_controls(harness):
     assert nudges(h) and any("Weekly digest" in m["text"] for m in posts(h))
     # The flows really ran (so the search above had something to search).
     assert item(h, "1.8").assignee_id == Formula.user_id and item(h, "1.8").status == "done"
-    assert ":white_check_mark: &lt;!everyone&gt; is now sponsor." in everything  # the team form's note
+    assert ":white_check_mark: &lt;!everyone&gt; is now a sponsor." in everything  # the team form's note

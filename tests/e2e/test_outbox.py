@@ -58,11 +58,15 @@ def _live(h) -> dict:
 
 
 def _ticked(message: dict) -> int:
-    return sum(
-        1
-        for b in message["blocks"]
-        if b.get("type") == "actions" and b["elements"][0].get("initial_options")
-    )
+    """Done items, as the message shows them: folded into its "✅ N done" line, their boxes gone."""
+    import re
+
+    folded = next((b for b in message["blocks"] if b.get("block_id") == "folded"), None)
+    found = re.search(r":white_check_mark: (\d+) done", folded["text"]["text"]) if folded else None
+    shown_open = sum(1 for b in message["blocks"] if str(b.get("block_id", "")).startswith("item:"))
+    done = int(found.group(1)) if found else 0
+    assert done + shown_open == ITEMS, "every item is either shown open or counted done"
+    return done
 
 
 def _click_burst(h, ts: str, items: list[Item]) -> list[float]:

@@ -211,7 +211,7 @@ def test_twenty_concurrent_approvals_make_one_decision(harness_factory, request,
     assert all(r.status == 200 for r in results)
     assert len(decisions(h)) == 1
     assert audit_kinds(h).count("signoff.approved") == 1
-    assert len([m for m in posts(h) if "Solution design sign-off approved by" in m["text"]]) == 1
+    assert len([m for m in posts(h) if m["text"].endswith(" approved Solution design sign-off")]) == 1
 
 
 def test_request_button_on_a_complete_phase(engaged):
@@ -264,7 +264,7 @@ def test_team_modal_adds_and_removes_roles(engaged):
         user=LEAD.user_id,
     )
     assert r.json["response_action"] == "update"
-    assert "Carl Consultant is now consultant" in blocks_text(h.standin.view(view["id"])["view"]["blocks"])
+    assert "Carl Consultant is now a consultant" in blocks_text(h.standin.view(view["id"])["view"]["blocks"])
     with h.services.db.session() as s:
         from bot.people import roles
 
@@ -397,12 +397,22 @@ def test_team_form_with_someone_not_looked_up_yet_answers_after_the_ack(engaged)
     h.idle()
     [view] = h.standin.open_views(LEAD.user_id)
     users_info_before = len(h.standin.calls_to("users.info"))
+    told_before = len(ephemeral_texts(h, LEAD.user_id))
     r = h.driver.submit_view(
         view["id"],
         {"person": {"value": OUTSIDER.user_id}, "role": {"value": "contributor"}},
         user=LEAD.user_id,
     )
     h.idle()
-    assert r.status == 200 and not r.json  # acked at once: the form closes
+    assert r.status == 200 and r.json["response_action"] == "update"  # acked at once: the form stays
+    assert "Looking them up" in blocks_text(r.json["view"]["blocks"])
     assert len(h.standin.calls_to("users.info")) == users_info_before + 1  # looked up after the ack
-    assert "is on the vendor's side" in ephemeral_texts(h, LEAD.user_id)[-1]
+    # Then the form shows why, under the Person field, the advice whole.
+    blocks = h.standin.view(view["id"])["view"]["blocks"]
+    person = next(n for n, b in enumerate(blocks) if b.get("block_id") == "person")
+    problem = blocks[person + 1]
+    assert problem["block_id"] == "problem"
+    assert "is on the vendor's side" in problem["elements"][0]["text"]
+    assert problem["elements"][0]["text"].endswith("first run side @Olaf Other customer.")
+    assert h.standin.open_views(LEAD.user_id), "the form stays open"
+    assert len(ephemeral_texts(h, LEAD.user_id)) == told_before, "nothing said outside the form"

@@ -293,3 +293,27 @@ def test_options_count_as_message_text() -> None:
         {"type": "checkboxes", "action_id": "c", "options": [option], "initial_options": [option]}
     )
     assert blocks_text_length(blocks) == 300
+
+
+# -- a confirm dialog's texts are plain_text -------------------------------------------------
+# Confirmation dialog object: title, text, confirm and deny are each "a plain_text text object"
+# (slack_sdk checks their lengths, not their type).
+def _confirmed(text_obj: dict[str, Any]) -> list[dict[str, Any]]:
+    return actions(
+        {
+            "type": "button",
+            "action_id": "b",
+            "text": text("Approve"),
+            "confirm": {"title": text("Sure?"), "text": text_obj, "confirm": text("Yes"), "deny": text("No")},
+        }
+    )
+
+
+def test_a_confirm_dialogs_text_must_be_plain_text() -> None:
+    only_error(
+        validate_message_blocks(_confirmed(text("You approve *Gate*", "mrkdwn"))),
+        "must be one of plain_text",
+        "/blocks/0/elements/0/confirm/text/type",
+    )
+    assert validate_message_blocks(_confirmed(text("You approve Gate"))) == []
+

@@ -95,3 +95,18 @@ def test_cli_check_accepts_the_shipped_playbook():
     )
     assert r.returncode == 0, r.stderr
     assert "ok — 6 phases" in r.stdout
+    assert "warning" not in r.stderr, "every title of the default playbook fits a checklist line"
+
+
+def test_cli_check_warns_of_titles_longer_than_a_checklist_line(tmp_path: Path):
+    long = "Reconcile every legacy invoice line for the multi-year contracts of the region"
+    assert len(long) > 75
+    path = tmp_path / "long.yaml"
+    path.write_text(GOOD.replace("title: Do B", f"title: {long}"))
+    r = subprocess.run(
+        [sys.executable, "-m", "bot.runtime.cli", "playbook", "check", str(path)], capture_output=True, text=True
+    )
+    assert r.returncode == 0 and "ok — 2 phases" in r.stdout, "a warning, not an error"
+    [warning] = r.stderr.strip().splitlines()
+    line = GOOD.splitlines().index("        title: Do B") + 1
+    assert warning.startswith(f"{path}:{line}: warning: phases.1.items.0.title: the title is {len(long)} characters")

@@ -1,0 +1,342 @@
+"""The checklist's menus and forms: the ⋯ menu of an item, *Show all*, and *Add item…*.
+
+The checklist is one message for both sides, so its ⋯ menu offers what makes sense to both, and
+each entry answers according to who chose it: the implementation team assigns, dates and marks
+items not applicable; a customer assigns their own side's items, and for the date or an item
+that does not apply sends the lead a note ("Ask to change the date") instead of being refused.
+*Show all* is a private modal, so it offers each person only what they may do.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import date
+from typing import Any
+
+from slack_bolt import App
+
+from bot.engagement import checklist as cl
+from bot.engagement.lifecycle import local_today
+from bot.engagement.phases import record_and_advance
+from bot.errors import UserError
+from bot.people.members import lead_of
+from bot.people.sides import VENDOR, Actor
+from bot.refs import parse_choice, parse_id
+from bot.services import Services
+from bot.slack.modals import all_items_context
+from bot.slack.presenters import item_row, names_for
+from handlers.base import Request, actor_for, click_engagement, listener, remember
+from handlers.checklist import after_change, due_problem
+from storage.models import Engagement, EngagementPhase, Item
+
+log = logging.getLogger("golive.handlers.checklist")
+
+MENU = re.compile(r"^item_menu:(\d+)$")
+REOPEN = re.compile(r"^item_reopen:(\d+)$")
+VERBS = ("assign", "due", "na", "details", "reopen")
+
+
+# -- the ⋯ menu ------------------------------------------------------------------------------
+def _form_for(verb: str, item: Item, actor: Actor) -> tuple[str, str | None]:
+    """Which form a menu entry opens for this person, and a note to show with it."""
+    if verb == "details":
+        return "details", None
+    if actor.is_vendor:
+        return verb, None
+    if verb == "assign":
+        if item.owner_side == "customer":
+            return "assign", None
+        return "details", (
+            "This is the implementation team's item, so they assign it and tick it. "
+            "Your team's items are under the first heading of the checklist; *My tasks* lists yours."
+        )
+    return ("ask_due" if verb == "due" else "ask_na"), None
+
+
+def on_menu(req: Request) -> None:
+    req.ack()
+    s = req.services
+    verb, item_id = parse_choice((req.action.get("selected_option") or {}).get("value"))
+    if verb not in VERBS:
+        raise UserError("That menu entry is not known any more; run the checklist again.")
+    if verb == "reopen":  # from checklists posted before not-applicable items were folded
+        _reopen(req, item_id)
+        return
+    with s.db.read() as session:
+        engagement = click_engagement(req, session)
+        phase, item = cl.item_by_id(session, engagement, item_id)
+        actor = actor_for(req, session, engagement, acting=verb != "details")
+        mode, note = _form_for(verb, item, actor)
+        today = local_today(s.clock.now(), engagement.timezone)
+        row = item_row(phase, item, names_for(session, engagement.id), today)  # type: ignore[arg-type]
+        lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
+    view = s.renderer.view(
+        "item_modal.json.j2",
+        mode=mode,
+        it=row,
+        note=note,
+        lead_name=lead.display_name if lead and lead.display_name else "The lead consultant",
+        meta={"channel": req.channel_id, "item": item_id},
+        due=item.due_on.isoformat() if item.due_on else None,
+    )
+    s.slack.open_view(req.trigger_id or "", view)
+
+
+def _form_errors(req: Request, mode: str, today: date) -> dict[str, str]:
+    """Every problem of the submitted form at once, by the field it is about."""
+    errors: dict[str, str] = {}
+    if mode in ("due", "ask_due"):
+        problem = due_problem(req.field("due"), today)
+        if problem:
+            errors["due"] = problem
+    if mode in ("na", "ask_na") and not req.text_field("reason"):
+        errors["reason"] = (
+            "Say why; the reason is kept with the item."
+            if mode == "na"
+            else "Say why, so the team can decide."
+        )
+    if mode in ("na", "ask_na", "ask_due") and len(req.text_field("reason")) > cl.MAX_REASON:
+        errors["reason"] = f"Keep it under {cl.MAX_REASON} characters."
+    return errors
+
+
+def _assignee_known(req: Request, assignee: str) -> tuple[str | None, str]:
+    """(side, name) of the person picked, from the database (their users.info was looked up when
+    they were picked); side None when they are not known yet."""
+    s = req.services
+    with s.db.read() as session:
+        engagement = click_engagement(req, session)
+        side = cl.assignee_side(session, engagement, assignee)
+    cached = s.slack.cached_profile(assignee)
+    return side, cached.name if cached else ""
+
+
+def _submit(req: Request, mode: str) -> None:
+    s = req.services
+    item_id = parse_id(req.metadata.get("item"))
+    now = s.clock.now()
+    with s.db.read() as session:
+        engagement = click_engagement(req, session)
+        today = local_today(now, engagement.timezone)
+    errors = _form_errors(req, mode, today)
+    assignee = str(req.field("assignee") or "") if mode == "assign" else ""
+    side, name = _assignee_known(req, assignee) if assignee else (None, "")
+    if assignee and side is not None:
+        try:  # known person: a refusal goes under the field, with the form still open
+            with s.db.read() as session:
+                engagement = click_engagement(req, session)
+                phase, item = cl.item_by_id(session, engagement, item_id)
+                _check_assignable(phase, item, actor_for(req, session, engagement), assignee, side, name)
+        except UserError as exc:
+            errors["assignee"] = exc.message
+    if errors:
+        req.ack(response_action="errors", errors=errors)
+        return
+    req.ack()
+    if mode in ("ask_due", "ask_na"):
+        _ask(req, mode, item_id)
+        return
+    if assignee and side is None:  # not known yet: users.info (cached from now on), after the ack
+        name = s.slack.profile(assignee).name
+        with s.db.read() as session:
+            side = cl.assignee_side(session, click_engagement(req, session), assignee)
+    with s.db.session() as session:
+        engagement = click_engagement(req, session)
+        phase, item = cl.item_by_id(session, engagement, item_id)
+        actor = actor_for(req, session, engagement)
+        if mode == "assign":
+            change = cl.assign(
+                session, phase, item, actor, assignee, now, assignee_side=side, assignee_name=name
+            )
+        elif mode == "due":
+            change = cl.set_due(session, phase, item, actor, date.fromisoformat(str(req.field("due"))), now)
+        else:
+            change = cl.mark_na(session, phase, item, actor, req.text_field("reason"), now)
+        advanced = record_and_advance(session, engagement, actor, change, now)
+        engagement_id, phase_number = engagement.id, phase.number
+    if change is not None:
+        if assignee:
+            remember(s, engagement_id, assignee, req.user_id)  # type: ignore[arg-type]
+        after_change(s, engagement_id, phase_number, advanced, actor=req.user_id, team_id=req.user_team_id)  # type: ignore[arg-type]
+
+
+def _check_assignable(
+    phase: EngagementPhase, item: Item, actor: Actor, assignee: str, side: str, name: str
+) -> None:
+    """The checks of `cl.assign`, without writing: so a refusal can be shown in the form."""
+    ref = f"{phase.number}.{item.number}"
+    who = name or "That person"
+    if actor.is_customer and item.owner_side != "customer":
+        raise cl.Refused(f"{ref} is the implementation team's item; they assign it.")
+    if item.owner_side == VENDOR and side != VENDOR:
+        raise cl.Refused(
+            f"{ref} is the implementation team's item: pick someone on the team ({who} could not tick it)."
+        )
+    if not side:
+        raise cl.Refused(
+            f"{who} is on neither side of this engagement; a consultant can run `side @{name or 'them'} customer`."
+        )
+
+
+def _ask(req: Request, mode: str, item_id: int) -> None:
+    """A customer asks the lead to change an item's date, or to drop it: a note in the channel."""
+    s = req.services
+    with s.db.read() as session:
+        engagement = click_engagement(req, session)
+        phase, item = cl.item_by_id(session, engagement, item_id)
+        actor_for(req, session, engagement)  # only people of a side send notes
+        lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
+        channel, engagement_id = engagement.channel_id, engagement.id
+        ctx: dict[str, Any] = {
+            "mode": mode,
+            "ref": f"{phase.number}.{item.number}",
+            "title": item.title,
+            "due": item.due_on,
+            "customer_name": engagement.customer_name,
+            "lead": lead.user_id if lead else None,
+            "lead_name": lead.display_name if lead and lead.display_name else "Implementation team",
+        }
+    profile = s.slack.cached_profile(req.user_id)
+    wanted = req.field("due") if mode == "ask_due" else None
+    message = s.renderer.message(
+        "item_ask.json.j2",
+        **ctx,
+        by=req.user_id,
+        by_name=profile.name if profile else req.user_name,
+        wanted=date.fromisoformat(str(wanted)) if wanted else None,
+        reason=req.text_field("reason"),
+        command=s.command,
+    )
+    s.outbox.post(channel, message, kind="item_ask", key=str(item_id), engagement_id=engagement_id)
+    remember(s, engagement_id, req.user_id, req.user_id, req.user_team_id)  # type: ignore[arg-type]
+
+
+def on_assignee_picked(req: Request) -> None:
+    """Someone was picked in the assign form: look them up now (users.info, cached), so the
+    submission can be checked at once, in the form."""
+    req.ack()
+    user = (req.action or {}).get("selected_user")
+    if user:
+        req.services.slack.profile(user)
+
+
+# -- Show all ------------------------------------------------------------------------------
+def all_items_view(s: Services, req: Request, engagement: Engagement, phase_number: int) -> dict[str, Any]:
+    with s.db.read() as session:
+        phase = cl.phase_by_number(session, engagement, phase_number)
+        actor = actor_for(req, session, engagement, acting=False)
+        ctx = all_items_context(session, engagement, phase, actor, s.clock.now())
+    return s.renderer.view(
+        "checklist_all_modal.json.j2",
+        **ctx,
+        command=s.command,
+        meta={"channel": engagement.channel_id, "engagement": engagement.id, "phase": phase_number},
+    )
+
+
+def on_show_all(req: Request) -> None:
+    req.ack()
+    s = req.services
+    number = parse_id(req.action.get("value"))
+    with s.db.read() as session:
+        engagement = click_engagement(req, session)
+    s.slack.open_view(req.trigger_id or "", all_items_view(s, req, engagement, number))
+
+
+def refresh_all_items(req: Request) -> None:
+    """After a change made in the Show all modal: show it there too."""
+    s = req.services
+    view_id = str(req.view.get("id") or "")
+    number = req.metadata.get("phase")
+    if not view_id or number is None:
+        return
+    with s.db.read() as session:
+        engagement = click_engagement(req, session)
+    s.slack.update_view(view_id, all_items_view(s, req, engagement, parse_id(number)))
+
+
+def _reopen(req: Request, item_id: int) -> None:
+    s = req.services
+    now = s.clock.now()
+    with s.db.session() as session:
+        engagement = click_engagement(req, session)
+        phase, item = cl.item_by_id(session, engagement, item_id)
+        actor = actor_for(req, session, engagement)
+        change = cl.reopen(session, phase, item, actor, now)
+        record_and_advance(session, engagement, actor, change, now)
+        engagement_id, phase_number = engagement.id, phase.number
+    if change is not None:
+        after_change(s, engagement_id, phase_number, None)  # type: ignore[arg-type]
+
+
+def on_reopen(req: Request) -> None:
+    req.ack()
+    try:
+        _reopen(req, req.action_number())
+    finally:
+        if req.view:
+            refresh_all_items(req)
+
+
+# -- adding items --------------------------------------------------------------------------
+def on_add_button(req: Request) -> None:
+    req.ack()
+    s = req.services
+    number = parse_id(req.action.get("value"))
+    with s.db.session() as session:
+        engagement = click_engagement(req, session)
+        actor = actor_for(req, session, engagement)
+        if not actor.is_vendor:
+            raise cl.Refused("Only the implementation team adds items. Ask your consultant in this channel.")
+        phase = cl.phase_by_number(session, engagement, number)
+        ctx = {"number": phase.number, "name": phase.name}
+    view = s.renderer.view(
+        "add_item_modal.json.j2", phase=ctx, meta={"channel": req.channel_id, "phase": number}
+    )
+    s.slack.open_view(req.trigger_id or "", view)
+
+
+def on_add_submit(req: Request) -> None:
+    s = req.services
+    title = req.text_field("title")
+    owner = req.field("owner") or "customer"
+    if not title:
+        req.ack(response_action="errors", errors={"title": "Give the item a title."})
+        return
+    if len(title) > cl.MAX_TITLE:
+        req.ack(
+            response_action="errors",
+            errors={"title": f"The title is {len(title)} characters; keep it under {cl.MAX_TITLE}."},
+        )
+        return
+    req.ack()
+    now = s.clock.now()
+    with s.db.session() as session:
+        engagement = click_engagement(req, session)
+        phase = cl.phase_by_number(session, engagement, parse_id(req.metadata.get("phase")))
+        actor = actor_for(req, session, engagement)
+        record_and_advance(
+            session, engagement, actor, cl.add_item(session, phase, actor, title, owner, now), now
+        )
+        engagement_id, phase_number = engagement.id, phase.number
+    after_change(s, engagement_id, phase_number, None, actor=req.user_id, team_id=req.user_team_id)  # type: ignore[arg-type]
+
+
+def register(app: App, services: Services) -> None:
+    app.action(MENU)(listener(services, on_menu))
+    app.action(REOPEN)(listener(services, on_reopen))
+    app.action("checklist_all")(listener(services, on_show_all))
+    app.action({"block_id": "assignee", "action_id": "value"})(listener(services, on_assignee_picked))
+    app.action("add_item")(listener(services, on_add_button))
+    app.view("item_add")(listener(services, on_add_submit))
+    for mode in ("assign", "due", "na", "ask_due", "ask_na"):
+        app.view(f"item_{mode}")(listener(services, _submitter(mode)))
+
+
+def _submitter(mode: str):  # type: ignore[no-untyped-def]
+    def submit(req: Request) -> None:
+        _submit(req, mode)
+
+    submit.__name__ = f"on_item_{mode}_submit"
+    return submit

@@ -1,0 +1,199 @@
+"""*My tasks*: the button on the welcome, every checklist, every nudge and the digest opens a private
+modal for whoever clicks it — customers in Slack Connect included, who have no slash commands and
+no Home tab — with their open items, due dates in their own time zone, and the sign-offs waiting
+on them (Approve / Request changes right there).
+
+The modal opens right after the ack from what the database knows (the trigger expires within
+seconds); then the person's time zone (users.info, cached) and links to the requests are fetched,
+and the modal is updated when they change what it shows.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from slack_bolt import App
+
+from bot.engagement import signoffs as so
+from bot.engagement.tasks import tasks_for
+from bot.errors import UserError
+from bot.people.members import lead_of
+from bot.people.sides import CUSTOMER_UNKNOWN, ORG_UNKNOWN, Actor
+from bot.services import Services
+from bot.slack.gateway import SlackCallFailed
+from bot.slack.modals import tasks_context
+from handlers.base import Request, actor_for, click_engagement, learn_customer, listener
+from handlers.signoffs import _decide  # one decision path, whether approved in the channel or here
+from storage.models import Engagement, Gate, SignoffRequest
+
+log = logging.getLogger("golive.handlers.tasks")
+
+APPROVE = re.compile(r"^tasks_approve:(\d+)$")
+CHANGES = re.compile(r"^tasks_changes:(\d+)$")
+OPEN = re.compile(r"^tasks_open:(\d+)$")
+
+
+def _explain(s: Services, engagement: Engagement, actor: Actor, lead_name: str | None) -> str:
+    ask = f"ask {lead_name}" if lead_name else "ask the lead consultant"
+    customer = engagement.customer_name
+    if actor.no_side_reason == CUSTOMER_UNKNOWN:
+        return (
+            f"The implementation team hasn't said yet which organisation in this channel is {customer}; "
+            f"once they have, My tasks lists your items. To set it, {ask} to run "
+            f"`{s.command} customer @someone-from-{customer}`."
+        )
+    if actor.no_side_reason == ORG_UNKNOWN:
+        return (
+            f"I can't tell which organisation you belong to. If you work on this implementation, "
+            f"{ask} to run `{s.command} side @you customer` (or vendor)."
+        )
+    return (
+        f"You're in this channel from another organisation than {customer} and the implementation "
+        f"team. If you work on it for {customer}, {ask} to run `{s.command} side @you customer`."
+    )
+
+
+def tasks_view(
+    req: Request, *, tz: str | None, links: dict[int, str] | None = None, note: str | None = None
+) -> tuple[dict[str, Any], list[SignoffRequest]]:
+    """The My tasks modal for the requesting user, and the requests it lists (to link them)."""
+    s = req.services
+    with s.db.read() as session:
+        engagement = click_engagement(req, session)
+        actor = actor_for(req, session, engagement, acting=False)
+        tasks = tasks_for(session, engagement, actor)
+        ctx = tasks_context(engagement, actor, tasks, viewer_tz=tz, now=s.clock.now())
+        lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
+        explanation = (
+            "" if actor.has_side else _explain(s, engagement, actor, lead.display_name if lead else None)
+        )
+        channel, engagement_id = engagement.channel_id, engagement.id
+    for row in ctx["signoffs"] + ctx["with_customer"]:
+        row["link"] = (links or {}).get(row["request_id"])
+    requests = [w.request for w in tasks.signoffs + tasks.with_customer]
+    view = s.renderer.view(
+        "my_tasks.json.j2",
+        **ctx,
+        explanation=explanation,
+        note=note,
+        meta={"channel": channel, "engagement": engagement_id},
+    )
+    return view, requests
+
+
+def _links(s: Services, requests: list[SignoffRequest]) -> dict[int, str]:
+    """Links to the posted sign-off requests (chat.getPermalink: no scope needed)."""
+    links: dict[int, str] = {}
+    for request in requests[:20]:
+        if not request.ts:
+            continue
+        try:
+            url = s.slack.permalink(request.channel_id, request.ts)
+        except SlackCallFailed as exc:
+            log.info("no permalink for sign-off request %s: %s", request.id, exc.error)
+            continue
+        if url.startswith("https://"):
+            links[request.id] = url  # type: ignore[index]
+    return links
+
+
+def _viewer_tz(req: Request) -> str | None:
+    cached = req.services.slack.cached_profile(req.user_id)
+    return cached.tz if cached is not None else None
+
+
+def on_my_tasks(req: Request) -> None:
+    req.ack()
+    s = req.services
+    with s.db.read() as session:
+        engagement = click_engagement(req, session)
+        actor = actor_for(req, session, engagement, acting=False)
+    if actor.no_side_reason == CUSTOMER_UNKNOWN:
+        learn_customer(req)  # the only other organisation in the channel is the customer's
+    cached_tz = _viewer_tz(req)
+    view, requests = tasks_view(req, tz=cached_tz)
+    view_id = s.slack.open_view(req.trigger_id or "", view)
+    # After the modal is open: the person's own time zone and links to the requests.
+    tz = cached_tz or s.slack.profile(req.user_id).tz
+    links = _links(s, requests)
+    if tz != cached_tz or links:
+        s.slack.update_view(view_id, tasks_view(req, tz=tz, links=links)[0])
+
+
+def _refresh(req: Request, note: str) -> None:
+    s = req.services
+    view_id = str(req.view.get("id") or "")
+    tz = _viewer_tz(req)
+    view, requests = tasks_view(req, tz=tz, note=note)
+    s.slack.update_view(view_id, view)
+    links = _links(s, requests)
+    if links:
+        s.slack.update_view(view_id, tasks_view(req, tz=tz, links=links, note=note)[0])
+
+
+def on_approve(req: Request) -> None:
+    """Approve from My tasks: the same decision as the request's own button, then the modal shows
+    what happened."""
+    req.ack()
+    request_id = req.action_number()
+    with req.services.db.read() as session:
+        request = session.get(SignoffRequest, request_id)
+        gate = session.get(Gate, request.gate_id) if request is not None else None
+        title = gate.title if gate is not None else "the sign-off"
+    try:
+        _decide(req, request_id, "approved", None)
+    except UserError as exc:
+        _refresh(req, f":warning: {exc.message}")
+        return
+    with req.services.db.read() as session:
+        request = session.get(SignoffRequest, request_id)
+        decided = so.decision_of(session, request_id)
+    if decided is not None and decided.user_id == req.user_id and decided.decision == "approved":
+        _refresh(req, f":white_check_mark: You approved {title}; it is recorded with your name and the time.")
+    else:
+        _refresh(req, f"{title} was already decided; nothing was changed.")
+
+
+def on_changes(req: Request) -> None:
+    """Request changes from My tasks: this modal becomes the request-changes form (its submission
+    is the sign-off's own)."""
+    req.ack()
+    s = req.services
+    request_id = req.action_number()
+    try:
+        with s.db.read() as session:
+            engagement = click_engagement(req, session)
+            request = session.get(SignoffRequest, request_id)
+            gate = session.get(Gate, request.gate_id) if request is not None else None
+            if request is None or gate is None or gate.engagement_id != engagement.id:
+                raise UserError("That sign-off request is not part of this engagement. Nothing was changed.")
+            if request.status != "open":
+                raise UserError(
+                    f"{gate.title} (version {request.version}) is no longer open. Nothing was changed."
+                )
+            so.check_may_decide(session, engagement, gate, actor_for(req, session, engagement))
+            title, version, channel = gate.title, request.version, engagement.channel_id
+    except UserError as exc:
+        _refresh(req, f":warning: {exc.message}")
+        return
+    view = s.renderer.view(
+        "signoff_changes_modal.json.j2",
+        gate_title=title,
+        version=version,
+        meta={"channel": channel, "request": request_id},
+    )
+    s.slack.update_view(str(req.view.get("id") or ""), view)
+
+
+def on_open_link(req: Request) -> None:
+    """A link button: Slack opens the link and still tells the app."""
+    req.ack()
+
+
+def register(app: App, services: Services) -> None:
+    app.action("my_tasks")(listener(services, on_my_tasks))
+    app.action(APPROVE)(listener(services, on_approve))
+    app.action(CHANGES)(listener(services, on_changes))
+    app.action(OPEN)(listener(services, on_open_link))
