@@ -72,6 +72,7 @@ class DryRun:
 class Health:
     level: str
     factors: tuple[Factor, ...] = field(default=())
+    headline: str = ""  # what the forecast says of the go-live, whatever the worst factor is
 
     @property
     def label(self) -> str:
@@ -124,7 +125,7 @@ def _forecast_factor(fc: Forecast, *, today: date, open_items: int) -> Factor:
             ON_TRACK,
             f"Forecast go-live {fmt(fc.golive)}, {_weeks_or_days(fc.slip)} ahead of {the} ({fmt(target)}).",
         )
-    return Factor(ON_TRACK, f"Forecast go-live {fmt(fc.golive)}, on {the} ({fmt(target)}).")
+    return Factor(ON_TRACK, f"Forecast go-live {fmt(fc.golive)}, in line with {the} ({fmt(target)}).")
 
 
 def _overdue_factor(
@@ -245,4 +246,4 @@ def assess(
     level = max((f.level for f in counted), key=lambda lv: RANK[lv], default=ON_TRACK)
     # Worst first; among equals the forecast first, then in the order above; watch items last.
     ordered = sorted(enumerate(found), key=lambda pair: (pair[1].watch, -RANK[pair[1].level], pair[0]))
-    return Health(level=level, factors=tuple(f for _n, f in ordered))
+    return Health(level=level, factors=tuple(f for _n, f in ordered), headline=main.text)
