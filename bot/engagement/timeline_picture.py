@@ -165,10 +165,10 @@ def timeline_png(fc: Forecast, *, customer: str, dryrun: date | None = None) -> 
                 Patch(color=charts.FORECAST, label="forecast"),
                 Patch(color=charts.LATE, label="forecast past the planned end"),
             ],
-            loc="outside lower center",
+            loc="lower center",
             fontsize=8,
             frameon=False,
             ncols=4,
         )
 
-    return charts.png(draw, width=10, height=2.2 + ROW * len(phases))
+    return charts.png(draw, width=10, height=2.2 + ROW * len(phases), margins=(2.0, 0.75, 1.35, 0.4))

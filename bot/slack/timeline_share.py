@@ -1,7 +1,11 @@
 """Sharing the timeline picture in a channel or a thread, or the text timeline when files are blocked.
 
 The picture is drawn and uploaded by an outbox job (`TimelineJob`), never in a listener's ack
-path nor in the sweep's loop: `/golive timeline` and the weekly digest queue it and go on. It
+path nor in the sweep's loop: `/golive timeline` and the weekly digest queue it and go on.
+Drawing costs about 0.2 s of CPU, so the digests' pictures share one lane (`DIGEST_LANE`): a
+Monday morning of many digests draws them one at a time, in one outbox worker, and the others
+stay free for the channels' posts and refreshes. A picture asked for with `/golive timeline`
+runs in its channel's lane. It
 renders the engagement as it is when the job runs, uploads with Slack's two-step upload
 (files.getUploadURLExternal, the bytes, files.completeUploadExternal), in the digest's thread when
 it is for the digest. When a Slack Connect admin blocks files in the channel, the text timeline
@@ -25,6 +29,8 @@ from messages import Message, escape_mrkdwn
 from storage.models import Engagement
 
 log = logging.getLogger("golive.timeline")
+
+DIGEST_LANE = "timelines:digests"
 
 # Slack's answers when files may not be shared in a channel: a Slack Connect admin's block, or a
 # workspace that allows no uploads (or images only, which a PNG is not refused by; listed for
@@ -70,13 +76,19 @@ class TimelineJob(Job):
     `thread_ts` when given), or the text timeline when files are blocked there."""
 
     def __init__(
-        self, s: Services, engagement_id: int, channel: str, *, thread_ts: str | None = None
+        self,
+        s: Services,
+        engagement_id: int,
+        channel: str,
+        *,
+        thread_ts: str | None = None,
+        lane: str | None = None,
     ) -> None:
         self.s = s
         self.engagement_id = engagement_id
         self.channel = channel
         self.thread_ts = thread_ts
-        self.lane = channel
+        self.lane = lane or channel
         self.key = ("timeline", engagement_id, channel, thread_ts)  # asked twice at once: drawn once
         self._drawn: tuple[bytes, str, str, str] | None = None  # picture, filename, title, comment
 
@@ -159,5 +171,7 @@ class TimelineJob(Job):
 
 
 def share_timeline(s: Services, engagement_id: int, channel: str, *, thread_ts: str | None = None) -> None:
-    """Queue the timeline for `channel` (a thread when `thread_ts` is given); returns at once."""
-    s.outbox.submit(TimelineJob(s, engagement_id, channel, thread_ts=thread_ts))
+    """Queue the timeline for `channel`; returns at once. In a thread (`thread_ts`, the weekly
+    digest's) it is drawn in the digests' shared lane, one at a time."""
+    lane = DIGEST_LANE if thread_ts else channel
+    s.outbox.submit(TimelineJob(s, engagement_id, channel, thread_ts=thread_ts, lane=lane))
