@@ -212,13 +212,12 @@ def to_html(report: Report) -> bytes:
         lstrip_blocks=True,
     )
     pictures = {
-        name: _data_uri(png)
+        name: _data_uri(png) if png is not None else None
         for name, png in (
             ("lateness", _lateness_chart(report)),
             ("phases", _phase_chart(report)),
             ("waits", _wait_chart(report)),
         )
-        if png is not None
     }
     health_counts = {
         label: sum(1 for r in report.rows if r.status == "active" and r.health == label)

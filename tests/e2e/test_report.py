@@ -199,3 +199,18 @@ def test_the_report_reads_postgresql_too(pg_url):
     assert len(data.rows) == len(SEEDS)
     assert str(data.went_live_on_time) == "50% (2 of 4)"
     assert data.median_phase_days["small"]["discovery"] == 2.0
+
+
+def test_an_empty_database_makes_an_empty_report_not_an_error(tmp_path):
+    url = f"sqlite:///{(tmp_path / 'empty.sqlite3').as_posix()}"
+    from storage.migrate import upgrade
+
+    upgrade(url)
+    html = golive("report", "--format", "html", url=url, cwd=tmp_path)
+    assert html.returncode == 0, html.stderr.decode()[-2000:]
+    assert b"No engagement yet" in html.stdout and b"<img" not in html.stdout
+    rows = list(csv.DictReader(io.StringIO(golive("report", url=url, cwd=tmp_path).stdout.decode())))
+    assert [r["row"] for r in rows] == ["summary", "summary", "median_by_size", "median_signoff_wait"]
+    assert rows[0]["on_time"] == "— (none yet)"
+    missing = golive("report", url=f"sqlite:///{(tmp_path / 'nothing.sqlite3').as_posix()}", cwd=tmp_path)
+    assert missing.returncode == 2 and b"run `golive db upgrade`" in missing.stderr
