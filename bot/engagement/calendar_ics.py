@@ -74,7 +74,7 @@ def build_calendar(
     """The .ics file's bytes."""
     from icalendar import Calendar, Event
 
-    name = engagement.customer_name
+    name = " ".join(engagement.customer_name.split())  # one line: X-WR-CALNAME takes no line break
     zone = ZoneInfo(engagement.timezone)
     cancelled = engagement.status == "cancelled"
     stamp = now.astimezone(UTC)
