@@ -41,6 +41,7 @@ AHEAD_MARGIN = 5  # forecast at least this far ahead of the target: overdue item
 SIGNOFF_PATIENCE = 2  # business days a sign-off request may wait before it is a risk
 DRYRUN_WINDOW = 10  # business days before go-live in which a missing or failed dry run matters
 DRYRUN_LATE_WINDOW = 3  # issues found this close to go-live: late
+AHEAD_NOTE = " Well ahead of plan, so not a risk yet."
 
 
 @dataclass(frozen=True)
@@ -148,9 +149,7 @@ def _overdue_factor(
         if part
     )
     text = f"{many} overdue; the oldest, {ref}, was due {fmt(first.due_on)} ({sides})."  # type: ignore[arg-type]
-    if ahead:
-        return Factor(AT_RISK, text + " Well ahead of plan, so not a risk yet.", watch=True)
-    return Factor(AT_RISK, text)
+    return Factor(AT_RISK, text + (AHEAD_NOTE if ahead else ""), watch=ahead)
 
 
 def _signoff_factor(
@@ -166,7 +165,7 @@ def _signoff_factor(
     more = f" and {len(rows) - 1} more" if len(rows) > 1 else ""
     if days > SIGNOFF_PATIENCE:
         text = f"{gate}{more} waiting for approval for {days} business days."
-        return Factor(AT_RISK, text, watch=ahead) if ahead else Factor(AT_RISK, text)
+        return Factor(AT_RISK, text + (AHEAD_NOTE if ahead else ""), watch=ahead)
     when = "since today" if days <= 0 else f"for {days} business day{'s' if days != 1 else ''}"
     return Factor(ON_TRACK, f"{gate}{more} waiting for approval {when}.", watch=True)
 

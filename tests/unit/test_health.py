@@ -295,3 +295,17 @@ def test_not_applicable_items_are_neither_done_nor_open():
     fc = e.forecast(KICKOFF)
     first = fc.phases[0]
     assert (first.items, first.done, first.na, first.open, first.applicable) == (6, 1, 1, 4, 5)
+
+
+def test_a_long_sign_off_wait_while_well_ahead_is_watched_not_a_risk():
+    e = Eng("enterprise", KICKOFF)
+    e.finish(1, on=date(2026, 11, 3))
+    for i in e.items:
+        if i.phase_id == 2:
+            i.status = "done"
+    e.waiting = [Waiting("Solution design sign-off", datetime(2026, 11, 4, 9, tzinfo=UTC))]
+    h = e.health(date(2026, 11, 10))
+    assert e.forecast(date(2026, 11, 10)).slip <= -5
+    waiting = next(f for f in h.factors if "waiting for approval" in f.text)
+    assert waiting.watch and waiting.text.endswith("Well ahead of plan, so not a risk yet.")
+    assert h.level == ON_TRACK
