@@ -168,6 +168,20 @@ def build_commands(command: str = "/golive") -> CommandSet:
     )
     cs.add(
         CommandSpec(
+            "timeline",
+            "timeline",
+            "Post the timeline as a picture: planned, actual and forecast dates of each phase.",
+        )
+    )
+    cs.add(
+        CommandSpec(
+            "calendar",
+            "calendar",
+            "Upload the plan as a calendar file (.ics): phases, sign-off targets, dry run, go-live.",
+        )
+    )
+    cs.add(
+        CommandSpec(
             "side", "side @person vendor|customer", "Put someone on the vendor's or the customer's side."
         )
     )

@@ -8,7 +8,7 @@ from slack_bolt import App
 
 from bot.commands import ParsedCommand
 from bot.services import Services
-from handlers import checklist, engagement, golive, nudges, plan, settings, signoffs, team
+from handlers import checklist, engagement, golive, nudges, plan, settings, signoffs, team, timeline
 from handlers.base import Request, listener
 
 SubHandler = Callable[[Request, ParsedCommand], None]
@@ -31,6 +31,8 @@ ROUTES: dict[str, SubHandler] = {
     "na": checklist.cmd_na,
     "add": checklist.cmd_add,
     "plan": plan.cmd_plan,
+    "timeline": timeline.cmd_timeline,
+    "calendar": timeline.cmd_calendar,
     "side": team.cmd_side,
     "customer": team.cmd_customer,
     "role": team.cmd_role,

@@ -22,6 +22,7 @@ from bot.engagement.lifecycle import (
     parse_start,
     start_engagement,
 )
+from bot.engagement.plan import describe_warnings
 from bot.errors import UserError
 from bot.people.organisations import connected_teams
 from bot.services import Services
@@ -132,7 +133,9 @@ def start(req: Request, cmd: ParsedCommand) -> None:
     if not cmd.words and not cmd.options:
         _open_start_modal(req)
         return
-    opts = parse_start(cmd, now=s.clock.now(), default_tz=s.settings.golive_default_timezone)
+    opts = parse_start(
+        cmd, now=s.clock.now(), default_tz=s.settings.golive_default_timezone, playbook=s.playbook
+    )
     with s.db.read() as session:
         existing = active_in_channel(session, channel)
     if existing is not None:
@@ -195,6 +198,8 @@ def _create_and_welcome(req: Request, channel: str, opts: Any, info: dict[str, A
         then=lambda _ts: post_checklist(s, engagement_id, phase_index),  # type: ignore[arg-type]
         on_failed=refused,
     )
+    if opts.warnings:  # allowed, but the consultant should know (issue 13)
+        req.reply(s.notice("Started. Worth a look:\n" + describe_warnings(opts.warnings, s.command)))
 
 
 def status(req: Request, cmd: ParsedCommand) -> None:
@@ -314,6 +319,7 @@ def on_start_submit(req: Request) -> None:
             ingest=req.field("ingest"),
             now=s.clock.now(),
             default_tz=s.settings.golive_default_timezone,
+            playbook=s.playbook,
         )
     except ValueProblem as exc:  # every field was checked above; kept so nothing half-checked goes in
         req.ack(response_action="errors", errors={"customer": str(exc).replace("`", "")})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.commands import ParsedCommand
 from bot.engagement.lifecycle import check_plan_change, replan
+from bot.engagement.plan import describe_warnings
 from bot.people import audit
 from bot.reminders.milestones import sync_schedule
 from bot.slack.presenters import overview
@@ -34,7 +35,14 @@ def cmd_plan(req: Request, cmd: ParsedCommand) -> None:
                 else parse_date(o["target"], "target go-live date")
             )
         # Checked before the write session: a refused date never holds the writers' lock.
-        check_plan_change(engagement, kickoff=kickoff, target=target, now=now)  # type: ignore[arg-type]
+        warnings = check_plan_change(
+            engagement,
+            kickoff=kickoff,
+            target=target,  # type: ignore[arg-type]
+            now=now,
+            playbook=s.playbook,
+            size=size,
+        )
         with s.db.session() as session:
             e = session.merge(engagement)
             moves = replan(session, e, s.playbook, kickoff=kickoff, size=size, target=target, now=now)  # type: ignore[arg-type]
@@ -57,7 +65,8 @@ def cmd_plan(req: Request, cmd: ParsedCommand) -> None:
     except ValueProblem as exc:
         raise cmd.fail(str(exc)) from None
     moved = "no phase moved" if not moves else ("1 phase moved" if len(moves) == 1 else f"{len(moves)} phases moved")
-    req.ack(s.notice(f"Plan updated; {moved}. I posted the new dates in the channel."))
+    done = f"Plan updated; {moved}. I posted the new dates in the channel."
+    req.ack(s.notice(done + ("\n" + describe_warnings(warnings, s.command) if warnings else "")))
     message = s.renderer.message("plan.json.j2", command=s.command, moves=moves, actor=req.user_id, **ctx)
     s.outbox.post(engagement.channel_id, message, kind="plan", engagement_id=engagement.id)
     refresh_posted_checklists(s, engagement.id)  # type: ignore[arg-type]

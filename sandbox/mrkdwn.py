@@ -70,6 +70,8 @@ EMOJI: dict[str, str] = {
     "thumbsup": "👍",
     "+1": "👍",
     "eyes": "👀",
+    "bar_chart": "📊",
+    "rotating_light": "🚨",
     "hammer_and_wrench": "🛠️",
     "wrench": "🔧",
     "link": "🔗",

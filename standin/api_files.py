@@ -56,7 +56,7 @@ def files_complete_upload_external(ws: Workspace, req: ApiRequest) -> dict[str, 
         channels.append(channel)
 
     comment = str_arg(req.args, "initial_comment")
-    thread_ts = str_arg(req.args, "thread_ts")
+    thread_ts = _thread_parent(ws, channels, str_arg(req.args, "thread_ts"))
     answered = []
     for item in items:
         pending = ws.pending_uploads.pop(item["id"])
@@ -74,6 +74,7 @@ def files_complete_upload_external(ws: Workspace, req: ApiRequest) -> dict[str, 
             "user": ws.bot_user_id,
             "size": len(pending["content"]),
             "mimetype": mimetype,
+            "alt_txt": pending.get("alt_txt"),
             "created": int(time.time()),
         }
         ws.files[item["id"]] = record
@@ -95,6 +96,23 @@ def files_complete_upload_external(ws: Workspace, req: ApiRequest) -> dict[str, 
             channel, text=comment or "", blocks=None, thread_ts=thread_ts, extra={"files": shared}
         )
     return {"ok": True, "files": answered}
+
+
+def _thread_parent(ws: Workspace, channels: list[Any], thread_ts: str | None) -> str | None:
+    """A file shared as a reply: Slack's reference says to "provide only one channel when using
+    thread_ts" and never a reply's ts ("use its parent instead"). The stand-in refuses the rest:
+    several channels (`invalid_arguments`), a ts that names no message of the channel
+    (`thread_not_found`), a reply's ts (`cannot_reply_to_message`)."""
+    if not thread_ts:
+        return None
+    if len(channels) != 1:
+        raise ApiError("invalid_arguments")
+    parent = ws.find_message(channels[0].id, thread_ts)
+    if parent is None:
+        raise ApiError("thread_not_found")
+    if parent.get("thread_ts") and parent["thread_ts"] != parent["ts"]:
+        raise ApiError("cannot_reply_to_message")
+    return thread_ts
 
 
 @method("files.upload", scope="files:write")

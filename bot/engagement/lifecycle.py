@@ -12,7 +12,14 @@ from sqlmodel import Session, col, select
 from bot.commands import ParsedCommand, UsageError
 from bot.engagement.business_days import BusinessCalendar
 from bot.engagement.checklist import create_items
-from bot.engagement.plan import PhaseWindow, applicable_phases, plan_phases
+from bot.engagement.plan import (
+    PhaseWindow,
+    PlanWarning,
+    applicable_phases,
+    check_feasible,
+    plan_phases,
+    plan_warnings,
+)
 from bot.engagement.playbook import Playbook
 from bot.engagement.signoffs import create_gates
 from bot.people import audit
@@ -77,6 +84,9 @@ class StartOptions:
     country: str | None = None
     pilot: bool = False
     ingest: str = "warehouse"
+    # Allowed but worth a second look (a kickoff on a holiday, a target shorter than the size's
+    # usual range): said to the consultant once the engagement is started.
+    warnings: tuple[PlanWarning, ...] = ()
 
 
 class EngagementExists(Exception):
@@ -101,8 +111,10 @@ def build_start_options(
     ingest: str | None,
     now: datetime,
     default_tz: str,
+    playbook: Playbook | None = None,
 ) -> StartOptions:
-    """Validate every field; raises ValueProblem naming the first bad one."""
+    """Validate every field; raises ValueProblem naming the first bad one. With the playbook, a
+    target its phases cannot meet is refused too, and what is allowed but doubtful is warned of."""
     customer = parse_name(name)
     size_v = parse_size(size) if size else "medium"
     tz_v = parse_timezone(tz) if tz else default_tz
@@ -110,6 +122,23 @@ def build_start_options(
     today = local_today(now, tz_v)
     kickoff_v = check_kickoff(parse_date(kickoff, "kickoff date"), today) if kickoff else today
     target_v = check_target(parse_date(target, "target go-live date"), kickoff_v) if target else None
+    pilot_v = parse_yes_no(pilot, "pilot") if pilot else False
+    ingest_v = parse_ingest(ingest) if ingest else INGEST_CHOICES[0]
+    warnings: list[PlanWarning] = []
+    if playbook is not None:
+        phases = applicable_phases(playbook, pilot=pilot_v, ingest=ingest_v)
+        calendar = BusinessCalendar(country_v)
+        if target_v is not None:
+            check_feasible(phases, kickoff=kickoff_v, target=target_v, calendar=calendar)
+        warnings = plan_warnings(
+            phases,
+            playbook=playbook,
+            size=size_v,
+            kickoff=kickoff_v,
+            target=target_v,
+            calendar=calendar,
+            kickoff_given=bool(kickoff),
+        )
     return StartOptions(
         customer_name=customer,
         size=size_v,
@@ -117,12 +146,15 @@ def build_start_options(
         target=target_v,
         timezone=tz_v,
         country=country_v,
-        pilot=parse_yes_no(pilot, "pilot") if pilot else False,
-        ingest=parse_ingest(ingest) if ingest else INGEST_CHOICES[0],
+        pilot=pilot_v,
+        ingest=ingest_v,
+        warnings=tuple(warnings),
     )
 
 
-def parse_start(cmd: ParsedCommand, *, now: datetime, default_tz: str) -> StartOptions:
+def parse_start(
+    cmd: ParsedCommand, *, now: datetime, default_tz: str, playbook: Playbook | None = None
+) -> StartOptions:
     o = cmd.options
     try:
         return build_start_options(
@@ -136,6 +168,7 @@ def parse_start(cmd: ParsedCommand, *, now: datetime, default_tz: str) -> StartO
             ingest=o.get("ingest"),
             now=now,
             default_tz=default_tz,
+            playbook=playbook,
         )
     except ValueProblem as exc:
         raise UsageError(str(exc), cmd.spec.usage) from None
@@ -295,16 +328,39 @@ def start_engagement(
 
 
 def check_plan_change(
-    engagement: Engagement, *, kickoff: date | None, target: date | str | None, now: datetime
-) -> None:
+    engagement: Engagement,
+    *,
+    kickoff: date | None,
+    target: date | str | None,
+    now: datetime,
+    playbook: Playbook | None = None,
+    size: str | None = None,
+) -> list[PlanWarning]:
     """The rules of `start` for a changed plan: a new kickoff within a year of today, and the
-    target (new or kept) after the kickoff and within two years of it. Raises ValueProblem."""
+    target (new or kept) after the kickoff and within two years of it, and (with the playbook)
+    one the phases can meet. Raises ValueProblem; returns what to warn about."""
     if kickoff is not None:
         check_kickoff(kickoff, local_today(now, engagement.timezone))
     new_kickoff = kickoff if kickoff is not None else engagement.kickoff_on
     new_target = engagement.target_on if target == "keep" else target
     if isinstance(new_target, date):
         check_target(new_target, new_kickoff)
+    if playbook is None:
+        return []
+    phases = applicable_phases(playbook, pilot=engagement.pilot, ingest=engagement.ingest)
+    calendar = calendar_for(engagement)
+    if isinstance(new_target, date):
+        check_feasible(phases, kickoff=new_kickoff, target=new_target, calendar=calendar)
+    return plan_warnings(
+        phases,
+        playbook=playbook,
+        size=size or engagement.size,
+        kickoff=new_kickoff,
+        target=new_target if isinstance(new_target, date) else None,
+        calendar=calendar,
+        kickoff_given=kickoff is not None,
+        target_given=target != "keep",
+    )
 
 
 @dataclass(frozen=True)
@@ -331,7 +387,7 @@ def replan(
     dates someone set by hand, which are kept. Returns the phases whose dates moved.
     The dates are checked (`check_plan_change`) before anything changes.
     """
-    check_plan_change(engagement, kickoff=kickoff, target=target, now=now)
+    check_plan_change(engagement, kickoff=kickoff, target=target, now=now, playbook=playbook, size=size)
     if kickoff is not None:
         engagement.kickoff_on = kickoff
     if size is not None:

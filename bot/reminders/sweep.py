@@ -44,6 +44,7 @@ from bot.services import Services
 from bot.slack.client import make_sweep_client
 from bot.slack.gateway import SlackCallFailed, SlackGateway
 from bot.slack.presenters import overview
+from bot.slack.timeline_share import share_timeline
 from messages import Message
 from storage.models import Engagement, NextCheckRequest, Reminder, ReminderAttempt
 from storage.reminder_rows import ensure_all
@@ -490,6 +491,8 @@ class Sweeper:
             unconfirmed_since=None,
         )
         report.sent.append(built.describe())
+        if built.kind == "digest":  # the timeline picture in the digest's thread (text if files are blocked)
+            share_timeline(self.s, built.engagement_id, built.channel, thread_ts=ts)
 
     def _retry(
         self,

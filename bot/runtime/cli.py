@@ -218,6 +218,64 @@ def sweep(
 
 
 @app.command()
+def report(
+    fmt: Annotated[
+        str, typer.Option("--format", help="csv (for a spreadsheet) or html (one page with charts).")
+    ] = "csv",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write to this file, not standard output.")
+    ] = None,
+    at: Annotated[str | None, typer.Option(help="As of this time (ISO-8601); default: now.")] = None,
+) -> None:
+    """The report for the head of implementation: every engagement's forecast against its plan,
+    days late, time per phase and sign-off waits; the on-time rate and the median time per
+    phase by size."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.engagement.report import build_report
+    from bot.engagement.report_render import to_csv, to_html
+    from bot.runtime.app import build_services
+
+    fmt = fmt.lower()
+    if fmt not in ("csv", "html"):
+        fail(f"--format {fmt!r} is not a report format; use csv or html")
+    when = datetime.now(UTC)
+    if at:
+        try:
+            parsed = datetime.fromisoformat(at)
+        except ValueError:
+            fail(f"--at {at!r} is not an ISO-8601 time; use e.g. 2026-12-07T09:30:00+01:00")
+        when = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    settings = settings_or_exit()
+    try:
+        services = build_services(settings)
+    except ConfigError as exc:
+        fail(str(exc))
+    try:
+        with services.db.read() as session:
+            data = build_report(session, services.playbook, when)
+    except SQLAlchemyError as exc:
+        fail(
+            f"DATABASE_URL {_redacted(settings.effective_database_url)} could not be read "
+            f"({type(exc).__name__}); run `golive db upgrade` if the database is behind this version"
+        )
+    finally:
+        services.db.dispose()
+    content = to_csv(data) if fmt == "csv" else to_html(data)
+    if out is None:
+        sys.stdout.buffer.write(content)
+        sys.stdout.flush()
+        return
+    try:
+        out.write_bytes(content)
+    except OSError as exc:
+        fail(f"--out {out}: cannot write it ({exc.strerror})")
+    typer.echo(f"wrote {out}: {fmt}, {len(data.rows)} engagements", err=True)
+
+
+@app.command()
 def sandbox(
     port: Annotated[int, typer.Option(help="Port of the local web page.")] = 3000,
     host: Annotated[str, typer.Option(help="Interface; keep it on loopback.")] = "127.0.0.1",

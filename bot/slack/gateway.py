@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from sqlmodel import col, select
 
 from bot.clock import Clock
@@ -258,8 +258,19 @@ class SlackGateway:
         return dict(self._call("conversations.info", channel=channel)["channel"])
 
     def upload_file(
-        self, channel: str, *, filename: str, content: bytes, title: str, initial_comment: str = ""
+        self,
+        channel: str,
+        *,
+        filename: str,
+        content: bytes,
+        title: str,
+        initial_comment: str = "",
+        thread_ts: str | None = None,
+        alt_txt: str | None = None,
     ) -> None:
+        """Slack's two-step upload (files.getUploadURLExternal, the bytes, then
+        files.completeUploadExternal) shared in `channel`, in the thread of `thread_ts` when given;
+        `alt_txt` describes an image for screen readers."""
         try:
             self.client.files_upload_v2(
                 channel=channel,
@@ -267,12 +278,16 @@ class SlackGateway:
                 content=content,
                 title=title,
                 initial_comment=initial_comment,
+                thread_ts=thread_ts,
+                alt_txt=alt_txt,
             )
         except SlackApiError as exc:
             error = (
                 exc.response.get("error", "unknown_error") if exc.response is not None else "unknown_error"
             )
             raise SlackCallFailed("files.upload", str(error), exc.response) from exc
+        except SlackRequestError as exc:  # the bytes were refused (step 2)
+            raise SlackCallFailed("files.upload", "upload_failed") from exc
 
 
 def _profile(row: UserProfile) -> Profile:

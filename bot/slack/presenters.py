@@ -10,10 +10,13 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from bot.engagement.checklist import DONE, NA, all_items, items_of
-from bot.engagement.health import Health, assess
-from bot.engagement.lifecycle import calendar_for, local_today, phases_of, planned_golive
+from bot.engagement.forecast import Forecast, local_date
+from bot.engagement.health import Health
+from bot.engagement.lifecycle import local_today, phases_of, planned_golive
+from bot.engagement.outlook import Outlook, outlook_of, waiting_signoffs
 from bot.engagement.playbook import Playbook
 from bot.engagement.signoffs import decision_of, gates_of, latest_request
+from bot.engagement.timeline import text_timeline
 from bot.people.members import lead_of
 from messages import escape_mrkdwn
 from storage.models import Engagement, EngagementPhase, Item, Member, UserProfile
@@ -77,8 +80,11 @@ def engagement_data(
 
 
 def _progress(items: list[Item]) -> dict[str, int]:
-    done = sum(1 for i in items if i.status in (DONE, NA))
-    return {"done": done, "total": len(items)}
+    """Items done of those that apply; not-applicable ones are counted apart, never as done
+    ("47 of 70 done, 16 not applicable", not "63 of 86")."""
+    done = sum(1 for i in items if i.status == DONE)
+    na = sum(1 for i in items if i.status == NA)
+    return {"done": done, "na": na, "total": len(items) - na, "all": len(items)}
 
 
 def phase_data(phase: EngagementPhase) -> dict[str, Any]:
@@ -98,18 +104,52 @@ def phase_rows(phases: list[EngagementPhase], items: list[Item] | None = None) -
     return [phase_data(p) | {"progress": _progress([i for i in items if i.phase_id == p.id])} for p in phases]
 
 
-def health_of(
-    engagement: Engagement, phases: list[EngagementPhase], items: list[Item], now: datetime
-) -> Health:
-    golive = planned_golive(engagement, phases) or local_today(now, engagement.timezone)
-    return assess(
-        phases=phases,
-        items=items,
-        current_phase=engagement.phase_index,
-        golive=golive,
-        today=local_today(now, engagement.timezone),
-        calendar=calendar_for(engagement),
-    )
+def health_data(health: Health) -> dict[str, Any]:
+    return {
+        "level": health.level,
+        "label": health.label,
+        "emoji": health.emoji,
+        "reason": health.reason,
+        # every factor behind the label, worst first (the first is the reason)
+        "factors": [
+            {"level": f.level, "emoji": f.emoji, "text": f.text, "watch": f.watch} for f in health.factors
+        ],
+    }
+
+
+def forecast_data(fc: Forecast, dryrun: date | None) -> dict[str, Any]:
+    """The forecast for templates: the go-live, its slip, each phase's actual and forecast dates,
+    and the text timeline (a code block's content)."""
+    return {
+        "golive": fc.golive,
+        "planned_golive": fc.planned_golive,
+        "slip": fc.slip,
+        "live": fc.live,
+        "phases": {
+            p.number: {
+                "state": p.state,
+                "started": p.started_on,
+                "finished": p.finished_on,
+                "start": p.start,
+                "end": p.end,
+                "slip": p.slip,
+                "late": p.late,
+            }
+            for p in fc.phases
+        },
+        "timeline": text_timeline(fc, dryrun=dryrun),
+    }
+
+
+def outlook_data(
+    session: Session,
+    engagement: Engagement,
+    phases: list[EngagementPhase],
+    items: list[Item],
+    playbook: Playbook,
+    now: datetime,
+) -> Outlook:
+    return outlook_of(engagement, phases, items, waiting_signoffs(session, engagement.id), playbook, now)  # type: ignore[arg-type]
 
 
 def overview(session: Session, engagement: Engagement, playbook: Playbook, now: datetime) -> dict[str, Any]:
@@ -117,19 +157,16 @@ def overview(session: Session, engagement: Engagement, playbook: Playbook, now: 
     phases = phases_of(session, engagement.id)  # type: ignore[arg-type]
     items = all_items(session, engagement.id)  # type: ignore[arg-type]
     lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
-    health = health_of(engagement, phases, items, now)
+    outlook = outlook_data(session, engagement, phases, items, playbook, now)
+    dryrun = local_date(engagement.dryrun_at, engagement.timezone) if engagement.dryrun_at else None
     return {
         "e": engagement_data(engagement, phases, playbook),
         "phases": phase_rows(phases, items),
         "lead": lead.user_id if lead else None,
         "lead_name": lead.display_name if lead else "the lead consultant",
         "progress": _progress(items),
-        "health": {
-            "level": health.level,
-            "label": health.label,
-            "emoji": health.emoji,
-            "reason": health.reason,
-        },
+        "health": health_data(outlook.health),
+        "forecast": forecast_data(outlook.forecast, dryrun),
     }
 
 

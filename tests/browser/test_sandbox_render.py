@@ -416,7 +416,7 @@ def test_every_emoji_the_templates_use_is_drawn() -> None:
 
     root = Path(__file__).resolve().parents[2]
     used: set[str] = set()
-    for pattern in ("messages/templates/*.j2", "bot/*.py", "handlers/*.py"):
+    for pattern in ("messages/templates/*.j2", "bot/*.py", "bot/*/*.py", "handlers/*.py"):
         for f in root.glob(pattern):
             used |= set(re.findall(r":([a-z_]{2,}):", f.read_text(encoding="utf-8")))
     assert used, "no emoji codes found"

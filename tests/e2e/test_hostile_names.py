@@ -289,7 +289,11 @@ def test_hostile_names_never_reach_slack_as_controls(harness):
         "&lt;!everyone&gt;",
     ):
         assert shown in everything, shown
-    [upload] = h.standin.calls_to("files.completeUploadExternal")
+    uploads = h.standin.calls_to("files.completeUploadExternal")
+    [upload] = [c for c in uploads if c.args["initial_comment"].startswith("Audit trail")]
+    # the digest's timeline picture (issue 13) carries the name escaped too
+    [timeline] = [c for c in uploads if c.args["initial_comment"].startswith("Timeline of")]
+    assert timeline.args["files"][0]["title"].startswith("Timeline — &lt;!channel&gt; Corp &amp;amp; Co — ")
     assert upload.args["initial_comment"] == (
         "Audit trail of the &lt;!channel&gt; Corp &amp;amp; Co implementation: "
         f"{upload.args['initial_comment'].split(': ')[1]}"

@@ -78,3 +78,35 @@ def test_complete_without_upload_and_unknown_channel(standin: SlackStandIn, clie
         "file_id": step1["file_id"],
         "bytes": 1,
     }
+
+
+def test_a_file_shared_in_a_thread_names_a_top_level_message_of_one_channel(
+    standin: SlackStandIn, client: WebClient
+) -> None:
+    """Slack: "Provide another message's ts value to upload this file as a reply. Never use a
+    reply's ts value; use its parent instead. Also make sure to provide only one channel when using
+    thread_ts" (files.completeUploadExternal)."""
+    parent = client.chat_postMessage(channel=SHARED, text="Weekly digest")["ts"]
+    client.files_upload_v2(
+        channel=SHARED, content=b"\x89PNG", filename="t.png", thread_ts=parent, alt_txt="The timeline"
+    )
+    [stored] = standin.files
+    assert stored["thread_ts"] == parent and stored["alt_txt"] == "The timeline"
+    reply = standin.last_message(SHARED)
+    assert reply["thread_ts"] == parent and reply["files"][0]["id"] == stored["id"]
+    with pytest.raises(SlackApiError, match="thread_not_found"):
+        client.files_upload_v2(channel=SHARED, content=b"x", filename="x.png", thread_ts="1.000001")
+    with pytest.raises(SlackApiError, match="thread_not_found"):  # a message of another channel
+        client.files_upload_v2(channel=INTERNAL, content=b"x", filename="x.png", thread_ts=parent)
+    with pytest.raises(SlackApiError, match="cannot_reply_to_message"):
+        client.files_upload_v2(channel=SHARED, content=b"x", filename="x.png", thread_ts=reply["ts"])
+    step1 = client.files_getUploadURLExternal(filename="a.txt", length=1)
+    with urllib.request.urlopen(
+        urllib.request.Request(step1["upload_url"], data=b"z", method="POST"), timeout=5
+    ):
+        pass
+    with pytest.raises(SlackApiError, match="invalid_arguments"):
+        client.files_completeUploadExternal(
+            files=[{"id": step1["file_id"]}], channels=[SHARED, INTERNAL], thread_ts=parent
+        )
+    assert len(standin.files) == 1

@@ -1,0 +1,82 @@
+"""An engagement's outlook: its forecast and its health, from the rows the database holds.
+
+`outlook_of` is pure (rows in, outlook out); `load_outlook` reads what it needs in a few queries.
+Callers that already hold the phases and items (the status message) pass them in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from bot.engagement.forecast import Forecast, forecast, local_date
+from bot.engagement.health import DryRun, Health, Waiting, assess
+from bot.engagement.lifecycle import calendar_for, local_today, phases_of
+from bot.engagement.playbook import Playbook
+from storage.models import Engagement, EngagementPhase, Gate, Item, SignoffRequest
+
+
+@dataclass(frozen=True)
+class Outlook:
+    forecast: Forecast
+    health: Health
+
+
+def waiting_signoffs(session: Session, engagement_id: int) -> list[Waiting]:
+    """The engagement's sign-off requests waiting for a decision (one query)."""
+    rows = session.exec(
+        select(Gate.title, SignoffRequest.requested_at)
+        .join(SignoffRequest, col(SignoffRequest.gate_id) == col(Gate.id))
+        .where(Gate.engagement_id == engagement_id, SignoffRequest.status == "open")
+    ).all()
+    return [Waiting(gate=title, since=at) for title, at in rows]
+
+
+def outlook_of(
+    engagement: Engagement,
+    phases: list[EngagementPhase],
+    items: list[Item],
+    waiting: list[Waiting],
+    playbook: Playbook,
+    now: datetime,
+) -> Outlook:
+    tz = engagement.timezone
+    today = local_today(now, tz)
+    calendar = calendar_for(engagement)
+    fc = forecast(
+        phases=phases,
+        items=items,
+        current=engagement.phase_index,
+        live=engagement.status == "live",
+        kickoff=engagement.kickoff_on,
+        target=engagement.target_on,
+        today=today,
+        timezone=tz,
+        calendar=calendar,
+    )
+    size = playbook.sizes.get(engagement.size)  # type: ignore[call-overload]
+    health = assess(
+        forecast=fc,
+        items=items,
+        phase_numbers={p.id: p.number for p in phases if p.id is not None},
+        waiting=waiting,
+        dryrun=DryRun(
+            at=local_date(engagement.dryrun_at, tz) if engagement.dryrun_at else None,
+            outcome=engagement.dryrun_outcome,
+        ),
+        size=engagement.size,
+        min_weeks=size.min_weeks if size else None,
+        max_weeks=size.max_weeks if size else None,
+        today=today,
+        timezone=tz,
+        calendar=calendar,
+    )
+    return Outlook(forecast=fc, health=health)
+
+
+def load_outlook(session: Session, engagement: Engagement, playbook: Playbook, now: datetime) -> Outlook:
+    phases = phases_of(session, engagement.id)  # type: ignore[arg-type]
+    items = list(session.exec(select(Item).where(Item.engagement_id == engagement.id)).all())
+    return outlook_of(engagement, phases, items, waiting_signoffs(session, engagement.id), playbook, now)  # type: ignore[arg-type]

@@ -1,0 +1,216 @@
+"""The report for the head of implementation (`golive report`): every engagement and what they
+add up to.
+
+Per engagement: size, status and phase, kickoff, the planned go-live against the forecast (or the
+actual one once live), business days late, the business days each phase really took (the current
+one so far), and how long each sign-off waited (from its first request to its approval, or until
+today while it waits). Across engagements: the on-time go-live rate of those that went live, the
+share of active ones forecast on time, the median business days per phase by size and the
+median sign-off wait per gate.
+
+Everything is read in a few queries (one per table, not per engagement) and computed with the
+same forecast and health as `/golive status`. Rendering is in `report_render` (CSV, HTML).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlmodel import Session, col, select
+
+from bot.engagement.forecast import DONE, business_days_between, local_date
+from bot.engagement.health import Waiting
+from bot.engagement.lifecycle import calendar_for, local_today
+from bot.engagement.outlook import outlook_of
+from bot.engagement.playbook import Playbook
+from storage.models import Engagement, EngagementPhase, Gate, Item, SignoffDecision, SignoffRequest
+
+SIZE_ORDER = ("small", "medium", "enterprise")
+
+
+@dataclass(frozen=True)
+class SignoffWait:
+    days: int  # business days from the first request to the approval, or to today while waiting
+    pending: bool
+
+
+@dataclass(frozen=True)
+class EngagementRow:
+    id: int
+    customer: str
+    size: str
+    status: str  # active | live | cancelled
+    phase: str  # the current phase's name, "Live" or "Cancelled"
+    kickoff: date
+    planned_golive: date
+    golive: date | None  # forecast, or actual once live; None when cancelled
+    days_late: int | None  # business days the (forecast) go-live is after the planned one; negative: ahead
+    health: str  # On track | At risk | Late ("" when not active)
+    reason: str
+    phase_days: dict[str, int]  # phase key -> business days it took (finished phases)
+    current_phase: str | None  # key of the phase under way
+    current_days: int | None  # business days it has run so far
+    waits: dict[str, SignoffWait]  # gate key -> wait
+
+    @property
+    def on_time(self) -> bool | None:
+        """Went live (or, while active, is forecast to go live) on or before the planned date."""
+        return None if self.days_late is None else self.days_late <= 0
+
+
+@dataclass(frozen=True)
+class Rate:
+    hits: int
+    of: int
+
+    @property
+    def percent(self) -> int | None:
+        return round(100 * self.hits / self.of) if self.of else None
+
+    def __str__(self) -> str:
+        return f"{self.percent}% ({self.hits} of {self.of})" if self.of else "— (none yet)"
+
+
+@dataclass(frozen=True)
+class Report:
+    at: datetime
+    rows: list[EngagementRow]
+    phases: list[tuple[str, str]]  # (key, name), in the playbook's order
+    gates: list[tuple[str, str]]  # (key, title)
+    sizes: list[str]
+    went_live_on_time: Rate
+    forecast_on_time: Rate
+    median_phase_days: dict[str, dict[str, float | None]] = field(
+        default_factory=dict
+    )  # size -> key -> median
+    phase_samples: dict[str, dict[str, int]] = field(default_factory=dict)  # size -> key -> how many
+    median_wait: dict[str, float | None] = field(default_factory=dict)  # gate key -> median days
+    wait_samples: dict[str, int] = field(default_factory=dict)
+
+
+def _median(values: list[int]) -> float | None:
+    return float(statistics.median(values)) if values else None
+
+
+def _waits(
+    engagement: Engagement,
+    gates: list[Gate],
+    requests: dict[int, list[SignoffRequest]],
+    approvals: dict[int, datetime],
+    today: date,
+) -> dict[str, SignoffWait]:
+    calendar = calendar_for(engagement)
+    tz = engagement.timezone
+    out: dict[str, SignoffWait] = {}
+    for gate in gates:
+        asked = requests.get(gate.id or 0) or []
+        if not asked:
+            continue
+        first = local_date(min(r.requested_at for r in asked), tz)
+        approved = approvals.get(gate.id or 0)
+        if approved is not None:
+            out[gate.key] = SignoffWait(
+                max(0, business_days_between(calendar, first, local_date(approved, tz))), False
+            )
+        elif any(r.status == "open" for r in asked):
+            out[gate.key] = SignoffWait(max(0, business_days_between(calendar, first, today)), True)
+    return out
+
+
+def build_report(session: Session, playbook: Playbook, now: datetime) -> Report:
+    """The report of every engagement in the database, as of `now`."""
+    engagements = list(session.exec(select(Engagement).order_by(col(Engagement.id))).all())
+    phases: dict[int, list[EngagementPhase]] = defaultdict(list)
+    for p in session.exec(select(EngagementPhase).order_by(col(EngagementPhase.number))).all():
+        phases[p.engagement_id].append(p)
+    items: dict[int, list[Item]] = defaultdict(list)
+    for i in session.exec(select(Item)).all():
+        items[i.engagement_id].append(i)
+    gates: dict[int, list[Gate]] = defaultdict(list)
+    for g in session.exec(select(Gate).order_by(col(Gate.id))).all():
+        gates[g.engagement_id].append(g)
+    requests: dict[int, list[SignoffRequest]] = defaultdict(list)
+    for r in session.exec(select(SignoffRequest)).all():
+        requests[r.gate_id].append(r)
+    approvals: dict[int, datetime] = {}
+    for d in session.exec(select(SignoffDecision).where(SignoffDecision.decision == "approved")).all():
+        approvals[d.gate_id] = d.decided_at
+    titles = {g.key: g.title for gs in gates.values() for g in gs}
+
+    rows: list[EngagementRow] = []
+    for e in engagements:
+        today = local_today(now, e.timezone)
+        its, ps, gs = items[e.id or 0], phases[e.id or 0], gates[e.id or 0]
+        waiting = [
+            Waiting(g.title, r.requested_at)
+            for g in gs
+            for r in requests.get(g.id or 0, [])
+            if r.status == "open"
+        ]
+        outlook = outlook_of(e, ps, its, waiting, playbook, now)
+        fc = outlook.forecast
+        calendar = calendar_for(e)
+        phase_days: dict[str, int] = {}
+        current_key, current_days = None, None
+        for p in fc.phases:
+            if p.state == DONE and p.started_on and p.finished_on:
+                phase_days[p.key] = max(1, calendar.count(p.started_on, p.finished_on))
+            elif p.started_on is not None and e.status == "active":
+                current_key, current_days = p.key, calendar.count(p.started_on, today)
+        current = next((p.name for p in ps if p.number == e.phase_index), "")
+        rows.append(
+            EngagementRow(
+                id=e.id or 0,
+                customer=e.customer_name,
+                size=e.size,
+                status=e.status,
+                phase={"live": "Live", "cancelled": "Cancelled"}.get(e.status, current),
+                kickoff=e.kickoff_on,
+                planned_golive=fc.planned_golive,
+                golive=None if e.status == "cancelled" else fc.golive,
+                days_late=None if e.status == "cancelled" else fc.slip,
+                health=outlook.health.label if e.status == "active" else "",
+                reason=outlook.health.reason if e.status == "active" else "",
+                phase_days=phase_days,
+                current_phase=current_key,
+                current_days=current_days,
+                waits=_waits(e, gs, requests, approvals, today),
+            )
+        )
+
+    # The phases and gates the engagements have, in the playbook's order (a pilot only when one had it).
+    present = {p.key: p.name for ps in phases.values() for p in ps}
+    keys = [(p.key, present[p.key]) for p in playbook.phases if p.key in present]
+    keys += [(k, n) for k, n in present.items() if k not in {key for key, _n in keys}]
+    gate_keys = [(g.key, titles[g.key]) for g in playbook.gates if g.key in titles]
+    gate_keys += [(k, t) for k, t in titles.items() if k not in {gk for gk, _t in gate_keys}]
+    sizes = [s for s in SIZE_ORDER if any(r.size == s for r in rows)]
+    sizes += sorted({r.size for r in rows} - set(sizes))
+
+    medians: dict[str, dict[str, float | None]] = {}
+    samples: dict[str, dict[str, int]] = {}
+    for size in [*sizes, "all"]:
+        chosen = [r for r in rows if size in ("all", r.size) and r.status != "cancelled"]
+        medians[size] = {k: _median([r.phase_days[k] for r in chosen if k in r.phase_days]) for k, _n in keys}
+        samples[size] = {k: sum(1 for r in chosen if k in r.phase_days) for k, _n in keys}
+    waits = {
+        k: [r.waits[k].days for r in rows if k in r.waits and not r.waits[k].pending] for k, _t in gate_keys
+    }
+    live = [r for r in rows if r.status == "live"]
+    active = [r for r in rows if r.status == "active"]
+    return Report(
+        at=now,
+        rows=rows,
+        phases=keys,
+        gates=gate_keys,
+        sizes=sizes,
+        went_live_on_time=Rate(sum(1 for r in live if r.on_time), len(live)),
+        forecast_on_time=Rate(sum(1 for r in active if r.on_time), len(active)),
+        median_phase_days=medians,
+        phase_samples=samples,
+        median_wait={k: _median(v) for k, v in waits.items()},
+        wait_samples={k: len(v) for k, v in waits.items()},
+    )

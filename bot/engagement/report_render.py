@@ -1,0 +1,238 @@
+"""The report as CSV (for a spreadsheet) or as one self-contained HTML page with charts.
+
+CSV: one row per engagement (`row` = engagement), then summary rows (`row` = summary,
+median_by_size, median_signoff_wait) with the same columns, so a spreadsheet filters them apart.
+Every text cell is neutralised against formulas as in the audit CSV (a customer named
+`=HYPERLINK(…)` stays text); numbers stay numbers.
+
+HTML: one file, no external resource — styles inline, charts drawn with matplotlib and embedded
+as base64 `data:` images — so it opens from a mail attachment or a shared drive. Every string
+from the database is escaped by the template engine (Jinja2 with autoescape).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+from datetime import date
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from bot.engagement import charts
+from bot.engagement.report import Report
+from bot.people.audit import neutralise
+
+HEALTH_COLOURS = {"On track": "#2f9e44", "At risk": "#f08c00", "Late": charts.LATE, "": "#868e96"}
+LIVE_COLOUR = "#495057"
+MAX_BARS = 40  # engagements in the lateness chart: the latest ones
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, date):
+        return value.isoformat()
+    return neutralise(value)
+
+
+def columns(report: Report) -> list[str]:
+    return [
+        "row",
+        "engagement_id",
+        "customer",
+        "size",
+        "status",
+        "phase",
+        "kickoff",
+        "planned_golive",
+        "forecast_golive",
+        "days_late",
+        "on_time",
+        "health",
+        "reason",
+        "current_phase",
+        "current_phase_days",
+        *(f"days_{key}" for key, _name in report.phases),
+        *(f"signoff_wait_{key}" for key, _title in report.gates),
+        "signoffs_waiting",
+    ]
+
+
+def to_csv(report: Report) -> bytes:
+    cols = columns(report)
+    buf = io.StringIO()
+    writer = csv.writer(buf, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
+    writer.writerow(cols)
+
+    def write(values: dict[str, Any]) -> None:
+        writer.writerow([_cell(values.get(c, "")) if values.get(c) is not None else "" for c in cols])
+
+    titles = dict(report.gates)
+    for r in report.rows:
+        values: dict[str, Any] = {
+            "row": "engagement",
+            "engagement_id": r.id,
+            "customer": r.customer,
+            "size": r.size,
+            "status": r.status,
+            "phase": r.phase,
+            "kickoff": r.kickoff,
+            "planned_golive": r.planned_golive,
+            "forecast_golive": r.golive,
+            "days_late": r.days_late,
+            "on_time": r.on_time,
+            "health": r.health,
+            "reason": r.reason,
+            "current_phase": r.current_phase,
+            "current_phase_days": r.current_days,
+            "signoffs_waiting": "; ".join(
+                f"{titles.get(k, k)} ({w.days} business days)" for k, w in r.waits.items() if w.pending
+            ),
+        }
+        values |= {f"days_{k}": d for k, d in r.phase_days.items()}
+        values |= {f"signoff_wait_{k}": w.days for k, w in r.waits.items()}
+        write(values)
+    write({"row": "summary", "customer": "went live on time", "on_time": str(report.went_live_on_time)})
+    write({"row": "summary", "customer": "active, forecast on time", "on_time": str(report.forecast_on_time)})
+    for size in [*report.sizes, "all"]:
+        medians = report.median_phase_days.get(size, {})
+        write(
+            {"row": "median_by_size", "size": size, "customer": "median business days per phase"}
+            | {f"days_{k}": v for k, v in medians.items() if v is not None}
+        )
+    write(
+        {"row": "median_signoff_wait", "customer": "median business days from request to approval"}
+        | {f"signoff_wait_{k}": v for k, v in report.median_wait.items() if v is not None}
+    )
+    return buf.getvalue().encode("utf-8")
+
+
+# -- HTML -----------------------------------------------------------------------------------------
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _lateness_chart(report: Report) -> bytes | None:
+    rows = [r for r in report.rows if r.days_late is not None]
+    if not rows:
+        return None
+    rows = sorted(rows, key=lambda r: r.days_late or 0, reverse=True)[:MAX_BARS]
+    rows.reverse()
+
+    def draw(figure) -> None:  # type: ignore[no-untyped-def]
+        ax = figure.add_subplot()
+        labels = [f"{r.customer[:32]} ({r.size})" for r in rows]
+        colours = [
+            HEALTH_COLOURS.get(r.health, "#868e96") if r.status == "active" else "#495057" for r in rows
+        ]
+        ax.barh(range(len(rows)), [r.days_late or 0 for r in rows], color=colours)
+        ax.set_yticks(range(len(rows)))
+        ax.set_yticklabels(labels, fontsize=8)
+        ax.axvline(0, color=charts.INK, linewidth=1)
+        ax.set_xlabel("business days late (negative: ahead of the planned go-live)")
+        ax.set_title("Forecast (or actual) go-live against the plan", loc="left", fontsize=11)
+        from matplotlib.patches import Patch
+
+        figure.legend(
+            handles=[Patch(color=HEALTH_COLOURS[h], label=h) for h in ("On track", "At risk", "Late")]
+            + [Patch(color=LIVE_COLOUR, label="live (actual)")],
+            loc="outside lower center",
+            ncols=4,
+            frameon=False,
+            fontsize=8,
+        )
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        ax.grid(axis="x", color="#e6e9ee")
+        ax.set_axisbelow(True)
+
+    return charts.png(draw, width=9, height=1.7 + 0.28 * len(rows))
+
+
+def _phase_chart(report: Report) -> bytes | None:
+    sizes = [
+        s for s in report.sizes if any(v is not None for v in report.median_phase_days.get(s, {}).values())
+    ]
+    if not sizes:
+        return None
+    keys = report.phases
+
+    def draw(figure) -> None:  # type: ignore[no-untyped-def]
+        ax = figure.add_subplot()
+        width = 0.8 / len(sizes)
+        palette = ["#74c0fc", "#1f5fa8", "#0b2e59", "#adb5bd", "#495057"]
+        for n, size in enumerate(sizes):
+            medians = report.median_phase_days[size]
+            xs = [i + n * width - 0.4 + width / 2 for i in range(len(keys))]
+            ax.bar(xs, [medians.get(k) or 0 for k, _ in keys], width=width, label=size, color=palette[n % 5])
+        ax.set_xticks(range(len(keys)))
+        ax.set_xticklabels([name for _k, name in keys], fontsize=8)
+        ax.set_ylabel("median business days")
+        ax.set_title("Time each phase really takes, by size", loc="left", fontsize=11)
+        ax.legend(frameon=False, fontsize=8)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        ax.grid(axis="y", color="#e6e9ee")
+        ax.set_axisbelow(True)
+
+    return charts.png(draw, width=9, height=3.6)
+
+
+def _wait_chart(report: Report) -> bytes | None:
+    gates = [(k, t) for k, t in report.gates if report.median_wait.get(k) is not None]
+    if not gates:
+        return None
+
+    def draw(figure) -> None:  # type: ignore[no-untyped-def]
+        ax = figure.add_subplot()
+        ax.barh(range(len(gates)), [report.median_wait[k] or 0 for k, _ in gates], color="#1f5fa8")
+        ax.set_yticks(range(len(gates)))
+        ax.set_yticklabels([t[:48] for _k, t in gates], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("median business days from the first request to the approval")
+        ax.set_title("How long sign-offs wait", loc="left", fontsize=11)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        ax.grid(axis="x", color="#e6e9ee")
+        ax.set_axisbelow(True)
+
+    return charts.png(draw, width=9, height=1.2 + 0.35 * len(gates))
+
+
+def to_html(report: Report) -> bytes:
+    env = Environment(
+        loader=PackageLoader("bot.engagement", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    pictures = {
+        name: _data_uri(png) if png is not None else None
+        for name, png in (
+            ("lateness", _lateness_chart(report)),
+            ("phases", _phase_chart(report)),
+            ("waits", _wait_chart(report)),
+        )
+    }
+    health_counts = {
+        label: sum(1 for r in report.rows if r.status == "active" and r.health == label)
+        for label in ("On track", "At risk", "Late")
+    }
+    html = env.get_template("report.html.j2").render(
+        report=report,
+        charts=pictures,
+        health_counts=health_counts,
+        health_colours=HEALTH_COLOURS,
+        titles=dict(report.gates),
+        counts={s: sum(1 for r in report.rows if r.status == s) for s in ("active", "live", "cancelled")},
+        waiting_now={
+            key: sum(1 for r in report.rows if key in r.waits and r.waits[key].pending)
+            for key, _t in report.gates
+        },
+    )
+    return html.encode("utf-8")
