@@ -32,6 +32,10 @@ from storage.models import Engagement, Member, PostedMessage
 log = logging.getLogger("golive.handlers")
 
 
+ANSWERED = "golive_answered"
+"""Context key of an event the HTTP server sets once the ack's response is written."""
+
+
 class Request:
     def __init__(self, services: Services, ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         self.services = services
@@ -197,6 +201,15 @@ class Request:
             self._ack(**kwargs)
         else:
             self._ack()
+
+    def wait_answered(self, timeout: float = 2.0) -> None:
+        """Wait (briefly) until the ack's HTTP response has been written, before a Slack call that
+        must land after what the ack said: a `views.update` racing a `response_action: update`
+        could otherwise be overwritten by it. Socket Mode and tests without the HTTP server carry
+        no such event and do not wait."""
+        answered = self.context.get(ANSWERED)
+        if answered is not None:
+            answered.wait(timeout)
 
     def reply(self, message: Message) -> None:
         """Answer only the requesting user: in the ack when possible, else ephemerally."""

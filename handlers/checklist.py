@@ -20,6 +20,7 @@ from bot.errors import UserError
 from bot.people.sides import CUSTOMER_UNKNOWN, Actor, NoSide
 from bot.refs import parse_id, parse_phase_number, parse_ref
 from bot.services import Services
+from bot.slack.notes import tell_about_change
 from bot.slack.presenters import names_for
 from bot.slack.publish import announce_phase, post_checklist, refresh_checklist
 from bot.slacktext import plain_text, user_id_from_token
@@ -276,6 +277,8 @@ def _apply(
         return
     if learn:
         remember(s, engagement.id, learn, req.user_id)  # type: ignore[arg-type]
+    for c in made:
+        tell_about_change(s, engagement.id, c, req.user_id)  # type: ignore[arg-type]
     phases = sorted({c.phase.number for c in made})
     if req.user_id:
         remember(s, engagement.id, req.user_id, req.user_id, req.user_team_id)  # type: ignore[arg-type]

@@ -25,6 +25,7 @@ from bot.people.sides import VENDOR, Actor
 from bot.refs import parse_choice, parse_id
 from bot.services import Services
 from bot.slack.modals import all_items_context
+from bot.slack.notes import in_checklist_thread, tell_about_change
 from bot.slack.presenters import item_row, names_for
 from handlers.base import Request, actor_for, click_engagement, listener, remember
 from handlers.checklist import after_change, due_problem
@@ -158,6 +159,7 @@ def _submit(req: Request, mode: str) -> None:
     if change is not None:
         if assignee:
             remember(s, engagement_id, assignee, req.user_id)  # type: ignore[arg-type]
+        tell_about_change(s, engagement_id, change, req.user_id)  # type: ignore[arg-type]
         after_change(s, engagement_id, phase_number, advanced, actor=req.user_id, team_id=req.user_team_id)  # type: ignore[arg-type]
 
 
@@ -180,14 +182,15 @@ def _check_assignable(
 
 
 def _ask(req: Request, mode: str, item_id: int) -> None:
-    """A customer asks the lead to change an item's date, or to drop it: a note in the channel."""
+    """A customer asks the lead to change an item's date, or to drop it: a note in the thread of
+    the item's checklist (at the top level only when that checklist is not in the channel)."""
     s = req.services
     with s.db.read() as session:
         engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
         actor_for(req, session, engagement)  # only people of a side send notes
         lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
-        channel, engagement_id = engagement.channel_id, engagement.id
+        channel, engagement_id, phase_number = engagement.channel_id, engagement.id, phase.number
         ctx: dict[str, Any] = {
             "mode": mode,
             "ref": f"{phase.number}.{item.number}",
@@ -208,7 +211,15 @@ def _ask(req: Request, mode: str, item_id: int) -> None:
         reason=req.text_field("reason"),
         command=s.command,
     )
-    s.outbox.post(channel, message, kind="item_ask", key=str(item_id), engagement_id=engagement_id)
+    s.outbox.post(
+        channel,
+        message,
+        kind="item_ask",
+        key=str(item_id),
+        engagement_id=engagement_id,
+        thread_ts=in_checklist_thread(s, engagement_id, phase_number),  # type: ignore[arg-type]
+        top_if_no_thread=True,
+    )
     remember(s, engagement_id, req.user_id, req.user_id, req.user_team_id)  # type: ignore[arg-type]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from slack_bolt import App
 
@@ -16,14 +15,14 @@ from bot.reminders import dryrun
 from bot.reminders.milestones import golive_date, suggest_dryrun
 from bot.reminders.working_hours import clock_of
 from bot.services import Services
-from bot.slack.presenters import overview
 from bot.slack.publish import refresh_posted_checklists
+from bot.slack.requests import refresh_waiting_on_dry_run
 from bot.slack.sending import Sending
 from bot.values import ValueProblem
 from handlers.base import Request, actor_for, click_engagement, listener
 from handlers.engagement import require_engagement
 from messages import Message
-from storage.models import Engagement
+from storage.models import DryRunAttempt, Engagement
 from storage.reminder_rows import cancel_pending
 
 log = logging.getLogger("golive.handlers.golive")
@@ -69,64 +68,124 @@ def cmd_dryrun(req: Request, cmd: ParsedCommand) -> None:
     with s.db.session() as session:
         e = session.get(Engagement, engagement.id)
         assert e is not None
-        dryrun.schedule(session, e, actor_for(req, session, e), at, now)
-        ctx = overview(session, e, s.playbook, now)
+        done = dryrun.schedule(session, e, actor_for(req, session, e), at, now)
+        attempt_id, previous_id = done.attempt.id, done.previous.id if done.previous else None
+        root = dryrun.thread_root(session, e.id)  # type: ignore[arg-type]
     local = clock_of(engagement).local(at)
-    req.ack(s.notice(f"Dry run scheduled for {local:%a %-d %b %H:%M} ({engagement.timezone})."))
-    message = s.renderer.message(
-        "dryrun_scheduled.json.j2", **ctx, local=local, dryrun_at=at, actor=req.user_id
+    if previous_id is None:
+        req.ack(s.notice(f"Dry run scheduled for {local:%a %-d %b %H:%M} ({engagement.timezone})."))
+    else:
+        req.ack(
+            s.notice(
+                f"Dry run rescheduled to {local:%a %-d %b %H:%M} ({engagement.timezone}); the earlier one is "
+                "marked superseded and keeps its outcome, in the same thread."
+            )
+        )
+    _announce(s, engagement.id, engagement.channel_id, attempt_id, previous_id, root)  # type: ignore[arg-type]
+
+
+def _announce(
+    s: Services, engagement_id: int, channel: str, attempt_id: int, previous_id: int | None, root: str | None
+) -> None:
+    """Post an attempt's announcement: at the top level for the first, else in the dry run's thread
+    (its root is found when the post runs: the first announcement may still be on its way); then
+    the earlier attempt says it is superseded, and the gates that wait on the dry run say so."""
+
+    def render(_out: Sending) -> Message | None:
+        with s.db.read() as session:
+            engagement = session.get(Engagement, engagement_id)
+            attempt = session.get(DryRunAttempt, attempt_id)
+            if engagement is None or attempt is None:
+                return None
+            return dryrun.announcement(s, session, engagement, attempt, s.clock.now())
+
+    def root_now() -> str | None:
+        with s.db.read() as session:
+            return dryrun.thread_root(session, engagement_id)
+
+    def posted(ts: str) -> None:
+        with s.db.session() as session:
+            row = session.get(DryRunAttempt, attempt_id)
+            if row is not None:
+                row.channel_id, row.ts = channel, ts
+                row.thread_ts = root_ts if root_ts != ts else None
+                session.add(row)
+        if previous_id is not None:
+            dryrun.refresh_announcement(s, engagement_id, previous_id)
+        refresh_waiting_on_dry_run(s, engagement_id)
+
+    root_ts = root
+
+    def thread() -> str | None:
+        nonlocal root_ts
+        root_ts = root_now()
+        return root_ts
+
+    s.outbox.post(
+        channel,
+        render,
+        kind=dryrun.ANNOUNCEMENT,
+        key=str(attempt_id),
+        engagement_id=engagement_id,
+        then=posted,
+        thread_ts=thread if previous_id is not None else None,
+        top_if_no_thread=True,
     )
-    s.outbox.post(engagement.channel_id, message, kind="dryrun_scheduled", engagement_id=engagement.id)
 
 
-def _outcome(req: Request, outcome: str, notes: str | None) -> None:
+def _outcome(req: Request, outcome: str, notes: str | None, attempt_id: int | None) -> None:
     s = req.services
     now = s.clock.now()
     with s.db.session() as session:
         engagement = click_engagement(req, session)
         changed = dryrun.record_outcome(
-            session, engagement, actor_for(req, session, engagement), outcome, notes, now
+            session, engagement, actor_for(req, session, engagement), outcome, notes, now, attempt_id
         )
-        engagement_id = engagement.id
+        engagement_id, channel = engagement.id, engagement.channel_id
+        root = dryrun.thread_root(session, engagement.id)  # type: ignore[arg-type]
     if not changed:
         return
-    for row in s.slack.posted(engagement_id, "dryrun")[:5]:  # type: ignore[arg-type]
-        s.outbox.update(row.channel_id, row.ts, _dryrun_render(s, engagement_id), what="dry-run reminder")  # type: ignore[arg-type]
+    dryrun.refresh_dry_run(s, engagement_id)  # type: ignore[arg-type]
     text = (
         ":white_check_mark: The go-live dry run passed; the final go-live approval can go ahead."
         if outcome == "passed"
-        else ":warning: The go-live dry run found issues; the final go-live approval waits for a passed dry run."
+        else ":warning: The go-live dry run found issues; the final go-live approval waits for a passed dry run. "
+        f"Reschedule it with `{s.command} dryrun YYYY-MM-DD HH:MM`; this result stays on record."
     )
-    s.outbox.post(req.channel_id or "", s.notice(text), kind="dryrun_outcome", engagement_id=engagement_id)
+    s.outbox.post(channel, s.notice(text), kind="dryrun_outcome", engagement_id=engagement_id, thread_ts=root)
 
 
-def _dryrun_render(s: Services, engagement_id: int) -> Callable[[Sending], Message | None]:
-    """A dry-run reminder as it stands when the outbox sends the update."""
-
-    def render(_out: Sending) -> Message | None:
-        with s.db.read() as session:
-            engagement = session.get(Engagement, engagement_id)
-            if engagement is None or engagement.dryrun_at is None:
-                return None
-            return dryrun.dryrun_message(s, session, engagement, None, s.clock.now())
-
-    return render
+def _attempt_clicked(req: Request) -> int | None:
+    """The attempt whose announcement was clicked (None from an older message without it)."""
+    raw = req.action.get("value") if req.action else req.metadata.get("attempt")
+    return parse_id(raw) if raw not in (None, "") else None
 
 
 def on_dryrun_passed(req: Request) -> None:
     req.ack()
-    _outcome(req, "passed", None)
+    _outcome(req, "passed", None, _attempt_clicked(req))
 
 
 def on_dryrun_issues(req: Request) -> None:
     req.ack()
     s = req.services
+    attempt_id = _attempt_clicked(req)
     with s.db.read() as session:
         engagement = click_engagement(req, session)
         dryrun.check_may_record(actor_for(req, session, engagement))
-    s.slack.open_view(
-        req.trigger_id or "", s.renderer.view("dryrun_issues_modal.json.j2", meta={"channel": req.channel_id})
-    )
+        current = dryrun.current_attempt(session, engagement.id)  # type: ignore[arg-type]
+        if current is not None and attempt_id is not None and current.id != attempt_id:
+            raise UserError(
+                "That dry run was rescheduled; record the outcome on the newer one. Nothing was changed."
+            )
+        if current is not None and current.at > s.clock.now():
+            local = clock_of(engagement).local(current.at)
+            raise UserError(
+                f"The dry run starts {local:%a %-d %b %H:%M} ({engagement.timezone}); "
+                "record its outcome once it has started. Nothing was changed."
+            )
+    meta = {"channel": req.channel_id, **({"attempt": attempt_id} if attempt_id is not None else {})}
+    s.slack.open_view(req.trigger_id or "", s.renderer.view("dryrun_issues_modal.json.j2", meta=meta))
 
 
 def on_dryrun_issues_submit(req: Request) -> None:
@@ -135,7 +194,7 @@ def on_dryrun_issues_submit(req: Request) -> None:
         req.ack(response_action="errors", errors={"notes": "Say what the dry run found."})
         return
     req.ack()
-    _outcome(req, "issues", str(raw))
+    _outcome(req, "issues", str(raw), _attempt_clicked(req))
 
 
 def cmd_cancel(req: Request, cmd: ParsedCommand) -> None:

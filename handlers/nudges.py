@@ -19,18 +19,18 @@ from bot.people import audit
 from bot.people.members import lead_of
 from bot.people.sides import Actor
 from bot.refs import parse_choice, parse_id, parse_ref
-from bot.reminders.nudges import next_nudge_preview, refreshed
+from bot.reminders.nudges import next_nudge_preview
 from bot.reminders.working_hours import clock_of, format_days
 from bot.services import Services
+from bot.slack.notes import in_checklist_thread
+from bot.slack.nudges import note_cleared, refresh_message
 from bot.slack.publish import refresh_checklist
-from bot.slack.sending import Sending
 from bot.slacktext import plain_text
 from bot.values import ValueProblem, parse_int
 from handlers.base import Request, actor_for, click_engagement, listener
 from handlers.checklist import after_change
 from handlers.engagement import require_engagement
-from messages import Message
-from storage.models import Engagement, EngagementPhase, Item, Reminder
+from storage.models import Engagement, EngagementPhase, Item, NudgeMessage, Reminder
 
 log = logging.getLogger("golive.handlers.nudges")
 
@@ -51,26 +51,19 @@ def _button_item(req: Request) -> int:
 def refresh_nudge(s: Services, channel: str, ts: str | None) -> None:
     """Queue a re-render of a posted nudge, so each entry shows what happened to it (rendered
     from the database when the outbox sends it)."""
-    if not ts:
-        return
+    refresh_message(s, channel, ts)
 
-    def render(_out: Sending) -> Message | None:
+
+def _thread_of_click(s: Services, engagement_id: int, channel: str, ts: str | None, phase_number: int) -> Any:
+    """Where a note about a nudge's item goes: the nudge's own thread, else the checklist's."""
+    if ts:
         with s.db.read() as session:
-            reminder = session.exec(
-                select(Reminder).where(Reminder.sent_ts == ts, Reminder.kind == "nudge")
+            row = session.exec(
+                select(NudgeMessage).where(NudgeMessage.channel_id == channel, NudgeMessage.ts == ts)
             ).first()
-            if reminder is None:
-                return None
-            engagement = session.get(Engagement, reminder.engagement_id)
-            assert engagement is not None
-            entries = refreshed(
-                session, engagement, json.loads(reminder.payload).get("entries", []), s.clock.now()
-            )
-            return s.renderer.message(
-                "nudge.json.j2", customer_name=engagement.customer_name, entries=entries, command=s.command
-            )
-
-    s.outbox.update(channel, ts, render, what="nudge")
+        if row is not None and row.thread_ts:
+            return row.thread_ts
+    return in_checklist_thread(s, engagement_id, phase_number)
 
 
 def on_nudge_done(req: Request) -> None:
@@ -244,6 +237,7 @@ def on_blocked_submit(req: Request) -> None:
         kind="blocked",
         key=str(item_id),
         engagement_id=engagement_id,
+        thread_ts=_thread_of_click(s, engagement_id, req.channel_id or "", req.metadata.get("ts"), number),  # type: ignore[arg-type]
     )
     refresh_nudge(s, req.channel_id or "", req.metadata.get("ts"))
     refresh_checklist(s, engagement_id, number)  # type: ignore[arg-type]
@@ -281,7 +275,8 @@ def _after_unblock(
     message = s.renderer.message("blocked_notice.json.j2", **ctx)
     for row in s.slack.posted(engagement_id, "blocked", str(item_id))[:1]:
         s.outbox.update(row.channel_id, row.ts, message, what="blocked notice")
-    refresh_checklist(s, engagement_id, phase_number)
+    note_cleared(s, engagement_id, item_id, ctx["cleared_by"])
+    refresh_checklist(s, engagement_id, phase_number)  # and the nudges in its thread
 
 
 def on_unblock(req: Request) -> None:
@@ -403,6 +398,9 @@ def _describe(r: Reminder) -> str:
 
 
 def register(app: App, services: Services) -> None:
+    from handlers import escalation  # the lead's direct message about stuck work: step 2 of the ladder
+
+    escalation.register(app, services)
     app.action(DONE)(listener(services, on_nudge_done))
     app.action(SNOOZE)(listener(services, on_nudge_snooze))
     app.action(BLOCKED)(listener(services, on_nudge_blocked))

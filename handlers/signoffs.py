@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-from typing import Any
 
 from slack_bolt import App
 from sqlmodel import Session
@@ -16,14 +14,14 @@ from bot.engagement.lifecycle import active_in_channel
 from bot.engagement.phases import advance_if_complete
 from bot.errors import UserError
 from bot.people.members import lead_of
-from bot.people.roles import approvers_for
 from bot.people.sides import Actor
 from bot.services import Services
+from bot.slack.notes import tell_approvers_of_request
 from bot.slack.publish import announce_phase, refresh_checklist
-from bot.slack.sending import Sending
+from bot.slack.requests import decision_data, render_request
+from bot.slack.requests import update_request_message as update_request_message
 from handlers.base import Request, actor_for, click_engagement, listener
 from handlers.engagement import require_engagement
-from messages import Message
 from storage.models import Engagement, EngagementPhase, Gate, SignoffRequest
 
 log = logging.getLogger("golive.handlers.signoffs")
@@ -34,69 +32,8 @@ REQUEST = re.compile(r"^signoff_request:(\d+)$")
 SIGNOFF = "signoff"
 
 
-# -- rendering -----------------------------------------------------------------------------
-def render_request(s: Services, session: Session, request: SignoffRequest):  # type: ignore[no-untyped-def]
-    gate = session.get(Gate, request.gate_id)
-    assert gate is not None
-    engagement = session.get(Engagement, gate.engagement_id)
-    assert engagement is not None
-    content = json.loads(request.content)
-    decision = so.decision_of(session, request.id)  # type: ignore[arg-type]
-    newer = so.latest_request(session, gate.id)  # type: ignore[arg-type]
-    return s.renderer.message(
-        "signoff_request.json.j2",
-        command=s.command,
-        customer_name=engagement.customer_name,
-        gate={"title": content["title"], "description": content["description"], "key": gate.key},
-        phase=content["phase"],
-        items=content["items"],
-        version=request.version,
-        fingerprint=request.fingerprint,
-        requested_by=request.requested_by,
-        requested_at=request.requested_at,
-        approvers=[
-            {"user_id": a.user_id, "name": a.name} for a in approvers_for(session, engagement, gate.key)
-        ],
-        status=request.status,
-        request_id=request.id,
-        superseded_by=newer.version if newer else None,
-        decision=_decision_data(engagement, decision),
-        waits_for_dryrun=gate.requires_dry_run and engagement.dryrun_outcome != "passed",
-    )
-
-
-def _decision_data(engagement: Engagement, decision: Any) -> dict[str, Any] | None:
-    if decision is None:
-        return None
-    org = (
-        engagement.customer_name if decision.team_id and decision.team_id != engagement.team_id else "vendor"
-    )
-    return {
-        "user_id": decision.user_id,
-        "name": decision.display_name,
-        "at": decision.decided_at,
-        "reason": decision.reason,
-        "decision": decision.decision,
-        "org": org,
-    }
-
-
-def update_request_message(s: Services, request_id: int) -> None:
-    """Queue an update of a posted sign-off request, rendered from the database when it is sent."""
-    with s.db.read() as session:
-        request = session.get(SignoffRequest, request_id)
-        assert request is not None
-        channel, ts = request.channel_id, request.ts
-    if not ts:
-        return
-
-    def render(_out: Sending) -> Message:
-        with s.db.read() as session:
-            row = session.get(SignoffRequest, request_id)
-            assert row is not None
-            return render_request(s, session, row)
-
-    s.outbox.update(channel, ts, render, what="sign-off request")
+# Rendering a request lives in bot.slack.requests (the sweep refreshes requests too);
+# `update_request_message` is imported from here by the team handlers.
 
 
 # -- requesting ----------------------------------------------------------------------------
@@ -136,6 +73,7 @@ def _request(req: Request, gate_key: str | None, gate_id: int | None = None) -> 
             assert row is not None
             row.ts = ts
             session.add(row)
+        tell_approvers_of_request(s, request_id, ts)
         if superseded_id is not None:
             update_request_message(s, superseded_id)
 
@@ -209,13 +147,13 @@ def _decide(req: Request, request_id: int, decision: str, reason: str | None) ->
         )
         phase = session.get(EngagementPhase, gate.phase_id)
         lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
-        engagement_id, channel = engagement.id, engagement.channel_id
+        engagement_id, channel, request_ts = engagement.id, engagement.channel_id, request.ts
         ctx = {
             "customer_name": engagement.customer_name,
             "gate": {"title": gate.title},
             "version": request.version,
             "fingerprint": request.fingerprint,
-            "decision": _decision_data(engagement, row),
+            "decision": decision_data(engagement, row),
             "lead": lead.user_id if lead else None,
             "lead_name": lead.display_name if lead else "lead consultant",
         }
@@ -224,7 +162,14 @@ def _decide(req: Request, request_id: int, decision: str, reason: str | None) ->
         return
     update_request_message(s, request_id)
     announcement = s.renderer.message("signoff_decided.json.j2", **ctx)
-    s.outbox.post(channel, announcement, kind="decision", key=str(request_id), engagement_id=engagement_id)
+    s.outbox.post(
+        channel,
+        announcement,
+        kind="decision",
+        key=str(request_id),
+        engagement_id=engagement_id,
+        thread_ts=request_ts or None,  # under the request; at the top level only if it never landed
+    )
     if phase is not None:
         refresh_checklist(s, engagement_id, phase.number)  # type: ignore[arg-type]
     if advanced is not None:

@@ -19,6 +19,7 @@ from bot.people.organisations import pin_customer
 from bot.people.sides import CUSTOMER, VENDOR
 from bot.services import Services
 from bot.slack.gateway import Profile, SlackCallFailed
+from bot.slack.notes import tell_approver
 from bot.slacktext import plain_text, user_id_from_token
 from handlers.base import Request, actor_for, click_engagement, listener
 from handlers.engagement import require_engagement
@@ -62,7 +63,7 @@ def _add_role(
         engagement = session.get(Engagement, engagement_id)
         assert engagement is not None
         actor = actor_for(req, session, engagement)
-        return roles.set_role(
+        row = roles.set_role(
             session,
             engagement,
             actor,
@@ -74,6 +75,9 @@ def _add_role(
             now=s.clock.now(),
             enterprise_id=profile.enterprise_id,
         )
+    if row is not None and role == "approver":
+        tell_approver(s, engagement_id, user, gate, req.user_id)
+    return row
 
 
 def cmd_role(req: Request, cmd: ParsedCommand) -> None:
@@ -253,11 +257,13 @@ def on_team_submit(req: Request) -> None:
     try:
         row = _add_role(req, engagement.id, user, role, gate)  # type: ignore[arg-type]
     except UserError as exc:
+        req.wait_answered()
         s.slack.update_view(
             view_id, _team_view(s, engagement, req.channel_id, problem=_form_text(exc.message))
         )
         return
     name = s.slack.profile(user).name
+    req.wait_answered()
     s.slack.update_view(view_id, _team_view(s, engagement, req.channel_id, note=_added(name, role, row)))
     refresh_open_requests(s, engagement.id)  # type: ignore[arg-type]
 

@@ -109,17 +109,35 @@ def auth_test(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
     }
 
 
+def thread_parent(ws: Workspace, channel: Channel, thread_ts: str | None) -> str | None:
+    """The ``thread_ts`` of a post: the ts of a message of this channel that starts a thread.
+
+    Slack's reference: "Provide another message's ts value to make this message a reply. Avoid
+    using a reply's ts value; use its parent instead." The stand-in is stricter than Slack may be:
+    a ts that names no message of the channel is refused with ``thread_not_found``, and a reply's
+    ts with ``cannot_reply_to_message`` (threads are one level deep), so a bot that threads
+    under the wrong message fails its tests.
+    """
+    if not thread_ts:
+        return None
+    parent = ws.find_message(channel.id, thread_ts)
+    if parent is None:
+        raise ApiError("thread_not_found")
+    if parent.get("thread_ts") and parent["thread_ts"] != parent["ts"]:
+        raise ApiError("cannot_reply_to_message", detail="thread_ts names a reply; use its parent's ts")
+    return thread_ts
+
+
 @method("chat.postMessage", scope="chat:write")
 def chat_post_message(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
     channel = _channel(ws, str_arg(req.args, "channel"), for_posting=True, public_without_joining=True)
     text, blocks = message_content(req.args)
+    thread_ts = thread_parent(ws, channel, str_arg(req.args, "thread_ts"))
     extra: dict[str, Any] = {}
     metadata = message_metadata(req.args)
     if metadata:
         extra["metadata"] = metadata
-    record = ws.store_message(
-        channel, text=text or "", blocks=blocks, thread_ts=str_arg(req.args, "thread_ts"), extra=extra
-    )
+    record = ws.store_message(channel, text=text or "", blocks=blocks, thread_ts=thread_ts, extra=extra)
     return {"ok": True, "channel": channel.id, "ts": record["ts"], "message": ws.slack_message(record)}
 
 
@@ -370,5 +388,70 @@ def conversations_history(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
         "pin_count": 0,
         "channel_actions_ts": None,
         "channel_actions_count": 0,
+        "response_metadata": {"next_cursor": next_cursor},
+    }
+
+
+@method("conversations.replies")
+def conversations_replies(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
+    """A thread: its parent message, then its replies, oldest first (not deleted ones).
+
+    ``ts`` names the parent or any message of the thread; a ts that names no message is
+    ``thread_not_found``. Scopes and membership as for conversations.history (channels:history on
+    a public channel, groups:history on a private one). ``oldest``/``latest``/``inclusive`` bound
+    the ts, ``limit`` (default 1000) and ``cursor`` page, ``include_all_metadata`` adds metadata.
+    """
+    channel = _readable(ws, str_arg(req.args, "channel"), "history")
+    if ws.bot_user_id not in channel.members:
+        raise ApiError("not_in_channel")
+    ts = str_arg(req.args, "ts")
+    if not ts:
+        raise ApiError("invalid_arguments", detail="ts is required")
+    named = ws.find_message(channel.id, ts)
+    if named is None:
+        raise ApiError("thread_not_found")
+    root = named["thread_ts"] if named.get("thread_ts") else named["ts"]
+    oldest = _bound(req.args, "oldest", "invalid_ts_oldest")
+    latest = _bound(req.args, "latest", "invalid_ts_latest")
+    inclusive = bool_arg(req.args, "inclusive")
+    with_metadata = bool_arg(req.args, "include_all_metadata")
+    try:
+        limit = min(max(int(str_arg(req.args, "limit") or 1000), 1), 1000)
+    except ValueError as exc:
+        raise ApiError("invalid_limit") from exc
+    cursor = str_arg(req.args, "cursor")
+    after: tuple[int, int] | None = None
+    if cursor:
+        try:
+            kind, _, value = base64.b64decode(cursor).decode().partition(":")
+            if kind != "after_ts":
+                raise ValueError(kind)
+            after = _ts_key(value)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError("invalid_cursor") from exc
+
+    def wanted(record: dict[str, Any]) -> bool:
+        if record["deleted"] or not (record["ts"] == root or record.get("thread_ts") == root):
+            return False
+        key = _ts_key(record["ts"])
+        if after is not None and key <= after:
+            return False
+        if oldest is not None and (key < oldest or (key == oldest and not inclusive)):
+            return False
+        return not (latest is not None and (key > latest or (key == latest and not inclusive)))
+
+    found = sorted((m for m in ws.messages.get(channel.id, []) if wanted(m)), key=lambda m: _ts_key(m["ts"]))
+    page, more = found[:limit], len(found) > limit
+    messages = []
+    for record in page:
+        message = ws.slack_message(record)
+        if not with_metadata:
+            message.pop("metadata", None)
+        messages.append(message)
+    next_cursor = base64.b64encode(f"after_ts:{page[-1]['ts']}".encode()).decode() if more else ""
+    return {
+        "ok": True,
+        "messages": messages,
+        "has_more": more,
         "response_metadata": {"next_cursor": next_cursor},
     }

@@ -297,6 +297,23 @@ class SlackStandIn:
             found = self.ws.messages.get(channel, [])
             return copy.deepcopy([m for m in found if include_deleted or not m["deleted"]])
 
+    def top_level(self, channel: str) -> list[dict[str, Any]]:
+        """The channel's top-level messages in post order (no thread replies, no deleted ones):
+        what someone scrolling the channel sees."""
+        return [
+            m
+            for m in self.messages(channel, include_deleted=False)
+            if not m.get("thread_ts") or m["thread_ts"] == m["ts"]
+        ]
+
+    def replies(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        """The replies in a thread, oldest first (not deleted ones)."""
+        return [
+            m
+            for m in self.messages(channel, include_deleted=False)
+            if m.get("thread_ts") == thread_ts and m["ts"] != thread_ts
+        ]
+
     def message(self, channel: str, ts: str) -> dict[str, Any] | None:
         with self.ws.lock:
             found = next((m for m in self.ws.messages.get(channel, []) if m["ts"] == ts), None)

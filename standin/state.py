@@ -344,6 +344,18 @@ class Workspace:
         self.messages.setdefault(channel.id, []).append(record)
         return record
 
+    def replies_to(self, record: dict[str, Any]) -> list[dict[str, Any]]:
+        """The replies in the thread of a top-level message, oldest first (not deleted ones)."""
+        return [
+            m
+            for m in self.messages.get(record["channel"], [])
+            if m.get("thread_ts") == record["ts"] and m["ts"] != record["ts"] and not m["deleted"]
+        ]
+
+    def _parent_user(self, record: dict[str, Any]) -> str:
+        parent = self.find_message(record["channel"], record["thread_ts"])
+        return str(parent["user"]) if parent is not None else record["user"]
+
     @staticmethod
     def filled_blocks(record: dict[str, Any]) -> list[Any]:
         """A message's blocks as Slack serves them: missing block_id/action_id generated (stable per version)."""
@@ -372,6 +384,16 @@ class Workspace:
         }
         if record.get("thread_ts"):
             msg["thread_ts"] = record["thread_ts"]
+            if record["thread_ts"] != record["ts"]:
+                msg["parent_user_id"] = self._parent_user(record)
+        else:
+            replies = self.replies_to(record)
+            if replies:
+                # A parent message, as Slack serves it once its thread has replies.
+                msg["thread_ts"] = record["ts"]
+                msg["reply_count"] = len(replies)
+                msg["reply_users"] = sorted({r["user"] for r in replies})
+                msg["latest_reply"] = replies[-1]["ts"]
         if record["edited"]:
             msg["edited"] = {"user": record["user"], "ts": record.get("edited_ts", record["ts"])}
         for key in ("metadata", "files"):

@@ -336,3 +336,61 @@ class NextCheckRequest(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     engagement_id: int = Field(foreign_key="engagement.id", index=True, ondelete="CASCADE")
     at: datetime = Field(sa_column=utc_column())
+
+
+class NudgeMessage(SQLModel, table=True):
+    """A reminder the bot posted as a thread reply (a nudge), or a direct message to the lead
+    consultant about stuck work (an escalation): what it lists (`entries`, JSON), whom it
+    mentioned (`people`, sorted user ids), and whether it is still the live one of its thread.
+
+    A nudge is edited while it is the latest for its people (see `bot.reminders.nudges`); a newer
+    one replaces it (`replaced`). An escalation is `open` until the lead acts on it (`handled`,
+    `note` says how)."""
+
+    __tablename__ = "nudge_message"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "ts", name="uq_nudge_message_ts"),
+        # The live nudges of an engagement are found through this index.
+        Index("ix_nudge_message_live", "engagement_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id", ondelete="CASCADE")
+    kind: str = Field(max_length=16)  # nudge | escalation
+    # The thread it belongs to: `checklist:<phase number>`, `signoff:<request id>`; `lead` for an escalation.
+    topic: str = Field(max_length=64)
+    channel_id: str = Field(max_length=32)
+    ts: str = Field(max_length=32)
+    thread_ts: str | None = Field(default=None, max_length=32)
+    people: str = Field(default="", max_length=1000)
+    entries: str = Field(default="[]")  # JSON
+    status: str = Field(default="live", max_length=16)  # live | replaced | open | handled
+    note: str | None = Field(default=None, max_length=300)
+    created_at: datetime = Field(sa_column=utc_column())
+    updated_at: datetime = Field(sa_column=utc_column())
+
+
+class DryRunAttempt(SQLModel, table=True):
+    """One scheduling of the go-live dry run and its outcome. Rescheduling supersedes the
+    current attempt and adds the next one; an attempt's outcome is never overwritten. The
+    engagement's `dryrun_*` columns mirror the current (latest) attempt."""
+
+    __tablename__ = "dry_run_attempt"
+    __table_args__ = (UniqueConstraint("engagement_id", "number", name="uq_dry_run_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id", index=True, ondelete="CASCADE")
+    number: int
+    at: datetime = Field(sa_column=utc_column())
+    outcome: str | None = Field(default=None, max_length=16)  # passed | issues
+    notes: str | None = Field(default=None, max_length=2000)
+    recorded_by: str | None = Field(default=None, max_length=32)
+    recorded_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    superseded_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    scheduled_by: str = Field(max_length=32)
+    created_at: datetime = Field(sa_column=utc_column())
+    # Its announcement in the channel: the first attempt's is a top-level message; later ones
+    # are replies in its thread (`thread_ts`), where the dry-run reminders go too.
+    channel_id: str | None = Field(default=None, max_length=32)
+    ts: str | None = Field(default=None, max_length=32)
+    thread_ts: str | None = Field(default=None, max_length=32)

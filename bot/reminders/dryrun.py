@@ -1,10 +1,21 @@
-"""The go-live dry run: scheduling it (with its reminders), its reminder message, its outcome."""
+"""The go-live dry run: its attempts (scheduling, rescheduling), their announcements and
+reminders, and their outcomes.
+
+Each scheduling is an attempt (`DryRunAttempt`); rescheduling supersedes the current one and keeps
+its outcome ("Issues found" stays on record and in the channel). The first attempt is announced
+at the top level; later ones, the reminders (7 days, 1 business day and 1 hour before, and when it
+starts) and the outcomes go in its thread. The outcome can be recorded from the attempt's start
+time on: the outcome buttons appear on its announcement then. The engagement's `dryrun_*`
+columns mirror the current attempt (what gates, the digest and the go-live day message read).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time
+from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, func, select
 
 from bot.errors import UserError
 from bot.people import audit
@@ -13,11 +24,14 @@ from bot.reminders.milestones import golive_date, sync_schedule
 from bot.reminders.working_hours import clock_of
 from bot.services import Services
 from bot.slack.presenters import overview
+from bot.slack.requests import refresh_waiting_on_dry_run
+from bot.slack.sending import Sending
 from bot.values import MAX_YEARS_AWAY, ValueProblem, check_date_range, parse_date, years_from
 from messages import Message
-from storage.models import Engagement
+from storage.models import DryRunAttempt, Engagement, Member
 
 MAX_NOTES = 2000
+ANNOUNCEMENT = "dryrun_scheduled"  # ledger kind of an attempt's announcement
 
 
 def parse_local(
@@ -39,7 +53,41 @@ def parse_local(
     return clock_of(engagement).at_local(d, at)
 
 
-def schedule(session: Session, engagement: Engagement, actor: Actor, at: datetime, now: datetime) -> None:
+def attempts_of(session: Session, engagement_id: int) -> list[DryRunAttempt]:
+    return list(
+        session.exec(
+            select(DryRunAttempt)
+            .where(DryRunAttempt.engagement_id == engagement_id)
+            .order_by(col(DryRunAttempt.number))
+        ).all()
+    )
+
+
+def current_attempt(session: Session, engagement_id: int) -> DryRunAttempt | None:
+    return session.exec(
+        select(DryRunAttempt)
+        .where(DryRunAttempt.engagement_id == engagement_id)
+        .order_by(col(DryRunAttempt.number).desc())
+    ).first()
+
+
+def thread_root(session: Session, engagement_id: int) -> str | None:
+    """The ts of the top-level announcement whose thread holds the dry run's story."""
+    for attempt in attempts_of(session, engagement_id):
+        if attempt.ts and not attempt.thread_ts:
+            return attempt.ts
+    return None
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    attempt: DryRunAttempt
+    previous: DryRunAttempt | None
+
+
+def schedule(
+    session: Session, engagement: Engagement, actor: Actor, at: datetime, now: datetime
+) -> Scheduled:
     if not actor.is_vendor:
         raise UserError("Only the implementation team schedules the dry run.")
     if at <= now:
@@ -50,6 +98,24 @@ def schedule(session: Session, engagement: Engagement, actor: Actor, at: datetim
         raise UserError(
             f"The dry run must happen before go-live ({golive:%a %-d %b}); change the target first."
         )
+    previous = current_attempt(session, engagement.id)  # type: ignore[arg-type]
+    if previous is not None and previous.superseded_at is None:
+        previous.superseded_at = now
+        session.add(previous)
+    number = (
+        session.exec(
+            select(func.max(DryRunAttempt.number)).where(DryRunAttempt.engagement_id == engagement.id)
+        ).one()
+        or 0
+    ) + 1
+    attempt = DryRunAttempt(
+        engagement_id=engagement.id,  # type: ignore[arg-type]
+        number=number,
+        at=at,
+        scheduled_by=actor.user_id,
+        created_at=now,
+    )
+    session.add(attempt)
     old = engagement.dryrun_at
     engagement.dryrun_at = at
     engagement.dryrun_outcome = None
@@ -61,27 +127,54 @@ def schedule(session: Session, engagement: Engagement, actor: Actor, at: datetim
     sync_schedule(session, engagement, now)
     audit.record(
         session,
-        engagement.id,
+        engagement.id,  # type: ignore[arg-type]
         actor,
         "dryrun.scheduled",
-        clock.local(at).strftime("%Y-%m-%d %H:%M"),  # type: ignore[arg-type]
-        {"at": at, "previous": old},
+        clock.local(at).strftime("%Y-%m-%d %H:%M"),
+        {"at": at, "previous": old, "attempt": number},
         now=now,
     )
+    return Scheduled(attempt, previous)
 
 
 def record_outcome(
-    session: Session, engagement: Engagement, actor: Actor, outcome: str, notes: str | None, now: datetime
+    session: Session,
+    engagement: Engagement,
+    actor: Actor,
+    outcome: str,
+    notes: str | None,
+    now: datetime,
+    attempt_id: int | None = None,
 ) -> bool:
-    """Record passed / issues; False when the same outcome is already recorded."""
-    if engagement.dryrun_at is None:
+    """Record passed / issues for the current attempt, from its start time on; False when the
+    same outcome is already recorded. `attempt_id`: the attempt whose announcement was clicked."""
+    attempt = current_attempt(session, engagement.id)  # type: ignore[arg-type]
+    if engagement.dryrun_at is None or attempt is None:
         raise UserError("No dry run is scheduled.")
     check_may_record(actor)
+    clock = clock_of(engagement)
+    if attempt_id is not None and attempt_id != attempt.id:
+        raise UserError(
+            f"That dry run was rescheduled; the current one is {clock.local(attempt.at):%a %-d %b %H:%M}. "
+            "Record its outcome on its announcement. Nothing was changed."
+        )
+    if now < attempt.at:
+        raise UserError(
+            f"The dry run starts {clock.local(attempt.at):%a %-d %b %H:%M} ({engagement.timezone}); "
+            "record its outcome once it has started. Nothing was changed."
+        )
     notes = " ".join((notes or "").split())[:MAX_NOTES] or None
     if outcome == "issues" and not notes:
         raise UserError("Say what the dry run found.")
-    if engagement.dryrun_outcome == outcome and engagement.dryrun_notes == notes:
+    if attempt.outcome == outcome and attempt.notes == notes:
         return False
+    attempt.outcome, attempt.notes, attempt.recorded_by, attempt.recorded_at = (
+        outcome,
+        notes,
+        actor.user_id,
+        now,
+    )
+    session.add(attempt)
     engagement.dryrun_outcome = outcome
     engagement.dryrun_notes = notes
     engagement.dryrun_recorded_by = actor.user_id
@@ -90,33 +183,14 @@ def record_outcome(
     sync_schedule(session, engagement, now)  # the remaining dry-run reminders are cancelled
     audit.record(
         session,
-        engagement.id,
+        engagement.id,  # type: ignore[arg-type]
         actor,
         f"dryrun.{outcome}",
-        "dry run",  # type: ignore[arg-type]
-        {"notes": notes} if notes else {},
+        "dry run",
+        {"attempt": attempt.number, **({"notes": notes} if notes else {})},
         now=now,
     )
     return True
-
-
-def dryrun_message(
-    s: Services, session: Session, engagement: Engagement, offset: str | None, now: datetime
-) -> Message:
-    assert engagement.dryrun_at is not None
-    clock = clock_of(engagement)
-    return s.renderer.message(
-        "dryrun_reminder.json.j2",
-        **overview(session, engagement, s.playbook, now),
-        dryrun_at=engagement.dryrun_at,
-        local=clock.local(engagement.dryrun_at),
-        offset=offset,
-        checklist=list(s.playbook.dry_run_checklist),
-        outcome=engagement.dryrun_outcome,
-        recorded_by=engagement.dryrun_recorded_by,
-        notes=engagement.dryrun_notes,
-        command=s.command,
-    )
 
 
 def check_may_record(actor: Actor) -> None:
@@ -126,3 +200,99 @@ def check_may_record(actor: Actor) -> None:
         raise UserError(
             "The implementation team or the customer's named approvers and contributors record the dry run."
         )
+
+
+# -- messages ------------------------------------------------------------------------------------
+def _names(session: Session, engagement_id: int) -> dict[str, str]:
+    return {
+        m.user_id: m.display_name or m.user_id
+        for m in session.exec(select(Member).where(Member.engagement_id == engagement_id))
+    }
+
+
+def _attempt_data(
+    engagement: Engagement, attempt: DryRunAttempt, names: dict[str, str], now: datetime
+) -> dict[str, Any]:
+    clock = clock_of(engagement)
+    return {
+        "id": attempt.id,
+        "number": attempt.number,
+        "at": attempt.at,
+        "local": clock.local(attempt.at),
+        "outcome": attempt.outcome,
+        "notes": attempt.notes,
+        "recorded_by": names.get(attempt.recorded_by or "", "someone") if attempt.recorded_by else None,
+        "scheduled_by": names.get(attempt.scheduled_by, "the implementation team"),
+        "superseded": attempt.superseded_at is not None,
+        "started": attempt.at <= now,
+    }
+
+
+def announcement(
+    s: Services, session: Session, engagement: Engagement, attempt: DryRunAttempt, now: datetime
+) -> Message:
+    """An attempt's announcement as it stands now: when, what the dry run checks, and its state
+    (ahead, under way with the outcome buttons, its outcome, or superseded by a later attempt)."""
+    names = _names(session, engagement.id)  # type: ignore[arg-type]
+    later = session.exec(
+        select(DryRunAttempt).where(
+            DryRunAttempt.engagement_id == engagement.id, DryRunAttempt.number == attempt.number + 1
+        )
+    ).first()
+    return s.renderer.message(
+        "dryrun_scheduled.json.j2",
+        **overview(session, engagement, s.playbook, now),
+        attempt=_attempt_data(engagement, attempt, names, now),
+        next=_attempt_data(engagement, later, names, now) if later is not None else None,
+        checklist=list(s.playbook.dry_run_checklist),
+        command=s.command,
+    )
+
+
+def reminder_message(
+    s: Services, session: Session, engagement: Engagement, offset: str | None, now: datetime
+) -> Message:
+    """A dry-run reminder, a short reply in the dry run's thread (the announcement holds the
+    checklist and, from the start, the outcome buttons)."""
+    attempt = current_attempt(session, engagement.id)  # type: ignore[arg-type]
+    at = attempt.at if attempt is not None else engagement.dryrun_at
+    assert at is not None
+    clock = clock_of(engagement)
+    return s.renderer.message(
+        "dryrun_reminder.json.j2",
+        customer_name=engagement.customer_name,
+        timezone=engagement.timezone,
+        dryrun_at=at,
+        local=clock.local(at),
+        offset=offset,
+        command=s.command,
+    )
+
+
+def refresh_announcement(s: Services, engagement_id: int, attempt_id: int) -> None:
+    """Queue an update of an attempt's announcement (rendered when the outbox sends it)."""
+    with s.db.read() as session:
+        attempt = session.get(DryRunAttempt, attempt_id)
+        if attempt is None or not attempt.ts or not attempt.channel_id:
+            return
+        channel, ts = attempt.channel_id, attempt.ts
+
+    def render(_out: Sending) -> Message | None:
+        with s.db.read() as session:
+            engagement = session.get(Engagement, engagement_id)
+            row = session.get(DryRunAttempt, attempt_id)
+            if engagement is None or row is None:
+                return None
+            return announcement(s, session, engagement, row, s.clock.now())
+
+    s.outbox.update(channel, ts, render, what="dry-run announcement")
+
+
+def refresh_dry_run(s: Services, engagement_id: int) -> None:
+    """The current attempt changed (it started, its outcome was recorded): its announcement and
+    the requests of gates that wait on it say what is true now."""
+    with s.db.read() as session:
+        attempt = current_attempt(session, engagement_id)
+    if attempt is not None:
+        refresh_announcement(s, engagement_id, attempt.id)  # type: ignore[arg-type]
+    refresh_waiting_on_dry_run(s, engagement_id)

@@ -1,4 +1,5 @@
-"""Reminders fixed in time: the dry-run reminders (7 days, 1 business day and 1 hour before)
+"""Reminders fixed in time: the dry-run reminders (7 days, 1 business day and 1 hour before, and
+at its start)
 and the go-live day message. `sync_schedule` makes the reminder rows match the engagement:
 rescheduling cancels the old rows and adds new ones (their dedupe keys carry the date). They
 change only when the engagement does (plan, settings, dry run), so they are synced when it
@@ -18,7 +19,7 @@ from bot.reminders.working_hours import CustomerClock, clock_of
 from storage.models import Engagement, EngagementPhase, Reminder
 from storage.reminder_rows import ensure_all
 
-DRYRUN_OFFSETS = ("t-7d", "t-1bd", "t-1h")
+DRYRUN_OFFSETS = ("t-7d", "t-1bd", "t-1h", "t0")
 DRYRUN_DEFAULT_TIME = time(10, 0)
 
 
@@ -31,13 +32,15 @@ class Wanted:
 
 
 def dryrun_times(clock: CustomerClock, dryrun_at: datetime) -> dict[str, datetime]:
-    """7 days before (same local time), 1 business day before (same local time), 1 hour before."""
+    """7 days before (same local time), 1 business day before (same local time), 1 hour before,
+    and when it starts (its outcome can be recorded from then on)."""
     local = clock.local(dryrun_at)
     day_before = clock.calendar.add(local.date(), -1)
     return {
         "t-7d": clock.at_local(local.date() - timedelta(days=7), local.time().replace(tzinfo=None)),
         "t-1bd": clock.at_local(day_before, local.time().replace(tzinfo=None)),
         "t-1h": dryrun_at - timedelta(hours=1),
+        "t0": dryrun_at,
     }
 
 

@@ -35,14 +35,16 @@ from bot import metrics
 from bot.people import audit
 from bot.people.members import lead_of
 from bot.reminders.digest import digest_context, digest_week
-from bot.reminders.dryrun import dryrun_message
+from bot.reminders.dryrun import refresh_dry_run, reminder_message, thread_root
 from bot.reminders.milestones import sync_schedules
 from bot.reminders.next_check import next_check, next_digest_at, next_nudge_at
-from bot.reminders.nudges import Entry, entries, mark_nudged, ready_dates
+from bot.reminders.nudge_delivery import THREAD_GONE, deliver_nudge
+from bot.reminders.nudges import Entry, entries, entries_again, mark_nudged, ready_dates
 from bot.reminders.working_hours import clock_of
 from bot.services import Services
 from bot.slack.client import make_sweep_client
 from bot.slack.gateway import SlackCallFailed, SlackGateway
+from bot.slack.nudges import render_nudge
 from bot.slack.presenters import overview
 from bot.slack.timeline_share import share_timeline
 from messages import Message
@@ -52,6 +54,7 @@ from storage.reminder_rows import ensure_all
 log = logging.getLogger("golive.sweep")
 
 LEASE = timedelta(minutes=5)
+DRYRUN_START_GRACE = timedelta(hours=12)  # "the dry run starts now" is not sent later than this
 BATCH = 5  # small claims: processes sharing a database interleave, and a lease covers few sends
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=1)
@@ -76,13 +79,15 @@ class Outgoing:
     engagement_id: int
     kind: str
     channel: str
-    message: Message
+    message: Message | None
     entries: list[Entry] = field(default_factory=list)
     payload: dict[str, Any] = field(default_factory=dict)
+    thread_ts: str | None = None  # a reply in this thread (the dry-run reminders)
 
     def describe(self) -> str:
         what = ", ".join(e.ref for e in self.entries) if self.entries else self.payload.get("offset", "")
-        return f"{self.kind} → {self.channel}: {self.message.text[:120]}" + (f" [{what}]" if what else "")
+        text = self.message.text[:120] if self.message is not None else ""
+        return f"{self.kind} → {self.channel}: {text}" + (f" [{what}]" if what else "")
 
 
 @dataclass
@@ -346,17 +351,23 @@ class Sweeper:
         if reminder.kind == "nudge":
             if engagement.nudges_paused:
                 return "nudges paused"
-            found = entries(session, engagement, now)
+            again = payload.get("again")
+            found = (
+                entries_again(session, engagement, again, now)
+                if again is not None
+                else entries(session, engagement, now)
+            )
             if not found:
                 return "nothing due any more"
-            msg = r.message(
-                "nudge.json.j2", customer_name=engagement.customer_name, entries=found, command=self.s.command
-            )
+            msg = render_nudge(self.s, session, engagement, [e.as_dict() for e in found], now)
             return Outgoing(reminder.id, engagement.id, "nudge", engagement.channel_id, msg, found, payload)  # type: ignore[arg-type]
         if reminder.kind == "dryrun":
             if engagement.dryrun_at is None or engagement.dryrun_outcome is not None:
                 return "dry run no longer pending"
-            if engagement.dryrun_at <= now:
+            offset = payload.get("offset")
+            if offset == "t0" and now - engagement.dryrun_at > DRYRUN_START_GRACE:
+                return "the dry run started long ago"
+            if offset != "t0" and engagement.dryrun_at <= now:
                 return "the dry run has started"
             later = session.execute(
                 select(Reminder.id).where(
@@ -369,8 +380,16 @@ class Sweeper:
             ).first()
             if later is not None:
                 return "a later dry-run reminder is also due; only the latest is sent"
-            msg = dryrun_message(self.s, session, engagement, payload.get("offset"), now)
-            return Outgoing(reminder.id, engagement.id, "dryrun", engagement.channel_id, msg, payload=payload)  # type: ignore[arg-type]
+            msg = reminder_message(self.s, session, engagement, offset, now)
+            return Outgoing(
+                reminder.id,
+                engagement.id,  # type: ignore[arg-type]
+                "dryrun",
+                engagement.channel_id,
+                msg,
+                payload=payload,
+                thread_ts=thread_root(session, engagement.id),  # type: ignore[arg-type]
+            )
         if reminder.kind == "golive":
             if clock.today(now).isoformat() != payload.get("date"):
                 return "not go-live day any more"
@@ -411,23 +430,15 @@ class Sweeper:
             self._attempt(session, reminder_id, now, outcome, values.get("last_error"))
 
     def deliver(self, reminder_id: int, now: datetime, report: SweepReport) -> None:
+        with self.s.db.read() as session:
+            kind = session.execute(select(Reminder.kind).where(col(Reminder.id) == reminder_id)).scalar()
+        if kind == "nudge":  # thread by thread: see bot.reminders.nudge_delivery
+            deliver_nudge(self, reminder_id, now, report)
+            return
         with self.s.db.session() as session:
             reminder = session.get(Reminder, reminder_id)
             if reminder is None or reminder.claimed_by != self.worker:
                 return
-            if reminder.kind == "nudge":
-                engagement = session.get(Engagement, reminder.engagement_id)
-                if engagement is not None and not clock_of(engagement).in_hours(now):
-                    nxt = clock_of(engagement).next_window(now)
-                    session.execute(
-                        update(Reminder)
-                        .where(col(Reminder.id) == reminder_id)
-                        .values(due_at=nxt, claimed_by=None, claim_until=None)
-                    )
-                    report.skipped.append(
-                        f"{reminder.dedupe_key}: outside working hours, moved to {nxt.isoformat()}"
-                    )
-                    return
             built = self.build(session, reminder, now)
             key, attempts = reminder.dedupe_key, reminder.attempts
             unconfirmed = reminder.unconfirmed_since is not None
@@ -439,27 +450,26 @@ class Sweeper:
         if unconfirmed:
             # An earlier post timed out: Slack may have posted it all the same. Look before re-sending.
             try:
-                ts = self.slack.find_by_metadata(built.channel, REMINDER_EVENT, key)
+                ts = self.slack.find_by_metadata(
+                    built.channel, REMINDER_EVENT, key, thread_ts=built.thread_ts
+                )
             except SlackCallFailed as exc:
                 if exc.error not in CANNOT_LOOK:
-                    self._retry(reminder_id, now, attempts, f"checking the earlier post: {exc.error}", report, key)
+                    self._retry(
+                        reminder_id, now, attempts, f"checking the earlier post: {exc.error}", report, key
+                    )
                     return
                 log.warning("cannot check whether %s landed (%s); sending it again", key, exc.error)
             except Exception as exc:  # timeouts again: try the check on a later pass
                 self._retry(reminder_id, now, attempts, f"checking the earlier post: {exc}", report, key)
                 return
             if ts is not None:
-                self.slack.record(built.channel, ts, kind=built.kind, key=key, engagement_id=built.engagement_id)
+                self.slack.record(
+                    built.channel, ts, kind=built.kind, key=key, engagement_id=built.engagement_id
+                )
                 log.info("%s: the earlier post that timed out had landed (%s); not sending it again", key, ts)
         try:
-            ts = ts or self.slack.post(
-                built.channel,
-                built.message,
-                kind=built.kind,
-                key=key,
-                engagement_id=built.engagement_id,
-                metadata={"event_type": REMINDER_EVENT, "event_payload": {"key": key, "kind": built.kind}},
-            )
+            ts = ts or self._post(built, key)
         except SlackCallFailed as exc:
             if exc.channel_gone:
                 self._flag(built, exc.error, now)
@@ -475,6 +485,8 @@ class Sweeper:
                 reminder_id, now, attempts, f"{type(exc).__name__}: {exc}", report, key, unconfirmed=True
             )
             return
+        if built.kind == "dryrun" and built.payload.get("offset") == "t0":
+            refresh_dry_run(self.s, built.engagement_id)  # it has started: the outcome buttons appear
         payload = built.payload | ({"entries": [e.__dict__ for e in built.entries]} if built.entries else {})
         with self.s.db.session() as session:
             mark_nudged(session, built.entries, now)
@@ -493,6 +505,34 @@ class Sweeper:
         report.sent.append(built.describe())
         if built.kind == "digest":  # the timeline picture in the digest's thread (text if files are blocked)
             share_timeline(self.s, built.engagement_id, built.channel, thread_ts=ts)
+
+    def _post(self, built: Outgoing, key: str) -> str:
+        """Post a reminder with metadata naming it; a reply whose thread is gone (its parent was
+        deleted) goes at the top level instead."""
+        assert built.message is not None
+        metadata = {"event_type": REMINDER_EVENT, "event_payload": {"key": key, "kind": built.kind}}
+        try:
+            return self.slack.post(
+                built.channel,
+                built.message,
+                kind=built.kind,
+                key=key,
+                engagement_id=built.engagement_id,
+                metadata=metadata,
+                thread_ts=built.thread_ts,
+            )
+        except SlackCallFailed as exc:
+            if exc.error not in THREAD_GONE or not built.thread_ts:
+                raise
+            log.warning("%s: its thread is gone (%s); posting it at the top level", key, exc.error)
+        return self.slack.post(
+            built.channel,
+            built.message,
+            kind=built.kind,
+            key=key,
+            engagement_id=built.engagement_id,
+            metadata=metadata,
+        )
 
     def _retry(
         self,

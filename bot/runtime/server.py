@@ -24,7 +24,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from socketserver import ThreadingMixIn
 from typing import Any
 from urllib.parse import parse_qsl
@@ -36,6 +36,7 @@ from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
 from bot import metrics
 from bot.metrics import request_kind
 from bot.runtime.app import Bot
+from handlers.base import ANSWERED
 
 log = logging.getLogger("golive.server")
 
@@ -168,6 +169,20 @@ def _answer(start_response: Callable[..., Any], response: BoltResponse) -> Itera
     return http.get_body()
 
 
+class _Written:
+    """The response body; the WSGI server calls `close()` once it has written it to Slack."""
+
+    def __init__(self, body: Iterable[bytes], answered: threading.Event) -> None:
+        self._body = body
+        self._answered = answered
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        self._answered.set()
+
+
 def make_wsgi_app(bot: Bot) -> Callable[..., Iterable[bytes]]:
     gate = SlackGate(bot.services.settings.slack_signing_secret)
 
@@ -190,13 +205,18 @@ def make_wsgi_app(bot: Bot) -> Callable[..., Iterable[bytes]]:
         # The gate verified the signature and parsed the body; Bolt gets the parsed body, as it does
         # in Socket Mode, so it neither parses a large interaction payload nor checks the
         # signature a second time (py-spy: parsing click payloads twice was 15% of a tick's CPU).
+        answered = threading.Event()
         request = BoltRequest(
-            body=parsed, query=str(environ.get("QUERY_STRING") or ""), headers=_headers(environ), mode="socket_mode"
+            body=parsed,
+            query=str(environ.get("QUERY_STRING") or ""),
+            headers=_headers(environ),
+            context={ANSWERED: answered},
+            mode="socket_mode",
         )
         # Bolt returns once the listener has acked (process_before_response is off): the ack.
         response = bot.app.dispatch(request)
         metrics.ACK_SECONDS.labels(kind).observe(time.perf_counter() - started)
-        return _answer(start_response, response)
+        return _Written(_answer(start_response, response), answered)
 
     def metrics_page(start_response: Callable[..., Any]) -> Iterable[bytes]:
         data, content_type = metrics.exposition()

@@ -145,10 +145,18 @@ class SlackGateway:
                 )
             )
 
-    def find_by_metadata(self, channel: str, event_type: str, key: str, *, limit: int = 100) -> str | None:
+    def find_by_metadata(
+        self, channel: str, event_type: str, key: str, *, limit: int = 100, thread_ts: str | None = None
+    ) -> str | None:
         """The ts of a recent message of the bot's in the channel whose metadata names this key
-        (conversations.history with include_all_metadata), or None when there is none."""
-        resp = self._call("conversations.history", channel=channel, limit=limit, include_all_metadata=True)
+        (conversations.history with include_all_metadata), or None when there is none. A reply is
+        looked for in its thread (`thread_ts`, conversations.replies): history lists no replies."""
+        if thread_ts:
+            resp = self._call(
+                "conversations.replies", channel=channel, ts=thread_ts, limit=limit, include_all_metadata=True
+            )
+        else:
+            resp = self._call("conversations.history", channel=channel, limit=limit, include_all_metadata=True)
         for m in resp.get("messages") or []:
             meta = m.get("metadata") or {}
             if meta.get("event_type") == event_type and (meta.get("event_payload") or {}).get("key") == key:
@@ -192,6 +200,14 @@ class SlackGateway:
         resp = self._call("conversations.open", users=user)
         channel = resp["channel"]["id"]
         return str(self._call("chat.postMessage", channel=channel, **message.as_kwargs())["ts"])
+
+    def dm_recorded(
+        self, user: str, message: Message, *, kind: str, key: str = "", engagement_id: int | None = None
+    ) -> tuple[str, str]:
+        """A direct message recorded in the ledger, so a click on it finds its engagement; returns
+        (the DM's channel, ts)."""
+        channel = str(self._call("conversations.open", users=user)["channel"]["id"])
+        return channel, self.post(channel, message, kind=kind, key=key, engagement_id=engagement_id)
 
     # -- views -----------------------------------------------------------------------------
     def seal(self, view: dict[str, Any]) -> dict[str, Any]:

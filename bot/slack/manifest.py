@@ -9,8 +9,9 @@ import yaml
 # Each scope is one the bot's Web API calls need (the stand-in refuses calls outside them):
 # chat:write (post, update, ephemeral), users:read (users.info), channels:read / groups:read
 # (conversations.info on a public / private channel), im:write (conversations.open for DMs),
-# files:write (the audit upload), channels:history / groups:history (conversations.history: the
-# reminder sweep looks for a post that timed out before sending it again). Never DM reads.
+# files:write (the audit upload), channels:history / groups:history (conversations.history, and
+# conversations.replies for a reply in a thread: a post that timed out is looked for before it is
+# sent again). Never DM reads.
 BOT_SCOPES = [
     "commands",
     "chat:write",

@@ -45,6 +45,7 @@ from bot.slack.sending import (
     Render,
     Retry,
     Sending,
+    Thread,
     UpdateJob,
     backoff,
 )
@@ -192,11 +193,22 @@ class Outbox:
         engagement_id: int | None = None,
         then: Callable[[str], None] | None = None,
         on_failed: Callable[[SlackCallFailed], None] | None = None,
+        thread_ts: Thread = None,
+        top_if_no_thread: bool = False,
     ) -> None:
-        """Queue a new message for `channel` (see PostJob)."""
+        """Queue a new message for `channel` (see PostJob); a reply in a thread with `thread_ts`
+        (the parent's ts, or a function that finds it when the job runs, in the channel's order)."""
         self.submit(
             PostJob(
-                channel, message, kind=kind, key=key, engagement_id=engagement_id, then=then, on_failed=on_failed
+                channel,
+                message,
+                kind=kind,
+                key=key,
+                engagement_id=engagement_id,
+                then=then,
+                on_failed=on_failed,
+                thread_ts=thread_ts,
+                top_if_no_thread=top_if_no_thread,
             )
         )
 

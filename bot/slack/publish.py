@@ -24,6 +24,7 @@ from typing import Any
 
 from bot.engagement.checklist import phase_by_number
 from bot.services import Services
+from bot.slack.nudges import refresh_nudges
 from bot.slack.presenters import Rows, checklist_context, checklist_key, overview, phase_data, split_rows
 from bot.slack.sending import SETTLE_SECONDS, Job, Sending, UpdateJob
 from messages import Message, TemplateError
@@ -195,6 +196,20 @@ def _live_copy(
     return parts, older
 
 
+def checklist_thread(s: Services, engagement_id: int, phase_number: int | None = None) -> tuple[int, str] | None:
+    """Where notes and reminders about a phase's items go: the thread under the first part of that
+    phase's live checklist, else under the current phase's (a later phase's checklist is posted
+    when it starts). (phase number, parent ts), or None when no checklist is in the channel."""
+    with s.db.read() as session:
+        engagement = session.get(Engagement, engagement_id)
+        current = engagement.phase_index if engagement is not None else None
+    for number in dict.fromkeys(n for n in (phase_number, current) if n is not None):
+        parts, _older = _live_copy(s, engagement_id, number)
+        if 1 in parts:
+            return number, parts[1].ts
+    return None
+
+
 def _count_parts(parts: dict[int, PostedMessage]) -> int:
     """How many parts are in the channel (1, 2, … until one is missing)."""
     n = 0
@@ -280,6 +295,9 @@ class ChecklistJob(Job):
                     log.info("checklist part %s.%s (%s) is gone from the channel", number, n, row.ts)
             else:  # the items outgrew the parts posted (added items, longer notes): one more part
                 out.post(channel, m, kind=CHECKLIST, key=checklist_key(number, n), engagement_id=eid)
+        # The nudges in the checklists' threads list items too: they show what changed (ticked
+        # in the checklist, unblocked, dated…), rendered when their update runs.
+        refresh_nudges(s, eid, "checklist:", out=out)
 
 
 def _collapse(

@@ -79,11 +79,17 @@ class Job:
 
 
 Render = Callable[["Sending"], Message | None]
+# Where a post goes: a thread's parent ts, or a function that finds it when the job runs (the
+# parent may be posted by a job queued just before in the same channel; when the function finds
+# none, the post is dropped: a reply never lands at the top level by accident); None: the top level.
+Thread = str | Callable[[], str | None] | None
 
 
 class PostJob(Job):
     """Post one message (rendered now, or by `render` when it runs) and record it in the ledger.
-    `then(ts)` runs after it landed; `on_failed(error)` when Slack refused it for good."""
+    `then(ts)` runs after it landed; `on_failed(error)` when Slack refused it for good.
+    `thread_ts` makes it a reply (see `Thread`); `top_if_no_thread`: when the thread finder finds
+    none, post at the top level instead of dropping it."""
 
     def __init__(
         self,
@@ -95,19 +101,31 @@ class PostJob(Job):
         engagement_id: int | None = None,
         then: Callable[[str], None] | None = None,
         on_failed: Callable[[SlackCallFailed], None] | None = None,
+        thread_ts: Thread = None,
+        top_if_no_thread: bool = False,
     ) -> None:
         self.lane = channel
         self.posts = True
         self.channel, self.message, self.kind, self.ledger_key = channel, message, kind, key
         self.engagement_id, self.then, self.on_failed = engagement_id, then, on_failed
+        self.thread_ts, self.top_if_no_thread = thread_ts, top_if_no_thread
 
     def run(self, out: Sending) -> None:
         message = self.message(out) if callable(self.message) else self.message
         if message is None:
             return
+        thread_ts = self.thread_ts() if callable(self.thread_ts) else self.thread_ts
+        if callable(self.thread_ts) and not thread_ts and not self.top_if_no_thread:
+            log.info("%s: nothing to reply under in %s; not posted", self.kind, self.channel)
+            return
         try:
             ts = out.post(
-                self.channel, message, kind=self.kind, key=self.ledger_key, engagement_id=self.engagement_id
+                self.channel,
+                message,
+                kind=self.kind,
+                key=self.ledger_key,
+                engagement_id=self.engagement_id,
+                thread_ts=thread_ts,
             )
         except SlackCallFailed as exc:
             log.warning("%s not posted in %s: %s", self.kind, self.channel, exc.error)
@@ -118,7 +136,7 @@ class PostJob(Job):
             self.then(ts)
 
     def describe(self) -> str:
-        return f"post {self.kind} in {self.channel}"
+        return f"post {self.kind} in {self.channel}" + (" (in a thread)" if self.thread_ts else "")
 
 
 class UpdateJob(Job):
@@ -222,17 +240,19 @@ class Sending:
         kind: str,
         key: str = "",
         engagement_id: int | None = None,
+        thread_ts: str | None = None,
     ) -> str:
         """chat.postMessage, paced per channel, recorded in the ledger; returns the ts. Waits
         here (a 429's Retry-After, pacing, backoff) so the channel's order holds. An answer that
-        was lost (timeout, 5xx) may hide a message that landed: the channel is looked through
-        for it (message metadata) before it is sent again. Raises SlackCallFailed when Slack
-        refused it for good (channel gone, not in channel, invalid blocks)."""
+        was lost (timeout, 5xx) may hide a message that landed: the channel (or the thread, for a
+        reply under `thread_ts`) is looked through for it (message metadata) before it is sent
+        again. Raises SlackCallFailed when Slack refused it for good (channel gone, not in
+        channel, invalid blocks, no such thread)."""
         marker = {"event_type": POST_EVENT, "event_payload": {"key": uuid.uuid4().hex}}
         uncertain, attempt = False, 0
         while True:
             if uncertain:
-                found, uncertain = self._look_for(channel, marker)
+                found, uncertain = self._look_for(channel, marker, thread_ts)
                 if found:
                     self.slack.record(channel, found, kind=kind, key=key, engagement_id=engagement_id)
                     log.info("%s in %s had landed after all (%s); not posted again", kind, channel, found)
@@ -244,7 +264,13 @@ class Sending:
             self._pace("chat.postMessage", channel, wait_here=True)
             try:
                 return self.slack.post(
-                    channel, message, kind=kind, key=key, engagement_id=engagement_id, metadata=marker
+                    channel,
+                    message,
+                    kind=kind,
+                    key=key,
+                    engagement_id=engagement_id,
+                    metadata=marker,
+                    thread_ts=thread_ts,
                 )
             except SlackCallFailed as exc:
                 if exc.error == "ratelimited" or exc.status == 429:
@@ -263,10 +289,14 @@ class Sending:
             self.sleep(backoff(attempt, self.outbox.backoff_first))
             attempt += 1
 
-    def _look_for(self, channel: str, marker: dict[str, Any]) -> tuple[str | None, bool]:
-        """(ts of the post if it is in the channel, whether still uncertain)."""
+    def _look_for(
+        self, channel: str, marker: dict[str, Any], thread_ts: str | None = None
+    ) -> tuple[str | None, bool]:
+        """(ts of the post if it is in the channel or thread, whether still uncertain)."""
         try:
-            found = self.slack.find_by_metadata(channel, POST_EVENT, marker["event_payload"]["key"])
+            found = self.slack.find_by_metadata(
+                channel, POST_EVENT, marker["event_payload"]["key"], thread_ts=thread_ts
+            )
         except SlackCallFailed as exc:
             if exc.error in CANNOT_LOOK:
                 log.warning("cannot look for a lost post in %s (%s); posting it again", channel, exc.error)

@@ -222,7 +222,7 @@ def test_walk_through_from_start_to_sign_off_and_nudge(page: Page, sandbox_serve
     send_command(page, "/golive role @Ada Approver approver")
     send_command(page, "/golive signoff solution_design")
     request = message(page, "Sign-off requested: Solution design sign-off")
-    expect(request).to_contain_text("Who may approve: @Ada Approver")
+    expect(request).to_contain_text("Who may approve: Ada Approver")  # named; a thread note pings her
     expect(request.get_by_role("button", name="Approve", exact=True)).to_be_visible()
 
     # 5. The contributor tries to approve (and confirms the dialog): refused, only to them.

@@ -132,7 +132,14 @@ def nudges(h: Harness) -> list[dict[str, Any]]:
 
 
 def dryrun_reminders(h: Harness) -> list[dict[str, Any]]:
-    return [m for m in posts(h) if m["text"].startswith("Go-live dry run") and "scheduled" not in m["text"]]
+    """The dry-run reminders (replies in its thread), not its announcements."""
+    return [
+        m
+        for m in posts(h)
+        if m["text"].startswith(
+            ("Go-live dry run in ", "Go-live dry run tomorrow", "Go-live dry run starting")
+        )
+    ]
 
 
 def db_snapshot(h: Harness) -> dict[str, list[tuple[Any, ...]]]:

@@ -273,6 +273,7 @@ def test_a_customer_asks_to_change_the_date_and_the_lead_is_told(started):
     started.idle()
     assert item(started, "1.5").due_on == date(2026, 12, 4), "only the team changes dates"
     [note] = [m for m in posts(started) if "asks to move 1.5" in m["text"]]
+    assert note.get("thread_ts") == checklist_msg(started)["ts"], "the note is in the checklist's thread"
     text = note["blocks"][0]["text"]["text"]
     assert f"<@{LEAD.user_id}>" in text and f"<@{CONTRIBUTOR.user_id}>" in text
     assert "from Fri 4 Dec to *Fri 11 Dec 2026*" in text and "Our CFO is away until the 10th" in text

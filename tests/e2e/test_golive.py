@@ -13,7 +13,6 @@ from tests.e2e.helpers import (
     blocks_text,
     button_payload,
     dryrun_reminders,
-    engagement,
     ephemeral_texts,
     mention,
     posts,
@@ -21,11 +20,13 @@ from tests.e2e.helpers import (
 )
 
 
-def test_dry_run_reminders_and_outcome(small):
+def test_dry_run_reminders_in_the_announcements_thread(small):
     h = small
     h.command("dryrun")
     assert "two business days before go-live" in ephemeral_texts(h, LEAD.user_id)[-1]
     h.command("dryrun 2026-12-16 10:00")
+    [announcement] = [m for m in h.standin.top_level(CHANNEL) if "dry run scheduled" in m["text"].lower()]
+    assert "Invoices for the sample customers match the parallel run" in blocks_text(announcement["blocks"])
     with h.services.db.session() as s:
         due = {
             r.dedupe_key.rsplit(":", 1)[1]: r.due_at
@@ -35,9 +36,15 @@ def test_dry_run_reminders_and_outcome(small):
         "t-7d": datetime(2026, 12, 9, 9, 0, tzinfo=UTC),  # Wed 9 Dec 10:00 Berlin
         "t-1bd": datetime(2026, 12, 15, 9, 0, tzinfo=UTC),  # Tue 15 Dec 10:00 Berlin
         "t-1h": datetime(2026, 12, 16, 8, 0, tzinfo=UTC),  # Wed 16 Dec 09:00 Berlin
+        "t0": datetime(2026, 12, 16, 9, 0, tzinfo=UTC),  # when it starts: the outcome can be recorded
     }
     texts = []
-    for moment in ("2026-12-09T10:00:00+01:00", "2026-12-15T10:00:00+01:00", "2026-12-16T09:00:00+01:00"):
+    for moment in (
+        "2026-12-09T10:00:00+01:00",
+        "2026-12-15T10:00:00+01:00",
+        "2026-12-16T09:00:00+01:00",
+        "2026-12-16T10:00:00+01:00",
+    ):
         at(h, moment)
         h.run_sweep()
         texts.append(dryrun_reminders(h)[-1]["text"])
@@ -45,43 +52,9 @@ def test_dry_run_reminders_and_outcome(small):
         "Go-live dry run in 7 days",
         "Go-live dry run tomorrow",
         "Go-live dry run in 1 hour",
+        "Go-live dry run starting now",
     ]
-    last = dryrun_reminders(h)[-1]
-    assert "Invoices for the sample customers match the parallel run" in blocks_text(last["blocks"])
-    # The final go-live approval waits for a passed dry run.
-    h.command("signoff final_golive")
-    with h.services.db.session() as s:
-        from storage.models import SignoffRequest
-
-        req = s.exec(select(SignoffRequest)).one()
-    req_msg = h.standin.message(CHANNEL, req.ts)
-    h.driver.click(CHANNEL, req_msg["ts"], f"signoff_approve:{req.id}", user=APPROVER.user_id)
-    h.idle()
-    assert "waits for a passed go-live dry run" in ephemeral_texts(h, APPROVER.user_id)[-1]
-    h.driver.click(CHANNEL, last["ts"], "dryrun_issues", user=APPROVER.user_id)
-    h.idle()
-    [view] = h.standin.open_views(APPROVER.user_id)
-    h.driver.submit_view(
-        view["id"], {"notes": {"value": "Tax rounding differs by a cent"}}, user=APPROVER.user_id
-    )
-    h.idle()
-    assert engagement(h).dryrun_outcome == "issues"
-    assert "Issues found" in blocks_text(h.standin.message(CHANNEL, last["ts"])["blocks"])
-    h.command("dryrun 2026-12-17 10:00")
-    reminder = [m for m in posts(h) if "dry run scheduled" in m["text"].lower()]
-    assert reminder
-    at(h, "2026-12-17T09:00:00+01:00")
-    h.run_sweep()
-    rerun = dryrun_reminders(h)[-1]
-    h.driver.click(CHANNEL, rerun["ts"], "dryrun_passed", user=LEAD.user_id)
-    h.idle()
-    assert engagement(h).dryrun_outcome == "passed"
-    h.driver.click(CHANNEL, req_msg["ts"], f"signoff_approve:{req.id}", user=APPROVER.user_id)
-    h.idle()
-    with h.services.db.session() as s:
-        from storage.models import SignoffDecision
-
-        assert s.exec(select(SignoffDecision)).one().decision == "approved"
+    assert all(m.get("thread_ts") == announcement["ts"] for m in dryrun_reminders(h))
 
 
 def test_rescheduling_cancels_the_old_reminders(small):
@@ -90,7 +63,7 @@ def test_rescheduling_cancels_the_old_reminders(small):
     h.command("dryrun 2026-12-17 11:00")
     with h.services.db.session() as s:
         rows = s.exec(select(Reminder).where(Reminder.kind == "dryrun")).all()
-    assert sorted(r.status for r in rows) == ["cancelled"] * 3 + ["pending"] * 3
+    assert sorted(r.status for r in rows) == ["cancelled"] * 4 + ["pending"] * 4
     at(h, "2026-12-09T10:00:00+01:00")  # the old T-7d moment
     h.run_sweep()
     assert not dryrun_reminders(h)

@@ -48,7 +48,9 @@ _TOKEN = re.compile(r"<[^<>]*>")
 _DATE = re.compile(r"^!date\^[0-9]+\^[^|<>]*\|[^<>]*$")
 # A link the bot makes to one of its own messages (chat.getPermalink), e.g. from a checklist copy
 # collapsed to a pointer: the workspace's archive URL of a message in the channel, a fixed label.
-_PERMALINK = re.compile(r"^https://[a-z0-9-]+\.slack\.com/archives/([CG][A-Z0-9]+)/p[0-9]{16}\|the newer copy$")
+_PERMALINK = re.compile(
+    r"^https://[a-z0-9-]+\.slack\.com/archives/([CG][A-Z0-9]+)/p[0-9]{16}\|the newer copy$"
+)
 
 
 def strings(value: Any) -> list[str]:
@@ -240,8 +242,12 @@ def drive_every_flow(h) -> None:
     h.command("dryrun 2026-12-16 10:00")
     at(h, "2026-12-09T10:00:00+01:00")
     h.run_sweep()
-    reminder = [m for m in posts(h) if m["text"].startswith("Go-live dry run in 7 days")][-1]
-    h.driver.click(CHANNEL, reminder["ts"], "dryrun_issues", user=Every.user_id)
+    assert [m for m in posts(h) if m["text"].startswith("Go-live dry run in 7 days")]
+    at(h, "2026-12-16T10:00:00+01:00")  # its outcome is recorded on its announcement once it starts
+    h.run_sweep()
+    h.idle()
+    announcement = [m for m in posts(h) if m["text"].startswith("Go-live dry run scheduled")][-1]
+    h.driver.click(CHANNEL, announcement["ts"], "dryrun_issues", user=Every.user_id)
     h.idle()
     [issues_view] = h.standin.open_views(Every.user_id)
     h.driver.submit_view(issues_view["id"], {"notes": {"value": f"{PING} {LINK}"}}, user=Every.user_id)

@@ -23,10 +23,14 @@ def test_from_kickoff_to_live(small):
             h.command(f"done {number}.{n}")
         for key in gates[number]:
             if key == "final_golive":
-                # The final approval waits for a passed dry run, recorded on its reminder.
-                at(h, "2026-12-15T10:00:00+01:00")
+                # The final approval waits for a passed dry run, recorded on its announcement
+                # once it has started.
+                at(h, "2026-12-16T10:00:00+01:00")
                 h.run_sweep()
-                h.driver.click(CHANNEL, dryrun_reminders(h)[-1]["ts"], "dryrun_passed", user=APPROVER.user_id)
+                h.idle()
+                assert dryrun_reminders(h)[-1]["text"].startswith("Go-live dry run starting now")
+                [announcement] = [m for m in posts(h) if m["text"].startswith("Go-live dry run scheduled")]
+                h.driver.click(CHANNEL, announcement["ts"], "dryrun_passed", user=APPROVER.user_id)
                 h.idle()
             h.command(f"signoff {key}")
             with h.services.db.session() as s:
@@ -48,8 +52,11 @@ def test_from_kickoff_to_live(small):
     h.command("status")
     assert "Live" in ephemeral_texts(h, LEAD.user_id)[-1]
     h.command("start Acme Corp phase two")
-    assert engagement(h).customer_name == "Acme Corp"  # the first one, by id
     with h.services.db.session() as s:
         from storage.models import Engagement
 
-        assert [x.status for x in s.exec(select(Engagement).order_by(Engagement.id))] == ["live", "active"]
+        rows = s.exec(select(Engagement).order_by(Engagement.id)).all()
+    assert [(x.customer_name, x.status) for x in rows] == [
+        ("Acme Corp", "live"),
+        ("Acme Corp phase two", "active"),
+    ]

@@ -100,7 +100,9 @@ def test_forty_ticks_in_a_burst_are_a_handful_of_updates_and_the_message_shows_a
     assert _ticked(message) == 40
     assert "40 of 41 done" in blocks_text(message["blocks"])
     updates = _updates_of(h, ts)
-    assert 1 <= len(updates) <= 6, f"{len(updates)} chat.update calls for 40 ticks"
+    # One refresh in flight and one queued: how many run depends on how long the burst lasts next
+    # to one refresh (on a loaded machine 7 were seen); without coalescing it would be 40.
+    assert 1 <= len(updates) <= 10, f"{len(updates)} chat.update calls for 40 ticks"
     assert all(c.response["ok"] for c in updates)
     assert max(acks) < 3.0  # nobody waited on Slack to be answered
     assert h.bot.outbox.depth == 0 and h.bot.outbox.in_flight == 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlmodel import select
 
 from harness import APPROVER, CHANNEL, LEAD
-from storage.models import Engagement, EngagementPhase, Gate, SignoffRequest
+from storage.models import DryRunAttempt, Engagement, EngagementPhase, Gate, SignoffRequest
 from tests.e2e.helpers import (
     at,
     blocks_text,
@@ -126,8 +126,14 @@ def test_a_failed_dry_run_is_not_on_track_and_late_days_before_go_live(small):
     at(h, "2026-12-10T09:00:00+01:00")
     h.run_sweep()
     assert "*On track*" in health_line(status(h))
-    reminder = dryrun_reminders(h)[-1]
-    h.driver.click(CHANNEL, reminder["ts"], "dryrun_issues", user=APPROVER.user_id)
+    assert dryrun_reminders(h)
+    # The outcome is recorded on the announcement once the dry run has started.
+    at(h, "2026-12-10T12:00:00+01:00")
+    h.run_sweep()
+    h.idle()
+    with h.services.db.read() as s:
+        [attempt] = s.exec(select(DryRunAttempt)).all()
+    h.driver.click(CHANNEL, attempt.ts, "dryrun_issues", user=APPROVER.user_id)
     h.idle()
     [view] = h.standin.open_views(APPROVER.user_id)
     h.driver.submit_view(view["id"], {"notes": {"value": "Tax rounding differs"}}, user=APPROVER.user_id)

@@ -20,10 +20,16 @@ from tests.e2e.helpers import (
     nudges,
     posts,
 )
-from tests.e2e.test_checklist import item
+from tests.e2e.test_checklist import checklist_msg, item
 
 
-def test_a_due_item_is_nudged_once_inside_working_hours(small):
+def sent_nudges(h) -> int:
+    """How many nudge reminders went out (a post or an edit each)."""
+    with h.services.db.session() as s:
+        return len(s.exec(select(Reminder).where(Reminder.kind == "nudge", Reminder.status == "sent")).all())
+
+
+def test_a_due_item_is_nudged_once_in_the_checklist_thread_then_edited_not_repeated(small):
     h = small
     at(h, "2026-12-02T09:30:00+01:00")  # Wed, 1.5 and 1.6 were due Tue
     h.run_sweep()
@@ -34,12 +40,16 @@ def test_a_due_item_is_nudged_once_inside_working_hours(small):
     text = blocks_text(nudge["blocks"])
     assert "*1.5* Walk us through your current setup" in text and "*1.6* Name your approvers" in text
     assert f"<@{CONTRIBUTOR.user_id}>" in text  # unassigned customer items go to the contributors
+    assert nudge["thread_ts"] == checklist_msg(h, 1)["ts"]  # in the checklist's thread
     at(h, "2026-12-03T10:00:00+01:00")  # one business day later: cadence is 2
     h.run_sweep()
-    assert len(nudges(h)) == 1
-    at(h, "2026-12-04T10:00:00+01:00")  # two business days later
+    assert not h.standin.message(CHANNEL, nudge["ts"])["edited"]
+    at(h, "2026-12-04T10:00:00+01:00")  # two business days later: reminded again, by an edit
     h.run_sweep()
-    assert len(nudges(h)) == 2
+    assert len(nudges(h)) == 1
+    edited = h.standin.message(CHANNEL, nudge["ts"])
+    assert edited["edited"] and "3 days overdue · reminder 2" in blocks_text(edited["blocks"])
+    assert sent_nudges(h) == 2
     with h.services.db.session() as s:
         assert s.exec(select(Item).where(Item.number == 5)).first().nudge_count == 2
 
@@ -67,16 +77,17 @@ def test_customer_clock_not_the_hosts(harness):
     h.command(f"role {mention(CONTRIBUTOR)} contributor")
     at(h, "2026-12-06T21:30:00+00:00")  # Sunday 21:30 UTC = Monday 7 Dec 10:30 NZDT
     h.run_sweep()
-    assert len(nudges(h)) == 1
+    assert sent_nudges(h) == 1
     h.clock.set(datetime(2026, 12, 7, 22, 0, tzinfo=UTC))  # Tue 8 Dec 11:00 NZDT: only 1 business day later
     h.run_sweep()
-    assert len(nudges(h)) == 1
+    assert sent_nudges(h) == 1
     h.clock.set(datetime(2026, 12, 9, 5, 0, tzinfo=UTC))  # Wed 9 Dec 18:00 NZDT: after hours there
     h.run_sweep()
-    assert len(nudges(h)) == 1
+    assert sent_nudges(h) == 1
     h.clock.set(datetime(2026, 12, 9, 20, 0, tzinfo=UTC))  # Thu 10 Dec 09:00 NZDT, though Wednesday in UTC
     h.run_sweep()
-    assert len(nudges(h)) == 2
+    assert sent_nudges(h) == 2
+    assert len(nudges(h)) == 1  # the second reminder edited the first
 
 
 def test_timing_stays_right_across_dst(harness):
@@ -93,7 +104,7 @@ def test_timing_stays_right_across_dst(harness):
     assert len(nudges(h)) == 1
 
 
-def test_consolidated_message_with_buttons_and_escalation(small):
+def test_one_nudge_per_thread_with_buttons_mentioning_the_assignee_only(small):
     h = small
     h.command(f"assign 1.5 {mention(APPROVER)}")
     at(h, "2026-12-02T10:00:00+01:00")
@@ -101,19 +112,18 @@ def test_consolidated_message_with_buttons_and_escalation(small):
     [nudge] = nudges(h)
     blocks = nudge["blocks"]
     actions = [b for b in blocks if b["type"] == "actions"]
-    assert len(actions) == 2  # one consolidated message, an action row per item
+    assert len(actions) == 2  # one message for the thread, an action row per item
     ids = [e["action_id"].split(":")[0] for e in actions[0]["elements"]]
     assert ids == ["nudge_done", "nudge_snooze", "nudge_blocked"]
     assert f"<@{APPROVER.user_id}>" in blocks_text(blocks)  # the assignee is mentioned
-    assert f"<@{LEAD.user_id}>" not in blocks_text(blocks)
-    # Two more nudges without progress: the third mentions the lead, the fourth the sponsor too.
+    # Nudges without progress never name the lead or the sponsor in the channel (the lead is told
+    # privately: test_quiet_channel.py).
     for day in ("2026-12-04", "2026-12-08", "2026-12-10"):
         at(h, f"{day}T10:00:00+01:00")
         h.run_sweep()
-    _n1, n2, n3, n4 = (blocks_text(m["blocks"]) for m in nudges(h))
-    assert f"cc <@{LEAD.user_id}>" not in n2
-    assert f"cc <@{LEAD.user_id}>" in n3 and f"<@{SPONSOR.user_id}>" not in n3
-    assert f"<@{LEAD.user_id}>" in n4 and f"<@{SPONSOR.user_id}>" in n4
+    shown = "\n".join(blocks_text(m["blocks"]) for m in nudges(h))
+    assert f"<@{LEAD.user_id}>" not in shown and f"<@{SPONSOR.user_id}>" not in shown
+    assert item(h, "1.5").nudge_count == 4
     # Progress (a reassignment) restarts the ladder.
     h.command(f"assign 1.5 {mention(CONTRIBUTOR)}")
     assert item(h, "1.5").nudge_count == 0
@@ -165,8 +175,11 @@ def test_snooze_one_day_three_days_and_a_chosen_date(small):
     assert "snoozed until Thu 3 Dec" in blocks_text(h.standin.message(CHANNEL, nudge["ts"])["blocks"])
     at(h, "2026-12-04T10:00:00+01:00")  # cadence allows a nudge; only 1.5 is awake
     h.run_sweep()
-    refs = blocks_text(nudges(h)[-1]["blocks"])
-    assert "*1.5*" in refs and "*1.6*" not in refs and "*1.7*" not in refs
+    [again] = nudges(h)  # the same message, edited: 1.5 reminded again, the others still snoozed
+    acts = {b["block_id"] for b in again["blocks"] if b["type"] == "actions"}
+    assert acts == {f"nudge_act:{i5.id}"}
+    assert "snoozed until Mon 7 Dec" in blocks_text(again["blocks"])
+    assert [item(h, r).nudge_count for r in ("1.5", "1.6", "1.7")] == [2, 1, 1]
 
 
 def test_blocked_tells_the_lead_and_pauses_until_cleared(small):
@@ -234,15 +247,17 @@ def test_rate_limit_waits_and_a_5xx_retries_on_a_later_sweep(small):
     calls = h.standin.calls_to("chat.postMessage")
     assert [c.status for c in calls[-2:]] == [429, 200]
     assert calls[-1].at - calls[-2].at >= 0.9 and len(report.sent) == 1
-    h.standin.fail_next("chat.postMessage", status=503)
+    h.standin.fail_next("chat.update", status=503)  # the reminder two days later is an edit
     at(h, "2026-12-04T10:00:00+01:00")
     report = h.run_sweep()
     assert report.retried and not [s for s in report.sent if s.startswith("nudge")]
     with h.services.db.session() as s:
         r = s.exec(select(Reminder).where(Reminder.dedupe_key.like("nudge:%:2026-12-04"))).one()
         assert (r.status, r.attempts) == ("pending", 1) and r.next_attempt_at > h.clock.now()
+    updates = len(h.standin.calls_to("chat.update"))
     h.run_sweep()  # too early for the backoff: nothing tried
-    assert len(h.standin.calls_to("chat.postMessage")) == len(calls) + 1
+    assert len(h.standin.calls_to("chat.update")) == updates
+    assert len(h.standin.calls_to("chat.postMessage")) == len(calls)
     h.clock.advance(timedelta(minutes=3))
     report = h.run_sweep()
     assert [s for s in report.sent if s.startswith("nudge")]

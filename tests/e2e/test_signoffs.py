@@ -103,7 +103,11 @@ def test_approver_approves_and_the_next_phase_is_announced(engaged, clock):
     assert "*What is being approved*" in shown and "2.4 Demo the complete solution workflow" in shown
     req = requests(h, "solution_design")[0]
     assert f"Fingerprint `{req.fingerprint}`" in shown and len(req.fingerprint) == 12
-    assert f"<@{APPROVER.user_id}>" in shown  # who may approve
+    # Who may approve is named without a ping; a note in the request's thread mentions them once.
+    assert "*Who may approve:* Ada Approver" in shown and f"<@{APPROVER.user_id}>" not in shown
+    [note] = h.standin.replies(CHANNEL, msg["ts"])
+    assert blocks_text(note["blocks"]).count(f"<@{APPROVER.user_id}>") == 1
+    assert "your sign-off is requested on *Solution design sign-off*" in blocks_text(note["blocks"])
     approve_btn = next(
         e
         for b in msg["blocks"]
@@ -380,13 +384,22 @@ def test_audit_rows_cannot_be_changed(harness_factory, request, backend):
 def test_an_open_request_follows_changes_to_its_approvers(engaged):
     h = engaged
     h.command("signoff solution_design")
-    assert f"<@{SPONSOR.user_id}>" not in blocks_text(request_msg(h, "solution_design")["blocks"])
+    assert "Sam Sponsor" not in blocks_text(request_msg(h, "solution_design")["blocks"])
     h.command(f"role {mention(SPONSOR)} approver gate=solution_design")
     shown = blocks_text(request_msg(h, "solution_design")["blocks"])
-    assert f"<@{SPONSOR.user_id}>" in shown and f"<@{APPROVER.user_id}>" in shown
+    assert "Sam Sponsor" in shown and "Ada Approver" in shown
+    # The new approver is told once, in the request's thread.
+    told = [
+        m
+        for m in h.standin.replies(CHANNEL, request_msg(h, "solution_design")["ts"])
+        if f"<@{SPONSOR.user_id}>" in blocks_text(m["blocks"])
+    ]
+    assert len(told) == 1 and "you are now an approver of *Solution design sign-off*" in blocks_text(
+        told[0]["blocks"]
+    )
     h.command(f"role {mention(APPROVER)} remove approver")
     shown = blocks_text(request_msg(h, "solution_design")["blocks"])
-    assert f"<@{APPROVER.user_id}>" not in shown.split("Who may approve:")[1]
+    assert "Ada Approver" not in shown.split("Who may approve:")[1]
 
 
 def test_team_form_with_someone_not_looked_up_yet_answers_after_the_ack(engaged):

@@ -1,5 +1,6 @@
 """A reminder whose post timed out may have been posted all the same: the next try looks for it
-(message metadata, conversations.history) before sending, so a slow Slack never doubles it."""
+(message metadata; conversations.replies for a nudge, which is a reply in the checklist's thread)
+before sending, so a slow Slack never doubles it."""
 
 from __future__ import annotations
 
@@ -47,8 +48,9 @@ def test_a_nudge_that_timed_out_but_landed_is_not_sent_again(impatient):
     h.run_sweep()
     assert len(nudges(h)) == 1, "the nudge was sent twice"
     assert len(h.standin.calls_to("chat.postMessage")) == posts_before
-    history = h.standin.calls_to("conversations.history")
-    assert history and history[-1].args.get("include_all_metadata") in (True, "true", "1", 1)
+    looked = h.standin.calls_to("conversations.replies")
+    assert looked and looked[-1].args.get("include_all_metadata") in (True, "true", "1", 1)
+    assert looked[-1].args.get("ts") == landed["thread_ts"]  # in the nudge's thread
     row = nudge_row(h)
     assert (row.status, row.sent_ts, row.unconfirmed_since) == ("sent", landed["ts"], None)
     with h.services.db.session() as s:  # in the ledger, so it is updated in place later
@@ -66,7 +68,7 @@ def test_a_nudge_that_timed_out_and_never_landed_is_sent_once(impatient):
     report = h.run_sweep()
     assert len(report.sent) == 1
     assert len(nudges(h)) == 1
-    assert h.standin.calls_to("conversations.history"), "it looked before sending again"
+    assert h.standin.calls_to("conversations.replies"), "it looked in the thread before sending again"
     assert nudge_row(h).status == "sent"
 
 
@@ -75,5 +77,8 @@ def test_a_nudge_sent_first_time_carries_its_metadata_and_needs_no_look(impatien
     h.run_sweep()
     [nudge] = nudges(h)
     assert nudge["metadata"]["event_payload"]["key"] == nudge_row(h).dedupe_key
-    assert h.standin.calls_to("conversations.history") == []
+    assert (
+        h.standin.calls_to("conversations.replies") == []
+        and h.standin.calls_to("conversations.history") == []
+    )
     assert nudge["channel"] == CHANNEL

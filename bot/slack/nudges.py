@@ -1,0 +1,194 @@
+"""Posted nudges and escalations as they stand now: rendering them from the database, and
+keeping the live ones true when what they list changes (an item ticked anywhere, snoozed,
+blocked or unblocked, a sign-off decided).
+
+A nudge is a thread reply (`NudgeMessage`, kind `nudge`) listing entries — items and sign-offs,
+each with the people it mentioned. Each entry shows its state now: open (with its buttons), done,
+snoozed, blocked, block cleared, or decided; only open items keep buttons. A nudge replaced by a
+newer one in its thread is collapsed to one line. An escalation (kind `escalation`) is the
+direct message to the lead consultant naming stuck entries, with what the lead may do about them.
+
+What is due and when a nudge is edited or posted anew is decided by `bot.reminders.nudges`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from bot.engagement.lifecycle import local_today
+from bot.people.roles import people_with
+from bot.services import Services
+from bot.slack.sending import Sending, UpdateJob
+from messages import Message
+from storage.models import Engagement, Item, Member, NudgeMessage, SignoffDecision, SignoffRequest
+
+NUDGE = "nudge"
+ESCALATION = "escalation"
+LIVE, REPLACED = "live", "replaced"
+OPEN, HANDLED = "open", "handled"
+
+
+def load_entries(row: NudgeMessage) -> list[dict[str, Any]]:
+    return list(json.loads(row.entries or "[]"))
+
+
+def _names(session: Session, engagement_id: int) -> dict[str, str]:
+    return {
+        m.user_id: m.display_name or m.user_id
+        for m in session.exec(select(Member).where(Member.engagement_id == engagement_id))
+    }
+
+
+def entry_states(
+    session: Session, engagement: Engagement, entries: list[dict[str, Any]], now: datetime
+) -> list[dict[str, Any]]:
+    """The entries with their `state` and `note` now, read from the database."""
+    names = _names(session, engagement.id)  # type: ignore[arg-type]
+    today = local_today(now, engagement.timezone)
+    out = []
+    for raw in entries:
+        e = dict(raw)
+        e["state"], e["note"] = "open", ""
+        if e.get("kind") == "item":
+            item = session.get(Item, e.get("id"))
+            if item is None or item.engagement_id != engagement.id:
+                e["state"], e["note"] = "done", "no longer on the checklist"
+            elif item.status == "done":
+                e["state"], e["note"] = "done", f"done by {names.get(item.done_by or '', 'someone')}"
+            elif item.status == "na":
+                e["state"], e["note"] = "done", "marked not applicable"
+            elif item.blocked_reason:
+                e["state"], e["note"] = "blocked", f"blocked: {item.blocked_reason}"
+            elif e.get("cleared_by"):
+                who = names.get(str(e["cleared_by"]), "a consultant")
+                e["state"], e["note"] = "cleared", f"block cleared by {who}; reminders resume"
+            elif item.snoozed_until and item.snoozed_until > today:
+                e["state"], e["note"] = "snoozed", f"snoozed until {item.snoozed_until:%a %-d %b}"
+        else:
+            request = session.get(SignoffRequest, e.get("id"))
+            if request is None:
+                e["state"], e["note"] = "done", "no longer requested"
+            elif request.status != "open":
+                e["state"], e["note"] = "done", _decided(session, request)
+        out.append(e)
+    return out
+
+
+def _decided(session: Session, request: SignoffRequest) -> str:
+    if request.status == "superseded":
+        return "replaced by a newer request"
+    decision = session.exec(select(SignoffDecision).where(SignoffDecision.request_id == request.id)).first()
+    who = decision.display_name if decision is not None else "the approver"
+    return f"approved by {who}" if request.status == "approved" else f"changes requested by {who}"
+
+
+def render_nudge(
+    s: Services, session: Session, engagement: Engagement, entries: list[dict[str, Any]], now: datetime
+) -> Message:
+    return s.renderer.message(
+        "nudge.json.j2",
+        customer_name=engagement.customer_name,
+        entries=entry_states(session, engagement, entries, now),
+        command=s.command,
+    )
+
+
+def render_row(s: Services, session: Session, row: NudgeMessage, now: datetime) -> Message | None:
+    """A posted nudge or escalation as it stands now."""
+    engagement = session.get(Engagement, row.engagement_id)
+    if engagement is None:
+        return None
+    if row.kind == ESCALATION:
+        return render_escalation(s, session, engagement, row, now)
+    if row.status == REPLACED:
+        return s.renderer.message("nudge_replaced.json.j2", customer_name=engagement.customer_name)
+    return render_nudge(s, session, engagement, load_entries(row), now)
+
+
+def render_escalation(
+    s: Services, session: Session, engagement: Engagement, row: NudgeMessage, now: datetime
+) -> Message:
+    sponsors = [r for r in people_with(session, engagement, "sponsor") if r.side == "customer"]
+    return s.renderer.message(
+        "escalation_dm.json.j2",
+        customer_name=engagement.customer_name,
+        channel=engagement.channel_id,
+        entries=entry_states(session, engagement, load_entries(row), now),
+        names=_names(session, engagement.id),  # type: ignore[arg-type]
+        sponsors=[{"user_id": r.user_id, "name": r.name} for r in sponsors],
+        handled=row.status == HANDLED,
+        note=row.note,
+        active=engagement.status == "active",
+        command=s.command,
+    )
+
+
+def _row_render(s: Services, row_id: int) -> Any:
+    def render(_out: Sending) -> Message | None:
+        with s.db.read() as session:
+            row = session.get(NudgeMessage, row_id)
+            return render_row(s, session, row, s.clock.now()) if row is not None else None
+
+    return render
+
+
+def refresh_row(s: Services, row: NudgeMessage) -> None:
+    """Queue an update of one posted nudge or escalation (rendered when the outbox sends it)."""
+    s.outbox.update(row.channel_id, row.ts, _row_render(s, row.id), what=row.kind)  # type: ignore[arg-type]
+
+
+def refresh_message(s: Services, channel: str, ts: str | None) -> bool:
+    """Refresh the nudge or escalation posted as (channel, ts); False when it is not one."""
+    if not ts:
+        return False
+    with s.db.read() as session:
+        row = session.exec(
+            select(NudgeMessage).where(NudgeMessage.channel_id == channel, NudgeMessage.ts == ts)
+        ).first()
+    if row is None:
+        return False
+    refresh_row(s, row)
+    return True
+
+
+def live_nudges(session: Session, engagement_id: int, topic_prefix: str = "") -> list[NudgeMessage]:
+    rows = session.exec(
+        select(NudgeMessage)
+        .where(NudgeMessage.engagement_id == engagement_id, NudgeMessage.status == LIVE)
+        .order_by(col(NudgeMessage.id))
+    ).all()
+    return [r for r in rows if r.kind == NUDGE and r.topic.startswith(topic_prefix)]
+
+
+def refresh_nudges(
+    s: Services, engagement_id: int, topic_prefix: str = "", out: Sending | None = None
+) -> None:
+    """Queue updates of the engagement's live nudges whose topic starts with `topic_prefix`
+    (`checklist:` the items' threads, `signoff:12` one request's), so they show what happened."""
+    with s.db.read() as session:
+        rows = live_nudges(session, engagement_id, topic_prefix)
+    for row in rows:
+        job = UpdateJob(row.channel_id, row.ts, _row_render(s, row.id), what="nudge")  # type: ignore[arg-type]
+        if out is not None:
+            out.submit(job)
+        else:
+            s.outbox.submit(job)
+
+
+def note_cleared(s: Services, engagement_id: int, item_id: int, by: str) -> None:
+    """A block was cleared: the live nudges listing the item say so (until it is nudged again)."""
+    with s.db.session() as session:
+        for row in live_nudges(session, engagement_id):
+            entries = load_entries(row)
+            touched = False
+            for e in entries:
+                if e.get("kind") == "item" and e.get("id") == item_id:
+                    e["cleared_by"] = by
+                    touched = True
+            if touched:
+                row.entries = json.dumps(entries, default=str)
+                session.add(row)

@@ -1,0 +1,229 @@
+"""The lead consultant's direct message about stuck work (step 2 of the escalation ladder):
+**Nudge again now**, **Snooze** (1, 3 or 5 business days), **Bring in the sponsor** (a polite note
+in the thread of what is stuck — the only way the bot ever names the sponsor in the channel).
+
+The message is found by where it was clicked (the DM and its ts), so a click can only act on the
+escalation it shows; the first choice is the one that counts (a conditional update), and the
+message then says what was done, without buttons.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from slack_bolt import App
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from bot.engagement import checklist as cl
+from bot.errors import UserError
+from bot.people import audit
+from bot.people.roles import people_with
+from bot.people.sides import Actor
+from bot.reminders.nudges import Entry, thread_of
+from bot.reminders.working_hours import clock_of
+from bot.services import Services
+from bot.slack.notes import NOTE
+from bot.slack.nudges import (
+    ESCALATION,
+    HANDLED,
+    OPEN,
+    entry_states,
+    load_entries,
+    refresh_nudges,
+    refresh_row,
+)
+from bot.values import ValueProblem, parse_int
+from handlers.base import Request, actor_for, listener
+from storage.models import Engagement, Item, NudgeMessage
+from storage.reminder_rows import ensure
+
+log = logging.getLogger("golive.handlers.escalation")
+
+AGAIN, SNOOZE, SPONSOR = "escalation_again", "escalation_snooze", "escalation_sponsor"
+MAX_SNOOZE = 20
+
+
+def _load(req: Request, session: Session) -> tuple[Engagement, NudgeMessage, Actor]:
+    row = session.exec(
+        select(NudgeMessage).where(
+            NudgeMessage.channel_id == (req.channel_id or ""),
+            NudgeMessage.ts == (req.message_ts or ""),
+            NudgeMessage.kind == ESCALATION,
+        )
+    ).first()
+    if row is None:
+        raise UserError("I don't know that message any more; nothing was changed.")
+    engagement = session.get(Engagement, row.engagement_id)
+    if engagement is None or engagement.status != "active":
+        raise UserError("That engagement is no longer active; nothing was changed.")
+    actor = actor_for(req, session, engagement)
+    if not actor.is_vendor:
+        raise cl.Refused("Only the implementation team acts on stuck work.")
+    return engagement, row, actor
+
+
+def _close(session: Session, row: NudgeMessage, note: str, now: datetime) -> bool:
+    """Mark the escalation handled with what was done; False when another click got there first."""
+    moved = session.execute(
+        update(NudgeMessage)
+        .where(col(NudgeMessage.id) == row.id, col(NudgeMessage.status) == OPEN)
+        .values(status=HANDLED, note=note[:300], updated_at=now)
+    )
+    return bool(moved.rowcount)  # type: ignore[attr-defined]
+
+
+def _already(s: Services, req: Request, row: NudgeMessage) -> None:
+    req.reply(s.notice(f"This was already taken care of: {row.note or 'handled'}"))
+
+
+def _open_entries(
+    session: Session, engagement: Engagement, row: NudgeMessage, now: datetime
+) -> list[dict[str, Any]]:
+    return [e for e in entry_states(session, engagement, load_entries(row), now) if e["state"] != "done"]
+
+
+def on_again(req: Request) -> None:
+    req.ack()
+    s = req.services
+    now = s.clock.now()
+    with s.db.session() as session:
+        engagement, row, actor = _load(req, session)
+        if row.status != OPEN:
+            _already(s, req, row)
+            return
+        keys = [[e["kind"], e["id"]] for e in _open_entries(session, engagement, row, now)]
+        if not keys:
+            note = "Everything it named moved on meanwhile; no reminder was needed."
+        else:
+            clock = clock_of(engagement)
+            at = clock.next_window(now)
+            when = (
+                "now"
+                if at == now
+                else f"at {clock.local(at):%a %-d %b %H:%M} ({engagement.timezone}), their next working hour"
+            )
+            ensure(
+                session,
+                engagement.id,
+                "nudge",
+                f"nudge-again:{engagement.id}:{row.id}",
+                at,
+                {"again": keys},
+                now,
+            )  # type: ignore[arg-type]
+            note = (
+                f"{actor.name} asked to nudge them again; a fresh reminder mentioning them goes out {when}."
+            )
+        if not _close(session, row, note, now):
+            return
+        audit.record(session, engagement.id, actor, "escalation.nudged", "lead", {"entries": keys}, now=now)  # type: ignore[arg-type]
+    refresh_row(s, row)
+
+
+def on_snooze(req: Request) -> None:
+    req.ack()
+    s = req.services
+    now = s.clock.now()
+    raw = str((req.action.get("selected_option") or {}).get("value") or "")
+    try:
+        days = parse_int(raw, "snooze length", 1, MAX_SNOOZE)
+    except ValueProblem:
+        raise UserError(f"Snooze for 1 to {MAX_SNOOZE} business days: choose one from the menu.") from None
+    with s.db.session() as session:
+        engagement, row, actor = _load(req, session)
+        if row.status != OPEN:
+            _already(s, req, row)
+            return
+        clock = clock_of(engagement)
+        until = clock.calendar.add(clock.today(now), days)
+        snoozed = []
+        for e in _open_entries(session, engagement, row, now):
+            if e["kind"] != "item":
+                continue
+            item = session.get(Item, e["id"])
+            if item is None or item.engagement_id != engagement.id:
+                continue
+            item.snoozed_until, item.nudge_count, item.updated_at = until, 0, now
+            session.add(item)
+            audit.record(
+                session,
+                engagement.id,
+                actor,
+                "item.snoozed",
+                e["ref"],
+                {"until": until, "by_lead": True},
+                now=now,
+            )  # type: ignore[arg-type]
+            snoozed.append(e["ref"])
+        what = ", ".join(snoozed) if snoozed else "nothing (sign-offs are not snoozed)"
+        note = f"{actor.name} snoozed {what} until {until:%a %-d %b}; the reminders start again after that."
+        if not _close(session, row, note, now):
+            return
+        engagement_id = engagement.id
+    refresh_row(s, row)
+    refresh_nudges(s, engagement_id)  # type: ignore[arg-type]
+
+
+def on_sponsor(req: Request) -> None:
+    req.ack()
+    s = req.services
+    now = s.clock.now()
+    with s.db.session() as session:
+        engagement, row, actor = _load(req, session)
+        if row.status != OPEN:
+            _already(s, req, row)
+            return
+        sponsors = [r for r in people_with(session, engagement, "sponsor") if r.side == "customer"]
+        if not sponsors:
+            raise UserError(
+                f"No executive sponsor is named; name one with `{s.command} role @person sponsor`."
+            )
+        stuck = _open_entries(session, engagement, row, now)
+        if not stuck:
+            raise UserError(
+                "Everything it named moved on meanwhile; there is nothing to ask the sponsor about."
+            )
+        names = ", ".join(r.name for r in sponsors)
+        if not _close(session, row, f"{actor.name} asked {names} for help in the channel.", now):
+            return
+        audit.record(
+            session,
+            engagement.id,  # type: ignore[arg-type]
+            actor,
+            "escalation.sponsor",
+            "sponsor",
+            {"sponsors": [r.user_id for r in sponsors], "entries": [e["ref"] for e in stuck]},
+            now=now,
+        )
+        channel, customer, engagement_id = engagement.channel_id, engagement.customer_name, engagement.id
+    threads: dict[str, tuple[str | None, list[dict[str, Any]]]] = {}
+    for e in stuck:
+        entry = Entry(**{k: v for k, v in e.items() if k in Entry.__dataclass_fields__})
+        topic, parent = thread_of(s, engagement_id, entry)  # type: ignore[arg-type]
+        threads.setdefault(topic, (parent, []))[1].append(e)
+    for topic, (parent, listed) in threads.items():
+        message = s.renderer.message(
+            "sponsor_note.json.j2",
+            sponsors=[r.user_id for r in sponsors],
+            entries=listed,
+            customer_name=customer,
+            by=actor.name,
+        )
+        s.outbox.post(
+            channel,
+            message,
+            kind=NOTE,
+            key=f"sponsor:{row.id}:{topic}",
+            engagement_id=engagement_id,
+            thread_ts=parent,
+        )
+    refresh_row(s, row)
+
+
+def register(app: App, services: Services) -> None:
+    app.action(AGAIN)(listener(services, on_again))
+    app.action(SNOOZE)(listener(services, on_snooze))
+    app.action(SPONSOR)(listener(services, on_sponsor))
