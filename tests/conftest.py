@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -39,7 +39,17 @@ def _check_no_missing_scope(h: Harness) -> None:
 
 
 @pytest.fixture
-def harness_factory(tmp_path, clock) -> Iterator:
+def _drops_last() -> Iterator[list[Callable[[], None]]]:
+    """Clean-ups that must run after every harness of the test has stopped (a PostgreSQL database
+    asked for inside a test or fixture is otherwise dropped first, under a bot still sending)."""
+    drops: list[Callable[[], None]] = []
+    yield drops
+    for drop in reversed(drops):
+        drop()
+
+
+@pytest.fixture
+def harness_factory(tmp_path, clock, _drops_last) -> Iterator:
     started: list[Harness] = []
 
     def make(database_url: str | None = None, **kw) -> Harness:
@@ -66,8 +76,8 @@ def _pg_base_url() -> str | None:
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
+def pg_url(_drops_last) -> str:
+    """A fresh PostgreSQL database for one test, dropped once the test's harnesses have stopped."""
     base = _pg_base_url()
     if not base:
         pytest.skip(f"PostgreSQL tests need {PG_ENV} (e.g. postgresql://postgres@127.0.0.1:5432/test)")
@@ -76,9 +86,11 @@ def pg_url() -> Iterator[str]:
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
+
+    def drop() -> None:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+    _drops_last.append(drop)
+    return url.set(database=name).render_as_string(hide_password=False)

@@ -201,6 +201,7 @@ def test_four_weeks_of_changes_make_the_reminders_planning_everything_makes(
 ):
     url = request.getfixturevalue("pg_url") if backend == "postgresql" else None
     h = harness_factory(url)
+    h.lift_rate_limits()  # four weeks of work in a minute: Slack's pacing is tested elsewhere
     rng = random.Random(STEPS_SEED)
     # Monday 19 Oct 2026: Europe leaves DST on 25 Oct, the US on 1 Nov; New Zealand's Labour Day
     # is Monday 26 Oct; Dubai works Sunday to Thursday; Veterans Day (US) is 11 Nov.
