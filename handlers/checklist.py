@@ -14,8 +14,9 @@ from sqlmodel import Session
 
 from bot.commands import ParsedCommand
 from bot.engagement import checklist as cl
-from bot.engagement.lifecycle import local_today
+from bot.engagement.lifecycle import calendar_for, local_today
 from bot.engagement.phases import record_and_advance
+from bot.engagement.plan import business_day_warning
 from bot.errors import UserError
 from bot.people.sides import CUSTOMER_UNKNOWN, Actor, NoSide
 from bot.refs import parse_id, parse_phase_number, parse_ref
@@ -242,8 +243,17 @@ def _refs(cmd: ParsedCommand, what_follows: str | None = None) -> tuple[list[tup
 Apply = Callable[[Session, EngagementPhase, Item, Actor, datetime], "cl.Change | None"]
 
 
+Warn = Callable[[list[tuple[EngagementPhase, Item]]], list[str]]
+
+
 def _apply(
-    req: Request, cmd: ParsedCommand, refs: list[tuple[int, int]], fn: Apply, *, learn: str | None = None
+    req: Request,
+    cmd: ParsedCommand,
+    refs: list[tuple[int, int]],
+    fn: Apply,
+    *,
+    learn: str | None = None,
+    warn: Warn | None = None,
 ) -> None:
     """Apply `fn(session, phase, item, actor, now)` to each item, all or nothing, confirm, then
     update Slack. Every reference is checked before anything is written."""
@@ -262,6 +272,7 @@ def _apply(
             if moved is not None and moved not in advanced:
                 advanced.append(moved)
             changes.append((f"{phase.number}.{item.number}", change))
+        warnings = warn(found) if warn is not None else []
     made = [c for _ref, c in changes if c is not None]
     names: dict[str, str] = {}
     assignees = {c.item.assignee_id for c in made if c.kind == "item.assigned" and c.item.assignee_id}
@@ -272,7 +283,7 @@ def _apply(
         confirm_text(c, names) if c is not None else f"{ref} already is that way; nothing changed."
         for ref, c in changes
     ]
-    req.reply(s.notice("\n".join(lines)))
+    req.reply(s.notice("\n".join(lines + warnings)))
     if not made:
         return
     if learn:
@@ -348,7 +359,25 @@ def cmd_due(req: Request, cmd: ParsedCommand) -> None:
     problem = due_problem(due.isoformat(), local_today(req.services.clock.now(), engagement.timezone))
     if problem:
         raise cmd.fail(problem)
-    _apply(req, cmd, refs, lambda se, p, i, a, now: cl.set_due(se, p, i, a, due, now))
+    calendar = calendar_for(engagement)
+
+    def warn(found: list[tuple[EngagementPhase, Item]]) -> list[str]:
+        """A due date that is no business day, or after its phase is planned to end: allowed, but
+        said, with the day to choose instead."""
+        out = []
+        w = business_day_warning(calendar, due, "The due date", "due {{refs}} {date}")
+        if w is not None:
+            fix = (w.fix or "").replace("{refs}", " ".join(f"{p.number}.{i.number}" for p, i in found))
+            out.append(f":warning: {w.text} To change it: `{req.services.command} {fix}`")
+        for phase, item in found:
+            if due > phase.planned_end:
+                out.append(
+                    f":warning: {phase.number}.{item.number} is now due after {phase.name} is planned to end "
+                    f"({phase.planned_end:%a %-d %b}): the phase cannot finish on time unless it is done sooner."
+                )
+        return out
+
+    _apply(req, cmd, refs, lambda se, p, i, a, now: cl.set_due(se, p, i, a, due, now), warn=warn)
 
 
 def cmd_na(req: Request, cmd: ParsedCommand) -> None:

@@ -8,6 +8,8 @@ from slack_bolt import App
 
 from bot.commands import ParsedCommand
 from bot.engagement import checklist as cl
+from bot.engagement.lifecycle import calendar_for
+from bot.engagement.plan import business_day_warning
 from bot.errors import UserError
 from bot.people import audit
 from bot.refs import parse_id
@@ -73,14 +75,17 @@ def cmd_dryrun(req: Request, cmd: ParsedCommand) -> None:
         root = dryrun.thread_root(session, e.id)  # type: ignore[arg-type]
     local = clock_of(engagement).local(at)
     if previous_id is None:
-        req.ack(s.notice(f"Dry run scheduled for {local:%a %-d %b %H:%M} ({engagement.timezone})."))
+        said = f"Dry run scheduled for {local:%a %-d %b %H:%M} ({engagement.timezone})."
     else:
-        req.ack(
-            s.notice(
-                f"Dry run rescheduled to {local:%a %-d %b %H:%M} ({engagement.timezone}); the earlier one is "
-                "marked superseded and keeps its outcome, in the same thread."
-            )
+        said = (
+            f"Dry run rescheduled to {local:%a %-d %b %H:%M} ({engagement.timezone}); the earlier one is "
+            "marked superseded and keeps its outcome, in the same thread."
         )
+    # Allowed (a weekend rehearsal can be on purpose), but said, with the next business day offered.
+    w = business_day_warning(calendar_for(engagement), local.date(), "The dry run", "dryrun {date} " + f"{local:%H:%M}")
+    if w is not None:
+        said += f"\n:warning: {w.text} To move it: `{s.command} {w.fix}`"
+    req.ack(s.notice(said))
     _announce(s, engagement.id, engagement.channel_id, attempt_id, previous_id, root)  # type: ignore[arg-type]
 
 

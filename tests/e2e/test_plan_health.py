@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlmodel import select
 
 from harness import APPROVER, CHANNEL, LEAD
-from storage.models import DryRunAttempt, Engagement, EngagementPhase, Gate, SignoffRequest
+from storage.models import DryRunAttempt, Engagement, EngagementPhase, Gate, Item, SignoffRequest
 from tests.e2e.helpers import (
     at,
     blocks_text,
@@ -145,6 +145,30 @@ def test_a_failed_dry_run_is_not_on_track_and_late_days_before_go_live(small):
     text = status(h)
     assert ":red_circle: *Late*" in health_line(text)
     assert "The dry run found issues and go-live (Fri 18 Dec) is 2 business days away" in health_line(text)
+
+
+def test_a_dry_run_on_a_saturday_and_a_due_date_on_a_holiday_after_its_phase_are_warned(harness):
+    h = harness
+    h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
+    h.command("dryrun 2026-12-12 10:00")  # a Saturday
+    answer = last_answer(h)
+    assert "Dry run scheduled for Sat 12 Dec 10:00" in answer
+    assert "The dry run, Sat 12 Dec 2026, is a Saturday, not a working day" in answer
+    assert "To move it: `/golive dryrun 2026-12-14 10:00`" in answer
+    h.command("dryrun 2026-12-14 10:00")  # taken: no warning any more
+    assert "not a working day" not in last_answer(h)
+    h.command("due 1.1 1.2 2026-12-25")  # Christmas Day, after Discovery is planned to end
+    answer = last_answer(h)
+    assert "The due date, Fri 25 Dec 2026, is a public holiday (Christmas Day)" in answer
+    assert "`/golive due 1.1 1.2 2026-12-28`" in answer
+    assert "1.1 is now due after Discovery is planned to end" in answer
+    assert "1.2 is now due after Discovery is planned to end" in answer
+    with h.services.db.read() as s:
+        discovery = s.exec(select(EngagementPhase).where(EngagementPhase.number == 1)).one()
+        items = s.exec(select(Item).where(Item.phase_id == discovery.id).order_by(Item.number)).all()
+        assert [str(i.due_on) for i in items[:2]] == ["2026-12-25", "2026-12-25"]  # set: a warning only
+    h.command("due 1.1 2026-12-01")
+    assert ":warning:" not in ephemeral_texts(h, LEAD.user_id)[-1]
 
 
 def test_not_applicable_items_are_counted_apart_from_done_ones(harness):
