@@ -7,6 +7,7 @@ from bot.engagement.lifecycle import check_plan_change, replan
 from bot.engagement.plan import describe_warnings
 from bot.people import audit
 from bot.reminders.milestones import sync_schedule
+from bot.slack.notes import in_checklist_thread
 from bot.slack.presenters import overview
 from bot.slack.publish import refresh_posted_checklists
 from bot.values import ValueProblem, parse_date, parse_size
@@ -65,8 +66,17 @@ def cmd_plan(req: Request, cmd: ParsedCommand) -> None:
     except ValueProblem as exc:
         raise cmd.fail(str(exc)) from None
     moved = "no phase moved" if not moves else ("1 phase moved" if len(moves) == 1 else f"{len(moves)} phases moved")
-    done = f"Plan updated; {moved}. I posted the new dates in the channel."
+    done = f"Plan updated; {moved}. I posted the new dates under the current checklist."
     req.ack(s.notice(done + ("\n" + describe_warnings(warnings, s.command) if warnings else "")))
     message = s.renderer.message("plan.json.j2", command=s.command, moves=moves, actor=req.user_id, **ctx)
-    s.outbox.post(engagement.channel_id, message, kind="plan", engagement_id=engagement.id)
+    # In the thread of the live checklist whose dates it moves (a quiet channel: the top level is
+    # for the welcome, checklists, requests, the digest and announcements).
+    s.outbox.post(
+        engagement.channel_id,
+        message,
+        kind="plan",
+        engagement_id=engagement.id,
+        thread_ts=in_checklist_thread(s, engagement.id),  # type: ignore[arg-type]
+        top_if_no_thread=True,
+    )
     refresh_posted_checklists(s, engagement.id)  # type: ignore[arg-type]

@@ -314,6 +314,9 @@ def test_due_date_through_the_menu_and_the_command_survives_a_replan(started):
     assert item(started, "1.1").due_on == discovery.planned_end == date(2026, 12, 10)
     plan_msg = [m for m in posts(started) if "plan updated" in m["text"]]
     assert plan_msg and "These phases moved" in blocks_text(plan_msg[0]["blocks"])
+    # Under the live checklist whose dates it moved, not a new top-level message.
+    assert plan_msg[0].get("thread_ts") == checklist_msg(started)["ts"]
+    assert not [m for m in started.standin.top_level(CHANNEL) if "plan updated" in m["text"]]
 
 
 def test_not_applicable_with_reason_then_reopen(started):
