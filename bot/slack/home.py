@@ -153,21 +153,26 @@ def home_view(s: Services, user_id: str, *, vendor: bool = True) -> dict[str, An
 
 
 def publish_home(s: Services, user_id: str, *, vendor: bool = True) -> None:
-    """Render and publish now (in a listener, after its ack)."""
-    s.slack.publish_home(user_id, home_view(s, user_id, vendor=vendor))
+    """Queue a publish of the user's Home (see `HomeJob`). Listeners call it after their ack.
+
+    Every publish of a person's Home goes through this one queue, also those of their own clicks:
+    two publishes rendered in different threads could land in the wrong order and show an older
+    state (a note written after a change-driven refresh had rendered). One key per person makes
+    them run one after the other, each rendering the database as it is then."""
+    s.outbox.submit(HomeJob(s, user_id, vendor=vendor))
 
 
 class HomeJob(Job):
-    """Re-publish one viewer's Home, rendered when it runs. Coalesced per person: a burst of
-    changes is one publish running and one waiting."""
+    """Publish one person's Home, rendered when it runs. Coalesced per person: a burst of
+    changes is one publish running and one waiting (the newest wins)."""
 
-    def __init__(self, s: Services, user_id: str) -> None:
-        self.s, self.user_id = s, user_id
+    def __init__(self, s: Services, user_id: str, *, vendor: bool = True) -> None:
+        self.s, self.user_id, self.vendor = s, user_id, vendor
         self.key = ("home", user_id)
         self.settle = SETTLE_SECONDS
 
     def run(self, out: Sending) -> None:
-        out.publish_home(self.user_id, home_view(self.s, self.user_id))
+        out.publish_home(self.user_id, home_view(self.s, self.user_id, vendor=self.vendor))
 
     def describe(self) -> str:
         return f"publish the Home of {self.user_id}"
@@ -184,7 +189,7 @@ class HomesJob(Job):
 
     def run(self, out: Sending) -> None:
         for user_id in viewers_of(self.s, self.engagement_id):
-            out.submit(HomeJob(self.s, user_id))
+            out.submit(HomeJob(self.s, user_id))  # vendor's people only: see remember_viewer
 
     def describe(self) -> str:
         return f"find the Homes showing engagement {self.engagement_id}"
