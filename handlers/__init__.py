@@ -7,7 +7,8 @@ One module per capability of `bot/`, so a flow is found in the same place on bot
 - reminders (`bot.reminders`): `nudges` (the nudge buttons, blocks, `/golive nudges`),
   `settings` (the customer's clock);
 - Slack plumbing: `base` (who is asking, where, one way to answer), `commands` (routing the slash
-  command), `events` (Events API deliveries, deduplicated, and the App Home tab).
+  command), `events` (Events API deliveries, deduplicated), `home` (the App Home tab: the
+  consultant's portfolio and its buttons).
 
 Listeners import `bot` and its packages, `storage` and `messages`; never `bot.runtime`, which
 registers them.
@@ -33,6 +34,7 @@ def register(app: App, services: Services) -> None:
         engagement,
         events,
         golive,
+        home,
         nudges,
         settings,
         signoffs,
@@ -50,6 +52,7 @@ def register(app: App, services: Services) -> None:
     settings.register(app, services)
     golive.register(app, services)
     tasks.register(app, services)
+    home.register(app, services)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

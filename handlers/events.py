@@ -1,4 +1,4 @@
-"""Events API: App Home, people joining the channel, the channel being shared.
+"""Events API: people joining the channel, the channel being shared (App Home: `handlers.home`).
 
 Slack retries event deliveries and Bolt does not deduplicate them: `dedupe_events` records
 each `event_id` under a primary key and drops a delivery it has already seen.
@@ -18,7 +18,6 @@ from bot.people import audit
 from bot.people.organisations import pin_customer, the_customer_team
 from bot.services import Services
 from bot.slack.gateway import SlackCallFailed
-from bot.slack.home import home_view
 from handlers.base import Request, listener, remember
 from storage.models import Engagement, ProcessedEvent
 
@@ -39,16 +38,6 @@ def make_dedupe(services: Services) -> Callable[..., Any]:
         return next()
 
     return dedupe_events
-
-
-def on_home_opened(req: Request) -> None:
-    req.ack()
-    event = req.body.get("event") or {}
-    if event.get("tab") not in (None, "home"):
-        return
-    s = req.services
-    user = str(event.get("user") or "")
-    s.slack.publish_home(user, home_view(s, user))
 
 
 def on_member_joined(req: Request) -> None:
@@ -102,7 +91,6 @@ def on_channel_shared(req: Request) -> None:
 
 def register(app: App, services: Services) -> None:
     app.middleware(make_dedupe(services))
-    app.event("app_home_opened")(listener(services, on_home_opened))
     app.event("member_joined_channel")(listener(services, on_member_joined))
     app.event("channel_shared")(listener(services, on_channel_shared))
     app.event("channel_unshared")(listener(services, on_channel_shared))

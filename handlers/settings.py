@@ -81,23 +81,27 @@ def _settings_summary(e: Engagement) -> str:
     )
 
 
+def settings_view(s: Services, engagement: Engagement) -> dict[str, Any]:
+    """The settings form of an engagement (from `/golive settings` or the App Home)."""
+    days = [DAY_NAMES[int(d)] for d in engagement.work_days.split(",")]
+    return s.renderer.view(
+        "settings_modal.json.j2",
+        tz=engagement.timezone,
+        country=engagement.country,
+        hours=f"{engagement.work_start}-{engagement.work_end}",
+        days=days,
+        day_names=DAY_NAMES,
+        cadence=engagement.cadence_days,
+        meta={"channel": engagement.channel_id, "engagement": engagement.id},
+    )
+
+
 def cmd_settings(req: Request, cmd: ParsedCommand) -> None:
     s = req.services
     engagement = require_engagement(req)
     if not cmd.options:
         req.ack()
-        days = [DAY_NAMES[int(d)] for d in engagement.work_days.split(",")]
-        view = s.renderer.view(
-            "settings_modal.json.j2",
-            tz=engagement.timezone,
-            country=engagement.country,
-            hours=f"{engagement.work_start}-{engagement.work_end}",
-            days=days,
-            day_names=DAY_NAMES,
-            cadence=engagement.cadence_days,
-            meta={"channel": req.channel_id},
-        )
-        s.slack.open_view(req.trigger_id or "", view)
+        s.slack.open_view(req.trigger_id or "", settings_view(s, engagement))
         return
     try:
         summary = _apply_settings(req, engagement.id, dict(cmd.options))  # type: ignore[arg-type]

@@ -37,15 +37,22 @@ SIGNOFF = "signoff"
 
 
 # -- requesting ----------------------------------------------------------------------------
-def _request(req: Request, gate_key: str | None, gate_id: int | None = None) -> None:
+def _request(
+    req: Request, gate_key: str | None, gate_id: int | None = None, *, engagement_id: int | None = None
+) -> None:
+    """Request a gate's sign-off in the engagement's channel: the channel's engagement for a
+    command, the clicked message's for a button, or `engagement_id` (the App Home's cards)."""
     s = req.services
     now = s.clock.now()
     with s.db.session() as session:
-        engagement = (
-            active_in_channel(session, req.channel_id or "")
-            if req.kind == "command"
-            else click_engagement(req, session)
-        )
+        if engagement_id is not None:
+            engagement = session.get(Engagement, engagement_id)
+            if engagement is not None and engagement.status != "active":
+                engagement = None
+        elif req.kind == "command":
+            engagement = active_in_channel(session, req.channel_id or "")
+        else:
+            engagement = click_engagement(req, session)
         if engagement is None:
             raise UserError(f"No engagement runs in this channel; start one with `{s.command} start`.")
         if gate_id is not None:
@@ -86,6 +93,12 @@ def _request(req: Request, gate_key: str | None, gate_id: int | None = None) -> 
 def cmd_signoff(req: Request, cmd: ParsedCommand) -> None:
     require_engagement(req)
     _request(req, cmd.words[0] if cmd.words else None)
+
+
+def request_gate(req: Request, engagement_id: int, gate_id: int) -> None:
+    """Request a gate's sign-off from outside the channel (the App Home): the same request,
+    posted in the engagement's channel."""
+    _request(req, None, gate_id, engagement_id=engagement_id)
 
 
 def on_request_button(req: Request) -> None:

@@ -126,6 +126,23 @@ class MemberRole(SQLModel, table=True):
     gate_key: str = Field(default="*", max_length=64)
 
 
+class HomeViewer(SQLModel, table=True):
+    """Someone of the vendor's side who opened the App Home tab: what they were looking at (their
+    engagements or all of them, which page) and the answer to the last button they clicked there.
+
+    Only these people get their Home re-published when an engagement changes: someone who never
+    opened it costs nothing.
+    """
+
+    __tablename__ = "home_viewer"
+
+    user_id: str = Field(primary_key=True, max_length=32)
+    view: str = Field(default="mine", max_length=8)  # mine | all
+    page: int = Field(default=1)
+    note: str | None = Field(default=None, max_length=300)
+    opened_at: datetime = Field(sa_column=utc_column())
+
+
 class PostedMessage(SQLModel, table=True):
     """Ledger of what the bot posted, so messages are updated in place, never re-posted."""
 

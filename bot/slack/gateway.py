@@ -220,7 +220,7 @@ class SlackGateway:
         self._call("views.update", view_id=view_id, view=self.seal(view))
 
     def publish_home(self, user: str, view: dict[str, Any]) -> None:
-        self._call("views.publish", user_id=user, view=view)
+        self._call("views.publish", user_id=user, view=self.seal(view))
 
     # -- people and channels ---------------------------------------------------------------
     def cached_profile(self, user_id: str) -> Profile | None:

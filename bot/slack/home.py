@@ -1,28 +1,215 @@
-"""The App Home tab: a consultant's engagements at a glance."""
+"""The App Home tab: the consultant's portfolio, riskiest engagement first.
+
+- **Mine** lists the active engagements on which the viewer is lead or consultant; **All
+  engagements** every active one of the vendor. Both are paginated (`PER_PAGE` cards of at most
+  `CARD_BLOCKS` blocks, so a page stays far below Slack's 100 blocks a Home holds): a portfolio of
+  any size is shown, never refused.
+- Each card: phase and progress, health and its main reason, the forecast go-live against the
+  target, blocked items, sign-offs waiting and for how long, the viewer's own overdue items, and
+  buttons (checklist, request the ready sign-off, settings, timeline).
+- Only the vendor's people get a portfolio. Anyone else (a customer's user, in Slack Connect) gets
+  a short note that tells them where their work is: the buttons on the channel's messages.
+- Who opened Home, and what they were looking at, is a `HomeViewer` row. When an engagement
+  changes, `refresh_homes` queues a re-publish of the Home of those viewers it concerns (its
+  lead and consultants, and anyone looking at all engagements) — in the outbox, after the ack,
+  coalesced per person and paced to views.publish's limit.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from sqlalchemy import or_
 from sqlmodel import col, select
 
+from bot.engagement.portfolio import (
+    ALL,
+    MINE,
+    VIEWS,
+    Card,
+    active_engagements,
+    load_cards,
+    my_engagements,
+    page_of,
+)
+from bot.people.sides import VENDOR_ROLES
 from bot.services import Services
-from bot.slack.presenters import overview
-from storage.models import Engagement, Member
+from bot.slack.presenters import gate_rows, health_data
+from bot.slack.sending import SETTLE_SECONDS, Job, Sending
+from messages import Trusted
+from storage.models import HomeViewer, Member, MemberRole
 
-MAX_ENGAGEMENTS = 20
+log = logging.getLogger("golive.home")
+
+PER_PAGE = 12
+CARD_BLOCKS = 5  # section, context, details, actions, divider
+LIST_MAX = 3  # blocked items, waiting sign-offs, overdue items named per card ("and 2 more")
+NOTE_MAX = 300
 
 
-def home_view(s: Services, user_id: str) -> dict[str, Any]:
+def is_vendor_user(
+    team_id: str | None, enterprise_id: str | None, *, install_team: str, install_enterprise: str | None
+) -> bool:
+    """Of the vendor's organisation: the installing workspace, or (Enterprise Grid) its org. A
+    user whose organisation cannot be told is not."""
+    if team_id and team_id == install_team:
+        return True
+    return bool(install_enterprise) and (enterprise_id == install_enterprise or team_id == install_enterprise)
+
+
+def viewer_state(s: Services, user_id: str) -> HomeViewer | None:
+    with s.db.read() as session:
+        return session.get(HomeViewer, user_id)
+
+
+def remember_viewer(
+    s: Services,
+    user_id: str,
+    *,
+    view: str | None = None,
+    page: int | None = None,
+    note: str | None = None,
+    opened: bool = False,
+) -> HomeViewer:
+    """Record what the viewer looks at now. `opened` (app_home_opened) clears the last note; a
+    `note` is mrkdwn built with `messages.fmt` (user text in it escaped), "" clears it."""
+    now = s.clock.now()
+    with s.db.session() as session:
+        row = session.get(HomeViewer, user_id)
+        if row is None:
+            row = HomeViewer(user_id=user_id, opened_at=now)
+        if view in VIEWS:
+            row.view, row.page = view, 1
+        if page is not None:
+            row.page = max(1, page)
+        if opened:
+            row.opened_at, row.note = now, None
+        if note is not None:
+            row.note = note[:NOTE_MAX]
+        session.add(row)
+        session.flush()
+        session.expunge(row)
+    return row
+
+
+def _card_data(session: Any, card: Card, viewer: str) -> dict[str, Any]:
+    e, fc = card.engagement, card.outlook.forecast
+    phase = card.current_phase
+    gates = gate_rows(session, phase, complete=card.current_phase_complete) if phase is not None else []
+    ready = next((g for g in gates if g["can_request"]), None)
+    return {
+        "id": e.id,
+        "customer_name": e.customer_name,
+        "channel": e.channel_id,
+        "phase_number": phase.number if phase else 0,
+        "phase_name": phase.name if phase else "",
+        "phases": len(card.phases),
+        "done": card.done,
+        "na": card.na,
+        "total": card.applicable,
+        "health": health_data(card.outlook.health),
+        "golive": fc.golive,
+        "target": fc.planned_golive,
+        "has_target": fc.has_target,
+        "slip": fc.slip,
+        "blocked": [{"ref": ref, "title": i.title} for ref, i in card.blocked[:LIST_MAX]],
+        "blocked_more": max(0, len(card.blocked) - LIST_MAX),
+        "waiting": [{"gate": w.gate, "days": w.business_days} for w in card.waiting[:LIST_MAX]],
+        "waiting_more": max(0, len(card.waiting) - LIST_MAX),
+        "mine_overdue": [
+            {"ref": ref, "title": i.title, "due": i.due_on} for ref, i in card.mine_overdue[:LIST_MAX]
+        ],
+        "mine_more": max(0, len(card.mine_overdue) - LIST_MAX),
+        "signoff": {"id": ready["id"], "title": ready["title"]} if ready else None,
+    }
+
+
+def home_view(s: Services, user_id: str, *, vendor: bool = True) -> dict[str, Any]:
+    """The Home tab of `user_id` as their `HomeViewer` row says (their engagements, page 1 when
+    there is none). `vendor=False`: the note for someone who is not of the vendor's side."""
+    if not vendor:
+        return s.renderer.view("home.json.j2", outsider=True, command=s.command)
+    state = viewer_state(s, user_id)
+    view = state.view if state is not None and state.view in VIEWS else MINE
+    wanted = state.page if state is not None else 1
+    now = s.clock.now()
+    with s.db.read() as session:
+        engagements = my_engagements(session, user_id) if view == MINE else active_engagements(session)
+        cards = load_cards(session, engagements, s.playbook, now, viewer=user_id)
+        shown, page, pages = page_of(cards, wanted, PER_PAGE)
+        rows = [_card_data(session, c, user_id) for c in shown]
+    return s.renderer.view(
+        "home.json.j2",
+        outsider=False,
+        view=view,
+        cards=rows,
+        count=len(cards),
+        page=page,
+        pages=pages,
+        note=Trusted(state.note) if state is not None and state.note else None,
+        command=s.command,
+    )
+
+
+def publish_home(s: Services, user_id: str, *, vendor: bool = True) -> None:
+    """Queue a publish of the user's Home (see `HomeJob`). Listeners call it after their ack.
+
+    Every publish of a person's Home goes through this one queue, also those of their own clicks:
+    two publishes rendered in different threads could land in the wrong order and show an older
+    state (a note written after a change-driven refresh had rendered). One key per person makes
+    them run one after the other, each rendering the database as it is then."""
+    s.outbox.submit(HomeJob(s, user_id, vendor=vendor))
+
+
+class HomeJob(Job):
+    """Publish one person's Home, rendered when it runs. Coalesced per person: a burst of
+    changes is one publish running and one waiting (the newest wins)."""
+
+    def __init__(self, s: Services, user_id: str, *, vendor: bool = True) -> None:
+        self.s, self.user_id, self.vendor = s, user_id, vendor
+        self.key = ("home", user_id)
+        self.settle = SETTLE_SECONDS
+
+    def run(self, out: Sending) -> None:
+        out.publish_home(self.user_id, home_view(self.s, self.user_id, vendor=self.vendor))
+
+    def describe(self) -> str:
+        return f"publish the Home of {self.user_id}"
+
+
+class HomesJob(Job):
+    """An engagement changed: find whose Home shows it, and queue theirs. Runs in the outbox, so
+    the listener that made the change only queues this."""
+
+    def __init__(self, s: Services, engagement_id: int) -> None:
+        self.s, self.engagement_id = s, engagement_id
+        self.key = ("homes", engagement_id)
+        self.settle = SETTLE_SECONDS
+
+    def run(self, out: Sending) -> None:
+        for user_id in viewers_of(self.s, self.engagement_id):
+            out.submit(HomeJob(self.s, user_id))  # vendor's people only: see remember_viewer
+
+    def describe(self) -> str:
+        return f"find the Homes showing engagement {self.engagement_id}"
+
+
+def viewers_of(s: Services, engagement_id: int) -> list[str]:
+    """People who opened Home and see this engagement there: its lead and consultants, and
+    whoever looks at all engagements."""
+    team = (
+        select(Member.user_id)
+        .join(MemberRole, col(MemberRole.member_id) == col(Member.id))
+        .where(Member.engagement_id == engagement_id, col(MemberRole.role).in_(VENDOR_ROLES))
+    )
     with s.db.read() as session:
         rows = session.exec(
-            select(Engagement)
-            .join(Member, col(Member.engagement_id) == col(Engagement.id))
-            .where(Member.user_id == user_id, Engagement.status == "active")
-            .order_by(col(Engagement.id).desc())
-            .limit(MAX_ENGAGEMENTS)
+            select(HomeViewer.user_id).where(or_(HomeViewer.view == ALL, col(HomeViewer.user_id).in_(team)))
         ).all()
-        engagements = [
-            overview(session, e, s.playbook, s.clock.now()) | {"channel": e.channel_id} for e in rows
-        ]
-    return s.renderer.view("home.json.j2", engagements=engagements, command=s.command)
+    return sorted(set(rows))
+
+
+def refresh_homes(s: Services, engagement_id: int) -> None:
+    """Queue a re-publish of the Homes that show this engagement (see `HomesJob`)."""
+    s.outbox.submit(HomesJob(s, engagement_id))

@@ -31,6 +31,8 @@ class Pace:
 SLACK_PACE: dict[str, Pace] = {
     "chat.update": Pace(per_minute=45, burst=40),
     "chat.postMessage": Pace(per_minute=55, burst=8, per_channel=True),
+    # Tier 4 (100+ a minute): the App Home re-published after changes.
+    "views.publish": Pace(per_minute=90, burst=20),
 }
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from bot.engagement.checklist import phase_by_number
 from bot.services import Services
+from bot.slack.home import refresh_homes
 from bot.slack.nudges import refresh_nudges
 from bot.slack.presenters import Rows, checklist_context, checklist_key, overview, phase_data, split_rows
 from bot.slack.sending import SETTLE_SECONDS, Job, Sending, UpdateJob
@@ -341,6 +342,7 @@ def post_checklist(s: Services, engagement_id: int, phase_number: int) -> None:
     pointer to it."""
     channel = _channel_of(s, engagement_id)
     s.outbox.submit(ChecklistJob(s, engagement_id, phase_number, channel, post=True))
+    refresh_homes(s, engagement_id)  # a new engagement's first checklist: its lead's Home shows it
 
 
 def refresh_checklist(
@@ -358,6 +360,9 @@ def refresh_checklist(
     """
     channel = channel or _channel_of(s, engagement_id)
     s.outbox.submit(ChecklistJob(s, engagement_id, phase_number, channel, redraw=frozenset(redraw)))
+    # Whatever changed a checklist (a tick, a block, a sign-off, the plan) changes the Home of the
+    # engagement's team too.
+    refresh_homes(s, engagement_id)
 
 
 def refresh_posted_checklists(s: Services, engagement_id: int) -> None:
@@ -390,3 +395,4 @@ def announce_phase(s: Services, engagement_id: int, phase_number: int) -> None:
     s.outbox.post(channel, message, kind=kind, key=key, engagement_id=engagement_id)
     if not live:
         s.outbox.submit(ChecklistJob(s, engagement_id, phase_number, channel, post=True))
+    refresh_homes(s, engagement_id)

@@ -232,6 +232,24 @@ class Sending:
         self._entry.landed[(channel, ts)] = digest
         return True
 
+    def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        """views.publish, paced (Tier 4: about 100 a minute for the workspace); raises Retry to run
+        the job again later (a 429, a 5xx, a timeout, or pacing), SlackCallFailed when Slack
+        refused it for good. The job renders again when it runs again: the latest state wins."""
+        self._pace("views.publish", "", wait_here=False)
+        try:
+            self.slack.publish_home(user_id, view)
+        except SlackCallFailed as exc:
+            if exc.error == "ratelimited" or exc.status == 429:
+                after = exc.retry_after if exc.retry_after is not None else 1.0
+                self.outbox.pacer.hold("views.publish", "", after)
+                raise Retry(after, "views.publish ratelimited") from exc
+            if _transient(exc):
+                raise Retry(None, f"views.publish {exc.error}") from exc
+            raise
+        except (OSError, http.client.HTTPException) as exc:
+            raise Retry(None, f"views.publish {type(exc).__name__}") from exc
+
     def post(
         self,
         channel: str,

@@ -234,7 +234,7 @@ def test_home_tab_sends_app_home_opened_for_vendor_people_only(web: Browser, san
     page = web.post("/home", {})
     assert [t.text for t in page.find_all(cls="tab") if "active" in t.classes] == ["Home"]
     home = page.find(cls="home-view")
-    assert "Your implementations" in home.text and "Acme Corp" in home.text
+    assert "Your engagements" in home.text and "Acme Corp" in home.text and "riskiest first" in home.text
     assert standin.home(LEAD.user_id) is not None
     web.be(CONTRIBUTOR)
     page = web.post("/home", {})

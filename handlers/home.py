@@ -1,0 +1,204 @@
+"""The App Home tab: opening it, switching between *Mine* and *All engagements*, turning pages,
+and the buttons on each engagement's card (checklist, request sign-off, settings, timeline).
+
+Every listener acks first; the Home is published after the ack (views.publish), and a modal is
+opened right after it (the trigger expires within seconds). The portfolio is for the vendor's
+people only: someone else opening the tab gets a short note instead, and every card button checks
+again, on the server, that the clicker is on the vendor's side of that engagement — the button's
+value only says which engagement. A refusal is a friendly private message (`UserError`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from slack_bolt import App
+from sqlmodel import Session
+
+from bot.engagement.checklist import phase_by_number
+from bot.engagement.outlook import load_outlook
+from bot.engagement.timeline import text_timeline
+from bot.errors import UserError
+from bot.people.sides import Actor
+from bot.services import Services
+from bot.slack.home import is_vendor_user, publish_home, remember_viewer
+from bot.slack.publish import post_checklist
+from bot.slack.timeline_share import dryrun_day, timeline_summary
+from handlers.base import Request, actor_for, listener
+from handlers.settings import settings_view
+from handlers.signoffs import request_gate
+from messages import Trusted, fmt
+from storage.models import Engagement, Gate
+
+log = logging.getLogger("golive.handlers.home")
+
+VIEW = re.compile(r"^home_view:(mine|all)$")
+PAGE = re.compile(r"^home_page:(\d+)$")
+CHECKLIST = re.compile(r"^home_checklist:(\d+)$")
+SIGNOFF = re.compile(r"^home_signoff:(\d+)$")
+SETTINGS = re.compile(r"^home_settings:(\d+)$")
+TIMELINE = re.compile(r"^home_timeline:(\d+)$")
+
+GONE = "That engagement is no longer active, so nothing was done."
+
+
+def is_vendor_viewer(req: Request) -> bool:
+    """The requesting user is of the vendor's organisation (the installing workspace, or its
+    Enterprise Grid org). An event names no team for its user, and a click from a sibling
+    workspace needs the org: users.info tells (cached for a day)."""
+    s = req.services
+    team, enterprise = req.user_team_id, req.user_enterprise_id
+    if team is None or (team != req.installing_team and enterprise is None):
+        profile = s.slack.cached_profile(req.user_id) or s.slack.profile(req.user_id)
+        team, enterprise = team or profile.team_id, enterprise or profile.enterprise_id
+    if team and team == req.installing_team:
+        return True
+    if not enterprise:
+        return False
+    install = req.install_enterprise_id or s.slack.install_enterprise()
+    return is_vendor_user(team, enterprise, install_team=req.installing_team, install_enterprise=install)
+
+
+def on_home_opened(req: Request) -> None:
+    req.ack()
+    event = req.body.get("event") or {}
+    if event.get("tab") not in (None, "home"):
+        return
+    s = req.services
+    user = str(event.get("user") or "")
+    if not is_vendor_viewer(req):
+        publish_home(s, user, vendor=False)
+        return
+    remember_viewer(s, user, opened=True)
+    publish_home(s, user)
+
+
+def _navigate(req: Request, *, view: str | None = None, page: int | None = None) -> None:
+    s = req.services
+    if not is_vendor_viewer(req):
+        publish_home(s, req.user_id, vendor=False)
+        return
+    remember_viewer(s, req.user_id, view=view, page=page, note="")
+    publish_home(s, req.user_id)
+
+
+def on_view(req: Request) -> None:
+    req.ack()
+    found = VIEW.match(str(req.action.get("action_id") or ""))
+    _navigate(req, view=found.group(1) if found else None)
+
+
+def on_page(req: Request) -> None:
+    req.ack()
+    _navigate(req, page=req.action_number())
+
+
+def _card_engagement(req: Request, session: Session, engagement_id: int) -> tuple[Engagement, Actor]:
+    """The engagement of a card, still active, and the clicker, who must be on its vendor side."""
+    engagement = session.get(Engagement, engagement_id)
+    if engagement is None or engagement.status != "active":
+        raise UserError(GONE)
+    actor = actor_for(req, session, engagement, acting=False)
+    if not actor.is_vendor:
+        raise UserError(
+            f"Only the implementation team of the {engagement.customer_name} implementation can do "
+            "that. Nothing was changed."
+        )
+    return engagement, actor
+
+
+def _answer(req: Request, note: Trusted) -> None:
+    """Say on the Home what the click did (until the next visit or page)."""
+    remember_viewer(req.services, req.user_id, note=note)
+    publish_home(req.services, req.user_id)
+
+
+def on_checklist(req: Request) -> None:
+    """Post the current phase's checklist in the channel, as `/golive checklist` does (the copy
+    posted before becomes a pointer to it)."""
+    req.ack()
+    s = req.services
+    with s.db.read() as session:
+        engagement, _actor = _card_engagement(req, session, req.action_number())
+        phase = phase_by_number(session, engagement, engagement.phase_index)
+        name, customer, channel = phase.name, engagement.customer_name, engagement.channel_id
+        engagement_id, number = engagement.id, phase.number
+    post_checklist(s, engagement_id, number)  # type: ignore[arg-type]
+    _answer(
+        req,
+        fmt(
+            ":white_check_mark: Posted the {phase} checklist of *{customer}* in <#{channel}>.",
+            phase=name,
+            customer=customer,
+            channel=Trusted(channel),
+        ),
+    )
+
+
+def on_signoff(req: Request) -> None:
+    """Request the current phase's ready sign-off: the request is posted in the channel, as
+    `/golive signoff` posts it."""
+    req.ack()
+    s = req.services
+    gate_id = req.action_number()
+    with s.db.read() as session:
+        gate = session.get(Gate, gate_id)
+        if gate is None:
+            raise UserError(GONE)
+        engagement, _actor = _card_engagement(req, session, gate.engagement_id)
+        title, customer, channel, engagement_id = (
+            gate.title,
+            engagement.customer_name,
+            engagement.channel_id,
+            engagement.id,
+        )
+    request_gate(req, engagement_id, gate_id)  # type: ignore[arg-type]
+    _answer(
+        req,
+        fmt(
+            ":white_check_mark: Requested the {gate} sign-off of *{customer}* in <#{channel}>; its approvers "
+            "are told in its thread.",
+            gate=title,
+            customer=customer,
+            channel=Trusted(channel),
+        ),
+    )
+
+
+def on_settings(req: Request) -> None:
+    """The engagement's settings form, the one `/golive settings` opens."""
+    req.ack()
+    s = req.services
+    with s.db.read() as session:
+        engagement, _actor = _card_engagement(req, session, req.action_number())
+        view = settings_view(s, engagement)
+    s.slack.open_view(req.trigger_id or "", view)
+
+
+def on_timeline(req: Request) -> None:
+    """The timeline as text in a modal: nothing is posted in the channel."""
+    req.ack()
+    s = req.services
+    with s.db.read() as session:
+        engagement, _actor = _card_engagement(req, session, req.action_number())
+        outlook = load_outlook(session, engagement, s.playbook, s.clock.now())
+        view = s.renderer.view(
+            "timeline_modal.json.j2",
+            customer_name=engagement.customer_name,
+            channel=engagement.channel_id,
+            summary=timeline_summary(engagement.customer_name, outlook),
+            timeline=text_timeline(outlook.forecast, dryrun=dryrun_day(engagement)),
+            command=s.command,
+        )
+    s.slack.open_view(req.trigger_id or "", view)
+
+
+def register(app: App, services: Services) -> None:
+    app.event("app_home_opened")(listener(services, on_home_opened))
+    app.action(VIEW)(listener(services, on_view))
+    app.action(PAGE)(listener(services, on_page))
+    app.action(CHECKLIST)(listener(services, on_checklist))
+    app.action(SIGNOFF)(listener(services, on_signoff))
+    app.action(SETTINGS)(listener(services, on_settings))
+    app.action(TIMELINE)(listener(services, on_timeline))
