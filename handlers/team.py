@@ -19,6 +19,7 @@ from bot.people.organisations import pin_customer
 from bot.people.sides import CUSTOMER, VENDOR
 from bot.services import Services
 from bot.slack.gateway import Profile, SlackCallFailed
+from bot.slack.home import refresh_homes
 from bot.slack.notes import tell_approver
 from bot.slacktext import plain_text, user_id_from_token
 from handlers.base import Request, actor_for, click_engagement, listener
@@ -39,7 +40,10 @@ def _gate_titles(s: Services, engagement_id: int) -> dict[str, str]:
 
 
 def refresh_open_requests(s: Services, engagement_id: int) -> None:
-    """Open sign-off requests show who may approve: keep them true when approvers change."""
+    """After roles changed. Open sign-off requests show who may approve: keep them true when
+    approvers change; and a new (or former) lead or consultant sees the engagement in (or out of)
+    their Home's portfolio."""
+    refresh_homes(s, engagement_id)
     with s.db.read() as session:
         ids = session.exec(
             select(SignoffRequest.id)

@@ -31,6 +31,7 @@ from bot.reminders.nudges import (
 )
 from bot.reminders.working_hours import clock_of
 from bot.slack.gateway import SlackCallFailed
+from bot.slack.home import refresh_homes
 from bot.slack.nudges import ESCALATION, LIVE, NUDGE, OPEN, REPLACED, refresh_row, render_nudge, render_row
 from bot.slack.sending import MESSAGE_GONE
 from storage.models import Engagement, NudgeMessage, Reminder
@@ -130,6 +131,9 @@ def deliver_nudge(sw: Sweeper, reminder_id: int, now: datetime, report: SweepRep
         last_error=None,
         unconfirmed_since=None,
     )
+    # Items went overdue since the Home was drawn: the team's Home shows them (after the sweep,
+    # through the outbox, only for people who opened it).
+    refresh_homes(s, engagement_id)  # type: ignore[arg-type]
     refs = [e.ref for p in plans for e in p.due]
     report.sent.append(
         f"nudge → {channel}: {name} · "

@@ -302,3 +302,20 @@ def test_a_change_republishes_the_home_of_team_members_who_opened_it_only(harnes
     open_home(h, CONSULTANT)
     h.command("undo 1.1")
     assert "1/" in blocks_text(h.standin.home(CONSULTANT.user_id)["view"]["blocks"])
+
+
+def test_a_new_consultant_and_items_gone_overdue_republish_the_home(harness):
+    h = harness
+    h.command("start Acme Corp size=small kickoff=2026-11-30 tz=Europe/Berlin")
+    assert customers(open_home(h, OUTSIDER)) == []  # a vendor colleague, on no engagement yet
+    h.command(f"role {mention(OUTSIDER)} consultant")
+    assert customers(h.standin.home(OUTSIDER.user_id)) == ["Acme Corp"]  # without opening it again
+    assert ":red_circle: *Late*" not in blocks_text(open_home(h, LEAD)["view"]["blocks"])
+    before = publishes_to(h, LEAD.user_id)
+    # Nothing was done; days later the sweep nudges about overdue items: the Home follows.
+    at(h, "2026-12-08T10:00:00+01:00")
+    report = h.run_sweep()
+    h.idle()
+    assert [line for line in report.sent if line.startswith("nudge")]
+    assert publishes_to(h, LEAD.user_id) == before + 1
+    assert ":red_circle: *Late*" in blocks_text(h.standin.home(LEAD.user_id)["view"]["blocks"])
