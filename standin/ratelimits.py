@@ -33,10 +33,13 @@ class RateLimit:
             raise ValueError("a rate limit needs per_minute > 0 and burst >= 1")
 
 
-# Tier 3 for chat.update; one post a second per channel, with a short burst, for chat.postMessage.
+# Tier 3 for chat.update; one post a second per channel, with a short burst, for chat.postMessage;
+# Tier 4 for views.publish.
 SLACK_RATE_LIMITS: dict[str, RateLimit] = {
     "chat.update": RateLimit(per_minute=50, burst=50),
     "chat.postMessage": RateLimit(per_minute=60, burst=10, per_channel=True),
+    # Tier 4 ("100+ per minute"): publishing App Home views.
+    "views.publish": RateLimit(per_minute=100, burst=20),
 }
 
 

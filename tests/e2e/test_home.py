@@ -319,3 +319,25 @@ def test_a_new_consultant_and_items_gone_overdue_republish_the_home(harness):
     assert [line for line in report.sent if line.startswith("nudge")]
     assert publishes_to(h, LEAD.user_id) == before + 1
     assert ":red_circle: *Late*" in blocks_text(h.standin.home(LEAD.user_id)["view"]["blocks"])
+
+
+def test_home_publishes_under_slacks_rate_limit_wait_out_429s_and_end_with_the_latest_state(harness):
+    h = harness
+    h.command("start Acme Corp size=small kickoff=2026-11-30 tz=Europe/Berlin")
+    h.command(f"role {mention(CONSULTANT)} consultant")
+    for who in (LEAD, CONSULTANT):
+        open_home(h, who)
+    h.driver.click_view(open_home(h, OUTSIDER)["id"], "home_view:all", user=OUTSIDER.user_id)
+    h.idle()
+    # Slack stricter than the bot's pacing: one publish a second, no burst, and the bot not pacing.
+    h.standin.set_rate_limit("views.publish", per_minute=60, burst=1)
+    h.bot.outbox.pacer.set("views.publish", None)
+    h.standin.reset_calls()
+    for ref in ("1.1", "1.2", "1.3"):
+        h.command(f"done {ref}")
+    h.idle(timeout=30)
+    refused = h.standin.ratelimited_responses("views.publish")
+    assert refused, "the stand-in's limit was never reached: the test tests nothing"
+    assert all(c.status == 429 for c in refused)
+    for who in (LEAD, CONSULTANT, OUTSIDER):
+        assert "3/" in blocks_text(h.standin.home(who.user_id)["view"]["blocks"]), who.name
