@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.slack.gateway import SlackCallFailed
 from messages import Message
@@ -38,6 +38,7 @@ BACKOFF_FIRST = 0.5  # seconds before the first retry of a 5xx or a timeout; dou
 BACKOFF_MAX = 60.0
 POST_EVENT = "golive_post"  # message metadata event type: finds a post whose answer was lost
 # The message is not there (any more), or can no longer be edited: nothing to retry.
+T = TypeVar("T")
 MESSAGE_GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 # Looking a lost post up in the channel is not possible: post it again rather than never.
 CANNOT_LOOK = frozenset(
@@ -214,21 +215,12 @@ class Sending:
         digest = _digest(message)
         if self._entry.landed.get((channel, ts)) == digest:
             return True
-        self._pace("chat.update", channel, wait_here=False)
         try:
-            self.slack.update(channel, ts, message)
+            self.call("chat.update", channel, lambda: self.slack.update(channel, ts, message))
         except SlackCallFailed as exc:
-            if exc.error == "ratelimited" or exc.status == 429:
-                after = exc.retry_after if exc.retry_after is not None else 1.0
-                self.outbox.pacer.hold("chat.update", channel, after)
-                raise Retry(after, "chat.update ratelimited") from exc
             if exc.error in MESSAGE_GONE:
                 return False
-            if _transient(exc):
-                raise Retry(None, f"chat.update {exc.error}") from exc
             raise
-        except (OSError, http.client.HTTPException) as exc:
-            raise Retry(None, f"chat.update {type(exc).__name__}") from exc
         self._entry.landed[(channel, ts)] = digest
         return True
 
@@ -236,19 +228,25 @@ class Sending:
         """views.publish, paced (Tier 4: about 100 a minute for the workspace); raises Retry to run
         the job again later (a 429, a 5xx, a timeout, or pacing), SlackCallFailed when Slack
         refused it for good. The job renders again when it runs again: the latest state wins."""
-        self._pace("views.publish", "", wait_here=False)
+        self.call("views.publish", "", lambda: self.slack.publish_home(user_id, view))
+
+    def call(self, method: str, channel: str, fn: Callable[[], T]) -> T:
+        """One Slack call of a job that can run again later: paced (when `method` has a pace);
+        pacing, a 429 (its Retry-After then holds every call of `method`), a 5xx, a timeout or a
+        lost connection raise Retry; Slack's other refusals raise SlackCallFailed."""
+        self._pace(method, channel, wait_here=False)
         try:
-            self.slack.publish_home(user_id, view)
+            return fn()
         except SlackCallFailed as exc:
-            if exc.error == "ratelimited" or exc.status == 429:
+            if _ratelimited(exc):
                 after = exc.retry_after if exc.retry_after is not None else 1.0
-                self.outbox.pacer.hold("views.publish", "", after)
-                raise Retry(after, "views.publish ratelimited") from exc
+                self.outbox.pacer.hold(method, channel, after)
+                raise Retry(after, f"{method} ratelimited") from exc
             if _transient(exc):
-                raise Retry(None, f"views.publish {exc.error}") from exc
+                raise Retry(None, f"{method} {exc.error}") from exc
             raise
         except (OSError, http.client.HTTPException) as exc:
-            raise Retry(None, f"views.publish {type(exc).__name__}") from exc
+            raise Retry(None, f"{method} {type(exc).__name__}") from exc
 
     def post(
         self,
@@ -291,7 +289,7 @@ class Sending:
                     thread_ts=thread_ts,
                 )
             except SlackCallFailed as exc:
-                if exc.error == "ratelimited" or exc.status == 429:
+                if _ratelimited(exc):
                     after = exc.retry_after if exc.retry_after is not None else 1.0
                     self.outbox.pacer.hold("chat.postMessage", channel, after)
                     self.outbox.note_wait()
@@ -327,15 +325,13 @@ class Sending:
     def permalink(self, channel: str, ts: str) -> str | None:
         """A link to a message, or None when Slack would not give one (it is gone)."""
         try:
-            return self.slack.permalink(channel, ts)
-        except SlackCallFailed as exc:
-            if exc.error == "ratelimited" or exc.status == 429:
-                raise Retry(exc.retry_after or 1.0, "chat.getPermalink ratelimited") from exc
-            if _transient(exc):
-                raise Retry(None, f"chat.getPermalink {exc.error}") from exc
+            return self.call("chat.getPermalink", channel, lambda: self.slack.permalink(channel, ts))
+        except SlackCallFailed:
             return None
-        except (OSError, http.client.HTTPException) as exc:
-            raise Retry(None, f"chat.getPermalink {type(exc).__name__}") from exc
+
+
+def _ratelimited(exc: SlackCallFailed) -> bool:
+    return exc.error == "ratelimited" or exc.status == 429
 
 
 def _transient(exc: SlackCallFailed) -> bool:

@@ -15,7 +15,6 @@ picture drawn once is kept for the retry.
 
 from __future__ import annotations
 
-import http.client
 import logging
 from datetime import date, datetime
 
@@ -24,7 +23,7 @@ from bot.engagement.outlook import Outlook, load_outlook
 from bot.engagement.timeline import text_timeline
 from bot.services import Services
 from bot.slack.gateway import SlackCallFailed
-from bot.slack.sending import Job, Retry, Sending
+from bot.slack.sending import Job, Sending
 from messages import Message, escape_mrkdwn
 from storage.models import Engagement
 
@@ -126,48 +125,33 @@ class TimelineJob(Job):
                 + escape_mrkdwn(timeline_summary(engagement.customer_name, outlook)),
             )
         picture, filename, title, comment = self._drawn
+        # escaped like every text sent to Slack, though it is shown as plain text
+        alt = escape_mrkdwn(
+            f"Timeline of the {engagement.customer_name} implementation: planned, actual and "
+            f"forecast dates of each phase. {timeline_summary(engagement.customer_name, outlook)}"
+        )[:1000]
         try:
-            out.slack.upload_file(
+            out.call(
+                "files.upload",
                 self.channel,
-                filename=filename,
-                content=picture,
-                title=title,
-                initial_comment=comment,
-                thread_ts=self.thread_ts,
-                # escaped like every text sent to Slack, though it is shown as plain text
-                alt_txt=escape_mrkdwn(
-                    f"Timeline of the {engagement.customer_name} implementation: planned, actual and "
-                    f"forecast dates of each phase. {timeline_summary(engagement.customer_name, outlook)}"
-                )[:1000],
+                lambda: out.slack.upload_file(
+                    self.channel,
+                    filename=filename,
+                    content=picture,
+                    title=title,
+                    initial_comment=comment,
+                    thread_ts=self.thread_ts,
+                    alt_txt=alt,
+                ),
             )
         except SlackCallFailed as exc:
-            if exc.error == "ratelimited" or exc.status == 429:
-                raise Retry(exc.retry_after or 1.0, "upload ratelimited") from exc
-            if (exc.status or 0) >= 500 or exc.error in ("internal_error", "fatal_error", "request_timeout"):
-                raise Retry(None, f"upload {exc.error}") from exc
             if not uploads_blocked(exc):
                 raise
             log.info("files are blocked in %s (%s): the timeline goes as text", self.channel, exc.error)
-            self._post_text(out, text_message(self.s, engagement, outlook, blocked=True))
-        except (OSError, http.client.HTTPException) as exc:
-            raise Retry(None, f"upload {type(exc).__name__}") from exc
-
-    def _post_text(self, out: Sending, message: Message) -> None:
-        if self.thread_ts is None:
-            out.post(self.channel, message, kind="timeline", engagement_id=self.engagement_id)
-            return
-        try:
-            out.slack.post(
-                self.channel,
-                message,
-                kind="timeline",
-                engagement_id=self.engagement_id,
-                thread_ts=self.thread_ts,
+            message = text_message(self.s, engagement, outlook, blocked=True)
+            out.post(
+                self.channel, message, kind="timeline", engagement_id=self.engagement_id, thread_ts=self.thread_ts
             )
-        except SlackCallFailed as exc:
-            if exc.error == "ratelimited" or exc.status == 429:
-                raise Retry(exc.retry_after or 1.0, "chat.postMessage ratelimited") from exc
-            raise
 
 
 def share_timeline(s: Services, engagement_id: int, channel: str, *, thread_ts: str | None = None) -> None:
