@@ -23,6 +23,7 @@ from bot.engagement.checklist import Change
 from bot.people.roles import ALL_GATES, approvers_for
 from bot.services import Services
 from bot.slack.publish import checklist_thread
+from bot.slack.sending import Thread
 from storage.models import Engagement, EngagementPhase, Gate, Member, SignoffRequest
 
 log = logging.getLogger("golive.notes")
@@ -53,6 +54,25 @@ def in_checklist_thread(
     return find
 
 
+def _note(
+    s: Services,
+    channel: str,
+    engagement_id: int,
+    *,
+    key: str,
+    thread_ts: Thread,
+    what: str,
+    people: list[str],
+    by: str | None,
+    **facts: object,
+) -> None:
+    """Post one work note (`work_note.json.j2`, `what` kind of it) in a thread, once per `key`."""
+    message = s.renderer.message(
+        "work_note.json.j2", what=what, people=people, by=by, command=s.command, **facts
+    )
+    s.outbox.post(channel, message, kind=NOTE, key=key, engagement_id=engagement_id, thread_ts=thread_ts)
+
+
 def tell_about_change(s: Services, engagement_id: int, change: Change | None, actor_id: str | None) -> None:
     """After an item was assigned or dated: tell its assignee, once, under the checklist."""
     if change is None or change.kind not in TOLD_ABOUT:
@@ -67,23 +87,18 @@ def tell_about_change(s: Services, engagement_id: int, change: Change | None, ac
             return
         channel = engagement.channel_id
         by = name_of(session, engagement_id, actor_id)
-    message = s.renderer.message(
-        "work_note.json.j2",
+    _note(
+        s,
+        channel,
+        engagement_id,
+        key=f"{change.kind}:{item.id}",
+        thread_ts=in_checklist_thread(s, engagement_id, change.phase.number),
         what="assigned" if change.kind == "item.assigned" else "due",
         people=[assignee],
+        by=by,
         ref=change.ref,
         title=item.title,
         due=item.due_on,
-        by=by,
-        command=s.command,
-    )
-    s.outbox.post(
-        channel,
-        message,
-        kind=NOTE,
-        key=f"{change.kind}:{item.id}",
-        engagement_id=engagement_id,
-        thread_ts=in_checklist_thread(s, engagement_id, change.phase.number),
     )
 
 
@@ -115,34 +130,29 @@ def tell_approver(s: Services, engagement_id: int, user_id: str, gate_key: str, 
         by = name_of(session, engagement_id, actor_id)
     if open_requests:
         for request, gate in open_requests:
-            message = s.renderer.message(
-                "work_note.json.j2",
+            _note(
+                s,
+                channel,
+                engagement_id,
+                key=f"approver:{request.id}",
+                thread_ts=request.ts,
                 what="approver_request",
                 people=[user_id],
+                by=by,
                 title=gate.title,
                 version=request.version,
-                by=by,
-                command=s.command,
-            )
-            s.outbox.post(
-                channel,
-                message,
-                kind=NOTE,
-                key=f"approver:{request.id}",
-                engagement_id=engagement_id,
-                thread_ts=request.ts,
             )
         return
-    message = s.renderer.message(
-        "work_note.json.j2", what="approver", people=[user_id], title=only, by=by, command=s.command
-    )
-    s.outbox.post(
+    _note(
+        s,
         channel,
-        message,
-        kind=NOTE,
+        engagement_id,
         key=f"approver:{user_id}",
-        engagement_id=engagement_id,
         thread_ts=in_checklist_thread(s, engagement_id),
+        what="approver",
+        people=[user_id],
+        by=by,
+        title=only,
     )
 
 
@@ -160,21 +170,16 @@ def tell_approvers_of_request(s: Services, request_id: int, request_ts: str) -> 
         by = name_of(session, engagement.id, request.requested_by)  # type: ignore[arg-type]
     if not people:
         return  # the request itself says that no approver is named yet
-    message = s.renderer.message(
-        "work_note.json.j2",
+    _note(
+        s,
+        channel,
+        engagement_id,
+        key=f"requested:{request_id}",
+        thread_ts=request_ts,
         what="signoff_requested",
         people=people,
+        by=by,
         title=gate.title,
         version=request.version,
         phase=phase.name if phase else "",
-        by=by,
-        command=s.command,
-    )
-    s.outbox.post(
-        channel,
-        message,
-        kind=NOTE,
-        key=f"requested:{request_id}",
-        engagement_id=engagement_id,
-        thread_ts=request_ts,
     )
