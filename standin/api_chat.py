@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from .api_common import (
@@ -327,6 +328,61 @@ def _bound(args: dict[str, Any], key: str, error: str) -> tuple[int, int] | None
         raise ApiError(error) from exc
 
 
+@dataclass(frozen=True)
+class _Paging:
+    """The bounds and paging arguments conversations.history and .replies share."""
+
+    oldest: tuple[int, int] | None
+    latest: tuple[int, int] | None
+    inclusive: bool
+    with_metadata: bool
+    limit: int
+    cursor: tuple[int, int] | None  # the ts the cursor names
+    cursor_kind: str
+
+    @classmethod
+    def of(cls, args: dict[str, Any], *, default_limit: int, max_limit: int, cursor_kind: str) -> _Paging:
+        try:
+            limit = min(max(int(str_arg(args, "limit") or default_limit), 1), max_limit)
+        except ValueError as exc:
+            raise ApiError("invalid_limit") from exc
+        cursor: tuple[int, int] | None = None
+        if raw := str_arg(args, "cursor"):
+            try:
+                kind, _, value = base64.b64decode(raw).decode().partition(":")
+                if kind != cursor_kind:
+                    raise ValueError(kind)
+                cursor = _ts_key(value)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise ApiError("invalid_cursor") from exc
+        return cls(
+            oldest=_bound(args, "oldest", "invalid_ts_oldest"),
+            latest=_bound(args, "latest", "invalid_ts_latest"),
+            inclusive=bool_arg(args, "inclusive"),
+            with_metadata=bool_arg(args, "include_all_metadata"),
+            limit=limit,
+            cursor=cursor,
+            cursor_kind=cursor_kind,
+        )
+
+    def in_bounds(self, key: tuple[int, int]) -> bool:
+        if self.oldest is not None and (key < self.oldest or (key == self.oldest and not self.inclusive)):
+            return False
+        return not (self.latest is not None and (key > self.latest or (key == self.latest and not self.inclusive)))
+
+    def page(self, ws: Workspace, found: list[dict[str, Any]]) -> dict[str, Any]:
+        """The first `limit` of `found` as Slack shows them, and the cursor to the rest."""
+        page, more = found[: self.limit], len(found) > self.limit
+        messages = []
+        for record in page:
+            message = ws.slack_message(record)
+            if not self.with_metadata:
+                message.pop("metadata", None)
+            messages.append(message)
+        cursor = base64.b64encode(f"{self.cursor_kind}:{page[-1]['ts']}".encode()).decode() if more else ""
+        return {"messages": messages, "has_more": more, "response_metadata": {"next_cursor": cursor}}
+
+
 @method("conversations.history")
 def conversations_history(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
     """A conversation's messages, newest first: top-level messages (no thread replies), not deleted.
@@ -338,57 +394,27 @@ def conversations_history(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
     channel = _readable(ws, str_arg(req.args, "channel"), "history")
     if ws.bot_user_id not in channel.members:
         raise ApiError("not_in_channel")
-    oldest = _bound(req.args, "oldest", "invalid_ts_oldest")
-    latest = _bound(req.args, "latest", "invalid_ts_latest")
-    inclusive = bool_arg(req.args, "inclusive")
-    with_metadata = bool_arg(req.args, "include_all_metadata")
-    try:
-        limit = int(str_arg(req.args, "limit") or 100)
-    except ValueError as exc:
-        raise ApiError("invalid_limit") from exc
-    limit = min(max(limit, 1), 999)
-    cursor = str_arg(req.args, "cursor")
-    before: tuple[int, int] | None = None
-    if cursor:
-        try:
-            kind, _, value = base64.b64decode(cursor).decode().partition(":")
-            if kind != "next_ts":
-                raise ValueError(kind)
-            before = _ts_key(value)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError("invalid_cursor") from exc
+    paging = _Paging.of(req.args, default_limit=100, max_limit=999, cursor_kind="next_ts")
 
     def wanted(record: dict[str, Any]) -> bool:
         key = _ts_key(record["ts"])
         if record["deleted"] or (record.get("thread_ts") and record["thread_ts"] != record["ts"]):
             return False
-        if before is not None and key >= before:
+        if paging.cursor is not None and key >= paging.cursor:
             return False
-        if oldest is not None and (key < oldest or (key == oldest and not inclusive)):
-            return False
-        return not (latest is not None and (key > latest or (key == latest and not inclusive)))
+        return paging.in_bounds(key)
 
     found = sorted(
         (m for m in ws.messages.get(channel.id, []) if wanted(m)),
         key=lambda m: _ts_key(m["ts"]),
         reverse=True,
     )
-    page, more = found[:limit], len(found) > limit
-    messages = []
-    for record in page:
-        message = ws.slack_message(record)
-        if not with_metadata:
-            message.pop("metadata", None)
-        messages.append(message)
-    next_cursor = base64.b64encode(f"next_ts:{page[-1]['ts']}".encode()).decode() if more else ""
     return {
         "ok": True,
-        "messages": messages,
-        "has_more": more,
+        **paging.page(ws, found),
         "pin_count": 0,
         "channel_actions_ts": None,
         "channel_actions_count": 0,
-        "response_metadata": {"next_cursor": next_cursor},
     }
 
 
@@ -411,47 +437,15 @@ def conversations_replies(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
     if named is None:
         raise ApiError("thread_not_found")
     root = named["thread_ts"] if named.get("thread_ts") else named["ts"]
-    oldest = _bound(req.args, "oldest", "invalid_ts_oldest")
-    latest = _bound(req.args, "latest", "invalid_ts_latest")
-    inclusive = bool_arg(req.args, "inclusive")
-    with_metadata = bool_arg(req.args, "include_all_metadata")
-    try:
-        limit = min(max(int(str_arg(req.args, "limit") or 1000), 1), 1000)
-    except ValueError as exc:
-        raise ApiError("invalid_limit") from exc
-    cursor = str_arg(req.args, "cursor")
-    after: tuple[int, int] | None = None
-    if cursor:
-        try:
-            kind, _, value = base64.b64decode(cursor).decode().partition(":")
-            if kind != "after_ts":
-                raise ValueError(kind)
-            after = _ts_key(value)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError("invalid_cursor") from exc
+    paging = _Paging.of(req.args, default_limit=1000, max_limit=1000, cursor_kind="after_ts")
 
     def wanted(record: dict[str, Any]) -> bool:
         if record["deleted"] or not (record["ts"] == root or record.get("thread_ts") == root):
             return False
         key = _ts_key(record["ts"])
-        if after is not None and key <= after:
+        if paging.cursor is not None and key <= paging.cursor:
             return False
-        if oldest is not None and (key < oldest or (key == oldest and not inclusive)):
-            return False
-        return not (latest is not None and (key > latest or (key == latest and not inclusive)))
+        return paging.in_bounds(key)
 
     found = sorted((m for m in ws.messages.get(channel.id, []) if wanted(m)), key=lambda m: _ts_key(m["ts"]))
-    page, more = found[:limit], len(found) > limit
-    messages = []
-    for record in page:
-        message = ws.slack_message(record)
-        if not with_metadata:
-            message.pop("metadata", None)
-        messages.append(message)
-    next_cursor = base64.b64encode(f"after_ts:{page[-1]['ts']}".encode()).decode() if more else ""
-    return {
-        "ok": True,
-        "messages": messages,
-        "has_more": more,
-        "response_metadata": {"next_cursor": next_cursor},
-    }
+    return {"ok": True, **paging.page(ws, found)}
