@@ -16,7 +16,7 @@ from bot.commands import ParsedCommand
 from bot.engagement import checklist as cl
 from bot.engagement.lifecycle import calendar_for, local_today
 from bot.engagement.phases import record_and_advance
-from bot.engagement.plan import business_day_warning
+from bot.engagement.plan import PlanWarning, business_day_warning, describe_warnings
 from bot.errors import UserError
 from bot.people.sides import CUSTOMER_UNKNOWN, Actor, NoSide
 from bot.refs import parse_id, parse_phase_number, parse_ref
@@ -359,23 +359,21 @@ def cmd_due(req: Request, cmd: ParsedCommand) -> None:
     problem = due_problem(due.isoformat(), local_today(req.services.clock.now(), engagement.timezone))
     if problem:
         raise cmd.fail(problem)
-    calendar = calendar_for(engagement)
+    # Allowed but said, with the day to choose instead: a due date that is no business day, or
+    # after its phase is planned to end.
+    listed = " ".join(f"{p}.{i}" for p, i in refs)
+    day = business_day_warning(calendar_for(engagement), due, "The due date", f"due {listed} {{date}}")
 
     def warn(found: list[tuple[EngagementPhase, Item]]) -> list[str]:
-        """A due date that is no business day, or after its phase is planned to end: allowed, but
-        said, with the day to choose instead."""
-        out = []
-        w = business_day_warning(calendar, due, "The due date", "due {{refs}} {date}")
-        if w is not None:
-            fix = (w.fix or "").replace("{refs}", " ".join(f"{p.number}.{i.number}" for p, i in found))
-            out.append(f":warning: {w.text} To change it: `{req.services.command} {fix}`")
-        for phase, item in found:
-            if due > phase.planned_end:
-                out.append(
-                    f":warning: {phase.number}.{item.number} is now due after {phase.name} is planned to end "
-                    f"({phase.planned_end:%a %-d %b}): the phase cannot finish on time unless it is done sooner."
-                )
-        return out
+        warnings = ([day] if day else []) + [
+            PlanWarning(
+                f"{phase.number}.{item.number} is now due after {phase.name} is planned to end "
+                f"({phase.planned_end:%a %-d %b}): the phase cannot finish on time unless it is done sooner."
+            )
+            for phase, item in found
+            if due > phase.planned_end
+        ]
+        return [describe_warnings(warnings, req.services.command)] if warnings else []
 
     _apply(req, cmd, refs, lambda se, p, i, a, now: cl.set_due(se, p, i, a, due, now), warn=warn)
 

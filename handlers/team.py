@@ -39,10 +39,9 @@ def _gate_titles(s: Services, engagement_id: int) -> dict[str, str]:
         return {g.key: g.title for g in session.exec(select(Gate).where(Gate.engagement_id == engagement_id))}
 
 
-def refresh_open_requests(s: Services, engagement_id: int) -> None:
+def after_roles_changed(s: Services, engagement_id: int) -> None:
     """After roles changed. Open sign-off requests show who may approve: keep them true when
-    approvers change; and a new (or former) lead or consultant sees the engagement in (or out of)
-    their Home's portfolio."""
+    approvers change; and a new lead or consultant sees the engagement in their Home's portfolio."""
     refresh_homes(s, engagement_id)
     with s.db.read() as session:
         ids = session.exec(
@@ -117,7 +116,7 @@ def cmd_role(req: Request, cmd: ParsedCommand) -> None:
             )
         )
     )
-    refresh_open_requests(s, engagement.id)  # type: ignore[arg-type]
+    after_roles_changed(s, engagement.id)  # type: ignore[arg-type]
 
 
 def _remove_by_command(req: Request, engagement: Engagement, user: str, role: str | None) -> None:
@@ -145,7 +144,7 @@ def _remove_by_command(req: Request, engagement: Engagement, user: str, role: st
             )
         )
     )
-    refresh_open_requests(s, engagement.id)  # type: ignore[arg-type]
+    after_roles_changed(s, engagement.id)  # type: ignore[arg-type]
 
 
 def cmd_team(req: Request, cmd: ParsedCommand) -> None:
@@ -202,7 +201,7 @@ def on_team_remove(req: Request) -> None:
         engagement = click_engagement(req, session)
         roles.remove_role(session, engagement, actor_for(req, session, engagement), role_id, s.clock.now())
     s.slack.update_view(req.view["id"], _team_view(s, engagement, req.channel_id))
-    refresh_open_requests(s, engagement.id)  # type: ignore[arg-type]
+    after_roles_changed(s, engagement.id)  # type: ignore[arg-type]
 
 
 def on_person_picked(req: Request) -> None:
@@ -245,7 +244,7 @@ def on_team_submit(req: Request) -> None:
                 response_action="update",
                 view=_team_view(s, engagement, req.channel_id, note=_added(profile.name, role, row)),
             )
-            refresh_open_requests(s, engagement.id)  # type: ignore[arg-type]
+            after_roles_changed(s, engagement.id)  # type: ignore[arg-type]
             return
     if errors:
         req.ack(response_action="errors", errors=errors)
@@ -269,7 +268,7 @@ def on_team_submit(req: Request) -> None:
     name = s.slack.profile(user).name
     req.wait_answered()
     s.slack.update_view(view_id, _team_view(s, engagement, req.channel_id, note=_added(name, role, row)))
-    refresh_open_requests(s, engagement.id)  # type: ignore[arg-type]
+    after_roles_changed(s, engagement.id)  # type: ignore[arg-type]
 
 
 def _added(name: str, role: str, row: roles.RoleRow | None) -> str:
@@ -426,4 +425,4 @@ def cmd_customer(req: Request, cmd: ParsedCommand) -> None:
             )
         )
     )
-    refresh_open_requests(s, engagement.id)  # type: ignore[arg-type]
+    after_roles_changed(s, engagement.id)  # type: ignore[arg-type]

@@ -510,29 +510,27 @@ class Sweeper:
         """Post a reminder with metadata naming it; a reply whose thread is gone (its parent was
         deleted) goes at the top level instead."""
         assert built.message is not None
+        message = built.message
         metadata = {"event_type": REMINDER_EVENT, "event_payload": {"key": key, "kind": built.kind}}
-        try:
+
+        def post(thread_ts: str | None) -> str:
             return self.slack.post(
                 built.channel,
-                built.message,
+                message,
                 kind=built.kind,
                 key=key,
                 engagement_id=built.engagement_id,
                 metadata=metadata,
-                thread_ts=built.thread_ts,
+                thread_ts=thread_ts,
             )
+
+        try:
+            return post(built.thread_ts)
         except SlackCallFailed as exc:
             if exc.error not in THREAD_GONE or not built.thread_ts:
                 raise
             log.warning("%s: its thread is gone (%s); posting it at the top level", key, exc.error)
-        return self.slack.post(
-            built.channel,
-            built.message,
-            kind=built.kind,
-            key=key,
-            engagement_id=built.engagement_id,
-            metadata=metadata,
-        )
+        return post(None)
 
     def _retry(
         self,
