@@ -176,6 +176,7 @@ class Outbox:
             else:
                 now = time.monotonic()
                 settle = job.settle if job.key is not None and job.key in self._running_keys else 0.0
+                settle = max(settle, job.hold)
                 entry = Entry(job, self._seq, ready_at=now + settle)
                 self._insert(entry)
                 if job.key is not None:

@@ -67,6 +67,7 @@ class Job:
     lane: str | None = None
     posts = False  # it posts new messages: merged into a waiting job, it takes a place at the back
     settle = 0.0  # seconds held when a job of the same key is running (see SETTLE_SECONDS)
+    hold = 0.0  # seconds every job of this kind waits before it may run, gathering a burst
 
     def run(self, out: Sending) -> None:
         raise NotImplementedError
