@@ -117,6 +117,13 @@ def serve(
         stop_runtime(bot)
 
     log.info("golive serving on http://%s:%s/slack/events", host, port)
+    # The workers fork from this process after the code above imported the bot: freezing what
+    # is alive now keeps the collector in each worker from writing to those objects' pages, which
+    # would copy them into every worker (Python's docs, gc.freeze).
+    import gc
+
+    gc.collect()
+    gc.freeze()
     run_gunicorn(
         factory,
         host=host,
