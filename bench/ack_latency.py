@@ -362,7 +362,7 @@ def main() -> int:
         if args.profile:
             # py-spy samples every thread of the serve processes while the load runs.
             profiler = subprocess.Popen(
-                ["py-spy", "record", "--subprocesses", "--threads", "--gil", "--format", "raw",
+                ["py-spy", "record", "--subprocesses", "--threads", "--gil", "--rate", "1000", "--format", "raw",
                  "-o", args.profile, "--pid", str(golive.pid)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
