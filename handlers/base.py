@@ -15,6 +15,7 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext
 from slack_sdk.webhook import WebhookClient
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from bot.engagement.lifecycle import active_in_channel
@@ -244,6 +245,12 @@ FORM_NOT_OURS = (
 )
 
 
+# The ledger row of the message clicked (built once, see lifecycle._ACTIVE_IN_CHANNEL).
+_POSTED = select(PostedMessage).where(
+    PostedMessage.channel_id == bindparam("channel"), PostedMessage.ts == bindparam("ts")
+)
+
+
 def click_engagement(req: Request, session: Session) -> Engagement:
     """The engagement a click or a form belongs to, which must still be active.
 
@@ -262,9 +269,7 @@ def click_engagement(req: Request, session: Session) -> Engagement:
         return engagement
     channel, ts = req.channel_id or "", req.message_ts
     if ts:
-        posted = session.exec(
-            select(PostedMessage).where(PostedMessage.channel_id == channel, PostedMessage.ts == ts)
-        ).first()
+        posted = session.exec(_POSTED, params={"channel": channel, "ts": ts}).first()
         if posted is not None and posted.engagement_id is not None:
             engagement = session.get(Engagement, posted.engagement_id)
             if engagement is None or engagement.status != "active" or engagement.channel_id != channel:

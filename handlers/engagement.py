@@ -8,6 +8,7 @@ from contextlib import nullcontext
 from typing import Any
 
 from slack_bolt import App
+from sqlalchemy import bindparam
 from sqlmodel import Session, func, select
 
 from bot.commands import ParsedCommand
@@ -202,6 +203,10 @@ def _create_and_welcome(req: Request, channel: str, opts: Any, info: dict[str, A
         req.reply(s.notice("Started. Worth a look:\n" + describe_warnings(opts.warnings, s.command)))
 
 
+# The status's revision: the latest audit row (built once, see lifecycle._ACTIVE_IN_CHANNEL).
+_REVISION = select(func.max(AuditEvent.id)).where(AuditEvent.engagement_id == bindparam("engagement"))
+
+
 def status(req: Request, cmd: ParsedCommand) -> None:
     """The status, rendered once per state of the engagement: every change writes an audit row,
     and the health depends on the local date, so (latest audit row, engagement row, local date)
@@ -213,9 +218,7 @@ def status(req: Request, cmd: ParsedCommand) -> None:
         if engagement is None:
             require_engagement(req, finished_ok=True)  # raises the friendly "no engagement" answer
             return
-        revision = session.exec(
-            select(func.max(AuditEvent.id)).where(AuditEvent.engagement_id == engagement.id)
-        ).one()
+        revision = session.exec(_REVISION, params={"engagement": engagement.id}).one()
         key = (
             "status",
             engagement.id,

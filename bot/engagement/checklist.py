@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, func, select
 
@@ -76,12 +76,15 @@ def create_items(
     return count
 
 
+# Built once with bound parameters (see lifecycle._ACTIVE_IN_CHANNEL): on every command's path.
+_PHASE_BY_NUMBER = select(EngagementPhase).where(
+    EngagementPhase.engagement_id == bindparam("engagement"), EngagementPhase.number == bindparam("number")
+)
+_ITEM_BY_NUMBER = select(Item).where(Item.phase_id == bindparam("phase"), Item.number == bindparam("number"))
+
+
 def phase_by_number(session: Session, engagement: Engagement, number: int) -> EngagementPhase:
-    phase = session.exec(
-        select(EngagementPhase).where(
-            EngagementPhase.engagement_id == engagement.id, EngagementPhase.number == number
-        )
-    ).first()
+    phase = session.exec(_PHASE_BY_NUMBER, params={"engagement": engagement.id, "number": number}).first()
     if phase is None:
         total = session.exec(
             select(func.count())
@@ -96,7 +99,7 @@ def find_item(
     session: Session, engagement: Engagement, phase_no: int, item_no: int
 ) -> tuple[EngagementPhase, Item]:
     phase = phase_by_number(session, engagement, phase_no)
-    item = session.exec(select(Item).where(Item.phase_id == phase.id, Item.number == item_no)).first()
+    item = session.exec(_ITEM_BY_NUMBER, params={"phase": phase.id, "number": item_no}).first()
     if item is None:
         n = session.exec(select(func.count()).select_from(Item).where(Item.phase_id == phase.id)).one()
         raise UserError(
@@ -114,8 +117,11 @@ def item_by_id(session: Session, engagement: Engagement, item_id: int) -> tuple[
     return phase, item
 
 
+_ITEMS_OF = select(Item).where(Item.phase_id == bindparam("phase")).order_by(col(Item.number))
+
+
 def items_of(session: Session, phase_id: int) -> list[Item]:
-    return list(session.exec(select(Item).where(Item.phase_id == phase_id).order_by(col(Item.number))).all())
+    return list(session.exec(_ITEMS_OF, params={"phase": phase_id}).all())
 
 
 def all_items(session: Session, engagement_id: int) -> list[Item]:

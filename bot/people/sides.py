@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from bot.errors import UserError
@@ -110,6 +111,11 @@ def member_side(engagement: Engagement, member: Member) -> str:
     return side_of(engagement, member.team_id, member.enterprise_id, member.side_override)
 
 
+# Built once with bound parameters (see lifecycle._ACTIVE_IN_CHANNEL): every click and command.
+_MEMBER = select(Member).where(Member.engagement_id == bindparam("engagement"), Member.user_id == bindparam("user"))
+_ROLES = select(MemberRole.role).where(MemberRole.member_id == bindparam("member"))
+
+
 def resolve_actor(
     session: Session,
     engagement: Engagement,
@@ -119,15 +125,11 @@ def resolve_actor(
     name: str = "",
     enterprise_id: str | None = None,
 ) -> Actor:
-    member = session.exec(
-        select(Member).where(Member.engagement_id == engagement.id, Member.user_id == user_id)
-    ).first()
+    member = session.exec(_MEMBER, params={"engagement": engagement.id, "user": user_id}).first()
     roles: frozenset[str] = frozenset()
     override = None
     if member is not None:
-        roles = frozenset(
-            session.exec(select(MemberRole.role).where(MemberRole.member_id == member.id)).all()
-        )
+        roles = frozenset(session.exec(_ROLES, params={"member": member.id}).all())
         home_team = home_team or member.team_id
         enterprise_id = enterprise_id or member.enterprise_id
         name = name or member.display_name
