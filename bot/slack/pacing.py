@@ -92,6 +92,20 @@ class Pacer:
                 return 0.0
             return (1.0 - bucket.tokens) / rate
 
+    def wait(self, method: str, channel: str | None = None) -> float:
+        """The seconds until a call of `method` may go (0.0: now), without counting one."""
+        now = self._clock()
+        with self._lock:
+            found = self._bucket(method, channel)
+            if found is None:
+                return 0.0
+            pace, bucket = found
+            if now < bucket.held_until:
+                return bucket.held_until - now
+            rate = pace.per_minute / 60.0
+            tokens = min(float(pace.burst), bucket.tokens + (now - bucket.at) * rate)
+            return 0.0 if tokens >= 1.0 else (1.0 - tokens) / rate
+
     def hold(self, method: str, channel: str | None, seconds: float) -> None:
         """Slack answered 429: no call of `method` (in `channel`, when paced per channel) for
         `seconds`; then one call, and the burst refills from there."""

@@ -285,6 +285,7 @@ class ChecklistJob(Job):
         posted = _count_parts(parts)
         if not posted:
             return  # not in the channel: nothing to refresh
+        out.ready("chat.update", parts[1].channel_id)
         # At least as many parts as are in the channel, so every posted part keeps showing items.
         channel, messages = render_checklist(
             s, eid, number, min_parts=posted, redraw=self.redraw, nonce=self.nonce

@@ -67,7 +67,7 @@ class Job:
     lane: str | None = None
     posts = False  # it posts new messages: merged into a waiting job, it takes a place at the back
     settle = 0.0  # seconds held when a job of the same key is running (see SETTLE_SECONDS)
-    hold = 0.0  # seconds every job of this kind waits before it may run, gathering a burst
+    gather = 0.0  # seconds every job of this kind waits before it may run, gathering a burst
 
     def run(self, out: Sending) -> None:
         raise NotImplementedError
@@ -208,6 +208,16 @@ class Sending:
             if not wait_here and not self._inline:
                 raise Retry(wait, f"{method} paced")
             self.sleep(wait)
+
+    def ready(self, method: str, channel: str = "") -> None:
+        """Raise Retry unless a call of `method` may go now: a job checks before it renders what
+        it would send, so a paced job does not render once per wait (py-spy: checklist renders
+        thrown away by pacing were a tenth of serve's CPU under a burst of due dates)."""
+        if self._inline:
+            return
+        wait = self.outbox.pacer.wait(method, channel)
+        if wait:
+            raise Retry(wait, f"{method} paced")
 
     def update(self, channel: str, ts: str, message: Message) -> bool:
         """chat.update, unless this exact content already landed in this job. False when the
