@@ -190,7 +190,7 @@ class HomesJob(Job):
         self.s, self.engagement_id = s, engagement_id
         self.key = ("homes", engagement_id)
         self.settle = SETTLE_SECONDS
-        self.hold = SETTLE_SECONDS
+        self.gather = SETTLE_SECONDS
 
     def run(self, out: Sending) -> None:
         for user_id in viewers_of(self.s, self.engagement_id):

@@ -39,6 +39,7 @@ def test_metrics_count_acks_by_kind_refusals_and_sweeps(harness):
     at(h, "2026-12-02T10:00:00+01:00")  # 1.6 is overdue: the sweep sends a nudge
     report = h.run_sweep()
     assert len(report.sent) == 1
+    h.idle()  # the nudge's Home fan-out is held half a second to gather a burst: let it run
     after = scrape(h)
     assert value(after, "golive_ack_seconds_count", kind="command") - value(
         before, "golive_ack_seconds_count", kind="command"

@@ -62,6 +62,27 @@ def test_a_burst_of_one_key_is_one_run_in_flight_and_one_waiting_with_them_all()
     box.stop()
 
 
+def test_a_job_that_gathers_waits_even_when_none_of_its_key_runs_and_a_burst_is_one_run() -> None:
+    """A quick job (the Home fan-out) finds none of its key running after every click, so the
+    settle never held it: with `gather`, a burst submitted within the window is one run."""
+    ran: list[str] = []
+    box = outbox()
+
+    def gathering(name: str) -> Recorder:
+        job = Recorder(ran, name, key="homes")
+        job.gather = 0.3
+        return job
+
+    box.submit(gathering("h0"))
+    time.sleep(0.1)
+    assert ran == []  # not run at once, although nothing of its key runs
+    for n in range(1, 5):
+        box.submit(gathering(f"h{n}"))
+    assert box.wait_idle(5)
+    assert ran == ["h0+h1+h2+h3+h4"]
+    box.stop()
+
+
 def test_jobs_of_one_channel_run_one_at_a_time_in_order_other_channels_alongside() -> None:
     ran: list[str] = []
     box = outbox()
