@@ -64,15 +64,20 @@ def _redacted(url: str) -> str:
 
 
 def web_workers(settings: Settings) -> int:
-    """gunicorn worker processes: as configured, else one per core on PostgreSQL and one on
-    SQLite (whose writers serialise on one file)."""
+    """gunicorn worker processes: as configured, else one per core, on SQLite at most two.
+
+    One process runs Python on one core at a time (the GIL): with ten clients on two cores, two
+    workers answered a burst of status, checklist and tick requests 1.0-1.4x as fast as a bare
+    Bolt app against 1.7-2.5x for one (bench/ack_latency.py, README). SQLite's writers still take
+    turns on one file, so more than two adds memory (about 70 MB each) more than speed."""
     import os
 
     from storage.db import is_sqlite
 
     if settings.golive_web_workers:
         return settings.golive_web_workers
-    return 1 if is_sqlite(settings.effective_database_url) else max(1, os.cpu_count() or 1)
+    cores = max(1, os.cpu_count() or 1)
+    return min(2, cores) if is_sqlite(settings.effective_database_url) else cores
 
 
 @app.command()

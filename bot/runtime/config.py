@@ -40,8 +40,8 @@ class Settings(BaseSettings):
     golive_playbook: Path | None = Field(default=None, alias="GOLIVE_PLAYBOOK")
     golive_sweep_seconds: int = Field(default=60, ge=1, le=3600, alias="GOLIVE_SWEEP_SECONDS")
     golive_workers: int = Field(default=8, ge=1, le=64, alias="GOLIVE_WORKERS")
-    # Server processes of `golive serve` (gunicorn workers); 0 = one per CPU core on PostgreSQL
-    # and one on SQLite.
+    # Server processes of `golive serve` (gunicorn workers); 0 = one per CPU core (on SQLite at
+    # most two).
     golive_web_workers: int = Field(default=0, ge=0, le=32, alias="GOLIVE_WEB_WORKERS")
     # GET /metrics (Prometheus). Route only /slack/events from the internet to the bot.
     golive_metrics: bool = Field(default=True, alias="GOLIVE_METRICS")
