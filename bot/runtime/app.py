@@ -67,7 +67,13 @@ def seal_key(settings: Settings) -> bytes:
     return hashlib.sha256(b"golive-seal:" + secret.encode("utf-8")).digest()
 
 
-def build_services(settings: Settings, *, clock: Clock | None = None, db: Database | None = None) -> Services:
+def build_services(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    db: Database | None = None,
+    renderer: Renderer | None = None,
+) -> Services:
     try:
         playbook = load_playbook(settings.golive_playbook)
     except PlaybookError as exc:
@@ -89,7 +95,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, db: Databa
         settings=settings,
         db=db,
         clock=clock,
-        renderer=Renderer(settings.golive_template_dir),
+        renderer=renderer or Renderer(settings.golive_template_dir),
         slack=SlackGateway(client, db, clock, seal_key=key),
         playbook=playbook,
         commands=build_commands(settings.golive_command),

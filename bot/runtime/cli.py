@@ -94,22 +94,30 @@ def serve(
     metrics_dir = tempfile.TemporaryDirectory(prefix="golive-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir.name
 
+    from jinja2 import TemplateError, TemplateSyntaxError
+
     from bot.runtime.app import build_bot, build_services
     from bot.runtime.gunicorn_app import run_gunicorn
 
     settings = settings_or_exit()
     try:
         settings.require_slack()
-        build_services(settings).db.dispose()  # validate playbook/templates before forking
+        checked = build_services(settings)  # validate playbook/templates before forking
+        checked.db.dispose()
+        checked.renderer.compile_all()  # the workers inherit them compiled
     except ConfigError as exc:
         fail(str(exc))
+    except TemplateSyntaxError as exc:
+        fail(f"a message template does not compile: {exc.name or exc.filename}, line {exc.lineno}: {exc.message}")
+    except TemplateError as exc:
+        fail(f"a message template does not compile: {exc}")
     migrate_or_exit(settings)
 
     def factory():  # type: ignore[no-untyped-def]
         from bot.runtime.background import start_runtime
 
         try:
-            bot = build_bot(build_services(settings))
+            bot = build_bot(build_services(settings, renderer=checked.renderer))
         except ConfigError as exc:
             log.critical("%s", exc)
             sys.exit(2)

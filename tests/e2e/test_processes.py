@@ -165,3 +165,26 @@ def test_socket_mode_connects_and_handles_a_command(standin, tmp_path):
         code, out = stop(proc)
     assert code == 0, out
     assert "Traceback" not in out
+
+
+def test_serve_refuses_to_start_with_a_template_that_does_not_compile(standin, tmp_path):
+    """Every template is compiled before the workers fork (they inherit them compiled): a broken
+    override stops `serve` at once with the template's name, instead of failing one command later."""
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "status.json.j2").write_text('{"text": "{{ engagement.name ", "blocks": []}')
+    proc = spawn(
+        ["serve", "--host", "127.0.0.1", "--port", str(free_port())],
+        {
+            "SLACK_API_URL": standin.api_url,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
+            "GOLIVE_TEMPLATE_DIR": str(templates),
+        },
+        tmp_path,
+    )
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2, out
+    assert "a message template does not compile" in out and "status.json.j2" in out
+    assert "Traceback" not in out
