@@ -89,12 +89,13 @@ def cancel_pending(session: Session, engagement_id: int) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+_INSERT_NEXT_CHECK = insert(NextCheckRequest.__table__)  # type: ignore[attr-defined]  # built once
+
+
 def request_next_check(session: Session, engagement_id: int, now: datetime) -> None:
     """Something changed that may move when the engagement next needs a reminder planned (an
     item ticked, snoozed or dated, a setting, a sign-off, the dry run, nudges paused…): the next
     sweep plans it, whatever its next check said. Part of the change's transaction; the caller
     flushes. An insert, so concurrent changes never wait on each other for it; a Core one, written
     at once in the caller's transaction."""
-    session.connection().execute(
-        insert(NextCheckRequest.__table__).values(engagement_id=engagement_id, at=now)  # type: ignore[attr-defined]
-    )
+    session.connection().execute(_INSERT_NEXT_CHECK, {"engagement_id": engagement_id, "at": now})
