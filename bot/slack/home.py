@@ -108,7 +108,10 @@ def _card_data(session: Any, card: Card, viewer: str) -> dict[str, Any]:
         "done": card.done,
         "na": card.na,
         "total": card.applicable,
-        "health": health_data(card.outlook.health),
+        # When the forecast is the health's reason, the reason already says it (with why): the
+        # card does not say the forecast a second time on its own line.
+        "health": health_data(card.outlook.health)
+        | {"forecast_is_reason": card.outlook.health.reason == card.outlook.health.headline},
         "golive": fc.golive,
         "target": fc.planned_golive,
         "has_target": fc.has_target,

@@ -141,10 +141,13 @@ def test_three_engagements_in_risk_order_with_their_facts_and_buttons(harness):
     late = shown(blocks_text(card_blocks(home, "Late Co")))
     assert ":red_circle: *Late* — The planned go-live (Fri 20 Nov) has passed" in late
     assert "Phase 1 of 5 · Discovery" in late and "0/" in late
+    # The forecast is the reason, and says so: not a second time on a line of its own.
+    assert ":calendar: Forecast go-live" not in late and late.count("Fri 20 Nov") == 1
 
     risky_blocks = card_blocks(home, "Risky & Sons")
     risky = shown(blocks_text(risky_blocks))
     assert ":large_yellow_circle: *At risk*" in risky and "overdue" in risky
+    assert ":calendar: Forecast go-live" in risky  # the reason is another: the forecast has its line
     mine = item_refs(h, "C0RISK", 1, "vendor")[0]
     blocked = item_refs(h, "C0RISK", 1, "customer")[0]
     assert f":warning: Your overdue items: *{mine}*" in risky and "(due Mon 30 Nov)" in risky
@@ -155,6 +158,7 @@ def test_three_engagements_in_risk_order_with_their_facts_and_buttons(harness):
 
     fine = shown(blocks_text(card_blocks(home, "Fine Co")))
     assert ":large_green_circle: *On track*" in fine and "in line with the plan" in fine
+    assert fine.count("in line with") == 1 and ":calendar:" not in fine
     assert "Blocked" not in fine and "Waiting for sign-off" not in fine and "Your overdue" not in fine
 
     for customer in ("Late Co", "Risky & Sons", "Fine Co"):
