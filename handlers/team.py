@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Collection
 from typing import Any
 
 from slack_bolt import App
@@ -39,10 +40,11 @@ def _gate_titles(s: Services, engagement_id: int) -> dict[str, str]:
         return {g.key: g.title for g in session.exec(select(Gate).where(Gate.engagement_id == engagement_id))}
 
 
-def after_roles_changed(s: Services, engagement_id: int) -> None:
+def after_roles_changed(s: Services, engagement_id: int, removed: Collection[str] = ()) -> None:
     """After roles changed. Open sign-off requests show who may approve: keep them true when
-    approvers change; and a new lead or consultant sees the engagement in their Home's portfolio."""
-    refresh_homes(s, engagement_id)
+    approvers change; a new lead or consultant sees the engagement in their Home's portfolio, and
+    someone whose role was `removed` no longer does."""
+    refresh_homes(s, engagement_id, also=removed)
     with s.db.read() as session:
         ids = session.exec(
             select(SignoffRequest.id)
@@ -144,7 +146,7 @@ def _remove_by_command(req: Request, engagement: Engagement, user: str, role: st
             )
         )
     )
-    after_roles_changed(s, engagement.id)  # type: ignore[arg-type]
+    after_roles_changed(s, engagement.id, removed=[user])  # type: ignore[arg-type]
 
 
 def cmd_team(req: Request, cmd: ParsedCommand) -> None:
@@ -199,9 +201,9 @@ def on_team_remove(req: Request) -> None:
     role_id = req.action_number()
     with s.db.session() as session:
         engagement = click_engagement(req, session)
-        roles.remove_role(session, engagement, actor_for(req, session, engagement), role_id, s.clock.now())
+        gone = roles.remove_role(session, engagement, actor_for(req, session, engagement), role_id, s.clock.now())
     s.slack.update_view(req.view["id"], _team_view(s, engagement, req.channel_id))
-    after_roles_changed(s, engagement.id)  # type: ignore[arg-type]
+    after_roles_changed(s, engagement.id, removed=[gone.user_id])  # type: ignore[arg-type]
 
 
 def on_person_picked(req: Request) -> None:

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import or_
@@ -189,14 +190,22 @@ class HomesJob(Job):
     read, so a burst of clicks found none running and ran it once per click (py-spy: 11% of
     the serve process's CPU under 10 clients setting due dates). Held, the burst is one run."""
 
-    def __init__(self, s: Services, engagement_id: int) -> None:
-        self.s, self.engagement_id = s, engagement_id
+    def __init__(self, s: Services, engagement_id: int, also: frozenset[str] = frozenset()) -> None:
+        self.s, self.engagement_id, self.also = s, engagement_id, also
         self.key = ("homes", engagement_id)
         self.settle = SETTLE_SECONDS
         self.gather = SETTLE_SECONDS
 
+    def merge(self, newer: Job) -> Job:
+        assert isinstance(newer, HomesJob)
+        return HomesJob(self.s, self.engagement_id, self.also | newer.also)
+
     def run(self, out: Sending) -> None:
-        for user_id in viewers_of(self.s, self.engagement_id):
+        viewers = set(viewers_of(self.s, self.engagement_id))
+        # People no longer on the team (a role removed) no longer see it: their Home shows that
+        # now rather than at their next change, when they have opened Home.
+        viewers |= {u for u in self.also if viewer_state(self.s, u) is not None}
+        for user_id in sorted(viewers):
             out.submit(HomeJob(self.s, user_id))  # vendor's people only: see remember_viewer
 
     def describe(self) -> str:
@@ -218,6 +227,7 @@ def viewers_of(s: Services, engagement_id: int) -> list[str]:
     return sorted(set(rows))
 
 
-def refresh_homes(s: Services, engagement_id: int) -> None:
-    """Queue a re-publish of the Homes that show this engagement (see `HomesJob`)."""
-    s.outbox.submit(HomesJob(s, engagement_id))
+def refresh_homes(s: Services, engagement_id: int, also: Collection[str] = ()) -> None:
+    """Queue a re-publish of the Homes that show this engagement (see `HomesJob`), and of `also`
+    (people who just stopped seeing it) when they have opened Home."""
+    s.outbox.submit(HomesJob(s, engagement_id, frozenset(also)))

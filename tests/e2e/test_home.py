@@ -325,6 +325,20 @@ def test_a_new_consultant_and_items_gone_overdue_republish_the_home(harness):
     assert ":red_circle: *Late*" in blocks_text(h.standin.home(LEAD.user_id)["view"]["blocks"])
 
 
+def test_a_consultant_taken_off_the_engagement_no_longer_sees_it_in_their_home(harness):
+    h = harness
+    h.command("start Acme Corp size=small kickoff=2026-11-30 tz=Europe/Berlin")
+    h.command(f"role {mention(OUTSIDER)} consultant")
+    assert customers(open_home(h, OUTSIDER)) == ["Acme Corp"]
+    h.command(f"role {mention(OUTSIDER)} remove consultant")
+    # Without opening it again: the Home they have open follows the change.
+    assert customers(h.standin.home(OUTSIDER.user_id)) == []
+    # Someone who never opened Home gets no publish for it.
+    h.command(f"role {mention(CONSULTANT)} consultant")
+    h.command(f"role {mention(CONSULTANT)} remove")
+    assert publishes_to(h, CONSULTANT.user_id) == 0
+
+
 def test_home_publishes_under_slacks_rate_limit_wait_out_429s_and_end_with_the_latest_state(harness):
     h = harness
     h.command("start Acme Corp size=small kickoff=2026-11-30 tz=Europe/Berlin")
