@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import or_
@@ -47,6 +48,10 @@ PER_PAGE = 12
 CARD_BLOCKS = 5  # section, context, details, actions, divider
 LIST_MAX = 3  # blocked items, waiting sign-offs, overdue items named per card ("and 2 more")
 NOTE_MAX = 300
+# Someone who has not opened Home for this long is no longer kept up to date there (Slack renders
+# their Home afresh when they open it: app_home_opened): their rows cost nothing after a holiday
+# or a move to other work.
+KEEP_FRESH_DAYS = 30
 
 
 def is_vendor_user(
@@ -204,7 +209,7 @@ class HomesJob(Job):
         viewers = set(viewers_of(self.s, self.engagement_id))
         # People no longer on the team (a role removed) no longer see it: their Home shows that
         # now rather than at their next change, when they have opened Home.
-        viewers |= {u for u in self.also if viewer_state(self.s, u) is not None}
+        viewers |= {u for u in self.also if _recent(self.s, viewer_state(self.s, u))}
         for user_id in sorted(viewers):
             out.submit(HomeJob(self.s, user_id))  # vendor's people only: see remember_viewer
 
@@ -212,9 +217,13 @@ class HomesJob(Job):
         return f"find the Homes showing engagement {self.engagement_id}"
 
 
+def _recent(s: Services, row: HomeViewer | None) -> bool:
+    return row is not None and row.opened_at >= s.clock.now() - timedelta(days=KEEP_FRESH_DAYS)
+
+
 def viewers_of(s: Services, engagement_id: int) -> list[str]:
-    """People who opened Home and see this engagement there: its lead and consultants, and
-    whoever looks at all engagements."""
+    """People who opened Home in the last KEEP_FRESH_DAYS and see this engagement there: its lead
+    and consultants, and whoever looks at all engagements."""
     team = (
         select(Member.user_id)
         .join(MemberRole, col(MemberRole.member_id) == col(Member.id))
@@ -222,7 +231,10 @@ def viewers_of(s: Services, engagement_id: int) -> list[str]:
     )
     with s.db.read() as session:
         rows = session.exec(
-            select(HomeViewer.user_id).where(or_(HomeViewer.view == ALL, col(HomeViewer.user_id).in_(team)))
+            select(HomeViewer.user_id).where(
+                or_(HomeViewer.view == ALL, col(HomeViewer.user_id).in_(team)),
+                col(HomeViewer.opened_at) >= s.clock.now() - timedelta(days=KEEP_FRESH_DAYS),
+            )
         ).all()
     return sorted(set(rows))
 

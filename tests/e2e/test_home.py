@@ -306,6 +306,16 @@ def test_a_change_republishes_the_home_of_team_members_who_opened_it_only(harnes
     open_home(h, CONSULTANT)
     h.command("undo 1.1")
     assert "1/" in blocks_text(h.standin.home(CONSULTANT.user_id)["view"]["blocks"])
+    # Not opened for more than 30 days: no longer kept up to date (opening it renders it afresh).
+    at(h, "2027-01-08T10:00:00+01:00")
+    lead, consultant = publishes_to(h, LEAD.user_id), publishes_to(h, CONSULTANT.user_id)
+    h.command("done 1.3")
+    assert (publishes_to(h, LEAD.user_id), publishes_to(h, CONSULTANT.user_id)) == (lead, consultant)
+    open_home(h, LEAD)
+    h.command("done 1.4")
+    assert publishes_to(h, LEAD.user_id) == lead + 2  # the opening, then the change
+    assert "3/" in blocks_text(h.standin.home(LEAD.user_id)["view"]["blocks"])
+    assert publishes_to(h, CONSULTANT.user_id) == consultant
 
 
 def test_a_new_consultant_and_items_gone_overdue_republish_the_home(harness):
