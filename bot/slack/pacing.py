@@ -76,24 +76,13 @@ class Pacer:
     def take(self, method: str, channel: str | None = None) -> float:
         """0.0 when a call may go now (and it is counted); otherwise the seconds to wait, and
         nothing is counted."""
-        now = self._clock()
-        with self._lock:
-            found = self._bucket(method, channel)
-            if found is None:
-                return 0.0
-            pace, bucket = found
-            if now < bucket.held_until:
-                return bucket.held_until - now
-            rate = pace.per_minute / 60.0
-            bucket.tokens = min(float(pace.burst), bucket.tokens + (now - bucket.at) * rate)
-            bucket.at = now
-            if bucket.tokens >= 1.0:
-                bucket.tokens -= 1.0
-                return 0.0
-            return (1.0 - bucket.tokens) / rate
+        return self._ask(method, channel, count=True)
 
     def wait(self, method: str, channel: str | None = None) -> float:
         """The seconds until a call of `method` may go (0.0: now), without counting one."""
+        return self._ask(method, channel, count=False)
+
+    def _ask(self, method: str, channel: str | None, *, count: bool) -> float:
         now = self._clock()
         with self._lock:
             found = self._bucket(method, channel)
@@ -104,7 +93,13 @@ class Pacer:
                 return bucket.held_until - now
             rate = pace.per_minute / 60.0
             tokens = min(float(pace.burst), bucket.tokens + (now - bucket.at) * rate)
-            return 0.0 if tokens >= 1.0 else (1.0 - tokens) / rate
+            if count:
+                bucket.tokens, bucket.at = tokens, now
+            if tokens >= 1.0:
+                if count:
+                    bucket.tokens -= 1.0
+                return 0.0
+            return (1.0 - tokens) / rate
 
     def hold(self, method: str, channel: str | None, seconds: float) -> None:
         """Slack answered 429: no call of `method` (in `channel`, when paced per channel) for
