@@ -181,7 +181,7 @@ class HomeJob(Job):
         self.settle = SETTLE_SECONDS
 
     def run(self, out: Sending) -> None:
-        out.publish_home(self.user_id, home_view(self.s, self.user_id, vendor=self.vendor))
+        out.publish_home(self.user_id, lambda: home_view(self.s, self.user_id, vendor=self.vendor))
 
     def describe(self) -> str:
         return f"publish the Home of {self.user_id}"
