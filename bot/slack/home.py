@@ -206,24 +206,18 @@ class HomesJob(Job):
         return HomesJob(self.s, self.engagement_id, self.also | newer.also)
 
     def run(self, out: Sending) -> None:
-        viewers = set(viewers_of(self.s, self.engagement_id))
-        # People no longer on the team (a role removed) no longer see it: their Home shows that
-        # now rather than at their next change, when they have opened Home.
-        viewers |= {u for u in self.also if _recent(self.s, viewer_state(self.s, u))}
-        for user_id in sorted(viewers):
+        # `also`: people no longer on the team (a role removed) no longer see it: their Home shows
+        # that now rather than at their next change, when they have opened Home.
+        for user_id in viewers_of(self.s, self.engagement_id, also=self.also):
             out.submit(HomeJob(self.s, user_id))  # vendor's people only: see remember_viewer
 
     def describe(self) -> str:
         return f"find the Homes showing engagement {self.engagement_id}"
 
 
-def _recent(s: Services, row: HomeViewer | None) -> bool:
-    return row is not None and row.opened_at >= s.clock.now() - timedelta(days=KEEP_FRESH_DAYS)
-
-
-def viewers_of(s: Services, engagement_id: int) -> list[str]:
-    """People who opened Home in the last KEEP_FRESH_DAYS and see this engagement there: its lead
-    and consultants, and whoever looks at all engagements."""
+def viewers_of(s: Services, engagement_id: int, also: Collection[str] = ()) -> list[str]:
+    """People who opened Home in the last KEEP_FRESH_DAYS and see this engagement there (its lead
+    and consultants, and whoever looks at all engagements), and those of `also` who opened it."""
     team = (
         select(Member.user_id)
         .join(MemberRole, col(MemberRole.member_id) == col(Member.id))
@@ -232,7 +226,7 @@ def viewers_of(s: Services, engagement_id: int) -> list[str]:
     with s.db.read() as session:
         rows = session.exec(
             select(HomeViewer.user_id).where(
-                or_(HomeViewer.view == ALL, col(HomeViewer.user_id).in_(team)),
+                or_(HomeViewer.view == ALL, col(HomeViewer.user_id).in_(team), col(HomeViewer.user_id).in_(list(also))),
                 col(HomeViewer.opened_at) >= s.clock.now() - timedelta(days=KEEP_FRESH_DAYS),
             )
         ).all()
