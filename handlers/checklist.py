@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from slack_bolt import App
-from sqlalchemy import bindparam
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from bot.commands import ParsedCommand
 from bot.engagement import checklist as cl
@@ -249,9 +248,6 @@ Apply = Callable[[Session, EngagementPhase, Item, Actor, datetime], "cl.Change |
 Warn = Callable[[Engagement, list[tuple[EngagementPhase, Item]]], list[str]]
 
 
-_ITEM_BY_ID = select(Item).where(Item.id == bindparam("id"))  # built once (see lifecycle)
-
-
 def _apply(
     req: Request,
     cmd: ParsedCommand,
@@ -280,7 +276,7 @@ def _apply(
     with s.db.session() as session:
         for phase, seen in found:
             # The item as it is now, under the lock: the change is decided on its current state.
-            item = session.exec(_ITEM_BY_ID, params={"id": seen.id}).first()
+            item = cl.item_now(session, seen.id)  # type: ignore[arg-type]
             if item is None or item.phase_id != phase.id:
                 raise UserError(f"{phase.number}.{seen.number} was just removed; nothing was changed.")
             change = fn(session, phase, item, actor, now)

@@ -108,8 +108,16 @@ def find_item(
     return phase, item
 
 
+_ITEM_BY_ID = select(Item).where(Item.id == bindparam("id"))
+
+
+def item_now(session: Session, item_id: int) -> Item | None:
+    """The item with this id, or None (one prebuilt select; in a new session, its current row)."""
+    return session.exec(_ITEM_BY_ID, params={"id": item_id}).first()
+
+
 def item_by_id(session: Session, engagement: Engagement, item_id: int) -> tuple[EngagementPhase, Item]:
-    item = session.get(Item, item_id)
+    item = item_now(session, item_id)
     if item is None or item.engagement_id != engagement.id:
         raise UserError("That item no longer belongs to this engagement.")
     phase = session.get(EngagementPhase, item.phase_id)
