@@ -119,18 +119,7 @@ def deliver_nudge(sw: Sweeper, reminder_id: int, now: datetime, report: SweepRep
         return
     if again is None:
         _escalate(sw, engagement_id, stuck(plans), now)  # type: ignore[arg-type]
-    sw._finish(
-        reminder_id,
-        now,
-        "sent",
-        status="sent",
-        sent_ts=sent_ts,
-        sent_at=now,
-        attempts=attempts + 1,
-        payload=json.dumps(payload, default=str),
-        last_error=None,
-        unconfirmed_since=None,
-    )
+    sw._sent(reminder_id, now, sent_ts, attempts + 1, payload)
     # Items went overdue since the Home was drawn: the team's Home shows them (after the sweep,
     # through the outbox, only for people who opened it).
     refresh_homes(s, engagement_id)  # type: ignore[arg-type]

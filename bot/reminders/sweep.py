@@ -429,6 +429,21 @@ class Sweeper:
             )
             self._attempt(session, reminder_id, now, outcome, values.get("last_error"))
 
+    def _sent(self, reminder_id: int, now: datetime, ts: str, attempts: int, payload: dict[str, Any]) -> None:
+        """Release the claim of a reminder that landed as message `ts` on attempt `attempts`."""
+        self._finish(
+            reminder_id,
+            now,
+            "sent",
+            status="sent",
+            sent_ts=ts,
+            sent_at=now,
+            attempts=attempts,
+            payload=json.dumps(payload, default=str),
+            last_error=None,
+            unconfirmed_since=None,
+        )
+
     def deliver(self, reminder_id: int, now: datetime, report: SweepReport) -> None:
         with self.s.db.read() as session:
             kind = session.execute(select(Reminder.kind).where(col(Reminder.id) == reminder_id)).scalar()
@@ -490,18 +505,7 @@ class Sweeper:
         payload = built.payload | ({"entries": [e.__dict__ for e in built.entries]} if built.entries else {})
         with self.s.db.session() as session:
             mark_nudged(session, built.entries, now)
-        self._finish(
-            reminder_id,
-            now,
-            "sent",
-            status="sent",
-            sent_ts=ts,
-            sent_at=now,
-            attempts=attempts + 1,
-            payload=json.dumps(payload, default=str),
-            last_error=None,
-            unconfirmed_since=None,
-        )
+        self._sent(reminder_id, now, ts, attempts + 1, payload)
         report.sent.append(built.describe())
         if built.kind == "digest":  # the timeline picture in the digest's thread (text if files are blocked)
             share_timeline(self.s, built.engagement_id, built.channel, thread_ts=ts)
