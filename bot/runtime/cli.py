@@ -98,6 +98,7 @@ def serve(
 
     from bot.runtime.app import build_bot, build_services
     from bot.runtime.gunicorn_app import run_gunicorn
+    from bot.runtime.preload import preload
 
     settings = settings_or_exit()
     try:
@@ -105,6 +106,7 @@ def serve(
         checked = build_services(settings)  # validate playbook/templates before forking
         checked.db.dispose()
         checked.renderer.compile_all()  # the workers inherit them compiled
+        preload()
     except ConfigError as exc:
         fail(str(exc))
     except TemplateSyntaxError as exc:
