@@ -319,6 +319,14 @@ class SlackStandIn:
             found = next((m for m in self.ws.messages.get(channel, []) if m["ts"] == ts), None)
             return copy.deepcopy(found)
 
+    def slack_message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """The message in the shape Slack's payloads and API answers carry it: without the
+        stand-in's own bookkeeping (`message` also returns its edit history, `versions`, which
+        grows with every chat.update)."""
+        with self.ws.lock:
+            found = next((m for m in self.ws.messages.get(channel, []) if m["ts"] == ts), None)
+            return copy.deepcopy(self.ws.slack_message(found)) if found is not None else None
+
     def last_message(self, channel: str) -> dict[str, Any] | None:
         """The newest message in the channel that is not deleted."""
         remaining = self.messages(channel, include_deleted=False)

@@ -134,3 +134,18 @@ def test_a_slow_slack_posts_even_when_the_client_times_out(standin: SlackStandIn
     assert [m["metadata"]["event_payload"]["reminder_id"] for m in history] == [42]
     [call] = standin.calls_to("chat.postMessage")
     assert call.response["ok"] is True  # recorded as carried out, answered late
+
+
+def test_slack_message_is_the_payload_shape_without_the_edit_history(
+    unlimited: SlackStandIn, client: WebClient
+) -> None:
+    ts = client.chat_postMessage(channel=SHARED, text="v0")["ts"]
+    for n in range(1, 4):
+        client.chat_update(channel=SHARED, ts=ts, text=f"v{n}")
+    record = unlimited.message(SHARED, ts)
+    shown = unlimited.slack_message(SHARED, ts)
+    assert record is not None and len(record["versions"]) == 3  # the stand-in's own bookkeeping
+    assert shown is not None
+    assert shown["text"] == "v3" and shown["ts"] == ts and shown["type"] == "message"
+    assert "versions" not in shown and "deleted" not in shown
+    assert unlimited.slack_message(SHARED, "1.000001") is None
