@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from slack_bolt import Ack, BoltContext
@@ -35,6 +37,21 @@ log = logging.getLogger("golive.handlers")
 
 ANSWERED = "golive_answered"
 """Context key of an event the HTTP server sets once the ack's response is written."""
+
+# Work a click does after its ack (the write, its audit row, the refresh it queues) runs at most
+# this many at a time in a process; the rest wait on a semaphore, where they do not compete for
+# the GIL. Without it a burst of ticks left dozens of listener threads doing that work at once,
+# and a new request's ack took its turn for the interpreter behind all of them: ten clients
+# ticking, p50 2.0x a bare ack; with two slots 1.3x, the same CPU per tick (bench/ack_latency.py).
+AFTER_ACK_SLOTS = 2
+_after_ack = threading.BoundedSemaphore(AFTER_ACK_SLOTS)
+
+
+@contextmanager
+def after_ack() -> Iterator[None]:
+    """Hold one of the process's after-the-ack slots (call only once the request is acked)."""
+    with _after_ack:
+        yield
 
 
 class Request:

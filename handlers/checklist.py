@@ -26,7 +26,15 @@ from bot.slack.presenters import names_for
 from bot.slack.publish import announce_phase, post_checklist, refresh_checklist
 from bot.slacktext import plain_text, user_id_from_token
 from bot.values import ValueProblem, parse_date, years_from
-from handlers.base import Request, actor_for, click_engagement, learn_customer, listener, remember
+from handlers.base import (
+    Request,
+    actor_for,
+    after_ack,
+    click_engagement,
+    learn_customer,
+    listener,
+    remember,
+)
 from handlers.engagement import require_engagement
 from storage.models import Engagement, EngagementPhase, Item
 
@@ -101,6 +109,11 @@ def _phase_note(change: cl.Change) -> str:
 # -- ticking -------------------------------------------------------------------------------
 def on_tick(req: Request) -> None:
     req.ack()
+    with after_ack():  # a burst of ticks queues here, not in front of the next request's ack
+        _on_tick(req)
+
+
+def _on_tick(req: Request) -> None:
     s = req.services
     action = req.action
     item_id = parse_id(str(action.get("action_id", "")).rpartition(":")[2])

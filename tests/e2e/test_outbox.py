@@ -278,3 +278,38 @@ def test_a_post_whose_answer_timed_out_is_looked_for_not_doubled(harness_factory
         row = s.exec(select(PostedMessage).where(PostedMessage.ts == live["ts"])).one()
     assert row.kind == CHECKLIST  # in the ledger: it is the live copy, updated from now on
     assert len([m for m in posts(h) if "checklist moved" in m["text"]]) == 1
+
+
+def test_a_burst_of_ticks_does_its_after_the_ack_work_a_few_at_a_time(harness_factory, tmp_path, monkeypatch):
+    """Each click is acked at once; the writes behind the acks run at most AFTER_ACK_SLOTS at a
+    time, queued on a semaphore instead of competing with the next requests' acks for the GIL."""
+    import threading
+
+    import handlers.checklist as checklist_handlers
+    from handlers.base import AFTER_ACK_SLOTS
+
+    h = harness_factory(None, env={"GOLIVE_PLAYBOOK": str(_playbook(tmp_path))})
+    h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
+    lock, running, peak = threading.Lock(), [0], [0]
+    real = checklist_handlers._tick
+
+    def slow_tick(*args, **kwargs):  # type: ignore[no-untyped-def]
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        try:
+            time.sleep(0.05)  # long enough that eight senders' clicks overlap
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(checklist_handlers, "_tick", slow_tick)
+    items = _items(h)[:16]
+    acks = _click_burst(h, _live(h)["ts"], items)
+    h.idle(timeout=30)
+    assert peak[0] == AFTER_ACK_SLOTS, f"{peak[0]} ticks were written at once"
+    with h.services.db.read() as s:
+        assert all(s.get(Item, it.id).status == "done" for it in items)  # type: ignore[union-attr]
+    assert "16 of 41 done" in blocks_text(_live(h)["blocks"])
+    assert max(acks) < 3.0
