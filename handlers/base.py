@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, BoltContext
@@ -44,14 +43,7 @@ ANSWERED = "golive_answered"
 # and a new request's ack took its turn for the interpreter behind all of them: ten clients
 # ticking, p50 2.0x a bare ack; with two slots 1.3x, the same CPU per tick (bench/ack_latency.py).
 AFTER_ACK_SLOTS = 2
-_after_ack = threading.BoundedSemaphore(AFTER_ACK_SLOTS)
-
-
-@contextmanager
-def after_ack() -> Iterator[None]:
-    """Hold one of the process's after-the-ack slots (call only once the request is acked)."""
-    with _after_ack:
-        yield
+AFTER_ACK = threading.BoundedSemaphore(AFTER_ACK_SLOTS)  # `with AFTER_ACK:` once acked
 
 
 class Request:

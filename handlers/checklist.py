@@ -27,9 +27,9 @@ from bot.slack.publish import announce_phase, post_checklist, refresh_checklist
 from bot.slacktext import plain_text, user_id_from_token
 from bot.values import ValueProblem, parse_date, years_from
 from handlers.base import (
+    AFTER_ACK,
     Request,
     actor_for,
-    after_ack,
     click_engagement,
     learn_customer,
     listener,
@@ -109,52 +109,56 @@ def _phase_note(change: cl.Change) -> str:
 # -- ticking -------------------------------------------------------------------------------
 def on_tick(req: Request) -> None:
     req.ack()
-    with after_ack():  # a burst of ticks queues here, not in front of the next request's ack
-        _on_tick(req)
-
-
-def _on_tick(req: Request) -> None:
     s = req.services
     action = req.action
     item_id = parse_id(str(action.get("action_id", "")).rpartition(":")[2])
     done = any(str(o.get("value")) == str(item_id) for o in action.get("selected_options") or [])
     where = Where()
-    change, advanced, refused = None, None, None
-    try:
-        change, advanced = _tick(req, item_id, done, where)
-    except NoSide as exc:
-        # Nothing was written. When the customer's organisation was not known yet and this user's
-        # is the only other one in the channel, it is learned and the tick goes ahead.
-        if exc.reason == CUSTOMER_UNKNOWN and learn_customer(req):
-            try:
-                change, advanced = _tick(req, item_id, done, where)
-            except UserError as again:
-                refused = again
-        else:
-            refused = exc
-    except UserError as exc:
-        refused = exc
+    # A burst of ticks queues on the after-the-ack slots, not in front of the next request's ack.
+    # They cover the write and the refresh it queues; the Slack calls below (the refusal, the
+    # modal's update) are made after the slot is given back.
+    with AFTER_ACK:
+        change, advanced, refused = _record_tick(req, item_id, done, where)
+        if where.engagement_id is not None:
+            # Always re-render, and give the ticked item a new block_id even when nothing
+            # changed: the user's client shows the box as they clicked it until the block is
+            # replaced, so a refused tick goes back to the truth only with a new block.
+            after_change(
+                s,
+                where.engagement_id,
+                where.phase_number,
+                advanced,
+                actor=req.user_id if change else None,
+                team_id=req.user_team_id,
+                redraw={item_id},
+                channel=where.channel,
+            )
     if refused is not None:
         req.reply(s.error(refused.message))
-    if where.engagement_id is None:
-        return  # not an item of an active engagement: nothing to draw again
-    # Always re-render, and give the ticked item a new block_id even when nothing changed: the
-    # user's client shows the box as they clicked it until the block is replaced, so a refused
-    # tick goes back to the truth only with a new block.
-    after_change(
-        s,
-        where.engagement_id,
-        where.phase_number,
-        advanced,
-        actor=req.user_id if change else None,
-        team_id=req.user_team_id,
-        redraw={item_id},
-        channel=where.channel,
-    )
-    if req.view:  # ticked in the Show all modal: it shows the change (or the box goes back)
+    if where.engagement_id is not None and req.view:
+        # Ticked in the Show all modal: it shows the change (or the box goes back).
         from handlers.checklist_menu import refresh_all_items
 
         refresh_all_items(req)
+
+
+def _record_tick(
+    req: Request, item_id: int, done: bool, where: Where
+) -> tuple[cl.Change | None, int | None, UserError | None]:
+    """The tick written, or why not: (change, phase advanced to, refusal)."""
+    try:
+        return (*_tick(req, item_id, done, where), None)
+    except NoSide as exc:
+        # Nothing was written. When the customer's organisation was not known yet and this user's
+        # is the only other one in the channel, it is learned and the tick goes ahead.
+        if exc.reason != CUSTOMER_UNKNOWN or not learn_customer(req):
+            return None, None, exc
+        try:
+            return (*_tick(req, item_id, done, where), None)
+        except UserError as again:
+            return None, None, again
+    except UserError as exc:
+        return None, None, exc
 
 
 @dataclass
