@@ -98,15 +98,12 @@ def serve(
 
     from bot.runtime.app import build_bot, build_services
     from bot.runtime.gunicorn_app import run_gunicorn
-    from bot.runtime.preload import preload
+    from bot.runtime.preload import before_fork
 
     settings = settings_or_exit()
     try:
         settings.require_slack()
-        checked = build_services(settings)  # validate playbook/templates before forking
-        checked.db.dispose()
-        checked.renderer.compile_all()  # the workers inherit them compiled
-        preload()
+        renderer = before_fork(settings)
     except ConfigError as exc:
         fail(str(exc))
     except TemplateSyntaxError as exc:
@@ -119,7 +116,7 @@ def serve(
         from bot.runtime.background import start_runtime
 
         try:
-            bot = build_bot(build_services(settings, renderer=checked.renderer))
+            bot = build_bot(build_services(settings, renderer=renderer))
         except ConfigError as exc:
             log.critical("%s", exc)
             sys.exit(2)

@@ -13,6 +13,24 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.runtime.config import Settings
+    from messages import Renderer
+
+
+def before_fork(settings: Settings) -> Renderer:
+    """What `serve`'s master does before its workers fork: the services built once to check the
+    playbook and the templates (ConfigError, jinja2.TemplateError), every template compiled (the
+    workers inherit them compiled) and the preload. Returns the compiled templates."""
+    from bot.runtime.app import build_services
+
+    checked = build_services(settings)
+    checked.db.dispose()
+    checked.renderer.compile_all()
+    preload()
+    return checked.renderer
 
 
 def preload() -> None:

@@ -19,20 +19,16 @@ SCRIPT = r"""
 import json, sys, tempfile
 from pathlib import Path
 
-# What `golive serve`'s master does before the fork: settings, services checked, templates
-# compiled, the database migrated, the preload.
-from bot.runtime.app import build_services
+# What `golive serve`'s master does before the fork: the checks, the templates compiled and the
+# preload (before_fork), and the database migrated.
 from bot.runtime.config import load_settings
-from bot.runtime.preload import preload
+from bot.runtime.preload import before_fork
 from storage.migrate import upgrade
 
 tmp = tempfile.mkdtemp()
 url = f"sqlite:///{tmp}/golive.sqlite3"
-checked = build_services(load_settings(_env_file=None, DATABASE_URL=url, SLACK_BOT_TOKEN="xoxb-preload"))
-checked.db.dispose()
-checked.renderer.compile_all()
+before_fork(load_settings(_env_file=None, DATABASE_URL=url, SLACK_BOT_TOKEN="xoxb-preload"))
 upgrade(url)
-preload()
 
 from harness import APPROVER, CONTRIBUTOR, Harness  # the stand-in and the driver: not the bot's
 before = set(sys.modules)
