@@ -316,16 +316,19 @@ class SlackStandIn:
 
     def message(self, channel: str, ts: str) -> dict[str, Any] | None:
         with self.ws.lock:
-            found = next((m for m in self.ws.messages.get(channel, []) if m["ts"] == ts), None)
-            return copy.deepcopy(found)
+            return copy.deepcopy(self._record(channel, ts))
 
     def slack_message(self, channel: str, ts: str) -> dict[str, Any] | None:
         """The message in the shape Slack's payloads and API answers carry it: without the
         stand-in's own bookkeeping (`message` also returns its edit history, `versions`, which
         grows with every chat.update)."""
         with self.ws.lock:
-            found = next((m for m in self.ws.messages.get(channel, []) if m["ts"] == ts), None)
+            found = self._record(channel, ts)
             return copy.deepcopy(self.ws.slack_message(found)) if found is not None else None
+
+    def _record(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """The stored message, deleted or not (call with the workspace lock held)."""
+        return next((m for m in self.ws.messages.get(channel, []) if m["ts"] == ts), None)
 
     def last_message(self, channel: str) -> dict[str, Any] | None:
         """The newest message in the channel that is not deleted."""
