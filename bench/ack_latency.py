@@ -81,11 +81,8 @@ def wait_http(url: str, proc: subprocess.Popen[str], timeout: float = 60) -> Non
     raise SystemExit(f"{url} did not answer")
 
 
-def memory_mb(pid: int) -> tuple[float, float]:
-    """(RSS, PSS) of a process and its children (gunicorn master + workers), in MB. Summed RSS
-    counts the pages the forked workers share with the master once per process; PSS splits each
-    shared page among its sharers, so it is the memory the server really takes."""
-    rss = pss = 0
+def server_pids(pid: int) -> list[int]:
+    """A process and its children: gunicorn's master and its workers."""
     pids = [pid]
     try:
         for task in os.listdir(f"/proc/{pid}/task"):
@@ -93,7 +90,15 @@ def memory_mb(pid: int) -> tuple[float, float]:
                 pids += [int(p) for p in f.read().split()]
     except OSError:
         pass
-    for p in pids:
+    return pids
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(RSS, PSS) of a process and its children (gunicorn master + workers), in MB. Summed RSS
+    counts the pages the forked workers share with the master once per process; PSS splits each
+    shared page among its sharers, so it is the memory the server really takes."""
+    rss = pss = 0
+    for p in server_pids(pid):
         try:
             with open(f"/proc/{p}/smaps_rollup") as f:
                 for line in f:
@@ -110,14 +115,7 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process and its children so far (gunicorn master + workers)."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
-    pids = [pid]
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as f:
-                pids += [int(p) for p in f.read().split()]
-    except OSError:
-        pass
-    for p in pids:
+    for p in server_pids(pid):
         try:
             with open(f"/proc/{p}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
