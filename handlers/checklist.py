@@ -265,6 +265,53 @@ Apply = Callable[[Session, EngagementPhase, Item, Actor, datetime], "cl.Change |
 Warn = Callable[[Engagement, list[tuple[EngagementPhase, Item]]], list[str]]
 
 
+class _Stale(Exception):
+    """An item changed between `_write`'s check and its update (PostgreSQL, which has no writer
+    lock): nothing was written."""
+
+
+def _write(
+    req: Request,
+    engagement: Engagement,
+    actor: Actor,
+    found: list[tuple[EngagementPhase, Item]],
+    fn: Apply,
+    now: datetime,
+    *,
+    fresh: bool = False,
+) -> tuple[list[tuple[str, cl.Change | None]], list[int]]:
+    """`_apply`'s one write transaction: (ref, change) per item, and the phases it advanced to.
+
+    An item still as it was read (its `updated_at` unchanged, one indexed lookup) is changed on
+    that copy; one changed since, or every item with `fresh`, is read again and decided on its
+    state now. Either way the write is conditional on the row holding what the decision saw
+    (`write_item`). Under SQLite's writer lock this replaced a re-read into the ORM and its flush:
+    `due` at 10 clients waited p50 47 ms for that lock, each holding it 6 ms."""
+    changes: list[tuple[str, cl.Change | None]] = []
+    advanced: list[int] = []
+    with req.services.db.session() as session:
+        for phase, seen in found:
+            read_at = None if fresh else cl.item_version(session, seen.id)  # type: ignore[arg-type]
+            if read_at is not None and read_at == seen.updated_at:
+                item = session.merge(seen, load=False)
+            else:
+                # The phase too: a change to the item may have reopened or finished it.
+                phase = session.get(EngagementPhase, phase.id) or phase
+                item = cl.item_now(session, seen.id)  # type: ignore[arg-type]
+                if item is None or item.phase_id != phase.id:
+                    raise UserError(f"{phase.number}.{seen.number} was just removed; nothing was changed.")
+                read_at = item.updated_at
+            with session.no_autoflush:  # the item's row is written by write_item, conditionally
+                change = fn(session, phase, item, actor, now)
+            if not cl.write_item(session, item, read_at=read_at):
+                raise _Stale
+            moved = record_and_advance(session, engagement, actor, change, now)
+            if moved is not None and moved not in advanced:
+                advanced.append(moved)
+            changes.append((f"{phase.number}.{item.number}", change))
+    return changes, advanced
+
+
 def _apply(
     req: Request,
     cmd: ParsedCommand,
@@ -278,8 +325,6 @@ def _apply(
     update Slack. Every reference is checked before anything is written."""
     s = req.services
     now = s.clock.now()
-    changes: list[tuple[str, cl.Change | None]] = []
-    advanced: list[int] = []
     # Who, which items, and the checks are read first; the write transaction (and SQLite's
     # writer lock, which every writer of every worker queues on) covers only the changes, their
     # audit rows and the phase check. Doing all of it under the lock made ten clients setting due
@@ -290,17 +335,12 @@ def _apply(
         found = [cl.find_item(session, engagement, p, i) for p, i in refs]
         warnings = warn(engagement, found) if warn is not None else []
         actor = actor_for(req, session, engagement)
-    with s.db.session() as session:
-        for phase, seen in found:
-            # The item as it is now, under the lock: the change is decided on its current state.
-            item = cl.item_now(session, seen.id)  # type: ignore[arg-type]
-            if item is None or item.phase_id != phase.id:
-                raise UserError(f"{phase.number}.{seen.number} was just removed; nothing was changed.")
-            change = fn(session, phase, item, actor, now)
-            moved = record_and_advance(session, engagement, actor, change, now)
-            if moved is not None and moved not in advanced:
-                advanced.append(moved)
-            changes.append((f"{phase.number}.{item.number}", change))
+    try:
+        changes, advanced = _write(req, engagement, actor, found, fn, now)
+    except _Stale:
+        # Changed by another writer between the check and the update: all again, each item read
+        # anew (PostgreSQL only; SQLite's writer lock keeps other writers out of the transaction).
+        changes, advanced = _write(req, engagement, actor, found, fn, now, fresh=True)
     made = [c for _ref, c in changes if c is not None]
     names: dict[str, str] = {}
     assignees = {c.item.assignee_id for c in made if c.kind == "item.assigned" and c.item.assignee_id}

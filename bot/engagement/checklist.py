@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, inspect, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, func, select
 
@@ -114,6 +116,68 @@ _ITEM_BY_ID = select(Item).where(Item.id == bindparam("id"))
 def item_now(session: Session, item_id: int) -> Item | None:
     """The item with this id, or None (one prebuilt select; in a new session, its current row)."""
     return session.exec(_ITEM_BY_ID, params={"id": item_id}).first()
+
+
+_ITEM_TABLE = Item.__table__  # type: ignore[attr-defined]
+_ITEM_VERSION = sa_select(_ITEM_TABLE.c.updated_at).where(_ITEM_TABLE.c.id == bindparam("id"))
+
+
+def item_version(session: Session, item_id: int) -> datetime | None:
+    """The item's `updated_at` now (None if it is gone): one indexed Core lookup, no ORM object."""
+    value: datetime | None = session.connection().execute(_ITEM_VERSION, {"id": item_id}).scalar()
+    return value
+
+
+def write_item(session: Session, item: Item, *, read_at: datetime | None = None) -> bool:
+    """Write the item's changed columns with one prebuilt Core UPDATE, not the ORM's unit of work
+    (which, with the re-read before it, was most of a `due` command's time under SQLite's writer
+    lock), and leave the item out of the session's flush.
+
+    `read_at`: the item was read before the write transaction (its `updated_at` then). The update
+    is then conditional on the row still holding what was read, in `updated_at` and in every
+    column it changes; False when it does not (changed in between, or removed), and nothing is
+    written."""
+    state = inspect(item)
+    # Attributes set since the item was loaded, with their loaded values (set_committed_value,
+    # which set_done uses after its own update, leaves none here).
+    before = {key: old for key, old in state.committed_state.items() if key in _ITEM_COLUMNS}
+    if not before:
+        return True
+    keys = tuple(sorted(before))
+    statement = _item_update(keys, conditional=read_at is not None)
+    params: dict[str, object] = {"item_id": item.id, "read_at": read_at}
+    for key in keys:
+        params[f"new_{key}"] = getattr(item, key)
+        params[f"old_{key}"] = before[key]
+    written = session.connection().execute(statement, params).rowcount > 0
+    if written:
+        for key in keys:
+            set_committed_value(item, key, params[f"new_{key}"])
+    session.expunge(item)  # written, or not to be: nothing left for the flush to write
+    return written
+
+
+_ITEM_COLUMNS = frozenset(c.key for c in Item.__table__.columns)  # type: ignore[attr-defined]
+_ITEM_UPDATES: dict[tuple[tuple[str, ...], bool], Any] = {}
+
+
+def _item_update(keys: tuple[str, ...], *, conditional: bool) -> Any:
+    """The UPDATE of these item columns, built once per set of columns (with bound parameters, so
+    SQLAlchemy's compiled cache serves every later use)."""
+    found = _ITEM_UPDATES.get((keys, conditional))
+    if found is None:
+        table = Item.__table__  # type: ignore[attr-defined]
+        where = [table.c.id == bindparam("item_id")]
+        if conditional:
+            where.append(table.c.updated_at == bindparam("read_at", type_=table.c.updated_at.type))
+            where += [
+                table.c[k].is_not_distinct_from(bindparam(f"old_{k}", type_=table.c[k].type))
+                for k in keys
+                if k != "updated_at"
+            ]
+        values = {k: bindparam(f"new_{k}", type_=table.c[k].type) for k in keys}
+        found = _ITEM_UPDATES[(keys, conditional)] = update(table).where(*where).values(values)
+    return found
 
 
 def item_by_id(session: Session, engagement: Engagement, item_id: int) -> tuple[EngagementPhase, Item]:

@@ -1,0 +1,122 @@
+"""Item commands decide on what they read before their write transaction (`_apply`); a change
+landing in between must not be overwritten or misreported."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import update
+
+import handlers.checklist as hcl
+from bot.engagement import checklist as cl
+from harness import LEAD
+from storage.models import Item
+from tests.e2e.helpers import engagement, ephemeral_texts
+
+
+def _item(h, ref: str) -> Item:
+    phase_no, item_no = (int(x) for x in ref.split("."))
+    with h.services.db.read() as s:
+        return cl.find_item(s, engagement(h), phase_no, item_no)[1]
+
+
+def _between_read_and_write(monkeypatch, change) -> list[int]:
+    """Run `change()` once, after the next item command has read its items and before it writes
+    (the read phase ends by resolving the actor): another writer landing in that gap."""
+    ran: list[int] = []
+    real = hcl.actor_for
+
+    def actor_then_change(*args, **kwargs):
+        actor = real(*args, **kwargs)
+        if not ran:
+            change()
+            ran.append(1)
+        return actor
+
+    monkeypatch.setattr(hcl, "actor_for", actor_then_change)
+    return ran
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def started(request, harness_factory):
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    h = harness_factory(url)
+    h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
+    return h
+
+
+def test_a_due_date_changed_between_the_read_and_the_write_is_decided_again(started, monkeypatch):
+    h = started
+    h.command("due 1.2 2026-12-18")
+    it = _item(h, "1.2")
+    assert it.due_on == date(2026, 12, 18)
+
+    def someone_else_sets_another_date() -> None:
+        with h.services.db.session() as s:
+            s.connection().execute(
+                update(Item.__table__)  # type: ignore[attr-defined]
+                .where(Item.__table__.c.id == it.id)  # type: ignore[attr-defined]
+                .values(due_on=date(2026, 12, 21), updated_at=it.updated_at + timedelta(seconds=1))
+            )
+
+    ran = _between_read_and_write(monkeypatch, someone_else_sets_another_date)
+    # Read as 18 Dec (already that way); by the write it is 21 Dec: decided on that, it is set.
+    h.command("due 1.2 2026-12-18")
+    assert ran
+    assert _item(h, "1.2").due_on == date(2026, 12, 18)
+    reply = ephemeral_texts(h, LEAD.user_id)[-1]
+    assert "already is that way" not in reply and "1.2" in reply
+
+
+def test_a_change_in_between_to_a_column_the_command_sets_is_not_overwritten_unseen(started, monkeypatch):
+    """A writer that changes a column without touching `updated_at` (the sweep's nudge count):
+    the command's conditional update sees it and decides again instead of writing over it."""
+    h = started
+    it = _item(h, "1.3")
+
+    def a_nudge_counts() -> None:
+        with h.services.db.session() as s:
+            s.connection().execute(
+                update(Item.__table__)  # type: ignore[attr-defined]
+                .where(Item.__table__.c.id == it.id)  # type: ignore[attr-defined]
+                .values(nudge_count=3)
+            )
+
+    writes: list[bool] = []
+    real_write = cl.write_item
+
+    def recording_write(session, item, *, read_at=None):
+        ok = real_write(session, item, read_at=read_at)
+        writes.append(ok)
+        return ok
+
+    monkeypatch.setattr(cl, "write_item", recording_write)
+    _between_read_and_write(monkeypatch, a_nudge_counts)
+    h.command("due 1.3 2026-12-22")
+    got = _item(h, "1.3")
+    assert got.due_on == date(2026, 12, 22) and got.due_set_by_hand and got.nudge_count == 0
+    # The first, conditional write found the row changed and wrote nothing; the second decided
+    # on the row as it is now.
+    assert writes == [False, True]
+
+
+def test_write_item_writes_nothing_over_a_row_changed_since_it_was_read(started):
+    h = started
+    it = _item(h, "1.4")
+    with h.services.db.session() as s:
+        s.connection().execute(
+            update(Item.__table__)  # type: ignore[attr-defined]
+            .where(Item.__table__.c.id == it.id)  # type: ignore[attr-defined]
+            .values(title="Renamed meanwhile", updated_at=it.updated_at + timedelta(seconds=1))
+        )
+    with h.services.db.session() as s:
+        copy = s.merge(it, load=False)
+        copy.title = "Stale rename"
+        assert cl.write_item(s, copy, read_at=it.updated_at) is False
+    assert _item(h, "1.4").title == "Renamed meanwhile"
+    with h.services.db.session() as s:
+        fresh = cl.item_now(s, it.id)
+        fresh.title = "Renamed on the current row"
+        assert cl.write_item(s, fresh, read_at=fresh.updated_at) is True
+    assert _item(h, "1.4").title == "Renamed on the current row"
