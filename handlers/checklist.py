@@ -15,9 +15,10 @@ from sqlmodel import Session
 from bot.commands import ParsedCommand
 from bot.engagement import checklist as cl
 from bot.engagement.lifecycle import calendar_for, local_today
-from bot.engagement.phases import record_and_advance
+from bot.engagement.phases import advance_after, record_and_advance
 from bot.engagement.plan import PlanWarning, business_day_warning, describe_warnings
 from bot.errors import UserError
+from bot.people import audit
 from bot.people.sides import CUSTOMER_UNKNOWN, Actor, NoSide
 from bot.refs import parse_id, parse_phase_number, parse_ref
 from bot.services import Services
@@ -214,7 +215,7 @@ def cmd_checklist(req: Request, cmd: ParsedCommand) -> None:
             number = _phase_number(cmd, plain_text(cmd.words[0]))
         cl.phase_by_number(session, engagement, number)
     req.ack()
-    post_checklist(s, engagement.id, number)  # type: ignore[arg-type]
+    post_checklist(s, engagement.id, number, channel=engagement.channel_id)  # type: ignore[arg-type]
 
 
 def _phase_number(cmd: ParsedCommand, raw: str) -> int:
@@ -295,17 +296,21 @@ def _write(
             if read_at is not None and read_at == seen.updated_at:
                 item = session.merge(seen, load=False)
             else:
-                # The phase too: a change to the item may have reopened or finished it.
-                phase = session.get(EngagementPhase, phase.id) or phase
-                item = cl.item_now(session, seen.id)  # type: ignore[arg-type]
-                if item is None or item.phase_id != phase.id:
+                # Read again, with its phase (which a change to the item may have reopened).
+                now_found = cl.phase_and_item(session, seen.id)  # type: ignore[arg-type]
+                if now_found is None or now_found[0].id != phase.id:
                     raise UserError(f"{phase.number}.{seen.number} was just removed; nothing was changed.")
+                phase, item = now_found
                 read_at = item.updated_at
             with session.no_autoflush:  # the item's row is written by write_item, conditionally
                 change = fn(session, phase, item, actor, now)
+            if change is not None:
+                audit.record_change(session, engagement.id, actor, change, now=now)  # type: ignore[arg-type]
+            # The item's row last: on PostgreSQL its row lock, which a concurrent change of the
+            # same item waits on, is held from here to the commit.
             if not cl.write_item(session, item, read_at=read_at):
                 raise _Stale
-            moved = record_and_advance(session, engagement, actor, change, now)
+            moved = advance_after(session, engagement, actor, change, now)
             if moved is not None and moved not in advanced:
                 advanced.append(moved)
             changes.append((f"{phase.number}.{item.number}", change))

@@ -100,6 +100,13 @@ def record_and_advance(
     if change is None:
         return None
     audit.record_change(session, engagement.id, actor, change, now=now)  # type: ignore[arg-type]
-    if change.kind not in COMPLETING:
+    return advance_after(session, engagement, actor, change, now)
+
+
+def advance_after(
+    session: Session, engagement: Engagement, actor: Actor, change: Change | None, now: datetime
+) -> int | None:
+    """The second half of `record_and_advance`, for a caller that audited the change itself."""
+    if change is None or change.kind not in COMPLETING:
         return None
     return advance_if_complete(session, engagement, now, actor)

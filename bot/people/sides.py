@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.errors import UserError
 from storage.models import Engagement, Member, MemberRole
@@ -112,8 +112,12 @@ def member_side(engagement: Engagement, member: Member) -> str:
 
 
 # Built once with bound parameters (see lifecycle._ACTIVE_IN_CHANNEL): every click and command.
-_MEMBER = select(Member).where(Member.engagement_id == bindparam("engagement"), Member.user_id == bindparam("user"))
-_ROLES = select(MemberRole.role).where(MemberRole.member_id == bindparam("member"))
+# The member and their roles in one statement (one row per role; one with no role when none).
+_MEMBER_AND_ROLES = (
+    select(Member, MemberRole.role)
+    .outerjoin(MemberRole, col(MemberRole.member_id) == Member.id)
+    .where(Member.engagement_id == bindparam("engagement"), Member.user_id == bindparam("user"))
+)
 
 
 def resolve_actor(
@@ -125,11 +129,12 @@ def resolve_actor(
     name: str = "",
     enterprise_id: str | None = None,
 ) -> Actor:
-    member = session.exec(_MEMBER, params={"engagement": engagement.id, "user": user_id}).first()
+    rows = session.exec(_MEMBER_AND_ROLES, params={"engagement": engagement.id, "user": user_id}).all()
+    member = rows[0][0] if rows else None
     roles: frozenset[str] = frozenset()
     override = None
     if member is not None:
-        roles = frozenset(session.exec(_ROLES, params={"member": member.id}).all())
+        roles = frozenset(role for _member, role in rows if role is not None)
         home_team = home_team or member.team_id
         enterprise_id = enterprise_id or member.enterprise_id
         name = name or member.display_name
