@@ -338,10 +338,10 @@ def moved_message(
 _SAFE_URL = re.compile(r"^https://[^\s|<>]+$")
 
 
-def post_checklist(s: Services, engagement_id: int, phase_number: int) -> None:
+def post_checklist(s: Services, engagement_id: int, phase_number: int, *, channel: str | None = None) -> None:
     """Post the phase checklist as new message(s); an older copy in the channel collapses to a
-    pointer to it."""
-    channel = _channel_of(s, engagement_id)
+    pointer to it. `channel`: the engagement's, when the caller has read it already."""
+    channel = channel or _channel_of(s, engagement_id)
     s.outbox.submit(ChecklistJob(s, engagement_id, phase_number, channel, post=True))
     refresh_homes(s, engagement_id)  # a new engagement's first checklist: its lead's Home shows it
 
