@@ -41,7 +41,7 @@ from bot.values import (
     parse_yes_no,
     years_from,
 )
-from storage.models import Engagement, EngagementPhase, Item, MemberRole
+from storage.models import ACTIVE, Engagement, EngagementPhase, Item, MemberRole
 
 MAX_YEARS_AHEAD = 2  # a target go-live at most this many years after the kickoff
 MAX_KICKOFF_DAYS = 366  # a kickoff at most a year before or after today
@@ -178,9 +178,7 @@ def parse_start(
 # Every request looks its engagement up: the statements are built once, with bound parameters,
 # so SQLAlchemy neither rebuilds the expression nor recomputes its cache key each time (those were
 # about a third of each lookup's CPU in py-spy).
-_ACTIVE_IN_CHANNEL = select(Engagement).where(
-    Engagement.channel_id == bindparam("channel"), Engagement.status == "active"
-)
+_ACTIVE_IN_CHANNEL = select(Engagement).where(Engagement.channel_id == bindparam("channel"), Engagement.status == ACTIVE)
 _LATEST_IN_CHANNEL = (
     select(Engagement).where(Engagement.channel_id == bindparam("channel")).order_by(col(Engagement.id).desc())
 )

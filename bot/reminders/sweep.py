@@ -48,7 +48,7 @@ from bot.slack.nudges import render_nudge
 from bot.slack.presenters import overview
 from bot.slack.timeline_share import share_timeline
 from messages import Message
-from storage.models import Engagement, NextCheckRequest, Reminder, ReminderAttempt
+from storage.models import ACTIVE, Engagement, NextCheckRequest, Reminder, ReminderAttempt
 from storage.reminder_rows import ensure_all
 
 log = logging.getLogger("golive.sweep")
@@ -163,7 +163,7 @@ class Sweeper:
     def _anything_to_plan(self, session: Session, now: datetime) -> bool:
         due = session.execute(
             select(Engagement.id)
-            .where(col(Engagement.status) == "active", col(Engagement.next_check_at) <= now)
+            .where(col(Engagement.status) == ACTIVE, col(Engagement.next_check_at) <= now)
             .limit(1)
         ).first()
         return due is not None or session.execute(select(NextCheckRequest.id).limit(1)).first() is not None
@@ -182,7 +182,7 @@ class Sweeper:
             for e in session.exec(
                 self._lock(
                     select(Engagement)
-                    .where(col(Engagement.status) == "active", col(Engagement.next_check_at) <= now)
+                    .where(col(Engagement.status) == ACTIVE, col(Engagement.next_check_at) <= now)
                     .order_by(col(Engagement.next_check_at))
                     .limit(PLAN_BATCH)
                 )
