@@ -108,8 +108,10 @@ _PHASE_AND_ITEM = (
         Item.number == bindparam("item"),
     )
 )
-_PHASE_OF_ITEM = select(EngagementPhase, Item).join(Item, col(Item.phase_id) == EngagementPhase.id).where(
-    Item.id == bindparam("id")
+_PHASE_OF_ITEM = (
+    select(EngagementPhase, Item)
+    .join(Item, col(Item.phase_id) == EngagementPhase.id)
+    .where(Item.id == bindparam("id"))
 )
 
 
@@ -141,13 +143,22 @@ def item_now(session: Session, item_id: int) -> Item | None:
 
 
 _ITEM_TABLE = Item.__table__  # type: ignore[attr-defined]
-_ITEM_VERSION = sa_select(_ITEM_TABLE.c.updated_at).where(_ITEM_TABLE.c.id == bindparam("id"))
+# The items' versions, their rows locked until the commit (FOR UPDATE on PostgreSQL; SQLite has no
+# row locks and its writer lock already keeps every other writer out), in id order so that two
+# commands naming the same items lock them in the same order.
+_ITEM_VERSIONS = (
+    sa_select(_ITEM_TABLE.c.id, _ITEM_TABLE.c.updated_at)
+    .where(_ITEM_TABLE.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_ITEM_TABLE.c.id)
+    .with_for_update()
+)
 
 
-def item_version(session: Session, item_id: int) -> datetime | None:
-    """The item's `updated_at` now (None if it is gone): one indexed Core lookup, no ORM object."""
-    value: datetime | None = session.connection().execute(_ITEM_VERSION, {"id": item_id}).scalar()
-    return value
+def lock_items(session: Session, item_ids: list[int]) -> dict[int, datetime]:
+    """Each item's `updated_at` now (items gone are missing), its row locked for the rest of the
+    transaction: one indexed Core statement for all of them, no ORM objects."""
+    rows = session.connection().execute(_ITEM_VERSIONS, {"ids": sorted(set(item_ids))})
+    return {row.id: row.updated_at for row in rows}
 
 
 def write_item(session: Session, item: Item, *, read_at: datetime | None = None) -> bool:

@@ -3,15 +3,18 @@ landing in between must not be overwritten or misreported."""
 
 from __future__ import annotations
 
+import json
+import threading
 from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import update
+from sqlmodel import select
 
 import handlers.checklist as hcl
 from bot.engagement import checklist as cl
-from harness import LEAD
-from storage.models import Item
+from harness import CHANNEL, LEAD
+from storage.models import AuditEvent, Item
 from tests.e2e.helpers import engagement, ephemeral_texts
 
 
@@ -120,3 +123,40 @@ def test_write_item_writes_nothing_over_a_row_changed_since_it_was_read(started)
         fresh.title = "Renamed on the current row"
         assert cl.write_item(s, fresh, read_at=fresh.updated_at) is True
     assert _item(h, "1.4").title == "Renamed on the current row"
+
+
+def test_a_burst_of_commands_on_one_item_all_land_and_none_fails(started):
+    """Eight people setting the same item's due date at once (the benchmark's burst): each
+    command is answered with its change, none with an apology, and the audit trail has every
+    change. On PostgreSQL, without SQLite's writer lock, the item's row lock orders them."""
+    h = started
+    dates = [date(2027, 1, 10) + timedelta(days=n) for n in range(24)]
+    answers: list[int] = []
+    lock = threading.Lock()
+
+    def burst(offset: int) -> None:
+        for d in dates[offset::8]:
+            r = h.driver.command(
+                h.services.command, f"due 1.2 {d.isoformat()}", user=LEAD.user_id, channel=CHANNEL
+            )
+            with lock:
+                answers.append(r.status)
+
+    threads = [threading.Thread(target=burst, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    h.idle()
+    assert answers == [200] * len(dates)
+    texts = ephemeral_texts(h, LEAD.user_id)
+    assert not [t for t in texts if "went wrong" in t]
+    assert sum("1.2" in t and "due" in t.lower() for t in texts) == len(dates)
+    with h.services.db.read() as s:
+        rows = s.exec(
+            select(AuditEvent).where(AuditEvent.kind == "item.due", AuditEvent.subject == "1.2")
+        ).all()
+    assert len(rows) == len(dates)
+    # The item holds the date of the change audited last.
+    last = max(rows, key=lambda r: r.id)
+    assert _item(h, "1.2").due_on.isoformat() == json.loads(last.detail)["due"]
