@@ -287,29 +287,26 @@ def _write(
 ) -> tuple[list[tuple[str, cl.Change | None]], list[int]]:
     """`_apply`'s one write transaction: (ref, change) per item, and the phases it advanced to.
 
-    The items' rows are locked first, with their `updated_at` read in the same statement (on
-    SQLite the writer lock keeps every other writer out; on PostgreSQL, FOR UPDATE). An item still
-    as it was read is changed on that copy; one changed since, or every item with `fresh`, is read
-    again and decided on its state now. The write is conditional on the row holding what the
-    decision saw (`write_item`). Under SQLite's writer lock this replaced a re-read into the ORM
-    and its flush: `due` at 10 clients waited p50 47 ms for that lock, each holding it 6 ms.
-    (Deciding first and locking only at the UPDATE was tried for PostgreSQL: under a burst of
-    changes to one item most had to be done again: 6.8x a bare ack against 5.6x, one run each.)"""
+    The items' rows are read and locked first, in one statement (on SQLite the writer lock keeps
+    every other writer out; on PostgreSQL, FOR UPDATE). Each change is decided on the copy of the
+    item read before, brought up to that row when it changed since (or always, with `fresh`), and
+    written conditionally on the row holding what the decision saw (`write_item`). Under SQLite's
+    writer lock this replaced a re-read into the ORM and its flush: `due` at 10 clients waited p50
+    47 ms for that lock, each holding it 6 ms. (Deciding first and locking only at the UPDATE was
+    tried for PostgreSQL: under a burst of changes to one item most had to be done again: 6.8x a
+    bare ack against 5.6x, one run each.)"""
     changes: list[tuple[str, cl.Change | None]] = []
     advanced: list[int] = []
     with req.services.db.session() as session:
-        versions = cl.lock_items(session, [seen.id for _phase, seen in found])  # type: ignore[misc]
+        rows = cl.lock_items(session, [seen.id for _phase, seen in found])  # type: ignore[misc]
         for phase, seen in found:
-            read_at = versions.get(seen.id)  # type: ignore[arg-type]
-            if not fresh and read_at is not None and read_at == seen.updated_at:
-                item = session.merge(seen, load=False)
-            else:
-                # Read again, with its phase (which a change to the item may have reopened).
-                now_found = cl.phase_and_item(session, seen.id)  # type: ignore[arg-type]
-                if now_found is None or now_found[0].id != phase.id:
-                    raise UserError(f"{phase.number}.{seen.number} was just removed; nothing was changed.")
-                phase, item = now_found
-                read_at = item.updated_at
+            row = rows.get(seen.id)  # type: ignore[arg-type]
+            if row is None or row.phase_id != phase.id:
+                raise UserError(f"{phase.number}.{seen.number} was just removed; nothing was changed.")
+            item = session.merge(seen, load=False)
+            if fresh or row.updated_at != seen.updated_at:
+                cl.catch_up(phase, item, row)  # changed since it was read: decided on it as it is
+            read_at = row.updated_at
             with session.no_autoflush:  # the item's row is written by write_item, conditionally
                 change = fn(session, phase, item, actor, now)
             if change is not None:

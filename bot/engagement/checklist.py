@@ -143,22 +143,33 @@ def item_now(session: Session, item_id: int) -> Item | None:
 
 
 _ITEM_TABLE = Item.__table__  # type: ignore[attr-defined]
-# The items' versions, their rows locked until the commit (FOR UPDATE on PostgreSQL; SQLite has no
-# row locks and its writer lock already keeps every other writer out), in id order so that two
-# commands naming the same items lock them in the same order.
-_ITEM_VERSIONS = (
-    sa_select(_ITEM_TABLE.c.id, _ITEM_TABLE.c.updated_at)
+# The items as they are now, with their phase's completion, their rows locked until the commit
+# (FOR UPDATE OF item on PostgreSQL; SQLite has no row locks and its writer lock already keeps
+# every other writer out), in id order so that two commands naming the same items lock them in
+# the same order. Core: one statement, no ORM objects.
+_PHASE_TABLE = EngagementPhase.__table__  # type: ignore[attr-defined]
+_ITEMS_LOCKED = (
+    sa_select(_ITEM_TABLE, _PHASE_TABLE.c.completed_at.label("phase_completed_at"))
+    .join(_PHASE_TABLE, _PHASE_TABLE.c.id == _ITEM_TABLE.c.phase_id)
     .where(_ITEM_TABLE.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(_ITEM_TABLE.c.id)
-    .with_for_update()
+    .with_for_update(of=_ITEM_TABLE)
 )
 
 
-def lock_items(session: Session, item_ids: list[int]) -> dict[int, datetime]:
-    """Each item's `updated_at` now (items gone are missing), its row locked for the rest of the
-    transaction: one indexed Core statement for all of them, no ORM objects."""
-    rows = session.connection().execute(_ITEM_VERSIONS, {"ids": sorted(set(item_ids))})
-    return {row.id: row.updated_at for row in rows}
+def lock_items(session: Session, item_ids: list[int]) -> dict[int, Any]:
+    """Each item's row as it is now (items gone are missing), locked for the rest of the
+    transaction; see `catch_up` to bring a copy read earlier up to it."""
+    rows = session.connection().execute(_ITEMS_LOCKED, {"ids": sorted(set(item_ids))})
+    return {row.id: row for row in rows}
+
+
+def catch_up(phase: EngagementPhase, item: Item, row: Any) -> None:
+    """Set an item copy (and its phase's completion) to a row from `lock_items`, as if just loaded:
+    a change is then decided on the row as it is, without reading it again."""
+    for column in _ITEM_TABLE.columns:
+        set_committed_value(item, column.key, row._mapping[column])
+    set_committed_value(phase, "completed_at", row.phase_completed_at)
 
 
 def write_item(session: Session, item: Item, *, read_at: datetime | None = None) -> bool:
