@@ -8,15 +8,28 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
 
 from bot.clock import Clock
 from harness import Harness, sqlite_url
+from storage.db import READ_ONLY
 
 PG_ENV = "GOLIVE_TEST_POSTGRES_URL"
 # A Monday morning in Berlin (08:00 UTC = 09:00 CET).
 DEFAULT_NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+
+
+# Writes made in a read session (Database.read): on PostgreSQL it runs in autocommit, so such a
+# write would be committed at once instead of rolled back. Every test's harnesses fail on any.
+WRITES_IN_READ_SESSIONS: list[str] = []
+_WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _no_write_in_a_read_session(conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+    if conn.get_execution_options().get(READ_ONLY) and statement.lstrip().upper().startswith(_WRITES):
+        WRITES_IN_READ_SESSIONS.append(" ".join(statement.split())[:120])
 
 
 @pytest.fixture
@@ -29,6 +42,11 @@ def _check_no_invalid_blocks(h: Harness) -> None:
     assert not bad, "the stand-in refused Block Kit: " + "; ".join(
         f"{c.method}: {c.response.get('errors') or c.response.get('error')}" for c in bad
     )
+
+
+def _check_no_write_in_a_read_session() -> None:
+    written, WRITES_IN_READ_SESSIONS[:] = list(WRITES_IN_READ_SESSIONS), []
+    assert not written, "a read session wrote: " + "; ".join(written)
 
 
 def _check_no_missing_scope(h: Harness) -> None:
@@ -62,6 +80,7 @@ def harness_factory(tmp_path, clock, _drops_last) -> Iterator:
         try:
             _check_no_invalid_blocks(h)
             _check_no_missing_scope(h)
+            _check_no_write_in_a_read_session()
         finally:
             h.stop()
 

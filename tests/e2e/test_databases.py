@@ -5,6 +5,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy import update
+from sqlmodel import select
 
 from harness import CHANNEL, CONTRIBUTOR, LEAD
 from storage.models import Engagement
@@ -51,3 +53,34 @@ def test_checklist_flow_on_postgresql(harness_factory, pg_url):
     assert engagement(h).phase_index == 2
     h.command("plan target=2027-02-26")
     assert engagement(h).target_on.isoformat() == "2027-02-26"
+
+
+def test_a_read_session_on_postgresql_opens_no_transaction(harness_factory, pg_url):
+    """Reads run in autocommit on PostgreSQL: no BEGIN before them, no ROLLBACK after (two round
+    trips of a status request's four); write sessions still run in one transaction."""
+    from psycopg.pq import TransactionStatus
+
+    h = harness_factory(pg_url)
+    h.command("start Acme Corp")
+    db = h.services.db
+    with db.read() as s:
+        assert s.exec(select(Engagement.customer_name)).one() == "Acme Corp"
+        status = s.connection().connection.dbapi_connection.info.transaction_status
+        assert status == TransactionStatus.IDLE
+    with db.session() as s:
+        s.exec(select(Engagement.customer_name)).one()
+        status = s.connection().connection.dbapi_connection.info.transaction_status
+        assert status == TransactionStatus.INTRANS
+
+
+def test_a_write_in_a_read_session_is_caught(harness):
+    """The guard every harness checks at teardown: a read session must not write (on PostgreSQL
+    it would be committed at once)."""
+    from tests.conftest import WRITES_IN_READ_SESSIONS, _check_no_write_in_a_read_session
+
+    with harness.services.db.read() as s:
+        s.connection().execute(update(Engagement).values(customer_name="x"))
+    assert WRITES_IN_READ_SESSIONS and WRITES_IN_READ_SESSIONS[-1].startswith("UPDATE engagement")
+    with pytest.raises(AssertionError, match="a read session wrote: UPDATE engagement"):
+        _check_no_write_in_a_read_session()
+    assert not WRITES_IN_READ_SESSIONS
