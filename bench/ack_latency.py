@@ -81,17 +81,32 @@ def wait_http(url: str, proc: subprocess.Popen[str], timeout: float = 60) -> Non
     raise SystemExit(f"{url} did not answer")
 
 
-def wait_outbox_idle(metrics_url: str, timeout: float = 60.0) -> None:
-    """Until golive's refresh queue (`golive_refresh_queue_depth` on /metrics) has been empty for
-    a second: the work a batch queued after its acks, paced to Slack's rate limits, is done."""
+def wait_outbox_idle(server_pid: int, timeout: float = 60.0) -> None:
+    """Until golive's refresh queue (`golive_refresh_queue_depth`) has been empty for a second: the
+    work a batch queued after its acks, paced to Slack's rate limits, is done. Read from the
+    workers' metric files here, not from /metrics: each /metrics answer costs the server CPU,
+    which would be charged to the batch."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    path = None
+    for p in server_pids(server_pid):
+        try:
+            with open(f"/proc/{p}/maps") as f:
+                path = next((os.path.dirname(line.split()[-1]) for line in f if "/golive-metrics-" in line), None)
+        except OSError:
+            continue
+        if path:
+            break
+    if path is None:
+        time.sleep(1.0)  # no metric files found: the old fixed pause
+        return
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=path)  # type: ignore[no-untyped-call]
     deadline = time.monotonic() + timeout
     idle_since = None
     while time.monotonic() < deadline:
-        with urllib.request.urlopen(metrics_url, timeout=5) as r:
-            text = r.read().decode()
-        depth = sum(
-            float(line.split()[-1]) for line in text.splitlines() if line.startswith("golive_refresh_queue_depth")
-        )
+        depth = registry.get_sample_value("golive_refresh_queue_depth") or 0.0
         if depth > 0:
             idle_since = None
         elif idle_since is None:
@@ -403,7 +418,7 @@ def main() -> int:
                     if name == "golive":
                         # The batch's after-ack work (refreshes paced to Slack's rate limits) is
                         # charged to it, and does not run into the next batch.
-                        wait_outbox_idle(f"http://127.0.0.1:{golive_port}/metrics")
+                        wait_outbox_idle(golive.pid)
                     cpu[name][kind] += cpu_seconds(pids[name]) - before
         rss, pss = memory_mb(golive.pid)
         if profiler is not None:
