@@ -23,7 +23,7 @@ from bot.engagement.lifecycle import active_in_channel
 from bot.errors import UserError, new_reference
 from bot.people.members import add_member, lead_of
 from bot.people.organisations import pin_customer, the_customer_team
-from bot.people.sides import CUSTOMER, CUSTOMER_UNKNOWN, ORG_UNKNOWN, Actor, NoSide, resolve_actor
+from bot.people.sides import CUSTOMER, CUSTOMER_UNKNOWN, ORG_UNKNOWN, Actor, Known, NoSide, resolve_actor
 from bot.refs import parse_choice, parse_id
 from bot.services import Services
 from bot.slack.gateway import Profile, SlackCallFailed
@@ -324,7 +324,9 @@ def remember(
             )
 
 
-def actor_for(req: Request, session: Session, engagement: Engagement, *, acting: bool = True) -> Actor:
+def actor_for(
+    req: Request, session: Session, engagement: Engagement, *, acting: bool = True, known: Known | None = None
+) -> Actor:
     """The requesting user as an actor of this engagement. Commands come from the vendor's
     organisation (Slack does not share slash commands); a click says its user's home team.
 
@@ -339,6 +341,7 @@ def actor_for(req: Request, session: Session, engagement: Engagement, *, acting:
         home_team=home,
         name=req.user_name,
         enterprise_id=req.user_enterprise_id,
+        known=known,
     )
     if acting and not actor.has_side:
         raise NoSide(_no_side_text(session, engagement, actor, req.services.command), actor.no_side_reason)

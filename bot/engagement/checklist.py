@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, inspect, update
+from sqlalchemy import and_, bindparam, inspect, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, func, select
@@ -19,8 +19,8 @@ from sqlmodel import Session, col, func, select
 from bot.engagement.playbook import Playbook
 from bot.errors import UserError
 from bot.people import audit
-from bot.people.sides import CUSTOMER, NO_SIDE, VENDOR, Actor, member_side, side_of
-from storage.models import Engagement, EngagementPhase, Item, Member, UserProfile
+from bot.people.sides import CUSTOMER, NO_SIDE, VENDOR, Actor, Known, known_from_rows, member_side, side_of
+from storage.models import ACTIVE, Engagement, EngagementPhase, Item, Member, MemberRole, UserProfile
 
 MAX_TITLE = 200
 MAX_REASON = 500
@@ -113,6 +113,40 @@ _PHASE_OF_ITEM = (
     .join(Item, col(Item.phase_id) == EngagementPhase.id)
     .where(Item.id == bindparam("id"))
 )
+
+
+# A command's engagement (the channel's active one), the item of its one reference with its phase,
+# and the person running it with their roles, in one statement: the three lookups of every
+# single-item command's read (an ORM statement costs 300-500 us here, measured).
+_COMMAND_ITEM = (
+    select(Engagement, EngagementPhase, Item, Member, MemberRole.role)
+    .join(EngagementPhase, col(EngagementPhase.engagement_id) == Engagement.id)
+    .join(Item, col(Item.phase_id) == EngagementPhase.id)
+    .outerjoin(
+        Member, and_(col(Member.engagement_id) == Engagement.id, col(Member.user_id) == bindparam("user"))
+    )
+    .outerjoin(MemberRole, col(MemberRole.member_id) == Member.id)
+    .where(
+        Engagement.channel_id == bindparam("channel"),
+        Engagement.status == ACTIVE,
+        EngagementPhase.number == bindparam("phase"),
+        Item.number == bindparam("item"),
+    )
+)
+
+
+def find_for_command(
+    session: Session, channel_id: str, user_id: str, phase_no: int, item_no: int
+) -> tuple[Engagement, EngagementPhase, Item, Known] | None:
+    """The channel's active engagement, the item `phase_no.item_no` with its phase, and what is
+    known of `user_id` in it; None when any is missing (the caller's usual lookups then say what)."""
+    rows = session.exec(
+        _COMMAND_ITEM, params={"channel": channel_id, "user": user_id, "phase": phase_no, "item": item_no}
+    ).all()
+    if not rows:
+        return None
+    engagement, phase, item = rows[0][0], rows[0][1], rows[0][2]
+    return engagement, phase, item, known_from_rows(rows)
 
 
 def find_item(

@@ -16,7 +16,9 @@ A consultant's per-person override (`Member.side_override`) wins over all of thi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
@@ -120,6 +122,17 @@ _MEMBER_AND_ROLES = (
 )
 
 
+# What the database knows of someone in an engagement: their member row (None if not a member)
+# and their roles.
+Known = tuple[Member | None, frozenset[str]]
+
+
+def known_from_rows(rows: Sequence[Any]) -> Known:
+    """A Known from rows whose last two columns are a member (or None) and one of their roles."""
+    member = rows[0][-2] if rows else None
+    return member, frozenset(row[-1] for row in rows if row[-1] is not None)
+
+
 def resolve_actor(
     session: Session,
     engagement: Engagement,
@@ -128,13 +141,18 @@ def resolve_actor(
     home_team: str | None,
     name: str = "",
     enterprise_id: str | None = None,
+    known: Known | None = None,
 ) -> Actor:
-    rows = session.exec(_MEMBER_AND_ROLES, params={"engagement": engagement.id, "user": user_id}).all()
-    member = rows[0][0] if rows else None
+    """`known`: the member and roles, when the caller read them with something else."""
+    if known is None:
+        known = known_from_rows(
+            session.exec(_MEMBER_AND_ROLES, params={"engagement": engagement.id, "user": user_id}).all()
+        )
+    member, member_roles = known
     roles: frozenset[str] = frozenset()
     override = None
     if member is not None:
-        roles = frozenset(role for _member, role in rows if role is not None)
+        roles = member_roles
         home_team = home_team or member.team_id
         enterprise_id = enterprise_id or member.enterprise_id
         name = name or member.display_name
