@@ -41,7 +41,7 @@ from bot.values import (
 )
 from handlers.base import Request, listener
 from messages import Message
-from storage.models import AuditEvent, Engagement
+from storage.models import ACTIVE, AuditEvent, Engagement
 
 log = logging.getLogger("golive.handlers.engagement")
 
@@ -205,6 +205,11 @@ def _create_and_welcome(req: Request, channel: str, opts: Any, info: dict[str, A
 
 # The status's revision: the latest audit row (built once, see lifecycle._ACTIVE_IN_CHANNEL).
 _REVISION = select(func.max(AuditEvent.id)).where(AuditEvent.engagement_id == bindparam("engagement"))
+# The channel's active engagement and its revision in one statement: the usual status request.
+_ACTIVE_WITH_REVISION = select(
+    Engagement,
+    select(func.max(AuditEvent.id)).where(AuditEvent.engagement_id == Engagement.id).scalar_subquery(),
+).where(Engagement.channel_id == bindparam("channel"), Engagement.status == ACTIVE)
 
 
 def status(req: Request, cmd: ParsedCommand) -> None:
@@ -214,11 +219,19 @@ def status(req: Request, cmd: ParsedCommand) -> None:
     s = req.services
     now = s.clock.now()
     with s.db.read() as session:
-        engagement = latest_in_channel(session, req.channel_id or "") if req.channel_id else None
-        if engagement is None:
-            require_engagement(req, finished_ok=True)  # raises the friendly "no engagement" answer
-            return
-        revision = session.exec(_REVISION, params={"engagement": engagement.id}).one()
+        found = (
+            session.exec(_ACTIVE_WITH_REVISION, params={"channel": req.channel_id}).first()
+            if req.channel_id
+            else None
+        )
+        if found is not None:  # one statement instead of two (cProfile: an ORM statement is 300-500 us)
+            engagement, revision = found
+        else:  # no active engagement: the latest one (live or cancelled), or the friendly answer
+            engagement = latest_in_channel(session, req.channel_id or "") if req.channel_id else None
+            if engagement is None:
+                require_engagement(req, finished_ok=True)  # raises the friendly "no engagement" answer
+                return
+            revision = session.exec(_REVISION, params={"engagement": engagement.id}).one()
         key = (
             "status",
             engagement.id,
