@@ -212,12 +212,15 @@ def due_problem(raw: str | None, today: date) -> str | None:
 # -- commands ------------------------------------------------------------------------------
 def cmd_checklist(req: Request, cmd: ParsedCommand) -> None:
     s = req.services
+    asked = _phase_number(cmd, plain_text(cmd.words[0])) if cmd.words else None
     with s.db.read() as session:  # the ack path only reads: SQLite's writer lock is not taken
-        engagement = require_engagement(req, session=session)
-        number = engagement.phase_index
-        if cmd.words:
-            number = _phase_number(cmd, plain_text(cmd.words[0]))
-        cl.phase_by_number(session, engagement, number)
+        found = cl.engagement_and_phase(session, req.channel_id, asked) if req.channel_id else None
+        if found is not None:  # the usual case, in one statement
+            engagement, number = found[0], found[1].number
+        else:  # no active engagement, or no such phase: the lookups that say so
+            engagement = require_engagement(req, session=session)
+            number = engagement.phase_index if asked is None else asked
+            cl.phase_by_number(session, engagement, number)
     req.ack()
     post_checklist(s, engagement.id, number, channel=engagement.channel_id)  # type: ignore[arg-type]
 

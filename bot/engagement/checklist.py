@@ -135,6 +135,29 @@ _COMMAND_ITEM = (
 )
 
 
+# The channel's active engagement with one of its phases, in one statement: the phase asked for,
+# or the current one (`/golive checklist [phase]`).
+_ENGAGEMENT_AND_PHASE = (
+    select(Engagement, EngagementPhase)
+    .join(EngagementPhase, col(EngagementPhase.engagement_id) == Engagement.id)
+    .where(Engagement.channel_id == bindparam("channel"), Engagement.status == ACTIVE)
+)
+_WITH_PHASE_ASKED = _ENGAGEMENT_AND_PHASE.where(EngagementPhase.number == bindparam("number"))
+_WITH_CURRENT_PHASE = _ENGAGEMENT_AND_PHASE.where(col(EngagementPhase.number) == Engagement.phase_index)
+
+
+def engagement_and_phase(
+    session: Session, channel_id: str, number: int | None
+) -> tuple[Engagement, EngagementPhase] | None:
+    """The channel's active engagement and its phase `number` (None: its current phase); None
+    when either is missing (the caller's usual lookups then say which)."""
+    if number is None:
+        row = session.exec(_WITH_CURRENT_PHASE, params={"channel": channel_id}).first()
+    else:
+        row = session.exec(_WITH_PHASE_ASKED, params={"channel": channel_id, "number": number}).first()
+    return None if row is None else (row[0], row[1])
+
+
 def find_for_command(
     session: Session, channel_id: str, user_id: str, phase_no: int, item_no: int
 ) -> tuple[Engagement, EngagementPhase, Item, Known] | None:
