@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from bot.commands import ParsedCommand
 from bot.engagement import checklist as cl
+from bot.engagement import item_writes
 from bot.engagement.lifecycle import calendar_for, local_today
 from bot.engagement.phases import advance_after, record_and_advance
 from bot.engagement.plan import PlanWarning, business_day_warning, describe_warnings
@@ -301,20 +302,20 @@ def _write(
     changes: list[tuple[str, cl.Change | None]] = []
     advanced: list[int] = []
     with req.services.db.session() as session:
-        rows = cl.lock_items(session, [seen.id for _phase, seen in found])  # type: ignore[misc]
+        rows = item_writes.lock_items(session, [seen.id for _phase, seen in found])  # type: ignore[misc]
         for phase, seen in found:
             row = rows.get(seen.id)  # type: ignore[arg-type]
             if row is None or row.phase_id != phase.id:
                 raise UserError(f"{phase.number}.{seen.number} was just removed; nothing was changed.")
             item = session.merge(seen, load=False)
             if fresh or row.updated_at != seen.updated_at:
-                cl.catch_up(phase, item, row)  # changed since it was read: decided on it as it is
+                item_writes.catch_up(phase, item, row)  # changed since it was read: decided on it as it is
             read_at = row.updated_at
             with session.no_autoflush:  # the item's row is written by write_item, conditionally
                 change = fn(session, phase, item, actor, now)
             if change is not None:
                 audit.record_change(session, engagement.id, actor, change, now=now)  # type: ignore[arg-type]
-            if not cl.write_item(session, item, read_at=read_at):
+            if not item_writes.write_item(session, item, read_at=read_at):
                 raise _Stale
             moved = advance_after(session, engagement, actor, change, now)
             if moved is not None and moved not in advanced:

@@ -41,7 +41,7 @@ from bot.values import (
 )
 from handlers.base import Request, listener
 from messages import Message
-from storage.models import ACTIVE, AuditEvent, Engagement
+from storage.models import CHANNELS_ACTIVE, AuditEvent, Engagement
 
 log = logging.getLogger("golive.handlers.engagement")
 
@@ -209,7 +209,7 @@ _REVISION = select(func.max(AuditEvent.id)).where(AuditEvent.engagement_id == bi
 _ACTIVE_WITH_REVISION = select(
     Engagement,
     select(func.max(AuditEvent.id)).where(AuditEvent.engagement_id == Engagement.id).scalar_subquery(),
-).where(Engagement.channel_id == bindparam("channel"), Engagement.status == ACTIVE)
+).where(CHANNELS_ACTIVE)
 
 
 def status(req: Request, cmd: ParsedCommand) -> None:

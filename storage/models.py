@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Index, UniqueConstraint, literal_column, text
+from sqlalchemy import Column, Index, UniqueConstraint, and_, bindparam, literal_column, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -80,6 +80,10 @@ class Engagement(SQLModel, table=True):
     created_by: str = Field(max_length=32)
     created_at: datetime = Field(sa_column=utc_column())
     updated_at: datetime = Field(sa_column=utc_column())
+
+
+# The channel's active engagement, as every request looks it up (bound parameter `channel`).
+CHANNELS_ACTIVE = and_(Engagement.channel_id == bindparam("channel"), Engagement.status == ACTIVE)
 
 
 class EngagementPhase(SQLModel, table=True):

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import and_, bindparam, inspect, update
-from sqlalchemy import select as sa_select
+from sqlalchemy import and_, bindparam, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, func, select
 
@@ -20,7 +18,7 @@ from bot.engagement.playbook import Playbook
 from bot.errors import UserError
 from bot.people import audit
 from bot.people.sides import CUSTOMER, NO_SIDE, VENDOR, Actor, Known, known_from_rows, member_side, side_of
-from storage.models import ACTIVE, Engagement, EngagementPhase, Item, Member, MemberRole, UserProfile
+from storage.models import CHANNELS_ACTIVE, Engagement, EngagementPhase, Item, Member, MemberRole, UserProfile
 
 MAX_TITLE = 200
 MAX_REASON = 500
@@ -127,8 +125,7 @@ _COMMAND_ITEM = (
     )
     .outerjoin(MemberRole, col(MemberRole.member_id) == Member.id)
     .where(
-        Engagement.channel_id == bindparam("channel"),
-        Engagement.status == ACTIVE,
+        CHANNELS_ACTIVE,
         EngagementPhase.number == bindparam("phase"),
         Item.number == bindparam("item"),
     )
@@ -140,7 +137,7 @@ _COMMAND_ITEM = (
 _ENGAGEMENT_AND_PHASE = (
     select(Engagement, EngagementPhase)
     .join(EngagementPhase, col(EngagementPhase.engagement_id) == Engagement.id)
-    .where(Engagement.channel_id == bindparam("channel"), Engagement.status == ACTIVE)
+    .where(CHANNELS_ACTIVE)
 )
 _WITH_PHASE_ASKED = _ENGAGEMENT_AND_PHASE.where(EngagementPhase.number == bindparam("number"))
 _WITH_CURRENT_PHASE = _ENGAGEMENT_AND_PHASE.where(col(EngagementPhase.number) == Engagement.phase_index)
@@ -191,107 +188,12 @@ def find_item(
     return phase, item
 
 
-_ITEM_BY_ID = select(Item).where(Item.id == bindparam("id"))
-
-
-def item_now(session: Session, item_id: int) -> Item | None:
-    """The item with this id, or None (one prebuilt select; in a new session, its current row)."""
-    return session.exec(_ITEM_BY_ID, params={"id": item_id}).first()
-
-
-_ITEM_TABLE = Item.__table__  # type: ignore[attr-defined]
-# The items as they are now, with their phase's completion, their rows locked until the commit
-# (FOR UPDATE OF item on PostgreSQL; SQLite has no row locks and its writer lock already keeps
-# every other writer out), in id order so that two commands naming the same items lock them in
-# the same order. Core: one statement, no ORM objects.
-_PHASE_TABLE = EngagementPhase.__table__  # type: ignore[attr-defined]
-_ITEMS_LOCKED = (
-    sa_select(_ITEM_TABLE, _PHASE_TABLE.c.completed_at.label("phase_completed_at"))
-    .join(_PHASE_TABLE, _PHASE_TABLE.c.id == _ITEM_TABLE.c.phase_id)
-    .where(_ITEM_TABLE.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(_ITEM_TABLE.c.id)
-    .with_for_update(of=_ITEM_TABLE)
-)
-
-
-def lock_items(session: Session, item_ids: list[int]) -> dict[int, Any]:
-    """Each item's row as it is now (items gone are missing), locked for the rest of the
-    transaction; see `catch_up` to bring a copy read earlier up to it."""
-    rows = session.connection().execute(_ITEMS_LOCKED, {"ids": sorted(set(item_ids))})
-    return {row.id: row for row in rows}
-
-
-def catch_up(phase: EngagementPhase, item: Item, row: Any) -> None:
-    """Set an item copy (and its phase's completion) to a row from `lock_items`, as if just loaded:
-    a change is then decided on the row as it is, without reading it again."""
-    for column in _ITEM_TABLE.columns:
-        set_committed_value(item, column.key, row._mapping[column])
-    set_committed_value(phase, "completed_at", row.phase_completed_at)
-
-
-def write_item(session: Session, item: Item, *, read_at: datetime | None = None) -> bool:
-    """Write the item's changed columns with one prebuilt Core UPDATE, not the ORM's unit of work
-    (which, with the re-read before it, was most of a `due` command's time under SQLite's writer
-    lock), and leave the item out of the session's flush.
-
-    `read_at`: the item was read before the write transaction (its `updated_at` then). The update
-    is then conditional on the row still holding what was read, in `updated_at` and in every
-    column it changes; False when it does not (changed in between, or removed), and nothing is
-    written."""
-    state = inspect(item)
-    # Attributes set since the item was loaded, with their loaded values (set_committed_value,
-    # which set_done uses after its own update, leaves none here).
-    before = {key: old for key, old in state.committed_state.items() if key in _ITEM_COLUMNS}
-    if not before:
-        return True
-    keys = tuple(sorted(before))
-    statement = _item_update(keys, conditional=read_at is not None)
-    params: dict[str, object] = {"item_id": item.id, "read_at": read_at}
-    for key in keys:
-        params[f"new_{key}"] = getattr(item, key)
-        params[f"old_{key}"] = before[key]
-    written = session.connection().execute(statement, params).rowcount > 0
-    if written:
-        for key in keys:
-            set_committed_value(item, key, params[f"new_{key}"])
-    session.expunge(item)  # written, or not to be: nothing left for the flush to write
-    return written
-
-
-_ITEM_COLUMNS = frozenset(c.key for c in Item.__table__.columns)  # type: ignore[attr-defined]
-_ITEM_UPDATES: dict[tuple[tuple[str, ...], bool], Any] = {}
-
-
-def _item_update(keys: tuple[str, ...], *, conditional: bool) -> Any:
-    """The UPDATE of these item columns, built once per set of columns (with bound parameters, so
-    SQLAlchemy's compiled cache serves every later use)."""
-    found = _ITEM_UPDATES.get((keys, conditional))
-    if found is None:
-        table = Item.__table__  # type: ignore[attr-defined]
-        where = [table.c.id == bindparam("item_id")]
-        if conditional:
-            where.append(table.c.updated_at == bindparam("read_at", type_=table.c.updated_at.type))
-            where += [
-                table.c[k].is_not_distinct_from(bindparam(f"old_{k}", type_=table.c[k].type))
-                for k in keys
-                if k != "updated_at"
-            ]
-        values = {k: bindparam(f"new_{k}", type_=table.c[k].type) for k in keys}
-        found = _ITEM_UPDATES[(keys, conditional)] = update(table).where(*where).values(values)
-    return found
-
-
-def phase_and_item(session: Session, item_id: int) -> tuple[EngagementPhase, Item] | None:
-    """The item with this id and its phase (one statement), or None when it is gone."""
-    found = session.exec(_PHASE_OF_ITEM, params={"id": item_id}).first()
-    return None if found is None else (found[0], found[1])
-
-
 def item_by_id(session: Session, engagement: Engagement, item_id: int) -> tuple[EngagementPhase, Item]:
-    found = phase_and_item(session, item_id)
+    """The item with this id and its phase (one statement); refused when it is not this engagement's."""
+    found = session.exec(_PHASE_OF_ITEM, params={"id": item_id}).first()
     if found is None or found[1].engagement_id != engagement.id:
         raise UserError("That item no longer belongs to this engagement.")
-    return found
+    return found[0], found[1]
 
 
 _ITEMS_OF = select(Item).where(Item.phase_id == bindparam("phase")).order_by(col(Item.number))

@@ -13,6 +13,7 @@ from sqlmodel import select
 
 import handlers.checklist as hcl
 from bot.engagement import checklist as cl
+from bot.engagement import item_writes
 from harness import CHANNEL, LEAD
 from storage.models import AuditEvent, Item
 from tests.e2e.helpers import engagement, ephemeral_texts
@@ -87,14 +88,14 @@ def test_a_change_in_between_to_a_column_the_command_sets_is_not_overwritten_uns
             )
 
     writes: list[bool] = []
-    real_write = cl.write_item
+    real_write = item_writes.write_item
 
     def recording_write(session, item, *, read_at=None):
         ok = real_write(session, item, read_at=read_at)
         writes.append(ok)
         return ok
 
-    monkeypatch.setattr(cl, "write_item", recording_write)
+    monkeypatch.setattr(item_writes, "write_item", recording_write)
     _between_read_and_write(monkeypatch, a_nudge_counts)
     h.command("due 1.3 2026-12-22")
     got = _item(h, "1.3")
@@ -116,12 +117,12 @@ def test_write_item_writes_nothing_over_a_row_changed_since_it_was_read(started)
     with h.services.db.session() as s:
         copy = s.merge(it, load=False)
         copy.title = "Stale rename"
-        assert cl.write_item(s, copy, read_at=it.updated_at) is False
+        assert item_writes.write_item(s, copy, read_at=it.updated_at) is False
     assert _item(h, "1.4").title == "Renamed meanwhile"
     with h.services.db.session() as s:
-        fresh = cl.item_now(s, it.id)
+        fresh = cl.item_by_id(s, engagement(h), it.id)[1]
         fresh.title = "Renamed on the current row"
-        assert cl.write_item(s, fresh, read_at=fresh.updated_at) is True
+        assert item_writes.write_item(s, fresh, read_at=fresh.updated_at) is True
     assert _item(h, "1.4").title == "Renamed on the current row"
 
 
