@@ -161,3 +161,40 @@ def test_a_burst_of_commands_on_one_item_all_land_and_none_fails(started):
     # The item holds the date of the change audited last.
     last = max(rows, key=lambda r: r.id)
     assert _item(h, "1.2").due_on.isoformat() == json.loads(last.detail)["due"]
+
+
+def _hold_the_items_write_lock(h, item_id: int):
+    """Another writer in the middle of its transaction on the item: SQLite's writer lock (every
+    write session takes it), or the item's row lock on PostgreSQL. Returns the open session."""
+    cm = h.services.db.session()
+    session = cm.__enter__()
+    session.connection().execute(
+        select(Item.__table__.c.id).where(Item.__table__.c.id == item_id).with_for_update()  # type: ignore[attr-defined]
+    )
+    return cm
+
+
+def test_an_item_command_acks_while_another_writer_holds_the_item(started):
+    """The ack carries the checks only: with the item locked by another writer, `due` is still
+    acked (it would wait for the lock, and past Slack's 3 seconds, with the write before its ack),
+    and its confirmation follows through the response_url once the write lands. A reference that
+    does not exist is refused in the ack itself, lock or not."""
+    h = started
+    it = _item(h, "1.2")
+    before = it.due_on
+    held = _hold_the_items_write_lock(h, it.id)
+    try:
+        r = h.driver.command(h.services.command, "due 1.2 2027-01-22", user=LEAD.user_id, channel=CHANNEL)
+        assert r.status == 200 and not r.body.strip()  # acked, with nothing to say yet
+        wrong = h.driver.command(h.services.command, "due 1.99 2027-01-22", user=LEAD.user_id, channel=CHANNEL)
+        assert wrong.status == 200 and "1.99" in (wrong.json or {}).get("text", "")
+        with h.services.db.read() as s:  # nothing written past the lock
+            assert s.get(Item, it.id).due_on == before
+    finally:
+        held.__exit__(None, None, None)
+    h.idle()
+    assert _item(h, "1.2").due_on == date(2027, 1, 22)
+    confirmations = [
+        e for e in h.standin.ephemerals(user=LEAD.user_id) if e["source"] == "response_url" and "1.2" in e["text"]
+    ]
+    assert len(confirmations) == 1 and "22 Jan" in confirmations[0]["text"]
