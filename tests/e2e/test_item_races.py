@@ -175,10 +175,11 @@ def _hold_the_items_write_lock(h, item_id: int):
 
 
 def test_an_item_command_acks_while_another_writer_holds_the_item(started):
-    """The ack carries the checks only: with the item locked by another writer, `due` is still
-    acked (it would wait for the lock, and past Slack's 3 seconds, with the write before its ack),
+    """A command is acked once its text parses: with the item locked by another writer, `due` is
+    still acked (with the write before its ack it waited for the lock, past Slack's 3 seconds),
     and its confirmation follows through the response_url once the write lands. A reference that
-    does not exist is refused in the ack itself, lock or not."""
+    does not exist is answered through the response_url too, without waiting for the lock; a
+    command that does not parse is answered in its ack."""
     h = started
     it = _item(h, "1.2")
     before = it.due_on
@@ -187,7 +188,15 @@ def test_an_item_command_acks_while_another_writer_holds_the_item(started):
         r = h.driver.command(h.services.command, "due 1.2 2027-01-22", user=LEAD.user_id, channel=CHANNEL)
         assert r.status == 200 and not r.body.strip()  # acked, with nothing to say yet
         wrong = h.driver.command(h.services.command, "due 1.99 2027-01-22", user=LEAD.user_id, channel=CHANNEL)
-        assert wrong.status == 200 and "1.99" in (wrong.json or {}).get("text", "")
+        assert wrong.status == 200 and not wrong.body.strip()
+        refused = h.standin.wait_for(
+            lambda: [e for e in h.standin.ephemerals(user=LEAD.user_id) if "1.99" in e["text"]],
+            timeout=10,
+            message="the wrong reference is answered while the item is locked",
+        )
+        assert refused[0]["source"] == "response_url"
+        unparsed = h.driver.command(h.services.command, "due 1.2 someday", user=LEAD.user_id, channel=CHANNEL)
+        assert "YYYY-MM-DD" in (unparsed.json or {}).get("text", "")
         with h.services.db.read() as s:  # nothing written past the lock
             assert s.get(Item, it.id).due_on == before
     finally:
