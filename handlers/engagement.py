@@ -9,7 +9,7 @@ from typing import Any
 
 from slack_bolt import App
 from sqlalchemy import bindparam
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from bot.commands import ParsedCommand
 from bot.engagement.lifecycle import (
@@ -205,9 +205,12 @@ def _create_and_welcome(req: Request, channel: str, opts: Any, info: dict[str, A
 
 # The status's revision: the latest audit row (built once, see lifecycle._ACTIVE_IN_CHANNEL).
 _REVISION = select(func.max(AuditEvent.id)).where(AuditEvent.engagement_id == bindparam("engagement"))
-# The channel's active engagement and its revision in one statement: the usual status request.
-_ACTIVE_WITH_REVISION = select(
-    Engagement,
+# What says whether the status must be rendered again, for the channel's active engagement, in
+# one Core statement (plain columns: the usual request is a cache hit and needs no ORM object).
+_ACTIVE_STATUS_KEY = select(
+    col(Engagement.id),
+    col(Engagement.updated_at),
+    col(Engagement.timezone),
     select(func.max(AuditEvent.id)).where(AuditEvent.engagement_id == Engagement.id).scalar_subquery(),
 ).where(CHANNELS_ACTIVE)
 
@@ -215,37 +218,35 @@ _ACTIVE_WITH_REVISION = select(
 def status(req: Request, cmd: ParsedCommand) -> None:
     """The status, rendered once per state of the engagement: every change writes an audit row,
     and the health depends on the local date, so (latest audit row, engagement row, local date)
-    says when it must be rendered again. A cache hit answers with one indexed read."""
+    says when it must be rendered again. A cache hit answers with one indexed read of four
+    columns (`Database.rows`: 1.9-2.1 ms of thread CPU per status at 10 clients when it read the
+    engagement into the ORM)."""
     s = req.services
     now = s.clock.now()
-    with s.db.read() as session:
-        found = (
-            session.exec(_ACTIVE_WITH_REVISION, params={"channel": req.channel_id}).first()
-            if req.channel_id
-            else None
-        )
-        if found is not None:  # one statement instead of two (cProfile: an ORM statement is 300-500 us)
-            engagement, revision = found
-        else:  # no active engagement: the latest one (live or cancelled), or the friendly answer
-            engagement = latest_in_channel(session, req.channel_id or "") if req.channel_id else None
-            if engagement is None:
+    found = None
+    if req.channel_id:
+        with s.db.rows() as conn:
+            found = conn.execute(_ACTIVE_STATUS_KEY, {"channel": req.channel_id}).first()
+    if found is not None:  # the usual request
+        engagement_id, updated_at, timezone, revision = found
+    else:  # no active engagement: the latest one (live or cancelled), or the friendly answer
+        with s.db.read() as session:
+            latest = latest_in_channel(session, req.channel_id or "") if req.channel_id else None
+            if latest is None:
                 require_engagement(req, finished_ok=True)  # raises the friendly "no engagement" answer
                 return
-            revision = session.exec(_REVISION, params={"engagement": engagement.id}).one()
-        key = (
-            "status",
-            engagement.id,
-            revision,
-            engagement.updated_at,
-            local_today(now, engagement.timezone),
-        )
+            revision = session.exec(_REVISION, params={"engagement": latest.id}).one()
+        engagement_id, updated_at, timezone = latest.id, latest.updated_at, latest.timezone
+    key = ("status", engagement_id, revision, updated_at, local_today(now, timezone))
 
-        def render() -> Message:
+    def render() -> Message:
+        with s.db.read() as session:
+            engagement = session.get(Engagement, engagement_id)
+            assert engagement is not None
             ctx = overview(session, engagement, s.playbook, now)
-            return s.renderer.message("status.json.j2", command=s.command, **ctx)
+        return s.renderer.message("status.json.j2", command=s.command, **ctx)
 
-        message = s.rendered.get_or_make(key, render)
-    req.ack(message)
+    req.ack(s.rendered.get_or_make(key, render))
 
 
 # -- the start modal -----------------------------------------------------------------------

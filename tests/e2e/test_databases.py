@@ -67,6 +67,9 @@ def test_a_read_session_on_postgresql_opens_no_transaction(harness_factory, pg_u
         assert s.exec(select(Engagement.customer_name)).one() == "Acme Corp"
         status = s.connection().connection.dbapi_connection.info.transaction_status
         assert status == TransactionStatus.IDLE
+    with db.rows() as conn:  # Core reads, as the status request's
+        assert conn.execute(select(Engagement.customer_name)).scalar_one() == "Acme Corp"
+        assert conn.connection.dbapi_connection.info.transaction_status == TransactionStatus.IDLE
     with db.session() as s:
         s.exec(select(Engagement.customer_name)).one()
         status = s.connection().connection.dbapi_connection.info.transaction_status
@@ -84,3 +87,7 @@ def test_a_write_in_a_read_session_is_caught(harness):
     with pytest.raises(AssertionError, match="a read session wrote: UPDATE engagement"):
         _check_no_write_in_a_read_session()
     assert not WRITES_IN_READ_SESSIONS
+    with harness.services.db.rows() as conn:  # the Core reads' connection is held to it too
+        conn.execute(update(Engagement).values(customer_name="y"))
+    with pytest.raises(AssertionError, match="a read session wrote: UPDATE engagement"):
+        _check_no_write_in_a_read_session()
