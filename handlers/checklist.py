@@ -214,16 +214,20 @@ def due_problem(raw: str | None, today: date) -> str | None:
 def cmd_checklist(req: Request, cmd: ParsedCommand) -> None:
     s = req.services
     asked = _phase_number(cmd, plain_text(cmd.words[0])) if cmd.words else None
-    with s.db.read() as session:  # the ack path only reads: SQLite's writer lock is not taken
-        found = cl.engagement_and_phase(session, req.channel_id, asked) if req.channel_id else None
-        if found is not None:  # the usual case, in one statement
-            engagement, number = found[0], found[1].number
-        else:  # no active engagement, or no such phase: the lookups that say so
+    found = None
+    if req.channel_id:  # the ack path only reads: SQLite's writer lock is not taken
+        with s.db.rows() as conn:
+            found = cl.engagement_and_phase(conn, req.channel_id, asked)
+    if found is not None:  # the usual case, in one statement
+        engagement_id, channel, number = found
+    else:  # no active engagement, or no such phase: the lookups that say so
+        with s.db.read() as session:
             engagement = require_engagement(req, session=session)
             number = engagement.phase_index if asked is None else asked
             cl.phase_by_number(session, engagement, number)
+        engagement_id, channel = engagement.id, engagement.channel_id  # type: ignore[assignment]
     req.ack()
-    post_checklist(s, engagement.id, number, channel=engagement.channel_id)  # type: ignore[arg-type]
+    post_checklist(s, engagement_id, number, channel=channel)
 
 
 def _phase_number(cmd: ParsedCommand, raw: str) -> int:
