@@ -173,18 +173,27 @@ class Where:
 
 
 def _tick(req: Request, item_id: int, done: bool, where: Where) -> tuple[cl.Change | None, int | None]:
-    """Who, which item and whether they may are read first; the write transaction (and SQLite's
+    """Who, which item and whether they may are read first (a tick on the checklist message in
+    one statement, `cl.find_for_click`: the tick's read was four ORM statements, and the tick's
+    read and write took 6.3 ms of thread CPU at 10 clients); the write transaction (and SQLite's
     writer lock) covers only the conditional update, its audit row and the phase check."""
     s = req.services
     with s.db.read() as session:
-        engagement = click_engagement(req, session)
-        phase, item = cl.item_by_id(session, engagement, item_id)
+        one = None
+        if req.channel_id and req.message_ts and not req.view:  # a tick on the checklist message
+            one = cl.find_for_click(session, req.channel_id, req.message_ts, req.user_id, item_id)
+        if one is not None:  # the usual case, in one statement
+            engagement, phase, item, known = one
+        else:  # in the Show all modal, or something missing: the lookups that say what
+            engagement = click_engagement(req, session)
+            phase, item = cl.item_by_id(session, engagement, item_id)
+            known = None
         where.engagement_id, where.phase_number, where.channel = (
             engagement.id,
             phase.number,
             engagement.channel_id,
         )
-        actor = actor_for(req, session, engagement)
+        actor = actor_for(req, session, engagement, known=known)
     with s.db.session() as session:
         item = session.merge(item, load=False)
         change = cl.set_done(session, phase, item, actor, done, s.clock.now())

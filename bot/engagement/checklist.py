@@ -18,7 +18,16 @@ from bot.engagement.playbook import Playbook
 from bot.errors import UserError
 from bot.people import audit
 from bot.people.sides import CUSTOMER, NO_SIDE, VENDOR, Actor, Known, known_from_rows, member_side, side_of
-from storage.models import CHANNELS_ACTIVE, Engagement, EngagementPhase, Item, Member, MemberRole, UserProfile
+from storage.models import (
+    CHANNELS_ACTIVE,
+    Engagement,
+    EngagementPhase,
+    Item,
+    Member,
+    MemberRole,
+    PostedMessage,
+    UserProfile,
+)
 
 MAX_TITLE = 200
 MAX_REASON = 500
@@ -130,6 +139,41 @@ _COMMAND_ITEM = (
         Item.number == bindparam("item"),
     )
 )
+
+
+# A tick's engagement (of the message ticked, by the ledger: active, and in the channel it was
+# clicked in), the item ticked with its phase, and the person with their roles, in one statement:
+# the four lookups of a tick's read (`click_engagement`, `item_by_id`, the person's roles).
+_CLICK_ITEM = (
+    select(Engagement, EngagementPhase, Item, Member, MemberRole.role)
+    .select_from(PostedMessage)
+    .join(Engagement, col(Engagement.id) == PostedMessage.engagement_id)
+    .join(Item, and_(col(Item.engagement_id) == Engagement.id, col(Item.id) == bindparam("item")))
+    .join(EngagementPhase, col(EngagementPhase.id) == Item.phase_id)
+    .outerjoin(
+        Member, and_(col(Member.engagement_id) == Engagement.id, col(Member.user_id) == bindparam("user"))
+    )
+    .outerjoin(MemberRole, col(MemberRole.member_id) == Member.id)
+    .where(
+        PostedMessage.channel_id == bindparam("channel"),
+        PostedMessage.ts == bindparam("ts"),
+        CHANNELS_ACTIVE,
+    )
+)
+
+
+def find_for_click(
+    session: Session, channel_id: str, ts: str, user_id: str, item_id: int
+) -> tuple[Engagement, EngagementPhase, Item, Known] | None:
+    """For a click on the message `ts`: its engagement (active, in this channel), the item
+    `item_id` of it with its phase, and what is known of `user_id` in it; None when any is missing
+    or the message is not in the ledger (the caller's usual lookups then say what)."""
+    rows = session.exec(
+        _CLICK_ITEM, params={"channel": channel_id, "ts": ts, "user": user_id, "item": item_id}
+    ).all()
+    if not rows:
+        return None
+    return rows[0][0], rows[0][1], rows[0][2], known_from_rows(rows)
 
 
 # The channel's active engagement with one of its phases, in one Core statement of the three
