@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from bot.commands import CommandSet
     from bot.engagement.playbook import Playbook
     from bot.runtime.config import Settings
+    from bot.runtime.executor import TrackingExecutor
     from bot.slack.gateway import SlackGateway
     from bot.slack.outbox import Outbox
     from storage.db import Database
@@ -34,6 +35,10 @@ class Services:
     playbook: Playbook
     commands: CommandSet
     outbox: Outbox
+    # Bolt's listener threads, and the few after-the-ack workers a burst of clicks and item
+    # commands queues on (`handlers.base.after_ack`).
+    listeners: TrackingExecutor
+    after_ack: TrackingExecutor
     # Rendered answers that are the same until the engagement changes (e.g. /golive status).
     rendered: LRUCache[Message] = field(default_factory=LRUCache)
     # Small facts this process learned and that do not change once true (e.g. a member known

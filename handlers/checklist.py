@@ -29,9 +29,9 @@ from bot.slack.publish import announce_phase, post_checklist, refresh_checklist
 from bot.slacktext import plain_text, user_id_from_token
 from bot.values import ValueProblem, parse_date, years_from
 from handlers.base import (
-    AFTER_ACK,
     Request,
     actor_for,
+    after_ack,
     click_engagement,
     learn_customer,
     listener,
@@ -110,38 +110,44 @@ def _phase_note(change: cl.Change) -> str:
 
 # -- ticking -------------------------------------------------------------------------------
 def on_tick(req: Request) -> None:
-    req.ack()
+    """Acked at once. A burst of ticks queues for the after-the-ack workers, not in front of the
+    next request's ack; they do the write and queue the refresh, and the Slack calls (the
+    refusal, the modal's update) are made after, on a listener thread."""
+    after_ack(req, _tick_after_ack)
+
+
+def _tick_after_ack(req: Request) -> Callable[[], None]:
     s = req.services
     action = req.action
     item_id = parse_id(str(action.get("action_id", "")).rpartition(":")[2])
     done = any(str(o.get("value")) == str(item_id) for o in action.get("selected_options") or [])
     where = Where()
-    # A burst of ticks queues on the after-the-ack slots, not in front of the next request's ack.
-    # They cover the write and the refresh it queues; the Slack calls below (the refusal, the
-    # modal's update) are made after the slot is given back.
-    with AFTER_ACK:
-        change, advanced, refused = _record_tick(req, item_id, done, where)
-        if where.engagement_id is not None:
-            # Always re-render, and give the ticked item a new block_id even when nothing
-            # changed: the user's client shows the box as they clicked it until the block is
-            # replaced, so a refused tick goes back to the truth only with a new block.
-            after_change(
-                s,
-                where.engagement_id,
-                where.phase_number,
-                advanced,
-                actor=req.user_id if change else None,
-                team_id=req.user_team_id,
-                redraw={item_id},
-                channel=where.channel,
-            )
-    if refused is not None:
-        req.reply(s.error(refused.message))
-    if where.engagement_id is not None and req.view:
-        # Ticked in the Show all modal: it shows the change (or the box goes back).
-        from handlers.checklist_menu import refresh_all_items
+    change, advanced, refused = _record_tick(req, item_id, done, where)
+    if where.engagement_id is not None:
+        # Always re-render, and give the ticked item a new block_id even when nothing
+        # changed: the user's client shows the box as they clicked it until the block is
+        # replaced, so a refused tick goes back to the truth only with a new block.
+        after_change(
+            s,
+            where.engagement_id,
+            where.phase_number,
+            advanced,
+            actor=req.user_id if change else None,
+            team_id=req.user_team_id,
+            redraw={item_id},
+            channel=where.channel,
+        )
 
-        refresh_all_items(req)
+    def answer() -> None:
+        if refused is not None:
+            req.reply(s.error(refused.message))
+        if where.engagement_id is not None and req.view:
+            # Ticked in the Show all modal: it shows the change (or the box goes back).
+            from handlers.checklist_menu import refresh_all_items
+
+            refresh_all_items(req)
+
+    return answer
 
 
 def _record_tick(
@@ -356,54 +362,69 @@ def _apply(
     lock another request holds, nor for the CPU of the reads. Measured, ten clients setting due
     dates (bench/ack_latency.py): with the write before the ack, p50 3.8-5.3x a bare ack; with the
     reads and checks before it and the write after, 2.1-2.7x; acked at once, see the commit."""
+    after_ack(req, lambda r: _apply_after_ack(r, refs, fn, learn=learn, warn=warn))
+
+
+def _apply_after_ack(
+    req: Request,
+    refs: list[tuple[int, int]],
+    fn: Apply,
+    *,
+    learn: str | None,
+    warn: Warn | None,
+) -> Callable[[], None]:
+    """`_apply`'s work on an after-the-ack worker: the reads and checks, the write and what it
+    queues. Returns the confirmation and what else talks to Slack, made on a listener thread."""
     s = req.services
-    req.ack()
-    with AFTER_ACK:  # the reads, the write and what it queues; the Slack calls come after the slot
-        now = s.clock.now()
-        # Who, which items, and the checks are read first; the write transaction (and SQLite's
-        # writer lock, which every writer of every worker queues on) covers only the changes,
-        # their audit rows and the phase check.
+    now = s.clock.now()
+    # Who, which items, and the checks are read first; the write transaction (and SQLite's
+    # writer lock, which every writer of every worker queues on) covers only the changes, their
+    # audit rows and the phase check.
+    with s.db.read() as session:
+        one = None
+        if len(refs) == 1 and req.channel_id and req.user_id:
+            one = cl.find_for_command(session, req.channel_id, req.user_id, *refs[0])
+        if one is not None:  # the usual case, in one statement
+            engagement, phase, item, known = one
+            found = [(phase, item)]
+        else:  # several items, or something missing: the lookups that say what
+            engagement = require_engagement(req, session=session)
+            found = [cl.find_item(session, engagement, p, i) for p, i in refs]
+            known = None
+        warnings = warn(engagement, found) if warn is not None else []
+        actor = actor_for(req, session, engagement, known=known)
+    try:
+        changes, advanced = _write(req, engagement, actor, found, fn, now)
+    except _Stale:
+        # All again, each item read anew (its row is locked then: this cannot repeat).
+        changes, advanced = _write(req, engagement, actor, found, fn, now, fresh=True)
+    made = [c for _ref, c in changes if c is not None]
+    for n in sorted({c.phase.number for c in made}):
+        refresh_checklist(s, engagement.id, n, channel=engagement.channel_id)  # type: ignore[arg-type]
+    for n in advanced:
+        announce(s, engagement.id, n)  # type: ignore[arg-type]
+    names: dict[str, str] = {}
+    assignees = {c.item.assignee_id for c in made if c.kind == "item.assigned" and c.item.assignee_id}
+    if assignees:
         with s.db.read() as session:
-            one = None
-            if len(refs) == 1 and req.channel_id and req.user_id:
-                one = cl.find_for_command(session, req.channel_id, req.user_id, *refs[0])
-            if one is not None:  # the usual case, in one statement
-                engagement, phase, item, known = one
-                found = [(phase, item)]
-            else:  # several items, or something missing: the lookups that say what
-                engagement = require_engagement(req, session=session)
-                found = [cl.find_item(session, engagement, p, i) for p, i in refs]
-                known = None
-            warnings = warn(engagement, found) if warn is not None else []
-            actor = actor_for(req, session, engagement, known=known)
-        try:
-            changes, advanced = _write(req, engagement, actor, found, fn, now)
-        except _Stale:
-            # All again, each item read anew (its row is locked then: this cannot repeat).
-            changes, advanced = _write(req, engagement, actor, found, fn, now, fresh=True)
-        made = [c for _ref, c in changes if c is not None]
-        for n in sorted({c.phase.number for c in made}):
-            refresh_checklist(s, engagement.id, n, channel=engagement.channel_id)  # type: ignore[arg-type]
-        for n in advanced:
-            announce(s, engagement.id, n)  # type: ignore[arg-type]
-        names: dict[str, str] = {}
-        assignees = {c.item.assignee_id for c in made if c.kind == "item.assigned" and c.item.assignee_id}
-        if assignees:
-            with s.db.read() as session:
-                names = names_for(session, engagement.id, only=assignees)  # type: ignore[arg-type]
+            names = names_for(session, engagement.id, only=assignees)  # type: ignore[arg-type]
     lines = [
         confirm_text(c, names) if c is not None else f"{ref} already is that way; nothing changed."
         for ref, c in changes
     ]
-    req.reply(s.notice("\n".join(lines + warnings)))
-    if not made:
-        return
-    if learn:
-        remember(s, engagement.id, learn, req.user_id)  # type: ignore[arg-type]
-    for c in made:
-        tell_about_change(s, engagement.id, c, req.user_id)  # type: ignore[arg-type]
-    if req.user_id:
-        remember(s, engagement.id, req.user_id, req.user_id, req.user_team_id)  # type: ignore[arg-type]
+
+    def answer() -> None:
+        req.reply(s.notice("\n".join(lines + warnings)))
+        if not made:
+            return
+        if learn:
+            remember(s, engagement.id, learn, req.user_id)  # type: ignore[arg-type]
+        for c in made:
+            tell_about_change(s, engagement.id, c, req.user_id)  # type: ignore[arg-type]
+        if req.user_id:
+            remember(s, engagement.id, req.user_id, req.user_id, req.user_team_id)  # type: ignore[arg-type]
+
+    return answer
 
 
 def cmd_done(req: Request, cmd: ParsedCommand) -> None:

@@ -31,6 +31,13 @@ from storage.db import Database
 log = logging.getLogger("golive")
 
 LISTENER_THREADS_MIN = 64
+# Work a click or an item command does after its ack (the reads, the write, its audit row, the
+# refresh it queues) runs on this many workers per process (`handlers.base.after_ack`); a burst
+# queues for them, where it does not compete for the GIL. Without them a burst of ticks left
+# dozens of listener threads writing at once, and a new request's ack took its turn for the
+# interpreter behind all of them: ten clients ticking, p50 2.0x a bare ack; with two, 1.3x, at
+# the same CPU per tick (bench/ack_latency.py).
+AFTER_ACK_SLOTS = 2
 # How long a stopping bot keeps sending what is queued: under gunicorn's graceful_timeout (25 s).
 OUTBOX_DRAIN_SECONDS = 15.0
 
@@ -47,15 +54,19 @@ class Bot:
         return self.services.outbox
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Until every listener has finished and the outbox has sent everything they queued."""
+        """Until every listener has finished, with its work after the ack and what that handed
+        back to a listener thread (replies), and the outbox has sent everything they queued."""
         deadline = time.monotonic() + timeout
-        if not self.executor.wait_idle(timeout):
-            return False
+        for pool in (self.executor, self.services.after_ack, self.executor):
+            if not pool.wait_idle(max(0.0, deadline - time.monotonic())):
+                return False
         return self.outbox.wait_idle(max(0.0, deadline - time.monotonic()))
 
     def close(self, drain_seconds: float = OUTBOX_DRAIN_SECONDS) -> None:
-        """Finish the listeners, then send what they queued (for up to `drain_seconds`)."""
+        """Finish the listeners and their work after the ack, then send what they queued (for up
+        to `drain_seconds`)."""
         self.executor.shutdown(wait=True, cancel_futures=False)
+        self.services.after_ack.shutdown(wait=True, cancel_futures=False)
         self.outbox.stop(drain_seconds)
         self.services.db.dispose()
 
@@ -100,6 +111,12 @@ def build_services(
         playbook=playbook,
         commands=build_commands(settings.golive_command),
         outbox=Outbox(SlackGateway(outbox_client, db, clock, seal_key=key)),  # started by build_bot
+        # Listeners ack first, then wait on Slack (rate limits can make that seconds). The pool is
+        # several times the HTTP threads so slow after-the-ack work never leaves a new request
+        # waiting for a thread to ack it; the threads are I/O-bound and cheap. (Threads start only
+        # when work comes: a `golive sweep` starts none.)
+        listeners=TrackingExecutor(max_workers=max(LISTENER_THREADS_MIN, 4 * settings.golive_workers)),
+        after_ack=TrackingExecutor(max_workers=AFTER_ACK_SLOTS, name="golive-after-ack"),
     )
 
 
@@ -108,10 +125,7 @@ def build_bot(services: Services, *, socket_mode: bool = False) -> Bot:
     from handlers import register
 
     settings = services.settings
-    # Listeners ack first, then wait on Slack (rate limits can make that seconds). The pool is
-    # several times the HTTP threads so slow after-the-ack work never leaves a new request
-    # waiting for a thread to ack it; the threads are I/O-bound and cheap.
-    executor = TrackingExecutor(max_workers=max(LISTENER_THREADS_MIN, 4 * settings.golive_workers))
+    executor = services.listeners
     try:
         app = App(
             client=services.slack.client,

@@ -1,4 +1,5 @@
-"""The thread pool Bolt runs listeners in, counting work in flight.
+"""Thread pools that count work in flight: the one Bolt runs listeners in, and the after-the-ack
+workers (`handlers.base.after_ack`).
 
 `wait_idle()` lets end-to-end tests and the sandbox wait until every listener has finished
 its after-the-ack work, instead of sleeping.
@@ -13,8 +14,8 @@ from typing import Any
 
 
 class TrackingExecutor(ThreadPoolExecutor):
-    def __init__(self, max_workers: int = 8) -> None:
-        super().__init__(max_workers=max_workers, thread_name_prefix="golive-listener")
+    def __init__(self, max_workers: int = 8, name: str = "golive-listener") -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix=name)
         self._cond = threading.Condition()
         self._in_flight = 0
 

@@ -7,6 +7,7 @@ enforces Slack's rate limits (standin/ratelimits.py).
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -282,11 +283,12 @@ def test_a_post_whose_answer_timed_out_is_looked_for_not_doubled(harness_factory
 
 def test_a_burst_of_ticks_does_its_after_the_ack_work_a_few_at_a_time(harness_factory, tmp_path, monkeypatch):
     """Each click is acked at once; the writes behind the acks run at most AFTER_ACK_SLOTS at a
-    time, queued on a semaphore instead of competing with the next requests' acks for the GIL."""
+    time, queued for the after-the-ack workers instead of competing with the next requests' acks
+    for the GIL."""
     import threading
 
     import handlers.checklist as checklist_handlers
-    from handlers.base import AFTER_ACK_SLOTS
+    from bot.runtime.app import AFTER_ACK_SLOTS
 
     h = harness_factory(None, env={"GOLIVE_PLAYBOOK": str(_playbook(tmp_path))})
     h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
@@ -313,3 +315,46 @@ def test_a_burst_of_ticks_does_its_after_the_ack_work_a_few_at_a_time(harness_fa
         assert all(s.get(Item, it.id).status == "done" for it in items)  # type: ignore[union-attr]
     assert "16 of 41 done" in blocks_text(_live(h)["blocks"])
     assert max(acks) < 3.0
+
+
+def test_more_ticks_than_listener_threads_are_all_acked_while_their_work_waits(harness_factory, tmp_path, monkeypatch):
+    """A burst of ticks larger than Bolt's listener pool is acked at once even while none of their
+    writes can run: the work waits in the after-the-ack workers' queue, not in a listener thread
+    (holding one each, the 65th tick waited for a free thread before it could be acked)."""
+    import threading
+
+    import handlers.checklist as checklist_handlers
+    from bot.runtime.app import LISTENER_THREADS_MIN
+
+    burst = LISTENER_THREADS_MIN + 16
+    h = harness_factory(None, env={"GOLIVE_PLAYBOOK": str(_playbook(tmp_path, burst + 1))})
+    h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
+    items = _items(h)[:burst]
+    go = threading.Event()
+    real = checklist_handlers._tick
+
+    def held_tick(*args, **kwargs):  # type: ignore[no-untyped-def]
+        assert go.wait(30), "the test never let the writes go"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(checklist_handlers, "_tick", held_tick)
+    try:
+        parts = [h.standin.message(CHANNEL, m["ts"]) for m in checklists(h)]  # it takes two messages
+        where = {it.id: next(p["ts"] for p in parts if f'"tick:{it.id}"' in json.dumps(p["blocks"])) for it in items}
+
+        def click(it: Item) -> int:
+            return h.driver.click(
+                CHANNEL, where[it.id], f"tick:{it.id}", user=CONTRIBUTOR.user_id, selected_options=[str(it.id)]
+            ).status
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            acks = list(pool.map(click, items))
+        assert acks == [200] * burst
+        with h.services.db.read() as s:  # acked, and nothing written yet
+            assert all(s.get(Item, it.id).status == "open" for it in items)  # type: ignore[union-attr]
+    finally:
+        go.set()
+    h.idle(timeout=60)
+    with h.services.db.read() as s:
+        assert all(s.get(Item, it.id).status == "done" for it in items)  # type: ignore[union-attr]
+    assert f"{burst} of {burst + 1} done" in blocks_text(checklists(h)[0]["blocks"])
