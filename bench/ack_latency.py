@@ -82,10 +82,11 @@ def wait_http(url: str, proc: subprocess.Popen[str], timeout: float = 60) -> Non
 
 
 def wait_outbox_idle(server_pid: int, timeout: float = 60.0) -> None:
-    """Until golive's refresh queue (`golive_refresh_queue_depth`) has been empty for a second: the
-    work a batch queued after its acks, paced to Slack's rate limits, is done. Read from the
-    workers' metric files here, not from /metrics: each /metrics answer costs the server CPU,
-    which would be charged to the batch."""
+    """Until golive's after-the-ack work (`golive_after_ack_pending`: clicks and item commands
+    acked, their write not done) and its refresh queue (`golive_refresh_queue_depth`) have been
+    empty for a second: the work a batch queued after its acks, paced to Slack's rate limits, is
+    done, and does not run into the next batch. Read from the workers' metric files here, not
+    from /metrics: each /metrics answer costs the server CPU, which would be charged to the batch."""
     from prometheus_client import CollectorRegistry
     from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -106,7 +107,10 @@ def wait_outbox_idle(server_pid: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     idle_since = None
     while time.monotonic() < deadline:
-        depth = registry.get_sample_value("golive_refresh_queue_depth") or 0.0
+        depth = sum(
+            registry.get_sample_value(name) or 0.0
+            for name in ("golive_refresh_queue_depth", "golive_after_ack_pending")
+        )
         if depth > 0:
             idle_since = None
         elif idle_since is None:

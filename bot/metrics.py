@@ -1,4 +1,5 @@
-"""Prometheus metrics (`GET /metrics`): acks, the sweep, Slack calls and the refresh queue.
+"""Prometheus metrics (`GET /metrics`): acks, the sweep, Slack calls, the refresh queue and the
+work waiting after acks.
 
 The metric objects live here so every package can record without importing the running
 process. Under `golive serve` several gunicorn workers each keep their own values;
@@ -54,6 +55,11 @@ SLACK_ERRORS = Counter(
 REFRESH_QUEUE_DEPTH = Gauge(
     "golive_refresh_queue_depth",
     "Message refreshes waiting to be sent to Slack.",
+    multiprocess_mode="livesum",
+)
+AFTER_ACK_PENDING = Gauge(
+    "golive_after_ack_pending",
+    "Clicks and item commands acked whose work (reads, write, queued refresh) is not done yet.",
     multiprocess_mode="livesum",
 )
 

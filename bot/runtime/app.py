@@ -16,6 +16,7 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
+from bot import metrics
 from bot.clock import Clock
 from bot.commands import build_commands
 from bot.engagement.playbook import PlaybookError, load_playbook
@@ -116,7 +117,9 @@ def build_services(
         # waiting for a thread to ack it; the threads are I/O-bound and cheap. (Threads start only
         # when work comes: a `golive sweep` starts none.)
         listeners=TrackingExecutor(max_workers=max(LISTENER_THREADS_MIN, 4 * settings.golive_workers)),
-        after_ack=TrackingExecutor(max_workers=AFTER_ACK_SLOTS, name="golive-after-ack"),
+        after_ack=TrackingExecutor(
+            max_workers=AFTER_ACK_SLOTS, name="golive-after-ack", gauge=metrics.AFTER_ACK_PENDING
+        ),
     )
 
 

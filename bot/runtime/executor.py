@@ -10,18 +10,24 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from prometheus_client import Gauge
 
 
 class TrackingExecutor(ThreadPoolExecutor):
-    def __init__(self, max_workers: int = 8, name: str = "golive-listener") -> None:
+    def __init__(self, max_workers: int = 8, name: str = "golive-listener", gauge: Gauge | None = None) -> None:
         super().__init__(max_workers=max_workers, thread_name_prefix=name)
         self._cond = threading.Condition()
         self._in_flight = 0
+        self._gauge = gauge  # set to the work in flight (waiting or running)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         with self._cond:
             self._in_flight += 1
+            if self._gauge is not None:
+                self._gauge.set(self._in_flight)
         try:
             future = super().submit(fn, *args, **kwargs)
         except BaseException:
@@ -33,6 +39,8 @@ class TrackingExecutor(ThreadPoolExecutor):
     def _done(self) -> None:
         with self._cond:
             self._in_flight -= 1
+            if self._gauge is not None:
+                self._gauge.set(self._in_flight)
             self._cond.notify_all()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:

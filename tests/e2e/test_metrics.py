@@ -10,7 +10,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from harness import CHANNEL, CONTRIBUTOR, LEAD
 from tests.e2e.helpers import at, mention
-from tests.e2e.test_checklist import tick
+from tests.e2e.test_checklist import checklist_msg, tick
+from tests.e2e.test_checklist import item as tick_item
+
+
+def live_ts(h) -> str:
+    return checklist_msg(h, 1)["ts"]
 
 
 def scrape(h) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -63,6 +68,38 @@ def test_metrics_count_acks_by_kind_refusals_and_sweeps(harness):
     )
     assert posts >= 3  # welcome, checklist, nudge
     assert value(after, "golive_refresh_queue_depth") == 0  # idle: nothing waiting
+
+
+def test_metrics_show_the_work_waiting_after_acks(harness, monkeypatch):
+    """`golive_after_ack_pending`: clicks acked whose write has not run yet (an operator's view
+    of a backlog; the benchmark waits for it between batches)."""
+    import threading
+
+    import handlers.checklist as checklist_handlers
+
+    h = harness
+    h.command("start Acme Corp size=small kickoff=2026-11-30")
+    h.command(f"role {mention(CONTRIBUTOR)} contributor")
+    go = threading.Event()
+    real = checklist_handlers._tick
+
+    def held_tick(*args, **kwargs):  # type: ignore[no-untyped-def]
+        assert go.wait(30), "the test never let the writes go"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(checklist_handlers, "_tick", held_tick)
+    try:
+        for ref in ("1.4", "1.5", "1.6"):
+            item_ = tick_item(h, ref)
+            r = h.driver.click(
+                CHANNEL, live_ts(h), f"tick:{item_.id}", user=CONTRIBUTOR.user_id, selected_options=[str(item_.id)]
+            )
+            assert r.status == 200
+        assert value(scrape(h), "golive_after_ack_pending") == 3
+    finally:
+        go.set()
+    h.idle()
+    assert value(scrape(h), "golive_after_ack_pending") == 0
 
 
 def test_metrics_can_be_switched_off(harness_factory):
