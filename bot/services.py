@@ -36,7 +36,7 @@ class Services:
     commands: CommandSet
     outbox: Outbox
     # Bolt's listener threads, and the few after-the-ack workers a burst of clicks and item
-    # commands queues on (`handlers.base.after_ack`).
+    # commands queues on (`handlers.listening.after_ack`).
     listeners: TrackingExecutor
     after_ack: TrackingExecutor
     # Rendered answers that are the same until the engagement changes (e.g. /golive status).

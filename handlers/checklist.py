@@ -1,5 +1,6 @@
-"""The checklist in the channel: ticking, and the item commands (`done 2.1 2.2`, `undo`, `assign`,
-`due`, `na`, `add`, `checklist`). The ⋯ menu, its forms and *Show all* are in `checklist_menu`."""
+"""The checklist in the channel: ticking, `/golive checklist` and `add`, and the steps every change
+to items shares. The item commands (`done 2.1 2.2`, `undo`, `assign`, `due`, `na`) are in
+`item_commands`; the ⋯ menu, its forms and *Show all* in `checklist_menu`."""
 
 from __future__ import annotations
 
@@ -7,38 +8,24 @@ import logging
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from slack_bolt import App
-from sqlmodel import Session
 
 from bot.commands import ParsedCommand
 from bot.engagement import checklist as cl
-from bot.engagement import item_writes
-from bot.engagement.lifecycle import calendar_for, local_today
-from bot.engagement.phases import advance_after, record_and_advance
-from bot.engagement.plan import PlanWarning, business_day_warning, describe_warnings
+from bot.engagement.phases import record_and_advance
 from bot.errors import UserError
-from bot.people import audit
-from bot.people.sides import CUSTOMER_UNKNOWN, Actor, NoSide
-from bot.refs import parse_id, parse_phase_number, parse_ref
+from bot.people.sides import CUSTOMER_UNKNOWN, NoSide
+from bot.refs import parse_id, parse_phase_number
 from bot.services import Services
-from bot.slack.notes import tell_about_change
 from bot.slack.presenters import names_for
 from bot.slack.publish import announce_phase, post_checklist, refresh_checklist
-from bot.slacktext import plain_text, user_id_from_token
-from bot.values import ValueProblem, parse_date, years_from
-from handlers.base import (
-    Request,
-    actor_for,
-    after_ack,
-    click_engagement,
-    learn_customer,
-    listener,
-    remember,
-)
+from bot.slacktext import plain_text
+from bot.values import years_from
+from handlers.base import Request, actor_for, click_engagement, learn_customer, remember
 from handlers.engagement import require_engagement
-from storage.models import Engagement, EngagementPhase, Item
+from handlers.listening import after_ack, listener
 
 log = logging.getLogger("golive.handlers.checklist")
 
@@ -250,268 +237,6 @@ def _phase_number(cmd: ParsedCommand, raw: str) -> int:
         return parse_phase_number(raw)
     except UserError as exc:
         raise cmd.fail(exc.message) from None
-
-
-MAX_REFS = 50
-_REF_WORD = re.compile(r"^[0-9]{1,2}\.[0-9]{1,3}$")
-
-
-def _refs(cmd: ParsedCommand, what_follows: str | None = None) -> tuple[list[tuple[int, int]], list[str]]:
-    """The item references at the start of the command (`done 2.1 2.2 2.3`, commas allowed) and the
-    words after them. Without `what_follows`, every word must be a reference."""
-    words = cmd.words
-    refs: list[tuple[int, int]] = []
-    rest_at = len(words)
-    for n, word in enumerate(words):
-        parts = [p for p in word.split(",") if p]
-        if not parts or not all(_REF_WORD.match(p) for p in parts):
-            rest_at = n
-            break
-        for part in parts:
-            ref = parse_ref(part)
-            if ref not in refs:
-                refs.append(ref)
-    rest = words[rest_at:]
-    if not refs:
-        raise cmd.fail(
-            f"Which item? `{plain_text(words[0])[:20] if words else ''}` is not an item reference; use phase.item as the checklist shows it, e.g. 2.3 (or several: 2.1 2.2)."
-        )
-    if rest and what_follows is None:
-        raise cmd.fail(
-            f"`{plain_text(rest[0])[:20]}` is not an item reference; use phase.item as the checklist shows it, e.g. 2.3 (or several: 2.1 2.2)."
-        )
-    if len(refs) > MAX_REFS:
-        raise cmd.fail(f"That is {len(refs)} items; give at most {MAX_REFS} at once.")
-    return refs, rest
-
-
-Apply = Callable[[Session, EngagementPhase, Item, Actor, datetime], "cl.Change | None"]
-
-
-# Checks the engagement and the items found before anything is written: raises a UserError to
-# refuse, returns warnings to add to the confirmation.
-Warn = Callable[[Engagement, list[tuple[EngagementPhase, Item]]], list[str]]
-
-
-class _Stale(Exception):
-    """An item's row did not hold what its change was decided on, though its `updated_at` did
-    (a writer that leaves it alone, like the sweep counting nudges): nothing was written."""
-
-
-def _write(
-    req: Request,
-    engagement: Engagement,
-    actor: Actor,
-    found: list[tuple[EngagementPhase, Item]],
-    fn: Apply,
-    now: datetime,
-    *,
-    fresh: bool = False,
-) -> tuple[list[tuple[str, cl.Change | None]], list[int]]:
-    """`_apply`'s one write transaction: (ref, change) per item, and the phases it advanced to.
-
-    The items' rows are read and locked first, in one statement (on SQLite the writer lock keeps
-    every other writer out; on PostgreSQL, FOR UPDATE). Each change is decided on the copy of the
-    item read before, brought up to that row when it changed since (or always, with `fresh`), and
-    written conditionally on the row holding what the decision saw (`write_item`). Under SQLite's
-    writer lock this replaced a re-read into the ORM and its flush: `due` at 10 clients waited p50
-    47 ms for that lock, each holding it 6 ms. (Deciding first and locking only at the UPDATE was
-    tried for PostgreSQL: under a burst of changes to one item most had to be done again: 6.8x a
-    bare ack against 5.6x, one run each.)"""
-    changes: list[tuple[str, cl.Change | None]] = []
-    advanced: list[int] = []
-    with req.services.db.session() as session:
-        rows = item_writes.lock_items(session, [seen.id for _phase, seen in found])  # type: ignore[misc]
-        for phase, seen in found:
-            row = rows.get(seen.id)  # type: ignore[arg-type]
-            if row is None or row.phase_id != phase.id:
-                raise UserError(f"{phase.number}.{seen.number} was just removed; nothing was changed.")
-            item = session.merge(seen, load=False)
-            if fresh or row.updated_at != seen.updated_at:
-                item_writes.catch_up(phase, item, row)  # changed since it was read: decided on it as it is
-            read_at = row.updated_at
-            with session.no_autoflush:  # the item's row is written by write_item, conditionally
-                change = fn(session, phase, item, actor, now)
-            if change is not None:
-                audit.record_change(session, engagement.id, actor, change, now=now)  # type: ignore[arg-type]
-            if not item_writes.write_item(session, item, read_at=read_at):
-                raise _Stale
-            moved = advance_after(session, engagement, actor, change, now)
-            if moved is not None and moved not in advanced:
-                advanced.append(moved)
-            changes.append((f"{phase.number}.{item.number}", change))
-    return changes, advanced
-
-
-def _apply(
-    req: Request,
-    cmd: ParsedCommand,
-    refs: list[tuple[int, int]],
-    fn: Apply,
-    *,
-    learn: str | None = None,
-    warn: Warn | None = None,
-) -> None:
-    """Apply `fn(session, phase, item, actor, now)` to each item, all or nothing, confirm, then
-    update Slack. Every reference is checked before anything is written.
-
-    The command is acked as soon as its text parses; the reads, the checks, the write and the
-    confirmation come after, in the after-the-ack slots as a tick's do, and every answer (the
-    confirmation, or what is wrong: a reference that does not exist, a date out of range, someone
-    on neither side) goes out through the command's response_url. No ack waits for the writer
-    lock another request holds, nor for the CPU of the reads. Measured, ten clients setting due
-    dates (bench/ack_latency.py): with the write before the ack, p50 3.8-5.3x a bare ack; with the
-    reads and checks before it and the write after, 2.1-2.7x; acked at once, see the commit."""
-    after_ack(req, lambda r: _apply_after_ack(r, refs, fn, learn=learn, warn=warn))
-
-
-def _apply_after_ack(
-    req: Request,
-    refs: list[tuple[int, int]],
-    fn: Apply,
-    *,
-    learn: str | None,
-    warn: Warn | None,
-) -> Callable[[], None]:
-    """`_apply`'s work on an after-the-ack worker: the reads and checks, the write and what it
-    queues. Returns the confirmation and what else talks to Slack, made on a listener thread."""
-    s = req.services
-    now = s.clock.now()
-    # Who, which items, and the checks are read first; the write transaction (and SQLite's
-    # writer lock, which every writer of every worker queues on) covers only the changes, their
-    # audit rows and the phase check.
-    with s.db.read() as session:
-        one = None
-        if len(refs) == 1 and req.channel_id and req.user_id:
-            one = cl.find_for_command(session, req.channel_id, req.user_id, *refs[0])
-        if one is not None:  # the usual case, in one statement
-            engagement, phase, item, known = one
-            found = [(phase, item)]
-        else:  # several items, or something missing: the lookups that say what
-            engagement = require_engagement(req, session=session)
-            found = [cl.find_item(session, engagement, p, i) for p, i in refs]
-            known = None
-        warnings = warn(engagement, found) if warn is not None else []
-        actor = actor_for(req, session, engagement, known=known)
-    try:
-        changes, advanced = _write(req, engagement, actor, found, fn, now)
-    except _Stale:
-        # All again, each item read anew (its row is locked then: this cannot repeat).
-        changes, advanced = _write(req, engagement, actor, found, fn, now, fresh=True)
-    made = [c for _ref, c in changes if c is not None]
-    for n in sorted({c.phase.number for c in made}):
-        refresh_checklist(s, engagement.id, n, channel=engagement.channel_id)  # type: ignore[arg-type]
-    for n in advanced:
-        announce(s, engagement.id, n)  # type: ignore[arg-type]
-    names: dict[str, str] = {}
-    assignees = {c.item.assignee_id for c in made if c.kind == "item.assigned" and c.item.assignee_id}
-    if assignees:
-        with s.db.read() as session:
-            names = names_for(session, engagement.id, only=assignees)  # type: ignore[arg-type]
-    lines = [
-        confirm_text(c, names) if c is not None else f"{ref} already is that way; nothing changed."
-        for ref, c in changes
-    ]
-
-    def answer() -> None:
-        req.reply(s.notice("\n".join(lines + warnings)))
-        if not made:
-            return
-        if learn:
-            remember(s, engagement.id, learn, req.user_id)  # type: ignore[arg-type]
-        for c in made:
-            tell_about_change(s, engagement.id, c, req.user_id)  # type: ignore[arg-type]
-        if req.user_id:
-            remember(s, engagement.id, req.user_id, req.user_id, req.user_team_id)  # type: ignore[arg-type]
-
-    return answer
-
-
-def cmd_done(req: Request, cmd: ParsedCommand) -> None:
-    refs, _ = _refs(cmd)
-    _apply(req, cmd, refs, lambda se, p, i, a, now: cl.set_done(se, p, i, a, True, now))
-
-
-def _undo(
-    session: Session, phase: EngagementPhase, item: Item, actor: Actor, now: datetime
-) -> cl.Change | None:
-    """Undo a done item; an item marked not applicable comes back on the checklist."""
-    if item.status == cl.NA:
-        return cl.reopen(session, phase, item, actor, now)
-    return cl.set_done(session, phase, item, actor, False, now)
-
-
-def cmd_undo(req: Request, cmd: ParsedCommand) -> None:
-    refs, _ = _refs(cmd)
-    _apply(req, cmd, refs, _undo)
-
-
-def cmd_assign(req: Request, cmd: ParsedCommand) -> None:
-    s = req.services
-    refs, rest = _refs(cmd, "a person")
-    if len(rest) != 1:
-        raise cmd.fail(
-            "Say who: mention one person, e.g. `assign 2.3 @ada` (or several items: `assign 2.1 2.2 @ada`)."
-        )
-    target = rest[0]
-    user = req.user_id if target.lower() == "me" else user_id_from_token(target)
-    if user is None:
-        raise cmd.fail(f"`{plain_text(target)[:40]}` is not a person I can find; mention them with @.")
-    with s.db.read() as session:
-        side = cl.assignee_side(session, require_engagement(req, session=session), user)
-    if side is None:
-        req.ack()  # users.info may be slow: the answer goes through response_url
-        s.slack.profile(user)
-        with s.db.read() as session:
-            side = cl.assignee_side(session, require_engagement(req, session=session), user)
-    cached = s.slack.cached_profile(user)
-    name = cached.name if cached else plain_text(target).lstrip("@")
-    _apply(
-        req,
-        cmd,
-        refs,
-        lambda se, p, i, a, now: cl.assign(se, p, i, a, user, now, assignee_side=side, assignee_name=name),
-        learn=user,
-    )
-
-
-def cmd_due(req: Request, cmd: ParsedCommand) -> None:
-    refs, rest = _refs(cmd, "a date")
-    if len(rest) != 1:
-        raise cmd.fail("Give the date as YYYY-MM-DD, e.g. `due 2.3 2026-12-18`.")
-    try:
-        due = parse_date(rest[0], "due date")
-    except ValueProblem as exc:
-        raise cmd.fail(str(exc)) from None
-    listed = " ".join(f"{p}.{i}" for p, i in refs)
-
-    def check(engagement: Engagement, found: list[tuple[EngagementPhase, Item]]) -> list[str]:
-        # In _apply's one transaction, before anything is written: the engagement is read once.
-        problem = due_problem(due.isoformat(), local_today(req.services.clock.now(), engagement.timezone))
-        if problem:
-            raise cmd.fail(problem)
-        # Allowed but said, with the day to choose instead: a due date that is no business day,
-        # or after its phase is planned to end.
-        day = business_day_warning(calendar_for(engagement), due, "The due date", f"due {listed} {{date}}")
-        warnings = ([day] if day else []) + [
-            PlanWarning(
-                f"{phase.number}.{item.number} is now due after {phase.name} is planned to end "
-                f"({phase.planned_end:%a %-d %b}): the phase cannot finish on time unless it is done sooner."
-            )
-            for phase, item in found
-            if due > phase.planned_end
-        ]
-        return [describe_warnings(warnings, req.services.command)] if warnings else []
-
-    _apply(req, cmd, refs, lambda se, p, i, a, now: cl.set_due(se, p, i, a, due, now), warn=check)
-
-
-def cmd_na(req: Request, cmd: ParsedCommand) -> None:
-    refs, rest = _refs(cmd, "a reason")
-    reason = plain_text(" ".join(rest))
-    if not reason:
-        raise cmd.fail("Say why the item does not apply, e.g. `na 3.5 no tax software in scope`.")
-    _apply(req, cmd, refs, lambda se, p, i, a, now: cl.mark_na(se, p, i, a, reason, now))
 
 
 def cmd_add(req: Request, cmd: ParsedCommand) -> None:

@@ -27,8 +27,9 @@ from bot.services import Services
 from bot.slack.modals import all_items_context
 from bot.slack.notes import in_checklist_thread, tell_about_change
 from bot.slack.presenters import item_row, names_for
-from handlers.base import Request, actor_for, click_engagement, listener, remember
+from handlers.base import Request, actor_for, click_engagement, remember
 from handlers.checklist import after_change, due_problem
+from handlers.listening import listener
 from storage.models import Engagement, EngagementPhase, Item
 
 log = logging.getLogger("golive.handlers.checklist")

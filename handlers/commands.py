@@ -8,8 +8,20 @@ from slack_bolt import App
 
 from bot.commands import ParsedCommand
 from bot.services import Services
-from handlers import checklist, engagement, golive, nudges, plan, settings, signoffs, team, timeline
-from handlers.base import Request, listener
+from handlers import (
+    checklist,
+    engagement,
+    golive,
+    item_commands,
+    nudges,
+    plan,
+    settings,
+    signoffs,
+    team,
+    timeline,
+)
+from handlers.base import Request
+from handlers.listening import listener
 
 SubHandler = Callable[[Request, ParsedCommand], None]
 
@@ -24,11 +36,11 @@ ROUTES: dict[str, SubHandler] = {
     "start": engagement.start,
     "status": engagement.status,
     "checklist": checklist.cmd_checklist,
-    "done": checklist.cmd_done,
-    "undo": checklist.cmd_undo,
-    "assign": checklist.cmd_assign,
-    "due": checklist.cmd_due,
-    "na": checklist.cmd_na,
+    "done": item_commands.cmd_done,
+    "undo": item_commands.cmd_undo,
+    "assign": item_commands.cmd_assign,
+    "due": item_commands.cmd_due,
+    "na": item_commands.cmd_na,
     "add": checklist.cmd_add,
     "plan": plan.cmd_plan,
     "timeline": timeline.cmd_timeline,

@@ -39,7 +39,8 @@ from bot.values import (
     parse_size,
     parse_timezone,
 )
-from handlers.base import Request, listener
+from handlers.base import Request
+from handlers.listening import listener
 from messages import Message
 from storage.models import CHANNELS_ACTIVE, AuditEvent, Engagement
 

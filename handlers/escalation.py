@@ -36,7 +36,8 @@ from bot.slack.nudges import (
     refresh_row,
 )
 from bot.values import ValueProblem, parse_int
-from handlers.base import Request, actor_for, listener
+from handlers.base import Request, actor_for
+from handlers.listening import listener
 from storage.models import Engagement, Item, NudgeMessage
 from storage.reminder_rows import ensure
 

@@ -18,7 +18,8 @@ from bot.people import audit
 from bot.people.organisations import pin_customer, the_customer_team
 from bot.services import Services
 from bot.slack.gateway import SlackCallFailed
-from handlers.base import Request, listener, remember
+from handlers.base import Request, remember
+from handlers.listening import listener
 from storage.models import Engagement, ProcessedEvent
 
 log = logging.getLogger("golive.handlers.events")

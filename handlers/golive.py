@@ -21,8 +21,9 @@ from bot.slack.publish import refresh_posted_checklists
 from bot.slack.requests import refresh_waiting_on_dry_run
 from bot.slack.sending import Sending
 from bot.values import ValueProblem
-from handlers.base import Request, actor_for, click_engagement, listener
+from handlers.base import Request, actor_for, click_engagement
 from handlers.engagement import require_engagement
+from handlers.listening import listener
 from messages import Message
 from storage.models import DryRunAttempt, Engagement
 from storage.reminder_rows import cancel_pending

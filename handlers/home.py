@@ -25,7 +25,8 @@ from bot.services import Services
 from bot.slack.home import is_vendor_user, publish_home, remember_viewer
 from bot.slack.publish import post_checklist
 from bot.slack.timeline_share import dryrun_day, timeline_summary
-from handlers.base import Request, actor_for, listener
+from handlers.base import Request, actor_for
+from handlers.listening import listener
 from handlers.settings import settings_view
 from handlers.signoffs import request_gate
 from messages import Trusted, fmt

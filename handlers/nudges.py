@@ -27,9 +27,10 @@ from bot.slack.nudges import note_cleared, refresh_message
 from bot.slack.publish import refresh_checklist
 from bot.slacktext import plain_text
 from bot.values import ValueProblem, parse_int
-from handlers.base import Request, actor_for, click_engagement, listener
+from handlers.base import Request, actor_for, click_engagement
 from handlers.checklist import after_change
 from handlers.engagement import require_engagement
+from handlers.listening import listener
 from storage.models import Engagement, EngagementPhase, Item, NudgeMessage, Reminder
 
 log = logging.getLogger("golive.handlers.nudges")

@@ -17,8 +17,9 @@ from bot.reminders.working_hours import DAY_NAMES, format_days, parse_days, pars
 from bot.services import Services
 from bot.slack.publish import refresh_posted_checklists
 from bot.values import ValueProblem, country_for_timezone, parse_country, parse_int, parse_timezone
-from handlers.base import Request, actor_for, click_engagement, listener
+from handlers.base import Request, actor_for, click_engagement
 from handlers.engagement import require_engagement
+from handlers.listening import listener
 from storage.models import Engagement
 
 log = logging.getLogger("golive.handlers.settings")

@@ -20,8 +20,9 @@ from bot.slack.notes import tell_approvers_of_request
 from bot.slack.publish import announce_phase, refresh_checklist
 from bot.slack.requests import decision_data, render_request
 from bot.slack.requests import update_request_message as update_request_message
-from handlers.base import Request, actor_for, click_engagement, listener
+from handlers.base import Request, actor_for, click_engagement
 from handlers.engagement import require_engagement
+from handlers.listening import listener
 from storage.models import Engagement, EngagementPhase, Gate, SignoffRequest
 
 log = logging.getLogger("golive.handlers.signoffs")

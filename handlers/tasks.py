@@ -24,7 +24,8 @@ from bot.people.sides import CUSTOMER_UNKNOWN, ORG_UNKNOWN, Actor
 from bot.services import Services
 from bot.slack.gateway import SlackCallFailed
 from bot.slack.modals import tasks_context
-from handlers.base import Request, actor_for, click_engagement, learn_customer, listener
+from handlers.base import Request, actor_for, click_engagement, learn_customer
+from handlers.listening import listener
 from handlers.signoffs import _decide  # one decision path, whether approved in the channel or here
 from storage.models import Engagement, Gate, SignoffRequest
 

@@ -23,8 +23,9 @@ from bot.slack.gateway import Profile, SlackCallFailed
 from bot.slack.home import refresh_homes
 from bot.slack.notes import tell_approver
 from bot.slacktext import plain_text, user_id_from_token
-from handlers.base import Request, actor_for, click_engagement, listener
+from handlers.base import Request, actor_for, click_engagement
 from handlers.engagement import require_engagement
+from handlers.listening import listener
 from handlers.signoffs import update_request_message
 from messages import Mention, fmt
 from storage.models import Engagement, Gate, Member, SignoffRequest

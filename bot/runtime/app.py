@@ -33,7 +33,7 @@ log = logging.getLogger("golive")
 
 LISTENER_THREADS_MIN = 64
 # Work a click or an item command does after its ack (the reads, the write, its audit row, the
-# refresh it queues) runs on this many workers per process (`handlers.base.after_ack`); a burst
+# refresh it queues) runs on this many workers per process (`handlers.listening.after_ack`); a burst
 # queues for them, where it does not compete for the GIL. Without them a burst of ticks left
 # dozens of listener threads writing at once, and a new request's ack took its turn for the
 # interpreter behind all of them: ten clients ticking, p50 2.0x a bare ack; with two, 1.3x, at

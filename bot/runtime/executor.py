@@ -1,5 +1,5 @@
 """Thread pools that count work in flight: the one Bolt runs listeners in, and the after-the-ack
-workers (`handlers.base.after_ack`).
+workers (`handlers.listening.after_ack`).
 
 `wait_idle()` lets end-to-end tests and the sandbox wait until every listener has finished
 its after-the-ack work, instead of sleeping.

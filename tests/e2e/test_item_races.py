@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import select
 
-import handlers.checklist as hcl
+import handlers.item_commands as hcl
 from bot.engagement import checklist as cl
 from bot.engagement import item_writes
 from harness import CHANNEL, LEAD
