@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -193,3 +194,18 @@ def forged_click(
     r = send_payload(h, payload)
     h.idle()
     return r
+
+
+def hold_ticks(monkeypatch: Any) -> threading.Event:
+    """Hold every tick's write (on its after-the-ack worker) until the returned event is set."""
+    import handlers.checklist as checklist_handlers
+
+    go = threading.Event()
+    real = checklist_handlers._tick
+
+    def held_tick(*args: Any, **kwargs: Any) -> Any:
+        assert go.wait(30), "the test never let the writes go"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(checklist_handlers, "_tick", held_tick)
+    return go

@@ -9,7 +9,7 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness import CHANNEL, CONTRIBUTOR, LEAD
-from tests.e2e.helpers import at, mention
+from tests.e2e.helpers import at, hold_ticks, mention
 from tests.e2e.test_checklist import checklist_msg, tick
 from tests.e2e.test_checklist import item as tick_item
 
@@ -73,21 +73,10 @@ def test_metrics_count_acks_by_kind_refusals_and_sweeps(harness):
 def test_metrics_show_the_work_waiting_after_acks(harness, monkeypatch):
     """`golive_after_ack_pending`: clicks acked whose write has not run yet (an operator's view
     of a backlog; the benchmark waits for it between batches)."""
-    import threading
-
-    import handlers.checklist as checklist_handlers
-
     h = harness
     h.command("start Acme Corp size=small kickoff=2026-11-30")
     h.command(f"role {mention(CONTRIBUTOR)} contributor")
-    go = threading.Event()
-    real = checklist_handlers._tick
-
-    def held_tick(*args, **kwargs):  # type: ignore[no-untyped-def]
-        assert go.wait(30), "the test never let the writes go"
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(checklist_handlers, "_tick", held_tick)
+    go = hold_ticks(monkeypatch)
     try:
         for ref in ("1.4", "1.5", "1.6"):
             item_ = tick_item(h, ref)

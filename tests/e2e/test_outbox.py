@@ -20,7 +20,7 @@ from bot.slack.calls import SLACK_CALLS
 from bot.slack.publish import CHECKLIST, CHECKLIST_MOVED
 from harness import CHANNEL, CONTRIBUTOR, LEAD
 from storage.models import Item, PostedMessage
-from tests.e2e.helpers import blocks_text, checklists, posts
+from tests.e2e.helpers import blocks_text, checklists, hold_ticks, posts
 
 ITEMS = 41  # 40 are ticked; one stays open, so the phase does not finish
 
@@ -321,23 +321,13 @@ def test_more_ticks_than_listener_threads_are_all_acked_while_their_work_waits(h
     """A burst of ticks larger than Bolt's listener pool is acked at once even while none of their
     writes can run: the work waits in the after-the-ack workers' queue, not in a listener thread
     (holding one each, the 65th tick waited for a free thread before it could be acked)."""
-    import threading
-
-    import handlers.checklist as checklist_handlers
     from bot.runtime.app import LISTENER_THREADS_MIN
 
     burst = LISTENER_THREADS_MIN + 16
     h = harness_factory(None, env={"GOLIVE_PLAYBOOK": str(_playbook(tmp_path, burst + 1))})
     h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
     items = _items(h)[:burst]
-    go = threading.Event()
-    real = checklist_handlers._tick
-
-    def held_tick(*args, **kwargs):  # type: ignore[no-untyped-def]
-        assert go.wait(30), "the test never let the writes go"
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(checklist_handlers, "_tick", held_tick)
+    go = hold_ticks(monkeypatch)
     try:
         parts = [h.standin.message(CHANNEL, m["ts"]) for m in checklists(h)]  # it takes two messages
         where = {it.id: next(p["ts"] for p in parts if f'"tick:{it.id}"' in json.dumps(p["blocks"])) for it in items}
