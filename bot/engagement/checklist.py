@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, update
 from sqlalchemy.orm.attributes import set_committed_value
@@ -122,44 +123,44 @@ _PHASE_OF_ITEM = (
 )
 
 
-# A command's engagement (the channel's active one), the item of its one reference with its phase,
-# and the person running it with their roles, in one statement: the three lookups of every
-# single-item command's read (an ORM statement costs 300-500 us here, measured).
-_COMMAND_ITEM = (
-    select(Engagement, EngagementPhase, Item, Member, MemberRole.role)
-    .join(EngagementPhase, col(EngagementPhase.engagement_id) == Engagement.id)
-    .join(Item, col(Item.phase_id) == EngagementPhase.id)
-    .outerjoin(
+# One statement for an item request's read: the engagement, the item with its phase, and the
+# person acting (bound parameter `user`) with their roles, one row per role (an ORM statement
+# costs 300-500 us here, measured). What finds the engagement and the item is the caller's.
+_ITEM_REQUEST = select(Engagement, EngagementPhase, Item, Member, MemberRole.role)
+
+
+def _and_the_person(statement: Any) -> Any:
+    return statement.outerjoin(
         Member, and_(col(Member.engagement_id) == Engagement.id, col(Member.user_id) == bindparam("user"))
-    )
-    .outerjoin(MemberRole, col(MemberRole.member_id) == Member.id)
-    .where(
-        CHANNELS_ACTIVE,
-        EngagementPhase.number == bindparam("phase"),
-        Item.number == bindparam("item"),
-    )
-)
+    ).outerjoin(MemberRole, col(MemberRole.member_id) == Member.id)
 
 
-# A tick's engagement (of the message ticked, by the ledger: active, and in the channel it was
-# clicked in), the item ticked with its phase, and the person with their roles, in one statement:
-# the four lookups of a tick's read (`click_engagement`, `item_by_id`, the person's roles).
-_CLICK_ITEM = (
-    select(Engagement, EngagementPhase, Item, Member, MemberRole.role)
-    .select_from(PostedMessage)
+# A command's: the channel's active engagement and the item of its one reference (the three
+# lookups of every single-item command's read).
+_COMMAND_ITEM = _and_the_person(
+    _ITEM_REQUEST.join(EngagementPhase, col(EngagementPhase.engagement_id) == Engagement.id).join(
+        Item, col(Item.phase_id) == EngagementPhase.id
+    )
+).where(CHANNELS_ACTIVE, EngagementPhase.number == bindparam("phase"), Item.number == bindparam("item"))
+
+# A tick's: the engagement of the message ticked, by the ledger (active, and in the channel it
+# was clicked in), and the item ticked (the four lookups of a tick's read: `click_engagement`,
+# `item_by_id`, the person's roles).
+_CLICK_ITEM = _and_the_person(
+    _ITEM_REQUEST.select_from(PostedMessage)
     .join(Engagement, col(Engagement.id) == PostedMessage.engagement_id)
     .join(Item, and_(col(Item.engagement_id) == Engagement.id, col(Item.id) == bindparam("item")))
     .join(EngagementPhase, col(EngagementPhase.id) == Item.phase_id)
-    .outerjoin(
-        Member, and_(col(Member.engagement_id) == Engagement.id, col(Member.user_id) == bindparam("user"))
-    )
-    .outerjoin(MemberRole, col(MemberRole.member_id) == Member.id)
-    .where(
-        PostedMessage.channel_id == bindparam("channel"),
-        PostedMessage.ts == bindparam("ts"),
-        CHANNELS_ACTIVE,
-    )
-)
+).where(PostedMessage.channel_id == bindparam("channel"), PostedMessage.ts == bindparam("ts"), CHANNELS_ACTIVE)
+
+
+def _item_request(
+    session: Session, statement: Any, params: dict[str, Any]
+) -> tuple[Engagement, EngagementPhase, Item, Known] | None:
+    rows = session.exec(statement, params=params).all()
+    if not rows:
+        return None
+    return rows[0][0], rows[0][1], rows[0][2], known_from_rows(rows)
 
 
 def find_for_click(
@@ -168,12 +169,7 @@ def find_for_click(
     """For a click on the message `ts`: its engagement (active, in this channel), the item
     `item_id` of it with its phase, and what is known of `user_id` in it; None when any is missing
     or the message is not in the ledger (the caller's usual lookups then say what)."""
-    rows = session.exec(
-        _CLICK_ITEM, params={"channel": channel_id, "ts": ts, "user": user_id, "item": item_id}
-    ).all()
-    if not rows:
-        return None
-    return rows[0][0], rows[0][1], rows[0][2], known_from_rows(rows)
+    return _item_request(session, _CLICK_ITEM, {"channel": channel_id, "ts": ts, "user": user_id, "item": item_id})
 
 
 # The channel's active engagement with one of its phases, in one Core statement of the three
@@ -204,13 +200,9 @@ def find_for_command(
 ) -> tuple[Engagement, EngagementPhase, Item, Known] | None:
     """The channel's active engagement, the item `phase_no.item_no` with its phase, and what is
     known of `user_id` in it; None when any is missing (the caller's usual lookups then say what)."""
-    rows = session.exec(
-        _COMMAND_ITEM, params={"channel": channel_id, "user": user_id, "phase": phase_no, "item": item_no}
-    ).all()
-    if not rows:
-        return None
-    engagement, phase, item = rows[0][0], rows[0][1], rows[0][2]
-    return engagement, phase, item, known_from_rows(rows)
+    return _item_request(
+        session, _COMMAND_ITEM, {"channel": channel_id, "user": user_id, "phase": phase_no, "item": item_no}
+    )
 
 
 def find_item(
