@@ -22,7 +22,7 @@ from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import bindparam, or_
 from sqlmodel import col, select
 
 from bot.engagement.portfolio import (
@@ -218,19 +218,24 @@ class HomesJob(Job):
 def viewers_of(s: Services, engagement_id: int, also: Collection[str] = ()) -> list[str]:
     """People who opened Home in the last KEEP_FRESH_DAYS and see this engagement there (its lead
     and consultants, and whoever looks at all engagements), and those of `also` who opened it."""
-    team = (
-        select(Member.user_id)
-        .join(MemberRole, col(MemberRole.member_id) == col(Member.id))
-        .where(Member.engagement_id == engagement_id, col(MemberRole.role).in_(VENDOR_ROLES))
-    )
-    with s.db.read() as session:
-        rows = session.exec(
-            select(HomeViewer.user_id).where(
-                or_(HomeViewer.view == ALL, col(HomeViewer.user_id).in_(team), col(HomeViewer.user_id).in_(list(also))),
-                col(HomeViewer.opened_at) >= s.clock.now() - timedelta(days=KEEP_FRESH_DAYS),
-            )
-        ).all()
-    return sorted(set(rows))
+    params = {"engagement": engagement_id, "also": list(also), "since": s.clock.now() - timedelta(days=KEEP_FRESH_DAYS)}
+    with s.db.rows() as conn:
+        return sorted({user_id for (user_id,) in conn.execute(_VIEWERS, params)})
+
+
+# Built once (each HomesJob asks): building the statement cost more than running it.
+_VIEWERS = select(col(HomeViewer.user_id)).where(
+    or_(
+        HomeViewer.view == ALL,
+        col(HomeViewer.user_id).in_(
+            select(Member.user_id)
+            .join(MemberRole, col(MemberRole.member_id) == col(Member.id))
+            .where(Member.engagement_id == bindparam("engagement"), col(MemberRole.role).in_(VENDOR_ROLES))
+        ),
+        col(HomeViewer.user_id).in_(bindparam("also", expanding=True)),
+    ),
+    col(HomeViewer.opened_at) >= bindparam("since"),
+)
 
 
 def refresh_homes(s: Services, engagement_id: int, also: Collection[str] = ()) -> None:

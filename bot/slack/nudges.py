@@ -17,6 +17,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from bot.engagement.lifecycle import local_today
@@ -164,15 +165,31 @@ def live_nudges(session: Session, engagement_id: int, topic_prefix: str = "") ->
     return [r for r in rows if r.kind == NUDGE and r.topic.startswith(topic_prefix)]
 
 
+# Every checklist refresh asks, and mostly finds none: built once, read as columns on a plain
+# connection (as ORM objects through a session, with the statement built each time: 631 us;
+# this way 2xx us).
+_LIVE_NUDGES = (
+    select(col(NudgeMessage.id), col(NudgeMessage.channel_id), col(NudgeMessage.ts), col(NudgeMessage.topic))
+    .where(
+        NudgeMessage.engagement_id == bindparam("engagement"),
+        NudgeMessage.status == LIVE,
+        NudgeMessage.kind == NUDGE,
+    )
+    .order_by(col(NudgeMessage.id))
+)
+
+
 def refresh_nudges(
     s: Services, engagement_id: int, topic_prefix: str = "", out: Sending | None = None
 ) -> None:
     """Queue updates of the engagement's live nudges whose topic starts with `topic_prefix`
     (`checklist:` the items' threads, `signoff:12` one request's), so they show what happened."""
-    with s.db.read() as session:
-        rows = live_nudges(session, engagement_id, topic_prefix)
-    for row in rows:
-        job = UpdateJob(row.channel_id, row.ts, _row_render(s, row.id), what="nudge")  # type: ignore[arg-type]
+    with s.db.rows() as conn:
+        rows = conn.execute(_LIVE_NUDGES, {"engagement": engagement_id}).all()
+    for row_id, channel_id, ts, topic in rows:
+        if not topic.startswith(topic_prefix):
+            continue
+        job = UpdateJob(channel_id, ts, _row_render(s, row_id), what="nudge")
         if out is not None:
             out.submit(job)
         else:
