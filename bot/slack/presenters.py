@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import and_, bindparam, func, union
 from sqlmodel import Session, col, select
 
 from bot.engagement.checklist import DONE, NA, all_items, items_of
@@ -35,25 +36,50 @@ def size_weeks(playbook: Playbook, size: str) -> str:
 def names_for(session: Session, engagement_id: int, only: set[str] | None = None) -> dict[str, str]:
     """user id → the name to show, from the engagement's members and the users.info cache;
     `only` these users when given (then the items are not read)."""
-    names: dict[str, str] = {}
-    q = select(Member).where(Member.engagement_id == engagement_id)
-    if only is not None:
-        q = q.where(col(Member.user_id).in_(only))
-    members = session.exec(q).all()
-    ids = {m.user_id for m in members} | (only or set())
     if only is None:
-        # Two columns, not the items: hydrating every item of the engagement was a quarter of a
-        # checklist refresh's CPU (cProfile).
-        people = session.exec(
-            select(Item.assignee_id, Item.done_by).where(Item.engagement_id == engagement_id)
-        ).all()
-        ids |= {p for row in people for p in row if p}
-    for p in session.exec(select(UserProfile).where(UserProfile.user_id.in_(ids))).all():  # type: ignore[union-attr]
+        # Everyone the engagement's messages may name, in one prebuilt statement read as columns:
+        # three ORM statements built each time were 1 ms of a 6.5-7.4 ms checklist refresh.
+        rows = session.connection().execute(_NAMES, {"engagement": engagement_id}).all()
+        return {
+            user_id: (profile or "") if has_profile else member
+            for user_id, has_profile, profile, member in rows
+            if has_profile or member
+        }
+    names: dict[str, str] = {}
+    members = session.exec(
+        select(Member).where(Member.engagement_id == engagement_id, col(Member.user_id).in_(only))
+    ).all()
+    ids = {m.user_id for m in members} | only
+    for p in session.exec(select(UserProfile).where(col(UserProfile.user_id).in_(ids))).all():
         names[p.user_id] = p.display_name or p.real_name or p.name
     for m in members:
         if m.display_name and m.user_id not in names:
             names[m.user_id] = m.display_name
     return names
+
+
+def _names_statement() -> Any:
+    """`names_for`'s statement: the members, assignees and whoever ticked an item, each with the
+    name users.info gave (display name, else real name, else user name; it wins when there is a
+    profile at all), else the member's recorded display name."""
+    engagement = bindparam("engagement")
+    ids = union(
+        select(col(Member.user_id).label("user_id")).where(Member.engagement_id == engagement),
+        select(col(Item.assignee_id)).where(Item.engagement_id == engagement, col(Item.assignee_id).is_not(None)),
+        select(col(Item.done_by)).where(Item.engagement_id == engagement, col(Item.done_by).is_not(None)),
+    ).subquery()
+    profile_name = func.coalesce(
+        func.nullif(UserProfile.display_name, ""), func.nullif(UserProfile.real_name, ""), UserProfile.name
+    )
+    return (
+        select(ids.c.user_id, col(UserProfile.user_id).is_not(None), profile_name, col(Member.display_name))
+        .select_from(ids)
+        .outerjoin(UserProfile, col(UserProfile.user_id) == ids.c.user_id)
+        .outerjoin(Member, and_(Member.engagement_id == engagement, col(Member.user_id) == ids.c.user_id))
+    )
+
+
+_NAMES = _names_statement()
 
 
 def engagement_data(

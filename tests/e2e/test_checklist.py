@@ -12,8 +12,9 @@ import yaml
 from sqlmodel import select
 
 from bot.engagement import checklist as cl
+from bot.slack.presenters import names_for
 from harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, CUSTOMER_TEAM, LEAD
-from storage.models import Engagement, EngagementPhase, Item
+from storage.models import Engagement, EngagementPhase, Item, Member, UserProfile
 from tests.e2e.helpers import blocks_text, checklists, engagement, ephemeral_texts, posts, shown
 
 
@@ -747,3 +748,54 @@ def test_a_ticks_one_statement_read_finds_only_the_ticked_messages_own_item(star
         s.get(Engagement, mine.engagement_id).status = "cancelled"
     with h.services.db.read() as s:
         assert cl.find_for_click(s, CHANNEL, ts, LEAD.user_id, mine.id) is None  # no longer active
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_names_a_checklist_shows_come_from_users_info_else_from_the_member_row(
+    harness_factory, request, backend
+):
+    """`names_for` (one statement for a whole engagement): every member, assignee and whoever
+    ticked an item, named by users.info (display name, else real name, else user name) whenever
+    there is a profile, else by the member's recorded name; nobody of another engagement. The
+    same as asking for those people by id (`only`, another path)."""
+    h = harness_factory(request.getfixturevalue("pg_url") if backend == "postgresql" else None)
+    h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
+    h.standin.add_channel("C0OTHER", name="other-impl", ext_shared=True, members=[LEAD.user_id])
+    h.command("start Other Corp size=small tz=Europe/Berlin", channel="C0OTHER")
+    now = h.clock.now()
+    acme = engagement(h)
+    with h.services.db.session() as s:
+        other = s.exec(select(Engagement).where(Engagement.channel_id == "C0OTHER")).one()
+        for user_id, display, real, name in [
+            ("U0PARTIAL", "", "", "partial"),  # a profile wins over the member row, even its user name
+            ("U0REAL", "", "Real Rita", "rita"),
+            ("U0ASSIGN", "Asha", "Asha A", "asha"),  # assigned, not a member
+            ("U0DONE", "Dora", "", "dora"),  # ticked an item, not a member
+            ("U0ELSE", "Elsewhere", "", "else"),  # a member of the other engagement only
+        ]:
+            s.add(UserProfile(user_id=user_id, display_name=display, real_name=real, name=name, fetched_at=now))
+        for eid, user_id, display in [
+            (acme.id, "U0PARTIAL", "Member Name"),
+            (acme.id, "U0REAL", ""),
+            (acme.id, "U0NOPROF", "Only Member"),  # no profile: the member row's name
+            (acme.id, "U0NONAME", ""),  # neither: no name to show
+            (other.id, "U0ELSE", "Elsewhere"),
+        ]:
+            s.add(Member(engagement_id=eid, user_id=user_id, display_name=display, added_by=LEAD.user_id, added_at=now))
+        first, second = s.exec(
+            select(Item).where(Item.engagement_id == acme.id).order_by(Item.id)  # type: ignore[arg-type]
+        ).all()[:2]
+        first.assignee_id, second.done_by = "U0ASSIGN", "U0DONE"
+        s.add(first)
+        s.add(second)
+    with h.services.db.read() as s:
+        names = names_for(s, acme.id)
+        assert {k: v for k, v in names.items() if k != LEAD.user_id} == {
+            "U0PARTIAL": "partial",
+            "U0REAL": "Real Rita",
+            "U0ASSIGN": "Asha",
+            "U0DONE": "Dora",
+            "U0NOPROF": "Only Member",
+        }
+        assert names[LEAD.user_id] == LEAD.name  # the lead who started it, from users.info
+        assert names_for(s, acme.id, only={*names, "U0NONAME"}) == names
