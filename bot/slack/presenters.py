@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, func, union
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from bot.engagement.checklist import DONE, NA, all_items, items_of
@@ -16,11 +17,19 @@ from bot.engagement.health import Health
 from bot.engagement.lifecycle import local_today, phases_of, planned_golive
 from bot.engagement.outlook import Outlook, outlook_of, waiting_signoffs
 from bot.engagement.playbook import Playbook
-from bot.engagement.signoffs import decision_of, gates_of, latest_request
 from bot.engagement.timeline import text_timeline
 from bot.people.members import lead_of
 from messages import escape_mrkdwn
-from storage.models import Engagement, EngagementPhase, Item, Member, UserProfile
+from storage.models import (
+    Engagement,
+    EngagementPhase,
+    Gate,
+    Item,
+    Member,
+    SignoffDecision,
+    SignoffRequest,
+    UserProfile,
+)
 
 Rows = list[dict[str, Any]]
 
@@ -366,29 +375,53 @@ def split_rows(rows: Rows, fits: Callable[[Rows], bool], *, min_parts: int = 1) 
 def gate_rows(session: Session, phase: EngagementPhase, *, complete: bool) -> list[dict[str, Any]]:
     """The phase's sign-off gates with their state, for the checklist footer."""
     rows = []
-    for gate in gates_of(session, phase.engagement_id, phase.id):
-        request = latest_request(session, gate.id)  # type: ignore[arg-type]
-        decision = decision_of(session, request.id) if request else None  # type: ignore[arg-type]
-        if gate.status == "approved" and decision is not None:
-            state = f"approved by {decision.display_name} on {decision.decided_at:%-d %b}"
-        elif request is not None and request.status == "open":
-            state = f"awaiting approval (version {request.version})"
-        elif request is not None and request.status == "changes_requested":
+    found = session.connection().execute(_GATES, {"phase": phase.id}).all()
+    for gate_id, title, gate_status, version, request_status, approver, decided_at in found:
+        if gate_status == "approved" and approver is not None:
+            state = f"approved by {approver} on {decided_at:%-d %b}"
+        elif request_status == "open":
+            state = f"awaiting approval (version {version})"
+        elif request_status == "changes_requested":
             state = "changes requested"
         else:
             state = "not requested yet"
         rows.append(
             {
-                "id": gate.id,
-                "title": gate.title,
-                "approved": gate.status == "approved",
+                "id": gate_id,
+                "title": title,
+                "approved": gate_status == "approved",
                 "state": state,
-                "can_request": complete
-                and gate.status != "approved"
-                and (request is None or request.status != "open"),
+                "can_request": complete and gate_status != "approved" and request_status != "open",
             }
         )
     return rows
+
+
+def _gates_statement() -> Any:
+    """`gate_rows`' statement: each gate of the phase with its latest request and that request's
+    decision (at most one of each: unique per gate and version, and per request). It was a
+    statement per gate, and two more per gate with a request: 0.3-0.5 ms of a refresh."""
+    other = aliased(SignoffRequest)
+    latest = select(func.max(other.version)).where(other.gate_id == Gate.id).correlate(Gate).scalar_subquery()
+    return (
+        select(
+            col(Gate.id),
+            col(Gate.title),
+            col(Gate.status),
+            col(SignoffRequest.version),
+            col(SignoffRequest.status),
+            col(SignoffDecision.display_name),
+            col(SignoffDecision.decided_at),
+        )
+        .select_from(Gate)
+        .outerjoin(SignoffRequest, and_(SignoffRequest.gate_id == Gate.id, SignoffRequest.version == latest))
+        .outerjoin(SignoffDecision, SignoffDecision.request_id == SignoffRequest.id)
+        .where(Gate.phase_id == bindparam("phase"))
+        .order_by(col(Gate.id))
+    )
+
+
+_GATES = _gates_statement()
 
 
 def checklist_key(phase_number: int, part: int) -> str:

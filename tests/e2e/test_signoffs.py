@@ -156,9 +156,20 @@ def test_everyone_but_the_approver_is_refused(engaged, who):
     assert [b for b in request_msg(h, "solution_design")["blocks"] if b["type"] == "actions"]
 
 
+def sign_offs_line(h) -> str:
+    """The checklist's line of the phase's sign-offs and their state (phase 2)."""
+    return next(t for t in blocks_text(checklist_msg(h, 2)["blocks"]).splitlines() if t.startswith("*Sign-offs:*"))
+
+
 def test_request_changes_then_re_request_supersedes(engaged):
     h = engaged
+    assert sign_offs_line(h) == (
+        "*Sign-offs:* :hourglass_flowing_sand: Solution design sign-off — not requested yet"
+        " · :hourglass_flowing_sand: Integration workflows approval — not requested yet"
+    )
     h.command("signoff solution_design")
+    h.idle()
+    assert "Solution design sign-off — awaiting approval (version 1) ·" in sign_offs_line(h)
     v1 = request_msg(h, "solution_design")
     req1 = requests(h, "solution_design")[0]
     h.driver.click(CHANNEL, v1["ts"], f"signoff_changes:{req1.id}", user=APPROVER.user_id)
@@ -178,6 +189,7 @@ def test_request_changes_then_re_request_supersedes(engaged):
         assert s.exec(select(Gate).where(Gate.key == "solution_design")).one().status == "open"
     note = [m for m in posts(h) if "Changes requested on Solution design" in m["text"]]
     assert note and f"<@{LEAD.user_id}>" in blocks_text(note[0]["blocks"])
+    assert "Solution design sign-off — changes requested ·" in sign_offs_line(h)
     # Re-request: version 2; version 1 is marked superseded and its buttons stop working.
     stale = button_payload(h, v1, f"signoff_approve:{req1.id}", APPROVER.user_id)
     h.command("signoff solution_design")
@@ -190,8 +202,16 @@ def test_request_changes_then_re_request_supersedes(engaged):
     h.idle()
     assert len(decisions(h)) == 1
     assert "replaced by version 2" in ephemeral_texts(h, APPROVER.user_id)[-1]
+    h.idle()
+    assert "Solution design sign-off — awaiting approval (version 2) ·" in sign_offs_line(h)
     approve(h, "solution_design", APPROVER)
     assert [d.version for d in decisions(h) if d.decision == "approved"] == [2]
+    h.idle()
+    approved = decisions(h)[-1].decided_at
+    assert sign_offs_line(h).startswith(
+        f"*Sign-offs:* :white_check_mark: Solution design sign-off — approved by {APPROVER.name} on {approved:%-d %b} ·"
+    )
+    assert sign_offs_line(h).endswith("Integration workflows approval — not requested yet")
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
