@@ -14,6 +14,7 @@ from slack_bolt import App
 
 from bot.commands import ParsedCommand
 from bot.engagement import checklist as cl
+from bot.engagement import request_reads as reads
 from bot.engagement.phases import record_and_advance
 from bot.errors import UserError
 from bot.people.sides import CUSTOMER_UNKNOWN, NoSide
@@ -167,14 +168,14 @@ class Where:
 
 def _tick(req: Request, item_id: int, done: bool, where: Where) -> tuple[cl.Change | None, int | None]:
     """Who, which item and whether they may are read first (a tick on the checklist message in
-    one statement, `cl.find_for_click`: the tick's read was four ORM statements, and the tick's
+    one statement, `reads.find_for_click`: the tick's read was four ORM statements, and the tick's
     read and write took 6.3 ms of thread CPU at 10 clients); the write transaction (and SQLite's
     writer lock) covers only the conditional update, its audit row and the phase check."""
     s = req.services
     with s.db.read() as session:
         one = None
         if req.channel_id and req.message_ts and not req.view:  # a tick on the checklist message
-            one = cl.find_for_click(session, req.channel_id, req.message_ts, req.user_id, item_id)
+            one = reads.find_for_click(session, req.channel_id, req.message_ts, req.user_id, item_id)
         if one is not None:  # the usual case, in one statement
             engagement, phase, item, known = one
         else:  # in the Show all modal, or something missing: the lookups that say what
@@ -219,7 +220,7 @@ def cmd_checklist(req: Request, cmd: ParsedCommand) -> None:
     found = None
     if req.channel_id:  # the ack path only reads: SQLite's writer lock is not taken
         with s.db.rows() as conn:
-            found = cl.engagement_and_phase(conn, req.channel_id, asked)
+            found = reads.engagement_and_phase(conn, req.channel_id, asked)
     if found is not None:  # the usual case, in one statement
         engagement_id, channel, number = found
     else:  # no active engagement, or no such phase: the lookups that say so

@@ -16,6 +16,7 @@ from sqlmodel import Session
 from bot.commands import ParsedCommand
 from bot.engagement import checklist as cl
 from bot.engagement import item_writes
+from bot.engagement import request_reads as reads
 from bot.engagement.lifecycle import calendar_for, local_today
 from bot.engagement.phases import advance_after
 from bot.engagement.plan import PlanWarning, business_day_warning, describe_warnings
@@ -165,7 +166,7 @@ def _apply_after_ack(
     with s.db.read() as session:
         one = None
         if len(refs) == 1 and req.channel_id and req.user_id:
-            one = cl.find_for_command(session, req.channel_id, req.user_id, *refs[0])
+            one = reads.find_for_command(session, req.channel_id, req.user_id, *refs[0])
         if one is not None:  # the usual case, in one statement
             engagement, phase, item, known = one
             found = [(phase, item)]

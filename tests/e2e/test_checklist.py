@@ -12,6 +12,7 @@ import yaml
 from sqlmodel import select
 
 from bot.engagement import checklist as cl
+from bot.engagement import request_reads as reads
 from bot.slack.presenters import names_for
 from harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, CUSTOMER_TEAM, LEAD
 from storage.models import Engagement, EngagementPhase, Item, Member, UserProfile
@@ -725,7 +726,7 @@ def test_forty_items_of_both_sides_are_grouped_customer_first_each_by_due_date(h
 
 
 def test_a_ticks_one_statement_read_finds_only_the_ticked_messages_own_item(started):
-    """`cl.find_for_click` (a tick's read in one statement) answers for an item of the message's
+    """`reads.find_for_click` (a tick's read in one statement) answers for an item of the message's
     engagement, clicked in its channel, while the engagement is active; anything else is left to
     the usual lookups (None), which say what is wrong."""
     h = started
@@ -735,19 +736,19 @@ def test_a_ticks_one_statement_read_finds_only_the_ticked_messages_own_item(star
     mine = item(h, "1.5")
     with h.services.db.read() as s:
         other = s.exec(select(Item).where(Item.engagement_id != mine.engagement_id)).first()
-        found = cl.find_for_click(s, CHANNEL, ts, LEAD.user_id, mine.id)
+        found = reads.find_for_click(s, CHANNEL, ts, LEAD.user_id, mine.id)
         assert found is not None
         engagement_, phase, it, (member, roles) = found
         assert (engagement_.id, phase.number, it.id) == (mine.engagement_id, 1, mine.id)
         assert member is not None and member.user_id == LEAD.user_id and "lead" in roles
-        assert cl.find_for_click(s, CHANNEL, ts, CONTRIBUTOR.user_id, mine.id)[3] == (None, frozenset())
-        assert cl.find_for_click(s, CHANNEL, ts, LEAD.user_id, other.id) is None  # another engagement's
-        assert cl.find_for_click(s, "C0OTHER", ts, LEAD.user_id, mine.id) is None  # clicked elsewhere
-        assert cl.find_for_click(s, CHANNEL, "1.000", LEAD.user_id, mine.id) is None  # not in the ledger
+        assert reads.find_for_click(s, CHANNEL, ts, CONTRIBUTOR.user_id, mine.id)[3] == (None, frozenset())
+        assert reads.find_for_click(s, CHANNEL, ts, LEAD.user_id, other.id) is None  # another engagement's
+        assert reads.find_for_click(s, "C0OTHER", ts, LEAD.user_id, mine.id) is None  # clicked elsewhere
+        assert reads.find_for_click(s, CHANNEL, "1.000", LEAD.user_id, mine.id) is None  # not in the ledger
     with h.services.db.session() as s:  # cancelled (the command asks for a confirmation first)
         s.get(Engagement, mine.engagement_id).status = "cancelled"
     with h.services.db.read() as s:
-        assert cl.find_for_click(s, CHANNEL, ts, LEAD.user_id, mine.id) is None  # no longer active
+        assert reads.find_for_click(s, CHANNEL, ts, LEAD.user_id, mine.id) is None  # no longer active
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
