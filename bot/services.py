@@ -9,7 +9,7 @@ for the type checker only, so nothing here imports a package at run time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.cache import LRUCache
 from messages import Message, Renderer
@@ -39,6 +39,9 @@ class Services:
     # commands queues on (`handlers.listening.after_ack`).
     listeners: TrackingExecutor
     after_ack: TrackingExecutor
+    # Under `golive serve`: sends acked requests to the deferred-work process
+    # (`bot.runtime.deferred.Forwarder`), which runs their work instead of `after_ack`.
+    forwarder: Any = None
     # Rendered answers that are the same until the engagement changes (e.g. /golive status).
     rendered: LRUCache[Message] = field(default_factory=LRUCache)
     # Small facts this process learned and that do not change once true (e.g. a member known

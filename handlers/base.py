@@ -34,8 +34,11 @@ ANSWERED = "golive_answered"
 """Context key of an event the HTTP server sets once the ack's response is written."""
 
 class Request:
-    def __init__(self, services: Services, ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+    def __init__(
+        self, services: Services, ack: Ack, body: dict[str, Any], context: BoltContext, raw: Any = None
+    ) -> None:
         self.services = services
+        self.raw = raw  # the BoltRequest (its headers are forwarded with the body: `after_ack`)
         self._ack = ack
         self.body = body
         self.context = context

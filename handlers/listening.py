@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, BoltContext
+from slack_bolt import Ack, BoltContext, BoltRequest
 
 from bot.errors import UserError, new_reference
 from bot.people.sides import CUSTOMER_UNKNOWN, NoSide
@@ -28,8 +28,8 @@ Handler = Callable[[Request], None]
 def listener(services: Services, fn: Handler) -> Callable[..., None]:
     """Adapt `fn(Request)` to a Bolt listener with the error policy above."""
 
-    def bolt_listener(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
-        req = Request(services, ack, body, context)
+    def bolt_listener(ack: Ack, body: dict[str, Any], context: BoltContext, request: BoltRequest) -> None:
+        req = Request(services, ack, body, context, raw=request)
         try:
             reply = _guarded(req, _checked(fn))
             if reply is not None:
@@ -104,6 +104,11 @@ def after_ack(req: Request, work: Callable[[Request], Callable[[], None] | None]
         except RuntimeError:  # the bot is stopping (its listener pool is shut): answer from here
             _logged(follow_up)
 
+    if services.forwarder is not None and req.raw is not None:
+        # Under `golive serve`: the deferred-work process runs it (`bot.runtime.deferred`); if it
+        # cannot be reached, the forwarder hands `run` back to this process's workers.
+        services.forwarder.send(req.body, dict(req.raw.headers), run)
+        return
     services.after_ack.submit(run)
 
 

@@ -67,6 +67,8 @@ class Bot:
         """Finish the listeners and their work after the ack, then send what they queued (for up
         to `drain_seconds`)."""
         self.executor.shutdown(wait=True, cancel_futures=False)
+        if self.services.forwarder is not None:  # sends what it holds (or hands it to after_ack)
+            self.services.forwarder.stop()
         self.services.after_ack.shutdown(wait=True, cancel_futures=False)
         self.outbox.stop(drain_seconds)
         self.services.db.dispose()

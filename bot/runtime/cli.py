@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
@@ -86,13 +87,27 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
 ) -> None:
     """Run the bot in HTTP mode: POST /slack/events, GET /healthz, GET /metrics."""
+    import atexit
     import os
+    import shutil
     import tempfile
 
     # Metrics of every gunicorn worker, summed on /metrics: prometheus_client reads this before
-    # its first import, which the line below is.
-    metrics_dir = tempfile.TemporaryDirectory(prefix="golive-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir.name
+    # its first import, which the line below is. Both directories are made and removed by hand,
+    # by the master only: a TemporaryDirectory is removed by every forked process that exits too
+    # (gunicorn's workers leave through this function), which took the metric files away from the
+    # processes still running.
+    master = os.getpid()
+    metrics_dir = tempfile.mkdtemp(prefix="golive-metrics-")
+    deferred_dir = tempfile.mkdtemp(prefix="golive-deferred-")
+
+    def remove_directories() -> None:
+        if os.getpid() == master:
+            for made in (metrics_dir, deferred_dir):
+                shutil.rmtree(made, ignore_errors=True)
+
+    atexit.register(remove_directories)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
 
     from jinja2 import TemplateError, TemplateSyntaxError
 
@@ -112,16 +127,26 @@ def serve(
         fail(f"a message template does not compile: {exc}")
     migrate_or_exit(settings)
 
+    deferred_path = os.path.join(deferred_dir, "work.sock")
+    deferred = settings.golive_deferred_process
+
     def factory():  # type: ignore[no-untyped-def]
         from bot.runtime.background import start_runtime
+        from bot.runtime.deferred import Forwarder
 
         try:
-            bot = build_bot(build_services(settings, renderer=renderer))
+            services = build_services(settings, renderer=renderer)
+            if deferred:
+                services.forwarder = Forwarder(deferred_path, fallback=services.after_ack.submit)
+            bot = build_bot(services)
         except ConfigError as exc:
             log.critical("%s", exc)
             sys.exit(2)
         start_runtime(bot)
         return bot
+
+    def deferred_bot():  # type: ignore[no-untyped-def]
+        return build_bot(build_services(settings, renderer=renderer))
 
     def on_exit(bot) -> None:  # type: ignore[no-untyped-def]
         from bot.runtime.background import stop_runtime
@@ -136,15 +161,62 @@ def serve(
 
     gc.collect()
     gc.freeze()
-    run_gunicorn(
-        factory,
-        host=host,
-        port=port,
-        threads=settings.golive_workers,
-        workers=web_workers(settings),
-        log_level=settings.log_level,
-        on_worker_exit=on_exit,
-    )
+    child = 0
+    if deferred:
+        from bot.runtime.deferred import run_deferred
+
+        child = os.fork()
+        if child == 0:  # the deferred-work process; os._exit: the master's exit handlers are its own
+            code = 0
+            try:
+                run_deferred(deferred_bot, deferred_path)
+            except BaseException:
+                log.exception("the deferred-work process failed")
+                code = 1
+            finally:
+                logging.shutdown()
+                os._exit(code)
+    try:
+        run_gunicorn(
+            factory,
+            host=host,
+            port=port,
+            threads=settings.golive_workers,
+            workers=web_workers(settings),
+            log_level=settings.log_level,
+            on_worker_exit=on_exit,
+        )
+    finally:
+        # Gunicorn's workers fork inside run_gunicorn and leave through here too: only the
+        # master stops the deferred-work process, once the workers have stopped forwarding.
+        if child and os.getpid() == master:
+            stop_child(child)
+
+
+def stop_child(pid: int, timeout: float = 25.0) -> None:
+    """SIGTERM the deferred-work process and wait until it is gone (gunicorn's master may reap it
+    first); then its live gauges (`golive_after_ack_pending`) no longer count on /metrics."""
+    import os
+    import time
+
+    from prometheus_client import multiprocess
+
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                break
+        except ChildProcessError:  # reaped by gunicorn's SIGCHLD handler
+            break
+        if time.monotonic() > deadline:
+            log.warning("the deferred-work process did not stop in %.0f s; killing it", timeout)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
 @app.command()

@@ -188,3 +188,67 @@ def test_serve_refuses_to_start_with_a_template_that_does_not_compile(standin, t
     assert proc.returncode == 2, out
     assert "a message template does not compile" in out and "status.json.j2" in out
     assert "Traceback" not in out
+
+
+def _said(standin, user: str) -> list[str]:
+    return [(e.get("text") or "") + "\n" + blocks_text(e.get("blocks") or []) for e in standin.ephemerals(user=user)]
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def _nice(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[16])
+
+
+def test_serve_runs_the_work_after_the_acks_in_a_lower_priority_process(standin, tmp_path):
+    """Under `golive serve` the workers ack; a due date's and a tick's work (the write, the
+    confirmation, the refresh) is done by the deferred-work process, a child of the master at a
+    lower priority. Killed, it is not missed: the workers then do the work themselves."""
+    port = free_port()
+    db = tmp_path / "deferred.sqlite3"
+    proc = spawn(
+        ["serve", "--host", "127.0.0.1", "--port", str(port)],
+        {
+            "SLACK_API_URL": standin.api_url,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "DATABASE_URL": f"sqlite:///{db}",
+            "LOG_LEVEL": "INFO",
+        },
+        tmp_path,
+    )
+    try:
+        assert wait_http(f"http://127.0.0.1:{port}/healthz", proc) == 200
+        niced = [p for p in _children(proc.pid) if _nice(p) == 10]
+        assert len(niced) == 1, [(p, _nice(p)) for p in _children(proc.pid)]
+        driver = SlackDriver(standin, bot_url=f"http://127.0.0.1:{port}/slack/events")
+        driver.command("/golive", "start Acme Corp size=medium tz=Europe/Berlin", user=LEAD.user_id, channel=CHANNEL)
+        standin.wait_for(lambda: [m for m in standin.messages(CHANNEL) if "checklist:" in m["text"]], timeout=15)
+        r = driver.command("/golive", "due 1.2 2027-01-12", user=LEAD.user_id, channel=CHANNEL)
+        assert r.status == 200 and not r.body  # acked empty: the answer comes through response_url
+        said = standin.wait_for(
+            lambda: [t for t in _said(standin, LEAD.user_id) if "1.2" in t and "due" in t], timeout=15
+        )
+        assert "Tue 12 Jan 2027" in said[-1]
+        os.kill(niced[0], signal.SIGKILL)  # gone: the workers do the work themselves
+        deadline = time.monotonic() + 10
+        while niced[0] in _children(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)  # reaped by gunicorn's master
+        r = driver.command("/golive", "due 1.3 2027-01-13", user=LEAD.user_id, channel=CHANNEL)
+        assert r.status == 200
+        said = standin.wait_for(
+            lambda: [t for t in _said(standin, LEAD.user_id) if "1.3" in t and "due" in t], timeout=15
+        )
+        assert "Wed 13 Jan 2027" in said[-1]
+    finally:
+        code, out = stop(proc)
+    assert code == 0, out
+    assert "deferred work process ready" in out
+    assert "the work runs here" in out

@@ -1,0 +1,165 @@
+"""`golive serve`: the work after the acks in a process of its own, at a lower priority.
+
+A tick and the item commands are acked before any of their work (`handlers.listening.after_ack`).
+In one process that work (the read, the write and its audit row, the reply, the refresh) still
+competed with the next requests' acks for the cores and the interpreter's lock: at ten clients
+on two cores an ack of `due` waited behind it (p50 1.3-1.7x a bare ack, 1.8-2.4x with another
+process busy on one core). Threads of one interpreter cannot be given priority over each other;
+processes can.
+
+So under `golive serve` the gunicorn workers only ack: `after_ack` hands the request (its body,
+parsed and with its signature checked, and its headers) to a `Forwarder`, whose thread sends it over a private Unix
+socket to the deferred process (`run_deferred`), forked from the master before the workers and
+running at `NICE` (the kernel gives the acks the cores first). That process builds the same bot
+without an HTTP server and dispatches each request through its own Bolt app, whose `after_ack`
+runs the work there; the part of a handler before its ack only parses and reads, so it may run
+twice. Its outbox sends the refreshes (coalesced across all workers now), and its metrics go to
+the same multiprocess directory (`golive_after_ack_pending`).
+
+When the socket is not there (the process died, or is not yet listening), a worker runs the work
+itself, as before: slower under load. As before, work held in memory by a process that is
+killed is lost with it: a click not recorded, which the checklist shows unticked at its next refresh.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import signal
+import socket
+import struct
+import threading
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("golive.deferred")
+
+NICE = 10  # CFS weight about a tenth of a worker's: acks run first when the cores are busy
+_FRAME = struct.Struct("!I")
+_MAX_FRAME = 4 * 1024 * 1024
+
+
+class Forwarder:
+    """In a gunicorn worker: sends acked requests to the deferred process, in order, from a thread
+    of its own, so an ack never waits on the socket. `fallback(item)` runs what could not be sent."""
+
+    def __init__(self, path: str, fallback: Callable[[Any], None]) -> None:
+        self.path = path
+        self.fallback = fallback
+        self._queue: queue.SimpleQueue[tuple[bytes, Any] | None] = queue.SimpleQueue()
+        self._sock: socket.socket | None = None
+        self._down = False
+        self._thread = threading.Thread(target=self._run, name="golive-forwarder", daemon=True)
+        self._thread.start()
+
+    def send(self, body: dict[str, Any], headers: dict[str, Any], item: Any) -> None:
+        data = json.dumps({"body": body, "headers": headers}).encode("utf-8")
+        self._queue.put((data, item))
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            entry = self._queue.get()
+            if entry is None:
+                break
+            data, item = entry
+            if not self._deliver(data):
+                try:
+                    self.fallback(item)
+                except Exception:
+                    log.exception("running a request's work here failed")
+        if self._sock is not None:
+            self._sock.close()
+
+    def _deliver(self, data: bytes) -> bool:
+        problem = None
+        for _attempt in range(2):  # a connection the other side closed is found out by sending
+            try:
+                if self._sock is None:
+                    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    sock.connect(self.path)
+                    self._sock = sock
+                self._sock.sendall(_FRAME.pack(len(data)) + data)
+                if self._down:
+                    log.info("the deferred-work process is reachable again")
+                    self._down = False
+                return True
+            except OSError as exc:
+                problem = exc
+                if self._sock is not None:
+                    self._sock.close()
+                self._sock = None
+        if not self._down:  # said once, not per request
+            log.warning("the deferred-work process is not reachable (%s); the work runs here", problem)
+            self._down = True
+        return False
+
+
+def _read_exactly(conn: socket.socket, n: int) -> bytes | None:
+    chunks, got = [], 0
+    while got < n:
+        chunk = conn.recv(min(n - got, 65536))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def run_deferred(build: Callable[[], Any], path: str) -> None:
+    """The deferred process: lower its priority, build the bot, and dispatch every request a
+    worker forwards until SIGTERM; then finish the work and send what it queued."""
+    from slack_bolt import BoltRequest
+
+    os.nice(NICE)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the master's Ctrl-C: it stops us with SIGTERM
+    bot = build()
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    if os.path.exists(path):
+        os.unlink(path)
+    server.bind(path)
+    os.chmod(path, 0o600)
+    server.listen(64)
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            while True:
+                head = _read_exactly(conn, _FRAME.size)
+                if head is None:
+                    return
+                (size,) = _FRAME.unpack(head)
+                if size > _MAX_FRAME:
+                    log.error("a forwarded request of %d bytes: closing the connection", size)
+                    return
+                data = _read_exactly(conn, size)
+                if data is None:
+                    return
+                message = json.loads(data)
+                try:
+                    # As the workers do: the body parsed, its signature already checked (by the
+                    # worker's gate; this socket is private to the server's processes).
+                    bot.app.dispatch(BoltRequest(body=message["body"], headers=message["headers"], mode="socket_mode"))
+                except Exception:
+                    log.exception("a forwarded request failed")
+
+    def accept() -> None:
+        while not stopping.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), name="golive-deferred-conn", daemon=True).start()
+
+    threading.Thread(target=accept, name="golive-deferred-accept", daemon=True).start()
+    log.info("deferred work process ready on %s (nice %d)", path, NICE)
+    stopping.wait()
+    server.close()
+    bot.wait_idle(timeout=20)
+    bot.close()
