@@ -65,12 +65,16 @@ def _redacted(url: str) -> str:
 
 
 def web_workers(settings: Settings) -> int:
-    """gunicorn worker processes: as configured, else one per core, on SQLite at most two.
+    """gunicorn worker processes: as configured, else one per core, on SQLite at most two; with
+    the deferred-work process (the default) one core is left to it.
 
-    One process runs Python on one core at a time (the GIL): with ten clients on two cores, two
-    workers answered a burst of status, checklist and tick requests 1.0-1.4x as fast as a bare
-    Bolt app against 1.7-2.5x for one (bench/ack_latency.py, README). SQLite's writers still take
-    turns on one file, so more than two adds memory (about 70 MB each) more than speed."""
+    One process runs Python on one core at a time (the GIL): with ten clients on two cores and
+    the work after the acks in the same processes, two workers answered 1.0-1.4x as fast as a bare
+    Bolt app against 1.7-2.5x for one. With that work in the deferred process, one worker beside
+    it answers within 1.0-1.3x at 10 clients and p99 under 135 ms at 50 (bench/ack_latency.py,
+    SQLite and PostgreSQL), in about 27 MB less than two (the memory target). SQLite's writers
+    still take turns on one file, so more than two adds memory (about 50 MB each) more than
+    speed."""
     import os
 
     from storage.db import is_sqlite
@@ -78,6 +82,8 @@ def web_workers(settings: Settings) -> int:
     if settings.golive_web_workers:
         return settings.golive_web_workers
     cores = max(1, os.cpu_count() or 1)
+    if settings.golive_deferred_process:
+        cores = max(1, cores - 1)
     return min(2, cores) if is_sqlite(settings.effective_database_url) else cores
 
 
