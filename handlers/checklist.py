@@ -229,8 +229,9 @@ def cmd_checklist(req: Request, cmd: ParsedCommand) -> None:
             number = engagement.phase_index if asked is None else asked
             cl.phase_by_number(session, engagement, number)
         engagement_id, channel = engagement.id, engagement.channel_id  # type: ignore[assignment]
-    req.ack()
-    post_checklist(s, engagement_id, number, channel=channel)
+    # Posting it again (rendering it, collapsing the older copy) is work after the ack, done where
+    # ticks' work is: under `golive serve` the deferred-work process.
+    after_ack(req, lambda _req: post_checklist(s, engagement_id, number, channel=channel))
 
 
 def _phase_number(cmd: ParsedCommand, raw: str) -> int:
