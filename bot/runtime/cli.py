@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import signal
 import sys
@@ -169,19 +168,9 @@ def serve(
     gc.freeze()
     child = 0
     if deferred:
-        from bot.runtime.deferred import run_deferred
+        from bot.runtime.deferred import fork_deferred
 
-        child = os.fork()
-        if child == 0:  # the deferred-work process; os._exit: the master's exit handlers are its own
-            code = 0
-            try:
-                run_deferred(deferred_bot, deferred_path)
-            except BaseException:
-                log.exception("the deferred-work process failed")
-                code = 1
-            finally:
-                logging.shutdown()
-                os._exit(code)
+        child = fork_deferred(deferred_bot, deferred_path)
     try:
         run_gunicorn(
             factory,
@@ -196,33 +185,9 @@ def serve(
         # Gunicorn's workers fork inside run_gunicorn and leave through here too: only the
         # master stops the deferred-work process, once the workers have stopped forwarding.
         if child and os.getpid() == master:
-            stop_child(child)
+            from bot.runtime.deferred import stop_deferred
 
-
-def stop_child(pid: int, timeout: float = 25.0) -> None:
-    """SIGTERM the deferred-work process and wait until it is gone (gunicorn's master may reap it
-    first); then its live gauges (`golive_after_ack_pending`) no longer count on /metrics."""
-    import os
-    import time
-
-    from prometheus_client import multiprocess
-
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                break
-        except ChildProcessError:  # reaped by gunicorn's SIGCHLD handler
-            break
-        if time.monotonic() > deadline:
-            log.warning("the deferred-work process did not stop in %.0f s; killing it", timeout)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            break
-        time.sleep(0.05)
-    multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+            stop_deferred(child)
 
 
 @app.command()

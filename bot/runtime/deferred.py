@@ -23,6 +23,7 @@ killed is lost with it: a click not recorded, which the checklist shows unticked
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -163,3 +164,45 @@ def run_deferred(build: Callable[[], Any], path: str) -> None:
     server.close()
     bot.wait_idle(timeout=20)
     bot.close()
+
+
+def fork_deferred(build: Callable[[], Any], path: str) -> int:
+    """Fork the deferred-work process (`run_deferred`) and return its pid. It leaves with
+    os._exit: the exit handlers it inherited are the master's (temporary directories...)."""
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 0
+    try:
+        run_deferred(build, path)
+    except BaseException:
+        log.exception("the deferred-work process failed")
+        code = 1
+    finally:
+        logging.shutdown()
+        os._exit(code)
+
+
+def stop_deferred(pid: int, timeout: float = 25.0) -> None:
+    """SIGTERM the deferred-work process and wait until it is gone (gunicorn's master may reap it
+    first); then its live gauges (`golive_after_ack_pending`) no longer count on /metrics."""
+    import time
+
+    from prometheus_client import multiprocess
+
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                break
+        except ChildProcessError:  # reaped by gunicorn's SIGCHLD handler
+            break
+        if time.monotonic() > deadline:
+            log.warning("the deferred-work process did not stop in %.0f s; killing it", timeout)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]

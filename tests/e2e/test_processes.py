@@ -74,6 +74,18 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 30) -> int:
     raise AssertionError(f"{url} did not answer")
 
 
+def spawn_serve(standin, tmp_path: Path, database: str, **env: str) -> tuple[subprocess.Popen, int]:
+    """`golive serve` on a free port, talking to the stand-in."""
+    port = free_port()
+    base = {
+        "SLACK_API_URL": standin.api_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "DATABASE_URL": database,
+    }
+    return spawn(["serve", "--host", "127.0.0.1", "--port", str(port)], base | env, tmp_path), port
+
+
 def engagements(db: Path) -> list[Engagement]:
     engine = create_engine(f"sqlite:///{db}")
     with Session(engine) as s:
@@ -83,19 +95,8 @@ def engagements(db: Path) -> list[Engagement]:
 
 
 def test_serve_answers_a_signed_start_and_stops_on_sigterm(standin, tmp_path):
-    port = free_port()
     db = tmp_path / "serve.sqlite3"
-    proc = spawn(
-        ["serve", "--host", "127.0.0.1", "--port", str(port)],
-        {
-            "SLACK_API_URL": standin.api_url,
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "DATABASE_URL": f"sqlite:///{db}",
-            "LOG_LEVEL": "INFO",
-        },
-        tmp_path,
-    )
+    proc, port = spawn_serve(standin, tmp_path, f"sqlite:///{db}", LOG_LEVEL="INFO")
     try:
         assert wait_http(f"http://127.0.0.1:{port}/healthz", proc) == 200
         driver = SlackDriver(standin, bot_url=f"http://127.0.0.1:{port}/slack/events")
@@ -211,19 +212,7 @@ def test_serve_runs_the_work_after_the_acks_in_a_lower_priority_process(standin,
     """Under `golive serve` the workers ack; a due date's and a tick's work (the write, the
     confirmation, the refresh) is done by the deferred-work process, a child of the master at a
     lower priority. Killed, it is not missed: the workers then do the work themselves."""
-    port = free_port()
-    db = tmp_path / "deferred.sqlite3"
-    proc = spawn(
-        ["serve", "--host", "127.0.0.1", "--port", str(port)],
-        {
-            "SLACK_API_URL": standin.api_url,
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "DATABASE_URL": f"sqlite:///{db}",
-            "LOG_LEVEL": "INFO",
-        },
-        tmp_path,
-    )
+    proc, port = spawn_serve(standin, tmp_path, f"sqlite:///{tmp_path / 'deferred.sqlite3'}", LOG_LEVEL="INFO")
     try:
         assert wait_http(f"http://127.0.0.1:{port}/healthz", proc) == 200
         niced = [p for p in _children(proc.pid) if _nice(p) == 10]

@@ -243,22 +243,11 @@ def test_a_real_request_is_untouched_by_the_checks(harness, caplog):
 def test_gunicorn_refuses_the_same_way(tmp_path):
     """`golive serve` (gunicorn's threaded worker) runs the same app: the same answers, and
     its log has one line per refusal and no traceback."""
-    from harness import BOT_TOKEN, start_standin
-    from tests.e2e.test_processes import free_port, spawn, stop, wait_http
+    from harness import start_standin
+    from tests.e2e.test_processes import spawn_serve, stop, wait_http
 
     standin = start_standin()
-    port = free_port()
-    proc = spawn(
-        ["serve", "--host", "127.0.0.1", "--port", str(port)],
-        {
-            "SLACK_API_URL": standin.api_url,
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
-            "LOG_LEVEL": "INFO",
-        },
-        tmp_path,
-    )
+    proc, port = spawn_serve(standin, tmp_path, f"sqlite:///{tmp_path / 'serve.sqlite3'}", LOG_LEVEL="INFO")
     try:
         assert wait_http(f"http://127.0.0.1:{port}/healthz", proc) == 200
 
