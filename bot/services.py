@@ -9,7 +9,7 @@ for the type checker only, so nothing here imports a package at run time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot.cache import LRUCache
 from messages import Message, Renderer
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from bot.commands import CommandSet
     from bot.engagement.playbook import Playbook
     from bot.runtime.config import Settings
+    from bot.runtime.deferred import Forwarder
     from bot.runtime.executor import TrackingExecutor
     from bot.slack.gateway import SlackGateway
     from bot.slack.outbox import Outbox
@@ -41,7 +42,7 @@ class Services:
     after_ack: TrackingExecutor
     # Under `golive serve`: sends acked requests to the deferred-work process
     # (`bot.runtime.deferred.Forwarder`), which runs their work instead of `after_ack`.
-    forwarder: Any = None
+    forwarder: Forwarder | None = None
     # Rendered answers that are the same until the engagement changes (e.g. /golive status).
     rendered: LRUCache[Message] = field(default_factory=LRUCache)
     # Small facts this process learned and that do not change once true (e.g. a member known

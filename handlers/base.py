@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, BoltContext
+from slack_bolt import Ack, BoltContext, BoltRequest
 from slack_sdk.webhook import WebhookClient
 from sqlalchemy import bindparam
 from sqlmodel import Session, select
@@ -35,7 +35,12 @@ ANSWERED = "golive_answered"
 
 class Request:
     def __init__(
-        self, services: Services, ack: Ack, body: dict[str, Any], context: BoltContext, raw: Any = None
+        self,
+        services: Services,
+        ack: Ack,
+        body: dict[str, Any],
+        context: BoltContext,
+        raw: BoltRequest | None = None,
     ) -> None:
         self.services = services
         self.raw = raw  # the BoltRequest (its headers are forwarded with the body: `after_ack`)

@@ -8,9 +8,9 @@ process busy on one core). Threads of one interpreter cannot be given priority o
 processes can.
 
 So under `golive serve` the gunicorn workers only ack: `after_ack` hands the request (its body,
-parsed and with its signature checked, and its headers) to a `Forwarder`, whose thread sends it over a private Unix
-socket to the deferred process (`run_deferred`), forked from the master before the workers and
-running at `NICE` (the kernel gives the acks the cores first). That process builds the same bot
+parsed and with its signature checked, and its headers) to a `Forwarder`, whose thread sends it
+over a private Unix socket to the deferred process (`run_deferred`), forked from the master
+before the workers and running at `NICE` (the kernel gives the acks the cores first). That process builds the same bot
 without an HTTP server and dispatches each request through its own Bolt app, whose `after_ack`
 runs the work there; the part of a handler before its ack only parses and reads, so it may run
 twice. Its outbox sends the refreshes (coalesced across all workers now), and its metrics go to
@@ -18,7 +18,8 @@ the same multiprocess directory (`golive_after_ack_pending`).
 
 When the socket is not there (the process died, or is not yet listening), a worker runs the work
 itself, as before: slower under load. As before, work held in memory by a process that is
-killed is lost with it: a click not recorded, which the checklist shows unticked at its next refresh.
+killed is lost with it: a click not recorded, which the checklist shows unticked at its next
+refresh.
 """
 
 from __future__ import annotations
@@ -32,10 +33,13 @@ import signal
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("golive.deferred")
+
+Work = Callable[[], None]  # what `after_ack` runs: the request's work, under the error policy
 
 NICE = 10  # CFS weight about a tenth of a worker's: acks run first when the cores are busy
 _FRAME = struct.Struct("!I")
@@ -44,20 +48,20 @@ _MAX_FRAME = 4 * 1024 * 1024
 
 class Forwarder:
     """In a gunicorn worker: sends acked requests to the deferred process, in order, from a thread
-    of its own, so an ack never waits on the socket. `fallback(item)` runs what could not be sent."""
+    of its own, so an ack never waits on the socket. `fallback(work)` runs what could not be sent."""
 
-    def __init__(self, path: str, fallback: Callable[[Any], None]) -> None:
+    def __init__(self, path: str, fallback: Callable[[Work], object]) -> None:
         self.path = path
         self.fallback = fallback
-        self._queue: queue.SimpleQueue[tuple[bytes, Any] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[bytes, Work] | None] = queue.SimpleQueue()
         self._sock: socket.socket | None = None
         self._down = False
         self._thread = threading.Thread(target=self._run, name="golive-forwarder", daemon=True)
         self._thread.start()
 
-    def send(self, body: dict[str, Any], headers: dict[str, Any], item: Any) -> None:
+    def send(self, body: dict[str, Any], headers: dict[str, Any], work: Work) -> None:
         data = json.dumps({"body": body, "headers": headers}).encode("utf-8")
-        self._queue.put((data, item))
+        self._queue.put((data, work))
 
     def stop(self) -> None:
         self._queue.put(None)
@@ -68,10 +72,10 @@ class Forwarder:
             entry = self._queue.get()
             if entry is None:
                 break
-            data, item = entry
+            data, work = entry
             if not self._deliver(data):
                 try:
-                    self.fallback(item)
+                    self.fallback(work)
                 except Exception:
                     log.exception("running a request's work here failed")
         if self._sock is not None:
@@ -186,8 +190,6 @@ def fork_deferred(build: Callable[[], Any], path: str) -> int:
 def stop_deferred(pid: int, timeout: float = 25.0) -> None:
     """SIGTERM the deferred-work process and wait until it is gone (gunicorn's master may reap it
     first); then its live gauges (`golive_after_ack_pending`) no longer count on /metrics."""
-    import time
-
     from prometheus_client import multiprocess
 
     with contextlib.suppress(ProcessLookupError):
