@@ -22,6 +22,7 @@ from bot.commands import build_commands
 from bot.engagement.playbook import PlaybookError, load_playbook
 from bot.runtime.config import ConfigError, Settings
 from bot.runtime.executor import TrackingExecutor
+from bot.runtime.prompt_ack import GoliveApp
 from bot.services import Services
 from bot.slack.client import make_client
 from bot.slack.gateway import SlackGateway
@@ -132,7 +133,7 @@ def build_bot(services: Services, *, socket_mode: bool = False) -> Bot:
     settings = services.settings
     executor = services.listeners
     try:
-        app = App(
+        app = GoliveApp(
             client=services.slack.client,
             signing_secret=settings.slack_signing_secret or ("socket-mode" if socket_mode else None),
             process_before_response=False,
