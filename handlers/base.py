@@ -32,6 +32,9 @@ log = logging.getLogger("golive.handlers")
 
 ANSWERED = "golive_answered"
 """Context key of an event the HTTP server sets once the ack's response is written."""
+RAW_BODY = "golive_raw_body"
+"""Context key of the request's body as it arrived over HTTP (bytes), which `after_ack` forwards
+to the deferred-work process as it is, rather than serialising the parsed body again."""
 
 class Request:
     def __init__(

@@ -8,6 +8,7 @@ rest on the process's few after-the-ack workers under the same policy.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +18,7 @@ from slack_bolt import Ack, BoltContext, BoltRequest
 from bot.errors import UserError, new_reference
 from bot.people.sides import CUSTOMER_UNKNOWN, NoSide
 from bot.services import Services
-from handlers.base import FORM_NOT_OURS, Request, identify, learn_customer
+from handlers.base import FORM_NOT_OURS, RAW_BODY, Request, identify, learn_customer
 
 log = logging.getLogger("golive.handlers")
 
@@ -107,7 +108,12 @@ def after_ack(req: Request, work: Callable[[Request], Callable[[], None] | None]
     if services.forwarder is not None and req.raw is not None:
         # Under `golive serve`: the deferred-work process runs it (`bot.runtime.deferred`); if it
         # cannot be reached, the forwarder hands `run` back to this process's workers.
-        services.forwarder.send(req.body, dict(req.raw.headers), run)
+        headers = dict(req.raw.headers)
+        body = req.raw.context.get(RAW_BODY)
+        if not isinstance(body, bytes):  # not from HTTP: send the parsed body as JSON
+            body = json.dumps(req.body).encode("utf-8")
+            headers["content-type"] = ["application/json"]
+        services.forwarder.send(body, headers, run)
         return
     services.after_ack.submit(run)
 

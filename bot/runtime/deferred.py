@@ -42,7 +42,7 @@ log = logging.getLogger("golive.deferred")
 Work = Callable[[], None]  # what `after_ack` runs: the request's work, under the error policy
 
 NICE = 10  # CFS weight about a tenth of a worker's: acks run first when the cores are busy
-_FRAME = struct.Struct("!I")
+_HEAD = struct.Struct("!II")  # a frame: the lengths of its headers (JSON) and of its body, then both
 _MAX_FRAME = 4 * 1024 * 1024
 
 
@@ -59,9 +59,11 @@ class Forwarder:
         self._thread = threading.Thread(target=self._run, name="golive-forwarder", daemon=True)
         self._thread.start()
 
-    def send(self, body: dict[str, Any], headers: dict[str, Any], work: Work) -> None:
-        data = json.dumps({"body": body, "headers": headers}).encode("utf-8")
-        self._queue.put((data, work))
+    def send(self, body: bytes, headers: dict[str, Any], work: Work) -> None:
+        """Queue a request: its body as it arrived (the deferred process parses it there, at its
+        lower priority) and its headers (with the content type that says how)."""
+        meta = json.dumps(headers).encode("utf-8")
+        self._queue.put((_HEAD.pack(len(meta), len(body)) + meta + body, work))
 
     def stop(self) -> None:
         self._queue.put(None)
@@ -89,7 +91,7 @@ class Forwarder:
                     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                     sock.connect(self.path)
                     self._sock = sock
-                self._sock.sendall(_FRAME.pack(len(data)) + data)
+                self._sock.sendall(data)
                 if self._down:
                     log.info("the deferred-work process is reachable again")
                     self._down = False
@@ -121,6 +123,8 @@ def run_deferred(build: Callable[[], Any], path: str) -> None:
     worker forwards until SIGTERM; then finish the work and send what it queued."""
     from slack_bolt import BoltRequest
 
+    from bot.runtime.server import read_slack_body
+
     os.nice(NICE)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -136,21 +140,23 @@ def run_deferred(build: Callable[[], Any], path: str) -> None:
     def serve(conn: socket.socket) -> None:
         with conn:
             while True:
-                head = _read_exactly(conn, _FRAME.size)
+                head = _read_exactly(conn, _HEAD.size)
                 if head is None:
                     return
-                (size,) = _FRAME.unpack(head)
-                if size > _MAX_FRAME:
-                    log.error("a forwarded request of %d bytes: closing the connection", size)
+                meta_size, body_size = _HEAD.unpack(head)
+                if meta_size + body_size > _MAX_FRAME:
+                    log.error("a forwarded request of %d bytes: closing the connection", meta_size + body_size)
                     return
-                data = _read_exactly(conn, size)
+                data = _read_exactly(conn, meta_size + body_size)
                 if data is None:
                     return
-                message = json.loads(data)
                 try:
+                    headers = json.loads(data[:meta_size])
+                    content_type = (headers.get("content-type") or [""])[0]
+                    body, _form = read_slack_body(content_type, data[meta_size:].decode("utf-8"))
                     # As the workers do: the body parsed, its signature already checked (by the
                     # worker's gate; this socket is private to the server's processes).
-                    bot.app.dispatch(BoltRequest(body=message["body"], headers=message["headers"], mode="socket_mode"))
+                    bot.app.dispatch(BoltRequest(body=body, headers=headers, mode="socket_mode"))
                 except Exception:
                     log.exception("a forwarded request failed")
 
@@ -170,11 +176,18 @@ def run_deferred(build: Callable[[], Any], path: str) -> None:
     bot.close()
 
 
-def fork_deferred(build: Callable[[], Any], path: str) -> int:
-    """Fork the deferred-work process (`run_deferred`) and return its pid. It leaves with
+READY_TIMEOUT = 30.0  # seconds `fork_deferred` waits for the process to listen
+
+
+def fork_deferred(build: Callable[[], Any], path: str, ready_timeout: float = READY_TIMEOUT) -> int:
+    """Fork the deferred-work process (`run_deferred`) and return its pid once it listens (or has
+    failed, or `ready_timeout` has passed: then the workers run the work themselves). Waiting
+    keeps the first requests' work from running in a worker only because the bot was still
+    being built there (a second or two, its auth.test included). The process leaves with
     os._exit: the exit handlers it inherited are the master's (temporary directories...)."""
     pid = os.fork()
     if pid:
+        _wait_listening(pid, path, ready_timeout)
         return pid
     code = 0
     try:
@@ -185,6 +198,22 @@ def fork_deferred(build: Callable[[], Any], path: str) -> int:
     finally:
         logging.shutdown()
         os._exit(code)
+
+
+def _wait_listening(pid: int, path: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(path)
+                return
+            except OSError:
+                pass
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            log.error("the deferred-work process exited while starting; the work runs in the workers")
+            return
+        time.sleep(0.05)
+    log.warning("the deferred-work process is not listening after %.0f s; the work runs in the workers", timeout)
 
 
 def stop_deferred(pid: int, timeout: float = 25.0) -> None:

@@ -36,7 +36,7 @@ from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
 from bot import metrics
 from bot.metrics import request_kind
 from bot.runtime.app import Bot
-from handlers.base import ANSWERED
+from handlers.base import ANSWERED, RAW_BODY
 
 log = logging.getLogger("golive.server")
 
@@ -99,30 +99,44 @@ class SlackGate:
 
     def check_shape(self, environ: dict[str, Any], body: bytes) -> tuple[str, dict[str, Any]]:
         """What Bolt will parse must parse: UTF-8, and JSON objects where JSON is expected.
-        Returns the request's kind (for the metrics) and the body as Bolt reads it: the fields of
-        a form (a command), the `payload` object of an interaction, or the JSON of an event."""
+        Returns the request's kind (for the metrics) and the body as Bolt reads it
+        (`read_slack_body`)."""
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise Refused("400 Bad Request", "the body is not UTF-8") from None
         if not text:
             return "other", {}
-        content_type = str(environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
         try:
-            # Bolt's own rule (slack_bolt.request.internals.parse_body), checked without its
-            # exceptions: JSON bodies, and the `payload` field of a form, must be objects.
-            if content_type == "application/json" or text.startswith("{"):
-                document = json.loads(text)
-            else:
-                fields = dict(parse_qsl(text, keep_blank_values=True))
-                if "payload" not in fields:
-                    return request_kind(None, is_command="command" in fields), fields
-                document = json.loads(fields["payload"])
+            document, is_form = read_slack_body(str(environ.get("CONTENT_TYPE") or ""), text)
+        except NotAnObject:
+            raise Refused("400 Bad Request", "the body is JSON but not an object") from None
         except ValueError:
             raise Refused("400 Bad Request", "the body is not the JSON Slack sends") from None
-        if not isinstance(document, dict):
-            raise Refused("400 Bad Request", "the body is JSON but not an object")
+        if is_form:
+            return request_kind(None, is_command="command" in document), document
         return request_kind(str(document.get("type") or ""), is_command=False), document
+
+
+class NotAnObject(ValueError):
+    """JSON where Slack sends an object, holding something else."""
+
+
+def read_slack_body(content_type: str, text: str) -> tuple[dict[str, Any], bool]:
+    """The body as Bolt reads it (its own rule, `slack_bolt.request.internals.parse_body`, without
+    its exceptions): the fields of a form (a command), the `payload` object of an interaction, or
+    the JSON of an event; and whether it is a form's fields. Raises ValueError when it is not JSON
+    where JSON is expected, NotAnObject when that JSON is not an object."""
+    if content_type.split(";")[0].strip().lower() == "application/json" or text.startswith("{"):
+        document = json.loads(text)
+    else:
+        fields = dict(parse_qsl(text, keep_blank_values=True))
+        if "payload" not in fields:
+            return fields, True
+        document = json.loads(fields["payload"])
+    if not isinstance(document, dict):
+        raise NotAnObject(type(document).__name__)
+    return document, False
 
 
 def _read_up_to(stream: Any, limit: int) -> bytes:
@@ -210,7 +224,7 @@ def make_wsgi_app(bot: Bot) -> Callable[..., Iterable[bytes]]:
             body=parsed,
             query=str(environ.get("QUERY_STRING") or ""),
             headers=_headers(environ),
-            context={ANSWERED: answered},
+            context={ANSWERED: answered, RAW_BODY: body},
             mode="socket_mode",
         )
         # Bolt returns once the listener has acked (process_before_response is off): the ack.

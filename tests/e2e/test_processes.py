@@ -239,5 +239,8 @@ def test_serve_runs_the_work_after_the_acks_in_a_lower_priority_process(standin,
     finally:
         code, out = stop(proc)
     assert code == 0, out
-    assert "deferred work process ready" in out
+    # The master waits for the deferred process to listen before its workers answer anything:
+    # the work runs in a worker only once it is gone.
+    assert "deferred work process ready" in out, out
     assert "the work runs here" in out
+    assert out.index("deferred work process ready") < out.index("the work runs here"), out
