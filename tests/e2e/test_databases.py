@@ -76,6 +76,35 @@ def test_a_read_session_on_postgresql_opens_no_transaction(harness_factory, pg_u
         assert status == TransactionStatus.INTRANS
 
 
+def test_core_reads_on_sqlite_send_only_their_statement(harness):
+    """`Database.rows` on SQLite: no BEGIN before the statement (nor a ROLLBACK after), as on
+    PostgreSQL; the ORM read sessions still begin, and a write session takes the write lock."""
+    from sqlalchemy import event
+
+    h = harness
+    h.command("start Acme Corp")
+    db = h.services.db
+    sent: list[str] = []
+
+    def record(_conn, _cursor, statement, *_rest):  # type: ignore[no-untyped-def]
+        sent.append(statement.split()[0].upper())
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        with db.rows() as conn:
+            assert conn.execute(select(Engagement.customer_name)).scalar_one() == "Acme Corp"
+            assert conn.connection.dbapi_connection.in_transaction is False
+        assert sent == ["SELECT"]
+        sent.clear()
+        with db.read() as s:
+            s.exec(select(Engagement.customer_name)).one()
+        with db.session() as s:
+            s.exec(select(Engagement.customer_name)).one()
+        assert sent == ["BEGIN", "SELECT", "BEGIN", "SELECT"]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
 def test_a_write_in_a_read_session_is_caught(harness):
     """The guard every harness checks at teardown: a read session must not write (on PostgreSQL
     it would be committed at once)."""
