@@ -1,9 +1,11 @@
 """A bare Bolt app that only acks, on the same server stack as `golive serve` (gunicorn, gthread,
 the same thread count): the baseline `bench/ack_latency.py` compares golive with.
 
-    python bench/bare_bolt.py --port 3001 --threads 8
+    python bench/bare_bolt.py --port 3001 --threads 8 [--prompt-ack]
 
-Reads SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and SLACK_API_URL like golive does.
+Reads SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and SLACK_API_URL like golive does. With
+`--prompt-ack` it answers at the ack as golive does (`bot.runtime.prompt_ack`), instead of at
+Bolt's next 10-ms poll: the baseline for what golive's own work costs.
 """
 
 from __future__ import annotations
@@ -19,9 +21,18 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
 
-def make_app() -> Any:
+def make_app(prompt_ack: bool = False) -> Any:
     client = WebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"])
-    app = App(client=client, signing_secret=os.environ["SLACK_SIGNING_SECRET"], process_before_response=False)
+    cls = App
+    if prompt_ack:
+        import sys
+        from pathlib import Path
+
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from bot.runtime.prompt_ack import GoliveApp
+
+        cls = GoliveApp
+    app = cls(client=client, signing_secret=os.environ["SLACK_SIGNING_SECRET"], process_before_response=False)
 
     @app.command(re.compile(".*"))
     def command(ack: Any) -> None:
@@ -43,8 +54,9 @@ def make_app() -> Any:
 
 
 class Bare(BaseApplication):  # type: ignore[misc]
-    def __init__(self, options: dict[str, Any]) -> None:
+    def __init__(self, options: dict[str, Any], prompt_ack: bool = False) -> None:
         self.options = options
+        self.prompt_ack = prompt_ack
         super().__init__()
 
     def load_config(self) -> None:
@@ -52,7 +64,7 @@ class Bare(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        return make_app()
+        return make_app(self.prompt_ack)
 
 
 def main() -> None:
@@ -60,6 +72,7 @@ def main() -> None:
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--prompt-ack", action="store_true", help="answer at the ack, not at Bolt's next poll")
     args = ap.parse_args()
     Bare(
         {
@@ -71,7 +84,8 @@ def main() -> None:
             "keepalive": 5,
             "loglevel": "warning",
             "accesslog": None,
-        }
+        },
+        prompt_ack=args.prompt_ack,
     ).run()
 
 
