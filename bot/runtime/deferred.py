@@ -7,11 +7,12 @@ on two cores an ack of `due` waited behind it (p50 1.3-1.7x a bare ack, 1.8-2.4x
 process busy on one core). Threads of one interpreter cannot be given priority over each other;
 processes can.
 
-So under `golive serve` the gunicorn workers only ack: `after_ack` hands the request (its body,
-parsed and with its signature checked, and its headers) to a `Forwarder`, whose thread sends it
+So under `golive serve` the gunicorn workers only ack: `after_ack` hands the request (its body
+as it arrived, its signature checked, and its headers) to a `Forwarder`, whose thread sends it
 over a private Unix socket to the deferred process (`run_deferred`), forked from the master
-before the workers and running at `NICE` (the kernel gives the acks the cores first). That process builds the same bot
-without an HTTP server and dispatches each request through its own Bolt app, whose `after_ack`
+before the workers and running at `NICE` (the kernel gives the acks the cores first); the master
+starts the workers once it listens. That process builds the same bot without an HTTP server,
+parses each body by the gate's rule and dispatches it through its own Bolt app, whose `after_ack`
 runs the work there; the part of a handler before its ack only parses and reads, so it may run
 twice. Its outbox sends the refreshes (coalesced across all workers now), and its metrics go to
 the same multiprocess directory (`golive_after_ack_pending`).
