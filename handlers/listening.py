@@ -8,7 +8,6 @@ rest on the process's few after-the-ack workers under the same policy.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -105,15 +104,11 @@ def after_ack(req: Request, work: Callable[[Request], Callable[[], None] | None]
         except RuntimeError:  # the bot is stopping (its listener pool is shut): answer from here
             _logged(follow_up)
 
-    if services.forwarder is not None and req.raw is not None:
+    body = req.context.get(RAW_BODY)  # set by the HTTP server: under `golive serve`, always
+    if services.forwarder is not None and req.raw is not None and isinstance(body, bytes):
         # Under `golive serve`: the deferred-work process runs it (`bot.runtime.deferred`); if it
         # cannot be reached, the forwarder hands `run` back to this process's workers.
-        headers = dict(req.raw.headers)
-        body = req.raw.context.get(RAW_BODY)
-        if not isinstance(body, bytes):  # not from HTTP: send the parsed body as JSON
-            body = json.dumps(req.body).encode("utf-8")
-            headers["content-type"] = ["application/json"]
-        services.forwarder.send(body, headers, run)
+        services.forwarder.send(body, dict(req.raw.headers), run)
         return
     services.after_ack.submit(run)
 

@@ -74,16 +74,21 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 30) -> int:
     raise AssertionError(f"{url} did not answer")
 
 
-def spawn_serve(standin, tmp_path: Path, database: str, **env: str) -> tuple[subprocess.Popen, int]:
-    """`golive serve` on a free port, talking to the stand-in."""
-    port = free_port()
+def serve_env(standin, database: str, **env: str) -> dict[str, str]:
+    """The environment of a `golive serve` or `golive sweep` talking to the stand-in."""
     base = {
         "SLACK_API_URL": standin.api_url,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "DATABASE_URL": database,
     }
-    return spawn(["serve", "--host", "127.0.0.1", "--port", str(port)], base | env, tmp_path), port
+    return base | env
+
+
+def spawn_serve(standin, tmp_path: Path, database: str, **env: str) -> tuple[subprocess.Popen, int]:
+    """`golive serve` on a free port, talking to the stand-in."""
+    port = free_port()
+    return spawn(["serve", "--host", "127.0.0.1", "--port", str(port)], serve_env(standin, database, **env), tmp_path), port
 
 
 def engagements(db: Path) -> list[Engagement]:

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import create_engine
 from sqlmodel import Session, select
 
-from harness import APPROVER, BOT_TOKEN, CHANNEL, CONTRIBUTOR, LEAD, SIGNING_SECRET, start_standin
+from harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD, start_standin
 from standin import SlackDriver
 from storage.models import AuditEvent, Reminder, SignoffDecision, SignoffRequest
 from tests.e2e.helpers import mention
-from tests.e2e.test_processes import free_port, spawn, stop, wait_http
+from tests.e2e.test_processes import free_port, serve_env, spawn, stop, wait_http
 
 
 def rows(url: str, model, *where):  # type: ignore[no-untyped-def]
@@ -32,15 +32,7 @@ def rows(url: str, model, *where):  # type: ignore[no-untyped-def]
 def test_two_replicas_and_cron_sweeps_send_each_reminder_once_and_decide_once(request, tmp_path, backend):
     url = request.getfixturevalue("pg_url") if backend == "postgresql" else f"sqlite:///{tmp_path / 'r.sqlite3'}"
     standin = start_standin()
-    env = {
-        "SLACK_API_URL": standin.api_url,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "DATABASE_URL": url,
-        "GOLIVE_SWEEP_SECONDS": "1",
-        "GOLIVE_WEB_WORKERS": "2",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = serve_env(standin, url, GOLIVE_SWEEP_SECONDS="1", GOLIVE_WEB_WORKERS="2", LOG_LEVEL="WARNING")
     ports = [free_port(), free_port()]
     servers = [spawn(["serve", "--host", "127.0.0.1", "--port", str(p)], env, tmp_path) for p in ports]
     try:
