@@ -15,6 +15,7 @@
 
 from .core import SlackStandIn
 from .driver import DriverResponse, SlackDriver
+from .notify import Notification, Silence
 from .ratelimits import SLACK_RATE_LIMITS, RateLimit
 from .signing import compute_signature, signed_headers
 from .state import Call, StandInUser
@@ -25,7 +26,9 @@ __all__ = [
     "BlockKitError",
     "Call",
     "DriverResponse",
+    "Notification",
     "RateLimit",
+    "Silence",
     "SlackDriver",
     "SlackStandIn",
     "StandInUser",

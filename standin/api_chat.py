@@ -19,6 +19,7 @@ from .api_common import (
     require_scope,
     str_arg,
 )
+from .notify import on_edit, on_ephemeral
 from .state import Channel, Workspace
 from .validate import MAX_MESSAGE_BLOCKS_TEXT, MAX_UPDATE_TEXT, blocks_text_length, validate_message_blocks
 
@@ -138,6 +139,8 @@ def chat_post_message(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
     metadata = message_metadata(req.args)
     if metadata:
         extra["metadata"] = metadata
+    if thread_ts and bool_arg(req.args, "reply_broadcast"):
+        extra["reply_broadcast"] = True  # also shown in the channel (standin/notify.py)
     record = ws.store_message(channel, text=text or "", blocks=blocks, thread_ts=thread_ts, extra=extra)
     return {"ok": True, "channel": channel.id, "ts": record["ts"], "message": ws.slack_message(record)}
 
@@ -154,6 +157,7 @@ def update_message(ws: Workspace, channel: Channel, ts: str | None, args: dict[s
     if text is None and blocks is None and not args.get("attachments"):
         raise ApiError("no_text")
     metadata = message_metadata(args)
+    before_text, before_blocks = record["text"], record["blocks"]
     record["versions"].append(
         {"text": record["text"], "blocks": record["blocks"], "ts": record.get("edited_ts")}
     )
@@ -165,6 +169,7 @@ def update_message(ws: Workspace, channel: Channel, ts: str | None, args: dict[s
         record["metadata"] = metadata
     record["edited"] = True
     record["edited_ts"] = ws.next_ts()
+    on_edit(ws, record, before_text, before_blocks)
     return record
 
 
@@ -196,6 +201,7 @@ def record_ephemeral(
         "source": source,
     }
     ws.ephemerals.append(ephemeral)
+    on_ephemeral(ws, ephemeral)
     return ephemeral
 
 
@@ -385,7 +391,8 @@ class _Paging:
 
 @method("conversations.history")
 def conversations_history(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
-    """A conversation's messages, newest first: top-level messages (no thread replies), not deleted.
+    """A conversation's messages, newest first: top-level messages (no thread replies but those
+    broadcast to the channel with ``reply_broadcast``), not deleted.
 
     ``oldest``/``latest`` bound the ts (exclusive unless ``inclusive``); ``limit`` (default 100, at
     most 999) and ``cursor`` page through them. ``metadata`` is only in the answer with
@@ -398,7 +405,8 @@ def conversations_history(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
 
     def wanted(record: dict[str, Any]) -> bool:
         key = _ts_key(record["ts"])
-        if record["deleted"] or (record.get("thread_ts") and record["thread_ts"] != record["ts"]):
+        reply = record.get("thread_ts") and record["thread_ts"] != record["ts"]
+        if record["deleted"] or (reply and not record.get("reply_broadcast")):
             return False
         if paging.cursor is not None and key >= paging.cursor:
             return False

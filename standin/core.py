@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from .api_common import VALIDATION_ERRORS
+from .notify import Notification, Silence
 from .payloads import command_payload
 from .ratelimits import SLACK_RATE_LIMITS, RateLimit
 from .server import StandInHTTPServer
@@ -303,7 +304,7 @@ class SlackStandIn:
         return [
             m
             for m in self.messages(channel, include_deleted=False)
-            if not m.get("thread_ts") or m["thread_ts"] == m["ts"]
+            if not m.get("thread_ts") or m["thread_ts"] == m["ts"] or m.get("reply_broadcast")
         ]
 
     def replies(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
@@ -344,6 +345,70 @@ class SlackStandIn:
                     if (channel is None or e["channel"] == channel) and (user is None or e["user"] == user)
                 ]
             )
+
+    # ----- who Slack notified (standin/notify.py)
+    def notifications(
+        self, user: str | None = None, *, channel: str | None = None, ts: str | None = None
+    ) -> list[Notification]:
+        """Every notification Slack would have sent, oldest first (of ``user``, in ``channel``, of
+        the message ``ts``): who, by which message, and why."""
+        with self.ws.lock:
+            return [
+                n
+                for n in self.ws.notifications
+                if (user is None or n.user == user)
+                and (channel is None or n.channel == channel)
+                and (ts is None or n.ts == ts)
+            ]
+
+    def notified_by(self, channel: str, ts: str) -> dict[str, str]:
+        """{user: reason} for the people one message notified."""
+        return {n.user: n.reason for n in self.notifications(channel=channel, ts=ts)}
+
+    def activity(self, user: str) -> list[Notification]:
+        """The person's Activity, as Slack's Activity tab lists it: newest first."""
+        return list(reversed(self.notifications(user)))
+
+    def silences(self, user: str | None = None) -> list[Silence]:
+        """Mentions that notified nobody (an edit, an ephemeral, someone not in the channel…), and why."""
+        with self.ws.lock:
+            return [s for s in self.ws.silences if user is None or s.user == user]
+
+    def unread(self, user: str) -> dict[str, int]:
+        """{channel: number of unread messages} the person's sidebar shows in bold."""
+        with self.ws.lock:
+            return {c: len(ts) for (u, c), ts in self.ws.unread.items() if u == user and ts}
+
+    def mark_read(self, user: str, channel: str) -> None:
+        """The person opened the channel."""
+        with self.ws.lock:
+            self.ws.unread.pop((user, channel), None)
+
+    def post_as(self, user: str, channel: str, text: str, *, thread_ts: str | None = None) -> str:
+        """A person writes a message (a reply when ``thread_ts``), as in Slack's client: they then
+        follow the thread; it notifies as any message does. Returns its ts."""
+        with self.ws.lock:
+            if user not in self.ws.users:
+                raise KeyError(f"unknown user {user!r}")
+            found = self.ws.channels.get(channel)
+            if found is None or user not in found.members:
+                raise KeyError(f"{user} is not a member of {channel}")
+            if thread_ts is not None and self.ws.find_message(channel, thread_ts) is None:
+                raise KeyError(f"no message {thread_ts} in {channel}")
+            return str(
+                self.ws.store_message(found, text=text, blocks=None, thread_ts=thread_ts, user=user)["ts"]
+            )
+
+    def follow_thread(self, user: str, channel: str, thread_ts: str, follow: bool = True) -> None:
+        """Follow (or, with ``follow=False``, unfollow) a thread by hand."""
+        with self.ws.lock:
+            followers = self.ws.followers.setdefault((channel, thread_ts), set())
+            (followers.add if follow else followers.discard)(user)
+
+    def followers(self, channel: str, thread_ts: str) -> set[str]:
+        """The people following a thread (who posted in it or were mentioned in a reply)."""
+        with self.ws.lock:
+            return set(self.ws.followers.get((channel, thread_ts), set()))
 
     @property
     def views(self) -> dict[str, dict[str, Any]]:

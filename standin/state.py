@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .notify import Notification, Silence, on_post
 from .ratelimits import RateLimit, RateLimiter
 
 _ID_ALPHABET = string.ascii_uppercase + string.digits
@@ -234,6 +235,11 @@ class Workspace:
         self.files: dict[str, dict[str, Any]] = {}
         self.pending_uploads: dict[str, dict[str, Any]] = {}
         self.calls: list[Call] = []
+        # Who Slack notified of each message, and why (standin/notify.py).
+        self.notifications: list[Notification] = []
+        self.silences: list[Silence] = []
+        self.followers: dict[tuple[str, str], set[str]] = {}  # (channel, thread ts) -> users
+        self.unread: dict[tuple[str, str], list[str]] = {}  # (user, channel) -> unread message ts
         self.triggers: dict[str, dict[str, Any]] = {}
         self.response_urls: dict[str, dict[str, Any]] = {}
         self.blocked_uploads: set[str] = set()
@@ -323,15 +329,19 @@ class Workspace:
         blocks: list[Any] | None,
         thread_ts: str | None = None,
         extra: dict[str, Any] | None = None,
+        user: str | None = None,
     ) -> dict[str, Any]:
+        """Store a new message (the bot's, or ``user``'s) and notify as Slack would."""
         ts = self.next_ts()
+        poster = user or self.bot_user_id
+        by_bot = poster == self.bot_user_id
         record: dict[str, Any] = {
             "ts": ts,
             "channel": channel.id,
-            "user": self.bot_user_id,
-            "bot_id": self.bot_id,
-            "app_id": self.app_id,
-            "team": self.team_id,
+            "user": poster,
+            "bot_id": self.bot_id if by_bot else None,
+            "app_id": self.app_id if by_bot else None,
+            "team": self.team_id if by_bot else self.users[poster].team_id,
             "text": text,
             "blocks": copy.deepcopy(blocks or []),
             "thread_ts": thread_ts,
@@ -342,6 +352,7 @@ class Workspace:
         if extra:
             record.update(extra)
         self.messages.setdefault(channel.id, []).append(record)
+        on_post(self, channel, record)
         return record
 
     def replies_to(self, record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -382,6 +393,11 @@ class Workspace:
                 "deleted": False,
             },
         }
+        if not record["bot_id"]:  # a person's message
+            for key in ("bot_id", "app_id", "bot_profile"):
+                msg.pop(key)
+        if record.get("reply_broadcast"):
+            msg["subtype"] = "thread_broadcast"
         if record.get("thread_ts"):
             msg["thread_ts"] = record["thread_ts"]
             if record["thread_ts"] != record["ts"]:
