@@ -149,7 +149,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if record is None:
             self._send(HTTPStatus.NOT_FOUND, b"No such file", "text/plain; charset=utf-8")
             return
-        name = "".join(c for c in str(record.get("filename") or "file") if c.isalnum() or c in "._-") or "file"
+        name = (
+            "".join(c for c in str(record.get("filename") or "file") if c.isalnum() or c in "._-") or "file"
+        )
         kind = str(record.get("mimetype") or "application/octet-stream")
         if kind.startswith("text/"):
             kind += "; charset=utf-8"

@@ -284,7 +284,9 @@ def test_a_customer_walks_through_my_tasks(page: Page, sandbox_server: SandboxSe
     click_button(tasks, "Approve")
     expect(tasks).to_contain_text("You approved Solution design sign-off")
     expect(tasks).not_to_contain_text("Sign-offs waiting on you")
-    decided = [m for m in standin.messages(CHANNEL) if m["text"].startswith("Approved: Solution design sign-off")]
+    decided = [
+        m for m in standin.messages(CHANNEL) if m["text"].startswith("Approved: Solution design sign-off")
+    ]
     assert decided, "the request in the channel was decided"
     click_button(tasks, "Close")
     expect(message(page, "Approved: Solution design sign-off")).to_contain_text("Approved by @Ada Approver")
@@ -293,7 +295,9 @@ def test_a_customer_walks_through_my_tasks(page: Page, sandbox_server: SandboxSe
     switch_to(page, CONTRIBUTOR)
     tasks = open_my_tasks(page, "— checklist")
     expect(tasks).to_contain_text("Assigned to you · 1")
-    expect(tasks).to_contain_text("1.5 Walk us through your current setup, tech stack, processes and workflows")
+    expect(tasks).to_contain_text(
+        "1.5 Walk us through your current setup, tech stack, processes and workflows"
+    )
     expect(tasks).not_to_contain_text("Sign-offs waiting on you")
     assert "&gt;" not in page.inner_text("body") and "&amp;" not in page.inner_text("body")
 

@@ -109,12 +109,16 @@ def test_mrkdwn_dates_show_their_fallback_when_the_readers_zone_is_not_known():
 
 def test_mrkdwn_dates_are_shown_in_the_readers_time_zone():
     """`<!date>` is what the bot labels "your time": Slack shows it in each reader's zone."""
-    token = "<!date^1797411600^{date_long_pretty} {time}|2026-12-16 09:00 UTC> your time"  # Wed 16 Dec 09:00 UTC
+    token = (
+        "<!date^1797411600^{date_long_pretty} {time}|2026-12-16 09:00 UTC> your time"  # Wed 16 Dec 09:00 UTC
+    )
     berlin = render_mrkdwn(token, Directory(tz=ZoneInfo("Europe/Berlin")))
     tokyo = render_mrkdwn(token, Directory(tz=ZoneInfo("Asia/Tokyo")))
     assert shown(berlin) == "Wednesday, December 16th, 2026 10:00 your time"
     assert shown(tokyo) == "Wednesday, December 16th, 2026 18:00 your time"
-    assert shown(render_mrkdwn("<!date^1797411600^{date_num}|x>", Directory(tz=ZoneInfo("UTC")))) == "2026-12-16"
+    assert (
+        shown(render_mrkdwn("<!date^1797411600^{date_num}|x>", Directory(tz=ZoneInfo("UTC")))) == "2026-12-16"
+    )
 
 
 def test_mrkdwn_quotes_are_block_quotes_with_no_entity_shown():
@@ -368,7 +372,10 @@ def test_a_real_checklist_message_renders_and_shows_a_tick(harness):
         "Not applicable…",
         "Details",
     ]
-    assert [f.find("button").text for f in node.find_all("form", cls="el-button")] == ["My tasks", "Add item…"]
+    assert [f.find("button").text for f in node.find_all("form", cls="el-button")] == [
+        "My tasks",
+        "Add item…",
+    ]
     tick_form = node.find_all("form", cls="el-checkboxes")[0].form_fields()
     assert tick_form["block_id"].startswith("item:5:") and tick_form["action_id"] == "tick:5"
 

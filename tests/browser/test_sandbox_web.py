@@ -104,7 +104,9 @@ def test_personas_commands_ticks_and_the_slack_connect_note(web: Browser, sandbo
         tick_form(page, "1.5")
 
     record = next(m for m in standin.messages(CHANNEL) if "checklist:" in m["text"])
-    assert record["edited"] and not [b for b in record["blocks"] if b.get("block_id", "").startswith("item:5:")]
+    assert record["edited"] and not [
+        b for b in record["blocks"] if b.get("block_id", "").startswith("item:5:")
+    ]
 
     # Show all lists it ticked; unticking there (no box checked) is sent as an empty selection.
     show_all = checklist.find("form", cls="el-button")
@@ -114,7 +116,13 @@ def test_personas_commands_ticks_and_the_slack_connect_note(web: Browser, sandbo
     box = dialog.find("form", cls="el-checkboxes")
     assert "checked" in box.find("input", type="checkbox").attrs
     page = web.submit_form(box)
-    assert "checked" not in page.find("dialog", cls="modal").find("form", cls="el-checkboxes").find("input", type="checkbox").attrs
+    assert (
+        "checked"
+        not in page.find("dialog", cls="modal")
+        .find("form", cls="el-checkboxes")
+        .find("input", type="checkbox")
+        .attrs
+    )
     assert tick_form(page, "1.5"), "back on the checklist"
 
 
