@@ -1,4 +1,5 @@
-"""The page's content for one persona: the timeline of messages, the modal, the Home tab, the clock."""
+"""The page's content for one persona: the timeline of messages, the modal, the Home tab, the
+Activity pane, the unread marker and the clock."""
 
 from __future__ import annotations
 
@@ -12,10 +13,17 @@ from harness import CHANNEL, PERSONAS, Persona
 
 from .blocks import RenderContext, environment, render_blocks, render_message
 from .ephemeral import ephemeral_blocks
-from .mrkdwn import Directory
+from .mrkdwn import Directory, render_mrkdwn
 from .session import TEAM_NAMES, Sandbox
 
-VIEWS = ("channel", "home", "messages")
+VIEWS = ("channel", "home", "messages", "activity")
+
+# Why Slack notified the person (standin/notify.py's reasons), as the Activity pane says it.
+REASONS = {
+    "mention": "Mention",
+    "direct message": "Direct message",
+    "following the thread": "Thread you follow",
+}
 
 
 @dataclass
@@ -31,6 +39,30 @@ class Entry:
     when: str
     day: str
     files: list[dict[str, str]]
+    author: str = "golive"
+    initials: str = "g"
+    app: bool = True
+
+
+@dataclass
+class ActivityEntry:
+    """One notification in the person's Activity pane."""
+
+    seq: int
+    ts: str
+    reason: str  # the stand-in's: mention | direct message | following the thread | @channel…
+    label: str  # how the pane says it: Mention, Direct message, Thread you follow, @channel
+    where: str  # #acme-implementation or Direct message
+    in_thread: bool
+    href: str | None  # the message on the page, when the sandbox shows its channel
+    author: str
+    initials: str
+    app: bool
+    html: Markup
+    time: str
+    when: str
+    iso: str
+    new: bool  # not seen in Activity before this visit
 
 
 @dataclass
@@ -107,6 +139,7 @@ def timeline(sandbox: Sandbox, user: str, channel: str, tz: ZoneInfo) -> list[En
             ctx = _context(sandbox, dirs, where="message", channel=channel, ts=m["ts"], back=_back(channel))
             html = render_message(m.get("text"), s.ws.filled_blocks(m), ctx)
         local = sandbox.stamp_of(m["ts"]).astimezone(tz)
+        author, initials, app = ("golive", "g", True) if ephemeral else poster(sandbox, m, dirs)
         out.append(
             Entry(
                 ts=m["ts"],
@@ -118,6 +151,65 @@ def timeline(sandbox: Sandbox, user: str, channel: str, tz: ZoneInfo) -> list[En
                 when=local.strftime("%a %d %b %Y %H:%M %Z"),
                 day=local.strftime("%A, %d %B"),
                 files=[] if ephemeral else _files(m),
+                author=author,
+                initials=initials,
+                app=app,
+            )
+        )
+    return out
+
+
+def poster(sandbox: Sandbox, record: dict[str, Any] | None, dirs: Directory) -> tuple[str, str, bool]:
+    """(name, initials, is the app) of who posted a message: golive, or a person (`post_as`)."""
+    user = str((record or {}).get("user") or "")
+    if not user or user == sandbox.h.standin.ws.bot_user_id:
+        return "golive", "g", True
+    name = dirs.user(user)
+    return name, "".join(w[0] for w in name.split()[:2]).upper(), False
+
+
+def message_anchor(ts: str) -> str:
+    """The id of a message's article on the page (Activity links to it)."""
+    return "m-" + ts
+
+
+def activity(sandbox: Sandbox, user: str, tz: ZoneInfo) -> list[ActivityEntry]:
+    """The person opens Activity: their notifications, newest first, with why, where and when;
+    what Slack's push showed (the message's `text`) rendered as mrkdwn, escaped first."""
+    s = sandbox.h.standin
+    dirs = directory(sandbox, tz)
+    im = s.im_channel(user)
+    found, seen = sandbox.open_activity(user)
+    out: list[ActivityEntry] = []
+    for n in found:
+        record = s.message(n.channel, n.ts)
+        deleted = record is None or bool(record.get("deleted"))
+        if n.channel == CHANNEL:
+            href: str | None = "/#" + message_anchor(n.ts)
+        elif im is not None and n.channel == im:
+            href = "/?view=messages#" + message_anchor(n.ts)
+        else:
+            href = None  # a channel the sandbox does not show
+        where = "Direct message" if n.reason == "direct message" else "#" + dirs.channel(n.channel)
+        author, initials, app = poster(sandbox, record, dirs)
+        local = sandbox.stamp_of(n.ts).astimezone(tz)
+        out.append(
+            ActivityEntry(
+                seq=n.seq,
+                ts=n.ts,
+                reason=n.reason,
+                label=REASONS.get(n.reason, n.reason),
+                where=where,
+                in_thread=n.in_thread,
+                href=None if deleted else href,
+                author=author,
+                initials=initials,
+                app=app,
+                html=Markup("<i>This message was deleted.</i>") if deleted else render_mrkdwn(n.text, dirs),
+                time=local.strftime("%a %d %b, %H:%M"),
+                when=local.strftime("%a %d %b %Y %H:%M %Z"),
+                iso=local.isoformat(),
+                new=n.seq > seen,
             )
         )
     return out
@@ -184,7 +276,8 @@ def clock(sandbox: Sandbox) -> dict[str, str]:
 
 
 def render_page(sandbox: Sandbox, user: str, view: str) -> str:
-    """The whole HTML page for `user` on the channel, the Home tab or the app's messages."""
+    """The whole HTML page for `user` on the channel, the Home tab, the app's messages or Activity.
+    Viewing the channel marks it read for the person; opening Activity makes its notifications seen."""
     persona = sandbox.persona(user)
     me = card(persona)
     view = view if view in VIEWS else "channel"
@@ -192,11 +285,15 @@ def render_page(sandbox: Sandbox, user: str, view: str) -> str:
     s = sandbox.h.standin
     tz = ZoneInfo(s.user(persona.user_id).tz)
     entries: list[Entry] = []
+    notified: list[ActivityEntry] = []
     if view == "channel":
+        sandbox.mark_read(persona.user_id, CHANNEL)  # the person is looking at it
         entries = timeline(sandbox, persona.user_id, CHANNEL, tz)
     elif view == "messages":
         im = s.im_channel(persona.user_id)
         entries = timeline(sandbox, persona.user_id, im, tz) if im else []
+    elif view == "activity":
+        notified = activity(sandbox, persona.user_id, tz)
     other_org = "Vendor Inc" if me.customer else "Acme Corp"
     return (
         environment()
@@ -206,6 +303,9 @@ def render_page(sandbox: Sandbox, user: str, view: str) -> str:
             people=[card(p) for p in PERSONAS],
             view=view,
             entries=entries,
+            activity=notified,
+            unread=sandbox.unread(persona.user_id).get(CHANNEL, 0),
+            activity_new=sandbox.unseen_activity(persona.user_id),
             modal=modal(sandbox, persona.user_id),
             home=home(sandbox, persona.user_id) if view == "home" and not me.customer else None,
             notes=sandbox.take_notes(persona.user_id),

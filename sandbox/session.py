@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from harness import CHANNEL, CUSTOMER_TEAM, LEAD, PERSONAS, Harness, Persona, sqlite_url
+from standin import Notification
 from standin.api_views import slack_view
 from standin.payloads import find_element
 
@@ -91,6 +92,7 @@ class Sandbox:
         self._errors: dict[str, tuple[str, dict[str, str]]] = {}  # view id -> (hash, errors)
         self._drafts: dict[str, tuple[str, dict[str, Any]]] = {}  # view id -> (hash, state values)
         self._stamps: dict[str, datetime] = {}  # message ts -> sandbox time when it appeared
+        self._activity_seen: dict[str, int] = {}  # user -> seq of the newest notification seen in Activity
         self.sweep_report: str | None = None
 
     # ----- lifecycle
@@ -167,6 +169,31 @@ class Sandbox:
     def stamp_of(self, ts: str) -> datetime:
         with self.lock:
             return self._stamps.get(ts) or datetime.fromtimestamp(float(ts), UTC)
+
+    # ----- Activity and unread: the stand-in's notifications; "seen" is kept here, per person
+    def unseen_activity(self, user: str) -> int:
+        """How many of the person's notifications came after they last opened Activity."""
+        with self.lock:
+            seen = self._activity_seen.get(user, 0)
+        return sum(1 for n in self.h.standin.notifications(user) if n.seq > seen)
+
+    def open_activity(self, user: str) -> tuple[list[Notification], int]:
+        """The person opens Activity: their notifications, newest first, and the seq they had seen
+        before (newer ones are new to them); from now on all of them count as seen."""
+        found = self.h.standin.activity(user)
+        with self.lock:
+            before = self._activity_seen.get(user, 0)
+            if found:
+                self._activity_seen[user] = max(before, max(n.seq for n in found))
+        return found, before
+
+    def unread(self, user: str) -> dict[str, int]:
+        """{channel: unread messages} the person's sidebar shows in bold."""
+        return self.h.standin.unread(user)
+
+    def mark_read(self, user: str, channel: str) -> None:
+        """The person looks at the channel: Slack marks it read."""
+        self.h.standin.mark_read(user, channel)
 
     # ----- what the bot answered
     def _check(self, user: str, resp: Any, what: str) -> None:

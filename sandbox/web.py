@@ -1,7 +1,7 @@
 """The sandbox's web page: stdlib HTTP server, server-rendered HTML, POST-redirect-GET.
 
 Routes:
-    GET  /                      the page (`?view=channel|home|messages`, `?as=U…` switches persona)
+    GET  /                      the page (`?view=channel|home|messages|activity`, `?as=U…` switches persona)
     GET  /static/<file>         the CSS and the little JavaScript
     GET  /files/<id>            a file the bot shared in the channel (the audit CSV), downloaded
     POST /command               a slash command from the composer

@@ -49,7 +49,15 @@ window.addEventListener("DOMContentLoaded", () => {
     if (first) first.focus();
     return;
   }
-  if (document.body.classList.contains("view-channel")) window.scrollTo(0, document.body.scrollHeight);
+  // A link from Activity (`/#m-<ts>`) shows its message, highlighted (CSS :target), instead.
+  let target = null;
+  try {
+    if (location.hash.length > 1) target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+  } catch (_) {
+    target = null; // a malformed fragment: behave as without one
+  }
+  if (target) target.scrollIntoView({ block: "center" });
+  else if (document.body.classList.contains("view-channel")) window.scrollTo(0, document.body.scrollHeight);
   const composer = document.getElementById("composer-text");
   if (composer) composer.focus({ preventScroll: true });
 });
