@@ -134,11 +134,7 @@ def build_commands(command: str = "/golive") -> CommandSet:
         )
     )
     cs.add(CommandSpec("done", "done <item, e.g. 2.3> [more items]", "Mark items done: `done 2.1 2.2 2.3`."))
-    cs.add(
-        CommandSpec(
-            "undo", "undo <item> [more items]", "Reopen items marked done (or not applicable)."
-        )
-    )
+    cs.add(CommandSpec("undo", "undo <item> [more items]", "Reopen items marked done (or not applicable)."))
     cs.add(CommandSpec("assign", "assign <item> [more items] @person", "Give items an owner."))
     cs.add(
         CommandSpec(

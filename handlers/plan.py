@@ -65,7 +65,11 @@ def cmd_plan(req: Request, cmd: ParsedCommand) -> None:
             ctx = overview(session, e, s.playbook, now)
     except ValueProblem as exc:
         raise cmd.fail(str(exc)) from None
-    moved = "no phase moved" if not moves else ("1 phase moved" if len(moves) == 1 else f"{len(moves)} phases moved")
+    moved = (
+        "no phase moved"
+        if not moves
+        else ("1 phase moved" if len(moves) == 1 else f"{len(moves)} phases moved")
+    )
     done = f"Plan updated; {moved}. I posted the new dates under the current checklist."
     req.ack(s.notice(done + ("\n" + describe_warnings(warnings, s.command) if warnings else "")))
     message = s.renderer.message("plan.json.j2", command=s.command, moves=moves, actor=req.user_id, **ctx)

@@ -50,7 +50,9 @@ _CLICK_ITEM = _and_the_person(
     .join(Engagement, col(Engagement.id) == PostedMessage.engagement_id)
     .join(Item, and_(col(Item.engagement_id) == Engagement.id, col(Item.id) == bindparam("item")))
     .join(EngagementPhase, col(EngagementPhase.id) == Item.phase_id)
-).where(PostedMessage.channel_id == bindparam("channel"), PostedMessage.ts == bindparam("ts"), CHANNELS_ACTIVE)
+).where(
+    PostedMessage.channel_id == bindparam("channel"), PostedMessage.ts == bindparam("ts"), CHANNELS_ACTIVE
+)
 
 
 def _item_request(
@@ -68,7 +70,9 @@ def find_for_click(
     """For a click on the message `ts`: its engagement (active, in this channel), the item
     `item_id` of it with its phase, and what is known of `user_id` in it; None when any is missing
     or the message is not in the ledger (the caller's usual lookups then say what)."""
-    return _item_request(session, _CLICK_ITEM, {"channel": channel_id, "ts": ts, "user": user_id, "item": item_id})
+    return _item_request(
+        session, _CLICK_ITEM, {"channel": channel_id, "ts": ts, "user": user_id, "item": item_id}
+    )
 
 
 # The channel's active engagement with one of its phases, in one Core statement of the three
@@ -82,7 +86,9 @@ _WITH_PHASE_ASKED = _ENGAGEMENT_AND_PHASE.where(EngagementPhase.number == bindpa
 _WITH_CURRENT_PHASE = _ENGAGEMENT_AND_PHASE.where(col(EngagementPhase.number) == Engagement.phase_index)
 
 
-def engagement_and_phase(conn: Connection, channel_id: str, number: int | None) -> tuple[int, str, int] | None:
+def engagement_and_phase(
+    conn: Connection, channel_id: str, number: int | None
+) -> tuple[int, str, int] | None:
     """The channel's active engagement (its id and channel) and the number of its phase `number`
     (None: its current phase); None when either is missing (the caller's usual lookups then say
     which). One Core statement on a `Database.rows` connection: an ORM statement through a

@@ -127,7 +127,9 @@ def serve(
     except ConfigError as exc:
         fail(str(exc))
     except TemplateSyntaxError as exc:
-        fail(f"a message template does not compile: {exc.name or exc.filename}, line {exc.lineno}: {exc.message}")
+        fail(
+            f"a message template does not compile: {exc.name or exc.filename}, line {exc.lineno}: {exc.message}"
+        )
     except TemplateError as exc:
         fail(f"a message template does not compile: {exc}")
     migrate_or_exit(settings)

@@ -146,7 +146,9 @@ def run_deferred(build: Callable[[], Any], path: str) -> None:
                     return
                 meta_size, body_size = _HEAD.unpack(head)
                 if meta_size + body_size > _MAX_FRAME:
-                    log.error("a forwarded request of %d bytes: closing the connection", meta_size + body_size)
+                    log.error(
+                        "a forwarded request of %d bytes: closing the connection", meta_size + body_size
+                    )
                     return
                 data = _read_exactly(conn, meta_size + body_size)
                 if data is None:
@@ -214,7 +216,9 @@ def _wait_listening(pid: int, path: str, timeout: float) -> None:
             log.error("the deferred-work process exited while starting; the work runs in the workers")
             return
         time.sleep(0.05)
-    log.warning("the deferred-work process is not listening after %.0f s; the work runs in the workers", timeout)
+    log.warning(
+        "the deferred-work process is not listening after %.0f s; the work runs in the workers", timeout
+    )
 
 
 def stop_deferred(pid: int, timeout: float = 25.0) -> None:

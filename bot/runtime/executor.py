@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 
 class TrackingExecutor(ThreadPoolExecutor):
-    def __init__(self, max_workers: int = 8, name: str = "golive-listener", gauge: Gauge | None = None) -> None:
+    def __init__(
+        self, max_workers: int = 8, name: str = "golive-listener", gauge: Gauge | None = None
+    ) -> None:
         super().__init__(max_workers=max_workers, thread_name_prefix=name)
         self._cond = threading.Condition()
         self._in_flight = 0

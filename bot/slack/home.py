@@ -218,7 +218,11 @@ class HomesJob(Job):
 def viewers_of(s: Services, engagement_id: int, also: Collection[str] = ()) -> list[str]:
     """People who opened Home in the last KEEP_FRESH_DAYS and see this engagement there (its lead
     and consultants, and whoever looks at all engagements), and those of `also` who opened it."""
-    params = {"engagement": engagement_id, "also": list(also), "since": s.clock.now() - timedelta(days=KEEP_FRESH_DAYS)}
+    params = {
+        "engagement": engagement_id,
+        "also": list(also),
+        "since": s.clock.now() - timedelta(days=KEEP_FRESH_DAYS),
+    }
     with s.db.rows() as conn:
         return sorted({user_id for (user_id,) in conn.execute(_VIEWERS, params)})
 

@@ -68,6 +68,7 @@ def make_outbox_client(token: str | None, base_url: str, *, timeout: int) -> Web
         logger=logging.getLogger("golive.slack.outbox"),
     )
 
+
 class Outbox:
     """The queue and its workers. Thread-safe; see the module docstring."""
 

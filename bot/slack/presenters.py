@@ -74,7 +74,9 @@ def _names_statement() -> Any:
     engagement = bindparam("engagement")
     ids = union(
         select(col(Member.user_id).label("user_id")).where(Member.engagement_id == engagement),
-        select(col(Item.assignee_id)).where(Item.engagement_id == engagement, col(Item.assignee_id).is_not(None)),
+        select(col(Item.assignee_id)).where(
+            Item.engagement_id == engagement, col(Item.assignee_id).is_not(None)
+        ),
         select(col(Item.done_by)).where(Item.engagement_id == engagement, col(Item.done_by).is_not(None)),
     ).subquery()
     profile_name = func.coalesce(
@@ -303,7 +305,11 @@ def item_row(phase: EngagementPhase, item: Item, names: dict[str, str], today: d
 
 
 def _open_order(row: dict[str, Any]) -> tuple[int, date, int]:
-    return (SIDES.index(row["owner"]) if row["owner"] in SIDES else len(SIDES), row["due"] or date.max, row["number"])
+    return (
+        SIDES.index(row["owner"]) if row["owner"] in SIDES else len(SIDES),
+        row["due"] or date.max,
+        row["number"],
+    )
 
 
 def checklist_context(
@@ -343,7 +349,10 @@ def checklist_context(
         "progress": progress,
         "overdue": sum(1 for r in rows if r["overdue"]),
         "sides": sides,
-        "folded": {"done": sum(s["done"] for s in sides.values()), "na": sum(s["na"] for s in sides.values())},
+        "folded": {
+            "done": sum(s["done"] for s in sides.values()),
+            "na": sum(s["na"] for s in sides.values()),
+        },
         "gates": gate_rows(session, phase, complete=progress["done"] == progress["total"]),
     }
     return base, rows

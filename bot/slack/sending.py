@@ -348,4 +348,9 @@ def _ratelimited(exc: SlackCallFailed) -> bool:
 
 def _transient(exc: SlackCallFailed) -> bool:
     status = exc.status or 0
-    return status >= 500 or exc.error in ("internal_error", "fatal_error", "service_unavailable", "request_timeout")
+    return status >= 500 or exc.error in (
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+    )

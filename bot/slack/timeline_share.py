@@ -150,7 +150,11 @@ class TimelineJob(Job):
             log.info("files are blocked in %s (%s): the timeline goes as text", self.channel, exc.error)
             message = text_message(self.s, engagement, outlook, blocked=True)
             out.post(
-                self.channel, message, kind="timeline", engagement_id=self.engagement_id, thread_ts=self.thread_ts
+                self.channel,
+                message,
+                kind="timeline",
+                engagement_id=self.engagement_id,
+                thread_ts=self.thread_ts,
             )
 
 
