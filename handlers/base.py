@@ -23,6 +23,7 @@ from bot.people.sides import CUSTOMER, CUSTOMER_UNKNOWN, ORG_UNKNOWN, Actor, Kno
 from bot.refs import parse_choice, parse_id
 from bot.services import Services
 from bot.slack.gateway import Profile, SlackCallFailed
+from bot.slack.nudges import DIRECT_KINDS
 from bot.slack.sealing import unseal
 from messages import Message
 from storage.models import Engagement, Member, PostedMessage
@@ -35,6 +36,7 @@ ANSWERED = "golive_answered"
 RAW_BODY = "golive_raw_body"
 """Context key of the request's body as it arrived over HTTP (bytes), which `after_ack` forwards
 to the deferred-work process as it is, rather than serialising the parsed body again."""
+
 
 class Request:
     def __init__(
@@ -165,13 +167,15 @@ class Request:
 
     def field(self, block: str) -> Any:
         """The submitted value of a modal input (its action_id is `value`), whatever the element:
-        text, date, user, selected option's value, or a list of checked values."""
+        text, date, user, selected option's value, or a list of checked values or of users."""
         el = (((self.view.get("state") or {}).get("values") or {}).get(block) or {}).get("value") or {}
         kind = el.get("type")
         if kind == "datepicker":
             return el.get("selected_date")
         if kind == "users_select":
             return el.get("selected_user")
+        if kind == "multi_users_select":
+            return list(el.get("selected_users") or [])
         if kind in ("static_select", "radio_buttons"):
             return (el.get("selected_option") or {}).get("value")
         if kind == "checkboxes":
@@ -279,7 +283,14 @@ def click_engagement(req: Request, session: Session) -> Engagement:
         posted = session.exec(_POSTED, params={"channel": channel, "ts": ts}).first()
         if posted is not None and posted.engagement_id is not None:
             engagement = session.get(Engagement, posted.engagement_id)
-            if engagement is None or engagement.status != "active" or engagement.channel_id != channel:
+            # A direct message the bot sent about the engagement (a reminder of someone's items,
+            # "nobody is named") acts on it from outside its channel.
+            elsewhere = engagement is not None and engagement.channel_id != channel
+            if (
+                engagement is None
+                or engagement.status != "active"
+                or (elsewhere and posted.kind not in DIRECT_KINDS)
+            ):
                 raise UserError(NOT_ACTIVE)
             return engagement
     engagement = active_in_channel(session, channel)

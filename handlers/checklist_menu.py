@@ -25,7 +25,7 @@ from bot.people.sides import VENDOR, Actor
 from bot.refs import parse_choice, parse_id
 from bot.services import Services
 from bot.slack.modals import all_items_context
-from bot.slack.notes import in_checklist_thread, tell_about_change
+from bot.slack.notes import in_checklist_thread, tell_about_change, tell_lead
 from bot.slack.presenters import item_row, names_for
 from handlers.base import Request, actor_for, click_engagement, remember
 from handlers.checklist import after_change, due_problem
@@ -203,15 +203,16 @@ def _ask(req: Request, mode: str, item_id: int) -> None:
         }
     profile = s.slack.cached_profile(req.user_id)
     wanted = req.field("due") if mode == "ask_due" else None
-    message = s.renderer.message(
-        "item_ask.json.j2",
+    facts = {
         **ctx,
-        by=req.user_id,
-        by_name=profile.name if profile else req.user_name,
-        wanted=date.fromisoformat(str(wanted)) if wanted else None,
-        reason=req.text_field("reason"),
-        command=s.command,
-    )
+        "by": req.user_id,
+        "by_name": profile.name if profile else req.user_name,
+        "wanted": date.fromisoformat(str(wanted)) if wanted else None,
+        "reason": req.text_field("reason"),
+        "channel": channel,
+        "command": s.command,
+    }
+    message = s.renderer.message("item_ask.json.j2", **facts, direct=False)
     s.outbox.post(
         channel,
         message,
@@ -221,6 +222,8 @@ def _ask(req: Request, mode: str, item_id: int) -> None:
         thread_ts=in_checklist_thread(s, engagement_id, phase_number),  # type: ignore[arg-type]
         top_if_no_thread=True,
     )
+    direct = s.renderer.message("item_ask.json.j2", **facts, direct=True)
+    tell_lead(s, engagement_id, direct, key=f"{mode}:{item_id}", actor_id=req.user_id)  # type: ignore[arg-type]
     remember(s, engagement_id, req.user_id, req.user_id, req.user_team_id)  # type: ignore[arg-type]
 
 

@@ -29,7 +29,7 @@ from bot.people.organisations import connected_teams
 from bot.services import Services
 from bot.slack.gateway import SlackCallFailed
 from bot.slack.presenters import overview
-from bot.slack.publish import post_checklist
+from bot.slack.publish import post_checklist, welcome_message
 from bot.values import (
     ValueProblem,
     parse_country,
@@ -173,11 +173,10 @@ def _create_and_welcome(req: Request, channel: str, opts: Any, info: dict[str, A
                 vendor_enterprise_id=grid,
                 channel_teams=connected_teams(info),
             )
-            ctx = overview(session, engagement, s.playbook, s.clock.now())
+            message = welcome_message(s, session, engagement, s.clock.now())
     except EngagementExists as exc:
         req.reply(s.notice(_exists_message(s, exc.engagement)))
         return
-    message = s.renderer.message("welcome.json.j2", command=s.command, **ctx)
     engagement_id, phase_index, customer = engagement.id, engagement.phase_index, engagement.customer_name
 
     def refused(exc: SlackCallFailed) -> None:

@@ -116,7 +116,8 @@ def on_again(req: Request) -> None:
                 now,
             )  # type: ignore[arg-type]
             note = (
-                f"{actor.name} asked to nudge them again; a fresh reminder mentioning them goes out {when}."
+                f"{actor.name} asked to nudge them again; a fresh reminder mentioning them goes out {when} "
+                "(the next working day, if they already had their two reminders today)."
             )
         if not _close(session, row, note, now):
             return

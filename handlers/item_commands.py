@@ -24,7 +24,7 @@ from bot.errors import UserError
 from bot.people import audit
 from bot.people.sides import Actor
 from bot.refs import parse_ref
-from bot.slack.notes import tell_about_change
+from bot.slack.notes import tell_about_changes
 from bot.slack.presenters import names_for
 from bot.slack.publish import refresh_checklist
 from bot.slacktext import plain_text, user_id_from_token
@@ -202,8 +202,7 @@ def _apply_after_ack(
             return
         if learn:
             remember(s, engagement.id, learn, req.user_id)  # type: ignore[arg-type]
-        for c in made:
-            tell_about_change(s, engagement.id, c, req.user_id)  # type: ignore[arg-type]
+        tell_about_changes(s, engagement.id, made, req.user_id)  # type: ignore[arg-type]  # one note a person
         if req.user_id:
             remember(s, engagement.id, req.user_id, req.user_id, req.user_team_id)  # type: ignore[arg-type]
 

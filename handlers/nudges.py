@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from datetime import date, timedelta
 from typing import Any
 
 from slack_bolt import App
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from bot.commands import ParsedCommand
 from bot.engagement import checklist as cl
@@ -19,11 +18,12 @@ from bot.people import audit
 from bot.people.members import lead_of
 from bot.people.sides import Actor
 from bot.refs import parse_choice, parse_id, parse_ref
-from bot.reminders.nudges import next_nudge_preview
+from bot.reminders.preview import preview
 from bot.reminders.working_hours import clock_of, format_days
 from bot.services import Services
+from bot.slack.gateway import SlackCallFailed
 from bot.slack.notes import in_checklist_thread
-from bot.slack.nudges import note_cleared, refresh_message
+from bot.slack.nudges import BLOCKED_DM, note_cleared, refresh_message
 from bot.slack.publish import refresh_checklist
 from bot.slacktext import plain_text
 from bot.values import ValueProblem, parse_int
@@ -31,7 +31,7 @@ from handlers.base import Request, actor_for, click_engagement
 from handlers.checklist import after_change
 from handlers.engagement import require_engagement
 from handlers.listening import listener
-from storage.models import Engagement, EngagementPhase, Item, NudgeMessage, Reminder
+from storage.models import Engagement, EngagementPhase, Item, NudgeMessage
 
 log = logging.getLogger("golive.handlers.nudges")
 
@@ -227,14 +227,19 @@ def on_blocked_submit(req: Request) -> None:
             "title": item.title,
             "reason": reason,
             "by": actor.user_id,
+            "by_name": actor.name,
             "lead": lead.user_id if lead else None,
+            "lead_name": lead.display_name if lead else None,
             "item_id": item_id,
             "cleared_by": None,
+            "customer_name": engagement.customer_name,
+            "channel": engagement.channel_id,
         }
-        engagement_id, number = engagement.id, phase.number
+        engagement_id, number, channel = engagement.id, phase.number, engagement.channel_id
+    # In the item's thread (the nudge's, when it came from one), naming people without pinging.
     s.outbox.post(
-        req.channel_id or "",
-        s.renderer.message("blocked_notice.json.j2", **ctx),
+        channel,
+        s.renderer.message("blocked_notice.json.j2", **ctx, direct=False),
         kind="blocked",
         key=str(item_id),
         engagement_id=engagement_id,
@@ -242,6 +247,18 @@ def on_blocked_submit(req: Request) -> None:
     )
     refresh_nudge(s, req.channel_id or "", req.metadata.get("ts"))
     refresh_checklist(s, engagement_id, number)  # type: ignore[arg-type]
+    # The lead consultant is told privately: they can clear the block from there.
+    if ctx["lead"] and ctx["lead"] != actor.user_id:
+        try:
+            s.slack.dm_recorded(
+                str(ctx["lead"]),
+                s.renderer.message("blocked_notice.json.j2", **ctx, direct=True),
+                kind=BLOCKED_DM,
+                key=str(item_id),
+                engagement_id=engagement_id,  # type: ignore[arg-type]
+            )
+        except SlackCallFailed as exc:
+            log.warning("could not tell the lead that %s is blocked: %s", ctx["ref"], exc.error)
 
 
 def _unblock(
@@ -261,6 +278,10 @@ def _unblock(
         "lead": None,
         "item_id": item.id,
         "cleared_by": actor.user_id,
+        "cleared_name": actor.name,
+        "customer_name": engagement.customer_name,
+        "channel": engagement.channel_id,
+        "direct": False,
     }
     item.blocked_reason = item.blocked_by = None
     item.nudge_count = 0
@@ -274,8 +295,9 @@ def _after_unblock(
     s: Services, engagement_id: int, item_id: int, phase_number: int, ctx: dict[str, Any]
 ) -> None:
     message = s.renderer.message("blocked_notice.json.j2", **ctx)
-    for row in s.slack.posted(engagement_id, "blocked", str(item_id))[:1]:
-        s.outbox.update(row.channel_id, row.ts, message, what="blocked notice")
+    for kind in ("blocked", BLOCKED_DM):  # the note in the thread, and the lead's copy
+        for row in s.slack.posted(engagement_id, kind, str(item_id))[:1]:
+            s.outbox.update(row.channel_id, row.ts, message, what="blocked notice")
     note_cleared(s, engagement_id, item_id, ctx["cleared_by"])
     refresh_checklist(s, engagement_id, phase_number)  # and the nudges in its thread
 
@@ -349,53 +371,19 @@ def cmd_nudges(req: Request, cmd: ParsedCommand) -> None:
     with s.db.read() as session:
         e = session.get(Engagement, engagement.id)
         assert e is not None
-        clock = clock_of(e)
-        sent_today = session.exec(
-            select(Reminder).where(
-                Reminder.dedupe_key == f"nudge:{e.id}:{clock.today(now).isoformat()}",
-                Reminder.status == "sent",
-            )
-        ).first()
-        start = clock.at_local(clock.calendar.add(clock.today(now), 1), clock.start) if sent_today else now
-        next_at, next_entries = next_nudge_preview(session, e, start)
-        scheduled = [
-            {"what": _describe(r), "when": clock.local(r.due_at).strftime("%a %-d %b %H:%M")}
-            for r in session.exec(
-                select(Reminder)
-                .where(Reminder.engagement_id == e.id, Reminder.status == "pending")
-                .order_by(col(Reminder.due_at))
-            ).all()
-        ]
         ctx = {
             "customer_name": e.customer_name,
             "flagged": e.flagged,
             "paused": e.nudges_paused,
-            "next_at_local": clock.local(next_at).strftime("%a %-d %b %H:%M"),
-            "next_entries": next_entries,
+            "preview": preview(session, e, now),
             "tz": e.timezone,
             "country": e.country,
             "hours": f"{e.work_start}-{e.work_end}",
             "days": format_days(tuple(int(d) for d in e.work_days.split(","))),
             "cadence": e.cadence_days,
-            "scheduled": scheduled,
             "command": s.command,
         }
     req.ack(s.renderer.message("nudges_preview.json.j2", **ctx))
-
-
-def _describe(r: Reminder) -> str:
-    payload = json.loads(r.payload or "{}")
-    if r.kind == "dryrun":
-        return {
-            "t-7d": "Dry-run reminder (7 days before)",
-            "t-1bd": "Dry-run reminder (1 business day before)",
-            "t-1h": "Dry-run reminder (1 hour before)",
-        }.get(payload.get("offset"), "Dry-run reminder")
-    if r.kind == "golive":
-        return "Go-live day message"
-    if r.kind == "digest":
-        return "Weekly digest"
-    return "Nudge"
 
 
 def register(app: App, services: Services) -> None:

@@ -72,7 +72,12 @@ def cmd_plan(req: Request, cmd: ParsedCommand) -> None:
     )
     done = f"Plan updated; {moved}. I posted the new dates under the current checklist."
     req.ack(s.notice(done + ("\n" + describe_warnings(warnings, s.command) if warnings else "")))
-    message = s.renderer.message("plan.json.j2", command=s.command, moves=moves, actor=req.user_id, **ctx)
+    profile = s.slack.cached_profile(req.user_id)
+    # Named, not mentioned: a mention in the checklist's thread would make them follow it.
+    actor_name = profile.name if profile is not None else (req.user_name or "Someone")
+    message = s.renderer.message(
+        "plan.json.j2", command=s.command, moves=moves, actor=req.user_id, actor_name=actor_name, **ctx
+    )
     # In the thread of the live checklist whose dates it moves (a quiet channel: the top level is
     # for the welcome, checklists, requests, the digest and announcements).
     s.outbox.post(

@@ -13,6 +13,7 @@ from bot.engagement import checklist as cl
 from bot.engagement.lifecycle import replan
 from bot.people import audit
 from bot.reminders.milestones import sync_schedule
+from bot.reminders.preview import preview
 from bot.reminders.working_hours import DAY_NAMES, format_days, parse_days, parse_hours
 from bot.services import Services
 from bot.slack.publish import refresh_posted_checklists
@@ -85,8 +86,12 @@ def _settings_summary(e: Engagement) -> str:
 def settings_view(s: Services, engagement: Engagement) -> dict[str, Any]:
     """The settings form of an engagement (from `/golive settings` or the App Home)."""
     days = [DAY_NAMES[int(d)] for d in engagement.work_days.split(",")]
+    with s.db.read() as session:
+        current = session.get(Engagement, engagement.id) or engagement
+        coming = preview(session, current, s.clock.now())
     return s.renderer.view(
         "settings_modal.json.j2",
+        preview=coming,
         tz=engagement.timezone,
         country=engagement.country,
         hours=f"{engagement.work_start}-{engagement.work_end}",

@@ -16,7 +16,7 @@ from bot.errors import UserError
 from bot.people.members import lead_of
 from bot.people.sides import Actor
 from bot.services import Services
-from bot.slack.notes import tell_approvers_of_request
+from bot.slack.notes import tell_approvers_of_request, tell_lead
 from bot.slack.publish import announce_phase, refresh_checklist
 from bot.slack.requests import decision_data, render_request
 from bot.slack.requests import update_request_message as update_request_message
@@ -169,13 +169,14 @@ def _decide(req: Request, request_id: int, decision: str, reason: str | None) ->
             "fingerprint": request.fingerprint,
             "decision": decision_data(engagement, row),
             "lead": lead.user_id if lead else None,
-            "lead_name": lead.display_name if lead else "lead consultant",
+            "lead_name": lead.display_name if lead else "the lead consultant",
+            "channel": engagement.channel_id,
         }
     if row is None:
         log.info("sign-off request %s already decided; click by %s ignored", request_id, actor.user_id)
         return
     update_request_message(s, request_id)
-    announcement = s.renderer.message("signoff_decided.json.j2", **ctx)
+    announcement = s.renderer.message("signoff_decided.json.j2", **ctx, direct=False)
     s.outbox.post(
         channel,
         announcement,
@@ -184,6 +185,9 @@ def _decide(req: Request, request_id: int, decision: str, reason: str | None) ->
         engagement_id=engagement_id,
         thread_ts=request_ts or None,  # under the request; at the top level only if it never landed
     )
+    if decision != "approved":  # the lead acts on it: told privately
+        direct = s.renderer.message("signoff_decided.json.j2", **ctx, direct=True)
+        tell_lead(s, engagement_id, direct, key=f"changes:{request_id}", actor_id=actor.user_id)  # type: ignore[arg-type]
     if phase is not None:
         refresh_checklist(s, engagement_id, phase.number)  # type: ignore[arg-type]
     if advanced is not None:

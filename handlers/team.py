@@ -21,7 +21,8 @@ from bot.people.sides import CUSTOMER, VENDOR
 from bot.services import Services
 from bot.slack.gateway import Profile, SlackCallFailed
 from bot.slack.home import refresh_homes
-from bot.slack.notes import tell_approver
+from bot.slack.notes import tell_named
+from bot.slack.publish import refresh_welcome
 from bot.slacktext import plain_text, user_id_from_token
 from handlers.base import Request, actor_for, click_engagement
 from handlers.engagement import require_engagement
@@ -33,6 +34,7 @@ from storage.models import Engagement, Gate, Member, SignoffRequest
 log = logging.getLogger("golive.handlers.team")
 
 REMOVE = re.compile(r"^team_remove:(\d+)$")
+ROLE_ALIASES = {"main-contact": "main_contact", "maincontact": "main_contact", "contact": "main_contact"}
 AUDIT_SUMMARY_ROWS = 20
 
 
@@ -81,8 +83,10 @@ def _add_role(
             now=s.clock.now(),
             enterprise_id=profile.enterprise_id,
         )
-    if row is not None and role == "approver":
-        tell_approver(s, engagement_id, user, gate, req.user_id)
+    if row is not None:
+        tell_named(s, engagement_id, user, role, gate, req.user_id)
+        if role == "main_contact":
+            refresh_welcome(s, engagement_id)  # it asked for one until now
     return row
 
 
@@ -93,16 +97,18 @@ def cmd_role(req: Request, cmd: ParsedCommand) -> None:
     user = user_id_from_token(cmd.words[0])
     if user is None:
         raise cmd.fail(f"`{plain_text(cmd.words[0])[:40]}` is not a person I can find; mention them with @.")
-    role = cmd.words[1].lower()
-    if role not in ("approver", "contributor", "sponsor", "consultant", "lead", "remove"):
+    role = ROLE_ALIASES.get(cmd.words[1].lower(), cmd.words[1].lower())
+    if role not in (*roles.ROLES, "remove"):
         raise cmd.fail(
-            f"`{plain_text(role)[:20]}` is not a role; use approver, contributor, sponsor or consultant."
+            f"`{plain_text(role)[:20]}` is not a role; use approver, contributor, sponsor, main_contact "
+            "or consultant."
         )
     gate = (cmd.options.get("gate") or roles.ALL_GATES).strip().lower()
     engagement = require_engagement(req)
     req.ack()  # users.info may be slow: everything below answers through response_url
     if role == "remove":
-        _remove_by_command(req, engagement, user, cmd.words[2].lower() if len(cmd.words) > 2 else None)
+        gone = ROLE_ALIASES.get(cmd.words[2].lower(), cmd.words[2].lower()) if len(cmd.words) > 2 else None
+        _remove_by_command(req, engagement, user, gone)
         return
     row = _add_role(req, engagement.id, user, role, gate)  # type: ignore[arg-type]
     if row is None:
@@ -114,7 +120,7 @@ def cmd_role(req: Request, cmd: ParsedCommand) -> None:
             fmt(
                 "{who} is now {role}{scope} in this engagement.",
                 who=Mention(user),
-                role=f"an {role}" if role[0] in "aeiou" else f"a {role}",
+                role=roles.with_article(role),
                 scope=scope,
             )
         )
@@ -136,7 +142,9 @@ def _remove_by_command(req: Request, engagement: Engagement, user: str, role: st
         actor = actor_for(req, session, engagement)
         for r in rows:
             roles.remove_role(session, engagement, actor, r.role_id, s.clock.now())
-    removed = ", ".join(r.role for r in rows)
+    if any(r.role == "main_contact" for r in rows):
+        refresh_welcome(s, engagement.id)  # type: ignore[arg-type]  # it asks for one again
+    removed = ", ".join(roles.role_label(r.role) for r in rows)
     req.reply(
         s.notice(
             fmt(
@@ -150,6 +158,39 @@ def _remove_by_command(req: Request, engagement: Engagement, user: str, role: st
     after_roles_changed(s, engagement.id, removed=[user])  # type: ignore[arg-type]
 
 
+def on_main_contact_pick(req: Request) -> None:
+    """Someone picked the customer's main contact on the welcome: the implementation team, or any
+    of the customer's people (it is their call who speaks for them day to day)."""
+    req.ack()
+    s = req.services
+    user = (req.action or {}).get("selected_user")
+    if not user:
+        return
+    with s.db.read() as session:
+        engagement = click_engagement(req, session)
+    try:
+        row = _add_role(req, engagement.id, str(user), "main_contact", roles.ALL_GATES)  # type: ignore[arg-type]
+    except UserError:
+        refresh_welcome(s, engagement.id)  # the menu shows nobody picked again  # type: ignore[arg-type]
+        raise
+    if row is None:
+        req.reply(
+            s.notice(fmt("{who} already is the main contact; nothing changed.", who=Mention(str(user))))
+        )
+        return
+    req.reply(
+        s.notice(
+            fmt(
+                "{who} is now {customer}'s main contact: reminders of items nobody else at {customer} is "
+                "named for go to them.",
+                who=Mention(str(user)),
+                customer=engagement.customer_name,
+            )
+        )
+    )
+    after_roles_changed(s, engagement.id)  # type: ignore[arg-type]
+
+
 def cmd_team(req: Request, cmd: ParsedCommand) -> None:
     s = req.services
     engagement = require_engagement(req)
@@ -161,6 +202,7 @@ def cmd_team(req: Request, cmd: ParsedCommand) -> None:
             customer_name=engagement.customer_name,
             rows=rows,
             gates=_gate_titles(s, engagement.id),
+            command=s.command,
         )
     )  # type: ignore[arg-type]
 
@@ -193,7 +235,8 @@ def on_team_button(req: Request) -> None:
         engagement = click_engagement(req, session)
         if not actor_for(req, session, engagement).is_vendor:
             raise UserError("Only the implementation team manages roles.")
-    s.slack.open_view(req.trigger_id or "", _team_view(s, engagement, req.channel_id))
+    # The form acts on the engagement's channel, also when opened from a direct message.
+    s.slack.open_view(req.trigger_id or "", _team_view(s, engagement, engagement.channel_id))
 
 
 def on_team_remove(req: Request) -> None:
@@ -202,8 +245,12 @@ def on_team_remove(req: Request) -> None:
     role_id = req.action_number()
     with s.db.session() as session:
         engagement = click_engagement(req, session)
-        gone = roles.remove_role(session, engagement, actor_for(req, session, engagement), role_id, s.clock.now())
+        gone = roles.remove_role(
+            session, engagement, actor_for(req, session, engagement), role_id, s.clock.now()
+        )
     s.slack.update_view(req.view["id"], _team_view(s, engagement, req.channel_id))
+    if gone.role == "main_contact":
+        refresh_welcome(s, engagement.id)  # type: ignore[arg-type]
     after_roles_changed(s, engagement.id, removed=[gone.user_id])  # type: ignore[arg-type]
 
 
@@ -277,7 +324,7 @@ def on_team_submit(req: Request) -> None:
 def _added(name: str, role: str, row: roles.RoleRow | None) -> str:
     if row is None:
         return f"{name} already has that role; nothing changed."
-    return f":white_check_mark: {name} is now {'an' if role[0] in 'aeiou' else 'a'} {role}."
+    return f":white_check_mark: {name} is now {roles.with_article(role)}."
 
 
 def cmd_audit(req: Request, cmd: ParsedCommand) -> None:
@@ -320,6 +367,7 @@ def register(app: App, services: Services) -> None:
     app.action(REMOVE)(listener(services, on_team_remove))
     app.view("team_add")(listener(services, on_team_submit))
     app.action({"block_id": "person", "action_id": "value"})(listener(services, on_person_picked))
+    app.action("main_contact_pick")(listener(services, on_main_contact_pick))
 
 
 def cmd_side(req: Request, cmd: ParsedCommand) -> None:

@@ -19,10 +19,12 @@ preferences; ``chat.postMessage``'s ``reply_broadcast``):
   for the mentioned.
 - An edit (``chat.update``, ``replace_original``) notifies nobody, even when it adds a mention;
   an ephemeral message notifies nobody.
-- A push notification shows the message's ``text``; the client shows its blocks. The stand-in
-  counts a mention only when both carry it (the blocks' mrkdwn text or ``rich_text`` user
-  elements, and ``text``): a mention only in ``text`` of a message with blocks is never shown,
-  and one only in the blocks makes a push that does not name the person.
+- A mobile push shows the message's ``text``; the client shows its blocks (the blocks' mrkdwn text
+  or ``rich_text`` user elements). A mention in both is a plain ``mention``. A mention in only
+  one of them still notifies (and makes a thread followed), but its reason says which half is
+  missing — ``mention only in blocks`` (the push does not name the person) or ``mention only in
+  text`` (never shown) — so a test that asks "was this person reached properly" can refuse it,
+  and one that counts notifications still counts it.
 - Nobody is notified of their own message.
 """
 
@@ -41,6 +43,8 @@ SPECIAL_MENTION = re.compile(r"<!(channel|here|everyone)(?:\|[^>]*)?>")
 
 DIRECT = "direct message"
 MENTION = "mention"
+ONLY_IN_BLOCKS = "mention only in blocks"
+ONLY_IN_TEXT = "mention only in text"
 FOLLOWING = "following the thread"
 
 
@@ -110,23 +114,16 @@ def mentions_shown(blocks: list[Any] | None) -> tuple[set[str], set[str]]:
     return users, special
 
 
-def _effective(ws: Workspace, record: dict[str, Any]) -> tuple[set[str], set[str], list[tuple[str, str]]]:
-    """The mentions that count (shown and in the push text), and those that do not, with why."""
+def _mentions(record: dict[str, Any]) -> tuple[dict[str, str], set[str]]:
+    """{user: reason} of the message's mentions, and its special mentions (@channel, @here)."""
     in_text, special_text = mentions_in_text(record.get("text"))
-    if record.get("blocks"):
-        shown, special_shown = mentions_shown(record["blocks"])
-        users = in_text & shown
-        special = special_text & special_shown
-        lost = [
-            (u, "mentioned only in the blocks: the push text does not name them") for u in shown - in_text
-        ]
-        lost += [
-            (u, "mentioned only in the text, which a message with blocks does not show")
-            for u in in_text - shown
-        ]
-    else:
-        users, special, lost = in_text, special_text, []
-    return users, special, lost
+    if not record.get("blocks"):
+        return dict.fromkeys(in_text, MENTION), special_text
+    shown, special_shown = mentions_shown(record["blocks"])
+    users = dict.fromkeys(in_text & shown, MENTION)
+    users.update(dict.fromkeys(shown - in_text, ONLY_IN_BLOCKS))
+    users.update(dict.fromkeys(in_text - shown, ONLY_IN_TEXT))
+    return users, special_text | special_shown
 
 
 def _notify(ws: Workspace, record: dict[str, Any], user: str, reason: str, out: dict[str, str]) -> None:
@@ -160,19 +157,17 @@ def on_post(ws: Workspace, channel: Channel, record: dict[str, Any]) -> dict[str
     if channel.is_im:
         if channel.im_user and channel.im_user != poster:
             _notify(ws, record, channel.im_user, DIRECT, out)
+            ws.unread.setdefault((channel.im_user, channel.id), []).append(ts)
         return out
-    users, special, lost = _effective(ws, record)
-    for user, why in lost:
-        if user != poster:
-            _silence(ws, record, user, why)
+    users, special = _mentions(record)
     members = set(channel.members)
-    for user in sorted(users):
+    for user, why in sorted(users.items()):
         if user == poster:
             continue
         if user not in members:
             _silence(ws, record, user, "not a member of the channel")
             continue
-        _notify(ws, record, user, MENTION, out)
+        _notify(ws, record, user, why, out)
     for name in sorted(special):
         for user in channel.members:
             if user != poster and user != ws.bot_user_id:

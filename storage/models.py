@@ -422,3 +422,36 @@ class DryRunAttempt(SQLModel, table=True):
     channel_id: str | None = Field(default=None, max_length=32)
     ts: str | None = Field(default=None, max_length=32)
     thread_ts: str | None = Field(default=None, max_length=32)
+    # Who takes part (user ids, comma-separated), whom its reminders mention; None: the default
+    # (the lead, the customer's approvers and main contact, as they are when a reminder goes out).
+    participants: str | None = Field(default=None, max_length=1000)
+
+
+class Notification(SQLModel, table=True):
+    """Someone the bot notified (a mention in the channel, or a direct message): whom, when, by
+    which message, about what (`subject`: `item:12`, `signoff:3`, `dryrun:2`, `digest:2026-W49`,
+    `role:contributor`…), how (`via`: a mention, following the thread it replied in, a direct
+    message) and whether it was a reminder (`reminder`: counted by the notification budget,
+    `bot.reminders.budget`) or news (given work, named to a role). Written when the message has
+    landed; escalation counts only reminders that notified someone. The people mentioned in a
+    thread follow it: Slack notifies them of every later reply there."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        # The budget reads one person's reminders of a day through this index.
+        Index("ix_notification_user_at", "user_id", "at"),
+        Index("ix_notification_subject", "engagement_id", "subject"),
+        Index("ix_notification_thread", "channel_id", "thread_ts"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id", ondelete="CASCADE")
+    user_id: str = Field(max_length=32)
+    at: datetime = Field(sa_column=utc_column())
+    kind: str = Field(max_length=24)  # nudge | dryrun | digest | vendor | note | named | unnamed | escalation
+    subject: str = Field(max_length=64)
+    reminder: bool = False
+    via: str = Field(default="mention", max_length=16)  # mention | following | dm
+    channel_id: str = Field(default="", max_length=32)
+    ts: str = Field(default="", max_length=32)
+    thread_ts: str | None = Field(default=None, max_length=32)  # the thread it replied in

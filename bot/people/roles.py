@@ -1,5 +1,7 @@
-"""Roles per engagement: lead and consultants (vendor), approvers, contributors and an
-executive sponsor (customer). Approvers are named for every gate or for one gate."""
+"""Roles per engagement: lead and consultants (vendor), approvers, contributors, an executive
+sponsor and a main contact (customer). Approvers are named for every gate or for one gate. The
+main contact is whom reminders go to when nobody else on the customer's side is named for an item;
+the customer's own people may name theirs (the implementation team names every other role)."""
 
 from __future__ import annotations
 
@@ -15,8 +17,19 @@ from bot.people.organisations import pin_customer
 from bot.people.sides import CUSTOMER, CUSTOMER_ROLES, VENDOR, Actor, member_side
 from storage.models import Engagement, Gate, Member, MemberRole
 
-ROLES = ("approver", "contributor", "sponsor", "consultant", "lead")
+ROLES = ("approver", "contributor", "sponsor", "main_contact", "consultant", "lead")
 ALL_GATES = "*"
+ONE_PER_ENGAGEMENT = ("lead", "sponsor", "main_contact")  # a new one replaces the old
+
+
+def role_label(role: str) -> str:
+    """`main_contact` → `main contact`."""
+    return role.replace("_", " ")
+
+
+def with_article(role: str) -> str:
+    label = role_label(role)
+    return f"an {label}" if label[0] in "aeiou" else f"a {label}"
 
 
 @dataclass(frozen=True)
@@ -68,11 +81,14 @@ def set_role(
     now: datetime,
     enterprise_id: str | None = None,
 ) -> RoleRow | None:
-    """Give someone a role; returns None when they already had it."""
-    if not actor.is_vendor:
+    """Give someone a role; returns None when they already had it. The implementation team names
+    every role; the customer's people may name their main contact."""
+    if not actor.is_vendor and not (role == "main_contact" and actor.is_customer):
         raise UserError("Only the implementation team manages roles.")
     if role not in ROLES:
-        raise UserError(f"`{role[:20]}` is not a role; use approver, contributor, sponsor or consultant.")
+        raise UserError(
+            f"`{role[:20]}` is not a role; use approver, contributor, sponsor, main_contact or consultant."
+        )
     if gate_key != ALL_GATES:
         if role != "approver":
             raise UserError("Only approvers are named per gate; leave out `gate=` for this role.")
@@ -110,7 +126,7 @@ def set_role(
             now=now,
         )
         side = member_side(engagement, member)
-    a_role = f"an {role}" if role[0] in "aeiou" else f"a {role}"
+    a_role = with_article(role)
     if role in CUSTOMER_ROLES and side == VENDOR:
         raise UserError(
             f"{name} is on the vendor's side, and {a_role} speaks for the customer: the implementation "
@@ -136,7 +152,7 @@ def set_role(
     ).first()
     if existing is not None:
         return None
-    if role in ("lead", "sponsor"):  # one of each per engagement: the new one replaces the old
+    if role in ONE_PER_ENGAGEMENT:  # one of each per engagement: the new one replaces the old
         for old in session.exec(
             select(MemberRole)
             .join(Member, col(Member.id) == col(MemberRole.member_id))

@@ -1,14 +1,20 @@
-"""The weekly digest: phase and progress, what each side owes this week, the next milestone."""
+"""The weekly digest: phase and progress, what each side owes this week (naming each item's
+owner, and mentioning them as far as the notification budget allows), the next milestone."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
 
+from bot.people.recipients import for_item
+from bot.people.roles import team
+from bot.reminders.budget import Budget
 from bot.reminders.milestones import golive_date
 from bot.reminders.working_hours import CustomerClock, clock_of
+from bot.slack.nudges import names_of
 from storage.models import Engagement, EngagementPhase, Gate, Item
 
 MAX_PER_SIDE = 10
@@ -27,8 +33,18 @@ def digest_week(clock: CustomerClock, day: date) -> tuple[str, date] | None:
     return None
 
 
-def digest_context(session: Session, engagement: Engagement, now: datetime) -> dict[str, Any]:
+def digest_context(
+    session: Session,
+    engagement: Engagement,
+    now: datetime,
+    present: Collection[str] | None = None,
+    budget: Budget | None = None,
+) -> dict[str, Any]:
+    """What the digest says. Each item names whom it is for (`owners`: its assignee, or the
+    people named for its side); the digest mentions them — so Slack notifies them of what is due
+    this week — as far as the notification budget allows (`mentioned`); the others are named."""
     clock = clock_of(engagement)
+    rows = team(session, engagement)
     today = clock.today(now)
     week_end = today + timedelta(days=6 - today.weekday())
     phases = {
@@ -49,12 +65,25 @@ def digest_context(session: Session, engagement: Engagement, now: datetime) -> d
                 "due": item.due_on,
                 "overdue": item.due_on is not None and item.due_on < today,
                 "assignee": item.assignee_id,
+                "owners": for_item(rows, item.owner_side, item.assignee_id, present).people,
             }
         )
+    shown = {side: rows_[:MAX_PER_SIDE] for side, rows_ in owed.items()}
+    owners = list(
+        dict.fromkeys(u for side in ("customer", "vendor") for it in shown[side] for u in it["owners"])
+    )
+    mentioned = []
+    for user in owners:
+        if budget is None or budget.room(user):
+            mentioned.append(user)
+            if budget is not None:
+                budget.spend(user)
     return {
+        "mentioned": mentioned,
+        "names": names_of(session, engagement.id),  # type: ignore[arg-type]
         "week_of": today - timedelta(days=today.weekday()),
-        "owed": {side: rows[:MAX_PER_SIDE] for side, rows in owed.items()},
-        "owed_more": {side: max(0, len(rows) - MAX_PER_SIDE) for side, rows in owed.items()},
+        "owed": shown,
+        "owed_more": {side: max(0, len(rows_) - MAX_PER_SIDE) for side, rows_ in owed.items()},
         "milestone": next_milestone(session, engagement, today, clock.local(now)),
     }
 

@@ -2,7 +2,10 @@
 reminders, and their outcomes.
 
 Each scheduling is an attempt (`DryRunAttempt`); rescheduling supersedes the current one and keeps
-its outcome ("Issues found" stays on record and in the channel). The first attempt is announced
+its outcome ("Issues found" stays on record and in the channel). Each attempt keeps who takes part
+(by default the lead consultant, the customer's approvers and main contact, as they are when a
+message goes out; `set_participants` names them): its announcement and every reminder mention them,
+so Slack notifies them — a thread reply notifies nobody it does not mention. The first attempt is announced
 at the top level; later ones, the reminders (7 days, 1 business day and 1 hour before, and when it
 starts) and the outcomes go in its thread. The outcome can be recorded from the attempt's start
 time on: the outcome buttons appear on its announcement then. The engagement's `dryrun_*`
@@ -11,6 +14,7 @@ columns mirror the current attempt (what gates, the digest and the go-live day m
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
@@ -19,6 +23,8 @@ from sqlmodel import Session, col, func, select
 
 from bot.errors import UserError
 from bot.people import audit
+from bot.people.recipients import Named, dry_run_people
+from bot.people.roles import team
 from bot.people.sides import Actor
 from bot.reminders.milestones import golive_date, sync_schedule
 from bot.reminders.working_hours import clock_of
@@ -71,6 +77,40 @@ def current_attempt(session: Session, engagement_id: int) -> DryRunAttempt | Non
     ).first()
 
 
+def participants(session: Session, engagement: Engagement, present: Collection[str] | None = None) -> Named:
+    """Who takes part in the current dry run (of them, who is in the channel when `present`)."""
+    attempt = current_attempt(session, engagement.id)  # type: ignore[arg-type]
+    return dry_run_people(team(session, engagement), attempt.participants if attempt else None, present)
+
+
+def set_participants(
+    session: Session, engagement: Engagement, actor: Actor, people: list[str] | None, now: datetime
+) -> DryRunAttempt:
+    """Name who takes part in the current dry run (None: back to the default)."""
+    if not actor.is_vendor:
+        raise UserError("Only the implementation team says who takes part in the dry run.")
+    attempt = current_attempt(session, engagement.id)  # type: ignore[arg-type]
+    if attempt is None or attempt.superseded_at is not None:
+        raise UserError("No dry run is scheduled; schedule it first.")
+    if people is not None and not people:
+        raise UserError("Name at least one person, or `default` for the lead, approvers and main contact.")
+    stored = ",".join(dict.fromkeys(people))[:1000] if people else None
+    if stored == attempt.participants:
+        return attempt
+    attempt.participants = stored
+    session.add(attempt)
+    audit.record(
+        session,
+        engagement.id,  # type: ignore[arg-type]
+        actor,
+        "dryrun.participants",
+        "dry run",
+        {"attempt": attempt.number, "participants": people or "default"},
+        now=now,
+    )
+    return attempt
+
+
 def thread_root(session: Session, engagement_id: int) -> str | None:
     """The ts of the top-level announcement whose thread holds the dry run's story."""
     for attempt in attempts_of(session, engagement_id):
@@ -86,8 +126,15 @@ class Scheduled:
 
 
 def schedule(
-    session: Session, engagement: Engagement, actor: Actor, at: datetime, now: datetime
+    session: Session,
+    engagement: Engagement,
+    actor: Actor,
+    at: datetime,
+    now: datetime,
+    people: list[str] | None = None,
 ) -> Scheduled:
+    """Schedule (or reschedule) the dry run. `people`: who takes part, when named; else the
+    previous attempt's, else the default."""
     if not actor.is_vendor:
         raise UserError("Only the implementation team schedules the dry run.")
     if at <= now:
@@ -114,6 +161,11 @@ def schedule(
         at=at,
         scheduled_by=actor.user_id,
         created_at=now,
+        participants=(
+            ",".join(dict.fromkeys(people))[:1000]
+            if people
+            else (previous.participants if previous is not None else None)
+        ),
     )
     session.add(attempt)
     old = engagement.dryrun_at
@@ -239,21 +291,30 @@ def announcement(
             DryRunAttempt.engagement_id == engagement.id, DryRunAttempt.number == attempt.number + 1
         )
     ).first()
+    people = dry_run_people(team(session, engagement), attempt.participants).people
     return s.renderer.message(
         "dryrun_scheduled.json.j2",
         **overview(session, engagement, s.playbook, now),
         attempt=_attempt_data(engagement, attempt, names, now),
         next=_attempt_data(engagement, later, names, now) if later is not None else None,
         checklist=list(s.playbook.dry_run_checklist),
+        people=people,
+        chosen=attempt.participants is not None,
         command=s.command,
     )
 
 
 def reminder_message(
-    s: Services, session: Session, engagement: Engagement, offset: str | None, now: datetime
+    s: Services,
+    session: Session,
+    engagement: Engagement,
+    offset: str | None,
+    now: datetime,
+    people: list[str] | None = None,
 ) -> Message:
-    """A dry-run reminder, a short reply in the dry run's thread (the announcement holds the
-    checklist and, from the start, the outcome buttons)."""
+    """A dry-run reminder, a short reply in the dry run's thread that mentions the people taking
+    part (`people`) — a reply notifies nobody else. The announcement holds the checklist and,
+    from the start, the outcome buttons."""
     attempt = current_attempt(session, engagement.id)  # type: ignore[arg-type]
     at = attempt.at if attempt is not None else engagement.dryrun_at
     assert at is not None
@@ -265,6 +326,7 @@ def reminder_message(
         dryrun_at=at,
         local=clock.local(at),
         offset=offset,
+        people=people or [],
         command=s.command,
     )
 

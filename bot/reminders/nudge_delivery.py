@@ -1,12 +1,15 @@
-"""Sending a nudge reminder, thread by thread (see `bot.reminders.nudges` for what and where).
+"""Sending a nudge reminder (see `bot.reminders.nudges` for what, for whom and where).
 
-For each thread the sweep edits the live nudge or posts a new reply (through its own gateway,
-with message metadata naming the reminder, so a reply whose answer was lost is looked for in its
-thread before it is sent again). Each thread is recorded as it lands: its nudge row, the entries
-counted as nudged, and the thread marked done in the reminder's payload — a retry after a
-failure in a later thread sends only what is left. A replaced nudge is collapsed through the
-outbox. Last, entries that reached step 2 of the ladder are named to the lead consultant in a
-direct message (best effort: a failed DM is logged, the nudges stand).
+The channel's members are read first (a mention of someone outside it notifies nobody), then the
+nudge is planned under the notification budget: per thread a new reply mentioning the people it
+reminds, per person of the implementation team a direct message. Each message is sent through the
+sweep's own gateway, with message metadata naming the reminder and what it is about (so a reply
+whose answer was lost is looked for in its thread before it is sent again), and recorded as it
+lands: its nudge row, the people it notified (the notification ledger), the entries counted as
+nudged, and the topic marked done in the reminder's payload — a retry after a failure in a later
+thread sends only what is left. A replaced nudge is collapsed through the outbox. Last, the lead
+consultant is told privately of entries nobody can be notified of (once each), and of entries
+that reached step 2 of the ladder (best effort: a failed DM is logged, the nudges stand).
 """
 
 from __future__ import annotations
@@ -19,21 +22,35 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import update
 from sqlmodel import col
 
+from bot.people import notified
 from bot.people.members import lead_of
+from bot.reminders.budget import Budget
 from bot.reminders.nudges import (
+    Entry,
+    NudgePlan,
     ThreadPlan,
     dumps,
     entries,
     entries_again,
     mark_nudged,
-    plan_threads,
+    plan_nudge,
     stuck,
 )
 from bot.reminders.working_hours import clock_of
 from bot.slack.gateway import SlackCallFailed
 from bot.slack.home import refresh_homes
-from bot.slack.nudges import ESCALATION, LIVE, NUDGE, OPEN, REPLACED, refresh_row, render_nudge, render_row
-from bot.slack.sending import MESSAGE_GONE
+from bot.slack.nudges import (
+    ESCALATION,
+    LIVE,
+    NUDGE,
+    OPEN,
+    REPLACED,
+    UNNAMED,
+    names_of,
+    refresh_row,
+    render_nudge,
+    render_row,
+)
 from storage.models import Engagement, NudgeMessage, Reminder
 
 if TYPE_CHECKING:
@@ -52,6 +69,12 @@ def deliver_nudge(sw: Sweeper, reminder_id: int, now: datetime, report: SweepRep
     from bot.reminders.sweep import REMINDER_EVENT, Outgoing
 
     s = sw.s
+    with s.db.read() as session:
+        reminder = session.get(Reminder, reminder_id)
+        engagement = session.get(Engagement, reminder.engagement_id) if reminder is not None else None
+        channel_id = engagement.channel_id if engagement is not None else None
+    # Who is in the channel, asked before any transaction (a Slack call).
+    present = sw.members(channel_id) if channel_id else None
     with s.db.session() as session:
         reminder = session.get(Reminder, reminder_id)
         if reminder is None or reminder.claimed_by != sw.worker:
@@ -71,23 +94,39 @@ def deliver_nudge(sw: Sweeper, reminder_id: int, now: datetime, report: SweepRep
         unconfirmed = reminder.unconfirmed_since is not None
         payload = json.loads(reminder.payload or "{}")
         again = payload.get("again")
-        plans: list[ThreadPlan] = []
+        plan = NudgePlan()
         if why is None:
             assert engagement is not None
             due = (
-                entries_again(session, engagement, again, now)
+                entries_again(session, engagement, again, now, present)
                 if again is not None
-                else entries(session, engagement, now)
+                else entries(session, engagement, now, present)
             )
             done_topics = set(payload.get("done") or [])
-            plans = [
-                p
-                for p in plan_threads(s, session, engagement, due, force_new=again is not None)
-                if p.topic not in done_topics
-            ]
+            plan = plan_nudge(
+                s, session, engagement, due, Budget(session, engagement, now), again=again is not None
+            )
+            plan.threads = [p for p in plan.threads if p.topic not in done_topics]
             engagement_id, channel, name = engagement.id, engagement.channel_id, engagement.customer_name
-            if not plans and not done_topics:
-                why = "nothing due any more"
+            if not plan.threads and not plan.unnamed and not done_topics:
+                if plan.held and again is not None:
+                    # The lead asked for it: it goes out on the next working day the budget allows.
+                    clock = clock_of(engagement)
+                    nxt = clock.at_local(clock.calendar.add(clock.today(now), 1), clock.start)
+                    session.execute(
+                        update(Reminder)
+                        .where(col(Reminder.id) == reminder_id)
+                        .values(due_at=nxt, claimed_by=None, claim_until=None)
+                    )
+                    report.skipped.append(
+                        f"{key}: held back by the notification budget, moved to {nxt.isoformat()}"
+                    )
+                    return
+                why = (
+                    "held back by the notification budget: " + ", ".join(e.ref for e in plan.held)
+                    if plan.held
+                    else "nothing due any more"
+                )
     if why is not None:
         sw._finish(reminder_id, now, "skipped", status="skipped", last_error=why[:200])
         report.skipped.append(f"{key}: {why}")
@@ -95,18 +134,18 @@ def deliver_nudge(sw: Sweeper, reminder_id: int, now: datetime, report: SweepRep
     out = Outgoing(reminder_id, engagement_id, NUDGE, channel, None)  # type: ignore[arg-type]
     sent_ts: str | None = None
     try:
-        for plan in plans:
+        for thread in plan.threads:
             ts = _send_thread(
-                sw, plan, out, key, attempts, unconfirmed, now, report, again is not None, REMINDER_EVENT
+                sw, thread, out, key, attempts, unconfirmed, now, report, again is not None, REMINDER_EVENT
             )
             sent_ts = sent_ts or ts
-            payload.setdefault("done", []).append(plan.topic)
+            payload.setdefault("done", []).append(thread.topic)
             payload.setdefault("threads", []).append(
                 {
-                    "topic": plan.topic,
+                    "topic": thread.topic,
                     "ts": ts,
-                    "refs": [e.ref for e in plan.due],
-                    "edited": plan.edit is not None,
+                    "refs": [e.ref for e in thread.due],
+                    "notified": thread.people,
                 }
             )
             with s.db.session() as session:
@@ -117,17 +156,22 @@ def deliver_nudge(sw: Sweeper, reminder_id: int, now: datetime, report: SweepRep
                 )
     except _Stop:
         return
+    _tell_lead_nobody_named(sw, engagement_id, plan.unnamed, now)  # type: ignore[arg-type]
     if again is None:
-        _escalate(sw, engagement_id, stuck(plans), now)  # type: ignore[arg-type]
+        _escalate(sw, engagement_id, stuck(plan), now)  # type: ignore[arg-type]
+    if plan.held:
+        payload["held"] = [e.ref for e in plan.held]
     sw._sent(reminder_id, now, sent_ts, attempts + 1, payload)
     # Items went overdue since the Home was drawn: the team's Home shows them (after the sweep,
     # through the outbox, only for people who opened it).
     refresh_homes(s, engagement_id)  # type: ignore[arg-type]
-    refs = [e.ref for p in plans for e in p.due]
+    refs = [e.ref for p in plan.threads for e in p.due]
     report.sent.append(
         f"nudge → {channel}: {name} · "
-        + "; ".join(p.describe() for p in plans)
+        + "; ".join(p.describe() for p in plan.threads)
         + (f" [{', '.join(refs)}]" if refs else "")
+        + (f"; nobody named for {', '.join(e.ref for e in plan.unnamed)}" if plan.unnamed else "")
+        + (f"; held back: {', '.join(e.ref for e in plan.held)}" if plan.held else "")
     )
 
 
@@ -153,43 +197,29 @@ def _send_thread(
     again: bool,
     event: str,
 ) -> str:
-    """Edit or post one thread's nudge and record it; returns its ts. Raises _Stop after
-    scheduling a retry or flagging the channel."""
+    """Post one thread's (or one person's) nudge and record whom it notified; returns its ts.
+    Raises _Stop after scheduling a retry or flagging the channel."""
     s = sw.s
     with s.db.read() as session:
         engagement = session.get(Engagement, out.engagement_id)
         assert engagement is not None
-        message = render_nudge(s, session, engagement, plan.entries, now)
-    if plan.edit is not None:
+        message = render_nudge(s, session, engagement, plan.entries, now, direct=plan.direct)
+    if plan.direct:
         try:
-            sw.slack.update(out.channel, plan.edit.ts, message)
-        except SlackCallFailed as exc:
-            if exc.channel_gone:
-                _fail(sw, out, exc.error, attempts, now, report, key)
-            if exc.error not in MESSAGE_GONE:
-                sw._retry(out.reminder_id, now, attempts, exc.error, report, key)
-                raise _Stop() from exc
-            # Deleted or no longer editable: post a new one in its place.
-            plan.replaces, plan.edit = plan.edit, None
+            channel = sw.slack.open_dm(plan.user)  # type: ignore[arg-type]
         except Exception as exc:
-            sw._retry(out.reminder_id, now, attempts, f"{type(exc).__name__}: {exc}", report, key)
+            sw._retry(out.reminder_id, now, attempts, f"opening a DM: {exc}", report, key)
             raise _Stop() from exc
-        else:
-            with s.db.session() as session:
-                row = session.get(NudgeMessage, plan.edit.id)
-                if row is not None:
-                    row.entries, row.updated_at = dumps(plan.entries), now
-                    session.add(row)
-                mark_nudged(session, plan.due, now, again=again)
-            return plan.edit.ts
-    ts = _post(sw, plan, out, message, key, attempts, unconfirmed, now, report, event)
+    else:
+        channel = out.channel
+    ts = _post(sw, plan, out, channel, message, key, attempts, unconfirmed, now, report, event)
     with s.db.session() as session:
         session.add(
             NudgeMessage(
                 engagement_id=out.engagement_id,
                 kind=NUDGE,
                 topic=plan.topic,
-                channel_id=out.channel,
+                channel_id=channel,
                 ts=ts,
                 thread_ts=plan.parent,
                 people=",".join(plan.people)[:1000],
@@ -204,6 +234,34 @@ def _send_thread(
             if old is not None:
                 old.status, old.updated_at = REPLACED, now
                 session.add(old)
+        for user in plan.people:
+            notified.record(
+                session,
+                out.engagement_id,
+                [user],
+                kind="vendor" if plan.direct else NUDGE,
+                subjects=[e.subject for e in plan.due if user in e.mentions],
+                now=now,
+                reminder=True,
+                channel=channel,
+                ts=ts,
+                thread_ts=plan.parent,
+                via="dm" if plan.direct else "mention",
+            )
+        if plan.following:  # Slack notifies the thread's followers too: they count
+            notified.record(
+                session,
+                out.engagement_id,
+                plan.following,
+                kind=NUDGE,
+                subjects=[f"thread:{plan.parent}"],
+                now=now,
+                reminder=True,
+                channel=channel,
+                ts=ts,
+                thread_ts=plan.parent,
+                via="following",
+            )
         mark_nudged(session, plan.due, now, again=again)
     if plan.replaces is not None:
         replaced = plan.replaces
@@ -212,10 +270,25 @@ def _send_thread(
     return ts
 
 
+def _metadata(event: str, key: str, plan: ThreadPlan) -> dict[str, Any]:
+    """What the message is, for finding it again and for reading it without its text."""
+    return {
+        "event_type": event,
+        "event_payload": {
+            "key": key,
+            "kind": NUDGE,
+            "topic": plan.topic,
+            "subjects": [e.subject for e in plan.due],
+            "for": plan.people,
+        },
+    }
+
+
 def _post(
     sw: Sweeper,
     plan: ThreadPlan,
     out: Any,
+    channel: str,
     message: Any,
     key: str,
     attempts: int,
@@ -226,10 +299,11 @@ def _post(
 ) -> str:
     from bot.reminders.sweep import CANNOT_LOOK
 
-    if unconfirmed:
+    if unconfirmed and not plan.direct:
         # An earlier post timed out: Slack may have posted it all the same. Look in its thread first.
+        # (Direct messages cannot be looked in: the bot does not read them, im:history.)
         try:
-            found = sw.slack.find_by_metadata(out.channel, event, key, thread_ts=plan.parent)
+            found = sw.slack.find_by_metadata(channel, event, key, thread_ts=plan.parent)
         except SlackCallFailed as exc:
             if exc.error not in CANNOT_LOOK:
                 sw._retry(
@@ -242,14 +316,14 @@ def _post(
             sw._retry(out.reminder_id, now, attempts, f"checking the earlier post: {exc}", report, key)
             raise _Stop() from exc
         if found is not None:
-            sw.slack.record(out.channel, found, kind=NUDGE, key=plan.topic, engagement_id=out.engagement_id)
+            sw.slack.record(channel, found, kind=NUDGE, key=plan.topic, engagement_id=out.engagement_id)
             log.info("%s: the earlier post that timed out had landed (%s); not sending it again", key, found)
             return found
-    metadata = {"event_type": event, "event_payload": {"key": key, "kind": NUDGE, "topic": plan.topic}}
+    metadata = _metadata(event, key, plan)
     for parent in (plan.parent, None):
         try:
             return sw.slack.post(
-                out.channel,
+                channel,
                 message,
                 kind=NUDGE,
                 key=plan.topic,
@@ -258,7 +332,7 @@ def _post(
                 thread_ts=parent,
             )
         except SlackCallFailed as exc:
-            if exc.channel_gone:
+            if exc.channel_gone and not plan.direct:
                 _fail(sw, out, exc.error, attempts, now, report, key)
             if exc.error in THREAD_GONE and parent is not None:
                 log.warning(
@@ -283,6 +357,56 @@ def _fail(
     sw._finish(out.reminder_id, now, "failed", status="failed", last_error=error, attempts=attempts + 1)
     report.failed.append(f"{key}: {error}")
     raise _Stop()
+
+
+def _tell_lead_nobody_named(sw: Sweeper, engagement_id: int, unnamed: list[Entry], now: datetime) -> None:
+    """Entries nobody can be notified of: the lead consultant is told privately, once per entry,
+    instead of a reminder posted into the void."""
+    if not unnamed:
+        return
+    s = sw.s
+    with s.db.read() as session:
+        engagement = session.get(Engagement, engagement_id)
+        lead = lead_of(session, engagement_id)
+        fresh = [
+            e for e in unnamed if not notified.told(session, engagement_id, None, f"unnamed:{e.subject}")
+        ]
+        if engagement is None or not fresh:
+            return
+        if lead is None:
+            log.info(
+                "engagement %s: nobody is named for %s, and no lead to tell",
+                engagement_id,
+                [e.ref for e in fresh],
+            )
+            return
+        names = names_of(session, engagement_id)
+        message = s.renderer.message(
+            "unnamed_dm.json.j2",
+            customer_name=engagement.customer_name,
+            channel=engagement.channel_id,
+            entries=[e.as_dict() for e in fresh],
+            names=names,
+            command=s.command,
+        )
+    try:
+        channel, ts = sw.slack.dm_recorded(lead.user_id, message, kind=UNNAMED, engagement_id=engagement_id)
+    except Exception as exc:
+        log.warning("could not tell %s that nobody is named: %s", lead.user_id, exc)
+        return
+    with s.db.session() as session:
+        notified.record(
+            session,
+            engagement_id,
+            [lead.user_id],
+            via="dm",
+            kind=UNNAMED,
+            subjects=[f"unnamed:{e.subject}" for e in fresh],
+            now=now,
+            reminder=False,
+            channel=channel,
+            ts=ts,
+        )
 
 
 def _escalate(sw: Sweeper, engagement_id: int, entries_: list[Any], now: datetime) -> None:
@@ -319,3 +443,15 @@ def _escalate(sw: Sweeper, engagement_id: int, entries_: list[Any], now: datetim
     with s.db.session() as session:
         row.channel_id, row.ts = channel, ts
         session.add(row)
+        notified.record(
+            session,
+            engagement_id,
+            [lead.user_id],
+            via="dm",
+            kind=ESCALATION,
+            subjects=[e.subject for e in entries_],
+            now=now,
+            reminder=False,
+            channel=channel,
+            ts=ts,
+        )

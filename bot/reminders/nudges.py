@@ -1,37 +1,47 @@
-"""What a nudge says and where it goes: open customer items past due and sign-offs pending too
-long, each at most once per cadence (business days), never while snoozed or blocked, never for a
-gate that waits on something else (the final go-live approval before a passed dry run).
+"""What a nudge says, whom it is for and where it goes: open items past their due date and
+sign-offs pending too long, each at most once per cadence (business days), never while snoozed or
+blocked, never for a gate that waits on something else (the final go-live approval before a
+passed dry run).
 
-Where: in threads, under what each entry is about — items under their phase's live checklist, a
-sign-off under its request (`plan_threads`). One live nudge per thread.
+Whom (`bot.people.recipients`): an item's assignee, or with none the people named for its side (the
+customer's contributors, else approvers, else main contact; the implementation team's lead); a
+sign-off's approvers. Someone named who is not in the channel is skipped for the next in line.
 
-Edited, not repeated: a nudge is the latest for its people while it is the live nudge of its
-thread and already lists every due entry with the same people to mention. Then the next reminder
-edits it (the "overdue" counts move on; nobody is notified again). An entry it does not list yet,
-or a different person for one (a reassigned item, a new approver), makes a new reply, which
-mentions them and takes over what was still open in the old one; the old one is collapsed to a
-line pointing to the new one.
+Every nudge notifies the people it is for, under Slack's rules (a thread reply notifies only whom
+it mentions, an edit nobody): a customer entry is a new reply, in the thread of what it is about
+(items under their phase's live checklist, a sign-off under its request), that mentions its
+people, and takes over what the thread's live nudge still had open (which collapses to a line); a
+vendor item is a direct message to its person. Edits only keep a nudge true (ticked, snoozed…);
+they are never counted as reminders.
 
-The escalation ladder, in private first: step 1, the nudge mentions the assignee (or the
-customer's contributors, or a sign-off's approvers); step 2, after `ESCALATE_AFTER` nudges without
-progress, the lead consultant gets a direct message naming the stuck entries (they may nudge
-again now, snooze, or bring in the customer's sponsor). The bot never mentions the sponsor in the
-channel on its own.
+The notification budget (`bot.reminders.budget`) decides, person by person, what may notify today;
+an entry it holds back stays due for the next working day. An entry nobody can be notified of
+(nobody named, or nobody of them in the channel) is not posted into the void: the lead consultant
+is told privately, once.
+
+The escalation ladder, in private first: step 1, nudges that notify the people named; step 2,
+after `ESCALATE_AFTER` notifying nudges without progress, the lead consultant gets a direct
+message naming the stuck entries (they may nudge again now, snooze, or bring in the customer's
+sponsor). The bot never mentions the sponsor in the channel on its own.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot.people.roles import approvers_for, people_with
+from bot.people.recipients import for_gate, for_item
+from bot.people.roles import RoleRow, team
+from bot.people.sides import VENDOR
+from bot.reminders.budget import Budget
 from bot.reminders.working_hours import CustomerClock, clock_of
 from bot.services import Services
-from bot.slack.nudges import live_nudges, load_entries
+from bot.slack.nudges import direct_topic, live_nudges, load_entries
 from bot.slack.publish import checklist_thread
 from storage.models import (
     DryRunAttempt,
@@ -56,10 +66,17 @@ class Entry:
     ref: str
     title: str
     detail: str
+    # Whom this message mentions for it (the budget may leave out some of `people`); a nudge that
+    # only carries an entry over from the one it replaces mentions nobody for it.
     mentions: list[str] = field(default_factory=list)
     nudges_before: int = 0
     phase: int = 0  # the item's phase number (a sign-off: its gate's phase)
     request_ts: str | None = None
+    side: str = "customer"  # whose item: customer | vendor (a sign-off is the customer's)
+    people: list[str] = field(default_factory=list)  # whom it is for
+    role: str = ""  # as what: assignee, contributors, approvers, main contact, lead
+    absent: list[str] = field(default_factory=list)  # named, but not in the channel
+    heard_since: str | None = None  # ISO instant its snooze ended: they asked to hear again then
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,6 +84,16 @@ class Entry:
     @property
     def key(self) -> tuple[str, int]:
         return self.kind, self.id
+
+    @property
+    def subject(self) -> str:
+        """What the notification ledger calls it: `item:12`, `signoff:3`."""
+        return f"{self.kind}:{self.id}"
+
+    @property
+    def private(self) -> bool:
+        """Reminded by direct message: the implementation team's own items."""
+        return self.kind == "item" and self.side == VENDOR
 
 
 def _due_text(due: date, today: date, count: int) -> str:
@@ -76,7 +103,7 @@ def _due_text(due: date, today: date, count: int) -> str:
 
 
 def _item_due(item: Item, today: date, clock: CustomerClock, cadence: int, now: datetime) -> bool:
-    if item.status != "open" or item.owner_side != "customer" or item.due_on is None or item.due_on >= today:
+    if item.status != "open" or item.due_on is None or item.due_on >= today:
         return False
     if item.blocked_reason:
         return False
@@ -87,10 +114,10 @@ def _item_due(item: Item, today: date, clock: CustomerClock, cadence: int, now: 
 
 def item_ready_on(item: Any, clock: CustomerClock, cadence: int) -> date | None:
     """The first local date on which `_item_due` holds for the item as it is now, or None when
-    it never will without a change (done, the vendor's, undated, blocked). `_item_due` is
+    it never will without a change (done, undated, blocked). `_item_due` is
     monotonic in the day (overdue stays overdue, snoozes and the cadence run out), so the item
     is due on every day from this one until something changes it."""
-    if item.status != "open" or item.owner_side != "customer" or item.due_on is None or item.blocked_reason:
+    if item.status != "open" or item.due_on is None or item.blocked_reason:
         return None
     day: date = item.due_on + timedelta(days=1)
     if item.snoozed_until is not None:
@@ -156,7 +183,6 @@ def ready_dates(session: Session, engagements: list[Engagement]) -> dict[int, da
         ).where(
             col(Item.engagement_id).in_(list(by_id)),
             col(Item.status) == "open",
-            col(Item.owner_side) == "customer",
             col(Item.due_on).is_not(None),
         )
     ):
@@ -187,10 +213,13 @@ def ready_dates(session: Session, engagements: list[Engagement]) -> dict[int, da
 
 
 class _Context:
-    """What building entries of one engagement reads once: its clock, phases, contributors."""
+    """What building entries of one engagement reads once: its clock, phases, roles, and who is in
+    its channel (`present`: None when not known)."""
 
-    def __init__(self, session: Session, engagement: Engagement, now: datetime) -> None:
-        self.session, self.engagement, self.now = session, engagement, now
+    def __init__(
+        self, session: Session, engagement: Engagement, now: datetime, present: Collection[str] | None = None
+    ) -> None:
+        self.session, self.engagement, self.now, self.present = session, engagement, now, present
         self.clock = clock_of(engagement)
         self.today = self.clock.today(now)
         self.phases = {
@@ -199,20 +228,20 @@ class _Context:
                 select(EngagementPhase).where(EngagementPhase.engagement_id == engagement.id)
             )
         }
-        self._contributors: list[str] | None = None
+        self._rows: list[RoleRow] | None = None
 
     @property
-    def contributors(self) -> list[str]:
-        if self._contributors is None:
-            self._contributors = [
-                r.user_id
-                for r in people_with(self.session, self.engagement, "contributor")
-                if r.side == "customer"
-            ]
-        return self._contributors
+    def rows(self) -> list[RoleRow]:
+        if self._rows is None:
+            self._rows = team(self.session, self.engagement)
+        return self._rows
 
     def item_entry(self, item: Item) -> Entry:
         phase = self.phases[item.phase_id]
+        named = for_item(self.rows, item.owner_side, item.assignee_id, self.present)
+        heard = None
+        if item.snoozed_until is not None and item.snoozed_until <= self.today:
+            heard = self.clock.at_local(item.snoozed_until, time(0, 0)).isoformat()
         return Entry(
             kind="item",
             id=item.id,  # type: ignore[arg-type]
@@ -221,14 +250,19 @@ class _Context:
             detail=_due_text(item.due_on, self.today, item.nudge_count)  # type: ignore[arg-type]
             if item.due_on is not None and item.due_on < self.today
             else (f"due {item.due_on:%a %-d %b}" if item.due_on else "no due date"),
-            mentions=[item.assignee_id] if item.assignee_id else self.contributors,
             nudges_before=item.nudge_count,
             phase=phase.number,
+            side=item.owner_side,
+            people=named.people,
+            role=named.role,
+            absent=named.absent,
+            heard_since=heard,
         )
 
     def signoff_entry(self, request: SignoffRequest, gate: Gate, since: datetime) -> Entry:
         waited = self.clock.business_days_since(since, self.now)
         phase = self.phases.get(gate.phase_id)
+        named = for_gate(self.rows, gate.key, self.present)
         return Entry(
             kind="signoff",
             id=request.id,  # type: ignore[arg-type]
@@ -236,21 +270,25 @@ class _Context:
             title=gate.title,
             detail=f"sign-off requested {request.requested_at.astimezone(self.clock.zone):%a %-d %b}, "
             f"waiting {waited} business day{'s' if waited != 1 else ''}",
-            mentions=[a.user_id for a in approvers_for(self.session, self.engagement, gate.key)],
             nudges_before=request.nudge_count,
             phase=phase.number if phase else 0,
             request_ts=request.ts,
+            people=named.people,
+            role=named.role,
+            absent=named.absent,
         )
 
 
-def entries(session: Session, engagement: Engagement, now: datetime) -> list[Entry]:
-    """What is due for a nudge now, oldest first."""
-    ctx = _Context(session, engagement, now)
+def entries(
+    session: Session, engagement: Engagement, now: datetime, present: Collection[str] | None = None
+) -> list[Entry]:
+    """What is due for a nudge now, oldest first: both sides' items, and sign-offs."""
+    ctx = _Context(session, engagement, now, present)
     cadence = max(engagement.cadence_days, 1)
     out: list[Entry] = []
     items = session.exec(
         select(Item)
-        .where(Item.engagement_id == engagement.id, Item.status == "open", Item.owner_side == "customer")
+        .where(Item.engagement_id == engagement.id, Item.status == "open")
         .order_by(col(Item.due_on), col(Item.id))
     ).all()
     for item in items:
@@ -278,10 +316,16 @@ def entries(session: Session, engagement: Engagement, now: datetime) -> list[Ent
     return out[:MAX_ENTRIES]
 
 
-def entries_again(session: Session, engagement: Engagement, keys: list[Any], now: datetime) -> list[Entry]:
+def entries_again(
+    session: Session,
+    engagement: Engagement,
+    keys: list[Any],
+    now: datetime,
+    present: Collection[str] | None = None,
+) -> list[Entry]:
     """The listed entries (`[kind, id]`) that are still open and can be acted on: what the lead
     asked to nudge again, whatever the cadence says."""
-    ctx = _Context(session, engagement, now)
+    ctx = _Context(session, engagement, now, present)
     out: list[Entry] = []
     for kind, entry_id in keys:
         if kind == "item":
@@ -316,35 +360,66 @@ def mark_nudged(session: Session, sent: list[Entry], now: datetime, *, again: bo
 
 
 def next_nudge_preview(
-    session: Session, engagement: Engagement, now: datetime
+    session: Session, engagement: Engagement, now: datetime, present: Collection[str] | None = None
 ) -> tuple[datetime, list[Entry]]:
     """When the next nudge can go out (the customer's next working window) and what it would list."""
     at = clock_of(engagement).next_window(now)
-    return at, entries(session, engagement, at)
+    return at, entries(session, engagement, at, present)
 
 
 # -- threads ---------------------------------------------------------------------------------
 @dataclass
 class ThreadPlan:
-    """One thread's part of a nudge: edit its live nudge (`edit`), or post a new reply that
-    takes over from the live one (`replaces`)."""
+    """One thread's part of a nudge: a new reply mentioning the people of the entries due
+    (`due`), listing them and what the thread's live nudge (`replaces`) still had open."""
 
     topic: str
     parent: str | None
     entries: list[dict[str, Any]]
     due: list[Entry]
     people: list[str]
-    edit: NudgeMessage | None = None
     replaces: NudgeMessage | None = None
+    user: str | None = None  # a direct message to this person (the implementation team's items)
+    following: list[str] = field(default_factory=list)  # notified as the thread's followers
+
+    @property
+    def direct(self) -> bool:
+        return self.user is not None
 
     def describe(self) -> str:
-        return f"{'edit' if self.edit else 'post'} {self.topic}: " + ", ".join(e.ref for e in self.due)
+        where = f"dm {self.user}" if self.user else self.topic
+        return f"post {where}: " + ", ".join(e.ref for e in self.due)
 
 
-def _still_open(session: Session, raw: dict[str, Any]) -> bool:
+@dataclass
+class NudgePlan:
+    """What one nudge sends: thread replies and direct messages (`threads`), the entries nobody
+    can be notified of (`unnamed`: the lead is told), and those the budget holds back (`held`)."""
+
+    threads: list[ThreadPlan] = field(default_factory=list)
+    unnamed: list[Entry] = field(default_factory=list)
+    held: list[Entry] = field(default_factory=list)
+
+    def notified(self) -> list[Entry]:
+        """Each entry that notifies someone with this nudge, once."""
+        seen: dict[tuple[str, int], Entry] = {}
+        for plan in self.threads:
+            for e in plan.due:
+                seen.setdefault(e.key, e)
+        return list(seen.values())
+
+
+def _still_open(session: Session, raw: dict[str, Any], today: date) -> bool:
+    """Still waiting on someone now: carried over into the nudge that replaces its message (a
+    blocked or snoozed item is not: it comes back as a fresh entry when it is due again)."""
     if raw.get("kind") == "item":
         item = session.get(Item, raw.get("id"))
-        return item is not None and item.status == "open"
+        return (
+            item is not None
+            and item.status == "open"
+            and not item.blocked_reason
+            and not (item.snoozed_until is not None and item.snoozed_until > today)
+        )
     request = session.get(SignoffRequest, raw.get("id"))
     return request is not None and request.status == "open"
 
@@ -357,51 +432,109 @@ def thread_of(s: Services, engagement_id: int, entry: Entry) -> tuple[str, str |
     return (f"checklist:{found[0]}", found[1]) if found else (TOP, None)
 
 
-def plan_threads(
-    s: Services, session: Session, engagement: Engagement, due: list[Entry], *, force_new: bool = False
-) -> list[ThreadPlan]:
-    """Per thread: edit the live nudge when it is still the latest for its people (it lists every
-    due entry with the same people), else post a new reply carrying what the live one still has
-    open. `force_new`: always post (the lead asked to nudge again)."""
-    groups: dict[str, tuple[str | None, list[Entry]]] = {}
-    for entry in due:
-        topic, parent = thread_of(s, engagement.id, entry)  # type: ignore[arg-type]
-        groups.setdefault(topic, (parent, []))[1].append(entry)
+def _heard(entry: Entry) -> datetime | None:
+    return datetime.fromisoformat(entry.heard_since) if entry.heard_since else None
+
+
+def _admit(
+    budget: Budget, group: list[Entry], *, again: bool, following: set[str] | None = None
+) -> list[Entry]:
+    """Who of each entry's people this message may notify: not reminded of it lately (unless the
+    lead asked again), and with room left today. Sets `mentions`; returns the entries notifying
+    someone. Room is per message: one message is one notification, however many entries it lists.
+    `following`: who follows the thread it replies in — Slack notifies them too, mentioned or not,
+    so when one of them has no room left the whole message waits."""
+    wanted: dict[str, list[Entry]] = {}
+    for e in group:
+        e.mentions = []
+        for user in e.people:
+            if again or budget.spaced(user, e.subject, heard_since=_heard(e)):
+                wanted.setdefault(user, []).append(e)
+    admitted = [user for user in wanted if budget.room(user)]
+    passive = (following or set()) - set(admitted)
+    if not admitted or any(not budget.room(user) for user in passive):
+        return []
+    for user in admitted:
+        budget.spend(user, [e.subject for e in wanted[user]])
+        for e in wanted[user]:
+            e.mentions.append(user)
+    for user in passive:
+        budget.spend(user)
+    return [e for e in group if e.mentions]
+
+
+def plan_nudge(
+    s: Services,
+    session: Session,
+    engagement: Engagement,
+    due: list[Entry],
+    budget: Budget,
+    *,
+    again: bool = False,
+) -> NudgePlan:
+    """Per thread (sign-offs first, then each phase's checklist) a new reply for the entries that
+    may notify someone now, carrying what the thread's live nudge still has open; per person of the
+    implementation team a direct message for their items. `again`: the lead asked to nudge again
+    (the spacing rule steps aside; the daily limit does not)."""
+    plan = NudgePlan()
     live: dict[str, NudgeMessage] = {}
     for row in live_nudges(session, engagement.id):  # type: ignore[arg-type]
         live[row.topic] = row  # oldest first: the newest wins
-    plans: list[ThreadPlan] = []
+    groups: dict[str, tuple[str | None, list[Entry]]] = {}
+    direct: dict[str, list[Entry]] = {}
+    for entry in sorted(due, key=lambda e: (e.kind != "signoff", e.phase)):
+        if not entry.people:
+            plan.unnamed.append(entry)
+        elif entry.private:
+            for user in entry.people:
+                direct.setdefault(user, []).append(Entry(**{**entry.as_dict(), "people": [user]}))
+        else:
+            topic, parent = thread_of(s, engagement.id, entry)  # type: ignore[arg-type]
+            groups.setdefault(topic, (parent, []))[1].append(entry)
     for topic, (parent, group) in groups.items():
-        row = live.get(topic)
-        old = load_entries(row) if row is not None else []
-        listed = {(o.get("kind"), o.get("id")): o for o in old}
-        fresh = {e.key: e.as_dict() for e in group}
-        same = (
-            row is not None
-            and not force_new
-            and row.thread_ts == parent
-            and all(
-                e.key in listed and sorted(listed[e.key].get("mentions") or []) == sorted(e.mentions)
-                for e in group
+        following = budget.followers(engagement.channel_id, parent)
+        admitted = _admit(budget, group, again=again, following=following)
+        plan.held += [e for e in group if not e.mentions]
+        if admitted:
+            thread = _thread(session, topic, parent, admitted, live.get(topic), budget.today)
+            thread.following = sorted(following - set(thread.people))
+            plan.threads.append(thread)
+    for user, mine in direct.items():
+        admitted = _admit(budget, mine, again=again)
+        plan.held += [e for e in mine if not e.mentions]
+        if admitted:
+            topic = direct_topic(user)
+            plan.threads.append(
+                _thread(session, topic, None, admitted, live.get(topic), budget.today, user=user)
             )
-        )
-        if same:
-            assert row is not None
-            kept = [fresh.get((o.get("kind"), o.get("id")), o) for o in old]  # type: ignore[call-overload]
-            plans.append(
-                ThreadPlan(topic, parent, kept, group, row.people.split(",") if row.people else [], edit=row)
-            )
-            continue
-        carried = [o for o in old if (o.get("kind"), o.get("id")) not in fresh and _still_open(session, o)]
-        listing = [*fresh.values(), *carried][:MAX_ENTRIES]
-        people = sorted({u for e in listing for u in e.get("mentions") or []})
-        plans.append(ThreadPlan(topic, parent, listing, group, people, replaces=row))
-    return plans
+    return plan
 
 
-def stuck(plans: list[ThreadPlan]) -> list[Entry]:
-    """Entries that reach step 2 with this nudge: `ESCALATE_AFTER` nudges went without progress."""
-    return [e for p in plans for e in p.due if e.nudges_before == ESCALATE_AFTER]
+def _thread(
+    session: Session,
+    topic: str,
+    parent: str | None,
+    admitted: list[Entry],
+    row: NudgeMessage | None,
+    today: date,
+    user: str | None = None,
+) -> ThreadPlan:
+    fresh = {e.key: e.as_dict() for e in admitted}
+    old = load_entries(row) if row is not None else []
+    carried = [
+        {**o, "mentions": []}
+        for o in old
+        if (o.get("kind"), o.get("id")) not in fresh and _still_open(session, o, today)
+    ]
+    listing = [*fresh.values(), *carried][:MAX_ENTRIES]
+    people = sorted({u for e in admitted for u in e.mentions})
+    return ThreadPlan(topic, parent, listing, admitted, people, replaces=row, user=user)
+
+
+def stuck(plan: NudgePlan) -> list[Entry]:
+    """Entries that reach step 2 with this nudge: `ESCALATE_AFTER` notifying nudges went without
+    progress (edits and nudges the budget held back do not count)."""
+    return [e for e in plan.notified() if e.nudges_before == ESCALATE_AFTER]
 
 
 def dumps(entries_: list[dict[str, Any]]) -> str:

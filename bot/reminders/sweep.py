@@ -32,14 +32,15 @@ from sqlalchemy import delete, or_, select, update
 from sqlmodel import Session, col
 
 from bot import metrics
-from bot.people import audit
+from bot.people import audit, notified
 from bot.people.members import lead_of
+from bot.reminders.budget import Budget
 from bot.reminders.digest import digest_context, digest_week
-from bot.reminders.dryrun import refresh_dry_run, reminder_message, thread_root
+from bot.reminders.dryrun import current_attempt, participants, refresh_dry_run, reminder_message, thread_root
 from bot.reminders.milestones import sync_schedules
 from bot.reminders.next_check import next_check, next_digest_at, next_nudge_at
 from bot.reminders.nudge_delivery import THREAD_GONE, deliver_nudge
-from bot.reminders.nudges import Entry, entries, entries_again, mark_nudged, ready_dates
+from bot.reminders.nudges import Entry, entries, entries_again, mark_nudged, plan_nudge, ready_dates
 from bot.reminders.working_hours import clock_of
 from bot.services import Services
 from bot.slack.client import make_sweep_client
@@ -83,11 +84,14 @@ class Outgoing:
     entries: list[Entry] = field(default_factory=list)
     payload: dict[str, Any] = field(default_factory=dict)
     thread_ts: str | None = None  # a reply in this thread (the dry-run reminders)
+    people: list[str] = field(default_factory=list)  # whom it mentions: the people it notifies
+    subjects: list[str] = field(default_factory=list)  # what about, for the notification ledger
 
     def describe(self) -> str:
         what = ", ".join(e.ref for e in self.entries) if self.entries else self.payload.get("offset", "")
         text = self.message.text[:120] if self.message is not None else ""
-        return f"{self.kind} → {self.channel}: {text}" + (f" [{what}]" if what else "")
+        who = f" (notifies {', '.join(self.people)})" if self.people else ""
+        return f"{self.kind} → {self.channel}: {text}" + (f" [{what}]" if what else "") + who
 
 
 @dataclass
@@ -137,6 +141,13 @@ class Sweeper:
             settings.slack_bot_token, settings.slack_api_url, timeout=settings.slack_timeout_seconds
         )
         self.slack = SlackGateway(client, services.db, services.clock, seal_key=services.slack.seal_key)
+        self._members: dict[str, set[str] | None] = {}  # channel -> members, for one pass
+
+    def members(self, channel: str) -> set[str] | None:
+        """Who is in the channel (asked once per pass): reminders mention only them."""
+        if channel not in self._members:
+            self._members[channel] = self.slack.channel_members(channel)
+        return self._members[channel]
 
     # -- 1. plan -----------------------------------------------------------------------------
     def plan(self, session: Session, now: datetime) -> int:
@@ -338,8 +349,11 @@ class Sweeper:
             return sorted(session.execute(stmt).scalars().all())
 
     # -- 3. send -----------------------------------------------------------------------------
-    def build(self, session: Session, reminder: Reminder, now: datetime) -> Outgoing | str:
-        """The message to send now, or the reason to skip it."""
+    def build(
+        self, session: Session, reminder: Reminder, now: datetime, present: set[str] | None = None
+    ) -> Outgoing | str:
+        """The message to send now, or the reason to skip it. `present`: who is in the channel
+        (None: not known), for whom a reminder mentions."""
         engagement = session.get(Engagement, reminder.engagement_id)
         if engagement is None or engagement.status != "active":
             return "engagement no longer active"
@@ -353,14 +367,30 @@ class Sweeper:
                 return "nudges paused"
             again = payload.get("again")
             found = (
-                entries_again(session, engagement, again, now)
+                entries_again(session, engagement, again, now, present)
                 if again is not None
-                else entries(session, engagement, now)
+                else entries(session, engagement, now, present)
             )
             if not found:
                 return "nothing due any more"
-            msg = render_nudge(self.s, session, engagement, [e.as_dict() for e in found], now)
-            return Outgoing(reminder.id, engagement.id, "nudge", engagement.channel_id, msg, found, payload)  # type: ignore[arg-type]
+            plan = plan_nudge(
+                self.s, session, engagement, found, Budget(session, engagement, now), again=again is not None
+            )
+            listed = [e for p in plan.threads for e in p.due]
+            if not listed:
+                return "held back by the notification budget" if plan.held else "nobody named to remind"
+            msg = render_nudge(self.s, session, engagement, [e.as_dict() for e in listed], now)
+            people = sorted({u for p in plan.threads for u in p.people})
+            return Outgoing(
+                reminder.id,  # type: ignore[arg-type]
+                engagement.id,  # type: ignore[arg-type]
+                "nudge",
+                engagement.channel_id,
+                msg,
+                listed,
+                payload,
+                people=people,
+            )
         if reminder.kind == "dryrun":
             if engagement.dryrun_at is None or engagement.dryrun_outcome is not None:
                 return "dry run no longer pending"
@@ -380,7 +410,9 @@ class Sweeper:
             ).first()
             if later is not None:
                 return "a later dry-run reminder is also due; only the latest is sent"
-            msg = reminder_message(self.s, session, engagement, offset, now)
+            people = participants(session, engagement, present).people
+            msg = reminder_message(self.s, session, engagement, offset, now, people)
+            attempt = current_attempt(session, engagement.id)  # type: ignore[arg-type]
             return Outgoing(
                 reminder.id,
                 engagement.id,  # type: ignore[arg-type]
@@ -389,6 +421,8 @@ class Sweeper:
                 msg,
                 payload=payload,
                 thread_ts=thread_root(session, engagement.id),  # type: ignore[arg-type]
+                people=people,
+                subjects=[f"dryrun:{attempt.id if attempt else 0}"],
             )
         if reminder.kind == "golive":
             if clock.today(now).isoformat() != payload.get("date"):
@@ -400,10 +434,18 @@ class Sweeper:
             return Outgoing(reminder.id, engagement.id, "golive", engagement.channel_id, msg, payload=payload)  # type: ignore[arg-type]
         if reminder.kind == "digest":
             base = overview(session, engagement, self.s.playbook, now)
-            msg = r.message(
-                "digest.json.j2", **base, **digest_context(session, engagement, now), command=self.s.command
+            context = digest_context(session, engagement, now, present, Budget(session, engagement, now))
+            msg = r.message("digest.json.j2", **base, **context, command=self.s.command)
+            return Outgoing(
+                reminder.id,  # type: ignore[arg-type]
+                engagement.id,  # type: ignore[arg-type]
+                "digest",
+                engagement.channel_id,
+                msg,
+                payload=payload,
+                people=list(context["mentioned"]),
+                subjects=[f"digest:{payload.get('week', '')}"],
             )
-            return Outgoing(reminder.id, engagement.id, "digest", engagement.channel_id, msg, payload=payload)  # type: ignore[arg-type]
         return f"unknown kind {reminder.kind}"
 
     def _attempt(
@@ -429,7 +471,9 @@ class Sweeper:
             )
             self._attempt(session, reminder_id, now, outcome, values.get("last_error"))
 
-    def _sent(self, reminder_id: int, now: datetime, ts: str, attempts: int, payload: dict[str, Any]) -> None:
+    def _sent(
+        self, reminder_id: int, now: datetime, ts: str | None, attempts: int, payload: dict[str, Any]
+    ) -> None:
         """Release the claim of a reminder that landed as message `ts` on attempt `attempts`."""
         self._finish(
             reminder_id,
@@ -446,15 +490,22 @@ class Sweeper:
 
     def deliver(self, reminder_id: int, now: datetime, report: SweepReport) -> None:
         with self.s.db.read() as session:
-            kind = session.execute(select(Reminder.kind).where(col(Reminder.id) == reminder_id)).scalar()
+            found = session.execute(
+                select(Reminder.kind, Engagement.channel_id)
+                .join(Engagement, col(Engagement.id) == col(Reminder.engagement_id))
+                .where(col(Reminder.id) == reminder_id)
+            ).first()
+        kind, channel = found if found is not None else (None, None)
         if kind == "nudge":  # thread by thread: see bot.reminders.nudge_delivery
             deliver_nudge(self, reminder_id, now, report)
             return
+        # Who is in the channel, asked before any transaction: a reminder mentions only them.
+        present = self.members(channel) if channel and kind in ("dryrun", "digest") else None
         with self.s.db.session() as session:
             reminder = session.get(Reminder, reminder_id)
             if reminder is None or reminder.claimed_by != self.worker:
                 return
-            built = self.build(session, reminder, now)
+            built = self.build(session, reminder, now, present)
             key, attempts = reminder.dedupe_key, reminder.attempts
             unconfirmed = reminder.unconfirmed_since is not None
         if isinstance(built, str):
@@ -503,8 +554,37 @@ class Sweeper:
         if built.kind == "dryrun" and built.payload.get("offset") == "t0":
             refresh_dry_run(self.s, built.engagement_id)  # it has started: the outcome buttons appear
         payload = built.payload | ({"entries": [e.__dict__ for e in built.entries]} if built.entries else {})
+        if built.people:
+            payload["notified"] = built.people
         with self.s.db.session() as session:
             mark_nudged(session, built.entries, now)
+            following = notified.followers(session, built.channel, built.thread_ts) - set(built.people)
+            notified.record(
+                session,
+                built.engagement_id,
+                built.people,
+                kind=built.kind,
+                subjects=built.subjects,
+                now=now,
+                reminder=True,
+                channel=built.channel,
+                ts=ts,
+                thread_ts=built.thread_ts,
+            )
+            if following:  # Slack notifies the thread's followers too: they count
+                notified.record(
+                    session,
+                    built.engagement_id,
+                    following,
+                    kind=built.kind,
+                    subjects=[f"thread:{built.thread_ts}"],
+                    now=now,
+                    reminder=True,
+                    channel=built.channel,
+                    ts=ts,
+                    thread_ts=built.thread_ts,
+                    via="following",
+                )
         self._sent(reminder_id, now, ts, attempts + 1, payload)
         report.sent.append(built.describe())
         if built.kind == "digest":  # the timeline picture in the digest's thread (text if files are blocked)
@@ -515,7 +595,15 @@ class Sweeper:
         deleted) goes at the top level instead."""
         assert built.message is not None
         message = built.message
-        metadata = {"event_type": REMINDER_EVENT, "event_payload": {"key": key, "kind": built.kind}}
+        metadata = {
+            "event_type": REMINDER_EVENT,
+            "event_payload": {
+                "key": key,
+                "kind": built.kind,
+                "subjects": built.subjects,
+                "for": built.people,
+            },
+        }
 
         def post(thread_ts: str | None) -> str:
             return self.slack.post(
@@ -609,6 +697,7 @@ class Sweeper:
     def run(self, now: datetime | None = None, *, dry_run: bool = False) -> SweepReport:
         now = now or self.s.clock.now()
         report = SweepReport(at=now)
+        self._members = {}  # people come and go: asked again each pass
         if dry_run:
             return self._dry_run(now, report)
         started = time.perf_counter()

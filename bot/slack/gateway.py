@@ -129,7 +129,9 @@ class SlackGateway:
         self.record(str(resp.get("channel") or channel), ts, kind=kind, key=key, engagement_id=engagement_id)
         return ts
 
-    def record(self, channel: str, ts: str, *, kind: str, key: str = "", engagement_id: int | None = None) -> None:
+    def record(
+        self, channel: str, ts: str, *, kind: str, key: str = "", engagement_id: int | None = None
+    ) -> None:
         """Add a message the bot posted to the ledger."""
         now = self.clock.now()
         with self.db.session() as s:
@@ -156,7 +158,9 @@ class SlackGateway:
                 "conversations.replies", channel=channel, ts=thread_ts, limit=limit, include_all_metadata=True
             )
         else:
-            resp = self._call("conversations.history", channel=channel, limit=limit, include_all_metadata=True)
+            resp = self._call(
+                "conversations.history", channel=channel, limit=limit, include_all_metadata=True
+            )
         for m in resp.get("messages") or []:
             meta = m.get("metadata") or {}
             if meta.get("event_type") == event_type and (meta.get("event_payload") or {}).get("key") == key:
@@ -200,6 +204,29 @@ class SlackGateway:
         resp = self._call("conversations.open", users=user)
         channel = resp["channel"]["id"]
         return str(self._call("chat.postMessage", channel=channel, **message.as_kwargs())["ts"])
+
+    def open_dm(self, user: str) -> str:
+        """The bot's direct-message channel with `user` (conversations.open)."""
+        return str(self._call("conversations.open", users=user)["channel"]["id"])
+
+    def channel_members(self, channel: str) -> set[str] | None:
+        """Who is in the channel, every page of conversations.members; None when Slack will not
+        say (then everyone named counts as present). A mention of someone outside the channel
+        notifies nobody: reminders are for the people in it."""
+        members: set[str] = set()
+        cursor: str | None = None
+        try:
+            while True:
+                resp = self._call("conversations.members", channel=channel, limit=1000, cursor=cursor)
+                members.update(str(m) for m in resp.get("members") or [])
+                cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+                if not cursor:
+                    return members
+        except SlackCallFailed as exc:
+            log.info(
+                "cannot list the members of %s (%s); counting everyone named as present", channel, exc.error
+            )
+            return None
 
     def dm_recorded(
         self, user: str, message: Message, *, kind: str, key: str = "", engagement_id: int | None = None

@@ -3,7 +3,8 @@ keeping the live ones true when what they list changes (an item ticked anywhere,
 blocked or unblocked, a sign-off decided).
 
 A nudge is a thread reply (`NudgeMessage`, kind `nudge`) listing entries — items and sign-offs,
-each with the people it mentioned. Each entry shows its state now: open (with its buttons), done,
+each with the people it is for and those it mentioned — or, for the implementation team's own
+items, a direct message to their person (topic `dm:<user>`). Each entry shows its state now: open (with its buttons), done,
 snoozed, blocked, block cleared, or decided; only open items keep buttons. A nudge replaced by a
 newer one in its thread is collapsed to one line. An escalation (kind `escalation`) is the
 direct message to the lead consultant naming stuck entries, with what the lead may do about them.
@@ -29,15 +30,28 @@ from storage.models import Engagement, Item, Member, NudgeMessage, SignoffDecisi
 
 NUDGE = "nudge"
 ESCALATION = "escalation"
+UNNAMED = "unnamed"  # the lead told privately that nobody can be notified of some entries
+BLOCKED_DM = "blocked_dm"  # the lead told privately that an item is blocked
+LEAD_DM = "lead_dm"  # the lead told privately of something asked of them (a date, changes)
 LIVE, REPLACED = "live", "replaced"
 OPEN, HANDLED = "open", "handled"
+DIRECT_PREFIX = "dm:"
+# Ledger kinds of the bot's direct messages about an engagement: a click on one acts on that
+# engagement, although the message is not in its channel.
+DIRECT_KINDS = frozenset({NUDGE, ESCALATION, UNNAMED, BLOCKED_DM, LEAD_DM})
+
+
+def direct_topic(user: str) -> str:
+    """The topic of the direct messages reminding `user` of their items."""
+    return f"{DIRECT_PREFIX}{user}"
 
 
 def load_entries(row: NudgeMessage) -> list[dict[str, Any]]:
     return list(json.loads(row.entries or "[]"))
 
 
-def _names(session: Session, engagement_id: int) -> dict[str, str]:
+def names_of(session: Session, engagement_id: int) -> dict[str, str]:
+    """Display names of the engagement's members, by user id."""
     return {
         m.user_id: m.display_name or m.user_id
         for m in session.exec(select(Member).where(Member.engagement_id == engagement_id))
@@ -48,7 +62,7 @@ def entry_states(
     session: Session, engagement: Engagement, entries: list[dict[str, Any]], now: datetime
 ) -> list[dict[str, Any]]:
     """The entries with their `state` and `note` now, read from the database."""
-    names = _names(session, engagement.id)  # type: ignore[arg-type]
+    names = names_of(session, engagement.id)  # type: ignore[arg-type]
     today = local_today(now, engagement.timezone)
     out = []
     for raw in entries:
@@ -88,12 +102,26 @@ def _decided(session: Session, request: SignoffRequest) -> str:
 
 
 def render_nudge(
-    s: Services, session: Session, engagement: Engagement, entries: list[dict[str, Any]], now: datetime
+    s: Services,
+    session: Session,
+    engagement: Engagement,
+    entries: list[dict[str, Any]],
+    now: datetime,
+    *,
+    direct: bool = False,
 ) -> Message:
+    """A nudge as it stands now. It mentions the people of the entries it reminds (in its text
+    too: a push shows the text), and names those of the entries it only carries over."""
+    states = entry_states(session, engagement, entries, now)
+    pinged = list(dict.fromkeys(u for e in states if e["state"] == "open" for u in e.get("mentions") or []))
     return s.renderer.message(
         "nudge.json.j2",
         customer_name=engagement.customer_name,
-        entries=entry_states(session, engagement, entries, now),
+        entries=states,
+        pinged=pinged,
+        names=names_of(session, engagement.id),  # type: ignore[arg-type]
+        direct=direct,
+        channel=engagement.channel_id,
         command=s.command,
     )
 
@@ -107,7 +135,8 @@ def render_row(s: Services, session: Session, row: NudgeMessage, now: datetime) 
         return render_escalation(s, session, engagement, row, now)
     if row.status == REPLACED:
         return s.renderer.message("nudge_replaced.json.j2", customer_name=engagement.customer_name)
-    return render_nudge(s, session, engagement, load_entries(row), now)
+    direct = row.topic.startswith(DIRECT_PREFIX)
+    return render_nudge(s, session, engagement, load_entries(row), now, direct=direct)
 
 
 def render_escalation(
@@ -119,7 +148,7 @@ def render_escalation(
         customer_name=engagement.customer_name,
         channel=engagement.channel_id,
         entries=entry_states(session, engagement, load_entries(row), now),
-        names=_names(session, engagement.id),  # type: ignore[arg-type]
+        names=names_of(session, engagement.id),  # type: ignore[arg-type]
         sponsors=[{"user_id": r.user_id, "name": r.name} for r in sponsors],
         handled=row.status == HANDLED,
         note=row.note,

@@ -192,7 +192,9 @@ class Copy(NamedTuple):
 # Every refresh reads it: built once, read as columns (as ORM objects through a session, with
 # the statement built each time, it was 0.9-1.0 ms of a 6.5-7.4 ms refresh).
 _CHECKLIST_COPIES = (
-    select(col(PostedMessage.id), col(PostedMessage.key), col(PostedMessage.channel_id), col(PostedMessage.ts))
+    select(
+        col(PostedMessage.id), col(PostedMessage.key), col(PostedMessage.channel_id), col(PostedMessage.ts)
+    )
     .where(PostedMessage.engagement_id == bindparam("engagement"), PostedMessage.kind == CHECKLIST)
     .order_by(col(PostedMessage.id).desc())
 )
@@ -218,7 +220,9 @@ def _live_copy(s: Services, engagement_id: int, phase_number: int) -> tuple[dict
     return parts, older
 
 
-def checklist_thread(s: Services, engagement_id: int, phase_number: int | None = None) -> tuple[int, str] | None:
+def checklist_thread(
+    s: Services, engagement_id: int, phase_number: int | None = None
+) -> tuple[int, str] | None:
     """Where notes and reminders about a phase's items go: the thread under the first part of that
     phase's live checklist, else under the current phase's (a later phase's checklist is posted
     when it starts). (phase number, parent ts), or None when no checklist is in the channel."""
@@ -389,7 +393,9 @@ def refresh_checklist(
 
 def refresh_posted_checklists(s: Services, engagement_id: int) -> None:
     """Update every phase checklist already in the channel (after the plan or settings changed)."""
-    numbers = sorted({int(r.key.split(".")[0]) for r in s.slack.posted(engagement_id, CHECKLIST) if "." in r.key})
+    numbers = sorted(
+        {int(r.key.split(".")[0]) for r in s.slack.posted(engagement_id, CHECKLIST) if "." in r.key}
+    )
     for n in numbers:
         refresh_checklist(s, engagement_id, n)
 
@@ -418,3 +424,37 @@ def announce_phase(s: Services, engagement_id: int, phase_number: int) -> None:
     if not live:
         s.outbox.submit(ChecklistJob(s, engagement_id, phase_number, channel, post=True))
     refresh_homes(s, engagement_id)
+
+
+def welcome_message(s: Services, session: Any, engagement: Engagement, now: Any) -> Message:
+    """The welcome as it stands now: it asks for the customer's main contact until one is named."""
+    from bot.people.roles import people_with
+
+    main = [r for r in people_with(session, engagement, "main_contact") if r.side == "customer"]
+    return s.renderer.message(
+        "welcome.json.j2",
+        command=s.command,
+        main_contact={"user_id": main[0].user_id, "name": main[0].name} if main else None,
+        **overview(session, engagement, s.playbook, now),
+    )
+
+
+def refresh_welcome(s: Services, engagement_id: int) -> None:
+    """Queue an update of the engagement's welcome (rendered when the outbox sends it)."""
+    with s.db.read() as session:
+        posted = session.exec(
+            select(PostedMessage).where(
+                PostedMessage.engagement_id == engagement_id, PostedMessage.kind == "welcome"
+            )
+        ).first()
+    if posted is None:
+        return
+
+    def render(_out: Sending) -> Message | None:
+        with s.db.read() as session:
+            engagement = session.get(Engagement, engagement_id)
+            if engagement is None:
+                return None
+            return welcome_message(s, session, engagement, s.clock.now())
+
+    s.outbox.update(posted.channel_id, posted.ts, render, what="welcome")

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from bot.engagement import signoffs as so
 from bot.people.roles import approvers_for
 from bot.services import Services
-from bot.slack.nudges import refresh_nudges
+from bot.slack.nudges import names_of, refresh_nudges
 from bot.slack.sending import Sending
 from messages import Message
 from storage.models import DryRunAttempt, Engagement, Gate, Member, SignoffRequest
@@ -74,6 +74,8 @@ def render_request(s: Services, session: Session, request: SignoffRequest) -> Me
         version=request.version,
         fingerprint=request.fingerprint,
         requested_by=request.requested_by,
+        requested_by_name=names_of(session, engagement.id).get(request.requested_by)
+        or "the implementation team",  # type: ignore[arg-type]
         requested_at=request.requested_at,
         approvers=[
             {"user_id": a.user_id, "name": a.name} for a in approvers_for(session, engagement, gate.key)

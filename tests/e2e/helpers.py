@@ -128,19 +128,37 @@ def at(h: Harness, iso: str) -> None:
     h.clock.set(datetime.fromisoformat(iso))
 
 
-def nudges(h: Harness) -> list[dict[str, Any]]:
-    return [m for m in posts(h) if m["text"].startswith("Friendly reminder")]
+def reminder_kind(message: dict[str, Any]) -> str | None:
+    """What reminder a message is, from its metadata (never its text): nudge, dryrun, digest…"""
+    meta = message.get("metadata") or {}
+    if meta.get("event_type") != "golive_reminder":
+        return None
+    return (meta.get("event_payload") or {}).get("kind")
+
+
+def reminder_payload(message: dict[str, Any]) -> dict[str, Any]:
+    return dict(((message.get("metadata") or {}).get("event_payload")) or {})
+
+
+def nudges(h: Harness, channel: str = CHANNEL) -> list[dict[str, Any]]:
+    """The nudges posted in the channel (thread replies), oldest first."""
+    return [m for m in posts(h, channel) if reminder_kind(m) == "nudge"]
 
 
 def dryrun_reminders(h: Harness) -> list[dict[str, Any]]:
     """The dry-run reminders (replies in its thread), not its announcements."""
-    return [
-        m
-        for m in posts(h)
-        if m["text"].startswith(
-            ("Go-live dry run in ", "Go-live dry run tomorrow", "Go-live dry run starting")
-        )
-    ]
+    return [m for m in posts(h) if reminder_kind(m) == "dryrun"]
+
+
+def direct_messages(h: Harness, user: Any) -> list[dict[str, Any]]:
+    """What the bot said to someone in a direct message, oldest first."""
+    dm = h.standin.im_channel(getattr(user, "user_id", user))
+    return h.standin.messages(dm) if dm else []
+
+
+def notified_by(h: Harness, message: dict[str, Any]) -> dict[str, str]:
+    """{user: why} for the people Slack notified of a message (the stand-in's notification log)."""
+    return h.standin.notified_by(message["channel"], message["ts"])
 
 
 def db_snapshot(h: Harness) -> dict[str, list[tuple[Any, ...]]]:

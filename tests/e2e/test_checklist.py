@@ -16,7 +16,16 @@ from bot.engagement import request_reads as reads
 from bot.slack.presenters import names_for
 from harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, CUSTOMER_TEAM, LEAD
 from storage.models import Engagement, EngagementPhase, Item, Member, UserProfile
-from tests.e2e.helpers import blocks_text, checklists, engagement, ephemeral_texts, posts, shown
+from tests.e2e.helpers import (
+    blocks_text,
+    checklists,
+    direct_messages,
+    engagement,
+    ephemeral_texts,
+    notified_by,
+    posts,
+    shown,
+)
 
 
 def item(h, ref: str) -> Item:
@@ -277,9 +286,14 @@ def test_a_customer_asks_to_change_the_date_and_the_lead_is_told(started):
     [note] = [m for m in posts(started) if "asks to move 1.5" in m["text"]]
     assert note.get("thread_ts") == checklist_msg(started)["ts"], "the note is in the checklist's thread"
     text = note["blocks"][0]["text"]["text"]
-    assert f"<@{LEAD.user_id}>" in text and f"<@{CONTRIBUTOR.user_id}>" in text
+    # Both named in the thread, not mentioned (a mention would make them follow it)…
+    assert "Cody Contributor asks" in text and "Lena Lead is told" in text and "<@" not in text
     assert "from Fri 4 Dec to *Fri 11 Dec 2026*" in text and "Our CFO is away until the 10th" in text
     assert "due 1.5 2026-12-11" in blocks_text(note["blocks"])
+    # …and the lead is told privately, by a direct message that notifies them.
+    [told] = [m for m in direct_messages(started, LEAD) if "asks to move 1.5" in m["text"]]
+    assert notified_by(started, told) == {LEAD.user_id: "direct message"}
+    assert "Our CFO is away until the 10th" in blocks_text(told["blocks"])
     # Asking that an item be dropped: the reason is needed.
     menu(started, "1.6", CONTRIBUTOR, "na")
     [view] = started.standin.open_views(CONTRIBUTOR.user_id)

@@ -12,7 +12,15 @@ from sqlmodel import select
 
 from harness import APPROVER, CHANNEL, LEAD
 from storage.models import DryRunAttempt, SignoffDecision, SignoffRequest
-from tests.e2e.helpers import at, blocks_text, button_payload, ephemeral_texts, send_payload
+from tests.e2e.helpers import (
+    at,
+    blocks_text,
+    button_payload,
+    ephemeral_texts,
+    reminder_kind,
+    reminder_payload,
+    send_payload,
+)
 
 
 def top_level(h) -> list[dict]:
@@ -35,7 +43,7 @@ def buttons(message: dict) -> list[str]:
 
 
 def sign_off_nudges(h, request_ts: str) -> list[dict]:
-    return [m for m in h.standin.replies(CHANNEL, request_ts) if m["text"].startswith("Friendly reminder")]
+    return [m for m in h.standin.replies(CHANNEL, request_ts) if reminder_kind(m) == "nudge"]
 
 
 def attempts(h) -> list[DryRunAttempt]:
@@ -184,6 +192,8 @@ def test_dry_run_history_outcomes_from_the_start_time_kept_across_reschedules(sm
     assert "Tax rounding differs by a cent" in blocks_text(h.standin.message(CHANNEL, first["ts"])["blocks"])
     # The reminders of both attempts went in the one thread.
     reminders = [
-        m for m in h.standin.replies(CHANNEL, first["ts"]) if m["text"].startswith("Go-live dry run starting")
+        m
+        for m in h.standin.replies(CHANNEL, first["ts"])
+        if reminder_kind(m) == "dryrun" and reminder_payload(m)["key"].endswith(":t0")
     ]
     assert len(reminders) == 2

@@ -15,6 +15,7 @@ from tests.e2e.helpers import (
     dryrun_reminders,
     ephemeral_texts,
     mention,
+    notified_by,
     posts,
     send_payload,
 )
@@ -48,13 +49,17 @@ def test_dry_run_reminders_in_the_announcements_thread(small):
         at(h, moment)
         h.run_sweep()
         texts.append(dryrun_reminders(h)[-1]["text"])
-    assert [t.split(" for ")[0] for t in texts] == [
+    assert [t.split("> ")[-1].split(" for ")[0] for t in texts] == [
         "Go-live dry run in 7 days",
         "Go-live dry run tomorrow",
         "Go-live dry run in 1 hour",
         "Go-live dry run starting now",
     ]
     assert all(m.get("thread_ts") == announcement["ts"] for m in dryrun_reminders(h))
+    # Each one mentions the people taking part (by default the lead and the approvers), in its
+    # text too: a thread reply notifies nobody it does not mention.
+    for m in dryrun_reminders(h):
+        assert notified_by(h, m) == {LEAD.user_id: "mention", APPROVER.user_id: "mention"}
 
 
 def test_rescheduling_cancels_the_old_reminders(small):
@@ -87,14 +92,14 @@ def test_weekly_digest_on_monday_morning_customer_time(small):
     h.command(f"assign 2.6 {mention(APPROVER)}")
     at(h, "2026-12-07T08:59:00+01:00")
     h.run_sweep()
-    assert not [m for m in posts(h) if m["text"].startswith("Weekly digest")]
+    assert not [m for m in posts(h) if "Weekly digest" in m["text"]]
     at(h, "2026-12-07T09:01:00+01:00")
     h.run_sweep()
     h.run_sweep()
     [digest] = [
         m
         for m in posts(h)
-        if m["text"].startswith("Weekly digest") and "7 December" in blocks_text(m["blocks"])
+        if "Weekly digest" in m["text"] and "7 December" in blocks_text(m["blocks"])
     ]
     text = blocks_text(digest["blocks"])
     assert "Acme Corp owes this week" in text and "*2.6* Share a sample contract" in text

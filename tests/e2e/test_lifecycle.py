@@ -28,8 +28,8 @@ def test_from_kickoff_to_live(small):
                 at(h, "2026-12-16T10:00:00+01:00")
                 h.run_sweep()
                 h.idle()
-                assert dryrun_reminders(h)[-1]["text"].startswith("Go-live dry run starting now")
-                [announcement] = [m for m in posts(h) if m["text"].startswith("Go-live dry run scheduled")]
+                assert dryrun_reminders(h)[-1]["text"].split("> ")[-1].startswith("Go-live dry run starting now")
+                [announcement] = [m for m in posts(h) if "Go-live dry run scheduled" in m["text"]]
                 h.driver.click(CHANNEL, announcement["ts"], "dryrun_passed", user=APPROVER.user_id)
                 h.idle()
             h.command(f"signoff {key}")

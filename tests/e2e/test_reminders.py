@@ -14,22 +14,25 @@ from tests.e2e.helpers import (
     at,
     blocks_text,
     count,
+    direct_messages,
     engagement,
     ephemeral_texts,
     mention,
+    notified_by,
     nudges,
     posts,
+    reminder_payload,
 )
 from tests.e2e.test_checklist import checklist_msg, item
 
 
 def sent_nudges(h) -> int:
-    """How many nudge reminders went out (a post or an edit each)."""
+    """How many nudge reminders went out."""
     with h.services.db.session() as s:
         return len(s.exec(select(Reminder).where(Reminder.kind == "nudge", Reminder.status == "sent")).all())
 
 
-def test_a_due_item_is_nudged_once_in_the_checklist_thread_then_edited_not_repeated(small):
+def test_a_due_item_is_nudged_once_in_the_checklist_thread_then_again_by_a_reply_that_notifies(small):
     h = small
     at(h, "2026-12-02T09:30:00+01:00")  # Wed, 1.5 and 1.6 were due Tue
     h.run_sweep()
@@ -41,14 +44,17 @@ def test_a_due_item_is_nudged_once_in_the_checklist_thread_then_edited_not_repea
     assert "*1.5* Walk us through your current setup" in text and "*1.6* Name your approvers" in text
     assert f"<@{CONTRIBUTOR.user_id}>" in text  # unassigned customer items go to the contributors
     assert nudge["thread_ts"] == checklist_msg(h, 1)["ts"]  # in the checklist's thread
+    assert notified_by(h, nudge) == {CONTRIBUTOR.user_id: "mention"}
     at(h, "2026-12-03T10:00:00+01:00")  # one business day later: cadence is 2
     h.run_sweep()
-    assert not h.standin.message(CHANNEL, nudge["ts"])["edited"]
-    at(h, "2026-12-04T10:00:00+01:00")  # two business days later: reminded again, by an edit
+    assert len(nudges(h)) == 1 and not h.standin.message(CHANNEL, nudge["ts"])["edited"]
+    at(h, "2026-12-04T10:00:00+01:00")  # two business days later: reminded again, by a new reply
     h.run_sweep()
-    assert len(nudges(h)) == 1
-    edited = h.standin.message(CHANNEL, nudge["ts"])
-    assert edited["edited"] and "3 days overdue · reminder 2" in blocks_text(edited["blocks"])
+    first, second = nudges(h)
+    assert "3 days overdue · reminder 2" in blocks_text(second["blocks"])
+    assert notified_by(h, second) == {CONTRIBUTOR.user_id: "mention"}  # an edit would notify nobody
+    collapsed = h.standin.message(CHANNEL, first["ts"])
+    assert "replaced by a newer one" in blocks_text(collapsed["blocks"])
     assert sent_nudges(h) == 2
     with h.services.db.session() as s:
         assert s.exec(select(Item).where(Item.number == 5)).first().nudge_count == 2
@@ -87,7 +93,7 @@ def test_customer_clock_not_the_hosts(harness):
     h.clock.set(datetime(2026, 12, 9, 20, 0, tzinfo=UTC))  # Thu 10 Dec 09:00 NZDT, though Wednesday in UTC
     h.run_sweep()
     assert sent_nudges(h) == 2
-    assert len(nudges(h)) == 1  # the second reminder edited the first
+    assert len(nudges(h)) == 2  # the second reminder is a reply that notifies again
 
 
 def test_timing_stays_right_across_dst(harness):
@@ -175,11 +181,22 @@ def test_snooze_one_day_three_days_and_a_chosen_date(small):
     assert "snoozed until Thu 3 Dec" in blocks_text(h.standin.message(CHANNEL, nudge["ts"])["blocks"])
     at(h, "2026-12-04T10:00:00+01:00")  # cadence allows a nudge; only 1.5 is awake
     h.run_sweep()
-    [again] = nudges(h)  # the same message, edited: 1.5 reminded again, the others still snoozed
+    _first, again = nudges(h)  # a new reply for 1.5, which notifies; the snoozed ones stay asleep
     acts = {b["block_id"] for b in again["blocks"] if b["type"] == "actions"}
     assert acts == {f"nudge_act:{i5.id}"}
-    assert "snoozed until Mon 7 Dec" in blocks_text(again["blocks"])
+    assert "*1.6*" not in blocks_text(again["blocks"]) and "*1.7*" not in blocks_text(again["blocks"])
+    assert notified_by(h, again) == {CONTRIBUTOR.user_id: "mention"}
     assert [item(h, r).nudge_count for r in ("1.5", "1.6", "1.7")] == [2, 1, 1]
+    # When 1.6's snooze ends (Mon 7 Dec) its person hears of it again, though 1.5 was reminded on
+    # Friday and the cadence would hold a reminder until Tuesday.
+    at(h, "2026-12-07T10:00:00+01:00")
+    h.run_sweep()
+    woke = nudges(h)[-1]
+    assert "*1.6*" in blocks_text(woke["blocks"]) and notified_by(h, woke) == {CONTRIBUTOR.user_id: "mention"}
+    # 1.5 is listed (carried over from the nudge this one replaces) but not reminded again: not
+    # two reminders for one item within two business days.
+    subjects = reminder_payload(woke)["subjects"]
+    assert f"item:{i6.id}" in subjects and f"item:{i5.id}" not in subjects
 
 
 def test_blocked_tells_the_lead_and_pauses_until_cleared(small):
@@ -199,11 +216,14 @@ def test_blocked_tells_the_lead_and_pauses_until_cleared(small):
     h.idle()
     assert item(h, "1.6").blocked_reason == "Our legal team has to approve names first"
     notice = next(m for m in posts(h) if "is blocked" in m["text"])
-    assert f"<@{LEAD.user_id}>" in blocks_text(notice["blocks"])
+    assert "Lena Lead is told" in blocks_text(notice["blocks"])  # named in the thread, not pinged…
+    [told] = [m for m in direct_messages(h, LEAD) if "is blocked" in m["text"]]
+    assert notified_by(h, told) == {LEAD.user_id: "direct message"}  # …told privately, with the button
+    assert "nudge_unblock" in str(told["blocks"])
     for day in ("2026-12-04", "2026-12-08"):
         at(h, f"{day}T10:00:00+01:00")
         h.run_sweep()
-    assert all("*1.6*" not in blocks_text(m["blocks"]) for m in nudges(h)[1:])
+    assert all("*1.6*" not in blocks_text(m["blocks"]) for m in nudges(h)[1:])  # blocked: not carried
     # A customer cannot clear it; a consultant can.
     h.driver.click(CHANNEL, notice["ts"], f"nudge_unblock:{it.id}", user=CONTRIBUTOR.user_id)
     h.idle()
@@ -244,20 +264,21 @@ def test_rate_limit_waits_and_a_5xx_retries_on_a_later_sweep(small):
     at(h, "2026-12-02T10:00:00+01:00")
     h.standin.fail_next("chat.postMessage", status=429, retry_after=1)
     report = h.run_sweep()
-    calls = h.standin.calls_to("chat.postMessage")
+    calls = [c for c in h.standin.calls_to("chat.postMessage") if c.args.get("channel") == CHANNEL]
     assert [c.status for c in calls[-2:]] == [429, 200]
     assert calls[-1].at - calls[-2].at >= 0.9 and len(report.sent) == 1
-    h.standin.fail_next("chat.update", status=503)  # the reminder two days later is an edit
+    posted = len(h.standin.calls_to("chat.postMessage"))
+    h.standin.fail_next("chat.postMessage", status=503)  # the reminder two days later
     at(h, "2026-12-04T10:00:00+01:00")
     report = h.run_sweep()
     assert report.retried and not [s for s in report.sent if s.startswith("nudge")]
     with h.services.db.session() as s:
         r = s.exec(select(Reminder).where(Reminder.dedupe_key.like("nudge:%:2026-12-04"))).one()
         assert (r.status, r.attempts) == ("pending", 1) and r.next_attempt_at > h.clock.now()
-    updates = len(h.standin.calls_to("chat.update"))
+    posts_now = len(h.standin.calls_to("chat.postMessage"))
+    assert posts_now == posted + 1  # the refused one
     h.run_sweep()  # too early for the backoff: nothing tried
-    assert len(h.standin.calls_to("chat.update")) == updates
-    assert len(h.standin.calls_to("chat.postMessage")) == len(calls)
+    assert len(h.standin.calls_to("chat.postMessage")) == posts_now
     h.clock.advance(timedelta(minutes=3))
     report = h.run_sweep()
     assert [s for s in report.sent if s.startswith("nudge")]

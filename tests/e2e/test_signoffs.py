@@ -16,8 +16,10 @@ from tests.e2e.helpers import (
     blocks_text,
     button_payload,
     count,
+    direct_messages,
     engagement,
     ephemeral_texts,
+    notified_by,
     posts,
     send_payload,
 )
@@ -188,7 +190,9 @@ def test_request_changes_then_re_request_supersedes(engaged):
     with h.services.db.session() as s:
         assert s.exec(select(Gate).where(Gate.key == "solution_design")).one().status == "open"
     note = [m for m in posts(h) if "Changes requested on Solution design" in m["text"]]
-    assert note and f"<@{LEAD.user_id}>" in blocks_text(note[0]["blocks"])
+    assert note and "Lena Lead is told" in blocks_text(note[0]["blocks"])  # named, not pinged there…
+    [told] = [m for m in direct_messages(h, LEAD) if "requested changes" in blocks_text(m["blocks"])]
+    assert notified_by(h, told) == {LEAD.user_id: "direct message"}  # …told privately
     assert "Solution design sign-off — changes requested ·" in sign_offs_line(h)
     # Re-request: version 2; version 1 is marked superseded and its buttons stop working.
     stale = button_payload(h, v1, f"signoff_approve:{req1.id}", APPROVER.user_id)

@@ -31,7 +31,16 @@ def test_a_full_nudge_after_everyone_acted_stays_within_budget() -> None:
         # half were reported blocked with the longest reason the form takes, half are still open
         entry["state"], entry["note"] = ("blocked", f"blocked: {LONG_REASON}") if i % 2 else ("open", "")
         entries.append(entry)
-    message = Renderer().message("nudge.json.j2", customer_name="A" * 120, entries=entries, command="/golive")
+    message = Renderer().message(
+        "nudge.json.j2",
+        customer_name="A" * 120,
+        entries=entries,
+        pinged=list(CONTRIBUTORS),
+        names={u: "N" * 200 for u in CONTRIBUTORS},
+        direct=False,
+        channel="C0ACME",
+        command="/golive",
+    )
     assert validate_message_blocks(message.blocks) == []
     assert len(message.blocks) <= 50
     assert blocks_text_length(message.blocks) <= TEXT_BUDGET
