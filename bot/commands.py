@@ -191,8 +191,10 @@ def build_commands(command: str = "/golive") -> CommandSet:
     cs.add(
         CommandSpec(
             "role",
-            "role @person approver|contributor|sponsor|consultant|lead [gate=<gate>] · role @person remove [role]",
-            "Give someone a role (approvers for every gate, or one gate), or remove it.",
+            "role @person approver|contributor|main_contact|sponsor|consultant|lead [gate=<gate>] · "
+            "role @person remove [role]",
+            "Give someone a role (approvers for every gate, or one gate), or remove it. The main contact "
+            "gets the reminders of the customer's items nobody else is named for.",
             frozenset({"gate"}),
         )
     )
@@ -209,7 +211,9 @@ def build_commands(command: str = "/golive") -> CommandSet:
     )
     cs.add(
         CommandSpec(
-            "nudges", "nudges [pause|resume]", "Show what will be sent next and when; pause or resume."
+            "nudges",
+            "nudges [pause|resume]",
+            "Show what will be sent next, when, and whom it notifies; pause or resume.",
         )
     )
     cs.add(CommandSpec("unblock", "unblock <item>", "Clear an item's block so its reminders resume."))
@@ -217,8 +221,9 @@ def build_commands(command: str = "/golive") -> CommandSet:
     cs.add(
         CommandSpec(
             "dryrun",
-            "dryrun [YYYY-MM-DD HH:MM]",
-            "Schedule the go-live dry run in the customer's time (no date: a suggestion).",
+            "dryrun [YYYY-MM-DD HH:MM] [@people] · dryrun people @person… | default",
+            "Schedule the go-live dry run in the customer's time (no date: a suggestion); name who takes "
+            "part (its reminders mention them; by default the lead, approvers and main contact).",
         )
     )
     cs.add(CommandSpec("cancel", "cancel", "Cancel this engagement and all its reminders (asks to confirm)."))

@@ -183,7 +183,10 @@ def on_sponsor(req: Request) -> None:
             raise UserError(
                 f"No executive sponsor is named; name one with `{s.command} role @person sponsor`."
             )
-        stuck = _open_entries(session, engagement, row, now)
+        # The sponsor is asked about what waits on the customer, not on the implementation team.
+        stuck = [
+            e for e in _open_entries(session, engagement, row, now) if e.get("side", "customer") != "vendor"
+        ]
         if not stuck:
             raise UserError(
                 "Everything it named moved on meanwhile; there is nothing to ask the sponsor about."

@@ -65,8 +65,8 @@ def side_people(rows: list[RoleRow], side: str, present: Collection[str] | None 
         people, gone = _split(holders(rows, role, side), present)
         absent += gone
         if people:
-            return Named(people, label, absent)
-    return Named([], "", absent)
+            return Named(people, label, _unique(absent))
+    return Named([], "", _unique(absent))
 
 
 def for_item(
@@ -77,7 +77,7 @@ def for_item(
         if here:
             return Named(here, "assignee")
         fallback = side_people(rows, side, present)
-        return Named(fallback.people, fallback.role, gone + fallback.absent)
+        return Named(fallback.people, fallback.role, _unique(gone + fallback.absent))
     return side_people(rows, side, present)
 
 

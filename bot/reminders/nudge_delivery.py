@@ -419,6 +419,10 @@ def _escalate(sw: Sweeper, engagement_id: int, entries_: list[Any], now: datetim
         if lead is None:
             log.info("engagement %s has stuck entries but no lead consultant to tell", engagement_id)
             return
+        # The lead's own items are reminded to them already: nothing to escalate to them.
+        entries_ = [e for e in entries_ if not (e.private and lead.user_id in e.people)]
+        if not entries_:
+            return
         row = NudgeMessage(
             engagement_id=engagement_id,
             kind=ESCALATION,

@@ -109,7 +109,18 @@ def _item_due(item: Item, today: date, clock: CustomerClock, cadence: int, now: 
         return False
     if item.snoozed_until is not None and item.snoozed_until > today:
         return False
-    return item.last_nudged_at is None or clock.business_days_since(item.last_nudged_at, now) >= cadence
+    if item.last_nudged_at is None or _woke_since(item, clock):
+        return True  # never reminded, or its snooze ended since: its person asked to hear again
+    return clock.business_days_since(item.last_nudged_at, now) >= cadence
+
+
+def _woke_since(item: Any, clock: CustomerClock) -> bool:
+    """Its snooze ended after its last reminder: the cadence does not hold the next one back."""
+    return (
+        item.snoozed_until is not None
+        and item.last_nudged_at is not None
+        and clock.today(item.last_nudged_at) < item.snoozed_until
+    )
 
 
 def item_ready_on(item: Any, clock: CustomerClock, cadence: int) -> date | None:
@@ -122,7 +133,7 @@ def item_ready_on(item: Any, clock: CustomerClock, cadence: int) -> date | None:
     day: date = item.due_on + timedelta(days=1)
     if item.snoozed_until is not None:
         day = max(day, item.snoozed_until)
-    if item.last_nudged_at is not None:
+    if item.last_nudged_at is not None and not _woke_since(item, clock):
         day = max(day, clock.calendar.add(clock.today(item.last_nudged_at), cadence))
     return day
 
