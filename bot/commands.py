@@ -221,7 +221,7 @@ def build_commands(command: str = "/golive") -> CommandSet:
     cs.add(
         CommandSpec(
             "dryrun",
-            "dryrun [YYYY-MM-DD HH:MM] [@people] · dryrun people @person… | default",
+            "dryrun [YYYY-MM-DD HH:MM] [@people] · dryrun people @people|default",
             "Schedule the go-live dry run in the customer's time (no date: a suggestion); name who takes "
             "part (its reminders mention them; by default the lead, approvers and main contact).",
         )

@@ -1,7 +1,9 @@
 """A Slack stand-in for end-to-end tests and a local sandbox.
 
-``SlackStandIn`` plays Slack's Web API (and Socket Mode) on loopback with queryable state;
-``SlackDriver`` sends signed commands, clicks, view submissions and events into the bot::
+``SlackStandIn`` plays Slack's Web API (and Socket Mode) on loopback with queryable state, including
+whom Slack would notify of each message and why (``notifications``, ``notified_by``, ``activity``,
+``silences``, ``unread``: standin/notify.py); ``SlackDriver`` sends signed commands, clicks, view
+submissions and events into the bot::
 
     with SlackStandIn(bot_token="xoxb-test", signing_secret="secret") as slack:
         slack.add_user("U0LEAD", name="lena")

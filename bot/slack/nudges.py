@@ -209,10 +209,11 @@ _LIVE_NUDGES = (
 
 
 def refresh_nudges(
-    s: Services, engagement_id: int, topic_prefix: str = "", out: Sending | None = None
+    s: Services, engagement_id: int, topic_prefix: str | tuple[str, ...] = "", out: Sending | None = None
 ) -> None:
-    """Queue updates of the engagement's live nudges whose topic starts with `topic_prefix`
-    (`checklist:` the items' threads, `signoff:12` one request's), so they show what happened."""
+    """Queue updates of the engagement's live nudges whose topic starts with `topic_prefix` (or one
+    of them: `checklist:` the items' threads, `dm:` the team's reminders in direct messages,
+    `signoff:12` one request's), so they show what happened."""
     with s.db.rows() as conn:
         rows = conn.execute(_LIVE_NUDGES, {"engagement": engagement_id}).all()
     for row_id, channel_id, ts, topic in rows:

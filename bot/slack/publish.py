@@ -28,7 +28,7 @@ from sqlmodel import col, select
 from bot.engagement.checklist import phase_by_number
 from bot.services import Services
 from bot.slack.home import refresh_homes
-from bot.slack.nudges import refresh_nudges
+from bot.slack.nudges import DIRECT_PREFIX, refresh_nudges
 from bot.slack.presenters import Rows, checklist_context, checklist_key, overview, phase_data, split_rows
 from bot.slack.sending import SETTLE_SECONDS, Job, Sending, UpdateJob
 from messages import Message, TemplateError
@@ -322,9 +322,10 @@ class ChecklistJob(Job):
                     log.info("checklist part %s.%s (%s) is gone from the channel", number, n, row.ts)
             else:  # the items outgrew the parts posted (added items, longer notes): one more part
                 out.post(channel, m, kind=CHECKLIST, key=checklist_key(number, n), engagement_id=eid)
-        # The nudges in the checklists' threads list items too: they show what changed (ticked
-        # in the checklist, unblocked, dated…), rendered when their update runs.
-        refresh_nudges(s, eid, "checklist:", out=out)
+        # The nudges in the checklists' threads (and the team's reminders in direct messages) list
+        # items too: they show what changed (ticked in the checklist, unblocked, dated…), rendered
+        # when their update runs.
+        refresh_nudges(s, eid, ("checklist:", DIRECT_PREFIX, "top"), out=out)
 
 
 def _collapse(

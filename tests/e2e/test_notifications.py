@@ -424,3 +424,13 @@ def test_golive_nudges_and_the_settings_form_say_whom_each_reminder_notifies(onl
     [form] = h.standin.open_views(LEAD.user_id)
     coming = next(b for b in form["view"]["blocks"] if b.get("block_id") == "coming_up")["text"]["text"]
     assert "Ada Approver" in coming and "Dry-run reminder (7 days before)" in coming
+
+
+def test_a_team_items_private_reminder_shows_it_was_ticked_in_the_channel(only_approver):
+    h = only_approver
+    sweep(h, "2026-12-02T10:00:00+01:00")
+    [dm] = [m for m in direct_messages(h, LEAD) if reminder_kind(m) == "nudge"]
+    h.command("done 1.1")
+    shown = h.standin.message(dm["channel"], dm["ts"])
+    assert shown["edited"] and "done by Lena Lead" in blocks_text(shown["blocks"])
+    assert properly(h, dm) == {LEAD.user_id: "direct message"}  # the edit notified nobody again
