@@ -225,6 +225,10 @@ def make_engagements(h: Harness, total: int, due: int) -> list[str]:
             continue
         template = start_one(h, kind_numbers[0], kickoff)
         h.command(f"role <@{CONTRIBUTOR.user_id}|cody> contributor", channel=channel_of(kind_numbers[0]))
+        # The team's own items are done: what is due is the customer's (the team's overdue items
+        # would be reminded privately, to the one lead all copies share, a DM channel paced at
+        # one message a second).
+        h.command("done 1.1 1.2 1.3 1.4", channel=channel_of(kind_numbers[0]))
         Cloner(h, template).copy(kind_numbers[1:])
     return due_channels
 
@@ -290,7 +294,7 @@ def run(engagements: int, due: int, database_url: str | None) -> Result:
         finally:
             h.stop()
     nudged = Counter(
-        c.args["channel"] for c in posts if str(c.args.get("text", "")).startswith("Friendly reminder")
+        c.args["channel"] for c in posts if "Friendly reminder" in str(c.args.get("text", ""))
     )
     problem = ""
     if nudged != Counter(due_channels):

@@ -38,8 +38,9 @@ class RateLimit:
 SLACK_RATE_LIMITS: dict[str, RateLimit] = {
     "chat.update": RateLimit(per_minute=50, burst=50),
     "chat.postMessage": RateLimit(per_minute=60, burst=10, per_channel=True),
-    # Tier 4 ("100+ per minute"): publishing App Home views.
+    # Tier 4 ("100+ per minute"): publishing App Home views, listing a channel's members.
     "views.publish": RateLimit(per_minute=100, burst=20),
+    "conversations.members": RateLimit(per_minute=100, burst=20),
 }
 
 

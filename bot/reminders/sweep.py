@@ -55,6 +55,7 @@ from storage.reminder_rows import ensure_all
 log = logging.getLogger("golive.sweep")
 
 LEASE = timedelta(minutes=5)
+MEMBERS_TTL = timedelta(minutes=10)  # how long a channel's member list is trusted
 DRYRUN_START_GRACE = timedelta(hours=12)  # "the dry run starts now" is not sent later than this
 BATCH = 5  # small claims: processes sharing a database interleave, and a lease covers few sends
 BACKOFF_BASE = timedelta(minutes=1)
@@ -141,13 +142,18 @@ class Sweeper:
             settings.slack_bot_token, settings.slack_api_url, timeout=settings.slack_timeout_seconds
         )
         self.slack = SlackGateway(client, services.db, services.clock, seal_key=services.slack.seal_key)
-        self._members: dict[str, set[str] | None] = {}  # channel -> members, for one pass
+        # channel -> (when asked, its members): conversations.members is Tier 4 (100+ a minute),
+        # and a morning's sweep may send a reminder to every engagement of a time zone.
+        self._members: dict[str, tuple[datetime, set[str] | None]] = {}
 
     def members(self, channel: str) -> set[str] | None:
-        """Who is in the channel (asked once per pass): reminders mention only them."""
-        if channel not in self._members:
-            self._members[channel] = self.slack.channel_members(channel)
-        return self._members[channel]
+        """Who is in the channel (asked again after `MEMBERS_TTL`): reminders mention only them."""
+        now = self.s.clock.now()
+        known = self._members.get(channel)
+        if known is None or not (now - MEMBERS_TTL <= known[0] <= now):
+            known = (now, self.slack.channel_members(channel))
+            self._members[channel] = known
+        return known[1]
 
     # -- 1. plan -----------------------------------------------------------------------------
     def plan(self, session: Session, now: datetime) -> int:
@@ -697,7 +703,6 @@ class Sweeper:
     def run(self, now: datetime | None = None, *, dry_run: bool = False) -> SweepReport:
         now = now or self.s.clock.now()
         report = SweepReport(at=now)
-        self._members = {}  # people come and go: asked again each pass
         if dry_run:
             return self._dry_run(now, report)
         started = time.perf_counter()
