@@ -293,9 +293,7 @@ def run(engagements: int, due: int, database_url: str | None) -> Result:
             ]
         finally:
             h.stop()
-    nudged = Counter(
-        c.args["channel"] for c in posts if "Friendly reminder" in str(c.args.get("text", ""))
-    )
+    nudged = Counter(c.args["channel"] for c in posts if "Friendly reminder" in str(c.args.get("text", "")))
     problem = ""
     if nudged != Counter(due_channels):
         problem = f"nudges by channel differ from one per due engagement ({sum(nudged.values())} sent)"
