@@ -280,6 +280,7 @@ def tell_approver(s: Services, engagement_id: int, user_id: str, gate_key: str, 
         by = name_of(session, engagement_id, actor_id)
         subject = f"role:approver:{gate_key}"
         told_before = notified.told(session, engagement_id, user_id, subject)
+        theirs = _theirs(session, engagement, user_id)  # their side's items nobody else is named for
     if open_requests:
         for request, gate in open_requests:
             _note(
@@ -309,6 +310,8 @@ def tell_approver(s: Services, engagement_id: int, user_id: str, gate_key: str, 
         by=by,
         subjects=[subject],
         title=only,
+        items=theirs[:MAX_LISTED],
+        more=max(0, len(theirs) - MAX_LISTED),
     )
 
 

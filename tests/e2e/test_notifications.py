@@ -71,6 +71,9 @@ def unnamed_dms(h: Harness) -> list[dict]:
 # -- whom a reminder is for ---------------------------------------------------------------------
 def test_an_unassigned_item_with_only_an_approver_named_notifies_the_approver(only_approver):
     h = only_approver
+    # Named, she was told what is hers now: her side's items nobody else is named for.
+    [named] = [m for m in h.standin.replies(CHANNEL, welcomes(h)[0]["ts"]) if "named approver" in m["text"]]
+    assert "*1.5*" in blocks_text(named["blocks"]) and properly(h, named) == {APPROVER.user_id: "mention"}
     sweep(h, "2026-12-02T10:00:00+01:00")
     [nudge] = nudges(h)
     assert nudge["thread_ts"] == checklist_msg(h)["ts"]
