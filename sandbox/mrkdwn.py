@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 # The emoji codes the bot uses, and a few common ones. Unknown codes stay as text.
 EMOJI: dict[str, str] = {
     "rocket": "🚀",
+    "pray": "🙏",
     "white_square": "⬜",
     "heavy_minus_sign": "➖",
     "clapper": "🎬",
