@@ -83,6 +83,7 @@ class RenderContext:
     view_id: str = ""
     back: str = "/"
     form_id: str = ""  # set for a modal: input elements become fields of this form
+    scope: str = ""  # which copy of a message (the channel's or the thread pane's): unique DOM ids
     state: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     errors: Mapping[str, str] = field(default_factory=dict)
 
@@ -102,7 +103,7 @@ class RenderContext:
         return bool(self.form_id) and block.get("type") == "input"
 
     def dom_id(self, block: Mapping[str, Any], element: Mapping[str, Any]) -> str:
-        seed = f"{self.view_id or self.ts}:{block.get('block_id')}:{element.get('action_id')}"
+        seed = f"{self.scope}:{self.view_id or self.ts}:{block.get('block_id')}:{element.get('action_id')}"
         return "el-" + hashlib.sha1(seed.encode()).hexdigest()[:10]
 
     def name(self, block: Mapping[str, Any], element: Mapping[str, Any], multi: bool = False) -> str:
@@ -143,7 +144,8 @@ class RenderContext:
             Markup('<input type="hidden" name="{}" value="{}">').format(k, v) for k, v in fields.items()
         )
 
-    def confirm_attr(self, element: Mapping[str, Any]) -> Markup:
+    def confirm_attr(self, block: Mapping[str, Any], element: Mapping[str, Any]) -> Markup:
+        """The form's link to its confirm dialog (`confirm_dialog`), and the dialog's texts."""
         confirm = element.get("confirm")
         if not isinstance(confirm, dict):
             return Markup("")
@@ -153,7 +155,28 @@ class RenderContext:
             "confirm": text_of(confirm.get("confirm")) or "Yes",
             "deny": text_of(confirm.get("deny")) or "Cancel",
         }
-        return Markup(' data-confirm="{}"').format(json.dumps(data, ensure_ascii=False))
+        return Markup(' data-confirm="{}" data-confirm-dialog="{}"').format(
+            json.dumps(data, ensure_ascii=False), self.confirm_id(block, element)
+        )
+
+    def confirm_id(self, block: Mapping[str, Any], element: Mapping[str, Any]) -> str:
+        return "cf-" + self.dom_id(block, element).removeprefix("el-")
+
+    def confirm_dialog(self, block: Mapping[str, Any], element: Mapping[str, Any]) -> dict[str, Any] | None:
+        """A Block Kit `confirm` object as the page's confirm dialog shows it: the title, the text
+        (mrkdwn or plain text), the confirm and deny labels, and the confirm button's style."""
+        confirm = element.get("confirm")
+        if not isinstance(confirm, dict):
+            return None
+        style = confirm.get("style")
+        return {
+            "id": self.confirm_id(block, element),
+            "title": self.text(confirm.get("title")) if confirm.get("title") else Markup("Are you sure?"),
+            "text": self.text(confirm.get("text")),
+            "confirm": self.text(confirm.get("confirm")) if confirm.get("confirm") else Markup("Yes"),
+            "deny": self.text(confirm.get("deny")) if confirm.get("deny") else Markup("Cancel"),
+            "style": style if style in ("primary", "danger") else "primary",
+        }
 
     # ----- values
     def current(self, block: Mapping[str, Any], element: Mapping[str, Any]) -> Any:

@@ -1,9 +1,11 @@
 """The sandbox's web page: stdlib HTTP server, server-rendered HTML, POST-redirect-GET.
 
 Routes:
-    GET  /                      the page (`?view=channel|home|messages|activity`, `?as=U…` switches persona)
+    GET  /                      the page (`?view=channel|home|messages|activity`, `?thread=<ts>` opens a
+                                thread in the side pane, `?as=U…` switches persona)
     GET  /static/<file>         the CSS and the little JavaScript
     GET  /files/<id>            a file the bot shared in the channel (the audit CSV), downloaded
+    GET  /files/<id>/preview    a PNG or JPEG picture the bot shared, shown inline
     POST /command               a slash command from the composer
     POST /action                a click, tick or selection on a message or a view
     POST /view/submit           a modal's submit button
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from .files import picture
 from .page import render_page
 from .session import Sandbox
 
@@ -113,6 +116,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self._page()
         elif path.startswith("/static/"):
             self._static(path.removeprefix("/static/"))
+        elif path.startswith("/files/") and path.endswith("/preview"):
+            self._preview(path.removeprefix("/files/").removesuffix("/preview"))
         elif path.startswith("/files/"):
             self._file(path.removeprefix("/files/"))
         elif path == "/favicon.ico":
@@ -125,12 +130,15 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def _page(self) -> None:
         query = self._query()
         view = (query.get("view") or ["channel"])[0]
+        thread = (query.get("thread") or [""])[0]
         if "as" in query:
             persona = Sandbox.persona(query["as"][0])
             rest = {"view": view} if view != "channel" else {}
+            if thread:
+                rest["thread"] = thread
             self._redirect("/" + (("?" + urlencode(rest)) if rest else ""), cookie=persona.user_id)
             return
-        html = render_page(self.sandbox, self._user(), view)
+        html = render_page(self.sandbox, self._user(), view, thread)
         self._send(HTTPStatus.OK, html.encode("utf-8"), "text/html; charset=utf-8")
 
     def _static(self, name: str) -> None:
@@ -160,6 +168,20 @@ class SandboxHandler(BaseHTTPRequestHandler):
             bytes(record.get("content") or b""),
             kind,
             {"Content-Disposition": f'attachment; filename="{name}"', "X-Content-Type-Options": "nosniff"},
+        )
+
+    def _preview(self, file_id: str) -> None:
+        """A picture the bot shared, shown inline: only PNG or JPEG bytes, with their content type."""
+        record = self.sandbox.file(file_id)
+        shown = picture(record.get("content")) if record is not None else None
+        if record is None or shown is None:
+            self._send(HTTPStatus.NOT_FOUND, b"No such picture", "text/plain; charset=utf-8")
+            return
+        self._send(
+            HTTPStatus.OK,
+            bytes(record.get("content") or b""),
+            shown.mimetype,
+            {"Content-Disposition": "inline", "X-Content-Type-Options": "nosniff"},
         )
 
     # ----- POST
@@ -193,7 +215,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def _command(self, user: str, form: dict[str, list[str]]) -> str | None:
         self.sandbox.command(user, _first(form, "text"))
-        return "/"
+        return None  # back to the channel, with its open thread
 
     def _action(self, user: str, form: dict[str, list[str]]) -> str | None:
         self.sandbox.act(
@@ -232,8 +254,9 @@ def _first(form: dict[str, list[str]], key: str) -> str:
 
 
 def _safe_back(back: str) -> str:
-    """Only local paths: `/` or `/?view=…`."""
-    return back if back.startswith("/") and not back.startswith("//") else "/"
+    """Only local paths (`/`, `/?view=…`, `/?thread=…#a-m-…`), on one header line."""
+    local = back.startswith("/") and not back.startswith(("//", "/\\"))
+    return back if local and back.isascii() and back.isprintable() else "/"
 
 
 def serve_in_thread(server: SandboxHTTPServer) -> threading.Thread:
