@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -24,6 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 ARTIFACT = REPO / "test-artifacts" / "sandbox.png"
 MY_TASKS_ARTIFACT = REPO / "test-artifacts" / "my-tasks.png"
 ACTIVITY_ARTIFACT = REPO / "test-artifacts" / "activity.png"
+THREAD_ARTIFACT = REPO / "test-artifacts" / "thread.png"
 README_SCREENSHOT = REPO / "docs" / "sandbox.png"
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -62,10 +62,12 @@ def page(browser: Browser, sandbox_server: SandboxServer) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=sandbox_server.url)
     pg = context.new_page()
     pg.set_default_timeout(8000)
-    pg.on("dialog", _accept)  # Block Kit confirm dialogs: say yes (see `dismissing_dialogs`)
+    native: list[str] = []
+    pg.on("dialog", lambda d: _refuse(d, native))  # Block Kit confirms are the page's own dialogs
     pg.goto("/")
     try:
         yield pg
+        assert not native, f"the page opened the browser's own dialogs: {native}"
     finally:
         context.close()
 
@@ -73,26 +75,14 @@ def page(browser: Browser, sandbox_server: SandboxServer) -> Iterator[Page]:
 # ----- helpers for walk-throughs
 
 
-def _accept(dialog: Dialog) -> None:
-    dialog.accept()
+def _refuse(dialog: Dialog, asked: list[str]) -> None:
+    asked.append(dialog.message)
+    dialog.dismiss()
 
 
-@contextmanager
-def dismissing_dialogs(page: Page) -> Iterator[list[str]]:
-    """Answer confirm dialogs with "Cancel" inside the block; yields the questions asked."""
-    asked: list[str] = []
-
-    def dismiss(dialog: Dialog) -> None:
-        asked.append(dialog.message)
-        dialog.dismiss()
-
-    page.remove_listener("dialog", _accept)
-    page.on("dialog", dismiss)
-    try:
-        yield asked
-    finally:
-        page.remove_listener("dialog", dismiss)
-        page.on("dialog", _accept)
+def confirm_dialog(page: Page) -> Locator:
+    """The open confirm dialog (a Block Kit `confirm`, drawn by the page as Slack does)."""
+    return page.locator("dialog.confirm[open]")
 
 
 def switch_to(page: Page, persona: Persona) -> None:
@@ -111,10 +101,25 @@ def send_command(page: Page, text: str) -> None:
 
 
 def click_button(page: Page | Locator, label: str) -> None:
-    """Click a Block Kit button (or a modal's submit/close) by its label; confirm dialogs are accepted."""
+    """Click a Block Kit button (or a modal's submit/close) by its label; a confirm dialog it
+    opens is answered with its confirm button."""
     target = page if isinstance(page, Page) else page.page
+    button = page.get_by_role("button", name=label, exact=True).last
+    asks = bool(button.evaluate("b => !!(b.form && b.form.dataset.confirmDialog)"))
     with target.expect_navigation():
-        page.get_by_role("button", name=label, exact=True).last.click()
+        button.click()
+        if asks:
+            confirm_dialog(target).locator("button.confirm-ok").click()
+
+
+def open_thread(page: Page, on: str) -> Locator:
+    """Click "N replies" under the newest message showing `on`; the thread pane that opens."""
+    summary = page.locator("section.timeline article.msg", has_text=on).last.locator("a.thread-summary")
+    with page.expect_navigation():
+        summary.click()
+    pane = page.get_by_role("complementary", name=re.compile("^Thread"))
+    expect(pane).to_be_visible()
+    return pane
 
 
 def advance_clock(page: Page, step: str | datetime = "+1 day") -> None:
@@ -252,6 +257,7 @@ def test_walk_through_from_start_to_sign_off_and_nudge(page: Page, sandbox_serve
 
     # 7. A week later, Monday 09:00 in Berlin: the sweep nudges the customer's overdue item.
     advance_clock(page, "monday")
+    open_thread(page, "— checklist")  # the nudge is a reply in the checklist's thread
     nudge = message(page, "Friendly reminder")
     expect(nudge).to_contain_text("1.6 Name your approvers and executive sponsor")
     expect(nudge.get_by_role("button", name="Mark done", exact=True)).to_be_visible()
@@ -312,23 +318,39 @@ def test_a_customer_walks_through_my_tasks(page: Page, sandbox_server: SandboxSe
 
 
 def test_confirm_dialogs_are_asked_before_anything_is_sent(page: Page, sandbox_server: SandboxServer) -> None:
+    """A button with a Block Kit `confirm` opens the page's own modal dialog (never the browser's
+    confirm()): its title, text and labels; Escape or the deny button send nothing."""
     send_command(page, "/golive start Acme Corp")
     send_command(page, "/golive cancel")
     button = page.get_by_role("button", name="Cancel the engagement", exact=True)
     if button.count() == 0:
         pytest.skip("the bot has no confirmed button on /golive cancel")
     expect(message(page, "Cancelling stops")).to_contain_text("Only visible to you")
-
-    with dismissing_dialogs(page) as asked:
-        button.click()
-        expect(button).to_be_visible()
-    assert asked and asked[0].startswith("Cancel the engagement?")
-    page.wait_for_timeout(300)  # a request sent anyway would have reached the bot by now
     standin = sandbox_server.sandbox.h.standin
-    assert not [m for m in standin.messages(CHANNEL) if "was cancelled" in m["text"]]
 
-    click_button(page, "Cancel the engagement")  # accepted this time: the click reaches the bot
+    def cancelled() -> list[dict]:
+        return [m for m in standin.messages(CHANNEL) if "was cancelled" in m["text"]]
+
+    button.click()
+    dialog = page.get_by_role("dialog", name="Cancel the engagement?")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_have_attribute("aria-modal", "true")
+    expect(dialog).to_contain_text("It cannot be undone.")
+    expect(dialog.get_by_role("button", name="Cancel it")).to_be_focused()
+    dialog.get_by_role("button", name="Keep it").click()
+    expect(dialog).to_be_hidden()
+    expect(button).to_be_focused()  # back where the person was
+
+    button.click()
+    expect(dialog).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    page.wait_for_timeout(300)  # a request sent anyway would have reached the bot by now
+    assert not cancelled()
+
+    click_button(page, "Cancel the engagement")  # confirmed this time: the click reaches the bot
     expect(message(page, "was cancelled")).to_be_visible()
+    assert cancelled()
 
 
 def test_activity_leads_to_the_message_and_the_channel_shows_unread(
@@ -366,8 +388,10 @@ def test_activity_leads_to_the_message_and_the_channel_shows_unread(
     # The whole entry is the link to its message: a click anywhere on it.
     with page.expect_navigation():
         entry.click(position={"x": 400, "y": 40})
-    assert page.url.endswith(f"/#m-{reply}")
+    assert page.url.endswith(f"/?thread={welcome['ts']}#m-{reply}"), "a reply opens in its thread"
     target = page.locator(f"article.msg[id='m-{reply}']")
+    expect(page.locator("aside.thread-pane")).to_have_attribute("data-thread", welcome["ts"])
+    expect(page.locator("aside.thread-pane").locator(f"[id='m-{reply}']")).to_have_count(1)
     expect(target).to_be_in_viewport()
     expect(target).to_contain_text("could you name your approvers?")
     expect(target.locator(".author")).to_have_text("Carl Consultant")
@@ -391,6 +415,7 @@ def test_the_approver_sees_the_dry_run_reminder_in_activity(
 
     # Past "1 business day before" (Wed 2 Dec 10:00) and "1 hour before" (Thu 3 Dec 09:00), Berlin.
     advance_clock(page, datetime(2026, 12, 3, 9, 30))
+    open_thread(page, "Go-live dry run")  # the reminders are replies in the dry run's thread
     expect(message(page, "in 1 hour")).to_contain_text("dry run")
 
     switch_to(page, APPROVER)
@@ -418,3 +443,98 @@ def test_the_approver_sees_the_dry_run_reminder_in_activity(
     with page.expect_navigation():
         reminder.locator("a.activity-open").click()
     expect(page.locator("article.msg:target")).to_contain_text(re.compile("dry run", re.IGNORECASE))
+
+
+def first_in_view(page: Page) -> tuple[str, float]:
+    """The id of the first channel message in view (below the sticky header) and its top."""
+    return page.evaluate(
+        """() => {
+            const top = document.querySelector('.main-head').getBoundingClientRect().bottom;
+            for (const m of document.querySelectorAll('section.timeline article.msg')) {
+                const box = m.getBoundingClientRect();
+                if (box.bottom > top + 4) return [m.id, box.top];
+            }
+            return ['', 0];
+        }"""
+    )
+
+
+def test_a_thread_opens_in_the_side_pane_and_stays_open_where_it_was_after_a_click(
+    page: Page, sandbox_server: SandboxServer
+) -> None:
+    """The bot's reminder about the checklist is a reply in the checklist's thread: the channel
+    shows "N replies" under the checklist; Ada opens the thread in the side pane, marks an item done
+    on the reminder there, and the page comes back with the pane open on that thread, the reminder
+    and the channel where they were."""
+    standin = sandbox_server.sandbox.h.standin
+    send_command(page, "/golive start Acme Corp")  # as Lena Lead, the first persona
+    send_command(page, "/golive role @ada approver")
+    advance_clock(page, "monday")  # the sweep nudges Ada about her overdue items, in the checklist's thread
+    checklist = next(m for m in standin.top_level(CHANNEL) if "checklist:" in m["text"])
+    replies = standin.replies(CHANNEL, checklist["ts"])
+    assert any("Friendly reminder" in r["text"] for r in replies), "the nudge is a thread reply"
+    send_command(page, "/golive assign 1.6 @cody")  # one more reply after the nudge (a note to Cody)
+    replies = standin.replies(CHANNEL, checklist["ts"])
+
+    switch_to(page, APPROVER)
+    timeline = page.get_by_role("region", name="Messages")
+    expect(timeline.get_by_text("Friendly reminder")).to_have_count(0)  # folded, not inline
+    summary = timeline.locator(f"[id='m-{checklist['ts']}'] a.thread-summary")
+    expect(summary.locator(".thread-count")).to_have_text(f"{len(replies)} replies")
+    expect(summary).to_contain_text("Last reply today at 09:00")
+
+    # Opening the thread keeps the channel where it was: the checklist stays in its place.
+    summary.evaluate("link => link.scrollIntoView({ block: 'center' })")  # clear of the sticky composer
+    parent = page.locator(f"[id='m-{checklist['ts']}']")
+    top = parent.bounding_box()["y"]
+    assert page.evaluate("scrollY") > 0
+    thread = open_thread(page, "— checklist")
+    expect(thread).to_have_attribute("data-thread", checklist["ts"])
+    assert abs(parent.bounding_box()["y"] - top) <= 2, "the channel did not jump"
+    expect(page.locator("#thread-title")).to_be_focused()  # a screen reader hears where it is
+    expect(thread.locator("article.msg").first).to_contain_text("1. Discovery — checklist")
+    nudge = thread.locator("article.msg", has_text="Friendly reminder")
+    expect(nudge.get_by_role("button", name="Mark done", exact=True).first).to_be_visible()
+    expect(summary).to_have_attribute("aria-current", "true")
+
+    # The reminder low in the pane, its first Mark done near the pane's bottom edge.
+    mark_done = nudge.get_by_role("button", name="Mark done", exact=True).first
+    thread.evaluate(
+        "(pane, button) => { pane.scrollTop += button.getBoundingClientRect().bottom - pane.clientHeight + 24; }",
+        mark_done.element_handle(),
+    )
+    nudge_top = nudge.bounding_box()["y"]
+    pane_top = thread.evaluate("p => p.scrollTop")
+    assert pane_top > 0, "the pane is scrolled"
+    before = first_in_view(page)
+    with page.expect_navigation():
+        mark_done.click()
+
+    # The pane is still open on the same thread, the reminder and the channel where they were.
+    thread = page.get_by_role("complementary", name=re.compile("^Thread"))
+    expect(thread).to_have_attribute("data-thread", checklist["ts"])
+    assert f"thread={checklist['ts']}" in page.url
+    nudge = thread.locator("article.msg", has_text="Friendly reminder")
+    expect(nudge).to_contain_text("done by Ada Approver")
+    assert abs(nudge.bounding_box()["y"] - nudge_top) <= 2, "the pane did not jump"
+    after = first_in_view(page)
+    assert after[0] == before[0] and abs(after[1] - before[1]) <= 2, "the channel did not jump"
+
+    THREAD_ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
+    thread.evaluate("pane => { pane.scrollTop = pane.scrollHeight; }")  # the whole reminder in the picture
+    page.mouse.move(0, 0)
+    page.screenshot(path=str(THREAD_ARTIFACT))
+    assert THREAD_ARTIFACT.stat().st_size > 20_000
+
+    # Escape closes the pane; the channel stays where it was.
+    before = first_in_view(page)
+    with page.expect_navigation():
+        page.keyboard.press("Escape")
+    expect(page.locator("aside.thread-pane")).to_have_count(0)
+    assert not page.url.rstrip("/").endswith(checklist["ts"])
+    assert first_in_view(page)[0] == before[0]
+
+    # An older link to a reply (`/#m-<ts>`, before threads were folded) opens its thread.
+    page.goto(f"/#m-{replies[-1]['ts']}")
+    expect(page).to_have_url(re.compile(rf"\?thread={re.escape(checklist['ts'])}#m-"))
+    expect(page.locator(f"aside.thread-pane [id='m-{replies[-1]['ts']}']")).to_be_in_viewport()

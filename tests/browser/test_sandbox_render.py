@@ -220,11 +220,57 @@ def test_buttons_styles_and_confirm_in_a_message():
     assert forms[1].form_fields() == dict(
         where="message", channel="C0ACME", ts="1.000100", view_id="", block_id="a", action_id="ok", back="/"
     )
-    classes = [b.attrs["class"] for b in node.find_all("button")]
+    classes = [b.attrs["class"] for f in forms for b in f.find_all("button")]
     assert classes == ["btn btn-default", "btn btn-primary", "btn btn-danger"]
     assert json.loads(forms[1].attrs["data-confirm"]) == texts
-    assert "data-confirm" not in forms[2].attrs
+    assert "data-confirm" not in forms[2].attrs and "data-confirm-dialog" not in forms[2].attrs
     assert node.find(cls="b-accessory").find("button").text == "Details"
+
+    # The confirm is the page's own modal dialog, named by the form, closed until the click.
+    dialog = node.find("dialog", id=forms[1].attrs["data-confirm-dialog"])
+    assert "open" not in dialog.attrs
+    assert dialog.attrs["role"] == "dialog" and dialog.attrs["aria-modal"] == "true"
+    assert node.find(id=dialog.attrs["aria-labelledby"]).text == "Sure?"
+    assert node.find(id=dialog.attrs["aria-describedby"]).text == "It is recorded."
+    buttons = dialog.find_all("button")
+    assert [(b.text, b.attrs["value"], b.attrs["class"]) for b in buttons] == [
+        ("Not yet", "deny", "btn btn-default confirm-deny"),
+        ("Approve", "confirm", "btn btn-primary confirm-ok"),
+    ]
+    assert dialog.find("form").attrs["method"] == "dialog", (
+        "its buttons close it; only the page's script sends"
+    )
+    assert len(node.find_all("dialog")) == 1, "no dialog for buttons without a confirm"
+
+
+def test_confirm_dialogs_show_mrkdwn_escaped_a_danger_style_and_stay_unique_per_copy():
+    confirm = {
+        "title": plain("Cancel <everything>?"),
+        "text": mrkdwn("This *cannot* be undone. <script>x</script>"),
+        "confirm": plain("Cancel it"),
+        "deny": plain("Keep it"),
+        "style": "danger",
+    }
+    blocks = [
+        actions("a", el("button", "go", text=plain("Cancel"), confirm=confirm)),
+        actions("o", el("overflow", "menu", options=[option("Remove", "rm")], confirm=confirm)),
+    ]
+    html = render_blocks(blocks, RenderContext(directory=DIRECTORY, channel="C0ACME", ts="1.000100"))
+    assert "<script>" not in html
+    node = parse(html)
+    first, menu = node.find_all("dialog", cls="confirm")
+    assert first.find(cls="confirm-title").text == "Cancel <everything>?"
+    assert first.find(cls="confirm-text").find("b").text == "cannot"
+    assert first.find(cls="confirm-ok").attrs["class"] == "btn btn-danger confirm-ok"
+    assert node.find("form", cls="menu").attrs["data-confirm-dialog"] == menu.attrs["id"]
+    assert not node.find("details").find_all("dialog"), "outside the menu, which closes on a click"
+
+    # The same message drawn in the channel and in the thread pane: no id twice.
+    def ids(scope: str) -> set[str]:
+        ctx = RenderContext(directory=DIRECTORY, channel="C0ACME", ts="1.000100", scope=scope)
+        return {n.attrs["id"] for n in parse(render_blocks(blocks, ctx)).iter() if "id" in n.attrs}
+
+    assert ids("m-1.000100") and not ids("m-1.000100") & ids("t-1.000100")
 
 
 def test_checkboxes_show_initial_options_checked_with_descriptions():
