@@ -226,5 +226,13 @@ def build_commands(command: str = "/golive") -> CommandSet:
             "part (its reminders mention them; by default the lead, approvers and main contact).",
         )
     )
+    cs.add(
+        CommandSpec(
+            "live",
+            "live",
+            "Confirm the go-live cutover, once the final approval is recorded (asks to confirm when it is "
+            "early or something is still open).",
+        )
+    )
     cs.add(CommandSpec("cancel", "cancel", "Cancel this engagement and all its reminders (asks to confirm)."))
     return cs

@@ -56,6 +56,7 @@ ROUTES: dict[str, SubHandler] = {
     "unblock": nudges.cmd_unblock,
     "target": golive.cmd_target,
     "dryrun": golive.cmd_dryrun,
+    "live": golive.cmd_live,
     "cancel": golive.cmd_cancel,
 }
 

@@ -1,4 +1,5 @@
-"""The go-live: `/golive target`, the dry run (scheduling and its outcome buttons), `/golive cancel`."""
+"""The go-live: `/golive target`, the dry run (scheduling and its outcome buttons), the cutover
+(**Confirm go-live**, `/golive live`), `/golive cancel`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from slack_bolt import App
 
 from bot.commands import ParsedCommand
 from bot.engagement import checklist as cl
+from bot.engagement import phases
 from bot.engagement.lifecycle import calendar_for
 from bot.engagement.plan import business_day_warning
 from bot.errors import UserError
@@ -17,6 +19,8 @@ from bot.reminders import dryrun
 from bot.reminders.milestones import golive_date, suggest_dryrun
 from bot.reminders.working_hours import clock_of
 from bot.services import Services
+from bot.slack.golive import announce_live, refresh_cutover
+from bot.slack.home import refresh_homes
 from bot.slack.nudges import names_of
 from bot.slack.publish import refresh_posted_checklists
 from bot.slack.requests import refresh_waiting_on_dry_run
@@ -320,6 +324,83 @@ def on_dryrun_people_submit(req: Request) -> None:
     dryrun.refresh_announcement(s, engagement_id, current.id)  # type: ignore[arg-type]
 
 
+# -- the cutover ---------------------------------------------------------------------------
+def _cutover(req: Request, engagement_id: int | None) -> None:
+    """Confirm go-live: the implementation team, once the final approval is recorded. When it is
+    early or something is still open, a form shows that first; else it goes live at once."""
+    s = req.services
+    now = s.clock.now()
+    with s.db.read() as session:
+        engagement = (
+            session.get(Engagement, engagement_id) if engagement_id is not None else None
+        ) or click_engagement(req, session)
+        if engagement.status != "active":
+            raise UserError("That engagement is not active any more.")
+        if not actor_for(req, session, engagement).is_vendor:
+            raise cl.Refused("Only the implementation team confirms the go-live cutover.")
+        state = phases.readiness(session, engagement)
+        if not state.approved:
+            missing = ", ".join(g.title for g in state.final_gates if g.status != "approved")
+            raise UserError(
+                f"The final approval is not recorded yet ({missing}): request it with "
+                f"`{s.command} signoff`, and the customer's approver approves it. Nothing was changed."
+            )
+        today = clock_of(engagement).today(now)
+        early = state.planned is not None and today < state.planned
+        view = None
+        if early or state.open_items or state.other_gates:
+            calendar = calendar_for(engagement)
+            view = s.renderer.view(
+                "golive_confirm_modal.json.j2",
+                customer_name=engagement.customer_name,
+                early=early,
+                planned=state.planned,
+                early_days=calendar.count(today, state.planned) - 1 if early and state.planned else 0,
+                open_items=[{"ref": ref, "title": i.title} for ref, i in state.open_items[:10]],
+                more=max(0, len(state.open_items) - 10),
+                other_gates=[g.title for g in state.other_gates],
+                meta={"channel": engagement.channel_id, "engagement": engagement.id},
+            )
+        engagement_id = engagement.id
+    if view is not None:
+        req.ack()
+        s.slack.open_view(req.trigger_id or "", view)
+        return
+    req.ack()
+    _go_live(req, engagement_id)  # type: ignore[arg-type]
+
+
+def _go_live(req: Request, engagement_id: int) -> None:
+    s = req.services
+    now = s.clock.now()
+    with s.db.session() as session:
+        engagement = session.get(Engagement, engagement_id)
+        if engagement is None:
+            raise UserError("That engagement is gone.")
+        went = phases.go_live(session, engagement, actor_for(req, session, engagement), now)
+    if not went:
+        req.reply(s.notice("It is live already; nothing was changed."))
+        return
+    announce_live(s, engagement_id)
+    refresh_cutover(s, engagement_id)
+    refresh_posted_checklists(s, engagement_id)
+    refresh_homes(s, engagement_id)
+
+
+def on_golive_confirm(req: Request) -> None:
+    _cutover(req, parse_id(req.action.get("value")))
+
+
+def on_golive_confirm_submit(req: Request) -> None:
+    req.ack()
+    _go_live(req, req.meta_id("engagement"))
+
+
+def cmd_live(req: Request, cmd: ParsedCommand) -> None:
+    engagement = require_engagement(req)
+    _cutover(req, engagement.id)
+
+
 def cmd_cancel(req: Request, cmd: ParsedCommand) -> None:
     s = req.services
     engagement = require_engagement(req)
@@ -380,3 +461,5 @@ def register(app: App, services: Services) -> None:
     app.action("dryrun_people")(listener(services, on_dryrun_people))
     app.view("dryrun_people")(listener(services, on_dryrun_people_submit))
     app.action("cancel_engagement")(listener(services, on_cancel))
+    app.action("golive_confirm")(listener(services, on_golive_confirm))
+    app.view("golive_confirm")(listener(services, on_golive_confirm_submit))

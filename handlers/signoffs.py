@@ -9,20 +9,26 @@ from slack_bolt import App
 from sqlmodel import Session
 
 from bot.commands import ParsedCommand
+from bot.engagement import phases
 from bot.engagement import signoffs as so
+from bot.engagement.checklist import Refused
 from bot.engagement.lifecycle import active_in_channel
 from bot.engagement.phases import advance_if_complete
 from bot.errors import UserError
 from bot.people.members import lead_of
 from bot.people.sides import Actor
 from bot.services import Services
-from bot.slack.notes import tell_approvers_of_request, tell_lead
+from bot.slack.gateway import SlackCallFailed
+from bot.slack.golive import post_cutover
+from bot.slack.home import refresh_homes
+from bot.slack.notes import tell_approvers_of_request
 from bot.slack.publish import announce_phase, refresh_checklist
 from bot.slack.requests import decision_data, render_request
 from bot.slack.requests import update_request_message as update_request_message
 from handlers.base import Request, actor_for, click_engagement
 from handlers.engagement import require_engagement
 from handlers.listening import listener
+from messages import Message
 from storage.models import Engagement, EngagementPhase, Gate, SignoffRequest
 
 log = logging.getLogger("golive.handlers.signoffs")
@@ -38,40 +44,87 @@ SIGNOFF = "signoff"
 
 
 # -- requesting ----------------------------------------------------------------------------
+def _engagement(req: Request, session: Session, engagement_id: int | None) -> Engagement:
+    s = req.services
+    if engagement_id is not None:
+        engagement = session.get(Engagement, engagement_id)
+        if engagement is not None and engagement.status != "active":
+            engagement = None
+    elif req.kind == "command":
+        engagement = active_in_channel(session, req.channel_id or "")
+    else:
+        engagement = click_engagement(req, session)
+    if engagement is None:
+        raise UserError(f"No engagement runs in this channel; start one with `{s.command} start`.")
+    return engagement
+
+
 def _request(
-    req: Request, gate_key: str | None, gate_id: int | None = None, *, engagement_id: int | None = None
+    req: Request,
+    gate_key: str | None,
+    gate_id: int | None = None,
+    *,
+    engagement_id: int | None = None,
+    confirmed: bool = False,
+    note: str | None = None,
 ) -> None:
     """Request a gate's sign-off in the engagement's channel: the channel's engagement for a
-    command, the clicked message's for a button, or `engagement_id` (the App Home's cards)."""
+    command, the clicked message's for a button, or `engagement_id` (the App Home's cards).
+
+    Without a gate, the next one: a picker when several are ready. Refused, with why, when the
+    gate is approved, already waiting for a decision (with a link to it) or has no approver.
+    With items still open or its phase not reached, or after changes were requested, a form
+    asks the implementation team to confirm (and to say what changed) first."""
     s = req.services
     now = s.clock.now()
-    with s.db.session() as session:
-        if engagement_id is not None:
-            engagement = session.get(Engagement, engagement_id)
-            if engagement is not None and engagement.status != "active":
-                engagement = None
-        elif req.kind == "command":
-            engagement = active_in_channel(session, req.channel_id or "")
-        else:
-            engagement = click_engagement(req, session)
-        if engagement is None:
-            raise UserError(f"No engagement runs in this channel; start one with `{s.command} start`.")
+    with s.db.read() as session:
+        engagement = _engagement(req, session, engagement_id)
+        if not actor_for(req, session, engagement).is_vendor:
+            raise Refused("Only the implementation team requests sign-offs.")
         if gate_id is not None:
             gate = session.get(Gate, gate_id)
             if gate is None or gate.engagement_id != engagement.id:
                 raise UserError("That gate is not part of this engagement.")
-        else:
+        elif gate_key:
             gate = so.find_gate(session, engagement, gate_key)
+        else:
+            ready = so.ready_gates(session, engagement)
+            if not ready:
+                raise UserError(_nothing_ready(session, engagement, s.command))
+            if len(ready) > 1:
+                req.reply(_picker(s, engagement, ready))
+                return
+            gate = ready[0]
+        checks = so.request_checks(session, engagement, gate)
+        open_ts = checks.previous.ts if checks.previous is not None and checks.previous.status == "open" else None
+        channel = engagement.channel_id
+        confirm_view = None
+        if checks.refusal is None and not confirmed and (checks.warnings or checks.needs_note):
+            confirm_view = _confirm_view(s, session, engagement, checks)
+    if checks.refusal is not None:
+        link = _link(s, channel, open_ts)
+        raise UserError(checks.refusal + (f" <{link}|Open the request>." if link else ""))
+    if confirm_view is not None:
+        req.ack()
+        s.slack.open_view(req.trigger_id or "", confirm_view)
+        return
+    with s.db.session() as session:
+        engagement = _engagement(req, session, engagement.id)
+        gate = session.get(Gate, gate.id)
+        assert gate is not None
         actor = actor_for(req, session, engagement)
-        done = so.request_signoff(session, engagement, gate, actor, channel_id=engagement.channel_id, now=now)
+        done = so.request_signoff(
+            session, engagement, gate, actor, channel_id=engagement.channel_id, now=now, note=note
+        )
         request_id = done.request.id
         superseded_id = done.superseded.id if done.superseded else None
         message = render_request(s, session, done.request)
         engagement_id, channel = engagement.id, engagement.channel_id
         phase = session.get(EngagementPhase, gate.phase_id)
         phase_number = phase.number if phase else engagement.phase_index
+        said = f"Posted the sign-off request for {gate.title} (version {done.request.version})."
     if req.kind == "command":
-        req.ack(s.notice(f"Posted the sign-off request for {gate.title} (version {done.request.version})."))
+        req.ack(s.notice(said))
     else:
         req.ack()
 
@@ -89,11 +142,73 @@ def _request(
         channel, message, kind=SIGNOFF, key=str(request_id), engagement_id=engagement_id, then=posted
     )
     refresh_checklist(s, engagement_id, phase_number)  # type: ignore[arg-type]
+    refresh_homes(s, engagement_id)  # type: ignore[arg-type]
+
+
+def _link(s: Services, channel: str, ts: str | None) -> str | None:
+    if not ts:
+        return None
+    try:
+        return s.slack.permalink(channel, ts)
+    except SlackCallFailed:
+        return None
+
+
+def _nothing_ready(session: Session, engagement: Engagement, command: str) -> str:
+    gates = so.gates_of(session, engagement.id)  # type: ignore[arg-type]
+    if all(g.status == "approved" for g in gates):
+        return "Every sign-off gate is already approved."
+    waiting = [g.title for g in gates if g.status == "open"]
+    return (
+        "No gate is ready for a request: "
+        + ", ".join(waiting[:5])
+        + f" {'is' if len(waiting) == 1 else 'are'} waiting for a decision. `{command} status` shows them."
+    )
+
+
+def _picker(s: Services, engagement: Engagement, ready: list[Gate]) -> Message:
+    return s.renderer.message(
+        "signoff_picker.json.j2",
+        customer_name=engagement.customer_name,
+        gates=[{"id": g.id, "title": g.title, "key": g.key} for g in ready],
+    )
+
+
+def _confirm_view(s: Services, session: Session, engagement: Engagement, checks: so.RequestChecks) -> dict:  # type: ignore[type-arg]
+    previous = checks.previous
+    decision = so.decision_of(session, previous.id) if previous is not None and checks.needs_note else None  # type: ignore[arg-type]
+    return s.renderer.view(
+        "signoff_confirm_modal.json.j2",
+        gate={"title": checks.gate.title, "phase": checks.phase.name},
+        warnings=checks.warnings,
+        open_items=[
+            {"ref": f"{checks.phase.number}.{i.number}", "title": i.title} for i in checks.open_items[:10]
+        ],
+        more=max(0, len(checks.open_items) - 10),
+        needs_note=checks.needs_note,
+        changes={"by": decision.display_name, "reason": decision.reason, "version": decision.version}
+        if decision is not None
+        else None,
+        meta={"channel": engagement.channel_id, "engagement": engagement.id, "gate": checks.gate.id},
+    )
+
+
+def on_confirm_submit(req: Request) -> None:
+    """The confirmation form: request anyway (with what changed, after changes were requested)."""
+    note = req.text_field("note") if "note" in ((req.view.get("state") or {}).get("values") or {}) else None
+    if note is not None and not note:
+        req.ack(response_action="errors", errors={"note": "Say what changed; the new version quotes it."})
+        return
+    req.ack()
+    _request(
+        req, None, req.meta_id("gate"), engagement_id=req.meta_id("engagement"), confirmed=True, note=note
+    )
 
 
 def cmd_signoff(req: Request, cmd: ParsedCommand) -> None:
     require_engagement(req)
-    _request(req, cmd.words[0] if cmd.words else None)
+    key = " ".join(cmd.words) if cmd.words else None
+    _request(req, key)
 
 
 def request_gate(req: Request, engagement_id: int, gate_id: int) -> None:
@@ -103,7 +218,6 @@ def request_gate(req: Request, engagement_id: int, gate_id: int) -> None:
 
 
 def on_request_button(req: Request) -> None:
-    req.ack()
     gate_id = req.action_number()
     _request(req, None, gate_id)
 
@@ -133,9 +247,42 @@ def _closed_reason(session: Session, request: SignoffRequest) -> str | None:
 
 
 def on_approve(req: Request) -> None:
+    """Approve: whoever may not approve is told so at once; an approver confirms in a form that
+    shows what they certify (and how many of its items are still open)."""
     req.ack()
+    s = req.services
     request_id = req.action_number()
-    _decide(req, request_id, "approved", None)
+    with s.db.read() as session:
+        engagement, request, gate, actor = _load(req, session, request_id)
+        closed = _closed_reason(session, request)
+        if closed is None:
+            so.check_may_decide(session, engagement, gate, actor)
+            if gate.requires_dry_run and engagement.dryrun_outcome != "passed":
+                raise so.NotAllowed(
+                    f"{gate.title} waits for a passed go-live dry run. Nothing was changed."
+                )
+            items = so.gate_items(session, gate)
+            phase = session.get(EngagementPhase, gate.phase_id)
+            number = phase.number if phase else 0
+            view = s.renderer.view(
+                "signoff_approve_modal.json.j2",
+                gate={"title": gate.title},
+                version=request.version,
+                customer_name=engagement.customer_name,
+                total=len(items),
+                open_items=[{"ref": f"{number}.{i.number}", "title": i.title} for i in items if i.status == "open"][:10],
+                open_count=so.open_count(items),
+                meta={"channel": engagement.channel_id, "request": request_id},
+            )
+    if closed is not None:
+        req.reply(s.notice(closed))
+        return
+    s.slack.open_view(req.trigger_id or "", view)
+
+
+def on_approve_submit(req: Request) -> None:
+    req.ack()
+    _decide(req, req.meta_id("request"), "approved", None)
 
 
 def _decide(req: Request, request_id: int, decision: str, reason: str | None) -> None:
@@ -162,21 +309,25 @@ def _decide(req: Request, request_id: int, decision: str, reason: str | None) ->
         phase = session.get(EngagementPhase, gate.phase_id)
         lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
         engagement_id, channel, request_ts = engagement.id, engagement.channel_id, request.ts
+        # The requester and the lead hear of it (they act next): a mention in the request's thread.
+        told = [u for u in dict.fromkeys([request.requested_by, lead.user_id if lead else None]) if u]
+        final = row is not None and decision == "approved" and phases.readiness(session, engagement).approved
         ctx = {
             "customer_name": engagement.customer_name,
             "gate": {"title": gate.title},
             "version": request.version,
-            "fingerprint": request.fingerprint,
             "decision": decision_data(engagement, row),
-            "lead": lead.user_id if lead else None,
-            "lead_name": lead.display_name if lead else "the lead consultant",
-            "channel": engagement.channel_id,
+            "told": told,
+            "open_items": row.open_items if row is not None else None,
+            "total_items": row.total_items if row is not None else None,
+            "final": final,
+            "command": s.command,
         }
     if row is None:
         log.info("sign-off request %s already decided; click by %s ignored", request_id, actor.user_id)
         return
     update_request_message(s, request_id)
-    announcement = s.renderer.message("signoff_decided.json.j2", **ctx, direct=False)
+    announcement = s.renderer.message("signoff_decided.json.j2", **ctx)
     s.outbox.post(
         channel,
         announcement,
@@ -185,9 +336,9 @@ def _decide(req: Request, request_id: int, decision: str, reason: str | None) ->
         engagement_id=engagement_id,
         thread_ts=request_ts or None,  # under the request; at the top level only if it never landed
     )
-    if decision != "approved":  # the lead acts on it: told privately
-        direct = s.renderer.message("signoff_decided.json.j2", **ctx, direct=True)
-        tell_lead(s, engagement_id, direct, key=f"changes:{request_id}", actor_id=actor.user_id)  # type: ignore[arg-type]
+    if ctx["final"]:  # what is left before go-live, and the cutover button
+        post_cutover(s, engagement_id, request_ts)  # type: ignore[arg-type]
+    refresh_homes(s, engagement_id)  # type: ignore[arg-type]
     if phase is not None:
         refresh_checklist(s, engagement_id, phase.number)  # type: ignore[arg-type]
     if advanced is not None:
@@ -230,3 +381,5 @@ def register(app: App, services: Services) -> None:
     app.action(CHANGES)(listener(services, on_changes))
     app.action(REQUEST)(listener(services, on_request_button))
     app.view("signoff_changes")(listener(services, on_changes_submit))
+    app.view("signoff_approve")(listener(services, on_approve_submit))
+    app.view("signoff_confirm")(listener(services, on_confirm_submit))

@@ -318,6 +318,21 @@ class SlackDriver(EventsMixin, EphemeralMixin):
         timestamp: int | None = None,
     ) -> DriverResponse:
         """Submit a modal with ``values`` = {block_id: {action_id: value}}; applies the bot's answer."""
+        payload = self.submit_payload(view_id, values, user=user, enforce_required=enforce_required)
+        resp = self._send_payload(payload, signature=signature, timestamp=timestamp)
+        apply_view_submission_response(self.ws, view_id, resp.status, resp.json, resp.body)
+        return resp
+
+    def submit_payload(
+        self,
+        view_id: str,
+        values: dict[str, dict[str, Any]] | None = None,
+        *,
+        user: str | None = None,
+        enforce_required: bool = True,
+    ) -> dict[str, Any]:
+        """The view_submission payload `submit_view` sends, without sending it (to send the same
+        submission several times at once: a double click on Submit, a retry)."""
         with self.ws.lock:
             record, owner = self._view_for(view_id, user)
             view = slack_view(self.ws, record)
@@ -327,7 +342,7 @@ class SlackDriver(EventsMixin, EphemeralMixin):
                 raise ValueError(f"Slack would not submit: required inputs are empty: {missing}")
             record["state"] = {"values": state}
             view["state"] = {"values": state}
-            payload = {
+            return {
                 "type": "view_submission",
                 "team": team_object(self.ws),
                 "user": user_object(self.ws, owner),
@@ -339,9 +354,6 @@ class SlackDriver(EventsMixin, EphemeralMixin):
                 "is_enterprise_install": False,
                 "enterprise": enterprise_object(self.ws),
             }
-        resp = self._send_payload(payload, signature=signature, timestamp=timestamp)
-        apply_view_submission_response(self.ws, view_id, resp.status, resp.json, resp.body)
-        return resp
 
     def close_view(
         self,

@@ -242,6 +242,8 @@ class Gate(SQLModel, table=True):
     title: str = Field(max_length=120)
     description: str = Field(default="", max_length=1500)
     requires_dry_run: bool = False
+    # The keys of the items it certifies (JSON list), from the playbook; None: all its phase's items.
+    item_keys: str | None = None
     status: str = Field(default="open", max_length=16)  # open | approved
     approved_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
@@ -264,6 +266,8 @@ class SignoffRequest(SQLModel, table=True):
     ts: str | None = Field(default=None, max_length=32)
     nudge_count: int = 0
     last_nudged_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # A re-request after changes were requested: what the implementation team changed.
+    note: str | None = Field(default=None, max_length=2000)
 
 
 class SignoffDecision(SQLModel, table=True):
@@ -284,6 +288,9 @@ class SignoffDecision(SQLModel, table=True):
     display_name: str = Field(max_length=200)
     reason: str | None = Field(default=None, max_length=2000)
     decided_at: datetime = Field(sa_column=utc_column())
+    # The gate's items still open when the decision was made (shown to the approver before).
+    open_items: int | None = None
+    total_items: int | None = None
 
 
 class AuditEvent(SQLModel, table=True):

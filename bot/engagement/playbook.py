@@ -94,6 +94,8 @@ class GateSpec(_Strict):
     description: str = Field(default="", max_length=1500)
     requires_dry_run: bool = False
     when: Conditions | None = None
+    # The items of its phase it certifies (their keys); none given: all of the phase's items.
+    items: tuple[Key, ...] = ()
 
 
 class SizeSpec(_Strict):
@@ -146,6 +148,14 @@ class Playbook(_Strict):
         dup = {k for k in gate_keys if gate_keys.count(k) > 1}
         if dup:
             raise ValueError(f"gates: duplicate key {', '.join(sorted(dup))}")
+        for g in self.gates:
+            phase = self.phase(g.phase)
+            if phase is None:
+                continue  # reported with its line by the phase-reference check
+            theirs = {i.key for i in phase.items}
+            stray = [k for k in g.items if k not in theirs]
+            if stray:
+                raise ValueError(f"gates: {g.key} names items not in phase {g.phase}: {', '.join(stray)}")
         shares = sum(p.share or 0 for p in self.phases)
         if shares != 100:
             raise ValueError(f"phases: the shares add up to {shares}; they must add up to 100")

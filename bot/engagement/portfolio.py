@@ -14,7 +14,7 @@ Pure of Slack: the App Home (`bot.slack.home`) renders what this returns.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from sqlmodel import Session, col, select
@@ -53,6 +53,7 @@ class Card:
     waiting: list[WaitingSignoff]  # longest first
     mine_overdue: list[tuple[str, Item]]  # the viewer's own overdue items, oldest first
     current_phase_complete: bool  # every item of the current phase done or not applicable
+    changes: list[str] = field(default_factory=list)  # gates with changes requested, to request again
 
     @property
     def risk(self) -> tuple[int, int, int, str, int]:
@@ -122,8 +123,19 @@ def load_cards(
         .where(col(Gate.engagement_id).in_(ids), SignoffRequest.status == "open")
     ).all():
         waiting[engagement_id].append(Waiting(gate=title, since=at))
+    # A gate whose customer asked for changes stays in sight until it is requested again.
+    changes: dict[int, list[str]] = defaultdict(list)
+    for engagement_id, title in session.exec(
+        select(Gate.engagement_id, Gate.title)
+        .join(SignoffRequest, col(SignoffRequest.gate_id) == col(Gate.id))
+        .where(col(Gate.engagement_id).in_(ids), SignoffRequest.status == "changes_requested")
+    ).all():
+        changes[engagement_id].append(title)
     cards = [
-        _card(e, phases[e.id], items[e.id], waiting[e.id], playbook, now, viewer)  # type: ignore[index]
+        replace(
+            _card(e, phases[e.id], items[e.id], waiting[e.id], playbook, now, viewer),  # type: ignore[index]
+            changes=changes[e.id],  # type: ignore[index]
+        )
         for e in engagements
     ]
     return sorted(cards, key=lambda c: c.risk)

@@ -1,5 +1,11 @@
 """Customer sign-offs: requests (versioned, fingerprinted), decisions, gate approval.
 
+A gate certifies the items its playbook names (`Gate.item_keys`; none named: its whole phase). A
+request needs a named approver, and at most one request of a gate is open at a time; requesting
+with items still open, or for a phase not reached yet, is allowed once the implementation team
+confirms it (`RequestChecks`), and the request and the decision say how many were open. A request
+after changes were requested carries what changed (`SignoffRequest.note`).
+
 Exactly one decision per request is a database guarantee: the decision table has a unique
 request_id, and the request moves from open to decided with a conditional update in the
 same transaction. Double clicks, two approvers at once and retried requests all end with
@@ -24,7 +30,7 @@ from bot.errors import UserError
 from bot.people import audit
 from bot.people.roles import approvers_for
 from bot.people.sides import Actor
-from storage.models import Engagement, EngagementPhase, Gate, SignoffDecision, SignoffRequest
+from storage.models import Engagement, EngagementPhase, Gate, Item, SignoffDecision, SignoffRequest
 
 MAX_REASON = 2000
 
@@ -51,9 +57,24 @@ def create_gates(
                 title=spec.title,
                 description=spec.description,
                 requires_dry_run=spec.requires_dry_run,
+                item_keys=json.dumps(list(spec.items)) if spec.items else None,
             )
         )
     session.flush()
+
+
+def gate_items(session: Session, gate: Gate) -> list[Item]:
+    """The items a gate certifies, in checklist order: those its playbook names (of the ones this
+    engagement has), or all of its phase's."""
+    items = items_of(session, gate.phase_id)
+    if gate.item_keys is None:
+        return items
+    keys = set(json.loads(gate.item_keys))
+    return [i for i in items if i.key in keys]
+
+
+def open_count(items: list[Item]) -> int:
+    return sum(1 for i in items if i.status == "open")
 
 
 def gates_of(session: Session, engagement_id: int, phase_id: int | None = None) -> list[Gate]:
@@ -64,11 +85,16 @@ def gates_of(session: Session, engagement_id: int, phase_id: int | None = None) 
 
 
 def find_gate(session: Session, engagement: Engagement, key: str | None) -> Gate:
+    """A gate by its key or (the start of) its title, case-insensitive; without one, the current
+    phase's first open gate."""
     gates = gates_of(session, engagement.id)  # type: ignore[arg-type]
     if not gates:
         raise UserError("This engagement's playbook has no sign-off gates.")
     if key:
-        gate = next((g for g in gates if g.key == key.strip().lower()), None)
+        wanted = " ".join(key.strip().lower().replace("_", " ").split())
+        gate = next((g for g in gates if g.key == key.strip().lower()), None) or next(
+            (g for g in gates if g.title.lower().startswith(wanted) or g.key.replace("_", " ") == wanted), None
+        )
         if gate is None:
             raise UserError(
                 f"There is no gate `{key[:40]}`; the gates are {', '.join(f'`{g.key}`' for g in gates)}."
@@ -90,6 +116,88 @@ def find_gate(session: Session, engagement: Engagement, key: str | None) -> Gate
     )
 
 
+def ready_gates(session: Session, engagement: Engagement) -> list[Gate]:
+    """The gates a sign-off could be requested for next: open, with no request waiting for a
+    decision, of the current phase — or, when it has none, of the earliest later phase."""
+    waiting = set(
+        session.exec(
+            select(SignoffRequest.gate_id)
+            .join(Gate, col(Gate.id) == col(SignoffRequest.gate_id))
+            .where(Gate.engagement_id == engagement.id, SignoffRequest.status == "open")
+        ).all()
+    )
+    phases = {
+        p.id: p.number
+        for p in session.exec(select(EngagementPhase).where(EngagementPhase.engagement_id == engagement.id))
+    }
+    candidates = [
+        g
+        for g in gates_of(session, engagement.id)  # type: ignore[arg-type]
+        if g.status == "open" and g.id not in waiting and phases.get(g.phase_id, 0) >= engagement.phase_index
+    ]
+    if not candidates:
+        return []
+    first = min(phases[g.phase_id] for g in candidates)
+    return [g for g in candidates if phases[g.phase_id] == first]
+
+
+@dataclass(frozen=True)
+class RequestChecks:
+    """What the implementation team confirms before a request goes out (`warnings`), what stops
+    it (`refusal`), and what a re-request quotes (`previous`)."""
+
+    gate: Gate
+    phase: EngagementPhase
+    items: list[Item]
+    open_items: list[Item]
+    ahead: bool  # the gate's phase is not reached yet
+    previous: SignoffRequest | None
+    refusal: str | None
+
+    @property
+    def needs_note(self) -> bool:
+        """A re-request after changes were requested says what changed."""
+        return self.previous is not None and self.previous.status == "changes_requested"
+
+    @property
+    def warnings(self) -> list[str]:
+        out = []
+        if self.open_items:
+            out.append(f"{len(self.open_items)} of {len(self.items)} of its items are still open")
+        if self.ahead:
+            out.append(f"{self.phase.name} is not reached yet")
+        return out
+
+
+def request_checks(session: Session, engagement: Engagement, gate: Gate) -> RequestChecks:
+    phase = session.get(EngagementPhase, gate.phase_id)
+    assert phase is not None
+    items = gate_items(session, gate)
+    previous = latest_request(session, gate.id)  # type: ignore[arg-type]
+    refusal = None
+    if gate.status == "approved":
+        refusal = f"{gate.title} is already approved."
+    elif previous is not None and previous.status == "open":
+        refusal = (
+            f"{gate.title} is already waiting for a decision (version {previous.version}); "
+            "it is not requested twice."
+        )
+    elif not approvers_for(session, engagement, gate.key):
+        refusal = (
+            f"No approver is named for {gate.title} yet, so nobody could approve it. Name one with "
+            "`role @person approver` (or Manage team… under `team`), then request it again."
+        )
+    return RequestChecks(
+        gate=gate,
+        phase=phase,
+        items=items,
+        open_items=[i for i in items if i.status == "open"],
+        ahead=phase.number > engagement.phase_index,
+        previous=previous,
+        refusal=refusal,
+    )
+
+
 def latest_request(session: Session, gate_id: int) -> SignoffRequest | None:
     return session.exec(
         select(SignoffRequest)
@@ -99,10 +207,10 @@ def latest_request(session: Session, gate_id: int) -> SignoffRequest | None:
 
 
 def content_of(session: Session, gate: Gate) -> dict[str, Any]:
-    """What is being approved: the gate and its phase's items with their state."""
+    """What is being approved: the gate and the items it certifies, with their state."""
     phase = session.get(EngagementPhase, gate.phase_id)
     assert phase is not None
-    items = items_of(session, phase.id)  # type: ignore[arg-type]
+    items = gate_items(session, gate)
     return {
         "gate": gate.key,
         "title": gate.title,
@@ -132,15 +240,28 @@ class Requested:
 
 
 def request_signoff(
-    session: Session, engagement: Engagement, gate: Gate, actor: Actor, *, channel_id: str, now: datetime
+    session: Session,
+    engagement: Engagement,
+    gate: Gate,
+    actor: Actor,
+    *,
+    channel_id: str,
+    now: datetime,
+    note: str | None = None,
 ) -> Requested:
+    """Post a new version of the gate's request. The caller has shown the warnings of
+    `request_checks` and had them confirmed; its refusals are enforced here."""
     if not actor.is_vendor:
         raise UserError("Only the implementation team requests sign-offs.")
-    if gate.status == "approved":
-        raise UserError(f"{gate.title} is already approved.")
-    previous = latest_request(session, gate.id)  # type: ignore[arg-type]
+    checks = request_checks(session, engagement, gate)
+    if checks.refusal is not None:
+        raise UserError(checks.refusal)
+    note = " ".join((note or "").split())[:MAX_REASON] or None
+    if checks.needs_note and not note:
+        raise UserError("Say what changed since the changes were requested; the new version quotes it.")
+    previous = checks.previous
     superseded = None
-    if previous is not None and previous.status in ("open", "changes_requested"):
+    if previous is not None and previous.status == "changes_requested":
         previous.status = "superseded"
         session.add(previous)
         superseded = previous
@@ -157,6 +278,7 @@ def request_signoff(
         requested_by=actor.user_id,
         requested_at=now,
         channel_id=channel_id,
+        note=note,
     )
     session.add(request)
     session.flush()
@@ -176,7 +298,14 @@ def request_signoff(
         actor,
         "signoff.requested",
         gate.key,  # type: ignore[arg-type]
-        {"version": version, "fingerprint": request.fingerprint},
+        {
+            "version": version,
+            "fingerprint": request.fingerprint,
+            "open_items": len(checks.open_items),
+            "items": len(checks.items),
+            **({"phase_not_reached": True} if checks.ahead else {}),
+            **({"note": note} if note else {}),
+        },
         now=now,
     )
     return Requested(request, superseded)
@@ -232,6 +361,7 @@ def decide(
     )
     if moved.rowcount == 0:  # type: ignore[attr-defined]
         return None
+    items = gate_items(session, gate)
     row = SignoffDecision(
         request_id=request.id,  # type: ignore[arg-type]
         gate_id=gate.id,  # type: ignore[arg-type]
@@ -244,6 +374,8 @@ def decide(
         display_name=display_name[:200],
         reason=reason,
         decided_at=now,
+        open_items=open_count(items),
+        total_items=len(items),
     )
     try:
         with session.begin_nested():
@@ -266,6 +398,8 @@ def decide(
         {
             "version": request.version,
             "fingerprint": request.fingerprint,
+            "open_items": row.open_items,
+            "items": row.total_items,
             **({"reason": reason} if reason else {}),
         },
         now=now,

@@ -31,6 +31,7 @@ import json
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -50,6 +51,7 @@ from storage.models import (
     Gate,
     Item,
     NudgeMessage,
+    SignoffDecision,
     SignoffRequest,
 )
 
@@ -61,7 +63,7 @@ TOP = "top"  # the topic of a nudge with no thread to go in (no checklist in the
 
 @dataclass
 class Entry:
-    kind: str  # item | signoff
+    kind: str  # item | signoff | changes (a gate to request again after changes were requested)
     id: int
     ref: str
     title: str
@@ -92,8 +94,9 @@ class Entry:
 
     @property
     def private(self) -> bool:
-        """Reminded by direct message: the implementation team's own items."""
-        return self.kind == "item" and self.side == VENDOR
+        """Reminded by direct message: the implementation team's own work (their items, a gate to
+        request again after changes were requested)."""
+        return self.side == VENDOR
 
 
 def _due_text(due: date, today: date, count: int) -> str:
@@ -220,6 +223,20 @@ def ready_dates(session: Session, engagements: list[Engagement]) -> dict[int, da
                 passed[e.id] = dry_run_passed_at(session, e)  # type: ignore[index]
             since = passed[e.id]  # type: ignore[index]
         offer(e.id, signoff_ready_on(request, clocks[e.id], max(e.cadence_days, 1), since))  # type: ignore[arg-type]
+    for engagement_id, status, last, decided in session.execute(
+        select(
+            Gate.engagement_id,
+            SignoffRequest.status,
+            SignoffRequest.last_nudged_at,
+            SignoffDecision.decided_at,
+        )
+        .join(Gate, col(Gate.id) == col(SignoffRequest.gate_id))
+        .join(SignoffDecision, col(SignoffDecision.request_id) == col(SignoffRequest.id))
+        .where(col(Gate.engagement_id).in_(list(by_id)), col(SignoffRequest.status) == "changes_requested")
+    ):
+        e = by_id[engagement_id]
+        row = SimpleNamespace(status=status, last_nudged_at=last)
+        offer(e.id, changes_ready_on(row, decided, clocks[e.id], max(e.cadence_days, 1)))  # type: ignore[arg-type]
     return out
 
 
@@ -268,6 +285,30 @@ class _Context:
             role=named.role,
             absent=named.absent,
             heard_since=heard,
+        )
+
+    def changes_entry(self, request: SignoffRequest, gate: Gate, decided: datetime) -> Entry:
+        """A gate with changes requested: the implementation team (who requested it, else the
+        lead) is reminded, privately, to request it again."""
+        phase = self.phases.get(gate.phase_id)
+        lead = next((r.user_id for r in self.rows if r.role == "lead" and r.side == VENDOR), None)
+        requester = next(
+            (r.user_id for r in self.rows if r.user_id == request.requested_by and r.side == VENDOR), None
+        )
+        people = [u for u in (requester or lead,) if u]
+        waited = self.clock.business_days_since(decided, self.now)
+        return Entry(
+            kind="changes",
+            id=request.id,  # type: ignore[arg-type]
+            ref=gate.key,
+            title=gate.title,
+            detail=f"changes requested {decided.astimezone(self.clock.zone):%a %-d %b} "
+            f"({waited} business day{'s' if waited != 1 else ''} ago); request it again with what changed",
+            nudges_before=request.nudge_count,
+            phase=phase.number if phase else 0,
+            side=VENDOR,
+            people=people,
+            role="requester" if requester else "lead",
         )
 
     def signoff_entry(self, request: SignoffRequest, gate: Gate, since: datetime) -> Entry:
@@ -324,7 +365,30 @@ def entries(
         ):
             continue
         out.append(ctx.signoff_entry(request, gate, since))
+    # A gate whose customer asked for changes waits on the implementation team: they are reminded
+    # privately to request it again (it stays in sight until they do).
+    for request, gate, decided in session.exec(
+        select(SignoffRequest, Gate, SignoffDecision.decided_at)
+        .join(Gate, col(Gate.id) == col(SignoffRequest.gate_id))
+        .join(SignoffDecision, col(SignoffDecision.request_id) == col(SignoffRequest.id))
+        .where(Gate.engagement_id == engagement.id, SignoffRequest.status == "changes_requested")
+    ).all():
+        ready = changes_ready_on(request, decided, ctx.clock, cadence)
+        if ready is None or ready > ctx.today:
+            continue
+        out.append(ctx.changes_entry(request, gate, decided))
     return out[:MAX_ENTRIES]
+
+
+def changes_ready_on(request: Any, decided: datetime, clock: CustomerClock, cadence: int) -> date | None:
+    """The first local date the implementation team is reminded to request a gate again after
+    changes were requested: past the patience, then each cadence."""
+    if request.status != "changes_requested":
+        return None
+    day = clock.calendar.add(clock.today(decided), SIGNOFF_PATIENCE_DAYS + 1)
+    if request.last_nudged_at is not None:
+        day = max(day, clock.calendar.add(clock.today(request.last_nudged_at), cadence))
+    return day
 
 
 def entries_again(
@@ -432,7 +496,8 @@ def _still_open(session: Session, raw: dict[str, Any], today: date) -> bool:
             and not (item.snoozed_until is not None and item.snoozed_until > today)
         )
     request = session.get(SignoffRequest, raw.get("id"))
-    return request is not None and request.status == "open"
+    wanted = "changes_requested" if raw.get("kind") == "changes" else "open"
+    return request is not None and request.status == wanted
 
 
 def thread_of(s: Services, engagement_id: int, entry: Entry) -> tuple[str, str | None]:

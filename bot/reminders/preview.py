@@ -115,7 +115,12 @@ def _digest_owners(session: Session, engagement: Engagement, rows: list[RoleRow]
     """Whom a digest would mention: the people the open items due by the end of its week are for."""
     owners: list[str] = []
     for item in session.exec(
-        select(Item).where(Item.engagement_id == engagement.id, Item.status == "open", col(Item.due_on) <= week_end)
+        select(Item).where(
+            Item.engagement_id == engagement.id,
+            Item.status == "open",
+            col(Item.due_on) <= week_end,
+            col(Item.blocked_reason).is_(None),  # a blocked item waits on the team: nobody is mentioned
+        )
     ).all():
         owners += for_item(rows, item.owner_side, item.assignee_id).people
     return list(dict.fromkeys(owners))

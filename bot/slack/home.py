@@ -126,6 +126,7 @@ def _card_data(session: Any, card: Card, viewer: str) -> dict[str, Any]:
         "blocked_more": max(0, len(card.blocked) - LIST_MAX),
         "waiting": [{"gate": w.gate, "days": w.business_days} for w in card.waiting[:LIST_MAX]],
         "waiting_more": max(0, len(card.waiting) - LIST_MAX),
+        "changes": card.changes[:LIST_MAX],
         "mine_overdue": [
             {"ref": ref, "title": i.title, "due": i.due_on} for ref, i in card.mine_overdue[:LIST_MAX]
         ],

@@ -83,6 +83,10 @@ def entry_states(
                 e["state"], e["note"] = "cleared", f"block cleared by {who}; reminders resume"
             elif item.snoozed_until and item.snoozed_until > today:
                 e["state"], e["note"] = "snoozed", f"snoozed until {item.snoozed_until:%a %-d %b}"
+        elif e.get("kind") == "changes":
+            request = session.get(SignoffRequest, e.get("id"))
+            if request is None or request.status != "changes_requested":
+                e["state"], e["note"] = "done", "requested again"
         else:
             request = session.get(SignoffRequest, e.get("id"))
             if request is None:

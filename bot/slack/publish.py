@@ -27,9 +27,11 @@ from sqlmodel import col, select
 
 from bot.engagement.checklist import phase_by_number
 from bot.services import Services
+from bot.slack.golive import refresh_cutover
 from bot.slack.home import refresh_homes
 from bot.slack.nudges import DIRECT_PREFIX, refresh_nudges
 from bot.slack.presenters import Rows, checklist_context, checklist_key, overview, phase_data, split_rows
+from bot.slack.requests import refresh_open_requests
 from bot.slack.sending import SETTLE_SECONDS, Job, Sending, UpdateJob
 from messages import Message, TemplateError
 from storage.models import Engagement, PostedMessage
@@ -326,6 +328,10 @@ class ChecklistJob(Job):
         # items too: they show what changed (ticked in the checklist, unblocked, dated…), rendered
         # when their update runs.
         refresh_nudges(s, eid, ("checklist:", DIRECT_PREFIX, "top"), out=out)
+        # An open sign-off request shows its items' state now, and the cutover message what is
+        # left before go-live.
+        refresh_open_requests(s, eid, number)
+        refresh_cutover(s, eid)
 
 
 def _collapse(
@@ -402,28 +408,23 @@ def refresh_posted_checklists(s: Services, engagement_id: int) -> None:
 
 
 def announce_phase(s: Services, engagement_id: int, phase_number: int) -> None:
-    """The next phase starts: say so in the channel, then post its checklist. One past the last
-    phase means the customer is live: that is announced instead. Both are queued in the channel's
-    order: the announcement lands first."""
+    """The next phase starts: say so in the channel, then post its checklist, in the channel's
+    order (the announcement lands first). Going live is the cutover's (bot.slack.golive)."""
     with s.db.read() as session:
         engagement = session.get(Engagement, engagement_id)
         assert engagement is not None
         ctx = overview(session, engagement, s.playbook, s.clock.now())
-        live = engagement.status == "live" and phase_number > len(ctx["phases"])
-        if live:
-            message = s.renderer.message("live.json.j2", command=s.command, **ctx)
-        else:
-            phase = phase_by_number(session, engagement, phase_number)
-            ctx |= {
-                "phase": phase_data(phase),
-                "finished": next((p for p in ctx["phases"] if p["number"] == phase_number - 1), None),
-            }
-            message = s.renderer.message("phase_started.json.j2", command=s.command, **ctx)
+        if phase_number > len(ctx["phases"]):
+            return
+        phase = phase_by_number(session, engagement, phase_number)
+        ctx |= {
+            "phase": phase_data(phase),
+            "finished": next((p for p in ctx["phases"] if p["number"] == phase_number - 1), None),
+        }
+        message = s.renderer.message("phase_started.json.j2", command=s.command, **ctx)
         channel = engagement.channel_id
-    kind, key = ("live", "live") if live else ("phase", str(phase_number))
-    s.outbox.post(channel, message, kind=kind, key=key, engagement_id=engagement_id)
-    if not live:
-        s.outbox.submit(ChecklistJob(s, engagement_id, phase_number, channel, post=True))
+    s.outbox.post(channel, message, kind="phase", key=str(phase_number), engagement_id=engagement_id)
+    s.outbox.submit(ChecklistJob(s, engagement_id, phase_number, channel, post=True))
     refresh_homes(s, engagement_id)
 
 

@@ -1,5 +1,6 @@
-"""Sign-off request messages as they stand now: what is being approved (as requested, with its
-fingerprint), who may approve (named, not pinged: a note in the thread mentions them), the
+"""Sign-off request messages as they stand now: what is being approved (its items' state now while
+it waits; as requested once decided, with what was still open), a re-request's change request and
+what changed, who may approve (named, not pinged: a note in the thread mentions them), the
 decision, and — for a gate that waits on the go-live dry run — what is true of the dry run now.
 Posted requests are updated in place when any of that changes (rendered when the outbox sends)."""
 
@@ -16,7 +17,7 @@ from bot.services import Services
 from bot.slack.nudges import names_of, refresh_nudges
 from bot.slack.sending import Sending
 from messages import Message
-from storage.models import DryRunAttempt, Engagement, Gate, Member, SignoffRequest
+from storage.models import DryRunAttempt, Engagement, EngagementPhase, Gate, Member, SignoffRequest
 
 
 def dry_run_state(session: Session, engagement: Engagement, now: Any) -> dict[str, Any]:
@@ -63,6 +64,28 @@ def render_request(s: Services, session: Session, request: SignoffRequest) -> Me
     content = json.loads(request.content)
     decision = so.decision_of(session, request.id)  # type: ignore[arg-type]
     newer = so.latest_request(session, gate.id)  # type: ignore[arg-type]
+    items = content["items"]
+    open_now = 0
+    if request.status == "open":
+        # While it waits, the approver sees each item's state now (ticked since the request…).
+        now_state = {i.number: i for i in so.gate_items(session, gate)}
+        number = content["phase"]["number"]
+        items = [
+            {
+                "ref": f"{number}.{i.number}",
+                "title": i.title,
+                "state": i.status,
+                **({"reason": i.na_reason} if i.status == "na" else {}),
+            }
+            for i in now_state.values()
+        ]
+        open_now = sum(1 for i in items if i["state"] == "open")
+    previous = session.exec(
+        select(SignoffRequest).where(
+            SignoffRequest.gate_id == gate.id, SignoffRequest.version == request.version - 1
+        )
+    ).first()
+    changes = so.decision_of(session, previous.id) if previous is not None else None  # type: ignore[arg-type]
     dry_run = dry_run_state(session, engagement, s.clock.now()) if gate.requires_dry_run else None
     return s.renderer.message(
         "signoff_request.json.j2",
@@ -70,7 +93,12 @@ def render_request(s: Services, session: Session, request: SignoffRequest) -> Me
         customer_name=engagement.customer_name,
         gate={"title": content["title"], "description": content["description"], "key": gate.key},
         phase=content["phase"],
-        items=content["items"],
+        items=items,
+        open_now=open_now,
+        note=request.note,
+        previous_changes={"version": previous.version, "name": changes.display_name, "reason": changes.reason}
+        if previous is not None and changes is not None and changes.decision == "changes_requested"
+        else None,
         version=request.version,
         fingerprint=request.fingerprint,
         requested_by=request.requested_by,
@@ -102,6 +130,8 @@ def decision_data(engagement: Engagement, decision: Any) -> dict[str, Any] | Non
         "reason": decision.reason,
         "decision": decision.decision,
         "org": org,
+        "open_items": decision.open_items,
+        "total_items": decision.total_items,
     }
 
 
@@ -138,6 +168,23 @@ def refresh_waiting_on_dry_run(s: Services, engagement_id: int) -> None:
                 Gate.engagement_id == engagement_id,
                 col(Gate.requires_dry_run).is_(True),
                 col(SignoffRequest.status).in_(("open", "changes_requested")),
+            )
+        ).all()
+    for request_id in ids:
+        update_request_message(s, request_id)  # type: ignore[arg-type]
+
+
+def refresh_open_requests(s: Services, engagement_id: int, phase_number: int) -> None:
+    """The open sign-off requests of a phase's gates show their items' state now."""
+    with s.db.read() as session:
+        ids = session.exec(
+            select(SignoffRequest.id)
+            .join(Gate, col(Gate.id) == col(SignoffRequest.gate_id))
+            .join(EngagementPhase, col(EngagementPhase.id) == col(Gate.phase_id))
+            .where(
+                Gate.engagement_id == engagement_id,
+                EngagementPhase.number == phase_number,
+                SignoffRequest.status == "open",
             )
         ).all()
     for request_id in ids:

@@ -20,7 +20,9 @@ def count(h: Harness, model: Any) -> int:
 
 def engagement(h: Harness, channel: str = CHANNEL) -> Engagement | None:
     with h.services.db.session() as s:
-        return s.exec(select(Engagement).where(Engagement.channel_id == channel).order_by(Engagement.id)).first()  # type: ignore[arg-type]
+        return s.exec(
+            select(Engagement).where(Engagement.channel_id == channel).order_by(Engagement.id)
+        ).first()  # type: ignore[arg-type]
 
 
 def posts(h: Harness, channel: str = CHANNEL) -> list[dict[str, Any]]:
@@ -227,3 +229,43 @@ def hold_ticks(monkeypatch: Any) -> threading.Event:
 
     monkeypatch.setattr(checklist_handlers, "_tick", held_tick)
     return go
+
+
+def approve_request(h: Harness, ts: str, request_id: int, user: Any, channel: str = CHANNEL) -> None:
+    """Approve as a person does: click Approve on the request; an approver then confirms in the form
+    that opens (someone who may not approve is refused at once, and no form opens)."""
+    user_id = getattr(user, "user_id", user)
+    before = {v["id"] for v in h.standin.open_views(user_id)}
+    h.driver.click(channel, ts, f"signoff_approve:{request_id}", user=user_id)
+    h.idle()
+    opened = [
+        v
+        for v in h.standin.open_views(user_id)
+        if v["id"] not in before and v["view"].get("callback_id") == "signoff_approve"
+    ]
+    if opened:
+        h.driver.submit_view(opened[-1]["id"], {}, user=user_id)
+        h.idle()
+
+
+def request_signoff(
+    h: Harness, gate: str = "", *, user: Any = None, note: str = "Updated as asked", channel: str = CHANNEL
+) -> None:
+    """`/golive signoff [gate]` as the lead (or `user`), confirming the form that opens when the
+    gate's items are still open, its phase is not reached, or changes were requested (with `note`,
+    what changed)."""
+    from harness import LEAD
+
+    user_id = getattr(user or LEAD, "user_id", user)
+    before = {v["id"] for v in h.standin.open_views(user_id)}
+    h.command(f"signoff {gate}".strip(), user=user_id, channel=channel)
+    opened = [
+        v
+        for v in h.standin.open_views(user_id)
+        if v["id"] not in before and v["view"].get("callback_id") == "signoff_confirm"
+    ]
+    if opened:
+        blocks = {b.get("block_id") for b in opened[-1]["view"].get("blocks", [])}
+        values = {"note": {"value": note}} if "note" in blocks else {}
+        h.driver.submit_view(opened[-1]["id"], values, user=user_id)
+        h.idle()

@@ -17,7 +17,7 @@ from sqlmodel import select
 from bot.people.audit import CSV_COLUMNS, FORMULA_START, neutralise
 from harness import CHANNEL, CUSTOMER_TEAM, LEAD
 from storage.models import Gate
-from tests.e2e.helpers import mention
+from tests.e2e.helpers import mention, request_signoff
 from tests.e2e.test_checklist import checklist_msg, item
 
 CUSTOMER = "=cmd|' /C calc'!A0"
@@ -54,7 +54,7 @@ def test_the_uploaded_csv_has_no_live_formula_and_readable_columns(harness):
     h.command(f"na 1.6 {REASON}")
     for n in range(1, 6):
         h.command(f"done 1.{n}")
-    h.command("signoff solution_design")
+    request_signoff(h, "solution_design")
     h.command("audit")
 
     [f] = h.standin.files

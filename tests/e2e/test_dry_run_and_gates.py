@@ -19,6 +19,7 @@ from tests.e2e.helpers import (
     ephemeral_texts,
     reminder_kind,
     reminder_payload,
+    request_signoff,
     send_payload,
 )
 
@@ -59,7 +60,7 @@ def announcements(h) -> list[dict]:
 
 def test_a_gate_waiting_for_the_dry_run_is_not_nudged_and_says_what_is_true_now(small):
     h = small
-    h.command("signoff final_golive")
+    request_signoff(h, "final_golive")
     req, shown = final_request(h)
     text = blocks_text(shown["blocks"])
     assert "dry run passed" not in text  # neither the gate's words nor the status claim it
@@ -96,7 +97,7 @@ def test_a_gate_waiting_for_the_dry_run_is_not_nudged_and_says_what_is_true_now(
 
 def test_approving_a_gate_that_waits_is_refused_even_from_a_stale_button(small):
     h = small
-    h.command("signoff final_golive")
+    request_signoff(h, "final_golive")
     req, shown = final_request(h)
     stale = dict(shown)
     stale["blocks"] = [

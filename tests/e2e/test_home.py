@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from harness import APPROVER, CONSULTANT, CONTRIBUTOR, LEAD, OUTSIDER, PERSONAS, Persona
 from storage.models import Engagement, EngagementPhase, HomeViewer, Item, SignoffRequest
-from tests.e2e.helpers import at, blocks_text, mention, posts, send_payload, shown
+from tests.e2e.helpers import at, blocks_text, mention, posts, request_signoff, send_payload, shown
 
 EVERYONE = [p.user_id for p in PERSONAS]
 CARD = re.compile(r"^card:(\d+)$")
@@ -68,7 +68,9 @@ def item_refs(h: Any, channel_id: str, phase: int, side: str) -> list[str]:
     e = engagement_of(h, channel_id)
     with h.services.db.read() as s:
         p = s.exec(
-            select(EngagementPhase).where(EngagementPhase.engagement_id == e.id, EngagementPhase.number == phase)
+            select(EngagementPhase).where(
+                EngagementPhase.engagement_id == e.id, EngagementPhase.number == phase
+            )
         ).one()
         items = s.exec(select(Item).where(Item.phase_id == p.id).order_by(Item.number)).all()
     return [f"{phase}.{i.number}" for i in items if side in ("any", i.owner_side)]
@@ -87,7 +89,11 @@ def home_click(h: Any, who: Persona, action_id: str, *, as_user: Persona | None 
     else:
         view = copy.deepcopy(home["view"])
         el = next(
-            e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"] if e["action_id"] == action_id
+            e
+            for b in view["blocks"]
+            if b["type"] == "actions"
+            for e in b["elements"]
+            if e["action_id"] == action_id
         )
         u = h.standin.user(as_user.user_id)
         send_payload(
@@ -101,7 +107,13 @@ def home_click(h: Any, who: Persona, action_id: str, *, as_user: Persona | None 
                 "team": {"id": "T0VENDOR"},
                 "view": {"id": home["id"], "type": "home", "blocks": view["blocks"], "private_metadata": ""},
                 "actions": [
-                    {"type": "button", "action_id": action_id, "block_id": "x", "value": el["value"], "action_ts": "1"}
+                    {
+                        "type": "button",
+                        "action_id": action_id,
+                        "block_id": "x",
+                        "value": el["value"],
+                        "action_ts": "1",
+                    }
                 ],
             },
         )
@@ -112,7 +124,9 @@ def three_engagements(h: Any) -> None:
     """Mon 30 Nov 2026 (the harness clock). Started in an order that is not the risk order."""
     h.command("start Fine Co size=medium kickoff=2026-11-30 tz=Europe/Berlin", channel=channel(h, "C0FINE"))
     h.command("start Late Co size=small kickoff=2026-11-02 tz=Europe/Berlin", channel=channel(h, "C0LATE"))
-    h.command("start Risky & Sons size=medium kickoff=2026-11-30 tz=Europe/Berlin", channel=channel(h, "C0RISK"))
+    h.command(
+        "start Risky & Sons size=medium kickoff=2026-11-30 tz=Europe/Berlin", channel=channel(h, "C0RISK")
+    )
     # Risky: one of the team's items assigned to the lead and overdue, a customer item blocked,
     # a sign-off waiting since Monday.
     mine = item_refs(h, "C0RISK", 1, "vendor")[0]
@@ -126,7 +140,7 @@ def three_engagements(h: Any) -> None:
         item.blocked_reason = "waiting for our IT"
         s.add(item)
     h.command(f"role {mention(APPROVER)} approver", channel="C0RISK")
-    h.command("signoff solution_design", channel="C0RISK")
+    request_signoff(h, "solution_design", channel="C0RISK")
     at(h, "2026-12-01T09:00:00+01:00")  # Tuesday
 
 
@@ -179,12 +193,16 @@ def test_request_sign_off_button_only_when_a_sign_off_is_ready_and_it_posts_the_
     home = h.standin.home(LEAD.user_id)  # re-published by the change, without opening it again
     [button] = [a for a in action_ids(card_blocks(home, "Acme Corp")) if a.startswith("home_signoff")]
     home_click(h, LEAD, button)
-    [request] = [m for m in posts(h) if "sign-off" in m["text"].lower() and "Approve" in blocks_text(m["blocks"])]
+    [request] = [
+        m for m in posts(h) if "sign-off" in m["text"].lower() and "Approve" in blocks_text(m["blocks"])
+    ]
     with h.services.db.read() as s:
         [row] = s.exec(select(SignoffRequest)).all()
     assert row.ts == request["ts"] and row.requested_by == LEAD.user_id
     home = h.standin.home(LEAD.user_id)
-    assert "Requested the " in blocks_text(home["view"]["blocks"]) and "<#C0ACME>" in blocks_text(home["view"]["blocks"])
+    assert "Requested the " in blocks_text(home["view"]["blocks"]) and "<#C0ACME>" in blocks_text(
+        home["view"]["blocks"]
+    )
 
 
 def test_sixty_engagements_paginated_every_page_valid(harness):

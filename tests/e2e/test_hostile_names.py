@@ -19,7 +19,7 @@ from typing import Any
 
 from harness import APPROVER, CHANNEL, CONTRIBUTOR, CUSTOMER_TEAM, LEAD, PERSONAS, SPONSOR
 from storage.models import SignoffRequest
-from tests.e2e.helpers import at, mention, nudges, posts
+from tests.e2e.helpers import approve_request, at, mention, nudges, posts, request_signoff
 from tests.e2e.test_checklist import checklist_msg, item
 
 # As a user types them; Slack (should_escape: true) sends `&`, `<`, `>` in command text as
@@ -186,7 +186,7 @@ def drive_every_flow(h) -> None:
     # Finish Discovery; sign-off request, changes requested, re-request, approval.
     for n in (1, 2, 3, 4, 5, 7, 8):
         h.command(f"done 1.{n}")
-    h.command("signoff solution_design")
+    request_signoff(h, "solution_design")
     with h.services.db.read() as s:
         first = s.exec(SignoffRequest.__table__.select()).all()[-1]
     h.driver.click(CHANNEL, first.ts, f"signoff_changes:{first.id}", user=Every.user_id)
@@ -196,10 +196,10 @@ def drive_every_flow(h) -> None:
         changes_view["id"], {"reason": {"value": f"{PING} {LINK} {FAKE_MENTION} &amp;"}}, user=Every.user_id
     )
     h.idle()
-    h.command("signoff solution_design")
+    request_signoff(h, "solution_design")
     with h.services.db.read() as s:
         second = s.exec(SignoffRequest.__table__.select()).all()[-1]
-    h.driver.click(CHANNEL, second.ts, f"signoff_approve:{second.id}", user=Every.user_id)
+    approve_request(h, second.ts, second.id, Every.user_id)
     h.idle()
     # Plan, settings (command and form), dry run with its reminder and outcome form.
     h.command("plan target=2027-01-29")
@@ -227,7 +227,11 @@ def drive_every_flow(h) -> None:
     h.driver.close_view(h.standin.open_views(Every.user_id)[-1]["id"], Every.user_id)
     i21 = item(h, "2.1")
     h.driver.click(
-        CHANNEL, checklist_msg(h, 2)["ts"], f"item_menu:{i21.id}", user=Formula.user_id, selected_option=f"due:{i21.id}"
+        CHANNEL,
+        checklist_msg(h, 2)["ts"],
+        f"item_menu:{i21.id}",
+        user=Formula.user_id,
+        selected_option=f"due:{i21.id}",
     )
     h.idle()
     [ask_view] = h.standin.open_views(Formula.user_id)

@@ -6,7 +6,17 @@ from sqlmodel import select
 
 from harness import APPROVER, CHANNEL, LEAD
 from storage.models import AuditEvent, EngagementPhase, Gate, Item, Reminder, SignoffRequest
-from tests.e2e.helpers import at, blocks_text, dryrun_reminders, engagement, ephemeral_texts, posts
+from tests.e2e.helpers import (
+    approve_request,
+    at,
+    blocks_text,
+    dryrun_reminders,
+    engagement,
+    ephemeral_texts,
+    notified_by,
+    posts,
+    request_signoff,
+)
 
 
 def test_from_kickoff_to_live(small):
@@ -28,22 +38,49 @@ def test_from_kickoff_to_live(small):
                 at(h, "2026-12-16T10:00:00+01:00")
                 h.run_sweep()
                 h.idle()
-                assert dryrun_reminders(h)[-1]["text"].split("> ")[-1].startswith("Go-live dry run starting now")
+                assert (
+                    dryrun_reminders(h)[-1]["text"].split("> ")[-1].startswith("Go-live dry run starting now")
+                )
                 [announcement] = [m for m in posts(h) if "Go-live dry run scheduled" in m["text"]]
                 h.driver.click(CHANNEL, announcement["ts"], "dryrun_passed", user=APPROVER.user_id)
                 h.idle()
-            h.command(f"signoff {key}")
+            request_signoff(h, f"{key}")
             with h.services.db.session() as s:
                 req = s.exec(select(SignoffRequest).order_by(SignoffRequest.id.desc())).first()
-            h.driver.click(CHANNEL, req.ts, f"signoff_approve:{req.id}", user=APPROVER.user_id)
+            approve_request(h, req.ts, req.id, APPROVER)
             h.idle()
         e = engagement(h)
         if number < len(phases):
             assert e.phase_index == number + 1, f"phase {number} did not complete"
+    # Every item ticked and every gate approved: ready for go-live, not live — that is the cutover.
+    e = engagement(h)
+    assert e.status == "active" and not [m for m in posts(h) if "is live!" in m["text"]]
+    [cutover] = [m for m in posts(h) if "Final approval recorded" in m["text"]]
+    assert "ready for the go-live cutover" in cutover["text"]
+    assert notified_by(h, cutover)[LEAD.user_id] == "mention"  # the lead confirms it
+    h.driver.click(CHANNEL, cutover["ts"], "golive_confirm", user=APPROVER.user_id)
+    h.idle()
+    assert engagement(h).status == "active"
+    assert (
+        "Only the implementation team confirms the go-live cutover"
+        in ephemeral_texts(h, APPROVER.user_id)[-1]
+    )
+    h.driver.click(CHANNEL, cutover["ts"], "golive_confirm", user=LEAD.user_id)
+    h.idle()
+    [form] = [v for v in h.standin.open_views(LEAD.user_id) if v["view"]["callback_id"] == "golive_confirm"]
+    assert "business day" in blocks_text(form["view"]["blocks"]) and "early" in blocks_text(
+        form["view"]["blocks"]
+    )
+    h.driver.submit_view(form["id"], {}, user=LEAD.user_id)
+    h.idle()
     e = engagement(h)
     assert (e.status, e.dryrun_outcome) == ("live", "passed")
     [live] = [m for m in posts(h) if m["text"].startswith("Acme Corp is live!")]
-    assert "Every phase is complete" in blocks_text(live["blocks"])
+    text = blocks_text(live["blocks"])
+    assert "went live on *Wed 16 Dec 2026*" in text and "after the kickoff on Mon 30 Nov" in text
+    assert "ahead of the plan" in text and "sign-offs" in text.lower()
+    assert notified_by(h, live)[APPROVER.user_id] == "mention"  # thanked by name
+    assert "is live" in blocks_text(h.standin.message(CHANNEL, cutover["ts"])["blocks"])
     with h.services.db.session() as s:
         assert not s.exec(select(Reminder).where(Reminder.status == "pending")).all()
         kinds = [a.kind for a in s.exec(select(AuditEvent).order_by(AuditEvent.id))]

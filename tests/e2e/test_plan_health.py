@@ -13,6 +13,7 @@ from sqlmodel import select
 from harness import APPROVER, CHANNEL, LEAD
 from storage.models import DryRunAttempt, Engagement, EngagementPhase, Gate, Item, SignoffRequest
 from tests.e2e.helpers import (
+    approve_request,
     at,
     blocks_text,
     count,
@@ -20,6 +21,7 @@ from tests.e2e.helpers import (
     engagement,
     ephemeral_texts,
     mention,
+    request_signoff,
     shown,
 )
 
@@ -45,10 +47,10 @@ def finish_phase(h, number: int, items: int) -> None:
         phase = s.exec(select(EngagementPhase).where(EngagementPhase.number == number)).one()
         keys = [g.key for g in s.exec(select(Gate).where(Gate.phase_id == phase.id)).all()]
     for key in keys:
-        h.command(f"signoff {key}")
+        request_signoff(h, f"{key}")
         with h.services.db.read() as s:
             req = s.exec(select(SignoffRequest).order_by(SignoffRequest.id.desc())).first()
-        h.driver.click(CHANNEL, req.ts, f"signoff_approve:{req.id}", user=APPROVER.user_id)
+        approve_request(h, req.ts, req.id, APPROVER)
         h.idle()
     assert engagement(h).phase_index == number + 1, f"phase {number} did not complete"
 
@@ -182,9 +184,9 @@ def test_not_applicable_items_are_counted_apart_from_done_ones(harness):
     h.command("status")
     raw = h.standin.ephemerals(channel=CHANNEL, user=LEAD.user_id)[-1]
     assert raw["text"].startswith(
-        "Acme Corp: phase 1 of 5 (Discovery), 3 of 34 items done (2 not applicable)"
+        "Acme Corp: phase 1 of 5 (Discovery), 3 of 33 items done (2 not applicable)"
     )
     text = shown(blocks_text(raw["blocks"]))
     progress = text.split("*Progress*\n")[1].splitlines()[0]
-    assert progress == "`█░░░░░░░░░ 9%` 3/34 items done · 2 not applicable"
+    assert progress == "`█░░░░░░░░░ 9%` 3/33 items done · 2 not applicable"
     assert "· 3/4 (+2 n/a)" in text  # Discovery: 3 of its 4 applicable items done, 2 not applicable

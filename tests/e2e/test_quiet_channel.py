@@ -18,6 +18,7 @@ from sqlmodel import select
 from harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD, SPONSOR
 from storage.models import AuditEvent, NudgeMessage
 from tests.e2e.helpers import (
+    approve_request,
     at,
     blocks_text,
     ephemeral_texts,
@@ -25,6 +26,7 @@ from tests.e2e.helpers import (
     notified_by,
     nudges,
     reminder_kind,
+    request_signoff,
     welcomes,
 )
 from tests.e2e.test_checklist import checklist_msg, item, menu, tick
@@ -100,7 +102,7 @@ def test_naming_an_approver_and_requesting_a_sign_off_mention_them_in_a_thread(s
     [sam] = [m for m in mentioning(thread(h, parent), SPONSOR) if "approver" in blocks_text(m["blocks"])]
     assert "approver of *Solution design sign-off*" in blocks_text(sam["blocks"])
     tops = len(top_level(h))
-    h.command("signoff solution_design")
+    request_signoff(h, "solution_design")
     assert len(top_level(h)) == tops + 1  # the request itself
     request = top_level(h)[-1]
     assert f"<@{APPROVER.user_id}>" not in blocks_text(request["blocks"])  # named, not pinged
@@ -134,7 +136,7 @@ def test_two_weeks_of_reminders_add_at_most_four_top_level_messages(harness_fact
     h.command(f"role {mention(APPROVER)} approver")
     h.command(f"role {mention(SPONSOR)} sponsor")
     h.lift_rate_limits()
-    h.command("signoff solution_design")  # waits for Ada: nudged after 2 business days
+    request_signoff(h, "solution_design")  # waits for Ada: nudged after 2 business days
     h.command("dryrun 2026-12-16 10:00")  # its reminders come within the two weeks
     h.command(f"assign 1.5 {mention(CONTRIBUTOR)}")
     before = {m["ts"] for m in top_level(h)}
@@ -188,7 +190,7 @@ def test_a_nudge_shows_what_happened_to_its_items_wherever_it_happened(small):
 
 def test_a_sign_off_nudge_goes_under_its_request_and_says_when_it_is_decided(small):
     h = small
-    h.command("signoff solution_design")
+    request_signoff(h, "solution_design")
     request = top_level(h)[-1]
     sweep_on(h, "2026-12-03")
     [nudge] = [m for m in thread(h, request["ts"]) if reminder_kind(m) == "nudge"]
@@ -198,7 +200,7 @@ def test_a_sign_off_nudge_goes_under_its_request_and_says_when_it_is_decided(sma
         from storage.models import SignoffRequest
 
         req = s.exec(select(SignoffRequest)).one()
-    h.driver.click(CHANNEL, request["ts"], f"signoff_approve:{req.id}", user=APPROVER.user_id)
+    approve_request(h, request["ts"], req.id, APPROVER)
     h.idle()
     text = blocks_text(h.standin.message(CHANNEL, nudge["ts"])["blocks"])
     assert "approved by Ada Approver" in text and "Approve or request changes" not in text

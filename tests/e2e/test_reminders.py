@@ -22,6 +22,7 @@ from tests.e2e.helpers import (
     nudges,
     posts,
     reminder_payload,
+    request_signoff,
 )
 from tests.e2e.test_checklist import checklist_msg, item
 
@@ -249,7 +250,7 @@ def test_down_for_a_day_sends_one_catch_up_nudge(small):
 
 def test_sign_off_pending_more_than_two_business_days_nudges_the_approvers(small):
     h = small
-    h.command("signoff solution_design")
+    request_signoff(h, "solution_design")
     at(h, "2026-12-02T10:00:00+01:00")  # 2 business days: not yet
     h.run_sweep()
     assert all("Sign-off:" not in blocks_text(m["blocks"]) for m in nudges(h))

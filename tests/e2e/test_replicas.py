@@ -4,9 +4,11 @@ and 40 concurrent Approve clicks spread over both servers make one decision."""
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import create_engine
@@ -30,7 +32,11 @@ def rows(url: str, model, *where):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_two_replicas_and_cron_sweeps_send_each_reminder_once_and_decide_once(request, tmp_path, backend):
-    url = request.getfixturevalue("pg_url") if backend == "postgresql" else f"sqlite:///{tmp_path / 'r.sqlite3'}"
+    url = (
+        request.getfixturevalue("pg_url")
+        if backend == "postgresql"
+        else f"sqlite:///{tmp_path / 'r.sqlite3'}"
+    )
     standin = start_standin()
     env = serve_env(standin, url, GOLIVE_SWEEP_SECONDS="1", GOLIVE_WEB_WORKERS="2", LOG_LEVEL="WARNING")
     ports = [free_port(), free_port()]
@@ -43,15 +49,39 @@ def test_two_replicas_and_cron_sweeps_send_each_reminder_once_and_decide_once(re
         # day in UTC (no public holidays), so its Discovery items are overdue now.
         now = datetime.now(UTC)
         kickoff = (now - timedelta(days=10)).date().isoformat()
-        assert a.command(
-            "/golive", f"start Acme Corp size=small kickoff={kickoff} tz=UTC", user=LEAD.user_id, channel=CHANNEL
-        ).status == 200
-        standin.wait_for(lambda: [m for m in standin.messages(CHANNEL) if "kicked off" in m["text"]], timeout=15)
-        assert b.command("/golive", "settings hours=00:00-24:00 days=mon-sun", user=LEAD.user_id, channel=CHANNEL).status == 200
-        for n, who in enumerate((f"{mention(CONTRIBUTOR)} contributor", f"{mention(APPROVER)} approver"), start=1):
+        assert (
+            a.command(
+                "/golive",
+                f"start Acme Corp size=small kickoff={kickoff} tz=UTC",
+                user=LEAD.user_id,
+                channel=CHANNEL,
+            ).status
+            == 200
+        )
+        standin.wait_for(
+            lambda: [m for m in standin.messages(CHANNEL) if "kicked off" in m["text"]], timeout=15
+        )
+        assert (
+            b.command(
+                "/golive", "settings hours=00:00-24:00 days=mon-sun", user=LEAD.user_id, channel=CHANNEL
+            ).status
+            == 200
+        )
+        for n, who in enumerate(
+            (f"{mention(CONTRIBUTOR)} contributor", f"{mention(APPROVER)} approver"), start=1
+        ):
             assert a.command("/golive", f"role {who}", user=LEAD.user_id, channel=CHANNEL).status == 200
             standin.wait_for(  # the role is confirmed after users.info, through response_url
-                lambda n=n: len([e for e in standin.ephemerals(user=LEAD.user_id) if "is now" in (e.get("text") or "")]) >= n,
+                lambda n=n: (
+                    len(
+                        [
+                            e
+                            for e in standin.ephemerals(user=LEAD.user_id)
+                            if "is now" in (e.get("text") or "")
+                        ]
+                    )
+                    >= n
+                ),
                 timeout=15,
             )
         dry = now + timedelta(minutes=40)  # its 1-hour-before reminder is due now
@@ -74,16 +104,25 @@ def test_two_replicas_and_cron_sweeps_send_each_reminder_once_and_decide_once(re
         in_channel = {m["ts"] for m in standin.messages(CHANNEL)}
         assert all(r.sent_ts in in_channel for r in sent)
         assert len({r.sent_ts for r in sent}) == len(sent)
-        assert len(posted("Go-live dry run")) == len([r for r in sent if r.kind == "dryrun"]) + 1  # + scheduled
+        assert (
+            len(posted("Go-live dry run")) == len([r for r in sent if r.kind == "dryrun"]) + 1
+        )  # + scheduled
 
-        # 40 concurrent Approve clicks, half to each server.
+        # The request (its items are open: the lead confirms it in a form), then the approver's
+        # Approve form submitted 40 times at once, half to each server.
         b.command("/golive", "signoff solution_design", user=LEAD.user_id, channel=CHANNEL)
+        [confirm] = standin.wait_for(lambda: standin.open_views(LEAD.user_id), timeout=15)
+        a.submit_view(confirm["id"], {}, user=LEAD.user_id)
         [req] = standin.wait_for(lambda: [r for r in rows(url, SignoffRequest) if r.ts], timeout=15)
+        a.click(CHANNEL, req.ts, f"signoff_approve:{req.id}", user=APPROVER.user_id)
+        [form] = standin.wait_for(lambda: standin.open_views(APPROVER.user_id), timeout=15)
+        submits = [a.submit_payload(form["id"], {}, user=APPROVER.user_id) for _ in range(40)]
         with ThreadPoolExecutor(max_workers=40) as pool:
             answers = list(
                 pool.map(
-                    lambda n: (a if n % 2 else b).click(
-                        CHANNEL, req.ts, f"signoff_approve:{req.id}", user=APPROVER.user_id
+                    lambda n: (a if n % 2 else b).send(
+                        urlencode({"payload": json.dumps(submits[n])}),
+                        "application/x-www-form-urlencoded",
                     ),
                     range(40),
                 )
@@ -101,7 +140,9 @@ def test_two_replicas_and_cron_sweeps_send_each_reminder_once_and_decide_once(re
         assert len([m for m in decided if m["ts"] != req.ts]) == 1
     except AssertionError as exc:
         outs = [stop(p) for p in servers]
-        raise AssertionError(f"{exc}\n--- server logs ---\n" + "\n".join(o[-4000:] for _c, o in outs)) from None
+        raise AssertionError(
+            f"{exc}\n--- server logs ---\n" + "\n".join(o[-4000:] for _c, o in outs)
+        ) from None
     finally:
         outs = [stop(p) for p in servers]
         standin.stop()

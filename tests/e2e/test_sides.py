@@ -13,6 +13,7 @@ from standin.api_views import slack_view
 from standin.payloads import enterprise_object, team_object, user_object
 from storage.models import AuditEvent, Engagement, Item, SignoffRequest
 from tests.e2e.helpers import (
+    approve_request,
     at,
     blocks_text,
     count,
@@ -21,6 +22,7 @@ from tests.e2e.helpers import (
     mention,
     nudges,
     posts,
+    request_signoff,
     send_payload,
 )
 from tests.e2e.test_checklist import checklist_msg, item, menu, tick
@@ -109,10 +111,10 @@ def test_a_third_organisation_reads_along_but_cannot_act(shared):
     assert len(audit_rows(h)) == rows_before  # nothing was written by any of it
     for n in range(1, 7):
         h.command(f"done 1.{n}")
-    h.command("signoff solution_design")
+    request_signoff(h, "solution_design")
     with h.services.db.session() as s:
         req = s.exec(select(SignoffRequest)).one()
-    h.driver.click(CHANNEL, req.ts, f"signoff_approve:{req.id}", user=PARTNER.user_id)
+    approve_request(h, req.ts, req.id, PARTNER)
     h.idle()
     with h.services.db.session() as s:
         assert s.get(SignoffRequest, req.id).status == "open"
@@ -169,12 +171,16 @@ def test_blocked_form_cannot_block_the_implementation_teams_item(shared):
 def test_a_click_acts_on_the_engagement_of_the_message_it_came_from(harness):
     """A tick naming an item of another channel's engagement changes nothing there."""
     h = harness
-    h.standin.add_channel("C0BETA", name="beta-implementation", ext_shared=True, members=[LEAD.user_id, CONTRIBUTOR.user_id])
+    h.standin.add_channel(
+        "C0BETA", name="beta-implementation", ext_shared=True, members=[LEAD.user_id, CONTRIBUTOR.user_id]
+    )
     h.command("start Acme Corp kickoff=2026-11-30")
     h.command("start Beta Ltd kickoff=2026-11-30", channel="C0BETA")
     with h.services.db.session() as s:
         beta = s.exec(select(Engagement).where(Engagement.channel_id == "C0BETA")).one()
-        beta_item = s.exec(select(Item).where(Item.engagement_id == beta.id, Item.owner_side == "customer")).first()
+        beta_item = s.exec(
+            select(Item).where(Item.engagement_id == beta.id, Item.owner_side == "customer")
+        ).first()
     msg = checklist_msg(h)
     u = h.standin.user(CONTRIBUTOR.user_id)
     payload = {
@@ -190,7 +196,9 @@ def test_a_click_acts_on_the_engagement_of_the_message_it_came_from(harness):
                 "type": "checkboxes",
                 "action_id": f"tick:{beta_item.id}",
                 "block_id": "x",
-                "selected_options": [{"value": str(beta_item.id), "text": {"type": "plain_text", "text": "x"}}],
+                "selected_options": [
+                    {"value": str(beta_item.id), "text": {"type": "plain_text", "text": "x"}}
+                ],
             }
         ],
     }
@@ -203,7 +211,9 @@ def test_a_click_acts_on_the_engagement_of_the_message_it_came_from(harness):
 
 def test_a_customer_cannot_submit_the_start_form(harness):
     h = harness
-    h.standin.add_channel("C0NEW", name="new-customer", ext_shared=True, members=[LEAD.user_id, APPROVER.user_id])
+    h.standin.add_channel(
+        "C0NEW", name="new-customer", ext_shared=True, members=[LEAD.user_id, APPROVER.user_id]
+    )
     h.command("start", channel="C0NEW")  # opens the start form for the consultant
     [view] = h.standin.open_views(LEAD.user_id)
     record = h.standin.ws.views[view["id"]]
@@ -279,7 +289,9 @@ def test_the_first_action_of_the_only_other_organisation_pins_it(harness):
         e = s.exec(select(Engagement).where(Engagement.channel_id == "C0LATE")).one()
         it = s.exec(select(Item).where(Item.engagement_id == e.id, Item.number == 5)).first()
     msg = next(m for m in posts(h, "C0LATE") if "checklist:" in m["text"])
-    h.driver.click("C0LATE", msg["ts"], f"tick:{it.id}", user=CONTRIBUTOR.user_id, selected_options=[str(it.id)])
+    h.driver.click(
+        "C0LATE", msg["ts"], f"tick:{it.id}", user=CONTRIBUTOR.user_id, selected_options=[str(it.id)]
+    )
     h.idle()
     with h.services.db.session() as s:
         assert s.get(Item, it.id).status == "done"
@@ -295,14 +307,21 @@ def test_an_enterprise_grid_colleague_is_on_the_vendors_side(harness_factory):
     assert (e.vendor_enterprise_id, e.customer_team_id) == (VENDOR_GRID, CUSTOMER_TEAM)
     tick(h, "1.1", GRID)  # a vendor item: a customer would be refused
     it = item(h, "1.1")
-    assert (it.status, it.done_by, it.done_by_team, it.on_behalf) == ("done", GRID.user_id, GRID.team_id, False)
+    assert (it.status, it.done_by, it.done_by_team, it.on_behalf) == (
+        "done",
+        GRID.user_id,
+        GRID.team_id,
+        False,
+    )
     tick(h, "1.5", GRID)  # a customer item, ticked for the customer
     assert item(h, "1.5").on_behalf
     # They can never be the customer's approver, so the vendor cannot approve its own sign-off.
     h.command(f"role {mention(GRID)} approver")
     assert "on the vendor's side" in ephemeral_texts(h, LEAD.user_id)[-1]
     with h.services.db.session() as s:
-        assert not any(r.kind == "role.added" and GRID.user_id in r.detail for r in s.exec(select(AuditEvent)))
+        assert not any(
+            r.kind == "role.added" and GRID.user_id in r.detail for r in s.exec(select(AuditEvent))
+        )
 
 
 def test_someone_whose_organisation_cannot_be_told_is_never_the_vendor(harness):

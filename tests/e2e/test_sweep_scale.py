@@ -23,7 +23,7 @@ from bot.reminders.working_hours import clock_of
 from harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD, PERSONAS, Harness
 from storage.models import Engagement, EngagementPhase, Item, NextCheckRequest, Reminder
 from storage.reminder_rows import ensure
-from tests.e2e.helpers import ephemeral_texts, mention
+from tests.e2e.helpers import ephemeral_texts, mention, request_signoff
 
 
 def add_channel(h: Harness, channel: str) -> None:
@@ -270,7 +270,7 @@ def test_four_weeks_of_changes_make_the_reminders_planning_everything_makes(
                 channel=channel,
             )
         elif choice == 10:
-            h.command(f"signoff {rng.choice(['solution_design', 'integration_workflows'])}", channel=channel)
+            request_signoff(h, rng.choice(["solution_design", "integration_workflows"]), channel=channel)
         elif choice in (11, 12, 13) and (nudge := last_nudge(channel)) is not None:
             listed = [
                 int(e["action_id"].split(":")[1])
