@@ -9,7 +9,7 @@ from slack_bolt import App
 
 from bot.commands import ParsedCommand
 from bot.engagement import checklist as cl
-from bot.engagement import phases
+from bot.engagement import dependencies, phases
 from bot.engagement.lifecycle import calendar_for
 from bot.engagement.plan import business_day_warning
 from bot.errors import UserError
@@ -22,7 +22,7 @@ from bot.services import Services
 from bot.slack.golive import announce_live, refresh_cutover
 from bot.slack.home import refresh_homes
 from bot.slack.nudges import names_of
-from bot.slack.publish import refresh_posted_checklists
+from bot.slack.publish import announce_phase, refresh_posted_checklists
 from bot.slack.requests import refresh_waiting_on_dry_run
 from bot.slack.sending import Sending
 from bot.slacktext import plain_text, user_id_from_token
@@ -217,18 +217,29 @@ def _announce(
 def _outcome(req: Request, outcome: str, notes: str | None, attempt_id: int | None) -> None:
     s = req.services
     now = s.clock.now()
+    settled: list[str] = []
+    advanced = None
     with s.db.session() as session:
         engagement = click_engagement(req, session)
-        changed = dryrun.record_outcome(
-            session, engagement, actor_for(req, session, engagement), outcome, notes, now, attempt_id
-        )
+        actor = actor_for(req, session, engagement)
+        changed = dryrun.record_outcome(session, engagement, actor, outcome, notes, now, attempt_id)
+        if changed and outcome == "passed":  # it settles the items that were about it
+            settled = [
+                c.ref for c in dependencies.settle(session, engagement, dependencies.DRY_RUN, actor, now)
+            ]
+            advanced = phases.advance_if_complete(session, engagement, now, actor) if settled else None
         engagement_id, channel = engagement.id, engagement.channel_id
         root = dryrun.thread_root(session, engagement.id)  # type: ignore[arg-type]
     if not changed:
         return
     dryrun.refresh_dry_run(s, engagement_id)  # type: ignore[arg-type]
+    if settled:
+        refresh_posted_checklists(s, engagement_id)  # type: ignore[arg-type]
+    if advanced is not None:
+        announce_phase(s, engagement_id, advanced)  # type: ignore[arg-type]
     text = (
         ":white_check_mark: The go-live dry run passed; the final go-live approval can go ahead."
+        + (f" It settles {', '.join(settled)}: ticked." if settled else "")
         if outcome == "passed"
         else ":warning: The go-live dry run found issues; the final go-live approval waits for a passed dry run. "
         f"Reschedule it with `{s.command} dryrun YYYY-MM-DD HH:MM`; this result stays on record."

@@ -9,7 +9,7 @@ from slack_bolt import App
 from sqlmodel import Session
 
 from bot.commands import ParsedCommand
-from bot.engagement import phases
+from bot.engagement import dependencies, phases
 from bot.engagement import signoffs as so
 from bot.engagement.checklist import Refused
 from bot.engagement.lifecycle import active_in_channel
@@ -96,7 +96,9 @@ def _request(
                 return
             gate = ready[0]
         checks = so.request_checks(session, engagement, gate)
-        open_ts = checks.previous.ts if checks.previous is not None and checks.previous.status == "open" else None
+        open_ts = (
+            checks.previous.ts if checks.previous is not None and checks.previous.status == "open" else None
+        )
         channel = engagement.channel_id
         confirm_view = None
         if checks.refusal is None and not confirmed and (checks.warnings or checks.needs_note):
@@ -258,9 +260,7 @@ def on_approve(req: Request) -> None:
         if closed is None:
             so.check_may_decide(session, engagement, gate, actor)
             if gate.requires_dry_run and engagement.dryrun_outcome != "passed":
-                raise so.NotAllowed(
-                    f"{gate.title} waits for a passed go-live dry run. Nothing was changed."
-                )
+                raise so.NotAllowed(f"{gate.title} waits for a passed go-live dry run. Nothing was changed.")
             items = so.gate_items(session, gate)
             phase = session.get(EngagementPhase, gate.phase_id)
             number = phase.number if phase else 0
@@ -270,7 +270,9 @@ def on_approve(req: Request) -> None:
                 version=request.version,
                 customer_name=engagement.customer_name,
                 total=len(items),
-                open_items=[{"ref": f"{number}.{i.number}", "title": i.title} for i in items if i.status == "open"][:10],
+                open_items=[
+                    {"ref": f"{number}.{i.number}", "title": i.title} for i in items if i.status == "open"
+                ][:10],
                 open_count=so.open_count(items),
                 meta={"channel": engagement.channel_id, "request": request_id},
             )
@@ -303,6 +305,9 @@ def _decide(req: Request, request_id: int, decision: str, reason: str | None) ->
         row = so.decide(
             session, engagement, request, actor, decision=decision, display_name=name, reason=reason, now=now
         )
+        settled = []
+        if row is not None and decision == "approved":  # an approval settles the items about it
+            settled = dependencies.settle(session, engagement, gate.key, actor, now)
         advanced = (
             advance_if_complete(session, engagement, now, actor) if row and decision == "approved" else None
         )
@@ -341,6 +346,8 @@ def _decide(req: Request, request_id: int, decision: str, reason: str | None) ->
     refresh_homes(s, engagement_id)  # type: ignore[arg-type]
     if phase is not None:
         refresh_checklist(s, engagement_id, phase.number)  # type: ignore[arg-type]
+    for number in sorted({c.phase.number for c in settled} - {phase.number if phase else 0}):
+        refresh_checklist(s, engagement_id, number)  # type: ignore[arg-type]
     if advanced is not None:
         announce_phase(s, engagement_id, advanced)  # type: ignore[arg-type]
 

@@ -77,6 +77,9 @@ class Engagement(SQLModel, table=True):
     # nudge, a digest), computed when the sweep plans it. A change asks for an earlier look with
     # a NextCheckRequest row. None: not planned yet (a new engagement has its request).
     next_check_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # The health level the lead was last told of (on_track | at_risk | late), and why.
+    health_level: str | None = Field(default=None, max_length=16)
+    health_reason: str | None = Field(default=None, max_length=300)
     created_by: str = Field(max_length=32)
     created_at: datetime = Field(sa_column=utc_column())
     updated_at: datetime = Field(sa_column=utc_column())
@@ -225,8 +228,27 @@ class Item(SQLModel, table=True):
     blocked_by: str | None = Field(default=None, max_length=32)
     nudge_count: int = 0
     last_nudged_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # When it is due inside its phase, in percent of the phase's business days (100: its last day),
+    # from the playbook; its due date follows its prerequisites too (`ItemDependency`).
+    due_share: int = Field(default=100)
+    # What settles it besides a tick: `dry_run` (a passed dry run) or a gate's key (its approval).
+    settled_by: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(sa_column=utc_column())
     updated_at: datetime = Field(sa_column=utc_column())
+
+
+class ItemDependency(SQLModel, table=True):
+    """An item that waits for another (its prerequisite) to be done: from the playbook's `after:`,
+    the item's menu or `/golive after`. While the prerequisite is open the item says so, its
+    reminders go to the prerequisite's owner, and its due date follows the prerequisite's."""
+
+    __tablename__ = "item_dependency"
+    __table_args__ = (UniqueConstraint("item_id", "requires_id", name="uq_item_dependency"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id", index=True, ondelete="CASCADE")
+    item_id: int = Field(foreign_key="item.id", ondelete="CASCADE")
+    requires_id: int = Field(foreign_key="item.id", ondelete="CASCADE")
 
 
 class Gate(SQLModel, table=True):

@@ -73,6 +73,8 @@ def create_items(
                     description=item.description,
                     owner_side=item.owner,
                     due_on=phase.planned_end,
+                    due_share=item.due,
+                    settled_by=item.settled_by,
                     created_at=now,
                     updated_at=now,
                 )

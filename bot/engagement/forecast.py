@@ -10,7 +10,11 @@ completes. The forecast, per phase:
   planned length at that pace. On its first day that is the plan; one quick tick does not promise
   the moon, two idle days do not make it late, and a phase that stalls shows it within days;
 - a phase not started yet keeps its planned length in business days and starts the business day
-  after the one before it ends: a phase finished early pulls the rest in, a slow one pushes them out.
+  after the one before it ends: a phase finished early pulls the rest in, a slow one pushes them out;
+- a phase takes at least as many business days as its longest chain of open items, each waiting
+  for the one before (`deps`); one with a gate not approved yet ends no earlier than the business
+  day after its work (the decision takes a day); and the last phase — go-live — ends no earlier than
+  a scheduled dry run that has not passed (`dryrun_on`).
 
 The forecast go-live is the end of the last phase (its actual end once live). Everything counts
 business days of the engagement's calendar; the work grows with the number of phases and items,
@@ -112,9 +116,16 @@ def forecast(
     today: date,
     timezone: str,
     calendar: BusinessCalendar,
+    deps: dict[int, list[int]] | None = None,
+    gate_phases: set[int] | None = None,
+    dryrun_on: date | None = None,
 ) -> Forecast:
     """The forecast of one engagement (see the module docstring). `phases` in order; `current` is
-    the engagement's phase pointer; `live` once every phase is complete."""
+    the engagement's phase pointer; `live` once every phase is complete. `deps`: each item's
+    prerequisites; `gate_phases`: the phases with a gate not approved yet; `dryrun_on`: the day of
+    a scheduled dry run that has not passed."""
+    from bot.engagement.dependencies import chain_length  # (it imports the lifecycle lazily)
+
     by_phase: dict[int | None, list[Item]] = {}
     for item in items:
         by_phase.setdefault(item.phase_id, []).append(item)
@@ -150,13 +161,22 @@ def forecast(
                     elapsed=elapsed,
                 )
                 first = calendar.on_or_after(today)
+                if deps:  # work that waits for other work takes a business day a link at least
+                    left = max(left, chain_length([i for i in its if i.status == "open"], deps))
+                if gate_phases and phase.id in gate_phases and open_ == 0:
+                    left = max(left, 1)  # its sign-off still to come
                 end = calendar.add(first, left - 1) if left else first
         else:
             state = UPCOMING
             start = (
                 calendar.add(previous_end, 1) if previous_end else calendar.on_or_after(phase.planned_start)
             )
-            end = calendar.add(start, planned_days - 1)
+            need = planned_days
+            if deps:
+                need = max(need, chain_length([i for i in its if i.status == "open"], deps))
+            end = calendar.add(start, need - 1)
+        if index == len(phases) - 1 and state != DONE and dryrun_on is not None and end < dryrun_on:
+            end = calendar.on_or_after(dryrun_on)  # go-live never before the dry run
         slip = business_days_between(calendar, phase.planned_end, end)
         out.append(
             PhaseForecast(

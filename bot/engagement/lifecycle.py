@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from bot.commands import ParsedCommand, UsageError
 from bot.engagement.business_days import BusinessCalendar
 from bot.engagement.checklist import create_items
+from bot.engagement.dependencies import create_dependencies, schedule
 from bot.engagement.plan import (
     PhaseWindow,
     PlanWarning,
@@ -41,7 +42,7 @@ from bot.values import (
     parse_yes_no,
     years_from,
 )
-from storage.models import CHANNELS_ACTIVE, Engagement, EngagementPhase, Item, MemberRole
+from storage.models import CHANNELS_ACTIVE, Engagement, EngagementPhase, MemberRole
 
 MAX_YEARS_AHEAD = 2  # a target go-live at most this many years after the kickoff
 MAX_KICKOFF_DAYS = 366  # a kickoff at most a year before or after today
@@ -313,6 +314,8 @@ def start_engagement(
     session.add_all(phases)
     session.flush()
     create_items(session, engagement, phases, playbook, now)
+    create_dependencies(session, engagement, playbook)
+    schedule(session, engagement, now)
     create_gates(session, engagement, phases, playbook)
     audit.record(
         session,
@@ -392,8 +395,8 @@ def replan(
 ) -> list[PhaseMove]:
     """Change kickoff, size or target and recompute the plan.
 
-    Phase dates follow the new plan; item due dates follow their phase's new end, except
-    dates someone set by hand, which are kept. Returns the phases whose dates moved.
+    Phase dates follow the new plan; item due dates follow them (their share of the phase, their
+    prerequisites), except dates someone set by hand, which are kept. Returns the phases whose dates moved.
     The dates are checked (`check_plan_change`) before anything changes.
     """
     check_plan_change(engagement, kickoff=kickoff, target=target, now=now, playbook=playbook, size=size)
@@ -416,12 +419,6 @@ def replan(
             moves.append(PhaseMove(phase.number, phase.name, old, (w.start, w.end)))
             phase.planned_start, phase.planned_end = w.start, w.end
             session.add(phase)
-        for item in session.exec(
-            select(Item).where(Item.phase_id == phase.id, col(Item.due_set_by_hand).is_(False))
-        ):
-            if item.due_on != w.end:
-                item.due_on = w.end
-                item.updated_at = now
-                session.add(item)
     session.flush()
+    schedule(session, engagement, now)  # due dates follow the phases, shares and prerequisites
     return moves

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from bot.engagement.dependencies import prerequisites
 from bot.engagement.forecast import Forecast, forecast, local_date
 from bot.engagement.health import DryRun, Health, Waiting, assess
 from bot.engagement.lifecycle import calendar_for, local_today, phases_of
@@ -41,10 +42,20 @@ def outlook_of(
     waiting: list[Waiting],
     playbook: Playbook,
     now: datetime,
+    *,
+    deps: dict[int, list[int]] | None = None,
+    gate_phases: set[int] | None = None,
 ) -> Outlook:
+    """`deps` (items' prerequisites) and `gate_phases` (phases with a gate not approved) make the
+    forecast walk what waits for what; callers that read many engagements at once may leave them."""
     tz = engagement.timezone
     today = local_today(now, tz)
     calendar = calendar_for(engagement)
+    dryrun_on = (
+        local_date(engagement.dryrun_at, tz)
+        if engagement.dryrun_at is not None and engagement.dryrun_outcome != "passed"
+        else None
+    )
     fc = forecast(
         phases=phases,
         items=items,
@@ -55,6 +66,9 @@ def outlook_of(
         today=today,
         timezone=tz,
         calendar=calendar,
+        deps=deps,
+        gate_phases=gate_phases,
+        dryrun_on=dryrun_on,
     )
     size = playbook.sizes.get(engagement.size)  # type: ignore[call-overload]
     health = assess(
@@ -76,7 +90,25 @@ def outlook_of(
     return Outlook(forecast=fc, health=health)
 
 
+def gate_phases(session: Session, engagement_id: int) -> set[int]:
+    """The phases with a gate not approved yet."""
+    return set(
+        session.exec(
+            select(Gate.phase_id).where(Gate.engagement_id == engagement_id, Gate.status != "approved")
+        ).all()
+    )
+
+
 def load_outlook(session: Session, engagement: Engagement, playbook: Playbook, now: datetime) -> Outlook:
     phases = phases_of(session, engagement.id)  # type: ignore[arg-type]
     items = list(session.exec(select(Item).where(Item.engagement_id == engagement.id)).all())
-    return outlook_of(engagement, phases, items, waiting_signoffs(session, engagement.id), playbook, now)  # type: ignore[arg-type]
+    return outlook_of(
+        engagement,
+        phases,
+        items,
+        waiting_signoffs(session, engagement.id),  # type: ignore[arg-type]
+        playbook,
+        now,
+        deps=prerequisites(session, engagement.id),  # type: ignore[arg-type]
+        gate_phases=gate_phases(session, engagement.id),  # type: ignore[arg-type]
+    )

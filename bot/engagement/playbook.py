@@ -67,6 +67,12 @@ class ItemSpec(_Strict):
     owner: Side
     description: str | None = Field(default=None, max_length=1000)
     when: Conditions | None = None
+    # Items (keys, of this phase or an earlier one) that must be done first.
+    after: tuple[Key, ...] = ()
+    # When it is due inside its phase, in percent of its business days (100: the phase's last day).
+    due: int = Field(default=100, ge=1, le=100)
+    # What settles it besides a tick: `dry_run` (a passed go-live dry run) or a gate's key.
+    settled_by: str | None = None
 
 
 class PhaseSpec(_Strict):
@@ -96,6 +102,24 @@ class GateSpec(_Strict):
     when: Conditions | None = None
     # The items of its phase it certifies (their keys); none given: all of the phase's items.
     items: tuple[Key, ...] = ()
+
+
+def _check_acyclic(after: dict[str, tuple[str, ...]]) -> None:
+    """No item may (through others) come after itself."""
+    state: dict[str, int] = {}
+
+    def visit(key: str, path: list[str]) -> None:
+        if state.get(key) == 2:
+            return
+        if state.get(key) == 1:
+            raise ValueError("items: " + " → ".join([*path, key]) + " go round in a circle")
+        state[key] = 1
+        for k in after.get(key, ()):
+            visit(k, [*path, key])
+        state[key] = 2
+
+    for key in after:
+        visit(key, [])
 
 
 class SizeSpec(_Strict):
@@ -148,6 +172,18 @@ class Playbook(_Strict):
         dup = {k for k in gate_keys if gate_keys.count(k) > 1}
         if dup:
             raise ValueError(f"gates: duplicate key {', '.join(sorted(dup))}")
+        order = {i.key: n for n, p in enumerate(self.phases) for i in p.items}
+        gate_keys_set = set(gate_keys)
+        for p in self.phases:
+            for i in p.items:
+                for k in i.after:
+                    if k not in order:
+                        raise ValueError(f"items: {i.key} comes after {k}, which the playbook does not have")
+                    if order[k] > order[i.key]:
+                        raise ValueError(f"items: {i.key} comes after {k}, an item of a later phase")
+                if i.settled_by is not None and i.settled_by != "dry_run" and i.settled_by not in gate_keys_set:
+                    raise ValueError(f"items: {i.key} is settled_by {i.settled_by!r}: use dry_run or a gate's key")
+        _check_acyclic({i.key: i.after for p in self.phases for i in p.items})
         for g in self.gates:
             phase = self.phase(g.phase)
             if phase is None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
+from bot.engagement.dependencies import schedule as schedule_items
 from bot.errors import UserError
 from bot.people import audit
 from bot.people.recipients import Named, dry_run_people
@@ -177,6 +178,7 @@ def schedule(
     session.add(engagement)
     session.flush()
     sync_schedule(session, engagement, now)
+    schedule_items(session, engagement, now)  # what the dry run settles is due on its day
     audit.record(
         session,
         engagement.id,  # type: ignore[arg-type]

@@ -36,7 +36,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot.people.recipients import for_gate, for_item
+from bot.engagement.dependencies import waiting_on
+from bot.people.recipients import Named, for_gate, for_item
 from bot.people.roles import RoleRow, team
 from bot.people.sides import VENDOR
 from bot.reminders.budget import Budget
@@ -79,6 +80,8 @@ class Entry:
     role: str = ""  # as what: assignee, contributors, approvers, main contact, lead
     absent: list[str] = field(default_factory=list)  # named, but not in the channel
     heard_since: str | None = None  # ISO instant its snooze ended: they asked to hear again then
+    waits_on: list[str] = field(default_factory=list)  # refs of its open prerequisites
+    waits_on_ids: list[int] = field(default_factory=list)  # and their ids
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -257,6 +260,7 @@ class _Context:
             )
         }
         self._rows: list[RoleRow] | None = None
+        self._waiting: dict[int, list[Item]] | None = None
 
     @property
     def rows(self) -> list[RoleRow]:
@@ -264,9 +268,40 @@ class _Context:
             self._rows = team(self.session, self.engagement)
         return self._rows
 
+    @property
+    def waiting(self) -> dict[int, list[Item]]:
+        """item id → its open prerequisites."""
+        if self._waiting is None:
+            self._waiting = waiting_on(self.session, self.engagement.id)  # type: ignore[arg-type]
+        return self._waiting
+
     def item_entry(self, item: Item) -> Entry:
         phase = self.phases[item.phase_id]
         named = for_item(self.rows, item.owner_side, item.assignee_id, self.present)
+        side = item.owner_side
+        blockers = self.waiting.get(item.id, [])  # type: ignore[arg-type]
+        waits = ""
+        if blockers:
+            # It waits for others' work: its reminder goes to the prerequisites' owners — the
+            # customer's in the channel; when it waits only on the team's, their owners, privately
+            # (never a mention of the team in the customer's thread).
+            refs = [
+                f"{self.phases[b.phase_id].number}.{b.number}" if b.phase_id in self.phases else "?"
+                for b in blockers
+            ]
+            side = VENDOR if all(b.owner_side == VENDOR for b in blockers) else "customer"
+            people: list[str] = []
+            absent: list[str] = []
+            for b in blockers:
+                if b.owner_side != side:
+                    continue
+                theirs = for_item(self.rows, b.owner_side, b.assignee_id, self.present)
+                people += theirs.people
+                absent += theirs.absent
+            named = Named(list(dict.fromkeys(people)), "prerequisite", list(dict.fromkeys(absent)))
+            waits = " · waiting on " + ", ".join(refs)
+        else:
+            refs = []
         heard = None
         if item.snoozed_until is not None and item.snoozed_until <= self.today:
             heard = self.clock.at_local(item.snoozed_until, time(0, 0)).isoformat()
@@ -275,16 +310,21 @@ class _Context:
             id=item.id,  # type: ignore[arg-type]
             ref=f"{phase.number}.{item.number}",
             title=item.title,
-            detail=_due_text(item.due_on, self.today, item.nudge_count)  # type: ignore[arg-type]
-            if item.due_on is not None and item.due_on < self.today
-            else (f"due {item.due_on:%a %-d %b}" if item.due_on else "no due date"),
+            detail=(
+                _due_text(item.due_on, self.today, item.nudge_count)  # type: ignore[arg-type]
+                if item.due_on is not None and item.due_on < self.today
+                else (f"due {item.due_on:%a %-d %b}" if item.due_on else "no due date")
+            )
+            + waits,
             nudges_before=item.nudge_count,
             phase=phase.number,
-            side=item.owner_side,
+            side=side,
             people=named.people,
             role=named.role,
             absent=named.absent,
             heard_since=heard,
+            waits_on=refs,
+            waits_on_ids=[b.id for b in blockers],  # type: ignore[misc]
         )
 
     def changes_entry(self, request: SignoffRequest, gate: Gate, decided: datetime) -> Entry:

@@ -32,6 +32,8 @@ from sqlalchemy import delete, or_, select, update
 from sqlmodel import Session, col
 
 from bot import metrics
+from bot.engagement.health import ON_TRACK
+from bot.engagement.outlook import load_outlook
 from bot.people import audit, notified
 from bot.people.members import lead_of
 from bot.reminders.budget import Budget
@@ -323,8 +325,27 @@ class Sweeper:
                 else next_nudge_at(clock, now, ready.get(e.id), nudge_key in existing),  # type: ignore[arg-type]
                 next_digest_at(clock, now, lambda week, e=e: _digest_key(e, week) in existing),  # type: ignore[misc]
             )
+            if clock.in_hours(now):
+                told = self._health_changed(session, e, now)
+                if told is not None:
+                    new.append(told)
             session.add(e)
         ensure_all(session, new, now)
+
+    def _health_changed(
+        self, session: Session, e: Engagement, now: datetime
+    ) -> tuple[int, str, str, datetime, dict[str, object]] | None:
+        """The engagement's health now; when its level changed since the lead was last told, a
+        reminder row that tells them privately (on track → at risk → late, and back), with why."""
+        health = load_outlook(session, e, self.s.playbook, now).health
+        level, reason = health.level, health.reason or health.headline
+        was = e.health_level
+        e.health_level, e.health_reason = level, reason[:300]
+        if level == was or (was is None and level == ON_TRACK):
+            return None
+        today = clock_of(e).today(now).isoformat()
+        payload: dict[str, object] = {"level": level, "was": was, "reason": reason[:300]}
+        return (e.id, "health", f"health:{e.id}:{level}:{today}", now, payload)  # type: ignore[return-value]
 
     # -- 2. claim ----------------------------------------------------------------------------
     def claim(self, now: datetime, limit: int = BATCH) -> list[int]:
@@ -356,7 +377,12 @@ class Sweeper:
 
     # -- 3. send -----------------------------------------------------------------------------
     def build(
-        self, session: Session, reminder: Reminder, now: datetime, present: set[str] | None = None
+        self,
+        session: Session,
+        reminder: Reminder,
+        now: datetime,
+        present: set[str] | None = None,
+        dm_channel: str | None = None,
     ) -> Outgoing | str:
         """The message to send now, or the reason to skip it. `present`: who is in the channel
         (None: not known), for whom a reminder mentions."""
@@ -438,6 +464,29 @@ class Sweeper:
                 "golive_day.json.j2", **base, dryrun_outcome=engagement.dryrun_outcome, command=self.s.command
             )
             return Outgoing(reminder.id, engagement.id, "golive", engagement.channel_id, msg, payload=payload)  # type: ignore[arg-type]
+        if reminder.kind == "health":
+            if dm_channel is None:
+                return "no lead consultant to tell"
+            lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
+            msg = r.message(
+                "health_dm.json.j2",
+                customer_name=engagement.customer_name,
+                channel=engagement.channel_id,
+                level=payload.get("level"),
+                was=payload.get("was"),
+                reason=payload.get("reason") or "",
+                command=self.s.command,
+            )
+            return Outgoing(
+                reminder.id,  # type: ignore[arg-type]
+                engagement.id,  # type: ignore[arg-type]
+                "health",
+                dm_channel,
+                msg,
+                payload=payload,
+                people=[lead.user_id] if lead else [],
+                subjects=[f"health:{payload.get('level')}"],
+            )
         if reminder.kind == "digest":
             base = overview(session, engagement, self.s.playbook, now)
             context = digest_context(session, engagement, now, present, Budget(session, engagement, now))
@@ -507,11 +556,12 @@ class Sweeper:
             return
         # Who is in the channel, asked before any transaction: a reminder mentions only them.
         present = self.members(channel) if channel and kind in ("dryrun", "digest") else None
+        dm_channel = self._lead_dm(reminder_id) if kind == "health" else None
         with self.s.db.session() as session:
             reminder = session.get(Reminder, reminder_id)
             if reminder is None or reminder.claimed_by != self.worker:
                 return
-            built = self.build(session, reminder, now, present)
+            built = self.build(session, reminder, now, present, dm_channel)
             key, attempts = reminder.dedupe_key, reminder.attempts
             unconfirmed = reminder.unconfirmed_since is not None
         if isinstance(built, str):
@@ -595,6 +645,21 @@ class Sweeper:
         report.sent.append(built.describe())
         if built.kind == "digest":  # the timeline picture in the digest's thread (text if files are blocked)
             share_timeline(self.s, built.engagement_id, built.channel, thread_ts=ts)
+
+    def _lead_dm(self, reminder_id: int) -> str | None:
+        """The lead consultant's direct-message channel, for what is told to them privately."""
+        with self.s.db.read() as session:
+            engagement_id = session.execute(
+                select(Reminder.engagement_id).where(col(Reminder.id) == reminder_id)
+            ).scalar()
+            lead = lead_of(session, engagement_id) if engagement_id is not None else None
+        if lead is None:
+            return None
+        try:
+            return self.slack.open_dm(lead.user_id)
+        except SlackCallFailed as exc:
+            log.warning("could not open a DM with %s: %s", lead.user_id, exc.error)
+            return None
 
     def _post(self, built: Outgoing, key: str) -> str:
         """Post a reminder with metadata naming it; a reply whose thread is gone (its parent was

@@ -78,6 +78,11 @@ def entry_states(
                 e["state"], e["note"] = "done", "marked not applicable"
             elif item.blocked_reason:
                 e["state"], e["note"] = "blocked", f"blocked: {item.blocked_reason}"
+            elif e.get("waits_on_ids") and all(
+                (p := session.get(Item, pid)) is None or p.status != "open" for pid in e["waits_on_ids"]
+            ):
+                # It waited for others' work, which is done: it is no longer waiting on them.
+                e["state"], e["note"] = "done", f"{', '.join(e.get('waits_on') or [])} done: it can move now"
             elif e.get("cleared_by"):
                 who = names.get(str(e["cleared_by"]), "a consultant")
                 e["state"], e["note"] = "cleared", f"block cleared by {who}; reminders resume"

@@ -93,6 +93,9 @@ def test_coming_up_is_next_week_only_and_thanks_only_when_nothing_is_owed(harnes
     h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
     h.command(f"role {mention(CONTRIBUTOR)} contributor")
     h.command("done 1.1 1.2 1.3 1.4 1.5 1.6")
+    # (Dated by hand: the playbook spreads a phase's items over it.)
+    h.command("due 2.5 2.6 2.7 2.8 2026-12-15")
+    h.command("due 3.6 3.7 2026-12-31")
     digest = digest_of(h, "2026-12-07T09:30:00+01:00")
     # Acme owes nothing this week, but 2.5 to 2.8 next week; 3.6 (Thu 31 Dec) is later: not yet.
     customer = headed(digest, "Coming up next week — Acme Corp")

@@ -97,9 +97,7 @@ def test_weekly_digest_on_monday_morning_customer_time(small):
     h.run_sweep()
     h.run_sweep()
     [digest] = [
-        m
-        for m in posts(h)
-        if "Weekly digest" in m["text"] and "7 December" in blocks_text(m["blocks"])
+        m for m in posts(h) if "Weekly digest" in m["text"] and "7 December" in blocks_text(m["blocks"])
     ]
     text = blocks_text(digest["blocks"])
     assert "Acme Corp owes this week" in text and "*2.6* Share a sample contract" in text

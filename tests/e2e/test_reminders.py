@@ -184,7 +184,8 @@ def test_snooze_one_day_three_days_and_a_chosen_date(small):
     h.run_sweep()
     _first, again = nudges(h)  # a new reply for 1.5, which notifies; the snoozed ones stay asleep
     acts = {b["block_id"] for b in again["blocks"] if b["type"] == "actions"}
-    assert acts == {f"nudge_act:{i5.id}"}
+    # 1.5 is awake again (Solutioning's early items came due meanwhile); 1.6 and 1.7 still sleep.
+    assert f"nudge_act:{i5.id}" in acts and not acts & {f"nudge_act:{i6.id}", f"nudge_act:{i7.id}"}
     assert "*1.6*" not in blocks_text(again["blocks"]) and "*1.7*" not in blocks_text(again["blocks"])
     assert notified_by(h, again) == {CONTRIBUTOR.user_id: "mention"}
     assert [item(h, r).nudge_count for r in ("1.5", "1.6", "1.7")] == [2, 1, 1]
@@ -267,8 +268,10 @@ def test_rate_limit_waits_and_a_5xx_retries_on_a_later_sweep(small):
     report = h.run_sweep()
     calls = [c for c in h.standin.calls_to("chat.postMessage") if c.args.get("channel") == CHANNEL]
     assert [c.status for c in calls[-2:]] == [429, 200]
-    assert calls[-1].at - calls[-2].at >= 0.9 and len(report.sent) == 1
-    posted = len(h.standin.calls_to("chat.postMessage"))
+    assert calls[-1].at - calls[-2].at >= 0.9 and len([s for s in report.sent if s.startswith("nudge")]) == 1
+    posted_in_channel = len(
+        [c for c in h.standin.calls_to("chat.postMessage") if c.args.get("channel") == CHANNEL]
+    )
     h.standin.fail_next("chat.postMessage", status=503)  # the reminder two days later
     at(h, "2026-12-04T10:00:00+01:00")
     report = h.run_sweep()
@@ -276,10 +279,14 @@ def test_rate_limit_waits_and_a_5xx_retries_on_a_later_sweep(small):
     with h.services.db.session() as s:
         r = s.exec(select(Reminder).where(Reminder.dedupe_key.like("nudge:%:2026-12-04"))).one()
         assert (r.status, r.attempts) == ("pending", 1) and r.next_attempt_at > h.clock.now()
-    posts_now = len(h.standin.calls_to("chat.postMessage"))
-    assert posts_now == posted + 1  # the refused one
+
+    def channel_posts() -> int:
+        return len([c for c in h.standin.calls_to("chat.postMessage") if c.args.get("channel") == CHANNEL])
+
+    posts_now = channel_posts()
+    assert posts_now == posted_in_channel + 1  # the refused one
     h.run_sweep()  # too early for the backoff: nothing tried
-    assert len(h.standin.calls_to("chat.postMessage")) == posts_now
+    assert channel_posts() == posts_now
     h.clock.advance(timedelta(minutes=3))
     report = h.run_sweep()
     assert [s for s in report.sent if s.startswith("nudge")]

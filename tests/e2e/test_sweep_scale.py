@@ -321,6 +321,9 @@ def test_four_weeks_of_changes_make_the_reminders_planning_everything_makes(
         before = keys(h)
         h.run_sweep()
         got = _changes(before, keys(h))
+        # Health alerts are told when an engagement is looked at (a change, a reminder): they are
+        # no part of the reminder plan this compares.
+        got = ({k for k in got[0] if not k.startswith("health:")}, got[1])
         assert got == expected, (now.isoformat(), history[-3:])
         steps["created"] += len(got[0])
         steps["steps"] += 1

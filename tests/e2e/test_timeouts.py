@@ -44,6 +44,7 @@ def test_a_nudge_that_timed_out_but_landed_is_not_sent_again(impatient):
     assert landed["metadata"]["event_payload"]["key"] == row.dedupe_key
     h.standin.set_latency("chat.postMessage", 0)
     h.clock.advance(timedelta(minutes=5))  # past the backoff
+
     def channel_posts() -> int:  # the lead's private reminder of the team's own items goes on
         return len([c for c in h.standin.calls_to("chat.postMessage") if c.args.get("channel") == CHANNEL])
 

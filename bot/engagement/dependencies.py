@@ -1,0 +1,274 @@
+"""A plan that stays true: items that wait for others, due dates that follow them, and what a dry
+run or a gate settles.
+
+- An item may wait for prerequisites (`ItemDependency`): from the playbook's `after:`, the item's
+  menu or `/golive after`. While one is open the item is "waiting on 2.1", and its reminders go
+  to the prerequisite's owner (`bot.reminders.nudges`).
+- Due dates (`schedule`): each item not dated by hand is due at its share of its phase's business
+  days (the playbook's `due:`, 100 = the phase's last day), and at least a business day after
+  each prerequisite's due date (never past its phase's end). Items the dry run settles are due on
+  the dry run's day once it is scheduled, and their prerequisites a business day before it.
+- What settles items besides a tick (`settle`): a passed dry run ticks the items `settled_by:
+  dry_run`; a gate's approval those settled by its key.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from datetime import date, datetime
+
+from sqlmodel import Session, col, select
+
+from bot.engagement.business_days import BusinessCalendar
+from bot.engagement.checklist import Change, Refused
+from bot.engagement.playbook import Playbook
+from bot.errors import UserError
+from bot.people import audit
+from bot.people.sides import Actor
+from storage.models import Engagement, EngagementPhase, Item, ItemDependency
+
+DRY_RUN = "dry_run"
+
+
+def create_dependencies(session: Session, engagement: Engagement, playbook: Playbook) -> int:
+    """The playbook's `after:` for the items this engagement has; returns how many."""
+    items = {i.key: i for i in session.exec(select(Item).where(Item.engagement_id == engagement.id))}
+    n = 0
+    for phase in playbook.phases:
+        for spec in phase.items:
+            item = items.get(spec.key)
+            if item is None:
+                continue
+            for key in spec.after:
+                required = items.get(key)
+                if required is not None:
+                    session.add(
+                        ItemDependency(
+                            engagement_id=engagement.id,  # type: ignore[arg-type]
+                            item_id=item.id,  # type: ignore[arg-type]
+                            requires_id=required.id,  # type: ignore[arg-type]
+                        )
+                    )
+                    n += 1
+    session.flush()
+    return n
+
+
+def prerequisites(session: Session, engagement_id: int) -> dict[int, list[int]]:
+    """item id → the ids of the items it waits for."""
+    out: dict[int, list[int]] = defaultdict(list)
+    for item_id, requires_id in session.exec(
+        select(ItemDependency.item_id, ItemDependency.requires_id).where(
+            ItemDependency.engagement_id == engagement_id
+        )
+    ).all():
+        out[item_id].append(requires_id)
+    return out
+
+
+def waiting_on(session: Session, engagement_id: int) -> dict[int, list[Item]]:
+    """item id → its prerequisites still open (only items that wait for something)."""
+    deps = prerequisites(session, engagement_id)
+    if not deps:
+        return {}
+    wanted = {r for rs in deps.values() for r in rs}
+    open_ = {
+        i.id: i
+        for i in session.exec(select(Item).where(col(Item.id).in_(wanted), Item.status == "open")).all()
+    }
+    out = {item_id: [open_[r] for r in rs if r in open_] for item_id, rs in deps.items()}
+    return {k: v for k, v in out.items() if v}
+
+
+def _position(calendar: BusinessCalendar, start: date, end: date, share: int) -> date:
+    """The business day at `share` percent of [start, end] (100: end), never the phase's first
+    day (nobody is due the day the work is given)."""
+    if end <= start:
+        return end
+    n = calendar.count(start, end)
+    if n <= 1:
+        return end
+    offset = max(1, math.ceil(share / 100 * n) - 1)
+    day = calendar.add(calendar.on_or_after(start), offset) if offset else calendar.on_or_after(start)
+    return min(day, end)
+
+
+def _order(items: list[Item], deps: dict[int, list[int]]) -> list[Item]:
+    """Prerequisites before the items that wait for them (the playbook forbids circles; one made
+    by hand is refused, see `add_dependency`)."""
+    by_id = {i.id: i for i in items}
+    done: set[int] = set()
+    out: list[Item] = []
+
+    def visit(item: Item, seen: frozenset[int]) -> None:
+        if item.id in done or item.id in seen:
+            return
+        for r in deps.get(item.id, []):  # type: ignore[arg-type]
+            if r in by_id:
+                visit(by_id[r], seen | {item.id})  # type: ignore[operator]
+        done.add(item.id)  # type: ignore[arg-type]
+        out.append(item)
+
+    for item in items:
+        visit(item, frozenset())
+    return out
+
+
+def schedule(session: Session, engagement: Engagement, now: datetime) -> int:
+    """Give every item not dated by hand the due date its phase, share, prerequisites and the dry
+    run make; returns how many changed."""
+    from bot.engagement.lifecycle import calendar_for, local_today, phases_of  # (lifecycle imports us)
+
+    calendar = calendar_for(engagement)
+    phases = {p.id: p for p in phases_of(session, engagement.id)}  # type: ignore[arg-type]
+    items = list(session.exec(select(Item).where(Item.engagement_id == engagement.id).order_by(col(Item.id))))
+    deps = prerequisites(session, engagement.id)  # type: ignore[arg-type]
+    dry_day = local_today(engagement.dryrun_at, engagement.timezone) if engagement.dryrun_at else None
+    due: dict[int, date] = {}
+    for item in _order(items, deps):
+        phase: EngagementPhase | None = phases.get(item.phase_id)
+        if phase is None:
+            continue
+        if item.due_set_by_hand and item.due_on is not None:
+            due[item.id] = item.due_on  # type: ignore[index]
+            continue
+        if item.settled_by == DRY_RUN and dry_day is not None:
+            day = dry_day
+        else:
+            day = _position(calendar, phase.planned_start, phase.planned_end, item.due_share or 100)
+            after = [due[r] for r in deps.get(item.id, []) if r in due]  # type: ignore[arg-type]
+            if after:
+                day = max(day, min(calendar.add(max(after), 1), phase.planned_end))
+        due[item.id] = day  # type: ignore[index]
+    if dry_day is not None:
+        # What the dry run needs is due the business day before it.
+        settled = {i.id for i in items if i.settled_by == DRY_RUN}
+        needed = {r for i in settled for r in deps.get(i, [])}  # type: ignore[arg-type]
+        eve = calendar.add(dry_day, -1)
+        for item in items:
+            if item.id in needed and not item.due_set_by_hand and due.get(item.id, eve) > eve:  # type: ignore[arg-type]
+                due[item.id] = eve  # type: ignore[index]
+    changed = 0
+    for item in items:
+        day = due.get(item.id)  # type: ignore[arg-type]
+        if day is not None and item.due_on != day and not item.due_set_by_hand:
+            item.due_on = day
+            item.updated_at = now
+            session.add(item)
+            changed += 1
+    session.flush()
+    return changed
+
+
+def _reaches(deps: dict[int, list[int]], start: int, target: int) -> bool:
+    """Does `start` (through its prerequisites) wait for `target`?"""
+    seen: set[int] = set()
+    stack = [start]
+    while stack:
+        current = stack.pop()
+        if current == target:
+            return True
+        if current in seen:
+            continue
+        seen.add(current)
+        stack.extend(deps.get(current, []))
+    return False
+
+
+def add_dependency(
+    session: Session, engagement: Engagement, actor: Actor, item: Item, requires: Item, now: datetime
+) -> bool:
+    """`item` waits for `requires`; False when it already did. Refused for a circle."""
+    if not actor.is_vendor:
+        raise Refused("Only the implementation team changes what waits for what.")
+    if item.id == requires.id:
+        raise UserError("An item cannot wait for itself.")
+    deps = prerequisites(session, engagement.id)  # type: ignore[arg-type]
+    if requires.id in deps.get(item.id, []):  # type: ignore[arg-type]
+        return False
+    if _reaches(deps, requires.id, item.id):  # type: ignore[arg-type]
+        raise UserError("That would make them wait for each other; nothing was changed.")
+    session.add(
+        ItemDependency(engagement_id=engagement.id, item_id=item.id, requires_id=requires.id)  # type: ignore[arg-type]
+    )
+    session.flush()
+    audit.record(
+        session,
+        engagement.id,  # type: ignore[arg-type]
+        actor,
+        "item.after",
+        str(item.id),
+        {"item": item.id, "after": requires.id},
+        now=now,
+    )
+    schedule(session, engagement, now)
+    return True
+
+
+def remove_dependency(
+    session: Session, engagement: Engagement, actor: Actor, item: Item, requires: Item, now: datetime
+) -> bool:
+    if not actor.is_vendor:
+        raise Refused("Only the implementation team changes what waits for what.")
+    row = session.exec(
+        select(ItemDependency).where(
+            ItemDependency.item_id == item.id, ItemDependency.requires_id == requires.id
+        )
+    ).first()
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    audit.record(
+        session,
+        engagement.id,  # type: ignore[arg-type]
+        actor,
+        "item.after_removed",
+        str(item.id),
+        {"item": item.id, "after": requires.id},
+        now=now,
+    )
+    schedule(session, engagement, now)
+    return True
+
+
+def settle(session: Session, engagement: Engagement, what: str, actor: Actor, now: datetime) -> list[Change]:
+    """Tick the open items `what` settles (a passed dry run, a gate's approval), as done by `actor`."""
+    from bot.engagement.lifecycle import phases_of  # (lifecycle imports us)
+
+    phases = {p.id: p for p in phases_of(session, engagement.id)}  # type: ignore[arg-type]
+    changes = []
+    for item in session.exec(
+        select(Item).where(
+            Item.engagement_id == engagement.id, Item.settled_by == what, Item.status == "open"
+        )
+    ).all():
+        item.status, item.done_by, item.done_by_team, item.done_at = "done", actor.user_id, actor.team_id, now
+        item.on_behalf = actor.side != item.owner_side
+        item.updated_at = now
+        session.add(item)
+        phase = phases[item.phase_id]
+        change = Change("item.done", item, phase, {"settled_by": what})
+        audit.record_change(session, engagement.id, actor, change, now=now)  # type: ignore[arg-type]
+        changes.append(change)
+    session.flush()
+    return changes
+
+
+def chain_length(open_items: list[Item], deps: dict[int, list[int]]) -> int:
+    """The longest run of open items each waiting for the one before (1 for a lone item, 0 for
+    none): the least number of business days their work still takes, one after the other."""
+    ids = {i.id for i in open_items}
+    memo: dict[int, int] = {}
+
+    def depth(item_id: int, seen: frozenset[int]) -> int:
+        if item_id in memo:
+            return memo[item_id]
+        if item_id in seen:
+            return 0
+        longest = max((depth(r, seen | {item_id}) for r in deps.get(item_id, []) if r in ids), default=0)
+        memo[item_id] = longest + 1
+        return memo[item_id]
+
+    return max((depth(i, frozenset()) for i in ids), default=0)  # type: ignore[arg-type]
