@@ -82,13 +82,38 @@ def on_nudge_done(req: Request) -> None:
     after_change(s, engagement_id, number, advanced, actor=req.user_id, team_id=req.user_team_id)  # type: ignore[arg-type]
 
 
+def may_act(actor: Actor, item: Item) -> bool:
+    """Customers snooze, block and tick their own side's items; the implementation team any."""
+    return actor.is_vendor or (actor.is_customer and item.owner_side == "customer")
+
+
 def _check_may_act(actor: Actor, item: Item) -> None:
-    """Customers snooze and block their own side's items; the implementation team any."""
     if actor.is_customer and item.owner_side != "customer":
         raise cl.Refused("That is the implementation team's item; they manage its reminders.")
 
 
-def _snooze(req: Request, item_id: int, until: date) -> None:
+def _form_meta(req: Request, engagement: Engagement, item_id: int, tasks_view: str | None) -> dict[str, Any]:
+    """A snooze or blocked form's metadata: the engagement's channel (the form acts on it), the
+    message clicked (`at`, `ts`: a nudge, in the channel or a direct message, shows the change),
+    and the My tasks modal it was opened from (`tasks`: it shows the change too)."""
+    meta: dict[str, Any] = {"channel": engagement.channel_id, "item": item_id}
+    if req.message_ts:
+        meta |= {"ts": req.message_ts, "at": req.channel_id}
+    if tasks_view:
+        meta["tasks"] = tasks_view
+    return meta
+
+
+def _open_form(req: Request, view: dict[str, Any], *, push: bool) -> None:
+    """Open a form, or push it onto the modal it was asked for from (closing it shows that again)."""
+    if push:
+        req.services.slack.push_view(req.trigger_id or "", view)
+    else:
+        req.services.slack.open_view(req.trigger_id or "", view)
+
+
+def _snooze(req: Request, item_id: int, until: date) -> str:
+    """Snooze the item's reminders until `until`; the posted checklist shows it. Returns its ref."""
     s = req.services
     now = s.clock.now()
     with s.db.session() as session:
@@ -108,12 +133,20 @@ def _snooze(req: Request, item_id: int, until: date) -> None:
             {"until": until},
             now=now,
         )
+        engagement_id, number, ref = engagement.id, phase.number, f"{phase.number}.{item.number}"
+    refresh_checklist(s, engagement_id, number)  # type: ignore[arg-type]  # its line says "snoozed"
+    return ref
 
 
-def on_nudge_snooze(req: Request) -> None:
-    req.ack()
+def snooze_note(ref: str, until: date) -> str:
+    return f":zzz: Reminders for {ref} are snoozed until {until:%a %-d %b}."
+
+
+def snooze_choice(req: Request, how: str, item_id: int, *, tasks_view: str | None = None) -> str | None:
+    """A choice of a snooze menu (the nudge's, My tasks'): `1` or `3` business days snoozes now
+    and returns what was done; `pick` opens the date form (pushed onto My tasks when it came from
+    there) and returns None."""
     s = req.services
-    how, item_id = parse_choice((req.action.get("selected_option") or {}).get("value"))
     days = 0
     if how != "pick":
         try:
@@ -121,25 +154,26 @@ def on_nudge_snooze(req: Request) -> None:
         except ValueProblem:
             raise UserError(
                 f"A snooze lasts 1 to {MAX_SNOOZE_BUSINESS_DAYS} business days, or until a date you pick "
-                f"within {MAX_SNOOZE_DAYS} days; choose one from the nudge's menu."
+                f"within {MAX_SNOOZE_DAYS} days; choose one from the menu."
             ) from None
-    with s.db.session() as session:
+    with s.db.read() as session:
         engagement = click_engagement(req, session)
         clock = clock_of(engagement)
         today = clock.today(s.clock.now())
         phase, item = cl.item_by_id(session, engagement, item_id)
         _check_may_act(actor_for(req, session, engagement), item)
         ref, title = f"{phase.number}.{item.number}", item.title
+        meta = _form_meta(req, engagement, item_id, tasks_view)
     if how == "pick":
         view = s.renderer.view(
             "snooze_modal.json.j2",
             ref=ref,
             title=title,
             initial=clock.calendar.add(today, 5).isoformat(),
-            meta={"channel": req.channel_id, "item": item_id, "ts": req.message_ts},
+            meta=meta,
         )
-        s.slack.open_view(req.trigger_id or "", view)
-        return
+        _open_form(req, view, push=tasks_view is not None)
+        return None
     until = clock.calendar.add(today, days)
     latest = today + timedelta(days=MAX_SNOOZE_DAYS)
     if until > latest:  # a short working week makes business days long
@@ -148,13 +182,32 @@ def on_nudge_snooze(req: Request) -> None:
             f"({latest:%-d %b %Y}); pick a date with Snooze until…"
         )
     _snooze(req, item_id, until)
-    refresh_nudge(s, req.channel_id or "", req.message_ts)
+    return snooze_note(ref, until)
+
+
+def on_nudge_snooze(req: Request) -> None:
+    req.ack()
+    how, item_id = parse_choice((req.action.get("selected_option") or {}).get("value"))
+    if snooze_choice(req, how, item_id) is not None:
+        refresh_nudge(req.services, req.channel_id or "", req.message_ts)
+
+
+def _refresh_where_from(req: Request, note: str) -> None:
+    """After a snooze or blocked form: the nudge it came from, or the My tasks modal, shows it."""
+    s = req.services
+    meta = req.metadata
+    if meta.get("ts"):
+        refresh_nudge(s, str(meta.get("at") or req.channel_id or ""), meta.get("ts"))
+    if meta.get("tasks"):
+        from handlers.tasks import refresh_tasks  # My tasks pushes these forms
+
+        refresh_tasks(req, str(meta["tasks"]), note)
 
 
 def on_snooze_submit(req: Request) -> None:
     s = req.services
     raw = req.field("until")
-    with s.db.session() as session:
+    with s.db.read() as session:
         engagement = click_engagement(req, session)
         today = clock_of(engagement).today(s.clock.now())
     try:
@@ -174,26 +227,27 @@ def on_snooze_submit(req: Request) -> None:
         return
     item_id = parse_id(req.metadata.get("item"))
     req.ack()
-    _snooze(req, item_id, until)
-    refresh_nudge(s, req.channel_id or "", req.metadata.get("ts"))
+    ref = _snooze(req, item_id, until)
+    _refresh_where_from(req, snooze_note(ref, until))
 
 
-def on_nudge_blocked(req: Request) -> None:
-    req.ack()
+def open_blocked_form(req: Request, item_id: int, *, tasks_view: str | None = None) -> None:
+    """The "what blocks it?" form for an item: from a nudge, the checklist's ⋯ menu, Details or
+    My tasks (pushed onto the modal it came from)."""
     s = req.services
-    item_id = _button_item(req)
-    with s.db.session() as session:
+    with s.db.read() as session:
         engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
         _check_may_act(actor_for(req, session, engagement), item)
         ref, title = f"{phase.number}.{item.number}", item.title
-    view = s.renderer.view(
-        "blocked_modal.json.j2",
-        ref=ref,
-        title=title,
-        meta={"channel": req.channel_id, "item": item_id, "ts": req.message_ts},
-    )
-    s.slack.open_view(req.trigger_id or "", view)
+        meta = _form_meta(req, engagement, item_id, tasks_view)
+    view = s.renderer.view("blocked_modal.json.j2", ref=ref, title=title, meta=meta)
+    _open_form(req, view, push=tasks_view is not None or bool(req.view))
+
+
+def on_nudge_blocked(req: Request) -> None:
+    req.ack()
+    open_blocked_form(req, _button_item(req))
 
 
 def on_blocked_submit(req: Request) -> None:
@@ -236,6 +290,7 @@ def on_blocked_submit(req: Request) -> None:
             "channel": engagement.channel_id,
         }
         engagement_id, number, channel = engagement.id, phase.number, engagement.channel_id
+    meta = req.metadata
     # In the item's thread (the nudge's, when it came from one), naming people without pinging.
     s.outbox.post(
         channel,
@@ -243,10 +298,13 @@ def on_blocked_submit(req: Request) -> None:
         kind="blocked",
         key=str(item_id),
         engagement_id=engagement_id,
-        thread_ts=_thread_of_click(s, engagement_id, req.channel_id or "", req.metadata.get("ts"), number),  # type: ignore[arg-type]
+        thread_ts=_thread_of_click(s, engagement_id, str(meta.get("at") or channel), meta.get("ts"), number),  # type: ignore[arg-type]
     )
-    refresh_nudge(s, req.channel_id or "", req.metadata.get("ts"))
     refresh_checklist(s, engagement_id, number)  # type: ignore[arg-type]
+    lead_name = ctx["lead_name"] or "the lead consultant"
+    _refresh_where_from(
+        req, f":no_entry: {ctx['ref']} is marked blocked; {lead_name} is told, and its reminders pause."
+    )
     # The lead consultant is told privately: they can clear the block from there.
     if ctx["lead"] and ctx["lead"] != actor.user_id:
         try:

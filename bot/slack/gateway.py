@@ -243,8 +243,17 @@ class SlackGateway:
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
         return str(self._call("views.open", trigger_id=trigger_id, view=self.seal(view))["view"]["id"])
 
-    def update_view(self, view_id: str, view: dict[str, Any]) -> None:
-        self._call("views.update", view_id=view_id, view=self.seal(view))
+    def update_view(self, view_id: str, view: dict[str, Any], *, view_hash: str | None = None) -> None:
+        """views.update; with `view_hash` (the view's hash as the click saw it) Slack answers
+        `hash_conflict` instead of overwriting a newer version of the view."""
+        if view_hash:
+            self._call("views.update", view_id=view_id, view=self.seal(view), hash=view_hash)
+        else:
+            self._call("views.update", view_id=view_id, view=self.seal(view))
+
+    def push_view(self, trigger_id: str, view: dict[str, Any]) -> str:
+        """views.push: a form on top of the open modal (closing it shows the modal again)."""
+        return str(self._call("views.push", trigger_id=trigger_id, view=self.seal(view))["view"]["id"])
 
     def publish_home(self, user: str, view: dict[str, Any]) -> None:
         self._call("views.publish", user_id=user, view=self.seal(view))
