@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from datetime import date
 
 from slack_bolt import App
+from sqlmodel import Session
 
 from bot.commands import ParsedCommand
 from bot.engagement import checklist as cl
 from bot.engagement import request_reads as reads
+from bot.engagement.lifecycle import calendar_for, phases_of, planned_golive
 from bot.engagement.phases import record_and_advance
+from bot.engagement.plan import PlanWarning, business_day_warning
 from bot.errors import UserError
 from bot.people.sides import CUSTOMER_UNKNOWN, NoSide
 from bot.refs import parse_id, parse_phase_number
@@ -27,6 +30,7 @@ from bot.values import years_from
 from handlers.base import Request, actor_for, click_engagement, learn_customer, remember
 from handlers.engagement import require_engagement
 from handlers.listening import after_ack, listener
+from storage.models import Engagement, EngagementPhase, Item
 
 log = logging.getLogger("golive.handlers.checklist")
 
@@ -110,7 +114,7 @@ def _tick_after_ack(req: Request) -> Callable[[], None]:
     item_id = parse_id(str(action.get("action_id", "")).rpartition(":")[2])
     done = any(str(o.get("value")) == str(item_id) for o in action.get("selected_options") or [])
     where = Where()
-    change, advanced, refused = _record_tick(req, item_id, done, where)
+    change, advanced, refused = record_tick(req, item_id, done, where)
     if where.engagement_id is not None:
         # Always re-render, and give the ticked item a new block_id even when nothing
         # changed: the user's client shows the box as they clicked it until the block is
@@ -138,10 +142,12 @@ def _tick_after_ack(req: Request) -> Callable[[], None]:
     return answer
 
 
-def _record_tick(
+def record_tick(
     req: Request, item_id: int, done: bool, where: Where
 ) -> tuple[cl.Change | None, int | None, UserError | None]:
-    """The tick written, or why not: (change, phase advanced to, refusal)."""
+    """The tick written, or why not: (change, phase advanced to, refusal). Every way of marking an
+    item done (the checkbox, ⋯ → Mark done, Details, My tasks) goes through here: the same checks,
+    the same audit."""
     try:
         return (*_tick(req, item_id, done, where), None)
     except NoSide as exc:
@@ -211,6 +217,44 @@ def due_problem(raw: str | None, today: date) -> str | None:
     if due > latest:
         return f"{due:%-d %b %Y} is too far ahead; pick a date from today ({today:%-d %b %Y}) to {latest:%-d %b %Y}."
     return None
+
+
+def due_warnings(
+    session: Session,
+    engagement: Engagement,
+    found: list[tuple[EngagementPhase, Item]],
+    due: date,
+    today: date,
+) -> list[PlanWarning]:
+    """What is allowed but worth saying about a due date set by hand (`/golive due`, the ⋯ form, a
+    date-change request accepted), each with the command that changes it: a day that is no business
+    day (the next one offered), and a date after the planned go-live or after the item's phase is
+    planned to end."""
+    listed = " ".join(f"{p.number}.{i.number}" for p, i in found)
+    day = business_day_warning(calendar_for(engagement), due, "The due date", f"due {listed} {{date}}")
+    warnings = [day] if day else []
+    golive = planned_golive(engagement, phases_of(session, engagement.id))  # type: ignore[arg-type]
+    for phase, item in found:
+        ref = f"{phase.number}.{item.number}"
+        end = phase.planned_end
+        fix = f"due {ref} {end.isoformat()}" if end >= today else None
+        if golive is not None and due > golive:
+            warnings.append(
+                PlanWarning(
+                    f"{ref} is now due after the planned go-live ({golive:%a %-d %b %Y}): it holds the "
+                    f"go-live up unless it is done sooner. {phase.name} is planned to end {end:%a %-d %b %Y}.",
+                    fix,
+                )
+            )
+        elif due > end:
+            warnings.append(
+                PlanWarning(
+                    f"{ref} is now due after {phase.name} is planned to end ({end:%a %-d %b %Y}): the "
+                    "phase cannot finish on time unless it is done sooner.",
+                    fix,
+                )
+            )
+    return warnings
 
 
 # -- commands ------------------------------------------------------------------------------

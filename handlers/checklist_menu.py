@@ -1,49 +1,80 @@
-"""The checklist's menus and forms: the ⋯ menu of an item, *Show all*, and *Add item…*.
+"""The checklist's menus and forms: the ⋯ menu of an item, *Details*, *Show all*, adding and
+suggesting items, and the lead's answer to a date-change request.
 
 The checklist is one message for both sides, so its ⋯ menu offers what makes sense to both, and
-each entry answers according to who chose it: the implementation team assigns, dates and marks
-items not applicable; a customer assigns their own side's items, and for the date or an item
-that does not apply sends the lead a note ("Ask to change the date") instead of being refused.
-*Show all* is a private modal, so it offers each person only what they may do.
+each entry answers according to who chose it: the implementation team marks its own items done,
+assigns, dates and marks items not applicable; a customer assigns their own side's items, says
+what blocks them, and for the date or an item that does not apply sends the lead a note ("Ask to
+change the date") instead of being refused. A date-change request reaches the lead privately with
+**Move to …** / **Keep …**, and the answer goes to the requester in the item's thread. The shared
+*Add or suggest an item…* button opens the add form for the team and a suggestion form for a
+customer, whose suggestion reaches the lead privately with **Add it**. *Details* and *Show all*
+are private modals, so they offer each person only what they may do.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from datetime import date
 from typing import Any
 
 from slack_bolt import App
+from sqlalchemy import update
+from sqlmodel import col, select
 
 from bot.engagement import checklist as cl
 from bot.engagement.lifecycle import local_today
 from bot.engagement.phases import record_and_advance
+from bot.engagement.plan import describe_warnings
 from bot.errors import UserError
+from bot.people import notified
 from bot.people.members import lead_of
-from bot.people.sides import VENDOR, Actor
+from bot.people.sides import CUSTOMER, VENDOR, Actor
 from bot.refs import parse_choice, parse_id
 from bot.services import Services
 from bot.slack.modals import all_items_context
-from bot.slack.notes import in_checklist_thread, tell_about_change, tell_lead
+from bot.slack.notes import in_checklist_thread, name_of, tell_about_change, tell_lead
+from bot.slack.nudges import LEAD_DM
 from bot.slack.presenters import item_row, names_for
 from handlers.base import Request, actor_for, click_engagement, remember
-from handlers.checklist import after_change, due_problem
+from handlers.checklist import Where, after_change, confirm_text, due_problem, due_warnings, record_tick
 from handlers.listening import listener
-from storage.models import Engagement, EngagementPhase, Item
+from handlers.nudges import may_act, open_blocked_form
+from storage.models import Engagement, EngagementPhase, Item, PostedMessage
 
 log = logging.getLogger("golive.handlers.checklist")
 
 MENU = re.compile(r"^item_menu:(\d+)$")
 REOPEN = re.compile(r"^item_reopen:(\d+)$")
-VERBS = ("assign", "due", "na", "details", "reopen")
+DETAILS_DONE = re.compile(r"^item_done:(\d+)$")
+DETAILS_BLOCKED = re.compile(r"^item_blocked:(\d+)$")
+VERBS = ("assign", "due", "na", "details", "reopen", "done", "blocked")
+ASK_MOVE, ASK_KEEP, SUGGEST_ADD = "ask_move", "ask_keep", "suggest_add"
+ANSWERED = {"moved": "moved", "kept": "kept", "added": "added"}  # a lead's DM key ends with one
 
 
 # -- the ⋯ menu ------------------------------------------------------------------------------
 def _form_for(verb: str, item: Item, actor: Actor) -> tuple[str, str | None]:
-    """Which form a menu entry opens for this person, and a note to show with it."""
+    """Which form a menu entry opens for this person (or `done` / `blocked`: the tick, the blocked
+    form), and a note to show with it."""
     if verb == "details":
         return "details", None
+    if verb == "done":
+        if may_act(actor, item):
+            return "done", None
+        return "details", (
+            "This is the implementation team's item: they mark it done once it is. Your team's "
+            "items are the ones with a checkbox; *My tasks* lists yours."
+        )
+    if verb == "blocked":
+        if may_act(actor, item):
+            return "blocked", None
+        return "details", (
+            "This is the implementation team's item, so they manage its reminders. If something of "
+            "yours holds it up, say so in the channel."
+        )
     if actor.is_vendor:
         return verb, None
     if verb == "assign":
@@ -54,6 +85,29 @@ def _form_for(verb: str, item: Item, actor: Actor) -> tuple[str, str | None]:
             "Your team's items are under the first heading of the checklist; *My tasks* lists yours."
         )
     return ("ask_due" if verb == "due" else "ask_na"), None
+
+
+def item_view(
+    s: Services, engagement: Engagement, phase: EngagementPhase, item: Item, actor: Actor, **ctx: Any
+) -> dict[str, Any]:
+    """An item's form (`mode`: assign, due, na, ask_due, ask_na) or its Details, for this person.
+    Details offers what they may do to it: Mark done and Blocked…"""
+    with s.db.read() as session:
+        today = local_today(s.clock.now(), engagement.timezone)
+        row = item_row(phase, item, names_for(session, engagement.id), today, engagement.timezone)  # type: ignore[arg-type]
+        lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
+    active = engagement.status == "active" and actor.has_side
+    is_open = item.status == cl.OPEN
+    return s.renderer.view(
+        "item_modal.json.j2",
+        it=row,
+        lead_name=lead.display_name if lead and lead.display_name else "The lead consultant",
+        due=item.due_on.isoformat() if item.due_on else None,
+        can_tick=active and is_open and may_act(actor, item),
+        can_block=active and is_open and not item.blocked_reason and may_act(actor, item),
+        meta={"channel": engagement.channel_id, "item": item.id},
+        **{"note": None} | ctx,
+    )
 
 
 def on_menu(req: Request) -> None:
@@ -68,21 +122,69 @@ def on_menu(req: Request) -> None:
     with s.db.read() as session:
         engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
-        actor = actor_for(req, session, engagement, acting=verb != "details")
+        actor = actor_for(req, session, engagement, acting=verb not in ("details", "done", "blocked"))
         mode, note = _form_for(verb, item, actor)
-        today = local_today(s.clock.now(), engagement.timezone)
-        row = item_row(phase, item, names_for(session, engagement.id), today)  # type: ignore[arg-type]
-        lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
-    view = s.renderer.view(
-        "item_modal.json.j2",
-        mode=mode,
-        it=row,
-        note=note,
-        lead_name=lead.display_name if lead and lead.display_name else "The lead consultant",
-        meta={"channel": req.channel_id, "item": item_id},
-        due=item.due_on.isoformat() if item.due_on else None,
+    if mode == "done":
+        refused = mark_done(req, item_id)
+        if refused is not None:
+            req.reply(s.error(refused))
+        return
+    if mode == "blocked":
+        open_blocked_form(req, item_id)
+        return
+    s.slack.open_view(
+        req.trigger_id or "", item_view(s, engagement, phase, item, actor, mode=mode, note=note)
     )
-    s.slack.open_view(req.trigger_id or "", view)
+
+
+def mark_done(req: Request, item_id: int) -> str | None:
+    """Mark an item done as a tick of its checkbox does (the same checks, audit and refreshes of
+    the checklist and of the nudges listing it): from ⋯ → Mark done, Details and My tasks.
+    Returns what stopped it, or None when it is done (now, or already)."""
+    where = Where()
+    change, advanced, refused = record_tick(req, item_id, True, where)
+    if where.engagement_id is not None and change is not None:
+        after_change(
+            req.services,
+            where.engagement_id,
+            where.phase_number,
+            advanced,
+            actor=req.user_id,
+            team_id=req.user_team_id,
+            channel=where.channel,
+        )
+    return refused.message if refused is not None else None
+
+
+def done_note(req: Request, item_id: int, refused: str | None) -> str:
+    """What a Mark done shows in the modal it was clicked in."""
+    if refused is not None:
+        return f":warning: {refused}"
+    with req.services.db.read() as session:
+        engagement = click_engagement(req, session)
+        phase, item = cl.item_by_id(session, engagement, item_id)
+        ref, title = f"{phase.number}.{item.number}", item.title
+    return f":white_check_mark: {ref} {title} is done."
+
+
+def on_details_done(req: Request) -> None:
+    """Mark done in an item's Details: done as a tick, and Details shows it."""
+    req.ack()
+    s = req.services
+    item_id = req.action_number()
+    note = done_note(req, item_id, mark_done(req, item_id))
+    with s.db.read() as session:
+        engagement = click_engagement(req, session)
+        phase, item = cl.item_by_id(session, engagement, item_id)
+        actor = actor_for(req, session, engagement, acting=False)
+    view = item_view(s, engagement, phase, item, actor, mode="details", note=note)
+    s.slack.update_view(str(req.view.get("id") or ""), view)
+
+
+def on_details_blocked(req: Request) -> None:
+    """Blocked… in an item's Details: the blocked form, on top of Details."""
+    req.ack()
+    open_blocked_form(req, req.action_number())
 
 
 def _form_errors(req: Request, mode: str, today: date) -> dict[str, str]:
@@ -157,11 +259,20 @@ def _submit(req: Request, mode: str) -> None:
             change = cl.mark_na(session, phase, item, actor, req.text_field("reason"), now)
         advanced = record_and_advance(session, engagement, actor, change, now)
         engagement_id, phase_number = engagement.id, phase.number
+        warnings = (
+            due_warnings(session, engagement, [(phase, item)], item.due_on, today)
+            if mode == "due" and item.due_on is not None
+            else []
+        )
+        names = names_for(session, engagement_id) if change is not None else {}  # type: ignore[arg-type]
     if change is not None:
         if assignee:
             remember(s, engagement_id, assignee, req.user_id)  # type: ignore[arg-type]
         tell_about_change(s, engagement_id, change, req.user_id)  # type: ignore[arg-type]
         after_change(s, engagement_id, phase_number, advanced, actor=req.user_id, team_id=req.user_team_id)  # type: ignore[arg-type]
+    if warnings:  # allowed, but said, as `/golive due` says it
+        done = confirm_text(change, names) if change is not None else ""
+        req.reply(s.notice("\n".join([done, describe_warnings(warnings, s.command)]).strip()))
 
 
 def _check_assignable(
@@ -184,7 +295,8 @@ def _check_assignable(
 
 def _ask(req: Request, mode: str, item_id: int) -> None:
     """A customer asks the lead to change an item's date, or to drop it: a note in the thread of
-    the item's checklist (at the top level only when that checklist is not in the channel)."""
+    the item's checklist (at the top level only when that checklist is not in the channel), and a
+    direct message to the lead; a date-change request there has **Move to …** / **Keep …**."""
     s = req.services
     with s.db.read() as session:
         engagement = click_engagement(req, session)
@@ -211,6 +323,7 @@ def _ask(req: Request, mode: str, item_id: int) -> None:
         "reason": req.text_field("reason"),
         "channel": channel,
         "command": s.command,
+        "decided": None,
     }
     message = s.renderer.message("item_ask.json.j2", **facts, direct=False)
     s.outbox.post(
@@ -223,8 +336,173 @@ def _ask(req: Request, mode: str, item_id: int) -> None:
         top_if_no_thread=True,
     )
     direct = s.renderer.message("item_ask.json.j2", **facts, direct=True)
-    tell_lead(s, engagement_id, direct, key=f"{mode}:{item_id}", actor_id=req.user_id)  # type: ignore[arg-type]
+    # The lead's message keeps what was asked in its ledger key: their answer is read from there
+    # (never from the button), and the key's last part records it once it is given.
+    key = f"{mode}:{item_id}" + (f":{facts['wanted'].isoformat()}:{req.user_id}" if wanted else "")
+    tell_lead(s, engagement_id, direct, key=key, actor_id=req.user_id)  # type: ignore[arg-type]
     remember(s, engagement_id, req.user_id, req.user_id, req.user_team_id)  # type: ignore[arg-type]
+
+
+# -- the lead's answers ----------------------------------------------------------------------
+def _lead_dm(req: Request) -> PostedMessage:
+    """The lead's direct message clicked (the ledger row of where the click came from)."""
+    with req.services.db.read() as session:
+        row = session.exec(
+            select(PostedMessage).where(
+                PostedMessage.channel_id == (req.channel_id or ""),
+                PostedMessage.ts == (req.message_ts or ""),
+                PostedMessage.kind == LEAD_DM,
+            )
+        ).first()
+    if row is None:
+        raise UserError("I don't know that message any more; nothing was changed.")
+    return row
+
+
+def _answered(row: PostedMessage) -> str | None:
+    last = row.key.rpartition(":")[2]
+    return last if last in ANSWERED else None
+
+
+def _close(session: Any, row: PostedMessage, outcome: str, now: Any) -> bool:
+    """Record the answer in the message's ledger key; False when another click got there first."""
+    moved = session.execute(
+        update(PostedMessage)
+        .where(col(PostedMessage.id) == row.id, col(PostedMessage.key) == row.key)
+        .values(key=f"{row.key}:{outcome}"[:128], updated_at=now)
+    )
+    return bool(moved.rowcount)
+
+
+def _already(req: Request, outcome: str) -> None:
+    req.reply(req.services.notice(f"This was already answered ({outcome}); nothing was changed."))
+
+
+def _answer_in_thread(
+    s: Services,
+    engagement_id: int,
+    channel: str,
+    phase_number: int,
+    *,
+    key: str,
+    person: str,
+    subject: str,
+    facts: dict[str, Any],
+) -> None:
+    """The answer to someone's request, in the item's thread, mentioning them (in its text too: a
+    push shows the text); whom it notified is recorded once it landed."""
+    message = s.renderer.message("item_ask.json.j2", **facts)
+    thread = in_checklist_thread(s, engagement_id, phase_number)
+    parent: dict[str, str | None] = {"ts": None}
+
+    def find() -> str | None:
+        parent["ts"] = thread()
+        return parent["ts"]
+
+    def landed(ts: str) -> None:
+        with s.db.session() as session:
+            notified.record(
+                session,
+                engagement_id,
+                [person],
+                kind="ask_answer",
+                subjects=[subject],
+                now=s.clock.now(),
+                reminder=False,
+                channel=channel,
+                ts=ts,
+                thread_ts=parent["ts"],
+            )
+
+    s.outbox.post(
+        channel,
+        message,
+        kind="ask_answer",
+        key=key,
+        engagement_id=engagement_id,
+        thread_ts=find,
+        top_if_no_thread=True,
+        then=landed,
+    )
+
+
+def on_ask_answer(req: Request) -> None:
+    """The lead's **Move to …** / **Keep …** on a date-change request: the date changes (as `due`
+    would: audit, checklist, the assignee told) or stays, the requester is answered in the item's
+    thread, and the lead's message becomes what was decided. The first answer counts."""
+    req.ack()
+    s = req.services
+    move = req.action.get("action_id") == ASK_MOVE
+    row = _lead_dm(req)
+    if (outcome := _answered(row)) is not None:
+        _already(req, outcome)
+        return
+    mode, item_part, wanted_raw, requester = [*row.key.split(":"), "", "", "", ""][:4]
+    if mode != "ask_due" or not wanted_raw or not requester:
+        raise UserError("That request is not one I can answer from here; nothing was changed.")
+    wanted = date.fromisoformat(wanted_raw)
+    item_id = parse_id(item_part)
+    now = s.clock.now()
+    with s.db.read() as session:
+        engagement = click_engagement(req, session)
+        today = local_today(now, engagement.timezone)
+    if move and (problem := due_problem(wanted.isoformat(), today)):
+        raise UserError(f"{problem} Nothing was changed; `{s.command} due` sets another date.")
+    with s.db.session() as session:
+        engagement = click_engagement(req, session)
+        phase, item = cl.item_by_id(session, engagement, item_id)
+        actor = actor_for(req, session, engagement)
+        if not actor.is_vendor:
+            raise cl.Refused("Only the implementation team answers date-change requests.")
+        before = item.due_on
+        if not _close(session, row, "moved" if move else "kept", now):
+            _already(req, "by another click")
+            return
+        change = cl.set_due(session, phase, item, actor, wanted, now) if move else None
+        record_and_advance(session, engagement, actor, change, now)
+        warnings = due_warnings(session, engagement, [(phase, item)], wanted, today) if move else []
+        facts: dict[str, Any] = {
+            "mode": "answer",
+            "ref": f"{phase.number}.{item.number}",
+            "title": item.title,
+            "due": before,
+            "wanted": wanted,
+            "moved": move,
+            "by": requester,
+            "by_name": name_of(session, engagement.id, requester) or "They",  # type: ignore[arg-type]
+            "lead_name": actor.name,
+            "customer_name": engagement.customer_name,
+            "channel": engagement.channel_id,
+            "command": s.command,
+            "reason": "",
+            "lead": None,
+            "decided": None,
+        }
+        engagement_id, phase_number, channel = engagement.id, phase.number, engagement.channel_id
+    if change is not None:
+        tell_about_change(s, engagement_id, change, req.user_id)  # type: ignore[arg-type]
+        after_change(s, engagement_id, phase_number, None, actor=req.user_id, team_id=req.user_team_id)  # type: ignore[arg-type]
+    _answer_in_thread(
+        s,
+        engagement_id,  # type: ignore[arg-type]
+        channel,
+        phase_number,
+        key=f"{row.id}",
+        person=requester,
+        subject=f"item:{item_id}",
+        facts=facts,
+    )
+    decided = s.renderer.message(
+        "item_ask.json.j2",
+        **facts
+        | {
+            "mode": "ask_due",
+            "decided": "moved" if move else "kept",
+            "warnings": describe_warnings(warnings, s.command) if warnings else "",
+        },
+        direct=True,
+    )
+    s.outbox.update(row.channel_id, row.ts, decided, what="date-change request")
 
 
 def on_assignee_picked(req: Request) -> None:
@@ -294,36 +572,186 @@ def on_reopen(req: Request) -> None:
             refresh_all_items(req)
 
 
-# -- adding items --------------------------------------------------------------------------
+# -- adding and suggesting items -------------------------------------------------------------
 def on_add_button(req: Request) -> None:
+    """*Add or suggest an item…*: one button on the shared checklist. The implementation team gets
+    the add form; a customer a form that suggests an item to the lead."""
     req.ack()
     s = req.services
     number = parse_id(req.action.get("value"))
-    with s.db.session() as session:
+    with s.db.read() as session:
         engagement = click_engagement(req, session)
         actor = actor_for(req, session, engagement)
-        if not actor.is_vendor:
-            raise cl.Refused("Only the implementation team adds items. Ask your consultant in this channel.")
         phase = cl.phase_by_number(session, engagement, number)
         ctx = {"number": phase.number, "name": phase.name}
+        lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
     view = s.renderer.view(
-        "add_item_modal.json.j2", phase=ctx, meta={"channel": req.channel_id, "phase": number}
+        "add_item_modal.json.j2",
+        phase=ctx,
+        suggest=not actor.is_vendor,
+        thanks=False,
+        customer_name=engagement.customer_name,
+        lead_name=lead.display_name if lead and lead.display_name else "The lead consultant",
+        meta={"channel": engagement.channel_id, "phase": number},
     )
     s.slack.open_view(req.trigger_id or "", view)
+
+
+def _title_problem(title: str) -> str | None:
+    if not title:
+        return "Give the item a title."
+    if len(title) > cl.MAX_TITLE:
+        return f"The title is {len(title)} characters; keep it under {cl.MAX_TITLE}."
+    return None
+
+
+def on_suggest_submit(req: Request) -> None:
+    """A customer's suggestion: to the lead privately, with **Add it**; the form thanks them."""
+    s = req.services
+    title = req.text_field("title")
+    why = req.text_field("why")
+    errors = {}
+    if problem := _title_problem(title):
+        errors["title"] = problem
+    if len(why) > cl.MAX_REASON:
+        errors["why"] = f"Keep it under {cl.MAX_REASON} characters."
+    if errors:
+        req.ack(response_action="errors", errors=errors)
+        return
+    owner = CUSTOMER if req.field("owner") != VENDOR else VENDOR
+    with s.db.read() as session:
+        engagement = click_engagement(req, session)
+        actor = actor_for(req, session, engagement)
+        phase = cl.phase_by_number(session, engagement, parse_id(req.metadata.get("phase")))
+        lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
+        lead_name = lead.display_name if lead and lead.display_name else "The lead consultant"
+        facts = {
+            "mode": "suggest",
+            "phase_number": phase.number,
+            "phase_name": phase.name,
+            "title": title,
+            "owner": owner,
+            "reason": why,
+            "by": actor.user_id,
+            "by_name": actor.name,
+            "customer_name": engagement.customer_name,
+            "channel": engagement.channel_id,
+            "lead": lead.user_id if lead else None,
+            "command": s.command,
+            "suggestion": {"phase": phase.number, "title": title, "owner": owner, "by": actor.user_id},
+            "decided": None,
+        }
+        engagement_id, customer = engagement.id, engagement.customer_name
+    thanks = s.renderer.view(
+        "add_item_modal.json.j2",
+        phase={"number": facts["phase_number"], "name": facts["phase_name"]},
+        suggest=True,
+        thanks=True,
+        title=title,
+        customer_name=customer,
+        lead_name=lead_name,
+        meta={},
+    )
+    req.ack(response_action="update", view=thanks)
+    message = s.renderer.message("item_ask.json.j2", **facts, direct=True)
+    tell_lead(
+        s,
+        engagement_id,
+        message,
+        key=f"suggest:{facts['phase_number']}:{actor.user_id}",
+        actor_id=req.user_id,
+    )  # type: ignore[arg-type]
+    remember(s, engagement_id, req.user_id, req.user_id, req.user_team_id)  # type: ignore[arg-type]
+
+
+class _Again(Exception):
+    """Another click answered first: nothing of this one is written."""
+
+
+def _added_facts(
+    session: Any,
+    engagement: Engagement,
+    actor: Actor,
+    change: cl.Change,
+    suggestion: dict[str, Any],
+    by: str,
+    command: str,
+) -> dict[str, Any]:
+    return {
+        "mode": "added",
+        "ref": change.ref,
+        "title": change.item.title,
+        "owner": change.item.owner_side,
+        "phase_number": change.phase.number,
+        "phase_name": change.phase.name,
+        "by": by,
+        "by_name": name_of(session, engagement.id, by) or "They",  # type: ignore[arg-type]
+        "lead_name": actor.name,
+        "customer_name": engagement.customer_name,
+        "channel": engagement.channel_id,
+        "command": command,
+        "reason": "",
+        "lead": None,
+        "suggestion": suggestion,
+        "decided": None,
+    }
+
+
+def on_suggest_add(req: Request) -> None:
+    """**Add it** on a customer's suggestion: the item is added (as `add` would), the suggester is
+    told in the phase checklist's thread, and the lead's message says what was done. Once."""
+    req.ack()
+    s = req.services
+    row = _lead_dm(req)
+    if (outcome := _answered(row)) is not None:
+        _already(req, outcome)
+        return
+    raw = req.action.get("value") or ""
+    try:
+        suggestion = json.loads(raw)
+        number, title = int(suggestion["phase"]), str(suggestion["title"])
+        owner, by = str(suggestion.get("owner") or CUSTOMER), str(suggestion.get("by") or "")
+    except (ValueError, KeyError, TypeError):
+        raise UserError("That suggestion is not one I can read any more; nothing was changed.") from None
+    now = s.clock.now()
+    try:
+        with s.db.session() as session:
+            engagement = click_engagement(req, session)
+            actor = actor_for(req, session, engagement)
+            phase = cl.phase_by_number(session, engagement, number)
+            change = cl.add_item(session, phase, actor, title, owner, now)  # the team's only: checked there
+            if not _close(session, row, "added", now):
+                raise _Again  # another click added it: this transaction is rolled back
+            record_and_advance(session, engagement, actor, change, now)
+            facts = _added_facts(session, engagement, actor, change, suggestion, by, s.command)
+            engagement_id, channel, item_id = engagement.id, engagement.channel_id, change.item.id
+    except _Again:
+        _already(req, "by another click")
+        return
+    after_change(s, engagement_id, number, None, actor=req.user_id, team_id=req.user_team_id)  # type: ignore[arg-type]
+    if by:
+        _answer_in_thread(
+            s,
+            engagement_id,  # type: ignore[arg-type]
+            channel,
+            number,
+            key=f"{row.id}",
+            person=by,
+            subject=f"item:{item_id}",
+            facts=facts,
+        )
+    decided = s.renderer.message(
+        "item_ask.json.j2", **facts | {"mode": "suggest", "decided": "added"}, direct=True
+    )
+    s.outbox.update(row.channel_id, row.ts, decided, what="item suggestion")
 
 
 def on_add_submit(req: Request) -> None:
     s = req.services
     title = req.text_field("title")
     owner = req.field("owner") or "customer"
-    if not title:
-        req.ack(response_action="errors", errors={"title": "Give the item a title."})
-        return
-    if len(title) > cl.MAX_TITLE:
-        req.ack(
-            response_action="errors",
-            errors={"title": f"The title is {len(title)} characters; keep it under {cl.MAX_TITLE}."},
-        )
+    if problem := _title_problem(title):
+        req.ack(response_action="errors", errors={"title": problem})
         return
     req.ack()
     now = s.clock.now()
@@ -345,6 +773,12 @@ def register(app: App, services: Services) -> None:
     app.action({"block_id": "assignee", "action_id": "value"})(listener(services, on_assignee_picked))
     app.action("add_item")(listener(services, on_add_button))
     app.view("item_add")(listener(services, on_add_submit))
+    app.view("item_suggest")(listener(services, on_suggest_submit))
+    app.action(SUGGEST_ADD)(listener(services, on_suggest_add))
+    app.action(ASK_MOVE)(listener(services, on_ask_answer))
+    app.action(ASK_KEEP)(listener(services, on_ask_answer))
+    app.action(DETAILS_DONE)(listener(services, on_details_done))
+    app.action(DETAILS_BLOCKED)(listener(services, on_details_blocked))
     for mode in ("assign", "due", "na", "ask_due", "ask_na"):
         app.view(f"item_{mode}")(listener(services, _submitter(mode)))
 

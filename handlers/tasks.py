@@ -1,7 +1,10 @@
 """*My tasks*: the button on the welcome, every checklist, every nudge and the digest opens a private
 modal for whoever clicks it — customers in Slack Connect included, who have no slash commands and
 no Home tab — with their open items, due dates in their own time zone, and the sign-offs waiting
-on them (Approve / Request changes right there).
+on them (Approve / Request changes right there). Each item has **Done** (a tick, as the checklist's),
+**Blocked…** and **Snooze** (the nudge's forms, pushed onto the modal), with the checklist's rules:
+customers act on their side's items, the implementation team on any. After each, the modal shows
+what happened (views.update with the view's hash: a newer version is never overwritten blindly).
 
 The modal opens right after the ack from what the database knows (the trigger expires within
 seconds); then the person's time zone (users.info, cached) and links to the requests are fetched,
@@ -21,16 +24,22 @@ from bot.engagement.tasks import tasks_for
 from bot.errors import UserError
 from bot.people.members import lead_of
 from bot.people.sides import CUSTOMER_UNKNOWN, ORG_UNKNOWN, Actor
+from bot.refs import parse_choice
 from bot.services import Services
 from bot.slack.gateway import SlackCallFailed
 from bot.slack.modals import tasks_context
 from handlers.base import Request, actor_for, click_engagement, learn_customer
+from handlers.checklist_menu import done_note, mark_done
 from handlers.listening import listener
+from handlers.nudges import open_blocked_form, snooze_choice
 from handlers.signoffs import _decide  # one decision path, whether approved in the channel or here
 from storage.models import Engagement, Gate, SignoffRequest
 
 log = logging.getLogger("golive.handlers.tasks")
 
+DONE = re.compile(r"^tasks_done:(\d+)$")
+BLOCKED = re.compile(r"^tasks_blocked:(\d+)$")
+SNOOZE = re.compile(r"^tasks_snooze:(\d+)$")
 APPROVE = re.compile(r"^tasks_approve:(\d+)$")
 CHANGES = re.compile(r"^tasks_changes:(\d+)$")
 OPEN = re.compile(r"^tasks_open:(\d+)$")
@@ -65,7 +74,11 @@ def tasks_view(
         engagement = click_engagement(req, session)
         actor = actor_for(req, session, engagement, acting=False)
         tasks = tasks_for(session, engagement, actor)
-        ctx = tasks_context(engagement, actor, tasks, viewer_tz=tz, now=s.clock.now())
+        gate_items = {}
+        for waiting in tasks.signoffs + tasks.with_customer:
+            certified = so.gate_items(session, waiting.gate)
+            gate_items[waiting.gate.id or 0] = (so.open_count(certified), len(certified))
+        ctx = tasks_context(engagement, actor, tasks, viewer_tz=tz, now=s.clock.now(), gate_items=gate_items)
         lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
         explanation = (
             "" if actor.has_side else _explain(s, engagement, actor, lead.display_name if lead else None)
@@ -123,15 +136,59 @@ def on_my_tasks(req: Request) -> None:
         s.slack.update_view(view_id, tasks_view(req, tz=tz, links=links)[0])
 
 
-def _refresh(req: Request, note: str) -> None:
+def refresh_tasks(req: Request, view_id: str, note: str, *, view_hash: str | None = None) -> None:
+    """Show My tasks (`view_id`) as it is now, with `note` on top. With `view_hash` (the view as
+    the click saw it), a newer version of the modal is not overwritten blindly: on `hash_conflict`
+    it is rendered again from the database, which knows every change, and updated then."""
     s = req.services
-    view_id = str(req.view.get("id") or "")
+    if not view_id:
+        return
     tz = _viewer_tz(req)
     view, requests = tasks_view(req, tz=tz, note=note)
-    s.slack.update_view(view_id, view)
+    try:
+        s.slack.update_view(view_id, view, view_hash=view_hash)
+    except SlackCallFailed as exc:
+        if exc.error != "hash_conflict":
+            raise
+        log.info("My tasks %s changed meanwhile; shown again as it is now", view_id)
+        view, requests = tasks_view(req, tz=tz, note=note)
+        s.slack.update_view(view_id, view)
     links = _links(s, requests)
     if links:
         s.slack.update_view(view_id, tasks_view(req, tz=tz, links=links, note=note)[0])
+
+
+def _refresh(req: Request, note: str) -> None:
+    refresh_tasks(req, str(req.view.get("id") or ""), note, view_hash=req.view.get("hash"))
+
+
+def on_done(req: Request) -> None:
+    """Done: the item is ticked exactly as its checkbox in the checklist ticks it (the same checks
+    and audit, the posted checklist and the nudges listing it updated), and the modal shows it."""
+    req.ack()
+    item_id = req.action_number()
+    _refresh(req, done_note(req, item_id, mark_done(req, item_id)))
+
+
+def on_blocked(req: Request) -> None:
+    """Blocked…: the nudge's "what blocks it?" form, on top of My tasks."""
+    req.ack()
+    try:
+        open_blocked_form(req, req.action_number(), tasks_view=str(req.view.get("id") or ""))
+    except UserError as exc:
+        _refresh(req, f":warning: {exc.message}")
+
+
+def on_snooze(req: Request) -> None:
+    """Snooze: 1 or 3 business days at once (the modal shows it), or a date in the nudge's form."""
+    req.ack()
+    how, item_id = parse_choice((req.action.get("selected_option") or {}).get("value"))
+    try:
+        note = snooze_choice(req, how, item_id, tasks_view=str(req.view.get("id") or ""))
+    except UserError as exc:
+        note = f":warning: {exc.message}"
+    if note is not None:
+        _refresh(req, note)
 
 
 def on_approve(req: Request) -> None:
@@ -195,6 +252,9 @@ def on_open_link(req: Request) -> None:
 
 def register(app: App, services: Services) -> None:
     app.action("my_tasks")(listener(services, on_my_tasks))
+    app.action(DONE)(listener(services, on_done))
+    app.action(BLOCKED)(listener(services, on_blocked))
+    app.action(SNOOZE)(listener(services, on_snooze))
     app.action(APPROVE)(listener(services, on_approve))
     app.action(CHANGES)(listener(services, on_changes))
     app.action(OPEN)(listener(services, on_open_link))

@@ -22,6 +22,7 @@ from storage.models import Engagement, EngagementPhase
 
 MAX_VIEW_BLOCKS = 100
 MAX_SIGNOFFS = 10
+TASK_BLOCKS = 2  # blocks of one item in My tasks
 
 
 def zone(name: str | None) -> ZoneInfo | None:
@@ -43,9 +44,13 @@ def _when(at: datetime, tz: ZoneInfo) -> str:
 
 
 # -- My tasks ------------------------------------------------------------------------------------
-def _task_row(engagement: Engagement, task: Task, tz: ZoneInfo, today: date) -> dict[str, Any]:
+def _task_row(engagement: Engagement, task: Task, tz: ZoneInfo, today: date, actor: Actor) -> dict[str, Any]:
     item = task.item
     return {
+        # Done, Blocked… and Snooze, with the checklist's rules: customers act on their side's
+        # items, the implementation team on any.
+        "can_act": engagement.status == "active"
+        and (actor.is_vendor or (actor.is_customer and item.owner_side == CUSTOMER)),
         "id": item.id,
         "ref": task.ref,
         "title": item.title,
@@ -57,8 +62,13 @@ def _task_row(engagement: Engagement, task: Task, tz: ZoneInfo, today: date) -> 
     }
 
 
-def _signoff_row(w: WaitingSignoff, tz: ZoneInfo, actor: Actor) -> dict[str, Any]:
+def _signoff_row(
+    w: WaitingSignoff, tz: ZoneInfo, actor: Actor, items: dict[int, tuple[int, int]]
+) -> dict[str, Any]:
+    open_count, total = items.get(w.gate.id or 0, (0, 0))
     return {
+        "open_count": open_count,  # of the items the gate certifies: the approver sees it first
+        "total": total,
         "request_id": w.request.id,
         "title": w.gate.title,
         "phase": w.phase.number,
@@ -74,21 +84,31 @@ def _signoff_row(w: WaitingSignoff, tz: ZoneInfo, actor: Actor) -> dict[str, Any
 
 
 def tasks_context(
-    engagement: Engagement, actor: Actor, tasks: Tasks, *, viewer_tz: str | None, now: datetime
+    engagement: Engagement,
+    actor: Actor,
+    tasks: Tasks,
+    *,
+    viewer_tz: str | None,
+    now: datetime,
+    gate_items: dict[int, tuple[int, int]] | None = None,
 ) -> dict[str, Any]:
     """The My tasks modal's context. `viewer_tz`: the person's time zone (users.info), or None
-    when it is not known yet (then the customer's clock is shown, and said so)."""
+    when it is not known yet (then the customer's clock is shown, and said so). `gate_items`: of
+    each waiting sign-off's gate, (open, total) of the items it certifies."""
+    items = gate_items or {}
     own = zone(viewer_tz)
     tz = own or ZoneInfo(engagement.timezone)
     today = local_today(now, engagement.timezone)
-    signoffs = [_signoff_row(w, tz, actor) for w in tasks.signoffs[:MAX_SIGNOFFS]]
-    with_customer = [_signoff_row(w, tz, actor) for w in tasks.with_customer[:MAX_SIGNOFFS]]
+    signoffs = [_signoff_row(w, tz, actor, items) for w in tasks.signoffs[:MAX_SIGNOFFS]]
+    with_customer = [_signoff_row(w, tz, actor, items) for w in tasks.with_customer[:MAX_SIGNOFFS]]
     # Fixed blocks: a note, the intro, the clock note, four headings with their dividers, four
-    # "and N more" lines, the footer and its divider: 17.
+    # "and N more" lines, the footer and its divider: 17. An item takes two: its line and its
+    # buttons (Done, Blocked…, Snooze).
     budget = MAX_VIEW_BLOCKS - 17 - 2 * len(signoffs) - len(with_customer)
-    assigned = [_task_row(engagement, t, tz, today) for t in tasks.assigned[: max(budget, 0)]]
-    budget -= len(assigned)
-    unassigned = [_task_row(engagement, t, tz, today) for t in tasks.unassigned[: max(budget, 0)]]
+    rows = max(budget // TASK_BLOCKS, 0)
+    assigned = [_task_row(engagement, t, tz, today, actor) for t in tasks.assigned[:rows]]
+    rows -= len(assigned)
+    unassigned = [_task_row(engagement, t, tz, today, actor) for t in tasks.unassigned[: max(rows, 0)]]
     work_end = deadline(engagement, today)
     return {
         "customer_name": engagement.customer_name,
@@ -133,7 +153,7 @@ def all_items_context(
             continue
         rows = []
         for item in mine[: max(budget, 0)]:
-            row = item_row(phase, item, names, today)
+            row = item_row(phase, item, names, today, engagement.timezone)
             may_tick = actor.is_vendor or (actor.is_customer and item.owner_side == CUSTOMER)
             row["can_tick"] = active and may_tick and item.status in (OPEN, DONE)
             row["can_reopen"] = active and actor.is_vendor and item.status == NA

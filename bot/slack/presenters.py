@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,10 +12,11 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from bot.engagement.checklist import DONE, NA, all_items, items_of
+from bot.engagement.dependencies import prerequisites
 from bot.engagement.forecast import Forecast, local_date
 from bot.engagement.health import Health
 from bot.engagement.lifecycle import local_today, phases_of, planned_golive
-from bot.engagement.outlook import Outlook, outlook_of, waiting_signoffs
+from bot.engagement.outlook import Outlook, gate_phases, outlook_of, waiting_signoffs
 from bot.engagement.playbook import Playbook
 from bot.engagement.timeline import text_timeline
 from bot.people.members import lead_of
@@ -190,7 +191,16 @@ def outlook_data(
     playbook: Playbook,
     now: datetime,
 ) -> Outlook:
-    return outlook_of(engagement, phases, items, waiting_signoffs(session, engagement.id), playbook, now)  # type: ignore[arg-type]
+    return outlook_of(
+        engagement,
+        phases,
+        items,
+        waiting_signoffs(session, engagement.id),  # type: ignore[arg-type]
+        playbook,
+        now,
+        deps=prerequisites(session, engagement.id),  # type: ignore[arg-type]
+        gate_phases=gate_phases(session, engagement.id),  # type: ignore[arg-type]
+    )
 
 
 def overview(session: Session, engagement: Engagement, playbook: Playbook, now: datetime) -> dict[str, Any]:
@@ -213,6 +223,14 @@ def overview(session: Session, engagement: Engagement, playbook: Playbook, now: 
 
 def _fmt_day(d: date) -> str:
     return d.strftime("%a %-d %b")
+
+
+def local_day(at: datetime, tz: str | None) -> date:
+    """The day `at` was in the engagement's time zone (`tz`; UTC when None): an item ticked on
+    Monday 00:30 in Berlin was done on Monday, not on Sunday 23:30 UTC."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(ZoneInfo(tz or "UTC")).date()
 
 
 # Block Kit: a checkbox option's text (the label) and its description hold 75 characters each.
@@ -264,15 +282,19 @@ def item_note(phase: EngagementPhase, item: Item, names: dict[str, str], today: 
     if item.blocked_reason:
         parts.append("⛔ blocked")
     elif item.snoozed_until is not None and item.snoozed_until > today:
-        parts.append(f"reminders snoozed to {_fmt_day(item.snoozed_until)}")
+        parts.append(f"snoozed to {_fmt_day(item.snoozed_until)}")  # its reminders
     return " · ".join(parts)
 
 
-def item_row(phase: EngagementPhase, item: Item, names: dict[str, str], today: date) -> dict[str, Any]:
+def item_row(
+    phase: EngagementPhase, item: Item, names: dict[str, str], today: date, tz: str | None = None
+) -> dict[str, Any]:
+    """An item as the checklist, Show all and Details show it; `tz` is the engagement's time zone
+    (the day an item was done is its local day there)."""
     overdue = item.status == "open" and item.due_on is not None and item.due_on < today
     if item.status == DONE:
         by = names.get(item.done_by or "", "someone")
-        when = _fmt_day(item.done_at.date()) if item.done_at else ""
+        when = _fmt_day(local_day(item.done_at, tz)) if item.done_at else ""
         note = f"{phase.number}.{item.number} · done by {by} · {when}" + (
             " · for the customer" if item.on_behalf else ""
         )
@@ -326,7 +348,10 @@ def checklist_context(
     items = items_of(session, phase.id)  # type: ignore[arg-type]
     names = names_for(session, engagement.id)  # type: ignore[arg-type]
     today = local_today(now, engagement.timezone)
-    rows = sorted((item_row(phase, i, names, today) for i in items if i.status == "open"), key=_open_order)
+    rows = sorted(
+        (item_row(phase, i, names, today, engagement.timezone) for i in items if i.status == "open"),
+        key=_open_order,
+    )
     position: dict[str, int] = {}
     for row in rows:
         row["group_index"] = position.get(row["owner"], 0)
@@ -353,7 +378,9 @@ def checklist_context(
             "done": sum(s["done"] for s in sides.values()),
             "na": sum(s["na"] for s in sides.values()),
         },
-        "gates": gate_rows(session, phase, complete=progress["done"] == progress["total"]),
+        "gates": gate_rows(
+            session, phase, complete=progress["done"] == progress["total"], tz=engagement.timezone
+        ),
     }
     return base, rows
 
@@ -381,13 +408,16 @@ def split_rows(rows: Rows, fits: Callable[[Rows], bool], *, min_parts: int = 1) 
     return parts
 
 
-def gate_rows(session: Session, phase: EngagementPhase, *, complete: bool) -> list[dict[str, Any]]:
-    """The phase's sign-off gates with their state, for the checklist footer."""
+def gate_rows(
+    session: Session, phase: EngagementPhase, *, complete: bool, tz: str | None = None
+) -> list[dict[str, Any]]:
+    """The phase's sign-off gates with their state, for the checklist footer; the day of an
+    approval in the engagement's time zone `tz` (UTC when None)."""
     rows = []
     found = session.connection().execute(_GATES, {"phase": phase.id}).all()
     for gate_id, title, gate_status, version, request_status, approver, decided_at in found:
         if gate_status == "approved" and approver is not None:
-            state = f"approved by {approver} on {decided_at:%-d %b}"
+            state = f"approved by {approver} on {_fmt_day(local_day(decided_at, tz))}"
         elif request_status == "open":
             state = f"awaiting approval (version {version})"
         elif request_status == "changes_requested":

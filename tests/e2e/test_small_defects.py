@@ -10,8 +10,8 @@ from sqlmodel import select
 
 from harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD
 from storage.models import AuditEvent, Engagement, EngagementPhase
-from tests.e2e.helpers import blocks_text, checklists, engagement, ephemeral_texts, mention, posts
-from tests.e2e.test_checklist import checklist_msg, item, label_and_description, option_of, shown_items
+from tests.e2e.helpers import blocks_text, engagement, ephemeral_texts, mention, posts
+from tests.e2e.test_checklist import checklist_msg, item, option_of, shown_items
 
 
 @pytest.fixture
@@ -227,14 +227,20 @@ def test_no_maybe_plural_wording(started):
 
 
 def test_the_checklist_line_of_a_refused_customer_tick_points_to_their_items(started):
+    """The team's item has no box a customer could tick (a :lock: line); its ⋯ → Mark done answers
+    a customer with where their own items are, and changes nothing."""
     h = started
-    checklists(h)
     one = item(h, "1.1")
     msg = checklist_msg(h)
-    h.driver.click(CHANNEL, msg["ts"], f"tick:{one.id}", user=CONTRIBUTOR.user_id, selected_options=[str(one.id)])
+    h.driver.click(
+        CHANNEL, msg["ts"], f"item_menu:{one.id}", user=CONTRIBUTOR.user_id, selected_option=f"done:{one.id}"
+    )
     h.idle()
-    assert "first heading of the checklist" in last_answer(h, CONTRIBUTOR)
-    assert label_and_description(option_of(checklist_msg(h), one.id))[0] == one.title
+    [view] = h.standin.open_views(CONTRIBUTOR.user_id)
+    text = blocks_text(view["view"]["blocks"])
+    assert "they mark it done" in text and "*My tasks* lists yours" in text
+    assert item(h, "1.1").status == "open"
+    assert option_of(checklist_msg(h), one.id)["text"]["text"].startswith(f":lock: {one.title}\n")
 
 
 def test_a_command_takes_at_most_fifty_items(started):
