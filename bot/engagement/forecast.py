@@ -11,10 +11,10 @@ completes. The forecast, per phase:
   the moon, two idle days do not make it late, and a phase that stalls shows it within days;
 - a phase not started yet keeps its planned length in business days and starts the business day
   after the one before it ends: a phase finished early pulls the rest in, a slow one pushes them out;
-- a phase takes at least as many business days as its longest chain of open items, each waiting
-  for the one before (`deps`); one with a gate not approved yet ends no earlier than the business
-  day after its work (the decision takes a day); and the last phase — go-live — ends no earlier than
-  a scheduled dry run that has not passed (`dryrun_on`).
+- the current phase takes at least as many business days as its longest chain of open items, each
+  waiting for the one before (`deps`), and with a gate not approved yet it ends no earlier than the
+  business day after its work (the decision takes a day); the last phase — go-live — ends no
+  earlier than a scheduled dry run that has not passed (`dryrun_on`).
 
 The forecast go-live is the end of the last phase (its actual end once live). Everything counts
 business days of the engagement's calendar; the work grows with the number of phases and items,
@@ -171,10 +171,7 @@ def forecast(
             start = (
                 calendar.add(previous_end, 1) if previous_end else calendar.on_or_after(phase.planned_start)
             )
-            need = planned_days
-            if deps:
-                need = max(need, chain_length([i for i in its if i.status == "open"], deps))
-            end = calendar.add(start, need - 1)
+            end = calendar.add(start, planned_days - 1)
         if index == len(phases) - 1 and state != DONE and dryrun_on is not None and end < dryrun_on:
             end = calendar.on_or_after(dryrun_on)  # go-live never before the dry run
         slip = business_days_between(calendar, phase.planned_end, end)

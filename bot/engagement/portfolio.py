@@ -25,7 +25,16 @@ from bot.engagement.lifecycle import calendar_for, local_today
 from bot.engagement.outlook import Outlook, outlook_of
 from bot.engagement.playbook import Playbook
 from bot.people.sides import VENDOR, VENDOR_ROLES, member_side
-from storage.models import Engagement, EngagementPhase, Gate, Item, Member, MemberRole, SignoffRequest
+from storage.models import (
+    Engagement,
+    EngagementPhase,
+    Gate,
+    Item,
+    ItemDependency,
+    Member,
+    MemberRole,
+    SignoffRequest,
+)
 
 MINE, ALL = "mine", "all"
 VIEWS = (MINE, ALL)
@@ -131,9 +140,34 @@ def load_cards(
         .where(col(Gate.engagement_id).in_(ids), SignoffRequest.status == "changes_requested")
     ).all():
         changes[engagement_id].append(title)
+    # What waits for what, and the phases with a gate to approve: the forecast walks them.
+    deps: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for engagement_id, item_id, requires_id in session.exec(
+        select(ItemDependency.engagement_id, ItemDependency.item_id, ItemDependency.requires_id).where(
+            col(ItemDependency.engagement_id).in_(ids)
+        )
+    ).all():
+        deps[engagement_id][item_id].append(requires_id)
+    gates_open: dict[int, set[int]] = defaultdict(set)
+    for engagement_id, phase_id in session.exec(
+        select(Gate.engagement_id, Gate.phase_id).where(
+            col(Gate.engagement_id).in_(ids), Gate.status != "approved"
+        )
+    ).all():
+        gates_open[engagement_id].add(phase_id)
     cards = [
         replace(
-            _card(e, phases[e.id], items[e.id], waiting[e.id], playbook, now, viewer),  # type: ignore[index]
+            _card(
+                e,
+                phases[e.id],  # type: ignore[index]
+                items[e.id],  # type: ignore[index]
+                waiting[e.id],  # type: ignore[index]
+                playbook,
+                now,
+                viewer,
+                deps[e.id],  # type: ignore[index]
+                gates_open[e.id],  # type: ignore[index]
+            ),
             changes=changes[e.id],  # type: ignore[index]
         )
         for e in engagements
@@ -149,8 +183,10 @@ def _card(
     playbook: Playbook,
     now: datetime,
     viewer: str,
+    deps: dict[int, list[int]] | None = None,
+    gates_open: set[int] | None = None,
 ) -> Card:
-    outlook = outlook_of(engagement, phases, items, waiting, playbook, now)
+    outlook = outlook_of(engagement, phases, items, waiting, playbook, now, deps=deps, gate_phases=gates_open)
     today = local_today(now, engagement.timezone)
     calendar = calendar_for(engagement)
     numbers = {p.id: p.number for p in phases if p.id is not None}

@@ -26,7 +26,15 @@ from bot.engagement.health import Waiting
 from bot.engagement.lifecycle import calendar_for, local_today
 from bot.engagement.outlook import outlook_of
 from bot.engagement.playbook import Playbook
-from storage.models import Engagement, EngagementPhase, Gate, Item, SignoffDecision, SignoffRequest
+from storage.models import (
+    Engagement,
+    EngagementPhase,
+    Gate,
+    Item,
+    ItemDependency,
+    SignoffDecision,
+    SignoffRequest,
+)
 
 SIZE_ORDER = ("small", "medium", "enterprise")
 
@@ -140,6 +148,10 @@ def build_report(session: Session, playbook: Playbook, now: datetime) -> Report:
         approvals[d.gate_id] = d.decided_at
     titles = {g.key: g.title for gs in gates.values() for g in gs}
 
+    deps: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for d in session.exec(select(ItemDependency)).all():
+        deps[d.engagement_id][d.item_id].append(d.requires_id)
+
     rows: list[EngagementRow] = []
     for e in engagements:
         today = local_today(now, e.timezone)
@@ -150,7 +162,16 @@ def build_report(session: Session, playbook: Playbook, now: datetime) -> Report:
             for r in requests.get(g.id or 0, [])
             if r.status == "open"
         ]
-        outlook = outlook_of(e, ps, its, waiting, playbook, now)
+        outlook = outlook_of(
+            e,
+            ps,
+            its,
+            waiting,
+            playbook,
+            now,
+            deps=deps[e.id or 0],
+            gate_phases={g.phase_id for g in gs if g.status != "approved"},
+        )
         fc = outlook.forecast
         calendar = calendar_for(e)
         phase_days: dict[str, int] = {}

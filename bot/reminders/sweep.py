@@ -569,7 +569,7 @@ class Sweeper:
             report.skipped.append(f"{key}: {built}")
             return
         ts: str | None = None
-        if unconfirmed:
+        if unconfirmed and built.kind != "health":  # (a DM cannot be looked in: no im:history)
             # An earlier post timed out: Slack may have posted it all the same. Look before re-sending.
             try:
                 ts = self.slack.find_by_metadata(

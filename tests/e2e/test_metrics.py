@@ -43,26 +43,34 @@ def test_metrics_count_acks_by_kind_refusals_and_sweeps(harness):
     h.driver.command("/golive", "status", user=LEAD.user_id, channel=CHANNEL, signature="v0=" + "0" * 64)
     at(h, "2026-12-02T10:00:00+01:00")  # 1.6 is overdue: the sweep sends a nudge
     report = h.run_sweep()
-    assert len(report.sent) == 1
+    assert [s.split(" ")[0] for s in report.sent] == ["nudge", "health"]  # and the lead told: at risk
     h.idle()  # the nudge's Home fan-out is held half a second to gather a burst: let it run
     after = scrape(h)
-    assert value(after, "golive_ack_seconds_count", kind="command") - value(
-        before, "golive_ack_seconds_count", kind="command"
-    ) == 2
-    assert value(after, "golive_ack_seconds_count", kind="block_actions") - value(
-        before, "golive_ack_seconds_count", kind="block_actions"
-    ) == 1
+    assert (
+        value(after, "golive_ack_seconds_count", kind="command")
+        - value(before, "golive_ack_seconds_count", kind="command")
+        == 2
+    )
+    assert (
+        value(after, "golive_ack_seconds_count", kind="block_actions")
+        - value(before, "golive_ack_seconds_count", kind="block_actions")
+        == 1
+    )
     # Every ack was under Slack's 3 seconds: all of them fall in the 3 s bucket.
     assert value(after, "golive_ack_seconds_bucket", kind="command", le="3.0") == value(
         after, "golive_ack_seconds_count", kind="command"
     )
-    assert value(after, "golive_requests_refused_total", status="401") - value(
-        before, "golive_requests_refused_total", status="401"
-    ) == 1
+    assert (
+        value(after, "golive_requests_refused_total", status="401")
+        - value(before, "golive_requests_refused_total", status="401")
+        == 1
+    )
     assert value(after, "golive_sweep_seconds_count") - value(before, "golive_sweep_seconds_count") == 1
-    assert value(after, "golive_reminders_total", outcome="sent") - value(
-        before, "golive_reminders_total", outcome="sent"
-    ) == 1
+    assert (
+        value(after, "golive_reminders_total", outcome="sent")
+        - value(before, "golive_reminders_total", outcome="sent")
+        == 2
+    )
     posts = value(after, "golive_slack_calls_total", method="chat.postMessage") - value(
         before, "golive_slack_calls_total", method="chat.postMessage"
     )
@@ -81,7 +89,11 @@ def test_metrics_show_the_work_waiting_after_acks(harness, monkeypatch):
         for ref in ("1.5", "1.6", "1.5"):  # the contributor's items (the team's have no box)
             item_ = tick_item(h, ref)
             r = h.driver.click(
-                CHANNEL, live_ts(h), f"tick:{item_.id}", user=CONTRIBUTOR.user_id, selected_options=[str(item_.id)]
+                CHANNEL,
+                live_ts(h),
+                f"tick:{item_.id}",
+                user=CONTRIBUTOR.user_id,
+                selected_options=[str(item_.id)],
             )
             assert r.status == 200
         assert value(scrape(h), "golive_after_ack_pending") == 3
