@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any
@@ -45,6 +46,8 @@ from messages import Message
 from storage.models import CHANNELS_ACTIVE, AuditEvent, Engagement
 
 log = logging.getLogger("golive.handlers.engagement")
+
+_ISO_IN_PARENS = re.compile(r" \(\d{4}-\d{2}-\d{2}\)")
 
 
 def require_engagement(
@@ -107,9 +110,10 @@ def answer_direct_message(req: Request, cmd: ParsedCommand) -> bool:
 
 
 def _exists_message(s: Services, existing: Engagement) -> str:
+    started = local_today(existing.created_at, existing.timezone)  # its day on the customer's clock
     return (
         f"This channel already runs the {existing.customer_name} implementation "
-        f"(started {existing.created_at:%-d %b %Y}). Use `{s.command} status` to see it; "
+        f"(started {started:%-d %b %Y}). Use `{s.command} status` to see it; "
         f"one channel holds one active engagement."
     )
 
@@ -338,8 +342,13 @@ def on_start_submit(req: Request) -> None:
             default_tz=s.settings.golive_default_timezone,
             playbook=s.playbook,
         )
-    except ValueProblem as exc:  # every field was checked above; kept so nothing half-checked goes in
-        req.ack(response_action="errors", errors={"customer": str(exc).replace("`", "")})
+    except ValueProblem as exc:
+        # Every field was checked above; what is left is the plan's own check: a target go-live the
+        # phases cannot meet. It is the target's problem, shown under Target go-live, its dates in
+        # one format (the date picker needs no YYYY-MM-DD to copy).
+        field = "target" if req.field("target") else "kickoff"
+        text = _ISO_IN_PARENS.sub("", str(exc).replace("`", ""))
+        req.ack(response_action="errors", errors={field: text})
         return
     if not channel:
         raise UserError("I lost track of the channel this form was opened in; run start again there.")

@@ -17,9 +17,9 @@ from bot.commands import ParsedCommand
 from bot.engagement import checklist as cl
 from bot.engagement import item_writes
 from bot.engagement import request_reads as reads
-from bot.engagement.lifecycle import calendar_for, local_today
+from bot.engagement.lifecycle import local_today
 from bot.engagement.phases import advance_after
-from bot.engagement.plan import PlanWarning, business_day_warning, describe_warnings
+from bot.engagement.plan import describe_warnings
 from bot.errors import UserError
 from bot.people import audit
 from bot.people.sides import Actor
@@ -30,7 +30,7 @@ from bot.slack.publish import refresh_checklist
 from bot.slacktext import plain_text, user_id_from_token
 from bot.values import ValueProblem, parse_date
 from handlers.base import Request, actor_for, remember
-from handlers.checklist import announce, confirm_text, due_problem
+from handlers.checklist import announce, confirm_text, due_problem, due_warnings
 from handlers.engagement import require_engagement
 from handlers.listening import after_ack
 from storage.models import Engagement, EngagementPhase, Item
@@ -73,7 +73,7 @@ Apply = Callable[[Session, EngagementPhase, Item, Actor, datetime], "cl.Change |
 
 # Checks the engagement and the items found before anything is written: raises a UserError to
 # refuse, returns warnings to add to the confirmation.
-Warn = Callable[[Engagement, list[tuple[EngagementPhase, Item]]], list[str]]
+Warn = Callable[[Session, Engagement, list[tuple[EngagementPhase, Item]]], list[str]]
 
 
 class _Stale(Exception):
@@ -174,7 +174,7 @@ def _apply_after_ack(
             engagement = require_engagement(req, session=session)
             found = [cl.find_item(session, engagement, p, i) for p, i in refs]
             known = None
-        warnings = warn(engagement, found) if warn is not None else []
+        warnings = warn(session, engagement, found) if warn is not None else []
         actor = actor_for(req, session, engagement, known=known)
     try:
         changes, advanced = _write(req, engagement, actor, found, fn, now)
@@ -265,24 +265,18 @@ def cmd_due(req: Request, cmd: ParsedCommand) -> None:
         due = parse_date(rest[0], "due date")
     except ValueProblem as exc:
         raise cmd.fail(str(exc)) from None
-    listed = " ".join(f"{p}.{i}" for p, i in refs)
 
-    def check(engagement: Engagement, found: list[tuple[EngagementPhase, Item]]) -> list[str]:
-        # In _apply's one transaction, before anything is written: the engagement is read once.
-        problem = due_problem(due.isoformat(), local_today(req.services.clock.now(), engagement.timezone))
+    def check(
+        session: Session, engagement: Engagement, found: list[tuple[EngagementPhase, Item]]
+    ) -> list[str]:
+        # In _apply's reads, before anything is written: the engagement is read once.
+        today = local_today(req.services.clock.now(), engagement.timezone)
+        problem = due_problem(due.isoformat(), today)
         if problem:
             raise cmd.fail(problem)
         # Allowed but said, with the day to choose instead: a due date that is no business day,
-        # or after its phase is planned to end.
-        day = business_day_warning(calendar_for(engagement), due, "The due date", f"due {listed} {{date}}")
-        warnings = ([day] if day else []) + [
-            PlanWarning(
-                f"{phase.number}.{item.number} is now due after {phase.name} is planned to end "
-                f"({phase.planned_end:%a %-d %b}): the phase cannot finish on time unless it is done sooner."
-            )
-            for phase, item in found
-            if due > phase.planned_end
-        ]
+        # or after the planned go-live, or after its phase is planned to end.
+        warnings = due_warnings(session, engagement, found, due, today)
         return [describe_warnings(warnings, req.services.command)] if warnings else []
 
     _apply(req, cmd, refs, lambda se, p, i, a, now: cl.set_due(se, p, i, a, due, now), warn=check)
