@@ -109,7 +109,9 @@ def test_one_legend_says_what_every_mark_means_and_no_mark_is_labelled_twice():
 def test_long_phase_and_customer_names_wrap_and_nothing_is_drawn_past_the_edges():
     e = Eng("small", KICKOFF)
     e.phases[3].name = "Testing, Validation and the Parallel Run with Finance"
-    customer = "Acme Corporation International Holdings GmbH & Co. KG, Europe, Middle East and Africa Division"
+    customer = (
+        "Acme Corporation International Holdings GmbH & Co. KG, Europe, Middle East and Africa Division"
+    )
     e.item("1.1").status = "done"
     figure = _drawn(e.forecast(date(2026, 11, 12)), customer=customer, dryrun=date(2026, 11, 20))
     renderer = figure.canvas.get_renderer()
