@@ -187,7 +187,9 @@ def test_an_item_command_acks_while_another_writer_holds_the_item(started):
     try:
         r = h.driver.command(h.services.command, "due 1.2 2027-01-22", user=LEAD.user_id, channel=CHANNEL)
         assert r.status == 200 and not r.body.strip()  # acked, with nothing to say yet
-        wrong = h.driver.command(h.services.command, "due 1.99 2027-01-22", user=LEAD.user_id, channel=CHANNEL)
+        wrong = h.driver.command(
+            h.services.command, "due 1.99 2027-01-22", user=LEAD.user_id, channel=CHANNEL
+        )
         assert wrong.status == 200 and not wrong.body.strip()
         refused = h.standin.wait_for(
             lambda: [e for e in h.standin.ephemerals(user=LEAD.user_id) if "1.99" in e["text"]],
@@ -204,6 +206,8 @@ def test_an_item_command_acks_while_another_writer_holds_the_item(started):
     h.idle()
     assert _item(h, "1.2").due_on == date(2027, 1, 22)
     confirmations = [
-        e for e in h.standin.ephemerals(user=LEAD.user_id) if e["source"] == "response_url" and "1.2" in e["text"]
+        e
+        for e in h.standin.ephemerals(user=LEAD.user_id)
+        if e["source"] == "response_url" and "1.2" in e["text"]
     ]
     assert len(confirmations) == 1 and "22 Jan" in confirmations[0]["text"]

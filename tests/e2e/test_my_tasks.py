@@ -7,7 +7,7 @@ from sqlmodel import select
 
 from harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, CUSTOMER_TEAM, LEAD, Persona
 from storage.models import Item, SignoffDecision, SignoffRequest
-from tests.e2e.helpers import at, blocks_text, checklists, mention, nudges, posts, welcomes
+from tests.e2e.helpers import at, blocks_text, checklists, mention, nudges, posts, request_signoff, welcomes
 from tests.e2e.test_checklist import item
 from tests.e2e.test_sides import PARTNER, join
 
@@ -71,7 +71,10 @@ def test_the_modal_opens_at_once_and_shows_a_new_persons_own_time_once_slack_tol
     assert "Times are on Acme Corp's clock (Europe/Berlin)" in blocks_text(opened.args["view"]["blocks"])
     # Tue 1 Dec 17:00 in Berlin is Wed 2 Dec 01:00 in Tokyo.
     assert "Times are in your time zone (Asia/Tokyo)" in text_of(view)
-    assert "*1.5* Walk us through your current setup, tech stack, processes and workflows\ndue Wed 2 Dec, 01:00" in text_of(view)
+    assert (
+        "*1.5* Walk us through your current setup, tech stack, processes and workflows\ndue Wed 2 Dec, 01:00"
+        in text_of(view)
+    )
 
 
 def test_blocked_snoozed_and_overdue_items_say_so(small):
@@ -95,19 +98,27 @@ def test_blocked_snoozed_and_overdue_items_say_so(small):
 
 def test_an_approver_approves_from_my_tasks_and_the_request_is_decided(small):
     h = small
-    h.command("signoff solution_design")
+    request_signoff(h, "solution_design")
     view = open_my_tasks(h, checklists(h)[-1], APPROVER)
     text = text_of(view)
     assert "*Sign-offs waiting on you* · 1" in text and "*Solution design sign-off*" in text
     [request] = [m for m in posts(h) if m["text"].startswith("Sign-off requested")]
     link = next(
-        el for b in view["view"]["blocks"] for el in b.get("elements", []) if el.get("action_id", "").startswith("tasks_open")
+        el
+        for b in view["view"]["blocks"]
+        for el in b.get("elements", [])
+        if el.get("action_id", "").startswith("tasks_open")
     )
     assert link["url"].startswith("https://") and request["ts"].replace(".", "") in link["url"]
     approve = next(
-        el for b in view["view"]["blocks"] for el in b.get("elements", []) if el.get("action_id", "").startswith("tasks_approve")
+        el
+        for b in view["view"]["blocks"]
+        for el in b.get("elements", [])
+        if el.get("action_id", "").startswith("tasks_approve")
     )
-    assert approve["confirm"]["text"]["type"] == "plain_text" and "*" not in approve["confirm"]["text"]["text"]
+    assert (
+        approve["confirm"]["text"]["type"] == "plain_text" and "*" not in approve["confirm"]["text"]["text"]
+    )
     h.driver.click_view(view["id"], approve["action_id"], user=APPROVER.user_id)
     h.idle()
     with h.services.db.read() as s:
@@ -122,7 +133,7 @@ def test_an_approver_approves_from_my_tasks_and_the_request_is_decided(small):
 
 def test_request_changes_from_my_tasks_opens_the_form_in_the_modal(small):
     h = small
-    h.command("signoff solution_design")
+    request_signoff(h, "solution_design")
     view = open_my_tasks(h, welcomes(h)[0], APPROVER)
     [act] = rows(view, "signoff_act:")
     changes = next(el for el in act["elements"] if el["action_id"].startswith("tasks_changes"))
@@ -139,7 +150,7 @@ def test_request_changes_from_my_tasks_opens_the_form_in_the_modal(small):
 
 def test_a_contributor_cannot_approve_and_sees_no_approve_button(small):
     h = small
-    h.command("signoff solution_design")
+    request_signoff(h, "solution_design")
     view = open_my_tasks(h, welcomes(h)[0], CONTRIBUTOR)
     assert "Sign-offs waiting on you" not in text_of(view)
     assert not rows(view, "signoff_act:")
@@ -148,7 +159,7 @@ def test_a_contributor_cannot_approve_and_sees_no_approve_button(small):
 def test_a_consultant_sees_the_teams_work_and_what_waits_on_the_customer(small):
     h = small
     h.command(f"assign 1.2 {mention(CONSULTANT)}")
-    h.command("signoff solution_design")
+    request_signoff(h, "solution_design")
     view = open_my_tasks(h, welcomes(h)[0], CONSULTANT)
     text = text_of(view)
     assert "*Assigned to you* · 1" in text and "*1.2* Identify usage data sources and formats" in text

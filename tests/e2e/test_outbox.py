@@ -75,7 +75,9 @@ def _click_burst(h, ts: str, items: list[Item]) -> list[float]:
 
     def click(it: Item) -> float:
         started = time.monotonic()
-        r = h.driver.click(CHANNEL, ts, f"tick:{it.id}", user=CONTRIBUTOR.user_id, selected_options=[str(it.id)])
+        r = h.driver.click(
+            CHANNEL, ts, f"tick:{it.id}", user=CONTRIBUTOR.user_id, selected_options=[str(it.id)]
+        )
         assert r.status == 200
         return time.monotonic() - started
 
@@ -190,7 +192,9 @@ def test_a_reposted_checklist_collapses_the_old_copy_and_ticks_update_only_the_n
     h.standin.reset_calls()
     with h.services.db.read() as s:
         item = s.exec(select(Item).where(Item.owner_side == "customer")).first()
-    h.driver.click(CHANNEL, new["ts"], f"tick:{item.id}", user=CONTRIBUTOR.user_id, selected_options=[str(item.id)])
+    h.driver.click(
+        CHANNEL, new["ts"], f"tick:{item.id}", user=CONTRIBUTOR.user_id, selected_options=[str(item.id)]
+    )
     h.idle()
     assert {c.args["ts"] for c in h.standin.calls_to("chat.update")} == {new["ts"]}
     assert h.standin.message(CHANNEL, old["ts"])["blocks"] == moved["blocks"]
@@ -253,7 +257,9 @@ def test_an_update_whose_answer_timed_out_is_sent_again(harness_factory):
         item = s.exec(select(Item).where(Item.owner_side == "customer")).first()
     h.standin.reset_calls()
     h.standin.set_latency("chat.update", SLOW)
-    h.driver.click(CHANNEL, live["ts"], f"tick:{item.id}", user=CONTRIBUTOR.user_id, selected_options=[str(item.id)])
+    h.driver.click(
+        CHANNEL, live["ts"], f"tick:{item.id}", user=CONTRIBUTOR.user_id, selected_options=[str(item.id)]
+    )
     h.standin.wait_for(lambda: h.standin.calls_to("chat.update"), message="the first update")
     h.standin.set_latency("chat.update", 0)
     h.idle(timeout=15)
@@ -317,7 +323,9 @@ def test_a_burst_of_ticks_does_its_after_the_ack_work_a_few_at_a_time(harness_fa
     assert max(acks) < 3.0
 
 
-def test_more_ticks_than_listener_threads_are_all_acked_while_their_work_waits(harness_factory, tmp_path, monkeypatch):
+def test_more_ticks_than_listener_threads_are_all_acked_while_their_work_waits(
+    harness_factory, tmp_path, monkeypatch
+):
     """A burst of ticks larger than Bolt's listener pool is acked at once even while none of their
     writes can run: the work waits in the after-the-ack workers' queue, not in a listener thread
     (holding one each, the 65th tick waited for a free thread before it could be acked)."""
@@ -333,11 +341,18 @@ def test_more_ticks_than_listener_threads_are_all_acked_while_their_work_waits(h
     go = hold_ticks(monkeypatch)
     try:
         parts = [h.standin.message(CHANNEL, m["ts"]) for m in checklists(h)]  # one or more messages
-        where = {it.id: next(p["ts"] for p in parts if f'"tick:{it.id}"' in json.dumps(p["blocks"])) for it in items}
+        where = {
+            it.id: next(p["ts"] for p in parts if f'"tick:{it.id}"' in json.dumps(p["blocks"]))
+            for it in items
+        }
 
         def click(it: Item) -> int:
             return h.driver.click(
-                CHANNEL, where[it.id], f"tick:{it.id}", user=CONTRIBUTOR.user_id, selected_options=[str(it.id)]
+                CHANNEL,
+                where[it.id],
+                f"tick:{it.id}",
+                user=CONTRIBUTOR.user_id,
+                selected_options=[str(it.id)],
             ).status
 
         with ThreadPoolExecutor(max_workers=8) as pool:

@@ -40,7 +40,9 @@ def test_a_connection_in_use_a_moment_ago_is_not_pinged_an_idle_one_is(pg_url, m
         db.dispose()
 
 
-def test_connections_the_server_dropped_are_replaced_before_a_command_uses_them(harness_factory, pg_url, monkeypatch):
+def test_connections_the_server_dropped_are_replaced_before_a_command_uses_them(
+    harness_factory, pg_url, monkeypatch
+):
     h = harness_factory(pg_url)
     h.command("start Acme Corp")
     admin = Database(pg_url)

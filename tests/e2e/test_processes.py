@@ -88,7 +88,9 @@ def serve_env(standin, database: str, **env: str) -> dict[str, str]:
 def spawn_serve(standin, tmp_path: Path, database: str, **env: str) -> tuple[subprocess.Popen, int]:
     """`golive serve` on a free port, talking to the stand-in."""
     port = free_port()
-    return spawn(["serve", "--host", "127.0.0.1", "--port", str(port)], serve_env(standin, database, **env), tmp_path), port
+    return spawn(
+        ["serve", "--host", "127.0.0.1", "--port", str(port)], serve_env(standin, database, **env), tmp_path
+    ), port
 
 
 def engagements(db: Path) -> list[Engagement]:
@@ -197,7 +199,10 @@ def test_serve_refuses_to_start_with_a_template_that_does_not_compile(standin, t
 
 
 def _said(standin, user: str) -> list[str]:
-    return [(e.get("text") or "") + "\n" + blocks_text(e.get("blocks") or []) for e in standin.ephemerals(user=user)]
+    return [
+        (e.get("text") or "") + "\n" + blocks_text(e.get("blocks") or [])
+        for e in standin.ephemerals(user=user)
+    ]
 
 
 def _children(pid: int) -> list[int]:
@@ -217,14 +222,20 @@ def test_serve_runs_the_work_after_the_acks_in_a_lower_priority_process(standin,
     """Under `golive serve` the workers ack; a due date's and a tick's work (the write, the
     confirmation, the refresh) is done by the deferred-work process, a child of the master at a
     lower priority. Killed, it is not missed: the workers then do the work themselves."""
-    proc, port = spawn_serve(standin, tmp_path, f"sqlite:///{tmp_path / 'deferred.sqlite3'}", LOG_LEVEL="INFO")
+    proc, port = spawn_serve(
+        standin, tmp_path, f"sqlite:///{tmp_path / 'deferred.sqlite3'}", LOG_LEVEL="INFO"
+    )
     try:
         assert wait_http(f"http://127.0.0.1:{port}/healthz", proc) == 200
         niced = [p for p in _children(proc.pid) if _nice(p) == 10]
         assert len(niced) == 1, [(p, _nice(p)) for p in _children(proc.pid)]
         driver = SlackDriver(standin, bot_url=f"http://127.0.0.1:{port}/slack/events")
-        driver.command("/golive", "start Acme Corp size=medium tz=Europe/Berlin", user=LEAD.user_id, channel=CHANNEL)
-        standin.wait_for(lambda: [m for m in standin.messages(CHANNEL) if "checklist:" in m["text"]], timeout=15)
+        driver.command(
+            "/golive", "start Acme Corp size=medium tz=Europe/Berlin", user=LEAD.user_id, channel=CHANNEL
+        )
+        standin.wait_for(
+            lambda: [m for m in standin.messages(CHANNEL) if "checklist:" in m["text"]], timeout=15
+        )
         r = driver.command("/golive", "due 1.2 2027-01-12", user=LEAD.user_id, channel=CHANNEL)
         assert r.status == 200 and not r.body  # acked empty: the answer comes through response_url
         said = standin.wait_for(

@@ -10,7 +10,14 @@ from sqlmodel import select
 
 from harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD
 from storage.models import AuditEvent, Engagement, EngagementPhase
-from tests.e2e.helpers import blocks_text, engagement, ephemeral_texts, mention, posts
+from tests.e2e.helpers import (
+    blocks_text,
+    engagement,
+    ephemeral_texts,
+    mention,
+    posts,
+    request_signoff,
+)
 from tests.e2e.test_checklist import checklist_msg, item, option_of, shown_items
 
 
@@ -90,10 +97,14 @@ def test_the_assign_form_says_why_under_the_field(started):
     h = started
     msg = checklist_msg(h)
     one = item(h, "1.1")
-    h.driver.click(CHANNEL, msg["ts"], f"item_menu:{one.id}", user=LEAD.user_id, selected_option=f"assign:{one.id}")
+    h.driver.click(
+        CHANNEL, msg["ts"], f"item_menu:{one.id}", user=LEAD.user_id, selected_option=f"assign:{one.id}"
+    )
     h.idle()
     [view] = h.standin.open_views(LEAD.user_id)
-    h.driver.click_view(view["id"], "value", block_id="assignee", selected_user=APPROVER.user_id, user=LEAD.user_id)
+    h.driver.click_view(
+        view["id"], "value", block_id="assignee", selected_user=APPROVER.user_id, user=LEAD.user_id
+    )
     h.idle()
     r = h.driver.submit_view(view["id"], {"assignee": {"value": APPROVER.user_id}}, user=LEAD.user_id)
     assert r.json["response_action"] == "errors"
@@ -157,7 +168,9 @@ def test_help_shows_every_usage_line_whole(harness):
     harness.command("help")
     text = last_answer(harness)
     for spec in build_commands():
-        assert f"/golive {spec.usage}".replace("<", "&lt;").replace(">", "&gt;") in text.replace("<", "&lt;").replace(">", "&gt;"), spec.name
+        assert f"/golive {spec.usage}".replace("<", "&lt;").replace(">", "&gt;") in text.replace(
+            "<", "&lt;"
+        ).replace(">", "&gt;"), spec.name
     assert "…" not in text
 
 
@@ -195,20 +208,28 @@ def test_after_cancel_the_checklists_lose_their_checkboxes_and_say_so(started):
 
 
 # -- wording -----------------------------------------------------------------------------------
-def test_the_approve_confirm_is_plain_text_and_decisions_read_naturally(started):
+def test_the_approve_confirm_reads_naturally_and_so_do_decisions(started):
     h = started
     h.command(f"role {mention(APPROVER)} approver")
-    h.command("signoff solution_design")
+    request_signoff(h, "solution_design")
     [request] = [m for m in posts(h) if m["text"].startswith("Sign-off requested")]
     button = next(
-        el for b in request["blocks"] for el in b.get("elements", []) if el.get("action_id", "").startswith("signoff_approve")
+        el
+        for b in request["blocks"]
+        for el in b.get("elements", [])
+        if el.get("action_id", "").startswith("signoff_approve")
     )
-    confirm = button["confirm"]["text"]
-    assert confirm["type"] == "plain_text" and "*" not in confirm["text"] and "`" not in confirm["text"]
-    assert confirm["text"].startswith("You approve Solution design sign-off (version 1, fingerprint ")
+    assert "confirm" not in button  # the form comes after the permission check
     h.driver.click(CHANNEL, request["ts"], button["action_id"], user=APPROVER.user_id)
     h.idle()
-    [decided] = [m for m in posts(h) if m["text"] == "Ada Approver approved Solution design sign-off"]
+    [form] = h.standin.open_views(APPROVER.user_id)
+    text = blocks_text(form["view"]["blocks"])
+    assert text.startswith("You approve *Solution design sign-off* (version 1) for Acme Corp.")
+    assert "fingerprint" not in text.lower() and "4 of 4 of its items are still open" in text
+    h.driver.submit_view(form["id"], {}, user=APPROVER.user_id)
+    h.idle()
+    [decided] = [m for m in posts(h) if "Ada Approver approved Solution design sign-off" in m["text"]]
+    assert decided["text"].endswith("approved Solution design sign-off with 4 of 4 of its items still open")
     assert "approved by" not in blocks_text(decided["blocks"])
 
 
