@@ -94,7 +94,9 @@ def wait_outbox_idle(server_pid: int, timeout: float = 60.0) -> None:
     for p in server_pids(server_pid):
         try:
             with open(f"/proc/{p}/maps") as f:
-                path = next((os.path.dirname(line.split()[-1]) for line in f if "/golive-metrics-" in line), None)
+                path = next(
+                    (os.path.dirname(line.split()[-1]) for line in f if "/golive-metrics-" in line), None
+                )
         except OSError:
             continue
         if path:
@@ -308,7 +310,9 @@ class Target:
             checked = [str(item)] if (n // len(self.items)) % 2 == 0 else []
             payload = tick_payload(self.driver, self.live_checklist(), item, checked)
             return urlencode({"payload": json.dumps(payload)})
-        text = {"status": "status", "checklist": "checklist", "due": f"due 1.2 2027-01-{10 + n % 15:02d}"}[kind]
+        text = {"status": "status", "checklist": "checklist", "due": f"due 1.2 2027-01-{10 + n % 15:02d}"}[
+            kind
+        ]
         return urlencode(self.driver.command_fields("/golive", text, user=LEAD.user_id, channel=CHANNEL))
 
     def send(self, body: str, kind: str) -> float:
@@ -336,7 +340,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=10)
     ap.add_argument("--requests", type=int, default=200, help="per kind of request and per server")
-    ap.add_argument("--slack-delay", type=float, default=0.3, help="seconds the stand-in takes per Web API call")
+    ap.add_argument(
+        "--slack-delay", type=float, default=0.3, help="seconds the stand-in takes per Web API call"
+    )
     ap.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     ap.add_argument("--seed", type=int, default=0, help="engagements to create first (memory target)")
     ap.add_argument("--workers", type=int, default=None, help="gunicorn worker processes for golive")
@@ -384,9 +390,13 @@ def main() -> int:
             out, _ = first.communicate(timeout=600)
             if first.returncode != 0:
                 raise SystemExit(f"the first sweep failed:\n{out}")
-            print(f"first sweep over the seeded engagements: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+            print(
+                f"first sweep over the seeded engagements: {time.perf_counter() - t0:.0f} s", file=sys.stderr
+            )
         golive_port, bare_port = free_port(), free_port()
-        golive = spawn(["-m", "bot.runtime.cli", "serve", "--host", "127.0.0.1", "--port", str(golive_port)], env)
+        golive = spawn(
+            ["-m", "bot.runtime.cli", "serve", "--host", "127.0.0.1", "--port", str(golive_port)], env
+        )
         bare = spawn(
             [str(ROOT / "bench" / "bare_bolt.py"), "--port", str(bare_port), "--threads", "8"]
             + (["--prompt-ack"] if args.bare_prompt_ack else []),
@@ -397,8 +407,12 @@ def main() -> int:
         wait_http(f"http://127.0.0.1:{bare_port}/healthz", bare)
         golive_url = f"http://127.0.0.1:{golive_port}/slack/events"
         setup = SlackDriver(standin, golive_url, timeout=30)
-        setup.command("/golive", "start Acme Corp size=medium tz=Europe/Berlin", user=LEAD.user_id, channel=CHANNEL)
-        setup.command("/golive", f"role <@{CONTRIBUTOR.user_id}> contributor", user=LEAD.user_id, channel=CHANNEL)
+        setup.command(
+            "/golive", "start Acme Corp size=medium tz=Europe/Berlin", user=LEAD.user_id, channel=CHANNEL
+        )
+        setup.command(
+            "/golive", f"role <@{CONTRIBUTOR.user_id}> contributor", user=LEAD.user_id, channel=CHANNEL
+        )
         checklist = standin.wait_for(
             lambda: [m for m in standin.messages(CHANNEL) if "checklist:" in (m.get("text") or "")],
             timeout=30,
@@ -416,9 +430,23 @@ def main() -> int:
         if args.profile:
             # py-spy samples every thread of the serve processes while the load runs.
             profiler = subprocess.Popen(
-                ["py-spy", "record", "--subprocesses", "--threads", "--gil", "--rate", "1000", "--format", "raw",
-                 "-o", args.profile, "--pid", str(golive.pid)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                [
+                    "py-spy",
+                    "record",
+                    "--subprocesses",
+                    "--threads",
+                    "--gil",
+                    "--rate",
+                    "1000",
+                    "--format",
+                    "raw",
+                    "-o",
+                    args.profile,
+                    "--pid",
+                    str(golive.pid),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             time.sleep(1)
         targets = {
@@ -458,14 +486,24 @@ def main() -> int:
     bare_all = [t for k in kinds for t in times["bare"][k]]
     bare_p50, bare_p99 = percentile(bare_all, 0.5), percentile(bare_all, 0.99)
     db = "PostgreSQL" if url.startswith("postgres") else "SQLite"
-    print(f"{args.clients} clients, {per_round * args.rounds} requests per kind, Slack answering in "
-          f"{args.slack_delay:.2f} s, {db}, {os.cpu_count()} cores"
-          + (", bare answering at the ack" if args.bare_prompt_ack else ""))
+    print(
+        f"{args.clients} clients, {per_round * args.rounds} requests per kind, Slack answering in "
+        f"{args.slack_delay:.2f} s, {db}, {os.cpu_count()} cores"
+        + (", bare answering at the ack" if args.bare_prompt_ack else "")
+    )
     print(
         f"{'request':<10} {'golive p50':>10} {'p95':>7} {'p99':>7} {'bare p50':>9} {'p99':>7} {'p50 ratio':>9}"
         f" {'CPU/request golive: acks + deferred':>35} {'bare':>6}"
     )
-    result: dict[str, Any] = {"clients": args.clients, "golive": {}, "bare": {"p50_ms": round(bare_p50, 1), "p99_ms": round(bare_p99, 1), "prompt_ack": args.bare_prompt_ack}}
+    result: dict[str, Any] = {
+        "clients": args.clients,
+        "golive": {},
+        "bare": {
+            "p50_ms": round(bare_p50, 1),
+            "p99_ms": round(bare_p99, 1),
+            "prompt_ack": args.bare_prompt_ack,
+        },
+    }
     problems = []
     for kind in kinds:
         g = times["golive"][kind]
@@ -481,12 +519,17 @@ def main() -> int:
             f" {gacks:>24.1f}ms + {gdeferred:>4.1f}ms {bcpu:>4.1f}ms"
         )
         result["golive"][kind] = {
-            "p50_ms": round(p50, 1), "p99_ms": round(p99, 1), "ratio_p50": round(ratio, 2),
-            "cpu_ack_ms": round(gacks, 2), "cpu_deferred_ms": round(gdeferred, 2),
+            "p50_ms": round(p50, 1),
+            "p99_ms": round(p99, 1),
+            "ratio_p50": round(ratio, 2),
+            "cpu_ack_ms": round(gacks, 2),
+            "cpu_deferred_ms": round(gdeferred, 2),
         }
         if args.clients >= 50 and p99 > P99_TARGET_MS:
             problems.append(f"{kind} p99 {p99:.0f} ms > {P99_TARGET_MS:.0f} ms")
-        if args.clients in (1, 10) and ratio > RATIO_TARGET and not args.bare_prompt_ack:  # the target: bare Bolt
+        if (
+            args.clients in (1, 10) and ratio > RATIO_TARGET and not args.bare_prompt_ack
+        ):  # the target: bare Bolt
             problems.append(f"{kind} p50 {ratio:.2f}x bare > {RATIO_TARGET}x")
     print(
         f"serve memory: PSS {pss:.0f} MB (RSS summed over its processes {rss:.0f} MB)"

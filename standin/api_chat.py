@@ -374,7 +374,9 @@ class _Paging:
     def in_bounds(self, key: tuple[int, int]) -> bool:
         if self.oldest is not None and (key < self.oldest or (key == self.oldest and not self.inclusive)):
             return False
-        return not (self.latest is not None and (key > self.latest or (key == self.latest and not self.inclusive)))
+        return not (
+            self.latest is not None and (key > self.latest or (key == self.latest and not self.inclusive))
+        )
 
     def page(self, ws: Workspace, found: list[dict[str, Any]]) -> dict[str, Any]:
         """The first `limit` of `found` as Slack shows them, and the cursor to the rest."""

@@ -85,7 +85,11 @@ def command_payload(
         "text": text,
         "api_app_id": ws.app_id,
         "is_enterprise_install": "false",
-        **({"enterprise_id": ws.enterprise_id, "enterprise_name": ws.enterprise_id} if ws.enterprise_id else {}),
+        **(
+            {"enterprise_id": ws.enterprise_id, "enterprise_name": ws.enterprise_id}
+            if ws.enterprise_id
+            else {}
+        ),
         "response_url": response_url,
         "trigger_id": trigger_id,
     }

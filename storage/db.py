@@ -164,7 +164,9 @@ class Database:
         # On SQLite, `rows` sends no BEGIN (nor, then, a ROLLBACK): like PostgreSQL's reads,
         # each statement reads its own snapshot.
         self._rows_engine = (
-            self._read_engine.execution_options(**{_STATEMENT_SNAPSHOTS: True}) if self.is_sqlite else self._read_engine
+            self._read_engine.execution_options(**{_STATEMENT_SNAPSHOTS: True})
+            if self.is_sqlite
+            else self._read_engine
         )
         self._writers: AbstractContextManager[object] = (
             WriterLock(make_url(self.url).database) if self.is_sqlite else nullcontext()

@@ -181,8 +181,14 @@ class Playbook(_Strict):
                         raise ValueError(f"items: {i.key} comes after {k}, which the playbook does not have")
                     if order[k] > order[i.key]:
                         raise ValueError(f"items: {i.key} comes after {k}, an item of a later phase")
-                if i.settled_by is not None and i.settled_by != "dry_run" and i.settled_by not in gate_keys_set:
-                    raise ValueError(f"items: {i.key} is settled_by {i.settled_by!r}: use dry_run or a gate's key")
+                if (
+                    i.settled_by is not None
+                    and i.settled_by != "dry_run"
+                    and i.settled_by not in gate_keys_set
+                ):
+                    raise ValueError(
+                        f"items: {i.key} is settled_by {i.settled_by!r}: use dry_run or a gate's key"
+                    )
         _check_acyclic({i.key: i.after for p in self.phases for i in p.items})
         for g in self.gates:
             phase = self.phase(g.phase)

@@ -93,7 +93,8 @@ def find_gate(session: Session, engagement: Engagement, key: str | None) -> Gate
     if key:
         wanted = " ".join(key.strip().lower().replace("_", " ").split())
         gate = next((g for g in gates if g.key == key.strip().lower()), None) or next(
-            (g for g in gates if g.title.lower().startswith(wanted) or g.key.replace("_", " ") == wanted), None
+            (g for g in gates if g.title.lower().startswith(wanted) or g.key.replace("_", " ") == wanted),
+            None,
         )
         if gate is None:
             raise UserError(

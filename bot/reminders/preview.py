@@ -90,7 +90,12 @@ def preview(session: Session, engagement: Engagement, now: datetime) -> Preview:
             day = clock.today(r.due_at)
             owners = _digest_owners(session, engagement, rows, day + timedelta(days=6 - day.weekday()))
             scheduled.append(
-                Line("Weekly digest", when, [names.get(u, "someone") for u in owners], "mention (at most twice a day)")
+                Line(
+                    "Weekly digest",
+                    when,
+                    [names.get(u, "someone") for u in owners],
+                    "mention (at most twice a day)",
+                )
             )
         elif r.kind == "golive":
             scheduled.append(Line("Go-live day message", when, how="in the channel, mentions nobody"))
@@ -111,7 +116,9 @@ def preview(session: Session, engagement: Engagement, now: datetime) -> Preview:
     )
 
 
-def _digest_owners(session: Session, engagement: Engagement, rows: list[RoleRow], week_end: date) -> list[str]:
+def _digest_owners(
+    session: Session, engagement: Engagement, rows: list[RoleRow], week_end: date
+) -> list[str]:
     """Whom a digest would mention: the people the open items due by the end of its week are for."""
     owners: list[str] = []
     for item in session.exec(

@@ -284,11 +284,15 @@ def test_the_lead_nudges_again_now_or_snoozes(small):
     assert [m for m in nudges(h) if m["ts"] > first["ts"]] == []
     sweep_on(h, "2026-12-09", hour="09:00")
     fresh = [
-        m for m in nudges(h) if m["ts"] > first["ts"] and reminder_payload(m)["key"].startswith("nudge-again:")
+        m
+        for m in nudges(h)
+        if m["ts"] > first["ts"] and reminder_payload(m)["key"].startswith("nudge-again:")
     ]
     assert len(fresh) == 1  # (replaced since by the day's nudge for newly due items, in the same thread)
     posted = h.standin.message(CHANNEL, fresh[0]["ts"])
-    assert f"<@{CONTRIBUTOR.user_id}>" in (posted["versions"][0]["text"] if posted["versions"] else posted["text"])
+    assert f"<@{CONTRIBUTOR.user_id}>" in (
+        posted["versions"][0]["text"] if posted["versions"] else posted["text"]
+    )
     # …and is not held back by the two-day spacing (Cody heard of them yesterday).
     assert notified_by(h, fresh[0])[CONTRIBUTOR.user_id] == "mention"
     assert "replaced by a newer one" in blocks_text(h.standin.message(CHANNEL, first["ts"])["blocks"])

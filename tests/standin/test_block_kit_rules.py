@@ -316,4 +316,3 @@ def test_a_confirm_dialogs_text_must_be_plain_text() -> None:
         "/blocks/0/elements/0/confirm/text/type",
     )
     assert validate_message_blocks(_confirmed(text("You approve Gate"))) == []
-

@@ -28,7 +28,9 @@ class Recorder(Job):
 
     def merge(self, newer: Job) -> Job:
         assert isinstance(newer, Recorder)
-        merged = Recorder(self.log, newer.name, key=self.key, lane=self.lane, hold=newer.hold, action=newer.action)
+        merged = Recorder(
+            self.log, newer.name, key=self.key, lane=self.lane, hold=newer.hold, action=newer.action
+        )
         merged.names = self.names + newer.names
         return merged
 

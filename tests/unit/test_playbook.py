@@ -79,7 +79,9 @@ def test_cli_check_reports_each_error_and_exits_1(tmp_path: Path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(GOOD.replace("        owner: customer\n", "").replace("    phase: two", "    phase: nope"))
     r = subprocess.run(
-        [sys.executable, "-m", "bot.runtime.cli", "playbook", "check", str(bad)], capture_output=True, text=True
+        [sys.executable, "-m", "bot.runtime.cli", "playbook", "check", str(bad)],
+        capture_output=True,
+        text=True,
     )
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
@@ -91,7 +93,9 @@ def test_cli_check_reports_each_error_and_exits_1(tmp_path: Path):
 def test_cli_check_accepts_the_shipped_playbook():
     path = Path(__file__).resolve().parents[2] / "bot" / "engagement" / "playbooks" / "default.yaml"
     r = subprocess.run(
-        [sys.executable, "-m", "bot.runtime.cli", "playbook", "check", str(path)], capture_output=True, text=True
+        [sys.executable, "-m", "bot.runtime.cli", "playbook", "check", str(path)],
+        capture_output=True,
+        text=True,
     )
     assert r.returncode == 0, r.stderr
     assert "ok — 6 phases" in r.stdout
@@ -104,9 +108,13 @@ def test_cli_check_warns_of_titles_longer_than_a_checklist_line(tmp_path: Path):
     path = tmp_path / "long.yaml"
     path.write_text(GOOD.replace("title: Do B", f"title: {long}"))
     r = subprocess.run(
-        [sys.executable, "-m", "bot.runtime.cli", "playbook", "check", str(path)], capture_output=True, text=True
+        [sys.executable, "-m", "bot.runtime.cli", "playbook", "check", str(path)],
+        capture_output=True,
+        text=True,
     )
     assert r.returncode == 0 and "ok — 2 phases" in r.stdout, "a warning, not an error"
     [warning] = r.stderr.strip().splitlines()
     line = GOOD.splitlines().index("        title: Do B") + 1
-    assert warning.startswith(f"{path}:{line}: warning: phases.1.items.0.title: the title is {len(long)} characters")
+    assert warning.startswith(
+        f"{path}:{line}: warning: phases.1.items.0.title: the title is {len(long)} characters"
+    )

@@ -38,7 +38,9 @@ def bolt_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def _authorize(**_: Any) -> AuthorizeResult:
-    return AuthorizeResult(enterprise_id=None, team_id="T1", bot_token="xoxb-test", bot_user_id="UB", bot_id="B1")
+    return AuthorizeResult(
+        enterprise_id=None, team_id="T1", bot_token="xoxb-test", bot_user_id="UB", bot_id="B1"
+    )
 
 
 def _app(cls: type[App] = GoliveApp) -> App:
@@ -67,7 +69,9 @@ def test_the_answer_comes_at_the_ack_without_polling(bolt_sleeps: list[int]) -> 
         release.clear()
         finished.clear()
         bolt_sleeps.clear()
-        t = threading.Thread(target=lambda app=app, cls=cls: results.__setitem__(cls.__name__, app.dispatch(_command())))
+        t = threading.Thread(
+            target=lambda app=app, cls=cls: results.__setitem__(cls.__name__, app.dispatch(_command()))
+        )
         t.start()
         time.sleep(0.05)
         release.set()

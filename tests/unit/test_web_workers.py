@@ -12,7 +12,9 @@ from bot.runtime.config import load_settings
 
 def settings(url: str, workers: int | None = None, deferred: bool = True):  # type: ignore[no-untyped-def]
     extra = {"GOLIVE_WEB_WORKERS": str(workers)} if workers is not None else {}
-    return load_settings(_env_file=None, DATABASE_URL=url, GOLIVE_DEFERRED_PROCESS=str(deferred).lower(), **extra)
+    return load_settings(
+        _env_file=None, DATABASE_URL=url, GOLIVE_DEFERRED_PROCESS=str(deferred).lower(), **extra
+    )
 
 
 @pytest.mark.parametrize(

@@ -35,8 +35,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("due_share", sa.Integer(), nullable=False, server_default="100"))
         batch.add_column(sa.Column("settled_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
     with op.batch_alter_table("engagement") as batch:
-        batch.add_column(sa.Column("health_level", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True))
-        batch.add_column(sa.Column("health_reason", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True))
+        batch.add_column(
+            sa.Column("health_level", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True)
+        )
+        batch.add_column(
+            sa.Column("health_reason", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True)
+        )
 
 
 def downgrade() -> None:
