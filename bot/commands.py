@@ -148,6 +148,13 @@ def build_commands(command: str = "/golive") -> CommandSet:
     )
     cs.add(
         CommandSpec(
+            "after",
+            "after <item> <items it waits for> · after <item> remove <item>|none",
+            "Make an item wait for others (its due date follows them); no items: say what it waits for.",
+        )
+    )
+    cs.add(
+        CommandSpec(
             "add",
             "add <phase number> <title> [owner=customer|vendor]",
             "Add a custom item to a phase.",

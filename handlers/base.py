@@ -178,6 +178,8 @@ class Request:
             return list(el.get("selected_users") or [])
         if kind in ("static_select", "radio_buttons"):
             return (el.get("selected_option") or {}).get("value")
+        if kind == "multi_static_select":
+            return [o.get("value") for o in el.get("selected_options") or []]
         if kind == "checkboxes":
             return [o.get("value") for o in el.get("selected_options") or []]
         return el.get("value")

@@ -25,7 +25,8 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from bot.engagement import checklist as cl
-from bot.engagement.lifecycle import local_today
+from bot.engagement import dependencies as deps
+from bot.engagement.lifecycle import local_today, phases_of
 from bot.engagement.phases import record_and_advance
 from bot.engagement.plan import describe_warnings
 from bot.errors import UserError
@@ -38,6 +39,7 @@ from bot.slack.modals import all_items_context
 from bot.slack.notes import in_checklist_thread, name_of, tell_about_change, tell_lead
 from bot.slack.nudges import LEAD_DM
 from bot.slack.presenters import item_row, names_for
+from bot.slack.publish import refresh_checklist
 from handlers.base import Request, actor_for, click_engagement, remember
 from handlers.checklist import Where, after_change, confirm_text, due_problem, due_warnings, record_tick
 from handlers.listening import listener
@@ -50,6 +52,8 @@ MENU = re.compile(r"^item_menu:(\d+)$")
 REOPEN = re.compile(r"^item_reopen:(\d+)$")
 DETAILS_DONE = re.compile(r"^item_done:(\d+)$")
 DETAILS_BLOCKED = re.compile(r"^item_blocked:(\d+)$")
+DETAILS_AFTER = re.compile(r"^item_after:(\d+)$")
+MAX_CHOICES = 100  # Block Kit: a select's options, over all its groups
 VERBS = ("assign", "due", "na", "details", "reopen", "done", "blocked")
 ASK_MOVE, ASK_KEEP, SUGGEST_ADD = "ask_move", "ask_keep", "suggest_add"
 ANSWERED = {"moved": "moved", "kept": "kept", "added": "added"}  # a lead's DM key ends with one
@@ -90,14 +94,22 @@ def _form_for(verb: str, item: Item, actor: Actor) -> tuple[str, str | None]:
 def item_view(
     s: Services, engagement: Engagement, phase: EngagementPhase, item: Item, actor: Actor, **ctx: Any
 ) -> dict[str, Any]:
-    """An item's form (`mode`: assign, due, na, ask_due, ask_na) or its Details, for this person.
-    Details offers what they may do to it: Mark done and Blocked…"""
+    """An item's form (`mode`: assign, due, na, ask_due, ask_na, after) or its Details, for this
+    person. Details offers what they may do to it: Mark done, Blocked… and, for the team, Waits
+    for… (the `after` form: which items it waits for)."""
     with s.db.read() as session:
         today = local_today(s.clock.now(), engagement.timezone)
-        row = item_row(phase, item, names_for(session, engagement.id), today, engagement.timezone)  # type: ignore[arg-type]
+        prereqs = deps.prerequisites_of(session, item.id)  # type: ignore[arg-type]
+        waiting = [ref for ref, p in prereqs if p.status == cl.OPEN]
+        row = item_row(phase, item, names_for(session, engagement.id), today, engagement.timezone, waiting)  # type: ignore[arg-type]
         lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
+        choices = (
+            _after_choices(session, engagement, phase, item, prereqs) if ctx.get("mode") == "after" else []
+        )
     active = engagement.status == "active" and actor.has_side
     is_open = item.status == cl.OPEN
+    ctx.setdefault("after", [{"ref": ref, "title": p.title, "status": p.status} for ref, p in prereqs])
+    ctx.setdefault("chosen", [str(p.id) for _ref, p in prereqs])
     return s.renderer.view(
         "item_modal.json.j2",
         it=row,
@@ -105,6 +117,8 @@ def item_view(
         due=item.due_on.isoformat() if item.due_on else None,
         can_tick=active and is_open and may_act(actor, item),
         can_block=active and is_open and not item.blocked_reason and may_act(actor, item),
+        can_plan=active and is_open and actor.is_vendor,
+        choices=choices,
         meta={"channel": engagement.channel_id, "item": item.id},
         **{"note": None} | ctx,
     )
@@ -185,6 +199,146 @@ def on_details_blocked(req: Request) -> None:
     """Blocked… in an item's Details: the blocked form, on top of Details."""
     req.ack()
     open_blocked_form(req, req.action_number())
+
+
+# -- what an item waits for -------------------------------------------------------------------
+def _after_choices(
+    session: Any,
+    engagement: Engagement,
+    phase: EngagementPhase,
+    item: Item,
+    prereqs: list[tuple[str, Item]],
+) -> list[dict[str, Any]]:
+    """The items the `after` form offers, by phase, this phase's first then the ones before: the
+    open items (and those it already waits for, wherever they are), never the item itself nor
+    later phases' other items (Block Kit holds 100 options)."""
+    current = {p.id for _ref, p in prereqs}
+    top = max([phase.number] + [int(ref.split(".")[0]) for ref, _p in prereqs])
+    groups = []
+    room = MAX_CHOICES
+    for number in range(top, 0, -1):
+        rows = session.exec(
+            select(Item)
+            .join(EngagementPhase, col(EngagementPhase.id) == Item.phase_id)
+            .where(EngagementPhase.engagement_id == engagement.id, EngagementPhase.number == number)
+            .order_by(Item.number)
+        ).all()
+        named = session.exec(
+            select(EngagementPhase).where(
+                EngagementPhase.engagement_id == engagement.id, EngagementPhase.number == number
+            )
+        ).first()
+        options = [
+            {"value": str(i.id), "text": f"{number}.{i.number} {i.title}"}
+            for i in rows
+            if i.id in current or (i.id != item.id and i.status == cl.OPEN and number <= phase.number)
+        ][:room]
+        room -= len(options)
+        if options:
+            groups.append({"label": f"{number}. {named.name if named else ''}", "options": options})
+        if room <= 0:
+            break
+    return groups
+
+
+def on_details_after(req: Request) -> None:
+    """Waits for… in an item's Details (the team only): Details turns into the `after` form."""
+    req.ack()
+    s = req.services
+    with s.db.read() as session:
+        engagement = click_engagement(req, session)
+        phase, item = cl.item_by_id(session, engagement, req.action_number())
+        actor = actor_for(req, session, engagement, acting=False)
+    if not actor.is_vendor:
+        note = ":lock: The implementation team plans what waits for what."
+        view = item_view(s, engagement, phase, item, actor, mode="details", note=note)
+    else:
+        view = item_view(s, engagement, phase, item, actor, mode="after")
+    s.slack.update_view(str(req.view.get("id") or ""), view)
+
+
+def _after_wanted(req: Request, session: Any, engagement: Engagement) -> list[Item]:
+    wanted = []
+    for raw in req.field("after") or []:
+        _phase, found = cl.item_by_id(session, engagement, parse_id(raw))
+        wanted.append(found)
+    return wanted
+
+
+def on_after_submit(req: Request) -> None:
+    """The `after` form: the item waits for exactly the items chosen. A circle is refused under the
+    field, with the form still open; the change, the due dates that follow it and the refreshed
+    checklists come after the ack, with a private confirmation."""
+    s = req.services
+    item_id = parse_id(req.metadata.get("item"))
+    now = s.clock.now()
+    try:
+        with s.db.read() as session:  # the checks, without writing
+            engagement = click_engagement(req, session)
+            _phase, item = cl.item_by_id(session, engagement, item_id)
+            actor = actor_for(req, session, engagement)
+            deps.check_prerequisites(
+                session, engagement, actor, item, _after_wanted(req, session, engagement)
+            )
+    except UserError as exc:
+        req.ack(response_action="errors", errors={"after": exc.message})
+        return
+    req.ack()
+    with s.db.session() as session:
+        engagement = click_engagement(req, session)
+        phase, item = cl.item_by_id(session, engagement, item_id)
+        actor = actor_for(req, session, engagement)
+        added, removed = deps.set_prerequisites(
+            session, engagement, actor, item, _after_wanted(req, session, engagement), now
+        )
+        text = after_confirmation(session, phase, item, added, removed)
+        engagement_id, channel = engagement.id, engagement.channel_id
+        numbers = [p.number for p in phases_of(session, engagement.id) if p.number >= phase.number]  # type: ignore[arg-type]
+    if added or removed:
+        for number in numbers:  # later items may follow its new date
+            refresh_checklist(s, engagement_id, number, channel=channel)  # type: ignore[arg-type]
+    req.reply(s.notice(text))
+
+
+def _state(item: Item) -> str:
+    return {cl.OPEN: "open", cl.DONE: "done"}.get(item.status, "not applicable")
+
+
+def waits_for_text(session: Any, phase: EngagementPhase, item: Item, command: str) -> str:
+    """What an item waits for, and how to change it (`/golive after 2.3`)."""
+    ref = f"{phase.number}.{item.number}"
+    now_waits = deps.prerequisites_of(session, item.id)  # type: ignore[arg-type]
+    if not now_waits:
+        return (
+            f"{ref} {item.title} waits for nothing. Make it wait with `{command} after {ref} <items>`, "
+            f"e.g. `{command} after {ref} 1.5`."
+        )
+    listed = ", ".join(f"{r} ({_state(p)})" for r, p in now_waits)
+    return (
+        f"{ref} {item.title} waits for {listed}. Change it with `{command} after {ref} <more items>`, "
+        f"`{command} after {ref} remove <item>` or `{command} after {ref} none`."
+    )
+
+
+def after_confirmation(
+    session: Any, phase: EngagementPhase, item: Item, added: list[Item], removed: list[Item]
+) -> str:
+    """What a change of an item's prerequisites did, in a line or two: what it waits for now and
+    its due date (which follows them)."""
+    ref = f"{phase.number}.{item.number}"
+    now_waits = deps.prerequisites_of(session, item.id)  # type: ignore[arg-type]
+    if not added and not removed:
+        head = f"{ref} already waits for exactly that; nothing changed."
+    elif now_waits:
+        listed = ", ".join(f"{r} ({_state(p)})" for r, p in now_waits)
+        head = f"{ref} {item.title} now waits for {listed}."
+    else:
+        head = f"{ref} {item.title} now waits for nothing."
+    session.refresh(item)
+    if item.due_on is None:
+        return head
+    how = "set by hand, so it stays" if item.due_set_by_hand else "following what it waits for"
+    return f"{head} It is due {item.due_on.strftime('%a %-d %b')} ({how})."
 
 
 def _form_errors(req: Request, mode: str, today: date) -> dict[str, str]:
@@ -779,6 +933,8 @@ def register(app: App, services: Services) -> None:
     app.action(ASK_KEEP)(listener(services, on_ask_answer))
     app.action(DETAILS_DONE)(listener(services, on_details_done))
     app.action(DETAILS_BLOCKED)(listener(services, on_details_blocked))
+    app.action(DETAILS_AFTER)(listener(services, on_details_after))
+    app.view("item_after")(listener(services, on_after_submit))
     for mode in ("assign", "due", "na", "ask_due", "ask_na"):
         app.view(f"item_{mode}")(listener(services, _submitter(mode)))
 

@@ -41,6 +41,7 @@ ROUTES: dict[str, SubHandler] = {
     "assign": item_commands.cmd_assign,
     "due": item_commands.cmd_due,
     "na": item_commands.cmd_na,
+    "after": item_commands.cmd_after,
     "add": checklist.cmd_add,
     "plan": plan.cmd_plan,
     "timeline": timeline.cmd_timeline,

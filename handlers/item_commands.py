@@ -1,4 +1,4 @@
-"""The item commands: `done 2.1 2.2`, `undo`, `assign`, `due`, `na`.
+"""The item commands: `done 2.1 2.2`, `undo`, `assign`, `due`, `na`, `after`.
 
 Each is acked once its text parses. The reads, the checks, the write and the answer (the
 confirmation, or what is wrong) come after the ack, on the after-the-ack workers as a tick's do
@@ -15,9 +15,10 @@ from sqlmodel import Session
 
 from bot.commands import ParsedCommand
 from bot.engagement import checklist as cl
+from bot.engagement import dependencies as deps
 from bot.engagement import item_writes
 from bot.engagement import request_reads as reads
-from bot.engagement.lifecycle import local_today
+from bot.engagement.lifecycle import local_today, phases_of
 from bot.engagement.phases import advance_after
 from bot.engagement.plan import describe_warnings
 from bot.errors import UserError
@@ -31,6 +32,7 @@ from bot.slacktext import plain_text, user_id_from_token
 from bot.values import ValueProblem, parse_date
 from handlers.base import Request, actor_for, remember
 from handlers.checklist import announce, confirm_text, due_problem, due_warnings
+from handlers.checklist_menu import after_confirmation, waits_for_text
 from handlers.engagement import require_engagement
 from handlers.listening import after_ack
 from storage.models import Engagement, EngagementPhase, Item
@@ -288,3 +290,74 @@ def cmd_na(req: Request, cmd: ParsedCommand) -> None:
     if not reason:
         raise cmd.fail("Say why the item does not apply, e.g. `na 3.5 no tax software in scope`.")
     _apply(req, cmd, refs, lambda se, p, i, a, now: cl.mark_na(se, p, i, a, reason, now))
+
+
+_CLEAR = ("none", "nothing")
+_REMOVE = ("remove", "not", "drop")
+
+
+def cmd_after(req: Request, cmd: ParsedCommand) -> None:
+    """`after 2.3 1.5 2.1`: 2.3 waits for 1.5 and 2.1 (besides what it waited for); `after 2.3
+    remove 1.5`, `after 2.3 none`; `after 2.3` says what it waits for. The team's: the due dates
+    follow, and the checklists from the item's phase on are refreshed."""
+    usage = (
+        f"Say what the item waits for, e.g. `{req.services.command} after 2.3 1.5 2.1`; "
+        f"`after 2.3 remove 1.5` or `after 2.3 none` to stop it waiting."
+    )
+    refs, rest = _refs(cmd, "items")
+    item_ref, others = refs[0], refs[1:]
+    mode = "add" if others else "show"
+    if rest:
+        word = rest[0].lower()
+        if word in _CLEAR and len(rest) == 1 and not others:
+            mode = "clear"
+        elif word in _REMOVE and not others and len(rest) > 1:
+            mode = "remove"
+            others = []
+            for token in rest[1:]:
+                for part in (p for p in token.split(",") if p):
+                    if not _REF_WORD.match(part):
+                        raise cmd.fail(f"`{plain_text(part)[:20]}` is not an item reference. {usage}")
+                    others.append(parse_ref(part))
+        else:
+            raise cmd.fail(f"`{plain_text(rest[0])[:20]}` is not an item reference. {usage}")
+    after_ack(req, lambda r: _after_work(r, item_ref, others, mode))
+
+
+def _after_work(
+    req: Request, item_ref: tuple[int, int], others: list[tuple[int, int]], mode: str
+) -> Callable[[], None]:
+    s = req.services
+    now = s.clock.now()
+    with s.db.session() as session:
+        engagement = require_engagement(req, session=session)
+        phase, item = cl.find_item(session, engagement, *item_ref)
+        named = [cl.find_item(session, engagement, p, i)[1] for p, i in others]
+        current = [p for _ref, p in deps.prerequisites_of(session, item.id)]  # type: ignore[arg-type]
+        if mode == "show":
+            text = waits_for_text(session, phase, item, s.command)
+            return lambda: req.reply(s.notice(text))
+        if mode == "add":
+            wanted = current + [i for i in named if i.id not in {c.id for c in current}]
+        elif mode == "remove":
+            missing = [f"{p}.{i}" for (p, i), it in zip(others, named, strict=True) if it not in current]
+            if missing:
+                raise UserError(
+                    f"{phase.number}.{item.number} does not wait for {', '.join(missing)}; nothing was changed."
+                )
+            wanted = [c for c in current if c.id not in {i.id for i in named}]
+        else:
+            wanted = []
+        actor = actor_for(req, session, engagement)
+        added, removed = deps.set_prerequisites(session, engagement, actor, item, wanted, now)
+        text = after_confirmation(session, phase, item, added, removed)
+        engagement_id, channel = engagement.id, engagement.channel_id
+        numbers = [p.number for p in phases_of(session, engagement_id) if p.number >= phase.number]  # type: ignore[arg-type]
+
+    def answer() -> None:
+        req.reply(s.notice(text))
+        if added or removed:
+            for number in numbers:  # later items may follow its new date
+                refresh_checklist(s, engagement_id, number, channel=channel)  # type: ignore[arg-type]
+
+    return answer

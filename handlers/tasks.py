@@ -20,6 +20,7 @@ from typing import Any
 from slack_bolt import App
 
 from bot.engagement import signoffs as so
+from bot.engagement.dependencies import waiting_refs
 from bot.engagement.tasks import tasks_for
 from bot.errors import UserError
 from bot.people.members import lead_of
@@ -78,7 +79,15 @@ def tasks_view(
         for waiting in tasks.signoffs + tasks.with_customer:
             certified = so.gate_items(session, waiting.gate)
             gate_items[waiting.gate.id or 0] = (so.open_count(certified), len(certified))
-        ctx = tasks_context(engagement, actor, tasks, viewer_tz=tz, now=s.clock.now(), gate_items=gate_items)
+        ctx = tasks_context(
+            engagement,
+            actor,
+            tasks,
+            viewer_tz=tz,
+            now=s.clock.now(),
+            gate_items=gate_items,
+            waiting=waiting_refs(session, engagement.id),  # type: ignore[arg-type]
+        )
         lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
         explanation = (
             "" if actor.has_side else _explain(s, engagement, actor, lead.display_name if lead else None)

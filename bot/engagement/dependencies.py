@@ -81,6 +81,74 @@ def waiting_on(session: Session, engagement_id: int) -> dict[int, list[Item]]:
     return {k: v for k, v in out.items() if v}
 
 
+def waiting_refs(session: Session, engagement_id: int) -> dict[int, list[str]]:
+    """item id → the references ("2.1") of its prerequisites still open, in order, in one
+    statement: what the checklist, Details and My tasks show as "waiting on 2.1"."""
+    rows = session.exec(
+        select(ItemDependency.item_id, EngagementPhase.number, Item.number)
+        .join(Item, col(Item.id) == ItemDependency.requires_id)
+        .join(EngagementPhase, col(EngagementPhase.id) == Item.phase_id)
+        .where(ItemDependency.engagement_id == engagement_id, Item.status == "open")
+        .order_by(EngagementPhase.number, Item.number)
+    ).all()
+    out: dict[int, list[str]] = defaultdict(list)
+    for item_id, phase_number, item_number in rows:
+        out[item_id].append(f"{phase_number}.{item_number}")
+    return dict(out)
+
+
+def prerequisites_of(session: Session, item_id: int) -> list[tuple[str, Item]]:
+    """The items `item_id` waits for, open or not, with their references, in checklist order."""
+    rows = session.exec(
+        select(EngagementPhase.number, Item)
+        .join(ItemDependency, col(ItemDependency.requires_id) == Item.id)
+        .join(EngagementPhase, col(EngagementPhase.id) == Item.phase_id)
+        .where(ItemDependency.item_id == item_id)
+        .order_by(EngagementPhase.number, Item.number)
+    ).all()
+    return [(f"{number}.{item.number}", item) for number, item in rows]
+
+
+def check_prerequisites(
+    session: Session, engagement: Engagement, actor: Actor, item: Item, wanted: list[Item]
+) -> tuple[list[Item], list[Item]]:
+    """What making `item` wait for exactly `wanted` would change: (added, removed), without
+    writing. Refused when the actor is not on the team, or for the item itself or a circle."""
+    if not actor.is_vendor:
+        raise Refused("Only the implementation team changes what waits for what.")
+    current = {i.id: i for _ref, i in prerequisites_of(session, item.id)}  # type: ignore[arg-type]
+    wanted_ids = {i.id for i in wanted}
+    added = [i for i in wanted if i.id not in current]
+    removed = [i for i in current.values() if i.id not in wanted_ids]
+    deps = prerequisites(session, engagement.id)  # type: ignore[arg-type]
+    deps[item.id] = [i for i in deps.get(item.id, []) if i in wanted_ids]  # type: ignore[index]
+    for requires in added:
+        if requires.id == item.id:
+            raise UserError("An item cannot wait for itself.")
+        if _reaches(deps, requires.id, item.id):  # type: ignore[arg-type]
+            raise UserError(
+                f"{requires.title[:60]} already waits (perhaps through others) for this item: "
+                "they would wait for each other; nothing was changed."
+            )
+        deps[item.id].append(requires.id)  # type: ignore[index, arg-type]
+    return added, removed
+
+
+def set_prerequisites(
+    session: Session, engagement: Engagement, actor: Actor, item: Item, wanted: list[Item], now: datetime
+) -> tuple[list[Item], list[Item]]:
+    """Make `item` wait for exactly `wanted`: (added, removed). All or nothing: a circle (or the
+    item itself) refuses the whole change. The due dates follow (`schedule`)."""
+    added, removed = check_prerequisites(session, engagement, actor, item, wanted)
+    for requires in removed:
+        remove_dependency(session, engagement, actor, item, requires, now, reschedule=False)
+    for requires in added:
+        add_dependency(session, engagement, actor, item, requires, now, reschedule=False)
+    if added or removed:
+        schedule(session, engagement, now)
+    return added, removed
+
+
 def _position(calendar: BusinessCalendar, start: date, end: date, share: int) -> date:
     """The business day at `share` percent of [start, end] (100: end), never the phase's first
     day (nobody is due the day the work is given)."""
@@ -177,7 +245,14 @@ def _reaches(deps: dict[int, list[int]], start: int, target: int) -> bool:
 
 
 def add_dependency(
-    session: Session, engagement: Engagement, actor: Actor, item: Item, requires: Item, now: datetime
+    session: Session,
+    engagement: Engagement,
+    actor: Actor,
+    item: Item,
+    requires: Item,
+    now: datetime,
+    *,
+    reschedule: bool = True,
 ) -> bool:
     """`item` waits for `requires`; False when it already did. Refused for a circle."""
     if not actor.is_vendor:
@@ -202,12 +277,20 @@ def add_dependency(
         {"item": item.id, "after": requires.id},
         now=now,
     )
-    schedule(session, engagement, now)
+    if reschedule:
+        schedule(session, engagement, now)
     return True
 
 
 def remove_dependency(
-    session: Session, engagement: Engagement, actor: Actor, item: Item, requires: Item, now: datetime
+    session: Session,
+    engagement: Engagement,
+    actor: Actor,
+    item: Item,
+    requires: Item,
+    now: datetime,
+    *,
+    reschedule: bool = True,
 ) -> bool:
     if not actor.is_vendor:
         raise Refused("Only the implementation team changes what waits for what.")
@@ -229,7 +312,8 @@ def remove_dependency(
         {"item": item.id, "after": requires.id},
         now=now,
     )
-    schedule(session, engagement, now)
+    if reschedule:
+        schedule(session, engagement, now)
     return True
 
 

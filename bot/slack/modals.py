@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlmodel import Session
 
 from bot.engagement.checklist import DONE, NA, OPEN, items_of
+from bot.engagement.dependencies import waiting_refs
 from bot.engagement.lifecycle import local_today
 from bot.engagement.tasks import Task, Tasks, WaitingSignoff
 from bot.people.sides import CUSTOMER, VENDOR, Actor
@@ -44,9 +45,12 @@ def _when(at: datetime, tz: ZoneInfo) -> str:
 
 
 # -- My tasks ------------------------------------------------------------------------------------
-def _task_row(engagement: Engagement, task: Task, tz: ZoneInfo, today: date, actor: Actor) -> dict[str, Any]:
+def _task_row(
+    engagement: Engagement, task: Task, tz: ZoneInfo, today: date, actor: Actor, waiting: list[str] | None
+) -> dict[str, Any]:
     item = task.item
     return {
+        "waiting": waiting or [],  # the open items it waits for
         # Done, Blocked… and Snooze, with the checklist's rules: customers act on their side's
         # items, the implementation team on any.
         "can_act": engagement.status == "active"
@@ -91,10 +95,13 @@ def tasks_context(
     viewer_tz: str | None,
     now: datetime,
     gate_items: dict[int, tuple[int, int]] | None = None,
+    waiting: dict[int, list[str]] | None = None,
 ) -> dict[str, Any]:
     """The My tasks modal's context. `viewer_tz`: the person's time zone (users.info), or None
     when it is not known yet (then the customer's clock is shown, and said so). `gate_items`: of
-    each waiting sign-off's gate, (open, total) of the items it certifies."""
+    each waiting sign-off's gate, (open, total) of the items it certifies. `waiting`: item id → the
+    open items it waits for."""
+    after = waiting or {}
     items = gate_items or {}
     own = zone(viewer_tz)
     tz = own or ZoneInfo(engagement.timezone)
@@ -106,9 +113,15 @@ def tasks_context(
     # buttons (Done, Blocked…, Snooze).
     budget = MAX_VIEW_BLOCKS - 17 - 2 * len(signoffs) - len(with_customer)
     rows = max(budget // TASK_BLOCKS, 0)
-    assigned = [_task_row(engagement, t, tz, today, actor) for t in tasks.assigned[:rows]]
+    assigned = [
+        _task_row(engagement, t, tz, today, actor, after.get(t.item.id))  # type: ignore[arg-type]
+        for t in tasks.assigned[:rows]
+    ]
     rows -= len(assigned)
-    unassigned = [_task_row(engagement, t, tz, today, actor) for t in tasks.unassigned[: max(rows, 0)]]
+    unassigned = [
+        _task_row(engagement, t, tz, today, actor, after.get(t.item.id))  # type: ignore[arg-type]
+        for t in tasks.unassigned[: max(rows, 0)]
+    ]
     work_end = deadline(engagement, today)
     return {
         "customer_name": engagement.customer_name,
@@ -143,6 +156,7 @@ def all_items_context(
     names = names_for(session, engagement.id)  # type: ignore[arg-type]
     today = local_today(now, engagement.timezone)
     active = engagement.status == "active"
+    waiting = waiting_refs(session, engagement.id)  # type: ignore[arg-type]
     order = (VENDOR, CUSTOMER) if actor.side == VENDOR else SIDES
     # Fixed blocks: the intro, two headings, two "and N more" lines, the hint.
     budget = MAX_VIEW_BLOCKS - 6
@@ -153,7 +167,7 @@ def all_items_context(
             continue
         rows = []
         for item in mine[: max(budget, 0)]:
-            row = item_row(phase, item, names, today, engagement.timezone)
+            row = item_row(phase, item, names, today, engagement.timezone, waiting.get(item.id))  # type: ignore[arg-type]
             may_tick = actor.is_vendor or (actor.is_customer and item.owner_side == CUSTOMER)
             row["can_tick"] = active and may_tick and item.status in (OPEN, DONE)
             row["can_reopen"] = active and actor.is_vendor and item.status == NA

@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from bot.engagement.checklist import DONE, NA, all_items, items_of
-from bot.engagement.dependencies import prerequisites
+from bot.engagement.dependencies import prerequisites, waiting_refs
 from bot.engagement.forecast import Forecast, local_date
 from bot.engagement.health import Health
 from bot.engagement.lifecycle import local_today, phases_of, planned_golive
@@ -267,8 +267,16 @@ def wrap_title(title: str, note: str) -> tuple[str, str, bool]:
     return title, note, True
 
 
-def item_note(phase: EngagementPhase, item: Item, names: dict[str, str], today: date) -> str:
-    """An open item's facts for its checklist line: reference, owner, due date, and what stops it."""
+def item_note(
+    phase: EngagementPhase,
+    item: Item,
+    names: dict[str, str],
+    today: date,
+    waiting: list[str] | None = None,
+) -> str:
+    """An open item's facts for its checklist line: reference, due date, the open items it waits
+    for (`waiting`: their references; ahead of the owner, so a cut line keeps it), owner, and
+    what stops it."""
     ref = f"{phase.number}.{item.number}"
     who = names.get(item.assignee_id, "assigned") if item.assignee_id else "unassigned"
     parts = [ref]
@@ -278,6 +286,8 @@ def item_note(phase: EngagementPhase, item: Item, names: dict[str, str], today: 
         parts.append(f"due {_fmt_day(item.due_on)}")
     else:
         parts.append("no due date")
+    if waiting:
+        parts.append("⏳ waiting on " + ", ".join(waiting[:3]) + ("…" if len(waiting) > 3 else ""))
     parts.append(who)
     if item.blocked_reason:
         parts.append("⛔ blocked")
@@ -287,10 +297,15 @@ def item_note(phase: EngagementPhase, item: Item, names: dict[str, str], today: 
 
 
 def item_row(
-    phase: EngagementPhase, item: Item, names: dict[str, str], today: date, tz: str | None = None
+    phase: EngagementPhase,
+    item: Item,
+    names: dict[str, str],
+    today: date,
+    tz: str | None = None,
+    waiting: list[str] | None = None,
 ) -> dict[str, Any]:
     """An item as the checklist, Show all and Details show it; `tz` is the engagement's time zone
-    (the day an item was done is its local day there)."""
+    (the day an item was done is its local day there); `waiting`: the open items it waits for."""
     overdue = item.status == "open" and item.due_on is not None and item.due_on < today
     if item.status == DONE:
         by = names.get(item.done_by or "", "someone")
@@ -301,7 +316,7 @@ def item_row(
     elif item.status == NA:
         note = f"{phase.number}.{item.number} · not applicable: {item.na_reason or ''}"
     else:
-        note = item_note(phase, item, names, today)
+        note = item_note(phase, item, names, today, waiting)
     label, description, long = wrap_title(item.title, note)
     return {
         "id": item.id,
@@ -323,6 +338,7 @@ def item_row(
         "assignee": item.assignee_id,
         "blocked": item.blocked_reason,
         "snoozed_until": item.snoozed_until if item.snoozed_until and item.snoozed_until > today else None,
+        "waiting": waiting or [],
     }
 
 
@@ -348,8 +364,13 @@ def checklist_context(
     items = items_of(session, phase.id)  # type: ignore[arg-type]
     names = names_for(session, engagement.id)  # type: ignore[arg-type]
     today = local_today(now, engagement.timezone)
+    waiting = waiting_refs(session, engagement.id)  # type: ignore[arg-type]
     rows = sorted(
-        (item_row(phase, i, names, today, engagement.timezone) for i in items if i.status == "open"),
+        (
+            item_row(phase, i, names, today, engagement.timezone, waiting.get(i.id))  # type: ignore[arg-type]
+            for i in items
+            if i.status == "open"
+        ),
         key=_open_order,
     )
     position: dict[str, int] = {}

@@ -225,16 +225,18 @@ def test_walk_through_from_start_to_sign_off_and_nudge(page: Page, sandbox_serve
     assert not [b for b in newest["blocks"] if b.get("block_id", "").startswith("item:5:")]
     assert "1 of 6 done" in newest["text"], "the bot's message should count 1.5 done"
 
-    # A vendor item is not theirs to tick: the bot says why, only to them, and the box goes back.
-    tick(page, "1.1")
-    expect(checklist_item(page, "1.1")).not_to_be_checked()
-    refusal = message(page, "Only visible to you")
-    expect(refusal).to_contain_text("implementation team's item")
+    # A vendor item is not theirs to tick: it is a locked line with no box to click.
+    expect(checklist_item(page, "1.1")).to_have_count(0)
+    expect(message(page, "— checklist")).to_contain_text("🔒 Understand pricing complexity and needs")
 
     # 4. The consultant names the customer's approver and requests a sign-off.
     switch_to(page, CONSULTANT)
     send_command(page, "/golive role @Ada Approver approver")
     send_command(page, "/golive signoff solution_design")
+    # Its items are still open: a form says so before anything is posted, and they request anyway.
+    form = page.locator("dialog.modal")
+    expect(form).to_contain_text("still open")
+    click_button(form, "Request anyway")
     request = message(page, "Sign-off requested: Solution design sign-off")
     expect(request).to_contain_text("Who may approve: Ada Approver")  # named; a thread note pings her
     expect(request.get_by_role("button", name="Approve", exact=True)).to_be_visible()
@@ -247,9 +249,13 @@ def test_walk_through_from_start_to_sign_off_and_nudge(page: Page, sandbox_serve
         message(page, "Sign-off requested: Solution design").get_by_role("button", name="Approve")
     ).to_be_visible()
 
-    # 6. The approver approves: the request is updated in place with the decision.
+    # 6. The approver approves, told in a form what is still open: the request is updated in
+    # place with the decision.
     switch_to(page, APPROVER)
     click_button(message(page, "Sign-off requested: Solution design sign-off"), "Approve")
+    approve = page.locator("dialog.modal")
+    expect(approve).to_contain_text("of its items are still open")
+    click_button(approve, "Approve")
     decided = message(page, "Approved: Solution design sign-off")
     expect(decided).to_contain_text("Approved by @Ada Approver (Ada Approver, Acme Corp)")
     expect(decided).to_contain_text("(edited)")
@@ -280,6 +286,7 @@ def test_a_customer_walks_through_my_tasks(page: Page, sandbox_server: SandboxSe
     send_command(page, "/golive role @cody contributor")
     send_command(page, "/golive assign 1.5 @cody")
     send_command(page, "/golive signoff solution_design")
+    click_button(page.locator("dialog.modal"), "Request anyway")  # its items are still open
 
     # Ada, the customer's approver, opens My tasks on the welcome.
     switch_to(page, APPROVER)
@@ -289,7 +296,7 @@ def test_a_customer_walks_through_my_tasks(page: Page, sandbox_server: SandboxSe
     expect(tasks).to_contain_text("Times are in your time zone (Europe/Berlin)")
     expect(tasks).to_contain_text("Acme Corp's items nobody has taken yet · 1")
     expect(tasks).to_contain_text("1.6 Name your approvers and executive sponsor for sign-offs")
-    expect(tasks).to_contain_text("due Fri 4 Dec, 17:00")
+    expect(tasks).to_contain_text(re.compile(r"due \w{3} \d{1,2} Dec, 17:00"))  # her working day's end
     expect(tasks).not_to_contain_text("1.1")  # the implementation team's items are theirs
     expect(tasks.get_by_role("button", name="Open the request", exact=True)).to_be_visible()
     save_modal_screenshot(page, MY_TASKS_ARTIFACT)
@@ -538,3 +545,65 @@ def test_a_thread_opens_in_the_side_pane_and_stays_open_where_it_was_after_a_cli
     page.goto(f"/#m-{replies[-1]['ts']}")
     expect(page).to_have_url(re.compile(rf"\?thread={re.escape(checklist['ts'])}#m-"))
     expect(page.locator(f"aside.thread-pane [id='m-{replies[-1]['ts']}']")).to_be_in_viewport()
+
+
+GOLIVE_ARTIFACT = REPO / "test-artifacts" / "golive.png"
+
+
+def test_the_lead_confirms_the_go_live_cutover_and_the_channel_celebrates(
+    page: Page, sandbox_server: SandboxServer
+) -> None:
+    """Go-live is an event, not a checkbox: once every phase is signed off and the dry run passed,
+    the cutover message in the final request's thread asks the lead to confirm; a form says what
+    it means, and the channel gets the celebration."""
+    from sqlmodel import select
+
+    from storage.models import EngagementPhase, Gate, Item, SignoffRequest
+    from tests.e2e.helpers import approve_request, at, mention, posts, request_signoff
+
+    h = sandbox_server.sandbox.h
+    h.lift_rate_limits()  # weeks of work in seconds
+    switch_to(page, CONSULTANT)
+    send_command(page, "/golive start Acme Corp size=small")
+    # The weeks of work go through the bot as its users' requests would (not clicks: seconds, not
+    # minutes); the cutover itself is clicked in the browser.
+    h.command(f"role {mention(APPROVER)} approver", user=CONSULTANT)
+    h.command("dryrun 2026-12-16 10:00", user=CONSULTANT)
+    with h.services.db.read() as s:
+        phases = s.exec(select(EngagementPhase).order_by(EngagementPhase.number)).all()
+        gates = {p.number: [g.key for g in s.exec(select(Gate).where(Gate.phase_id == p.id))] for p in phases}
+        counts = {p.number: len(s.exec(select(Item).where(Item.phase_id == p.id)).all()) for p in phases}
+    for number in sorted(counts):
+        h.command("done " + " ".join(f"{number}.{n}" for n in range(1, counts[number] + 1)), user=CONSULTANT)
+        for key in gates[number]:
+            if key == "final_golive":
+                at(h, "2026-12-16T10:00:00+01:00")
+                h.run_sweep()
+                h.idle()
+                [announcement] = [m for m in posts(h) if "Go-live dry run scheduled" in m["text"]]
+                h.driver.click(CHANNEL, announcement["ts"], "dryrun_passed", user=APPROVER.user_id)
+                h.idle()
+            request_signoff(h, key, user=CONSULTANT)
+            with h.services.db.read() as s:
+                req = s.exec(select(SignoffRequest).order_by(SignoffRequest.id.desc())).first()
+            approve_request(h, req.ts, req.id, APPROVER)
+    assert not [m for m in posts(h) if "is live!" in m["text"]], "approvals alone do not make it live"
+
+    page.reload()
+    pane = open_thread(page, "Final go-live approval")
+    cutover = pane.locator("article.msg", has_text="Final approval recorded").last
+    expect(cutover).to_be_visible()
+    click_button(cutover, "Confirm go-live")
+    form = page.locator("dialog.modal")
+    expect(form.get_by_role("heading", name="Confirm go-live")).to_be_visible()
+    click_button(form, "Go live")
+    live = message(page, "is live!")
+    expect(live).to_contain_text("Acme Corp is live!")
+    expect(live).to_contain_text("went live on Wed 16 Dec 2026")
+    assert [m for m in posts(h) if m["text"].startswith("Acme Corp is live!")], "the bot posted it"
+
+    GOLIVE_ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
+    live.scroll_into_view_if_needed()
+    page.mouse.move(0, 0)
+    page.screenshot(path=str(GOLIVE_ARTIFACT))
+    assert GOLIVE_ARTIFACT.stat().st_size > 20_000
