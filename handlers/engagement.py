@@ -29,7 +29,7 @@ from bot.errors import UserError
 from bot.people.organisations import connected_teams
 from bot.services import Services
 from bot.slack.gateway import SlackCallFailed
-from bot.slack.presenters import overview
+from bot.slack.presenters import local_day, overview
 from bot.slack.publish import post_checklist, welcome_message
 from bot.values import (
     ValueProblem,
@@ -72,7 +72,8 @@ def finished_message(s: Services, latest: Engagement | None) -> str:
             f"No engagement runs in this channel yet. A consultant starts one with "
             f"`{s.command} start <customer name>`."
         )
-    since = f" on {latest.updated_at:%-d %b %Y}" if latest.updated_at else ""
+    # The day on the customer's clock, as every other date the bot shows.
+    since = f" on {local_day(latest.updated_at, latest.timezone):%a %-d %b %Y}" if latest.updated_at else ""
     if latest.status == "live":
         what = f"The {latest.customer_name} implementation is live (it went live{since}), so there is nothing left to change."
     else:

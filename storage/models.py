@@ -239,7 +239,7 @@ class Item(SQLModel, table=True):
 
 class ItemDependency(SQLModel, table=True):
     """An item that waits for another (its prerequisite) to be done: from the playbook's `after:`,
-    the item's menu or `/golive after`. While the prerequisite is open the item says so, its
+    Waits for… in the item's Details or `/golive after`. While the prerequisite is open the item says so, its
     reminders go to the prerequisite's owner, and its due date follows the prerequisite's."""
 
     __tablename__ = "item_dependency"

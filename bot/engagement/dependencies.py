@@ -2,7 +2,7 @@
 run or a gate settles.
 
 - An item may wait for prerequisites (`ItemDependency`): from the playbook's `after:`, the item's
-  menu or `/golive after`. While one is open the item is "waiting on 2.1", and its reminders go
+  Details (Waits for…) or `/golive after`. While one is open the item is "waiting on 2.1", and its reminders go
   to the prerequisite's owner (`bot.reminders.nudges`).
 - Due dates (`schedule`): each item not dated by hand is due at its share of its phase's business
   days (the playbook's `due:`, 100 = the phase's last day), and at least a business day after

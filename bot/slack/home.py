@@ -102,7 +102,11 @@ def remember_viewer(
 def _card_data(session: Any, card: Card, viewer: str) -> dict[str, Any]:
     e, fc = card.engagement, card.outlook.forecast
     phase = card.current_phase
-    gates = gate_rows(session, phase, complete=card.current_phase_complete) if phase is not None else []
+    gates = (
+        gate_rows(session, phase, complete=card.current_phase_complete, tz=e.timezone)
+        if phase is not None
+        else []
+    )
     ready = next((g for g in gates if g["can_request"]), None)
     return {
         "id": e.id,

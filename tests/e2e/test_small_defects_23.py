@@ -156,3 +156,15 @@ def test_snooze_says_business_days_where_it_is_offered(small):
     # Wed 2 Dec + 5 business days: Wed 9 Dec.
     [picker] = [b for b in form["view"]["blocks"] if b.get("block_id") == "until"]
     assert picker["element"]["initial_date"] == "2026-12-09"
+
+
+def test_a_finished_engagement_says_the_day_it_ended_on_the_customers_clock(harness):
+    h = harness
+    h.command("start Acme Corp size=medium tz=Asia/Tokyo")
+    at(h, "2026-12-07T23:30:00+00:00")  # Tue 8 Dec in Tokyo, still Mon 7 Dec in UTC
+    h.command("cancel")
+    eph = h.standin.ephemerals(user=LEAD.user_id)[-1]
+    h.driver.click_ephemeral(CHANNEL, eph["ts"], "cancel_engagement", user=LEAD.user_id)
+    h.idle()
+    h.command("done 1.1")
+    assert "was cancelled on Tue 8 Dec 2026" in last_answer(h)
