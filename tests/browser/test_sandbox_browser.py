@@ -590,7 +590,7 @@ def test_the_lead_confirms_the_go_live_cutover_and_the_channel_celebrates(
     assert not [m for m in posts(h) if "is live!" in m["text"]], "approvals alone do not make it live"
 
     page.reload()
-    pane = open_thread(page, "Final go-live approval")
+    pane = open_thread(page, "Approved: Final go-live approval")  # the decided request
     cutover = pane.locator("article.msg", has_text="Final approval recorded").last
     expect(cutover).to_be_visible()
     click_button(cutover, "Confirm go-live")

@@ -721,11 +721,19 @@ def test_a_refused_tick_redraws_only_that_item_with_a_new_block_id(started):
     assert not again & set(mine) and len(again - set(after)) == 1
     tick(started, "1.5", CONTRIBUTOR)  # done: folded, its block gone; the others keep theirs
     done = {b["block_id"] for b in started.standin.message(CHANNEL, ts)["blocks"] if b.get("block_id")}
-    five = item(started, "1.5").id
+    five, four = item(started, "1.5").id, item(started, "1.4").id
     assert not {bid for bid in done if bid.startswith(f"item:{five}:")}
-    assert {bid for bid in done if bid.startswith("item:")} == {
-        bid for bid in before if bid.startswith("item:") and not bid.startswith(f"item:{five}:")
+    # 1.4 waited on 1.5: its line no longer says so, so it is drawn anew; the rest as before.
+    changed = {f"item:{five}:", f"item:{four}:"}
+    assert {bid for bid in done if bid.startswith("item:") and not bid.startswith(f"item:{four}:")} == {
+        bid for bid in before if bid.startswith("item:") and not bid.startswith(tuple(changed))
     }, "the other items are drawn as before the refused ticks"
+    [four_now] = [
+        b
+        for b in started.standin.message(CHANNEL, ts)["blocks"]
+        if b.get("block_id", "").startswith(f"item:{four}:")
+    ]
+    assert "waiting on" not in blocks_text([four_now]) and four_now["block_id"] not in before
 
 
 def test_block_ids_follow_the_rendered_state(started):
