@@ -28,7 +28,7 @@ from bot.slack.requests import update_request_message as update_request_message
 from handlers.base import Request, actor_for, click_engagement
 from handlers.engagement import require_engagement
 from handlers.listening import listener
-from messages import Message
+from messages import Message, fmt
 from storage.models import Engagement, EngagementPhase, Gate, SignoffRequest
 
 log = logging.getLogger("golive.handlers.signoffs")
@@ -105,7 +105,12 @@ def _request(
             confirm_view = _confirm_view(s, session, engagement, checks)
     if checks.refusal is not None:
         link = _link(s, channel, open_ts)
-        raise UserError(checks.refusal + (f" <{link}|Open the request>." if link else ""))
+        # The link is mrkdwn of ours (the refusal's text is escaped): it must reach Slack as a link.
+        raise UserError(
+            fmt("{refusal} <{link}|Open the request>.", refusal=checks.refusal, link=link)
+            if link
+            else checks.refusal
+        )
     if confirm_view is not None:
         req.ack()
         s.slack.open_view(req.trigger_id or "", confirm_view)
