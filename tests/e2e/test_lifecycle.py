@@ -19,8 +19,8 @@ from tests.e2e.helpers import (
 )
 
 
-def test_from_kickoff_to_live(small):
-    h = small
+def walk_to_final_approval(h, leave: tuple[str, ...] = ()) -> None:
+    """Tick every item (but `leave`) and approve every gate, the final one after a passed dry run."""
     h.lift_rate_limits()  # weeks of work in seconds: Slack's limits would only make it slow
     with h.services.db.session() as s:
         phases = s.exec(select(EngagementPhase).order_by(EngagementPhase.number)).all()
@@ -30,7 +30,8 @@ def test_from_kickoff_to_live(small):
     h.command("dryrun 2026-12-16 10:00")
     for number in sorted(counts):
         for n in range(1, counts[number] + 1):
-            h.command(f"done {number}.{n}")
+            if f"{number}.{n}" not in leave:
+                h.command(f"done {number}.{n}")
         for key in gates[number]:
             if key == "final_golive":
                 # The final approval waits for a passed dry run, recorded on its announcement
@@ -52,6 +53,13 @@ def test_from_kickoff_to_live(small):
         e = engagement(h)
         if number < len(phases):
             assert e.phase_index == number + 1, f"phase {number} did not complete"
+
+
+def test_from_kickoff_to_live(small):
+    h = small
+    walk_to_final_approval(h)
+    with h.services.db.session() as s:
+        phases = s.exec(select(EngagementPhase).order_by(EngagementPhase.number)).all()
     # Every item ticked and every gate approved: ready for go-live, not live — that is the cutover.
     e = engagement(h)
     assert e.status == "active" and not [m for m in posts(h) if "is live!" in m["text"]]
@@ -97,3 +105,25 @@ def test_from_kickoff_to_live(small):
         ("Acme Corp", "live"),
         ("Acme Corp phase two", "active"),
     ]
+
+
+def test_after_the_final_approval_the_cutover_says_what_is_left_until_it_is_done(small):
+    h = small
+    with h.services.db.session() as s:
+        last = s.exec(select(EngagementPhase).order_by(EngagementPhase.number.desc())).first()
+        items = s.exec(select(Item).where(Item.phase_id == last.id).order_by(Item.number)).all()
+    # An item no gate certifies nor the dry run settles: the final approval does not tick it.
+    left = next(i for i in reversed(items) if i.settled_by is None)
+    ref = f"{last.number}.{left.number}"
+    walk_to_final_approval(h, leave=(ref,))
+    [cutover] = [m for m in posts(h) if "Final approval recorded" in m["text"]]
+    text = blocks_text(h.standin.message(CHANNEL, cutover["ts"])["blocks"])
+    assert "*1 item left:*" in text and f"*{ref}* {left.title}" in text
+    assert cutover["text"].endswith("1 item left before the Acme Corp go-live")
+    assert engagement(h).status == "active"
+    # Once it is done, the same message says the customer is ready, and offers the cutover.
+    h.command(f"done {ref}")
+    h.idle()
+    now = h.standin.message(CHANNEL, cutover["ts"])
+    assert "Nothing is left on the checklists: ready for go-live." in blocks_text(now["blocks"])
+    assert "golive_confirm" in str(now["blocks"]) and engagement(h).status == "active"
