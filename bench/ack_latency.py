@@ -386,7 +386,7 @@ def main() -> int:
             # for 10,000 on SQLite), as once after an upgrade. Run it first, as a running install
             # would have, so the acks are timed in the steady state and not beside that sweep.
             t0 = time.perf_counter()
-            first = spawn(["-m", "bot.runtime.cli", "sweep"], env)
+            first = spawn(["-m", "golive.cli", "sweep"], env)
             out, _ = first.communicate(timeout=600)
             if first.returncode != 0:
                 raise SystemExit(f"the first sweep failed:\n{out}")
@@ -394,9 +394,7 @@ def main() -> int:
                 f"first sweep over the seeded engagements: {time.perf_counter() - t0:.0f} s", file=sys.stderr
             )
         golive_port, bare_port = free_port(), free_port()
-        golive = spawn(
-            ["-m", "bot.runtime.cli", "serve", "--host", "127.0.0.1", "--port", str(golive_port)], env
-        )
+        golive = spawn(["-m", "golive.cli", "serve", "--host", "127.0.0.1", "--port", str(golive_port)], env)
         bare = spawn(
             [str(ROOT / "bench" / "bare_bolt.py"), "--port", str(bare_port), "--threads", "8"]
             + (["--prompt-ack"] if args.bare_prompt_ack else []),

@@ -4,7 +4,7 @@ the same thread count): the baseline `bench/ack_latency.py` compares golive with
     python bench/bare_bolt.py --port 3001 --threads 8 [--prompt-ack]
 
 Reads SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and SLACK_API_URL like golive does. With
-`--prompt-ack` it answers at the ack as golive does (`bot.runtime.prompt_ack`), instead of at
+`--prompt-ack` it answers at the ack as golive does (`golive.prompt_ack`), instead of at
 Bolt's next 10-ms poll: the baseline for what golive's own work costs.
 """
 
@@ -29,7 +29,7 @@ def make_app(prompt_ack: bool = False) -> Any:
         from pathlib import Path
 
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-        from bot.runtime.prompt_ack import GoliveApp
+        from golive.prompt_ack import GoliveApp
 
         cls = GoliveApp
     app = cls(client=client, signing_secret=os.environ["SLACK_SIGNING_SECRET"], process_before_response=False)

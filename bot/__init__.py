@@ -7,14 +7,13 @@
   weekly digest, and the sweep that sends them.
 - `slack`: talking to Slack — the Web API client and gateway (with the ledger of posted
   messages), presenters, publishing, App Home, the app manifest.
-- `runtime`: the running process — configuration, wiring, HTTP server, Socket Mode, the sweep
-  clock, the listener pool, the `golive` CLI.
 
-Imports point down this list's reverse: runtime → reminders → slack → engagement → people; every
-package may use the modules directly in `bot/` (clock, errors, values, refs, commands,
-slacktext, services), `storage` and `messages`. The modules directly in `bot/` import no
-package of `bot` at run time. `handlers/` (the Bolt listeners) sits above all of them except
-`runtime`, which registers it.
+Imports point down this list's reverse: reminders → slack → engagement → people; every package
+may use the modules directly in `bot/` (clock, errors, values, refs, commands, slacktext,
+config, executor, cache, metrics, services), `storage` and `messages`. The modules directly in
+`bot/` import no package of `bot` at run time. `handlers/` (the Bolt listeners) sits above all of
+them, and the program on top, `golive/` (the CLI, the servers, the wiring, the sweep clock),
+above `handlers/`: nothing in `bot/` imports either.
 """
 
 __version__ = "0.1.0"

@@ -1,15 +1,15 @@
 """What every listener and the scheduler share: settings, database, clock, Slack, templates, and
 the outbox every message the bot posts or updates in channels goes through.
 
-This module only declares the bundle; `bot.runtime.app.build_services` assembles it. The types
-of its parts come from the capability packages, which sit above this module: they are named
-for the type checker only, so nothing here imports a package at run time.
+This module only declares the bundle; `golive.app.build_services` (the program on top)
+assembles it. The types of its parts come from the capability packages, which sit above this
+module: they are named for the type checker only, so nothing here imports a package at run time.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.cache import LRUCache
 from messages import Message, Renderer
@@ -17,13 +17,19 @@ from messages import Message, Renderer
 if TYPE_CHECKING:
     from bot.clock import Clock
     from bot.commands import CommandSet
+    from bot.config import Settings
     from bot.engagement.playbook import Playbook
-    from bot.runtime.config import Settings
-    from bot.runtime.deferred import Forwarder
-    from bot.runtime.executor import TrackingExecutor
+    from bot.executor import TrackingExecutor
     from bot.slack.gateway import SlackGateway
     from bot.slack.outbox import Outbox
     from storage.db import Database
+
+
+class Forwarding(Protocol):
+    """Sends an acked request to the process that runs its work (`golive.deferred.Forwarder`);
+    `fallback` runs it here when that process cannot be reached."""
+
+    def send(self, body: bytes, headers: dict[str, Any], fallback: Any) -> None: ...
 
 
 @dataclass
@@ -41,8 +47,8 @@ class Services:
     listeners: TrackingExecutor
     after_ack: TrackingExecutor
     # Under `golive serve`: sends acked requests to the deferred-work process
-    # (`bot.runtime.deferred.Forwarder`), which runs their work instead of `after_ack`.
-    forwarder: Forwarder | None = None
+    # (`golive.deferred.Forwarder`), which runs their work instead of `after_ack`.
+    forwarder: Forwarding | None = None
     # Rendered answers that are the same until the engagement changes (e.g. /golive status).
     rendered: LRUCache[Message] = field(default_factory=LRUCache)
     # Small facts this process learned and that do not change once true (e.g. a member known

@@ -10,7 +10,7 @@ One module per capability of `bot/`, so a flow is found in the same place on bot
   command), `events` (Events API deliveries, deduplicated), `home` (the App Home tab: the
   consultant's portfolio and its buttons).
 
-Listeners import `bot` and its packages, `storage` and `messages`; never `bot.runtime`, which
+Listeners import `bot` and its packages, `storage` and `messages`; never `golive`, which
 registers them.
 """
 

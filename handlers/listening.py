@@ -106,7 +106,7 @@ def after_ack(req: Request, work: Callable[[Request], Callable[[], None] | None]
 
     body = req.context.get(RAW_BODY)  # set by the HTTP server: under `golive serve`, always
     if services.forwarder is not None and req.raw is not None and isinstance(body, bytes):
-        # Under `golive serve`: the deferred-work process runs it (`bot.runtime.deferred`); if it
+        # Under `golive serve`: the deferred-work process runs it (`golive.deferred`); if it
         # cannot be reached, the forwarder hands `run` back to this process's workers.
         services.forwarder.send(body, dict(req.raw.headers), run)
         return

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.clock import Clock
-from bot.runtime.app import Bot, build_bot, build_services
-from bot.runtime.config import load_settings
-from bot.runtime.server import InProcessServer
+from bot.config import load_settings
 from bot.slack.manifest import BOT_SCOPES
+from golive.app import Bot, build_bot, build_services
+from golive.server import InProcessServer
 from standin import SlackDriver, SlackStandIn
 from storage.migrate import upgrade
 

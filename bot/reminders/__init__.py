@@ -5,5 +5,5 @@ go-live day: `milestones`), nudges, the dry run's scheduling and outcome, the we
 when each engagement next needs planning (`next_check`), and the sweep that plans the
 engagements whose time has come, claims due reminder rows and sends them. May import `bot.slack`,
 `bot.engagement`, `bot.people`, the modules directly in `bot/`, `storage` and `messages`; never
-`runtime` (the process starts the sweep, not the other way round).
+`handlers` or `golive` (the program starts the sweep, not the other way round).
 """

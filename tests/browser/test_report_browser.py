@@ -47,7 +47,7 @@ def report_file(tmp_path: Path) -> Path:
         [
             sys.executable,
             "-m",
-            "bot.runtime.cli",
+            "golive.cli",
             "report",
             "--format",
             "html",

@@ -294,7 +294,7 @@ def test_a_burst_of_ticks_does_its_after_the_ack_work_a_few_at_a_time(harness_fa
     import threading
 
     import handlers.checklist as checklist_handlers
-    from bot.runtime.app import AFTER_ACK_SLOTS
+    from golive.app import AFTER_ACK_SLOTS
 
     h = harness_factory(None, env={"GOLIVE_PLAYBOOK": str(_playbook(tmp_path))})
     h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
@@ -329,10 +329,10 @@ def test_more_ticks_than_listener_threads_are_all_acked_while_their_work_waits(
     """A burst of ticks larger than Bolt's listener pool is acked at once even while none of their
     writes can run: the work waits in the after-the-ack workers' queue, not in a listener thread
     (holding one each, the 65th tick waited for a free thread before it could be acked)."""
-    import bot.runtime.app
+    import golive.app
 
     # A smaller pool than a server's 64, so the burst that overflows it is small and quick.
-    monkeypatch.setattr(bot.runtime.app, "LISTENER_THREADS_MIN", 8)
+    monkeypatch.setattr(golive.app, "LISTENER_THREADS_MIN", 8)
     h = harness_factory(None, env={"GOLIVE_PLAYBOOK": str(_playbook(tmp_path))})
     h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
     burst = h.services.listeners._max_workers + 4

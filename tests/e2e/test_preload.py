@@ -21,8 +21,8 @@ from pathlib import Path
 
 # What `golive serve`'s master does before the fork: the checks, the templates compiled and the
 # preload (before_fork), and the database migrated.
-from bot.runtime.config import load_settings
-from bot.runtime.preload import before_fork
+from bot.config import load_settings
+from golive.preload import before_fork
 from storage.migrate import upgrade
 
 tmp = tempfile.mkdtemp()

@@ -40,7 +40,7 @@ def spawn(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GOLIVE_", "DATABASE_URL"))}
     base.update(env)
     return subprocess.Popen(
-        [sys.executable, "-m", "bot.runtime.cli", *args],
+        [sys.executable, "-m", "golive.cli", *args],
         env=base,
         cwd=cwd,
         stdout=subprocess.PIPE,

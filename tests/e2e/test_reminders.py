@@ -397,7 +397,7 @@ def test_a_killed_sweep_loses_no_reminder(small):
 
 
 def test_scheduler_runs_the_sweep_in_process(small):
-    from bot.runtime.sweep_clock import start_scheduler
+    from golive.sweep_clock import start_scheduler
 
     h = small
     at(h, "2026-12-02T10:00:00+01:00")

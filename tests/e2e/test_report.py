@@ -28,7 +28,7 @@ from tests.e2e.portfolio import FORMULA_NAME, HTML_NAME, NOW, SEEDS, seed_portfo
 def golive(*args: str, url: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GOLIVE_", "DATABASE_"))}
     return subprocess.run(
-        [sys.executable, "-m", "bot.runtime.cli", *args],
+        [sys.executable, "-m", "golive.cli", *args],
         cwd=cwd,
         env=env | {"DATABASE_URL": url},
         capture_output=True,

@@ -31,7 +31,7 @@ def env_for(h) -> dict[str, str]:
 
 def sweep(h, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "bot.runtime.cli", "sweep", "--at", AT, *args],
+        [sys.executable, "-m", "golive.cli", "sweep", "--at", AT, *args],
         env=env_for(h),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

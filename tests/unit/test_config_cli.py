@@ -11,7 +11,7 @@ def golive(*args, env=None, cwd=None):
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GOLIVE_", "DATABASE_URL"))}
     base.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "bot.runtime.cli", *args],
+        [sys.executable, "-m", "golive.cli", *args],
         capture_output=True,
         text=True,
         env=base,

@@ -27,17 +27,17 @@ LAYERS = [
     ("bot.slack",),
     ("bot.reminders",),
     ("handlers",),
-    ("bot.runtime",),
+    ("golive",),  # the program on top: CLI, servers, wiring, the sweep clock
     ("standin",),
     ("harness",),
     ("sandbox",),
-    ("bot.runtime.cli",),  # the entry point: `golive sandbox` starts the sandbox
+    ("golive.cli",),  # the entry point: `golive sandbox` starts the sandbox
 ]
 RANK = {name[0]: n for n, name in enumerate(LAYERS)}
-PACKAGES = ["bot.people", "bot.engagement", "bot.slack", "bot.reminders", "bot.runtime"]
+PACKAGES = ["bot.people", "bot.engagement", "bot.slack", "bot.reminders"]
 # messages and storage are independent of each other; the stand-in knows nothing of the bot.
 INDEPENDENT = {("messages", "storage"), ("storage", "messages")} | {
-    ("standin", other) for other in ("storage", "messages", "bot", *PACKAGES, "handlers")
+    ("standin", other) for other in ("storage", "messages", "bot", *PACKAGES, "handlers", "golive")
 }
 
 
@@ -98,7 +98,7 @@ def runtime_imports(path: Path, module: str) -> list[tuple[int, str]]:
 
 def project_modules() -> list[tuple[Path, str]]:
     out = []
-    for top in ("bot", "handlers", "storage", "messages", "standin", "harness", "sandbox"):
+    for top in ("golive", "bot", "handlers", "storage", "messages", "standin", "harness", "sandbox"):
         for path in sorted((ROOT / top).rglob("*.py")):
             if "migrations" in path.parts:
                 continue
@@ -141,17 +141,48 @@ def test_the_layer_check_sees_a_wrong_import(tmp_path: Path) -> None:
     src.write_text(
         "from typing import TYPE_CHECKING\n"
         "from bot.slack.publish import post_checklist\n"
-        "if TYPE_CHECKING:\n    from bot.runtime.config import Settings\n"
+        "if TYPE_CHECKING:\n    from golive.app import Bot\n"
         "def f():\n    from . import sibling\n"
     )
     found = [t for _l, t in runtime_imports(src, "bot.engagement.x")]
     assert "bot.slack.publish" in found
-    assert not any(t.startswith("bot.runtime") for t in found)
+    assert not any(t.startswith("golive") for t in found)
     assert "bot.engagement.sibling" in found
     assert RANK[layer_of("bot.slack.publish")] > RANK[layer_of("bot.engagement.x")]  # type: ignore[index]
 
 
-@pytest.mark.parametrize("package", ["bot", *PACKAGES, "handlers", "storage", "messages", "harness"])
+def all_imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of every import in the file, type-checking-only ones included."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, a.name) for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            found.append((node.lineno, node.module or ""))
+    return found
+
+
+def test_the_core_and_the_listeners_never_import_the_program_on_top() -> None:
+    """`bot/` imports neither `handlers/` nor `golive/`, and `handlers/` not `golive/`: not even
+    for the type checker. `golive/` is the program that wires them."""
+    wrong = []
+    for top, above in (("bot", ("handlers", "golive")), ("handlers", ("golive",))):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            for line, target in all_imports(path):
+                if target.split(".")[0] in above:
+                    wrong.append(f"{path.relative_to(ROOT)}:{line}: imports {target}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_check_sees_a_type_only_import_of_the_program(tmp_path: Path) -> None:
+    src = tmp_path / "x.py"
+    src.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from golive.app import Bot\n")
+    assert (3, "golive.app") in all_imports(src)
+
+
+@pytest.mark.parametrize(
+    "package", ["bot", *PACKAGES, "handlers", "golive", "storage", "messages", "harness"]
+)
 def test_each_package_imports_alone(package: str) -> None:
     proc = subprocess.run(
         [sys.executable, "-c", f"import {package}"], cwd=ROOT, capture_output=True, text=True, timeout=60

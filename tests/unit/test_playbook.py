@@ -79,7 +79,7 @@ def test_cli_check_reports_each_error_and_exits_1(tmp_path: Path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(GOOD.replace("        owner: customer\n", "").replace("    phase: two", "    phase: nope"))
     r = subprocess.run(
-        [sys.executable, "-m", "bot.runtime.cli", "playbook", "check", str(bad)],
+        [sys.executable, "-m", "golive.cli", "playbook", "check", str(bad)],
         capture_output=True,
         text=True,
     )
@@ -93,7 +93,7 @@ def test_cli_check_reports_each_error_and_exits_1(tmp_path: Path):
 def test_cli_check_accepts_the_shipped_playbook():
     path = Path(__file__).resolve().parents[2] / "bot" / "engagement" / "playbooks" / "default.yaml"
     r = subprocess.run(
-        [sys.executable, "-m", "bot.runtime.cli", "playbook", "check", str(path)],
+        [sys.executable, "-m", "golive.cli", "playbook", "check", str(path)],
         capture_output=True,
         text=True,
     )
@@ -108,7 +108,7 @@ def test_cli_check_warns_of_titles_longer_than_a_checklist_line(tmp_path: Path):
     path = tmp_path / "long.yaml"
     path.write_text(GOOD.replace("title: Do B", f"title: {long}"))
     r = subprocess.run(
-        [sys.executable, "-m", "bot.runtime.cli", "playbook", "check", str(path)],
+        [sys.executable, "-m", "golive.cli", "playbook", "check", str(path)],
         capture_output=True,
         text=True,
     )

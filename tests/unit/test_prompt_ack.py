@@ -1,4 +1,4 @@
-"""`bot.runtime.prompt_ack`: the thread that dispatches a request answers at the listener's ack,
+"""`golive.prompt_ack`: the thread that dispatches a request answers at the listener's ack,
 not at Bolt's next 10-ms poll, and Bolt's rules without an ack are kept."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import slack_bolt.listener.thread_runner as thread_runner
 from slack_bolt import App, BoltRequest
 from slack_bolt.authorization import AuthorizeResult
 
-from bot.runtime import prompt_ack
-from bot.runtime.prompt_ack import GoliveApp
+from golive import prompt_ack
+from golive.prompt_ack import GoliveApp
 
 
 class _CountingTime:

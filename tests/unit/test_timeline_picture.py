@@ -48,7 +48,7 @@ def test_a_dollar_in_a_name_is_text_not_mathtext():
 def test_matplotlib_and_icalendar_are_not_imported_when_the_bot_starts():
     code = (
         "import sys\n"
-        "import handlers, handlers.commands, handlers.timeline, bot.runtime.app, bot.reminders.sweep\n"
+        "import handlers, handlers.commands, handlers.timeline, golive.app, bot.reminders.sweep\n"
         "import bot.slack.timeline_share, bot.engagement.calendar_ics\n"
         "bad = [m for m in ('matplotlib', 'icalendar', 'numpy', 'PIL') if m in sys.modules]\n"
         "assert not bad, bad\n"

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from bot.runtime.cli import web_workers
-from bot.runtime.config import load_settings
+from bot.config import load_settings
+from golive.cli import web_workers
 
 
 def settings(url: str, workers: int | None = None, deferred: bool = True):  # type: ignore[no-untyped-def]

@@ -19,14 +19,14 @@ from slack_sdk.errors import SlackApiError
 from bot import metrics
 from bot.clock import Clock
 from bot.commands import build_commands
+from bot.config import ConfigError, Settings
 from bot.engagement.playbook import PlaybookError, load_playbook
-from bot.runtime.config import ConfigError, Settings
-from bot.runtime.executor import TrackingExecutor
-from bot.runtime.prompt_ack import GoliveApp
+from bot.executor import TrackingExecutor
 from bot.services import Services
 from bot.slack.client import make_client
 from bot.slack.gateway import SlackGateway
 from bot.slack.outbox import Outbox, make_outbox_client
+from golive.prompt_ack import GoliveApp
 from messages import Renderer
 from storage.db import Database
 

@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     # most two).
     golive_web_workers: int = Field(default=0, ge=0, le=32, alias="GOLIVE_WEB_WORKERS")
     # `golive serve` runs the work after the acks (ticks, item commands) in a process of its own
-    # at a lower priority, so acks never wait behind it (`bot.runtime.deferred`).
+    # at a lower priority, so acks never wait behind it (`golive.deferred`).
     golive_deferred_process: bool = Field(default=True, alias="GOLIVE_DEFERRED_PROCESS")
     # GET /metrics (Prometheus). Route only /slack/events from the internet to the bot.
     golive_metrics: bool = Field(default=True, alias="GOLIVE_METRICS")

@@ -28,7 +28,7 @@ class GoliveGunicorn(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from bot.runtime.server import make_wsgi_app
+        from golive.server import make_wsgi_app
 
         self.bot = self.factory()
         return make_wsgi_app(self.bot)

@@ -16,7 +16,7 @@ import pkgutil
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.runtime.config import Settings
+    from bot.config import Settings
     from messages import Renderer
 
 
@@ -24,7 +24,7 @@ def before_fork(settings: Settings) -> Renderer:
     """What `serve`'s master does before its workers fork: the services built once to check the
     playbook and the templates (ConfigError, jinja2.TemplateError), every template compiled (the
     workers inherit them compiled) and the preload. Returns the compiled templates."""
-    from bot.runtime.app import build_services
+    from golive.app import build_services
 
     checked = build_services(settings)
     checked.db.dispose()
@@ -39,8 +39,8 @@ def preload() -> None:
 
     for module in pkgutil.iter_modules(handlers.__path__):
         importlib.import_module(f"handlers.{module.name}")
-    importlib.import_module("bot.runtime.background")
-    importlib.import_module("bot.runtime.server")
+    importlib.import_module("golive.background")
+    importlib.import_module("golive.server")
     importlib.import_module("apscheduler.executors.pool")
     importlib.import_module("apscheduler.jobstores.memory")
     importlib.import_module("apscheduler.triggers.interval")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from bot.runtime.app import Bot
-from bot.runtime.sweep_clock import start_scheduler
+from golive.app import Bot
+from golive.sweep_clock import start_scheduler
 
 log = logging.getLogger("golive.runtime")
 

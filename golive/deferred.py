@@ -124,7 +124,7 @@ def run_deferred(build: Callable[[], Any], path: str) -> None:
     worker forwards until SIGTERM; then finish the work and send what it queued."""
     from slack_bolt import BoltRequest
 
-    from bot.runtime.server import read_slack_body
+    from golive.server import read_slack_body
 
     os.nice(NICE)
     stopping = threading.Event()

@@ -35,7 +35,7 @@ from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
 
 from bot import metrics
 from bot.metrics import request_kind
-from bot.runtime.app import Bot
+from golive.app import Bot
 from handlers.base import ANSWERED, RAW_BODY
 
 log = logging.getLogger("golive.server")

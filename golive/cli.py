@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from bot.runtime.config import ConfigError, Settings, configure_logging, load_settings
+from bot.config import ConfigError, Settings, configure_logging, load_settings
 
 app = typer.Typer(
     name="golive",
@@ -116,9 +116,9 @@ def serve(
 
     from jinja2 import TemplateError, TemplateSyntaxError
 
-    from bot.runtime.app import build_bot, build_services
-    from bot.runtime.gunicorn_app import run_gunicorn
-    from bot.runtime.preload import before_fork
+    from golive.app import build_bot, build_services
+    from golive.gunicorn_app import run_gunicorn
+    from golive.preload import before_fork
 
     settings = settings_or_exit()
     try:
@@ -138,8 +138,8 @@ def serve(
     deferred = settings.golive_deferred_process
 
     def factory():  # type: ignore[no-untyped-def]
-        from bot.runtime.background import start_runtime
-        from bot.runtime.deferred import Forwarder
+        from golive.background import start_runtime
+        from golive.deferred import Forwarder
 
         try:
             services = build_services(settings, renderer=renderer)
@@ -156,7 +156,7 @@ def serve(
         return build_bot(build_services(settings, renderer=renderer))
 
     def on_exit(bot) -> None:  # type: ignore[no-untyped-def]
-        from bot.runtime.background import stop_runtime
+        from golive.background import stop_runtime
 
         stop_runtime(bot)
 
@@ -170,7 +170,7 @@ def serve(
     gc.freeze()
     child = 0
     if deferred:
-        from bot.runtime.deferred import fork_deferred
+        from golive.deferred import fork_deferred
 
         child = fork_deferred(deferred_bot, deferred_path)
     try:
@@ -187,7 +187,7 @@ def serve(
         # Gunicorn's workers fork inside run_gunicorn and leave through here too: only the
         # master stops the deferred-work process, once the workers have stopped forwarding.
         if child and os.getpid() == master:
-            from bot.runtime.deferred import stop_deferred
+            from golive.deferred import stop_deferred
 
             stop_deferred(child)
 
@@ -197,8 +197,8 @@ def socket() -> None:
     """Run the bot in Socket Mode (needs SLACK_APP_TOKEN); no public URL needed."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    from bot.runtime.app import build_bot, build_services
-    from bot.runtime.background import start_runtime, stop_runtime
+    from golive.app import build_bot, build_services
+    from golive.background import start_runtime, stop_runtime
 
     settings = settings_or_exit()
     try:
@@ -245,7 +245,7 @@ def sweep(
 
     from bot.clock import Clock
     from bot.reminders.sweep import run_sweep
-    from bot.runtime.app import build_services
+    from golive.app import build_services
 
     settings = settings_or_exit()
     clock = Clock()
@@ -300,7 +300,7 @@ def report(
 
     from bot.engagement.report import build_report
     from bot.engagement.report_render import to_csv, to_html
-    from bot.runtime.app import build_services
+    from golive.app import build_services
 
     fmt = fmt.lower()
     if fmt not in ("csv", "html"):
