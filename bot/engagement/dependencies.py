@@ -140,11 +140,31 @@ def set_prerequisites(
     """Make `item` wait for exactly `wanted`: (added, removed). All or nothing: a circle (or the
     item itself) refuses the whole change. The due dates follow (`schedule`)."""
     added, removed = check_prerequisites(session, engagement, actor, item, wanted)
-    for requires in removed:
-        remove_dependency(session, engagement, actor, item, requires, now, reschedule=False)
+    if removed:
+        for row in session.exec(
+            select(ItemDependency).where(
+                ItemDependency.item_id == item.id,
+                col(ItemDependency.requires_id).in_([r.id for r in removed]),
+            )
+        ):
+            session.delete(row)
     for requires in added:
-        add_dependency(session, engagement, actor, item, requires, now, reschedule=False)
+        session.add(
+            ItemDependency(engagement_id=engagement.id, item_id=item.id, requires_id=requires.id)  # type: ignore[arg-type]
+        )
+    for kind, rows in (("item.after_removed", removed), ("item.after", added)):
+        for requires in rows:
+            audit.record(
+                session,
+                engagement.id,  # type: ignore[arg-type]
+                actor,
+                kind,
+                str(item.id),
+                {"item": item.id, "after": requires.id},
+                now=now,
+            )
     if added or removed:
+        session.flush()
         schedule(session, engagement, now)
     return added, removed
 
@@ -164,7 +184,7 @@ def _position(calendar: BusinessCalendar, start: date, end: date, share: int) ->
 
 def _order(items: list[Item], deps: dict[int, list[int]]) -> list[Item]:
     """Prerequisites before the items that wait for them (the playbook forbids circles; one made
-    by hand is refused, see `add_dependency`)."""
+    by hand is refused, see `check_prerequisites`)."""
     by_id = {i.id: i for i in items}
     done: set[int] = set()
     out: list[Item] = []
@@ -242,79 +262,6 @@ def _reaches(deps: dict[int, list[int]], start: int, target: int) -> bool:
         seen.add(current)
         stack.extend(deps.get(current, []))
     return False
-
-
-def add_dependency(
-    session: Session,
-    engagement: Engagement,
-    actor: Actor,
-    item: Item,
-    requires: Item,
-    now: datetime,
-    *,
-    reschedule: bool = True,
-) -> bool:
-    """`item` waits for `requires`; False when it already did. Refused for a circle."""
-    if not actor.is_vendor:
-        raise Refused("Only the implementation team changes what waits for what.")
-    if item.id == requires.id:
-        raise UserError("An item cannot wait for itself.")
-    deps = prerequisites(session, engagement.id)  # type: ignore[arg-type]
-    if requires.id in deps.get(item.id, []):  # type: ignore[arg-type]
-        return False
-    if _reaches(deps, requires.id, item.id):  # type: ignore[arg-type]
-        raise UserError("That would make them wait for each other; nothing was changed.")
-    session.add(
-        ItemDependency(engagement_id=engagement.id, item_id=item.id, requires_id=requires.id)  # type: ignore[arg-type]
-    )
-    session.flush()
-    audit.record(
-        session,
-        engagement.id,  # type: ignore[arg-type]
-        actor,
-        "item.after",
-        str(item.id),
-        {"item": item.id, "after": requires.id},
-        now=now,
-    )
-    if reschedule:
-        schedule(session, engagement, now)
-    return True
-
-
-def remove_dependency(
-    session: Session,
-    engagement: Engagement,
-    actor: Actor,
-    item: Item,
-    requires: Item,
-    now: datetime,
-    *,
-    reschedule: bool = True,
-) -> bool:
-    if not actor.is_vendor:
-        raise Refused("Only the implementation team changes what waits for what.")
-    row = session.exec(
-        select(ItemDependency).where(
-            ItemDependency.item_id == item.id, ItemDependency.requires_id == requires.id
-        )
-    ).first()
-    if row is None:
-        return False
-    session.delete(row)
-    session.flush()
-    audit.record(
-        session,
-        engagement.id,  # type: ignore[arg-type]
-        actor,
-        "item.after_removed",
-        str(item.id),
-        {"item": item.id, "after": requires.id},
-        now=now,
-    )
-    if reschedule:
-        schedule(session, engagement, now)
-    return True
 
 
 def settle(session: Session, engagement: Engagement, what: str, actor: Actor, now: datetime) -> list[Change]:
