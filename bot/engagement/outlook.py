@@ -99,9 +99,20 @@ def gate_phases(session: Session, engagement_id: int) -> set[int]:
     )
 
 
-def load_outlook(session: Session, engagement: Engagement, playbook: Playbook, now: datetime) -> Outlook:
-    phases = phases_of(session, engagement.id)  # type: ignore[arg-type]
-    items = list(session.exec(select(Item).where(Item.engagement_id == engagement.id)).all())
+def load_outlook(
+    session: Session,
+    engagement: Engagement,
+    playbook: Playbook,
+    now: datetime,
+    *,
+    phases: list[EngagementPhase] | None = None,
+    items: list[Item] | None = None,
+) -> Outlook:
+    """The engagement's outlook; `phases` and `items` when the caller has read them already."""
+    if phases is None:
+        phases = phases_of(session, engagement.id)  # type: ignore[arg-type]
+    if items is None:
+        items = list(session.exec(select(Item).where(Item.engagement_id == engagement.id)).all())
     return outlook_of(
         engagement,
         phases,

@@ -12,11 +12,11 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from bot.engagement.checklist import DONE, NA, all_items, items_of
-from bot.engagement.dependencies import prerequisites, waiting_refs
+from bot.engagement.dependencies import waiting_refs
 from bot.engagement.forecast import Forecast, local_date
 from bot.engagement.health import Health
 from bot.engagement.lifecycle import local_today, phases_of, planned_golive
-from bot.engagement.outlook import Outlook, gate_phases, outlook_of, waiting_signoffs
+from bot.engagement.outlook import load_outlook
 from bot.engagement.playbook import Playbook
 from bot.engagement.timeline import text_timeline
 from bot.people.members import lead_of
@@ -183,32 +183,12 @@ def forecast_data(fc: Forecast, dryrun: date | None) -> dict[str, Any]:
     }
 
 
-def outlook_data(
-    session: Session,
-    engagement: Engagement,
-    phases: list[EngagementPhase],
-    items: list[Item],
-    playbook: Playbook,
-    now: datetime,
-) -> Outlook:
-    return outlook_of(
-        engagement,
-        phases,
-        items,
-        waiting_signoffs(session, engagement.id),  # type: ignore[arg-type]
-        playbook,
-        now,
-        deps=prerequisites(session, engagement.id),  # type: ignore[arg-type]
-        gate_phases=gate_phases(session, engagement.id),  # type: ignore[arg-type]
-    )
-
-
 def overview(session: Session, engagement: Engagement, playbook: Playbook, now: datetime) -> dict[str, Any]:
     """Context shared by the welcome, status and Home messages."""
     phases = phases_of(session, engagement.id)  # type: ignore[arg-type]
     items = all_items(session, engagement.id)  # type: ignore[arg-type]
     lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
-    outlook = outlook_data(session, engagement, phases, items, playbook, now)
+    outlook = load_outlook(session, engagement, playbook, now, phases=phases, items=items)
     dryrun = local_date(engagement.dryrun_at, engagement.timezone) if engagement.dryrun_at else None
     return {
         "e": engagement_data(engagement, phases, playbook),
