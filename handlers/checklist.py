@@ -308,7 +308,9 @@ def cmd_add(req: Request, cmd: ParsedCommand) -> None:
 
 
 def register(app: App, services: Services) -> None:
-    from handlers import checklist_menu
+    from handlers import checklist_menu, item_waits, lead_asks
 
     app.action(TICK)(listener(services, on_tick))
     checklist_menu.register(app, services)
+    item_waits.register(app, services)
+    lead_asks.register(app, services)

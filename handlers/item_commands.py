@@ -32,8 +32,8 @@ from bot.slacktext import plain_text, user_id_from_token
 from bot.values import ValueProblem, parse_date
 from handlers.base import Request, actor_for, remember
 from handlers.checklist import announce, confirm_text, due_problem, due_warnings
-from handlers.checklist_menu import after_confirmation, waits_for_text
 from handlers.engagement import require_engagement
+from handlers.item_waits import after_confirmation, waits_for_text
 from handlers.listening import after_ack
 from storage.models import Engagement, EngagementPhase, Item
 
