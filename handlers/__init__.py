@@ -31,6 +31,7 @@ def register(app: App, services: Services) -> None:
     from handlers import (
         checklist,
         commands,
+        dryrun,
         engagement,
         events,
         golive,
@@ -51,6 +52,7 @@ def register(app: App, services: Services) -> None:
     nudges.register(app, services)
     settings.register(app, services)
     golive.register(app, services)
+    dryrun.register(app, services)
     tasks.register(app, services)
     home.register(app, services)
 

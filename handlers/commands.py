@@ -10,6 +10,7 @@ from bot.commands import ParsedCommand
 from bot.services import Services
 from handlers import (
     checklist,
+    dryrun,
     engagement,
     golive,
     item_commands,
@@ -56,7 +57,7 @@ ROUTES: dict[str, SubHandler] = {
     "nudges": nudges.cmd_nudges,
     "unblock": nudges.cmd_unblock,
     "target": golive.cmd_target,
-    "dryrun": golive.cmd_dryrun,
+    "dryrun": dryrun.cmd_dryrun,
     "live": golive.cmd_live,
     "cancel": golive.cmd_cancel,
 }
