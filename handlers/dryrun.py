@@ -3,8 +3,6 @@ its outcome buttons (**Passed**, **Issues found…**, **Who takes part…**)."""
 
 from __future__ import annotations
 
-import logging
-
 from slack_bolt import App
 
 from bot.commands import ParsedCommand
@@ -30,8 +28,6 @@ from handlers.engagement import require_engagement
 from handlers.listening import listener
 from messages import Message
 from storage.models import DryRunAttempt, Engagement
-
-log = logging.getLogger("golive.handlers.dryrun")
 
 
 def _mentioned(words: list[str], cmd: ParsedCommand) -> list[str]:

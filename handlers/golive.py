@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from slack_bolt import App
 
 from bot.commands import ParsedCommand
@@ -24,8 +22,6 @@ from handlers.engagement import require_engagement
 from handlers.listening import listener
 from storage.models import Engagement
 from storage.reminder_rows import cancel_pending
-
-log = logging.getLogger("golive.handlers.golive")
 
 
 # -- the target ----------------------------------------------------------------------------
