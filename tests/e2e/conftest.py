@@ -1,4 +1,4 @@
-"""Fixtures shared by the end-to-end tests of reminders and the go-live."""
+"""Fixtures shared by the end-to-end tests: an engagement started (`started`, `small`)."""
 
 from __future__ import annotations
 
@@ -17,3 +17,10 @@ def small(harness: Harness) -> Harness:
     h.command(f"role {mention(APPROVER)} approver")
     h.command(f"role {mention(SPONSOR)} sponsor")
     return h
+
+
+@pytest.fixture
+def started(harness: Harness) -> Harness:
+    """Medium engagement from Mon 30 Nov 2026 in Berlin, no roles named."""
+    harness.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
+    return harness

@@ -269,3 +269,10 @@ def request_signoff(
         values = {"note": {"value": note}} if "note" in blocks else {}
         h.driver.submit_view(opened[-1]["id"], values, user=user_id)
         h.idle()
+
+
+def last_answer(h: Harness, user: Any = None) -> str:
+    """What the lead (or `user`) was last told privately, as they see it."""
+    from harness import LEAD
+
+    return ephemeral_texts(h, getattr(user or LEAD, "user_id", user))[-1]

@@ -107,12 +107,6 @@ def menu(h, ref: str, user, verb: str):
     return it
 
 
-@pytest.fixture
-def started(harness):
-    harness.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
-    return harness
-
-
 def test_start_posts_the_first_checklist_grouped_by_side_customer_first(started):
     msg = checklist_msg(started, 1)
     text = blocks_text(msg["blocks"])

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
 from sqlmodel import select
 
 from harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD
@@ -29,13 +28,6 @@ from tests.e2e.helpers import (
 )
 from tests.e2e.test_checklist import checklist_msg, item, menu, option_of, shown_items
 from tests.e2e.test_my_tasks import open_my_tasks, rows, text_of
-
-
-@pytest.fixture
-def started(harness):
-    """Medium engagement from Mon 30 Nov 2026 in Berlin: Discovery's items are due Fri 4 Dec."""
-    harness.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
-    return harness
 
 
 def audit(h, kind: str) -> list[AuditEvent]:

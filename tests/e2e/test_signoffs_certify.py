@@ -17,7 +17,7 @@ from tests.e2e.helpers import (
     at,
     blocks_text,
     direct_messages,
-    ephemeral_texts,
+    last_answer,
     mention,
     notified_by,
     posts,
@@ -38,10 +38,6 @@ NOT_ITS = "Design the integration schema and process"  # 2.2, the other gate's
 
 def requested(h) -> list[dict]:
     return [m for m in posts(h) if m["text"].startswith("Sign-off requested")]
-
-
-def last_answer(h, user=LEAD) -> str:
-    return ephemeral_texts(h, user.user_id)[-1]
 
 
 def confirm_form(h, user=LEAD) -> dict:

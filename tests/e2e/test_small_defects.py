@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from sqlmodel import select
 
 from harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD
@@ -13,22 +12,12 @@ from storage.models import AuditEvent, Engagement, EngagementPhase
 from tests.e2e.helpers import (
     blocks_text,
     engagement,
-    ephemeral_texts,
+    last_answer,
     mention,
     posts,
     request_signoff,
 )
 from tests.e2e.test_checklist import checklist_msg, item, option_of, shown_items
-
-
-@pytest.fixture
-def started(harness):
-    harness.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
-    return harness
-
-
-def last_answer(h, user=LEAD) -> str:
-    return ephemeral_texts(h, user.user_id)[-1]
 
 
 # -- several items in one command ------------------------------------------------------------

@@ -6,25 +6,13 @@ from __future__ import annotations
 import re
 from datetime import date
 
-import pytest
-
 from harness import CHANNEL, CONTRIBUTOR, LEAD
 from storage.models import Engagement
-from tests.e2e.helpers import at, blocks_text, count, ephemeral_texts, nudges, posts
+from tests.e2e.helpers import at, blocks_text, count, ephemeral_texts, last_answer, nudges, posts
 from tests.e2e.test_checklist import checklist_msg, item, menu, modal_row, show_all
 
 ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
 WEEKDAY_DATE = re.compile(r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} [A-Z][a-z]{2}\b")
-
-
-@pytest.fixture
-def started(harness):
-    harness.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
-    return harness
-
-
-def last_answer(h, user=LEAD) -> str:
-    return ephemeral_texts(h, user.user_id)[-1]
 
 
 def test_the_start_forms_impossible_target_is_shown_under_the_target_in_one_date_format(harness):

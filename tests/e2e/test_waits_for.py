@@ -11,9 +11,8 @@ from sqlmodel import select
 
 from harness import CONTRIBUTOR, LEAD, Harness
 from storage.models import ItemDependency
-from tests.e2e.helpers import blocks_text, ephemeral_texts
+from tests.e2e.helpers import blocks_text, last_answer
 from tests.e2e.test_checklist import checklist_msg, item, menu, option_of
-from tests.e2e.test_checklist import started as started  # a fixture
 from tests.e2e.test_my_tasks import open_my_tasks, text_of
 
 
@@ -34,10 +33,6 @@ def waits(h: Harness) -> set[tuple[str, str]]:
 
 def line_of(h: Harness, ref: str) -> str:
     return blocks_text([option_of(checklist_msg(h), item(h, ref).id)])
-
-
-def last_answer(h: Harness, user=LEAD) -> str:
-    return ephemeral_texts(h, user.user_id)[-1]
 
 
 def test_the_checklist_and_my_tasks_say_what_an_item_waits_on(small):
