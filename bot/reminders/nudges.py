@@ -37,7 +37,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.engagement.dependencies import waiting_on
-from bot.people.recipients import Named, for_gate, for_item
+from bot.people.recipients import Named, for_gate, for_item, lead
 from bot.people.roles import RoleRow, team
 from bot.people.sides import VENDOR
 from bot.reminders.budget import Budget
@@ -327,48 +327,50 @@ class _Context:
             waits_on_ids=[b.id for b in blockers],  # type: ignore[misc]
         )
 
-    def changes_entry(self, request: SignoffRequest, gate: Gate, decided: datetime) -> Entry:
-        """A gate with changes requested: the implementation team (who requested it, else the
-        lead) is reminded, privately, to request it again."""
+    def _gate_entry(
+        self, kind: str, request: SignoffRequest, gate: Gate, detail: str, named: Named, **extra: Any
+    ) -> Entry:
+        """An entry about a gate's request (`kind` signoff or changes), for the people `named`."""
         phase = self.phases.get(gate.phase_id)
-        lead = next((r.user_id for r in self.rows if r.role == "lead" and r.side == VENDOR), None)
-        requester = next(
-            (r.user_id for r in self.rows if r.user_id == request.requested_by and r.side == VENDOR), None
-        )
-        people = [u for u in (requester or lead,) if u]
-        waited = self.clock.business_days_since(decided, self.now)
         return Entry(
-            kind="changes",
+            kind=kind,
             id=request.id,  # type: ignore[arg-type]
             ref=gate.key,
             title=gate.title,
-            detail=f"changes requested {decided.astimezone(self.clock.zone):%a %-d %b} "
-            f"({waited} business day{'s' if waited != 1 else ''} ago); request it again with what changed",
+            detail=detail,
             nudges_before=request.nudge_count,
             phase=phase.number if phase else 0,
-            side=VENDOR,
-            people=people,
-            role="requester" if requester else "lead",
-        )
-
-    def signoff_entry(self, request: SignoffRequest, gate: Gate, since: datetime) -> Entry:
-        waited = self.clock.business_days_since(since, self.now)
-        phase = self.phases.get(gate.phase_id)
-        named = for_gate(self.rows, gate.key, self.present)
-        return Entry(
-            kind="signoff",
-            id=request.id,  # type: ignore[arg-type]
-            ref=gate.key,
-            title=gate.title,
-            detail=f"sign-off requested {request.requested_at.astimezone(self.clock.zone):%a %-d %b}, "
-            f"waiting {waited} business day{'s' if waited != 1 else ''}",
-            nudges_before=request.nudge_count,
-            phase=phase.number if phase else 0,
-            request_ts=request.ts,
             people=named.people,
             role=named.role,
             absent=named.absent,
+            **extra,
         )
+
+    def _day(self, at: datetime) -> str:
+        return f"{at.astimezone(self.clock.zone):%a %-d %b}"
+
+    def _waited(self, since: datetime) -> str:
+        waited = self.clock.business_days_since(since, self.now)
+        return f"{waited} business day{'s' if waited != 1 else ''}"
+
+    def changes_entry(self, request: SignoffRequest, gate: Gate, decided: datetime) -> Entry:
+        """A gate with changes requested: the implementation team (who requested it, else the
+        lead) is reminded, privately, to request it again."""
+        requester = next(
+            (r.user_id for r in self.rows if r.user_id == request.requested_by and r.side == VENDOR), None
+        )
+        who = requester or lead(self.rows)
+        named = Named([who] if who else [], "requester" if requester else "lead")
+        detail = (
+            f"changes requested {self._day(decided)} ({self._waited(decided)} ago); "
+            "request it again with what changed"
+        )
+        return self._gate_entry("changes", request, gate, detail, named, side=VENDOR)
+
+    def signoff_entry(self, request: SignoffRequest, gate: Gate, since: datetime) -> Entry:
+        named = for_gate(self.rows, gate.key, self.present)
+        detail = f"sign-off requested {self._day(request.requested_at)}, waiting {self._waited(since)}"
+        return self._gate_entry("signoff", request, gate, detail, named, request_ts=request.ts)
 
 
 def entries(
