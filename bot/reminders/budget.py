@@ -23,10 +23,9 @@ from datetime import date, datetime, time, timedelta
 from sqlmodel import Session, col, select
 
 from bot.people.notified import followers
-from bot.people.recipients import dry_run_people
-from bot.people.roles import team
+from bot.reminders.dryrun import participants
 from bot.reminders.working_hours import CustomerClock, clock_of
-from storage.models import DryRunAttempt, Engagement, Notification, Reminder
+from storage.models import Engagement, Notification, Reminder
 
 MAX_A_DAY = 2
 SPACING_BUSINESS_DAYS = 2
@@ -70,13 +69,7 @@ class Budget:
         ).all()
         if not later:
             return
-        attempt = session.exec(
-            select(DryRunAttempt)
-            .where(DryRunAttempt.engagement_id == engagement.id)
-            .order_by(col(DryRunAttempt.number).desc())
-        ).first()
-        people = dry_run_people(team(session, engagement), attempt.participants if attempt else None).people
-        for user in people:
+        for user in participants(session, engagement).people:
             self._reserved[user] += len(later)
 
     def _day(self, user: str) -> set[tuple[str, str]]:

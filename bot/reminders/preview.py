@@ -10,12 +10,13 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from bot.people.recipients import dry_run_people, for_item, side_people
+from bot.people.recipients import for_item, side_people
 from bot.people.roles import RoleRow, team
+from bot.reminders.dryrun import participants
 from bot.reminders.nudges import Entry, next_nudge_preview
 from bot.reminders.working_hours import clock_of
 from bot.slack.nudges import names_of
-from storage.models import DryRunAttempt, Engagement, Item, Reminder
+from storage.models import Engagement, Item, Reminder
 
 DRYRUN_OFFSETS = {
     "t-7d": "Dry-run reminder (7 days before)",
@@ -69,6 +70,7 @@ def preview(session: Session, engagement: Engagement, now: datetime) -> Preview:
     next_at, due = next_nudge_preview(session, engagement, start)
     rows = team(session, engagement)
     scheduled: list[Line] = []
+    taking_part: list[str] | None = None  # the dry run's participants, read once
     for r in session.exec(
         select(Reminder)
         .where(Reminder.engagement_id == engagement.id, Reminder.status == "pending")
@@ -78,14 +80,10 @@ def preview(session: Session, engagement: Engagement, now: datetime) -> Preview:
         when = clock.local(r.due_at).strftime("%a %-d %b %H:%M")
         payload = json.loads(r.payload or "{}")
         if r.kind == "dryrun":
-            attempt = session.exec(
-                select(DryRunAttempt)
-                .where(DryRunAttempt.engagement_id == engagement.id)
-                .order_by(col(DryRunAttempt.number).desc())
-            ).first()
-            people = dry_run_people(rows, attempt.participants if attempt else None).people
+            if taking_part is None:
+                taking_part = [names.get(u, "someone") for u in participants(session, engagement).people]
             what = DRYRUN_OFFSETS.get(payload.get("offset"), "Dry-run reminder")
-            scheduled.append(Line(what, when, [names.get(u, "someone") for u in people], "mention"))
+            scheduled.append(Line(what, when, list(taking_part), "mention"))
         elif r.kind == "digest":
             day = clock.today(r.due_at)
             owners = _digest_owners(session, engagement, rows, day + timedelta(days=6 - day.weekday()))
