@@ -54,6 +54,34 @@ def record(
     return n
 
 
+def record_followers(
+    session: Session,
+    engagement_id: int,
+    people: Iterable[str],
+    *,
+    kind: str,
+    now: datetime,
+    channel: str,
+    ts: str,
+    thread_ts: str | None,
+) -> int:
+    """Slack notified the followers of the thread a reminder replied in (`people`, those it did not
+    mention) too: they count as reminded, about the thread."""
+    return record(
+        session,
+        engagement_id,
+        people,
+        kind=kind,
+        subjects=[f"thread:{thread_ts}"],
+        now=now,
+        reminder=True,
+        channel=channel,
+        ts=ts,
+        thread_ts=thread_ts,
+        via="following",
+    )
+
+
 def told(session: Session, engagement_id: int, user: str | None, subject: str) -> bool:
     """Was `user` (anyone, when None) already told about `subject` in this engagement?"""
     stmt = select(Notification.id).where(

@@ -248,20 +248,16 @@ def _send_thread(
                 thread_ts=plan.parent,
                 via="dm" if plan.direct else "mention",
             )
-        if plan.following:  # Slack notifies the thread's followers too: they count
-            notified.record(
-                session,
-                out.engagement_id,
-                plan.following,
-                kind=NUDGE,
-                subjects=[f"thread:{plan.parent}"],
-                now=now,
-                reminder=True,
-                channel=channel,
-                ts=ts,
-                thread_ts=plan.parent,
-                via="following",
-            )
+        notified.record_followers(
+            session,
+            out.engagement_id,
+            plan.following,
+            kind=NUDGE,
+            now=now,
+            channel=channel,
+            ts=ts,
+            thread_ts=plan.parent,
+        )
         mark_nudged(session, plan.due, now, again=again)
     if plan.replaces is not None:
         replaced = plan.replaces

@@ -627,20 +627,16 @@ class Sweeper:
                 ts=ts,
                 thread_ts=built.thread_ts,
             )
-            if following:  # Slack notifies the thread's followers too: they count
-                notified.record(
-                    session,
-                    built.engagement_id,
-                    following,
-                    kind=built.kind,
-                    subjects=[f"thread:{built.thread_ts}"],
-                    now=now,
-                    reminder=True,
-                    channel=built.channel,
-                    ts=ts,
-                    thread_ts=built.thread_ts,
-                    via="following",
-                )
+            notified.record_followers(
+                session,
+                built.engagement_id,
+                following,
+                kind=built.kind,
+                now=now,
+                channel=built.channel,
+                ts=ts,
+                thread_ts=built.thread_ts,
+            )
         self._sent(reminder_id, now, ts, attempts + 1, payload)
         report.sent.append(built.describe())
         if built.kind == "digest":  # the timeline picture in the digest's thread (text if files are blocked)
