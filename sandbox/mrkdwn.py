@@ -118,11 +118,14 @@ _STYLES = [_style("*", "b"), _style("_", "i"), _style("~", "s")]
 @dataclass
 class Directory:
     """Names for mentions: user id → display name, channel id → channel name; and the reader's
-    time zone, in which `<!date^…>` tokens are shown (as Slack shows them to each reader)."""
+    time zone, in which `<!date^…>` tokens are shown (as Slack shows them to each reader), and
+    the time "today" is measured from."""
 
     users: dict[str, str] = field(default_factory=dict)
     channels: dict[str, str] = field(default_factory=dict)
     tz: ZoneInfo | None = None
+    # "now" for today / yesterday / tomorrow: the sandbox's clock, not the machine's (None: the machine's)
+    now: datetime | None = None
 
     def user(self, user_id: str) -> str:
         return self.users.get(user_id, user_id)
@@ -165,7 +168,7 @@ def _angle(token: str, directory: Directory) -> str:
     if target.startswith("!"):
         head = target[1:].split("^")[0]
         if head == "date":
-            shown = format_date_token(target, directory.tz)
+            shown = format_date_token(target, directory.tz, now=directory.now)
             return _text(shown if shown is not None else (label or target))
         if head in ("here", "channel", "everyone"):
             return str(Markup('<span class="mention">@{}</span>').format(head))
@@ -189,7 +192,7 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def format_date_token(target: str, tz: ZoneInfo | None) -> str | None:
+def format_date_token(target: str, tz: ZoneInfo | None, *, now: datetime | None = None) -> str | None:
     """`!date^<unix>^<format>[^<link>]` as Slack shows it to a reader in `tz` (None: not known,
     the token's fallback is shown). The format's `{date_num}`, `{date}`, `{date_short}`,
     `{date_long}`, their `_pretty` forms (today, yesterday, tomorrow), `{time}` and
@@ -198,7 +201,7 @@ def format_date_token(target: str, tz: ZoneInfo | None) -> str | None:
     if tz is None or len(parts) < 3 or not parts[1].lstrip("-").isdigit():
         return None
     at = datetime.fromtimestamp(int(parts[1]), tz)
-    today = datetime.now(tz).date()
+    today = (now or datetime.now(tz)).astimezone(tz).date()
     relative = {today: "today", today - timedelta(days=1): "yesterday", today + timedelta(days=1): "tomorrow"}
 
     def fill(m: re.Match[str]) -> str:

@@ -24,7 +24,7 @@ def directory(sandbox: Sandbox, tz: ZoneInfo | None = None) -> Directory:
     with ws.lock:
         users = {uid: (u.real_name or u.name) for uid, u in ws.users.items()}
         channels = {cid: c.name for cid, c in ws.channels.items() if not c.is_im}
-    return Directory(users=users, channels=channels, tz=tz)
+    return Directory(users=users, channels=channels, tz=tz, now=sandbox.clock.now())
 
 
 def reader_tz(sandbox: Sandbox, user: str) -> ZoneInfo:

@@ -122,6 +122,16 @@ def test_mrkdwn_dates_are_shown_in_the_readers_time_zone():
     )
 
 
+def test_mrkdwn_pretty_dates_are_relative_to_the_sandbox_clock():
+    """ "today" is the sandbox's day (its clock may be weeks from the machine's), in the reader's zone."""
+    token = "<!date^1797411600^{date_short_pretty} {time}|x>"  # Wed 16 Dec 09:00 UTC
+    berlin = ZoneInfo("Europe/Berlin")
+    same_day = Directory(tz=berlin, now=datetime(2026, 12, 16, 20, 0, tzinfo=UTC))
+    next_day = Directory(tz=berlin, now=datetime(2026, 12, 17, 8, 0, tzinfo=UTC))
+    assert shown(render_mrkdwn(token, same_day)) == "today 10:00"
+    assert shown(render_mrkdwn(token, next_day)) == "yesterday 10:00"
+
+
 def test_mrkdwn_quotes_are_block_quotes_with_no_entity_shown():
     """A line starting with > is a quote, as in Slack; user text that starts with an escaped > stays text."""
     html = md("Changes requested:\n>Add the EMEA entity &amp; the &lt;Q1&gt; invoices\n&gt; not a quote")
