@@ -13,24 +13,12 @@ bot's commands.
 
 from __future__ import annotations
 
-import pytest
 from slack_sdk import WebClient
 
-from harness import APPROVER, BOT_TOKEN, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD
+from harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD
 from sandbox.main import SandboxServer
 from tests.browser.htmltools import Node
 from tests.browser.test_sandbox_web import Browser
-
-
-@pytest.fixture
-def web(sandbox_server: SandboxServer) -> Browser:
-    return Browser(sandbox_server)
-
-
-@pytest.fixture
-def slack(sandbox_server: SandboxServer) -> WebClient:
-    """The stand-in's Web API with the bot's token: messages posted as golive posts them."""
-    return WebClient(base_url=sandbox_server.sandbox.h.standin.api_url, token=BOT_TOKEN)
 
 
 def items(page: Node) -> list[Node]:

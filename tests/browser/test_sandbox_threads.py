@@ -17,21 +17,11 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from slack_sdk import WebClient
 
-from harness import APPROVER, BOT_TOKEN, CHANNEL, CONTRIBUTOR, LEAD
+from harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD
 from sandbox.files import PNG_SIGNATURE, picture
 from sandbox.main import SandboxServer
 from tests.browser.htmltools import Node
 from tests.browser.test_sandbox_web import Browser, messages, newest
-
-
-@pytest.fixture
-def web(sandbox_server: SandboxServer) -> Browser:
-    return Browser(sandbox_server)
-
-
-@pytest.fixture
-def slack(sandbox_server: SandboxServer) -> WebClient:
-    return WebClient(base_url=sandbox_server.sandbox.h.standin.api_url, token=BOT_TOKEN)
 
 
 def channel(page: Node) -> list[Node]:

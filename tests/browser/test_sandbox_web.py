@@ -50,11 +50,6 @@ class Browser:
         return self.post(form.attrs.get("action", "/action"), {**form.form_fields(), **values})
 
 
-@pytest.fixture
-def web(sandbox_server: SandboxServer) -> Browser:
-    return Browser(sandbox_server)
-
-
 def messages(node: Node) -> list[Node]:
     return node.find_all("article", cls="msg")
 
