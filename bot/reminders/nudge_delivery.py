@@ -20,24 +20,24 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from bot.people import notified
 from bot.people.members import lead_of
+from bot.reminders.attempt import Attempt, Stop, reminder_metadata
 from bot.reminders.budget import Budget
 from bot.reminders.nudges import (
     Entry,
     NudgePlan,
     ThreadPlan,
+    due_entries,
     dumps,
-    entries,
-    entries_again,
     mark_nudged,
     plan_nudge,
     stuck,
 )
 from bot.reminders.working_hours import clock_of
-from bot.slack.gateway import SlackCallFailed
+from bot.services import Services
 from bot.slack.home import refresh_homes
 from bot.slack.nudges import (
     ESCALATION,
@@ -58,29 +58,33 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("golive.sweep")
 
-THREAD_GONE = frozenset({"thread_not_found", "cannot_reply_to_message"})
+
+def planned(
+    s: Services,
+    session: Session,
+    engagement: Engagement,
+    payload: dict[str, Any],
+    now: datetime,
+    present: set[str] | None,
+) -> NudgePlan:
+    """What a nudge reminder sends now (what the lead asked to nudge again, else what is due),
+    under today's notification budget."""
+    again = payload.get("again")
+    due = due_entries(session, engagement, now, again, present)
+    return plan_nudge(s, session, engagement, due, Budget(session, engagement, now), again=again is not None)
 
 
-class _Stop(Exception):
-    """This attempt ends here (retry scheduled, or the channel flagged)."""
-
-
-def deliver_nudge(sw: Sweeper, reminder_id: int, now: datetime, report: SweepReport) -> None:
-    from bot.reminders.sweep import REMINDER_EVENT, Outgoing
-
+def deliver_nudge(
+    sw: Sweeper, reminder_id: int, now: datetime, report: SweepReport, present: set[str] | None
+) -> None:
+    """Send a claimed nudge reminder. `present`: who is in the channel (None: not known)."""
     s = sw.s
-    with s.db.read() as session:
-        reminder = session.get(Reminder, reminder_id)
-        engagement = session.get(Engagement, reminder.engagement_id) if reminder is not None else None
-        channel_id = engagement.channel_id if engagement is not None else None
-    # Who is in the channel, asked before any transaction (a Slack call).
-    present = sw.members(channel_id) if channel_id else None
     with s.db.session() as session:
         reminder = session.get(Reminder, reminder_id)
         if reminder is None or reminder.claimed_by != sw.worker:
             return
         engagement = session.get(Engagement, reminder.engagement_id)
-        why = _why_not(engagement)
+        why = why_not(engagement)
         if why is None and engagement is not None and not clock_of(engagement).in_hours(now):
             nxt = clock_of(engagement).next_window(now)
             session.execute(
@@ -97,15 +101,8 @@ def deliver_nudge(sw: Sweeper, reminder_id: int, now: datetime, report: SweepRep
         plan = NudgePlan()
         if why is None:
             assert engagement is not None
-            due = (
-                entries_again(session, engagement, again, now, present)
-                if again is not None
-                else entries(session, engagement, now, present)
-            )
             done_topics = set(payload.get("done") or [])
-            plan = plan_nudge(
-                s, session, engagement, due, Budget(session, engagement, now), again=again is not None
-            )
+            plan = planned(s, session, engagement, payload, now, present)
             plan.threads = [p for p in plan.threads if p.topic not in done_topics]
             engagement_id, channel, name = engagement.id, engagement.channel_id, engagement.customer_name
             if not plan.threads and not plan.unnamed and not done_topics:
@@ -131,13 +128,11 @@ def deliver_nudge(sw: Sweeper, reminder_id: int, now: datetime, report: SweepRep
         sw._finish(reminder_id, now, "skipped", status="skipped", last_error=why[:200])
         report.skipped.append(f"{key}: {why}")
         return
-    out = Outgoing(reminder_id, engagement_id, NUDGE, channel, None)  # type: ignore[arg-type]
+    attempt = Attempt(sw, reminder_id, engagement_id, key, attempts, unconfirmed, now, report)  # type: ignore[arg-type]
     sent_ts: str | None = None
     try:
         for thread in plan.threads:
-            ts = _send_thread(
-                sw, thread, out, key, attempts, unconfirmed, now, report, again is not None, REMINDER_EVENT
-            )
+            ts = _send_thread(attempt, thread, channel, again is not None)
             sent_ts = sent_ts or ts
             payload.setdefault("done", []).append(thread.topic)
             payload.setdefault("threads", []).append(
@@ -154,7 +149,7 @@ def deliver_nudge(sw: Sweeper, reminder_id: int, now: datetime, report: SweepRep
                     .where(col(Reminder.id) == reminder_id)
                     .values(payload=json.dumps(payload))
                 )
-    except _Stop:
+    except Stop:
         return
     _tell_lead_nobody_named(sw, engagement_id, plan.unnamed, now)  # type: ignore[arg-type]
     if again is None:
@@ -175,7 +170,8 @@ def deliver_nudge(sw: Sweeper, reminder_id: int, now: datetime, report: SweepRep
     )
 
 
-def _why_not(engagement: Engagement | None) -> str | None:
+def why_not(engagement: Engagement | None) -> str | None:
+    """Why an engagement's nudge is not sent at all, or None."""
     if engagement is None or engagement.status != "active":
         return "engagement no longer active"
     if engagement.flagged:
@@ -185,38 +181,34 @@ def _why_not(engagement: Engagement | None) -> str | None:
     return None
 
 
-def _send_thread(
-    sw: Sweeper,
-    plan: ThreadPlan,
-    out: Any,
-    key: str,
-    attempts: int,
-    unconfirmed: bool,
-    now: datetime,
-    report: SweepReport,
-    again: bool,
-    event: str,
-) -> str:
+def _send_thread(attempt: Attempt, plan: ThreadPlan, channel: str, again: bool) -> str:
     """Post one thread's (or one person's) nudge and record whom it notified; returns its ts.
-    Raises _Stop after scheduling a retry or flagging the channel."""
-    s = sw.s
+    Raises Stop after scheduling a retry or flagging the channel."""
+    s, now, engagement_id = attempt.sw.s, attempt.now, attempt.engagement_id
     with s.db.read() as session:
-        engagement = session.get(Engagement, out.engagement_id)
+        engagement = session.get(Engagement, engagement_id)
         assert engagement is not None
         message = render_nudge(s, session, engagement, plan.entries, now, direct=plan.direct)
     if plan.direct:
         try:
-            channel = sw.slack.open_dm(plan.user)  # type: ignore[arg-type]
+            channel = attempt.sw.slack.open_dm(plan.user)  # type: ignore[arg-type]
         except Exception as exc:
-            sw._retry(out.reminder_id, now, attempts, f"opening a DM: {exc}", report, key)
-            raise _Stop() from exc
-    else:
-        channel = out.channel
-    ts = _post(sw, plan, out, channel, message, key, attempts, unconfirmed, now, report, event)
+            raise attempt.retry(f"opening a DM: {exc}") from exc
+    ts, plan.parent = attempt.send(
+        channel,
+        message,
+        kind=NUDGE,
+        ledger_key=plan.topic,
+        metadata=reminder_metadata(
+            attempt.key, NUDGE, [e.subject for e in plan.due], plan.people, topic=plan.topic
+        ),
+        thread_ts=plan.parent,
+        direct=plan.direct,
+    )
     with s.db.session() as session:
         session.add(
             NudgeMessage(
-                engagement_id=out.engagement_id,
+                engagement_id=engagement_id,
                 kind=NUDGE,
                 topic=plan.topic,
                 channel_id=channel,
@@ -237,7 +229,7 @@ def _send_thread(
         for user in plan.people:
             notified.record(
                 session,
-                out.engagement_id,
+                engagement_id,
                 [user],
                 kind="vendor" if plan.direct else NUDGE,
                 subjects=[e.subject for e in plan.due if user in e.mentions],
@@ -250,7 +242,7 @@ def _send_thread(
             )
         notified.record_followers(
             session,
-            out.engagement_id,
+            engagement_id,
             plan.following,
             kind=NUDGE,
             now=now,
@@ -264,95 +256,6 @@ def _send_thread(
         replaced.status = REPLACED
         refresh_row(s, replaced)
     return ts
-
-
-def _metadata(event: str, key: str, plan: ThreadPlan) -> dict[str, Any]:
-    """What the message is, for finding it again and for reading it without its text."""
-    return {
-        "event_type": event,
-        "event_payload": {
-            "key": key,
-            "kind": NUDGE,
-            "topic": plan.topic,
-            "subjects": [e.subject for e in plan.due],
-            "for": plan.people,
-        },
-    }
-
-
-def _post(
-    sw: Sweeper,
-    plan: ThreadPlan,
-    out: Any,
-    channel: str,
-    message: Any,
-    key: str,
-    attempts: int,
-    unconfirmed: bool,
-    now: datetime,
-    report: SweepReport,
-    event: str,
-) -> str:
-    from bot.reminders.sweep import CANNOT_LOOK
-
-    if unconfirmed and not plan.direct:
-        # An earlier post timed out: Slack may have posted it all the same. Look in its thread first.
-        # (Direct messages cannot be looked in: the bot does not read them, im:history.)
-        try:
-            found = sw.slack.find_by_metadata(channel, event, key, thread_ts=plan.parent)
-        except SlackCallFailed as exc:
-            if exc.error not in CANNOT_LOOK:
-                sw._retry(
-                    out.reminder_id, now, attempts, f"checking the earlier post: {exc.error}", report, key
-                )
-                raise _Stop() from exc
-            log.warning("cannot check whether %s landed (%s); sending it again", key, exc.error)
-            found = None
-        except Exception as exc:
-            sw._retry(out.reminder_id, now, attempts, f"checking the earlier post: {exc}", report, key)
-            raise _Stop() from exc
-        if found is not None:
-            sw.slack.record(channel, found, kind=NUDGE, key=plan.topic, engagement_id=out.engagement_id)
-            log.info("%s: the earlier post that timed out had landed (%s); not sending it again", key, found)
-            return found
-    metadata = _metadata(event, key, plan)
-    for parent in (plan.parent, None):
-        try:
-            return sw.slack.post(
-                channel,
-                message,
-                kind=NUDGE,
-                key=plan.topic,
-                engagement_id=out.engagement_id,
-                metadata=metadata,
-                thread_ts=parent,
-            )
-        except SlackCallFailed as exc:
-            if exc.channel_gone and not plan.direct:
-                _fail(sw, out, exc.error, attempts, now, report, key)
-            if exc.error in THREAD_GONE and parent is not None:
-                log.warning(
-                    "%s: the thread %s is gone (%s); posting at the top level", key, parent, exc.error
-                )
-                plan.parent = None
-                continue
-            sw._retry(out.reminder_id, now, attempts, exc.error, report, key)
-            raise _Stop() from exc
-        except Exception as exc:  # timeouts, connection errors: it may have been posted anyway
-            sw._retry(
-                out.reminder_id, now, attempts, f"{type(exc).__name__}: {exc}", report, key, unconfirmed=True
-            )
-            raise _Stop() from exc
-    raise _Stop()
-
-
-def _fail(
-    sw: Sweeper, out: Any, error: str, attempts: int, now: datetime, report: SweepReport, key: str
-) -> None:
-    sw._flag(out, error, now)
-    sw._finish(out.reminder_id, now, "failed", status="failed", last_error=error, attempts=attempts + 1)
-    report.failed.append(f"{key}: {error}")
-    raise _Stop()
 
 
 def _tell_lead_nobody_named(sw: Sweeper, engagement_id: int, unnamed: list[Entry], now: datetime) -> None:

@@ -464,6 +464,19 @@ def entries_again(
     return out[:MAX_ENTRIES]
 
 
+def due_entries(
+    session: Session,
+    engagement: Engagement,
+    now: datetime,
+    again: list[Any] | None,
+    present: Collection[str] | None = None,
+) -> list[Entry]:
+    """What a nudge lists now: the entries the lead asked to nudge again (`again`), else what is due."""
+    if again is not None:
+        return entries_again(session, engagement, again, now, present)
+    return entries(session, engagement, now, present)
+
+
 def mark_nudged(session: Session, sent: list[Entry], now: datetime, *, again: bool = False) -> None:
     """Count a nudge for each entry. A nudge the lead asked for starts the ladder again (as a first
     nudge), so they hear back if it brings no progress either."""

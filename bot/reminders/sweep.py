@@ -36,13 +36,14 @@ from bot.engagement.health import ON_TRACK
 from bot.engagement.outlook import load_outlook
 from bot.people import audit, notified
 from bot.people.members import lead_of
+from bot.reminders.attempt import Attempt, Stop, reminder_metadata
 from bot.reminders.budget import Budget
 from bot.reminders.digest import digest_context, digest_week
 from bot.reminders.dryrun import current_attempt, participants, refresh_dry_run, reminder_message, thread_root
 from bot.reminders.milestones import sync_schedules
 from bot.reminders.next_check import next_check, next_digest_at, next_nudge_at
-from bot.reminders.nudge_delivery import THREAD_GONE, deliver_nudge
-from bot.reminders.nudges import Entry, entries, entries_again, mark_nudged, plan_nudge, ready_dates
+from bot.reminders.nudge_delivery import deliver_nudge, planned
+from bot.reminders.nudges import Entry, mark_nudged, ready_dates
 from bot.reminders.working_hours import clock_of
 from bot.services import Services
 from bot.slack.client import make_sweep_client
@@ -67,10 +68,6 @@ BACKOFF_MAX = timedelta(hours=1)
 PLAN_BATCH = 20
 PLAN_RETRY = timedelta(minutes=5)  # an engagement whose planning failed is tried again after this
 DIGEST_WEEKS_LOOKED_UP = 3  # this week's digest key and the next weeks', looked up with today's nudge
-# Message metadata on every reminder post, so a post that timed out can be looked for.
-REMINDER_EVENT = "golive_reminder"
-# Errors of conversations.history that looking again will not fix: send without checking.
-CANNOT_LOOK = frozenset({"missing_scope", "not_in_channel", "channel_not_found", "not_allowed_token_type"})
 
 
 def worker_id() -> str:
@@ -397,18 +394,10 @@ class Sweeper:
         if reminder.kind == "nudge":
             if engagement.nudges_paused:
                 return "nudges paused"
-            again = payload.get("again")
-            found = (
-                entries_again(session, engagement, again, now, present)
-                if again is not None
-                else entries(session, engagement, now, present)
-            )
-            if not found:
-                return "nothing due any more"
-            plan = plan_nudge(
-                self.s, session, engagement, found, Budget(session, engagement, now), again=again is not None
-            )
+            plan = planned(self.s, session, engagement, payload, now, present)
             listed = [e for p in plan.threads for e in p.due]
+            if not plan.threads and not plan.held and not plan.unnamed:
+                return "nothing due any more"
             if not listed:
                 return "held back by the notification budget" if plan.held else "nobody named to remind"
             msg = render_nudge(self.s, session, engagement, [e.as_dict() for e in listed], now)
@@ -551,11 +540,11 @@ class Sweeper:
                 .where(col(Reminder.id) == reminder_id)
             ).first()
         kind, channel = found if found is not None else (None, None)
-        if kind == "nudge":  # thread by thread: see bot.reminders.nudge_delivery
-            deliver_nudge(self, reminder_id, now, report)
-            return
         # Who is in the channel, asked before any transaction: a reminder mentions only them.
-        present = self.members(channel) if channel and kind in ("dryrun", "digest") else None
+        present = self.members(channel) if channel and kind in ("nudge", "dryrun", "digest") else None
+        if kind == "nudge":  # thread by thread: see bot.reminders.nudge_delivery
+            deliver_nudge(self, reminder_id, now, report, present)
+            return
         dm_channel = self._lead_dm(reminder_id) if kind == "health" else None
         with self.s.db.session() as session:
             reminder = session.get(Reminder, reminder_id)
@@ -568,44 +557,19 @@ class Sweeper:
             self._finish(reminder_id, now, "skipped", status="skipped", last_error=built[:200])
             report.skipped.append(f"{key}: {built}")
             return
-        ts: str | None = None
-        if unconfirmed and built.kind != "health":  # (a DM cannot be looked in: no im:history)
-            # An earlier post timed out: Slack may have posted it all the same. Look before re-sending.
-            try:
-                ts = self.slack.find_by_metadata(
-                    built.channel, REMINDER_EVENT, key, thread_ts=built.thread_ts
-                )
-            except SlackCallFailed as exc:
-                if exc.error not in CANNOT_LOOK:
-                    self._retry(
-                        reminder_id, now, attempts, f"checking the earlier post: {exc.error}", report, key
-                    )
-                    return
-                log.warning("cannot check whether %s landed (%s); sending it again", key, exc.error)
-            except Exception as exc:  # timeouts again: try the check on a later pass
-                self._retry(reminder_id, now, attempts, f"checking the earlier post: {exc}", report, key)
-                return
-            if ts is not None:
-                self.slack.record(
-                    built.channel, ts, kind=built.kind, key=key, engagement_id=built.engagement_id
-                )
-                log.info("%s: the earlier post that timed out had landed (%s); not sending it again", key, ts)
+        attempt = Attempt(self, reminder_id, built.engagement_id, key, attempts, unconfirmed, now, report)
+        assert built.message is not None
         try:
-            ts = ts or self._post(built, key)
-        except SlackCallFailed as exc:
-            if exc.channel_gone:
-                self._flag(built, exc.error, now)
-                self._finish(
-                    reminder_id, now, "failed", status="failed", last_error=exc.error, attempts=attempts + 1
-                )
-                report.failed.append(f"{key}: {exc.error}")
-                return
-            self._retry(reminder_id, now, attempts, exc.error, report, key)
-            return
-        except Exception as exc:  # timeouts, connection errors: it may have been posted anyway
-            self._retry(
-                reminder_id, now, attempts, f"{type(exc).__name__}: {exc}", report, key, unconfirmed=True
+            ts, thread_ts = attempt.send(
+                built.channel,
+                built.message,
+                kind=built.kind,
+                ledger_key=key,
+                metadata=reminder_metadata(key, built.kind, built.subjects, built.people),
+                thread_ts=built.thread_ts,
+                direct=built.kind == "health",
             )
+        except Stop:
             return
         if built.kind == "dryrun" and built.payload.get("offset") == "t0":
             refresh_dry_run(self.s, built.engagement_id)  # it has started: the outcome buttons appear
@@ -614,7 +578,7 @@ class Sweeper:
             payload["notified"] = built.people
         with self.s.db.session() as session:
             mark_nudged(session, built.entries, now)
-            following = notified.followers(session, built.channel, built.thread_ts) - set(built.people)
+            following = notified.followers(session, built.channel, thread_ts) - set(built.people)
             notified.record(
                 session,
                 built.engagement_id,
@@ -625,7 +589,7 @@ class Sweeper:
                 reminder=True,
                 channel=built.channel,
                 ts=ts,
-                thread_ts=built.thread_ts,
+                thread_ts=thread_ts,
             )
             notified.record_followers(
                 session,
@@ -635,7 +599,7 @@ class Sweeper:
                 now=now,
                 channel=built.channel,
                 ts=ts,
-                thread_ts=built.thread_ts,
+                thread_ts=thread_ts,
             )
         self._sent(reminder_id, now, ts, attempts + 1, payload)
         report.sent.append(built.describe())
@@ -656,40 +620,6 @@ class Sweeper:
         except SlackCallFailed as exc:
             log.warning("could not open a DM with %s: %s", lead.user_id, exc.error)
             return None
-
-    def _post(self, built: Outgoing, key: str) -> str:
-        """Post a reminder with metadata naming it; a reply whose thread is gone (its parent was
-        deleted) goes at the top level instead."""
-        assert built.message is not None
-        message = built.message
-        metadata = {
-            "event_type": REMINDER_EVENT,
-            "event_payload": {
-                "key": key,
-                "kind": built.kind,
-                "subjects": built.subjects,
-                "for": built.people,
-            },
-        }
-
-        def post(thread_ts: str | None) -> str:
-            return self.slack.post(
-                built.channel,
-                message,
-                kind=built.kind,
-                key=key,
-                engagement_id=built.engagement_id,
-                metadata=metadata,
-                thread_ts=thread_ts,
-            )
-
-        try:
-            return post(built.thread_ts)
-        except SlackCallFailed as exc:
-            if exc.error not in THREAD_GONE or not built.thread_ts:
-                raise
-            log.warning("%s: its thread is gone (%s); posting it at the top level", key, exc.error)
-        return post(None)
 
     def _retry(
         self,
@@ -720,16 +650,15 @@ class Sweeper:
         )
         report.retried.append(f"{key}: {error} (next try in {int(delay.total_seconds())}s)")
 
-    def _flag(self, out: Outgoing, error: str, now: datetime) -> None:
+    def _flag(self, engagement_id: int, channel: str, error: str, now: datetime) -> None:
         """Stop sending to a channel Slack refuses, and tell the lead consultant by DM."""
-
         reason = {
             "is_archived": "the channel is archived",
             "channel_not_found": "the channel was not found",
             "not_in_channel": "I was removed from the channel",
         }.get(error, error)
         with self.s.db.session() as session:
-            engagement = session.get(Engagement, out.engagement_id)
+            engagement = session.get(Engagement, engagement_id)
             assert engagement is not None
             engagement.flagged = reason[:200]
             session.add(engagement)
@@ -753,7 +682,7 @@ class Sweeper:
                     "flagged_dm.json.j2",
                     customer_name=name,
                     reason=reason,
-                    channel=out.channel,
+                    channel=channel,
                     command=self.s.command,
                 ),
             )
