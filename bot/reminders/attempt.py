@@ -89,17 +89,10 @@ class Attempt:
         ledger_key: str,
         metadata: dict[str, Any],
         thread_ts: str | None = None,
-        dm_to: str | None = None,
-    ) -> tuple[str, str, str | None]:
-        """Post one message of the reminder in `channel` (or a direct message to `dm_to`), unless
-        an earlier post of it that timed out had landed; returns the channel, its ts and the thread
-        it is in. Raises `Stop`."""
-        direct = dm_to is not None
-        if direct:
-            try:
-                channel = self.sw.slack.open_dm(dm_to)  # type: ignore[arg-type]
-            except Exception as exc:
-                raise self.retry(f"opening a DM: {exc}") from exc
+        direct: bool = False,
+    ) -> tuple[str, str | None]:
+        """Post one message of the reminder (`direct`: in a direct message), unless an earlier post
+        of it that timed out had landed; returns its ts and the thread it is in. Raises `Stop`."""
         if self.unconfirmed and not direct:
             found = self._landed(channel, thread_ts)
             if found is not None:
@@ -111,7 +104,7 @@ class Attempt:
                     self.key,
                     found,
                 )
-                return channel, found, thread_ts
+                return found, thread_ts
         while True:
             try:
                 ts = self.sw.slack.post(
@@ -123,7 +116,7 @@ class Attempt:
                     metadata=metadata,
                     thread_ts=thread_ts,
                 )
-                return channel, ts, thread_ts
+                return ts, thread_ts
             except SlackCallFailed as exc:
                 if exc.channel_gone and not direct:
                     raise self.fail(channel, exc.error) from exc

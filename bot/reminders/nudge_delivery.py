@@ -189,7 +189,12 @@ def _send_thread(attempt: Attempt, plan: ThreadPlan, channel: str, again: bool) 
         engagement = session.get(Engagement, engagement_id)
         assert engagement is not None
         message = render_nudge(s, session, engagement, plan.entries, now, direct=plan.direct)
-    channel, ts, plan.parent = attempt.send(
+    if plan.direct:
+        try:
+            channel = attempt.sw.slack.open_dm(plan.user)  # type: ignore[arg-type]
+        except Exception as exc:
+            raise attempt.retry(f"opening a DM: {exc}") from exc
+    ts, plan.parent = attempt.send(
         channel,
         message,
         kind=NUDGE,
@@ -198,7 +203,7 @@ def _send_thread(attempt: Attempt, plan: ThreadPlan, channel: str, again: bool) 
             attempt.key, NUDGE, [e.subject for e in plan.due], plan.people, topic=plan.topic
         ),
         thread_ts=plan.parent,
-        dm_to=plan.user,
+        direct=plan.direct,
     )
     with s.db.session() as session:
         session.add(

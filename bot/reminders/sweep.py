@@ -47,7 +47,7 @@ from bot.reminders.nudges import Entry, mark_nudged, ready_dates
 from bot.reminders.working_hours import clock_of
 from bot.services import Services
 from bot.slack.client import make_sweep_client
-from bot.slack.gateway import SlackGateway
+from bot.slack.gateway import SlackCallFailed, SlackGateway
 from bot.slack.nudges import render_nudge
 from bot.slack.presenters import overview
 from bot.slack.timeline_share import share_timeline
@@ -86,14 +86,12 @@ class Outgoing:
     thread_ts: str | None = None  # a reply in this thread (the dry-run reminders)
     people: list[str] = field(default_factory=list)  # whom it mentions: the people it notifies
     subjects: list[str] = field(default_factory=list)  # what about, for the notification ledger
-    dm_to: str | None = None  # a direct message to this person (`channel` is its DM once opened)
 
     def describe(self) -> str:
         what = ", ".join(e.ref for e in self.entries) if self.entries else self.payload.get("offset", "")
         text = self.message.text[:120] if self.message is not None else ""
         who = f" (notifies {', '.join(self.people)})" if self.people else ""
-        where = self.channel or f"DM {self.dm_to}"
-        return f"{self.kind} → {where}: {text}" + (f" [{what}]" if what else "") + who
+        return f"{self.kind} → {self.channel}: {text}" + (f" [{what}]" if what else "") + who
 
 
 @dataclass
@@ -381,6 +379,7 @@ class Sweeper:
         reminder: Reminder,
         now: datetime,
         present: set[str] | None = None,
+        dm_channel: str | None = None,
     ) -> Outgoing | str:
         """The message to send now, or the reason to skip it. `present`: who is in the channel
         (None: not known), for whom a reminder mentions."""
@@ -455,9 +454,9 @@ class Sweeper:
             )
             return Outgoing(reminder.id, engagement.id, "golive", engagement.channel_id, msg, payload=payload)  # type: ignore[arg-type]
         if reminder.kind == "health":
-            lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
-            if lead is None:
+            if dm_channel is None:
                 return "no lead consultant to tell"
+            lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
             msg = r.message(
                 "health_dm.json.j2",
                 customer_name=engagement.customer_name,
@@ -471,12 +470,11 @@ class Sweeper:
                 reminder.id,  # type: ignore[arg-type]
                 engagement.id,  # type: ignore[arg-type]
                 "health",
-                "",
+                dm_channel,
                 msg,
                 payload=payload,
-                people=[lead.user_id],
+                people=[lead.user_id] if lead else [],
                 subjects=[f"health:{payload.get('level')}"],
-                dm_to=lead.user_id,
             )
         if reminder.kind == "digest":
             base = overview(session, engagement, self.s.playbook, now)
@@ -547,11 +545,12 @@ class Sweeper:
         if kind == "nudge":  # thread by thread: see bot.reminders.nudge_delivery
             deliver_nudge(self, reminder_id, now, report, present)
             return
+        dm_channel = self._lead_dm(reminder_id) if kind == "health" else None
         with self.s.db.session() as session:
             reminder = session.get(Reminder, reminder_id)
             if reminder is None or reminder.claimed_by != self.worker:
                 return
-            built = self.build(session, reminder, now, present)
+            built = self.build(session, reminder, now, present, dm_channel)
             key, attempts = reminder.dedupe_key, reminder.attempts
             unconfirmed = reminder.unconfirmed_since is not None
         if isinstance(built, str):
@@ -561,14 +560,14 @@ class Sweeper:
         attempt = Attempt(self, reminder_id, built.engagement_id, key, attempts, unconfirmed, now, report)
         assert built.message is not None
         try:
-            built.channel, ts, thread_ts = attempt.send(
+            ts, thread_ts = attempt.send(
                 built.channel,
                 built.message,
                 kind=built.kind,
                 ledger_key=key,
                 metadata=reminder_metadata(key, built.kind, built.subjects, built.people),
                 thread_ts=built.thread_ts,
-                dm_to=built.dm_to,
+                direct=built.kind == "health",
             )
         except Stop:
             return
@@ -591,7 +590,6 @@ class Sweeper:
                 channel=built.channel,
                 ts=ts,
                 thread_ts=thread_ts,
-                via="dm" if built.dm_to else "mention",
             )
             notified.record_followers(
                 session,
@@ -607,6 +605,21 @@ class Sweeper:
         report.sent.append(built.describe())
         if built.kind == "digest":  # the timeline picture in the digest's thread (text if files are blocked)
             share_timeline(self.s, built.engagement_id, built.channel, thread_ts=ts)
+
+    def _lead_dm(self, reminder_id: int) -> str | None:
+        """The lead consultant's direct-message channel, for what is told to them privately."""
+        with self.s.db.read() as session:
+            engagement_id = session.execute(
+                select(Reminder.engagement_id).where(col(Reminder.id) == reminder_id)
+            ).scalar()
+            lead = lead_of(session, engagement_id) if engagement_id is not None else None
+        if lead is None:
+            return None
+        try:
+            return self.slack.open_dm(lead.user_id)
+        except SlackCallFailed as exc:
+            log.warning("could not open a DM with %s: %s", lead.user_id, exc.error)
+            return None
 
     def _retry(
         self,
