@@ -14,6 +14,7 @@ from bot.people.recipients import for_item, side_people
 from bot.people.roles import RoleRow, team
 from bot.reminders.dryrun import participants
 from bot.reminders.nudges import Entry, next_nudge_preview
+from bot.reminders.planning import nudge_key
 from bot.reminders.working_hours import clock_of
 from bot.slack.nudges import names_of
 from storage.models import Engagement, Item, Reminder
@@ -62,7 +63,7 @@ def preview(session: Session, engagement: Engagement, now: datetime) -> Preview:
     names = names_of(session, engagement.id)  # type: ignore[arg-type]
     sent_today = session.exec(
         select(Reminder.id).where(
-            Reminder.dedupe_key == f"nudge:{engagement.id}:{clock.today(now).isoformat()}",
+            Reminder.dedupe_key == nudge_key(engagement, clock.today(now)),
             Reminder.status == "sent",
         )
     ).first()
