@@ -15,7 +15,6 @@ from sqlmodel import Session
 
 from bot.commands import ParsedCommand
 from bot.engagement import checklist as cl
-from bot.engagement import request_reads as reads
 from bot.engagement.lifecycle import calendar_for, phases_of, planned_golive
 from bot.engagement.phases import record_and_advance
 from bot.engagement.plan import PlanWarning, business_day_warning
@@ -173,29 +172,24 @@ class Where:
 
 
 def _tick(req: Request, item_id: int, done: bool, where: Where) -> tuple[cl.Change | None, int | None]:
-    """Who, which item and whether they may are read first (a tick on the checklist message in
-    one statement, `reads.find_for_click`: the tick's read was four ORM statements, and the tick's
-    read and write took 6.3 ms of thread CPU at 10 clients); the write transaction (and SQLite's
-    writer lock) covers only the conditional update, its audit row and the phase check."""
+    """Who, which item and whether they may are read first, with the lookups every click uses; the
+    write transaction (and SQLite's writer lock) reads the item again with its row locked and
+    decides on it as it is, then writes the conditional update, its audit row and the phase check."""
     s = req.services
     with s.db.read() as session:
-        one = None
-        if req.channel_id and req.message_ts and not req.view:  # a tick on the checklist message
-            one = reads.find_for_click(session, req.channel_id, req.message_ts, req.user_id, item_id)
-        if one is not None:  # the usual case, in one statement
-            engagement, phase, item, known = one
-        else:  # in the Show all modal, or something missing: the lookups that say what
-            engagement = click_engagement(req, session)
-            phase, item = cl.item_by_id(session, engagement, item_id)
-            known = None
+        engagement = click_engagement(req, session)
+        phase, item = cl.item_by_id(session, engagement, item_id)
         where.engagement_id, where.phase_number, where.channel = (
             engagement.id,
             phase.number,
             engagement.channel_id,
         )
-        actor = actor_for(req, session, engagement, known=known)
+        actor = actor_for(req, session, engagement)
     with s.db.session() as session:
-        item = session.merge(item, load=False)
+        locked = cl.lock_items(session, [item_id]).get(item_id)
+        if locked is None:
+            raise UserError("That item no longer belongs to this engagement.")
+        phase, item = locked
         change = cl.set_done(session, phase, item, actor, done, s.clock.now())
         return change, record_and_advance(session, engagement, actor, change, s.clock.now())
 
@@ -261,21 +255,14 @@ def due_warnings(
 def cmd_checklist(req: Request, cmd: ParsedCommand) -> None:
     s = req.services
     asked = _phase_number(cmd, plain_text(cmd.words[0])) if cmd.words else None
-    found = None
-    if req.channel_id:  # the ack path only reads: SQLite's writer lock is not taken
-        with s.db.rows() as conn:
-            found = reads.engagement_and_phase(conn, req.channel_id, asked)
-    if found is not None:  # the usual case, in one statement
-        engagement_id, channel, number = found
-    else:  # no active engagement, or no such phase: the lookups that say so
-        with s.db.read() as session:
-            engagement = require_engagement(req, session=session)
-            number = engagement.phase_index if asked is None else asked
-            cl.phase_by_number(session, engagement, number)
-        engagement_id, channel = engagement.id, engagement.channel_id  # type: ignore[assignment]
+    with s.db.read() as session:  # the ack path only reads: SQLite's writer lock is not taken
+        engagement = require_engagement(req, session=session)
+        number = engagement.phase_index if asked is None else asked
+        cl.phase_by_number(session, engagement, number)  # says so when there is no such phase
+    engagement_id, channel = engagement.id, engagement.channel_id
     # Posting it again (rendering it, collapsing the older copy) is work after the ack, done where
     # ticks' work is: under `golive serve` the deferred-work process.
-    after_ack(req, lambda _req: post_checklist(s, engagement_id, number, channel=channel))
+    after_ack(req, lambda _req: post_checklist(s, engagement_id, number, channel=channel))  # type: ignore[arg-type]
 
 
 def _phase_number(cmd: ParsedCommand, raw: str) -> int:

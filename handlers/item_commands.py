@@ -16,13 +16,10 @@ from sqlmodel import Session
 from bot.commands import ParsedCommand
 from bot.engagement import checklist as cl
 from bot.engagement import dependencies as deps
-from bot.engagement import item_writes
-from bot.engagement import request_reads as reads
 from bot.engagement.lifecycle import local_today, phases_of
-from bot.engagement.phases import advance_after
+from bot.engagement.phases import record_and_advance
 from bot.engagement.plan import describe_warnings
 from bot.errors import UserError
-from bot.people import audit
 from bot.people.sides import Actor
 from bot.refs import parse_ref
 from bot.slack.notes import tell_about_changes
@@ -78,11 +75,6 @@ Apply = Callable[[Session, EngagementPhase, Item, Actor, datetime], "cl.Change |
 Warn = Callable[[Session, Engagement, list[tuple[EngagementPhase, Item]]], list[str]]
 
 
-class _Stale(Exception):
-    """An item's row did not hold what its change was decided on, though its `updated_at` did
-    (a writer that leaves it alone, like the sweep counting nudges): nothing was written."""
-
-
 def _write(
     req: Request,
     engagement: Engagement,
@@ -90,38 +82,24 @@ def _write(
     found: list[tuple[EngagementPhase, Item]],
     fn: Apply,
     now: datetime,
-    *,
-    fresh: bool = False,
 ) -> tuple[list[tuple[str, cl.Change | None]], list[int]]:
     """`_apply`'s one write transaction: (ref, change) per item, and the phases it advanced to.
 
-    The items' rows are read and locked first, in one statement (on SQLite the writer lock keeps
-    every other writer out; on PostgreSQL, FOR UPDATE). Each change is decided on the copy of the
-    item read before, brought up to that row when it changed since (or always, with `fresh`), and
-    written conditionally on the row holding what the decision saw (`write_item`). Under SQLite's
-    writer lock this replaced a re-read into the ORM and its flush: `due` at 10 clients waited p50
-    47 ms for that lock, each holding it 6 ms. (Deciding first and locking only at the UPDATE was
-    tried for PostgreSQL: under a burst of changes to one item most had to be done again: 6.8x a
-    bare ack against 5.6x, one run each.)"""
+    The items found by the reads are read again here, as they are now, with their rows locked
+    until the commit (`cl.lock_items`: FOR UPDATE on PostgreSQL; on SQLite the writer lock keeps
+    every other writer out), and each change is decided on that row: a change another writer made
+    since the reads is seen, and no other writer changes the row before this one commits."""
     changes: list[tuple[str, cl.Change | None]] = []
     advanced: list[int] = []
     with req.services.db.session() as session:
-        rows = item_writes.lock_items(session, [seen.id for _phase, seen in found])  # type: ignore[misc]
-        for phase, seen in found:
-            row = rows.get(seen.id)  # type: ignore[arg-type]
-            if row is None or row.phase_id != phase.id:
-                raise UserError(f"{phase.number}.{seen.number} was just removed; nothing was changed.")
-            item = session.merge(seen, load=False)
-            if fresh or row.updated_at != seen.updated_at:
-                item_writes.catch_up(phase, item, row)  # changed since it was read: decided on it as it is
-            read_at = row.updated_at
-            with session.no_autoflush:  # the item's row is written by write_item, conditionally
-                change = fn(session, phase, item, actor, now)
-            if change is not None:
-                audit.record_change(session, engagement.id, actor, change, now=now)  # type: ignore[arg-type]
-            if not item_writes.write_item(session, item, read_at=read_at):
-                raise _Stale
-            moved = advance_after(session, engagement, actor, change, now)
+        rows = cl.lock_items(session, [seen.id for _phase, seen in found])  # type: ignore[misc]
+        for read, seen in found:
+            locked = rows.get(seen.id)  # type: ignore[arg-type]
+            if locked is None or locked[0].id != read.id:
+                raise UserError(f"{read.number}.{seen.number} was just removed; nothing was changed.")
+            phase, item = locked
+            change = fn(session, phase, item, actor, now)
+            moved = record_and_advance(session, engagement, actor, change, now)
             if moved is not None and moved not in advanced:
                 advanced.append(moved)
             changes.append((f"{phase.number}.{item.number}", change))
@@ -163,26 +141,14 @@ def _apply_after_ack(
     s = req.services
     now = s.clock.now()
     # Who, which items, and the checks are read first; the write transaction (and SQLite's
-    # writer lock, which every writer of every worker queues on) covers only the changes, their
-    # audit rows and the phase check.
+    # writer lock, which every writer of every worker queues on) covers only the items read again
+    # under their row locks, the changes, their audit rows and the phase check.
     with s.db.read() as session:
-        one = None
-        if len(refs) == 1 and req.channel_id and req.user_id:
-            one = reads.find_for_command(session, req.channel_id, req.user_id, *refs[0])
-        if one is not None:  # the usual case, in one statement
-            engagement, phase, item, known = one
-            found = [(phase, item)]
-        else:  # several items, or something missing: the lookups that say what
-            engagement = require_engagement(req, session=session)
-            found = [cl.find_item(session, engagement, p, i) for p, i in refs]
-            known = None
+        engagement = require_engagement(req, session=session)
+        found = [cl.find_item(session, engagement, p, i) for p, i in refs]
         warnings = warn(session, engagement, found) if warn is not None else []
-        actor = actor_for(req, session, engagement, known=known)
-    try:
-        changes, advanced = _write(req, engagement, actor, found, fn, now)
-    except _Stale:
-        # All again, each item read anew (its row is locked then: this cannot repeat).
-        changes, advanced = _write(req, engagement, actor, found, fn, now, fresh=True)
+        actor = actor_for(req, session, engagement)
+    changes, advanced = _write(req, engagement, actor, found, fn, now)
     made = [c for _ref, c in changes if c is not None]
     for n in sorted({c.phase.number for c in made}):
         refresh_checklist(s, engagement.id, n, channel=engagement.channel_id)  # type: ignore[arg-type]

@@ -148,6 +148,27 @@ def item_by_id(session: Session, engagement: Engagement, item_id: int) -> tuple[
     return found[0], found[1]
 
 
+# The items with their phases as they are now, their rows locked until the commit: FOR UPDATE OF
+# item on PostgreSQL; SQLite has no row locks, and the writer lock every write session takes
+# (BEGIN IMMEDIATE, `storage.db`) already keeps every other writer out. In id order, so that two
+# writers naming the same items lock them in the same order.
+_ITEMS_LOCKED = (
+    select(EngagementPhase, Item)
+    .join(Item, col(Item.phase_id) == EngagementPhase.id)
+    .where(col(Item.id).in_(bindparam("ids", expanding=True)))
+    .order_by(col(Item.id))
+    .with_for_update(of=Item)
+)
+
+
+def lock_items(session: Session, item_ids: list[int]) -> dict[int, tuple[EngagementPhase, Item]]:
+    """In a write session: each item (by id) and its phase, read as they are now with the items'
+    rows locked for the rest of the transaction, so that a change is decided on the row as it is
+    and no other writer changes it before the commit. Items gone are missing."""
+    rows = session.exec(_ITEMS_LOCKED, params={"ids": sorted(set(item_ids))}).all()
+    return {item.id: (phase, item) for phase, item in rows}  # type: ignore[misc]
+
+
 _ITEMS_OF = select(Item).where(Item.phase_id == bindparam("phase")).order_by(col(Item.number))
 
 

@@ -12,7 +12,6 @@ import yaml
 from sqlmodel import select
 
 from bot.engagement import checklist as cl
-from bot.engagement import request_reads as reads
 from bot.slack.presenters import names_for
 from harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, CUSTOMER_TEAM, LEAD
 from storage.models import Engagement, EngagementPhase, Item, Member, UserProfile
@@ -811,30 +810,62 @@ def test_forty_items_of_both_sides_are_grouped_customer_first_each_by_due_date(h
         assert len(stored["blocks"]) <= 50
 
 
-def test_a_ticks_one_statement_read_finds_only_the_ticked_messages_own_item(started):
-    """`reads.find_for_click` (a tick's read in one statement) answers for an item of the message's
-    engagement, clicked in its channel, while the engagement is active; anything else is left to
-    the usual lookups (None), which say what is wrong."""
+def _tick_as_sent(h, msg: dict, item_id: int, user, *, channel: str = CHANNEL):
+    """A tick of `item_id` on the checklist message `msg`, as a client sends it (whether or not
+    the message shows that item), clicked in `channel`."""
+    box = {
+        "type": "actions",
+        "block_id": "as-sent",
+        "elements": [
+            {
+                "type": "checkboxes",
+                "action_id": f"tick:{item_id}",
+                "options": [{"text": {"type": "mrkdwn", "text": "x"}, "value": str(item_id)}],
+            }
+        ],
+    }
+    payload = button_payload(h, {**msg, "blocks": [box]}, f"tick:{item_id}", user.user_id)
+    payload["actions"][0] |= {"type": "checkboxes", "selected_options": [{"value": str(item_id)}]}
+    payload["container"]["channel_id"] = payload["channel"]["id"] = channel
+    assert send_payload(h, payload).status == 200
+    h.idle()
+
+
+def test_a_tick_acts_only_on_an_item_of_the_ticked_messages_engagement_while_it_is_active(started):
+    """A tick is read with the lookups every click uses: the engagement of the message ticked (by
+    the ledger, in the channel it was clicked in, while active) and the item, which must be that
+    engagement's. Anything else is refused, said to the user, and changes nothing."""
     h = started
-    h.standin.add_channel("C0OTHER", name="other-impl", ext_shared=True, members=[LEAD.user_id])
+    h.standin.add_channel(
+        "C0OTHER", name="other-impl", ext_shared=True, members=[LEAD.user_id, CONTRIBUTOR.user_id]
+    )
     h.command("start Other Corp size=small tz=Europe/Berlin", channel="C0OTHER")
-    ts = checklist_msg(h)["ts"]
+    msg = checklist_msg(h)
     mine = item(h, "1.5")
     with h.services.db.read() as s:
-        other = s.exec(select(Item).where(Item.engagement_id != mine.engagement_id)).first()
-        found = reads.find_for_click(s, CHANNEL, ts, LEAD.user_id, mine.id)
-        assert found is not None
-        engagement_, phase, it, (member, roles) = found
-        assert (engagement_.id, phase.number, it.id) == (mine.engagement_id, 1, mine.id)
-        assert member is not None and member.user_id == LEAD.user_id and "lead" in roles
-        assert reads.find_for_click(s, CHANNEL, ts, CONTRIBUTOR.user_id, mine.id)[3] == (None, frozenset())
-        assert reads.find_for_click(s, CHANNEL, ts, LEAD.user_id, other.id) is None  # another engagement's
-        assert reads.find_for_click(s, "C0OTHER", ts, LEAD.user_id, mine.id) is None  # clicked elsewhere
-        assert reads.find_for_click(s, CHANNEL, "1.000", LEAD.user_id, mine.id) is None  # not in the ledger
+        other = s.exec(
+            select(Item).where(Item.engagement_id != mine.engagement_id, Item.owner_side == "customer")
+        ).first()
+
+    def status(item_id: int) -> str:
+        with h.services.db.read() as s:
+            return s.get(Item, item_id).status
+
+    _tick_as_sent(h, msg, other.id, CONTRIBUTOR)  # another engagement's item on this message
+    assert status(other.id) == "open"
+    assert "no longer belongs to this engagement" in ephemeral_texts(h, CONTRIBUTOR.user_id)[-1]
+    # This message's item clicked in another channel: that channel's engagement, not this one's.
+    _tick_as_sent(h, msg, mine.id, CONTRIBUTOR, channel="C0OTHER")
+    assert status(mine.id) == "open"
+    assert "no longer belongs to this engagement" in ephemeral_texts(h, CONTRIBUTOR.user_id, "C0OTHER")[-1]
+    _tick_as_sent(h, msg, mine.id, CONTRIBUTOR)  # its own item, in its channel: ticked
+    assert status(mine.id) == "done" and item(h, "1.5").done_by == CONTRIBUTOR.user_id
     with h.services.db.session() as s:  # cancelled (the command asks for a confirmation first)
         s.get(Engagement, mine.engagement_id).status = "cancelled"
-    with h.services.db.read() as s:
-        assert reads.find_for_click(s, CHANNEL, ts, LEAD.user_id, mine.id) is None  # no longer active
+    six = item(h, "1.6")
+    _tick_as_sent(h, msg, six.id, CONTRIBUTOR)
+    assert status(six.id) == "open"
+    assert "no longer active" in ephemeral_texts(h, CONTRIBUTOR.user_id)[-1]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

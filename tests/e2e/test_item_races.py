@@ -1,5 +1,6 @@
-"""Item commands decide on what they read before their write transaction (`_apply`); a change
-landing in between must not be overwritten or misreported."""
+"""Item commands read first and write after (`_apply`): the write reads the items again with
+their rows locked and decides on them as they are, so a change landing in between is neither
+overwritten nor misreported, and concurrent changes to one item each land once."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from sqlmodel import select
 
 import handlers.item_commands as hcl
 from bot.engagement import checklist as cl
-from bot.engagement import item_writes
+from bot.people import audit
+from bot.people.sides import Actor
 from harness import CHANNEL, LEAD
 from storage.models import AuditEvent, Item
 from tests.e2e.helpers import engagement, ephemeral_texts
@@ -73,57 +75,70 @@ def test_a_due_date_changed_between_the_read_and_the_write_is_decided_again(star
     assert "already is that way" not in reply and "1.2" in reply
 
 
-def test_a_change_in_between_to_a_column_the_command_sets_is_not_overwritten_unseen(started, monkeypatch):
-    """A writer that changes a column without touching `updated_at` (the sweep's nudge count):
-    the command's conditional update sees it and decides again instead of writing over it."""
+def _audited(h, kind: str, ref: str) -> list[AuditEvent]:
+    with h.services.db.read() as s:
+        return list(
+            s.exec(select(AuditEvent).where(AuditEvent.kind == kind, AuditEvent.subject == ref)).all()
+        )
+
+
+def test_a_change_in_between_that_leaves_updated_at_alone_is_seen(started, monkeypatch):
+    """The write decides on the item's row as it is under its lock, not on a version stamp: a
+    writer that changes columns without touching `updated_at` (as the sweep counts nudges) is
+    seen. Here it set the very date the command asks for: nothing is written, nothing audited."""
     h = started
     it = _item(h, "1.3")
 
-    def a_nudge_counts() -> None:
+    def someone_else_sets_that_date() -> None:
         with h.services.db.session() as s:
             s.connection().execute(
                 update(Item.__table__)  # type: ignore[attr-defined]
                 .where(Item.__table__.c.id == it.id)  # type: ignore[attr-defined]
-                .values(nudge_count=3)
+                .values(due_on=date(2026, 12, 22), due_set_by_hand=True, nudge_count=3)
             )
 
-    writes: list[bool] = []
-    real_write = item_writes.write_item
-
-    def recording_write(session, item, *, read_at=None):
-        ok = real_write(session, item, read_at=read_at)
-        writes.append(ok)
-        return ok
-
-    monkeypatch.setattr(item_writes, "write_item", recording_write)
-    _between_read_and_write(monkeypatch, a_nudge_counts)
+    ran = _between_read_and_write(monkeypatch, someone_else_sets_that_date)
     h.command("due 1.3 2026-12-22")
+    assert ran
     got = _item(h, "1.3")
-    assert got.due_on == date(2026, 12, 22) and got.due_set_by_hand and got.nudge_count == 0
-    # The first, conditional write found the row changed and wrote nothing; the second decided
-    # on the row as it is now.
-    assert writes == [False, True]
+    assert got.due_on == date(2026, 12, 22) and got.nudge_count == 3 and got.updated_at == it.updated_at
+    assert "1.3 already is that way" in ephemeral_texts(h, LEAD.user_id)[-1]
+    assert _audited(h, "item.due", "1.3") == []
 
 
-def test_write_item_writes_nothing_over_a_row_changed_since_it_was_read(started):
+def test_the_write_waits_for_a_writer_holding_the_item_and_decides_on_what_it_committed(started, monkeypatch):
+    """Another writer holds the item (SQLite's writer lock; its row lock on PostgreSQL) from
+    after the command's reads until a moment later, and sets the date the command asks for. The
+    command's write waits for it and decides on the row it committed: already that way, so one
+    audit row, the other writer's. (Decided on the row as read before, it would set and audit the
+    date again; on PostgreSQL a plain read, not FOR UPDATE, would still see the old date.)"""
     h = started
-    it = _item(h, "1.4")
-    with h.services.db.session() as s:
-        s.connection().execute(
-            update(Item.__table__)  # type: ignore[attr-defined]
-            .where(Item.__table__.c.id == it.id)  # type: ignore[attr-defined]
-            .values(title="Renamed meanwhile", updated_at=it.updated_at + timedelta(seconds=1))
-        )
-    with h.services.db.session() as s:
-        copy = s.merge(it, load=False)
-        copy.title = "Stale rename"
-        assert item_writes.write_item(s, copy, read_at=it.updated_at) is False
-    assert _item(h, "1.4").title == "Renamed meanwhile"
-    with h.services.db.session() as s:
-        fresh = cl.item_by_id(s, engagement(h), it.id)[1]
-        fresh.title = "Renamed on the current row"
-        assert item_writes.write_item(s, fresh, read_at=fresh.updated_at) is True
-    assert _item(h, "1.4").title == "Renamed on the current row"
+    it = _item(h, "1.2")
+    holding, release = threading.Event(), threading.Event()
+
+    def other_writer() -> None:
+        with h.services.db.session() as s:
+            phase, item = cl.lock_items(s, [it.id])[it.id]
+            actor = Actor(user_id=LEAD.user_id, team_id="T0VENDOR", name="Lead", side="vendor")
+            change = cl.set_due(s, phase, item, actor, date(2027, 1, 15), h.services.clock.now())
+            audit.record_change(s, it.engagement_id, actor, change, now=h.services.clock.now())
+            holding.set()
+            release.wait(10)
+
+    writer = threading.Thread(target=other_writer)
+
+    def start_it_and_let_go_once_the_command_waits() -> None:
+        writer.start()
+        assert holding.wait(10)
+        threading.Timer(0.5, release.set).start()  # the command reaches its write meanwhile
+
+    ran = _between_read_and_write(monkeypatch, start_it_and_let_go_once_the_command_waits)
+    h.command("due 1.2 2027-01-15")  # read with its planned date, before the other writer
+    writer.join(10)
+    assert ran and not writer.is_alive()
+    assert _item(h, "1.2").due_on == date(2027, 1, 15)
+    assert "1.2 already is that way" in ephemeral_texts(h, LEAD.user_id)[-1]
+    assert len(_audited(h, "item.due", "1.2")) == 1
 
 
 def test_a_burst_of_commands_on_one_item_all_land_and_none_fails(started):
