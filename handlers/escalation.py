@@ -10,6 +10,7 @@ message then says what was done, without buttons.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +38,7 @@ from bot.slack.nudges import (
 )
 from bot.values import ValueProblem, parse_int
 from handlers.base import Request, actor_for
-from handlers.listening import listener
+from handlers.listening import after_ack, listener
 from storage.models import Engagement, Item, NudgeMessage
 from storage.reminder_rows import ensure
 
@@ -76,8 +77,10 @@ def _close(session: Session, row: NudgeMessage, note: str, now: datetime) -> boo
     return bool(moved.rowcount)  # type: ignore[attr-defined]
 
 
-def _already(s: Services, req: Request, row: NudgeMessage) -> None:
-    req.reply(s.notice(f"This was already taken care of: {row.note or 'handled'}"))
+def _already(s: Services, req: Request, row: NudgeMessage) -> Callable[[], None]:
+    """Telling the clicker the escalation was handled already (what was done), to call later."""
+    note = row.note or "handled"
+    return lambda: req.reply(s.notice(f"This was already taken care of: {note}"))
 
 
 def _open_entries(
@@ -86,18 +89,35 @@ def _open_entries(
     return [e for e in entry_states(session, engagement, load_entries(row), now) if e["state"] != "done"]
 
 
+def _still_open(req: Request) -> bool:
+    """Before the ack (it runs again on a replay): the message must be one of ours, the clicker of
+    the team, and the escalation not handled yet (else they are told what was done)."""
+    s = req.services
+    with s.db.read() as session:
+        _engagement, row, _actor = _load(req, session)
+    if row.status != OPEN:
+        _already(s, req, row)()
+        return False
+    return True
+
+
 def on_again(req: Request) -> None:
-    req.ack()
+    """Acked once the click is in the inbox; the reminder is scheduled after (`_again`)."""
+    if _still_open(req):
+        after_ack(req, _again)
+
+
+def _again(req: Request) -> Callable[[], None] | None:
     s = req.services
     now = s.clock.now()
     with s.db.session() as session:
         engagement, row, actor = _load(req, session)
         if row.status != OPEN:
-            _already(s, req, row)
-            return
+            return _already(s, req, row)
         keys = [[e["kind"], e["id"]] for e in _open_entries(session, engagement, row, now)]
         if not keys:
             note = "Everything it named moved on meanwhile; no reminder was needed."
+            at = None
         else:
             clock = clock_of(engagement)
             at = clock.next_window(now)
@@ -106,6 +126,15 @@ def on_again(req: Request) -> None:
                 if at == now
                 else f"at {clock.local(at):%a %-d %b %H:%M} ({engagement.timezone}), their next working hour"
             )
+            note = (
+                f"{actor.name} asked to nudge them again; a fresh reminder mentioning them goes out {when} "
+                "(the next working day, if they already had their two reminders today)."
+            )
+        # The first choice counts: closed first, so a click that lost (or a replay of one that
+        # won) schedules nothing.
+        if not _close(session, row, note, now):
+            return None
+        if at is not None:
             ensure(
                 session,
                 engagement.id,
@@ -115,39 +144,46 @@ def on_again(req: Request) -> None:
                 {"again": keys},
                 now,
             )  # type: ignore[arg-type]
-            note = (
-                f"{actor.name} asked to nudge them again; a fresh reminder mentioning them goes out {when} "
-                "(the next working day, if they already had their two reminders today)."
-            )
-        if not _close(session, row, note, now):
-            return
         audit.record(session, engagement.id, actor, "escalation.nudged", "lead", {"entries": keys}, now=now)  # type: ignore[arg-type]
     refresh_row(s, row)
+    return None
 
 
 def on_snooze(req: Request) -> None:
-    req.ack()
-    s = req.services
-    now = s.clock.now()
+    """Acked once the click is in the inbox; the items are snoozed after (`_snooze`)."""
     raw = str((req.action.get("selected_option") or {}).get("value") or "")
     try:
         days = parse_int(raw, "snooze length", 1, MAX_SNOOZE)
     except ValueProblem:
         raise UserError(f"Snooze for 1 to {MAX_SNOOZE} business days: choose one from the menu.") from None
+    if _still_open(req):
+        after_ack(req, lambda r: _snooze(r, days))
+
+
+def _snooze(req: Request, days: int) -> Callable[[], None] | None:
+    s = req.services
+    now = s.clock.now()
     with s.db.session() as session:
         engagement, row, actor = _load(req, session)
         if row.status != OPEN:
-            _already(s, req, row)
-            return
+            return _already(s, req, row)
         clock = clock_of(engagement)
         until = clock.calendar.add(clock.today(now), days)
-        snoozed = []
+        snoozed: list[tuple[Item, str]] = []
         for e in _open_entries(session, engagement, row, now):
             if e["kind"] != "item":
                 continue
             item = session.get(Item, e["id"])
             if item is None or item.engagement_id != engagement.id:
                 continue
+            snoozed.append((item, e["ref"]))
+        what = ", ".join(ref for _item, ref in snoozed) if snoozed else "nothing (sign-offs are not snoozed)"
+        note = f"{actor.name} snoozed {what} until {until:%a %-d %b}; the reminders start again after that."
+        # The first choice counts: closed first, so a click that lost (or a replay of one that
+        # won) snoozes nothing and writes no audit row.
+        if not _close(session, row, note, now):
+            return None
+        for item, ref in snoozed:
             item.snoozed_until, item.nudge_count, item.updated_at = until, 0, now
             session.add(item)
             audit.record(
@@ -155,29 +191,29 @@ def on_snooze(req: Request) -> None:
                 engagement.id,
                 actor,
                 "item.snoozed",
-                e["ref"],
+                ref,
                 {"until": until, "by_lead": True},
                 now=now,
             )  # type: ignore[arg-type]
-            snoozed.append(e["ref"])
-        what = ", ".join(snoozed) if snoozed else "nothing (sign-offs are not snoozed)"
-        note = f"{actor.name} snoozed {what} until {until:%a %-d %b}; the reminders start again after that."
-        if not _close(session, row, note, now):
-            return
         engagement_id = engagement.id
     refresh_row(s, row)
     refresh_nudges(s, engagement_id)  # type: ignore[arg-type]
+    return None
 
 
 def on_sponsor(req: Request) -> None:
-    req.ack()
+    """Acked once the click is in the inbox; the sponsor is asked after (`_sponsor`)."""
+    if _still_open(req):
+        after_ack(req, _sponsor)
+
+
+def _sponsor(req: Request) -> Callable[[], None] | None:
     s = req.services
     now = s.clock.now()
     with s.db.session() as session:
         engagement, row, actor = _load(req, session)
         if row.status != OPEN:
-            _already(s, req, row)
-            return
+            return _already(s, req, row)
         sponsors = [r for r in people_with(session, engagement, "sponsor") if r.side == "customer"]
         if not sponsors:
             raise UserError(
@@ -193,7 +229,7 @@ def on_sponsor(req: Request) -> None:
             )
         names = ", ".join(r.name for r in sponsors)
         if not _close(session, row, f"{actor.name} asked {names} for help in the channel.", now):
-            return
+            return None  # another click (or this one, replayed) got there first
         audit.record(
             session,
             engagement.id,  # type: ignore[arg-type]
@@ -226,6 +262,7 @@ def on_sponsor(req: Request) -> None:
             thread_ts=parent,
         )
     refresh_row(s, row)
+    return None
 
 
 def register(app: App, services: Services) -> None:
