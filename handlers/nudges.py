@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -30,7 +32,7 @@ from bot.values import ValueProblem, parse_int
 from handlers.base import Request, actor_for, click_engagement
 from handlers.checklist import after_change
 from handlers.engagement import require_engagement
-from handlers.listening import listener
+from handlers.listening import after_ack, listener
 from storage.models import Engagement, EngagementPhase, Item, NudgeMessage
 
 log = logging.getLogger("golive.handlers.nudges")
@@ -68,12 +70,18 @@ def _thread_of_click(s: Services, engagement_id: int, channel: str, ts: str | No
 
 
 def on_nudge_done(req: Request) -> None:
-    req.ack()
+    """Acked once the click is in the inbox; the item is ticked after (`_nudge_done`)."""
+    item_id = _button_item(req)
+    after_ack(req, lambda r: _nudge_done(r, item_id))
+
+
+def _nudge_done(req: Request, item_id: int) -> None:
+    """Done as a tick: an item done already changes nothing (a second click, a replay)."""
     s = req.services
     now = s.clock.now()
     with s.db.session() as session:
         engagement = click_engagement(req, session)
-        phase, item = cl.item_by_id(session, engagement, _button_item(req))
+        phase, item = cl.item_by_id(session, engagement, item_id)
         actor = actor_for(req, session, engagement)
         change = cl.set_done(session, phase, item, actor, True, now)
         advanced = record_and_advance(session, engagement, actor, change, now)
@@ -113,7 +121,9 @@ def _open_form(req: Request, view: dict[str, Any], *, push: bool) -> None:
 
 
 def _snooze(req: Request, item_id: int, until: date) -> str:
-    """Snooze the item's reminders until `until`; the posted checklist shows it. Returns its ref."""
+    """Snooze the item's reminders until `until`; the posted checklist shows it. Returns its ref.
+    An item snoozed until that day already changes nothing (a second click, a replay): no second
+    audit row."""
     s = req.services
     now = s.clock.now()
     with s.db.session() as session:
@@ -121,6 +131,8 @@ def _snooze(req: Request, item_id: int, until: date) -> str:
         phase, item = cl.item_by_id(session, engagement, item_id)
         actor = actor_for(req, session, engagement)
         _check_may_act(actor, item)
+        if item.snoozed_until == until:
+            return f"{phase.number}.{item.number}"
         item.snoozed_until = until
         item.updated_at = now
         session.add(item)
@@ -142,10 +154,11 @@ def snooze_note(ref: str, until: date) -> str:
     return f":zzz: Reminders for {ref} are snoozed until {until:%a %-d %b}."
 
 
-def snooze_choice(req: Request, how: str, item_id: int, *, tasks_view: str | None = None) -> str | None:
-    """A choice of a snooze menu (the nudge's, My tasks'): `1` or `3` business days snoozes now
-    and returns what was done; `pick` opens the date form (pushed onto My tasks when it came from
-    there) and returns None."""
+def snooze_choice(req: Request, how: str, item_id: int, *, tasks_view: str | None = None) -> Snooze | None:
+    """A choice of a snooze menu (the nudge's, My tasks'), read and checked: for `1` or `3`
+    business days, the snooze to record (`Snooze.record`, after the ack); for `pick`, the date
+    form is opened (pushed onto My tasks when it came from there; the request is acked first) and
+    None returned."""
     s = req.services
     days = 0
     if how != "pick":
@@ -172,6 +185,7 @@ def snooze_choice(req: Request, how: str, item_id: int, *, tasks_view: str | Non
             initial=clock.calendar.add(today, 5).isoformat(),
             meta=meta,
         )
+        req.ack()
         _open_form(req, view, push=tasks_view is not None)
         return None
     until = clock.calendar.add(today, days)
@@ -181,15 +195,34 @@ def snooze_choice(req: Request, how: str, item_id: int, *, tasks_view: str | Non
             f"{days} business days ends {until:%-d %b %Y}, past the {MAX_SNOOZE_DAYS}-day limit "
             f"({latest:%-d %b %Y}); pick a date with Snooze until…"
         )
-    _snooze(req, item_id, until)
-    return snooze_note(ref, until)
+    return Snooze(item_id, until, snooze_note(ref, until))
+
+
+@dataclass(frozen=True)
+class Snooze:
+    """A snooze chosen from a menu, checked: `record` writes it (work after the ack)."""
+
+    item_id: int
+    until: date
+    note: str  # what was done, for the clicker
+
+    def record(self, req: Request) -> None:
+        _snooze(req, self.item_id, self.until)
 
 
 def on_nudge_snooze(req: Request) -> None:
-    req.ack()
+    """1 or 3 business days: acked once the click is in the inbox, snoozed after, and the nudge
+    shows it. Snooze until…: the date form."""
     how, item_id = parse_choice((req.action.get("selected_option") or {}).get("value"))
-    if snooze_choice(req, how, item_id) is not None:
-        refresh_nudge(req.services, req.channel_id or "", req.message_ts)
+    chosen = snooze_choice(req, how, item_id)
+    if chosen is None:
+        return
+
+    def work(r: Request) -> None:
+        chosen.record(r)
+        refresh_nudge(r.services, r.channel_id or "", r.message_ts)
+
+    after_ack(req, work)
 
 
 def _refresh_where_from(req: Request, note: str) -> None:
@@ -226,9 +259,12 @@ def on_snooze_submit(req: Request) -> None:
         )
         return
     item_id = parse_id(req.metadata.get("item"))
-    req.ack()
-    ref = _snooze(req, item_id, until)
-    _refresh_where_from(req, snooze_note(ref, until))
+
+    def work(r: Request) -> Callable[[], None]:
+        ref = _snooze(r, item_id, until)
+        return lambda: _refresh_where_from(r, snooze_note(ref, until))
+
+    after_ack(req, work)
 
 
 def open_blocked_form(req: Request, item_id: int, *, tasks_view: str | None = None) -> None:
@@ -251,30 +287,39 @@ def on_nudge_blocked(req: Request) -> None:
 
 
 def on_blocked_submit(req: Request) -> None:
-    s = req.services
+    """The blocked form: acked (closed) once the submission is in the inbox; the block, its note
+    in the item's thread and the lead's message after (`_blocked`)."""
     reason = req.text_field("reason")
     if not reason:
         req.ack(response_action="errors", errors={"reason": "Say what is in the way."})
         return
-    req.ack()
-    now = s.clock.now()
     item_id = parse_id(req.metadata.get("item"))
+    after_ack(req, lambda r: _blocked(r, item_id, reason))
+
+
+def _blocked(req: Request, item_id: int, reason: str) -> Callable[[], None]:
+    """Mark the item blocked. Blocked already by the same person for the same reason (a replay
+    of a submission done): nothing is written or posted again; where it came from shows it."""
+    s = req.services
+    now = s.clock.now()
     with s.db.session() as session:
         engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
         actor = actor_for(req, session, engagement)
         _check_may_act(actor, item)
-        item.blocked_reason, item.blocked_by, item.updated_at = reason[:500], actor.user_id, now
-        session.add(item)
-        audit.record(
-            session,
-            engagement.id,
-            actor,
-            "item.blocked",
-            f"{phase.number}.{item.number}",  # type: ignore[arg-type]
-            {"reason": reason},
-            now=now,
-        )
+        again = item.blocked_reason == reason[:500] and item.blocked_by == actor.user_id
+        if not again:
+            item.blocked_reason, item.blocked_by, item.updated_at = reason[:500], actor.user_id, now
+            session.add(item)
+            audit.record(
+                session,
+                engagement.id,
+                actor,
+                "item.blocked",
+                f"{phase.number}.{item.number}",  # type: ignore[arg-type]
+                {"reason": reason},
+                now=now,
+            )
         lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
         ctx = {
             "ref": f"{phase.number}.{item.number}",
@@ -290,6 +335,10 @@ def on_blocked_submit(req: Request) -> None:
             "channel": engagement.channel_id,
         }
         engagement_id, number, channel = engagement.id, phase.number, engagement.channel_id
+    lead_name = ctx["lead_name"] or "the lead consultant"
+    note = f":no_entry: {ctx['ref']} is marked blocked; {lead_name} is told, and its reminders pause."
+    if again:
+        return lambda: _refresh_where_from(req, note)
     meta = req.metadata
     # In the item's thread (the nudge's, when it came from one), naming people without pinging.
     s.outbox.post(
@@ -301,22 +350,23 @@ def on_blocked_submit(req: Request) -> None:
         thread_ts=_thread_of_click(s, engagement_id, str(meta.get("at") or channel), meta.get("ts"), number),  # type: ignore[arg-type]
     )
     refresh_checklist(s, engagement_id, number)  # type: ignore[arg-type]
-    lead_name = ctx["lead_name"] or "the lead consultant"
-    _refresh_where_from(
-        req, f":no_entry: {ctx['ref']} is marked blocked; {lead_name} is told, and its reminders pause."
-    )
-    # The lead consultant is told privately: they can clear the block from there.
-    if ctx["lead"] and ctx["lead"] != actor.user_id:
-        try:
-            s.slack.dm_recorded(
-                str(ctx["lead"]),
-                s.renderer.message("blocked_notice.json.j2", **ctx, direct=True),
-                kind=BLOCKED_DM,
-                key=str(item_id),
-                engagement_id=engagement_id,  # type: ignore[arg-type]
-            )
-        except SlackCallFailed as exc:
-            log.warning("could not tell the lead that %s is blocked: %s", ctx["ref"], exc.error)
+
+    def answer() -> None:
+        _refresh_where_from(req, note)
+        # The lead consultant is told privately: they can clear the block from there.
+        if ctx["lead"] and ctx["lead"] != actor.user_id:
+            try:
+                s.slack.dm_recorded(
+                    str(ctx["lead"]),
+                    s.renderer.message("blocked_notice.json.j2", **ctx, direct=True),
+                    kind=BLOCKED_DM,
+                    key=str(item_id),
+                    engagement_id=engagement_id,  # type: ignore[arg-type]
+                )
+            except SlackCallFailed as exc:
+                log.warning("could not tell the lead that %s is blocked: %s", ctx["ref"], exc.error)
+
+    return answer
 
 
 def _unblock(
@@ -361,11 +411,17 @@ def _after_unblock(
 
 
 def on_unblock(req: Request) -> None:
-    req.ack()
+    """Acked once the click is in the inbox; the block is cleared after. Cleared already (a
+    second click, a replay): "not blocked", nothing written."""
+    item_id = _button_item(req)
+    after_ack(req, lambda r: _unblock_clicked(r, item_id))
+
+
+def _unblock_clicked(req: Request, item_id: int) -> None:
     s = req.services
     with s.db.session() as session:
         engagement = click_engagement(req, session)
-        phase, item = cl.item_by_id(session, engagement, _button_item(req))
+        phase, item = cl.item_by_id(session, engagement, item_id)
         ctx = _unblock(req, session, engagement, item, phase)
         ids = (engagement.id, item.id, phase.number)
     _after_unblock(s, *ids, ctx)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App
@@ -31,7 +32,7 @@ from bot.slack.gateway import SlackCallFailed
 from bot.slack.modals import tasks_context
 from handlers.base import Request, actor_for, click_engagement, learn_customer
 from handlers.checklist_menu import done_note, mark_done
-from handlers.listening import listener
+from handlers.listening import after_ack, listener
 from handlers.nudges import open_blocked_form, snooze_choice
 from handlers.signoffs import _decide  # one decision path, whether approved in the channel or here
 from storage.models import Engagement, Gate, SignoffRequest
@@ -173,10 +174,15 @@ def _refresh(req: Request, note: str) -> None:
 
 def on_done(req: Request) -> None:
     """Done: the item is ticked exactly as its checkbox in the checklist ticks it (the same checks
-    and audit, the posted checklist and the nudges listing it updated), and the modal shows it."""
-    req.ack()
+    and audit, the posted checklist and the nudges listing it updated), after the ack with the
+    click in the inbox, and the modal shows it."""
     item_id = req.action_number()
-    _refresh(req, done_note(req, item_id, mark_done(req, item_id)))
+
+    def work(r: Request) -> Callable[[], None]:
+        note = done_note(r, item_id, mark_done(r, item_id))
+        return lambda: _refresh(r, note)
+
+    after_ack(req, work)
 
 
 def on_blocked(req: Request) -> None:
@@ -189,15 +195,28 @@ def on_blocked(req: Request) -> None:
 
 
 def on_snooze(req: Request) -> None:
-    """Snooze: 1 or 3 business days at once (the modal shows it), or a date in the nudge's form."""
-    req.ack()
+    """Snooze: 1 or 3 business days (recorded after the ack, with the click in the inbox; the
+    modal shows it), or a date in the nudge's form."""
     how, item_id = parse_choice((req.action.get("selected_option") or {}).get("value"))
     try:
-        note = snooze_choice(req, how, item_id, tasks_view=str(req.view.get("id") or ""))
+        chosen = snooze_choice(req, how, item_id, tasks_view=str(req.view.get("id") or ""))
     except UserError as exc:
-        note = f":warning: {exc.message}"
-    if note is not None:
-        _refresh(req, note)
+        req.ack()
+        _refresh(req, f":warning: {exc.message}")
+        return
+    if chosen is None:  # the date form is open
+        return
+
+    def work(r: Request) -> Callable[[], None]:
+        try:
+            chosen.record(r)
+        except UserError as exc:
+            note = f":warning: {exc.message}"
+        else:
+            note = chosen.note
+        return lambda: _refresh(r, note)
+
+    after_ack(req, work)
 
 
 def on_approve(req: Request) -> None:
