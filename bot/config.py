@@ -43,9 +43,9 @@ class Settings(BaseSettings):
     # Server processes of `golive serve` (gunicorn workers); 0 = one per CPU core (on SQLite at
     # most two).
     golive_web_workers: int = Field(default=0, ge=0, le=32, alias="GOLIVE_WEB_WORKERS")
-    # `golive serve` runs the work after the acks (ticks, item commands) in a process of its own
-    # at a lower priority, so acks never wait behind it (`golive.deferred`).
-    golive_deferred_process: bool = Field(default=True, alias="GOLIVE_DEFERRED_PROCESS")
+    # How long a bot process holds an acked request's work (`storage.inbox`) before another may
+    # take it: how soon a restarted or surviving process finishes what a killed one acked.
+    golive_inbox_lease_seconds: int = Field(default=30, ge=2, le=3600, alias="GOLIVE_INBOX_LEASE_SECONDS")
     # GET /metrics (Prometheus). Route only /slack/events from the internet to the bot.
     golive_metrics: bool = Field(default=True, alias="GOLIVE_METRICS")
     slack_timeout_seconds: int = Field(default=15, ge=1, le=120, alias="GOLIVE_SLACK_TIMEOUT")

@@ -21,6 +21,7 @@ class TrackingExecutor(ThreadPoolExecutor):
         self, max_workers: int = 8, name: str = "golive-listener", gauge: Gauge | None = None
     ) -> None:
         super().__init__(max_workers=max_workers, thread_name_prefix=name)
+        self.max_slots = max_workers
         self._cond = threading.Condition()
         self._in_flight = 0
         self._gauge = gauge  # set to the work in flight (waiting or running)
@@ -44,6 +45,11 @@ class TrackingExecutor(ThreadPoolExecutor):
             if self._gauge is not None:
                 self._gauge.set(self._in_flight)
             self._cond.notify_all()
+
+    @property
+    def in_flight(self) -> int:
+        """Work submitted and not finished (waiting or running)."""
+        return self._in_flight
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         with self._cond:

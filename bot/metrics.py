@@ -59,8 +59,13 @@ REFRESH_QUEUE_DEPTH = Gauge(
 )
 AFTER_ACK_PENDING = Gauge(
     "golive_after_ack_pending",
-    "Clicks and item commands acked whose work (reads, write, queued refresh) is not done yet.",
+    "Clicks and item commands acked whose work (reads, write, queued refresh) is not done yet, "
+    "in this process's memory (the inbox holds them all: golive_inbox_depth).",
     multiprocess_mode="livesum",
+)
+INBOX_REPLAYED = Counter(
+    "golive_inbox_replayed_total",
+    "Acked requests taken from the inbox after their process stopped before their work was done.",
 )
 
 
@@ -75,11 +80,25 @@ def request_kind(body_type: str | None, is_command: bool) -> str:
     return "other"
 
 
-def exposition() -> tuple[bytes, str]:
-    """The metrics in Prometheus' text format, summed over server workers when there are several."""
+def exposition(inbox: tuple[int, float] | None = None) -> tuple[bytes, str]:
+    """The metrics in Prometheus' text format, summed over server workers when there are several;
+    with `inbox`, its depth and the age of its oldest row as read from the database just now (the
+    same for every process and replica, so not a per-process gauge)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         registry = REGISTRY
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+    data = generate_latest(registry)
+    if inbox is not None:
+        now = CollectorRegistry()
+        Gauge(
+            "golive_inbox_depth", "Acked requests whose work is not done yet (the inbox).", registry=now
+        ).set(inbox[0])
+        Gauge(
+            "golive_inbox_oldest_seconds",
+            "Age of the oldest acked request whose work is not done yet (0 when none).",
+            registry=now,
+        ).set(inbox[1])
+        data += generate_latest(now)
+    return data, CONTENT_TYPE_LATEST

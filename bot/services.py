@@ -9,7 +9,7 @@ module: they are named for the type checker only, so nothing here imports a pack
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 from bot.cache import LRUCache
 from messages import Message, Renderer
@@ -23,13 +23,6 @@ if TYPE_CHECKING:
     from bot.slack.gateway import SlackGateway
     from bot.slack.outbox import Outbox
     from storage.db import Database
-
-
-class Forwarding(Protocol):
-    """Sends an acked request to the process that runs its work (`golive.deferred.Forwarder`);
-    `fallback` runs it here when that process cannot be reached."""
-
-    def send(self, body: bytes, headers: dict[str, Any], fallback: Any) -> None: ...
 
 
 @dataclass
@@ -46,9 +39,6 @@ class Services:
     # commands queues on (`handlers.listening.after_ack`).
     listeners: TrackingExecutor
     after_ack: TrackingExecutor
-    # Under `golive serve`: sends acked requests to the deferred-work process
-    # (`golive.deferred.Forwarder`), which runs their work instead of `after_ack`.
-    forwarder: Forwarding | None = None
     # Rendered answers that are the same until the engagement changes (e.g. /golive status).
     rendered: LRUCache[Message] = field(default_factory=LRUCache)
     # Small facts this process learned and that do not change once true (e.g. a member known

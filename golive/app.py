@@ -26,7 +26,6 @@ from bot.services import Services
 from bot.slack.client import make_client
 from bot.slack.gateway import SlackGateway
 from bot.slack.outbox import Outbox, make_outbox_client
-from golive.prompt_ack import GoliveApp
 from messages import Renderer
 from storage.db import Database
 
@@ -50,6 +49,7 @@ class Bot:
     services: Services
     executor: TrackingExecutor
     scheduler: Any = None
+    inbox: Any = None  # golive.inbox.InboxWorker, when started (`start_runtime`)
 
     @property
     def outbox(self) -> Outbox:
@@ -67,9 +67,9 @@ class Bot:
     def close(self, drain_seconds: float = OUTBOX_DRAIN_SECONDS) -> None:
         """Finish the listeners and their work after the ack, then send what they queued (for up
         to `drain_seconds`)."""
+        if self.inbox is not None:  # takes no more rows; what it replays finishes below
+            self.inbox.stop()
         self.executor.shutdown(wait=True, cancel_futures=False)
-        if self.services.forwarder is not None:  # sends what it holds (or hands it to after_ack)
-            self.services.forwarder.stop()
         self.services.after_ack.shutdown(wait=True, cancel_futures=False)
         self.outbox.stop(drain_seconds)
         self.services.db.dispose()
@@ -126,16 +126,20 @@ def build_services(
     )
 
 
-def build_bot(services: Services, *, socket_mode: bool = False) -> Bot:
+def build_bot(services: Services) -> Bot:
     """The Bolt app with every listener registered. Calls auth.test once to check the token."""
     from handlers import register
 
     settings = services.settings
     executor = services.listeners
     try:
-        app = GoliveApp(
+        app = App(
             client=services.slack.client,
-            signing_secret=settings.slack_signing_secret or ("socket-mode" if socket_mode else None),
+            signing_secret=settings.slack_signing_secret or "",
+            # HTTP requests are verified by the gate before Bolt sees them (`golive.server`); in
+            # Socket Mode there is no signature; a replayed request (`golive.inbox`) was verified
+            # when it arrived, minutes or hours before its timestamp would pass a check again.
+            request_verification_enabled=False,
             process_before_response=False,
             listener_executor=executor,
             logger=logging.getLogger("golive.bolt"),

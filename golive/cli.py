@@ -64,16 +64,12 @@ def _redacted(url: str) -> str:
 
 
 def web_workers(settings: Settings) -> int:
-    """gunicorn worker processes: as configured, else one per core, on SQLite at most two; with
-    the deferred-work process (the default) one core is left to it.
+    """gunicorn worker processes: as configured, else one per core, on SQLite at most two.
 
     One process runs Python on one core at a time (the GIL): with ten clients on two cores and
     the work after the acks in the same processes, two workers answered 1.0-1.4x as fast as a bare
-    Bolt app against 1.7-2.5x for one. With that work in the deferred process, one worker beside
-    it answers within 1.0-1.3x at 10 clients and p99 under 135 ms at 50 (bench/ack_latency.py,
-    SQLite and PostgreSQL), in about 27 MB less than two (the memory target). SQLite's writers
-    still take turns on one file, so more than two adds memory (about 50 MB each) more than
-    speed."""
+    Bolt app against 1.7-2.5x for one (bench/ack_latency.py). SQLite's writers take turns on one
+    file, so more than two adds memory (about 50 MB each) more than speed."""
     import os
 
     from storage.db import is_sqlite
@@ -81,8 +77,6 @@ def web_workers(settings: Settings) -> int:
     if settings.golive_web_workers:
         return settings.golive_web_workers
     cores = max(1, os.cpu_count() or 1)
-    if settings.golive_deferred_process:
-        cores = max(1, cores - 1)
     return min(2, cores) if is_sqlite(settings.effective_database_url) else cores
 
 
@@ -104,14 +98,12 @@ def serve(
     # processes still running.
     master = os.getpid()
     metrics_dir = tempfile.mkdtemp(prefix="golive-metrics-")
-    deferred_dir = tempfile.mkdtemp(prefix="golive-deferred-")
 
-    def remove_directories() -> None:
+    def remove_directory() -> None:
         if os.getpid() == master:
-            for made in (metrics_dir, deferred_dir):
-                shutil.rmtree(made, ignore_errors=True)
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
-    atexit.register(remove_directories)
+    atexit.register(remove_directory)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
 
     from jinja2 import TemplateError, TemplateSyntaxError
@@ -134,26 +126,16 @@ def serve(
         fail(f"a message template does not compile: {exc}")
     migrate_or_exit(settings)
 
-    deferred_path = os.path.join(deferred_dir, "work.sock")
-    deferred = settings.golive_deferred_process
-
     def factory():  # type: ignore[no-untyped-def]
         from golive.background import start_runtime
-        from golive.deferred import Forwarder
 
         try:
-            services = build_services(settings, renderer=renderer)
-            if deferred:
-                services.forwarder = Forwarder(deferred_path, fallback=services.after_ack.submit)
-            bot = build_bot(services)
+            bot = build_bot(build_services(settings, renderer=renderer))
         except ConfigError as exc:
             log.critical("%s", exc)
             sys.exit(2)
         start_runtime(bot)
         return bot
-
-    def deferred_bot():  # type: ignore[no-untyped-def]
-        return build_bot(build_services(settings, renderer=renderer))
 
     def on_exit(bot) -> None:  # type: ignore[no-untyped-def]
         from golive.background import stop_runtime
@@ -168,28 +150,15 @@ def serve(
 
     gc.collect()
     gc.freeze()
-    child = 0
-    if deferred:
-        from golive.deferred import fork_deferred
-
-        child = fork_deferred(deferred_bot, deferred_path)
-    try:
-        run_gunicorn(
-            factory,
-            host=host,
-            port=port,
-            threads=settings.golive_workers,
-            workers=web_workers(settings),
-            log_level=settings.log_level,
-            on_worker_exit=on_exit,
-        )
-    finally:
-        # Gunicorn's workers fork inside run_gunicorn and leave through here too: only the
-        # master stops the deferred-work process, once the workers have stopped forwarding.
-        if child and os.getpid() == master:
-            from golive.deferred import stop_deferred
-
-            stop_deferred(child)
+    run_gunicorn(
+        factory,
+        host=host,
+        port=port,
+        threads=settings.golive_workers,
+        workers=web_workers(settings),
+        log_level=settings.log_level,
+        on_worker_exit=on_exit,
+    )
 
 
 @app.command()
@@ -208,7 +177,7 @@ def socket() -> None:
         fail(str(exc))
     migrate_or_exit(settings)
     try:
-        bot = build_bot(services, socket_mode=True)
+        bot = build_bot(services)
     except ConfigError as exc:
         fail(str(exc))
     handler = SocketModeHandler(bot.app, settings.slack_app_token)

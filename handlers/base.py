@@ -33,9 +33,9 @@ log = logging.getLogger("golive.handlers")
 
 ANSWERED = "golive_answered"
 """Context key of an event the HTTP server sets once the ack's response is written."""
-RAW_BODY = "golive_raw_body"
-"""Context key of the request's body as it arrived over HTTP (bytes), which `after_ack` forwards
-to the deferred-work process as it is, rather than serialising the parsed body again."""
+REPLAY = "golive_inbox_row"
+"""Context key of the inbox row (`storage.inbox`) a replayed request comes from: its 200 went out
+long ago (`golive.inbox`)."""
 
 
 class Request:
@@ -48,13 +48,22 @@ class Request:
         raw: BoltRequest | None = None,
     ) -> None:
         self.services = services
-        self.raw = raw  # the BoltRequest (its headers are forwarded with the body: `after_ack`)
+        self.raw = raw  # the BoltRequest (its body and headers are recorded: `after_ack`)
         self._ack = ack
         self.body = body
         self.context = context
         self.acked = False
         # users.info of the requesting user, when their side needs it (see `identify`).
         self.profile: Profile | None = None
+        # The inbox row of this request's work after the ack, once `after_ack` recorded it.
+        self.inbox_row: int | None = None
+
+    @property
+    def replaying(self) -> int | None:
+        """The inbox row this request is replayed from (its process died before the work was
+        done), or None for a request as Slack sent it."""
+        row = self.context.get(REPLAY)
+        return int(row) if row is not None else None
 
     # -- facts about the request -----------------------------------------------------------
     @property
@@ -207,6 +216,13 @@ class Request:
         if self.acked:
             return
         self.acked = True
+        if self.replaying is not None:
+            # Slack had its answer long ago, from the process that died: this ack goes nowhere,
+            # so a message it carried goes to the user as a reply does.
+            self._ack()
+            if message is not None:
+                self.reply(message)
+            return
         if isinstance(kwargs.get("view"), dict):
             kwargs["view"] = self.services.slack.seal(kwargs["view"])
         if message is not None:

@@ -260,8 +260,8 @@ def cmd_checklist(req: Request, cmd: ParsedCommand) -> None:
         number = engagement.phase_index if asked is None else asked
         cl.phase_by_number(session, engagement, number)  # says so when there is no such phase
     engagement_id, channel = engagement.id, engagement.channel_id
-    # Posting it again (rendering it, collapsing the older copy) is work after the ack, done where
-    # ticks' work is: under `golive serve` the deferred-work process.
+    # Posting it again (rendering it, collapsing the older copy) is work after the ack, recorded in
+    # the inbox like a tick's.
     after_ack(req, lambda _req: post_checklist(s, engagement_id, number, channel=channel))  # type: ignore[arg-type]
 
 

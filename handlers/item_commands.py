@@ -207,22 +207,23 @@ def cmd_assign(req: Request, cmd: ParsedCommand) -> None:
     user = req.user_id if target.lower() == "me" else user_id_from_token(target)
     if user is None:
         raise cmd.fail(f"`{plain_text(target)[:40]}` is not a person I can find; mention them with @.")
-    with s.db.read() as session:
-        side = cl.assignee_side(session, require_engagement(req, session=session), user)
-    if side is None:
-        req.ack()  # users.info may be slow: the answer goes through response_url
-        s.slack.profile(user)
-        with s.db.read() as session:
-            side = cl.assignee_side(session, require_engagement(req, session=session), user)
-    cached = s.slack.cached_profile(user)
-    name = cached.name if cached else plain_text(target).lstrip("@")
-    _apply(
-        req,
-        cmd,
-        refs,
-        lambda se, p, i, a, now: cl.assign(se, p, i, a, user, now, assignee_side=side, assignee_name=name),
-        learn=user,
-    )
+
+    def know(
+        session: Session, engagement: Engagement, _found: list[tuple[EngagementPhase, Item]]
+    ) -> list[str]:
+        # After the ack (users.info may be slow): someone not known yet is looked up, so their side
+        # and name are known when they are assigned.
+        if cl.assignee_side(session, engagement, user) is None:
+            s.slack.profile(user)
+        return []
+
+    def assign(se: Session, p: EngagementPhase, i: Item, a: Actor, now: datetime) -> cl.Change | None:
+        side = cl.assignee_side(se, se.get(Engagement, p.engagement_id), user)  # type: ignore[arg-type]
+        cached = s.slack.cached_profile(user)
+        name = cached.name if cached else plain_text(target).lstrip("@")
+        return cl.assign(se, p, i, a, user, now, assignee_side=side, assignee_name=name)
+
+    _apply(req, cmd, refs, assign, learn=user, warn=know)
 
 
 def cmd_due(req: Request, cmd: ParsedCommand) -> None:

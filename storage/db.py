@@ -14,6 +14,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.pool import QueuePool
+from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlmodel import Session, create_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -33,6 +34,17 @@ def normalise_url(url: str) -> str:
     if u.drivername in ("postgresql", "postgres"):
         u = u.set(drivername="postgresql+psycopg")
     return u.render_as_string(hide_password=False)
+
+
+def inbox_url(url: str) -> str:
+    """On SQLite, the URL of the inbox's own file beside the database's (`Database.inbox`)."""
+    u = make_url(normalise_url(url))
+    database = u.database or ""
+    if not database or database == ":memory:":
+        return u.render_as_string(hide_password=False)
+    path = Path(database)
+    name = f"{path.stem}.inbox{path.suffix}" if path.suffix else f"{path.name}.inbox"
+    return u.set(database=str(path.with_name(name))).render_as_string(hide_password=False)
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -171,6 +183,8 @@ class Database:
         self._writers: AbstractContextManager[object] = (
             WriterLock(make_url(self.url).database) if self.is_sqlite else nullcontext()
         )
+        self._inbox: Database | None = None
+        self._inbox_lock = threading.Lock()
 
     @property
     def is_sqlite(self) -> bool:
@@ -209,6 +223,28 @@ class Database:
         with self._rows_engine.connect() as conn:
             yield conn
 
+    @property
+    def inbox(self) -> Database:
+        """The database that holds the inbox (`storage.inbox`): this one on PostgreSQL; on SQLite a
+        file of its own beside this one (`golive.sqlite3` → `golive.inbox.sqlite3`), created on
+        first use. SQLite has one writer per file: in the same file, recording an acked request
+        would wait behind every write of the engagements' data (a burst of ticks' work, a sweep,
+        a long transaction), and with it the ack. (The migrations create the table in this file
+        too, where it stays empty on SQLite.)"""
+        if not self.is_sqlite:
+            return self
+        with self._inbox_lock:
+            if self._inbox is None:
+                self._inbox = Database(inbox_url(self.url))
+                from storage.models import InboxRequest
+
+                table = InboxRequest.__table__  # type: ignore[attr-defined]
+                with self._inbox.engine.begin() as conn:  # several processes may start at once
+                    conn.execute(CreateTable(table, if_not_exists=True))
+                    for index in table.indexes:
+                        conn.execute(CreateIndex(index, if_not_exists=True))
+            return self._inbox
+
     def ping(self) -> bool:
         try:
             with self._read_engine.connect() as conn:
@@ -219,3 +255,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._inbox is not None:
+            self._inbox.dispose()

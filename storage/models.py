@@ -484,3 +484,24 @@ class Notification(SQLModel, table=True):
     channel_id: str = Field(default="", max_length=32)
     ts: str = Field(default="", max_length=32)
     thread_ts: str | None = Field(default=None, max_length=32)  # the thread it replied in
+
+
+class InboxRequest(SQLModel, table=True):
+    """A Slack request acked with work still to do (`storage.inbox`): recorded, committed, before
+    Slack gets its 200; done once its work has run. A row whose lease ran out (the process that
+    held it died) is taken again by any bot process sharing the database."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_pending", "done_at", "lease_until"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # From Slack's ids (event_id, trigger_id): a retried delivery is recorded once.
+    dedupe_key: str = Field(max_length=128, unique=True)
+    kind: str = Field(max_length=32)  # command | block_actions | view_submission | …
+    body: str  # as received (a form, or JSON in Socket Mode)
+    headers: str  # JSON: the request's headers (content type, Slack's timestamp and signature)
+    received_at: datetime = Field(sa_column=utc_column())
+    lease_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    attempts: int = 0  # times a worker took it
+    done_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    outcome: str | None = Field(default=None, max_length=16)  # done | abandoned

@@ -80,6 +80,11 @@ class CallObserver(RetryHandler):
         super().__init__(max_retry_count=0)
         self.stats = stats
 
+    def __deepcopy__(self, memo: dict[int, object]) -> CallObserver:
+        # Bolt deep-copies a request's context, its client included, for a lazy listener: the copy
+        # counts into the same process-wide stats (a lock, which cannot be copied).
+        return self
+
     def can_retry(
         self,
         *,

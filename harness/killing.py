@@ -1,0 +1,292 @@
+"""Killing `golive serve` in the middle of a burst of ticks, and counting what it forgot.
+
+Used by `bench/kill_serve.py` (50 ticks from 10 clients, killed at random moments) and by
+tests/e2e/test_processes.py (a smaller burst). A trial:
+
+1. starts `golive serve` on the database, starts an engagement and adds one customer item per
+   tick to phase 1, so that every tick has an item of its own and the outcome does not depend on
+   the order the ticks are done in;
+2. sends the ticks (signed, built beforehand from the posted checklist) from `clients` threads,
+   and `kill_after` seconds after the first is sent, SIGKILLs the master and every worker at once
+   (what an OOM kill of the container or a lost host does);
+3. starts `golive serve` again on the same database and waits until the inbox is empty;
+4. counts, for the ticks that had their 200: items not done (lost) and items with more than one
+   `item.done` audit row (recorded twice).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+
+from sqlalchemy import create_engine, text
+
+from harness import BOT_TOKEN, CHANNEL, CONTRIBUTOR, LEAD, SIGNING_SECRET
+from standin import SlackDriver, SlackStandIn
+from standin.driver import FORM
+from storage.db import inbox_url, is_sqlite
+
+
+@dataclass
+class Trial:
+    ticks: int
+    acked: int = 0
+    lost: list[str] = field(default_factory=list)  # acked, not recorded
+    doubled: list[str] = field(default_factory=list)  # recorded more than once
+    replayed: int = 0  # inbox rows taken more than once (their first process died)
+    recovery_seconds: float = 0.0  # restart until the inbox was empty
+    log: str = ""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def spawn_serve(
+    standin: SlackStandIn, database: str, cwd: Path, **env: str
+) -> tuple[subprocess.Popen[str], int]:
+    port = _free_port()
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GOLIVE_", "DATABASE_URL"))}
+    base |= {
+        "SLACK_API_URL": standin.api_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "DATABASE_URL": database,
+    } | env
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "golive.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=base,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return proc, port
+
+
+def wait_healthy(proc: subprocess.Popen[str], port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("golive serve exited:\n" + (proc.communicate()[0] or ""))
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("golive serve did not answer /healthz")
+
+
+def descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = [int(p) for p in f.read().split()]
+    except OSError:
+        return found
+    for child in children:
+        found += [child, *descendants(child)]
+    return found
+
+
+def kill_all(proc: subprocess.Popen[str]) -> str:
+    """SIGKILL the master and everything it started, at once; its output so far."""
+    for pid in [*descendants(proc.pid), proc.pid]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    out, _ = proc.communicate(timeout=30)
+    return out or ""
+
+
+def stop(proc: subprocess.Popen[str]) -> str:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        out, _ = proc.communicate(timeout=40)
+    except subprocess.TimeoutExpired:
+        out = kill_all(proc)
+    return out or ""
+
+
+def _scalar(database: str, sql: str, **params: object) -> int:
+    if " inbox " in sql:  # on SQLite, its own file beside the database's (`Database.inbox`)
+        database = inbox_url(database) if is_sqlite(database) else database
+    engine = create_engine(database)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text(sql), params).scalar() or 0)
+    finally:
+        engine.dispose()
+
+
+def prepare(standin: SlackStandIn, database: str, cwd: Path, ticks: int, **env: str) -> list[tuple[str, str]]:
+    """An engagement with `ticks` customer items added to phase 1; the signed bodies of a tick of
+    each, with the item's reference. Leaves no process running."""
+    proc, port = spawn_serve(standin, database, cwd, **env)
+    try:
+        wait_healthy(proc, port)
+        driver = SlackDriver(standin, bot_url=f"http://127.0.0.1:{port}/slack/events")
+        driver.command("/golive", "start Acme Corp size=small", user=LEAD.user_id, channel=CHANNEL)
+        _wait(lambda: _scalar(database, "SELECT count(*) FROM engagement") == 1)
+        driver.command(
+            "/golive", f"role <@{CONTRIBUTOR.user_id}> contributor", user=LEAD.user_id, channel=CHANNEL
+        )
+        for n in range(ticks):
+            r = driver.command(
+                "/golive", f"add 1 Burst item {n} owner=customer", user=LEAD.user_id, channel=CHANNEL
+            )
+            assert r.status == 200, r.body
+        _wait(lambda: _scalar(database, "SELECT count(*) FROM item WHERE title LIKE 'Burst item %'") == ticks)
+        ids = _burst_ids(database)
+        message = _wait(lambda: _checklist_with(standin, ids))
+    finally:
+        stop(proc)
+    bodies = []
+    for item_id, ref in ids:
+        payload = driver.click_payload(
+            CHANNEL,
+            message["ts"],
+            f"tick:{item_id}",
+            user=CONTRIBUTOR.user_id,
+            selected_options=[str(item_id)],
+        )
+        bodies.append((ref, urlencode({"payload": json.dumps(payload)})))
+    return bodies
+
+
+def _burst_ids(database: str) -> list[tuple[int, str]]:
+    engine = create_engine(database)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT item.id, engagement_phase.number, item.number FROM item "
+                    "JOIN engagement_phase ON engagement_phase.id = item.phase_id "
+                    "WHERE item.title LIKE 'Burst item %' ORDER BY item.id"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    return [(int(r[0]), f"{r[1]}.{r[2]}") for r in rows]
+
+
+def _checklist_with(standin: SlackStandIn, ids: list[tuple[int, str]]) -> dict | None:
+    wanted = {f"tick:{item_id}" for item_id, _ref in ids}
+    for message in reversed(standin.messages(CHANNEL)):
+        actions = {
+            str(el.get("action_id"))
+            for block in message.get("blocks") or []
+            for el in ([block.get("accessory")] if block.get("accessory") else [])
+            + list(block.get("elements") or [])
+            if isinstance(el, dict)
+        }
+        if wanted <= actions:
+            return message
+    return None
+
+
+def _wait(check: Callable[[], object], timeout: float = 30) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(0.05)
+    raise RuntimeError("timed out")
+
+
+def trial(
+    standin: SlackStandIn,
+    database: str,
+    cwd: Path,
+    bodies: list[tuple[str, str]],
+    *,
+    clients: int,
+    kill_after: float,
+    kill_at_acks: int | None = None,
+    hold: Callable[[], Callable[[], None]] | None = None,
+    **env: str,
+) -> Trial:
+    """Send `bodies`, kill everything `kill_after` seconds after the first (or, with
+    `kill_at_acks`, as soon as that many were acked), restart, count.
+    `hold()` (optional) runs before the burst and returns what releases it after the kill: the
+    test holds the items' rows locked on PostgreSQL so that every acked tick's work is pending."""
+    result = Trial(ticks=len(bodies))
+    proc, port = spawn_serve(standin, database, cwd, **env)
+    wait_healthy(proc, port)
+    driver = SlackDriver(standin, bot_url=f"http://127.0.0.1:{port}/slack/events")
+    driver.timeout = 5
+    acked: list[str] = []
+    lock = threading.Lock()
+    release = hold() if hold is not None else None
+
+    def send(entry: tuple[str, str]) -> None:
+        ref, body = entry
+        try:
+            r = driver.send(body, FORM)
+        except OSError:
+            return  # killed before it answered: Slack shows the user an error, nothing was acked
+        if r.status == 200:
+            with lock:
+                acked.append(ref)
+
+    pool = ThreadPoolExecutor(max_workers=clients)
+    started = time.monotonic()
+    futures = [pool.submit(send, b) for b in bodies]
+    while time.monotonic() - started < kill_after:
+        if kill_at_acks is not None and len(acked) >= kill_at_acks:
+            break
+        time.sleep(0.002)
+    result.log += kill_all(proc)
+    for f in futures:
+        f.result()
+    pool.shutdown()
+    if release is not None:
+        release()
+    result.acked = len(acked)
+    # The restart: the rows left leased by the dead processes are taken when their lease runs out.
+    restart = time.monotonic()
+    proc, port = spawn_serve(standin, database, cwd, **env)
+    try:
+        wait_healthy(proc, port)
+        _wait(lambda: _scalar(database, "SELECT count(*) FROM inbox WHERE done_at IS NULL") == 0, timeout=120)
+        result.recovery_seconds = time.monotonic() - restart
+    finally:
+        result.log += stop(proc)
+    for ref in acked:
+        phase, number = ref.split(".")
+        done = _scalar(
+            database,
+            "SELECT count(*) FROM item JOIN engagement_phase ON engagement_phase.id = item.phase_id "
+            "WHERE engagement_phase.number = :p AND item.number = :n AND item.status = 'done' "
+            "AND item.title LIKE 'Burst item %'",
+            p=int(phase),
+            n=int(number),
+        )
+        audits = _scalar(
+            database, "SELECT count(*) FROM audit_event WHERE kind = 'item.done' AND subject = :ref", ref=ref
+        )
+        if not done:
+            result.lost.append(ref)
+        if audits > 1:
+            result.doubled.append(ref)
+    result.replayed = _scalar(
+        database, "SELECT count(*) FROM inbox WHERE attempts > 1 AND kind = 'block_actions'"
+    )
+    return result
