@@ -192,3 +192,30 @@ def test_metrics_show_the_inbox_depth_and_the_age_of_its_oldest_row(on):
     assert seen["golive_inbox_depth"] == 1.0 and 290 < seen["golive_inbox_oldest_seconds"] < 900
     with urllib.request.urlopen(h.server.url + "/healthz", timeout=10) as resp:
         assert resp.status == 200  # draining is no reason to take the bot out of service
+
+
+def test_processes_taking_at_once_share_the_rows_out(on):
+    """Several processes (replicas on PostgreSQL) take from one inbox at the same time: each row
+    goes to one of them (SKIP LOCKED; SQLite's writer lock)."""
+    import threading
+
+    h = on
+    for n in range(12):
+        _left_by_a_dead_process(h, f"payload={n}", FORM, "block_actions", f"block_actions:shared-{n}")
+    taken: list[list[int]] = []
+    start = threading.Barrier(4)
+
+    def take() -> None:
+        start.wait()
+        got: list[int] = []
+        while rows := inbox.take(h.services.db, datetime.now(UTC), limit=2):
+            got += [r.id for r in rows]
+        taken.append(got)
+
+    threads = [threading.Thread(target=take) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    ids = [i for got in taken for i in got]
+    assert len(ids) == 12 and len(set(ids)) == 12, taken
