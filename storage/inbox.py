@@ -89,6 +89,9 @@ def take(db: Database, now: datetime, *, limit: int = 1, lease: timedelta = LEAS
     leasing them to the caller. Rows taken `MAX_ATTEMPTS` times are given up instead (logged)."""
     db = db.inbox
     free = and_(_T.c.done_at.is_(None), or_(_T.c.lease_until.is_(None), _T.c.lease_until < now))
+    with db.read() as session:  # the usual answer, nothing, without a write transaction
+        if session.execute(select(_T.c.id).where(free).limit(1)).first() is None:
+            return []
     with db.session() as session:
         given_up = session.execute(
             update(_T)
