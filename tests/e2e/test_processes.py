@@ -169,6 +169,16 @@ def test_socket_mode_connects_and_handles_a_command(standin, tmp_path):
         welcome = standin.wait_for(lambda: standin.messages(CHANNEL), timeout=15)[0]
         assert "Acme Corp implementation kicked off" in blocks_text(welcome["blocks"])
         assert [e.customer_name for e in engagements(db)] == ["Acme Corp"]
+        # Work after the ack goes through the inbox in Socket Mode too (the payload, as JSON).
+        checklists = lambda: [m for m in standin.messages(CHANNEL) if "checklist:" in m["text"]]  # noqa: E731
+        posted = len(standin.wait_for(checklists, timeout=15))
+        standin.socket_send_command("/golive", "checklist", LEAD.user_id, CHANNEL, timeout=10)
+        standin.wait_for(lambda: len(checklists()) > posted, timeout=15, message="the checklist posted again")
+        engine = create_engine(f"sqlite:///{tmp_path / 'socket.inbox.sqlite3'}")
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT kind, outcome, body FROM inbox").all()
+        engine.dispose()
+        assert [(k, o) for k, o, b in rows if '"text": "checklist"' in b] == [("command", "done")]
     finally:
         code, out = stop(proc)
     assert code == 0, out
