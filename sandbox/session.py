@@ -306,8 +306,15 @@ class Sandbox:
             resp = self.h.driver.submit_view(view_id, values, user=user)
             answer = resp.json or {}
             if resp.status == 200 and answer.get("response_action") == "errors":
-                errors = {str(k): str(v) for k, v in (answer.get("errors") or {}).items()}
-                self._errors[view_id] = (self.h.standin.view(view_id)["hash"], errors)
+                # What Slack shows: the stand-in refuses errors not keyed by an input's block_id.
+                shown = self.h.standin.view(view_id)
+                self._errors[view_id] = (shown["hash"], dict(shown["errors"]))
+                if not self.h.standin.calls_to("view_submission.response")[-1].response.get("ok"):
+                    self.note(
+                        user,
+                        "We had some trouble connecting. Try again? (what Slack says when the "
+                        "bot's errors name no input block of the form)",
+                    )
             else:
                 self._errors.pop(view_id, None)
                 self._drafts.pop(view_id, None)

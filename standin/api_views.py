@@ -96,6 +96,9 @@ def new_view_record(
         "hash": new_hash(),
         "closed": False,
         "external_id": view.get("external_id"),
+        # What the user sees under the input blocks: {block_id: message}, from the app's answer
+        # ``{"response_action": "errors"}`` to a submission; a new view (an update) shows none.
+        "errors": {},
     }
     ws.views[view_id] = record
     return record
@@ -165,6 +168,7 @@ def replace_view(ws: Workspace, record: dict[str, Any], view: dict[str, Any]) ->
     if view.get("external_id"):
         record["external_id"] = view["external_id"]
     record["hash"] = new_hash()
+    record["errors"] = {}
     return record
 
 

@@ -6,9 +6,9 @@ import time
 from typing import Any
 
 from .api_chat import message_content, record_ephemeral, update_message
-from .api_common import ApiError
+from .api_common import ApiError, invalid_view
 from .api_views import check_view_payload, close_stack, push_view, replace_view
-from .state import Call, Workspace
+from .state import Call, Workspace, fill_ids
 
 RESPONSE_URL_MAX_USES = 5
 RESPONSE_URL_TTL = 30 * 60
@@ -81,7 +81,12 @@ def apply_view_submission_response(
         if status != 200:
             result = {"ok": False, "error": "app_error", "status": status}
         elif action == "errors":
-            pass  # the modal stays open and shows the errors
+            errors = (answer or {}).get("errors")
+            problems = view_errors_problems(record, errors)
+            if problems:
+                result = invalid_view(problems).body()  # the modal stays as it was
+            else:
+                record["errors"] = dict(errors)  # the modal stays open and shows them
         elif action in ("update", "push"):
             try:
                 view = check_view_payload((answer or {}).get("view") or {}, "modal")
@@ -101,6 +106,8 @@ def apply_view_submission_response(
                 "error": "invalid_arguments",
                 "response_metadata": {"messages": [f"[ERROR] unexpected answer: {body[:200]!r}"]},
             }
+        if result.get("ok") and action != "errors":
+            record["errors"] = {}
         ws.calls.append(
             Call(
                 "view_submission.response",
@@ -110,6 +117,34 @@ def apply_view_submission_response(
                 time.time(),
             )
         )
+
+
+def view_errors_problems(record: dict[str, Any], errors: Any) -> list[str]:
+    """What Slack refuses in ``{"response_action": "errors", "errors": ...}`` answering a submission.
+
+    Slack's modals guide: "errors: a key-value map where the key is the block_id of an input block
+    and the value is the error message". A key naming another kind of block (a section, actions…)
+    or no block of the submitted view is refused: the user sees Slack's generic "We had some
+    trouble connecting" and the modal stays as it was, without any error under its fields.
+    """
+    if not isinstance(errors, dict):
+        return ["errors must be an object mapping input block_ids to messages [json-pointer:/errors]"]
+    blocks = fill_ids(record["view"].get("blocks"), seed=record["id"])  # as the payload had them
+    kinds = {b.get("block_id"): b.get("type") for b in blocks if isinstance(b, dict)}
+    problems: list[str] = []
+    for key, message in errors.items():
+        pointer = "[json-pointer:/errors/" + str(key).replace("~", "~0").replace("/", "~1") + "]"
+        kind = kinds.get(key)
+        if kind is None:
+            problems.append(f"{key!r} is not the block_id of a block in the submitted view {pointer}")
+        elif kind != "input":
+            article = "an" if str(kind)[:1] in "aeiou" else "a"
+            problems.append(
+                f"{key!r} is the block_id of {article} {kind!r} block, not of an input block {pointer}"
+            )
+        if not isinstance(message, str):
+            problems.append(f"the error for {key!r} must be a string message {pointer}")
+    return problems
 
 
 def _close_one(ws: Workspace, user: str, view_id: str) -> None:

@@ -40,7 +40,8 @@ def clock() -> Clock:
 def _check_no_invalid_blocks(h: Harness) -> None:
     bad = h.standin.invalid_block_responses()
     assert not bad, "the stand-in refused Block Kit: " + "; ".join(
-        f"{c.method}: {c.response.get('errors') or c.response.get('error')}" for c in bad
+        f"{c.method}: {c.response.get('errors') or c.response.get('response_metadata') or c.response.get('error')}"
+        for c in bad
     )
 
 
