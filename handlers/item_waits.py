@@ -96,6 +96,10 @@ def _after_wanted(req: Request, session: Any, engagement: Engagement) -> list[It
     return wanted
 
 
+def _has_input(view: dict[str, Any], block_id: str) -> bool:
+    return any(b.get("type") == "input" and b.get("block_id") == block_id for b in view.get("blocks") or [])
+
+
 def on_after_submit(req: Request) -> None:
     """The `after` form: the item waits for exactly the items chosen. A circle is refused under the
     field, with the form still open; the change, the due dates that follow it and the refreshed
@@ -112,6 +116,10 @@ def on_after_submit(req: Request) -> None:
                 session, engagement, actor, item, _after_wanted(req, session, engagement)
             )
     except UserError as exc:
+        if not _has_input(req.view, "after"):
+            # "Nothing is open…": Slack takes errors only under an input block of the form
+            # (a key that names none is refused), so the refusal is answered as any other.
+            raise
         req.ack(response_action="errors", errors={"after": exc.message})
         return
     req.ack()

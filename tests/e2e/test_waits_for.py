@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from harness import CONTRIBUTOR, LEAD, Harness
-from storage.models import ItemDependency
+from bot.engagement import checklist as cl
+from harness import CHANNEL, CONTRIBUTOR, LEAD, Harness
+from storage.models import Item, ItemDependency
 from tests.e2e.helpers import blocks_text, last_answer
 from tests.e2e.test_checklist import checklist_msg, item, menu, option_of
 from tests.e2e.test_my_tasks import open_my_tasks, text_of
@@ -127,3 +128,32 @@ def test_waits_for_in_details_is_the_teams_and_a_circle_is_refused_in_the_form(s
     assert refused.json["response_action"] == "errors"
     assert "they would wait for each other" in refused.json["errors"]["after"]
     assert ("1.5", "1.4") not in waits(h)
+
+
+def test_the_form_with_nothing_to_wait_for_is_refused_in_a_message_not_under_a_missing_field(small):
+    """Slack shows a form's errors only under its input blocks ("errors: a key-value map where the
+    key is the block_id of an input block"); the form with nothing open to wait for has none, so
+    a refusal of it (here: the engagement was cancelled meanwhile) comes as a private message."""
+    h = small
+    one = item(h, "1.1")
+    with h.services.db.session() as s:  # everything else of phase 1 was ticked meanwhile
+        for other in s.exec(select(Item).where(Item.phase_id == one.phase_id, Item.id != one.id)).all():
+            other.status = cl.DONE
+            s.add(other)
+    menu(h, "1.1", LEAD, "details")
+    [details] = h.standin.open_views(LEAD.user_id)
+    h.driver.click_view(details["id"], f"item_after:{one.id}", user=LEAD.user_id)
+    h.idle()
+    form = h.standin.view(details["id"])["view"]
+    assert form["callback_id"] == "item_after"
+    assert [b.get("block_id") for b in form["blocks"] if b["type"] == "input"] == []
+    assert "Nothing is open in this phase" in blocks_text(form["blocks"])
+    h.command("cancel")
+    eph = h.standin.ephemerals(channel=CHANNEL, user=LEAD.user_id)[-1]
+    h.driver.click_ephemeral(CHANNEL, eph["ts"], "cancel_engagement", user=LEAD.user_id)
+    h.idle()
+    answer = h.driver.submit_view(details["id"], {}, user=LEAD.user_id)
+    h.idle()
+    assert (answer.json or {}).get("response_action") != "errors"
+    assert h.standin.invalid_block_responses() == []
+    assert "no longer active" in last_answer(h)
