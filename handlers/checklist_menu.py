@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from slack_bolt import App
+from sqlmodel import Session
 
 from bot.engagement import checklist as cl
 from bot.engagement import dependencies as deps
@@ -36,7 +38,7 @@ from bot.slack.presenters import item_row, names_for
 from handlers.base import Request, actor_for, click_engagement, remember
 from handlers.checklist import Where, after_change, confirm_text, due_problem, due_warnings, record_tick
 from handlers.lead_asks import ask_lead, title_problem
-from handlers.listening import listener
+from handlers.listening import after_ack, listener
 from handlers.nudges import may_act, open_blocked_form
 from storage.models import Engagement, EngagementPhase, Item
 
@@ -111,13 +113,14 @@ def item_view(
 
 
 def on_menu(req: Request) -> None:
-    req.ack()
+    """An entry of an item's ⋯ menu. Mark done (and Reopen, on older checklists) changes the item:
+    acked once the click is in the inbox, written after; every other entry opens a form."""
     s = req.services
     verb, item_id = parse_choice((req.action.get("selected_option") or {}).get("value"))
     if verb not in VERBS:
         raise UserError("That menu entry is not known any more; run the checklist again.")
     if verb == "reopen":  # from checklists posted before not-applicable items were folded
-        _reopen(req, item_id)
+        after_ack(req, lambda r: _reopen_clicked(r, item_id))
         return
     with s.db.read() as session:
         engagement = click_engagement(req, session)
@@ -125,16 +128,23 @@ def on_menu(req: Request) -> None:
         actor = actor_for(req, session, engagement, acting=verb not in ("details", "done", "blocked"))
         mode, note = _form_for(verb, item, actor)
     if mode == "done":
-        refused = mark_done(req, item_id)
-        if refused is not None:
-            req.reply(s.error(refused))
+        after_ack(req, lambda r: _done_clicked(r, item_id))
         return
+    req.ack()
     if mode == "blocked":
         open_blocked_form(req, item_id)
         return
     s.slack.open_view(
         req.trigger_id or "", item_view(s, engagement, phase, item, actor, mode=mode, note=note)
     )
+
+
+def _done_clicked(req: Request, item_id: int) -> Callable[[], None] | None:
+    """⋯ → Mark done, after the ack: done as a tick; what stopped it is said to the clicker."""
+    refused = mark_done(req, item_id)
+    if refused is None:
+        return None
+    return lambda: req.reply(req.services.error(refused))
 
 
 def mark_done(req: Request, item_id: int) -> str | None:
@@ -168,17 +178,21 @@ def done_note(req: Request, item_id: int, refused: str | None) -> str:
 
 
 def on_details_done(req: Request) -> None:
-    """Mark done in an item's Details: done as a tick, and Details shows it."""
-    req.ack()
-    s = req.services
+    """Mark done in an item's Details: done as a tick (after the ack, the click in the inbox), and
+    Details shows it."""
     item_id = req.action_number()
+    after_ack(req, lambda r: _details_done(r, item_id))
+
+
+def _details_done(req: Request, item_id: int) -> Callable[[], None]:
+    s = req.services
     note = done_note(req, item_id, mark_done(req, item_id))
     with s.db.read() as session:
         engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
         actor = actor_for(req, session, engagement, acting=False)
     view = item_view(s, engagement, phase, item, actor, mode="details", note=note)
-    s.slack.update_view(str(req.view.get("id") or ""), view)
+    return lambda: s.slack.update_view(str(req.view.get("id") or ""), view)
 
 
 def on_details_blocked(req: Request) -> None:
@@ -237,10 +251,23 @@ def _submit(req: Request, mode: str) -> None:
     if errors:
         req.ack(response_action="errors", errors=errors)
         return
-    req.ack()
     if mode in ("ask_due", "ask_na"):
+        # Only messages (a note, the lead's DM), nothing of the item changes: not recorded in the
+        # inbox, as a replay would send them twice.
+        req.ack()
         ask_lead(req, mode, item_id)
         return
+    # The form closes once the submission is in the inbox; the change is written after.
+    after_ack(req, lambda r: _submit_after_ack(r, mode, item_id, assignee, side, name))
+
+
+def _submit_after_ack(
+    req: Request, mode: str, item_id: int, assignee: str, side: str | None, name: str
+) -> Callable[[], None] | None:
+    """An item form's change (assign, due, not applicable). The item already that way (a replay of
+    a submission done) changes nothing: `cl.assign`, `set_due`, `mark_na` say so."""
+    s = req.services
+    now = s.clock.now()
     if assignee and side is None:  # not known yet: users.info (cached from now on), after the ack
         name = s.slack.profile(assignee).name
         with s.db.read() as session:
@@ -259,6 +286,7 @@ def _submit(req: Request, mode: str) -> None:
             change = cl.mark_na(session, phase, item, actor, req.text_field("reason"), now)
         advanced = record_and_advance(session, engagement, actor, change, now)
         engagement_id, phase_number = engagement.id, phase.number
+        today = local_today(now, engagement.timezone)
         warnings = (
             due_warnings(session, engagement, [(phase, item)], item.due_on, today)
             if mode == "due" and item.due_on is not None
@@ -270,9 +298,12 @@ def _submit(req: Request, mode: str) -> None:
             remember(s, engagement_id, assignee, req.user_id)  # type: ignore[arg-type]
         tell_about_change(s, engagement_id, change, req.user_id)  # type: ignore[arg-type]
         after_change(s, engagement_id, phase_number, advanced, actor=req.user_id, team_id=req.user_team_id)  # type: ignore[arg-type]
-    if warnings:  # allowed, but said, as `/golive due` says it
-        done = confirm_text(change, names) if change is not None else ""
-        req.reply(s.notice("\n".join([done, describe_warnings(warnings, s.command)]).strip()))
+    if not warnings:
+        return None
+    # Allowed, but said, as `/golive due` says it.
+    done = confirm_text(change, names) if change is not None else ""
+    said = s.notice("\n".join([done, describe_warnings(warnings, s.command)]).strip())
+    return lambda: req.reply(said)
 
 
 def _check_assignable(
@@ -337,6 +368,29 @@ def refresh_all_items(req: Request) -> None:
     s.slack.update_view(view_id, all_items_view(s, req, engagement, parse_id(number)))
 
 
+def _reopen_clicked(req: Request, item_id: int) -> Callable[[], None] | None:
+    """Reopen, after the ack: an item open already changes nothing (`cl.reopen`). Clicked in Show
+    all, the modal shows the item as it is now, also when the reopen was refused."""
+    try:
+        _reopen(req, item_id)
+    except UserError as exc:
+        refused: UserError | None = exc
+    else:
+        refused = None
+    if refused is None and not req.view:
+        return None
+
+    def answer() -> None:
+        try:
+            if refused is not None:
+                req.reply(req.services.error(refused.message, refused.usage))
+        finally:
+            if req.view:
+                refresh_all_items(req)
+
+    return answer
+
+
 def _reopen(req: Request, item_id: int) -> None:
     s = req.services
     now = s.clock.now()
@@ -352,12 +406,9 @@ def _reopen(req: Request, item_id: int) -> None:
 
 
 def on_reopen(req: Request) -> None:
-    req.ack()
-    try:
-        _reopen(req, req.action_number())
-    finally:
-        if req.view:
-            refresh_all_items(req)
+    """Reopen in Show all: acked once the click is in the inbox, reopened after."""
+    item_id = req.action_number()
+    after_ack(req, lambda r: _reopen_clicked(r, item_id))
 
 
 # -- adding and suggesting items -------------------------------------------------------------
@@ -386,23 +437,40 @@ def on_add_button(req: Request) -> None:
 
 
 def on_add_submit(req: Request) -> None:
-    s = req.services
     title = req.text_field("title")
     owner = req.field("owner") or "customer"
     if problem := title_problem(title):
         req.ack(response_action="errors", errors={"title": problem})
         return
-    req.ack()
+    number = parse_id(req.metadata.get("phase"))
+    # The form closes once the submission is in the inbox; the item is added after.
+    after_ack(req, lambda r: _add_after_ack(r, number, title, owner))
+
+
+def _add_after_ack(req: Request, number: int, title: str, owner: str) -> None:
+    """Add the item. Adding is not idempotent by itself: on a replay, an item of that title already
+    in the phase is the one this submission added before its process stopped, and nothing is added
+    again."""
+    s = req.services
     now = s.clock.now()
     with s.db.session() as session:
         engagement = click_engagement(req, session)
-        phase = cl.phase_by_number(session, engagement, parse_id(req.metadata.get("phase")))
+        phase = cl.phase_by_number(session, engagement, number)
         actor = actor_for(req, session, engagement)
+        if req.replaying is not None and _has_custom_item(session, phase, title):
+            log.info("replayed item_add: %r is in phase %s already; not added again", title, number)
+            return
         record_and_advance(
             session, engagement, actor, cl.add_item(session, phase, actor, title, owner, now), now
         )
         engagement_id, phase_number = engagement.id, phase.number
     after_change(s, engagement_id, phase_number, None, actor=req.user_id, team_id=req.user_team_id)  # type: ignore[arg-type]
+
+
+def _has_custom_item(session: Session, phase: EngagementPhase, title: str) -> bool:
+    """An item added by hand (not from the playbook) with this title is in the phase."""
+    wanted = " ".join(title.split())
+    return any(i.custom and i.title == wanted for i in cl.items_of(session, phase.id))  # type: ignore[arg-type]
 
 
 def register(app: App, services: Services) -> None:
