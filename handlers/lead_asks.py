@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -33,7 +34,7 @@ from bot.slack.notes import in_checklist_thread, name_of, tell_about_change, tel
 from bot.slack.nudges import LEAD_DM
 from handlers.base import Request, actor_for, click_engagement, remember
 from handlers.checklist import after_change, due_problem, due_warnings
-from handlers.listening import listener
+from handlers.listening import after_ack, listener
 from storage.models import Engagement, PostedMessage
 
 log = logging.getLogger("golive.handlers.checklist")
@@ -178,8 +179,8 @@ def _answer_in_thread(
 def on_ask_answer(req: Request) -> None:
     """The lead's **Move to …** / **Keep …** on a date-change request: the date changes (as `due`
     would: audit, checklist, the assignee told) or stays, the requester is answered in the item's
-    thread, and the lead's message becomes what was decided. The first answer counts."""
-    req.ack()
+    thread, and the lead's message becomes what was decided. The first answer counts: the checks
+    come before the ack; the answer is written after it, with the click in the inbox."""
     s = req.services
     move = req.action.get("action_id") == ASK_MOVE
     row = _lead_dm(req)
@@ -191,12 +192,21 @@ def on_ask_answer(req: Request) -> None:
         raise UserError("That request is not one I can answer from here; nothing was changed.")
     wanted = date.fromisoformat(wanted_raw)
     item_id = parse_id(item_part)
-    now = s.clock.now()
     with s.db.read() as session:
         engagement = click_engagement(req, session)
-        today = local_today(now, engagement.timezone)
+        today = local_today(s.clock.now(), engagement.timezone)
     if move and (problem := due_problem(wanted.isoformat(), today)):
         raise UserError(f"{problem} Nothing was changed; `{s.command} due` sets another date.")
+    after_ack(req, lambda r: _answer_ask(r, row, move, item_id, wanted, requester, today))
+
+
+def _answer_ask(
+    req: Request, row: PostedMessage, move: bool, item_id: int, wanted: date, requester: str, today: date
+) -> Callable[[], None] | None:
+    """The lead's answer written (`_close`: once; a replay of an answer given finds it answered and
+    changes nothing), then told."""
+    s = req.services
+    now = s.clock.now()
     with s.db.session() as session:
         engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
@@ -205,8 +215,7 @@ def on_ask_answer(req: Request) -> None:
             raise cl.Refused("Only the implementation team answers date-change requests.")
         before = item.due_on
         if not _close(session, row, "moved" if move else "kept", now):
-            _already(req, "by another click")
-            return
+            return lambda: _already(req, "by another click")
         change = cl.set_due(session, phase, item, actor, wanted, now) if move else None
         record_and_advance(session, engagement, actor, change, now)
         warnings = due_warnings(session, engagement, [(phase, item)], wanted, today) if move else []
@@ -252,6 +261,7 @@ def on_ask_answer(req: Request) -> None:
         direct=True,
     )
     s.outbox.update(row.channel_id, row.ts, decided, what="date-change request")
+    return None
 
 
 def title_problem(title: str) -> str | None:
@@ -356,9 +366,9 @@ def _added_facts(
 
 def on_suggest_add(req: Request) -> None:
     """**Add it** on a customer's suggestion: the item is added (as `add` would), the suggester is
-    told in the phase checklist's thread, and the lead's message says what was done. Once."""
-    req.ack()
-    s = req.services
+    told in the phase checklist's thread, and the lead's message says what was done. Once: checked
+    before the ack, written after it with the click in the inbox (a replay of an answer given finds
+    it answered and adds nothing)."""
     row = _lead_dm(req)
     if (outcome := _answered(row)) is not None:
         _already(req, outcome)
@@ -370,6 +380,13 @@ def on_suggest_add(req: Request) -> None:
         owner, by = str(suggestion.get("owner") or CUSTOMER), str(suggestion.get("by") or "")
     except (ValueError, KeyError, TypeError):
         raise UserError("That suggestion is not one I can read any more; nothing was changed.") from None
+    after_ack(req, lambda r: _add_suggested(r, row, suggestion, number, title, owner, by))
+
+
+def _add_suggested(
+    req: Request, row: PostedMessage, suggestion: dict[str, Any], number: int, title: str, owner: str, by: str
+) -> Callable[[], None] | None:
+    s = req.services
     now = s.clock.now()
     try:
         with s.db.session() as session:
@@ -383,8 +400,7 @@ def on_suggest_add(req: Request) -> None:
             facts = _added_facts(session, engagement, actor, change, suggestion, by, s.command)
             engagement_id, channel, item_id = engagement.id, engagement.channel_id, change.item.id
     except _Again:
-        _already(req, "by another click")
-        return
+        return lambda: _already(req, "by another click")
     after_change(s, engagement_id, number, None, actor=req.user_id, team_id=req.user_team_id)  # type: ignore[arg-type]
     if by:
         _answer_in_thread(
@@ -401,6 +417,7 @@ def on_suggest_add(req: Request) -> None:
         "item_ask.json.j2", **facts | {"mode": "suggest", "decided": "added"}, direct=True
     )
     s.outbox.update(row.channel_id, row.ts, decided, what="item suggestion")
+    return None
 
 
 def register(app: App, services: Services) -> None:
