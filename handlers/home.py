@@ -139,8 +139,8 @@ def on_checklist(req: Request) -> None:
 
 def on_signoff(req: Request) -> None:
     """Request the current phase's ready sign-off: the request is posted in the channel, as
-    `/golive signoff` posts it."""
-    req.ack()
+    `/golive signoff` posts it (acked once the click is in the inbox, written after: see
+    `request_gate`), and the Home says so."""
     s = req.services
     gate_id = req.action_number()
     with s.db.read() as session:
@@ -154,17 +154,14 @@ def on_signoff(req: Request) -> None:
             engagement.channel_id,
             engagement.id,
         )
-    request_gate(req, engagement_id, gate_id)  # type: ignore[arg-type]
-    _answer(
-        req,
-        fmt(
-            ":white_check_mark: Requested the {gate} sign-off of *{customer}* in <#{channel}>; its approvers "
-            "are told in its thread.",
-            gate=title,
-            customer=customer,
-            channel=Trusted(channel),
-        ),
+    note = fmt(
+        ":white_check_mark: Requested the {gate} sign-off of *{customer}* in <#{channel}>; its approvers "
+        "are told in its thread.",
+        gate=title,
+        customer=customer,
+        channel=Trusted(channel),
     )
+    request_gate(req, engagement_id, gate_id, lambda r: _answer(r, note))  # type: ignore[arg-type]
 
 
 def on_settings(req: Request) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from slack_bolt import App
 from sqlmodel import Session
@@ -27,7 +30,7 @@ from bot.slack.requests import decision_data, render_request
 from bot.slack.requests import update_request_message as update_request_message
 from handlers.base import Request, actor_for, click_engagement
 from handlers.engagement import require_engagement
-from handlers.listening import listener
+from handlers.listening import after_ack, listener
 from messages import Message, fmt
 from storage.models import Engagement, EngagementPhase, Gate, SignoffRequest
 
@@ -67,6 +70,8 @@ def _request(
     engagement_id: int | None = None,
     confirmed: bool = False,
     note: str | None = None,
+    after: bool = False,
+    then: Callable[[Request], None] | None = None,
 ) -> None:
     """Request a gate's sign-off in the engagement's channel: the channel's engagement for a
     command, the clicked message's for a button, or `engagement_id` (the App Home's cards).
@@ -74,7 +79,13 @@ def _request(
     Without a gate, the next one: a picker when several are ready. Refused, with why, when the
     gate is approved, already waiting for a decision (with a link to it) or has no approver.
     With items still open or its phase not reached, or after changes were requested, a form
-    asks the implementation team to confirm (and to say what changed) first."""
+    asks the implementation team to confirm (and to say what changed) first.
+
+    Everything here up to the request only reads and checks. A command or a button in the channel
+    writes the request before its ack (the command's ack says so); with `after` (the confirmation
+    form, the App Home) it is acked once it is in the inbox and written after, and `then(req)`
+    answers once it is (a Slack call). A replay finds the gate waiting for a decision, refused
+    above: one request, one post."""
     s = req.services
     now = s.clock.now()
     with s.db.read() as session:
@@ -115,25 +126,64 @@ def _request(
         req.ack()
         s.slack.open_view(req.trigger_id or "", confirm_view)
         return
+    engagement_id, gate_id = engagement.id, gate.id
+    if after:
+
+        def work(r: Request) -> Callable[[], None] | None:
+            _post_request(r, _write_request(r, engagement_id, gate_id, note, now))  # type: ignore[arg-type]
+            return (lambda: then(r)) if then is not None else None
+
+        after_ack(req, work)
+        return
+    written = _write_request(req, engagement_id, gate_id, note, now)  # type: ignore[arg-type]
+    if req.kind == "command":
+        req.ack(s.notice(written.said))
+    else:
+        req.ack()
+    _post_request(req, written)
+
+
+@dataclass(frozen=True)
+class _Written:
+    """A sign-off request written, to post."""
+
+    request_id: int
+    superseded_id: int | None
+    message: Message
+    engagement_id: int
+    channel: str
+    phase_number: int
+    said: str
+
+
+def _write_request(
+    req: Request, engagement_id: int, gate_id: int, note: str | None, now: datetime
+) -> _Written:
+    s = req.services
     with s.db.session() as session:
-        engagement = _engagement(req, session, engagement.id)
-        gate = session.get(Gate, gate.id)
+        engagement = _engagement(req, session, engagement_id)
+        gate = session.get(Gate, gate_id)
         assert gate is not None
         actor = actor_for(req, session, engagement)
         done = so.request_signoff(
             session, engagement, gate, actor, channel_id=engagement.channel_id, now=now, note=note
         )
-        request_id = done.request.id
-        superseded_id = done.superseded.id if done.superseded else None
-        message = render_request(s, session, done.request)
-        engagement_id, channel = engagement.id, engagement.channel_id
         phase = session.get(EngagementPhase, gate.phase_id)
-        phase_number = phase.number if phase else engagement.phase_index
-        said = f"Posted the sign-off request for {gate.title} (version {done.request.version})."
-    if req.kind == "command":
-        req.ack(s.notice(said))
-    else:
-        req.ack()
+        return _Written(
+            request_id=done.request.id,  # type: ignore[arg-type]
+            superseded_id=done.superseded.id if done.superseded else None,
+            message=render_request(s, session, done.request),
+            engagement_id=engagement.id,  # type: ignore[arg-type]
+            channel=engagement.channel_id,
+            phase_number=phase.number if phase else engagement.phase_index,
+            said=f"Posted the sign-off request for {gate.title} (version {done.request.version}).",
+        )
+
+
+def _post_request(req: Request, written: _Written) -> None:
+    """Post the request written (the outbox), and refresh what shows it."""
+    s = req.services
+    request_id, superseded_id = written.request_id, written.superseded_id
 
     def posted(ts: str) -> None:
         with s.db.session() as session:
@@ -146,10 +196,15 @@ def _request(
             update_request_message(s, superseded_id)
 
     s.outbox.post(
-        channel, message, kind=SIGNOFF, key=str(request_id), engagement_id=engagement_id, then=posted
+        written.channel,
+        written.message,
+        kind=SIGNOFF,
+        key=str(request_id),
+        engagement_id=written.engagement_id,
+        then=posted,
     )
-    refresh_checklist(s, engagement_id, phase_number)  # type: ignore[arg-type]
-    refresh_homes(s, engagement_id)  # type: ignore[arg-type]
+    refresh_checklist(s, written.engagement_id, written.phase_number)
+    refresh_homes(s, written.engagement_id)
 
 
 def _link(s: Services, channel: str, ts: str | None) -> str | None:
@@ -206,9 +261,14 @@ def on_confirm_submit(req: Request) -> None:
     if note is not None and not note:
         req.ack(response_action="errors", errors={"note": "Say what changed; the new version quotes it."})
         return
-    req.ack()
     _request(
-        req, None, req.meta_id("gate"), engagement_id=req.meta_id("engagement"), confirmed=True, note=note
+        req,
+        None,
+        req.meta_id("gate"),
+        engagement_id=req.meta_id("engagement"),
+        confirmed=True,
+        note=note,
+        after=True,
     )
 
 
@@ -218,10 +278,10 @@ def cmd_signoff(req: Request, cmd: ParsedCommand) -> None:
     _request(req, key)
 
 
-def request_gate(req: Request, engagement_id: int, gate_id: int) -> None:
+def request_gate(req: Request, engagement_id: int, gate_id: int, then: Callable[[Request], None]) -> None:
     """Request a gate's sign-off from outside the channel (the App Home): the same request,
-    posted in the engagement's channel."""
-    _request(req, None, gate_id, engagement_id=engagement_id)
+    posted in the engagement's channel, written after the ack; `then(req)` answers once it is."""
+    _request(req, None, gate_id, engagement_id=engagement_id, after=True, then=then)
 
 
 def on_request_button(req: Request) -> None:
@@ -288,20 +348,42 @@ def on_approve(req: Request) -> None:
 
 
 def on_approve_submit(req: Request) -> None:
-    req.ack()
     _decide(req, req.meta_id("request"), "approved", None)
 
 
 def _decide(req: Request, request_id: int, decision: str, reason: str | None) -> None:
-    s = req.services
-    with s.db.read() as session:
+    """A decision from the request's forms: checked before the ack (a request decided already is
+    said so, also on a replay of a decision recorded: no second decision, no second post), then
+    acked once it is in the inbox and recorded after."""
+    closed = decision_closed(req, request_id)
+    if closed is not None:
+        req.reply(req.services.notice(closed))
+        return
+
+    def work(r: Request) -> None:
+        record_decision(r, request_id, decision, reason)
+
+    after_ack(req, work)
+
+
+def decision_closed(req: Request, request_id: int) -> str | None:
+    """Why the request can no longer be decided (it is closed), None when it can; refused (raised)
+    when the clicker may not decide it. Reads only: for before the ack."""
+    with req.services.db.read() as session:
         engagement, request, gate, actor = _load(req, session, request_id)
         closed = _closed_reason(session, request)
         if closed is None:
             so.check_may_decide(session, engagement, gate, actor)
-    if closed is not None:
-        req.reply(s.notice(closed))
-        return
+    return closed
+
+
+def record_decision(req: Request, request_id: int, decision: str, reason: str | None) -> bool:
+    """Record the decision (work after the ack) and queue what follows it: the request's message,
+    the announcement in its thread, the checklists, the phase moving on. False when another click
+    decided it first (`so.decide`: nothing written, nothing posted)."""
+    s = req.services
+    with s.db.read() as session:
+        _engagement, _request, _gate, actor = _load(req, session, request_id)
     # The name as Slack shows it now, recorded with the decision (users.info, cached).
     name = s.slack.profile(actor.user_id, fresh=True).name
     now = s.clock.now()
@@ -335,7 +417,7 @@ def _decide(req: Request, request_id: int, decision: str, reason: str | None) ->
         }
     if row is None:
         log.info("sign-off request %s already decided; click by %s ignored", request_id, actor.user_id)
-        return
+        return False
     update_request_message(s, request_id)
     announcement = s.renderer.message("signoff_decided.json.j2", **ctx)
     s.outbox.post(
@@ -355,6 +437,7 @@ def _decide(req: Request, request_id: int, decision: str, reason: str | None) ->
         refresh_checklist(s, engagement_id, number)  # type: ignore[arg-type]
     if advanced is not None:
         announce_phase(s, engagement_id, advanced)  # type: ignore[arg-type]
+    return True
 
 
 def on_changes(req: Request) -> None:
@@ -384,7 +467,6 @@ def on_changes_submit(req: Request) -> None:
     if not reason:
         req.ack(response_action="errors", errors={"reason": "Say what needs to change."})
         return
-    req.ack()
     _decide(req, req.meta_id("request"), "changes_requested", reason)
 
 

@@ -34,7 +34,7 @@ from handlers.base import Request, actor_for, click_engagement, learn_customer
 from handlers.checklist_menu import done_note, mark_done
 from handlers.listening import after_ack, listener
 from handlers.nudges import open_blocked_form, snooze_choice
-from handlers.signoffs import _decide  # one decision path, whether approved in the channel or here
+from handlers.signoffs import decision_closed, record_decision  # one decision path, here or in the channel
 from storage.models import Engagement, Gate, SignoffRequest
 
 log = logging.getLogger("golive.handlers.tasks")
@@ -220,26 +220,40 @@ def on_snooze(req: Request) -> None:
 
 
 def on_approve(req: Request) -> None:
-    """Approve from My tasks: the same decision as the request's own button, then the modal shows
-    what happened."""
-    req.ack()
+    """Approve from My tasks: the same decision as the request's own button (checked before the
+    ack, recorded after it with the click in the inbox), then the modal shows what happened."""
+    s = req.services
     request_id = req.action_number()
-    with req.services.db.read() as session:
+    with s.db.read() as session:
         request = session.get(SignoffRequest, request_id)
         gate = session.get(Gate, request.gate_id) if request is not None else None
         title = gate.title if gate is not None else "the sign-off"
     try:
-        _decide(req, request_id, "approved", None)
+        closed = decision_closed(req, request_id)
     except UserError as exc:
+        req.ack()
         _refresh(req, f":warning: {exc.message}")
         return
-    with req.services.db.read() as session:
-        request = session.get(SignoffRequest, request_id)
-        decided = so.decision_of(session, request_id)
-    if decided is not None and decided.user_id == req.user_id and decided.decision == "approved":
-        _refresh(req, f":white_check_mark: You approved {title}; it is recorded with your name and the time.")
-    else:
+    if closed is not None:  # also a replay of an approval recorded: said, not recorded again
+        req.reply(s.notice(closed))
         _refresh(req, f"{title} was already decided; nothing was changed.")
+        return
+
+    def work(r: Request) -> Callable[[], None]:
+        try:
+            record_decision(r, request_id, "approved", None)
+        except UserError as exc:
+            warning = f":warning: {exc.message}"
+            return lambda: _refresh(r, warning)
+        with s.db.read() as session:
+            decided = so.decision_of(session, request_id)
+        if decided is not None and decided.user_id == r.user_id and decided.decision == "approved":
+            note = f":white_check_mark: You approved {title}; it is recorded with your name and the time."
+        else:
+            note = f"{title} was already decided; nothing was changed."
+        return lambda: _refresh(r, note)
+
+    after_ack(req, work)
 
 
 def on_changes(req: Request) -> None:
