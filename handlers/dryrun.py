@@ -25,7 +25,7 @@ from bot.slacktext import plain_text, user_id_from_token
 from bot.values import ValueProblem
 from handlers.base import Request, actor_for, click_engagement, remember
 from handlers.engagement import require_engagement
-from handlers.listening import listener
+from handlers.listening import after_ack, listener
 from messages import Message
 from storage.models import DryRunAttempt, Engagement
 
@@ -198,6 +198,8 @@ def _announce(
 
 
 def _outcome(req: Request, outcome: str, notes: str | None, attempt_id: int | None) -> None:
+    """Record the dry run's outcome (work after the ack). The same outcome recorded already (a
+    second click, a replay) changes nothing and posts nothing (`dryrun.record_outcome`)."""
     s = req.services
     now = s.clock.now()
     settled: list[str] = []
@@ -237,8 +239,9 @@ def _attempt_clicked(req: Request) -> int | None:
 
 
 def on_dryrun_passed(req: Request) -> None:
-    req.ack()
-    _outcome(req, "passed", None, _attempt_clicked(req))
+    """Passed: acked once the click is in the inbox, recorded after."""
+    attempt_id = _attempt_clicked(req)
+    after_ack(req, lambda r: _outcome(r, "passed", None, attempt_id))
 
 
 def on_dryrun_issues(req: Request) -> None:
@@ -268,8 +271,9 @@ def on_dryrun_issues_submit(req: Request) -> None:
     if not raw:
         req.ack(response_action="errors", errors={"notes": "Say what the dry run found."})
         return
-    req.ack()
-    _outcome(req, "issues", str(raw), _attempt_clicked(req))
+    attempt_id = _attempt_clicked(req)
+    # The form closes once the submission is in the inbox; the outcome is recorded after.
+    after_ack(req, lambda r: _outcome(r, "issues", str(raw), attempt_id))
 
 
 def on_dryrun_people(req: Request) -> None:
