@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from slack_bolt import App
 
 from bot.commands import ParsedCommand
@@ -19,7 +21,7 @@ from bot.slack.home import refresh_homes
 from bot.slack.publish import refresh_posted_checklists
 from handlers.base import Request, actor_for, click_engagement
 from handlers.engagement import require_engagement
-from handlers.listening import listener
+from handlers.listening import after_ack, listener
 from storage.models import Engagement
 from storage.reminder_rows import cancel_pending
 
@@ -76,11 +78,12 @@ def _cutover(req: Request, engagement_id: int | None) -> None:
         req.ack()
         s.slack.open_view(req.trigger_id or "", view)
         return
-    req.ack()
-    _go_live(req, engagement_id)  # type: ignore[arg-type]
+    after_ack(req, lambda r: _go_live(r, engagement_id))  # type: ignore[arg-type]
 
 
-def _go_live(req: Request, engagement_id: int) -> None:
+def _go_live(req: Request, engagement_id: int) -> Callable[[], None] | None:
+    """Go live (work after the ack, the request in the inbox). Live already (a second click, a
+    replay): said, nothing written or announced again (`phases.go_live`)."""
     s = req.services
     now = s.clock.now()
     with s.db.session() as session:
@@ -89,12 +92,12 @@ def _go_live(req: Request, engagement_id: int) -> None:
             raise UserError("That engagement is gone.")
         went = phases.go_live(session, engagement, actor_for(req, session, engagement), now)
     if not went:
-        req.reply(s.notice("It is live already; nothing was changed."))
-        return
+        return lambda: req.reply(s.notice("It is live already; nothing was changed."))
     announce_live(s, engagement_id)
     refresh_cutover(s, engagement_id)
     refresh_posted_checklists(s, engagement_id)
     refresh_homes(s, engagement_id)
+    return None
 
 
 def on_golive_confirm(req: Request) -> None:
@@ -102,8 +105,9 @@ def on_golive_confirm(req: Request) -> None:
 
 
 def on_golive_confirm_submit(req: Request) -> None:
-    req.ack()
-    _go_live(req, req.meta_id("engagement"))
+    """The confirmation form: closed once the submission is in the inbox; live after."""
+    engagement_id = req.meta_id("engagement")
+    after_ack(req, lambda r: _go_live(r, engagement_id))
 
 
 def cmd_live(req: Request, cmd: ParsedCommand) -> None:
@@ -125,10 +129,16 @@ def cmd_cancel(req: Request, cmd: ParsedCommand) -> None:
 
 
 def on_cancel(req: Request) -> None:
-    req.ack()
+    """Cancel (the confirmation's button): acked once the click is in the inbox, cancelled after."""
+    engagement_id = parse_id(req.action.get("value"))
+    after_ack(req, lambda r: _cancel(r, engagement_id))
+
+
+def _cancel(req: Request, engagement_id: int) -> None:
+    """Cancelled already (a second click, a replay): the engagement is no longer the channel's
+    active one, so this is refused as "not active" and nothing is written or posted again."""
     s = req.services
     now = s.clock.now()
-    engagement_id = parse_id(req.action.get("value"))
     with s.db.session() as session:
         e = click_engagement(req, session)
         if e.id != engagement_id:
