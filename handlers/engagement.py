@@ -41,7 +41,7 @@ from bot.values import (
     parse_timezone,
 )
 from handlers.base import Request
-from handlers.listening import listener
+from handlers.listening import after_ack, listener
 from messages import Message
 from storage.models import CHANNELS_ACTIVE, AuditEvent, Engagement
 
@@ -147,21 +147,28 @@ def start(req: Request, cmd: ParsedCommand) -> None:
         existing = active_in_channel(session, channel)
     if existing is not None:
         raise UserError(_exists_message(s, existing))
-    req.ack()
-    # Everything below talks to Slack, so it happens after the ack.
+    # Everything else talks to Slack, so it happens after the ack, the command in the inbox.
+    not_in = (
+        "I'm not in this channel yet, so I can't run an engagement here. "
+        "Invite me with `/invite @golive`, then run start again. Nothing was created."
+    )
+    after_ack(req, lambda r: _start_after_ack(r, channel, opts, not_in))
+
+
+def _start_after_ack(req: Request, channel: str, opts: Any, not_in: str) -> Callable[[], None] | None:
+    """Start the engagement once the channel is known to take the bot's posts. A replay of a start
+    done finds it running (`EngagementExists`): said, nothing created or posted again."""
+    s = req.services
     info = _channel_if_postable(s, channel)
     if info is None:
-        req.reply(
-            s.notice(
-                "I'm not in this channel yet, so I can't run an engagement here. "
-                "Invite me with `/invite @golive`, then run start again. Nothing was created."
-            )
-        )
-        return
-    _create_and_welcome(req, channel, opts, info)
+        return lambda: req.reply(s.notice(not_in))
+    return _create_and_welcome(req, channel, opts, info)
 
 
-def _create_and_welcome(req: Request, channel: str, opts: Any, info: dict[str, Any]) -> None:
+def _create_and_welcome(
+    req: Request, channel: str, opts: Any, info: dict[str, Any]
+) -> Callable[[], None] | None:
+    """Create the engagement and queue its welcome; what to tell the starter, to call after."""
     s = req.services
     grid = req.install_enterprise_id or s.slack.install_enterprise()
     try:
@@ -180,8 +187,8 @@ def _create_and_welcome(req: Request, channel: str, opts: Any, info: dict[str, A
             )
             message = welcome_message(s, session, engagement, s.clock.now())
     except EngagementExists as exc:
-        req.reply(s.notice(_exists_message(s, exc.engagement)))
-        return
+        exists = s.notice(_exists_message(s, exc.engagement))
+        return lambda: req.reply(exists)
     engagement_id, phase_index, customer = engagement.id, engagement.phase_index, engagement.customer_name
 
     def refused(exc: SlackCallFailed) -> None:
@@ -205,7 +212,9 @@ def _create_and_welcome(req: Request, channel: str, opts: Any, info: dict[str, A
         on_failed=refused,
     )
     if opts.warnings:  # allowed, but the consultant should know (issue 13)
-        req.reply(s.notice("Started. Worth a look:\n" + describe_warnings(opts.warnings, s.command)))
+        worth = s.notice("Started. Worth a look:\n" + describe_warnings(opts.warnings, s.command))
+        return lambda: req.reply(worth)
+    return None
 
 
 # The status's revision: the latest audit row (built once, see lifecycle._ACTIVE_IN_CHANNEL).
@@ -353,17 +362,14 @@ def on_start_submit(req: Request) -> None:
         return
     if not channel:
         raise UserError("I lost track of the channel this form was opened in; run start again there.")
-    with s.db.session() as session:
+    with s.db.read() as session:
         existing = active_in_channel(session, channel)
     if existing is not None:
         req.ack(response_action="errors", errors={"customer": _exists_message(s, existing).replace("`", "")})
         return
-    req.ack()
-    info = _channel_if_postable(s, channel)
-    if info is None:
-        req.reply(s.notice("I'm not in that channel yet; invite me with `/invite @golive` and start again."))
-        return
-    _create_and_welcome(req, channel, opts, info)
+    # The form closes once the submission is in the inbox; the engagement is started after.
+    not_in = "I'm not in that channel yet; invite me with `/invite @golive` and start again."
+    after_ack(req, lambda r: _start_after_ack(r, channel, opts, not_in))
 
 
 def register(app: App, services: Services) -> None:
