@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from slack_bolt import App
@@ -26,7 +26,7 @@ from bot.slack.publish import refresh_welcome
 from bot.slacktext import plain_text, user_id_from_token
 from handlers.base import Request, actor_for, click_engagement
 from handlers.engagement import require_engagement
-from handlers.listening import listener
+from handlers.listening import after_ack, listener
 from handlers.signoffs import update_request_message
 from messages import Mention, fmt
 from storage.models import Engagement, Gate, Member, SignoffRequest
@@ -91,7 +91,6 @@ def _add_role(
 
 
 def cmd_role(req: Request, cmd: ParsedCommand) -> None:
-    s = req.services
     if len(cmd.words) < 2:
         raise cmd.fail("Mention the person and the role.")
     user = user_id_from_token(cmd.words[0])
@@ -105,30 +104,38 @@ def cmd_role(req: Request, cmd: ParsedCommand) -> None:
         )
     gate = (cmd.options.get("gate") or roles.ALL_GATES).strip().lower()
     engagement = require_engagement(req)
-    req.ack()  # users.info may be slow: everything below answers through response_url
+    # users.info may be slow: acked once the command is in the inbox; everything else comes after
+    # and answers through response_url.
     if role == "remove":
         gone = ROLE_ALIASES.get(cmd.words[2].lower(), cmd.words[2].lower()) if len(cmd.words) > 2 else None
-        _remove_by_command(req, engagement, user, gone)
+        after_ack(req, lambda r: _remove_by_command(r, engagement, user, gone))
         return
-    row = _add_role(req, engagement.id, user, role, gate)  # type: ignore[arg-type]
+    after_ack(req, lambda r: _role_by_command(r, engagement.id, user, role, gate))  # type: ignore[arg-type]
+
+
+def _role_by_command(req: Request, engagement_id: int, user: str, role: str, gate: str) -> Callable[[], None]:
+    """Give the role. Had it already (a second command, a replay): said, nothing written."""
+    s = req.services
+    row = _add_role(req, engagement_id, user, role, gate)
     if row is None:
-        req.reply(s.notice("They already have that role; nothing changed."))
-        return
-    scope = f" for {_gate_titles(s, engagement.id).get(gate, gate)}" if gate != roles.ALL_GATES else ""  # type: ignore[arg-type]
-    req.reply(
-        s.notice(
-            fmt(
-                "{who} is now {role}{scope} in this engagement.",
-                who=Mention(user),
-                role=roles.with_article(role),
-                scope=scope,
-            )
+        return lambda: req.reply(s.notice("They already have that role; nothing changed."))
+    scope = f" for {_gate_titles(s, engagement_id).get(gate, gate)}" if gate != roles.ALL_GATES else ""
+    said = s.notice(
+        fmt(
+            "{who} is now {role}{scope} in this engagement.",
+            who=Mention(user),
+            role=roles.with_article(role),
+            scope=scope,
         )
     )
-    after_roles_changed(s, engagement.id)  # type: ignore[arg-type]
+    after_roles_changed(s, engagement_id)
+    return lambda: req.reply(said)
 
 
-def _remove_by_command(req: Request, engagement: Engagement, user: str, role: str | None) -> None:
+def _remove_by_command(
+    req: Request, engagement: Engagement, user: str, role: str | None
+) -> Callable[[], None]:
+    """Remove the roles. None left to remove (a replay of a removal done): said, nothing written."""
     s = req.services
     with s.db.session() as session:
         engagement = session.get(Engagement, engagement.id) or engagement
@@ -145,50 +152,53 @@ def _remove_by_command(req: Request, engagement: Engagement, user: str, role: st
     if any(r.role == "main_contact" for r in rows):
         refresh_welcome(s, engagement.id)  # type: ignore[arg-type]  # it asks for one again
     removed = ", ".join(roles.role_label(r.role) for r in rows)
-    req.reply(
-        s.notice(
-            fmt(
-                "Removed {who}'s {what}: {roles}.",
-                who=Mention(user),
-                what="role" if len(rows) == 1 else "roles",
-                roles=removed,
-            )
+    said = s.notice(
+        fmt(
+            "Removed {who}'s {what}: {roles}.",
+            who=Mention(user),
+            what="role" if len(rows) == 1 else "roles",
+            roles=removed,
         )
     )
     after_roles_changed(s, engagement.id, removed=[user])  # type: ignore[arg-type]
+    return lambda: req.reply(said)
 
 
 def on_main_contact_pick(req: Request) -> None:
     """Someone picked the customer's main contact on the welcome: the implementation team, or any
-    of the customer's people (it is their call who speaks for them day to day)."""
-    req.ack()
+    of the customer's people (it is their call who speaks for them day to day). Acked once the
+    pick is in the inbox; the role is given after."""
     s = req.services
     user = (req.action or {}).get("selected_user")
     if not user:
+        req.ack()
         return
     with s.db.read() as session:
         engagement = click_engagement(req, session)
+    after_ack(req, lambda r: _main_contact(r, engagement, str(user)))
+
+
+def _main_contact(req: Request, engagement: Engagement, user: str) -> Callable[[], None]:
+    """Named already (a second pick, a replay): said, nothing written."""
+    s = req.services
     try:
-        row = _add_role(req, engagement.id, str(user), "main_contact", roles.ALL_GATES)  # type: ignore[arg-type]
+        row = _add_role(req, engagement.id, user, "main_contact", roles.ALL_GATES)  # type: ignore[arg-type]
     except UserError:
         refresh_welcome(s, engagement.id)  # the menu shows nobody picked again  # type: ignore[arg-type]
         raise
     if row is None:
-        req.reply(
-            s.notice(fmt("{who} already is the main contact; nothing changed.", who=Mention(str(user))))
-        )
-        return
-    req.reply(
-        s.notice(
-            fmt(
-                "{who} is now {customer}'s main contact: reminders of items nobody else at {customer} is "
-                "named for go to them.",
-                who=Mention(str(user)),
-                customer=engagement.customer_name,
-            )
+        already = s.notice(fmt("{who} already is the main contact; nothing changed.", who=Mention(user)))
+        return lambda: req.reply(already)
+    said = s.notice(
+        fmt(
+            "{who} is now {customer}'s main contact: reminders of items nobody else at {customer} is "
+            "named for go to them.",
+            who=Mention(user),
+            customer=engagement.customer_name,
         )
     )
     after_roles_changed(s, engagement.id)  # type: ignore[arg-type]
+    return lambda: req.reply(said)
 
 
 def cmd_team(req: Request, cmd: ParsedCommand) -> None:
@@ -240,18 +250,24 @@ def on_team_button(req: Request) -> None:
 
 
 def on_team_remove(req: Request) -> None:
-    req.ack()
-    s = req.services
+    """Remove in the team form: acked once the click is in the inbox, removed after, and the form
+    shows it. Gone already (a second click, a replay): "already gone", nothing written."""
     role_id = req.action_number()
+    after_ack(req, lambda r: _team_remove(r, role_id))
+
+
+def _team_remove(req: Request, role_id: int) -> Callable[[], None]:
+    s = req.services
     with s.db.session() as session:
         engagement = click_engagement(req, session)
         gone = roles.remove_role(
             session, engagement, actor_for(req, session, engagement), role_id, s.clock.now()
         )
-    s.slack.update_view(req.view["id"], _team_view(s, engagement, req.channel_id))
     if gone.role == "main_contact":
         refresh_welcome(s, engagement.id)  # type: ignore[arg-type]
     after_roles_changed(s, engagement.id, removed=[gone.user_id])  # type: ignore[arg-type]
+    view = _team_view(s, engagement, req.channel_id)
+    return lambda: s.slack.update_view(req.view["id"], view)
 
 
 def on_person_picked(req: Request) -> None:
@@ -438,7 +454,14 @@ def cmd_customer(req: Request, cmd: ParsedCommand) -> None:
     user = user_id_from_token(cmd.words[0])
     if user is None or len(cmd.words) > 1:
         raise cmd.fail("Mention one person of the customer's organisation, e.g. `customer @ada`.")
-    req.ack()  # users.info may be slow: the answer goes through response_url
+    # users.info may be slow: acked once the command is in the inbox; the answer goes through
+    # response_url.
+    after_ack(req, lambda r: _pin_customer(r, engagement, user))
+
+
+def _pin_customer(req: Request, engagement: Engagement, user: str) -> Callable[[], None]:
+    """Theirs already (a second command, a replay): said, nothing written (`pin_customer`)."""
+    s = req.services
     profile = s.slack.profile(user)
     if not profile.found or not profile.team_id:
         raise UserError(
@@ -462,18 +485,17 @@ def cmd_customer(req: Request, cmd: ParsedCommand) -> None:
             now=s.clock.now(),
         )
     if not changed:
-        req.reply(
-            s.notice(fmt("{who}'s organisation already is the customer; nothing changed.", who=Mention(user)))
+        already = s.notice(
+            fmt("{who}'s organisation already is the customer; nothing changed.", who=Mention(user))
         )
-        return
-    req.reply(
-        s.notice(
-            fmt(
-                "{who}'s organisation is now {customer}: its people can tick customer items and be named "
-                "approvers. People of other organisations read along until given a side.",
-                who=Mention(user),
-                customer=engagement.customer_name,
-            )
+        return lambda: req.reply(already)
+    said = s.notice(
+        fmt(
+            "{who}'s organisation is now {customer}: its people can tick customer items and be named "
+            "approvers. People of other organisations read along until given a side.",
+            who=Mention(user),
+            customer=engagement.customer_name,
         )
     )
     after_roles_changed(s, engagement.id)  # type: ignore[arg-type]
+    return lambda: req.reply(said)
