@@ -1,7 +1,9 @@
 """Events API: people joining the channel, the channel being shared (App Home: `handlers.home`).
 
 Slack retries event deliveries and Bolt does not deduplicate them: `dedupe_events` records
-each `event_id` under a primary key and drops a delivery it has already seen.
+each `event_id` under a primary key and drops a delivery it has already seen. A replay of an
+event from the inbox (`handlers.listening.after_ack`: its process died before its work was done)
+is seen already, and goes through.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltContext, BoltResponse
 from sqlalchemy.exc import IntegrityError
 
 from bot.engagement.lifecycle import active_in_channel
@@ -18,17 +20,17 @@ from bot.people import audit
 from bot.people.organisations import pin_customer, the_customer_team
 from bot.services import Services
 from bot.slack.gateway import SlackCallFailed
-from handlers.base import Request, remember
-from handlers.listening import listener
+from handlers.base import REPLAY, Request, remember
+from handlers.listening import after_ack, listener
 from storage.models import Engagement, ProcessedEvent
 
 log = logging.getLogger("golive.handlers.events")
 
 
 def make_dedupe(services: Services) -> Callable[..., Any]:
-    def dedupe_events(body: dict[str, Any], next: Callable[[], Any]) -> Any:
+    def dedupe_events(body: dict[str, Any], context: BoltContext, next: Callable[[], Any]) -> Any:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if not event_id:
+        if not event_id or context.get(REPLAY) is not None:
             return next()
         try:
             with services.db.session() as session:
@@ -42,24 +44,28 @@ def make_dedupe(services: Services) -> Callable[..., Any]:
 
 
 def on_member_joined(req: Request) -> None:
-    req.ack()
+    """Someone joined an engagement's channel: they are remembered (users.info, a member row),
+    after the ack with the event in the inbox. Known already (a replay): nothing written."""
     s = req.services
     event = req.body.get("event") or {}
     channel, user = event.get("channel"), event.get("user")
     if not channel or not user:
+        req.ack()
         return
-    with s.db.session() as session:
+    with s.db.read() as session:
         engagement = active_in_channel(session, channel)
     if engagement is None:
+        req.ack()
         return
-    remember(s, engagement.id, user, user)  # type: ignore[arg-type]
+    engagement_id = engagement.id
+    after_ack(req, lambda r: remember(r.services, engagement_id, user, user))  # type: ignore[arg-type]
 
 
 def on_channel_shared(req: Request) -> None:
     """A channel shared with (or unshared from) another organisation: when the engagement does not
     know its customer's organisation yet and exactly one other organisation is now connected,
-    that one is the customer."""
-    req.ack()
+    that one is the customer: acked once the event is in the inbox, pinned after. Pinned already
+    (a replay): nothing written."""
     s = req.services
     event = req.body.get("event") or {}
     channel = str(event.get("channel") or "")
@@ -67,7 +73,13 @@ def on_channel_shared(req: Request) -> None:
     with s.db.read() as session:
         engagement = active_in_channel(session, channel)
     if engagement is None or engagement.customer_team_id or engagement.customer_enterprise_id:
+        req.ack()
         return
+    after_ack(req, lambda r: _learn_customer(r, engagement, channel))
+
+
+def _learn_customer(req: Request, engagement: Engagement, channel: str) -> None:
+    s = req.services
     try:
         info = s.slack.channel_info(channel)
     except SlackCallFailed as exc:
