@@ -7,6 +7,7 @@ change itself, its checks (no circle) and the due dates that follow are
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App
@@ -21,7 +22,7 @@ from bot.services import Services
 from bot.slack.publish import refresh_checklist
 from handlers.base import Request, actor_for, click_engagement
 from handlers.checklist_menu import item_view
-from handlers.listening import listener
+from handlers.listening import after_ack, listener
 from storage.models import Engagement, EngagementPhase, Item
 
 DETAILS_AFTER = re.compile(r"^item_after:(\d+)$")
@@ -103,10 +104,9 @@ def _has_input(view: dict[str, Any], block_id: str) -> bool:
 def on_after_submit(req: Request) -> None:
     """The `after` form: the item waits for exactly the items chosen. A circle is refused under the
     field, with the form still open; the change, the due dates that follow it and the refreshed
-    checklists come after the ack, with a private confirmation."""
+    checklists come after the ack (the submission in the inbox first), with a private confirmation."""
     s = req.services
     item_id = parse_id(req.metadata.get("item"))
-    now = s.clock.now()
     try:
         with s.db.read() as session:  # the checks, without writing
             engagement = click_engagement(req, session)
@@ -122,7 +122,14 @@ def on_after_submit(req: Request) -> None:
             raise
         req.ack(response_action="errors", errors={"after": exc.message})
         return
-    req.ack()
+    after_ack(req, lambda r: _set_after(r, item_id))
+
+
+def _set_after(req: Request, item_id: int) -> Callable[[], None]:
+    """The item waits for exactly the items chosen. Already so (a replay of a submission done):
+    nothing added or removed, nothing written (`deps.set_prerequisites`)."""
+    s = req.services
+    now = s.clock.now()
     with s.db.session() as session:
         engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
@@ -136,7 +143,8 @@ def on_after_submit(req: Request) -> None:
     if added or removed:
         for number in numbers:  # later items may follow its new date
             refresh_checklist(s, engagement_id, number, channel=channel)  # type: ignore[arg-type]
-    req.reply(s.notice(text))
+    said = s.notice(text)
+    return lambda: req.reply(said)
 
 
 def _state(item: Item) -> str:
