@@ -105,7 +105,7 @@ def _apology(req: Request, fn: Callable[[Request], Any]) -> Callable[[], None] |
     return lambda: req.reply(apology)
 
 
-def after_ack(req: Request, work: Callable[[Request], Callable[[], None] | None]) -> None:
+def after_ack(req: Request, work: Callable[[Request], Callable[[], None] | None], **ack: Any) -> None:
     """Record the request in the inbox (`storage.inbox`, committed), then ack; then run
     `work(req)` on the process's few after-the-ack workers (`Services.after_ack`) under the
     listener's error policy, make the Slack call it returns (a reply, its follow-up) on a listener
@@ -116,7 +116,8 @@ def after_ack(req: Request, work: Callable[[Request], Callable[[], None] | None]
     out and replays the request through the Bolt app (`golive.inbox`). The listener then runs
     again up to here and the work runs; so the part of a listener before `after_ack` only parses,
     reads and checks, and `work` is idempotent (a replayed tick leaves the same state, one audit
-    row, one refresh). Call it before anything acks.
+    row, one refresh). Call it before anything acks; `ack` is what the ack answers (e.g.
+    `response_action="update", view=...` for a form that stays open), nothing by default.
 
     The listener's thread is given back at once: a burst of clicks queues for the workers, not in
     Bolt's listener pool, where a new request needs a free thread before it can be acked."""
@@ -127,10 +128,10 @@ def after_ack(req: Request, work: Callable[[Request], Callable[[], None] | None]
     if row is None:
         row = record_request(req)
         if row is None:  # Slack delivered it again: the first delivery's work runs (or ran)
-            req.ack()
+            req.ack(**ack)
             return
     req.inbox_row = row
-    req.ack()
+    req.ack(**ack)
 
     def finish() -> None:
         try:

@@ -316,25 +316,35 @@ def on_team_submit(req: Request) -> None:
         req.ack(response_action="errors", errors=errors)
         return
     # Not looked up yet: the form stays open while users.info answers, after the ack.
-    req.ack(
-        response_action="update",
-        view=_team_view(
-            s, engagement, req.channel_id, note=":hourglass_flowing_sand: Looking them up in Slack…"
-        ),
-    )
     view_id = str(req.view.get("id") or "")
-    try:
-        row = _add_role(req, engagement.id, user, role, gate)  # type: ignore[arg-type]
-    except UserError as exc:
-        req.wait_answered()
-        s.slack.update_view(
-            view_id, _team_view(s, engagement, req.channel_id, problem=_form_text(exc.message))
-        )
-        return
-    name = s.slack.profile(user).name
-    req.wait_answered()
-    s.slack.update_view(view_id, _team_view(s, engagement, req.channel_id, note=_added(name, role, row)))
-    after_roles_changed(s, engagement.id)  # type: ignore[arg-type]
+    engagement_id, channel = engagement.id, req.channel_id
+
+    def work(r: Request) -> Callable[[], None]:
+        try:
+            row = _add_role(r, engagement_id, user, role, gate)  # type: ignore[arg-type]
+        except UserError as exc:
+            problem = _form_text(exc.message)
+
+            def show_problem() -> None:
+                r.wait_answered()
+                s.slack.update_view(view_id, _team_view(s, engagement, channel, problem=problem))
+
+            return show_problem
+
+        def show_added() -> None:
+            name = s.slack.profile(user).name
+            r.wait_answered()
+            s.slack.update_view(view_id, _team_view(s, engagement, channel, note=_added(name, role, row)))
+            after_roles_changed(s, engagement_id)  # type: ignore[arg-type]
+
+        return show_added
+
+    after_ack(
+        req,
+        work,
+        response_action="update",
+        view=_team_view(s, engagement, channel, note=":hourglass_flowing_sand: Looking them up in Slack…"),
+    )
 
 
 def _added(name: str, role: str, row: roles.RoleRow | None) -> str:
