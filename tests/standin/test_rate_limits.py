@@ -74,8 +74,10 @@ def test_tier_3_allows_a_burst_of_50_updates_then_asks_to_wait(
     for n in range(50):
         client.chat_update(channel=SHARED, ts=ts, text=f"v{n + 1}")
     error = rate_limited(client.chat_update, channel=SHARED, ts=ts, text="v51")
-    # 50 a minute: the next token is 1.2 s away, Retry-After is whole seconds.
-    assert error.response.headers["Retry-After"] == "2"
+    # 50 a minute: a token every 1.2 s, counted from the burst's first update; Retry-After is whole
+    # seconds, rounded up: 2 when the burst took under 0.2 s, 1 on a loaded machine where it took
+    # longer (the wait is what is left of the 1.2 s, never nothing).
+    assert error.response.headers["Retry-After"] in ("1", "2")
     assert standin.message(SHARED, ts)["text"] == "v50"
 
 
