@@ -1,11 +1,12 @@
 """A bare Bolt app that only acks, on the same server stack as `golive serve` (gunicorn, gthread,
 the same thread count): the baseline `bench/ack_latency.py` compares golive with.
 
-    python bench/bare_bolt.py --port 3001 --threads 8 [--prompt-ack]
+    python bench/bare_bolt.py --port 3001 --threads 8
 
-Reads SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and SLACK_API_URL like golive does. With
-`--prompt-ack` it answers at the ack as golive does (`golive.prompt_ack`), instead of at
-Bolt's next 10-ms poll: the baseline for what golive's own work costs.
+Reads SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and SLACK_API_URL like golive does. It is Bolt as
+Slack's documentation builds it: `App` with `process_before_response` off, behind
+`slack_bolt.adapter.wsgi.SlackRequestHandler`, so an answer leaves at Bolt's next 10-ms poll
+after the listener acks, as golive's do.
 """
 
 from __future__ import annotations
@@ -21,18 +22,9 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
 
-def make_app(prompt_ack: bool = False) -> Any:
+def make_app() -> Any:
     client = WebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"])
-    cls = App
-    if prompt_ack:
-        import sys
-        from pathlib import Path
-
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-        from golive.prompt_ack import GoliveApp
-
-        cls = GoliveApp
-    app = cls(client=client, signing_secret=os.environ["SLACK_SIGNING_SECRET"], process_before_response=False)
+    app = App(client=client, signing_secret=os.environ["SLACK_SIGNING_SECRET"], process_before_response=False)
 
     @app.command(re.compile(".*"))
     def command(ack: Any) -> None:
@@ -54,9 +46,8 @@ def make_app(prompt_ack: bool = False) -> Any:
 
 
 class Bare(BaseApplication):  # type: ignore[misc]
-    def __init__(self, options: dict[str, Any], prompt_ack: bool = False) -> None:
+    def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
-        self.prompt_ack = prompt_ack
         super().__init__()
 
     def load_config(self) -> None:
@@ -64,7 +55,7 @@ class Bare(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        return make_app(self.prompt_ack)
+        return make_app()
 
 
 def main() -> None:
@@ -72,7 +63,6 @@ def main() -> None:
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--prompt-ack", action="store_true", help="answer at the ack, not at Bolt's next poll")
     args = ap.parse_args()
     Bare(
         {
@@ -84,8 +74,7 @@ def main() -> None:
             "keepalive": 5,
             "loglevel": "warning",
             "accesslog": None,
-        },
-        prompt_ack=args.prompt_ack,
+        }
     ).run()
 
 

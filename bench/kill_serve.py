@@ -1,0 +1,322 @@
+"""Benchmark: SIGKILL `golive serve` in the middle of a burst of ticks; does it forget or double any?
+
+Since issue 24 every request whose work follows its ack is in the `inbox` table before its 200
+and is replayed by a restarted (or any other) process when its own died. This runs the trials of
+`harness.killing` on SQLite (a fresh file per trial) and on PostgreSQL (a fresh database per
+trial, made like tests/conftest.py's `pg_url` and dropped after), with
+GOLIVE_INBOX_LEASE_SECONDS=2. A trial starts a fresh engagement with one customer item per tick
+(`prepare`: the harness's, here for a checklist posted in two messages), sends `--ticks` signed
+ticks from `--clients` threads, SIGKILLs the master and every worker at once at a random
+moment, restarts `golive serve` on the same database, waits until the inbox is empty and counts,
+among the ticks that had their 200: items not done (lost) and items with more than one
+`item.done` audit row (recorded twice) (`harness.killing.trial`). "replayed" counts the ticks'
+inbox rows taken more than once: rows recorded before a 200 that the kill may have stopped.
+
+The kill moment is uniform in [0, D], where D is the duration of one unkilled warm-up burst per
+database (its first tick sent to its last 200), or `--kill-window` seconds when given (e.g. 1.5).
+
+    .venv/bin/python bench/kill_serve.py [--trials 5] [--ticks 50] [--clients 10]
+        [--database-url postgresql://postgres@127.0.0.1:5432/test] [--databases sqlite,postgresql]
+        [--kill-window S] [--random-seed N] [--json]
+
+`--database-url` defaults to $GOLIVE_TEST_POSTGRES_URL; without either, PostgreSQL is skipped
+(said so). Exits 1 if any acked tick is lost or recorded twice. With `--json` the last line is
+
+    {"ticks": 50, "clients": 10, "trials": 5, "lease_s": 2, "ok": true,
+     "databases": {"SQLite": {"window_s": …, "trials": [{"kill_after_s": …, "acked": …,
+        "lost": […], "doubled": […], "replayed": …, "recovery_s": …}, …]}, "PostgreSQL": {…}}}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from harness import CHANNEL, CONTRIBUTOR, LEAD, start_standin
+from harness.killing import Trial, _burst_ids, _scalar, _wait, spawn_serve, stop, trial, wait_healthy
+from standin import SlackDriver, SlackStandIn
+from standin.driver import FORM
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ENV = "GOLIVE_TEST_POSTGRES_URL"
+LEASE_SECONDS = 2
+ENV = {
+    "GOLIVE_INBOX_LEASE_SECONDS": str(LEASE_SECONDS),
+    "GOLIVE_SWEEP_SECONDS": "3600",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+@contextmanager
+def fresh_database(kind: str, pg_base: str | None, tmp: Path) -> Iterator[str]:
+    """A database no trial has used: a new SQLite file, or a new PostgreSQL database dropped
+    after (as tests/conftest.py's `pg_url`)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp / f'kill-{uuid.uuid4().hex[:8]}.sqlite3'}"
+        return
+    assert pg_base
+    url = make_url(pg_base).set(drivername="postgresql+psycopg")
+    name = f"golive_kill_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def prepare(standin: SlackStandIn, database: str, cwd: Path, ticks: int, **env: str) -> list[tuple[str, str]]:
+    """`harness.killing.prepare` for a checklist posted in more than one message: an engagement
+    with `ticks` customer items added to phase 1, and the signed body of a tick of each, with the
+    item's reference. The harness's `prepare` builds every tick from one message that holds them
+    all, and a phase of 50 items and the playbook's is posted in two parts (at most 50 blocks a
+    message: 44 and 8 checkboxes here), so it waits for that message in vain; here each tick is
+    built from the live part that holds its item. Leaves no process running."""
+    proc, port = spawn_serve(standin, database, cwd, **env)
+    try:
+        wait_healthy(proc, port)
+        driver = SlackDriver(standin, bot_url=f"http://127.0.0.1:{port}/slack/events")
+        driver.command("/golive", "start Acme Corp size=small", user=LEAD.user_id, channel=CHANNEL)
+        _wait(lambda: _scalar(database, "SELECT count(*) FROM engagement") == 1)
+        driver.command(
+            "/golive", f"role <@{CONTRIBUTOR.user_id}> contributor", user=LEAD.user_id, channel=CHANNEL
+        )
+        for n in range(ticks):
+            r = driver.command(
+                "/golive", f"add 1 Burst item {n} owner=customer", user=LEAD.user_id, channel=CHANNEL
+            )
+            assert r.status == 200, r.body
+        _wait(lambda: _scalar(database, "SELECT count(*) FROM item WHERE title LIKE 'Burst item %'") == ticks)
+        ids = _burst_ids(database)
+        _wait(lambda: _parts_with(standin, database, [item_id for item_id, _ref in ids]))
+    finally:
+        stop(proc)
+    # Read once the server has stopped: its last refreshes may have moved or re-split the parts.
+    holder = _parts_with(standin, database, [item_id for item_id, _ref in ids])
+    if holder is None:
+        raise RuntimeError("the posted checklist does not show every burst item")
+    bodies = []
+    for item_id, ref in ids:
+        payload = driver.click_payload(
+            CHANNEL,
+            holder[item_id],
+            f"tick:{item_id}",
+            user=CONTRIBUTOR.user_id,
+            selected_options=[str(item_id)],
+        )
+        bodies.append((ref, urlencode({"payload": json.dumps(payload)})))
+    return bodies
+
+
+def _parts_with(standin: SlackStandIn, database: str, ids: list[int]) -> dict[int, str] | None:
+    """The ts of the checklist part holding each item's checkbox, once every item has one: only
+    the parts in the bot's ledger (`posted_message`), which a tick is matched against."""
+    engine = create_engine(database)
+    try:
+        with engine.connect() as conn:
+            parts = {
+                str(ts)
+                for (ts,) in conn.execute(
+                    text("SELECT ts FROM posted_message WHERE kind = 'checklist' AND channel_id = :c"),
+                    {"c": CHANNEL},
+                )
+            }
+    finally:
+        engine.dispose()
+    holder: dict[int, str] = {}
+    for message in standin.messages(CHANNEL, include_deleted=False):
+        if str(message["ts"]) not in parts:
+            continue
+        for block in message.get("blocks") or []:
+            for el in block.get("elements") or []:
+                action = str(el.get("action_id") or "") if isinstance(el, dict) else ""
+                if action.startswith("tick:"):
+                    holder[int(action.split(":")[1])] = str(message["ts"])
+    return holder if all(i in holder for i in ids) else None
+
+
+def warm_up(database: str, ticks: int, clients: int) -> float:
+    """Seconds from the first tick sent to the last 200, for one burst that nobody kills. Checks
+    the bench itself too: once that server has stopped, every item is done."""
+    standin = start_standin()
+    try:
+        bodies = prepare(standin, database, ROOT, ticks, **ENV)
+        proc, port = spawn_serve(standin, database, ROOT, **ENV)
+        log = ""
+        try:
+            wait_healthy(proc, port)
+            driver = SlackDriver(standin, bot_url=f"http://127.0.0.1:{port}/slack/events")
+            driver.timeout = 30
+            last = [0.0]
+            lock = threading.Lock()
+
+            def send(entry: tuple[str, str]) -> None:
+                r = driver.send(entry[1], FORM)
+                if r.status != 200:
+                    raise RuntimeError(f"warm-up tick {entry[0]}: HTTP {r.status}")
+                with lock:
+                    last[0] = max(last[0], time.monotonic())
+
+            started = time.monotonic()
+            with ThreadPoolExecutor(max_workers=clients) as pool:
+                list(pool.map(send, bodies))
+            took = last[0] - started
+        finally:
+            log = stop(proc)
+        done = _scalar(
+            database, "SELECT count(*) FROM item WHERE title LIKE 'Burst item %' AND status = 'done'"
+        )
+        if done != ticks:
+            raise RuntimeError(
+                f"the unkilled warm-up burst left {ticks - done} of {ticks} items not done:\n{log[-3000:]}"
+            )
+        return took
+    finally:
+        standin.stop()
+
+
+def one_trial(database: str, ticks: int, clients: int, kill_after: float) -> Trial:
+    standin = start_standin()
+    try:
+        bodies = prepare(standin, database, ROOT, ticks, **ENV)
+        return trial(standin, database, ROOT, bodies, clients=clients, kill_after=kill_after, **ENV)
+    finally:
+        standin.stop()
+
+
+def run_database(
+    kind: str,
+    pg_base: str | None,
+    args: argparse.Namespace,
+    rng: random.Random,
+    tmp: Path,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    if args.kill_window is not None:
+        window, how = args.kill_window, "fixed"
+    else:
+        with fresh_database(kind, pg_base, tmp) as db:
+            window, how = warm_up(db, args.ticks, args.clients), "the warm-up burst's duration"
+    say(f"kill moments uniform in [0, {window:.2f} s] ({how})")
+    rows = []
+    for n in range(args.trials):
+        kill_after = rng.uniform(0.0, window)
+        with fresh_database(kind, pg_base, tmp) as db:
+            t = one_trial(db, args.ticks, args.clients, kill_after)
+        rows.append(
+            {
+                "kill_after_s": round(kill_after, 3),
+                "acked": t.acked,
+                "lost": t.lost,
+                "doubled": t.doubled,
+                "replayed": t.replayed,
+                "recovery_s": round(t.recovery_seconds, 2),
+            }
+        )
+        say(
+            f"  trial {n + 1}: killed at {kill_after:.2f} s, acked {t.acked}, lost {len(t.lost)}, "
+            f"doubled {len(t.doubled)}, replayed {t.replayed}, recovered in {t.recovery_seconds:.1f} s"
+        )
+        if t.lost or t.doubled:
+            say(f"  lost {t.lost}, doubled {t.doubled}; the servers' last output:\n{t.log[-3000:]}")
+    return {"window_s": round(window, 3), "window": how, "trials": rows}
+
+
+def table(name: str, result: dict[str, Any], ticks: int, clients: int) -> str:
+    lines = [
+        f"{name}: {ticks} ticks from {clients} clients per trial, killed at a random moment in "
+        f"[0, {result['window_s']:.2f} s], inbox lease {LEASE_SECONDS} s",
+        f"{'trial':>5} {'killed at':>9} {'acked':>6} {'lost':>5} {'doubled':>7} {'replayed':>8} {'recovery':>9}",
+    ]
+    rows = result["trials"]
+    for n, r in enumerate(rows, start=1):
+        lines.append(
+            f"{n:>5} {r['kill_after_s']:>8.2f}s {r['acked']:>6} {len(r['lost']):>5} {len(r['doubled']):>7}"
+            f" {r['replayed']:>8} {r['recovery_s']:>8.1f}s"
+        )
+    lines.append(
+        f"{'all':>5} {'':>9} {sum(r['acked'] for r in rows):>6} {sum(len(r['lost']) for r in rows):>5}"
+        f" {sum(len(r['doubled']) for r in rows):>7} {sum(r['replayed'] for r in rows):>8}"
+        f" {max((r['recovery_s'] for r in rows), default=0.0):>8.1f}s (longest)"
+    )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--trials", type=int, default=5)
+    ap.add_argument("--ticks", type=int, default=50)
+    ap.add_argument("--clients", type=int, default=10)
+    ap.add_argument(
+        "--database-url", default=os.environ.get(PG_ENV), help=f"PostgreSQL server (default: ${PG_ENV})"
+    )
+    ap.add_argument("--databases", default="sqlite,postgresql", help="which, comma-separated")
+    ap.add_argument(
+        "--kill-window",
+        type=float,
+        default=None,
+        help="kill within [0, S] seconds (default: the duration of an unkilled warm-up burst)",
+    )
+    ap.add_argument("--random-seed", type=int, default=None, help="for the kill moments")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    rng = random.Random(args.random_seed)
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    kinds = [k.strip() for k in args.databases.split(",") if k.strip()]
+    results: dict[str, Any] = {}
+    names = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+    with tempfile.TemporaryDirectory() as tmpdir:
+        for kind in kinds:
+            if kind not in names:
+                raise SystemExit(f"unknown database {kind!r}: sqlite or postgresql")
+            if kind == "postgresql" and not args.database_url:
+                print(f"PostgreSQL skipped: no --database-url and no ${PG_ENV}")
+                continue
+            say(f"{names[kind]}:")
+            results[names[kind]] = run_database(kind, args.database_url, args, rng, Path(tmpdir), say)
+
+    failed = False
+    for name, result in results.items():
+        print(table(name, result, args.ticks, args.clients))
+        failed |= any(r["lost"] or r["doubled"] for r in result["trials"])
+    print("FAIL: an acked tick was lost or recorded twice" if failed else "OK: no acked tick lost or doubled")
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "ticks": args.ticks,
+                    "clients": args.clients,
+                    "trials": args.trials,
+                    "lease_s": LEASE_SECONDS,
+                    "ok": not failed,
+                    "databases": results,
+                }
+            )
+        )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
