@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     # Server processes of `golive serve` (gunicorn workers); 0 = one per CPU core (on SQLite at
     # most two).
     golive_web_workers: int = Field(default=0, ge=0, le=32, alias="GOLIVE_WEB_WORKERS")
+    # `golive serve` runs the work of acked requests (ticks, item commands, form saves) in a
+    # process of its own at a lower priority, taken from the inbox, so acks never wait behind it.
+    golive_inbox_process: bool = Field(default=True, alias="GOLIVE_INBOX_PROCESS")
+    # Its niceness: 10 gives it about a tenth of a request process's share of a busy core.
+    golive_inbox_nice: int = Field(default=10, ge=0, le=19, alias="GOLIVE_INBOX_NICE")
     # How long a bot process holds an acked request's work (`storage.inbox`) before another may
     # take it: how soon a restarted or surviving process finishes what a killed one acked.
     golive_inbox_lease_seconds: int = Field(default=30, ge=2, le=3600, alias="GOLIVE_INBOX_LEASE_SECONDS")

@@ -39,6 +39,10 @@ class Services:
     # commands queues on (`handlers.listening.after_ack`).
     listeners: TrackingExecutor
     after_ack: TrackingExecutor
+    # Whether this process runs the work of the requests it acks (`handlers.listening.after_ack`).
+    # False in `golive serve`'s request processes: they record and ack, and the inbox process,
+    # at a lower priority, runs the work (`golive.inbox`).
+    runs_work: bool = True
     # Rendered answers that are the same until the engagement changes (e.g. /golive status).
     rendered: LRUCache[Message] = field(default_factory=LRUCache)
     # Small facts this process learned and that do not change once true (e.g. a member known

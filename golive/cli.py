@@ -64,12 +64,16 @@ def _redacted(url: str) -> str:
 
 
 def web_workers(settings: Settings) -> int:
-    """gunicorn worker processes: as configured, else one per core, on SQLite at most two.
+    """gunicorn worker processes: as configured, else one per core, on SQLite at most two; with
+    the inbox process (the default) one core is left to it.
 
-    One process runs Python on one core at a time (the GIL): with ten clients on two cores and
-    the work after the acks in the same processes, two workers answered 1.0-1.4x as fast as a bare
-    Bolt app against 1.7-2.5x for one (bench/ack_latency.py). SQLite's writers take turns on one
-    file, so more than two adds memory (about 50 MB each) more than speed."""
+    One process runs Python on one core at a time (the GIL). With the work after the acks in the
+    request processes (two, on two cores), ten clients ticking were answered 2.0-3.8x slower
+    than by a bare Bolt app: each tick's work (its inbox row, the reads, the write and its audit
+    row, the refresh) took the interpreter from the next acks. With that work in the inbox
+    process at a lower priority, one request process beside it answers as fast as a bare Bolt
+    app (bench/ack_latency.py, docs/benchmarks.md). SQLite's writers take turns on one file, so
+    more than two add memory (about 50 MB each) more than speed."""
     import os
 
     from storage.db import is_sqlite
@@ -77,6 +81,8 @@ def web_workers(settings: Settings) -> int:
     if settings.golive_web_workers:
         return settings.golive_web_workers
     cores = max(1, os.cpu_count() or 1)
+    if settings.golive_inbox_process:
+        cores = max(1, cores - 1)
     return min(2, cores) if is_sqlite(settings.effective_database_url) else cores
 
 
@@ -126,11 +132,15 @@ def serve(
         fail(f"a message template does not compile: {exc}")
     migrate_or_exit(settings)
 
+    inbox_process = settings.golive_inbox_process
+
     def factory():  # type: ignore[no-untyped-def]
         from golive.background import start_runtime
 
         try:
-            bot = build_bot(build_services(settings, renderer=renderer))
+            services = build_services(settings, renderer=renderer)
+            services.runs_work = not inbox_process  # the inbox process runs it
+            bot = build_bot(services)
         except ConfigError as exc:
             log.critical("%s", exc)
             sys.exit(2)
@@ -150,15 +160,30 @@ def serve(
 
     gc.collect()
     gc.freeze()
-    run_gunicorn(
-        factory,
-        host=host,
-        port=port,
-        threads=settings.golive_workers,
-        workers=web_workers(settings),
-        log_level=settings.log_level,
-        on_worker_exit=on_exit,
-    )
+    child = 0
+    if inbox_process:
+        from golive.inbox import fork_inbox_process
+
+        child = fork_inbox_process(
+            lambda: build_bot(build_services(settings, renderer=renderer)), settings.golive_inbox_nice
+        )
+    try:
+        run_gunicorn(
+            factory,
+            host=host,
+            port=port,
+            threads=settings.golive_workers,
+            workers=web_workers(settings),
+            log_level=settings.log_level,
+            on_worker_exit=on_exit,
+        )
+    finally:
+        # gunicorn's workers fork inside run_gunicorn and leave through here too: only the master
+        # stops the inbox process, once the workers have stopped recording.
+        if child and os.getpid() == master:
+            from golive.inbox import stop_inbox_process
+
+            stop_inbox_process(child)
 
 
 @app.command()

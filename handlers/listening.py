@@ -113,7 +113,10 @@ def after_ack(req: Request, work: Callable[[Request], Callable[[], None] | None]
 
     Slack gets its 200 only once the request is in the database: if this process dies before the
     work is done, another bot process (or this one restarted) takes the row when its lease runs
-    out and replays the request through the Bolt app (`golive.inbox`). The listener then runs
+    out and replays the request through the Bolt app (`golive.inbox`). Under `golive serve` the
+    request processes only record and ack (`Services.runs_work` is False): the inbox process,
+    at a lower priority, takes the row at once and replays it there, so no ack waits behind
+    another request's work. The listener then runs
     again up to here and the work runs; so the part of a listener before `after_ack` only parses,
     reads and checks, and `work` is idempotent (a replayed tick leaves the same state, one audit
     row, one refresh). Call it before anything acks; `ack` is what the ack answers (e.g.
@@ -126,8 +129,10 @@ def after_ack(req: Request, work: Callable[[Request], Callable[[], None] | None]
     services = req.services
     row = req.replaying
     if row is None:
-        row = record_request(req)
-        if row is None:  # Slack delivered it again: the first delivery's work runs (or ran)
+        row = record_request(req, taken=services.runs_work)
+        if row is None or not services.runs_work:
+            # Slack delivered it again (the first delivery's work runs, or ran); or the inbox
+            # process runs it (`golive serve`).
             req.ack(**ack)
             return
     req.inbox_row = row
@@ -164,10 +169,11 @@ def after_ack(req: Request, work: Callable[[Request], Callable[[], None] | None]
     services.after_ack.submit(run)
 
 
-def record_request(req: Request) -> int | None:
+def record_request(req: Request, *, taken: bool = True) -> int | None:
     """Put the request in the inbox: its body as received over HTTP (in Socket Mode, which has
-    none, the payload as JSON), its headers and a key from Slack's ids. The row's id, or None
-    when this delivery is recorded already."""
+    none, the payload as JSON), its headers and a key from Slack's ids; `taken` by this process
+    (which runs it now) or left for the inbox process. The row's id, or None when this delivery
+    is recorded already."""
     raw = req.raw
     body = raw.raw_body if raw is not None else ""
     headers: dict[str, Any] = dict(raw.headers) if raw is not None else {}
@@ -182,6 +188,7 @@ def record_request(req: Request) -> int | None:
         headers=headers,
         now=datetime.now(UTC),
         lease=timedelta(seconds=req.services.settings.golive_inbox_lease_seconds),
+        taken=taken,
     )
 
 

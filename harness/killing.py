@@ -67,6 +67,7 @@ def spawn_serve(
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "DATABASE_URL": database,
+        "GOLIVE_INBOX_NICE": "0",  # the machine is shared with the tests: not behind them
     } | env
     proc = subprocess.Popen(
         [sys.executable, "-m", "golive.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],

@@ -205,6 +205,14 @@ class Database:
                 raise
 
     @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A Core connection in a write transaction (committed on success), for statements that
+        need no ORM: the inbox's, written on every ack, where a session's set-up and flush cost
+        about as much as the statement (`storage.inbox.record`). Writers queue as `session`'s do."""
+        with self._writers, self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
     def read(self) -> Iterator[Session]:
         """A session for reading only: it never takes SQLite's write lock. Closing it ends the
         transaction; the objects read stay usable, detached."""
