@@ -43,14 +43,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from harness import CHANNEL, CONTRIBUTOR, LEAD, start_standin
-from harness.killing import Trial, _burst_ids, _scalar, _wait, spawn_serve, stop, trial, wait_healthy
-from standin import SlackDriver, SlackStandIn
+from harness import start_standin
+from harness.killing import Trial, _scalar, prepare, spawn_serve, stop, trial, wait_healthy
+from standin import SlackDriver
 from standin.driver import FORM
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,76 +81,6 @@ def fresh_database(kind: str, pg_base: str | None, tmp: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-def prepare(standin: SlackStandIn, database: str, cwd: Path, ticks: int, **env: str) -> list[tuple[str, str]]:
-    """`harness.killing.prepare` for a checklist posted in more than one message: an engagement
-    with `ticks` customer items added to phase 1, and the signed body of a tick of each, with the
-    item's reference. The harness's `prepare` builds every tick from one message that holds them
-    all, and a phase of 50 items and the playbook's is posted in two parts (at most 50 blocks a
-    message: 44 and 8 checkboxes here), so it waits for that message in vain; here each tick is
-    built from the live part that holds its item. Leaves no process running."""
-    proc, port = spawn_serve(standin, database, cwd, **env)
-    try:
-        wait_healthy(proc, port)
-        driver = SlackDriver(standin, bot_url=f"http://127.0.0.1:{port}/slack/events")
-        driver.command("/golive", "start Acme Corp size=small", user=LEAD.user_id, channel=CHANNEL)
-        _wait(lambda: _scalar(database, "SELECT count(*) FROM engagement") == 1)
-        driver.command(
-            "/golive", f"role <@{CONTRIBUTOR.user_id}> contributor", user=LEAD.user_id, channel=CHANNEL
-        )
-        for n in range(ticks):
-            r = driver.command(
-                "/golive", f"add 1 Burst item {n} owner=customer", user=LEAD.user_id, channel=CHANNEL
-            )
-            assert r.status == 200, r.body
-        _wait(lambda: _scalar(database, "SELECT count(*) FROM item WHERE title LIKE 'Burst item %'") == ticks)
-        ids = _burst_ids(database)
-        _wait(lambda: _parts_with(standin, database, [item_id for item_id, _ref in ids]))
-    finally:
-        stop(proc)
-    # Read once the server has stopped: its last refreshes may have moved or re-split the parts.
-    holder = _parts_with(standin, database, [item_id for item_id, _ref in ids])
-    if holder is None:
-        raise RuntimeError("the posted checklist does not show every burst item")
-    bodies = []
-    for item_id, ref in ids:
-        payload = driver.click_payload(
-            CHANNEL,
-            holder[item_id],
-            f"tick:{item_id}",
-            user=CONTRIBUTOR.user_id,
-            selected_options=[str(item_id)],
-        )
-        bodies.append((ref, urlencode({"payload": json.dumps(payload)})))
-    return bodies
-
-
-def _parts_with(standin: SlackStandIn, database: str, ids: list[int]) -> dict[int, str] | None:
-    """The ts of the checklist part holding each item's checkbox, once every item has one: only
-    the parts in the bot's ledger (`posted_message`), which a tick is matched against."""
-    engine = create_engine(database)
-    try:
-        with engine.connect() as conn:
-            parts = {
-                str(ts)
-                for (ts,) in conn.execute(
-                    text("SELECT ts FROM posted_message WHERE kind = 'checklist' AND channel_id = :c"),
-                    {"c": CHANNEL},
-                )
-            }
-    finally:
-        engine.dispose()
-    holder: dict[int, str] = {}
-    for message in standin.messages(CHANNEL, include_deleted=False):
-        if str(message["ts"]) not in parts:
-            continue
-        for block in message.get("blocks") or []:
-            for el in block.get("elements") or []:
-                action = str(el.get("action_id") or "") if isinstance(el, dict) else ""
-                if action.startswith("tick:"):
-                    holder[int(action.split(":")[1])] = str(message["ts"])
-    return holder if all(i in holder for i in ids) else None
 
 
 def warm_up(database: str, ticks: int, clients: int) -> float:

@@ -137,8 +137,10 @@ def _scalar(database: str, sql: str, **params: object) -> int:
 
 
 def prepare(standin: SlackStandIn, database: str, cwd: Path, ticks: int, **env: str) -> list[tuple[str, str]]:
-    """An engagement with `ticks` customer items added to phase 1; the signed bodies of a tick of
-    each, with the item's reference. Leaves no process running."""
+    """An engagement with `ticks` customer items added to phase 1, and the signed body of a tick of
+    each, with the item's reference. A phase of many items is posted in several parts (at most 50
+    blocks a message): each tick is built from the live part that holds its item. Leaves no
+    process running."""
     proc, port = spawn_serve(standin, database, cwd, **env)
     try:
         wait_healthy(proc, port)
@@ -155,20 +157,51 @@ def prepare(standin: SlackStandIn, database: str, cwd: Path, ticks: int, **env: 
             assert r.status == 200, r.body
         _wait(lambda: _scalar(database, "SELECT count(*) FROM item WHERE title LIKE 'Burst item %'") == ticks)
         ids = _burst_ids(database)
-        message = _wait(lambda: _checklist_with(standin, ids))
+        _wait(lambda: _parts_with(standin, database, [item_id for item_id, _ref in ids]))
     finally:
         stop(proc)
+    # Read once the server has stopped: its last refreshes may have moved or re-split the parts.
+    holder = _parts_with(standin, database, [item_id for item_id, _ref in ids])
+    if holder is None:
+        raise RuntimeError("the posted checklist does not show every burst item")
     bodies = []
     for item_id, ref in ids:
         payload = driver.click_payload(
             CHANNEL,
-            message["ts"],
+            holder[item_id],
             f"tick:{item_id}",
             user=CONTRIBUTOR.user_id,
             selected_options=[str(item_id)],
         )
         bodies.append((ref, urlencode({"payload": json.dumps(payload)})))
     return bodies
+
+
+def _parts_with(standin: SlackStandIn, database: str, ids: list[int]) -> dict[int, str] | None:
+    """The ts of the checklist part holding each item's checkbox, once every item has one: only
+    the parts in the bot's ledger (`posted_message`), which a tick is matched against."""
+    engine = create_engine(database)
+    try:
+        with engine.connect() as conn:
+            parts = {
+                str(ts)
+                for (ts,) in conn.execute(
+                    text("SELECT ts FROM posted_message WHERE kind = 'checklist' AND channel_id = :c"),
+                    {"c": CHANNEL},
+                )
+            }
+    finally:
+        engine.dispose()
+    holder: dict[int, str] = {}
+    for message in standin.messages(CHANNEL, include_deleted=False):
+        if str(message["ts"]) not in parts:
+            continue
+        for block in message.get("blocks") or []:
+            for el in block.get("elements") or []:
+                action = str(el.get("action_id") or "") if isinstance(el, dict) else ""
+                if action.startswith("tick:"):
+                    holder[int(action.split(":")[1])] = str(message["ts"])
+    return holder if all(i in holder for i in ids) else None
 
 
 def _burst_ids(database: str) -> list[tuple[int, str]]:
@@ -185,21 +218,6 @@ def _burst_ids(database: str) -> list[tuple[int, str]]:
     finally:
         engine.dispose()
     return [(int(r[0]), f"{r[1]}.{r[2]}") for r in rows]
-
-
-def _checklist_with(standin: SlackStandIn, ids: list[tuple[int, str]]) -> dict | None:
-    wanted = {f"tick:{item_id}" for item_id, _ref in ids}
-    for message in reversed(standin.messages(CHANNEL)):
-        actions = {
-            str(el.get("action_id"))
-            for block in message.get("blocks") or []
-            for el in ([block.get("accessory")] if block.get("accessory") else [])
-            + list(block.get("elements") or [])
-            if isinstance(el, dict)
-        }
-        if wanted <= actions:
-            return message
-    return None
 
 
 def _wait(check: Callable[[], object], timeout: float = 30) -> object:
