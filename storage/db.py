@@ -183,6 +183,7 @@ class Database:
         self._writers: AbstractContextManager[object] = (
             WriterLock(make_url(self.url).database) if self.is_sqlite else nullcontext()
         )
+        self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._inbox: Database | None = None
         self._inbox_lock = threading.Lock()
 
@@ -210,6 +211,18 @@ class Database:
         need no ORM: the inbox's, written on every ack, where a session's set-up and flush cost
         about as much as the statement (`storage.inbox.record`). Writers queue as `session`'s do."""
         with self._writers, self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def statement(self) -> Iterator[Connection]:
+        """A Core connection for one statement that writes and commits by itself: on PostgreSQL in
+        autocommit (one round trip, not BEGIN, the statement and COMMIT: the inbox's insert on
+        every ack), on SQLite as `connection` (the writer lock and BEGIN IMMEDIATE)."""
+        if self.is_sqlite:
+            with self.connection() as conn:
+                yield conn
+            return
+        with self._autocommit_engine.connect() as conn:
             yield conn
 
     @contextmanager

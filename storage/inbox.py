@@ -53,6 +53,7 @@ class Taken:
     body: str
     headers: dict[str, Any]
     attempts: int
+    received_at: datetime
 
 
 def record(
@@ -80,7 +81,7 @@ def record(
         "attempts": 1 if taken else 0,
     }
     db = db.inbox
-    with db.connection() as conn:
+    with db.statement() as conn:
         row_id = conn.execute(_INSERT_SQLITE if db.is_sqlite else _INSERT_POSTGRESQL, values).scalar()
     return int(row_id) if row_id is not None else None
 
@@ -134,17 +135,20 @@ def take(
             update(_T)
             .where(_T.c.id.in_(chosen.scalar_subquery()))
             .values(lease_until=now + lease, attempts=_T.c.attempts + 1)
-            .returning(_T.c.id, _T.c.kind, _T.c.body, _T.c.headers, _T.c.attempts)
+            .returning(_T.c.id, _T.c.kind, _T.c.body, _T.c.headers, _T.c.attempts, _T.c.received_at)
         ).all()
     return sorted(
-        (Taken(int(r.id), r.kind, r.body, json.loads(r.headers), int(r.attempts)) for r in rows),
+        (
+            Taken(int(r.id), r.kind, r.body, json.loads(r.headers), int(r.attempts), r.received_at)
+            for r in rows
+        ),
         key=lambda t: t.id,
     )
 
 
 def finish(db: Database, row_id: int, now: datetime, outcome: str = "done") -> None:
     """The row's work is done."""
-    with db.inbox.connection() as conn:
+    with db.inbox.statement() as conn:
         conn.execute(
             update(_T).where(_T.c.id == row_id, _T.c.done_at.is_(None)).values(done_at=now, outcome=outcome)
         )
