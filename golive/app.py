@@ -140,7 +140,9 @@ def build_bot(services: Services) -> Bot:
             # Socket Mode there is no signature; a replayed request (`golive.inbox`) was verified
             # when it arrived, minutes or hours before its timestamp would pass a check again.
             request_verification_enabled=False,
-            process_before_response=False,
+            # Bolt answers when a listener returns; golive's listeners return at their ack and go
+            # on on the listener pool (`handlers.listening.listener`). Lazy listeners run after.
+            process_before_response=True,
             listener_executor=executor,
             logger=logging.getLogger("golive.bolt"),
         )

@@ -33,7 +33,7 @@ from slack_bolt import App
 from bot import metrics
 from bot.services import Services
 from golive.server import NotAnObject, slack_request
-from handlers.base import REPLAY
+from handlers.base import RECEIVED, REPLAY
 from storage import inbox
 
 log = logging.getLogger("golive.inbox")
@@ -105,7 +105,8 @@ class InboxWorker:
         """Dispatch the row's request through the Bolt app, marked as a replay. Bolt returns at
         the listener's ack; the listener marks the row done once its work has run."""
         try:
-            request = slack_request(row.body, row.headers, context={REPLAY: row.id})
+            context = {REPLAY: row.id, RECEIVED: row.received_at.timestamp()}
+            request = slack_request(row.body, row.headers, context=context)
         except (NotAnObject, ValueError):
             log.error("inbox row %s cannot be read as a Slack request; given up", row.id)
             inbox.finish(self.services.db, row.id, datetime.now(UTC), outcome="abandoned")

@@ -8,6 +8,8 @@ error policy, and work after the ack) is in `handlers.listening`.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
 from slack_bolt import Ack, BoltContext, BoltRequest
@@ -35,7 +37,11 @@ ANSWERED = "golive_answered"
 """Context key of an event the HTTP server sets once the ack's response is written."""
 REPLAY = "golive_inbox_row"
 """Context key of the inbox row (`storage.inbox`) a replayed request comes from: its 200 went out
-long ago (`golive.inbox`)."""
+from the process that recorded it (`golive.inbox`)."""
+RECEIVED = "golive_received_at"
+"""Context key of when a replayed request was received (seconds since the epoch)."""
+ANSWER_MARGIN = 1.0
+"""Seconds after a request was received by which the process that recorded it has answered it."""
 
 
 class Request:
@@ -53,6 +59,9 @@ class Request:
         self.body = body
         self.context = context
         self.acked = False
+        # Set once the ack is given: the listener's thread answers Slack then (`listening.listener`).
+        self.ack_given = threading.Event()
+        self._ack_lock = threading.Lock()
         # users.info of the requesting user, when their side needs it (see `identify`).
         self.profile: Profile | None = None
         # The inbox row of this request's work after the ack, once `after_ack` recorded it.
@@ -213,33 +222,44 @@ class Request:
 
     # -- answering -------------------------------------------------------------------------
     def ack(self, message: Message | None = None, **kwargs: Any) -> None:
-        if self.acked:
-            return
-        self.acked = True
-        if self.replaying is not None:
-            # Slack had its answer long ago, from the process that died: this ack goes nowhere,
-            # so a message it carried goes to the user as a reply does.
-            self._ack()
+        with self._ack_lock:  # the handler's thread, or the listener's giving up waiting for it
+            if self.acked:
+                return
+            self.acked = True
+        try:
+            if self.replaying is not None:
+                # Slack had its answer from the process that recorded the request: this ack goes
+                # nowhere, so a message it carried goes to the user as a reply does.
+                self._ack()
+                self.ack_given.set()
+                if message is not None:
+                    self.reply(message)
+                return
+            if isinstance(kwargs.get("view"), dict):
+                kwargs["view"] = self.services.slack.seal(kwargs["view"])
             if message is not None:
-                self.reply(message)
-            return
-        if isinstance(kwargs.get("view"), dict):
-            kwargs["view"] = self.services.slack.seal(kwargs["view"])
-        if message is not None:
-            self._ack(text=message.text, blocks=message.blocks, response_type="ephemeral")
-        elif kwargs:
-            self._ack(**kwargs)
-        else:
-            self._ack()
+                self._ack(text=message.text, blocks=message.blocks, response_type="ephemeral")
+            elif kwargs:
+                self._ack(**kwargs)
+            else:
+                self._ack()
+        finally:
+            self.ack_given.set()
 
     def wait_answered(self, timeout: float = 2.0) -> None:
         """Wait (briefly) until the ack's HTTP response has been written, before a Slack call that
         must land after what the ack said: a `views.update` racing a `response_action: update`
-        could otherwise be overwritten by it. Socket Mode and tests without the HTTP server carry
-        no such event and do not wait."""
+        could otherwise be overwritten by it. A request replayed from the inbox (under `golive
+        serve` the inbox process takes it within milliseconds, maybe before the request process
+        has written its answer) waits until `ANSWER_MARGIN` after it was received. Socket Mode and
+        tests without the HTTP server carry no such event and do not wait."""
         answered = self.context.get(ANSWERED)
         if answered is not None:
             answered.wait(timeout)
+            return
+        received = self.context.get(RECEIVED)
+        if received is not None:
+            time.sleep(max(0.0, min(timeout, float(received) + ANSWER_MARGIN - time.time())))
 
     def reply(self, message: Message) -> None:
         """Answer only the requesting user: in the ack when possible, else ephemerally."""
