@@ -433,6 +433,7 @@ def main() -> int:
     ap.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     ap.add_argument("--seed", type=int, default=0, help="engagements to create first (memory with data)")
     ap.add_argument("--workers", type=int, default=None, help="gunicorn worker processes for golive")
+    ap.add_argument("--set", action="append", default=[], help="a setting for golive serve, NAME=VALUE")
     ap.add_argument("--rounds", type=int, default=3, help="golive and bare alternate this many times")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--profile", default=None, help="py-spy raw samples of the serve process to this file")
@@ -466,6 +467,9 @@ def main() -> int:
         }
         if args.workers:
             env["GOLIVE_WEB_WORKERS"] = str(args.workers)
+        for setting in args.set:  # e.g. --set GOLIVE_INBOX_NICE=0, to compare settings
+            name, _, value = setting.partition("=")
+            env[name] = value
         if args.seed:
             # The seeded engagements were never planned: the first sweep plans them all (about 13 s
             # for 10,000 on SQLite), as once after an upgrade. Run it first, as a running install

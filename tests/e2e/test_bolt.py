@@ -58,3 +58,19 @@ def test_bolts_parse_of_a_command_saying_payload_is_still_wrong():
     headers = {"content-type": "application/x-www-form-urlencoded"}
     assert BoltRequest(body=form, headers=headers).body == {}
     assert slack_request(form, headers).body["text"] == "add 1 check the payload"
+
+
+def test_an_interactions_payload_is_decoded_as_the_standard_library_decodes_it():
+    """`slack_request` percent-decodes `payload=` with binascii (fast); the same text as
+    `urllib.parse.parse_qsl` gives, for what Slack sends: any Unicode, `+`, `&`, `=`, `%`."""
+    import json as jsonlib
+    from urllib.parse import parse_qsl, urlencode
+
+    payload = {"type": "block_actions", "text": 'Ünï 😀 a+b & c=d 100% <@U1> \\n "q"', "n": list(range(50))}
+    for body in (
+        urlencode({"payload": jsonlib.dumps(payload)}),
+        urlencode({"payload": jsonlib.dumps(payload, ensure_ascii=False)}),
+    ):
+        expected = jsonlib.loads(dict(parse_qsl(body))["payload"])
+        request = slack_request(body, {"content-type": "application/x-www-form-urlencoded"})
+        assert request.body == expected == payload
