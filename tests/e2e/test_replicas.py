@@ -38,7 +38,7 @@ def test_two_replicas_and_cron_sweeps_send_each_reminder_once_and_decide_once(re
         else f"sqlite:///{tmp_path / 'r.sqlite3'}"
     )
     standin = start_standin()
-    env = serve_env(standin, url, GOLIVE_SWEEP_SECONDS="1", GOLIVE_WEB_WORKERS="2", LOG_LEVEL="WARNING")
+    env = serve_env(standin, url, GOLIVE_SWEEP_SECONDS="1", LOG_LEVEL="WARNING")
     ports = [free_port(), free_port()]
     servers = [spawn(["serve", "--host", "127.0.0.1", "--port", str(p)], env, tmp_path) for p in ports]
     try:
