@@ -99,12 +99,27 @@ def wait_http(url: str, proc: subprocess.Popen[str], timeout: float = 60) -> Non
     raise SystemExit(f"{url} did not answer")
 
 
-def wait_outbox_idle(server_pid: int, timeout: float = 60.0) -> None:
-    """Until golive's after-the-ack work (`golive_after_ack_pending`: clicks and item commands
-    acked, their write not done) and its refresh queue (`golive_refresh_queue_depth`) have been
-    empty for a second: the work a batch queued after its acks, paced to Slack's rate limits, is
-    done, and does not run into the next batch. Read from the workers' metric files here, not
-    from /metrics: each /metrics answer costs the server CPU, which would be charged to the batch."""
+def inbox_depth(database: str) -> int:
+    """Rows of golive's inbox whose work is not done (on SQLite, in its file beside the database)."""
+    from storage.db import inbox_url, is_sqlite
+
+    engine = create_engine(inbox_url(database) if is_sqlite(database) else database)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM inbox WHERE done_at IS NULL")).scalar() or 0)
+    except Exception:  # not created yet
+        return 0
+    finally:
+        engine.dispose()
+
+
+def wait_outbox_idle(server_pid: int, timeout: float = 60.0, database: str | None = None) -> None:
+    """Until golive's after-the-ack work (the inbox's rows not done, read from `database`;
+    `golive_after_ack_pending`: work taken, not done) and its refresh queue
+    (`golive_refresh_queue_depth`) have been empty for a second: the work a batch queued after its
+    acks, paced to Slack's rate limits, is done, and does not run into the next batch. Read from
+    the workers' metric files and the database here, not from /metrics: each /metrics answer
+    costs the server CPU, which would be charged to the batch."""
     from prometheus_client import CollectorRegistry
     from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -130,7 +145,7 @@ def wait_outbox_idle(server_pid: int, timeout: float = 60.0) -> None:
         depth = sum(
             registry.get_sample_value(name) or 0.0
             for name in ("golive_refresh_queue_depth", "golive_after_ack_pending")
-        )
+        ) + (inbox_depth(database) if database else 0)
         if depth > 0:
             idle_since = None
         elif idle_since is None:
@@ -541,7 +556,7 @@ def main() -> int:
         pids = {"golive": golive.pid, "bare": bare.pid}
         per_round = max(1, args.requests // args.rounds)
         # The setup's posts and their refreshes are done before the first batch is timed.
-        wait_outbox_idle(golive.pid)
+        wait_outbox_idle(golive.pid, database=url)
         for _round in range(args.rounds):
             for kind in random.sample(kinds, len(kinds)):
                 for name in ("golive", "bare"):
@@ -550,7 +565,7 @@ def main() -> int:
                     if name == "golive":
                         # The batch's after-ack work (refreshes paced to Slack's rate limits) is
                         # charged to it, and does not run into the next batch.
-                        wait_outbox_idle(golive.pid)
+                        wait_outbox_idle(golive.pid, database=url)
                     cpu[name][kind] += cpu_seconds(pids[name]) - before
         rss, pss = memory_mb(golive.pid)
         shown = (
