@@ -7,11 +7,11 @@ and dispatches it through its own Bolt app, marked as a replay: the listener run
 `after_ack`, which runs the work there. The kernel gives the acks the cores first: the work of a
 burst of ticks no longer competes with the next requests' acks for the interpreter.
 
-Every bot process that serves requests (`serve`'s workers and its inbox process, `socket`) also
-runs an `InboxWorker` that looks every `POLL_SECONDS` for rows whose lease ran out — the process
-that held them was killed, OOM-killed or lost with its host, or the inbox process did not take
-them within a lease — takes a few, as many as its after-the-ack workers have room
-for, and replays them the same way. In `socket` (one process) and in the tests, the process that
+The inbox process's `InboxWorker` also takes rows whose lease ran out — the process that held
+them was killed, OOM-killed or lost with its host — and so does one in every other process that
+serves requests (`serve`'s request processes, `socket`), looking every `POLL_SECONDS`: it takes
+a few, as many as its after-the-ack workers have room for (rows the inbox process did not take
+within a lease among them), and replays them the same way. In `socket` (one process) and in the tests, the process that
 records a request runs its work itself, leased to it. Several processes and replicas on one
 PostgreSQL database share the inbox: `take` skips rows another has locked.
 """
