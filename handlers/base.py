@@ -17,6 +17,7 @@ from slack_sdk.webhook import WebhookClient
 from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
+from bot.engagement import checklist as cl
 from bot.engagement.lifecycle import active_in_channel
 from bot.errors import UserError
 from bot.people.members import add_member, lead_of
@@ -28,7 +29,7 @@ from bot.slack.gateway import Profile, SlackCallFailed
 from bot.slack.nudges import DIRECT_KINDS
 from bot.slack.sealing import unseal
 from messages import Message
-from storage.models import Engagement, Member, PostedMessage
+from storage.models import Engagement, EngagementPhase, Item, Member, PostedMessage
 
 log = logging.getLogger("golive.handlers")
 
@@ -335,6 +336,17 @@ def click_engagement(req: Request, session: Session) -> Engagement:
     if engagement is None:
         raise UserError(NOT_ACTIVE)
     return engagement
+
+
+def item_of_click(
+    req: Request, session: Session, item_id: int, *, acting: bool = True
+) -> tuple[Engagement, EngagementPhase, Item, Actor]:
+    """What a click on an item is about: its engagement (`click_engagement`), the item there with
+    its phase (`checklist.item_by_id`: one of another engagement is refused), and who is acting
+    (`actor_for`, with `acting` as there)."""
+    engagement = click_engagement(req, session)
+    phase, item = cl.item_by_id(session, engagement, item_id)
+    return engagement, phase, item, actor_for(req, session, engagement, acting=acting)
 
 
 def remember(

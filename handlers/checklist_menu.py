@@ -35,7 +35,7 @@ from bot.services import Services
 from bot.slack.modals import all_items_context
 from bot.slack.notes import tell_about_change
 from bot.slack.presenters import item_row, names_for
-from handlers.base import Request, actor_for, click_engagement, remember
+from handlers.base import Request, actor_for, click_engagement, item_of_click, remember
 from handlers.checklist import Where, after_change, confirm_text, due_problem, due_warnings, record_tick
 from handlers.lead_asks import ask_lead, title_problem
 from handlers.listening import after_ack, listener
@@ -123,9 +123,9 @@ def on_menu(req: Request) -> None:
         after_ack(req, lambda r: _reopen_clicked(r, item_id))
         return
     with s.db.read() as session:
-        engagement = click_engagement(req, session)
-        phase, item = cl.item_by_id(session, engagement, item_id)
-        actor = actor_for(req, session, engagement, acting=verb not in ("details", "done", "blocked"))
+        engagement, phase, item, actor = item_of_click(
+            req, session, item_id, acting=verb not in ("details", "done", "blocked")
+        )
         mode, note = _form_for(verb, item, actor)
     if mode == "done":
         after_ack(req, lambda r: _done_clicked(r, item_id))
@@ -188,9 +188,7 @@ def _details_done(req: Request, item_id: int) -> Callable[[], None]:
     s = req.services
     note = done_note(req, item_id, mark_done(req, item_id))
     with s.db.read() as session:
-        engagement = click_engagement(req, session)
-        phase, item = cl.item_by_id(session, engagement, item_id)
-        actor = actor_for(req, session, engagement, acting=False)
+        engagement, phase, item, actor = item_of_click(req, session, item_id, acting=False)
     view = item_view(s, engagement, phase, item, actor, mode="details", note=note)
     return lambda: s.slack.update_view(str(req.view.get("id") or ""), view)
 
@@ -273,9 +271,7 @@ def _submit_after_ack(
         with s.db.read() as session:
             side = cl.assignee_side(session, click_engagement(req, session), assignee)
     with s.db.session() as session:
-        engagement = click_engagement(req, session)
-        phase, item = cl.item_by_id(session, engagement, item_id)
-        actor = actor_for(req, session, engagement)
+        engagement, phase, item, actor = item_of_click(req, session, item_id)
         if mode == "assign":
             change = cl.assign(
                 session, phase, item, actor, assignee, now, assignee_side=side, assignee_name=name
@@ -395,9 +391,7 @@ def _reopen(req: Request, item_id: int) -> None:
     s = req.services
     now = s.clock.now()
     with s.db.session() as session:
-        engagement = click_engagement(req, session)
-        phase, item = cl.item_by_id(session, engagement, item_id)
-        actor = actor_for(req, session, engagement)
+        engagement, phase, item, actor = item_of_click(req, session, item_id)
         change = cl.reopen(session, phase, item, actor, now)
         record_and_advance(session, engagement, actor, change, now)
         engagement_id, phase_number = engagement.id, phase.number

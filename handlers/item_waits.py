@@ -20,7 +20,7 @@ from bot.errors import UserError
 from bot.refs import parse_id
 from bot.services import Services
 from bot.slack.publish import refresh_checklist
-from handlers.base import Request, actor_for, click_engagement
+from handlers.base import Request, actor_for, click_engagement, item_of_click
 from handlers.checklist_menu import item_view
 from handlers.listening import after_ack, listener
 from storage.models import Engagement, EngagementPhase, Item
@@ -131,9 +131,7 @@ def _set_after(req: Request, item_id: int) -> Callable[[], None]:
     s = req.services
     now = s.clock.now()
     with s.db.session() as session:
-        engagement = click_engagement(req, session)
-        phase, item = cl.item_by_id(session, engagement, item_id)
-        actor = actor_for(req, session, engagement)
+        engagement, phase, item, actor = item_of_click(req, session, item_id)
         added, removed = deps.set_prerequisites(
             session, engagement, actor, item, _after_wanted(req, session, engagement), now
         )

@@ -32,7 +32,7 @@ from bot.refs import parse_id
 from bot.services import Services
 from bot.slack.notes import in_checklist_thread, name_of, tell_about_change, tell_lead
 from bot.slack.nudges import LEAD_DM
-from handlers.base import Request, actor_for, click_engagement, remember
+from handlers.base import Request, actor_for, click_engagement, item_of_click, remember
 from handlers.checklist import after_change, due_problem, due_warnings
 from handlers.listening import after_ack, listener
 from storage.models import Engagement, PostedMessage
@@ -208,9 +208,7 @@ def _answer_ask(
     s = req.services
     now = s.clock.now()
     with s.db.session() as session:
-        engagement = click_engagement(req, session)
-        phase, item = cl.item_by_id(session, engagement, item_id)
-        actor = actor_for(req, session, engagement)
+        engagement, phase, item, actor = item_of_click(req, session, item_id)
         if not actor.is_vendor:
             raise cl.Refused("Only the implementation team answers date-change requests.")
         before = item.due_on

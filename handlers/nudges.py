@@ -29,7 +29,7 @@ from bot.slack.nudges import BLOCKED_DM, note_cleared, refresh_message
 from bot.slack.publish import refresh_checklist
 from bot.slacktext import plain_text
 from bot.values import ValueProblem, parse_int
-from handlers.base import Request, actor_for, click_engagement
+from handlers.base import Request, actor_for, click_engagement, item_of_click
 from handlers.checklist import after_change
 from handlers.engagement import require_engagement
 from handlers.listening import after_ack, listener
@@ -80,9 +80,7 @@ def _nudge_done(req: Request, item_id: int) -> None:
     s = req.services
     now = s.clock.now()
     with s.db.session() as session:
-        engagement = click_engagement(req, session)
-        phase, item = cl.item_by_id(session, engagement, item_id)
-        actor = actor_for(req, session, engagement)
+        engagement, phase, item, actor = item_of_click(req, session, item_id)
         change = cl.set_done(session, phase, item, actor, True, now)
         advanced = record_and_advance(session, engagement, actor, change, now)
         engagement_id, number = engagement.id, phase.number
@@ -127,9 +125,7 @@ def _snooze(req: Request, item_id: int, until: date) -> str:
     s = req.services
     now = s.clock.now()
     with s.db.session() as session:
-        engagement = click_engagement(req, session)
-        phase, item = cl.item_by_id(session, engagement, item_id)
-        actor = actor_for(req, session, engagement)
+        engagement, phase, item, actor = item_of_click(req, session, item_id)
         _check_may_act(actor, item)
         if item.snoozed_until == until:
             return f"{phase.number}.{item.number}"
@@ -303,9 +299,7 @@ def _blocked(req: Request, item_id: int, reason: str) -> Callable[[], None]:
     s = req.services
     now = s.clock.now()
     with s.db.session() as session:
-        engagement = click_engagement(req, session)
-        phase, item = cl.item_by_id(session, engagement, item_id)
-        actor = actor_for(req, session, engagement)
+        engagement, phase, item, actor = item_of_click(req, session, item_id)
         _check_may_act(actor, item)
         again = item.blocked_reason == reason[:500] and item.blocked_by == actor.user_id
         if not again:
