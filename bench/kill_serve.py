@@ -48,7 +48,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from harness import start_standin
-from harness.killing import Trial, _scalar, prepare, spawn_serve, stop, trial, wait_healthy
+from harness.killing import Trial, _scalar, prepare, start_serve, stop_serve, trial
 from standin import SlackDriver
 from standin.driver import FORM
 
@@ -89,10 +89,9 @@ def warm_up(database: str, ticks: int, clients: int) -> float:
     standin = start_standin()
     try:
         bodies = prepare(standin, database, ROOT, ticks, **ENV)
-        proc, port = spawn_serve(standin, database, ROOT, **ENV)
+        proc, port = start_serve(standin, database, ROOT, **ENV)
         log = ""
         try:
-            wait_healthy(proc, port)
             driver = SlackDriver(standin, bot_url=f"http://127.0.0.1:{port}/slack/events")
             driver.timeout = 30
             last = [0.0]
@@ -110,7 +109,7 @@ def warm_up(database: str, ticks: int, clients: int) -> float:
                 list(pool.map(send, bodies))
             took = last[0] - started
         finally:
-            log = stop(proc)
+            log = stop_serve(proc)
         done = _scalar(
             database, "SELECT count(*) FROM item WHERE title LIKE 'Burst item %' AND status = 'done'"
         )

@@ -16,16 +16,10 @@ tests/e2e/test_processes.py (a smaller burst). A trial:
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,7 +28,8 @@ from urllib.parse import urlencode
 
 from sqlalchemy import create_engine, text
 
-from harness import BOT_TOKEN, CHANNEL, CONTRIBUTOR, LEAD, SIGNING_SECRET
+from harness import CHANNEL, CONTRIBUTOR, LEAD
+from harness.processes import kill_all, spawn_serve, stop, wait_http
 from standin import SlackDriver, SlackStandIn
 from standin.driver import FORM
 from storage.db import inbox_url, is_sqlite
@@ -51,78 +46,21 @@ class Trial:
     log: str = ""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def spawn_serve(
+def start_serve(
     standin: SlackStandIn, database: str, cwd: Path, **env: str
 ) -> tuple[subprocess.Popen[str], int]:
-    port = _free_port()
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GOLIVE_", "DATABASE_URL"))}
-    base |= {
-        "SLACK_API_URL": standin.api_url,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "DATABASE_URL": database,
-        "GOLIVE_INBOX_NICE": "0",  # the machine is shared with the tests: not behind them
-    } | env
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "golive.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=base,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    """`golive serve`, answering /healthz; its inbox process not niced (the machine is shared with
+    the tests and the benchmark's clients, and this measures loss, not speed)."""
+    proc, port = spawn_serve(standin, cwd, database, **env)
+    status = wait_http(f"http://127.0.0.1:{port}/healthz", proc, timeout=60)
+    if status != 200:
+        raise RuntimeError(f"golive serve answered /healthz with {status}")
     return proc, port
 
 
-def wait_healthy(proc: subprocess.Popen[str], port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("golive serve exited:\n" + (proc.communicate()[0] or ""))
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("golive serve did not answer /healthz")
-
-
-def descendants(pid: int) -> list[int]:
-    found: list[int] = []
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            children = [int(p) for p in f.read().split()]
-    except OSError:
-        return found
-    for child in children:
-        found += [child, *descendants(child)]
-    return found
-
-
-def kill_all(proc: subprocess.Popen[str]) -> str:
-    """SIGKILL the master and everything it started, at once; its output so far."""
-    for pid in [*descendants(proc.pid), proc.pid]:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    out, _ = proc.communicate(timeout=30)
-    return out or ""
-
-
-def stop(proc: subprocess.Popen[str]) -> str:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        out, _ = proc.communicate(timeout=40)
-    except subprocess.TimeoutExpired:
-        out = kill_all(proc)
-    return out or ""
+def stop_serve(proc: subprocess.Popen[str]) -> str:
+    """SIGTERM, and its output."""
+    return stop(proc)[1]
 
 
 def _scalar(database: str, sql: str, **params: object) -> int:
@@ -141,9 +79,8 @@ def prepare(standin: SlackStandIn, database: str, cwd: Path, ticks: int, **env: 
     each, with the item's reference. A phase of many items is posted in several parts (at most 50
     blocks a message): each tick is built from the live part that holds its item. Leaves no
     process running."""
-    proc, port = spawn_serve(standin, database, cwd, **env)
+    proc, port = start_serve(standin, database, cwd, **env)
     try:
-        wait_healthy(proc, port)
         driver = SlackDriver(standin, bot_url=f"http://127.0.0.1:{port}/slack/events")
         driver.command("/golive", "start Acme Corp size=small", user=LEAD.user_id, channel=CHANNEL)
         _wait(lambda: _scalar(database, "SELECT count(*) FROM engagement") == 1)
@@ -159,7 +96,7 @@ def prepare(standin: SlackStandIn, database: str, cwd: Path, ticks: int, **env: 
         ids = _burst_ids(database)
         _wait(lambda: _parts_with(standin, database, [item_id for item_id, _ref in ids]))
     finally:
-        stop(proc)
+        stop_serve(proc)
     # Read once the server has stopped: its last refreshes may have moved or re-split the parts.
     holder = _parts_with(standin, database, [item_id for item_id, _ref in ids])
     if holder is None:
@@ -247,8 +184,7 @@ def trial(
     `hold()` (optional) runs before the burst and returns what releases it after the kill: the
     test holds the items' rows locked on PostgreSQL so that every acked tick's work is pending."""
     result = Trial(ticks=len(bodies))
-    proc, port = spawn_serve(standin, database, cwd, **env)
-    wait_healthy(proc, port)
+    proc, port = start_serve(standin, database, cwd, **env)
     driver = SlackDriver(standin, bot_url=f"http://127.0.0.1:{port}/slack/events")
     driver.timeout = 5
     acked: list[str] = []
@@ -281,13 +217,12 @@ def trial(
     result.acked = len(acked)
     # The restart: the rows left leased by the dead processes are taken when their lease runs out.
     restart = time.monotonic()
-    proc, port = spawn_serve(standin, database, cwd, **env)
+    proc, port = start_serve(standin, database, cwd, **env)
     try:
-        wait_healthy(proc, port)
         _wait(lambda: _scalar(database, "SELECT count(*) FROM inbox WHERE done_at IS NULL") == 0, timeout=120)
         result.recovery_seconds = time.monotonic() - restart
     finally:
-        result.log += stop(proc)
+        result.log += stop_serve(proc)
     for ref in acked:
         phase, number = ref.split(".")
         done = _scalar(

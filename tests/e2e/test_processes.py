@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from sqlmodel import Session, create_engine, select
 
 from harness import BOT_TOKEN, CHANNEL, LEAD, SIGNING_SECRET, start_standin
+from harness.processes import free_port, spawn, spawn_serve, stop, wait_http
 from standin import SlackDriver
 from storage.models import Engagement
 from tests.e2e.helpers import blocks_text
@@ -28,72 +23,6 @@ def standin():
     yield s
     assert not s.invalid_block_responses()
     s.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def spawn(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GOLIVE_", "DATABASE_URL"))}
-    base.update(env)
-    return subprocess.Popen(
-        [sys.executable, "-m", "golive.cli", *args],
-        env=base,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def stop(proc: subprocess.Popen) -> tuple[int, str]:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        out, _ = proc.communicate(timeout=40)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-        raise AssertionError("did not stop on SIGTERM:\n" + out) from None
-    return proc.returncode, out
-
-
-def wait_http(url: str, proc: subprocess.Popen, timeout: float = 30) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError("process exited:\n" + proc.communicate()[0])
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                return resp.status
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not answer")
-
-
-def serve_env(standin, database: str, **env: str) -> dict[str, str]:
-    """The environment of a `golive serve` or `golive sweep` talking to the stand-in."""
-    base = {
-        "SLACK_API_URL": standin.api_url,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "DATABASE_URL": database,
-        # The tests run beside each other on a busy machine: a niced inbox process would wait behind
-        # them. Its priority is for acks under load, which the benchmarks measure.
-        "GOLIVE_INBOX_NICE": "0",
-    }
-    return base | env
-
-
-def spawn_serve(standin, tmp_path: Path, database: str, **env: str) -> tuple[subprocess.Popen, int]:
-    """`golive serve` on a free port, talking to the stand-in."""
-    port = free_port()
-    return spawn(
-        ["serve", "--host", "127.0.0.1", "--port", str(port)], serve_env(standin, database, **env), tmp_path
-    ), port
 
 
 def engagements(db: Path) -> list[Engagement]:
@@ -216,19 +145,6 @@ def _said(standin, user: str) -> list[str]:
         (e.get("text") or "") + "\n" + blocks_text(e.get("blocks") or [])
         for e in standin.ephemerals(user=user)
     ]
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(p) for p in f.read().split()]
-    except OSError:
-        return []
-
-
-def _nice(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as f:
-        return int(f.read().rsplit(")", 1)[1].split()[16])
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])

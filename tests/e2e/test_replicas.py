@@ -15,10 +15,10 @@ from sqlalchemy import create_engine
 from sqlmodel import Session, select
 
 from harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD, start_standin
+from harness.processes import free_port, serve_env, spawn, stop, wait_http
 from standin import SlackDriver
 from storage.models import AuditEvent, Reminder, SignoffDecision, SignoffRequest
 from tests.e2e.helpers import mention
-from tests.e2e.test_processes import free_port, serve_env, spawn, stop, wait_http
 
 
 def rows(url: str, model, *where):  # type: ignore[no-untyped-def]

@@ -244,7 +244,7 @@ def test_gunicorn_refuses_the_same_way(tmp_path):
     """`golive serve` (gunicorn's threaded worker) runs the same app: the same answers, and
     its log has one line per refusal and no traceback."""
     from harness import start_standin
-    from tests.e2e.test_processes import spawn_serve, stop, wait_http
+    from harness.processes import spawn_serve, stop, wait_http
 
     standin = start_standin()
     proc, port = spawn_serve(standin, tmp_path, f"sqlite:///{tmp_path / 'serve.sqlite3'}", LOG_LEVEL="INFO")
