@@ -40,6 +40,7 @@ including the work after the acks), `tick_to_update.ticks` the ticks sent one at
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -58,9 +59,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from harness import BOT_TOKEN, CHANNEL, CONTRIBUTOR, LEAD, SIGNING_SECRET, start_standin
+from harness import BOT_TOKEN, CHANNEL, CONTRIBUTOR, LEAD, SIGNING_SECRET, scratch_postgres, start_standin
 from standin import SlackDriver, SlackStandIn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -205,22 +205,6 @@ def cpu_seconds(pid: int) -> float:
         except (OSError, IndexError, ValueError):
             continue
     return used
-
-
-def scratch_postgres(base: str) -> tuple[str, Any]:
-    url = make_url(base).set(drivername="postgresql+psycopg")
-    name = f"golive_bench_{os.getpid()}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return url.set(database=name).render_as_string(hide_password=False), drop
 
 
 def seed(url: str, count: int) -> None:
@@ -460,9 +444,9 @@ def main() -> int:
     kinds = [k for k in args.kinds.split(",") if k in KINDS]
 
     tmp = tempfile.TemporaryDirectory()
-    drop = None
+    scratch = contextlib.ExitStack()
     if args.database_url and args.database_url.startswith("postgres"):
-        url, drop = scratch_postgres(args.database_url)
+        url = scratch.enter_context(scratch_postgres(args.database_url))
     else:
         url = args.database_url or f"sqlite:///{tmp.name}/bench.sqlite3"
     standin = start_standin()
@@ -580,8 +564,7 @@ def main() -> int:
         for p in procs:
             stop(p)
         standin.stop()
-        if drop is not None:
-            drop()
+        scratch.close()
         tmp.cleanup()
 
     bare_all = [t for k in kinds for t in times["bare"][k]]

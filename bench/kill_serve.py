@@ -44,10 +44,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
-from harness import start_standin
+from harness import scratch_postgres, start_standin
 from harness.killing import Trial, _scalar, prepare, start_serve, stop_serve, trial
 from standin import SlackDriver
 from standin.driver import FORM
@@ -70,17 +67,8 @@ def fresh_database(kind: str, pg_base: str | None, tmp: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp / f'kill-{uuid.uuid4().hex[:8]}.sqlite3'}"
         return
     assert pg_base
-    url = make_url(pg_base).set(drivername="postgresql+psycopg")
-    name = f"golive_kill_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres(pg_base, "golive_kill") as url:
+        yield url
 
 
 def warm_up(database: str, ticks: int, clients: int) -> float:

@@ -32,7 +32,6 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,7 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
@@ -49,7 +48,7 @@ import storage.models  # noqa: F401  (the tables)
 from bot.clock import Clock
 from bot.engagement.lifecycle import build_start_options, start_engagement
 from bot.reminders.sweep import Sweeper
-from harness import CONTRIBUTOR, LEAD, PERSONAS, Harness, sqlite_url
+from harness import CONTRIBUTOR, LEAD, PERSONAS, Harness, scratch_postgres, sqlite_url
 
 SETUP_AT = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # Monday 09:00 in Berlin: the engagements start
 FIRST_PLAN_AT = datetime(2026, 12, 1, 16, 30, tzinfo=UTC)  # Tuesday 17:30 in Berlin: after hours
@@ -94,17 +93,8 @@ def scratch_database(server_url: str | None) -> Iterator[str]:
     url = make_url(server_url)
     if url.get_backend_name() != "postgresql":
         raise SystemExit("--database-url must be a PostgreSQL server URL (SQLite is the default)")
-    url = url.set(drivername="postgresql+psycopg")
-    name = f"golive_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres(server_url) as scratch:
+        yield scratch
 
 
 # -- engagements -----------------------------------------------------------------------------

@@ -7,6 +7,8 @@ requests. It lives outside `bot/` because nothing in the product needs the stand
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,3 +159,25 @@ class Harness:
 
 def sqlite_url(directory: Path, name: str = "golive.sqlite3") -> str:
     return f"sqlite:///{(directory / name).as_posix()}"
+
+
+@contextmanager
+def scratch_postgres(server_url: str, prefix: str = "golive_bench") -> Iterator[str]:
+    """A new PostgreSQL database on the server of `server_url`, dropped afterwards: its URL (the
+    benchmarks; the tests' `pg_url` fixture drops its own at the end of the test session)."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server_url).set(drivername="postgresql+psycopg")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
