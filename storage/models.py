@@ -195,6 +195,32 @@ class UserProfile(SQLModel, table=True):
     display_name: str = Field(default="", max_length=200)
     tz: str | None = Field(default=None, max_length=64)
     is_bot: bool = False
+    # A guest of their workspace (users.info is_restricted: multi-channel; is_ultra_restricted:
+    # single-channel): on the vendor's side they get no portfolio in App Home.
+    is_guest: bool = False
+    fetched_at: datetime = Field(sa_column=utc_column())
+
+
+class ChannelMember(SQLModel, table=True):
+    """Who is in an engagement's channel, as conversations.members said at `ChannelRoster.fetched_at`
+    and member_joined_channel / member_left_channel events said since. App Home shows a vendor
+    person the engagements whose channel they are in (a private channel's colleagues outside it see
+    nothing of it); one row per person and channel, so the portfolio's query joins it."""
+
+    __tablename__ = "channel_member"
+
+    channel_id: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(primary_key=True, max_length=32, index=True)
+
+
+class ChannelRoster(SQLModel, table=True):
+    """When a channel's members were last read from Slack (conversations.members, every page).
+    A channel without a row has never been read: its `ChannelMember` rows are only what events
+    said."""
+
+    __tablename__ = "channel_roster"
+
+    channel_id: str = Field(primary_key=True, max_length=32)
     fetched_at: datetime = Field(sa_column=utc_column())
 
 
