@@ -155,6 +155,9 @@ class HomeViewer(SQLModel, table=True):
     page: int = Field(default=1)
     note: str | None = Field(default=None, max_length=300)
     opened_at: datetime = Field(sa_column=utc_column())
+    # Slack's hash of the Home last published to them (the views.publish answer): the next
+    # publish sends it, so Slack refuses (`hash_conflict`) to put it over a Home published since.
+    view_hash: str | None = Field(default=None, max_length=64)
 
 
 class PostedMessage(SQLModel, table=True):

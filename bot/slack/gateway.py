@@ -33,6 +33,10 @@ PROFILE_TTL = timedelta(hours=24)
 CHANNEL_GONE = frozenset({"channel_not_found", "is_archived", "not_in_channel", "channel_is_archived"})
 
 
+# Slack's answer to views.update / views.publish sent with a `hash` the view no longer has.
+HASH_CONFLICT = "hash_conflict"
+
+
 class SlackCallFailed(Exception):
     """A Web API call failed after the client's retries; `error` is Slack's error code."""
 
@@ -74,6 +78,14 @@ class Profile:
     is_bot: bool = False
     found: bool = True
     enterprise_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ShownView:
+    """A view Slack shows (a modal): its id, and its hash as Slack gave it."""
+
+    id: str
+    hash: str
 
 
 class SlackGateway:
@@ -241,22 +253,39 @@ class SlackGateway:
         return seal_view(view, self.seal_key)
 
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
-        return str(self._call("views.open", trigger_id=trigger_id, view=self.seal(view))["view"]["id"])
+        return self.open_view_hashed(trigger_id, view).id
 
-    def update_view(self, view_id: str, view: dict[str, Any], *, view_hash: str | None = None) -> None:
-        """views.update; with `view_hash` (the view's hash as the click saw it) Slack answers
-        `hash_conflict` instead of overwriting a newer version of the view."""
+    def open_view_hashed(self, trigger_id: str, view: dict[str, Any]) -> ShownView:
+        """views.open, with the hash Slack gave the new view: a later views.update of it sends that
+        hash, so it never replaces what the person opened in it since."""
+        shown = self._call("views.open", trigger_id=trigger_id, view=self.seal(view))["view"]
+        return ShownView(str(shown["id"]), str(shown.get("hash") or ""))
+
+    def update_view(self, view_id: str, view: dict[str, Any], *, view_hash: str | None = None) -> str:
+        """views.update; returns the view's new hash. With `view_hash` (the view's hash as the
+        click, or the call that showed it, saw it) Slack answers `hash_conflict` (SlackCallFailed)
+        instead of overwriting a newer version of the view (docs.slack.dev/reference/methods/views.update:
+        "the provided hash doesn't match the current stored value")."""
         if view_hash:
-            self._call("views.update", view_id=view_id, view=self.seal(view), hash=view_hash)
+            resp = self._call("views.update", view_id=view_id, view=self.seal(view), hash=view_hash)
         else:
-            self._call("views.update", view_id=view_id, view=self.seal(view))
+            resp = self._call("views.update", view_id=view_id, view=self.seal(view))
+        return str((resp.get("view") or {}).get("hash") or "")
 
     def push_view(self, trigger_id: str, view: dict[str, Any]) -> str:
         """views.push: a form on top of the open modal (closing it shows the modal again)."""
         return str(self._call("views.push", trigger_id=trigger_id, view=self.seal(view))["view"]["id"])
 
-    def publish_home(self, user: str, view: dict[str, Any]) -> None:
-        self._call("views.publish", user_id=user, view=self.seal(view))
+    def publish_home(self, user: str, view: dict[str, Any], *, view_hash: str | None = None) -> str:
+        """views.publish; returns the Home's new hash. With `view_hash` (the hash of the Home this
+        one replaces) Slack answers `hash_conflict` (SlackCallFailed) when another publish changed
+        it since, instead of putting an older Home over a newer one
+        (docs.slack.dev/reference/methods/views.publish)."""
+        if view_hash:
+            resp = self._call("views.publish", user_id=user, view=self.seal(view), hash=view_hash)
+        else:
+            resp = self._call("views.publish", user_id=user, view=self.seal(view))
+        return str((resp.get("view") or {}).get("hash") or "")
 
     # -- people and channels ---------------------------------------------------------------
     def cached_profile(self, user_id: str) -> Profile | None:

@@ -235,12 +235,19 @@ class Sending:
         self._entry.landed[(channel, ts)] = digest
         return True
 
-    def publish_home(self, user_id: str, render: Callable[[], dict[str, Any]]) -> None:
+    def publish_home(
+        self, user_id: str, render: Callable[[], dict[str, Any]], *, view_hash: str | None = None
+    ) -> str:
         """views.publish of the view `render` returns, rendered once the pace lets the call go
-        (Tier 4: about 100 a minute for the workspace); raises Retry to run the job again later
-        (a 429, a 5xx, a timeout, or pacing), SlackCallFailed when Slack refused it for good. The
-        job renders again when it runs again: the latest state wins."""
-        self.call("views.publish", "", lambda: self.slack.publish_home(user_id, render()))
+        (Tier 4: about 100 a minute for the workspace); returns the Home's new hash. Raises Retry
+        to run the job again later (a 429, a 5xx, a timeout, or pacing), SlackCallFailed when
+        Slack refused it for good. The job renders again when it runs again: the latest state
+        wins. With `view_hash` (read before rendering: the Home this one replaces), Slack refuses
+        to put it over a Home published since: SlackCallFailed `hash_conflict`, for the job to
+        read the newest state and publish that (`bot.slack.home.HomeJob`)."""
+        return self.call(
+            "views.publish", "", lambda: self.slack.publish_home(user_id, render(), view_hash=view_hash)
+        )
 
     def call(self, method: str, channel: str, fn: Callable[[], T]) -> T:
         """One Slack call of a job that can run again later: paced (when `method` has a pace);
