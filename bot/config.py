@@ -7,6 +7,7 @@ what to do; the CLI prints it and exits with status 2.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -54,11 +55,30 @@ class Settings(BaseSettings):
     # GET /metrics (Prometheus). Route only /slack/events from the internet to the bot.
     golive_metrics: bool = Field(default=True, alias="GOLIVE_METRICS")
     slack_timeout_seconds: int = Field(default=15, ge=1, le=120, alias="GOLIVE_SLACK_TIMEOUT")
+    # The vendor's golive admins: they see every engagement in App Home, also those whose channel
+    # they are not in. Comma-separated user ids (U…, W…) and user groups (S…, e.g. the
+    # implementation leads; needs the usergroups:read scope).
+    golive_admins_raw: str = Field(default="", alias="GOLIVE_ADMINS")
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, v: object) -> object:
         return v.upper() if isinstance(v, str) else v
+
+    @field_validator("golive_admins_raw")
+    @classmethod
+    def _admins(cls, v: str) -> str:
+        for token in (t.strip() for t in v.split(",")):
+            if token and not re.fullmatch(r"[UWS][A-Z0-9]{2,31}", token):
+                raise ValueError(
+                    f"{token!r} is not a Slack user id (U…/W…) or user group id (S…); "
+                    "list them comma-separated, e.g. U012AB3CD,S0LEADS"
+                )
+        return v
+
+    @property
+    def golive_admins(self) -> frozenset[str]:
+        return frozenset(t.strip() for t in self.golive_admins_raw.split(",") if t.strip())
 
     @field_validator("slack_api_url")
     @classmethod

@@ -7,7 +7,9 @@ from collections.abc import Callable
 from slack_bolt import App
 
 from bot.commands import ParsedCommand
+from bot.errors import UserError
 from bot.services import Services
+from bot.slack.rosters import command_allowed
 from handlers import (
     checklist,
     dryrun,
@@ -25,6 +27,13 @@ from handlers.base import Request
 from handlers.listening import listener
 
 SubHandler = Callable[[Request, ParsedCommand], None]
+
+# Commands that act on no engagement of the channel.
+OPEN_TO_ALL = frozenset({"help", "start"})
+NOT_IN_CHANNEL = (
+    "Slack tells me you are not a member of this channel, so I can't act on its engagement for you. "
+    "Join the channel (or ask its lead consultant to add you), then run the command again."
+)
 
 
 def _help(req: Request, cmd: ParsedCommand) -> None:
@@ -68,6 +77,9 @@ def register(app: App, services: Services) -> None:
         cmd = services.commands.parse(req.body.get("text", ""))
         if engagement.answer_direct_message(req, cmd):
             return
+        channel = req.channel_id
+        if cmd.name not in OPEN_TO_ALL and channel and not command_allowed(services, channel, req.user_id):
+            raise UserError(NOT_IN_CHANNEL)
         ROUTES[cmd.name](req, cmd)
 
     on_command.__name__ = "slash_command"

@@ -31,6 +31,7 @@ from bot.services import Services
 from bot.slack.gateway import SlackCallFailed
 from bot.slack.presenters import local_day, overview
 from bot.slack.publish import post_checklist, welcome_message
+from bot.slack.rosters import read_roster
 from bot.values import (
     ValueProblem,
     parse_country,
@@ -190,6 +191,8 @@ def _create_and_welcome(
         exists = s.notice(_exists_message(s, exc.engagement))
         return lambda: req.reply(exists)
     engagement_id, phase_index, customer = engagement.id, engagement.phase_index, engagement.customer_name
+    # Who is in the channel: App Home shows the engagement to the vendor's people in it.
+    read_roster(s, channel)
 
     def refused(exc: SlackCallFailed) -> None:
         log.warning("welcome for engagement %s not posted: %s", engagement_id, exc.error)

@@ -19,7 +19,9 @@ from bot.engagement.lifecycle import active_in_channel
 from bot.people import audit
 from bot.people.organisations import pin_customer, the_customer_team
 from bot.services import Services
+from bot.slack import rosters
 from bot.slack.gateway import SlackCallFailed
+from bot.slack.home import refresh_homes
 from handlers.base import REPLAY, Request, remember
 from handlers.listening import after_ack, listener
 from storage.models import Engagement, ProcessedEvent
@@ -44,8 +46,9 @@ def make_dedupe(services: Services) -> Callable[..., Any]:
 
 
 def on_member_joined(req: Request) -> None:
-    """Someone joined an engagement's channel: they are remembered (users.info, a member row),
-    after the ack with the event in the inbox. Known already (a replay): nothing written."""
+    """Someone joined an engagement's channel: they are in its roster (App Home shows it to the
+    vendor's people in the channel) and remembered (users.info, a member row), after the ack with
+    the event in the inbox. Known already (a replay): nothing written twice."""
     s = req.services
     event = req.body.get("event") or {}
     channel, user = event.get("channel"), event.get("user")
@@ -58,7 +61,38 @@ def on_member_joined(req: Request) -> None:
         req.ack()
         return
     engagement_id = engagement.id
-    after_ack(req, lambda r: remember(r.services, engagement_id, user, user))  # type: ignore[arg-type]
+
+    def work(r: Request) -> None:
+        with r.services.db.session() as session:
+            rosters.member_joined(session, channel, user)
+        refresh_homes(r.services, engagement_id, also=[user])  # type: ignore[arg-type]
+        remember(r.services, engagement_id, user, user)  # type: ignore[arg-type]
+
+    after_ack(req, work)
+
+
+def on_member_left(req: Request) -> None:
+    """Someone left an engagement's channel: out of its roster, so their App Home no longer shows
+    it (unless they are an admin), and their Home is re-published when they have opened it."""
+    s = req.services
+    event = req.body.get("event") or {}
+    channel, user = event.get("channel"), event.get("user")
+    if not channel or not user:
+        req.ack()
+        return
+    with s.db.read() as session:
+        engagement = active_in_channel(session, channel)
+    if engagement is None:
+        req.ack()
+        return
+    engagement_id = engagement.id
+
+    def work(r: Request) -> None:
+        with r.services.db.session() as session:
+            rosters.member_left(session, channel, user)
+        refresh_homes(r.services, engagement_id, also=[user])  # type: ignore[arg-type]
+
+    after_ack(req, work)
 
 
 def on_channel_shared(req: Request) -> None:
@@ -105,5 +139,6 @@ def _learn_customer(req: Request, engagement: Engagement, channel: str) -> None:
 def register(app: App, services: Services) -> None:
     app.middleware(make_dedupe(services))
     app.event("member_joined_channel")(listener(services, on_member_joined))
+    app.event("member_left_channel")(listener(services, on_member_left))
     app.event("channel_shared")(listener(services, on_channel_shared))
     app.event("channel_unshared")(listener(services, on_channel_shared))

@@ -22,8 +22,10 @@ from bot.engagement.timeline import text_timeline
 from bot.errors import UserError
 from bot.people.sides import Actor
 from bot.services import Services
+from bot.slack import rosters
 from bot.slack.home import is_vendor_user, publish_home, remember_viewer
 from bot.slack.publish import post_checklist
+from bot.slack.rosters import Viewer
 from bot.slack.timeline_share import dryrun_day, timeline_summary
 from handlers.base import Request, actor_for
 from handlers.listening import listener
@@ -61,6 +63,17 @@ def is_vendor_viewer(req: Request) -> bool:
     return is_vendor_user(team, enterprise, install_team=req.installing_team, install_enterprise=install)
 
 
+def home_viewer(req: Request) -> Viewer | None:
+    """The requesting user as a viewer of the portfolio: None when they are not of the vendor's
+    side; a guest of the vendor's workspace (users.info, cached for a day) sees no engagement, an
+    admin (`GOLIVE_ADMINS`) every one, anyone else those whose channel they are in."""
+    if not is_vendor_viewer(req):
+        return None
+    s = req.services
+    profile = s.slack.cached_profile(req.user_id) or s.slack.profile(req.user_id)
+    return rosters.viewer(s, req.user_id, guest=profile.is_guest)
+
+
 def on_home_opened(req: Request) -> None:
     req.ack()
     event = req.body.get("event") or {}
@@ -68,20 +81,62 @@ def on_home_opened(req: Request) -> None:
         return
     s = req.services
     user = str(event.get("user") or "")
-    if not is_vendor_viewer(req):
+    who = home_viewer(req)
+    if who is None:
         publish_home(s, user, vendor=False)
         return
-    remember_viewer(s, user, opened=True)
+    if not who.guest:  # a guest's Home is never re-published on changes: it shows none
+        remember_viewer(s, user, opened=True)
     publish_home(s, user)
 
 
 def _navigate(req: Request, *, view: str | None = None, page: int | None = None) -> None:
     s = req.services
-    if not is_vendor_viewer(req):
+    who = home_viewer(req)
+    if who is None:
         publish_home(s, req.user_id, vendor=False)
         return
-    remember_viewer(s, req.user_id, view=view, page=page, note="")
+    if not who.guest:
+        remember_viewer(s, req.user_id, view=view, page=page, note="")
     publish_home(s, req.user_id)
+
+
+NOT_VISIBLE = (
+    "You see an engagement in golive once you are in its channel, and you are not in this one "
+    "(or no longer), so nothing was done. Ask its lead consultant to add you to the channel."
+)
+GUEST = "Guests of the workspace can't act on engagements from this tab, so nothing was done."
+
+
+def check_visible(req: Request, engagement_id: int) -> None:
+    """Refuse a Home button on an engagement the clicker may not see (not in its channel, not an
+    admin, or a guest), checked on the server whatever the button says; their Home is re-published,
+    since the one they clicked is out of date."""
+    s = req.services
+    with s.db.read() as session:
+        engagement = session.get(Engagement, engagement_id)
+        channel = engagement.channel_id if engagement is not None else None
+    if channel is None:
+        raise UserError(GONE)
+    who = home_viewer(req)
+    if who is None:
+        return  # not of the vendor's side: `_card_engagement` says so
+    if who.guest or not rosters.may_see(s, who, channel):
+        publish_home(s, req.user_id)
+        raise UserError(GUEST if who.guest else NOT_VISIBLE)
+
+
+def on_view(req: Request) -> None:
+    req.ack()
+    found = VIEW.match(str(req.action.get("action_id") or ""))
+    _navigate(req, view=found.group(1) if found else None)
+
+
+def on_page(req: Request) -> None:
+    req.ack()
+    _navigate(req, page=req.action_number())
+
+
 
 
 def on_view(req: Request) -> None:
@@ -120,6 +175,7 @@ def on_checklist(req: Request) -> None:
     posted before becomes a pointer to it)."""
     req.ack()
     s = req.services
+    check_visible(req, req.action_number())
     with s.db.read() as session:
         engagement, _actor = _card_engagement(req, session, req.action_number())
         phase = phase_by_number(session, engagement, engagement.phase_index)
@@ -147,6 +203,11 @@ def on_signoff(req: Request) -> None:
         gate = session.get(Gate, gate_id)
         if gate is None:
             raise UserError(GONE)
+        engagement_of_gate = gate.engagement_id
+    check_visible(req, engagement_of_gate)
+    with s.db.read() as session:
+        gate = session.get(Gate, gate_id)
+        assert gate is not None
         engagement, _actor = _card_engagement(req, session, gate.engagement_id)
         title, customer, channel, engagement_id = (
             gate.title,
@@ -168,6 +229,7 @@ def on_settings(req: Request) -> None:
     """The engagement's settings form, the one `/golive settings` opens."""
     req.ack()
     s = req.services
+    check_visible(req, req.action_number())
     with s.db.read() as session:
         engagement, _actor = _card_engagement(req, session, req.action_number())
         view = settings_view(s, engagement)
@@ -178,6 +240,7 @@ def on_timeline(req: Request) -> None:
     """The timeline as text in a modal: nothing is posted in the channel."""
     req.ack()
     s = req.services
+    check_visible(req, req.action_number())
     with s.db.read() as session:
         engagement, _actor = _card_engagement(req, session, req.action_number())
         outlook = load_outlook(session, engagement, s.playbook, s.clock.now())

@@ -291,6 +291,18 @@ def conversations_members(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
     return {"ok": True, "members": list(page), "response_metadata": {"next_cursor": next_cursor}}
 
 
+@method("usergroups.users.list", scope="usergroups:read")
+def usergroups_users_list(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
+    """docs.slack.dev/reference/methods/usergroups.users.list: the members of a User Group
+    (`usergroup`, required); `no_such_subteam` for an unknown one."""
+    group = str_arg(req.args, "usergroup")
+    if not group:
+        raise ApiError("invalid_arguments")
+    if group not in ws.usergroups:
+        raise ApiError("no_such_subteam")
+    return {"ok": True, "users": list(ws.usergroups[group])}
+
+
 @method("conversations.open")
 def conversations_open(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
     # Opening a 1:1 DM needs im:write (a group DM would need mpim:write; the stand-in opens 1:1 only).

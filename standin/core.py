@@ -178,9 +178,13 @@ class SlackStandIn:
         is_admin: bool = False,
         visible: bool = True,
         enterprise_id: str | None = None,
+        guest: str | None = None,
     ) -> StandInUser:
         """Add a user; ``team_id`` is the home workspace (another team for Slack Connect guests);
-        ``enterprise_id`` the Enterprise Grid org of that workspace."""
+        ``enterprise_id`` the Enterprise Grid org of that workspace; ``guest`` "multi" or "single"
+        for a multi- or single-channel guest of their workspace."""
+        if guest not in (None, "multi", "single"):
+            raise ValueError("guest is None, 'multi' or 'single'")
         user = StandInUser(
             id=user_id,
             name=name,
@@ -192,12 +196,18 @@ class SlackStandIn:
             is_admin=is_admin,
             visible=visible,
             enterprise_id=enterprise_id,
+            guest=guest,
         )
         with self.ws.lock:
             if user.team_id not in self.ws.teams:
                 self.ws.teams[user.team_id] = user.team_id
             self.ws.users[user_id] = user
         return copy.deepcopy(user)
+
+    def add_usergroup(self, group_id: str, members: Iterable[str]) -> None:
+        """A user group of the workspace (usergroups.users.list lists its members)."""
+        with self.ws.lock:
+            self.ws.usergroups[group_id] = list(members)
 
     def add_channel(
         self,

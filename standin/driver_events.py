@@ -90,6 +90,22 @@ class EventsMixin:
             event["inviter"] = inviter
         return self.event(event, **kw)
 
+    def member_left_channel(self, user: str, channel: str, **kw: Any) -> DriverResponse:
+        """Removes the user from the channel in the stand-in, then sends the event (Slack's
+        member_left_channel: user, channel, channel_type, team)."""
+        with self.ws.lock:
+            chan = self.ws.channels[channel]
+            if user in chan.members:
+                chan.members.remove(user)
+            event: dict[str, Any] = {
+                "type": "member_left_channel",
+                "user": user,
+                "channel": channel,
+                "channel_type": "G" if chan.is_private else "C",
+                "team": self.ws.users[user].team_id if user in self.ws.users else self.ws.team_id,
+            }
+        return self.event(event, **kw)
+
     def url_verification(self, challenge: str = "standin-challenge") -> DriverResponse:
         body = {"token": self.ws.verification_token, "challenge": challenge, "type": "url_verification"}
         return self.send(json.dumps(body), "application/json")

@@ -43,6 +43,11 @@ class StandInUser:
     visible: bool = True
     # Enterprise Grid: the org of the user's home workspace (users.info ``enterprise_user``).
     enterprise_id: str | None = None
+    # A guest of their workspace: "multi" (users.info is_restricted: a multi-channel guest) or
+    # "single" (is_restricted and is_ultra_restricted: a single-channel guest). Slack's users
+    # object (docs.slack.dev/reference/objects/user-object): "is_restricted indicates the user is
+    # a guest user"; "is_ultra_restricted indicates that the user is a single-channel guest".
+    guest: str | None = None
 
     def to_api(
         self, *, installing_team: str, email_visible: bool = True, shares_channel: bool = True
@@ -81,8 +86,8 @@ class StandInUser:
             "profile": profile,
             "is_admin": self.is_admin and not external,
             "is_owner": False,
-            "is_restricted": False,
-            "is_ultra_restricted": False,
+            "is_restricted": self.guest in ("multi", "single"),
+            "is_ultra_restricted": self.guest == "single",
             "is_bot": self.is_bot,
             "is_app_user": False,
             "updated": 1700000000,
@@ -257,6 +262,9 @@ class Workspace:
             display_name="golive",
             is_bot=True,
         )
+        # People of another organisation the bot may open a DM with (standin.allow_external_dm).
+        self.external_dms: set[str] = set()
+        self.usergroups: dict[str, list[str]] = {}  # user group id (S…) -> its members
 
     # ----- scopes
     def has_scope(self, scope: str) -> bool:

@@ -16,7 +16,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from typing import Any
 
+from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
 from bot.engagement.forecast import business_days_between, local_date
@@ -26,6 +28,7 @@ from bot.engagement.outlook import Outlook, outlook_of
 from bot.engagement.playbook import Playbook
 from bot.people.sides import VENDOR, VENDOR_ROLES, member_side
 from storage.models import (
+    ChannelMember,
     Engagement,
     EngagementPhase,
     Gate,
@@ -81,9 +84,17 @@ class Card:
         return next((p for p in self.phases if p.number == number), None)
 
 
-def my_engagements(session: Session, user_id: str) -> list[Engagement]:
-    """Active engagements on which the user is lead or consultant, on the vendor's side."""
-    rows = session.exec(
+def in_its_channel(user_id: str) -> Any:
+    """SQL: the engagement's channel has `user_id` among its members (`ChannelMember`)."""
+    return exists().where(
+        col(ChannelMember.channel_id) == col(Engagement.channel_id), col(ChannelMember.user_id) == user_id
+    )
+
+
+def my_engagements(session: Session, user_id: str, *, everywhere: bool = False) -> list[Engagement]:
+    """Active engagements on which the user is lead or consultant, on the vendor's side, and whose
+    channel they are in (`everywhere`: an admin's, in any channel)."""
+    query = (
         select(Engagement, Member)
         .join(Member, col(Member.engagement_id) == col(Engagement.id))
         .join(MemberRole, col(MemberRole.member_id) == col(Member.id))
@@ -92,7 +103,10 @@ def my_engagements(session: Session, user_id: str) -> list[Engagement]:
             Engagement.status == "active",
             col(MemberRole.role).in_(VENDOR_ROLES),
         )
-    ).all()
+    )
+    if not everywhere:
+        query = query.where(in_its_channel(user_id))
+    rows = session.exec(query).all()
     found: dict[int, Engagement] = {}
     for engagement, member in rows:
         if member_side(engagement, member) == VENDOR:
@@ -100,8 +114,13 @@ def my_engagements(session: Session, user_id: str) -> list[Engagement]:
     return list(found.values())
 
 
-def active_engagements(session: Session) -> list[Engagement]:
-    return list(session.exec(select(Engagement).where(Engagement.status == "active")).all())
+def active_engagements(session: Session, user_id: str | None = None) -> list[Engagement]:
+    """Active engagements: all of them (`user_id` None: an admin's view), or those whose channel
+    `user_id` is in."""
+    query = select(Engagement).where(Engagement.status == "active")
+    if user_id is not None:
+        query = query.where(in_its_channel(user_id))
+    return list(session.exec(query).all())
 
 
 def _ref(phase_numbers: dict[int, int], item: Item) -> str:

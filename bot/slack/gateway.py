@@ -78,6 +78,7 @@ class Profile:
     is_bot: bool = False
     found: bool = True
     enterprise_id: str | None = None
+    is_guest: bool = False  # a multi- or single-channel guest of their workspace
 
 
 @dataclass(frozen=True)
@@ -240,6 +241,16 @@ class SlackGateway:
             )
             return None
 
+    def usergroup_members(self, group: str) -> set[str] | None:
+        """The user ids of a user group (usergroups.users.list); None when Slack will not say
+        (the app lacks usergroups:read, the group is gone)."""
+        try:
+            resp = self._call("usergroups.users.list", usergroup=group)
+        except SlackCallFailed as exc:
+            log.warning("cannot list the members of user group %s (%s)", group, exc.error)
+            return None
+        return {str(u) for u in resp.get("users") or []}
+
     def dm_recorded(
         self, user: str, message: Message, *, kind: str, key: str = "", engagement_id: int | None = None
     ) -> tuple[str, str]:
@@ -321,6 +332,7 @@ class SlackGateway:
             row.display_name = str(prof.get("display_name") or "")[:200]
             row.tz = user.get("tz")
             row.is_bot = bool(user.get("is_bot"))
+            row.is_guest = bool(user.get("is_restricted") or user.get("is_ultra_restricted"))
             row.fetched_at = now
             s.add(row)
         return _profile(row)
@@ -379,4 +391,5 @@ def _profile(row: UserProfile) -> Profile:
         tz=row.tz,
         is_bot=row.is_bot,
         enterprise_id=row.enterprise_id,
+        is_guest=row.is_guest,
     )

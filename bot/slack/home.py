@@ -22,7 +22,7 @@ from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_
+from sqlalchemy import and_, bindparam, or_
 from sqlmodel import col, select
 
 from bot.engagement.portfolio import (
@@ -38,9 +38,10 @@ from bot.engagement.portfolio import (
 from bot.people.sides import VENDOR_ROLES
 from bot.services import Services
 from bot.slack.presenters import gate_rows, health_data
+from bot.slack.rosters import admin_ids
 from bot.slack.sending import SETTLE_SECONDS, Job, Sending
 from messages import Trusted
-from storage.models import HomeViewer, Member, MemberRole
+from storage.models import ChannelMember, Engagement, HomeViewer, Member, MemberRole
 
 log = logging.getLogger("golive.home")
 
@@ -143,19 +144,29 @@ def home_view(s: Services, user_id: str, *, vendor: bool = True) -> dict[str, An
     """The Home tab of `user_id` as their `HomeViewer` row says (their engagements, page 1 when
     there is none). `vendor=False`: the note for someone who is not of the vendor's side."""
     if not vendor:
-        return s.renderer.view("home.json.j2", outsider=True, command=s.command)
+        return s.renderer.view("home.json.j2", outsider=True, guest=False, command=s.command)
+    profile = s.slack.cached_profile(user_id)
+    if profile is not None and profile.is_guest:
+        return s.renderer.view("home.json.j2", guest=True, command=s.command)
+    admin = user_id in admin_ids(s)
     state = viewer_state(s, user_id)
     view = state.view if state is not None and state.view in VIEWS else MINE
     wanted = state.page if state is not None else 1
     now = s.clock.now()
     with s.db.read() as session:
-        engagements = my_engagements(session, user_id) if view == MINE else active_engagements(session)
+        engagements = (
+            my_engagements(session, user_id, everywhere=admin)
+            if view == MINE
+            else active_engagements(session, None if admin else user_id)
+        )
         cards = load_cards(session, engagements, s.playbook, now, viewer=user_id)
         shown, page, pages = page_of(cards, wanted, PER_PAGE)
         rows = [_card_data(session, c, user_id) for c in shown]
     return s.renderer.view(
         "home.json.j2",
         outsider=False,
+        guest=False,
+        admin=admin,
         view=view,
         cards=rows,
         count=len(cards),
@@ -226,6 +237,7 @@ def viewers_of(s: Services, engagement_id: int, also: Collection[str] = ()) -> l
     params = {
         "engagement": engagement_id,
         "also": list(also),
+        "admins": sorted(admin_ids(s)),
         "since": s.clock.now() - timedelta(days=KEEP_FRESH_DAYS),
     }
     with s.db.rows() as conn:
@@ -235,7 +247,17 @@ def viewers_of(s: Services, engagement_id: int, also: Collection[str] = ()) -> l
 # Built once (each HomesJob asks): building the statement cost more than running it.
 _VIEWERS = select(col(HomeViewer.user_id)).where(
     or_(
-        HomeViewer.view == ALL,
+        and_(
+            HomeViewer.view == ALL,
+            or_(
+                col(HomeViewer.user_id).in_(bindparam("admins", expanding=True)),
+                col(HomeViewer.user_id).in_(
+                    select(ChannelMember.user_id)
+                    .join(Engagement, col(Engagement.channel_id) == col(ChannelMember.channel_id))
+                    .where(Engagement.id == bindparam("engagement"))
+                ),
+            ),
+        ),
         col(HomeViewer.user_id).in_(
             select(Member.user_id)
             .join(MemberRole, col(MemberRole.member_id) == col(Member.id))

@@ -11,7 +11,8 @@ import yaml
 # (conversations.info on a public / private channel), im:write (conversations.open for DMs),
 # files:write (the audit upload), channels:history / groups:history (conversations.history, and
 # conversations.replies for a reply in a thread: a post that timed out is looked for before it is
-# sent again). Never DM reads.
+# sent again), usergroups:read (usergroups.users.list: GOLIVE_ADMINS may name a user group). Never
+# DM reads.
 BOT_SCOPES = [
     "commands",
     "chat:write",
@@ -22,8 +23,17 @@ BOT_SCOPES = [
     "groups:history",
     "im:write",
     "files:write",
+    "usergroups:read",
 ]
-BOT_EVENTS = ["app_home_opened", "member_joined_channel", "channel_shared", "channel_unshared"]
+# member_joined_channel / member_left_channel keep who is in each engagement's channel current
+# (App Home shows an engagement to the vendor's people in its channel: bot.slack.rosters).
+BOT_EVENTS = [
+    "app_home_opened",
+    "member_joined_channel",
+    "member_left_channel",
+    "channel_shared",
+    "channel_unshared",
+]
 
 
 def build_manifest(
