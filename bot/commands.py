@@ -207,7 +207,13 @@ def build_commands(command: str = "/golive") -> CommandSet:
     )
     cs.add(CommandSpec("team", "team", "List the roles, with a button to manage them."))
     cs.add(CommandSpec("signoff", "signoff [gate]", "Ask the customer's approvers to sign off a gate."))
-    cs.add(CommandSpec("audit", "audit", "Upload the audit trail as CSV to this channel."))
+    cs.add(
+        CommandSpec(
+            "audit",
+            "audit",
+            "Share the audit trail as CSV in this channel; the team's own entries come to you privately.",
+        )
+    )
     cs.add(
         CommandSpec(
             "settings",

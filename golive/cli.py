@@ -6,11 +6,16 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bot.config import ConfigError, Settings, configure_logging, load_settings
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from storage.models import Engagement
 
 app = typer.Typer(
     name="golive",
@@ -331,6 +336,94 @@ def report(
     except OSError as exc:
         fail(f"--out {out}: cannot write it ({exc.strerror})")
     typer.echo(f"wrote {out}: {fmt}, {len(data.rows)} engagements", err=True)
+
+
+@app.command()
+def audit(
+    engagement: Annotated[
+        str,
+        typer.Argument(
+            help="The engagement: its number (as in the name of the CSV that /golive audit shares), "
+            "its channel id, or its customer's name."
+        ),
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write to this file, not standard output.")
+    ] = None,
+    shared: Annotated[
+        bool,
+        typer.Option(
+            "--shared", help="Only the entries both sides may read (the copy /golive audit shares)."
+        ),
+    ] = False,
+) -> None:
+    """An engagement's whole audit trail as CSV, the implementation team's own entries included
+    (escalations, snoozes chosen by the lead, flags, paused reminders), which /golive audit
+    leaves out of the copy it shares in the channel."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.people import audit as trail_of
+    from storage.db import Database
+
+    settings = settings_or_exit()
+    db = Database(settings.effective_database_url)
+    try:
+        with db.read() as session:
+            found = _engagements_named(session, engagement)
+            if len(found) != 1:
+                _no_single_engagement(engagement, found)
+            trail = trail_of.trail(session, found[0])
+    except SQLAlchemyError as exc:
+        fail(
+            f"DATABASE_URL {_redacted(settings.effective_database_url)} could not be read "
+            f"({type(exc).__name__}); run `golive db upgrade` if the database is behind this version"
+        )
+    finally:
+        db.dispose()
+    content = trail.as_csv(everything=not shared)
+    rows = trail.shared if shared else trail.rows
+    what = f"{len(rows)} entries" + ("" if shared else f", {len(trail.vendor_rows)} of them vendor-only")
+    if out is None:
+        sys.stdout.buffer.write(content)
+        sys.stdout.flush()
+        typer.echo(f"{trail.engagement.customer_name} (engagement {trail.engagement.id}): {what}", err=True)
+        return
+    try:
+        out.write_bytes(content)
+    except OSError as exc:
+        fail(f"--out {out}: cannot write it ({exc.strerror})")
+    typer.echo(
+        f"wrote {out}: {trail.engagement.customer_name} (engagement {trail.engagement.id}), {what}", err=True
+    )
+
+
+def _engagements_named(session: Session, ref: str) -> list[Engagement]:
+    """The engagements `ref` names: by number, by channel id (the newest first: a channel can
+    hold one engagement after another), or by customer name (any case)."""
+    from sqlmodel import col, func, select
+
+    from storage.models import Engagement
+
+    ref = ref.strip()
+    if ref.isascii() and ref.isdigit() and len(ref) <= 9:
+        found = session.get(Engagement, int(ref))
+        return [found] if found is not None else []
+    newest = col(Engagement.id).desc()
+    in_channel = session.exec(select(Engagement).where(Engagement.channel_id == ref).order_by(newest)).all()
+    if in_channel:
+        return list(in_channel)[:1]
+    return list(
+        session.exec(
+            select(Engagement).where(func.lower(Engagement.customer_name) == ref.lower()).order_by(newest)
+        ).all()
+    )
+
+
+def _no_single_engagement(ref: str, found: list[Engagement]) -> None:
+    if not found:
+        fail(f"no engagement is called {ref!r}; give its number, its channel id or its customer's name")
+    listed = ", ".join(f"{e.id} ({e.status}, channel {e.channel_id})" for e in found[:10])
+    fail(f"{len(found)} engagements are called {ref!r}: {listed}; give the number of the one you mean")
 
 
 @app.command()

@@ -354,38 +354,92 @@ def _added(name: str, role: str, row: roles.RoleRow | None) -> str:
 
 
 def cmd_audit(req: Request, cmd: ParsedCommand) -> None:
+    """The channel gets the trail both sides may read: it is shared with the customer and maybe a
+    third organisation. The rows that are the implementation team's alone (escalations, the
+    lead's snoozes, flags: `audit.vendor_only`) go only to a vendor person who asks, in a direct
+    message: a file shared there (files.completeUploadExternal's `channel_id`, the DM that
+    conversations.open gives) is seen by them alone, while one uploaded with no channel stays
+    private to the bot ("If not specified the file will be private",
+    https://docs.slack.dev/reference/methods/files.completeUploadExternal/). An ephemeral message
+    can carry no file."""
     s = req.services
     engagement = require_engagement(req, finished_ok=True)
     req.ack()
     with s.db.read() as session:
-        content, rows = audit.export_csv(session, engagement)
+        actor = actor_for(req, session, engagement, acting=False)
+        trail = audit.trail(session, engagement)
+    shared = trail.shared
+    hidden = len(trail.rows) - len(shared)
     stamp = s.clock.now().strftime("%Y%m%d-%H%M")
+    refused: str | None = None
     try:
         # The title and comment carry the customer's name: escaped like every other text we
         # send, so a name typed as `<!channel> Corp` cannot ping both organisations.
         s.slack.upload_file(
             engagement.channel_id,
             filename=f"golive-audit-{engagement.id}-{stamp}.csv",
-            content=content,
+            content=trail.as_csv(everything=False),
             title=fmt("Audit trail — {name}", name=engagement.customer_name),
             initial_comment=fmt(
                 "Audit trail of the {name} implementation: {n} entries.",
                 name=engagement.customer_name,
-                n=len(rows),
+                n=len(shared),
             ),
         )
     except SlackCallFailed as exc:
         log.info("audit upload refused (%s); sending the summary", exc.error)
-        last = rows[-AUDIT_SUMMARY_ROWS:]
+        refused = exc.error
+    private = (
+        _send_whole_trail(req, trail, hidden, stamp) if hidden and audit.may_read_vendor_rows(actor) else ""
+    )
+    if refused is not None:
         req.reply(
             s.renderer.message(
                 "audit_summary.json.j2",
                 customer_name=engagement.customer_name,
-                rows=last,
-                total=len(rows),
-                error=exc.error,
+                rows=shared[-AUDIT_SUMMARY_ROWS:],
+                total=len(shared),
+                error=refused,
+                private=private,
             )
         )
+    elif private:
+        req.reply(
+            s.notice(f"Shared the {len(shared)} entries both sides may read in this channel. {private}")
+        )
+
+
+def _send_whole_trail(req: Request, trail: audit.Trail, hidden: int, stamp: str) -> str:
+    """The whole trail as CSV in the asker's direct message with the bot; what to tell them."""
+    s = req.services
+    engagement = trail.engagement
+    entries = "entry" if hidden == 1 else "entries"
+    try:
+        s.slack.upload_file(
+            s.slack.open_dm(req.user_id),
+            filename=f"golive-audit-{engagement.id}-{stamp}-full.csv",
+            content=trail.as_csv(everything=True),
+            title=fmt("Full audit trail — {name}", name=engagement.customer_name),
+            initial_comment=fmt(
+                "The full audit trail of the {name} implementation, for you only: {n} entries, "
+                "{k} of them the implementation team's own (escalations, snoozes chosen by the lead, "
+                "flags, paused reminders), which the channel's copy leaves out.",
+                name=engagement.customer_name,
+                n=len(trail.rows),
+                k=hidden,
+            ),
+        )
+    except SlackCallFailed as exc:
+        log.info("private audit upload refused (%s)", exc.error)
+        return (
+            f"I couldn't send you the {hidden} {entries} for the implementation team only in a direct "
+            f"message ({exc.error}); `golive audit {engagement.id}` on the command line exports the "
+            "whole trail."
+        )
+    return (
+        f"The full trail, with the {hidden} {entries} for the implementation team only, is in your "
+        "direct messages with me."
+    )
 
 
 def register(app: App, services: Services) -> None:

@@ -4,6 +4,31 @@ Rows are only ever inserted; the database refuses UPDATE and DELETE on the table
 also asks the reminder sweep to plan the engagement again (`request_next_check`): every change
 that can move a reminder passes here.
 
+Who may read a row. The channel is shared with the customer (and, in Slack Connect, maybe with
+a partner of a third organisation), so `/golive audit` shares there only the rows both sides may
+read; the rest is the implementation team's alone and goes only to a vendor person who asks,
+in private, and to `golive audit` on the command line. Every action the code records is in
+exactly one of two sets (tests/unit/test_audit_actions.py reads every `record(` in bot/ and
+handlers/ and fails on an action in neither), and a row of an action in neither is treated as
+the vendor's: an action nobody classified never reaches the channel.
+
+- Shared (`SHARED_ACTIONS`), what the channel shows anyway or both sides decide together:
+  the engagement started, live or cancelled (`engagement.started`, `.live`, `.cancelled`); the
+  checklist (`item.done`, `.undone`, `.assigned`, `.due`, `.na`, `.reopened`, `.added`,
+  `.after`, `.after_removed`, `.blocked`, `.unblocked`, and `.snoozed` from a nudge's menu or
+  My tasks: the checklist shows the snooze); phases (`phase.completed`, `.reopened`); sign-offs
+  (`signoff.requested`, `.approved`, `.changes_requested`, `.superseded`); roles and sides
+  (`role.added`, `.removed`, `side.changed`, `customer.pinned`); the plan and the customer's
+  clock (`plan.changed`, `settings.changed`); the dry run (`dryrun.scheduled`,
+  `.participants`, `.passed`, `.issues`).
+- Vendor only (`VENDOR_ONLY_ACTIONS`), the implementation team's own handling of the customer:
+  the escalation ladder, which happens in the lead's direct messages (`escalation.nudged`,
+  `escalation.sponsor`: the note to the sponsor is in the channel, the lead's choice is not);
+  the flag the sweep sets when Slack refuses the channel, told to the lead by DM
+  (`engagement.flagged`); reminders paused or resumed (`nudges.paused`, `nudges.resumed`,
+  which names the flag it cleared); and a snooze the lead chose on an escalation
+  (`item.snoozed` whose detail says `by_lead`: `VENDOR_ONLY_WHEN`).
+
 The CSV export is opened in spreadsheets, which run a cell that starts with `=`, `+`, `-`,
 `@`, a tab or a carriage return as a formula. Names, titles and reasons come from users, so
 every cell is neutralised as OWASP advises (such a cell gets a leading `'`, which spreadsheets
@@ -17,6 +42,7 @@ import csv
 import io
 import json
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,6 +71,55 @@ CSV_COLUMNS = [
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
 _ITEM_REF = re.compile(r"^([0-9]{1,2})\.([0-9]{1,3})$")
 SYSTEM = Actor(user_id="golive", team_id=None, name="golive (scheduler)", side="vendor")
+
+# Who may read a row (see the module docstring). An action in neither set counts as the vendor's.
+SHARED_ACTIONS: frozenset[str] = frozenset(
+    {
+        "engagement.started",
+        "engagement.live",
+        "engagement.cancelled",
+        "item.done",
+        "item.undone",
+        "item.assigned",
+        "item.due",
+        "item.na",
+        "item.reopened",
+        "item.added",
+        "item.after",
+        "item.after_removed",
+        "item.blocked",
+        "item.unblocked",
+        "item.snoozed",  # but see VENDOR_ONLY_WHEN
+        "phase.completed",
+        "phase.reopened",
+        "signoff.requested",
+        "signoff.approved",
+        "signoff.changes_requested",
+        "signoff.superseded",
+        "role.added",
+        "role.removed",
+        "side.changed",
+        "customer.pinned",
+        "plan.changed",
+        "settings.changed",
+        "dryrun.scheduled",
+        "dryrun.participants",
+        "dryrun.passed",
+        "dryrun.issues",
+    }
+)
+VENDOR_ONLY_ACTIONS: frozenset[str] = frozenset(
+    {
+        "escalation.nudged",
+        "escalation.sponsor",
+        "engagement.flagged",
+        "nudges.paused",
+        "nudges.resumed",
+    }
+)
+# Shared actions whose row is the vendor's when its detail carries this key, true: the lead's
+# snooze from the escalation message (handlers/escalation.py) is part of the escalation.
+VENDOR_ONLY_WHEN: dict[str, str] = {"item.snoozed": "by_lead"}
 
 
 # Built once: the values go in as parameters (building `.values(...)` anew was half of record's CPU).
@@ -156,10 +231,54 @@ def to_csv(engagement: Engagement, rows: list[AuditEvent], titles: dict[str, str
     return buf.getvalue().encode("utf-8")
 
 
-def export_csv(session: Session, engagement: Engagement) -> tuple[bytes, list[AuditEvent]]:
-    """The engagement's whole audit trail as CSV, and its rows."""
+def vendor_only(row: AuditEvent) -> bool:
+    """Whether the row is the implementation team's alone (see the module docstring); an action
+    nobody classified counts as the vendor's, so it never reaches the shared channel."""
+    if row.kind in VENDOR_ONLY_ACTIONS or row.kind not in SHARED_ACTIONS:
+        return True
+    key = VENDOR_ONLY_WHEN.get(row.kind)
+    if key is None:
+        return False
+    try:
+        detail = json.loads(row.detail or "{}")
+    except ValueError:
+        return True
+    return not isinstance(detail, dict) or bool(detail.get(key))
+
+
+def may_read_vendor_rows(actor: Actor) -> bool:
+    """Whether this person may have the vendor-only rows: the vendor's side only. A customer
+    cannot run our slash commands in Slack Connect, but someone of the vendor's workspace whom a
+    consultant counts as the customer's side (`/golive side @person customer`) can."""
+    return actor.is_vendor
+
+
+@dataclass(frozen=True)
+class Trail:
+    """An engagement's whole audit trail, read once, with what its readers need: the CSV of every
+    row, or of the rows both sides may read (`shared`)."""
+
+    engagement: Engagement
+    rows: list[AuditEvent]
+    titles: dict[str, str]
+
+    @property
+    def shared(self) -> list[AuditEvent]:
+        return [r for r in self.rows if not vendor_only(r)]
+
+    @property
+    def vendor_rows(self) -> list[AuditEvent]:
+        return [r for r in self.rows if vendor_only(r)]
+
+    def as_csv(self, *, everything: bool) -> bytes:
+        """Every row (`everything`: for a vendor person, in private), else the shared ones."""
+        return to_csv(self.engagement, self.rows if everything else self.shared, self.titles)
+
+
+def trail(session: Session, engagement: Engagement) -> Trail:
+    """The engagement's whole audit trail and the titles of its subjects."""
     rows = events(session, engagement.id)  # type: ignore[arg-type]
-    return to_csv(engagement, rows, subject_titles(session, engagement)), rows
+    return Trail(engagement, rows, subject_titles(session, engagement))
 
 
 def record_change(session: Session, engagement_id: int, actor: Actor, change: Any, *, now: datetime) -> None:

@@ -1,4 +1,5 @@
 """Issue 10: the audit CSV is safe to open in a spreadsheet and readable without a lookup table.
+Issue 25, part 3: the channel's copy holds only what both sides may read (at the end).
 
 Hostile names go in through the real flows (a customer name, a Slack display name, an item
 title, a username, a reason); the CSV the bot uploads to the stand-in is parsed with the csv
@@ -10,15 +11,20 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta
 
 from sqlmodel import select
 
 from bot.people.audit import CSV_COLUMNS, FORMULA_START, neutralise
-from harness import CHANNEL, CUSTOMER_TEAM, LEAD
-from storage.models import Gate
-from tests.e2e.helpers import mention, request_signoff
+from harness import CHANNEL, CONSULTANT, CONTRIBUTOR, CUSTOMER_TEAM, LEAD
+from storage.models import AuditEvent, Gate
+from tests.e2e.helpers import engagement, ephemeral_texts, last_answer, mention, nudges, request_signoff
 from tests.e2e.test_checklist import checklist_msg, item
+from tests.e2e.test_quiet_channel import lead_dms, sweep_on
 
 CUSTOMER = "=cmd|' /C calc'!A0"
 DISPLAY = '=HYPERLINK("http://x")'
@@ -100,3 +106,194 @@ def test_neutralise_follows_owasp():
     for fine in ["Acme", "2.3", "2026-11-30T08:00:00+00:00", '{"a": 1}', "'=already text", "", "a=b"]:
         assert neutralise(fine) == fine
     assert neutralise(None) == "" and neutralise(12) == "12"
+
+
+# -- issue 25, part 3: the trail in the right place ----------------------------------------------
+# The channel is shared with the customer (and maybe a third organisation): its CSV holds only
+# the rows both sides may read. The rows that are the implementation team's alone — the
+# escalation ladder (the lead's "nudge again", the snooze chosen on it), the flag set when Slack
+# refused the channel and the reminders resumed after it — go only to the vendor person who
+# asked, as a CSV in their direct message with the bot, and to `golive audit` on the command line.
+
+
+def _golive(*args: str, url: str, cwd) -> subprocess.CompletedProcess[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GOLIVE_", "DATABASE_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "golive.cli", *args],
+        cwd=cwd,
+        env=env | {"DATABASE_URL": url},
+        capture_output=True,
+        timeout=120,
+    )
+
+
+def _audit_files(h) -> list[dict]:
+    """The CSVs /golive audit uploaded (the digest's timeline pictures are files too)."""
+    return [f for f in h.standin.files if f["filename"].startswith("golive-audit-")]
+
+
+def _files_in(h, channel: str | None) -> list[dict]:
+    return [f for f in _audit_files(h) if channel and f["channel_id"] == channel]
+
+
+def _all_rows(h) -> list[AuditEvent]:
+    with h.services.db.read() as s:
+        return list(s.exec(select(AuditEvent).order_by(AuditEvent.id)).all())
+
+
+def _is_vendor_only(row: dict[str, str]) -> bool:
+    """By what the row says, not by the code under test: the escalation ladder, the flag, paused
+    or resumed reminders, and a snooze the lead chose on an escalation."""
+    kind = row["kind"]
+    return (
+        kind.startswith(("escalation.", "nudges."))
+        or kind == "engagement.flagged"
+        or (kind == "item.snoozed" and '"by_lead": true' in row["detail"])
+    )
+
+
+def _escalate_snooze_and_flag(h) -> None:
+    """Vendor-only rows made through the bot's own flows (see the comment above), and one shared
+    snooze: the customer's own, from a nudge's menu."""
+    sweep_on(h, "2026-12-02", "2026-12-04", "2026-12-08")  # a third reminder without progress
+    [dm] = lead_dms(h)
+    dm_channel = h.standin.im_channel(LEAD.user_id)
+    h.driver.click(dm_channel, dm["ts"], "escalation_again", user=LEAD.user_id)
+    h.idle()
+    h.run_sweep()
+    h.idle()
+    sweep_on(h, "2026-12-09", hour="09:00")
+    sweep_on(h, "2026-12-11", "2026-12-15")  # two more without progress: the lead hears again
+    second = lead_dms(h)[-1]
+    assert second["ts"] != dm["ts"]
+    h.driver.click(dm_channel, second["ts"], "escalation_snooze", user=LEAD.user_id, selected_option="3")
+    h.idle()
+    assert str(item(h, "1.5").snoozed_until) == "2026-12-18"
+    # The snooze is over: the customer snoozes 1.5 themselves, from the nudge that names it.
+    sweep_on(h, "2026-12-21")
+    live = [m for m in nudges(h) if f"nudge_snooze:{item(h, '1.5').id}" in json.dumps(m["blocks"])][-1]
+    i5 = item(h, "1.5")
+    h.driver.click(
+        CHANNEL, live["ts"], f"nudge_snooze:{i5.id}", user=CONTRIBUTOR.user_id, selected_option=f"1:{i5.id}"
+    )
+    h.idle()
+    assert str(item(h, "1.5").snoozed_until) == "2026-12-22"
+    # Slack refuses the channel (the bot was removed): the sweep flags the engagement.
+    h.standin.remove_member(CHANNEL, h.standin.bot_user_id)
+    for day in ("2026-12-22", "2026-12-23", "2026-12-24", "2026-12-28"):
+        sweep_on(h, day)
+        if engagement(h).flagged:
+            break
+    assert engagement(h).flagged == "I was removed from the channel"
+    h.standin.add_member(CHANNEL, h.standin.bot_user_id)
+    h.command("nudges resume")  # clears the flag
+
+
+def test_the_channel_gets_the_shared_trail_and_the_lead_the_whole_of_it_privately(small, tmp_path):
+    h = small
+    _escalate_snooze_and_flag(h)
+    everything = _all_rows(h)
+    kinds = {r.kind for r in everything}
+    assert {"escalation.nudged", "engagement.flagged", "nudges.resumed", "item.snoozed"} <= kinds
+    h.command("audit")
+
+    [shared] = _files_in(h, CHANNEL)
+    rows = rows_of(shared["content"])
+    assert rows and not [r for r in rows if _is_vendor_only(r)], [
+        r["kind"] for r in rows if _is_vendor_only(r)
+    ]
+    # Everything else is there: the customer's own snooze too (the checklist shows it anyway).
+    assert [int(r["id"]) for r in rows] == [r.id for r in everything if not _is_vendor_only(_as_cells(r))]
+    cody = [r for r in rows if r["kind"] == "item.snoozed"]
+    assert [(r["actor_id"], r["subject"]) for r in cody] == [(CONTRIBUTOR.user_id, "1.5")]
+    assert {"role.added", "engagement.started", "item.snoozed"} <= {r["kind"] for r in rows}
+    assert shared["initial_comment"].endswith(f": {len(rows)} entries.")
+
+    # The lead got the whole trail, in their direct message with the bot, and nobody else did.
+    dm = h.standin.im_channel(LEAD.user_id)
+    [private] = _files_in(h, dm)
+    assert h.standin.channel(dm).is_im and h.standin.channel(dm).im_user == LEAD.user_id
+    assert [f["channel_id"] for f in _audit_files(h)] == [CHANNEL, dm]
+    full = rows_of(private["content"])
+    assert [int(r["id"]) for r in full] == [r.id for r in everything]
+    hidden = [r for r in full if _is_vendor_only(r)]
+    assert {r["kind"] for r in hidden} == {
+        "escalation.nudged",
+        "item.snoozed",
+        "engagement.flagged",
+        "nudges.resumed",
+    }
+    lead_snoozes = [r for r in hidden if r["kind"] == "item.snoozed"]
+    assert lead_snoozes and {r["actor_id"] for r in lead_snoozes} == {LEAD.user_id}
+    assert (
+        f"{len(full)} entries, {len(hidden)} of them the implementation team's own"
+        in private["initial_comment"]
+    )
+    told = last_answer(h)
+    assert f"Shared the {len(rows)} entries both sides may read in this channel" in told
+    assert "is in your direct messages with me" in told
+
+    # `golive audit` on the command line has everything; --shared what the channel got.
+    url = h.services.db.url
+    cli = _golive("audit", str(engagement(h).id), url=url, cwd=tmp_path)
+    assert cli.returncode == 0, cli.stderr.decode()[-2000:]
+    assert [int(r["id"]) for r in rows_of(cli.stdout)] == [r.id for r in everything]
+    assert f"{len(everything)} entries, {len(hidden)} of them vendor-only" in cli.stderr.decode()
+    by_channel = _golive("audit", CHANNEL, "--shared", url=url, cwd=tmp_path)
+    assert by_channel.returncode == 0, by_channel.stderr.decode()[-2000:]
+    assert [r["id"] for r in rows_of(by_channel.stdout)] == [r["id"] for r in rows]
+    out = tmp_path / "trail.csv"
+    by_name = _golive("audit", "acme corp", "--out", str(out), url=url, cwd=tmp_path)
+    assert by_name.returncode == 0 and rows_of(out.read_bytes()) == rows_of(cli.stdout)
+    unknown = _golive("audit", "Umbrella", url=url, cwd=tmp_path)
+    assert unknown.returncode == 2 and b"no engagement is called 'Umbrella'" in unknown.stderr
+
+
+def _as_cells(row: AuditEvent) -> dict[str, str]:
+    return {"kind": row.kind, "detail": row.detail}
+
+
+def test_a_refused_channel_upload_summarises_the_shared_rows_only(small):
+    h = small
+    h.command("nudges pause")  # vendor-only rows, the last ones of the trail
+    h.command("nudges resume")
+    h.standin.block_file_uploads(CHANNEL)
+    h.command("audit")
+    assert _files_in(h, CHANNEL) == []
+    summary = last_answer(h)
+    assert "couldn't share the CSV" in summary and "both sides may read" in summary
+    assert "role.added" in summary and "nudges." not in summary
+    shared = [r for r in _all_rows(h) if not r.kind.startswith("nudges.")]
+    assert f"last {len(shared)} entries of {len(shared)}" in summary
+    # The full trail still reached the lead in private, and the summary says where.
+    [private] = _files_in(h, h.standin.im_channel(LEAD.user_id))
+    assert {"nudges.paused", "nudges.resumed"} <= {r["kind"] for r in rows_of(private["content"])}
+    assert "is in your direct messages with me" in summary
+
+
+def test_a_refused_private_upload_points_to_the_command_line(small):
+    h = small
+    h.command("nudges pause")
+    h.standin.block_file_uploads(h.standin.open_im(LEAD.user_id))
+    h.command("audit")
+    [shared] = _audit_files(h)
+    assert shared["channel_id"] == CHANNEL
+    assert "nudges.paused" not in {r["kind"] for r in rows_of(shared["content"])}
+    told = last_answer(h)
+    number = engagement(h).id
+    assert "couldn't send you the 1 entry for the implementation team only" in told
+    assert f"golive audit {number}" in told
+
+
+def test_only_the_vendor_side_gets_the_vendor_rows(small):
+    """Someone of the vendor's workspace whom a consultant counts as the customer's side (a
+    partner, say) can run the command, and gets what the customer would: the channel's copy."""
+    h = small
+    h.command("nudges pause")
+    h.command(f"side {mention(CONSULTANT)} customer")
+    h.command("audit", user=CONSULTANT)
+    [shared] = _audit_files(h)
+    assert shared["channel_id"] == CHANNEL
+    assert "nudges.paused" not in {r["kind"] for r in rows_of(shared["content"])}
+    assert h.standin.im_channel(CONSULTANT.user_id) is None  # no direct message, no file
+    assert not [t for t in ephemeral_texts(h, CONSULTANT.user_id) if "direct messages" in t]
