@@ -389,9 +389,18 @@ def cmd_audit(req: Request, cmd: ParsedCommand) -> None:
     except SlackCallFailed as exc:
         log.info("audit upload refused (%s); sending the summary", exc.error)
         refused = exc.error
-    private = (
-        _send_whole_trail(req, trail, hidden, stamp) if hidden and audit.may_read_vendor_rows(actor) else ""
-    )
+    private = ""
+    if hidden and actor.is_vendor:
+        # users.info (cached for a day) says whether they are a guest; unknown counts as one.
+        profile = s.slack.cached_profile(req.user_id) or s.slack.profile(req.user_id)
+        if audit.may_read_vendor_rows(actor, guest=profile.is_guest or not profile.found):
+            private = _send_whole_trail(req, trail, hidden, stamp)
+        elif not profile.found:
+            private = (
+                "Slack couldn't tell me who you are just now, so I sent you nothing more than the "
+                f"channel's copy; `golive audit {engagement.id}` on the command line exports the "
+                "whole trail."
+            )
     if refused is not None:
         req.reply(
             s.renderer.message(

@@ -246,11 +246,13 @@ def vendor_only(row: AuditEvent) -> bool:
     return not isinstance(detail, dict) or bool(detail.get(key))
 
 
-def may_read_vendor_rows(actor: Actor) -> bool:
-    """Whether this person may have the vendor-only rows: the vendor's side only. A customer
-    cannot run our slash commands in Slack Connect, but someone of the vendor's workspace whom a
-    consultant counts as the customer's side (`/golive side @person customer`) can."""
-    return actor.is_vendor
+def may_read_vendor_rows(actor: Actor, *, guest: bool) -> bool:
+    """Whether this person may have the vendor-only rows: the vendor's side, not a guest of the
+    vendor's workspace (users.info `is_restricted` / `is_ultra_restricted`: guests are not the
+    implementation team). A customer cannot run our slash commands in Slack Connect, but a guest
+    can, and so can someone of the vendor's workspace whom a consultant counts as the customer's
+    side (`/golive side @person customer`)."""
+    return actor.is_vendor and not guest
 
 
 @dataclass(frozen=True)

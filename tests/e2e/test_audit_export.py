@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlmodel import select
 
 from bot.people.audit import CSV_COLUMNS, FORMULA_START, neutralise
-from harness import CHANNEL, CONSULTANT, CONTRIBUTOR, CUSTOMER_TEAM, LEAD
+from harness import CHANNEL, CONSULTANT, CONTRIBUTOR, CUSTOMER_TEAM, LEAD, VENDOR_TEAM
 from storage.models import AuditEvent, Gate
 from tests.e2e.helpers import engagement, ephemeral_texts, last_answer, mention, nudges, request_signoff
 from tests.e2e.test_checklist import checklist_msg, item
@@ -297,3 +297,22 @@ def test_only_the_vendor_side_gets_the_vendor_rows(small):
     assert "nudges.paused" not in {r["kind"] for r in rows_of(shared["content"])}
     assert h.standin.im_channel(CONSULTANT.user_id) is None  # no direct message, no file
     assert not [t for t in ephemeral_texts(h, CONSULTANT.user_id) if "direct messages" in t]
+
+
+def test_a_guest_of_the_vendors_workspace_gets_the_channels_copy_only(harness):
+    """A guest (users.info `is_restricted`) is not the implementation team, though of its
+    workspace: they can run the command in the channel, and get no direct message."""
+    h = harness
+    h.standin.add_user("U0GUEST", name="Gus Guest", team_id=VENDOR_TEAM, guest="multi")
+    h.standin.add_member(CHANNEL, "U0GUEST")
+    h.command("start Acme Corp size=small kickoff=2026-11-30 tz=Europe/Berlin")
+    h.command("nudges pause")
+    h.command("audit", user="U0GUEST")
+    [shared] = _audit_files(h)
+    assert shared["channel_id"] == CHANNEL
+    assert "nudges.paused" not in {r["kind"] for r in rows_of(shared["content"])}
+    assert h.standin.im_channel("U0GUEST") is None
+    # The lead, asking the same, gets the whole trail in private.
+    h.command("audit")
+    [private] = _files_in(h, h.standin.im_channel(LEAD.user_id))
+    assert "nudges.paused" in {r["kind"] for r in rows_of(private["content"])}

@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 
 from bot.people import audit
+from bot.people.sides import Actor
 from storage.models import AuditEvent
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -174,3 +175,13 @@ def test_which_rows_are_the_vendors():
     for kind in audit.VENDOR_ONLY_ACTIONS:
         assert audit.vendor_only(_row(kind))
     assert audit.vendor_only(_row("something.new"))  # nobody classified it: never shared
+
+
+def test_who_may_read_the_vendor_rows():
+    def actor(side: str) -> Actor:
+        return Actor(user_id="U1", team_id="T1", name="Ann", side=side)
+
+    assert audit.may_read_vendor_rows(actor("vendor"), guest=False)
+    assert not audit.may_read_vendor_rows(actor("vendor"), guest=True)  # a guest of the workspace
+    assert not audit.may_read_vendor_rows(actor("customer"), guest=False)  # `side @ann customer`
+    assert not audit.may_read_vendor_rows(actor(""), guest=False)
