@@ -6,10 +6,11 @@ that can move a reminder passes here.
 
 Who may read a row. The channel is shared with the customer (and, in Slack Connect, maybe with
 a partner of a third organisation), so `/golive audit` shares there only the rows both sides may
-read; the rest is the implementation team's alone and goes only to a vendor person who asks,
-in private, and to `golive audit` on the command line. Every action the code records is in
-exactly one of two sets (tests/unit/test_audit_actions.py reads every `record(` in bot/ and
-handlers/ and fails on an action in neither), and a row of an action in neither is treated as
+read; the rest is the implementation team's alone and goes only to a vendor person who asks
+(not a guest of the vendor's workspace), in private, and to `golive audit` on the command line.
+Every action the code records is in exactly one of two sets (tests/unit/test_audit_actions.py
+reads every `audit.record(` and checklist `Change(` in bot/, handlers/ and golive/ and fails on
+an action in neither), and a row of an action in neither is treated as
 the vendor's: an action nobody classified never reaches the channel.
 
 - Shared (`SHARED_ACTIONS`), what the channel shows anyway or both sides decide together:
