@@ -174,6 +174,10 @@ def replace_view(ws: Workspace, record: dict[str, Any], view: dict[str, Any]) ->
 
 @method("views.update")
 def views_update(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
+    """Any open view of a stack, not only the one on top ("update an existing view within that
+    stack — including the currently visible view", docs.slack.dev/surfaces/modals): the person
+    goes on seeing the top one. With `hash`, the view as the app last knew it: `hash_conflict`
+    when it changed since ("the provided hash doesn't match the current stored value")."""
     view_id, external_id = str_arg(req.args, "view_id"), str_arg(req.args, "external_id")
     if not view_id and not external_id:
         raise ApiError(
@@ -189,6 +193,10 @@ def views_update(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
 
 @method("views.publish")
 def views_publish(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
+    """The user's Home, replaced whole. With `hash` (the Home's hash from the last views.publish
+    answer, an `app_home_opened` event or a click on the Home), `hash_conflict` when another
+    publish changed it since, as Slack answers (docs.slack.dev/reference/methods/views.publish);
+    without, whatever is there is replaced."""
     user = str_arg(req.args, "user_id")
     if not user or user not in ws.users:
         raise ApiError("user_not_found")
