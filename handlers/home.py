@@ -82,23 +82,24 @@ def on_home_opened(req: Request) -> None:
     s = req.services
     user = str(event.get("user") or "")
     who = home_viewer(req)
+    seen = (event.get("view") or {}).get("hash")  # the Home's hash, when they have one
     if who is None:
-        publish_home(s, user, vendor=False)
+        publish_home(s, user, vendor=False, seen_hash=seen)
         return
     if not who.guest:  # a guest's Home is never re-published on changes: it shows none
         remember_viewer(s, user, opened=True)
-    publish_home(s, user)
+    publish_home(s, user, seen_hash=seen)
 
 
 def _navigate(req: Request, *, view: str | None = None, page: int | None = None) -> None:
     s = req.services
     who = home_viewer(req)
     if who is None:
-        publish_home(s, req.user_id, vendor=False)
+        publish_home(s, req.user_id, vendor=False, seen_hash=req.view.get("hash"))
         return
     if not who.guest:
         remember_viewer(s, req.user_id, view=view, page=page, note="")
-    publish_home(s, req.user_id)
+    publish_home(s, req.user_id, seen_hash=req.view.get("hash"))
 
 
 NOT_VISIBLE = (
@@ -167,7 +168,7 @@ def _card_engagement(req: Request, session: Session, engagement_id: int) -> tupl
 def _answer(req: Request, note: Trusted) -> None:
     """Say on the Home what the click did (until the next visit or page)."""
     remember_viewer(req.services, req.user_id, note=note)
-    publish_home(req.services, req.user_id)
+    publish_home(req.services, req.user_id, seen_hash=req.view.get("hash"))
 
 
 def on_checklist(req: Request) -> None:

@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, or_
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 
 from bot.engagement.portfolio import (
     ALL,
@@ -37,9 +37,10 @@ from bot.engagement.portfolio import (
 )
 from bot.people.sides import VENDOR_ROLES
 from bot.services import Services
+from bot.slack.gateway import HASH_CONFLICT, SlackCallFailed
 from bot.slack.presenters import gate_rows, health_data
 from bot.slack.rosters import admin_ids
-from bot.slack.sending import SETTLE_SECONDS, Job, Sending
+from bot.slack.sending import SETTLE_SECONDS, Job, Retry, Sending
 from messages import Trusted
 from storage.models import ChannelMember, Engagement, HomeViewer, Member, MemberRole
 
@@ -53,6 +54,10 @@ NOTE_MAX = 300
 # their Home afresh when they open it: app_home_opened): their rows cost nothing after a holiday
 # or a move to other work.
 KEEP_FRESH_DAYS = 30
+# A publish refused (`hash_conflict`) for a Home whose new hash no process has stored yet waits this
+# long, once, for the publisher that landed it to store it, before publishing without a hash.
+HASH_SETTLE = 0.5
+PUBLISH_TRIES = 3  # publishes in one run, each with a newer hash, before it backs off
 
 
 def is_vendor_user(
@@ -177,27 +182,74 @@ def home_view(s: Services, user_id: str, *, vendor: bool = True) -> dict[str, An
     )
 
 
-def publish_home(s: Services, user_id: str, *, vendor: bool = True) -> None:
-    """Queue a publish of the user's Home (see `HomeJob`). Listeners call it after their ack.
+def publish_home(s: Services, user_id: str, *, vendor: bool = True, seen_hash: str | None = None) -> None:
+    """Queue a publish of the user's Home (see `HomeJob`). Listeners call it after their ack;
+    `seen_hash` is the Home's hash as their click or `app_home_opened` event showed it.
 
     Every publish of a person's Home goes through this one queue, also those of their own clicks:
     two publishes rendered in different threads could land in the wrong order and show an older
     state (a note written after a change-driven refresh had rendered). One key per person makes
     them run one after the other, each rendering the database as it is then."""
-    s.outbox.submit(HomeJob(s, user_id, vendor=vendor))
+    s.outbox.submit(HomeJob(s, user_id, vendor=vendor, seen_hash=seen_hash))
 
 
 class HomeJob(Job):
     """Publish one person's Home, rendered when it runs. Coalesced per person: a burst of
-    changes is one publish running and one waiting (the newest wins)."""
+    changes is one publish running and one waiting (the newest wins).
 
-    def __init__(self, s: Services, user_id: str, *, vendor: bool = True) -> None:
-        self.s, self.user_id, self.vendor = s, user_id, vendor
+    Never an older Home over a newer one, whichever process publishes: the publish sends the hash
+    of the Home it replaces, read before rendering — the last publish's answer, which every
+    process reads in `HomeViewer.view_hash`, or else the one the person's click showed
+    (`seen_hash`). When another publish landed since (another replica's, or one whose answer was
+    lost and is retried), Slack refuses it (`hash_conflict`): the job reads the hash and the
+    database again and publishes the newest state. When no process knows the new hash (its
+    publisher died before storing it, or never heard Slack's answer), the job waits HASH_SETTLE
+    once for it to be stored, then publishes without one: rendered after the refusal, its Home is
+    newer than the one it replaces."""
+
+    def __init__(
+        self, s: Services, user_id: str, *, vendor: bool = True, seen_hash: str | None = None
+    ) -> None:
+        self.s, self.user_id, self.vendor, self.seen_hash = s, user_id, vendor, seen_hash
         self.key = ("home", user_id)
         self.settle = SETTLE_SECONDS
+        self.refused: set[str] = set()  # hashes Slack refused for this Home: it never has them again
+        self.waited = False
+
+    def merge(self, newer: Job) -> Job:
+        assert isinstance(newer, HomeJob)
+        newer.refused |= self.refused
+        newer.waited = newer.waited or self.waited
+        newer.seen_hash = newer.seen_hash or self.seen_hash
+        return newer
 
     def run(self, out: Sending) -> None:
-        out.publish_home(self.user_id, lambda: home_view(self.s, self.user_id, vendor=self.vendor))
+        for _ in range(PUBLISH_TRIES):
+            stored = home_hash(self.s, self.user_id)
+            known = [h for h in (stored, self.seen_hash) if h]
+            send = next((h for h in known if h not in self.refused), None)
+            if known and send is None:  # Slack refused every hash known for this Home
+                if not self.waited:
+                    self.waited = True
+                    raise Retry(HASH_SETTLE, "views.publish hash_conflict: waiting for the Home's new hash")
+                log.info(
+                    "the Home of %s changed and no process knows its hash: published over it", self.user_id
+                )
+            try:
+                new = out.publish_home(
+                    self.user_id, lambda: home_view(self.s, self.user_id, vendor=self.vendor), view_hash=send
+                )
+            except SlackCallFailed as exc:
+                if exc.error != HASH_CONFLICT or send is None:
+                    raise
+                self.refused.add(send)
+                log.info(
+                    "the Home of %s changed since its hash was read; publishing the newest", self.user_id
+                )
+                continue
+            keep_hash(self.s, self.user_id, read=stored, new=new)
+            return
+        raise Retry(None, "views.publish: the Home kept changing")
 
     def describe(self) -> str:
         return f"publish the Home of {self.user_id}"
@@ -229,6 +281,28 @@ class HomesJob(Job):
 
     def describe(self) -> str:
         return f"find the Homes showing engagement {self.engagement_id}"
+
+
+def home_hash(s: Services, user_id: str) -> str | None:
+    """The hash of the Home last published to `user_id`, as stored (None: unknown)."""
+    with s.db.rows() as conn:
+        return conn.execute(_HASH, {"user": user_id}).scalar()
+
+
+_HASH = select(col(HomeViewer.view_hash)).where(col(HomeViewer.user_id) == bindparam("user"))
+
+
+def keep_hash(s: Services, user_id: str, *, read: str | None, new: str) -> None:
+    """Store the hash of the Home just published in place of the one read before publishing, not
+    over one another process stored meanwhile (compare and set: a late writer never puts an older
+    hash back)."""
+    if not new:
+        return
+    was = col(HomeViewer.view_hash).is_(None) if read is None else col(HomeViewer.view_hash) == read
+    with s.db.session() as session:
+        session.execute(
+            update(HomeViewer).where(col(HomeViewer.user_id) == user_id, was).values(view_hash=new)
+        )
 
 
 def viewers_of(s: Services, engagement_id: int, also: Collection[str] = ()) -> list[str]:
