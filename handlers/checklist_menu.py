@@ -32,6 +32,7 @@ from bot.people.members import lead_of
 from bot.people.sides import VENDOR, Actor
 from bot.refs import parse_choice, parse_id
 from bot.services import Services
+from bot.slack.gateway import HASH_CONFLICT, SlackCallFailed
 from bot.slack.modals import all_items_context
 from bot.slack.notes import tell_about_change
 from bot.slack.presenters import item_row, names_for
@@ -186,11 +187,28 @@ def on_details_done(req: Request) -> None:
 
 def _details_done(req: Request, item_id: int) -> Callable[[], None]:
     s = req.services
-    note = done_note(req, item_id, mark_done(req, item_id))
+    refused = mark_done(req, item_id)
+    note = done_note(req, item_id, refused)
     with s.db.read() as session:
         engagement, phase, item, actor = item_of_click(req, session, item_id, acting=False)
     view = item_view(s, engagement, phase, item, actor, mode="details", note=note)
-    return lambda: s.slack.update_view(str(req.view.get("id") or ""), view)
+    return lambda: _show_details(req, view, refused)
+
+
+def _show_details(req: Request, view: dict[str, Any], refused: str | None) -> None:
+    """Details shows what Mark done did, sent with the hash the click saw: when the person turned
+    Details into another form since (Waits for…), Slack refuses (`hash_conflict`) and that form
+    stays. The tick is in the checklist either way; only a refusal is then said privately."""
+    s = req.services
+    view_id = str(req.view.get("id") or "")
+    try:
+        s.slack.update_view(view_id, view, view_hash=req.view.get("hash"))
+    except SlackCallFailed as exc:
+        if exc.error != HASH_CONFLICT:
+            raise
+        log.info("Details %s changed since Mark done was clicked; left as it is", view_id)
+        if refused is not None:
+            req.reply(s.error(refused))
 
 
 def on_details_blocked(req: Request) -> None:
@@ -361,7 +379,17 @@ def refresh_all_items(req: Request) -> None:
         return
     with s.db.read() as session:
         engagement = click_engagement(req, session)
-    s.slack.update_view(view_id, all_items_view(s, req, engagement, parse_id(number)))
+    try:
+        s.slack.update_view(
+            view_id, all_items_view(s, req, engagement, parse_id(number)), view_hash=req.view.get("hash")
+        )
+    except SlackCallFailed as exc:
+        if exc.error != HASH_CONFLICT:
+            raise
+        # Changed since the click by another change's refresh (the modal holds only this list):
+        # rendered again now, it is the newest.
+        log.info("Show all %s changed meanwhile; shown again as it is now", view_id)
+        s.slack.update_view(view_id, all_items_view(s, req, engagement, parse_id(number)))
 
 
 def _reopen_clicked(req: Request, item_id: int) -> Callable[[], None] | None:

@@ -19,6 +19,7 @@ from bot.engagement.lifecycle import phases_of
 from bot.errors import UserError
 from bot.refs import parse_id
 from bot.services import Services
+from bot.slack.gateway import HASH_CONFLICT, SlackCallFailed
 from bot.slack.publish import refresh_checklist
 from handlers.base import Request, actor_for, click_engagement, item_of_click
 from handlers.checklist_menu import item_view
@@ -69,8 +70,21 @@ def _after_choices(
 
 
 def on_details_after(req: Request) -> None:
-    """Waits for… in an item's Details (the team only): Details turns into the `after` form."""
+    """Waits for… in an item's Details (the team only): Details turns into the `after` form, sent
+    with the hash the click saw. When Details changed since (Mark done's answer, from a click made
+    before this one), the form the person asked for last is rendered again and still replaces it."""
     req.ack()
+    view_id = str(req.view.get("id") or "")
+    try:
+        req.services.slack.update_view(view_id, _after_view(req), view_hash=req.view.get("hash"))
+    except SlackCallFailed as exc:
+        if exc.error != HASH_CONFLICT:
+            raise
+        req.services.slack.update_view(view_id, _after_view(req))
+
+
+def _after_view(req: Request) -> dict[str, Any]:
+    """Details as the `after` form for the team; for anyone else, Details saying why not."""
     s = req.services
     with s.db.read() as session:
         engagement = click_engagement(req, session)
@@ -83,10 +97,8 @@ def on_details_after(req: Request) -> None:
         )
     if not actor.is_vendor:
         note = ":lock: The implementation team plans what waits for what."
-        view = item_view(s, engagement, phase, item, actor, mode="details", note=note)
-    else:
-        view = item_view(s, engagement, phase, item, actor, mode="after", choices=choices)
-    s.slack.update_view(str(req.view.get("id") or ""), view)
+        return item_view(s, engagement, phase, item, actor, mode="details", note=note)
+    return item_view(s, engagement, phase, item, actor, mode="after", choices=choices)
 
 
 def _after_wanted(req: Request, session: Any, engagement: Engagement) -> list[Item]:

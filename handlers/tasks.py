@@ -6,6 +6,10 @@ on them (Approve / Request changes right there). Each item has **Done** (a tick,
 customers act on their side's items, the implementation team on any. After each, the modal shows
 what happened (views.update with the view's hash: a newer version is never overwritten blindly).
 
+My tasks' own view only ever holds My tasks: every form opened from it (Blocked…, a snooze date,
+Request changes) is pushed on top, so an update of My tasks, however late, never replaces a form
+the person opened since — they go on seeing the form, and find My tasks up to date under it.
+
 The modal opens right after the ack from what the database knows (the trigger expires within
 seconds); then the person's time zone (users.info, cached) and links to the requests are fetched,
 and the modal is updated when they change what it shows.
@@ -28,7 +32,7 @@ from bot.people.members import lead_of
 from bot.people.sides import CUSTOMER_UNKNOWN, ORG_UNKNOWN, Actor
 from bot.refs import parse_choice
 from bot.services import Services
-from bot.slack.gateway import SlackCallFailed
+from bot.slack.gateway import HASH_CONFLICT, ShownView, SlackCallFailed
 from bot.slack.modals import tasks_context
 from handlers.base import Request, actor_for, click_engagement, learn_customer
 from handlers.checklist_menu import done_note, mark_done
@@ -45,6 +49,7 @@ SNOOZE = re.compile(r"^tasks_snooze:(\d+)$")
 APPROVE = re.compile(r"^tasks_approve:(\d+)$")
 CHANGES = re.compile(r"^tasks_changes:(\d+)$")
 OPEN = re.compile(r"^tasks_open:(\d+)$")
+CHANGES_FORM = "tasks_changes"  # the request-changes form pushed from My tasks
 
 
 def _explain(s: Services, engagement: Engagement, actor: Actor, lead_name: str | None) -> str:
@@ -138,34 +143,54 @@ def on_my_tasks(req: Request) -> None:
         learn_customer(req)  # the only other organisation in the channel is the customer's
     cached_tz = _viewer_tz(req)
     view, requests = tasks_view(req, tz=cached_tz)
-    view_id = s.slack.open_view(req.trigger_id or "", view)
+    opened = s.slack.open_view_hashed(req.trigger_id or "", view)
     # After the modal is open: the person's own time zone and links to the requests.
     tz = cached_tz or s.slack.profile(req.user_id).tz
     links = _links(s, requests)
     if tz != cached_tz or links:
-        s.slack.update_view(view_id, tasks_view(req, tz=tz, links=links)[0])
+        _complete(req, opened, tasks_view(req, tz=tz, links=links)[0])
+
+
+def _complete(req: Request, opened: ShownView, view: dict[str, Any]) -> None:
+    """My tasks as just opened, completed (time zone, links), with the hash views.open gave: when
+    it changed since (a click's refresh, rendered later and with its own links), Slack refuses
+    (`hash_conflict`) and the newer one stays."""
+    try:
+        req.services.slack.update_view(opened.id, view, view_hash=opened.hash)
+    except SlackCallFailed as exc:
+        if exc.error != HASH_CONFLICT:
+            raise
+        log.info("My tasks %s changed since it opened; the newer one stays", opened.id)
 
 
 def refresh_tasks(req: Request, view_id: str, note: str, *, view_hash: str | None = None) -> None:
     """Show My tasks (`view_id`) as it is now, with `note` on top. With `view_hash` (the view as
     the click saw it), a newer version of the modal is not overwritten blindly: on `hash_conflict`
-    it is rendered again from the database, which knows every change, and updated then."""
+    it is rendered again from the database, which knows every change, and updated then. That
+    view holds only My tasks (its forms are pushed on top of it), so what changed it since is an
+    older rendering of the same list: the one rendered after the refusal is the newest. The links
+    follow with the hash that update gave; a newer My tasks landed meanwhile has its own."""
     s = req.services
     if not view_id:
         return
     tz = _viewer_tz(req)
     view, requests = tasks_view(req, tz=tz, note=note)
     try:
-        s.slack.update_view(view_id, view, view_hash=view_hash)
+        shown = s.slack.update_view(view_id, view, view_hash=view_hash)
     except SlackCallFailed as exc:
-        if exc.error != "hash_conflict":
+        if exc.error != HASH_CONFLICT:
             raise
         log.info("My tasks %s changed meanwhile; shown again as it is now", view_id)
         view, requests = tasks_view(req, tz=tz, note=note)
-        s.slack.update_view(view_id, view)
+        shown = s.slack.update_view(view_id, view)
     links = _links(s, requests)
     if links:
-        s.slack.update_view(view_id, tasks_view(req, tz=tz, links=links, note=note)[0])
+        try:
+            s.slack.update_view(view_id, tasks_view(req, tz=tz, links=links, note=note)[0], view_hash=shown)
+        except SlackCallFailed as exc:
+            if exc.error != HASH_CONFLICT:
+                raise
+            log.info("My tasks %s changed again before its links; the newer one stays", view_id)
 
 
 def _refresh(req: Request, note: str) -> None:
@@ -257,8 +282,9 @@ def on_approve(req: Request) -> None:
 
 
 def on_changes(req: Request) -> None:
-    """Request changes from My tasks: this modal becomes the request-changes form (its submission
-    is the sign-off's own)."""
+    """Request changes from My tasks: the request-changes form, pushed on top of My tasks (an
+    update of My tasks, however late, leaves it as it is); submitted, it records the sign-off's
+    own decision and My tasks, under it, shows what happened (`on_changes_submit`)."""
     req.ack()
     s = req.services
     request_id = req.action_number()
@@ -282,9 +308,48 @@ def on_changes(req: Request) -> None:
         "signoff_changes_modal.json.j2",
         gate_title=title,
         version=version,
-        meta={"channel": channel, "request": request_id},
+        meta={"channel": channel, "request": request_id, "tasks": str(req.view.get("id") or "")},
     )
-    s.slack.update_view(str(req.view.get("id") or ""), view)
+    view["callback_id"] = CHANGES_FORM  # its submission shows the decision in My tasks too
+    s.slack.push_view(req.trigger_id or "", view)
+
+
+def on_changes_submit(req: Request) -> None:
+    """The request-changes form pushed from My tasks: the same decision as the request's own form
+    (checked before the ack, recorded after it with the submission in the inbox). The form
+    closes, and My tasks under it shows what happened."""
+    s = req.services
+    reason = req.text_field("reason")
+    if not reason:
+        req.ack(response_action="errors", errors={"reason": "Say what needs to change."})
+        return
+    request_id = req.meta_id("request")
+    tasks = str(req.metadata.get("tasks") or "")
+    with s.db.read() as session:
+        request = session.get(SignoffRequest, request_id)
+        gate = session.get(Gate, request.gate_id) if request is not None else None
+        title = gate.title if gate is not None else "the sign-off"
+    closed = decision_closed(req, request_id)
+    if closed is not None:  # also a replay of a decision recorded: said, not recorded again
+        req.reply(s.notice(closed))
+        refresh_tasks(req, tasks, f"{title} was already decided; nothing was changed.")
+        return
+
+    def work(r: Request) -> Callable[[], None]:
+        try:
+            record_decision(r, request_id, "changes_requested", reason)
+        except UserError as exc:
+            warning = f":warning: {exc.message}"
+            return lambda: refresh_tasks(r, tasks, warning)
+        with s.db.read() as session:
+            decided = so.decision_of(session, request_id)
+        if decided is not None and decided.user_id == r.user_id and decided.decision == "changes_requested":
+            note = f":memo: You requested changes to {title}; the requester hears of it in its thread."
+        else:
+            note = f"{title} was already decided; nothing was changed."
+        return lambda: refresh_tasks(r, tasks, note)
+
+    after_ack(req, work)
 
 
 def on_open_link(req: Request) -> None:
@@ -300,3 +365,4 @@ def register(app: App, services: Services) -> None:
     app.action(APPROVE)(listener(services, on_approve))
     app.action(CHANGES)(listener(services, on_changes))
     app.action(OPEN)(listener(services, on_open_link))
+    app.view(CHANGES_FORM)(listener(services, on_changes_submit))

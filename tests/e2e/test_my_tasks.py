@@ -131,7 +131,9 @@ def test_an_approver_approves_from_my_tasks_and_the_request_is_decided(small):
     assert stored["text"].startswith("Approved: Solution design sign-off")
 
 
-def test_request_changes_from_my_tasks_opens_the_form_in_the_modal(small):
+def test_request_changes_from_my_tasks_opens_the_form_on_top_of_the_modal(small):
+    """The form is pushed on top of My tasks (an update of My tasks never replaces it); sent, it
+    closes and My tasks under it shows what happened."""
     h = small
     request_signoff(h, "solution_design")
     view = open_my_tasks(h, welcomes(h)[0], APPROVER)
@@ -139,13 +141,41 @@ def test_request_changes_from_my_tasks_opens_the_form_in_the_modal(small):
     changes = next(el for el in act["elements"] if el["action_id"].startswith("tasks_changes"))
     h.driver.click_view(view["id"], changes["action_id"], user=APPROVER.user_id)
     h.idle()
-    form = h.standin.view(view["id"])
-    assert form["view"]["callback_id"] == "signoff_changes"
-    h.driver.submit_view(view["id"], {"reason": {"value": "Add the EMEA entity"}}, user=APPROVER.user_id)
+    tasks, form = h.standin.open_views(APPROVER.user_id)
+    assert tasks["id"] == view["id"] and form["view"]["callback_id"] == "tasks_changes"
+    assert form["previous_view_id"] == view["id"]
+    h.driver.submit_view(form["id"], {"reason": {"value": "Add the EMEA entity"}}, user=APPROVER.user_id)
     h.idle()
     with h.services.db.read() as s:
         request = s.exec(select(SignoffRequest)).one()
     assert request.status == "changes_requested"
+    [shown] = h.standin.open_views(APPROVER.user_id)
+    assert shown["id"] == view["id"]
+    assert ":memo: You requested changes to Solution design sign-off" in text_of(shown)
+    assert "Sign-offs waiting on you" not in text_of(shown)
+    replies = h.standin.replies(CHANNEL, request.ts)
+    assert any("Add the EMEA entity" in blocks_text(m.get("blocks") or []) for m in replies)
+
+
+def test_request_changes_from_my_tasks_needs_a_reason(small):
+    h = small
+    request_signoff(h, "solution_design")
+    view = open_my_tasks(h, welcomes(h)[0], APPROVER)
+    h.driver.click_view(
+        view["id"],
+        next(
+            el["action_id"]
+            for el in rows(view, "signoff_act:")[0]["elements"]
+            if el["action_id"].startswith("tasks_changes")
+        ),
+        user=APPROVER.user_id,
+    )
+    h.idle()
+    form = h.standin.open_views(APPROVER.user_id)[-1]
+    r = h.driver.submit_view(form["id"], {"reason": {"value": "   "}}, user=APPROVER.user_id)
+    assert r.json == {"response_action": "errors", "errors": {"reason": "Say what needs to change."}}
+    with h.services.db.read() as s:
+        assert s.exec(select(SignoffRequest)).one().status == "open"
 
 
 def test_a_contributor_cannot_approve_and_sees_no_approve_button(small):
