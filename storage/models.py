@@ -38,6 +38,9 @@ class Engagement(SQLModel, table=True):
         # Every request finds its channel's engagement through this one. Without it SQLite, which
         # keeps no statistics, chose the index above and scanned every active engagement.
         Index("ix_engagement_channel_status", "channel_id", "status"),
+        # The sweep finds the engagements whose App Home sort key went stale (a local midnight
+        # passed) through this one.
+        Index("ix_engagement_risk_until", "status", "risk_until"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -80,6 +83,15 @@ class Engagement(SQLModel, table=True):
     # The health level the lead was last told of (on_track | at_risk | late), and why.
     health_level: str | None = Field(default=None, max_length=16)
     health_reason: str | None = Field(default=None, max_length=300)
+    # App Home's sort key, riskiest first (`bot.engagement.portfolio`): the health's rank (2 late,
+    # 1 at risk, 0 on track), the business days the forecast go-live slips, the open items
+    # overdue. Written where the outlook is computed (the sweep's plan, the start); valid until
+    # `risk_until`, the first local midnight after it was computed (items fall overdue then).
+    # None: never computed.
+    risk_rank: int | None = None
+    risk_slip: int | None = None
+    risk_overdue: int | None = None
+    risk_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     created_by: str = Field(max_length=32)
     created_at: datetime = Field(sa_column=utc_column())
     updated_at: datetime = Field(sa_column=utc_column())

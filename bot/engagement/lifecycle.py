@@ -336,6 +336,11 @@ def start_engagement(
         },
         now=now,
     )
+    # App Home's sort key from the start: the new engagement sorts where it belongs before the
+    # sweep first plans it. (Imported here: the portfolio reads the lifecycle's helpers.)
+    from bot.engagement.portfolio import keep_risk
+
+    keep_risk(session, [engagement], playbook, now)
     return engagement
 
 

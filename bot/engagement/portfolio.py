@@ -1,12 +1,30 @@
-"""A consultant's portfolio: the engagements they are on (or all active ones), riskiest first.
+"""A consultant's portfolio: the engagements they see in App Home, riskiest first, a page at a time.
 
-Each engagement's forecast and health come from `outlook_of`, the same as `/golive status`; the
-rows it needs are loaded in bulk (four queries for the whole portfolio, whatever its size), so a
-Home of sixty engagements costs what one does in round trips. The order:
+The order (the sort key):
 
 1. health: late, then at risk, then on track;
 2. business days the forecast go-live is after the target (or the plan's end), most first;
-3. overdue items, most first; then the customer's name.
+3. overdue items, most first; then the customer's name (case-folded), then the id.
+
+At 10,000 engagements nothing is computed per engagement when Home is drawn: each engagement
+keeps its key in its row (`Engagement.risk_*`, `keep_risk`), written where its outlook is
+computed anyway — the sweep's plan of every engagement it plans (every change asks for one, and
+a key is due again at the engagement's next local midnight, when items fall overdue:
+`risk_until`) and the start. A page is then one query for its ids (ORDER BY the key, LIMIT /
+OFFSET) and one COUNT, and only its cards are loaded (`load_cards`, ≤ a page of engagements).
+
+A key is stale while its engagement has a change the sweep has not planned yet (a
+`NextCheckRequest`) or its local midnight has passed (`risk_until`). When a few of the
+engagements a person sees are stale (at most `STALE_MAX`: the last minute's changes), their keys
+are computed now and merged into the order: a change moves its engagement at once, without
+waiting for the sweep. When more are (a local midnight just passed for many, the sweep not there
+yet; an upgrade), they sort by the key they have, until the sweep's next tick. An engagement
+that never had a key (none before the upgrade that added it) sorts as unknown, after every
+engagement with one, by name; the upgrade makes every active one due, so the first sweep after
+it computes them all.
+
+On screen each card shows its outlook as computed when drawn (what `/golive status` says); the
+page's order is the key's. The two differ only while the key is stale beyond `STALE_MAX`.
 
 Pure of Slack: the App Home (`bot.slack.home`) renders what this returns.
 """
@@ -15,10 +33,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists
+from sqlalchemy import and_, exists, func, or_
 from sqlmodel import Session, col, select
 
 from bot.engagement.forecast import business_days_between, local_date
@@ -26,8 +45,9 @@ from bot.engagement.health import RANK, Waiting
 from bot.engagement.lifecycle import calendar_for, local_today
 from bot.engagement.outlook import Outlook, outlook_of
 from bot.engagement.playbook import Playbook
-from bot.people.sides import VENDOR, VENDOR_ROLES, member_side
+from bot.people.sides import CUSTOMER, VENDOR, VENDOR_ROLES
 from storage.models import (
+    ACTIVE,
     ChannelMember,
     Engagement,
     EngagementPhase,
@@ -36,11 +56,14 @@ from storage.models import (
     ItemDependency,
     Member,
     MemberRole,
+    NextCheckRequest,
     SignoffRequest,
 )
 
 MINE, ALL = "mine", "all"
 VIEWS = (MINE, ALL)
+# Stale keys computed when a page is drawn, at most: more than this sort by the key they have.
+STALE_MAX = 24
 
 
 @dataclass(frozen=True)
@@ -68,15 +91,9 @@ class Card:
     changes: list[str] = field(default_factory=list)  # gates with changes requested, to request again
 
     @property
-    def risk(self) -> tuple[int, int, int, str, int]:
-        """Sort key: riskiest first."""
-        return (
-            -RANK[self.outlook.health.level],
-            -self.outlook.forecast.slip,
-            -self.overdue,
-            self.engagement.customer_name.casefold(),
-            self.engagement.id or 0,
-        )
+    def key(self) -> tuple[int, int, int]:
+        """The sort key's own part, as stored (`Engagement.risk_*`): health rank, slip, overdue."""
+        return (RANK[self.outlook.health.level], self.outlook.forecast.slip, self.overdue)
 
     @property
     def current_phase(self) -> EngagementPhase | None:
@@ -91,36 +108,166 @@ def in_its_channel(user_id: str) -> Any:
     )
 
 
-def my_engagements(session: Session, user_id: str, *, everywhere: bool = False) -> list[Engagement]:
-    """Active engagements on which the user is lead or consultant, on the vendor's side, and whose
-    channel they are in (`everywhere`: an admin's, in any channel)."""
-    query = (
-        select(Engagement, Member)
-        .join(Member, col(Member.engagement_id) == col(Engagement.id))
-        .join(MemberRole, col(MemberRole.member_id) == col(Member.id))
-        .where(
-            Member.user_id == user_id,
-            Engagement.status == "active",
-            col(MemberRole.role).in_(VENDOR_ROLES),
-        )
+def vendor_side() -> Any:
+    """SQL, over `Member` and its `Engagement`: the member is on the vendor's side, as
+    `bot.people.sides.member_side` says (its override, else the vendor's workspace or Grid org)."""
+    override = func.coalesce(col(Member.side_override), "")
+    grid = col(Engagement.vendor_enterprise_id)
+    vendor_org = or_(
+        and_(col(Member.team_id) != "", col(Member.team_id) == col(Engagement.team_id)),
+        and_(
+            func.coalesce(grid, "") != "",
+            or_(col(Member.enterprise_id) == grid, col(Member.team_id) == grid),
+        ),
     )
-    if not everywhere:
-        query = query.where(in_its_channel(user_id))
-    rows = session.exec(query).all()
-    found: dict[int, Engagement] = {}
-    for engagement, member in rows:
-        if member_side(engagement, member) == VENDOR:
-            found[engagement.id] = engagement  # type: ignore[index]
-    return list(found.values())
+    return or_(override == VENDOR, and_(override.notin_([VENDOR, CUSTOMER]), vendor_org))
 
 
-def active_engagements(session: Session, user_id: str | None = None) -> list[Engagement]:
-    """Active engagements: all of them (`user_id` None: an admin's view), or those whose channel
-    `user_id` is in."""
-    query = select(Engagement).where(Engagement.status == "active")
-    if user_id is not None:
-        query = query.where(in_its_channel(user_id))
-    return list(session.exec(query).all())
+def on_its_team(user_id: str) -> Any:
+    """SQL: `user_id` is lead or consultant of the engagement, on the vendor's side."""
+    return (
+        exists()
+        .where(
+            col(Member.engagement_id) == col(Engagement.id),
+            col(Member.user_id) == user_id,
+            col(MemberRole.member_id) == col(Member.id),
+            col(MemberRole.role).in_(VENDOR_ROLES),
+            vendor_side(),
+        )
+        .correlate(Engagement)
+    )
+
+
+def visible(user_id: str, view: str, *, admin: bool) -> list[Any]:
+    """SQL conditions on `Engagement`: what the view shows the viewer. **Mine**: active engagements
+    on which they are lead or consultant (vendor side) and whose channel they are in (an admin's:
+    in any channel). **All**: active engagements whose channel they are in (an admin's: every
+    active one)."""
+    where: list[Any] = [col(Engagement.status) == ACTIVE]
+    if view == MINE:
+        where.append(on_its_team(user_id))
+    if not admin:
+        where.append(in_its_channel(user_id))
+    return where
+
+
+def _name(session: Session) -> Any:
+    """The customer's name as the order compares it: lower-cased by the database, in code point
+    order on both databases (PostgreSQL's "C" collation; SQLite compares bytes), so Python sorts
+    the names it reads back exactly as the database does. (SQLite lower-cases ASCII letters only.)"""
+    lowered = func.lower(col(Engagement.customer_name))
+    return lowered.collate("C") if session.get_bind().dialect.name == "postgresql" else lowered
+
+
+def _order(name: Any) -> list[Any]:
+    return [
+        col(Engagement.risk_rank).is_(None),  # unknown last
+        col(Engagement.risk_rank).desc(),
+        col(Engagement.risk_slip).desc(),
+        col(Engagement.risk_overdue).desc(),
+        name,
+        col(Engagement.id),
+    ]
+
+
+def _sort_key(
+    rank: int | None, slip: int | None, overdue: int | None, name: str, engagement_id: int
+) -> tuple[bool, int, int, int, str, int]:
+    """`_order` in Python, for merging keys computed now with those read."""
+    return (rank is None, -(rank or 0), -(slip or 0), -(overdue or 0), name, engagement_id)
+
+
+def _stale(now: datetime) -> Any:
+    return or_(
+        col(Engagement.risk_until).is_(None),
+        col(Engagement.risk_until) <= now,
+        col(Engagement.id).in_(select(NextCheckRequest.engagement_id)),
+    )
+
+
+@dataclass(frozen=True)
+class Page:
+    cards: list[Card]  # riskiest first
+    count: int  # engagements in the view
+    page: int  # the page shown (a page past the end, the portfolio shrank since: the last one)
+    pages: int
+
+
+def portfolio_page(
+    session: Session,
+    playbook: Playbook,
+    now: datetime,
+    *,
+    viewer: str,
+    view: str,
+    admin: bool,
+    page: int,
+    per_page: int,
+) -> Page:
+    """One page of the view, riskiest first: the COUNT, the page's ids in the order of the stored
+    keys (the few stale ones computed now and merged in), and the cards of that page only. Each
+    card shows its outlook as computed now; the page's order is the keys' (they differ only while
+    more than STALE_MAX keys of the view are stale)."""
+    where = visible(viewer, view, admin=admin)
+    count = int(session.exec(select(func.count()).select_from(Engagement).where(*where)).one())
+    pages = max(1, -(-count // per_page))
+    page = min(max(1, page), pages)
+    offset = (page - 1) * per_page
+    name = _name(session)
+    stale = session.exec(select(Engagement.id, name).where(*where, _stale(now)).limit(STALE_MAX + 1)).all()
+    computed: dict[int, Card] = {}
+    if 0 < len(stale) <= STALE_MAX:
+        engagements = session.exec(
+            select(Engagement).where(col(Engagement.id).in_([i for i, _n in stale]))
+        ).all()
+        computed = {
+            c.engagement.id: c  # type: ignore[misc]
+            for c in load_cards(session, list(engagements), playbook, now, viewer=viewer)
+        }
+        fresh = session.exec(
+            select(Engagement.id, Engagement.risk_rank, Engagement.risk_slip, Engagement.risk_overdue, name)
+            .where(*where, col(Engagement.risk_until) > now, col(Engagement.id).notin_(list(computed)))
+            .order_by(*_order(name))
+            .limit(offset + per_page)
+        ).all()
+        keyed = [(_sort_key(rank, slip, overdue, n, i), i) for i, rank, slip, overdue, n in fresh]
+        keyed += [(_sort_key(*computed[i].key, n, i), i) for i, n in stale]
+        ids = [i for _k, i in sorted(keyed)[offset : offset + per_page]]
+    else:
+        ids = list(
+            session.exec(
+                select(Engagement.id).where(*where).order_by(*_order(name)).offset(offset).limit(per_page)
+            ).all()
+        )
+    wanted = [i for i in ids if i not in computed]
+    loaded = session.exec(select(Engagement).where(col(Engagement.id).in_(wanted))).all() if wanted else []
+    cards = computed | {
+        c.engagement.id: c  # type: ignore[misc]
+        for c in load_cards(session, list(loaded), playbook, now, viewer=viewer)
+    }
+    return Page(cards=[cards[i] for i in ids], count=count, page=page, pages=pages)
+
+
+def risk_until(now: datetime, tz: str) -> datetime:
+    """The first midnight after `now` in the engagement's time zone: its items fall overdue then,
+    and its key is computed again."""
+    zone = ZoneInfo(tz)
+    tomorrow = now.astimezone(zone).date() + timedelta(days=1)
+    return datetime.combine(tomorrow, time(0), tzinfo=zone).astimezone(UTC)
+
+
+def keep_risk(
+    session: Session, engagements: list[Engagement], playbook: Playbook, now: datetime
+) -> list[Card]:
+    """Compute and set these engagements' sort keys (the caller's transaction writes them);
+    returns their cards (their outlooks: the sweep tells the lead when the health changed)."""
+    cards = load_cards(session, engagements, playbook, now, viewer="")
+    for card in cards:
+        e = card.engagement
+        e.risk_rank, e.risk_slip, e.risk_overdue = card.key
+        e.risk_until = risk_until(now, e.timezone)
+        session.add(e)
+    return cards
 
 
 def _ref(phase_numbers: dict[int, int], item: Item) -> str:
@@ -130,7 +277,8 @@ def _ref(phase_numbers: dict[int, int], item: Item) -> str:
 def load_cards(
     session: Session, engagements: list[Engagement], playbook: Playbook, now: datetime, *, viewer: str
 ) -> list[Card]:
-    """The cards of these engagements, riskiest first. `viewer`: whose overdue items to list."""
+    """The cards of these engagements, in the order given (a page's: `portfolio_page`). `viewer`:
+    whose overdue items to list. The rows are read in bulk, six queries whatever the count."""
     ids = [e.id for e in engagements if e.id is not None]
     if not ids:
         return []
@@ -191,7 +339,7 @@ def load_cards(
         )
         for e in engagements
     ]
-    return sorted(cards, key=lambda c: c.risk)
+    return cards
 
 
 def _card(
@@ -246,11 +394,3 @@ def _card(
         mine_overdue=[(_ref(numbers, i), i) for i in overdue if i.assignee_id == viewer],
         current_phase_complete=not any(i.phase_id == current for i in open_items),
     )
-
-
-def page_of(cards: list[Card], page: int, per_page: int) -> tuple[list[Card], int, int]:
-    """(the cards of `page`, the page shown, the number of pages): a page past the end (the
-    portfolio shrank since) shows the last one."""
-    pages = max(1, -(-len(cards) // per_page))
-    page = min(max(1, page), pages)
-    return cards[(page - 1) * per_page : page * per_page], page, pages

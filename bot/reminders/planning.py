@@ -1,11 +1,14 @@
 """Step 1 of the sweep: planning.
 
-For each active engagement whose next check has come (an index on status and `next_check_at`) or
+For each active engagement whose next check has come (an index on status and `next_check_at`),
 that changed since it was last planned (a `NextCheckRequest`, written by the audit trail with every
-change): make the fixed reminders match it (dry run, go-live day) and, inside the customer's
-working hours, make today's consolidated nudge and this week's digest exist (unique dedupe keys: a
+change) or whose App Home sort key went stale (its local midnight passed: an index on status and
+`risk_until`): compute its outlook and keep its sort key (`portfolio.keep_risk`, whatever the
+hour); make the fixed reminders match it (dry run, go-live day) and, inside the customer's working
+hours, make today's consolidated nudge and this week's digest exist (unique dedupe keys: a
 reminder exists once) and tell the lead privately when its health changed level; then compute its
-next check (`next_check`). The sweep's cost follows what is due, not how many engagements exist.
+next check (`next_check`). The sweep's cost follows what is due, not how many engagements exist:
+the outlooks of a batch are read in a few queries for the whole batch.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, exists, or_, select, update
 from sqlmodel import Session, col
 
 from bot.engagement.health import ON_TRACK
-from bot.engagement.outlook import load_outlook
+from bot.engagement.outlook import Outlook
+from bot.engagement.portfolio import keep_risk
 from bot.reminders.digest import digest_week
 from bot.reminders.milestones import sync_schedules
 from bot.reminders.next_check import next_check, next_digest_at, next_nudge_at
@@ -88,12 +92,20 @@ class Planner:
                 return progress.planned
 
     def _anything_to_plan(self, session: Session, now: datetime) -> bool:
-        due = session.execute(
-            select(Engagement.id)
-            .where(col(Engagement.status) == ACTIVE, col(Engagement.next_check_at) <= now)
-            .limit(1)
-        ).first()
-        return due is not None or session.execute(select(NextCheckRequest.id).limit(1)).first() is not None
+        """One statement, three index look-ups: a next check come, a sort key stale, a request."""
+        return bool(
+            session.execute(
+                select(
+                    or_(
+                        exists().where(
+                            col(Engagement.status) == ACTIVE, col(Engagement.next_check_at) <= now
+                        ),
+                        exists().where(col(Engagement.status) == ACTIVE, col(Engagement.risk_until) <= now),
+                        exists(select(NextCheckRequest.id)),
+                    )
+                )
+            ).scalar()
+        )
 
     def _lock(self, stmt: Any) -> Any:
         """PostgreSQL: lock the engagements being planned, skipping those another sweep (or a
@@ -116,6 +128,22 @@ class Planner:
             ).scalars()
             if e.id not in progress.seen
         ]
+        if len(due) < PLAN_BATCH:
+            # Sort keys gone stale at a local midnight (overdue counts change then), however far
+            # the next check is.
+            taken = {e.id for e in due}
+            due += [
+                e
+                for e in session.exec(
+                    self._lock(
+                        select(Engagement)
+                        .where(col(Engagement.status) == ACTIVE, col(Engagement.risk_until) <= now)
+                        .order_by(col(Engagement.risk_until))
+                        .limit(PLAN_BATCH - len(due))
+                    )
+                ).scalars()
+                if e.id not in progress.seen and e.id not in taken
+            ]
         changed: list[int] = []
         read_requests = False
         if len(due) < PLAN_BATCH:
@@ -170,7 +198,7 @@ class Planner:
                     session.execute(
                         update(Engagement)
                         .where(col(Engagement.id) == e.id)
-                        .values(next_check_at=now + PLAN_RETRY)
+                        .values(next_check_at=now + PLAN_RETRY, risk_until=now + PLAN_RETRY)
                     )
         if requests:
             session.execute(delete(NextCheckRequest).where(col(NextCheckRequest.id).in_(requests)))
@@ -179,11 +207,13 @@ class Planner:
         return True
 
     def _plan_engagements(self, session: Session, engagements: list[Engagement], now: datetime) -> None:
-        """For each engagement: make the fixed reminders match it (dry run, go-live day); inside
-        the customer's working hours, make today's nudge (when something is due) and this week's
-        digest exist; then compute its next check. A few queries for the whole list."""
+        """For each engagement: keep its sort key (App Home's order), at any hour; make the fixed
+        reminders match it (dry run, go-live day); inside the customer's working hours, make
+        today's nudge (when something is due) and this week's digest exist and tell the lead when
+        its health changed; then compute its next check. A few queries for the whole list."""
         if not engagements:
             return
+        outlooks = {c.engagement.id: c.outlook for c in keep_risk(session, engagements, self.s.playbook, now)}
         clocks = {e.id: clock_of(e) for e in engagements}
         todays = {e.id: clocks[e.id].today(now) for e in engagements}
         looked_up: list[str] = []
@@ -234,18 +264,18 @@ class Planner:
                 next_digest_at(clock, now, lambda week, e=e: _digest_key(e, week) in existing),  # type: ignore[misc]
             )
             if clock.in_hours(now):
-                told = self._health_changed(session, e, now)
+                told = self._health_changed(e, outlooks[e.id], now)
                 if told is not None:
                     new.append(told)
             session.add(e)
         ensure_all(session, new, now)
 
     def _health_changed(
-        self, session: Session, e: Engagement, now: datetime
+        self, e: Engagement, outlook: Outlook, now: datetime
     ) -> tuple[int, str, str, datetime, dict[str, object]] | None:
         """The engagement's health now; when its level changed since the lead was last told, a
         reminder row that tells them privately (on track → at risk → late, and back), with why."""
-        health = load_outlook(session, e, self.s.playbook, now).health
+        health = outlook.health
         level, reason = health.level, health.reason or health.headline
         was = e.health_level
         e.health_level, e.health_reason = level, reason[:300]

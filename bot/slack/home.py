@@ -1,9 +1,11 @@
 """The App Home tab: the consultant's portfolio, riskiest engagement first.
 
 - **Mine** lists the active engagements on which the viewer is lead or consultant; **All
-  engagements** every active one of the vendor. Both are paginated (`PER_PAGE` cards of at most
-  `CARD_BLOCKS` blocks, so a page stays far below Slack's 100 blocks a Home holds): a portfolio of
-  any size is shown, never refused.
+  engagements** every active one whose channel they are in (admins: all of them). Both are
+  paginated (`PER_PAGE` cards of at most `CARD_BLOCKS` blocks, so a page stays far below Slack's
+  100 blocks a Home holds): a portfolio of any size is shown, never refused. The count and the
+  order come from the database, and only the page's cards are computed
+  (`bot.engagement.portfolio.portfolio_page`).
 - Each card: phase and progress, health and its main reason, the forecast go-live against the
   target, blocked items, sign-offs waiting and for how long, the viewer's own overdue items, and
   buttons (checklist, request the ready sign-off, settings, timeline).
@@ -11,8 +13,8 @@
   a short note that tells them where their work is: the buttons on the channel's messages.
 - Who opened Home, and what they were looking at, is a `HomeViewer` row. When an engagement
   changes, `refresh_homes` queues a re-publish of the Home of those viewers it concerns (its
-  lead and consultants, and anyone looking at all engagements) — in the outbox, after the ack,
-  coalesced per person and paced to views.publish's limit.
+  lead and consultants, and those looking at all engagements who see it) — in the outbox, after
+  the ack, coalesced per person and paced to views.publish's limit.
 """
 
 from __future__ import annotations
@@ -22,19 +24,10 @@ from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_
+from sqlalchemy import bindparam, union
 from sqlmodel import col, select, update
 
-from bot.engagement.portfolio import (
-    ALL,
-    MINE,
-    VIEWS,
-    Card,
-    active_engagements,
-    load_cards,
-    my_engagements,
-    page_of,
-)
+from bot.engagement.portfolio import ALL, MINE, VIEWS, Card, portfolio_page
 from bot.people.sides import VENDOR_ROLES
 from bot.services import Services
 from bot.slack.gateway import HASH_CONFLICT, SlackCallFailed
@@ -159,14 +152,19 @@ def home_view(s: Services, user_id: str, *, vendor: bool = True) -> dict[str, An
     wanted = state.page if state is not None else 1
     now = s.clock.now()
     with s.db.read() as session:
-        engagements = (
-            my_engagements(session, user_id, everywhere=admin)
-            if view == MINE
-            else active_engagements(session, None if admin else user_id)
+        # The count and the page's order come from the database; only the page's cards are
+        # loaded (see bot.engagement.portfolio): Home costs the same at 10 or 10,000 engagements.
+        shown = portfolio_page(
+            session,
+            s.playbook,
+            now,
+            viewer=user_id,
+            view=view,
+            admin=admin,
+            page=wanted,
+            per_page=PER_PAGE,
         )
-        cards = load_cards(session, engagements, s.playbook, now, viewer=user_id)
-        shown, page, pages = page_of(cards, wanted, PER_PAGE)
-        rows = [_card_data(session, c, user_id) for c in shown]
+        rows = [_card_data(session, c, user_id) for c in shown.cards]
     return s.renderer.view(
         "home.json.j2",
         outsider=False,
@@ -174,9 +172,9 @@ def home_view(s: Services, user_id: str, *, vendor: bool = True) -> dict[str, An
         admin=admin,
         view=view,
         cards=rows,
-        count=len(cards),
-        page=page,
-        pages=pages,
+        count=shown.count,
+        page=shown.page,
+        pages=shown.pages,
         note=Trusted(state.note) if state is not None and state.note else None,
         command=s.command,
     )
@@ -307,7 +305,8 @@ def keep_hash(s: Services, user_id: str, *, read: str | None, new: str) -> None:
 
 def viewers_of(s: Services, engagement_id: int, also: Collection[str] = ()) -> list[str]:
     """People who opened Home in the last KEEP_FRESH_DAYS and see this engagement there (its lead
-    and consultants, and whoever looks at all engagements), and those of `also` who opened it."""
+    and consultants, and whoever looks at all engagements and is in its channel or an admin), and
+    those of `also` who opened it."""
     params = {
         "engagement": engagement_id,
         "also": list(also),
@@ -318,28 +317,28 @@ def viewers_of(s: Services, engagement_id: int, also: Collection[str] = ()) -> l
         return sorted({user_id for (user_id,) in conn.execute(_VIEWERS, params)})
 
 
-# Built once (each HomesJob asks): building the statement cost more than running it.
-_VIEWERS = select(col(HomeViewer.user_id)).where(
-    or_(
-        and_(
-            HomeViewer.view == ALL,
-            or_(
-                col(HomeViewer.user_id).in_(bindparam("admins", expanding=True)),
-                col(HomeViewer.user_id).in_(
-                    select(ChannelMember.user_id)
-                    .join(Engagement, col(Engagement.channel_id) == col(ChannelMember.channel_id))
-                    .where(Engagement.id == bindparam("engagement"))
-                ),
-            ),
-        ),
-        col(HomeViewer.user_id).in_(
-            select(Member.user_id)
-            .join(MemberRole, col(MemberRole.member_id) == col(Member.id))
-            .where(Member.engagement_id == bindparam("engagement"), col(MemberRole.role).in_(VENDOR_ROLES))
-        ),
-        col(HomeViewer.user_id).in_(bindparam("also", expanding=True)),
+# Built once (each HomesJob asks): building the statement cost more than running it. A union of
+# look-ups from the engagement's own people (its channel's members, its team, the admins, `also`)
+# into home_viewer by its key: the cost follows the engagement's audience, not how many people
+# opened Home.
+_RECENT = col(HomeViewer.opened_at) >= bindparam("since")
+_VIEWERS = union(
+    select(col(HomeViewer.user_id))
+    .join(ChannelMember, col(ChannelMember.user_id) == col(HomeViewer.user_id))
+    .join(Engagement, col(Engagement.channel_id) == col(ChannelMember.channel_id))
+    .where(col(Engagement.id) == bindparam("engagement"), col(HomeViewer.view) == ALL, _RECENT),
+    select(col(HomeViewer.user_id))
+    .join(Member, col(Member.user_id) == col(HomeViewer.user_id))
+    .join(MemberRole, col(MemberRole.member_id) == col(Member.id))
+    .where(
+        col(Member.engagement_id) == bindparam("engagement"), col(MemberRole.role).in_(VENDOR_ROLES), _RECENT
     ),
-    col(HomeViewer.opened_at) >= bindparam("since"),
+    select(col(HomeViewer.user_id)).where(
+        col(HomeViewer.user_id).in_(bindparam("admins", expanding=True)), col(HomeViewer.view) == ALL, _RECENT
+    ),
+    select(col(HomeViewer.user_id)).where(
+        col(HomeViewer.user_id).in_(bindparam("also", expanding=True)), _RECENT
+    ),
 )
 
 
