@@ -138,19 +138,6 @@ def on_page(req: Request) -> None:
     _navigate(req, page=req.action_number())
 
 
-
-
-def on_view(req: Request) -> None:
-    req.ack()
-    found = VIEW.match(str(req.action.get("action_id") or ""))
-    _navigate(req, view=found.group(1) if found else None)
-
-
-def on_page(req: Request) -> None:
-    req.ack()
-    _navigate(req, page=req.action_number())
-
-
 def _card_engagement(req: Request, session: Session, engagement_id: int) -> tuple[Engagement, Actor]:
     """The engagement of a card, still active, and the clicker, who must be on its vendor side."""
     engagement = session.get(Engagement, engagement_id)
