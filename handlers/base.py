@@ -290,6 +290,10 @@ class Request:
 
 
 NOT_ACTIVE = "This message belongs to an engagement that is no longer active."
+NOT_OURS = (
+    "I couldn't find that message among the ones I posted for this engagement, so nothing was "
+    "changed. Use the buttons on my latest message in the engagement's channel."
+)
 FORM_NOT_OURS = (
     "I couldn't verify that this form came from me, so nothing was changed. Open it again from the message."
 )
@@ -304,9 +308,19 @@ _POSTED = select(PostedMessage).where(
 def click_engagement(req: Request, session: Session) -> Engagement:
     """The engagement a click or a form belongs to, which must still be active.
 
-    A click acts on the engagement of the message clicked, found in the ledger of what the bot
-    posted (the channel's active engagement for messages not in it, such as ephemeral ones); a
-    form acts on the engagement sealed into the metadata of the form the bot opened.
+    A form acts on the engagement sealed into the metadata of the form the bot opened, and a click
+    inside a form (no message) on the active engagement of the channel sealed there.
+
+    A click on a message acts on the engagement of the message clicked, found in the ledger of
+    what the bot posted (`PostedMessage`, by channel and ts): a message that is not there is not
+    one of ours for any engagement, and the click is refused (`NOT_OURS`) — never taken for the
+    channel's engagement, so a payload naming channel C with a message of another channel, or a
+    made-up ts, changes nothing. Slack's `block_actions` payload says where the click came from
+    in its `container` (type `message` with `message_ts`, `channel_id` and `is_ephemeral`, or
+    type `view`: https://docs.slack.dev/reference/interaction-payloads/block_actions-payload).
+    An ephemeral message ("only visible to you": a command's answer, a picker) has no ledger
+    row — a command's answer is never given a ts we could record — so a click on one acts on the
+    channel's active engagement, as a command there does.
     """
     if req.kind.startswith("view"):
         meta = req.sealed_metadata()
@@ -317,21 +331,67 @@ def click_engagement(req: Request, session: Session) -> Engagement:
         if engagement is None or (wanted is not None and str(engagement.id) != str(wanted)):
             raise UserError(NOT_ACTIVE)
         return engagement
+    container = req.body.get("container") or {}
+    if container.get("type") == "view":  # the channel the bot sealed into the form's metadata
+        return _channel_engagement(session, str(req.metadata.get("channel") or ""))
+    if container.get("is_ephemeral") is True:
+        posted = _ledger_row(req, session)
+        if posted is not None:
+            return _posted_engagement(session, posted, req)
+        return _channel_engagement(session, req.channel_id or "")
+    posted = _ledger_row(req, session, strict=True)
+    if posted is None:
+        log.info(
+            "click by %s on a message not in the ledger (channel %s, ts %s): refused",
+            req.user_id,
+            req.channel_id,
+            req.message_ts,
+        )
+        raise UserError(NOT_OURS)
+    return _posted_engagement(session, posted, req)
+
+
+def _ledger_row(req: Request, session: Session, *, strict: bool = False) -> PostedMessage | None:
+    """The ledger row of the message clicked, None when there is none. `strict`: the payload must
+    name one message — its channel and its ts the same wherever the payload says them (`channel`
+    and `container.channel_id`; `message.ts` and `container.message_ts`) — and that message must
+    be ours for an engagement."""
+    container = req.body.get("container") or {}
     channel, ts = req.channel_id or "", req.message_ts
-    if ts:
-        posted = session.exec(_POSTED, params={"channel": channel, "ts": ts}).first()
-        if posted is not None and posted.engagement_id is not None:
-            engagement = session.get(Engagement, posted.engagement_id)
-            # A direct message the bot sent about the engagement (a reminder of someone's items,
-            # "nobody is named") acts on it from outside its channel.
-            elsewhere = engagement is not None and engagement.channel_id != channel
-            if (
-                engagement is None
-                or engagement.status != "active"
-                or (elsewhere and posted.kind not in DIRECT_KINDS)
-            ):
-                raise UserError(NOT_ACTIVE)
-            return engagement
+    if strict:
+        channels = (
+            req.body.get("channel_id"),
+            (req.body.get("channel") or {}).get("id"),
+            container.get("channel_id"),
+        )
+        said_channels = {str(c) for c in channels if c}
+        said_ts = {
+            str(t) for t in (container.get("message_ts"), (req.body.get("message") or {}).get("ts")) if t
+        }
+        if len(said_channels) != 1 or len(said_ts) != 1:
+            return None
+    if not ts:
+        return None
+    posted = session.exec(_POSTED, params={"channel": channel, "ts": ts}).first()
+    if posted is None or (strict and posted.engagement_id is None):
+        return None
+    return posted
+
+
+def _posted_engagement(session: Session, posted: PostedMessage, req: Request) -> Engagement:
+    """The engagement of a message the bot posted, which must still be active. A direct message
+    the bot sent about the engagement (a reminder of someone's items, "nobody is named") acts on
+    it from outside its channel; any other message only in its engagement's channel."""
+    if posted.engagement_id is None:
+        return _channel_engagement(session, req.channel_id or "")
+    engagement = session.get(Engagement, posted.engagement_id)
+    elsewhere = engagement is not None and engagement.channel_id != posted.channel_id
+    if engagement is None or engagement.status != "active" or (elsewhere and posted.kind not in DIRECT_KINDS):
+        raise UserError(NOT_ACTIVE)
+    return engagement
+
+
+def _channel_engagement(session: Session, channel: str) -> Engagement:
     engagement = active_in_channel(session, channel)
     if engagement is None:
         raise UserError(NOT_ACTIVE)

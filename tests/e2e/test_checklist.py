@@ -854,10 +854,14 @@ def test_a_tick_acts_only_on_an_item_of_the_ticked_messages_engagement_while_it_
     _tick_as_sent(h, msg, other.id, CONTRIBUTOR)  # another engagement's item on this message
     assert status(other.id) == "open"
     assert "no longer belongs to this engagement" in ephemeral_texts(h, CONTRIBUTOR.user_id)[-1]
-    # This message's item clicked in another channel: that channel's engagement, not this one's.
+    # This message's item clicked in another channel: no message of the bot's is there with that
+    # ts, so it is nobody's (issue 25), never taken for that channel's engagement.
     _tick_as_sent(h, msg, mine.id, CONTRIBUTOR, channel="C0OTHER")
     assert status(mine.id) == "open"
-    assert "no longer belongs to this engagement" in ephemeral_texts(h, CONTRIBUTOR.user_id, "C0OTHER")[-1]
+    assert (
+        "couldn't find that message among the ones I posted"
+        in ephemeral_texts(h, CONTRIBUTOR.user_id, "C0OTHER")[-1]
+    )
     _tick_as_sent(h, msg, mine.id, CONTRIBUTOR)  # its own item, in its channel: ticked
     assert status(mine.id) == "done" and item(h, "1.5").done_by == CONTRIBUTOR.user_id
     with h.services.db.session() as s:  # cancelled (the command asks for a confirmation first)

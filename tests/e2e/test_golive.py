@@ -112,8 +112,12 @@ def test_cancel_needs_a_consultant_and_cancels_all_reminders(small):
     eph = h.standin.ephemerals(channel=CHANNEL, user=LEAD.user_id)[-1]
     button = eph["blocks"][1]["elements"][0]
     assert button["confirm"]["title"]["text"] == "Cancel the engagement?"
-    # Only a consultant may cancel: a forged click by the customer's approver is refused.
-    send_payload(h, button_payload(h, eph, "cancel_engagement", APPROVER.user_id))
+    # Only a consultant may cancel: a forged click by the customer's approver is refused. (A click
+    # on an ephemeral message: Slack says so in `container` and sends no `message`.)
+    forged = button_payload(h, eph, "cancel_engagement", APPROVER.user_id)
+    forged["container"]["is_ephemeral"] = True
+    del forged["message"]
+    send_payload(h, forged)
     h.idle()
     with h.services.db.session() as s:
         assert s.exec(select(Engagement)).one().status == "active"
