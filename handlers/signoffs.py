@@ -14,7 +14,7 @@ from sqlmodel import Session
 from bot.commands import ParsedCommand
 from bot.engagement import dependencies, phases
 from bot.engagement import signoffs as so
-from bot.engagement.checklist import Refused
+from bot.engagement.checklist import OPEN, Refused, items_of, phase_by_number
 from bot.engagement.lifecycle import active_in_channel
 from bot.engagement.phases import advance_if_complete
 from bot.errors import UserError
@@ -23,7 +23,7 @@ from bot.people.sides import Actor
 from bot.services import Services
 from bot.slack.gateway import SlackCallFailed
 from bot.slack.golive import post_cutover
-from bot.slack.home import refresh_homes
+from bot.slack.home import NOTE_MAX, publish_home, refresh_homes, remember_viewer
 from bot.slack.notes import tell_approvers_of_request
 from bot.slack.publish import announce_phase, refresh_checklist
 from bot.slack.requests import decision_data, render_request
@@ -31,7 +31,7 @@ from bot.slack.requests import update_request_message as update_request_message
 from handlers.base import Request, actor_for, click_engagement
 from handlers.engagement import require_engagement
 from handlers.listening import after_ack, listener
-from messages import Message, fmt
+from messages import Message, Trusted, fmt
 from storage.models import Engagement, EngagementPhase, Gate, SignoffRequest
 
 log = logging.getLogger("golive.handlers.signoffs")
@@ -72,6 +72,7 @@ def _request(
     note: str | None = None,
     after: bool = False,
     then: Callable[[Request], None] | None = None,
+    refused: Callable[[Request, Trusted], None] | None = None,
 ) -> None:
     """Request a gate's sign-off in the engagement's channel: the channel's engagement for a
     command, the clicked message's for a button, or `engagement_id` (the App Home's cards).
@@ -85,7 +86,11 @@ def _request(
     writes the request before its ack (the command's ack says so); with `after` (the confirmation
     form, the App Home) it is acked once it is in the inbox and written after, and `then(req)`
     answers once it is (a Slack call). A replay finds the gate waiting for a decision, refused
-    above: one request, one post."""
+    above: one request, one post.
+
+    With `refused` (the App Home's button, drawn earlier) the gate must also still be as the Home
+    showed it (`_no_longer_ready`), and a refusal is told by `refused(req, note)` instead of a
+    private message — also when a colleague's request got in between the check and the write."""
     s = req.services
     now = s.clock.now()
     with s.db.read() as session:
@@ -107,13 +112,24 @@ def _request(
                 return
             gate = ready[0]
         checks = so.request_checks(session, engagement, gate)
-        open_ts = (
-            checks.previous.ts if checks.previous is not None and checks.previous.status == "open" else None
+        waiting = (
+            checks.previous if checks.previous is not None and checks.previous.status == "open" else None
         )
+        open_ts = waiting.ts if waiting is not None else None
         channel = engagement.channel_id
+        refusal = checks.refusal
+        if refusal is None and refused is not None:
+            refusal = _no_longer_ready(session, engagement, gate, s.command)
         confirm_view = None
-        if checks.refusal is None and not confirmed and (checks.warnings or checks.needs_note):
+        if refusal is None and not confirmed and (checks.warnings or checks.needs_note):
             confirm_view = _confirm_view(s, session, engagement, checks)
+    if refusal is not None and refused is not None:
+        req.ack()
+        if req.replaying is not None and waiting is not None and waiting.requested_by == req.user_id and then:
+            then(req)  # the request this very click wrote before its process died
+        else:
+            refused(req, _home_note(refusal, _link(s, channel, open_ts)))
+        return
     if checks.refusal is not None:
         link = _link(s, channel, open_ts)
         # The link is mrkdwn of ours (the refusal's text is escaped): it must reach Slack as a link.
@@ -130,7 +146,14 @@ def _request(
     if after:
 
         def work(r: Request) -> Callable[[], None] | None:
-            _post_request(r, _write_request(r, engagement_id, gate_id, note, now))  # type: ignore[arg-type]
+            try:
+                written = _write_request(r, engagement_id, gate_id, note, now)  # type: ignore[arg-type]
+            except UserError as exc:  # a colleague's request got in first (`so.request_signoff`)
+                if refused is None:
+                    raise
+                told = _home_note(exc.message, None)
+                return lambda: refused(r, told)
+            _post_request(r, written)
             return (lambda: then(r)) if then is not None else None
 
         after_ack(req, work)
@@ -207,6 +230,45 @@ def _post_request(req: Request, written: _Written) -> None:
     refresh_homes(s, written.engagement_id)
 
 
+def _no_longer_ready(session: Session, engagement: Engagement, gate: Gate, command: str) -> str | None:
+    """Why a gate the App Home offered to request is no longer ready for it, or None. The Home
+    offers a gate of the current phase once every item of that phase is done or not applicable,
+    while it is not approved and no request of it waits (`presenters.gate_rows`); the Home the
+    click came from may be older than any of that, so the server asks again."""
+    phase = session.get(EngagementPhase, gate.phase_id)
+    if phase is None:
+        return f"{gate.title} is no longer part of this engagement."
+    if phase.number != engagement.phase_index:
+        current = phase_by_number(session, engagement, engagement.phase_index)
+        return (
+            f"{gate.title} is no longer ready for a request from here: {engagement.customer_name} is in "
+            f"{current.name} now, not {phase.name}."
+        )
+    still_open = sum(1 for i in items_of(session, phase.id) if i.status == OPEN)  # type: ignore[arg-type]
+    if still_open:
+        return (
+            f"{gate.title} is no longer ready for a request from here: {still_open} of {phase.name}'s "
+            f"items {'is' if still_open == 1 else 'are'} open again. `{command} signoff {gate.key}` in the "
+            "channel requests it anyway, after you confirm."
+        )
+    return None
+
+
+def _home_note(refusal: str, link: str | None) -> Trusted:
+    """The note the App Home shows for a refused Request sign-off: why, with a link to the request
+    that waits when there is one and the note still fits the Home's (`NOTE_MAX`: a link cut short
+    would show as broken markup). The refusal is plain text: escaped here."""
+    if link:
+        note = fmt(
+            ":information_source: {why} <{link}|Open the request>. Nothing was changed.",
+            why=refusal,
+            link=Trusted(link),
+        )
+        if len(note) <= NOTE_MAX:
+            return note
+    return fmt(":information_source: {why} Nothing was changed.", why=refusal)
+
+
 def _link(s: Services, channel: str, ts: str | None) -> str | None:
     if not ts:
         return None
@@ -280,8 +342,21 @@ def cmd_signoff(req: Request, cmd: ParsedCommand) -> None:
 
 def request_gate(req: Request, engagement_id: int, gate_id: int, then: Callable[[Request], None]) -> None:
     """Request a gate's sign-off from outside the channel (the App Home): the same request,
-    posted in the engagement's channel, written after the ack; `then(req)` answers once it is."""
-    _request(req, None, gate_id, engagement_id=engagement_id, after=True, then=then)
+    posted in the engagement's channel, written after the ack; `then(req)` answers once it is.
+
+    The Home's button requests the gate that was ready when the Home was drawn; it never replaces
+    a request. When the gate is no longer ready — a colleague requested it meanwhile (the request
+    that waits is left exactly as it is), it was approved, its phase has open items again or is
+    not the current one — nothing is written, and the clicker's Home is drawn again as things are
+    now, with a note saying why (`_home_refused`)."""
+    _request(req, None, gate_id, engagement_id=engagement_id, after=True, then=then, refused=_home_refused)
+
+
+def _home_refused(req: Request, note: Trusted) -> None:
+    """Say on the clicker's App Home why nothing was requested, and publish it as it is now: the
+    Home they clicked is out of date."""
+    remember_viewer(req.services, req.user_id, note=note)
+    publish_home(req.services, req.user_id)
 
 
 def on_request_button(req: Request) -> None:
