@@ -101,7 +101,14 @@ def _go_live(req: Request, engagement_id: int) -> Callable[[], None] | None:
 
 
 def on_golive_confirm(req: Request) -> None:
-    _cutover(req, parse_id(req.action.get("value")))
+    """Confirm go-live, for the engagement of the message clicked (the ledger's): a button value
+    naming another engagement (a forged or edited payload) is refused."""
+    wanted = parse_id(req.action.get("value"))
+    with req.services.db.read() as session:
+        engagement_id = click_engagement(req, session).id
+    if wanted is not None and wanted != engagement_id:
+        raise UserError("That button belongs to another engagement's message, so nothing was changed.")
+    _cutover(req, engagement_id)
 
 
 def on_golive_confirm_submit(req: Request) -> None:

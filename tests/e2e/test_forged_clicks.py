@@ -24,8 +24,11 @@ from tests.e2e.helpers import (
     db_snapshot,
     engagement,
     ephemeral_texts,
+    forged_click,
+    last_answer,
     mention,
     send_payload,
+    welcomes,
 )
 
 OTHER = "C0OTHER"
@@ -145,3 +148,18 @@ def test_a_click_on_an_ephemeral_message_still_acts_on_the_channels_engagement(h
     with h.services.db.read() as s:
         other = s.exec(select(Engagement).where(Engagement.channel_id == OTHER)).one()
     assert other.status == "active"
+
+
+def test_a_confirm_go_live_naming_another_engagement_is_refused(harness):
+    """The Confirm go-live button's value names an engagement; the click acts on the message's
+    engagement only: a value edited to name another one is refused, nothing written."""
+    h = harness
+    h.standin.add_channel(OTHER, name="other-co", ext_shared=True, members=[p.user_id for p in PERSONAS])
+    h.command("start Other Co size=small kickoff=2026-11-30 tz=Europe/Berlin", channel=OTHER)
+    h.command("start Acme Corp size=small kickoff=2026-11-30 tz=Europe/Berlin")
+    with h.services.db.read() as s:
+        other = s.exec(select(Engagement).where(Engagement.channel_id == OTHER)).one()
+    before = db_snapshot(h)
+    forged_click(h, welcomes(h)[-1], "golive_confirm", LEAD.user_id, value=str(other.id))
+    assert "belongs to another engagement" in last_answer(h)
+    assert db_snapshot(h) == before
