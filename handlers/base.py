@@ -27,6 +27,7 @@ from bot.refs import parse_choice, parse_id
 from bot.services import Services
 from bot.slack.gateway import Profile, SlackCallFailed
 from bot.slack.nudges import DIRECT_KINDS
+from bot.slack.reach import tell_privately
 from bot.slack.sealing import unseal
 from messages import Message
 from storage.models import Engagement, EngagementPhase, Item, Member, PostedMessage
@@ -283,10 +284,16 @@ class Request:
                 return
             except SlackCallFailed as exc:
                 log.info("ephemeral to %s in %s refused (%s); sending a DM", self.user_id, channel, exc.error)
-        try:
-            self.services.slack.dm(self.user_id, message)
-        except SlackCallFailed as exc:
-            log.warning("could not reply to %s: %s", self.user_id, exc.error)
+        # A DM, or for someone Slack will not let the bot DM (another organisation's person) an
+        # ephemeral in a channel of theirs (`bot.slack.reach`).
+        tell_privately(
+            self.services.slack,
+            self.services.db,
+            self.user_id,
+            message,
+            team_id=self.user_team_id,
+            tried=[channel] if channel else [],
+        )
 
 
 NOT_ACTIVE = "This message belongs to an engagement that is no longer active."

@@ -303,8 +303,33 @@ def usergroups_users_list(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
     return {"ok": True, "users": list(ws.usergroups[group])}
 
 
+EXTERNAL_DM_REFUSED = "invalid_user_combination"
+
+
+def _same_organisation(ws: Workspace, user_id: str) -> bool:
+    """The installing workspace's own people: its members, and on Enterprise Grid the members of
+    the org's other workspaces."""
+    user = ws.users[user_id]
+    if user.team_id == ws.team_id:
+        return True
+    return ws.enterprise_id is not None and user.enterprise_id == ws.enterprise_id
+
+
 @method("conversations.open")
 def conversations_open(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
+    """Open (or find) the bot's DM with one person.
+
+    A person of another organisation (a Slack Connect customer) is refused with
+    ``invalid_user_combination`` unless a test allowed it (``SlackStandIn.allow_external_dm``).
+    Slack documents that error for conversations.open as "To message people from multiple
+    organizations, those organizations must be in at least one channel together"
+    (docs.slack.dev/reference/methods/conversations.open), and DMs across organisations are a Slack
+    Connect feature each organisation's admins can turn off or limit to some members, or to
+    accepted DM invitations (slack.com/help/articles/360060326994, "Manage settings and permissions
+    for Slack Connect direct messages"). The bot cannot see the other organisation's settings, so
+    the stand-in takes the strict side: no DM with another organisation's people by default, and
+    the bot must reach them another way (in the channel they share).
+    """
     # Opening a 1:1 DM needs im:write (a group DM would need mpim:write; the stand-in opens 1:1 only).
     require_scope(ws, "im:write")
     channel_ref = str_arg(req.args, "channel")
@@ -320,6 +345,8 @@ def conversations_open(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
         raise ApiError("not_supported", detail="the stand-in only opens 1:1 IMs")
     if users[0] not in ws.users:
         raise ApiError("user_not_found")
+    if not _same_organisation(ws, users[0]) and users[0] not in ws.external_dms:
+        raise ApiError(EXTERNAL_DM_REFUSED)
     existed = any(c.is_im and c.im_user == users[0] for c in ws.channels.values())
     channel = ws.open_im(users[0])
     body: dict[str, Any] = {"ok": True, "channel": {"id": channel.id}}

@@ -277,6 +277,13 @@ class SlackStandIn:
         with self.ws.lock:
             (self.ws.blocked_uploads.add if blocked else self.ws.blocked_uploads.discard)(channel_id)
 
+    def allow_external_dm(self, user_id: str, allowed: bool = True) -> None:
+        """Let the bot open a DM with this person of another organisation (``conversations.open``
+        refuses it otherwise): what Slack allows once both organisations' Slack Connect settings
+        permit a DM between them (see ``api_chat.conversations_open``)."""
+        with self.ws.lock:
+            (self.ws.external_dms.add if allowed else self.ws.external_dms.discard)(user_id)
+
     def set_trigger_ttl(self, seconds: float) -> None:
         """How long a trigger_id stays valid (Slack: 3 s)."""
         self.ws.trigger_ttl = seconds

@@ -248,6 +248,8 @@ class Workspace:
         self.triggers: dict[str, dict[str, Any]] = {}
         self.response_urls: dict[str, dict[str, Any]] = {}
         self.blocked_uploads: set[str] = set()
+        # People of another organisation the bot may open a DM with (standin.allow_external_dm).
+        self.external_dms: set[str] = set()
         self.faults: dict[str, list[Fault]] = {}
         self.latency: dict[str, float] = {}
         self.trigger_ttl = 3.0

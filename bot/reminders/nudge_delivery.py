@@ -35,9 +35,11 @@ from bot.reminders.nudges import (
     mark_nudged,
     plan_nudge,
     stuck,
+    thread_of,
 )
 from bot.reminders.working_hours import clock_of
 from bot.services import Services
+from bot.slack.gateway import SlackCallFailed
 from bot.slack.home import refresh_homes
 from bot.slack.nudges import (
     ESCALATION,
@@ -51,6 +53,7 @@ from bot.slack.nudges import (
     render_nudge,
     render_row,
 )
+from bot.slack.reach import dm_refused
 from storage.models import Engagement, NudgeMessage, Reminder
 
 if TYPE_CHECKING:
@@ -189,9 +192,23 @@ def _send_thread(attempt: Attempt, plan: ThreadPlan, channel: str, again: bool) 
         engagement = session.get(Engagement, engagement_id)
         assert engagement is not None
         message = render_nudge(s, session, engagement, plan.entries, now, direct=plan.direct)
-    if plan.direct:
+    direct = plan.direct
+    if direct:
         try:
             channel = attempt.sw.slack.open_dm(plan.user)  # type: ignore[arg-type]
+        except SlackCallFailed as exc:
+            if not dm_refused(exc):
+                raise attempt.retry(f"opening a DM: {exc.error}") from exc
+            # Slack will not let the bot DM them (a person of another organisation the team put on
+            # its side): the reminder goes in the channel instead, as a reply in the thread of
+            # what it is about, mentioning them — never retried into the void.
+            log.info("a DM to %s is refused (%s); their nudge goes in %s", plan.user, exc.error, channel)
+            direct = False
+            plan.parent = thread_of(s, engagement_id, plan.due[0])[1]
+            with s.db.read() as session:
+                engagement = session.get(Engagement, engagement_id)
+                assert engagement is not None
+                message = render_nudge(s, session, engagement, plan.entries, now)
         except Exception as exc:
             raise attempt.retry(f"opening a DM: {exc}") from exc
     ts, plan.parent = attempt.send(
@@ -203,7 +220,7 @@ def _send_thread(attempt: Attempt, plan: ThreadPlan, channel: str, again: bool) 
             attempt.key, NUDGE, [e.subject for e in plan.due], plan.people, topic=plan.topic
         ),
         thread_ts=plan.parent,
-        direct=plan.direct,
+        direct=direct,
     )
     with s.db.session() as session:
         session.add(
@@ -231,14 +248,14 @@ def _send_thread(attempt: Attempt, plan: ThreadPlan, channel: str, again: bool) 
                 session,
                 engagement_id,
                 [user],
-                kind="vendor" if plan.direct else NUDGE,
+                kind="vendor" if direct else NUDGE,
                 subjects=[e.subject for e in plan.due if user in e.mentions],
                 now=now,
                 reminder=True,
                 channel=channel,
                 ts=ts,
                 thread_ts=plan.parent,
-                via="dm" if plan.direct else "mention",
+                via="dm" if direct else "mention",
             )
         notified.record_followers(
             session,

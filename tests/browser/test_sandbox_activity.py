@@ -48,6 +48,9 @@ def test_activity_lists_the_persons_notifications_newest_first_with_why_and_wher
     post(f"{ada} the mapping is attached", thread_ts=asked)  # she follows the thread now
     post("One more column was added", thread_ts=asked)
     everyone = post("<!channel> the kickoff call moved to 10:00")
+    # A DM with the customer's person, as Slack allows once both organisations permit it (the
+    # stand-in refuses a DM across organisations otherwise): this is about the Activity view.
+    standin.allow_external_dm(APPROVER.user_id)
     direct = post(
         "You have *2* sign-offs waiting", slack.conversations_open(users=APPROVER.user_id)["channel"]["id"]
     )

@@ -158,6 +158,27 @@ def test_conversations_open_gives_a_dm_that_keeps_messages(standin: SlackStandIn
     assert standin.im_channel(LEAD) == dm
 
 
+def test_conversations_open_refuses_a_person_of_another_organisation(
+    standin: SlackStandIn, client: WebClient
+) -> None:
+    """A Slack Connect customer shares a channel with the bot, yet a DM across organisations is
+    up to both organisations' Slack Connect settings: refused unless a test allows it."""
+    assert error_of(client.conversations_open, users=CUSTOMER_USER) == "invalid_user_combination"
+    assert standin.im_channel(CUSTOMER_USER) is None
+    # A colleague of another workspace of the installing Enterprise Grid org is the same organisation.
+    standin.set_enterprise("E0VENDOR")
+    standin.add_user("U0GRID", name="gina", team_id="T0VENDOR2", enterprise_id="E0VENDOR")
+    assert client.conversations_open(users="U0GRID")["ok"] is True
+    standin.add_user("U0OTHERGRID", name="otto", team_id=CUSTOMER, enterprise_id="E0CUST")
+    assert error_of(client.conversations_open, users="U0OTHERGRID") == "invalid_user_combination"
+    # Once Slack allows it (both organisations permit the DM), it opens like any other.
+    standin.allow_external_dm(CUSTOMER_USER)
+    dm = client.conversations_open(users=CUSTOMER_USER)["channel"]["id"]
+    assert dm.startswith("D") and standin.im_channel(CUSTOMER_USER) == dm
+    standin.allow_external_dm(CUSTOMER_USER, allowed=False)
+    assert error_of(client.conversations_open, users=CUSTOMER_USER) == "invalid_user_combination"
+
+
 def test_auth_errors_and_unknown_method(standin: SlackStandIn) -> None:
     wrong = WebClient(base_url=standin.api_url, token="xoxb-wrong")
     assert error_of(wrong.auth_test) == "invalid_auth"
