@@ -458,7 +458,11 @@ def record_decision(req: Request, request_id: int, decision: str, reason: str | 
     decided it first (`so.decide`: nothing written, nothing posted)."""
     s = req.services
     with s.db.read() as session:
-        _engagement, _request, _gate, actor = _load(req, session, request_id)
+        _engagement, request, _gate, actor = _load(req, session, request_id)
+        decided = request.status != "open"
+    if decided:  # by a click that came first (a double click, a retried request): nothing to ask Slack
+        log.info("sign-off request %s already decided; click by %s ignored", request_id, actor.user_id)
+        return False
     # The name as Slack shows it now, recorded with the decision (users.info, cached).
     name = s.slack.profile(actor.user_id, fresh=True).name
     now = s.clock.now()

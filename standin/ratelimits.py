@@ -11,6 +11,15 @@ Each limit is a token bucket: ``burst`` calls may come at once, then calls are a
 posting bursts of 25 to 40 messages before 429s; the stand-in allows 10 (a Slack stricter than
 the real one is the safe side). Tests make the windows short with ``SlackStandIn.set_rate_limit``
 (e.g. ``per_minute=60, burst=1``: a second between calls).
+
+Every Web API method the bot calls has its documented limit here (each method's page on
+docs.slack.dev/reference/methods says "Rate limits: Tier N" or "Special"). Tiers: Tier 1 "1+ per
+minute", Tier 2 "20+ per minute", Tier 3 "50+ per minute", Tier 4 "100+ per minute"; the "+"
+is left out (the floor is the safe side). Bursts, which Slack describes only in words ("a small
+amount of burst behavior is tolerated" for Tier 1, "occasional bursts" for Tier 2, "sporadic
+bursts are welcome" for Tier 3, "generous burst behavior" for Tier 4): Tier 3 takes a minute's
+worth at once (50); Tier 2 five, Tier 4 twenty — under a minute's worth, a stricter Slack. A
+method not listed here is not limited: add it when the bot starts calling it.
 """
 
 from __future__ import annotations
@@ -33,14 +42,54 @@ class RateLimit:
             raise ValueError("a rate limit needs per_minute > 0 and burst >= 1")
 
 
-# Tier 3 for chat.update; one post a second per channel, with a short burst, for chat.postMessage;
-# Tier 4 for views.publish.
+TIER_1 = RateLimit(per_minute=1, burst=1)
+TIER_2 = RateLimit(per_minute=20, burst=5)
+TIER_3 = RateLimit(per_minute=50, burst=50)
+TIER_4 = RateLimit(per_minute=100, burst=20)
+# "Special" methods that "allow hundreds of requests per minute" (auth.test, chat.getPermalink):
+# two hundred, with Tier 4's burst.
+HUNDREDS = RateLimit(per_minute=200, burst=20)
+
+# One entry per Web API method the bot calls (bot/slack/gateway.py, its files_upload_v2, and Bolt's
+# own auth.test), each with the tier its page on docs.slack.dev/reference/methods gives.
 SLACK_RATE_LIMITS: dict[str, RateLimit] = {
-    "chat.update": RateLimit(per_minute=50, burst=50),
+    # Special, "hundreds of requests per minute" (docs.slack.dev/reference/methods/auth.test):
+    # Bolt checks the token once at start, golive asks once for the install's Grid org.
+    "auth.test": HUNDREDS,
+    # Special, "hundreds of requests per minute" (docs.slack.dev/reference/methods/chat.getPermalink).
+    "chat.getPermalink": HUNDREDS,
+    # Tier 4 (docs.slack.dev/reference/methods/chat.postEphemeral).
+    "chat.postEphemeral": TIER_4,
+    # Special: "generally allows posting one message per second per channel, while also
+    # maintaining a workspace-wide limit"; "short bursts >1 allowed"
+    # (docs.slack.dev/reference/methods/chat.postMessage, docs.slack.dev/apis/web-api/rate-limits).
     "chat.postMessage": RateLimit(per_minute=60, burst=10, per_channel=True),
-    # Tier 4 ("100+ per minute"): publishing App Home views, listing a channel's members.
-    "views.publish": RateLimit(per_minute=100, burst=20),
-    "conversations.members": RateLimit(per_minute=100, burst=20),
+    # Tier 3 (docs.slack.dev/reference/methods/chat.update).
+    "chat.update": TIER_3,
+    # Tier 3 (docs.slack.dev/reference/methods/conversations.history and .replies). Slack's
+    # lower limits of May 2025 for commercially distributed non-Marketplace apps do not apply to
+    # "internal customer-built applications", which each vendor's golive app is.
+    "conversations.history": TIER_3,
+    "conversations.replies": TIER_3,
+    # Tier 3 (docs.slack.dev/reference/methods/conversations.info).
+    "conversations.info": TIER_3,
+    # Tier 4 (docs.slack.dev/reference/methods/conversations.members).
+    "conversations.members": TIER_4,
+    # Tier 3 (docs.slack.dev/reference/methods/conversations.open).
+    "conversations.open": TIER_3,
+    # Tier 4 (docs.slack.dev/reference/methods/files.getUploadURLExternal and
+    # files.completeUploadExternal): slack_sdk's files_upload_v2 calls both.
+    "files.getUploadURLExternal": TIER_4,
+    "files.completeUploadExternal": TIER_4,
+    # Tier 2 (docs.slack.dev/reference/methods/usergroups.users.list): the golive admins' group.
+    "usergroups.users.list": TIER_2,
+    # Tier 4 (docs.slack.dev/reference/methods/users.info).
+    "users.info": TIER_4,
+    # Tier 4 (docs.slack.dev/reference/methods/views.open, views.publish, views.push, views.update).
+    "views.open": TIER_4,
+    "views.publish": TIER_4,
+    "views.push": TIER_4,
+    "views.update": TIER_4,
 }
 
 

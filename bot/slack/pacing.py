@@ -33,6 +33,12 @@ SLACK_PACE: dict[str, Pace] = {
     "chat.postMessage": Pace(per_minute=55, burst=8, per_channel=True),
     # Tier 4 (100+ a minute): the App Home re-published after changes.
     "views.publish": Pace(per_minute=90, burst=20),
+    # Special, "hundreds of requests per minute" (docs.slack.dev/reference/methods/
+    # chat.getPermalink): links to requests and checklists put in messages being sent.
+    "chat.getPermalink": Pace(per_minute=180, burst=18),
+    # A picture shared through files_upload_v2 is two Tier 4 calls (files.getUploadURLExternal,
+    # then files.completeUploadExternal): half of Tier 4's rate.
+    "files.upload": Pace(per_minute=45, burst=9),
 }
 
 

@@ -6,7 +6,10 @@ about one message a second per channel with short bursts (docs.slack.dev/apis/we
 
 from __future__ import annotations
 
+import math
+import re
 import time
+from pathlib import Path
 
 import pytest
 from slack_sdk import WebClient
@@ -14,8 +17,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from standin import SLACK_RATE_LIMITS, RateLimit, SlackStandIn
+from standin.ratelimits import TIER_2, TIER_3, TIER_4
 
-from .ids import INTERNAL, SHARED
+from .ids import CUSTOMER_USER, ENGINEER, INTERNAL, LEAD, SHARED
 
 
 def rate_limited(call, **kwargs) -> SlackApiError:
@@ -81,14 +85,81 @@ def test_tier_3_allows_a_burst_of_50_updates_then_asks_to_wait(
     assert standin.message(SHARED, ts)["text"] == "v50"
 
 
+# What each method's page on docs.slack.dev/reference/methods says ("Rate limits: Tier N").
+DOCUMENTED_TIERS = {
+    "chat.postEphemeral": TIER_4,
+    "chat.update": TIER_3,
+    "conversations.history": TIER_3,
+    "conversations.replies": TIER_3,
+    "conversations.info": TIER_3,
+    "conversations.members": TIER_4,
+    "conversations.open": TIER_3,
+    "files.getUploadURLExternal": TIER_4,
+    "files.completeUploadExternal": TIER_4,
+    "usergroups.users.list": TIER_2,
+    "users.info": TIER_4,
+    "views.open": TIER_4,
+    "views.publish": TIER_4,
+    "views.push": TIER_4,
+    "views.update": TIER_4,
+}
+
+
+def test_every_method_has_its_documented_tier() -> None:
+    for method, tier in DOCUMENTED_TIERS.items():
+        assert SLACK_RATE_LIMITS[method] == tier, method
+    assert (TIER_2.per_minute, TIER_3.per_minute, TIER_4.per_minute) == (20, 50, 100)
+    # Special: "hundreds of requests per minute"; chat.postMessage about one a second per channel.
+    assert SLACK_RATE_LIMITS["auth.test"].per_minute >= 200
+    assert SLACK_RATE_LIMITS["chat.getPermalink"].per_minute >= 200
+
+
+def test_every_web_api_method_the_bot_calls_has_a_limit() -> None:
+    """The table follows the bot: a method it starts calling without a limit here would never
+    meet Slack's 429 in the tests."""
+    root = Path(__file__).resolve().parents[2]
+    called: set[str] = set()
+    for folder in ("bot", "handlers", "golive"):
+        for path in (root / folder).rglob("*.py"):
+            called |= set(re.findall(r"_call\(\s*\"([a-z]+\.[A-Za-z.]+)\"", path.read_text()))
+    assert {"chat.postMessage", "conversations.open", "users.info", "views.publish"} <= called
+    # Bolt's token check, and the two steps of slack_sdk's files_upload_v2.
+    called |= {"auth.test", "files.getUploadURLExternal", "files.completeUploadExternal"}
+    assert sorted(called - set(SLACK_RATE_LIMITS)) == []
+
+
+@pytest.mark.parametrize(
+    ("method", "kwargs"),
+    [
+        ("users_info", {"user": LEAD}),  # Tier 4
+        ("conversations_open", {"users": ENGINEER}),  # Tier 3
+        ("conversations_info", {"channel": SHARED}),  # Tier 3
+        ("chat_postEphemeral", {"channel": SHARED, "user": CUSTOMER_USER, "text": "psst"}),  # Tier 4
+    ],
+)
+def test_a_method_past_its_tier_answers_429_ratelimited_with_retry_after(
+    standin: SlackStandIn, client: WebClient, method: str, kwargs: dict
+) -> None:
+    name = method.replace("_", ".")
+    limit = SLACK_RATE_LIMITS[name]
+    call = getattr(client, method)
+    for _ in range(limit.burst):
+        assert call(**kwargs)["ok"] is True
+    error = rate_limited(call, **kwargs)
+    assert (error.response.status_code, error.response["error"]) == (429, "ratelimited")
+    # A token every 60/per_minute seconds: Retry-After rounds what is left of it up.
+    assert 1 <= int(error.response.headers["Retry-After"]) <= math.ceil(60 / limit.per_minute)
+    [refused] = standin.ratelimited_responses(name)
+    assert refused.status == 429
+
+
 def test_a_limit_can_be_lifted_and_other_methods_are_not_limited(
     standin: SlackStandIn, client: WebClient
 ) -> None:
     standin.set_rate_limit("chat.postMessage", None)
-    for n in range(10):
-        client.chat_postMessage(channel=SHARED, text=f"m{n}")
-    for _ in range(10):
-        client.conversations_info(channel=SHARED)
+    posted = [client.chat_postMessage(channel=SHARED, text=f"m{n}")["ts"] for n in range(12)]
+    for ts in posted:
+        client.chat_delete(channel=SHARED, ts=ts)  # not a method the bot calls: not limited
     assert standin.ratelimited_responses() == []
     assert "chat.postMessage" not in standin.rate_limits
 

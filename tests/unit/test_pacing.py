@@ -61,3 +61,25 @@ def test_the_bot_paces_under_slacks_documented_rates() -> None:
     assert SLACK_PACE["chat.update"].per_minute <= 50 and not SLACK_PACE["chat.update"].per_channel
     post = SLACK_PACE["chat.postMessage"]
     assert post.per_minute <= 60 and post.per_channel and post.burst > 1
+
+
+def test_every_pace_stays_under_the_limit_slack_documents_for_its_method() -> None:
+    """The pacer is tuned to Slack's tiers as the stand-in enforces them (standin/ratelimits.py):
+    a call the pacer lets through must not be the one Slack answers 429."""
+    from standin import SLACK_RATE_LIMITS
+
+    for method, pace in SLACK_PACE.items():
+        # files_upload_v2 is two calls per picture: files.getUploadURLExternal and .completeUploadExternal
+        limits = (
+            [
+                SLACK_RATE_LIMITS["files.getUploadURLExternal"],
+                SLACK_RATE_LIMITS["files.completeUploadExternal"],
+            ]
+            if method == "files.upload"
+            else [SLACK_RATE_LIMITS[method]]
+        )
+        calls = 2 if method == "files.upload" else 1
+        for limit in limits:
+            assert pace.per_minute * calls <= limit.per_minute, method
+            assert pace.burst * calls <= limit.burst, method
+            assert pace.per_channel == limit.per_channel, method
