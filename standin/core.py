@@ -15,7 +15,7 @@ from .payloads import command_payload
 from .ratelimits import SLACK_RATE_LIMITS, RateLimit
 from .server import StandInHTTPServer
 from .socket_mode import SocketModeServer
-from .state import Call, Channel, Fault, StandInUser, Workspace
+from .state import Call, Channel, Fault, FileSettings, StandInUser, Workspace
 
 T = TypeVar("T")
 
@@ -272,8 +272,20 @@ class SlackStandIn:
             channel_id, lambda c: c.members.remove(user_id) if user_id in c.members else None
         )
 
+    def set_file_settings(
+        self, *, uploads_disabled: bool = False, max_bytes: int | None = None, storage_full: bool = False
+    ) -> None:
+        """The workspace admins' file settings, refused as files.getUploadURLExternal documents:
+        uploads turned off (``file_uploads_disabled``), a size limit in bytes
+        (``file_upload_size_restricted``), the storage used up (``storage_limit_reached``). With no
+        arguments: none of them."""
+        with self.ws.lock:
+            self.ws.file_settings = FileSettings(uploads_disabled, max_bytes, storage_full)
+
     def block_file_uploads(self, channel_id: str, blocked: bool = True) -> None:
-        """Make files.completeUploadExternal to this channel fail like a Slack Connect admin block."""
+        """Make files.completeUploadExternal to this channel fail like a Slack Connect admin block,
+        with ``slack_connect_file_upload_sharing_blocked`` (see ``api_files``: a code Slack
+        documents for files.upload, not for the external upload; the bot must not count on it)."""
         with self.ws.lock:
             (self.ws.blocked_uploads.add if blocked else self.ws.blocked_uploads.discard)(channel_id)
 
@@ -513,7 +525,9 @@ class SlackStandIn:
         retry_after: int | None = None,
         times: int = 1,
     ) -> None:
-        """Make the next ``times`` calls of ``method`` fail (HTTP ``status``; 429 adds Retry-After)."""
+        """Make the next ``times`` calls of ``method`` fail (HTTP ``status``; 429 adds Retry-After).
+        ``"upload"`` is the POST of a file's bytes to its upload URL: give it a status other than
+        200 (Slack: "a non-200 response indicates a failure")."""
         with self.ws.lock:
             self.ws.faults.setdefault(method, []).append(Fault(error, status, retry_after, times))
 

@@ -207,7 +207,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ----- file upload (step 2) and response_url
     def _upload(self, file_id: str, body: bytes) -> None:
+        """Step 2 of Slack's upload: the bytes, raw or multipart. Slack "will return HTTP 200 if the
+        upload is successful; a non-200 response indicates a failure"
+        (docs.slack.dev/reference/methods/files.getUploadURLExternal): an unknown or used upload
+        URL answers 404, and ``fail_next("upload", status=…)`` makes it answer what a test needs."""
         ws = self.server.workspace
+        with ws.lock:
+            fault = _take_fault(ws, "upload")
+        if fault is not None:
+            self._answer_fault("upload", {"file_id": file_id, "bytes": len(body)}, fault)
+            return
         content_type = self.headers.get("Content-Type", "")
         content = body
         if content_type.lower().startswith("multipart/form-data"):

@@ -187,6 +187,19 @@ class Call:
 
 
 @dataclass
+class FileSettings:
+    """The workspace admins' file settings that refuse an upload at files.getUploadURLExternal
+    (docs.slack.dev/reference/methods/files.getUploadURLExternal, Errors): all uploads turned off
+    ("file_uploads_disabled: Team has disabled all file uploads"), a size limit
+    ("file_upload_size_restricted: ... the team has restricted uploads of large files"), the free
+    plan's storage used up ("storage_limit_reached")."""
+
+    uploads_disabled: bool = False
+    max_bytes: int | None = None
+    storage_full: bool = False
+
+
+@dataclass
 class Fault:
     """A pending injected failure for one Web API method."""
 
@@ -239,6 +252,7 @@ class Workspace:
         self.homes: dict[str, str] = {}  # user -> home view id
         self.files: dict[str, dict[str, Any]] = {}
         self.pending_uploads: dict[str, dict[str, Any]] = {}
+        self.file_settings = FileSettings()  # standin.set_file_settings
         self.calls: list[Call] = []
         # Who Slack notified of each message, and why (standin/notify.py).
         self.notifications: list[Notification] = []
