@@ -1,8 +1,10 @@
-"""`/golive timeline` (the picture, or the text when files are blocked) and `/golive calendar` (.ics).
+"""`/golive timeline` (the picture, or the text when Slack refuses it) and `/golive calendar` (.ics).
 
 Both ack at once: drawing, building the file and uploading happen after the ack — the picture in
 an outbox job (`bot.slack.timeline_share`), the calendar in this listener's thread as the audit
-export does.
+export does. When Slack refuses the file, the text version takes its place and says why
+(`bot.slack.uploads`): the text timeline in the channel, the calendar's dates to the person who
+asked.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from bot.commands import ParsedCommand
 from bot.engagement.calendar_ics import calendar_filename, engagement_calendar
 from bot.engagement.health import fmt as fmt_day
 from bot.slack.gateway import SlackCallFailed
-from bot.slack.timeline_share import share_timeline, uploads_blocked
+from bot.slack.timeline_share import share_timeline
+from bot.slack.uploads import refusal_reason, retryable
 from handlers.base import Request
 from handlers.engagement import require_engagement
 from messages import fmt
@@ -26,7 +29,7 @@ def cmd_timeline(req: Request, cmd: ParsedCommand) -> None:
     s = req.services
     engagement = require_engagement(req, finished_ok=True)
     req.ack()
-    share_timeline(s, engagement.id, engagement.channel_id)  # type: ignore[arg-type]
+    share_timeline(s, engagement.id, engagement.channel_id, tell=req.reply)  # type: ignore[arg-type]
 
 
 def cmd_calendar(req: Request, cmd: ParsedCommand) -> None:
@@ -57,15 +60,15 @@ def cmd_calendar(req: Request, cmd: ParsedCommand) -> None:
         if engagement.dryrun_at is not None:
             local = engagement.dryrun_at.astimezone(ZoneInfo(engagement.timezone))
             dates += f" · dry run {local:%a %-d %b %H:%M} ({engagement.timezone})"
-        if uploads_blocked(exc):
+        if retryable(exc):  # the client's own retries did not get it through
             text = (
-                "I couldn't share the calendar file: files are blocked in this channel (a Slack Connect "
-                f"admin's setting), so nothing was posted. The dates to put in your calendar: {dates}. "
-                f"`{s.command} status` lists every phase."
+                f"Slack didn't take the calendar file just now ({refusal_reason(exc)}), so nothing was "
+                f"posted. Try `{s.command} calendar` again in a minute. The dates: {dates}."
             )
         else:
             text = (
-                f"Slack refused the calendar file ({exc.error}), so nothing was posted. The dates: {dates}. "
-                f"Check that I'm in this channel, then try `{s.command} calendar` again."
+                f"I couldn't share the calendar file: Slack refused it in this channel "
+                f"({refusal_reason(exc)}), so nothing was posted. The dates to put in your calendar: "
+                f"{dates}. `{s.command} status` lists every phase."
             )
         req.reply(s.notice(text))

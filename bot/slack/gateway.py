@@ -11,7 +11,9 @@ the outbox (`bot.slack.outbox`), which paces it, coalesces refreshes and retries
 
 from __future__ import annotations
 
+import http.client
 import logging
+import urllib.error
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -31,6 +33,11 @@ log = logging.getLogger("golive.slack")
 
 PROFILE_TTL = timedelta(hours=24)
 CHANNEL_GONE = frozenset({"channel_not_found", "is_archived", "not_in_channel", "channel_is_archived"})
+# Uploads (`SlackGateway.upload_file`): the method its failures name when Slack's answer does not
+# say which, the POST of the bytes to the upload URL, and a step that got no answer.
+UPLOAD_METHOD = "files.completeUploadExternal"
+UPLOAD_STEP = "upload"
+NO_ANSWER = "no_answer"
 
 
 # Slack's answer to views.update / views.publish sent with a `hash` the view no longer has.
@@ -363,7 +370,11 @@ class SlackGateway:
     ) -> None:
         """Slack's two-step upload (files.getUploadURLExternal, the bytes, then
         files.completeUploadExternal) shared in `channel`, in the thread of `thread_ts` when given;
-        `alt_txt` describes an image for screen readers."""
+        `alt_txt` describes an image for screen readers. Every failure is a SlackCallFailed naming
+        the step (`method`): Slack's error code for the two methods; for the bytes, `upload_failed`
+        with the upload URL's HTTP status ("a non-200 response indicates a failure",
+        files.getUploadURLExternal); `no_answer` when a step got none (a timeout, a lost
+        connection). `bot.slack.uploads` says which of them running it again may fix."""
         try:
             self.client.files_upload_v2(
                 channel=channel,
@@ -378,9 +389,22 @@ class SlackGateway:
             error = (
                 exc.response.get("error", "unknown_error") if exc.response is not None else "unknown_error"
             )
-            raise SlackCallFailed("files.upload", str(error), exc.response) from exc
-        except SlackRequestError as exc:  # the bytes were refused (step 2)
-            raise SlackCallFailed("files.upload", "upload_failed") from exc
+            step = str(getattr(exc.response, "api_url", "") or "").rsplit("/", 1)[-1]
+            raise SlackCallFailed(step or UPLOAD_METHOD, str(error), exc.response) from exc
+        except urllib.error.HTTPError as exc:  # the upload URL answered, and not 200 (step 2)
+            raise SlackCallFailed(UPLOAD_STEP, "upload_failed", HttpAnswer(exc.code, exc.headers)) from exc
+        except SlackRequestError as exc:  # the upload URL answered 2xx but not 200 (step 2)
+            raise SlackCallFailed(UPLOAD_STEP, "upload_failed") from exc
+        except (OSError, http.client.HTTPException) as exc:  # no answer: a timeout, a lost connection
+            raise SlackCallFailed(UPLOAD_METHOD, NO_ANSWER) from exc
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """What a failed upload step answered (`SlackCallFailed.response`): its status and headers."""
+
+    status_code: int
+    headers: Any = None
 
 
 def _profile(row: UserProfile) -> Profile:

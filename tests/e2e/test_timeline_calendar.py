@@ -91,7 +91,7 @@ def test_the_text_timeline_takes_the_pictures_place_when_files_are_blocked(late)
     assert lines[2].startswith("Today")
     assert lines[3].startswith("1 Discovery") and lines[3].endswith("d late") and "▓" in lines[3]
     assert "Milestones" in lines[-2] and "T" in lines[-2] and "G" in lines[-2]
-    assert "a Slack Connect admin blocked them" in text
+    assert "Slack refused the picture in this channel (files are blocked by a Slack Connect admin)" in text
 
 
 def test_status_and_plan_carry_the_text_timeline(late):
@@ -205,7 +205,10 @@ def test_calendar_when_files_are_blocked_says_so_plainly(small):
     h.command("calendar")
     assert h.standin.files == []
     answer = ephemeral_texts(h, LEAD.user_id)[-1]
-    assert "I couldn't share the calendar file: files are blocked in this channel" in answer
+    assert (
+        "I couldn't share the calendar file: Slack refused it in this channel (files are blocked by a "
+        "Slack Connect admin)" in answer
+    )
     assert "Go-live Fri 18 Dec" in answer
 
 
