@@ -264,6 +264,7 @@ class Workspace:
         self.blocked_uploads: set[str] = set()
         # People of another organisation the bot may open a DM with (standin.allow_external_dm).
         self.external_dms: set[str] = set()
+        self.usergroups: dict[str, list[str]] = {}  # user group id (S…) -> its members
         self.faults: dict[str, list[Fault]] = {}
         self.latency: dict[str, float] = {}
         self.trigger_ttl = 3.0
@@ -278,9 +279,6 @@ class Workspace:
             display_name="golive",
             is_bot=True,
         )
-        # People of another organisation the bot may open a DM with (standin.allow_external_dm).
-        self.external_dms: set[str] = set()
-        self.usergroups: dict[str, list[str]] = {}  # user group id (S…) -> its members
 
     # ----- scopes
     def has_scope(self, scope: str) -> bool:
