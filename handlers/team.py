@@ -23,6 +23,7 @@ from bot.slack.gateway import Profile, SlackCallFailed
 from bot.slack.home import refresh_homes
 from bot.slack.notes import tell_named
 from bot.slack.publish import refresh_welcome
+from bot.slack.uploads import refusal_reason, retryable
 from bot.slacktext import plain_text, user_id_from_token
 from handlers.base import Request, actor_for, click_engagement
 from handlers.engagement import require_engagement
@@ -372,6 +373,7 @@ def cmd_audit(req: Request, cmd: ParsedCommand) -> None:
     hidden = len(trail.rows) - len(shared)
     stamp = s.clock.now().strftime("%Y%m%d-%H%M")
     refused: str | None = None
+    again = False
     try:
         # The title and comment carry the customer's name: escaped like every other text we
         # send, so a name typed as `<!channel> Corp` cannot ping both organisations.
@@ -388,7 +390,9 @@ def cmd_audit(req: Request, cmd: ParsedCommand) -> None:
         )
     except SlackCallFailed as exc:
         log.info("audit upload refused (%s); sending the summary", exc.error)
-        refused = exc.error
+        # Said as people read it; "not now" (a 429 or 5xx the client retried already) asks for a
+        # second try, anything else is a refusal (bot.slack.uploads).
+        refused, again = refusal_reason(exc), retryable(exc)
     private = ""
     if hidden and actor.is_vendor:
         # users.info (cached for a day) says whether they are a guest; unknown counts as one.
@@ -409,6 +413,7 @@ def cmd_audit(req: Request, cmd: ParsedCommand) -> None:
                 rows=shared[-AUDIT_SUMMARY_ROWS:],
                 total=len(shared),
                 error=refused,
+                again=again,
                 private=private,
             )
         )

@@ -261,7 +261,7 @@ def test_a_refused_channel_upload_summarises_the_shared_rows_only(small):
     h.command("audit")
     assert _files_in(h, CHANNEL) == []
     summary = last_answer(h)
-    assert "couldn't share the CSV" in summary and "both sides may read" in summary
+    assert "Slack refused the CSV in this channel" in summary and "both sides may read" in summary
     assert "role.added" in summary and "nudges." not in summary
     shared = [r for r in _all_rows(h) if not r.kind.startswith("nudges.")]
     assert f"last {len(shared)} entries of {len(shared)}" in summary
@@ -316,3 +316,14 @@ def test_a_guest_of_the_vendors_workspace_gets_the_channels_copy_only(harness):
     h.command("audit")
     [private] = _files_in(h, h.standin.im_channel(LEAD.user_id))
     assert "nudges.paused" in {r["kind"] for r in rows_of(private["content"])}
+
+
+def test_a_channel_upload_slack_did_not_take_just_now_asks_for_a_second_try(small):
+    """A 5xx that outlived the client's retries is not a refusal: the summary says to run the
+    command again, in words, not Slack's code."""
+    h = small
+    h.standin.fail_next("files.completeUploadExternal", error="internal_error", status=500, times=20)
+    h.command("audit")
+    summary = last_answer(h)
+    assert "Slack didn't take the CSV just now" in summary and "run the command again" in summary
+    assert "both sides may read" in summary

@@ -388,7 +388,8 @@ def test_blocked_upload_falls_back_to_an_ephemeral_summary(engaged):
     h.command("audit")
     assert h.standin.files == [] or all(f.get("channel_id") != CHANNEL for f in h.standin.files)
     summary = ephemeral_texts(h, LEAD.user_id)[-1]
-    assert "couldn't share the CSV" in summary and "slack_connect_file_upload_sharing_blocked" in summary
+    assert "Slack refused the CSV in this channel" in summary
+    assert "files are blocked by a Slack Connect admin" in summary
     assert "phase.completed" in summary and "last 11 entries of 11" in summary
 
 
