@@ -62,6 +62,23 @@ def shared_channels(db: Database, user_id: str, team_id: str | None = None) -> l
     return list(dict.fromkeys([*known, *theirs]))[:MAX_CHANNELS]
 
 
+CONTROL_BLOCKS = frozenset({"actions", "input"})
+
+
+def without_controls(message: Message) -> Message:
+    """The message without anything to click: no actions or input blocks, no section accessory
+    that is a control (an image stays)."""
+    blocks = []
+    for block in message.blocks:
+        if block.get("type") in CONTROL_BLOCKS:
+            continue
+        accessory = block.get("accessory")
+        if isinstance(accessory, dict) and accessory.get("type") != "image":
+            block = {k: v for k, v in block.items() if k != "accessory"}
+        blocks.append(block)
+    return Message(text=message.text, blocks=blocks)
+
+
 def ephemeral_somewhere(
     slack: SlackGateway, user_id: str, message: Message, channels: Iterable[str]
 ) -> str | None:
@@ -96,7 +113,10 @@ def tell_privately(
         refused = exc.error
     skip = set(tried)
     channels = [c for c in shared_channels(db, user_id, team_id) if c not in skip]
-    landed = ephemeral_somewhere(slack, user_id, message, channels)
+    # In another channel, a button would act on that channel's engagement (an ephemeral is not in
+    # the ledger: its click acts on the channel's active engagement), not on the one the message
+    # is about: the words go there, the controls do not.
+    landed = ephemeral_somewhere(slack, user_id, without_controls(message), channels)
     if landed is None:
         log.warning(
             "could not reach %s: a DM was refused (%s) and no shared channel took an ephemeral (%s)",
