@@ -42,7 +42,6 @@ from bot.reminders.planning import Planner
 from bot.services import Services
 from bot.slack.client import make_sweep_client
 from bot.slack.gateway import SlackCallFailed, SlackGateway
-from bot.slack.rosters import backfill_rosters
 from bot.slack.timeline_share import share_timeline
 from storage.models import Engagement, Reminder, ReminderAttempt
 
@@ -343,12 +342,6 @@ class Sweeper:
                 self.deliver(rid, now, report)
             if len(ids) < BATCH:
                 break
-        try:
-            # Who is in which engagement's channel (App Home's visibility): channels never read,
-            # then those read a day ago, a few per pass (bot.slack.rosters).
-            backfill_rosters(self.s)
-        except Exception:  # the reminders are this pass's job; the rosters wait for the next one
-            log.exception("reading channel rosters failed")
         metrics.SWEEP_SECONDS.observe(time.perf_counter() - started)
         for outcome, done in (
             ("sent", report.sent),

@@ -12,9 +12,9 @@ every process and replica sees the same:
 - kept current by the member_joined_channel and member_left_channel events;
 - a check that finds someone not in it asks Slack again (at most every `RECHECK` a channel: they
   may have just joined);
-- read by the sweep for channels never read (engagements from before this existed) and again
-  once a day (`backfill_rosters`), a few per tick: conversations.members is Tier 4, and there may
-  be thousands.
+- read on the sweep's beat (a job of its own, `golive.sweep_clock`) for channels never read
+  (engagements from before this existed) and again once a day (`backfill_rosters`), a few per
+  tick: conversations.members is Tier 4, and there may be thousands.
 
 A channel Slack will not list (the bot was removed from it) keeps what was known; a channel never
 read shows its engagement to admins only until it is.
@@ -45,17 +45,25 @@ REREAD = timedelta(days=1)
 COMMAND_MEMO = timedelta(seconds=60)
 # How long the members of an admin user group (usergroups.users.list) are trusted.
 ADMINS_TTL = timedelta(minutes=5)
-# Channels never read that the sweep reads per tick.
+# Channels read per tick of the sweep's clock (never read first, then a day old).
 BACKFILL_PER_TICK = 20
 
 
 def replace_roster(session: Session, channel: str, members: Iterable[str], now: datetime) -> None:
     """The channel's members are exactly `members`, as Slack said at `now`."""
     wanted = set(members)
-    session.exec(delete(ChannelMember).where(col(ChannelMember.channel_id) == channel))  # type: ignore[call-overload]
-    if wanted:
+    known = set(session.exec(select(ChannelMember.user_id).where(ChannelMember.channel_id == channel)).all())
+    gone = known - wanted
+    if gone:  # only the differences are written: a daily re-read usually changes nothing
         session.exec(  # type: ignore[call-overload]
-            insert(ChannelMember), params=[{"channel_id": channel, "user_id": u} for u in sorted(wanted)]
+            delete(ChannelMember).where(
+                col(ChannelMember.channel_id) == channel, col(ChannelMember.user_id).in_(gone)
+            )
+        )
+    if wanted - known:
+        session.exec(  # type: ignore[call-overload]
+            insert(ChannelMember),
+            params=[{"channel_id": channel, "user_id": u} for u in sorted(wanted - known)],
         )
     row = session.get(ChannelRoster, channel)
     if row is None:

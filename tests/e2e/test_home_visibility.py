@@ -127,3 +127,30 @@ def _engagement_id(h: Any, channel: str) -> int:
         e = s.exec(select(Engagement).where(Engagement.channel_id == channel)).first()
     assert e is not None and e.id is not None
     return e.id
+
+
+def test_channels_never_read_are_read_on_the_sweeps_beat_and_again_a_day_later(harness):
+    """An engagement from before rosters existed (no roster) shows to admins only until the
+    clock's job reads it; a leave whose event never came is caught by the daily re-read."""
+    from datetime import timedelta
+
+    from sqlalchemy import delete
+
+    from bot.slack.rosters import backfill_rosters
+    from storage.models import ChannelMember, ChannelRoster
+
+    h = harness
+    two_engagements(h)
+    with h.services.db.session() as s:  # as after the upgrade: nothing known of the channels
+        s.exec(delete(ChannelMember))
+        s.exec(delete(ChannelRoster))
+    assert customers(all_engagements(h, OUTSIDER)) == []
+    assert backfill_rosters(h.services) == 2
+    assert backfill_rosters(h.services) == 0  # read: nothing more until tomorrow
+    assert customers(all_engagements(h, OUTSIDER)) == ["Open Co"]
+
+    h.standin.remove_member(PUBLIC, OUTSIDER.user_id)  # no member_left_channel event delivered
+    assert backfill_rosters(h.services) == 0
+    h.clock.set(h.clock.now() + timedelta(days=1, minutes=1))
+    assert backfill_rosters(h.services) == 2
+    assert customers(all_engagements(h, OUTSIDER)) == []
