@@ -30,10 +30,15 @@ url = f"sqlite:///{tmp}/golive.sqlite3"
 before_fork(load_settings(_env_file=None, DATABASE_URL=url, SLACK_BOT_TOKEN="xoxb-preload"))
 upgrade(url)
 
+from datetime import UTC, datetime
+
+from bot.clock import Clock
 from harness import APPROVER, CONTRIBUTOR, Harness  # the stand-in and the driver: not the bot's
 before = set(sys.modules)
 
-h = Harness(url).start()
+# A Wednesday afternoon: on a Monday the sweep sends the weekly digest, whose timeline picture
+# (matplotlib, left out on purpose) would be drawn here.
+h = Harness(url, clock=Clock(datetime(2026, 12, 9, 14, 0, tzinfo=UTC))).start()
 try:
     h.command("start Acme Corp size=medium country=DE")
     h.command(f"role <@{CONTRIBUTOR.user_id}> contributor")
