@@ -30,11 +30,16 @@ or without `--seed`). With `--json` the last line is
      "golive": {"status": {"p50_ms": …, "p95_ms": …, "p99_ms": …, "ratio_p50": …, "cpu_ms": …}, …},
      "bare": {"p50_ms": …, "p99_ms": …, "cpu_ms": …},
      "tick_to_update": {"p50_ms": …, "p95_ms": …, "ticks": …, "seen": …},
+     "tick_updates": {"ticks": …, "updates": …, "per_tick": …},
      "pss_mb": …, "rss_mb": …, "ok": true | false}
 
 where `cpu_ms` is the CPU per request of all the server's processes together (user + system,
 including the work after the acks), `tick_to_update.ticks` the ticks sent one at a time and
-`seen` those whose update came within 10 s.
+`seen` those whose update came within 10 s, and `tick_updates` the chat.update calls in the
+channel caused by the timed bursts of ticks (counted once each batch's after-ack work is done):
+how well a burst's refreshes coalesce when nothing holds them, which depends on the machine's
+speed and so is measured here, without a target (tests/e2e/test_outbox.py proves the bound with a
+refresh held in flight).
 """
 
 from __future__ import annotations
@@ -539,17 +544,29 @@ def main() -> int:
         cpu: dict[str, dict[str, float]] = {t: {k: 0.0 for k in KINDS} for t in targets}
         pids = {"golive": golive.pid, "bare": bare.pid}
         per_round = max(1, args.requests // args.rounds)
+        coalesced = {"ticks": 0, "updates": 0}
         # The setup's posts and their refreshes are done before the first batch is timed.
         wait_outbox_idle(golive.pid, database=url)
         for _round in range(args.rounds):
             for kind in random.sample(kinds, len(kinds)):
                 for name in ("golive", "bare"):
                     before = cpu_seconds(pids[name])
+                    with standin.ws.lock:
+                        mark = len(standin.ws.calls)
                     times[name][kind] += run_batch(targets[name], kind, args.clients, per_round)
                     if name == "golive":
                         # The batch's after-ack work (refreshes paced to Slack's rate limits) is
                         # charged to it, and does not run into the next batch.
                         wait_outbox_idle(golive.pid, database=url)
+                        if kind == "tick":
+                            with standin.ws.lock:
+                                new = standin.ws.calls[mark:]
+                            coalesced["ticks"] += per_round
+                            coalesced["updates"] += sum(
+                                1
+                                for c in new
+                                if c.method == "chat.update" and c.args.get("channel") == CHANNEL
+                            )
                     cpu[name][kind] += cpu_seconds(pids[name]) - before
         rss, pss = memory_mb(golive.pid)
         shown = (
@@ -623,6 +640,13 @@ def main() -> int:
         "ticks": args.probe_ticks if "tick" in kinds else 0,
         "seen": len(shown),
     }
+    if coalesced["ticks"]:
+        per_tick = coalesced["updates"] / coalesced["ticks"]
+        print(
+            f"chat.update calls for the timed ticks: {coalesced['updates']} for {coalesced['ticks']} ticks "
+            f"in bursts of {args.clients} clients ({per_tick:.2f} a tick; one a tick without coalescing)"
+        )
+        result["tick_updates"] = {**coalesced, "per_tick": round(per_tick, 3)}
     print(
         f"serve memory after the load: PSS {pss:.0f} MB over the master and its descendants "
         f"(RSS summed over them {rss:.0f} MB)" + (f", {args.seed} seeded engagements" if args.seed else "")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlmodel import select
@@ -261,14 +263,26 @@ def test_sign_off_pending_more_than_two_business_days_nudges_the_approvers(small
     assert "*Sign-off:* Solution design sign-off" in text and f"<@{APPROVER.user_id}>" in text
 
 
-def test_rate_limit_waits_and_a_5xx_retries_on_a_later_sweep(small):
+def test_rate_limit_waits_and_a_5xx_retries_on_a_later_sweep(small, monkeypatch):
     h = small
     at(h, "2026-12-02T10:00:00+01:00")
+    # The sweep's client waits a 429 out in slack_sdk's RateLimitErrorRetryHandler: record the
+    # waits it asks for (and still wait them), rather than timing the gap between the calls.
+    import slack_sdk.http_retry.builtin_handlers as builtin_handlers
+
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    monkeypatch.setattr(builtin_handlers, "time", SimpleNamespace(sleep=sleep))
     h.standin.fail_next("chat.postMessage", status=429, retry_after=1)
     report = h.run_sweep()
     calls = [c for c in h.standin.calls_to("chat.postMessage") if c.args.get("channel") == CHANNEL]
     assert [c.status for c in calls[-2:]] == [429, 200]
-    assert calls[-1].at - calls[-2].at >= 0.9 and len([s for s in report.sent if s.startswith("nudge")]) == 1
+    assert len(waits) == 1 and waits[0] >= 1.0, f"waited {waits} for a Retry-After of 1 s"
+    assert len([s for s in report.sent if s.startswith("nudge")]) == 1
     posted_in_channel = len(
         [c for c in h.standin.calls_to("chat.postMessage") if c.args.get("channel") == CHANNEL]
     )

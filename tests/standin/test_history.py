@@ -9,7 +9,6 @@ conversations.history returns a conversation's messages newest first, bounded by
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -121,10 +120,8 @@ def test_a_slow_slack_posts_even_when_the_client_times_out(standin: SlackStandIn
     """Slack may carry out a call whose answer the client never gets: the message is in the channel."""
     impatient = WebClient(base_url=standin.api_url, token="xoxb-test", timeout=1)
     standin.set_latency("chat.postMessage", 2.0)
-    started = time.monotonic()
-    with pytest.raises(TimeoutError):
+    with pytest.raises(TimeoutError):  # the client gave up before Slack answered
         impatient.chat_postMessage(channel=SHARED, text="Did this land?", metadata=NUDGE)
-    assert time.monotonic() - started < 1.9  # the client gave up before Slack answered
     [landed] = standin.messages(SHARED)
     assert landed["text"] == "Did this land?" and landed["metadata"] == NUDGE
     # Looking before re-sending finds it.

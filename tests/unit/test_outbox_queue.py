@@ -9,7 +9,10 @@ import threading
 import time
 from collections.abc import Callable
 
+import pytest
+
 from bot.slack.outbox import Job, Outbox, Retry, Sending
+from bot.slack.sending import Entry
 
 
 class Recorder(Job):
@@ -116,6 +119,25 @@ def test_a_job_that_asks_to_run_again_takes_what_came_meanwhile() -> None:
     assert ran == ["first", "first+newer"], "retried once, with the newer request merged in"
     assert box.waits == 1
     box.stop()
+
+
+def test_a_job_put_back_for_retry_after_is_not_picked_before_its_time() -> None:
+    """What the end-to-end 429 tests rely on, with the queue's own clock passed in instead of a
+    wall clock measured: a job that asks to run again `after` seconds later (a 429's
+    Retry-After) is ready no sooner, and the workers' pick passes it over until then, saying how
+    long to sleep."""
+    box = Outbox(None, backoff_first=0.01)  # type: ignore[arg-type]  # no workers: nothing runs
+    entry = Entry(Recorder([], "refresh", key="k"), 1)
+    before = time.monotonic()
+    box._again(entry, Retry(1.0, "chat.update ratelimited"))
+    assert before + 1.0 <= entry.ready_at <= time.monotonic() + 1.0
+    picked, wait = box._pick(entry.ready_at - 0.25)
+    assert picked is None and wait == pytest.approx(0.25)
+    assert box._pick(entry.ready_at) == (entry, None)
+    assert box.waits == 1  # a Retry-After waited out is counted; a backoff (after=None) is not
+    other = Entry(Recorder([], "post"), 2)
+    box._again(other, Retry(None, "chat.postMessage 503"))
+    assert box.waits == 1 and other.attempts == 1
 
 
 def test_stop_sends_what_is_queued_then_reports_what_it_could_not() -> None:
