@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 from slack_sdk import WebClient
@@ -39,3 +41,19 @@ def standin() -> Iterator[SlackStandIn]:
 @pytest.fixture
 def client(standin: SlackStandIn) -> WebClient:
     return WebClient(base_url=standin.api_url, token="xoxb-test")
+
+
+@pytest.fixture
+def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The waits slack_sdk's retry handlers ask for (and still wait): a Retry-After is checked by
+    what the client was told to wait, not by a wall-clock gap between two calls."""
+    import slack_sdk.http_retry.builtin_handlers as builtin_handlers
+
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    monkeypatch.setattr(builtin_handlers, "time", SimpleNamespace(sleep=sleep))
+    return waits
