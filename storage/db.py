@@ -9,11 +9,12 @@ import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from typing import Any, cast
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Connection, CursorResult, Engine, Result, make_url
 from sqlalchemy.exc import InvalidatePoolError
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlmodel import Session, create_engine
 
@@ -22,6 +23,12 @@ SQLITE_POOL_SIZE = 8
 SQLITE_POOL_OVERFLOW = 56
 READ_ONLY = "golive_read_only"
 _STATEMENT_SNAPSHOTS = "golive_statement_snapshots"  # `Database.rows` on SQLite: no BEGIN
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched. `Session.execute` is annotated to return a
+    `Result`; for those statements it is a `CursorResult`, which has the count."""
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def is_sqlite(url: str) -> bool:
@@ -82,11 +89,11 @@ _IDLE_SINCE = "golive_idle_since"
 
 def _ping_when_idle(engine: Engine) -> None:
     @event.listens_for(engine, "checkin")
-    def _on_checkin(_dbapi_conn, record):  # type: ignore[no-untyped-def]
+    def _on_checkin(_dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
         record.info[_IDLE_SINCE] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
-    def _on_checkout(dbapi_conn, record, _proxy):  # type: ignore[no-untyped-def]
+    def _on_checkout(dbapi_conn: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
         since = record.info.pop(_IDLE_SINCE, None)
         if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
             return  # new, or in use a moment ago
@@ -100,7 +107,7 @@ def _ping_when_idle(engine: Engine) -> None:
 
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide when transactions start, so that
         # BEGIN IMMEDIATE below takes the write lock up front (no deadlock on upgrade).
         dbapi_conn.isolation_level = None
@@ -112,7 +119,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn):  # type: ignore[no-untyped-def]
+    def _on_begin(conn: Connection) -> None:
         # A transaction that may write takes the write lock at BEGIN, so two writers queue on
         # busy_timeout instead of failing when a read lock cannot be upgraded. Read-only
         # sessions (Database.read) begin deferred: in WAL mode they never wait for writers.
@@ -257,9 +264,9 @@ class Database:
         with self._inbox_lock:
             if self._inbox is None:
                 self._inbox = Database(inbox_url(self.url))
-                from storage.models import InboxRequest
+                from storage.models import InboxRequest, table_of
 
-                table = InboxRequest.__table__  # type: ignore[attr-defined]
+                table = table_of(InboxRequest)
                 with self._inbox.engine.begin() as conn:  # several processes may start at once
                     conn.execute(CreateTable(table, if_not_exists=True))
                     for index in table.indexes:

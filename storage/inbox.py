@@ -26,8 +26,8 @@ from typing import Any
 from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from storage.db import Database
-from storage.models import InboxRequest
+from storage.db import Database, rowcount
+from storage.models import InboxRequest, table_of
 
 log = logging.getLogger("golive.inbox")
 
@@ -41,7 +41,7 @@ must not kill every process after it."""
 KEEP_DONE = timedelta(days=1)
 """Done rows are kept this long: a retried delivery of a request done meanwhile is still known."""
 
-_T: Table = InboxRequest.__table__  # type: ignore[attr-defined]
+_T: Table = table_of(InboxRequest)
 
 
 @dataclass(frozen=True)
@@ -185,4 +185,4 @@ def purge(db: Database, now: datetime, keep: timedelta = KEEP_DONE) -> int:
     """Delete rows done more than `keep` ago; how many."""
     with db.inbox.session() as session:
         result = session.execute(_T.delete().where(_T.c.done_at.is_not(None), _T.c.done_at < now - keep))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rowcount(result)

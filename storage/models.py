@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Protocol, cast
 
-from sqlalchemy import Column, Index, UniqueConstraint, and_, bindparam, literal_column, text
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Column, Index, Table, UniqueConstraint, and_, bindparam, literal_column, text
+from sqlalchemy.orm import Mapped
+from sqlalchemy.sql.elements import ColumnClause
+from sqlmodel import Field, SQLModel, col
 
 from storage.types import UTCDateTime
 
 
-def utc_column(nullable: bool = False) -> Column:  # type: ignore[type-arg]
+def utc_column(nullable: bool = False) -> Column:
     return Column(UTCDateTime(), nullable=nullable)
 
 
@@ -18,7 +21,31 @@ def utc_column(nullable: bool = False) -> Column:  # type: ignore[type-arg]
 # SQLite prepares a statement again on every run when a bound parameter could satisfy a partial
 # index's WHERE (uq_engagement_active_channel's, below): 60 of the 80 us SQLite spent on every
 # request's channel lookup (measured on the statement SQLAlchemy emits).
-ACTIVE = literal_column("'active'")
+ACTIVE: ColumnClause[str] = literal_column("'active'")
+
+
+class _Row(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def saved_id(row: _Row) -> int:
+    """A saved row's id. The models say `id: int | None` because a new row has none until the
+    session flushes it; code that holds a row read from or flushed to the database uses this."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has no id yet: flush it before using its id")
+    return row.id
+
+
+def id_col(column: int | None) -> Mapped[int]:
+    """`col(Model.id)` for a query that reads ids: typed `int`, as the ids of saved rows are."""
+    return cast("Mapped[int]", col(column))
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's Core `Table`, for statements built once without the ORM."""
+    table: Table = model.__table__  # type: ignore[attr-defined]  # SQLAlchemy sets it; SQLModel does not declare it
+    return table
 
 
 class Engagement(SQLModel, table=True):
@@ -98,7 +125,7 @@ class Engagement(SQLModel, table=True):
 
 
 # The channel's active engagement, as every request looks it up (bound parameter `channel`).
-CHANNELS_ACTIVE = and_(Engagement.channel_id == bindparam("channel"), Engagement.status == ACTIVE)
+CHANNELS_ACTIVE = and_(col(Engagement.channel_id) == bindparam("channel"), col(Engagement.status) == ACTIVE)
 
 
 class EngagementPhase(SQLModel, table=True):

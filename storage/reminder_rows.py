@@ -15,7 +15,8 @@ from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from storage.models import NextCheckRequest, Reminder
+from storage.db import rowcount
+from storage.models import NextCheckRequest, Reminder, table_of
 
 
 def ensure(
@@ -86,10 +87,10 @@ def cancel_pending(session: Session, engagement_id: int) -> int:
         .where(col(Reminder.engagement_id) == engagement_id, col(Reminder.status) == "pending")
         .values(status="cancelled")
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rowcount(result)
 
 
-_INSERT_NEXT_CHECK = insert(NextCheckRequest.__table__)  # type: ignore[attr-defined]  # built once
+_INSERT_NEXT_CHECK = insert(table_of(NextCheckRequest))  # built once
 
 
 def request_next_check(session: Session, engagement_id: int, now: datetime) -> None:

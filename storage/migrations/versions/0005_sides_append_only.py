@@ -9,7 +9,7 @@ Create Date: 2026-11-27
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import storage.types
@@ -29,7 +29,7 @@ PG_NO_TRUNCATE = """CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON au
 FOR EACH STATEMENT EXECUTE FUNCTION audit_event_append_only()"""
 
 
-def _str(length: int) -> sa.Column:  # type: ignore[type-arg]
+def _str(length: int) -> sqlmodel.sql.sqltypes.AutoString:
     return sqlmodel.sql.sqltypes.AutoString(length=length)
 
 
