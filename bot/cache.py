@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 V = TypeVar("V")
 
@@ -53,7 +53,7 @@ class LRUCache(Generic[V]):
                 making = self._making[key] = _Making()
         if not mine:
             if making.done.wait(MAKING_WAIT_SECONDS) and making.made:
-                return making.value  # type: ignore[return-value]
+                return cast(V, making.value)  # made: the value is set
             value = make()
             self.put(key, value)
             return value

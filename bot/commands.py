@@ -7,6 +7,7 @@ anything happens. Usage lines live here, next to the parser, and `/golive help` 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from bot.errors import UserError
@@ -57,7 +58,7 @@ class CommandSet:
         for alias in aliases:
             self._aliases[alias] = spec.name
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[CommandSpec]:
         return iter(self._specs.values())
 
     def get(self, name: str) -> CommandSpec | None:

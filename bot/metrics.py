@@ -86,7 +86,7 @@ def exposition(inbox: tuple[int, float] | None = None) -> tuple[bytes, str]:
     same for every process and replica, so not a per-process gauge)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        multiprocess.MultiProcessCollector(registry)
     else:
         registry = REGISTRY
     data = generate_latest(registry)

@@ -31,7 +31,8 @@ def cut_mrkdwn(text: str, limit: int) -> str:
     end = max(limit - 1, 0)
     # Step back out of a half-cut entity.
     amp = text.rfind("&", max(0, end - 5), end)
-    if amp != -1 and _ENTITY.match(text, amp) and amp + len(_ENTITY.match(text, amp).group(0)) > end:  # type: ignore[union-attr]
+    entity = _ENTITY.match(text, amp) if amp != -1 else None
+    if entity and amp + len(entity.group(0)) > end:
         end = amp
     # Step back out of a half-cut <…> token (mention, link, date).
     lt = text.rfind("<", 0, end)

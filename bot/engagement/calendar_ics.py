@@ -19,11 +19,19 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
 
-from bot.engagement.forecast import DONE, Forecast, local_date
+from bot.engagement.forecast import DONE, Forecast, PhaseForecast, local_date
 from bot.engagement.lifecycle import phases_of
 from bot.engagement.outlook import load_outlook
 from bot.engagement.playbook import Playbook
-from storage.models import AuditEvent, Engagement, EngagementPhase, Gate, SignoffDecision, SignoffRequest
+from storage.models import (
+    AuditEvent,
+    Engagement,
+    EngagementPhase,
+    Gate,
+    SignoffDecision,
+    SignoffRequest,
+    saved_id,
+)
 
 PRODID = "-//golive//implementation plan//EN"
 DRYRUN_LENGTH = timedelta(hours=2)
@@ -48,9 +56,10 @@ def _day(d: date) -> str:
     return d.strftime("%a %-d %b %Y")
 
 
-def _phase_description(p, fc: Forecast) -> str:  # type: ignore[no-untyped-def]
+def _phase_description(p: PhaseForecast, fc: Forecast) -> str:
     lines = [f"Planned {_day(p.planned_start)} to {_day(p.planned_end)}."]
     if p.state == DONE:
+        assert p.finished_on is not None  # a done phase has its end
         lines.append(
             f"Done {_day(p.finished_on)}" + (f", started {_day(p.started_on)}." if p.started_on else ".")
         )
@@ -197,7 +206,7 @@ def engagement_calendar(
     session: Session, engagement: Engagement, playbook: Playbook, now: datetime
 ) -> tuple[bytes, Forecast]:
     """The engagement's calendar file, from the database as it is now, and the forecast in it."""
-    phases = phases_of(session, engagement.id)  # type: ignore[arg-type]
+    phases = phases_of(session, saved_id(engagement))
     outlook = load_outlook(session, engagement, playbook, now)
     sequence = session.exec(
         select(func.max(AuditEvent.id)).where(AuditEvent.engagement_id == engagement.id)

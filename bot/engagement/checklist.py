@@ -24,6 +24,8 @@ from storage.models import (
     Item,
     Member,
     UserProfile,
+    saved_id,
+    table_of,
 )
 
 MAX_TITLE = 200
@@ -65,8 +67,8 @@ def create_items(
             number += 1
             session.add(
                 Item(
-                    engagement_id=engagement.id,  # type: ignore[arg-type]
-                    phase_id=phase.id,  # type: ignore[arg-type]
+                    engagement_id=saved_id(engagement),
+                    phase_id=saved_id(phase),
                     number=number,
                     key=item.key,
                     title=item.title,
@@ -166,7 +168,7 @@ def lock_items(session: Session, item_ids: list[int]) -> dict[int, tuple[Engagem
     rows locked for the rest of the transaction, so that a change is decided on the row as it is
     and no other writer changes it before the commit. Items gone are missing."""
     rows = session.exec(_ITEMS_LOCKED, params={"ids": sorted(set(item_ids))}).all()
-    return {item.id: (phase, item) for phase, item in rows}  # type: ignore[misc]
+    return {saved_id(item): (phase, item) for phase, item in rows}
 
 
 _ITEMS_OF = select(Item).where(Item.phase_id == bindparam("phase")).order_by(col(Item.number))
@@ -214,6 +216,7 @@ def set_done(
             f"{ref} is marked not applicable; the implementation team reopens it (`undo {ref}`, or "
             "Show all on the checklist) before it can be ticked."
         )
+    detail: dict[str, object]
     if done:
         on_behalf = actor.is_vendor and item.owner_side == CUSTOMER
         expected, kind, detail = OPEN, "item.done", {"on_behalf": on_behalf}
@@ -230,7 +233,7 @@ def set_done(
     values |= {"nudge_count": 0, "updated_at": now}
     # Conditional update: of two racing ticks only one changes the row. A Core statement: the ORM's
     # bulk-update path and a refresh were half of a tick's write transaction (cProfile).
-    table = Item.__table__  # type: ignore[attr-defined]
+    table = table_of(Item)
     result = session.connection().execute(
         update(table).where(table.c.id == item.id, table.c.status == expected).values(**values)
     )
@@ -254,7 +257,7 @@ def reopen_phase(session: Session, phase: EngagementPhase, actor: Actor, now: da
     again, the pointer walks forward past the phases that are still complete."""
     if phase.completed_at is None:
         return False
-    table = EngagementPhase.__table__  # type: ignore[attr-defined]
+    table = table_of(EngagementPhase)
     session.execute(update(table).where(table.c.id == phase.id).values(completed_at=None))
     set_committed_value(phase, "completed_at", None)
     session.execute(
@@ -390,7 +393,7 @@ def add_item(
     last = session.exec(select(func.max(Item.number)).where(Item.phase_id == phase.id)).one() or 0
     item = Item(
         engagement_id=phase.engagement_id,
-        phase_id=phase.id,  # type: ignore[arg-type]
+        phase_id=saved_id(phase),
         number=last + 1,
         key=f"custom_{last + 1}",
         title=title,

@@ -26,7 +26,7 @@ from bot.engagement.playbook import Playbook
 from bot.errors import UserError
 from bot.people import audit
 from bot.people.sides import Actor
-from storage.models import Engagement, EngagementPhase, Item, ItemDependency
+from storage.models import Engagement, EngagementPhase, Item, ItemDependency, saved_id
 
 DRY_RUN = "dry_run"
 
@@ -45,9 +45,9 @@ def create_dependencies(session: Session, engagement: Engagement, playbook: Play
                 if required is not None:
                     session.add(
                         ItemDependency(
-                            engagement_id=engagement.id,  # type: ignore[arg-type]
-                            item_id=item.id,  # type: ignore[arg-type]
-                            requires_id=required.id,  # type: ignore[arg-type]
+                            engagement_id=saved_id(engagement),
+                            item_id=saved_id(item),
+                            requires_id=saved_id(required),
                         )
                     )
                     n += 1
@@ -89,7 +89,7 @@ def waiting_refs(session: Session, engagement_id: int) -> dict[int, list[str]]:
         .join(Item, col(Item.id) == ItemDependency.requires_id)
         .join(EngagementPhase, col(EngagementPhase.id) == Item.phase_id)
         .where(ItemDependency.engagement_id == engagement_id, Item.status == "open")
-        .order_by(EngagementPhase.number, Item.number)
+        .order_by(col(EngagementPhase.number), col(Item.number))
     ).all()
     out: dict[int, list[str]] = defaultdict(list)
     for item_id, phase_number, item_number in rows:
@@ -104,7 +104,7 @@ def prerequisites_of(session: Session, item_id: int) -> list[tuple[str, Item]]:
         .join(ItemDependency, col(ItemDependency.requires_id) == Item.id)
         .join(EngagementPhase, col(EngagementPhase.id) == Item.phase_id)
         .where(ItemDependency.item_id == item_id)
-        .order_by(EngagementPhase.number, Item.number)
+        .order_by(col(EngagementPhase.number), col(Item.number))
     ).all()
     return [(f"{number}.{item.number}", item) for number, item in rows]
 
@@ -116,21 +116,21 @@ def check_prerequisites(
     writing. Refused when the actor is not on the team, or for the item itself or a circle."""
     if not actor.is_vendor:
         raise Refused("Only the implementation team changes what waits for what.")
-    current = {i.id: i for _ref, i in prerequisites_of(session, item.id)}  # type: ignore[arg-type]
+    current = {saved_id(i): i for _ref, i in prerequisites_of(session, saved_id(item))}
     wanted_ids = {i.id for i in wanted}
     added = [i for i in wanted if i.id not in current]
     removed = [i for i in current.values() if i.id not in wanted_ids]
-    deps = prerequisites(session, engagement.id)  # type: ignore[arg-type]
-    deps[item.id] = [i for i in deps.get(item.id, []) if i in wanted_ids]  # type: ignore[index]
+    deps = prerequisites(session, saved_id(engagement))
+    deps[saved_id(item)] = [i for i in deps.get(saved_id(item), []) if i in wanted_ids]
     for requires in added:
         if requires.id == item.id:
             raise UserError("An item cannot wait for itself.")
-        if _reaches(deps, requires.id, item.id):  # type: ignore[arg-type]
+        if _reaches(deps, saved_id(requires), saved_id(item)):
             raise UserError(
                 f"{requires.title[:60]} already waits (perhaps through others) for this item: "
                 "they would wait for each other; nothing was changed."
             )
-        deps[item.id].append(requires.id)  # type: ignore[index, arg-type]
+        deps[saved_id(item)].append(saved_id(requires))
     return added, removed
 
 
@@ -150,13 +150,15 @@ def set_prerequisites(
             session.delete(row)
     for requires in added:
         session.add(
-            ItemDependency(engagement_id=engagement.id, item_id=item.id, requires_id=requires.id)  # type: ignore[arg-type]
+            ItemDependency(
+                engagement_id=saved_id(engagement), item_id=saved_id(item), requires_id=saved_id(requires)
+            )
         )
     for kind, rows in (("item.after_removed", removed), ("item.after", added)):
         for requires in rows:
             audit.record(
                 session,
-                engagement.id,  # type: ignore[arg-type]
+                saved_id(engagement),
                 actor,
                 kind,
                 str(item.id),
@@ -192,10 +194,10 @@ def _order(items: list[Item], deps: dict[int, list[int]]) -> list[Item]:
     def visit(item: Item, seen: frozenset[int]) -> None:
         if item.id in done or item.id in seen:
             return
-        for r in deps.get(item.id, []):  # type: ignore[arg-type]
+        for r in deps.get(saved_id(item), []):
             if r in by_id:
-                visit(by_id[r], seen | {item.id})  # type: ignore[operator]
-        done.add(item.id)  # type: ignore[arg-type]
+                visit(by_id[r], seen | {saved_id(item)})
+        done.add(saved_id(item))
         out.append(item)
 
     for item in items:
@@ -209,9 +211,9 @@ def schedule(session: Session, engagement: Engagement, now: datetime) -> int:
     from bot.engagement.lifecycle import calendar_for, local_today, phases_of  # (lifecycle imports us)
 
     calendar = calendar_for(engagement)
-    phases = {p.id: p for p in phases_of(session, engagement.id)}  # type: ignore[arg-type]
+    phases = {saved_id(p): p for p in phases_of(session, saved_id(engagement))}
     items = list(session.exec(select(Item).where(Item.engagement_id == engagement.id).order_by(col(Item.id))))
-    deps = prerequisites(session, engagement.id)  # type: ignore[arg-type]
+    deps = prerequisites(session, saved_id(engagement))
     dry_day = local_today(engagement.dryrun_at, engagement.timezone) if engagement.dryrun_at else None
     due: dict[int, date] = {}
     for item in _order(items, deps):
@@ -219,29 +221,29 @@ def schedule(session: Session, engagement: Engagement, now: datetime) -> int:
         if phase is None:
             continue
         if item.due_set_by_hand and item.due_on is not None:
-            due[item.id] = item.due_on  # type: ignore[index]
+            due[saved_id(item)] = item.due_on
             continue
         if item.settled_by == DRY_RUN and dry_day is not None:
             day = dry_day
         else:
             day = _position(calendar, phase.planned_start, phase.planned_end, item.due_share or 100)
-            after = [due[r] for r in deps.get(item.id, []) if r in due]  # type: ignore[arg-type]
+            after = [due[r] for r in deps.get(saved_id(item), []) if r in due]
             if after:
                 day = max(day, min(calendar.add(max(after), 1), phase.planned_end))
-        due[item.id] = day  # type: ignore[index]
+        due[saved_id(item)] = day
     if dry_day is not None:
         # What the dry run needs is due the business day before it.
-        settled = {i.id for i in items if i.settled_by == DRY_RUN}
-        needed = {r for i in settled for r in deps.get(i, [])}  # type: ignore[arg-type]
+        settled = {saved_id(i) for i in items if i.settled_by == DRY_RUN}
+        needed = {r for i in settled for r in deps.get(i, [])}
         eve = calendar.add(dry_day, -1)
         for item in items:
-            if item.id in needed and not item.due_set_by_hand and due.get(item.id, eve) > eve:  # type: ignore[arg-type]
-                due[item.id] = eve  # type: ignore[index]
+            if item.id in needed and not item.due_set_by_hand and due.get(item.id, eve) > eve:
+                due[item.id] = eve
     changed = 0
     for item in items:
-        day = due.get(item.id)  # type: ignore[arg-type]
-        if day is not None and item.due_on != day and not item.due_set_by_hand:
-            item.due_on = day
+        planned = due.get(saved_id(item))
+        if planned is not None and item.due_on != planned and not item.due_set_by_hand:
+            item.due_on = planned
             item.updated_at = now
             session.add(item)
             changed += 1
@@ -268,7 +270,7 @@ def settle(session: Session, engagement: Engagement, what: str, actor: Actor, no
     """Tick the open items `what` settles (a passed dry run, a gate's approval), as done by `actor`."""
     from bot.engagement.lifecycle import phases_of  # (lifecycle imports us)
 
-    phases = {p.id: p for p in phases_of(session, engagement.id)}  # type: ignore[arg-type]
+    phases = {saved_id(p): p for p in phases_of(session, saved_id(engagement))}
     changes = []
     for item in session.exec(
         select(Item).where(
@@ -281,7 +283,7 @@ def settle(session: Session, engagement: Engagement, what: str, actor: Actor, no
         session.add(item)
         phase = phases[item.phase_id]
         change = Change("item.done", item, phase, {"settled_by": what})
-        audit.record_change(session, engagement.id, actor, change, now=now)  # type: ignore[arg-type]
+        audit.record_change(session, saved_id(engagement), actor, change, now=now)
         changes.append(change)
     session.flush()
     return changes
@@ -290,7 +292,7 @@ def settle(session: Session, engagement: Engagement, what: str, actor: Actor, no
 def chain_length(open_items: list[Item], deps: dict[int, list[int]]) -> int:
     """The longest run of open items each waiting for the one before (1 for a lone item, 0 for
     none): the least number of business days their work still takes, one after the other."""
-    ids = {i.id for i in open_items}
+    ids = {saved_id(i) for i in open_items}
     memo: dict[int, int] = {}
 
     def depth(item_id: int, seen: frozenset[int]) -> int:
@@ -302,4 +304,4 @@ def chain_length(open_items: list[Item], deps: dict[int, list[int]]) -> int:
         memo[item_id] = longest + 1
         return memo[item_id]
 
-    return max((depth(i, frozenset()) for i in ids), default=0)  # type: ignore[arg-type]
+    return max((depth(i, frozenset()) for i in ids), default=0)

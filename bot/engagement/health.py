@@ -139,6 +139,7 @@ def _overdue_factor(
     if not overdue:
         return None
     first = overdue[0]
+    assert first.due_on is not None  # overdue items have a due date
     ref = f"{phase_numbers.get(first.phase_id, '?')}.{first.number}"
     many = f"{len(overdue)} items are" if len(overdue) > 1 else "1 item is"
     customer = sum(1 for i in overdue if i.owner_side == "customer")
@@ -148,7 +149,7 @@ def _overdue_factor(
         for part in (f"customer {customer}" if customer else "", f"vendor {vendor}" if vendor else "")
         if part
     )
-    text = f"{many} overdue; the oldest, {ref}, was due {fmt(first.due_on)} ({sides})."  # type: ignore[arg-type]
+    text = f"{many} overdue; the oldest, {ref}, was due {fmt(first.due_on)} ({sides})."
     return Factor(AT_RISK, text + (AHEAD_NOTE if ahead else ""), watch=ahead)
 
 

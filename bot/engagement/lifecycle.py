@@ -42,7 +42,7 @@ from bot.values import (
     parse_yes_no,
     years_from,
 )
-from storage.models import CHANNELS_ACTIVE, Engagement, EngagementPhase, MemberRole
+from storage.models import CHANNELS_ACTIVE, Engagement, EngagementPhase, MemberRole, saved_id
 
 MAX_YEARS_AHEAD = 2  # a target go-live at most this many years after the kickoff
 MAX_KICKOFF_DAYS = 366  # a kickoff at most a year before or after today
@@ -219,7 +219,7 @@ def compute_plan(engagement: Engagement, playbook: Playbook) -> list[PhaseWindow
 _PHASES_OF = (
     select(EngagementPhase)
     .where(EngagementPhase.engagement_id == bindparam("engagement"))
-    .order_by(EngagementPhase.number)  # type: ignore[arg-type]
+    .order_by(col(EngagementPhase.number))
 )
 
 
@@ -296,13 +296,13 @@ def start_engagement(
         now=now,
         enterprise_id=vendor_enterprise_id,
     )
-    session.add(MemberRole(member_id=lead.id, role="lead"))  # type: ignore[arg-type]
+    session.add(MemberRole(member_id=saved_id(lead), role="lead"))
     specs = {p.key: p for p in playbook.phases}
     phases = []
     for w in compute_plan(engagement, playbook):
         phases.append(
             EngagementPhase(
-                engagement_id=engagement.id,  # type: ignore[arg-type]
+                engagement_id=saved_id(engagement),
                 number=w.number,
                 key=w.key,
                 name=w.name,
@@ -319,9 +319,9 @@ def start_engagement(
     create_gates(session, engagement, phases, playbook)
     audit.record(
         session,
-        engagement.id,
+        saved_id(engagement),
         Actor(user_id, team_id, user_name, VENDOR),
-        "engagement.started",  # type: ignore[arg-type]
+        "engagement.started",
         opts.customer_name,
         {
             "size": opts.size,
@@ -409,13 +409,13 @@ def replan(
         engagement.kickoff_on = kickoff
     if size is not None:
         engagement.size = size
-    if target != "keep":
-        engagement.target_on = target  # type: ignore[assignment]
+    if target is None or isinstance(target, date):  # else "keep"
+        engagement.target_on = target
     engagement.updated_at = now
     session.add(engagement)
     windows = {w.key: w for w in compute_plan(engagement, playbook)}
     moves: list[PhaseMove] = []
-    for phase in phases_of(session, engagement.id):  # type: ignore[arg-type]
+    for phase in phases_of(session, saved_id(engagement)):
         w = windows.get(phase.key)
         if w is None:
             continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from sqlmodel import Session, col, select
 
@@ -15,8 +16,8 @@ from bot.engagement.dependencies import prerequisites
 from bot.engagement.forecast import Forecast, forecast, local_date
 from bot.engagement.health import DryRun, Health, Waiting, assess
 from bot.engagement.lifecycle import calendar_for, local_today, phases_of
-from bot.engagement.playbook import Playbook
-from storage.models import Engagement, EngagementPhase, Gate, Item, SignoffRequest
+from bot.engagement.playbook import Playbook, SizeName
+from storage.models import Engagement, EngagementPhase, Gate, Item, SignoffRequest, saved_id
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def outlook_of(
         gate_phases=gate_phases,
         dryrun_on=dryrun_on,
     )
-    size = playbook.sizes.get(engagement.size)  # type: ignore[call-overload]
+    size = playbook.sizes.get(cast(SizeName, engagement.size))
     health = assess(
         forecast=fc,
         items=items,
@@ -110,16 +111,16 @@ def load_outlook(
 ) -> Outlook:
     """The engagement's outlook; `phases` and `items` when the caller has read them already."""
     if phases is None:
-        phases = phases_of(session, engagement.id)  # type: ignore[arg-type]
+        phases = phases_of(session, saved_id(engagement))
     if items is None:
         items = list(session.exec(select(Item).where(Item.engagement_id == engagement.id)).all())
     return outlook_of(
         engagement,
         phases,
         items,
-        waiting_signoffs(session, engagement.id),  # type: ignore[arg-type]
+        waiting_signoffs(session, saved_id(engagement)),
         playbook,
         now,
-        deps=prerequisites(session, engagement.id),  # type: ignore[arg-type]
-        gate_phases=gate_phases(session, engagement.id),  # type: ignore[arg-type]
+        deps=prerequisites(session, saved_id(engagement)),
+        gate_phases=gate_phases(session, saved_id(engagement)),
     )

@@ -20,7 +20,8 @@ from bot.engagement.signoffs import gates_approved
 from bot.errors import UserError
 from bot.people import audit
 from bot.people.sides import Actor
-from storage.models import Engagement, EngagementPhase, Gate, Item
+from storage.db import rowcount
+from storage.models import Engagement, EngagementPhase, Gate, Item, saved_id
 from storage.reminder_rows import cancel_pending
 
 
@@ -34,7 +35,7 @@ def advance_if_complete(
     The move is a conditional update on the phase pointer, so two requests finishing the
     same phase at once move it (and announce it) once.
     """
-    phases = phases_of(session, engagement.id)  # type: ignore[arg-type]
+    phases = phases_of(session, saved_id(engagement))
     start = engagement.phase_index
     current = start
     by_number = {p.number: p for p in phases}
@@ -51,7 +52,7 @@ def advance_if_complete(
         )
         .values(phase_index=current, updated_at=now)
     )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    if rowcount(result) == 0:
         return None
     who = actor or audit.SYSTEM
     for n in range(start, current):
@@ -61,11 +62,11 @@ def advance_if_complete(
             session.add(phase)
             audit.record(
                 session,
-                engagement.id,
+                saved_id(engagement),
                 who,
                 "phase.completed",
                 phase.name,
-                {"phase": phase.number},  # type: ignore[arg-type]
+                {"phase": phase.number},
                 now=now,
             )
     if engagement in session:
@@ -77,7 +78,7 @@ def advance_if_complete(
 
 def _complete(session: Session, phase: EngagementPhase) -> bool:
     """All items done or not applicable, and every gate of the phase approved."""
-    return phase_complete(items_of(session, phase.id)) and gates_approved(session, phase.id)  # type: ignore[arg-type]
+    return phase_complete(items_of(session, saved_id(phase))) and gates_approved(session, saved_id(phase))
 
 
 COMPLETING = frozenset({"item.done", "item.na"})
@@ -91,7 +92,7 @@ def record_and_advance(
     applicable can finish a phase; other changes skip the check (it reads the whole phase)."""
     if change is None:
         return None
-    audit.record_change(session, engagement.id, actor, change, now=now)  # type: ignore[arg-type]
+    audit.record_change(session, saved_id(engagement), actor, change, now=now)
     return advance_after(session, engagement, actor, change, now)
 
 
@@ -120,7 +121,7 @@ class Readiness:
 
 
 def readiness(session: Session, engagement: Engagement) -> Readiness:
-    phases = phases_of(session, engagement.id)  # type: ignore[arg-type]
+    phases = phases_of(session, saved_id(engagement))
     by_id = {p.id: p for p in phases}
     last = phases[-1] if phases else None
     gates = list(
@@ -156,25 +157,31 @@ def go_live(session: Session, engagement: Engagement, actor: Actor, now: datetim
             f"The final approval is not recorded yet ({names}): the customer's approver approves it first. "
             "Nothing was changed."
         )
-    phases = phases_of(session, engagement.id)  # type: ignore[arg-type]
+    phases = phases_of(session, saved_id(engagement))
     moved = session.execute(
         update(Engagement)
         .where(col(Engagement.id) == engagement.id, col(Engagement.status) == "active")
         .values(status="live", phase_index=len(phases), updated_at=now)
     )
-    if moved.rowcount == 0:  # type: ignore[attr-defined]
+    if rowcount(moved) == 0:
         return False
     for phase in phases:
         if phase.completed_at is None:
             phase.completed_at = now
             session.add(phase)
             audit.record(
-                session, engagement.id, actor, "phase.completed", phase.name, {"phase": phase.number}, now=now
-            )  # type: ignore[arg-type]
-    cancelled = cancel_pending(session, engagement.id)  # type: ignore[arg-type]
+                session,
+                saved_id(engagement),
+                actor,
+                "phase.completed",
+                phase.name,
+                {"phase": phase.number},
+                now=now,
+            )
+    cancelled = cancel_pending(session, saved_id(engagement))
     audit.record(
         session,
-        engagement.id,  # type: ignore[arg-type]
+        saved_id(engagement),
         actor,
         "engagement.live",
         engagement.customer_name,

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 
 from bot.engagement.business_days import BusinessCalendar
-from bot.engagement.playbook import PhaseSpec, Playbook
+from bot.engagement.playbook import PhaseSpec, Playbook, SizeName
 from bot.values import ValueProblem
 
 DAYS_PER_WEEK = 5
@@ -75,7 +76,7 @@ def plan_phases(
     if target is not None:
         total = calendar.count(cursor, calendar.on_or_before(target)) if target >= cursor else 0
     else:
-        total = round(playbook.sizes[size].midpoint_weeks * DAYS_PER_WEEK)  # type: ignore[index]
+        total = round(playbook.sizes[cast(SizeName, size)].midpoint_weeks * DAYS_PER_WEEK)
     total = max(total, len(shared))
     # Each phase gets its minimum when the timeline holds it (a target is checked against it
     # before it is accepted, see check_feasible); an older, shorter one still gets a day each.
@@ -154,7 +155,7 @@ def length_warning(
     calendar: BusinessCalendar,
 ) -> str | None:
     """A warning when the target leaves less than the size's usual range."""
-    spec = playbook.sizes.get(size)  # type: ignore[call-overload]
+    spec = playbook.sizes.get(cast(SizeName, size))
     if spec is None:
         return None
     days = shared_days(phases, kickoff=kickoff, target=target, calendar=calendar)

@@ -58,6 +58,8 @@ from storage.models import (
     MemberRole,
     NextCheckRequest,
     SignoffRequest,
+    id_col,
+    saved_id,
 )
 
 MINE, ALL = "mine", "all"
@@ -214,18 +216,22 @@ def portfolio_page(
     page = min(max(1, page), pages)
     offset = (page - 1) * per_page
     name = _name(session)
-    stale = session.exec(select(Engagement.id, name).where(*where, _stale(now)).limit(STALE_MAX + 1)).all()
+    stale = session.exec(
+        select(id_col(Engagement.id), name).where(*where, _stale(now)).limit(STALE_MAX + 1)
+    ).all()
     computed: dict[int, Card] = {}
     if 0 < len(stale) <= STALE_MAX:
         engagements = session.exec(
             select(Engagement).where(col(Engagement.id).in_([i for i, _n in stale]))
         ).all()
         computed = {
-            c.engagement.id: c  # type: ignore[misc]
+            saved_id(c.engagement): c
             for c in load_cards(session, list(engagements), playbook, now, viewer=viewer)
         }
         fresh = session.exec(
-            select(Engagement.id, Engagement.risk_rank, Engagement.risk_slip, Engagement.risk_overdue, name)
+            select(  # type: ignore[call-overload]  # sqlmodel's select() is typed for up to 4 columns
+                Engagement.id, Engagement.risk_rank, Engagement.risk_slip, Engagement.risk_overdue, name
+            )
             .where(*where, col(Engagement.risk_until) > now, col(Engagement.id).notin_(list(computed)))
             .order_by(*_order(name))
             .limit(offset + per_page)
@@ -242,8 +248,7 @@ def portfolio_page(
     wanted = [i for i in ids if i not in computed]
     loaded = session.exec(select(Engagement).where(col(Engagement.id).in_(wanted))).all() if wanted else []
     cards = computed | {
-        c.engagement.id: c  # type: ignore[misc]
-        for c in load_cards(session, list(loaded), playbook, now, viewer=viewer)
+        c.engagement.id: c for c in load_cards(session, list(loaded), playbook, now, viewer=viewer)
     }
     return Page(cards=[cards[i] for i in ids], count=count, page=page, pages=pages)
 
@@ -326,16 +331,16 @@ def load_cards(
         replace(
             _card(
                 e,
-                phases[e.id],  # type: ignore[index]
-                items[e.id],  # type: ignore[index]
-                waiting[e.id],  # type: ignore[index]
+                phases[saved_id(e)],
+                items[saved_id(e)],
+                waiting[saved_id(e)],
                 playbook,
                 now,
                 viewer,
-                deps[e.id],  # type: ignore[index]
-                gates_open[e.id],  # type: ignore[index]
+                deps[saved_id(e)],
+                gates_open[saved_id(e)],
             ),
-            changes=changes[e.id],  # type: ignore[index]
+            changes=changes[saved_id(e)],
         )
         for e in engagements
     ]

@@ -21,7 +21,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from bot.engagement.forecast import DONE, business_days_between, local_date
 from bot.engagement.health import Waiting
@@ -36,10 +36,11 @@ from storage.models import (
     ItemDependency,
     SignoffDecision,
     SignoffRequest,
+    table_of,
 )
 
 SIZE_ORDER = ("small", "medium", "enterprise")
-T = TypeVar("T")
+T = TypeVar("T", bound=SQLModel)
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ def _rows(
     instances: at 10,000 engagements the report reads over half a million rows, and building an ORM
     instance for each took two thirds of its time (cProfile: sqlalchemy.orm.loading._instance and
     sqlmodel's __new__). `skip`: columns nothing here reads (an instant costs a conversion)."""
-    columns = [c for c in model.__table__.columns if c.name not in skip]  # type: ignore[attr-defined]
+    columns = [c for c in table_of(model).columns if c.name not in skip]
     return cast(list[T], session.execute(sa_select(*columns).where(*where).order_by(*order)).all())
 
 
@@ -196,11 +197,11 @@ def build_report(session: Session, playbook: Playbook, now: datetime) -> Report:
         calendar = calendar_for(e)
         phase_days: dict[str, int] = {}
         current_key, current_days = None, None
-        for p in fc.phases:
-            if p.state == DONE and p.started_on and p.finished_on:
-                phase_days[p.key] = max(1, calendar.count(p.started_on, p.finished_on))
-            elif p.started_on is not None and e.status == "active":
-                current_key, current_days = p.key, calendar.count(p.started_on, today)
+        for pf in fc.phases:
+            if pf.state == DONE and pf.started_on and pf.finished_on:
+                phase_days[pf.key] = max(1, calendar.count(pf.started_on, pf.finished_on))
+            elif pf.started_on is not None and e.status == "active":
+                current_key, current_days = pf.key, calendar.count(pf.started_on, today)
         current = next((p.name for p in ps if p.number == e.phase_index), "")
         rows.append(
             EngagementRow(

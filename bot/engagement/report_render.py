@@ -16,13 +16,16 @@ import base64
 import csv
 import io
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from bot.engagement import charts
 from bot.engagement.report import Report
 from bot.people.audit import neutralise
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 HEALTH_COLOURS = {"On track": "#2f9e44", "At risk": "#f08c00", "Late": charts.LATE, "": "#868e96"}
 LIVE_COLOUR = "#495057"
@@ -123,7 +126,7 @@ def _lateness_chart(report: Report) -> bytes | None:
     rows = sorted(rows, key=lambda r: r.days_late or 0, reverse=True)[:MAX_BARS]
     rows.reverse()
 
-    def draw(figure) -> None:  # type: ignore[no-untyped-def]
+    def draw(figure: Figure) -> None:
         ax = figure.add_subplot()
         labels = [f"{r.customer[:32]} ({r.size})" for r in rows]
         colours = [
@@ -161,7 +164,7 @@ def _phase_chart(report: Report) -> bytes | None:
         return None
     keys = report.phases
 
-    def draw(figure) -> None:  # type: ignore[no-untyped-def]
+    def draw(figure: Figure) -> None:
         ax = figure.add_subplot()
         width = 0.8 / len(sizes)
         palette = ["#74c0fc", "#1f5fa8", "#0b2e59", "#adb5bd", "#495057"]
@@ -187,7 +190,7 @@ def _wait_chart(report: Report) -> bytes | None:
     if not gates:
         return None
 
-    def draw(figure) -> None:  # type: ignore[no-untyped-def]
+    def draw(figure: Figure) -> None:
         ax = figure.add_subplot()
         ax.barh(range(len(gates)), [report.median_wait[k] or 0 for k, _ in gates], color="#1f5fa8")
         ax.set_yticks(range(len(gates)))

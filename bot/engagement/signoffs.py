@@ -30,7 +30,8 @@ from bot.errors import UserError
 from bot.people import audit
 from bot.people.roles import approvers_for
 from bot.people.sides import Actor
-from storage.models import Engagement, EngagementPhase, Gate, Item, SignoffDecision, SignoffRequest
+from storage.db import rowcount
+from storage.models import Engagement, EngagementPhase, Gate, Item, SignoffDecision, SignoffRequest, saved_id
 
 MAX_REASON = 2000
 
@@ -51,8 +52,8 @@ def create_gates(
             continue
         session.add(
             Gate(
-                engagement_id=engagement.id,  # type: ignore[arg-type]
-                phase_id=phase.id,  # type: ignore[arg-type]
+                engagement_id=saved_id(engagement),
+                phase_id=saved_id(phase),
                 key=spec.key,
                 title=spec.title,
                 description=spec.description,
@@ -87,7 +88,7 @@ def gates_of(session: Session, engagement_id: int, phase_id: int | None = None) 
 def find_gate(session: Session, engagement: Engagement, key: str | None) -> Gate:
     """A gate by its key or (the start of) its title, case-insensitive; without one, the current
     phase's first open gate."""
-    gates = gates_of(session, engagement.id)  # type: ignore[arg-type]
+    gates = gates_of(session, saved_id(engagement))
     if not gates:
         raise UserError("This engagement's playbook has no sign-off gates.")
     if key:
@@ -133,7 +134,7 @@ def ready_gates(session: Session, engagement: Engagement) -> list[Gate]:
     }
     candidates = [
         g
-        for g in gates_of(session, engagement.id)  # type: ignore[arg-type]
+        for g in gates_of(session, saved_id(engagement))
         if g.status == "open" and g.id not in waiting and phases.get(g.phase_id, 0) >= engagement.phase_index
     ]
     if not candidates:
@@ -174,7 +175,7 @@ def request_checks(session: Session, engagement: Engagement, gate: Gate) -> Requ
     phase = session.get(EngagementPhase, gate.phase_id)
     assert phase is not None
     items = gate_items(session, gate)
-    previous = latest_request(session, gate.id)  # type: ignore[arg-type]
+    previous = latest_request(session, saved_id(gate))
     refusal = None
     if gate.status == "approved":
         refusal = f"{gate.title} is already approved."
@@ -272,7 +273,7 @@ def request_signoff(
         or 0
     ) + 1
     request = SignoffRequest(
-        gate_id=gate.id,  # type: ignore[arg-type]
+        gate_id=saved_id(gate),
         version=version,
         fingerprint=fingerprint(content),
         content=json.dumps(content, ensure_ascii=False),
@@ -286,19 +287,19 @@ def request_signoff(
     if superseded is not None:
         audit.record(
             session,
-            engagement.id,
+            saved_id(engagement),
             actor,
             "signoff.superseded",
-            gate.key,  # type: ignore[arg-type]
+            gate.key,
             {"version": superseded.version, "by_version": version},
             now=now,
         )
     audit.record(
         session,
-        engagement.id,
+        saved_id(engagement),
         actor,
         "signoff.requested",
-        gate.key,  # type: ignore[arg-type]
+        gate.key,
         {
             "version": version,
             "fingerprint": request.fingerprint,
@@ -360,12 +361,12 @@ def decide(
         .where(col(SignoffRequest.id) == request.id, col(SignoffRequest.status) == "open")
         .values(status=decision)
     )
-    if moved.rowcount == 0:  # type: ignore[attr-defined]
+    if rowcount(moved) == 0:
         return None
     items = gate_items(session, gate)
     row = SignoffDecision(
-        request_id=request.id,  # type: ignore[arg-type]
-        gate_id=gate.id,  # type: ignore[arg-type]
+        request_id=saved_id(request),
+        gate_id=saved_id(gate),
         gate_key=gate.key,
         version=request.version,
         fingerprint=request.fingerprint,
@@ -392,10 +393,10 @@ def decide(
         )
     audit.record(
         session,
-        engagement.id,
+        saved_id(engagement),
         actor,
         f"signoff.{decision}",
-        gate.key,  # type: ignore[arg-type]
+        gate.key,
         {
             "version": request.version,
             "fingerprint": request.fingerprint,

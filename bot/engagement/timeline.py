@@ -106,11 +106,11 @@ def text_timeline(fc: Forecast, *, dryrun: date | None = None) -> str:
         lines.append(_label(p) + cells.rstrip() + _suffix(p))
     milestones = [" "] * (columns * CELL)
     for mark, d in (("D", dryrun), ("T", fc.planned_golive), ("G", fc.golive)):
-        n = column_of(d) if d else None
-        if n is None:
+        column = column_of(d) if d else None
+        if column is None:
             continue
-        at = n * CELL
-        while at < n * CELL + CELL - 1 and milestones[at] != " ":
+        at = column * CELL
+        while at < column * CELL + CELL - 1 and milestones[at] != " ":
             at += 1
         milestones[at] = mark
     lines.append("Milestones".ljust(NAME) + "".join(milestones).rstrip())

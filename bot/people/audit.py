@@ -52,7 +52,7 @@ from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from bot.people.sides import Actor
-from storage.models import AuditEvent, Engagement, EngagementPhase, Gate, Item, Member
+from storage.models import AuditEvent, Engagement, EngagementPhase, Gate, Item, Member, saved_id, table_of
 from storage.reminder_rows import request_next_check
 
 CSV_COLUMNS = [
@@ -124,7 +124,7 @@ VENDOR_ONLY_WHEN: dict[str, str] = {"item.snoozed": "by_lead"}
 
 
 # Built once: the values go in as parameters (building `.values(...)` anew was half of record's CPU).
-_INSERT_AUDIT = insert(AuditEvent.__table__)  # type: ignore[attr-defined]
+_INSERT_AUDIT = insert(table_of(AuditEvent))
 
 
 def record(
@@ -280,7 +280,7 @@ class Trail:
 
 def trail(session: Session, engagement: Engagement) -> Trail:
     """The engagement's whole audit trail and the titles of its subjects."""
-    rows = events(session, engagement.id)  # type: ignore[arg-type]
+    rows = events(session, saved_id(engagement))
     return Trail(engagement, rows, subject_titles(session, engagement))
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from storage.models import Engagement, Member, MemberRole
+from storage.models import Engagement, Member, MemberRole, saved_id
 
 
 def add_member(
@@ -25,7 +25,7 @@ def add_member(
     ).first()
     if member is None:
         member = Member(
-            engagement_id=engagement.id,  # type: ignore[arg-type]
+            engagement_id=saved_id(engagement),
             user_id=user_id,
             team_id=team_id,
             enterprise_id=enterprise_id,
@@ -49,6 +49,6 @@ def add_member(
 def lead_of(session: Session, engagement_id: int) -> Member | None:
     return session.exec(
         select(Member)
-        .join(MemberRole, MemberRole.member_id == Member.id)  # type: ignore[arg-type]
+        .join(MemberRole, col(MemberRole.member_id) == Member.id)
         .where(Member.engagement_id == engagement_id, MemberRole.role == "lead")
     ).first()

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from bot.errors import UserError
 from bot.people import audit
 from bot.people.sides import Actor, is_vendor_org
-from storage.models import Engagement
+from storage.models import Engagement, saved_id
 
 
 def external_teams(engagement: Engagement, team_ids: list[str]) -> list[str]:
@@ -48,7 +48,7 @@ def pin_customer(
     session.add(engagement)
     audit.record(
         session,
-        engagement.id,  # type: ignore[arg-type]
+        saved_id(engagement),
         actor,
         "customer.pinned",
         team_id,

@@ -15,7 +15,7 @@ from bot.people import audit
 from bot.people.members import add_member
 from bot.people.organisations import pin_customer
 from bot.people.sides import CUSTOMER, CUSTOMER_ROLES, VENDOR, Actor, member_side
-from storage.models import Engagement, Gate, Member, MemberRole
+from storage.models import Engagement, Gate, Member, MemberRole, saved_id
 
 ROLES = ("approver", "contributor", "sponsor", "main_contact", "consultant", "lead")
 ALL_GATES = "*"
@@ -50,7 +50,14 @@ def team(session: Session, engagement: Engagement) -> list[RoleRow]:
         .order_by(col(MemberRole.role), col(Member.display_name))
     ).all()
     return [
-        RoleRow(r.id, m.user_id, m.display_name or m.user_id, member_side(engagement, m), r.role, r.gate_key)  # type: ignore[arg-type]
+        RoleRow(
+            saved_id(r),
+            m.user_id,
+            m.display_name or m.user_id,
+            member_side(engagement, m),
+            r.role,
+            r.gate_key,
+        )
         for r, m in rows
     ]
 
@@ -161,19 +168,19 @@ def set_role(
             session.delete(old)
             if role == "lead":
                 session.add(MemberRole(member_id=old.member_id, role="consultant"))
-    row = MemberRole(member_id=member.id, role=role, gate_key=gate_key)  # type: ignore[arg-type]
+    row = MemberRole(member_id=saved_id(member), role=role, gate_key=gate_key)
     session.add(row)
     session.flush()
     audit.record(
         session,
-        engagement.id,
+        saved_id(engagement),
         actor,
         "role.added",
-        name,  # type: ignore[arg-type]
+        name,
         {"user": user_id, "role": role, "gate": gate_key},
         now=now,
     )
-    return RoleRow(row.id, user_id, name, side, role, gate_key)  # type: ignore[arg-type]
+    return RoleRow(saved_id(row), user_id, name, side, role, gate_key)
 
 
 def remove_role(
@@ -190,11 +197,11 @@ def remove_role(
             "Every engagement keeps a lead consultant; name a new lead instead of removing this one."
         )
     result = RoleRow(
-        row.id,
+        saved_id(row),
         member.user_id,
         member.display_name,
         member_side(engagement, member),
-        row.role,  # type: ignore[arg-type]
+        row.role,
         row.gate_key,
     )
     session.delete(row)
@@ -203,7 +210,7 @@ def remove_role(
         engagement.id,
         actor,
         "role.removed",
-        member.display_name,  # type: ignore[arg-type]
+        member.display_name,
         {"user": member.user_id, "role": row.role, "gate": row.gate_key},
         now=now,
     )

@@ -23,7 +23,7 @@ from bot.reminders.milestones import golive_date
 from bot.reminders.working_hours import CustomerClock, clock_of
 from bot.slack.nudges import names_of
 from messages.escape import cut, escape_mrkdwn
-from storage.models import Engagement, EngagementPhase, Gate, Item, SignoffDecision, SignoffRequest
+from storage.models import Engagement, EngagementPhase, Gate, Item, SignoffDecision, SignoffRequest, saved_id
 
 SIDES = ("customer", "vendor")
 MAX_PER_SIDE = 10
@@ -93,7 +93,7 @@ def digest_context(
     the digest mentions anyway). Blocked items mention nobody: they wait on the team."""
     clock = clock_of(engagement)
     rows = team(session, engagement)
-    names = names_of(session, engagement.id)  # type: ignore[arg-type]
+    names = names_of(session, saved_id(engagement))
     today = clock.today(now)
     week_end = today + timedelta(days=6 - today.weekday())
     next_end = week_end + timedelta(days=7)
@@ -194,12 +194,12 @@ def open_gates(
     if not found:
         return []
     latest: dict[int, SignoffRequest] = {}
-    for req in session.exec(
+    for r in session.exec(
         select(SignoffRequest)
         .where(col(SignoffRequest.gate_id).in_([g.id for g, _ in found]))
         .order_by(col(SignoffRequest.version))
     ).all():
-        latest[req.gate_id] = req
+        latest[r.gate_id] = r
     decisions = {
         d.request_id: d
         for d in session.exec(
@@ -210,7 +210,7 @@ def open_gates(
     }
     out: list[dict[str, Any]] = []
     for gate, phase in found:
-        req = latest.get(gate.id)  # type: ignore[arg-type]
+        req = latest.get(saved_id(gate))
         row: dict[str, Any] = {
             "title": gate.title,
             "key": gate.key,
@@ -227,7 +227,7 @@ def open_gates(
                 approvers=[names.get(u, "someone") for u in approvers],
             )
         elif req is not None and req.status == "changes_requested":
-            decision = decisions.get(req.id)  # type: ignore[arg-type]
+            decision = decisions.get(saved_id(req))
             row.update(
                 state="changes_requested",
                 by=decision.display_name if decision else "the approver",

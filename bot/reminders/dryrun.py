@@ -35,7 +35,7 @@ from bot.slack.requests import refresh_waiting_on_dry_run
 from bot.slack.sending import Sending
 from bot.values import MAX_YEARS_AWAY, ValueProblem, check_date_range, parse_date, years_from
 from messages import Message
-from storage.models import DryRunAttempt, Engagement, Member
+from storage.models import DryRunAttempt, Engagement, Member, saved_id
 
 MAX_NOTES = 2000
 ANNOUNCEMENT = "dryrun_scheduled"  # ledger kind of an attempt's announcement
@@ -80,7 +80,7 @@ def current_attempt(session: Session, engagement_id: int) -> DryRunAttempt | Non
 
 def participants(session: Session, engagement: Engagement, present: Collection[str] | None = None) -> Named:
     """Who takes part in the current dry run (of them, who is in the channel when `present`)."""
-    attempt = current_attempt(session, engagement.id)  # type: ignore[arg-type]
+    attempt = current_attempt(session, saved_id(engagement))
     return dry_run_people(team(session, engagement), attempt.participants if attempt else None, present)
 
 
@@ -90,7 +90,7 @@ def set_participants(
     """Name who takes part in the current dry run (None: back to the default)."""
     if not actor.is_vendor:
         raise UserError("Only the implementation team says who takes part in the dry run.")
-    attempt = current_attempt(session, engagement.id)  # type: ignore[arg-type]
+    attempt = current_attempt(session, saved_id(engagement))
     if attempt is None or attempt.superseded_at is not None:
         raise UserError("No dry run is scheduled; schedule it first.")
     if people is not None and not people:
@@ -102,7 +102,7 @@ def set_participants(
     session.add(attempt)
     audit.record(
         session,
-        engagement.id,  # type: ignore[arg-type]
+        saved_id(engagement),
         actor,
         "dryrun.participants",
         "dry run",
@@ -146,7 +146,7 @@ def schedule(
         raise UserError(
             f"The dry run must happen before go-live ({golive:%a %-d %b}); change the target first."
         )
-    previous = current_attempt(session, engagement.id)  # type: ignore[arg-type]
+    previous = current_attempt(session, saved_id(engagement))
     if previous is not None and previous.superseded_at is None:
         previous.superseded_at = now
         session.add(previous)
@@ -157,7 +157,7 @@ def schedule(
         or 0
     ) + 1
     attempt = DryRunAttempt(
-        engagement_id=engagement.id,  # type: ignore[arg-type]
+        engagement_id=saved_id(engagement),
         number=number,
         at=at,
         scheduled_by=actor.user_id,
@@ -181,7 +181,7 @@ def schedule(
     schedule_items(session, engagement, now)  # what the dry run settles is due on its day
     audit.record(
         session,
-        engagement.id,  # type: ignore[arg-type]
+        saved_id(engagement),
         actor,
         "dryrun.scheduled",
         clock.local(at).strftime("%Y-%m-%d %H:%M"),
@@ -202,7 +202,7 @@ def record_outcome(
 ) -> bool:
     """Record passed / issues for the current attempt, from its start time on; False when the
     same outcome is already recorded. `attempt_id`: the attempt whose announcement was clicked."""
-    attempt = current_attempt(session, engagement.id)  # type: ignore[arg-type]
+    attempt = current_attempt(session, saved_id(engagement))
     if engagement.dryrun_at is None or attempt is None:
         raise UserError("No dry run is scheduled.")
     check_may_record(actor)
@@ -237,7 +237,7 @@ def record_outcome(
     sync_schedule(session, engagement, now)  # the remaining dry-run reminders are cancelled
     audit.record(
         session,
-        engagement.id,  # type: ignore[arg-type]
+        saved_id(engagement),
         actor,
         f"dryrun.{outcome}",
         "dry run",
@@ -287,7 +287,7 @@ def announcement(
 ) -> Message:
     """An attempt's announcement as it stands now: when, what the dry run checks, and its state
     (ahead, under way with the outcome buttons, its outcome, or superseded by a later attempt)."""
-    names = _names(session, engagement.id)  # type: ignore[arg-type]
+    names = _names(session, saved_id(engagement))
     later = session.exec(
         select(DryRunAttempt).where(
             DryRunAttempt.engagement_id == engagement.id, DryRunAttempt.number == attempt.number + 1
@@ -317,7 +317,7 @@ def reminder_message(
     """A dry-run reminder, a short reply in the dry run's thread that mentions the people taking
     part (`people`) — a reply notifies nobody else. The announcement holds the checklist and,
     from the start, the outcome buttons."""
-    attempt = current_attempt(session, engagement.id)  # type: ignore[arg-type]
+    attempt = current_attempt(session, saved_id(engagement))
     at = attempt.at if attempt is not None else engagement.dryrun_at
     assert at is not None
     clock = clock_of(engagement)
@@ -358,5 +358,5 @@ def refresh_dry_run(s: Services, engagement_id: int) -> None:
     with s.db.read() as session:
         attempt = current_attempt(session, engagement_id)
     if attempt is not None:
-        refresh_announcement(s, engagement_id, attempt.id)  # type: ignore[arg-type]
+        refresh_announcement(s, engagement_id, saved_id(attempt))
     refresh_waiting_on_dry_run(s, engagement_id)

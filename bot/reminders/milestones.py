@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from bot.engagement.lifecycle import phases_of, planned_golive
 from bot.reminders.working_hours import CustomerClock, clock_of
-from storage.models import Engagement, EngagementPhase, Reminder
+from storage.models import Engagement, EngagementPhase, Reminder, saved_id
 from storage.reminder_rows import ensure_all
 
 DRYRUN_OFFSETS = ("t-7d", "t-1bd", "t-1h", "t0")
@@ -54,7 +54,7 @@ def suggest_dryrun(engagement: Engagement, session: Session) -> datetime | None:
 
 
 def golive_date(engagement: Engagement, session: Session) -> date | None:
-    return planned_golive(engagement, phases_of(session, engagement.id))  # type: ignore[arg-type]
+    return planned_golive(engagement, phases_of(session, saved_id(engagement)))
 
 
 def wanted(engagement: Engagement, session: Session) -> list[Wanted]:
@@ -92,14 +92,14 @@ def golive_dates(session: Session, engagements: list[Engagement]) -> dict[int, d
     """`golive_date` of several engagements in one query: the target, else the last phase's end."""
     last: dict[int, tuple[int, date]] = {}
     for engagement_id, number, end in session.execute(
-        select(EngagementPhase.engagement_id, EngagementPhase.number, EngagementPhase.planned_end).where(
-            col(EngagementPhase.engagement_id).in_([e.id for e in engagements])
-        )
+        select(
+            col(EngagementPhase.engagement_id), col(EngagementPhase.number), col(EngagementPhase.planned_end)
+        ).where(col(EngagementPhase.engagement_id).in_([e.id for e in engagements]))
     ):
         if engagement_id not in last or number > last[engagement_id][0]:
             last[engagement_id] = (number, end)
     return {
-        e.id: e.target_on or (last[e.id][1] if e.id in last else None)  # type: ignore[misc]
+        saved_id(e): e.target_on or (last[saved_id(e)][1] if saved_id(e) in last else None)
         for e in engagements
     }
 
@@ -118,7 +118,7 @@ def sync_schedules(
         return
     golive = golive_dates(session, engagements)
     want = {
-        e.id: ({w.key: w for w in wanted_for(e, golive[e.id])} if e.status == "active" else {})  # type: ignore[index]
+        saved_id(e): ({w.key: w for w in wanted_for(e, golive[saved_id(e)])} if e.status == "active" else {})
         for e in engagements
     }
     pending = session.execute(

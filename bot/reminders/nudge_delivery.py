@@ -54,7 +54,7 @@ from bot.slack.nudges import (
     render_row,
 )
 from bot.slack.reach import dm_refused
-from storage.models import Engagement, NudgeMessage, Reminder
+from storage.models import Engagement, NudgeMessage, Reminder, saved_id
 
 if TYPE_CHECKING:
     from bot.reminders.sweep import Sweeper, SweepReport
@@ -107,7 +107,11 @@ def deliver_nudge(
             done_topics = set(payload.get("done") or [])
             plan = planned(s, session, engagement, payload, now, present)
             plan.threads = [p for p in plan.threads if p.topic not in done_topics]
-            engagement_id, channel, name = engagement.id, engagement.channel_id, engagement.customer_name
+            engagement_id, channel, name = (
+                saved_id(engagement),
+                engagement.channel_id,
+                engagement.customer_name,
+            )
             if not plan.threads and not plan.unnamed and not done_topics:
                 if plan.held and again is not None:
                     # The lead asked for it: it goes out on the next working day the budget allows.
@@ -131,7 +135,7 @@ def deliver_nudge(
         sw._finish(reminder_id, now, "skipped", status="skipped", last_error=why[:200])
         report.skipped.append(f"{key}: {why}")
         return
-    attempt = Attempt(sw, reminder_id, engagement_id, key, attempts, unconfirmed, now, report)  # type: ignore[arg-type]
+    attempt = Attempt(sw, reminder_id, engagement_id, key, attempts, unconfirmed, now, report)
     sent_ts: str | None = None
     try:
         for thread in plan.threads:
@@ -154,15 +158,15 @@ def deliver_nudge(
                 )
     except Stop:
         return
-    _tell_lead_nobody_named(sw, engagement_id, plan.unnamed, now)  # type: ignore[arg-type]
+    _tell_lead_nobody_named(sw, engagement_id, plan.unnamed, now)
     if again is None:
-        _escalate(sw, engagement_id, stuck(plan), now)  # type: ignore[arg-type]
+        _escalate(sw, engagement_id, stuck(plan), now)
     if plan.held:
         payload["held"] = [e.ref for e in plan.held]
     sw._sent(reminder_id, now, sent_ts, attempts + 1, payload)
     # Items went overdue since the Home was drawn: the team's Home shows them (after the sweep,
     # through the outbox, only for people who opened it).
-    refresh_homes(s, engagement_id)  # type: ignore[arg-type]
+    refresh_homes(s, engagement_id)
     refs = [e.ref for p in plan.threads for e in p.due]
     report.sent.append(
         f"nudge → {channel}: {name} · "
@@ -195,7 +199,8 @@ def _send_thread(attempt: Attempt, plan: ThreadPlan, channel: str, again: bool) 
     direct = plan.direct
     if direct:
         try:
-            channel = attempt.sw.slack.open_dm(plan.user)  # type: ignore[arg-type]
+            assert plan.user is not None  # a direct nudge has its person
+            channel = attempt.sw.slack.open_dm(plan.user)
         except SlackCallFailed as exc:
             if not dm_refused(exc):
                 raise attempt.retry(f"opening a DM: {exc.error}") from exc

@@ -54,6 +54,7 @@ from storage.models import (
     NudgeMessage,
     SignoffDecision,
     SignoffRequest,
+    saved_id,
 )
 
 SIGNOFF_PATIENCE_DAYS = 2
@@ -189,7 +190,7 @@ def ready_dates(session: Session, engagements: list[Engagement]) -> dict[int, da
             out[engagement_id] = day
 
     for item in session.execute(
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel's select() is typed for up to 4 columns
             Item.engagement_id,
             Item.status,
             Item.owner_side,
@@ -204,10 +205,10 @@ def ready_dates(session: Session, engagements: list[Engagement]) -> dict[int, da
         )
     ):
         e = by_id[item.engagement_id]
-        offer(e.id, item_ready_on(item, clocks[e.id], max(e.cadence_days, 1)))  # type: ignore[arg-type]
+        offer(saved_id(e), item_ready_on(item, clocks[saved_id(e)], max(e.cadence_days, 1)))
     passed: dict[int, datetime | None] = {}
     for request in session.execute(
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel's select() is typed for up to 4 columns
             Gate.engagement_id,
             Gate.requires_dry_run,
             SignoffRequest.status,
@@ -223,9 +224,9 @@ def ready_dates(session: Session, engagements: list[Engagement]) -> dict[int, da
         since = None
         if request.requires_dry_run:
             if e.id not in passed:
-                passed[e.id] = dry_run_passed_at(session, e)  # type: ignore[index]
-            since = passed[e.id]  # type: ignore[index]
-        offer(e.id, signoff_ready_on(request, clocks[e.id], max(e.cadence_days, 1), since))  # type: ignore[arg-type]
+                passed[saved_id(e)] = dry_run_passed_at(session, e)
+            since = passed[saved_id(e)]
+        offer(saved_id(e), signoff_ready_on(request, clocks[saved_id(e)], max(e.cadence_days, 1), since))
     for engagement_id, status, last, decided in session.execute(
         select(
             Gate.engagement_id,
@@ -239,7 +240,7 @@ def ready_dates(session: Session, engagements: list[Engagement]) -> dict[int, da
     ):
         e = by_id[engagement_id]
         row = SimpleNamespace(status=status, last_nudged_at=last)
-        offer(e.id, changes_ready_on(row, decided, clocks[e.id], max(e.cadence_days, 1)))  # type: ignore[arg-type]
+        offer(saved_id(e), changes_ready_on(row, decided, clocks[saved_id(e)], max(e.cadence_days, 1)))
     return out
 
 
@@ -272,14 +273,14 @@ class _Context:
     def waiting(self) -> dict[int, list[Item]]:
         """item id → its open prerequisites."""
         if self._waiting is None:
-            self._waiting = waiting_on(self.session, self.engagement.id)  # type: ignore[arg-type]
+            self._waiting = waiting_on(self.session, saved_id(self.engagement))
         return self._waiting
 
     def item_entry(self, item: Item) -> Entry:
         phase = self.phases[item.phase_id]
         named = for_item(self.rows, item.owner_side, item.assignee_id, self.present)
         side = item.owner_side
-        blockers = self.waiting.get(item.id, [])  # type: ignore[arg-type]
+        blockers = self.waiting.get(saved_id(item), [])
         waits = ""
         if blockers:
             # It waits for others' work: its reminder goes to the prerequisites' owners — the
@@ -307,11 +308,11 @@ class _Context:
             heard = self.clock.at_local(item.snoozed_until, time(0, 0)).isoformat()
         return Entry(
             kind="item",
-            id=item.id,  # type: ignore[arg-type]
+            id=saved_id(item),
             ref=f"{phase.number}.{item.number}",
             title=item.title,
             detail=(
-                _due_text(item.due_on, self.today, item.nudge_count)  # type: ignore[arg-type]
+                _due_text(item.due_on, self.today, item.nudge_count)
                 if item.due_on is not None and item.due_on < self.today
                 else (f"due {item.due_on:%a %-d %b}" if item.due_on else "no due date")
             )
@@ -324,7 +325,7 @@ class _Context:
             absent=named.absent,
             heard_since=heard,
             waits_on=refs,
-            waits_on_ids=[b.id for b in blockers],  # type: ignore[misc]
+            waits_on_ids=[saved_id(b) for b in blockers],
         )
 
     def _gate_entry(
@@ -334,7 +335,7 @@ class _Context:
         phase = self.phases.get(gate.phase_id)
         return Entry(
             kind=kind,
-            id=request.id,  # type: ignore[arg-type]
+            id=saved_id(request),
             ref=gate.key,
             title=gate.title,
             detail=detail,
@@ -481,7 +482,7 @@ def mark_nudged(session: Session, sent: list[Entry], now: datetime, *, again: bo
     """Count a nudge for each entry. A nudge the lead asked for starts the ladder again (as a first
     nudge), so they hear back if it brings no progress either."""
     for e in sent:
-        row = session.get(Item if e.kind == "item" else SignoffRequest, e.id)
+        row = session.get(Item, e.id) if e.kind == "item" else session.get(SignoffRequest, e.id)
         if row is None:
             continue
         row.last_nudged_at = now
@@ -609,7 +610,7 @@ def plan_nudge(
     (the spacing rule steps aside; the daily limit does not)."""
     plan = NudgePlan()
     live: dict[str, NudgeMessage] = {}
-    for row in live_nudges(session, engagement.id):  # type: ignore[arg-type]
+    for row in live_nudges(session, saved_id(engagement)):
         live[row.topic] = row  # oldest first: the newest wins
     groups: dict[str, tuple[str | None, list[Entry]]] = {}
     direct: dict[str, list[Entry]] = {}
@@ -620,7 +621,7 @@ def plan_nudge(
             for user in entry.people:
                 direct.setdefault(user, []).append(Entry(**{**entry.as_dict(), "people": [user]}))
         else:
-            topic, parent = thread_of(s, engagement.id, entry)  # type: ignore[arg-type]
+            topic, parent = thread_of(s, saved_id(engagement), entry)
             groups.setdefault(topic, (parent, []))[1].append(entry)
     for topic, (parent, group) in groups.items():
         following = budget.followers(engagement.channel_id, parent)

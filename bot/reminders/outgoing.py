@@ -23,7 +23,7 @@ from bot.services import Services
 from bot.slack.nudges import render_nudge
 from bot.slack.presenters import overview
 from messages import Message
-from storage.models import Engagement, Reminder
+from storage.models import Engagement, Reminder, saved_id
 
 DRYRUN_START_GRACE = timedelta(hours=12)  # "the dry run starts now" is not sent later than this
 
@@ -78,8 +78,8 @@ def build(
         msg = render_nudge(s, session, engagement, [e.as_dict() for e in listed], now)
         people = sorted({u for p in plan.threads for u in p.people})
         return Outgoing(
-            reminder.id,  # type: ignore[arg-type]
-            engagement.id,  # type: ignore[arg-type]
+            saved_id(reminder),
+            saved_id(engagement),
             "nudge",
             engagement.channel_id,
             msg,
@@ -96,7 +96,7 @@ def build(
         if offset != "t0" and engagement.dryrun_at <= now:
             return "the dry run has started"
         later = session.execute(
-            select(Reminder.id).where(
+            select(col(Reminder.id)).where(
                 col(Reminder.engagement_id) == engagement.id,
                 col(Reminder.kind) == "dryrun",
                 col(Reminder.status) == "pending",
@@ -108,15 +108,15 @@ def build(
             return "a later dry-run reminder is also due; only the latest is sent"
         people = participants(session, engagement, present).people
         msg = reminder_message(s, session, engagement, offset, now, people)
-        attempt = current_attempt(session, engagement.id)  # type: ignore[arg-type]
+        attempt = current_attempt(session, saved_id(engagement))
         return Outgoing(
-            reminder.id,
-            engagement.id,  # type: ignore[arg-type]
+            saved_id(reminder),
+            saved_id(engagement),
             "dryrun",
             engagement.channel_id,
             msg,
             payload=payload,
-            thread_ts=thread_root(session, engagement.id),  # type: ignore[arg-type]
+            thread_ts=thread_root(session, saved_id(engagement)),
             people=people,
             subjects=[f"dryrun:{attempt.id if attempt else 0}"],
         )
@@ -127,11 +127,13 @@ def build(
         msg = r.message(
             "golive_day.json.j2", **base, dryrun_outcome=engagement.dryrun_outcome, command=s.command
         )
-        return Outgoing(reminder.id, engagement.id, "golive", engagement.channel_id, msg, payload=payload)  # type: ignore[arg-type]
+        return Outgoing(
+            saved_id(reminder), saved_id(engagement), "golive", engagement.channel_id, msg, payload=payload
+        )
     if reminder.kind == "health":
         if dm_channel is None:
             return "no lead consultant to tell"
-        lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
+        lead = lead_of(session, saved_id(engagement))
         msg = r.message(
             "health_dm.json.j2",
             customer_name=engagement.customer_name,
@@ -142,8 +144,8 @@ def build(
             command=s.command,
         )
         return Outgoing(
-            reminder.id,  # type: ignore[arg-type]
-            engagement.id,  # type: ignore[arg-type]
+            saved_id(reminder),
+            saved_id(engagement),
             "health",
             dm_channel,
             msg,
@@ -156,8 +158,8 @@ def build(
         context = digest_context(session, engagement, now, present, Budget(session, engagement, now))
         msg = r.message("digest.json.j2", **base, **context, command=s.command)
         return Outgoing(
-            reminder.id,  # type: ignore[arg-type]
-            engagement.id,  # type: ignore[arg-type]
+            saved_id(reminder),
+            saved_id(engagement),
             "digest",
             engagement.channel_id,
             msg,

@@ -30,7 +30,7 @@ from bot.reminders.next_check import next_check, next_digest_at, next_nudge_at
 from bot.reminders.nudges import ready_dates
 from bot.reminders.working_hours import clock_of
 from bot.services import Services
-from storage.models import ACTIVE, Engagement, NextCheckRequest, Reminder
+from storage.models import ACTIVE, Engagement, NextCheckRequest, Reminder, saved_id
 from storage.reminder_rows import ensure_all
 
 log = logging.getLogger("golive.sweep")
@@ -101,7 +101,7 @@ class Planner:
                             col(Engagement.status) == ACTIVE, col(Engagement.next_check_at) <= now
                         ),
                         exists().where(col(Engagement.status) == ACTIVE, col(Engagement.risk_until) <= now),
-                        exists(select(NextCheckRequest.id)),
+                        exists(select(col(NextCheckRequest.id))),
                     )
                 )
             ).scalar()
@@ -151,7 +151,7 @@ class Planner:
             # engagement planned earlier in this pass waits for the next pass.
             taken = {e.id for e in due}
             for request_id, engagement_id in session.execute(
-                select(NextCheckRequest.id, NextCheckRequest.engagement_id)
+                select(col(NextCheckRequest.id), col(NextCheckRequest.engagement_id))
                 .where(col(NextCheckRequest.id) > progress.cursor)
                 .order_by(col(NextCheckRequest.id))
                 .limit(PLAN_BATCH * 4)
@@ -176,7 +176,7 @@ class Planner:
         # Read before planning: a change committed after this read keeps its request for the next pass.
         requests = list(
             session.execute(
-                select(NextCheckRequest.id).where(col(NextCheckRequest.engagement_id).in_(ids))
+                select(col(NextCheckRequest.id)).where(col(NextCheckRequest.engagement_id).in_(ids))
             ).scalars()
         )
         active = [e for e in locked if e.status == "active"]
@@ -241,27 +241,27 @@ class Planner:
                     and ready[e.id] <= today
                     and todays_nudge not in existing
                 ):
-                    new.append((e.id, "nudge", todays_nudge, now, {"date": today.isoformat()}))  # type: ignore[arg-type]
+                    new.append((saved_id(e), "nudge", todays_nudge, now, {"date": today.isoformat()}))
                     existing.add(todays_nudge)
                 found = digest_week(clock, today)
                 if found is not None and _digest_key(e, found[0]) not in existing:
                     week, first_day = found
                     new.append(
                         (
-                            e.id,
+                            saved_id(e),
                             "digest",
                             _digest_key(e, week),
                             clock.at_local(first_day, clock.start),
                             {"week": week},
-                        )  # type: ignore[arg-type]
+                        )
                     )
                     existing.add(_digest_key(e, week))
             e.next_check_at = next_check(
                 now,
                 None
                 if e.nudges_paused
-                else next_nudge_at(clock, now, ready.get(e.id), todays_nudge in existing),  # type: ignore[arg-type]
-                next_digest_at(clock, now, lambda week, e=e: _digest_key(e, week) in existing),  # type: ignore[misc]
+                else next_nudge_at(clock, now, ready.get(saved_id(e)), todays_nudge in existing),
+                next_digest_at(clock, now, lambda week, e=e: _digest_key(e, week) in existing),  # type: ignore[misc]  # mypy cannot infer a lambda with a default
             )
             if clock.in_hours(now):
                 told = self._health_changed(e, outlooks[e.id], now)
@@ -283,4 +283,4 @@ class Planner:
             return None
         today = clock_of(e).today(now).isoformat()
         payload: dict[str, object] = {"level": level, "was": was, "reason": reason[:300]}
-        return (e.id, "health", f"health:{e.id}:{level}:{today}", now, payload)  # type: ignore[return-value]
+        return (saved_id(e), "health", f"health:{e.id}:{level}:{today}", now, payload)

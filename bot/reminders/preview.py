@@ -17,7 +17,7 @@ from bot.reminders.nudges import Entry, next_nudge_preview
 from bot.reminders.planning import nudge_key
 from bot.reminders.working_hours import clock_of
 from bot.slack.nudges import names_of
-from storage.models import Engagement, Item, Reminder
+from storage.models import Engagement, Item, Reminder, saved_id
 
 DRYRUN_OFFSETS = {
     "t-7d": "Dry-run reminder (7 days before)",
@@ -60,7 +60,7 @@ def preview(session: Session, engagement: Engagement, now: datetime) -> Preview:
     """The next nudge (when, and for each entry whom it would mention) and the scheduled
     reminders with whom they notify."""
     clock = clock_of(engagement)
-    names = names_of(session, engagement.id)  # type: ignore[arg-type]
+    names = names_of(session, saved_id(engagement))
     sent_today = session.exec(
         select(Reminder.id).where(
             Reminder.dedupe_key == nudge_key(engagement, clock.today(now)),

@@ -43,7 +43,7 @@ from bot.services import Services
 from bot.slack.client import make_sweep_client
 from bot.slack.gateway import SlackCallFailed, SlackGateway
 from bot.slack.timeline_share import share_timeline
-from storage.models import Engagement, Reminder, ReminderAttempt
+from storage.models import Engagement, Reminder, ReminderAttempt, saved_id
 
 log = logging.getLogger("golive.sweep")
 
@@ -112,7 +112,10 @@ class Sweeper:
         )
         with self.s.db.session() as session:
             pick = (
-                select(Reminder.id).where(due).order_by(col(Reminder.due_at), col(Reminder.id)).limit(limit)
+                select(col(Reminder.id))
+                .where(due)
+                .order_by(col(Reminder.due_at), col(Reminder.id))
+                .limit(limit)
             )
             if not self.s.db.is_sqlite:
                 pick = pick.with_for_update(skip_locked=True)
@@ -126,7 +129,7 @@ class Sweeper:
                     )
                 )
                 .values(claimed_by=self.worker, claim_until=now + LEASE)
-                .returning(Reminder.id)
+                .returning(col(Reminder.id))
             )
             return sorted(session.execute(stmt).scalars().all())
 
@@ -174,7 +177,7 @@ class Sweeper:
     def deliver(self, reminder_id: int, now: datetime, report: SweepReport) -> None:
         with self.s.db.read() as session:
             found = session.execute(
-                select(Reminder.kind, Engagement.channel_id)
+                select(col(Reminder.kind), col(Engagement.channel_id))
                 .join(Engagement, col(Engagement.id) == col(Reminder.engagement_id))
                 .where(col(Reminder.id) == reminder_id)
             ).first()
@@ -249,7 +252,7 @@ class Sweeper:
         """The lead consultant's direct-message channel, for what is told to them privately."""
         with self.s.db.read() as session:
             engagement_id = session.execute(
-                select(Reminder.engagement_id).where(col(Reminder.id) == reminder_id)
+                select(col(Reminder.engagement_id)).where(col(Reminder.id) == reminder_id)
             ).scalar()
             lead = lead_of(session, engagement_id) if engagement_id is not None else None
         if lead is None:
@@ -303,14 +306,14 @@ class Sweeper:
             session.add(engagement)
             audit.record(
                 session,
-                engagement.id,
+                saved_id(engagement),
                 audit.SYSTEM,
                 "engagement.flagged",
-                engagement.customer_name,  # type: ignore[arg-type]
+                engagement.customer_name,
                 {"error": error},
                 now=now,
             )
-            lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
+            lead = lead_of(session, saved_id(engagement))
             name = engagement.customer_name
         if lead is None:
             return

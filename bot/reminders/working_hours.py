@@ -8,10 +8,14 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.engagement.business_days import BusinessCalendar
 from bot.values import ValueProblem
+
+if TYPE_CHECKING:
+    from storage.models import Engagement
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HOURS = re.compile(r"^([0-9]{1,2}):([0-9]{2})-([0-9]{1,2}):([0-9]{2})$")
@@ -114,7 +118,7 @@ def format_days(days: tuple[int, ...]) -> str:
     return ",".join(DAY_NAMES[d] for d in ds)
 
 
-def clock_of(engagement) -> CustomerClock:  # type: ignore[no-untyped-def]
+def clock_of(engagement: Engagement) -> CustomerClock:
     """The customer's clock of an engagement row."""
     h1, m1 = (int(x) for x in engagement.work_start.split(":"))
     h2, m2 = (int(x) for x in engagement.work_end.split(":"))

@@ -348,7 +348,7 @@ class SlackGateway:
         """The installing workspace's Enterprise Grid org (auth.test, asked once)."""
         if self._auth is None:
             try:
-                self._auth = dict(self._call("auth.test").data)  # type: ignore[union-attr]
+                self._auth = dict(self._call("auth.test").data)
             except SlackCallFailed as exc:
                 log.warning("auth.test: %s", exc.error)
                 return None

@@ -21,7 +21,7 @@ from bot.people.roles import team
 from bot.services import Services
 from bot.slack.sending import Sending
 from messages import Message
-from storage.models import AuditEvent, Engagement, Gate, Item, PostedMessage, SignoffDecision
+from storage.models import AuditEvent, Engagement, Gate, Item, PostedMessage, SignoffDecision, saved_id
 
 CUTOVER = "cutover"  # ledger kind of the cutover message
 LIVE = "live"
@@ -124,7 +124,7 @@ def refresh_cutover(s: Services, engagement_id: int) -> None:
 def live_context(session: Session, engagement: Engagement, now: datetime) -> dict[str, Any]:
     """The celebration's facts: who, when, and kickoff to live against the plan."""
     calendar = calendar_for(engagement)
-    phases = phases_of(session, engagement.id)  # type: ignore[arg-type]
+    phases = phases_of(session, saved_id(engagement))
     rows = team(session, engagement)
     planned = engagement.target_on or (phases[-1].planned_end if phases else None)
     live_on = local_today(now, engagement.timezone)

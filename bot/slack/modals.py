@@ -19,7 +19,7 @@ from bot.engagement.lifecycle import local_today
 from bot.engagement.tasks import Task, Tasks, WaitingSignoff
 from bot.people.sides import CUSTOMER, VENDOR, Actor
 from bot.slack.presenters import SIDES, item_row, names_for, phase_data
-from storage.models import Engagement, EngagementPhase
+from storage.models import Engagement, EngagementPhase, saved_id
 
 MAX_VIEW_BLOCKS = 100
 MAX_SIGNOFFS = 10
@@ -114,12 +114,11 @@ def tasks_context(
     budget = MAX_VIEW_BLOCKS - 17 - 2 * len(signoffs) - len(with_customer)
     rows = max(budget // TASK_BLOCKS, 0)
     assigned = [
-        _task_row(engagement, t, tz, today, actor, after.get(t.item.id))  # type: ignore[arg-type]
-        for t in tasks.assigned[:rows]
+        _task_row(engagement, t, tz, today, actor, after.get(saved_id(t.item))) for t in tasks.assigned[:rows]
     ]
     rows -= len(assigned)
     unassigned = [
-        _task_row(engagement, t, tz, today, actor, after.get(t.item.id))  # type: ignore[arg-type]
+        _task_row(engagement, t, tz, today, actor, after.get(saved_id(t.item)))
         for t in tasks.unassigned[: max(rows, 0)]
     ]
     work_end = deadline(engagement, today)
@@ -152,11 +151,11 @@ def all_items_context(
 ) -> dict[str, Any]:
     """The Show all modal: every item of the phase, by side (the viewer's side first), each with
     what this viewer may do to it."""
-    items = items_of(session, phase.id)  # type: ignore[arg-type]
-    names = names_for(session, engagement.id)  # type: ignore[arg-type]
+    items = items_of(session, saved_id(phase))
+    names = names_for(session, saved_id(engagement))
     today = local_today(now, engagement.timezone)
     active = engagement.status == "active"
-    waiting = waiting_refs(session, engagement.id)  # type: ignore[arg-type]
+    waiting = waiting_refs(session, saved_id(engagement))
     order = (VENDOR, CUSTOMER) if actor.side == VENDOR else SIDES
     # Fixed blocks: the intro, two headings, two "and N more" lines, the hint.
     budget = MAX_VIEW_BLOCKS - 6
@@ -167,7 +166,7 @@ def all_items_context(
             continue
         rows = []
         for item in mine[: max(budget, 0)]:
-            row = item_row(phase, item, names, today, engagement.timezone, waiting.get(item.id))  # type: ignore[arg-type]
+            row = item_row(phase, item, names, today, engagement.timezone, waiting.get(saved_id(item)))
             may_tick = actor.is_vendor or (actor.is_customer and item.owner_side == CUSTOMER)
             row["can_tick"] = active and may_tick and item.status in (OPEN, DONE)
             row["can_reopen"] = active and actor.is_vendor and item.status == NA

@@ -36,7 +36,16 @@ from bot.slack.nudges import LEAD_DM
 from bot.slack.publish import checklist_thread
 from bot.slack.sending import Thread
 from messages import Message
-from storage.models import Engagement, EngagementPhase, Gate, Item, Member, PostedMessage, SignoffRequest
+from storage.models import (
+    Engagement,
+    EngagementPhase,
+    Gate,
+    Item,
+    Member,
+    PostedMessage,
+    SignoffRequest,
+    saved_id,
+)
 
 log = logging.getLogger("golive.notes")
 
@@ -325,14 +334,14 @@ def tell_approvers_of_request(s: Services, request_id: int, request_ts: str) -> 
             return
         people = [a.user_id for a in approvers_for(session, engagement, gate.key)]
         phase = session.get(EngagementPhase, gate.phase_id)
-        channel, engagement_id = request.channel_id, engagement.id
-        by = name_of(session, engagement.id, request.requested_by)  # type: ignore[arg-type]
+        channel, engagement_id = request.channel_id, saved_id(engagement)
+        by = name_of(session, saved_id(engagement), request.requested_by)
     if not people:
         return  # the request itself says that no approver is named yet
     _note(
         s,
         channel,
-        engagement_id,  # type: ignore[arg-type]
+        engagement_id,
         key=f"requested:{request_id}",
         thread_ts=request_ts,
         what="signoff_requested",

@@ -26,7 +26,16 @@ from bot.people.roles import people_with
 from bot.services import Services
 from bot.slack.sending import Sending, UpdateJob
 from messages import Message
-from storage.models import Engagement, Item, Member, NudgeMessage, SignoffDecision, SignoffRequest
+from storage.models import (
+    Engagement,
+    Item,
+    Member,
+    NudgeMessage,
+    SignoffDecision,
+    SignoffRequest,
+    id_col,
+    saved_id,
+)
 
 NUDGE = "nudge"
 ESCALATION = "escalation"
@@ -62,7 +71,7 @@ def entry_states(
     session: Session, engagement: Engagement, entries: list[dict[str, Any]], now: datetime
 ) -> list[dict[str, Any]]:
     """The entries with their `state` and `note` now, read from the database."""
-    names = names_of(session, engagement.id)  # type: ignore[arg-type]
+    names = names_of(session, saved_id(engagement))
     today = local_today(now, engagement.timezone)
     out = []
     for raw in entries:
@@ -128,7 +137,7 @@ def render_nudge(
         customer_name=engagement.customer_name,
         entries=states,
         pinged=pinged,
-        names=names_of(session, engagement.id),  # type: ignore[arg-type]
+        names=names_of(session, saved_id(engagement)),
         direct=direct,
         channel=engagement.channel_id,
         command=s.command,
@@ -157,7 +166,7 @@ def render_escalation(
         customer_name=engagement.customer_name,
         channel=engagement.channel_id,
         entries=entry_states(session, engagement, load_entries(row), now),
-        names=names_of(session, engagement.id),  # type: ignore[arg-type]
+        names=names_of(session, saved_id(engagement)),
         sponsors=[{"user_id": r.user_id, "name": r.name} for r in sponsors],
         handled=row.status == HANDLED,
         note=row.note,
@@ -177,7 +186,7 @@ def _row_render(s: Services, row_id: int) -> Any:
 
 def refresh_row(s: Services, row: NudgeMessage) -> None:
     """Queue an update of one posted nudge or escalation (rendered when the outbox sends it)."""
-    s.outbox.update(row.channel_id, row.ts, _row_render(s, row.id), what=row.kind)  # type: ignore[arg-type]
+    s.outbox.update(row.channel_id, row.ts, _row_render(s, saved_id(row)), what=row.kind)
 
 
 def refresh_message(s: Services, channel: str, ts: str | None) -> bool:
@@ -207,7 +216,9 @@ def live_nudges(session: Session, engagement_id: int, topic_prefix: str = "") ->
 # connection (as ORM objects through a session, with the statement built each time: 631 us;
 # this way 2xx us).
 _LIVE_NUDGES = (
-    select(col(NudgeMessage.id), col(NudgeMessage.channel_id), col(NudgeMessage.ts), col(NudgeMessage.topic))
+    select(
+        id_col(NudgeMessage.id), col(NudgeMessage.channel_id), col(NudgeMessage.ts), col(NudgeMessage.topic)
+    )
     .where(
         NudgeMessage.engagement_id == bindparam("engagement"),
         NudgeMessage.status == LIVE,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, func, union
+from sqlalchemy import BindParameter, and_, bindparam, func, union
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -17,7 +17,7 @@ from bot.engagement.forecast import Forecast, local_date
 from bot.engagement.health import Health
 from bot.engagement.lifecycle import local_today, phases_of, planned_golive
 from bot.engagement.outlook import load_outlook
-from bot.engagement.playbook import Playbook
+from bot.engagement.playbook import Playbook, SizeName
 from bot.engagement.timeline import text_timeline
 from bot.people.members import lead_of
 from messages import escape_mrkdwn
@@ -30,13 +30,14 @@ from storage.models import (
     SignoffDecision,
     SignoffRequest,
     UserProfile,
+    saved_id,
 )
 
 Rows = list[dict[str, Any]]
 
 
 def size_weeks(playbook: Playbook, size: str) -> str:
-    spec = playbook.sizes.get(size)  # type: ignore[call-overload]
+    spec = playbook.sizes.get(cast(SizeName, size))
     if spec is None:
         return ""
     lo, hi = (f"{w:g}" for w in (spec.min_weeks, spec.max_weeks))
@@ -72,7 +73,7 @@ def _names_statement() -> Any:
     """`names_for`'s statement: the members, assignees and whoever ticked an item, each with the
     name users.info gave (display name, else real name, else user name; it wins when there is a
     profile at all), else the member's recorded display name."""
-    engagement = bindparam("engagement")
+    engagement: BindParameter[int] = bindparam("engagement")
     ids = union(
         select(col(Member.user_id).label("user_id")).where(Member.engagement_id == engagement),
         select(col(Item.assignee_id)).where(
@@ -87,7 +88,9 @@ def _names_statement() -> Any:
         select(ids.c.user_id, col(UserProfile.user_id).is_not(None), profile_name, col(Member.display_name))
         .select_from(ids)
         .outerjoin(UserProfile, col(UserProfile.user_id) == ids.c.user_id)
-        .outerjoin(Member, and_(Member.engagement_id == engagement, col(Member.user_id) == ids.c.user_id))
+        .outerjoin(
+            Member, and_(col(Member.engagement_id) == engagement, col(Member.user_id) == ids.c.user_id)
+        )
     )
 
 
@@ -185,9 +188,9 @@ def forecast_data(fc: Forecast, dryrun: date | None) -> dict[str, Any]:
 
 def overview(session: Session, engagement: Engagement, playbook: Playbook, now: datetime) -> dict[str, Any]:
     """Context shared by the welcome, status and Home messages."""
-    phases = phases_of(session, engagement.id)  # type: ignore[arg-type]
-    items = all_items(session, engagement.id)  # type: ignore[arg-type]
-    lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
+    phases = phases_of(session, saved_id(engagement))
+    items = all_items(session, saved_id(engagement))
+    lead = lead_of(session, saved_id(engagement))
     outlook = load_outlook(session, engagement, playbook, now, phases=phases, items=items)
     dryrun = local_date(engagement.dryrun_at, engagement.timezone) if engagement.dryrun_at else None
     return {
@@ -341,13 +344,13 @@ def checklist_context(
     find their items; the implementation team has `/golive status` and My tasks besides. Within a
     group, the earliest due date first. Done and not-applicable items are counted on one line;
     *Show all* lists them."""
-    items = items_of(session, phase.id)  # type: ignore[arg-type]
-    names = names_for(session, engagement.id)  # type: ignore[arg-type]
+    items = items_of(session, saved_id(phase))
+    names = names_for(session, saved_id(engagement))
     today = local_today(now, engagement.timezone)
-    waiting = waiting_refs(session, engagement.id)  # type: ignore[arg-type]
+    waiting = waiting_refs(session, saved_id(engagement))
     rows = sorted(
         (
-            item_row(phase, i, names, today, engagement.timezone, waiting.get(i.id))  # type: ignore[arg-type]
+            item_row(phase, i, names, today, engagement.timezone, waiting.get(saved_id(i)))
             for i in items
             if i.status == "open"
         ),
@@ -444,7 +447,7 @@ def _gates_statement() -> Any:
     other = aliased(SignoffRequest)
     latest = select(func.max(other.version)).where(other.gate_id == Gate.id).correlate(Gate).scalar_subquery()
     return (
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel's select() is typed for up to 4 columns
             col(Gate.id),
             col(Gate.title),
             col(Gate.status),
@@ -454,7 +457,10 @@ def _gates_statement() -> Any:
             col(SignoffDecision.decided_at),
         )
         .select_from(Gate)
-        .outerjoin(SignoffRequest, and_(SignoffRequest.gate_id == Gate.id, SignoffRequest.version == latest))
+        .outerjoin(
+            SignoffRequest,
+            and_(col(SignoffRequest.gate_id) == Gate.id, col(SignoffRequest.version) == latest),
+        )
         .outerjoin(SignoffDecision, SignoffDecision.request_id == SignoffRequest.id)
         .where(Gate.phase_id == bindparam("phase"))
         .order_by(col(Gate.id))

@@ -34,7 +34,7 @@ from bot.slack.presenters import Rows, checklist_context, checklist_key, overvie
 from bot.slack.requests import refresh_open_requests
 from bot.slack.sending import SETTLE_SECONDS, Job, Sending, UpdateJob
 from messages import Message, TemplateError
-from storage.models import Engagement, PostedMessage
+from storage.models import Engagement, PostedMessage, id_col
 
 log = logging.getLogger("golive.publish")
 
@@ -195,7 +195,7 @@ class Copy(NamedTuple):
 # the statement built each time, it was 0.9-1.0 ms of a 6.5-7.4 ms refresh).
 _CHECKLIST_COPIES = (
     select(
-        col(PostedMessage.id), col(PostedMessage.key), col(PostedMessage.channel_id), col(PostedMessage.ts)
+        id_col(PostedMessage.id), col(PostedMessage.key), col(PostedMessage.channel_id), col(PostedMessage.ts)
     )
     .where(PostedMessage.engagement_id == bindparam("engagement"), PostedMessage.kind == CHECKLIST)
     .order_by(col(PostedMessage.id).desc())
@@ -347,7 +347,7 @@ def _collapse(
             UpdateJob(
                 row.channel_id,
                 row.ts,
-                lambda o, to=to: moved_message(o, s, engagement_id, phase_number, to),
+                lambda o: moved_message(o, s, engagement_id, phase_number, to),
                 what="moved checklist",
             )
         )

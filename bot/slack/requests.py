@@ -17,7 +17,16 @@ from bot.services import Services
 from bot.slack.nudges import names_of, refresh_nudges
 from bot.slack.sending import Sending
 from messages import Message
-from storage.models import DryRunAttempt, Engagement, EngagementPhase, Gate, Member, SignoffRequest
+from storage.models import (
+    DryRunAttempt,
+    Engagement,
+    EngagementPhase,
+    Gate,
+    Member,
+    SignoffRequest,
+    id_col,
+    saved_id,
+)
 
 
 def dry_run_state(session: Session, engagement: Engagement, now: Any) -> dict[str, Any]:
@@ -62,8 +71,8 @@ def render_request(s: Services, session: Session, request: SignoffRequest) -> Me
     engagement = session.get(Engagement, gate.engagement_id)
     assert engagement is not None
     content = json.loads(request.content)
-    decision = so.decision_of(session, request.id)  # type: ignore[arg-type]
-    newer = so.latest_request(session, gate.id)  # type: ignore[arg-type]
+    decision = so.decision_of(session, saved_id(request))
+    newer = so.latest_request(session, saved_id(gate))
     items = content["items"]
     open_now = 0
     if request.status == "open":
@@ -85,7 +94,7 @@ def render_request(s: Services, session: Session, request: SignoffRequest) -> Me
             SignoffRequest.gate_id == gate.id, SignoffRequest.version == request.version - 1
         )
     ).first()
-    changes = so.decision_of(session, previous.id) if previous is not None else None  # type: ignore[arg-type]
+    changes = so.decision_of(session, saved_id(previous)) if previous is not None else None
     dry_run = dry_run_state(session, engagement, s.clock.now()) if gate.requires_dry_run else None
     return s.renderer.message(
         "signoff_request.json.j2",
@@ -102,8 +111,8 @@ def render_request(s: Services, session: Session, request: SignoffRequest) -> Me
         version=request.version,
         fingerprint=request.fingerprint,
         requested_by=request.requested_by,
-        requested_by_name=names_of(session, engagement.id).get(request.requested_by)
-        or "the implementation team",  # type: ignore[arg-type]
+        requested_by_name=names_of(session, saved_id(engagement)).get(request.requested_by)
+        or "the implementation team",
         requested_at=request.requested_at,
         approvers=[
             {"user_id": a.user_id, "name": a.name} for a in approvers_for(session, engagement, gate.key)
@@ -162,7 +171,7 @@ def refresh_waiting_on_dry_run(s: Services, engagement_id: int) -> None:
     say what is true now."""
     with s.db.read() as session:
         ids = session.exec(
-            select(SignoffRequest.id)
+            select(id_col(SignoffRequest.id))
             .join(Gate, col(Gate.id) == col(SignoffRequest.gate_id))
             .where(
                 Gate.engagement_id == engagement_id,
@@ -171,14 +180,14 @@ def refresh_waiting_on_dry_run(s: Services, engagement_id: int) -> None:
             )
         ).all()
     for request_id in ids:
-        update_request_message(s, request_id)  # type: ignore[arg-type]
+        update_request_message(s, request_id)
 
 
 def refresh_open_requests(s: Services, engagement_id: int, phase_number: int) -> None:
     """The open sign-off requests of a phase's gates show their items' state now."""
     with s.db.read() as session:
         ids = session.exec(
-            select(SignoffRequest.id)
+            select(id_col(SignoffRequest.id))
             .join(Gate, col(Gate.id) == col(SignoffRequest.gate_id))
             .join(EngagementPhase, col(EngagementPhase.id) == col(Gate.phase_id))
             .where(
@@ -188,4 +197,4 @@ def refresh_open_requests(s: Services, engagement_id: int, phase_number: int) ->
             )
         ).all()
     for request_id in ids:
-        update_request_message(s, request_id)  # type: ignore[arg-type]
+        update_request_message(s, request_id)

@@ -55,13 +55,13 @@ def replace_roster(session: Session, channel: str, members: Iterable[str], now: 
     known = set(session.exec(select(ChannelMember.user_id).where(ChannelMember.channel_id == channel)).all())
     gone = known - wanted
     if gone:  # only the differences are written: a daily re-read usually changes nothing
-        session.exec(  # type: ignore[call-overload]
+        session.exec(
             delete(ChannelMember).where(
                 col(ChannelMember.channel_id) == channel, col(ChannelMember.user_id).in_(gone)
             )
         )
     if wanted - known:
-        session.exec(  # type: ignore[call-overload]
+        session.exec(
             insert(ChannelMember),
             params=[{"channel_id": channel, "user_id": u} for u in sorted(wanted - known)],
         )
@@ -79,7 +79,7 @@ def member_joined(session: Session, channel: str, user: str) -> None:
 
 
 def member_left(session: Session, channel: str, user: str) -> None:
-    session.exec(  # type: ignore[call-overload]
+    session.exec(
         delete(ChannelMember).where(
             col(ChannelMember.channel_id) == channel, col(ChannelMember.user_id) == user
         )
