@@ -15,6 +15,7 @@ from bot.config import ConfigError, Settings, configure_logging, load_settings
 if TYPE_CHECKING:
     from sqlmodel import Session
 
+    from golive.app import Bot
     from storage.models import Engagement
 
 app = typer.Typer(
@@ -139,7 +140,7 @@ def serve(
 
     inbox_process = settings.golive_inbox_process
 
-    def factory():  # type: ignore[no-untyped-def]
+    def factory() -> Bot:
         from golive.background import start_runtime
 
         try:
@@ -152,7 +153,7 @@ def serve(
         start_runtime(bot)
         return bot
 
-    def on_exit(bot) -> None:  # type: ignore[no-untyped-def]
+    def on_exit(bot: Bot) -> None:
         from golive.background import stop_runtime
 
         stop_runtime(bot)

@@ -16,7 +16,7 @@ from gunicorn.app.base import BaseApplication
 log = logging.getLogger("golive.server")
 
 
-class GoliveGunicorn(BaseApplication):  # type: ignore[misc]
+class GoliveGunicorn(BaseApplication):
     def __init__(self, factory: Callable[[], Any], options: dict[str, Any]) -> None:
         self.factory = factory
         self.options = options
@@ -55,7 +55,7 @@ def run_gunicorn(
         # A worker that exited: its live gauges no longer count on /metrics.
         from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+        multiprocess.mark_process_dead(worker.pid)
 
     options = {
         "bind": f"{host}:{port}",

@@ -172,4 +172,4 @@ def stop_inbox_process(pid: int, timeout: float = 25.0) -> None:
                 os.kill(pid, signal.SIGKILL)
             break
         time.sleep(0.05)
-    multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+    multiprocess.mark_process_dead(pid)

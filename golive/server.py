@@ -319,6 +319,7 @@ class InProcessServer:
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
+        assert isinstance(host, str)  # a TCP server's (a Unix socket's would be bytes)
         return f"http://{host}:{port}"
 
     @property

@@ -30,7 +30,7 @@ from bot.slack.nudges import DIRECT_KINDS
 from bot.slack.reach import tell_privately
 from bot.slack.sealing import unseal
 from messages import Message
-from storage.models import Engagement, EngagementPhase, Item, Member, PostedMessage
+from storage.models import Engagement, EngagementPhase, Item, Member, PostedMessage, saved_id
 
 log = logging.getLogger("golive.handlers")
 
@@ -475,7 +475,7 @@ def actor_for(
 
 
 def _no_side_text(session: Session, engagement: Engagement, actor: Actor, command: str) -> str:
-    lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
+    lead = lead_of(session, saved_id(engagement))
     ask = f"ask {lead.display_name}" if lead is not None and lead.display_name else "ask the lead consultant"
     customer = engagement.customer_name
     if actor.no_side_reason == CUSTOMER_UNKNOWN:

@@ -29,7 +29,7 @@ from bot.values import years_from
 from handlers.base import Request, actor_for, click_engagement, learn_customer, remember
 from handlers.engagement import require_engagement
 from handlers.listening import after_ack, listener
-from storage.models import Engagement, EngagementPhase, Item
+from storage.models import Engagement, EngagementPhase, Item, saved_id
 
 log = logging.getLogger("golive.handlers.checklist")
 
@@ -227,7 +227,7 @@ def due_warnings(
     listed = " ".join(f"{p.number}.{i.number}" for p, i in found)
     day = business_day_warning(calendar_for(engagement), due, "The due date", f"due {listed} {{date}}")
     warnings = [day] if day else []
-    golive = planned_golive(engagement, phases_of(session, engagement.id))  # type: ignore[arg-type]
+    golive = planned_golive(engagement, phases_of(session, saved_id(engagement)))
     for phase, item in found:
         ref = f"{phase.number}.{item.number}"
         end = phase.planned_end
@@ -265,7 +265,7 @@ def cmd_checklist(req: Request, cmd: ParsedCommand) -> None:
             engagement = require_engagement(r, session=session)
             number = engagement.phase_index if asked is None else asked
             cl.phase_by_number(session, engagement, number)  # says so when there is no such phase
-        post_checklist(s, engagement.id, number, channel=engagement.channel_id)  # type: ignore[arg-type]
+        post_checklist(s, saved_id(engagement), number, channel=engagement.channel_id)
 
     after_ack(req, work)
 
@@ -294,9 +294,9 @@ def cmd_add(req: Request, cmd: ParsedCommand) -> None:
         actor = actor_for(req, session, engagement)
         change = cl.add_item(session, phase, actor, plain_text(" ".join(cmd.words[1:])), owner, now)
         record_and_advance(session, engagement, actor, change, now)
-        names = names_for(session, engagement.id)  # type: ignore[arg-type]
+        names = names_for(session, saved_id(engagement))
     req.ack(s.notice(confirm_text(change, names)))
-    after_change(s, engagement.id, change.phase.number, None)  # type: ignore[arg-type]
+    after_change(s, saved_id(engagement), change.phase.number, None)
 
 
 def register(app: App, services: Services) -> None:

@@ -41,7 +41,7 @@ from handlers.checklist import Where, after_change, confirm_text, due_problem, d
 from handlers.lead_asks import ask_lead, title_problem
 from handlers.listening import after_ack, listener
 from handlers.nudges import may_act, open_blocked_form
-from storage.models import Engagement, EngagementPhase, Item
+from storage.models import Engagement, EngagementPhase, Item, saved_id
 
 log = logging.getLogger("golive.handlers.checklist")
 
@@ -92,10 +92,12 @@ def item_view(
     for… (the `after` form, whose `choices` come from `handlers.item_waits`)."""
     with s.db.read() as session:
         today = local_today(s.clock.now(), engagement.timezone)
-        prereqs = deps.prerequisites_of(session, item.id)  # type: ignore[arg-type]
+        prereqs = deps.prerequisites_of(session, saved_id(item))
         waiting = [ref for ref, p in prereqs if p.status == cl.OPEN]
-        row = item_row(phase, item, names_for(session, engagement.id), today, engagement.timezone, waiting)  # type: ignore[arg-type]
-        lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
+        row = item_row(
+            phase, item, names_for(session, saved_id(engagement)), today, engagement.timezone, waiting
+        )
+        lead = lead_of(session, saved_id(engagement))
     active = engagement.status == "active" and actor.has_side
     is_open = item.status == cl.OPEN
     ctx.setdefault("after", [{"ref": ref, "title": p.title, "status": p.status} for ref, p in prereqs])
@@ -299,19 +301,19 @@ def _submit_after_ack(
         else:
             change = cl.mark_na(session, phase, item, actor, req.text_field("reason"), now)
         advanced = record_and_advance(session, engagement, actor, change, now)
-        engagement_id, phase_number = engagement.id, phase.number
+        engagement_id, phase_number = saved_id(engagement), phase.number
         today = local_today(now, engagement.timezone)
         warnings = (
             due_warnings(session, engagement, [(phase, item)], item.due_on, today)
             if mode == "due" and item.due_on is not None
             else []
         )
-        names = names_for(session, engagement_id) if change is not None else {}  # type: ignore[arg-type]
+        names = names_for(session, engagement_id) if change is not None else {}
     if change is not None:
         if assignee:
-            remember(s, engagement_id, assignee, req.user_id)  # type: ignore[arg-type]
-        tell_about_change(s, engagement_id, change, req.user_id)  # type: ignore[arg-type]
-        after_change(s, engagement_id, phase_number, advanced, actor=req.user_id, team_id=req.user_team_id)  # type: ignore[arg-type]
+            remember(s, engagement_id, assignee, req.user_id)
+        tell_about_change(s, engagement_id, change, req.user_id)
+        after_change(s, engagement_id, phase_number, advanced, actor=req.user_id, team_id=req.user_team_id)
     if not warnings:
         return None
     # Allowed, but said, as `/golive due` says it.
@@ -422,9 +424,9 @@ def _reopen(req: Request, item_id: int) -> None:
         engagement, phase, item, actor = item_of_click(req, session, item_id)
         change = cl.reopen(session, phase, item, actor, now)
         record_and_advance(session, engagement, actor, change, now)
-        engagement_id, phase_number = engagement.id, phase.number
+        engagement_id, phase_number = saved_id(engagement), phase.number
     if change is not None:
-        after_change(s, engagement_id, phase_number, None)  # type: ignore[arg-type]
+        after_change(s, engagement_id, phase_number, None)
 
 
 def on_reopen(req: Request) -> None:
@@ -445,7 +447,7 @@ def on_add_button(req: Request) -> None:
         actor = actor_for(req, session, engagement)
         phase = cl.phase_by_number(session, engagement, number)
         ctx = {"number": phase.number, "name": phase.name}
-        lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
+        lead = lead_of(session, saved_id(engagement))
     view = s.renderer.view(
         "add_item_modal.json.j2",
         phase=ctx,
@@ -485,14 +487,14 @@ def _add_after_ack(req: Request, number: int, title: str, owner: str) -> None:
         record_and_advance(
             session, engagement, actor, cl.add_item(session, phase, actor, title, owner, now), now
         )
-        engagement_id, phase_number = engagement.id, phase.number
-    after_change(s, engagement_id, phase_number, None, actor=req.user_id, team_id=req.user_team_id)  # type: ignore[arg-type]
+        engagement_id, phase_number = saved_id(engagement), phase.number
+    after_change(s, engagement_id, phase_number, None, actor=req.user_id, team_id=req.user_team_id)
 
 
 def _has_custom_item(session: Session, phase: EngagementPhase, title: str) -> bool:
     """An item added by hand (not from the playbook) with this title is in the phase."""
     wanted = " ".join(title.split())
-    return any(i.custom and i.title == wanted for i in cl.items_of(session, phase.id))  # type: ignore[arg-type]
+    return any(i.custom and i.title == wanted for i in cl.items_of(session, saved_id(phase)))
 
 
 def register(app: App, services: Services) -> None:
@@ -508,7 +510,7 @@ def register(app: App, services: Services) -> None:
         app.view(f"item_{mode}")(listener(services, _submitter(mode)))
 
 
-def _submitter(mode: str):  # type: ignore[no-untyped-def]
+def _submitter(mode: str) -> Callable[[Request], None]:
     def submit(req: Request) -> None:
         _submit(req, mode)
 

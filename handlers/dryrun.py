@@ -27,7 +27,7 @@ from handlers.base import Request, actor_for, click_engagement, remember
 from handlers.engagement import require_engagement
 from handlers.listening import after_ack, listener
 from messages import Message
-from storage.models import DryRunAttempt, Engagement
+from storage.models import DryRunAttempt, Engagement, saved_id
 
 
 def _mentioned(words: list[str], cmd: ParsedCommand) -> list[str]:
@@ -61,16 +61,16 @@ def cmd_dryrun_people(req: Request, cmd: ParsedCommand, engagement: Engagement) 
         e = session.get(Engagement, engagement.id)
         assert e is not None
         attempt = dryrun.set_participants(session, e, actor_for(req, session, e), people, s.clock.now())
-        attempt_id = attempt.id
+        attempt_id = saved_id(attempt)
         named = dryrun.participants(session, e).people
     req.ack(
         s.notice(
-            f"Taking part in the dry run: {_names(s, engagement.id, named) or 'nobody yet'}. Its reminders mention them."
+            f"Taking part in the dry run: {_names(s, saved_id(engagement), named) or 'nobody yet'}. Its reminders mention them."
         )
-    )  # type: ignore[arg-type]
+    )
     for user in people or []:
-        remember(s, engagement.id, user, req.user_id)  # type: ignore[arg-type]
-    dryrun.refresh_announcement(s, engagement.id, attempt_id)  # type: ignore[arg-type]
+        remember(s, saved_id(engagement), user, req.user_id)
+    dryrun.refresh_announcement(s, saved_id(engagement), attempt_id)
 
 
 def cmd_dryrun(req: Request, cmd: ParsedCommand) -> None:
@@ -83,7 +83,8 @@ def cmd_dryrun(req: Request, cmd: ParsedCommand) -> None:
     if not cmd.words:
         with s.db.read() as session:
             e = session.get(Engagement, engagement.id)
-            suggestion = suggest_dryrun(e, session)  # type: ignore[arg-type]
+            assert e is not None
+            suggestion = suggest_dryrun(e, session)
         if suggestion is None or suggestion <= now:
             raise cmd.fail("Give the date and time, e.g. `dryrun 2026-12-16 10:00`.")
         local = clock_of(engagement).local(suggestion)
@@ -108,8 +109,8 @@ def cmd_dryrun(req: Request, cmd: ParsedCommand) -> None:
         e = session.get(Engagement, engagement.id)
         assert e is not None
         done = dryrun.schedule(session, e, actor_for(req, session, e), at, now, people)
-        attempt_id, previous_id = done.attempt.id, done.previous.id if done.previous else None
-        root = dryrun.thread_root(session, e.id)  # type: ignore[arg-type]
+        attempt_id, previous_id = saved_id(done.attempt), done.previous.id if done.previous else None
+        root = dryrun.thread_root(session, saved_id(e))
         taking_part = dryrun.participants(session, e).people
     local = clock_of(engagement).local(at)
     if previous_id is None:
@@ -120,11 +121,11 @@ def cmd_dryrun(req: Request, cmd: ParsedCommand) -> None:
             "marked superseded and keeps its outcome, in the same thread."
         )
     said += (
-        f"\nTaking part: {_names(s, engagement.id, taking_part) or 'nobody named yet'}; the announcement and "  # type: ignore[arg-type]
+        f"\nTaking part: {_names(s, saved_id(engagement), taking_part) or 'nobody named yet'}; the announcement and "
         f"its reminders mention them. Change it with `{s.command} dryrun people @…` or *Who takes part…*."
     )
     for user in people or []:
-        remember(s, engagement.id, user, req.user_id)  # type: ignore[arg-type]
+        remember(s, saved_id(engagement), user, req.user_id)
     # Allowed (a weekend rehearsal can be on purpose), but said, with the next business day offered.
     w = business_day_warning(
         calendar_for(engagement), local.date(), "The dry run", "dryrun {date} " + f"{local:%H:%M}"
@@ -132,7 +133,7 @@ def cmd_dryrun(req: Request, cmd: ParsedCommand) -> None:
     if w is not None:
         said += f"\n:warning: {w.text} To move it: `{s.command} {w.fix}`"
     req.ack(s.notice(said))
-    _announce(s, engagement.id, engagement.channel_id, attempt_id, previous_id, root)  # type: ignore[arg-type]
+    _announce(s, saved_id(engagement), engagement.channel_id, attempt_id, previous_id, root)
 
 
 def _announce(
@@ -213,15 +214,15 @@ def _outcome(req: Request, outcome: str, notes: str | None, attempt_id: int | No
                 c.ref for c in dependencies.settle(session, engagement, dependencies.DRY_RUN, actor, now)
             ]
             advanced = phases.advance_if_complete(session, engagement, now, actor) if settled else None
-        engagement_id, channel = engagement.id, engagement.channel_id
-        root = dryrun.thread_root(session, engagement.id)  # type: ignore[arg-type]
+        engagement_id, channel = saved_id(engagement), engagement.channel_id
+        root = dryrun.thread_root(session, saved_id(engagement))
     if not changed:
         return
-    dryrun.refresh_dry_run(s, engagement_id)  # type: ignore[arg-type]
+    dryrun.refresh_dry_run(s, engagement_id)
     if settled:
-        refresh_posted_checklists(s, engagement_id)  # type: ignore[arg-type]
+        refresh_posted_checklists(s, engagement_id)
     if advanced is not None:
-        announce_phase(s, engagement_id, advanced)  # type: ignore[arg-type]
+        announce_phase(s, engagement_id, advanced)
     text = (
         ":white_check_mark: The go-live dry run passed; the final go-live approval can go ahead."
         + (f" It settles {', '.join(settled)}: ticked." if settled else "")
@@ -251,7 +252,7 @@ def on_dryrun_issues(req: Request) -> None:
     with s.db.read() as session:
         engagement = click_engagement(req, session)
         dryrun.check_may_record(actor_for(req, session, engagement))
-        current = dryrun.current_attempt(session, engagement.id)  # type: ignore[arg-type]
+        current = dryrun.current_attempt(session, saved_id(engagement))
         if current is not None and attempt_id is not None and current.id != attempt_id:
             raise UserError(
                 "That dry run was rescheduled; record the outcome on the newer one. Nothing was changed."
@@ -285,7 +286,7 @@ def on_dryrun_people(req: Request) -> None:
         engagement = click_engagement(req, session)
         if not actor_for(req, session, engagement).is_vendor:
             raise cl.Refused("Only the implementation team says who takes part in the dry run.")
-        current = dryrun.current_attempt(session, engagement.id)  # type: ignore[arg-type]
+        current = dryrun.current_attempt(session, saved_id(engagement))
         if current is None or (attempt_id is not None and current.id != attempt_id) or current.outcome:
             raise UserError("That dry run is over or was rescheduled; use the newest announcement.")
         people = dryrun.participants(session, engagement).people
@@ -301,7 +302,7 @@ def on_dryrun_people_submit(req: Request) -> None:
     attempt_id = _attempt_clicked(req)
     with s.db.session() as session:
         engagement = click_engagement(req, session)
-        current = dryrun.current_attempt(session, engagement.id)  # type: ignore[arg-type]
+        current = dryrun.current_attempt(session, saved_id(engagement))
         if current is None or current.id != attempt_id:
             req.ack(
                 response_action="errors",
@@ -315,11 +316,11 @@ def on_dryrun_people_submit(req: Request) -> None:
         except UserError as exc:
             req.ack(response_action="errors", errors={"people": exc.message.replace("`", "")})
             return
-        engagement_id = engagement.id
+        engagement_id = saved_id(engagement)
     req.ack()
     for user in picked:
-        remember(s, engagement_id, user, req.user_id)  # type: ignore[arg-type]
-    dryrun.refresh_announcement(s, engagement_id, current.id)  # type: ignore[arg-type]
+        remember(s, engagement_id, user, req.user_id)
+    dryrun.refresh_announcement(s, engagement_id, saved_id(current))
 
 
 def register(app: App, services: Services) -> None:

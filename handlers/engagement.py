@@ -44,7 +44,7 @@ from bot.values import (
 from handlers.base import Request
 from handlers.listening import after_ack, listener
 from messages import Message
-from storage.models import CHANNELS_ACTIVE, AuditEvent, Engagement
+from storage.models import CHANNELS_ACTIVE, AuditEvent, Engagement, saved_id
 
 log = logging.getLogger("golive.handlers.engagement")
 
@@ -190,7 +190,11 @@ def _create_and_welcome(
     except EngagementExists as exc:
         exists = s.notice(_exists_message(s, exc.engagement))
         return lambda: req.reply(exists)
-    engagement_id, phase_index, customer = engagement.id, engagement.phase_index, engagement.customer_name
+    engagement_id, phase_index, customer = (
+        saved_id(engagement),
+        engagement.phase_index,
+        engagement.customer_name,
+    )
     # Who is in the channel: App Home shows the engagement to the vendor's people in it.
     read_roster(s, channel)
 
@@ -211,7 +215,7 @@ def _create_and_welcome(
         kind="welcome",
         key="welcome",
         engagement_id=engagement_id,
-        then=lambda _ts: post_checklist(s, engagement_id, phase_index),  # type: ignore[arg-type]
+        then=lambda _ts: post_checklist(s, engagement_id, phase_index),
         on_failed=refused,
     )
     if opts.warnings:  # allowed, but the consultant should know (issue 13)
@@ -253,7 +257,7 @@ def status(req: Request, cmd: ParsedCommand) -> None:
                 require_engagement(req, finished_ok=True)  # raises the friendly "no engagement" answer
                 return
             revision = session.exec(_REVISION, params={"engagement": latest.id}).one()
-        engagement_id, updated_at, timezone = latest.id, latest.updated_at, latest.timezone
+        engagement_id, updated_at, timezone = saved_id(latest), latest.updated_at, latest.timezone
     key = ("status", engagement_id, revision, updated_at, local_today(now, timezone))
 
     def render() -> Message:

@@ -39,7 +39,8 @@ from bot.slack.nudges import (
 from bot.values import ValueProblem, parse_int
 from handlers.base import Request, actor_for
 from handlers.listening import after_ack, listener
-from storage.models import Engagement, Item, NudgeMessage
+from storage.db import rowcount
+from storage.models import Engagement, Item, NudgeMessage, saved_id
 from storage.reminder_rows import ensure
 
 log = logging.getLogger("golive.handlers.escalation")
@@ -74,7 +75,7 @@ def _close(session: Session, row: NudgeMessage, note: str, now: datetime) -> boo
         .where(col(NudgeMessage.id) == row.id, col(NudgeMessage.status) == OPEN)
         .values(status=HANDLED, note=note[:300], updated_at=now)
     )
-    return bool(moved.rowcount)  # type: ignore[attr-defined]
+    return bool(rowcount(moved))
 
 
 def _already(s: Services, req: Request, row: NudgeMessage) -> Callable[[], None]:
@@ -137,14 +138,16 @@ def _again(req: Request) -> Callable[[], None] | None:
         if at is not None:
             ensure(
                 session,
-                engagement.id,
+                saved_id(engagement),
                 "nudge",
                 f"nudge-again:{engagement.id}:{row.id}",
                 at,
                 {"again": keys},
                 now,
-            )  # type: ignore[arg-type]
-        audit.record(session, engagement.id, actor, "escalation.nudged", "lead", {"entries": keys}, now=now)  # type: ignore[arg-type]
+            )
+        audit.record(
+            session, saved_id(engagement), actor, "escalation.nudged", "lead", {"entries": keys}, now=now
+        )
     refresh_row(s, row)
     return None
 
@@ -188,16 +191,16 @@ def _snooze(req: Request, days: int) -> Callable[[], None] | None:
             session.add(item)
             audit.record(
                 session,
-                engagement.id,
+                saved_id(engagement),
                 actor,
                 "item.snoozed",
                 ref,
                 {"until": until, "by_lead": True},
                 now=now,
-            )  # type: ignore[arg-type]
-        engagement_id = engagement.id
+            )
+        engagement_id = saved_id(engagement)
     refresh_row(s, row)
-    refresh_nudges(s, engagement_id)  # type: ignore[arg-type]
+    refresh_nudges(s, engagement_id)
     return None
 
 
@@ -232,18 +235,22 @@ def _sponsor(req: Request) -> Callable[[], None] | None:
             return None  # another click (or this one, replayed) got there first
         audit.record(
             session,
-            engagement.id,  # type: ignore[arg-type]
+            saved_id(engagement),
             actor,
             "escalation.sponsor",
             "sponsor",
             {"sponsors": [r.user_id for r in sponsors], "entries": [e["ref"] for e in stuck]},
             now=now,
         )
-        channel, customer, engagement_id = engagement.channel_id, engagement.customer_name, engagement.id
+        channel, customer, engagement_id = (
+            engagement.channel_id,
+            engagement.customer_name,
+            saved_id(engagement),
+        )
     threads: dict[str, tuple[str | None, list[dict[str, Any]]]] = {}
     for e in stuck:
         entry = Entry(**{k: v for k, v in e.items() if k in Entry.__dataclass_fields__})
-        topic, parent = thread_of(s, engagement_id, entry)  # type: ignore[arg-type]
+        topic, parent = thread_of(s, engagement_id, entry)
         threads.setdefault(topic, (parent, []))[1].append(e)
     for topic, (parent, listed) in threads.items():
         message = s.renderer.message(

@@ -24,7 +24,7 @@ from bot.slack.gateway import SlackCallFailed
 from bot.slack.home import refresh_homes
 from handlers.base import REPLAY, Request, remember
 from handlers.listening import after_ack, listener
-from storage.models import Engagement, ProcessedEvent
+from storage.models import Engagement, ProcessedEvent, saved_id
 
 log = logging.getLogger("golive.handlers.events")
 
@@ -60,13 +60,13 @@ def on_member_joined(req: Request) -> None:
     if engagement is None:
         req.ack()
         return
-    engagement_id = engagement.id
+    engagement_id = saved_id(engagement)
 
     def work(r: Request) -> None:
         with r.services.db.session() as session:
             rosters.member_joined(session, channel, user)
-        refresh_homes(r.services, engagement_id, also=[user])  # type: ignore[arg-type]
-        remember(r.services, engagement_id, user, user)  # type: ignore[arg-type]
+        refresh_homes(r.services, engagement_id, also=[user])
+        remember(r.services, engagement_id, user, user)
 
     after_ack(req, work)
 
@@ -85,12 +85,12 @@ def on_member_left(req: Request) -> None:
     if engagement is None:
         req.ack()
         return
-    engagement_id = engagement.id
+    engagement_id = saved_id(engagement)
 
     def work(r: Request) -> None:
         with r.services.db.session() as session:
             rosters.member_left(session, channel, user)
-        refresh_homes(r.services, engagement_id, also=[user])  # type: ignore[arg-type]
+        refresh_homes(r.services, engagement_id, also=[user])
 
     after_ack(req, work)
 

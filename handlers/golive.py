@@ -22,7 +22,7 @@ from bot.slack.publish import refresh_posted_checklists
 from handlers.base import Request, actor_for, click_engagement
 from handlers.engagement import require_engagement
 from handlers.listening import after_ack, listener
-from storage.models import Engagement
+from storage.models import Engagement, saved_id
 from storage.reminder_rows import cancel_pending
 
 
@@ -73,12 +73,12 @@ def _cutover(req: Request, engagement_id: int | None) -> None:
                 other_gates=[g.title for g in state.other_gates],
                 meta={"channel": engagement.channel_id, "engagement": engagement.id},
             )
-        engagement_id = engagement.id
+        engagement_id = saved_id(engagement)
     if view is not None:
         req.ack()
         s.slack.open_view(req.trigger_id or "", view)
         return
-    after_ack(req, lambda r: _go_live(r, engagement_id))  # type: ignore[arg-type]
+    after_ack(req, lambda r: _go_live(r, engagement_id))
 
 
 def _go_live(req: Request, engagement_id: int) -> Callable[[], None] | None:
@@ -155,14 +155,14 @@ def _cancel(req: Request, engagement_id: int) -> None:
             raise cl.Refused("Only the implementation team cancels an engagement.")
         e.status, e.updated_at = "cancelled", now
         session.add(e)
-        n = cancel_pending(session, e.id)  # type: ignore[arg-type]
+        n = cancel_pending(session, e.id)
         audit.record(
             session,
             e.id,
             actor,
             "engagement.cancelled",
             e.customer_name,
-            {"reminders_cancelled": n},  # type: ignore[arg-type]
+            {"reminders_cancelled": n},
             now=now,
         )
         name, channel = e.customer_name, e.channel_id

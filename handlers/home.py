@@ -32,7 +32,7 @@ from handlers.listening import listener
 from handlers.settings import settings_view
 from handlers.signoffs import request_gate
 from messages import Trusted, fmt
-from storage.models import Engagement, Gate
+from storage.models import Engagement, Gate, saved_id
 
 log = logging.getLogger("golive.handlers.home")
 
@@ -168,8 +168,8 @@ def on_checklist(req: Request) -> None:
         engagement, _actor = _card_engagement(req, session, req.action_number())
         phase = phase_by_number(session, engagement, engagement.phase_index)
         name, customer, channel = phase.name, engagement.customer_name, engagement.channel_id
-        engagement_id, number = engagement.id, phase.number
-    post_checklist(s, engagement_id, number)  # type: ignore[arg-type]
+        engagement_id, number = saved_id(engagement), phase.number
+    post_checklist(s, engagement_id, number)
     _answer(
         req,
         fmt(
@@ -201,7 +201,7 @@ def on_signoff(req: Request) -> None:
             gate.title,
             engagement.customer_name,
             engagement.channel_id,
-            engagement.id,
+            saved_id(engagement),
         )
     note = fmt(
         ":white_check_mark: Requested the {gate} sign-off of *{customer}* in <#{channel}>; its approvers "
@@ -210,7 +210,7 @@ def on_signoff(req: Request) -> None:
         customer=customer,
         channel=Trusted(channel),
     )
-    request_gate(req, engagement_id, gate_id, lambda r: _answer(r, note))  # type: ignore[arg-type]
+    request_gate(req, engagement_id, gate_id, lambda r: _answer(r, note))
 
 
 def on_settings(req: Request) -> None:

@@ -32,7 +32,7 @@ from handlers.checklist import announce, confirm_text, due_problem, due_warnings
 from handlers.engagement import require_engagement
 from handlers.item_waits import after_confirmation, waits_for_text
 from handlers.listening import after_ack
-from storage.models import Engagement, EngagementPhase, Item
+from storage.models import Engagement, EngagementPhase, Item, saved_id
 
 MAX_REFS = 50
 _REF_WORD = re.compile(r"^[0-9]{1,2}\.[0-9]{1,3}$")
@@ -92,9 +92,9 @@ def _write(
     changes: list[tuple[str, cl.Change | None]] = []
     advanced: list[int] = []
     with req.services.db.session() as session:
-        rows = cl.lock_items(session, [seen.id for _phase, seen in found])  # type: ignore[misc]
+        rows = cl.lock_items(session, [saved_id(seen) for _phase, seen in found])
         for read, seen in found:
-            locked = rows.get(seen.id)  # type: ignore[arg-type]
+            locked = rows.get(saved_id(seen))
             if locked is None or locked[0].id != read.id:
                 raise UserError(f"{read.number}.{seen.number} was just removed; nothing was changed.")
             phase, item = locked
@@ -151,14 +151,14 @@ def _apply_after_ack(
     changes, advanced = _write(req, engagement, actor, found, fn, now)
     made = [c for _ref, c in changes if c is not None]
     for n in sorted({c.phase.number for c in made}):
-        refresh_checklist(s, engagement.id, n, channel=engagement.channel_id)  # type: ignore[arg-type]
+        refresh_checklist(s, saved_id(engagement), n, channel=engagement.channel_id)
     for n in advanced:
-        announce(s, engagement.id, n)  # type: ignore[arg-type]
+        announce(s, saved_id(engagement), n)
     names: dict[str, str] = {}
     assignees = {c.item.assignee_id for c in made if c.kind == "item.assigned" and c.item.assignee_id}
     if assignees:
         with s.db.read() as session:
-            names = names_for(session, engagement.id, only=assignees)  # type: ignore[arg-type]
+            names = names_for(session, saved_id(engagement), only=assignees)
     lines = [
         confirm_text(c, names) if c is not None else f"{ref} already is that way; nothing changed."
         for ref, c in changes
@@ -169,10 +169,10 @@ def _apply_after_ack(
         if not made:
             return
         if learn:
-            remember(s, engagement.id, learn, req.user_id)  # type: ignore[arg-type]
-        tell_about_changes(s, engagement.id, made, req.user_id)  # type: ignore[arg-type]  # one note a person
+            remember(s, saved_id(engagement), learn, req.user_id)
+        tell_about_changes(s, saved_id(engagement), made, req.user_id)  # one note a person
         if req.user_id:
-            remember(s, engagement.id, req.user_id, req.user_id, req.user_team_id)  # type: ignore[arg-type]
+            remember(s, saved_id(engagement), req.user_id, req.user_id, req.user_team_id)
 
     return answer
 
@@ -218,7 +218,9 @@ def cmd_assign(req: Request, cmd: ParsedCommand) -> None:
         return []
 
     def assign(se: Session, p: EngagementPhase, i: Item, a: Actor, now: datetime) -> cl.Change | None:
-        side = cl.assignee_side(se, se.get(Engagement, p.engagement_id), user)  # type: ignore[arg-type]
+        e = se.get(Engagement, p.engagement_id)
+        assert e is not None
+        side = cl.assignee_side(se, e, user)
         cached = s.slack.cached_profile(user)
         name = cached.name if cached else plain_text(target).lstrip("@")
         return cl.assign(se, p, i, a, user, now, assignee_side=side, assignee_name=name)
@@ -300,7 +302,7 @@ def _after_work(
         engagement = require_engagement(req, session=session)
         phase, item = cl.find_item(session, engagement, *item_ref)
         named = [cl.find_item(session, engagement, p, i)[1] for p, i in others]
-        current = [p for _ref, p in deps.prerequisites_of(session, item.id)]  # type: ignore[arg-type]
+        current = [p for _ref, p in deps.prerequisites_of(session, saved_id(item))]
         if mode == "show":
             text = waits_for_text(session, phase, item, s.command)
             return lambda: req.reply(s.notice(text))
@@ -318,13 +320,13 @@ def _after_work(
         actor = actor_for(req, session, engagement)
         added, removed = deps.set_prerequisites(session, engagement, actor, item, wanted, now)
         text = after_confirmation(session, phase, item, added, removed)
-        engagement_id, channel = engagement.id, engagement.channel_id
-        numbers = [p.number for p in phases_of(session, engagement_id) if p.number >= phase.number]  # type: ignore[arg-type]
+        engagement_id, channel = saved_id(engagement), engagement.channel_id
+        numbers = [p.number for p in phases_of(session, engagement_id) if p.number >= phase.number]
 
     def answer() -> None:
         req.reply(s.notice(text))
         if added or removed:
             for number in numbers:  # later items may follow its new date
-                refresh_checklist(s, engagement_id, number, channel=channel)  # type: ignore[arg-type]
+                refresh_checklist(s, engagement_id, number, channel=channel)
 
     return answer

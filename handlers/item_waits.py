@@ -24,7 +24,7 @@ from bot.slack.publish import refresh_checklist
 from handlers.base import Request, actor_for, click_engagement, item_of_click
 from handlers.checklist_menu import item_view
 from handlers.listening import after_ack, listener
-from storage.models import Engagement, EngagementPhase, Item
+from storage.models import Engagement, EngagementPhase, Item, saved_id
 
 DETAILS_AFTER = re.compile(r"^item_after:(\d+)$")
 MAX_CHOICES = 100  # Block Kit: a select's options, over all its groups
@@ -49,7 +49,7 @@ def _after_choices(
             select(Item)
             .join(EngagementPhase, col(EngagementPhase.id) == Item.phase_id)
             .where(EngagementPhase.engagement_id == engagement.id, EngagementPhase.number == number)
-            .order_by(Item.number)
+            .order_by(col(Item.number))
         ).all()
         named = session.exec(
             select(EngagementPhase).where(
@@ -91,7 +91,7 @@ def _after_view(req: Request) -> dict[str, Any]:
         phase, item = cl.item_by_id(session, engagement, req.action_number())
         actor = actor_for(req, session, engagement, acting=False)
         choices = (
-            _after_choices(session, engagement, phase, item, deps.prerequisites_of(session, item.id))  # type: ignore[arg-type]
+            _after_choices(session, engagement, phase, item, deps.prerequisites_of(session, saved_id(item)))
             if actor.is_vendor
             else []
         )
@@ -148,11 +148,11 @@ def _set_after(req: Request, item_id: int) -> Callable[[], None]:
             session, engagement, actor, item, _after_wanted(req, session, engagement), now
         )
         text = after_confirmation(session, phase, item, added, removed)
-        engagement_id, channel = engagement.id, engagement.channel_id
-        numbers = [p.number for p in phases_of(session, engagement.id) if p.number >= phase.number]  # type: ignore[arg-type]
+        engagement_id, channel = saved_id(engagement), engagement.channel_id
+        numbers = [p.number for p in phases_of(session, saved_id(engagement)) if p.number >= phase.number]
     if added or removed:
         for number in numbers:  # later items may follow its new date
-            refresh_checklist(s, engagement_id, number, channel=channel)  # type: ignore[arg-type]
+            refresh_checklist(s, engagement_id, number, channel=channel)
     said = s.notice(text)
     return lambda: req.reply(said)
 
@@ -164,7 +164,7 @@ def _state(item: Item) -> str:
 def waits_for_text(session: Any, phase: EngagementPhase, item: Item, command: str) -> str:
     """What an item waits for, and how to change it (`/golive after 2.3`)."""
     ref = f"{phase.number}.{item.number}"
-    now_waits = deps.prerequisites_of(session, item.id)  # type: ignore[arg-type]
+    now_waits = deps.prerequisites_of(session, saved_id(item))
     if not now_waits:
         return (
             f"{ref} {item.title} waits for nothing. Make it wait with `{command} after {ref} <items>`, "
@@ -183,7 +183,7 @@ def after_confirmation(
     """What a change of an item's prerequisites did, in a line or two: what it waits for now and
     its due date (which follows them)."""
     ref = f"{phase.number}.{item.number}"
-    now_waits = deps.prerequisites_of(session, item.id)  # type: ignore[arg-type]
+    now_waits = deps.prerequisites_of(session, saved_id(item))
     if not added and not removed:
         head = f"{ref} already waits for exactly that; nothing changed."
     elif now_waits:

@@ -35,7 +35,7 @@ from bot.slack.nudges import LEAD_DM
 from handlers.base import Request, actor_for, click_engagement, item_of_click, remember
 from handlers.checklist import after_change, due_problem, due_warnings
 from handlers.listening import after_ack, listener
-from storage.models import Engagement, PostedMessage
+from storage.models import Engagement, PostedMessage, saved_id
 
 log = logging.getLogger("golive.handlers.checklist")
 
@@ -52,8 +52,8 @@ def ask_lead(req: Request, mode: str, item_id: int) -> None:
         engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
         actor_for(req, session, engagement)  # only people of a side send notes
-        lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
-        channel, engagement_id, phase_number = engagement.channel_id, engagement.id, phase.number
+        lead = lead_of(session, saved_id(engagement))
+        channel, engagement_id, phase_number = engagement.channel_id, saved_id(engagement), phase.number
         ctx: dict[str, Any] = {
             "mode": mode,
             "ref": f"{phase.number}.{item.number}",
@@ -82,15 +82,15 @@ def ask_lead(req: Request, mode: str, item_id: int) -> None:
         kind="item_ask",
         key=str(item_id),
         engagement_id=engagement_id,
-        thread_ts=in_checklist_thread(s, engagement_id, phase_number),  # type: ignore[arg-type]
+        thread_ts=in_checklist_thread(s, engagement_id, phase_number),
         top_if_no_thread=True,
     )
     direct = s.renderer.message("item_ask.json.j2", **facts, direct=True)
     # The lead's message keeps what was asked in its ledger key: their answer is read from there
     # (never from the button), and the key's last part records it once it is given.
     key = f"{mode}:{item_id}" + (f":{facts['wanted'].isoformat()}:{req.user_id}" if wanted else "")
-    tell_lead(s, engagement_id, direct, key=key, actor_id=req.user_id)  # type: ignore[arg-type]
-    remember(s, engagement_id, req.user_id, req.user_id, req.user_team_id)  # type: ignore[arg-type]
+    tell_lead(s, engagement_id, direct, key=key, actor_id=req.user_id)
+    remember(s, engagement_id, req.user_id, req.user_id, req.user_team_id)
 
 
 # -- the lead's answers ----------------------------------------------------------------------
@@ -225,7 +225,7 @@ def _answer_ask(
             "wanted": wanted,
             "moved": move,
             "by": requester,
-            "by_name": name_of(session, engagement.id, requester) or "They",  # type: ignore[arg-type]
+            "by_name": name_of(session, saved_id(engagement), requester) or "They",
             "lead_name": actor.name,
             "customer_name": engagement.customer_name,
             "channel": engagement.channel_id,
@@ -234,13 +234,13 @@ def _answer_ask(
             "lead": None,
             "decided": None,
         }
-        engagement_id, phase_number, channel = engagement.id, phase.number, engagement.channel_id
+        engagement_id, phase_number, channel = saved_id(engagement), phase.number, engagement.channel_id
     if change is not None:
-        tell_about_change(s, engagement_id, change, req.user_id)  # type: ignore[arg-type]
-        after_change(s, engagement_id, phase_number, None, actor=req.user_id, team_id=req.user_team_id)  # type: ignore[arg-type]
+        tell_about_change(s, engagement_id, change, req.user_id)
+        after_change(s, engagement_id, phase_number, None, actor=req.user_id, team_id=req.user_team_id)
     _answer_in_thread(
         s,
-        engagement_id,  # type: ignore[arg-type]
+        engagement_id,
         channel,
         phase_number,
         key=f"{row.id}",
@@ -288,7 +288,7 @@ def on_suggest_submit(req: Request) -> None:
         engagement = click_engagement(req, session)
         actor = actor_for(req, session, engagement)
         phase = cl.phase_by_number(session, engagement, parse_id(req.metadata.get("phase")))
-        lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
+        lead = lead_of(session, saved_id(engagement))
         lead_name = lead.display_name if lead and lead.display_name else "The lead consultant"
         facts = {
             "mode": "suggest",
@@ -306,7 +306,7 @@ def on_suggest_submit(req: Request) -> None:
             "suggestion": {"phase": phase.number, "title": title, "owner": owner, "by": actor.user_id},
             "decided": None,
         }
-        engagement_id, customer = engagement.id, engagement.customer_name
+        engagement_id, customer = saved_id(engagement), engagement.customer_name
     thanks = s.renderer.view(
         "add_item_modal.json.j2",
         phase={"number": facts["phase_number"], "name": facts["phase_name"]},
@@ -325,8 +325,8 @@ def on_suggest_submit(req: Request) -> None:
         message,
         key=f"suggest:{facts['phase_number']}:{actor.user_id}",
         actor_id=req.user_id,
-    )  # type: ignore[arg-type]
-    remember(s, engagement_id, req.user_id, req.user_id, req.user_team_id)  # type: ignore[arg-type]
+    )
+    remember(s, engagement_id, req.user_id, req.user_id, req.user_team_id)
 
 
 class _Again(Exception):
@@ -350,7 +350,7 @@ def _added_facts(
         "phase_number": change.phase.number,
         "phase_name": change.phase.name,
         "by": by,
-        "by_name": name_of(session, engagement.id, by) or "They",  # type: ignore[arg-type]
+        "by_name": name_of(session, saved_id(engagement), by) or "They",
         "lead_name": actor.name,
         "customer_name": engagement.customer_name,
         "channel": engagement.channel_id,
@@ -396,14 +396,18 @@ def _add_suggested(
                 raise _Again  # another click added it: this transaction is rolled back
             record_and_advance(session, engagement, actor, change, now)
             facts = _added_facts(session, engagement, actor, change, suggestion, by, s.command)
-            engagement_id, channel, item_id = engagement.id, engagement.channel_id, change.item.id
+            engagement_id, channel, item_id = (
+                saved_id(engagement),
+                engagement.channel_id,
+                saved_id(change.item),
+            )
     except _Again:
         return lambda: _already(req, "by another click")
-    after_change(s, engagement_id, number, None, actor=req.user_id, team_id=req.user_team_id)  # type: ignore[arg-type]
+    after_change(s, engagement_id, number, None, actor=req.user_id, team_id=req.user_team_id)
     if by:
         _answer_in_thread(
             s,
-            engagement_id,  # type: ignore[arg-type]
+            engagement_id,
             channel,
             number,
             key=f"{row.id}",

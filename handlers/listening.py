@@ -131,7 +131,7 @@ def _apology(req: Request, fn: Callable[[Request], Any]) -> Callable[[], None] |
     return lambda: req.reply(apology)
 
 
-def after_ack(req: Request, work: Callable[[Request], Callable[[], None] | None], **ack: Any) -> None:
+def after_ack(req: Request, work: Callable[[Request], Callable[[], object] | None], **ack: Any) -> None:
     """Record the request in the inbox (`storage.inbox`, committed), then ack; then run
     `work(req)` on the process's few after-the-ack workers (`Services.after_ack`) under the
     listener's error policy, make the Slack call it returns (a reply, its follow-up) on a listener

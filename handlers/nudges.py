@@ -33,7 +33,7 @@ from handlers.base import Request, actor_for, click_engagement, item_of_click
 from handlers.checklist import after_change
 from handlers.engagement import require_engagement
 from handlers.listening import after_ack, listener
-from storage.models import Engagement, EngagementPhase, Item, NudgeMessage
+from storage.models import Engagement, EngagementPhase, Item, NudgeMessage, saved_id
 
 log = logging.getLogger("golive.handlers.nudges")
 
@@ -83,9 +83,9 @@ def _nudge_done(req: Request, item_id: int) -> None:
         engagement, phase, item, actor = item_of_click(req, session, item_id)
         change = cl.set_done(session, phase, item, actor, True, now)
         advanced = record_and_advance(session, engagement, actor, change, now)
-        engagement_id, number = engagement.id, phase.number
+        engagement_id, number = saved_id(engagement), phase.number
     refresh_nudge(s, req.channel_id or "", req.message_ts)
-    after_change(s, engagement_id, number, advanced, actor=req.user_id, team_id=req.user_team_id)  # type: ignore[arg-type]
+    after_change(s, engagement_id, number, advanced, actor=req.user_id, team_id=req.user_team_id)
 
 
 def may_act(actor: Actor, item: Item) -> bool:
@@ -134,15 +134,15 @@ def _snooze(req: Request, item_id: int, until: date) -> str:
         session.add(item)
         audit.record(
             session,
-            engagement.id,
+            saved_id(engagement),
             actor,
             "item.snoozed",
-            f"{phase.number}.{item.number}",  # type: ignore[arg-type]
+            f"{phase.number}.{item.number}",
             {"until": until},
             now=now,
         )
-        engagement_id, number, ref = engagement.id, phase.number, f"{phase.number}.{item.number}"
-    refresh_checklist(s, engagement_id, number)  # type: ignore[arg-type]  # its line says "snoozed"
+        engagement_id, number, ref = saved_id(engagement), phase.number, f"{phase.number}.{item.number}"
+    refresh_checklist(s, engagement_id, number)  # its line says "snoozed"
     return ref
 
 
@@ -307,14 +307,14 @@ def _blocked(req: Request, item_id: int, reason: str) -> Callable[[], None]:
             session.add(item)
             audit.record(
                 session,
-                engagement.id,
+                saved_id(engagement),
                 actor,
                 "item.blocked",
-                f"{phase.number}.{item.number}",  # type: ignore[arg-type]
+                f"{phase.number}.{item.number}",
                 {"reason": reason},
                 now=now,
             )
-        lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
+        lead = lead_of(session, saved_id(engagement))
         ctx = {
             "ref": f"{phase.number}.{item.number}",
             "title": item.title,
@@ -328,7 +328,7 @@ def _blocked(req: Request, item_id: int, reason: str) -> Callable[[], None]:
             "customer_name": engagement.customer_name,
             "channel": engagement.channel_id,
         }
-        engagement_id, number, channel = engagement.id, phase.number, engagement.channel_id
+        engagement_id, number, channel = saved_id(engagement), phase.number, engagement.channel_id
     lead_name = ctx["lead_name"] or "the lead consultant"
     note = f":no_entry: {ctx['ref']} is marked blocked; {lead_name} is told, and its reminders pause."
     if again:
@@ -341,9 +341,9 @@ def _blocked(req: Request, item_id: int, reason: str) -> Callable[[], None]:
         kind="blocked",
         key=str(item_id),
         engagement_id=engagement_id,
-        thread_ts=_thread_of_click(s, engagement_id, str(meta.get("at") or channel), meta.get("ts"), number),  # type: ignore[arg-type]
+        thread_ts=_thread_of_click(s, engagement_id, str(meta.get("at") or channel), meta.get("ts"), number),
     )
-    refresh_checklist(s, engagement_id, number)  # type: ignore[arg-type]
+    refresh_checklist(s, engagement_id, number)
 
     def answer() -> None:
         _refresh_where_from(req, note)
@@ -355,7 +355,7 @@ def _blocked(req: Request, item_id: int, reason: str) -> Callable[[], None]:
                     s.renderer.message("blocked_notice.json.j2", **ctx, direct=True),
                     kind=BLOCKED_DM,
                     key=str(item_id),
-                    engagement_id=engagement_id,  # type: ignore[arg-type]
+                    engagement_id=engagement_id,
                 )
             except SlackCallFailed as exc:
                 log.warning("could not tell the lead that %s is blocked: %s", ctx["ref"], exc.error)
@@ -389,7 +389,9 @@ def _unblock(
     item.nudge_count = 0
     item.updated_at = now
     session.add(item)
-    audit.record(session, engagement.id, actor, "item.unblocked", f"{phase.number}.{item.number}", now=now)  # type: ignore[arg-type]
+    audit.record(
+        session, saved_id(engagement), actor, "item.unblocked", f"{phase.number}.{item.number}", now=now
+    )
     return ctx
 
 
@@ -417,8 +419,8 @@ def _unblock_clicked(req: Request, item_id: int) -> None:
         engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
         ctx = _unblock(req, session, engagement, item, phase)
-        ids = (engagement.id, item.id, phase.number)
-    _after_unblock(s, *ids, ctx)  # type: ignore[arg-type]
+        ids = (saved_id(engagement), saved_id(item), phase.number)
+    _after_unblock(s, *ids, ctx)
 
 
 def cmd_unblock(req: Request, cmd: ParsedCommand) -> None:
@@ -434,9 +436,9 @@ def cmd_unblock(req: Request, cmd: ParsedCommand) -> None:
         engagement = session.get(Engagement, engagement.id) or engagement
         phase, item = cl.find_item(session, engagement, phase_no, item_no)
         ctx = _unblock(req, session, engagement, item, phase)
-        ids = (engagement.id, item.id, phase.number)
+        ids = (saved_id(engagement), saved_id(item), phase.number)
     req.ack(s.notice(f"Cleared the block on {phase_no}.{item_no}; reminders for it resume."))
-    _after_unblock(s, *ids, ctx)  # type: ignore[arg-type]
+    _after_unblock(s, *ids, ctx)
 
 
 # -- nudges pause / resume / preview -------------------------------------------------------
@@ -459,10 +461,10 @@ def cmd_nudges(req: Request, cmd: ParsedCommand) -> None:
             session.add(e)
             audit.record(
                 session,
-                e.id,
+                saved_id(e),
                 actor,
                 f"nudges.{'paused' if verb == 'pause' else 'resumed'}",
-                "nudges",  # type: ignore[arg-type]
+                "nudges",
                 {"cleared_flag": cleared} if cleared else {},
                 now=now,
             )

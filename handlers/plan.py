@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from bot.commands import ParsedCommand
 from bot.engagement.lifecycle import check_plan_change, replan
 from bot.engagement.plan import describe_warnings
@@ -13,6 +15,7 @@ from bot.slack.publish import refresh_posted_checklists
 from bot.values import ValueProblem, parse_date, parse_size
 from handlers.base import Request, actor_for
 from handlers.engagement import require_engagement
+from storage.models import saved_id
 
 
 def cmd_plan(req: Request, cmd: ParsedCommand) -> None:
@@ -28,7 +31,7 @@ def cmd_plan(req: Request, cmd: ParsedCommand) -> None:
     try:
         kickoff = parse_date(o["kickoff"], "kickoff date") if "kickoff" in o else None
         size = parse_size(o["size"]) if "size" in o else None
-        target: object = "keep"
+        target: date | str | None = "keep"
         if "target" in o:
             target = (
                 None
@@ -39,21 +42,21 @@ def cmd_plan(req: Request, cmd: ParsedCommand) -> None:
         warnings = check_plan_change(
             engagement,
             kickoff=kickoff,
-            target=target,  # type: ignore[arg-type]
+            target=target,
             now=now,
             playbook=s.playbook,
             size=size,
         )
         with s.db.session() as session:
             e = session.merge(engagement)
-            moves = replan(session, e, s.playbook, kickoff=kickoff, size=size, target=target, now=now)  # type: ignore[arg-type]
+            moves = replan(session, e, s.playbook, kickoff=kickoff, size=size, target=target, now=now)
             sync_schedule(session, e, now)  # the go-live day message follows the new date
             audit.record(
                 session,
-                e.id,
+                saved_id(e),
                 actor_for(req, session, e),
                 "plan.changed",
-                "plan",  # type: ignore[arg-type]
+                "plan",
                 {
                     "kickoff": e.kickoff_on,
                     "size": e.size,
@@ -85,7 +88,7 @@ def cmd_plan(req: Request, cmd: ParsedCommand) -> None:
         message,
         kind="plan",
         engagement_id=engagement.id,
-        thread_ts=in_checklist_thread(s, engagement.id),  # type: ignore[arg-type]
+        thread_ts=in_checklist_thread(s, saved_id(engagement)),
         top_if_no_thread=True,
     )
-    refresh_posted_checklists(s, engagement.id)  # type: ignore[arg-type]
+    refresh_posted_checklists(s, saved_id(engagement))

@@ -21,7 +21,7 @@ from bot.values import ValueProblem, country_for_timezone, parse_country, parse_
 from handlers.base import Request, actor_for, click_engagement
 from handlers.engagement import require_engagement
 from handlers.listening import listener
-from storage.models import Engagement
+from storage.models import Engagement, saved_id
 
 log = logging.getLogger("golive.handlers.settings")
 
@@ -70,7 +70,7 @@ def _apply_settings(req: Request, engagement_id: int, values: dict[str, str]) ->
         if calendar_changed:
             replan(session, engagement, s.playbook, now=now)
         sync_schedule(session, engagement, now)
-        audit.record(session, engagement.id, actor, "settings.changed", "settings", changed, now=now)  # type: ignore[arg-type]
+        audit.record(session, saved_id(engagement), actor, "settings.changed", "settings", changed, now=now)
         return _settings_summary(engagement)
 
 
@@ -110,11 +110,11 @@ def cmd_settings(req: Request, cmd: ParsedCommand) -> None:
         s.slack.open_view(req.trigger_id or "", settings_view(s, engagement))
         return
     try:
-        summary = _apply_settings(req, engagement.id, dict(cmd.options))  # type: ignore[arg-type]
+        summary = _apply_settings(req, saved_id(engagement), dict(cmd.options))
     except ValueProblem as exc:
         raise cmd.fail(str(exc)) from None
     req.ack(s.notice(f"Saved. {summary}"))
-    refresh_posted_checklists(s, engagement.id)  # type: ignore[arg-type]
+    refresh_posted_checklists(s, saved_id(engagement))
 
 
 def _form_errors(values: dict[str, str]) -> dict[str, str]:
@@ -152,10 +152,10 @@ def on_settings_submit(req: Request) -> None:
         return
     with s.db.read() as session:
         engagement = click_engagement(req, session)
-    summary = _apply_settings(req, engagement.id, values)  # type: ignore[arg-type]
+    summary = _apply_settings(req, saved_id(engagement), values)
     req.ack()
     req.reply(s.notice(f":white_check_mark: Saved. {summary}"))
-    refresh_posted_checklists(s, engagement.id)  # type: ignore[arg-type]
+    refresh_posted_checklists(s, saved_id(engagement))
 
 
 def register(app: App, services: Services) -> None:

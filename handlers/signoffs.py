@@ -32,7 +32,7 @@ from handlers.base import Request, actor_for, click_engagement
 from handlers.engagement import require_engagement
 from handlers.listening import after_ack, listener
 from messages import Message, Trusted, fmt
-from storage.models import Engagement, EngagementPhase, Gate, SignoffRequest
+from storage.models import Engagement, EngagementPhase, Gate, SignoffRequest, saved_id
 
 log = logging.getLogger("golive.handlers.signoffs")
 
@@ -142,12 +142,12 @@ def _request(
         req.ack()
         s.slack.open_view(req.trigger_id or "", confirm_view)
         return
-    engagement_id, gate_id = engagement.id, gate.id
+    engagement_id, gate_id = saved_id(engagement), saved_id(gate)
     if after:
 
         def work(r: Request) -> Callable[[], None] | None:
             try:
-                written = _write_request(r, engagement_id, gate_id, note, now)  # type: ignore[arg-type]
+                written = _write_request(r, engagement_id, gate_id, note, now)
             except UserError as exc:  # a colleague's request got in first (`so.request_signoff`)
                 if refused is None:
                     raise
@@ -158,7 +158,7 @@ def _request(
 
         after_ack(req, work)
         return
-    written = _write_request(req, engagement_id, gate_id, note, now)  # type: ignore[arg-type]
+    written = _write_request(req, engagement_id, gate_id, note, now)
     if req.kind == "command":
         req.ack(s.notice(written.said))
     else:
@@ -193,10 +193,10 @@ def _write_request(
         )
         phase = session.get(EngagementPhase, gate.phase_id)
         return _Written(
-            request_id=done.request.id,  # type: ignore[arg-type]
+            request_id=saved_id(done.request),
             superseded_id=done.superseded.id if done.superseded else None,
             message=render_request(s, session, done.request),
-            engagement_id=engagement.id,  # type: ignore[arg-type]
+            engagement_id=saved_id(engagement),
             channel=engagement.channel_id,
             phase_number=phase.number if phase else engagement.phase_index,
             said=f"Posted the sign-off request for {gate.title} (version {done.request.version}).",
@@ -244,7 +244,7 @@ def _no_longer_ready(session: Session, engagement: Engagement, gate: Gate, comma
             f"{gate.title} is no longer ready for a request from here: {engagement.customer_name} is in "
             f"{current.name} now, not {phase.name}."
         )
-    still_open = sum(1 for i in items_of(session, phase.id) if i.status == OPEN)  # type: ignore[arg-type]
+    still_open = sum(1 for i in items_of(session, saved_id(phase)) if i.status == OPEN)
     if still_open:
         return (
             f"{gate.title} is no longer ready for a request from here: {still_open} of {phase.name}'s "
@@ -279,7 +279,7 @@ def _link(s: Services, channel: str, ts: str | None) -> str | None:
 
 
 def _nothing_ready(session: Session, engagement: Engagement, command: str) -> str:
-    gates = so.gates_of(session, engagement.id)  # type: ignore[arg-type]
+    gates = so.gates_of(session, saved_id(engagement))
     if all(g.status == "approved" for g in gates):
         return "Every sign-off gate is already approved."
     waiting = [g.title for g in gates if g.status == "open"]
@@ -298,9 +298,11 @@ def _picker(s: Services, engagement: Engagement, ready: list[Gate]) -> Message:
     )
 
 
-def _confirm_view(s: Services, session: Session, engagement: Engagement, checks: so.RequestChecks) -> dict:  # type: ignore[type-arg]
+def _confirm_view(s: Services, session: Session, engagement: Engagement, checks: so.RequestChecks) -> dict:
     previous = checks.previous
-    decision = so.decision_of(session, previous.id) if previous is not None and checks.needs_note else None  # type: ignore[arg-type]
+    decision = (
+        so.decision_of(session, saved_id(previous)) if previous is not None and checks.needs_note else None
+    )
     return s.renderer.view(
         "signoff_confirm_modal.json.j2",
         gate={"title": checks.gate.title, "phase": checks.phase.name},
@@ -381,7 +383,7 @@ def _closed_reason(session: Session, request: SignoffRequest) -> str | None:
     if request.status == "superseded":
         newer = so.latest_request(session, request.gate_id)
         return f"This request was replaced by version {newer.version if newer else '?'}; use the newer one. Nothing was changed."
-    decision = so.decision_of(session, request.id)  # type: ignore[arg-type]
+    decision = so.decision_of(session, saved_id(request))
     if decision is None:
         return "This request is already closed. Nothing was changed."
     verb = "approved" if decision.decision == "approved" else "answered with changes requested"
@@ -478,8 +480,8 @@ def record_decision(req: Request, request_id: int, decision: str, reason: str | 
             advance_if_complete(session, engagement, now, actor) if row and decision == "approved" else None
         )
         phase = session.get(EngagementPhase, gate.phase_id)
-        lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
-        engagement_id, channel, request_ts = engagement.id, engagement.channel_id, request.ts
+        lead = lead_of(session, saved_id(engagement))
+        engagement_id, channel, request_ts = saved_id(engagement), engagement.channel_id, request.ts
         # The requester and the lead hear of it (they act next): a mention in the request's thread.
         told = [u for u in dict.fromkeys([request.requested_by, lead.user_id if lead else None]) if u]
         final = row is not None and decision == "approved" and phases.readiness(session, engagement).approved
@@ -508,14 +510,14 @@ def record_decision(req: Request, request_id: int, decision: str, reason: str | 
         thread_ts=request_ts or None,  # under the request; at the top level only if it never landed
     )
     if ctx["final"]:  # what is left before go-live, and the cutover button
-        post_cutover(s, engagement_id, request_ts)  # type: ignore[arg-type]
-    refresh_homes(s, engagement_id)  # type: ignore[arg-type]
+        post_cutover(s, engagement_id, request_ts)
+    refresh_homes(s, engagement_id)
     if phase is not None:
-        refresh_checklist(s, engagement_id, phase.number)  # type: ignore[arg-type]
+        refresh_checklist(s, engagement_id, phase.number)
     for number in sorted({c.phase.number for c in settled} - {phase.number if phase else 0}):
-        refresh_checklist(s, engagement_id, number)  # type: ignore[arg-type]
+        refresh_checklist(s, engagement_id, number)
     if advanced is not None:
-        announce_phase(s, engagement_id, advanced)  # type: ignore[arg-type]
+        announce_phase(s, engagement_id, advanced)
     return True
 
 

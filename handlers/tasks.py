@@ -39,7 +39,7 @@ from handlers.checklist_menu import done_note, mark_done
 from handlers.listening import after_ack, listener
 from handlers.nudges import open_blocked_form, snooze_choice
 from handlers.signoffs import decision_closed, record_decision  # one decision path, here or in the channel
-from storage.models import Engagement, Gate, SignoffRequest
+from storage.models import Engagement, Gate, SignoffRequest, saved_id
 
 log = logging.getLogger("golive.handlers.tasks")
 
@@ -92,9 +92,9 @@ def tasks_view(
             viewer_tz=tz,
             now=s.clock.now(),
             gate_items=gate_items,
-            waiting=waiting_refs(session, engagement.id),  # type: ignore[arg-type]
+            waiting=waiting_refs(session, saved_id(engagement)),
         )
-        lead = lead_of(session, engagement.id)  # type: ignore[arg-type]
+        lead = lead_of(session, saved_id(engagement))
         explanation = (
             "" if actor.has_side else _explain(s, engagement, actor, lead.display_name if lead else None)
         )
@@ -124,7 +124,7 @@ def _links(s: Services, requests: list[SignoffRequest]) -> dict[int, str]:
             log.info("no permalink for sign-off request %s: %s", request.id, exc.error)
             continue
         if url.startswith("https://"):
-            links[request.id] = url  # type: ignore[index]
+            links[saved_id(request)] = url
     return links
 
 

@@ -30,7 +30,7 @@ from handlers.engagement import require_engagement
 from handlers.listening import after_ack, listener
 from handlers.signoffs import update_request_message
 from messages import Mention, fmt
-from storage.models import Engagement, Gate, Member, SignoffRequest
+from storage.models import Engagement, Gate, Member, SignoffRequest, id_col, saved_id
 
 log = logging.getLogger("golive.handlers.team")
 
@@ -51,12 +51,12 @@ def after_roles_changed(s: Services, engagement_id: int, removed: Collection[str
     refresh_homes(s, engagement_id, also=removed)
     with s.db.read() as session:
         ids = session.exec(
-            select(SignoffRequest.id)
+            select(id_col(SignoffRequest.id))
             .join(Gate, col(Gate.id) == col(SignoffRequest.gate_id))
             .where(Gate.engagement_id == engagement_id, SignoffRequest.status == "open")
         ).all()
     for request_id in ids:
-        update_request_message(s, request_id)  # type: ignore[arg-type]
+        update_request_message(s, request_id)
 
 
 def _add_role(
@@ -111,7 +111,7 @@ def cmd_role(req: Request, cmd: ParsedCommand) -> None:
         gone = ROLE_ALIASES.get(cmd.words[2].lower(), cmd.words[2].lower()) if len(cmd.words) > 2 else None
         after_ack(req, lambda r: _remove_by_command(r, engagement, user, gone))
         return
-    after_ack(req, lambda r: _role_by_command(r, engagement.id, user, role, gate))  # type: ignore[arg-type]
+    after_ack(req, lambda r: _role_by_command(r, saved_id(engagement), user, role, gate))
 
 
 def _role_by_command(req: Request, engagement_id: int, user: str, role: str, gate: str) -> Callable[[], None]:
@@ -151,7 +151,7 @@ def _remove_by_command(
         for r in rows:
             roles.remove_role(session, engagement, actor, r.role_id, s.clock.now())
     if any(r.role == "main_contact" for r in rows):
-        refresh_welcome(s, engagement.id)  # type: ignore[arg-type]  # it asks for one again
+        refresh_welcome(s, saved_id(engagement))  # it asks for one again
     removed = ", ".join(roles.role_label(r.role) for r in rows)
     said = s.notice(
         fmt(
@@ -161,7 +161,7 @@ def _remove_by_command(
             roles=removed,
         )
     )
-    after_roles_changed(s, engagement.id, removed=[user])  # type: ignore[arg-type]
+    after_roles_changed(s, saved_id(engagement), removed=[user])
     return lambda: req.reply(said)
 
 
@@ -183,9 +183,9 @@ def _main_contact(req: Request, engagement: Engagement, user: str) -> Callable[[
     """Named already (a second pick, a replay): said, nothing written."""
     s = req.services
     try:
-        row = _add_role(req, engagement.id, user, "main_contact", roles.ALL_GATES)  # type: ignore[arg-type]
+        row = _add_role(req, saved_id(engagement), user, "main_contact", roles.ALL_GATES)
     except UserError:
-        refresh_welcome(s, engagement.id)  # the menu shows nobody picked again  # type: ignore[arg-type]
+        refresh_welcome(s, saved_id(engagement))  # the menu shows nobody picked again
         raise
     if row is None:
         already = s.notice(fmt("{who} already is the main contact; nothing changed.", who=Mention(user)))
@@ -198,7 +198,7 @@ def _main_contact(req: Request, engagement: Engagement, user: str) -> Callable[[
             customer=engagement.customer_name,
         )
     )
-    after_roles_changed(s, engagement.id)  # type: ignore[arg-type]
+    after_roles_changed(s, saved_id(engagement))
     return lambda: req.reply(said)
 
 
@@ -212,10 +212,10 @@ def cmd_team(req: Request, cmd: ParsedCommand) -> None:
             "team.json.j2",
             customer_name=engagement.customer_name,
             rows=rows,
-            gates=_gate_titles(s, engagement.id),
+            gates=_gate_titles(s, saved_id(engagement)),
             command=s.command,
         )
-    )  # type: ignore[arg-type]
+    )
 
 
 def _team_view(
@@ -232,7 +232,7 @@ def _team_view(
     return s.renderer.view(
         "team_modal.json.j2",
         rows=rows,
-        gates=_gate_titles(s, engagement.id),  # type: ignore[arg-type]
+        gates=_gate_titles(s, saved_id(engagement)),
         meta={"channel": channel},
         note=note,
         problem=problem,
@@ -257,7 +257,7 @@ def on_team_remove(req: Request) -> None:
     after_ack(req, lambda r: _team_remove(r, role_id))
 
 
-def _team_remove(req: Request, role_id: int) -> Callable[[], None]:
+def _team_remove(req: Request, role_id: int) -> Callable[[], object]:
     s = req.services
     with s.db.session() as session:
         engagement = click_engagement(req, session)
@@ -265,8 +265,8 @@ def _team_remove(req: Request, role_id: int) -> Callable[[], None]:
             session, engagement, actor_for(req, session, engagement), role_id, s.clock.now()
         )
     if gone.role == "main_contact":
-        refresh_welcome(s, engagement.id)  # type: ignore[arg-type]
-    after_roles_changed(s, engagement.id, removed=[gone.user_id])  # type: ignore[arg-type]
+        refresh_welcome(s, saved_id(engagement))
+    after_roles_changed(s, saved_id(engagement), removed=[gone.user_id])
     view = _team_view(s, engagement, req.channel_id)
     return lambda: s.slack.update_view(req.view["id"], view)
 
@@ -303,7 +303,7 @@ def on_team_submit(req: Request) -> None:
     if profile is not None and not errors:
         # Known person: no Slack call before the ack, so the answer goes in the ack itself.
         try:
-            row = _add_role(req, engagement.id, user, role, gate, profile)  # type: ignore[arg-type]
+            row = _add_role(req, saved_id(engagement), user, role, gate, profile)
         except UserError as exc:
             errors["person"] = _form_text(exc.message)
         else:
@@ -311,18 +311,18 @@ def on_team_submit(req: Request) -> None:
                 response_action="update",
                 view=_team_view(s, engagement, req.channel_id, note=_added(profile.name, role, row)),
             )
-            after_roles_changed(s, engagement.id)  # type: ignore[arg-type]
+            after_roles_changed(s, saved_id(engagement))
             return
     if errors:
         req.ack(response_action="errors", errors=errors)
         return
     # Not looked up yet: the form stays open while users.info answers, after the ack.
     view_id = str(req.view.get("id") or "")
-    engagement_id, channel = engagement.id, req.channel_id
+    engagement_id, channel = saved_id(engagement), req.channel_id
 
     def work(r: Request) -> Callable[[], None]:
         try:
-            row = _add_role(r, engagement_id, user, role, gate)  # type: ignore[arg-type]
+            row = _add_role(r, engagement_id, user, role, gate)
         except UserError as exc:
             problem = _form_text(exc.message)
 
@@ -336,7 +336,7 @@ def on_team_submit(req: Request) -> None:
             name = s.slack.profile(user).name
             r.wait_answered()
             s.slack.update_view(view_id, _team_view(s, engagement, channel, note=_added(name, role, row)))
-            after_roles_changed(s, engagement_id)  # type: ignore[arg-type]
+            after_roles_changed(s, engagement_id)
 
         return show_added
 
@@ -477,7 +477,7 @@ def cmd_side(req: Request, cmd: ParsedCommand) -> None:
         actor = actor_for(req, session, engagement)
         if not actor.is_vendor:
             raise Refused("Only the implementation team can change sides.")
-        member = add_member(
+        added = add_member(
             session,
             engagement,
             user_id=user,
@@ -486,17 +486,17 @@ def cmd_side(req: Request, cmd: ParsedCommand) -> None:
             added_by=req.user_id,
             now=s.clock.now(),
         )
-        member = session.get(Member, member.id)
+        member = session.get(Member, saved_id(added))
         assert member is not None
         member.side_override = side
         session.add(member)
         audit.record(
             session,
-            engagement.id,
+            saved_id(engagement),
             actor,
             "side.changed",
             user,
-            {"user": user, "side": side},  # type: ignore[arg-type]
+            {"user": user, "side": side},
             now=s.clock.now(),
         )
     req.ack(
@@ -575,5 +575,5 @@ def _pin_customer(req: Request, engagement: Engagement, user: str) -> Callable[[
             customer=engagement.customer_name,
         )
     )
-    after_roles_changed(s, engagement.id)  # type: ignore[arg-type]
+    after_roles_changed(s, saved_id(engagement))
     return lambda: req.reply(said)

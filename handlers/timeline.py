@@ -21,6 +21,7 @@ from bot.slack.uploads import refusal_reason, retryable
 from handlers.base import Request
 from handlers.engagement import require_engagement
 from messages import fmt
+from storage.models import saved_id
 
 log = logging.getLogger("golive.handlers.timeline")
 
@@ -29,7 +30,7 @@ def cmd_timeline(req: Request, cmd: ParsedCommand) -> None:
     s = req.services
     engagement = require_engagement(req, finished_ok=True)
     req.ack()
-    share_timeline(s, engagement.id, engagement.channel_id, tell=req.reply)  # type: ignore[arg-type]
+    share_timeline(s, saved_id(engagement), engagement.channel_id, tell=req.reply)
 
 
 def cmd_calendar(req: Request, cmd: ParsedCommand) -> None:
