@@ -222,7 +222,9 @@ class Planner:
             for weeks in range(DIGEST_WEEKS_LOOKED_UP):
                 looked_up.append(_digest_key(e, _iso_week(todays[e.id] + timedelta(weeks=weeks))))
         existing = set(
-            session.exec(select(Reminder.dedupe_key).where(col(Reminder.dedupe_key).in_(looked_up))).all()
+            session.execute(
+                select(col(Reminder.dedupe_key)).where(col(Reminder.dedupe_key).in_(looked_up))
+            ).scalars()
         )
         sync_schedules(session, engagements, now)
         ready = ready_dates(session, engagements)
