@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -200,8 +201,14 @@ def active_in_channel(session: Session, channel_id: str) -> Engagement | None:
 
 
 def calendar_for(engagement: Engagement) -> BusinessCalendar:
-    days = tuple(int(d) for d in (engagement.work_days or "0,1,2,3,4").split(",") if d.strip())
-    return BusinessCalendar(engagement.country, days)
+    return _calendar(engagement.country, engagement.work_days or "0,1,2,3,4")
+
+
+@functools.lru_cache(maxsize=256)
+def _calendar(country: str | None, work_days: str) -> BusinessCalendar:
+    """One calendar per country and working week, shared (a calendar is never changed once made):
+    the report asks for one three times per engagement."""
+    return BusinessCalendar(country, tuple(int(d) for d in work_days.split(",") if d.strip()))
 
 
 def compute_plan(engagement: Engagement, playbook: Playbook) -> list[PhaseWindow]:

@@ -201,6 +201,57 @@ def test_the_report_reads_postgresql_too(pg_url):
     assert data.median_phase_days["small"]["discovery"] == 2.0
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_the_report_computed_by_several_processes_is_the_same_report(database, portfolio, request):
+    """`golive report` shares a big portfolio's engagements among processes by id: the parts put
+    together are the report one process makes, row for row and in every figure across them."""
+    from bot.engagement.report import build_report
+    from storage.db import Database
+    from tests.e2e.portfolio import PLAYBOOK
+
+    if database == "sqlite":
+        url = portfolio[0]
+    else:
+        url = request.getfixturevalue("pg_url")
+        seed_portfolio(url)
+    db = Database(url)
+    try:
+        with db.read() as session:
+            alone = build_report(session, PLAYBOOK, NOW)
+            shared = build_report(session, PLAYBOOK, NOW, database_url=url, jobs=3, parallel_from=1)
+            small = build_report(session, PLAYBOOK, NOW, database_url=url, jobs=3)  # too few to share
+    finally:
+        db.dispose()
+    assert len(alone.rows) == len(SEEDS) and [r.id for r in shared.rows] == sorted(r.id for r in alone.rows)
+    assert shared == alone and small == alone
+
+
+FORKED = """
+import sys, threading
+from datetime import datetime
+from bot.engagement.report import build_report
+from bot.engagement.report_render import to_csv
+from storage.db import Database
+from tests.e2e.portfolio import PLAYBOOK
+assert threading.active_count() == 1  # as in `golive report`: the workers are forked
+db = Database(sys.argv[1])
+with db.read() as session:
+    data = build_report(session, PLAYBOOK, datetime.fromisoformat(sys.argv[2]), database_url=sys.argv[1],
+                        jobs=2, parallel_from=1)
+sys.stdout.buffer.write(to_csv(data))
+"""
+
+
+def test_forked_workers_write_the_csv_the_command_line_writes(portfolio):
+    url = portfolio[0]
+    root = Path(__file__).resolve().parents[2]
+    forked = subprocess.run(
+        [sys.executable, "-c", FORKED, url, NOW.isoformat()], cwd=root, capture_output=True, timeout=120
+    )
+    assert forked.returncode == 0, forked.stderr.decode()[-2000:]
+    assert forked.stdout == report(portfolio, "csv")
+
+
 def test_an_empty_database_makes_an_empty_report_not_an_error(tmp_path):
     url = f"sqlite:///{(tmp_path / 'empty.sqlite3').as_posix()}"
     from storage.migrate import upgrade
