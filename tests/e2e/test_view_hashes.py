@@ -263,3 +263,49 @@ def test_mark_done_answered_late_leaves_the_waits_for_form_opened_since(small, m
     assert answers(h, "views.update")[-1] == "hash_conflict"
     assert item(h, "1.4").status == "done"
     assert "1 of " in blocks_text(checklist_msg(h, 1)["blocks"])
+
+
+# -- the team form ---------------------------------------------------------------------------------
+def test_a_team_removal_answered_after_another_change_shows_the_newest_team(small, monkeypatch):
+    """Remove, clicked in the team form: the form is updated after the ack with the hash the click
+    saw. When the form changed meanwhile (here another update lands first: a second Remove's
+    answer, an add), Slack refuses the older rendering and the form is rendered again as the
+    database says now, never put back to what it was."""
+    import handlers.team as team_handlers
+    from bot.people import roles
+    from storage.models import saved_id
+
+    h = small
+    h.command("team")
+    eph = h.standin.ephemerals(channel=CHANNEL, user=LEAD.user_id)[-1]
+    h.driver.click_ephemeral(CHANNEL, eph["ts"], "team_manage", user=LEAD.user_id)
+    h.idle()
+    [view] = h.standin.open_views(LEAD.user_id)
+    with h.services.db.read() as s:
+        engagement = s.exec(select(Engagement)).one()
+        row = next(r for r in roles.team(s, engagement) if r.user_id == APPROVER.user_id)
+        engagement_id = saved_id(engagement)
+    real = team_handlers._team_view
+    other = WebClient(base_url=h.standin.api_url, token=BOT_TOKEN)
+    landed: list[str] = []
+
+    def rendered(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        built = real(*args, **kwargs)
+        if not landed:  # before this rendering reaches Slack, another update of the form lands
+            landed.append(other.views_update(view_id=view["id"], view=built)["view"]["hash"])
+        return built
+
+    monkeypatch.setattr(team_handlers, "_team_view", rendered)
+    h.standin.reset_calls()
+    h.driver.click_view(view["id"], f"team_remove:{row.role_id}", user=LEAD.user_id)
+    h.idle()
+    calls = h.standin.calls_to("views.update")
+    assert answers(h, "views.update") == ["ok", "hash_conflict", "ok"]
+    assert calls[1].args["hash"] == view["hash"], "sent with the hash the click saw"
+    assert "hash" not in calls[2].args, "rendered again as it is now, and shown"
+    with h.services.db.read() as s:
+        assert not [
+            r for r in roles.team(s, s.get(Engagement, engagement_id)) if r.user_id == APPROVER.user_id
+        ]
+    shown = blocks_text(h.standin.view(view["id"])["view"]["blocks"])
+    assert f"team_remove:{row.role_id}" not in str(h.standin.view(view["id"])["view"]["blocks"]), shown
