@@ -65,7 +65,15 @@ from urllib.parse import urlencode
 
 from sqlalchemy import create_engine, text
 
-from harness import BOT_TOKEN, CHANNEL, CONTRIBUTOR, LEAD, SIGNING_SECRET, scratch_postgres, start_standin
+from sandbox.harness import (
+    BOT_TOKEN,
+    CHANNEL,
+    CONTRIBUTOR,
+    LEAD,
+    SIGNING_SECRET,
+    scratch_postgres,
+    start_standin,
+)
 from standin import SlackDriver, SlackStandIn
 
 ROOT = Path(__file__).resolve().parents[1]

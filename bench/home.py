@@ -73,7 +73,7 @@ from bot.engagement import portfolio
 from bot.reminders.planning import Planner
 from bot.slack.home import ALL, MINE, PER_PAGE, home_view, remember_viewer, viewers_of
 from golive.app import build_services
-from harness import CONSULTANT, LEAD, scratch_postgres, sqlite_url
+from sandbox.harness import CONSULTANT, LEAD, scratch_postgres, sqlite_url
 from storage.models import ChannelMember, HomeViewer, Member, MemberRole, NextCheckRequest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,7 +138,7 @@ def spread_health(url: str, count: int, now: datetime) -> None:
         db.dispose()
 
 
-def add_people(s: Any, count: int, now: datetime) -> None:
+def add_people(services: Any, count: int, now: datetime) -> None:
     """The colleague's channels and engagements; the other people who opened Home, in the channels."""
     ids = list(range(count))
     theirs = [n for n in ids if n % 10 < round(CHANNEL_SHARE * 10)]
@@ -150,7 +150,7 @@ def add_people(s: Any, count: int, now: datetime) -> None:
         for n in ids
         for k in range(PER_CHANNEL)
     ]
-    with s.db.session() as session:
+    with services.db.session() as session:
         engagement_ids = {
             channel: engagement_id
             for engagement_id, channel in session.execute(text("SELECT id, channel_id FROM engagement"))
@@ -175,27 +175,27 @@ def add_people(s: Any, count: int, now: datetime) -> None:
             session.add(MemberRole(member_id=member.id, role="lead"))  # type: ignore[arg-type]
 
 
-def settle(s: Any) -> None:
+def settle(services: Any) -> None:
     """PostgreSQL: statistics for the planner, as on a database that has been running a while."""
-    if s.db.is_sqlite:
+    if services.db.is_sqlite:
         return
-    with s.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with services.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
 
 
 # -- measuring -------------------------------------------------------------------------------
-def time_render(s: Any, user: str, view: str, page: int, renders: int) -> tuple[float, float, int]:
+def time_render(services: Any, user: str, view: str, page: int, renders: int) -> tuple[float, float, int]:
     """(median ms, traced peak MB, the count shown) of `renders` renders of `user`'s Home."""
-    remember_viewer(s, user, view=view)
-    remember_viewer(s, user, page=page)
+    remember_viewer(services, user, view=view)
+    remember_viewer(services, user, page=page)
     times = []
     for _ in range(renders):
         t0 = time.perf_counter()
-        home = home_view(s, user)
+        home = home_view(services, user)
         times.append((time.perf_counter() - t0) * 1000)
     tracemalloc.start()
     try:
-        home_view(s, user)
+        home_view(services, user)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -229,14 +229,14 @@ def report_seconds(url: str, now: datetime, runs: int = 3) -> float:
     return statistics.median(times)
 
 
-def profile_report(s: Any, now: datetime) -> str:
+def profile_report(services: Any, now: datetime) -> str:
     from bot.engagement.report import build_report
-    from bot.engagement.report_render import to_csv
+    from bot.exports.report_render import to_csv
 
     profiler = cProfile.Profile()
-    with s.db.read() as session:
+    with services.db.read() as session:
         profiler.enable()
-        to_csv(build_report(session, s.playbook, now))
+        to_csv(build_report(session, services.playbook, now))
         profiler.disable()
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(25)
@@ -259,23 +259,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             GOLIVE_ADMINS=LEAD.user_id,
             SLACK_API_URL="http://127.0.0.1:9/api/",  # never called: nothing here asks Slack
         )
-        s = build_services(settings, clock=Clock(now))
+        services = build_services(settings, clock=Clock(now))
         try:
             t0 = time.perf_counter()
-            planned = Planner(s).plan_all(now)
+            planned = Planner(services).plan_all(now)
             plan_s = time.perf_counter() - t0
             assert planned == args.engagements, planned
-            add_people(s, args.engagements, now)
-            settle(s)
+            add_people(services, args.engagements, now)
+            settle(services)
             runs = []
             for _ in range(args.runs):
-                measured = measure(s, args, now)
-                s.db.dispose()  # the report runs in a process of its own, on a quiet database
+                measured = measure(services, args, now)
+                services.db.dispose()  # the report runs in a process of its own, on a quiet database
                 measured["report_s"] = round(report_seconds(url, now), 2)
                 runs.append(measured)
-            profile = profile_report(s, now) if args.profile_report else ""
+            profile = profile_report(services, now) if args.profile_report else ""
         finally:
-            s.db.dispose()
+            services.db.dispose()
     return {
         "engagements": args.engagements,
         "database": "PostgreSQL" if args.database_url else "SQLite",
@@ -286,7 +286,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def measure(s: Any, args: argparse.Namespace, now: datetime) -> dict[str, Any]:
+def measure(services: Any, args: argparse.Namespace, now: datetime) -> dict[str, Any]:
     """One round: every render case, then viewers_of."""
     renders: list[Render] = []
     cases = [
@@ -302,28 +302,28 @@ def measure(s: Any, args: argparse.Namespace, now: datetime) -> dict[str, Any]:
     ]
     for name, user, view, expected in cases:
         for page in pages_of(expected):
-            median_ms, peak_mb, count = time_render(s, user, view, page, args.renders)
+            median_ms, peak_mb, count = time_render(services, user, view, page, args.renders)
             if count != expected:
                 raise SystemExit(f"{name}: Home says {count} engagements, expected {expected}")
             renders.append(Render(name, count, page, median_ms, peak_mb))
     # The last minute's changes, not planned yet: computed when drawn, merged into the order.
     changed = list(range(1, args.engagements + 1, max(1, args.engagements // portfolio.STALE_MAX)))
     changed = changed[: portfolio.STALE_MAX]
-    with s.db.session() as session:
+    with services.db.session() as session:
         session.execute(insert(NextCheckRequest), [{"engagement_id": i, "at": now} for i in changed])
-    median_ms, peak_mb, count = time_render(s, LEAD.user_id, ALL, 1, args.renders)
+    median_ms, peak_mb, count = time_render(services, LEAD.user_id, ALL, 1, args.renders)
     renders.append(Render(f"admin, All, {portfolio.STALE_MAX} changed", count, 1, median_ms, peak_mb))
-    with s.db.session() as session:  # as it was, for the next round
+    with services.db.session() as session:  # as it was, for the next round
         session.execute(delete(NextCheckRequest).where(col(NextCheckRequest.engagement_id).in_(changed)))
     # Just after midnight, before the sweep's tick: every key stale, the order as stored.
-    s.clock.set(now + timedelta(days=1))
-    median_ms, peak_mb, count = time_render(s, LEAD.user_id, ALL, 1, args.renders)
+    services.clock.set(now + timedelta(days=1))
+    median_ms, peak_mb, count = time_render(services, LEAD.user_id, ALL, 1, args.renders)
     renders.append(Render("admin, All, a day later", count, 1, median_ms, peak_mb))
-    s.clock.set(now)
+    services.clock.set(now)
     times = []
     for n in range(50):
         t0 = time.perf_counter()
-        found = viewers_of(s, 1 + (n * 37) % args.engagements)
+        found = viewers_of(services, 1 + (n * 37) % args.engagements)
         times.append((time.perf_counter() - t0) * 1000)
     assert PER_CHANNEL <= len(found) <= PER_CHANNEL + 3, found
     return {"renders": [asdict(r) for r in renders], "viewers_of_ms": round(statistics.median(times), 2)}

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from harness import CHANNEL, LEAD, SIGNING_SECRET, Harness, sqlite_url
+from sandbox.harness import CHANNEL, LEAD, SIGNING_SECRET, Harness, sqlite_url
 
 HOSTILE_COMMANDS = [
     "target 9999-12-31",

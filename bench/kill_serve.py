@@ -2,14 +2,14 @@
 
 Since issue 24 every request whose work follows its ack is in the `inbox` table before its 200
 and is replayed by a restarted (or any other) process when its own died. This runs the trials of
-`harness.killing` on SQLite (a fresh file per trial) and on PostgreSQL (a fresh database per
+`sandbox.harness.killing` on SQLite (a fresh file per trial) and on PostgreSQL (a fresh database per
 trial, made like tests/conftest.py's `pg_url` and dropped after), with
 GOLIVE_INBOX_LEASE_SECONDS=2. A trial starts a fresh engagement with one customer item per tick
 (`prepare`: the harness's, here for a checklist posted in two messages), sends `--ticks` signed
 ticks from `--clients` threads, SIGKILLs the master and every worker at once at a random
 moment, restarts `golive serve` on the same database, waits until the inbox is empty and counts,
 among the ticks that had their 200: items not done (lost) and items with more than one
-`item.done` audit row (recorded twice) (`harness.killing.trial`). "replayed" counts the ticks'
+`item.done` audit row (recorded twice) (`sandbox.harness.killing.trial`). "replayed" counts the ticks'
 inbox rows taken more than once: rows recorded before a 200 that the kill may have stopped.
 
 The kill moment is uniform in [0, D], where D is the duration of one unkilled warm-up burst per
@@ -44,8 +44,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from harness import scratch_postgres, start_standin
-from harness.killing import Trial, _scalar, prepare, start_serve, stop_serve, trial
+from sandbox.harness import scratch_postgres, start_standin
+from sandbox.harness.killing import Trial, _scalar, prepare, start_serve, stop_serve, trial
 from standin import SlackDriver
 from standin.driver import FORM
 

@@ -48,7 +48,7 @@ import storage.models  # noqa: F401  (the tables)
 from bot.clock import Clock
 from bot.engagement.lifecycle import build_start_options, start_engagement
 from bot.reminders.sweep import Sweeper
-from harness import CONTRIBUTOR, LEAD, PERSONAS, Harness, scratch_postgres, sqlite_url
+from sandbox.harness import CONTRIBUTOR, LEAD, PERSONAS, Harness, scratch_postgres, sqlite_url
 
 SETUP_AT = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # Monday 09:00 in Berlin: the engagements start
 FIRST_PLAN_AT = datetime(2026, 12, 1, 16, 30, tzinfo=UTC)  # Tuesday 17:30 in Berlin: after hours
@@ -100,7 +100,7 @@ def scratch_database(server_url: str | None) -> Iterator[str]:
 # -- engagements -----------------------------------------------------------------------------
 def start_one(h: Harness, n: int, kickoff: str) -> int:
     """One engagement exactly as `/golive start` makes it, with a customer contributor."""
-    s = h.services
+    services = h.services
     opts = build_start_options(
         name=f"Customer {n}",
         size="small",
@@ -113,11 +113,11 @@ def start_one(h: Harness, n: int, kickoff: str) -> int:
         now=SETUP_AT,
         default_tz="UTC",
     )
-    with s.db.session() as session:
+    with services.db.session() as session:
         e = start_engagement(
             session,
             opts,
-            playbook=s.playbook,
+            playbook=services.playbook,
             team_id="T0VENDOR",
             channel_id=channel_of(n),
             user_id=LEAD.user_id,

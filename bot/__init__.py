@@ -2,15 +2,17 @@
 
 - `engagement`: the engagement itself — playbook, plan and business days, phases, checklist,
   sign-off gates, health.
+- `exports`: the export formats — the timeline picture, the report's charts, the .ics calendar,
+  the report as CSV and HTML; matplotlib and icalendar are imported only when used.
 - `people`: who is who — members, sides, roles — and the append-only audit trail of what they did.
 - `reminders`: what is due and when — working hours, milestone reminders, nudges, dry runs, the
   weekly digest, and the sweep that sends them.
 - `slack`: talking to Slack — the Web API client and gateway (with the ledger of posted
   messages), presenters, publishing, App Home, the app manifest.
 
-Imports point down this list's reverse: reminders → slack → engagement → people; every package
-may use the modules directly in `bot/` (clock, errors, values, refs, commands, slacktext,
-config, executor, cache, metrics, services), `storage` and `messages`. The modules directly in
+Imports point down this list's reverse: reminders → slack → exports → engagement → people;
+every package may use the modules directly in `bot/` (clock, errors, user_input, refs,
+commands, slacktext, config, executor, cache, metrics, services), `storage` and `messages`. The modules directly in
 `bot/` import no package of `bot` at run time. `handlers/` (the Bolt listeners) sits above all of
 them, and the program on top, `golive/` (the CLI, the servers, the wiring, the sweep clock),
 above `handlers/`: nothing in `bot/` imports either.

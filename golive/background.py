@@ -18,10 +18,10 @@ log = logging.getLogger("golive.runtime")
 def start_runtime(bot: Bot) -> None:
     from golive.inbox import InboxWorker
 
-    s = bot.services
-    bot.inbox = InboxWorker(bot.app, s).start()  # finishes what a stopped process acked
-    bot.scheduler = start_scheduler(s, s.settings.golive_sweep_seconds)
-    log.info("golive ready (database %s)", "SQLite" if s.db.is_sqlite else "PostgreSQL")
+    services = bot.services
+    bot.inbox = InboxWorker(bot.app, services).start()  # finishes what a stopped process acked
+    bot.scheduler = start_scheduler(services, services.settings.golive_sweep_seconds)
+    log.info("golive ready (database %s)", "SQLite" if services.db.is_sqlite else "PostgreSQL")
 
 
 def stop_runtime(bot: Bot) -> None:

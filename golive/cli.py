@@ -308,7 +308,7 @@ def report(
     from sqlalchemy.exc import SQLAlchemyError
 
     from bot.engagement.report import build_report
-    from bot.engagement.report_render import to_csv, to_html
+    from bot.exports.report_render import to_csv, to_html
     from golive.app import build_services
 
     fmt = fmt.lower()

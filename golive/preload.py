@@ -47,7 +47,7 @@ def preload() -> None:
     importlib.import_module("holidays.countries")
     "slack.com".encode("idna")  # http.client's first connection loads the idna codec
 
-    from bot.values import country_for_timezone, parse_country, parse_timezone
+    from bot.user_input import country_for_timezone, parse_country, parse_timezone
 
     parse_country("DE")  # the supported countries, cached
     country_for_timezone("Europe/Berlin")  # the tz database's zone → country table, cached

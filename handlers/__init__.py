@@ -31,10 +31,10 @@ def register(app: App, services: Services) -> None:
     from handlers import (
         checklist,
         commands,
+        cutover,
         dryrun,
         engagement,
         events,
-        golive,
         home,
         nudges,
         settings,
@@ -51,7 +51,7 @@ def register(app: App, services: Services) -> None:
     team.register(app, services)
     nudges.register(app, services)
     settings.register(app, services)
-    golive.register(app, services)
+    cutover.register(app, services)
     dryrun.register(app, services)
     tasks.register(app, services)
     home.register(app, services)

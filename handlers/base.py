@@ -417,25 +417,25 @@ def item_of_click(
 
 
 def remember(
-    s: Services, engagement_id: int, user_id: str, added_by: str, team_id: str | None = None
+    services: Services, engagement_id: int, user_id: str, added_by: str, team_id: str | None = None
 ) -> None:
     """Record someone who acted or was assigned: name and home team from users.info (cached).
     `team_id` is the home team a click payload told us, used when users.info cannot see them.
     Someone already known with both is remembered in this process, so acting again costs nothing."""
     key = ("member-known", engagement_id, user_id)
-    if s.memo.get(key):
+    if services.memo.get(key):
         return
-    with s.db.read() as session:
+    with services.db.read() as session:
         known = session.exec(
             select(Member).where(Member.engagement_id == engagement_id, Member.user_id == user_id)
         ).first()
     if known is not None and known.team_id and known.display_name:
-        s.memo.put(key, True)
+        services.memo.put(key, True)
         return  # nothing to learn: no Slack call, no write
-    profile = s.slack.profile(user_id)
+    profile = services.slack.profile(user_id)
     if profile.is_bot:
         return
-    with s.db.session() as session:
+    with services.db.session() as session:
         engagement = session.get(Engagement, engagement_id)
         if engagement is not None:
             add_member(
@@ -445,7 +445,7 @@ def remember(
                 team_id=profile.team_id or team_id,
                 display_name=profile.name,
                 added_by=added_by,
-                now=s.clock.now(),
+                now=services.clock.now(),
                 enterprise_id=profile.enterprise_id,
             )
 
@@ -508,28 +508,28 @@ def identify(req: Request) -> None:
     home = user.get("team_id") if isinstance(user, dict) else None
     if home and (home == req.installing_team or not req.install_enterprise_id):
         return
-    s = req.services
-    req.profile = s.slack.cached_profile(req.user_id) or s.slack.profile(req.user_id)
+    services = req.services
+    req.profile = services.slack.cached_profile(req.user_id) or services.slack.profile(req.user_id)
 
 
 def learn_customer(req: Request) -> bool:
     """When nobody has said which organisation is the customer, and the channel connects exactly
     one organisation besides the vendor's — the requesting user's — it is the customer: pin it.
     True when it was pinned (the request can then go ahead)."""
-    s = req.services
+    services = req.services
     home = req.user_team_id
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = click_engagement(req, session) if req.is_interaction else None
     if engagement is None or engagement.customer_team_id or not home:
         return False
     try:
-        info = s.slack.channel_info(engagement.channel_id)
+        info = services.slack.channel_info(engagement.channel_id)
     except SlackCallFailed as exc:
         log.info("conversations.info %s: %s", engagement.channel_id, exc.error)
         return False
     if the_customer_team(engagement, info) != home:
         return False
-    with s.db.session() as session:
+    with services.db.session() as session:
         e = session.get(Engagement, engagement.id)
         if e is None or e.customer_team_id:
             return False
@@ -541,6 +541,6 @@ def learn_customer(req: Request) -> bool:
             enterprise_id=req.user_enterprise_id,
             actor=who,
             how="the only organisation in the channel besides the vendor's",
-            now=s.clock.now(),
+            now=services.clock.now(),
         )
     return True

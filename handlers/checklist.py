@@ -25,7 +25,7 @@ from bot.services import Services
 from bot.slack.presenters import names_for
 from bot.slack.publish import announce_phase, post_checklist, refresh_checklist
 from bot.slacktext import plain_text
-from bot.values import years_from
+from bot.user_input import years_from
 from handlers.base import Request, actor_for, click_engagement, learn_customer, remember
 from handlers.engagement import require_engagement
 from handlers.listening import after_ack, listener
@@ -39,7 +39,7 @@ MAX_DUE_YEARS = 2
 
 # -- shared steps --------------------------------------------------------------------------
 def after_change(
-    s: Services,
+    services: Services,
     engagement_id: int,
     phase_number: int,
     advanced_to: int | None,
@@ -52,20 +52,20 @@ def after_change(
     """Slack work after a change: learn who acted, update the posted checklist, announce a new phase.
     `redraw`: items whose checkbox must be drawn again even if their state did not change."""
     if actor:
-        remember(s, engagement_id, actor, actor, team_id)
-    refresh_checklist(s, engagement_id, phase_number, redraw=redraw, channel=channel)
+        remember(services, engagement_id, actor, actor, team_id)
+    refresh_checklist(services, engagement_id, phase_number, redraw=redraw, channel=channel)
     if advanced_to is not None:
-        announce(s, engagement_id, advanced_to)
+        announce(services, engagement_id, advanced_to)
 
 
-def announce(s: Services, engagement_id: int, phase_number: int) -> None:
+def announce(services: Services, engagement_id: int, phase_number: int) -> None:
     """The engagement moved on to `phase_number` (one past the last: it is live): say so."""
-    if s.slack.posted(engagement_id, "phase", str(phase_number)):
+    if services.slack.posted(engagement_id, "phase", str(phase_number)):
         # Announced before: a phase that was reopened is finished again, and the engagement is
         # back where it was. Its checklist in the channel is kept up to date; nothing is reposted.
-        refresh_checklist(s, engagement_id, phase_number)
+        refresh_checklist(services, engagement_id, phase_number)
     else:
-        announce_phase(s, engagement_id, phase_number)
+        announce_phase(services, engagement_id, phase_number)
 
 
 def confirm_text(change: cl.Change, names: dict[str, str]) -> str:
@@ -108,7 +108,7 @@ def on_tick(req: Request) -> None:
 
 
 def _tick_after_ack(req: Request) -> Callable[[], None]:
-    s = req.services
+    services = req.services
     action = req.action
     item_id = parse_id(str(action.get("action_id", "")).rpartition(":")[2])
     done = any(str(o.get("value")) == str(item_id) for o in action.get("selected_options") or [])
@@ -119,7 +119,7 @@ def _tick_after_ack(req: Request) -> Callable[[], None]:
         # changed: the user's client shows the box as they clicked it until the block is
         # replaced, so a refused tick goes back to the truth only with a new block.
         after_change(
-            s,
+            services,
             where.engagement_id,
             where.phase_number,
             advanced,
@@ -131,7 +131,7 @@ def _tick_after_ack(req: Request) -> Callable[[], None]:
 
     def answer() -> None:
         if refused is not None:
-            req.reply(s.error(refused.message))
+            req.reply(services.error(refused.message))
         if where.engagement_id is not None and req.view:
             # Ticked in the Show all modal: it shows the change (or the box goes back).
             from handlers.checklist_menu import refresh_all_items
@@ -175,8 +175,8 @@ def _tick(req: Request, item_id: int, done: bool, where: Where) -> tuple[cl.Chan
     """Who, which item and whether they may are read first, with the lookups every click uses; the
     write transaction (and SQLite's writer lock) reads the item again with its row locked and
     decides on it as it is, then writes the conditional update, its audit row and the phase check."""
-    s = req.services
-    with s.db.read() as session:
+    services = req.services
+    with services.db.read() as session:
         engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
         where.engagement_id, where.phase_number, where.channel = (
@@ -185,13 +185,13 @@ def _tick(req: Request, item_id: int, done: bool, where: Where) -> tuple[cl.Chan
             engagement.channel_id,
         )
         actor = actor_for(req, session, engagement)
-    with s.db.session() as session:
+    with services.db.session() as session:
         locked = cl.lock_items(session, [item_id]).get(item_id)
         if locked is None:
             raise UserError("That item no longer belongs to this engagement.")
         phase, item = locked
-        change = cl.set_done(session, phase, item, actor, done, s.clock.now())
-        return change, record_and_advance(session, engagement, actor, change, s.clock.now())
+        change = cl.set_done(session, phase, item, actor, done, services.clock.now())
+        return change, record_and_advance(session, engagement, actor, change, services.clock.now())
 
 
 def due_problem(raw: str | None, today: date) -> str | None:
@@ -257,15 +257,15 @@ def cmd_checklist(req: Request, cmd: ParsedCommand) -> None:
     text parses, like the item commands: which engagement and phase, or why not, is work after
     the ack, answered through the response_url (with the reads before it, the ack of a checklist
     at ten clients took twice a bare Bolt app's, bench/ack_latency.py)."""
-    s = req.services
+    services = req.services
     asked = _phase_number(cmd, plain_text(cmd.words[0])) if cmd.words else None
 
     def work(r: Request) -> None:
-        with s.db.read() as session:
+        with services.db.read() as session:
             engagement = require_engagement(r, session=session)
             number = engagement.phase_index if asked is None else asked
             cl.phase_by_number(session, engagement, number)  # says so when there is no such phase
-        post_checklist(s, saved_id(engagement), number, channel=engagement.channel_id)
+        post_checklist(services, saved_id(engagement), number, channel=engagement.channel_id)
 
     after_ack(req, work)
 
@@ -278,7 +278,7 @@ def _phase_number(cmd: ParsedCommand, raw: str) -> int:
 
 
 def cmd_add(req: Request, cmd: ParsedCommand) -> None:
-    s = req.services
+    services = req.services
     if len(cmd.words) < 2:
         raise cmd.fail(
             "Give the phase number and a title, e.g. `add 2 Share the SSO metadata owner=customer`."
@@ -288,15 +288,15 @@ def cmd_add(req: Request, cmd: ParsedCommand) -> None:
     if owner not in ("customer", "vendor"):
         raise cmd.fail("`owner=` takes customer or vendor.")
     engagement = require_engagement(req)
-    now = s.clock.now()
-    with s.db.session() as session:
+    now = services.clock.now()
+    with services.db.session() as session:
         phase = cl.phase_by_number(session, engagement, number)
         actor = actor_for(req, session, engagement)
         change = cl.add_item(session, phase, actor, plain_text(" ".join(cmd.words[1:])), owner, now)
         record_and_advance(session, engagement, actor, change, now)
         names = names_for(session, saved_id(engagement))
-    req.ack(s.notice(confirm_text(change, names)))
-    after_change(s, saved_id(engagement), change.phase.number, None)
+    req.ack(services.notice(confirm_text(change, names)))
+    after_change(services, saved_id(engagement), change.phase.number, None)
 
 
 def register(app: App, services: Services) -> None:

@@ -85,13 +85,13 @@ def _form_for(verb: str, item: Item, actor: Actor) -> tuple[str, str | None]:
 
 
 def item_view(
-    s: Services, engagement: Engagement, phase: EngagementPhase, item: Item, actor: Actor, **ctx: Any
+    services: Services, engagement: Engagement, phase: EngagementPhase, item: Item, actor: Actor, **ctx: Any
 ) -> dict[str, Any]:
     """An item's form (`mode`: assign, due, na, ask_due, ask_na, after) or its Details, for this
     person. Details offers what they may do to it: Mark done, Blocked… and, for the team, Waits
     for… (the `after` form, whose `choices` come from `handlers.item_waits`)."""
-    with s.db.read() as session:
-        today = local_today(s.clock.now(), engagement.timezone)
+    with services.db.read() as session:
+        today = local_today(services.clock.now(), engagement.timezone)
         prereqs = deps.prerequisites_of(session, saved_id(item))
         waiting = [ref for ref, p in prereqs if p.status == cl.OPEN]
         row = item_row(
@@ -102,7 +102,7 @@ def item_view(
     is_open = item.status == cl.OPEN
     ctx.setdefault("after", [{"ref": ref, "title": p.title, "status": p.status} for ref, p in prereqs])
     ctx.setdefault("chosen", [str(p.id) for _ref, p in prereqs])
-    return s.renderer.view(
+    return services.renderer.view(
         "item_modal.json.j2",
         it=row,
         lead_name=lead.display_name if lead and lead.display_name else "The lead consultant",
@@ -118,14 +118,14 @@ def item_view(
 def on_menu(req: Request) -> None:
     """An entry of an item's ⋯ menu. Mark done (and Reopen, on older checklists) changes the item:
     acked once the click is in the inbox, written after; every other entry opens a form."""
-    s = req.services
+    services = req.services
     verb, item_id = parse_choice((req.action.get("selected_option") or {}).get("value"))
     if verb not in VERBS:
         raise UserError("That menu entry is not known any more; run the checklist again.")
     if verb == "reopen":  # from checklists posted before not-applicable items were folded
         after_ack(req, lambda r: _reopen_clicked(r, item_id))
         return
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement, phase, item, actor = item_of_click(
             req, session, item_id, acting=verb not in ("details", "done", "blocked")
         )
@@ -137,8 +137,8 @@ def on_menu(req: Request) -> None:
     if mode == "blocked":
         open_blocked_form(req, item_id)
         return
-    s.slack.open_view(
-        req.trigger_id or "", item_view(s, engagement, phase, item, actor, mode=mode, note=note)
+    services.slack.open_view(
+        req.trigger_id or "", item_view(services, engagement, phase, item, actor, mode=mode, note=note)
     )
 
 
@@ -188,12 +188,12 @@ def on_details_done(req: Request) -> None:
 
 
 def _details_done(req: Request, item_id: int) -> Callable[[], None]:
-    s = req.services
+    services = req.services
     refused = mark_done(req, item_id)
     note = done_note(req, item_id, refused)
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement, phase, item, actor = item_of_click(req, session, item_id, acting=False)
-    view = item_view(s, engagement, phase, item, actor, mode="details", note=note)
+    view = item_view(services, engagement, phase, item, actor, mode="details", note=note)
     return lambda: _show_details(req, view, refused)
 
 
@@ -201,16 +201,16 @@ def _show_details(req: Request, view: dict[str, Any], refused: str | None) -> No
     """Details shows what Mark done did, sent with the hash the click saw: when the person turned
     Details into another form since (Waits for…), Slack refuses (`hash_conflict`) and that form
     stays. The tick is in the checklist either way; only a refusal is then said privately."""
-    s = req.services
+    services = req.services
     view_id = str(req.view.get("id") or "")
     try:
-        s.slack.update_view(view_id, view, view_hash=req.view.get("hash"))
+        services.slack.update_view(view_id, view, view_hash=req.view.get("hash"))
     except SlackCallFailed as exc:
         if exc.error != HASH_CONFLICT:
             raise
         log.info("Details %s changed since Mark done was clicked; left as it is", view_id)
         if refused is not None:
-            req.reply(s.error(refused))
+            req.reply(services.error(refused))
 
 
 def on_details_blocked(req: Request) -> None:
@@ -240,19 +240,19 @@ def _form_errors(req: Request, mode: str, today: date) -> dict[str, str]:
 def _assignee_known(req: Request, assignee: str) -> tuple[str | None, str]:
     """(side, name) of the person picked, from the database (their users.info was looked up when
     they were picked); side None when they are not known yet."""
-    s = req.services
-    with s.db.read() as session:
+    services = req.services
+    with services.db.read() as session:
         engagement = click_engagement(req, session)
         side = cl.assignee_side(session, engagement, assignee)
-    cached = s.slack.cached_profile(assignee)
+    cached = services.slack.cached_profile(assignee)
     return side, cached.name if cached else ""
 
 
 def _submit(req: Request, mode: str) -> None:
-    s = req.services
+    services = req.services
     item_id = parse_id(req.metadata.get("item"))
-    now = s.clock.now()
-    with s.db.read() as session:
+    now = services.clock.now()
+    with services.db.read() as session:
         engagement = click_engagement(req, session)
         today = local_today(now, engagement.timezone)
     errors = _form_errors(req, mode, today)
@@ -260,7 +260,7 @@ def _submit(req: Request, mode: str) -> None:
     side, name = _assignee_known(req, assignee) if assignee else (None, "")
     if assignee and side is not None:
         try:  # known person: a refusal goes under the field, with the form still open
-            with s.db.read() as session:
+            with services.db.read() as session:
                 engagement = click_engagement(req, session)
                 phase, item = cl.item_by_id(session, engagement, item_id)
                 _check_assignable(phase, item, actor_for(req, session, engagement), assignee, side, name)
@@ -284,13 +284,13 @@ def _submit_after_ack(
 ) -> Callable[[], None] | None:
     """An item form's change (assign, due, not applicable). The item already that way (a replay of
     a submission done) changes nothing: `cl.assign`, `set_due`, `mark_na` say so."""
-    s = req.services
-    now = s.clock.now()
+    services = req.services
+    now = services.clock.now()
     if assignee and side is None:  # not known yet: users.info (cached from now on), after the ack
-        name = s.slack.profile(assignee).name
-        with s.db.read() as session:
+        name = services.slack.profile(assignee).name
+        with services.db.read() as session:
             side = cl.assignee_side(session, click_engagement(req, session), assignee)
-    with s.db.session() as session:
+    with services.db.session() as session:
         engagement, phase, item, actor = item_of_click(req, session, item_id)
         if mode == "assign":
             change = cl.assign(
@@ -311,14 +311,16 @@ def _submit_after_ack(
         names = names_for(session, engagement_id) if change is not None else {}
     if change is not None:
         if assignee:
-            remember(s, engagement_id, assignee, req.user_id)
-        tell_about_change(s, engagement_id, change, req.user_id)
-        after_change(s, engagement_id, phase_number, advanced, actor=req.user_id, team_id=req.user_team_id)
+            remember(services, engagement_id, assignee, req.user_id)
+        tell_about_change(services, engagement_id, change, req.user_id)
+        after_change(
+            services, engagement_id, phase_number, advanced, actor=req.user_id, team_id=req.user_team_id
+        )
     if not warnings:
         return None
     # Allowed, but said, as `/golive due` says it.
     done = confirm_text(change, names) if change is not None else ""
-    said = s.notice("\n".join([done, describe_warnings(warnings, s.command)]).strip())
+    said = services.notice("\n".join([done, describe_warnings(warnings, services.command)]).strip())
     return lambda: req.reply(said)
 
 
@@ -350,40 +352,44 @@ def on_assignee_picked(req: Request) -> None:
 
 
 # -- Show all ------------------------------------------------------------------------------
-def all_items_view(s: Services, req: Request, engagement: Engagement, phase_number: int) -> dict[str, Any]:
-    with s.db.read() as session:
+def all_items_view(
+    services: Services, req: Request, engagement: Engagement, phase_number: int
+) -> dict[str, Any]:
+    with services.db.read() as session:
         phase = cl.phase_by_number(session, engagement, phase_number)
         actor = actor_for(req, session, engagement, acting=False)
-        ctx = all_items_context(session, engagement, phase, actor, s.clock.now())
-    return s.renderer.view(
+        ctx = all_items_context(session, engagement, phase, actor, services.clock.now())
+    return services.renderer.view(
         "checklist_all_modal.json.j2",
         **ctx,
-        command=s.command,
+        command=services.command,
         meta={"channel": engagement.channel_id, "engagement": engagement.id, "phase": phase_number},
     )
 
 
 def on_show_all(req: Request) -> None:
     req.ack()
-    s = req.services
+    services = req.services
     number = parse_id(req.action.get("value"))
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = click_engagement(req, session)
-    s.slack.open_view(req.trigger_id or "", all_items_view(s, req, engagement, number))
+    services.slack.open_view(req.trigger_id or "", all_items_view(services, req, engagement, number))
 
 
 def refresh_all_items(req: Request) -> None:
     """After a change made in the Show all modal: show it there too."""
-    s = req.services
+    services = req.services
     view_id = str(req.view.get("id") or "")
     number = req.metadata.get("phase")
     if not view_id or number is None:
         return
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = click_engagement(req, session)
     try:
-        s.slack.update_view(
-            view_id, all_items_view(s, req, engagement, parse_id(number)), view_hash=req.view.get("hash")
+        services.slack.update_view(
+            view_id,
+            all_items_view(services, req, engagement, parse_id(number)),
+            view_hash=req.view.get("hash"),
         )
     except SlackCallFailed as exc:
         if exc.error != HASH_CONFLICT:
@@ -391,7 +397,7 @@ def refresh_all_items(req: Request) -> None:
         # Changed since the click by another change's refresh (the modal holds only this list):
         # rendered again now, it is the newest.
         log.info("Show all %s changed meanwhile; shown again as it is now", view_id)
-        s.slack.update_view(view_id, all_items_view(s, req, engagement, parse_id(number)))
+        services.slack.update_view(view_id, all_items_view(services, req, engagement, parse_id(number)))
 
 
 def _reopen_clicked(req: Request, item_id: int) -> Callable[[], None] | None:
@@ -418,15 +424,15 @@ def _reopen_clicked(req: Request, item_id: int) -> Callable[[], None] | None:
 
 
 def _reopen(req: Request, item_id: int) -> None:
-    s = req.services
-    now = s.clock.now()
-    with s.db.session() as session:
+    services = req.services
+    now = services.clock.now()
+    with services.db.session() as session:
         engagement, phase, item, actor = item_of_click(req, session, item_id)
         change = cl.reopen(session, phase, item, actor, now)
         record_and_advance(session, engagement, actor, change, now)
         engagement_id, phase_number = saved_id(engagement), phase.number
     if change is not None:
-        after_change(s, engagement_id, phase_number, None)
+        after_change(services, engagement_id, phase_number, None)
 
 
 def on_reopen(req: Request) -> None:
@@ -440,15 +446,15 @@ def on_add_button(req: Request) -> None:
     """*Add or suggest an item…*: one button on the shared checklist. The implementation team gets
     the add form; a customer a form that suggests an item to the lead."""
     req.ack()
-    s = req.services
+    services = req.services
     number = parse_id(req.action.get("value"))
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = click_engagement(req, session)
         actor = actor_for(req, session, engagement)
         phase = cl.phase_by_number(session, engagement, number)
         ctx = {"number": phase.number, "name": phase.name}
         lead = lead_of(session, saved_id(engagement))
-    view = s.renderer.view(
+    view = services.renderer.view(
         "add_item_modal.json.j2",
         phase=ctx,
         suggest=not actor.is_vendor,
@@ -457,7 +463,7 @@ def on_add_button(req: Request) -> None:
         lead_name=lead.display_name if lead and lead.display_name else "The lead consultant",
         meta={"channel": engagement.channel_id, "phase": number},
     )
-    s.slack.open_view(req.trigger_id or "", view)
+    services.slack.open_view(req.trigger_id or "", view)
 
 
 def on_add_submit(req: Request) -> None:
@@ -475,9 +481,9 @@ def _add_after_ack(req: Request, number: int, title: str, owner: str) -> None:
     """Add the item. Adding is not idempotent by itself: on a replay, an item of that title already
     in the phase is the one this submission added before its process stopped, and nothing is added
     again."""
-    s = req.services
-    now = s.clock.now()
-    with s.db.session() as session:
+    services = req.services
+    now = services.clock.now()
+    with services.db.session() as session:
         engagement = click_engagement(req, session)
         phase = cl.phase_by_number(session, engagement, number)
         actor = actor_for(req, session, engagement)
@@ -488,7 +494,7 @@ def _add_after_ack(req: Request, number: int, title: str, owner: str) -> None:
             session, engagement, actor, cl.add_item(session, phase, actor, title, owner, now), now
         )
         engagement_id, phase_number = saved_id(engagement), phase.number
-    after_change(s, engagement_id, phase_number, None, actor=req.user_id, team_id=req.user_team_id)
+    after_change(services, engagement_id, phase_number, None, actor=req.user_id, team_id=req.user_team_id)
 
 
 def _has_custom_item(session: Session, phase: EngagementPhase, title: str) -> bool:

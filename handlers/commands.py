@@ -12,9 +12,9 @@ from bot.services import Services
 from bot.slack.rosters import command_allowed
 from handlers import (
     checklist,
+    cutover,
     dryrun,
     engagement,
-    golive,
     item_commands,
     nudges,
     plan,
@@ -37,8 +37,10 @@ NOT_IN_CHANNEL = (
 
 
 def _help(req: Request, cmd: ParsedCommand) -> None:
-    s = req.services
-    req.ack(s.renderer.message("help.json.j2", command=s.command, commands=list(s.commands)))
+    services = req.services
+    req.ack(
+        services.renderer.message("help.json.j2", command=services.command, commands=list(services.commands))
+    )
 
 
 ROUTES: dict[str, SubHandler] = {
@@ -65,10 +67,10 @@ ROUTES: dict[str, SubHandler] = {
     "settings": settings.cmd_settings,
     "nudges": nudges.cmd_nudges,
     "unblock": nudges.cmd_unblock,
-    "target": golive.cmd_target,
+    "target": cutover.cmd_target,
     "dryrun": dryrun.cmd_dryrun,
-    "live": golive.cmd_live,
-    "cancel": golive.cmd_cancel,
+    "live": cutover.cmd_live,
+    "cancel": cutover.cmd_cancel,
 }
 
 

@@ -19,10 +19,10 @@ from bot.reminders.working_hours import clock_of
 from bot.services import Services
 from bot.slack.nudges import names_of
 from bot.slack.publish import announce_phase, refresh_posted_checklists
-from bot.slack.requests import refresh_waiting_on_dry_run
 from bot.slack.sending import Sending
+from bot.slack.signoff_requests import refresh_waiting_on_dry_run
 from bot.slacktext import plain_text, user_id_from_token
-from bot.values import ValueProblem
+from bot.user_input import ValueProblem
 from handlers.base import Request, actor_for, click_engagement, remember
 from handlers.engagement import require_engagement
 from handlers.listening import after_ack, listener
@@ -44,44 +44,46 @@ def _mentioned(words: list[str], cmd: ParsedCommand) -> list[str]:
     return list(dict.fromkeys(people))
 
 
-def _names(s: Services, engagement_id: int, people: list[str]) -> str:
-    with s.db.read() as session:
+def _names(services: Services, engagement_id: int, people: list[str]) -> str:
+    with services.db.read() as session:
         known = names_of(session, engagement_id)
     return ", ".join(known.get(u) or f"<@{u}>" for u in people)
 
 
 def cmd_dryrun_people(req: Request, cmd: ParsedCommand, engagement: Engagement) -> None:
     """`dryrun people @a @b` (or `default`): who takes part in the current dry run."""
-    s = req.services
+    services = req.services
     rest = cmd.words[1:]
     if not rest:
         raise cmd.fail("Mention who takes part, e.g. `dryrun people @ada @lena`, or `dryrun people default`.")
     people = None if [w.lower() for w in rest] == ["default"] else _mentioned(rest, cmd)
-    with s.db.session() as session:
+    with services.db.session() as session:
         e = session.get(Engagement, engagement.id)
         assert e is not None
-        attempt = dryrun.set_participants(session, e, actor_for(req, session, e), people, s.clock.now())
+        attempt = dryrun.set_participants(
+            session, e, actor_for(req, session, e), people, services.clock.now()
+        )
         attempt_id = saved_id(attempt)
         named = dryrun.participants(session, e).people
     req.ack(
-        s.notice(
-            f"Taking part in the dry run: {_names(s, saved_id(engagement), named) or 'nobody yet'}. Its reminders mention them."
+        services.notice(
+            f"Taking part in the dry run: {_names(services, saved_id(engagement), named) or 'nobody yet'}. Its reminders mention them."
         )
     )
     for user in people or []:
-        remember(s, saved_id(engagement), user, req.user_id)
-    dryrun.refresh_announcement(s, saved_id(engagement), attempt_id)
+        remember(services, saved_id(engagement), user, req.user_id)
+    dryrun.refresh_announcement(services, saved_id(engagement), attempt_id)
 
 
 def cmd_dryrun(req: Request, cmd: ParsedCommand) -> None:
-    s = req.services
+    services = req.services
     engagement = require_engagement(req)
-    now = s.clock.now()
+    now = services.clock.now()
     if cmd.words and cmd.words[0].lower() in ("people", "with"):
         cmd_dryrun_people(req, cmd, engagement)
         return
     if not cmd.words:
-        with s.db.read() as session:
+        with services.db.read() as session:
             e = session.get(Engagement, engagement.id)
             assert e is not None
             suggestion = suggest_dryrun(e, session)
@@ -89,23 +91,23 @@ def cmd_dryrun(req: Request, cmd: ParsedCommand) -> None:
             raise cmd.fail("Give the date and time, e.g. `dryrun 2026-12-16 10:00`.")
         local = clock_of(engagement).local(suggestion)
         req.ack(
-            s.notice(
+            services.notice(
                 f"Suggested: {local:%a %-d %b %H:%M} ({engagement.timezone}), two business days before go-live. "
-                f"Schedule it with `{s.command} dryrun {local:%Y-%m-%d %H:%M}`."
+                f"Schedule it with `{services.command} dryrun {local:%Y-%m-%d %H:%M}`."
             )
         )
         return
     if len(cmd.words) < 2:
         raise cmd.fail("Give the date and the time, e.g. `dryrun 2026-12-16 10:00` (the customer's time).")
     people = _mentioned(cmd.words[2:], cmd) if len(cmd.words) > 2 else None
-    with s.db.read() as session:
+    with services.db.read() as session:
         golive = golive_date(engagement, session)
     try:
         today = clock_of(engagement).today(now)
         at = dryrun.parse_local(engagement, cmd.words[0], cmd.words[1], today=today, golive=golive)
     except ValueProblem as exc:
         raise cmd.fail(str(exc)) from None
-    with s.db.session() as session:
+    with services.db.session() as session:
         e = session.get(Engagement, engagement.id)
         assert e is not None
         done = dryrun.schedule(session, e, actor_for(req, session, e), at, now, people)
@@ -121,42 +123,47 @@ def cmd_dryrun(req: Request, cmd: ParsedCommand) -> None:
             "marked superseded and keeps its outcome, in the same thread."
         )
     said += (
-        f"\nTaking part: {_names(s, saved_id(engagement), taking_part) or 'nobody named yet'}; the announcement and "
-        f"its reminders mention them. Change it with `{s.command} dryrun people @…` or *Who takes part…*."
+        f"\nTaking part: {_names(services, saved_id(engagement), taking_part) or 'nobody named yet'}; the announcement and "
+        f"its reminders mention them. Change it with `{services.command} dryrun people @…` or *Who takes part…*."
     )
     for user in people or []:
-        remember(s, saved_id(engagement), user, req.user_id)
+        remember(services, saved_id(engagement), user, req.user_id)
     # Allowed (a weekend rehearsal can be on purpose), but said, with the next business day offered.
     w = business_day_warning(
         calendar_for(engagement), local.date(), "The dry run", "dryrun {date} " + f"{local:%H:%M}"
     )
     if w is not None:
-        said += f"\n:warning: {w.text} To move it: `{s.command} {w.fix}`"
-    req.ack(s.notice(said))
-    _announce(s, saved_id(engagement), engagement.channel_id, attempt_id, previous_id, root)
+        said += f"\n:warning: {w.text} To move it: `{services.command} {w.fix}`"
+    req.ack(services.notice(said))
+    _announce(services, saved_id(engagement), engagement.channel_id, attempt_id, previous_id, root)
 
 
 def _announce(
-    s: Services, engagement_id: int, channel: str, attempt_id: int, previous_id: int | None, root: str | None
+    services: Services,
+    engagement_id: int,
+    channel: str,
+    attempt_id: int,
+    previous_id: int | None,
+    root: str | None,
 ) -> None:
     """Post an attempt's announcement: at the top level for the first, else in the dry run's thread
     (its root is found when the post runs: the first announcement may still be on its way); then
     the earlier attempt says it is superseded, and the gates that wait on the dry run say so."""
 
     def render(_out: Sending) -> Message | None:
-        with s.db.read() as session:
+        with services.db.read() as session:
             engagement = session.get(Engagement, engagement_id)
             attempt = session.get(DryRunAttempt, attempt_id)
             if engagement is None or attempt is None:
                 return None
-            return dryrun.announcement(s, session, engagement, attempt, s.clock.now())
+            return dryrun.announcement(services, session, engagement, attempt, services.clock.now())
 
     def root_now() -> str | None:
-        with s.db.read() as session:
+        with services.db.read() as session:
             return dryrun.thread_root(session, engagement_id)
 
     def posted(ts: str) -> None:
-        with s.db.session() as session:
+        with services.db.session() as session:
             row = session.get(DryRunAttempt, attempt_id)
             if row is not None:
                 row.channel_id, row.ts = channel, ts
@@ -170,14 +177,14 @@ def _announce(
                         dryrun.participants(session, engagement).people,
                         kind="dryrun_scheduled",
                         subjects=[f"dryrun:{attempt_id}"],
-                        now=s.clock.now(),
+                        now=services.clock.now(),
                         reminder=False,
                         channel=channel,
                         ts=ts,
                     )
         if previous_id is not None:
-            dryrun.refresh_announcement(s, engagement_id, previous_id)
-        refresh_waiting_on_dry_run(s, engagement_id)
+            dryrun.refresh_announcement(services, engagement_id, previous_id)
+        refresh_waiting_on_dry_run(services, engagement_id)
 
     root_ts = root
 
@@ -186,7 +193,7 @@ def _announce(
         root_ts = root_now()
         return root_ts
 
-    s.outbox.post(
+    services.outbox.post(
         channel,
         render,
         kind=dryrun.ANNOUNCEMENT,
@@ -201,11 +208,11 @@ def _announce(
 def _outcome(req: Request, outcome: str, notes: str | None, attempt_id: int | None) -> None:
     """Record the dry run's outcome (work after the ack). The same outcome recorded already (a
     second click, a replay) changes nothing and posts nothing (`dryrun.record_outcome`)."""
-    s = req.services
-    now = s.clock.now()
+    services = req.services
+    now = services.clock.now()
     settled: list[str] = []
     advanced = None
-    with s.db.session() as session:
+    with services.db.session() as session:
         engagement = click_engagement(req, session)
         actor = actor_for(req, session, engagement)
         changed = dryrun.record_outcome(session, engagement, actor, outcome, notes, now, attempt_id)
@@ -218,19 +225,21 @@ def _outcome(req: Request, outcome: str, notes: str | None, attempt_id: int | No
         root = dryrun.thread_root(session, saved_id(engagement))
     if not changed:
         return
-    dryrun.refresh_dry_run(s, engagement_id)
+    dryrun.refresh_dry_run(services, engagement_id)
     if settled:
-        refresh_posted_checklists(s, engagement_id)
+        refresh_posted_checklists(services, engagement_id)
     if advanced is not None:
-        announce_phase(s, engagement_id, advanced)
+        announce_phase(services, engagement_id, advanced)
     text = (
         ":white_check_mark: The go-live dry run passed; the final go-live approval can go ahead."
         + (f" It settles {', '.join(settled)}: ticked." if settled else "")
         if outcome == "passed"
         else ":warning: The go-live dry run found issues; the final go-live approval waits for a passed dry run. "
-        f"Reschedule it with `{s.command} dryrun YYYY-MM-DD HH:MM`; this result stays on record."
+        f"Reschedule it with `{services.command} dryrun YYYY-MM-DD HH:MM`; this result stays on record."
     )
-    s.outbox.post(channel, s.notice(text), kind="dryrun_outcome", engagement_id=engagement_id, thread_ts=root)
+    services.outbox.post(
+        channel, services.notice(text), kind="dryrun_outcome", engagement_id=engagement_id, thread_ts=root
+    )
 
 
 def _attempt_clicked(req: Request) -> int | None:
@@ -247,9 +256,9 @@ def on_dryrun_passed(req: Request) -> None:
 
 def on_dryrun_issues(req: Request) -> None:
     req.ack()
-    s = req.services
+    services = req.services
     attempt_id = _attempt_clicked(req)
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = click_engagement(req, session)
         dryrun.check_may_record(actor_for(req, session, engagement))
         current = dryrun.current_attempt(session, saved_id(engagement))
@@ -257,14 +266,16 @@ def on_dryrun_issues(req: Request) -> None:
             raise UserError(
                 "That dry run was rescheduled; record the outcome on the newer one. Nothing was changed."
             )
-        if current is not None and current.at > s.clock.now():
+        if current is not None and current.at > services.clock.now():
             local = clock_of(engagement).local(current.at)
             raise UserError(
                 f"The dry run starts {local:%a %-d %b %H:%M} ({engagement.timezone}); "
                 "record its outcome once it has started. Nothing was changed."
             )
     meta = {"channel": req.channel_id, **({"attempt": attempt_id} if attempt_id is not None else {})}
-    s.slack.open_view(req.trigger_id or "", s.renderer.view("dryrun_issues_modal.json.j2", meta=meta))
+    services.slack.open_view(
+        req.trigger_id or "", services.renderer.view("dryrun_issues_modal.json.j2", meta=meta)
+    )
 
 
 def on_dryrun_issues_submit(req: Request) -> None:
@@ -280,9 +291,9 @@ def on_dryrun_issues_submit(req: Request) -> None:
 def on_dryrun_people(req: Request) -> None:
     """*Who takes part…* on the announcement: the form naming the dry run's participants."""
     req.ack()
-    s = req.services
+    services = req.services
     attempt_id = _attempt_clicked(req)
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = click_engagement(req, session)
         if not actor_for(req, session, engagement).is_vendor:
             raise cl.Refused("Only the implementation team says who takes part in the dry run.")
@@ -292,15 +303,15 @@ def on_dryrun_people(req: Request) -> None:
         people = dryrun.participants(session, engagement).people
         chosen = current.participants is not None
     meta = {"channel": engagement.channel_id, "attempt": current.id}
-    view = s.renderer.view("dryrun_people_modal.json.j2", meta=meta, people=people, chosen=chosen)
-    s.slack.open_view(req.trigger_id or "", view)
+    view = services.renderer.view("dryrun_people_modal.json.j2", meta=meta, people=people, chosen=chosen)
+    services.slack.open_view(req.trigger_id or "", view)
 
 
 def on_dryrun_people_submit(req: Request) -> None:
-    s = req.services
+    services = req.services
     picked = [str(u) for u in (req.field("people") or [])]
     attempt_id = _attempt_clicked(req)
-    with s.db.session() as session:
+    with services.db.session() as session:
         engagement = click_engagement(req, session)
         current = dryrun.current_attempt(session, saved_id(engagement))
         if current is None or current.id != attempt_id:
@@ -311,7 +322,7 @@ def on_dryrun_people_submit(req: Request) -> None:
             return
         try:
             dryrun.set_participants(
-                session, engagement, actor_for(req, session, engagement), picked or None, s.clock.now()
+                session, engagement, actor_for(req, session, engagement), picked or None, services.clock.now()
             )
         except UserError as exc:
             req.ack(response_action="errors", errors={"people": exc.message.replace("`", "")})
@@ -319,8 +330,8 @@ def on_dryrun_people_submit(req: Request) -> None:
         engagement_id = saved_id(engagement)
     req.ack()
     for user in picked:
-        remember(s, engagement_id, user, req.user_id)
-    dryrun.refresh_announcement(s, engagement_id, saved_id(current))
+        remember(services, engagement_id, user, req.user_id)
+    dryrun.refresh_announcement(services, engagement_id, saved_id(current))
 
 
 def register(app: App, services: Services) -> None:

@@ -32,7 +32,7 @@ from bot.slack.gateway import SlackCallFailed
 from bot.slack.presenters import local_day, overview
 from bot.slack.publish import post_checklist, welcome_message
 from bot.slack.rosters import read_roster
-from bot.values import (
+from bot.user_input import (
     ValueProblem,
     parse_country,
     parse_date,
@@ -56,22 +56,22 @@ def require_engagement(
 ) -> Engagement:
     """The channel's active engagement; with finished_ok, its most recent one (live or cancelled).
     Read in `session` when given (so a command's write transaction is its only one)."""
-    s = req.services
+    services = req.services
     channel = req.channel_id
-    with nullcontext(session) if session is not None else s.db.read() as sess:
+    with nullcontext(session) if session is not None else services.db.read() as sess:
         latest = latest_in_channel(sess, channel) if channel else None
     engagement = latest if latest is not None and (finished_ok or latest.status == "active") else None
     if engagement is None:
-        raise UserError(finished_message(s, latest))
+        raise UserError(finished_message(services, latest))
     return engagement
 
 
-def finished_message(s: Services, latest: Engagement | None) -> str:
+def finished_message(services: Services, latest: Engagement | None) -> str:
     """What a command that needs a running engagement answers when none runs in the channel."""
     if latest is None:
         return (
             f"No engagement runs in this channel yet. A consultant starts one with "
-            f"`{s.command} start <customer name>`."
+            f"`{services.command} start <customer name>`."
         )
     # The day on the customer's clock, as every other date the bot shows.
     since = f" on {local_day(latest.updated_at, latest.timezone):%a %-d %b %Y}" if latest.updated_at else ""
@@ -80,8 +80,8 @@ def finished_message(s: Services, latest: Engagement | None) -> str:
     else:
         what = f"The {latest.customer_name} engagement was cancelled{since}, so nothing in it can be changed."
     return (
-        f"{what} `{s.command} status` shows how it ended and `{s.command} audit` exports its audit trail; "
-        f"`{s.command} start <customer name>` starts the next engagement in this channel."
+        f"{what} `{services.command} status` shows how it ended and `{services.command} audit` exports its audit trail; "
+        f"`{services.command} start <customer name>` starts the next engagement in this channel."
     )
 
 
@@ -98,32 +98,32 @@ def answer_direct_message(req: Request, cmd: ParsedCommand) -> bool:
     """Answer a command typed in a DM at once, with no Slack call; True when it was one."""
     if cmd.name == "help" or not in_direct_message(req):
         return False
-    s = req.services
-    what = f"`{s.command} {cmd.name}`"
+    services = req.services
+    what = f"`{services.command} {cmd.name}`"
     req.ack(
-        s.notice(
+        services.notice(
             f"{what} works in the channel you share with the customer, not in a direct message. "
             f"Go to that channel and run it there.",
             hint=f"New here? Invite me to the shared channel with `/invite @golive`, then run "
-            f"`{s.command} start <customer name>` in it. `{s.command} help` works anywhere.",
+            f"`{services.command} start <customer name>` in it. `{services.command} help` works anywhere.",
         )
     )
     return True
 
 
-def _exists_message(s: Services, existing: Engagement) -> str:
+def _exists_message(services: Services, existing: Engagement) -> str:
     started = local_today(existing.created_at, existing.timezone)  # its day on the customer's clock
     return (
         f"This channel already runs the {existing.customer_name} implementation "
-        f"(started {started:%-d %b %Y}). Use `{s.command} status` to see it; "
+        f"(started {started:%-d %b %Y}). Use `{services.command} status` to see it; "
         f"one channel holds one active engagement."
     )
 
 
-def _channel_if_postable(s: Services, channel: str) -> dict[str, Any] | None:
+def _channel_if_postable(services: Services, channel: str) -> dict[str, Any] | None:
     """conversations.info of the channel when the bot can post there, else None."""
     try:
-        info = s.slack.channel_info(channel)
+        info = services.slack.channel_info(channel)
     except SlackCallFailed as exc:
         if exc.error in ("channel_not_found", "not_in_channel"):
             return None
@@ -134,7 +134,7 @@ def _channel_if_postable(s: Services, channel: str) -> dict[str, Any] | None:
 
 
 def start(req: Request, cmd: ParsedCommand) -> None:
-    s = req.services
+    services = req.services
     channel = req.channel_id
     if not channel:
         raise UserError("Run start in the channel you share with the customer.")
@@ -142,12 +142,15 @@ def start(req: Request, cmd: ParsedCommand) -> None:
         _open_start_modal(req)
         return
     opts = parse_start(
-        cmd, now=s.clock.now(), default_tz=s.settings.golive_default_timezone, playbook=s.playbook
+        cmd,
+        now=services.clock.now(),
+        default_tz=services.settings.golive_default_timezone,
+        playbook=services.playbook,
     )
-    with s.db.read() as session:
+    with services.db.read() as session:
         existing = active_in_channel(session, channel)
     if existing is not None:
-        raise UserError(_exists_message(s, existing))
+        raise UserError(_exists_message(services, existing))
     # Everything else talks to Slack, so it happens after the ack, the command in the inbox.
     not_in = (
         "I'm not in this channel yet, so I can't run an engagement here. "
@@ -159,10 +162,10 @@ def start(req: Request, cmd: ParsedCommand) -> None:
 def _start_after_ack(req: Request, channel: str, opts: Any, not_in: str) -> Callable[[], None] | None:
     """Start the engagement once the channel is known to take the bot's posts. A replay of a start
     done finds it running (`EngagementExists`): said, nothing created or posted again."""
-    s = req.services
-    info = _channel_if_postable(s, channel)
+    services = req.services
+    info = _channel_if_postable(services, channel)
     if info is None:
-        return lambda: req.reply(s.notice(not_in))
+        return lambda: req.reply(services.notice(not_in))
     return _create_and_welcome(req, channel, opts, info)
 
 
@@ -170,25 +173,25 @@ def _create_and_welcome(
     req: Request, channel: str, opts: Any, info: dict[str, Any]
 ) -> Callable[[], None] | None:
     """Create the engagement and queue its welcome; what to tell the starter, to call after."""
-    s = req.services
-    grid = req.install_enterprise_id or s.slack.install_enterprise()
+    services = req.services
+    grid = req.install_enterprise_id or services.slack.install_enterprise()
     try:
-        with s.db.session() as session:
+        with services.db.session() as session:
             engagement = start_engagement(
                 session,
                 opts,
-                playbook=s.playbook,
+                playbook=services.playbook,
                 team_id=req.installing_team,
                 channel_id=channel,
                 user_id=req.user_id,
                 user_name=req.user_name,
-                now=s.clock.now(),
+                now=services.clock.now(),
                 vendor_enterprise_id=grid,
                 channel_teams=connected_teams(info),
             )
-            message = welcome_message(s, session, engagement, s.clock.now())
+            message = welcome_message(services, session, engagement, services.clock.now())
     except EngagementExists as exc:
-        exists = s.notice(_exists_message(s, exc.engagement))
+        exists = services.notice(_exists_message(services, exc.engagement))
         return lambda: req.reply(exists)
     engagement_id, phase_index, customer = (
         saved_id(engagement),
@@ -196,30 +199,32 @@ def _create_and_welcome(
         engagement.customer_name,
     )
     # Who is in the channel: App Home shows the engagement to the vendor's people in it.
-    read_roster(s, channel)
+    read_roster(services, channel)
 
     def refused(exc: SlackCallFailed) -> None:
         log.warning("welcome for engagement %s not posted: %s", engagement_id, exc.error)
         req.reply(
-            s.notice(
+            services.notice(
                 f"The {customer} engagement is set up, but Slack refused the welcome "
-                f"message ({exc.error}). Check that I'm in this channel, then use `{s.command} status`."
+                f"message ({exc.error}). Check that I'm in this channel, then use `{services.command} status`."
             )
         )
 
     # The checklist follows the welcome once it landed; a refused welcome is explained to the
     # consultant, and nothing more is posted.
-    s.outbox.post(
+    services.outbox.post(
         channel,
         message,
         kind="welcome",
         key="welcome",
         engagement_id=engagement_id,
-        then=lambda _ts: post_checklist(s, engagement_id, phase_index),
+        then=lambda _ts: post_checklist(services, engagement_id, phase_index),
         on_failed=refused,
     )
     if opts.warnings:  # allowed, but the consultant should know (issue 13)
-        worth = s.notice("Started. Worth a look:\n" + describe_warnings(opts.warnings, s.command))
+        worth = services.notice(
+            "Started. Worth a look:\n" + describe_warnings(opts.warnings, services.command)
+        )
         return lambda: req.reply(worth)
     return None
 
@@ -242,16 +247,16 @@ def status(req: Request, cmd: ParsedCommand) -> None:
     says when it must be rendered again. A cache hit answers with one indexed read of four
     columns (`Database.rows`: 1.9-2.1 ms of thread CPU per status at 10 clients when it read the
     engagement into the ORM)."""
-    s = req.services
-    now = s.clock.now()
+    services = req.services
+    now = services.clock.now()
     found = None
     if req.channel_id:
-        with s.db.rows() as conn:
+        with services.db.rows() as conn:
             found = conn.execute(_ACTIVE_STATUS_KEY, {"channel": req.channel_id}).first()
     if found is not None:  # the usual request
         engagement_id, updated_at, timezone, revision = found
     else:  # no active engagement: the latest one (live or cancelled), or the friendly answer
-        with s.db.read() as session:
+        with services.db.read() as session:
             latest = latest_in_channel(session, req.channel_id or "") if req.channel_id else None
             if latest is None:
                 require_engagement(req, finished_ok=True)  # raises the friendly "no engagement" answer
@@ -261,38 +266,38 @@ def status(req: Request, cmd: ParsedCommand) -> None:
     key = ("status", engagement_id, revision, updated_at, local_today(now, timezone))
 
     def render() -> Message:
-        with s.db.read() as session:
+        with services.db.read() as session:
             engagement = session.get(Engagement, engagement_id)
             assert engagement is not None
-            ctx = overview(session, engagement, s.playbook, now)
-        return s.renderer.message("status.json.j2", command=s.command, **ctx)
+            ctx = overview(session, engagement, services.playbook, now)
+        return services.renderer.message("status.json.j2", command=services.command, **ctx)
 
-    req.ack(s.rendered.get_or_make(key, render))
+    req.ack(services.rendered.get_or_make(key, render))
 
 
 # -- the start modal -----------------------------------------------------------------------
 def _open_start_modal(req: Request) -> None:
-    s = req.services
+    services = req.services
     channel = req.channel_id
-    with s.db.read() as session:
+    with services.db.read() as session:
         existing = active_in_channel(session, channel) if channel else None
     if existing is not None:
-        raise UserError(_exists_message(s, existing))
+        raise UserError(_exists_message(services, existing))
     req.ack()
-    tz = s.settings.golive_default_timezone
-    view = s.renderer.view(
+    tz = services.settings.golive_default_timezone
+    view = services.renderer.view(
         "start_modal.json.j2",
         meta={"channel": channel},
-        today=local_today(s.clock.now(), tz).isoformat(),
+        today=local_today(services.clock.now(), tz).isoformat(),
         default_tz=tz,
     )
-    s.slack.open_view(req.trigger_id or "", view)
+    services.slack.open_view(req.trigger_id or "", view)
 
 
 def _start_form_errors(req: Request, default_tz: str) -> dict[str, str]:
     """Every problem of the start form at once, each under its own field (a target before the
     kickoff is the target's problem, shown under Target)."""
-    s = req.services
+    services = req.services
     errors: dict[str, str] = {}
 
     def check(field: str, fn: Callable[[], Any]) -> Any:
@@ -310,7 +315,7 @@ def _start_form_errors(req: Request, default_tz: str) -> dict[str, str]:
         check("country", lambda: parse_country(req.field("country")))
     if req.field("ingest"):
         check("ingest", lambda: parse_ingest(req.field("ingest")))
-    today = local_today(s.clock.now(), tz or default_tz)
+    today = local_today(services.clock.now(), tz or default_tz)
     kickoff = today
     if req.field("kickoff"):
         kickoff = check(
@@ -331,7 +336,7 @@ def _from_vendor_org(req: Request) -> bool:
 
 
 def on_start_submit(req: Request) -> None:
-    s = req.services
+    services = req.services
     if not _from_vendor_org(req):
         raise UserError("Only the implementation team starts engagements; nothing was created.")
     meta = req.sealed_metadata()
@@ -341,7 +346,7 @@ def on_start_submit(req: Request) -> None:
         )
     channel = meta.get("channel")
     pilot = req.field("pilot") or []
-    errors = _start_form_errors(req, s.settings.golive_default_timezone)
+    errors = _start_form_errors(req, services.settings.golive_default_timezone)
     if errors:
         req.ack(response_action="errors", errors=errors)
         return
@@ -355,9 +360,9 @@ def on_start_submit(req: Request) -> None:
             country=req.field("country"),
             pilot="yes" if "yes" in pilot else "no",
             ingest=req.field("ingest"),
-            now=s.clock.now(),
-            default_tz=s.settings.golive_default_timezone,
-            playbook=s.playbook,
+            now=services.clock.now(),
+            default_tz=services.settings.golive_default_timezone,
+            playbook=services.playbook,
         )
     except ValueProblem as exc:
         # Every field was checked above; what is left is the plan's own check: a target go-live the
@@ -369,10 +374,13 @@ def on_start_submit(req: Request) -> None:
         return
     if not channel:
         raise UserError("I lost track of the channel this form was opened in; run start again there.")
-    with s.db.read() as session:
+    with services.db.read() as session:
         existing = active_in_channel(session, channel)
     if existing is not None:
-        req.ack(response_action="errors", errors={"customer": _exists_message(s, existing).replace("`", "")})
+        req.ack(
+            response_action="errors",
+            errors={"customer": _exists_message(services, existing).replace("`", "")},
+        )
         return
     # The form closes once the submission is in the inbox; the engagement is started after.
     not_in = "I'm not in that channel yet; invite me with `/invite @golive` and start again."

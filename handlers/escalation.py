@@ -36,7 +36,7 @@ from bot.slack.nudges import (
     refresh_nudges,
     refresh_row,
 )
-from bot.values import ValueProblem, parse_int
+from bot.user_input import ValueProblem, parse_int
 from handlers.base import Request, actor_for
 from handlers.listening import after_ack, listener
 from storage.db import rowcount
@@ -78,10 +78,10 @@ def _close(session: Session, row: NudgeMessage, note: str, now: datetime) -> boo
     return bool(rowcount(moved))
 
 
-def _already(s: Services, req: Request, row: NudgeMessage) -> Callable[[], None]:
+def _already(services: Services, req: Request, row: NudgeMessage) -> Callable[[], None]:
     """Telling the clicker the escalation was handled already (what was done), to call later."""
     note = row.note or "handled"
-    return lambda: req.reply(s.notice(f"This was already taken care of: {note}"))
+    return lambda: req.reply(services.notice(f"This was already taken care of: {note}"))
 
 
 def _open_entries(
@@ -93,11 +93,11 @@ def _open_entries(
 def _still_open(req: Request) -> bool:
     """Before the ack (it runs again on a replay): the message must be one of ours, the clicker of
     the team, and the escalation not handled yet (else they are told what was done)."""
-    s = req.services
-    with s.db.read() as session:
+    services = req.services
+    with services.db.read() as session:
         _engagement, row, _actor = _load(req, session)
     if row.status != OPEN:
-        _already(s, req, row)()
+        _already(services, req, row)()
         return False
     return True
 
@@ -109,12 +109,12 @@ def on_again(req: Request) -> None:
 
 
 def _again(req: Request) -> Callable[[], None] | None:
-    s = req.services
-    now = s.clock.now()
-    with s.db.session() as session:
+    services = req.services
+    now = services.clock.now()
+    with services.db.session() as session:
         engagement, row, actor = _load(req, session)
         if row.status != OPEN:
-            return _already(s, req, row)
+            return _already(services, req, row)
         keys = [[e["kind"], e["id"]] for e in _open_entries(session, engagement, row, now)]
         if not keys:
             note = "Everything it named moved on meanwhile; no reminder was needed."
@@ -148,7 +148,7 @@ def _again(req: Request) -> Callable[[], None] | None:
         audit.record(
             session, saved_id(engagement), actor, "escalation.nudged", "lead", {"entries": keys}, now=now
         )
-    refresh_row(s, row)
+    refresh_row(services, row)
     return None
 
 
@@ -164,12 +164,12 @@ def on_snooze(req: Request) -> None:
 
 
 def _snooze(req: Request, days: int) -> Callable[[], None] | None:
-    s = req.services
-    now = s.clock.now()
-    with s.db.session() as session:
+    services = req.services
+    now = services.clock.now()
+    with services.db.session() as session:
         engagement, row, actor = _load(req, session)
         if row.status != OPEN:
-            return _already(s, req, row)
+            return _already(services, req, row)
         clock = clock_of(engagement)
         until = clock.calendar.add(clock.today(now), days)
         snoozed: list[tuple[Item, str]] = []
@@ -199,8 +199,8 @@ def _snooze(req: Request, days: int) -> Callable[[], None] | None:
                 now=now,
             )
         engagement_id = saved_id(engagement)
-    refresh_row(s, row)
-    refresh_nudges(s, engagement_id)
+    refresh_row(services, row)
+    refresh_nudges(services, engagement_id)
     return None
 
 
@@ -211,16 +211,16 @@ def on_sponsor(req: Request) -> None:
 
 
 def _sponsor(req: Request) -> Callable[[], None] | None:
-    s = req.services
-    now = s.clock.now()
-    with s.db.session() as session:
+    services = req.services
+    now = services.clock.now()
+    with services.db.session() as session:
         engagement, row, actor = _load(req, session)
         if row.status != OPEN:
-            return _already(s, req, row)
+            return _already(services, req, row)
         sponsors = [r for r in people_with(session, engagement, "sponsor") if r.side == "customer"]
         if not sponsors:
             raise UserError(
-                f"No executive sponsor is named; name one with `{s.command} role @person sponsor`."
+                f"No executive sponsor is named; name one with `{services.command} role @person sponsor`."
             )
         # The sponsor is asked about what waits on the customer, not on the implementation team.
         stuck = [
@@ -250,17 +250,17 @@ def _sponsor(req: Request) -> Callable[[], None] | None:
     threads: dict[str, tuple[str | None, list[dict[str, Any]]]] = {}
     for e in stuck:
         entry = Entry(**{k: v for k, v in e.items() if k in Entry.__dataclass_fields__})
-        topic, parent = thread_of(s, engagement_id, entry)
+        topic, parent = thread_of(services, engagement_id, entry)
         threads.setdefault(topic, (parent, []))[1].append(e)
     for topic, (parent, listed) in threads.items():
-        message = s.renderer.message(
+        message = services.renderer.message(
             "sponsor_note.json.j2",
             sponsors=[r.user_id for r in sponsors],
             entries=listed,
             customer_name=customer,
             by=actor.name,
         )
-        s.outbox.post(
+        services.outbox.post(
             channel,
             message,
             kind=NOTE,
@@ -268,7 +268,7 @@ def _sponsor(req: Request) -> Callable[[], None] | None:
             engagement_id=engagement_id,
             thread_ts=parent,
         )
-    refresh_row(s, row)
+    refresh_row(services, row)
     return None
 
 

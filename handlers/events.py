@@ -49,13 +49,13 @@ def on_member_joined(req: Request) -> None:
     """Someone joined an engagement's channel: they are in its roster (App Home shows it to the
     vendor's people in the channel) and remembered (users.info, a member row), after the ack with
     the event in the inbox. Known already (a replay): nothing written twice."""
-    s = req.services
+    services = req.services
     event = req.body.get("event") or {}
     channel, user = event.get("channel"), event.get("user")
     if not channel or not user:
         req.ack()
         return
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = active_in_channel(session, channel)
     if engagement is None:
         req.ack()
@@ -74,13 +74,13 @@ def on_member_joined(req: Request) -> None:
 def on_member_left(req: Request) -> None:
     """Someone left an engagement's channel: out of its roster, so their App Home no longer shows
     it (unless they are an admin), and their Home is re-published when they have opened it."""
-    s = req.services
+    services = req.services
     event = req.body.get("event") or {}
     channel, user = event.get("channel"), event.get("user")
     if not channel or not user:
         req.ack()
         return
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = active_in_channel(session, channel)
     if engagement is None:
         req.ack()
@@ -100,11 +100,11 @@ def on_channel_shared(req: Request) -> None:
     know its customer's organisation yet and exactly one other organisation is now connected,
     that one is the customer: acked once the event is in the inbox, pinned after. Pinned already
     (a replay): nothing written."""
-    s = req.services
+    services = req.services
     event = req.body.get("event") or {}
     channel = str(event.get("channel") or "")
     log.info("channel %s shared with team %s", channel, event.get("connected_team_id"))
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = active_in_channel(session, channel)
     if engagement is None or engagement.customer_team_id or engagement.customer_enterprise_id:
         req.ack()
@@ -113,16 +113,16 @@ def on_channel_shared(req: Request) -> None:
 
 
 def _learn_customer(req: Request, engagement: Engagement, channel: str) -> None:
-    s = req.services
+    services = req.services
     try:
-        info = s.slack.channel_info(channel)
+        info = services.slack.channel_info(channel)
     except SlackCallFailed as exc:
         log.info("conversations.info %s: %s", channel, exc.error)
         return
     team = the_customer_team(engagement, info)
     if team is None:
         return
-    with s.db.session() as session:
+    with services.db.session() as session:
         e = session.get(Engagement, engagement.id)
         if e is not None and not e.customer_team_id:
             pin_customer(
@@ -132,7 +132,7 @@ def _learn_customer(req: Request, engagement: Engagement, channel: str) -> None:
                 enterprise_id=None,
                 actor=audit.SYSTEM,
                 how="the only organisation in the channel besides the vendor's",
-                now=s.clock.now(),
+                now=services.clock.now(),
             )
 
 

@@ -50,16 +50,16 @@ def is_vendor_viewer(req: Request) -> bool:
     """The requesting user is of the vendor's organisation (the installing workspace, or its
     Enterprise Grid org). An event names no team for its user, and a click from a sibling
     workspace needs the org: users.info tells (cached for a day)."""
-    s = req.services
+    services = req.services
     team, enterprise = req.user_team_id, req.user_enterprise_id
     if team is None or (team != req.installing_team and enterprise is None):
-        profile = s.slack.cached_profile(req.user_id) or s.slack.profile(req.user_id)
+        profile = services.slack.cached_profile(req.user_id) or services.slack.profile(req.user_id)
         team, enterprise = team or profile.team_id, enterprise or profile.enterprise_id
     if team and team == req.installing_team:
         return True
     if not enterprise:
         return False
-    install = req.install_enterprise_id or s.slack.install_enterprise()
+    install = req.install_enterprise_id or services.slack.install_enterprise()
     return is_vendor_user(team, enterprise, install_team=req.installing_team, install_enterprise=install)
 
 
@@ -69,9 +69,9 @@ def home_viewer(req: Request) -> Viewer | None:
     admin (`GOLIVE_ADMINS`) every one, anyone else those whose channel they are in."""
     if not is_vendor_viewer(req):
         return None
-    s = req.services
-    profile = s.slack.cached_profile(req.user_id) or s.slack.profile(req.user_id)
-    return rosters.viewer(s, req.user_id, guest=profile.is_guest)
+    services = req.services
+    profile = services.slack.cached_profile(req.user_id) or services.slack.profile(req.user_id)
+    return rosters.viewer(services, req.user_id, guest=profile.is_guest)
 
 
 def on_home_opened(req: Request) -> None:
@@ -79,27 +79,27 @@ def on_home_opened(req: Request) -> None:
     event = req.body.get("event") or {}
     if event.get("tab") not in (None, "home"):
         return
-    s = req.services
+    services = req.services
     user = str(event.get("user") or "")
     who = home_viewer(req)
     seen = (event.get("view") or {}).get("hash")  # the Home's hash, when they have one
     if who is None:
-        publish_home(s, user, vendor=False, seen_hash=seen)
+        publish_home(services, user, vendor=False, seen_hash=seen)
         return
     if not who.guest:  # a guest's Home is never re-published on changes: it shows none
-        remember_viewer(s, user, opened=True)
-    publish_home(s, user, seen_hash=seen)
+        remember_viewer(services, user, opened=True)
+    publish_home(services, user, seen_hash=seen)
 
 
 def _navigate(req: Request, *, view: str | None = None, page: int | None = None) -> None:
-    s = req.services
+    services = req.services
     who = home_viewer(req)
     if who is None:
-        publish_home(s, req.user_id, vendor=False, seen_hash=req.view.get("hash"))
+        publish_home(services, req.user_id, vendor=False, seen_hash=req.view.get("hash"))
         return
     if not who.guest:
-        remember_viewer(s, req.user_id, view=view, page=page, note="")
-    publish_home(s, req.user_id, seen_hash=req.view.get("hash"))
+        remember_viewer(services, req.user_id, view=view, page=page, note="")
+    publish_home(services, req.user_id, seen_hash=req.view.get("hash"))
 
 
 NOT_VISIBLE = (
@@ -113,8 +113,8 @@ def check_visible(req: Request, engagement_id: int) -> None:
     """Refuse a Home button on an engagement the clicker may not see (not in its channel, not an
     admin, or a guest), checked on the server whatever the button says; their Home is re-published,
     since the one they clicked is out of date."""
-    s = req.services
-    with s.db.read() as session:
+    services = req.services
+    with services.db.read() as session:
         engagement = session.get(Engagement, engagement_id)
         channel = engagement.channel_id if engagement is not None else None
     if channel is None:
@@ -122,8 +122,8 @@ def check_visible(req: Request, engagement_id: int) -> None:
     who = home_viewer(req)
     if who is None:
         return  # not of the vendor's side: `_card_engagement` says so
-    if who.guest or not rosters.may_see(s, who, channel):
-        publish_home(s, req.user_id)
+    if who.guest or not rosters.may_see(services, who, channel):
+        publish_home(services, req.user_id)
         raise UserError(GUEST if who.guest else NOT_VISIBLE)
 
 
@@ -162,14 +162,14 @@ def on_checklist(req: Request) -> None:
     """Post the current phase's checklist in the channel, as `/golive checklist` does (the copy
     posted before becomes a pointer to it)."""
     req.ack()
-    s = req.services
+    services = req.services
     check_visible(req, req.action_number())
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement, _actor = _card_engagement(req, session, req.action_number())
         phase = phase_by_number(session, engagement, engagement.phase_index)
         name, customer, channel = phase.name, engagement.customer_name, engagement.channel_id
         engagement_id, number = saved_id(engagement), phase.number
-    post_checklist(s, engagement_id, number)
+    post_checklist(services, engagement_id, number)
     _answer(
         req,
         fmt(
@@ -185,15 +185,15 @@ def on_signoff(req: Request) -> None:
     """Request the current phase's ready sign-off: the request is posted in the channel, as
     `/golive signoff` posts it (acked once the click is in the inbox, written after: see
     `request_gate`), and the Home says so."""
-    s = req.services
+    services = req.services
     gate_id = req.action_number()
-    with s.db.read() as session:
+    with services.db.read() as session:
         gate = session.get(Gate, gate_id)
         if gate is None:
             raise UserError(GONE)
         engagement_of_gate = gate.engagement_id
     check_visible(req, engagement_of_gate)
-    with s.db.read() as session:
+    with services.db.read() as session:
         gate = session.get(Gate, gate_id)
         assert gate is not None
         engagement, _actor = _card_engagement(req, session, gate.engagement_id)
@@ -216,31 +216,31 @@ def on_signoff(req: Request) -> None:
 def on_settings(req: Request) -> None:
     """The engagement's settings form, the one `/golive settings` opens."""
     req.ack()
-    s = req.services
+    services = req.services
     check_visible(req, req.action_number())
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement, _actor = _card_engagement(req, session, req.action_number())
-        view = settings_view(s, engagement)
-    s.slack.open_view(req.trigger_id or "", view)
+        view = settings_view(services, engagement)
+    services.slack.open_view(req.trigger_id or "", view)
 
 
 def on_timeline(req: Request) -> None:
     """The timeline as text in a modal: nothing is posted in the channel."""
     req.ack()
-    s = req.services
+    services = req.services
     check_visible(req, req.action_number())
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement, _actor = _card_engagement(req, session, req.action_number())
-        outlook = load_outlook(session, engagement, s.playbook, s.clock.now())
-        view = s.renderer.view(
+        outlook = load_outlook(session, engagement, services.playbook, services.clock.now())
+        view = services.renderer.view(
             "timeline_modal.json.j2",
             customer_name=engagement.customer_name,
             channel=engagement.channel_id,
             summary=timeline_summary(engagement.customer_name, outlook),
             timeline=text_timeline(outlook.forecast, dryrun=dryrun_day(engagement)),
-            command=s.command,
+            command=services.command,
         )
-    s.slack.open_view(req.trigger_id or "", view)
+    services.slack.open_view(req.trigger_id or "", view)
 
 
 def register(app: App, services: Services) -> None:

@@ -26,7 +26,7 @@ from bot.slack.notes import tell_about_changes
 from bot.slack.presenters import names_for
 from bot.slack.publish import refresh_checklist
 from bot.slacktext import plain_text, user_id_from_token
-from bot.values import ValueProblem, parse_date
+from bot.user_input import ValueProblem, parse_date
 from handlers.base import Request, actor_for, remember
 from handlers.checklist import announce, confirm_text, due_problem, due_warnings
 from handlers.engagement import require_engagement
@@ -138,12 +138,12 @@ def _apply_after_ack(
 ) -> Callable[[], None]:
     """`_apply`'s work on an after-the-ack worker: the reads and checks, the write and what it
     queues. Returns the confirmation and what else talks to Slack, made on a listener thread."""
-    s = req.services
-    now = s.clock.now()
+    services = req.services
+    now = services.clock.now()
     # Who, which items, and the checks are read first; the write transaction (and SQLite's
     # writer lock, which every writer of every worker queues on) covers only the items read again
     # under their row locks, the changes, their audit rows and the phase check.
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = require_engagement(req, session=session)
         found = [cl.find_item(session, engagement, p, i) for p, i in refs]
         warnings = warn(session, engagement, found) if warn is not None else []
@@ -151,13 +151,13 @@ def _apply_after_ack(
     changes, advanced = _write(req, engagement, actor, found, fn, now)
     made = [c for _ref, c in changes if c is not None]
     for n in sorted({c.phase.number for c in made}):
-        refresh_checklist(s, saved_id(engagement), n, channel=engagement.channel_id)
+        refresh_checklist(services, saved_id(engagement), n, channel=engagement.channel_id)
     for n in advanced:
-        announce(s, saved_id(engagement), n)
+        announce(services, saved_id(engagement), n)
     names: dict[str, str] = {}
     assignees = {c.item.assignee_id for c in made if c.kind == "item.assigned" and c.item.assignee_id}
     if assignees:
-        with s.db.read() as session:
+        with services.db.read() as session:
             names = names_for(session, saved_id(engagement), only=assignees)
     lines = [
         confirm_text(c, names) if c is not None else f"{ref} already is that way; nothing changed."
@@ -165,14 +165,14 @@ def _apply_after_ack(
     ]
 
     def answer() -> None:
-        req.reply(s.notice("\n".join(lines + warnings)))
+        req.reply(services.notice("\n".join(lines + warnings)))
         if not made:
             return
         if learn:
-            remember(s, saved_id(engagement), learn, req.user_id)
-        tell_about_changes(s, saved_id(engagement), made, req.user_id)  # one note a person
+            remember(services, saved_id(engagement), learn, req.user_id)
+        tell_about_changes(services, saved_id(engagement), made, req.user_id)  # one note a person
         if req.user_id:
-            remember(s, saved_id(engagement), req.user_id, req.user_id, req.user_team_id)
+            remember(services, saved_id(engagement), req.user_id, req.user_id, req.user_team_id)
 
     return answer
 
@@ -197,7 +197,7 @@ def cmd_undo(req: Request, cmd: ParsedCommand) -> None:
 
 
 def cmd_assign(req: Request, cmd: ParsedCommand) -> None:
-    s = req.services
+    services = req.services
     refs, rest = _refs(cmd, "a person")
     if len(rest) != 1:
         raise cmd.fail(
@@ -214,14 +214,14 @@ def cmd_assign(req: Request, cmd: ParsedCommand) -> None:
         # After the ack (users.info may be slow): someone not known yet is looked up, so their side
         # and name are known when they are assigned.
         if cl.assignee_side(session, engagement, user) is None:
-            s.slack.profile(user)
+            services.slack.profile(user)
         return []
 
     def assign(se: Session, p: EngagementPhase, i: Item, a: Actor, now: datetime) -> cl.Change | None:
         e = se.get(Engagement, p.engagement_id)
         assert e is not None
         side = cl.assignee_side(se, e, user)
-        cached = s.slack.cached_profile(user)
+        cached = services.slack.cached_profile(user)
         name = cached.name if cached else plain_text(target).lstrip("@")
         return cl.assign(se, p, i, a, user, now, assignee_side=side, assignee_name=name)
 
@@ -296,16 +296,16 @@ def cmd_after(req: Request, cmd: ParsedCommand) -> None:
 def _after_work(
     req: Request, item_ref: tuple[int, int], others: list[tuple[int, int]], mode: str
 ) -> Callable[[], None]:
-    s = req.services
-    now = s.clock.now()
-    with s.db.session() as session:
+    services = req.services
+    now = services.clock.now()
+    with services.db.session() as session:
         engagement = require_engagement(req, session=session)
         phase, item = cl.find_item(session, engagement, *item_ref)
         named = [cl.find_item(session, engagement, p, i)[1] for p, i in others]
         current = [p for _ref, p in deps.prerequisites_of(session, saved_id(item))]
         if mode == "show":
-            text = waits_for_text(session, phase, item, s.command)
-            return lambda: req.reply(s.notice(text))
+            text = waits_for_text(session, phase, item, services.command)
+            return lambda: req.reply(services.notice(text))
         if mode == "add":
             wanted = current + [i for i in named if i.id not in {c.id for c in current}]
         elif mode == "remove":
@@ -324,9 +324,9 @@ def _after_work(
         numbers = [p.number for p in phases_of(session, engagement_id) if p.number >= phase.number]
 
     def answer() -> None:
-        req.reply(s.notice(text))
+        req.reply(services.notice(text))
         if added or removed:
             for number in numbers:  # later items may follow its new date
-                refresh_checklist(s, engagement_id, number, channel=channel)
+                refresh_checklist(services, engagement_id, number, channel=channel)
 
     return answer

@@ -85,8 +85,8 @@ def on_details_after(req: Request) -> None:
 
 def _after_view(req: Request) -> dict[str, Any]:
     """Details as the `after` form for the team; for anyone else, Details saying why not."""
-    s = req.services
-    with s.db.read() as session:
+    services = req.services
+    with services.db.read() as session:
         engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, req.action_number())
         actor = actor_for(req, session, engagement, acting=False)
@@ -97,8 +97,8 @@ def _after_view(req: Request) -> dict[str, Any]:
         )
     if not actor.is_vendor:
         note = ":lock: The implementation team plans what waits for what."
-        return item_view(s, engagement, phase, item, actor, mode="details", note=note)
-    return item_view(s, engagement, phase, item, actor, mode="after", choices=choices)
+        return item_view(services, engagement, phase, item, actor, mode="details", note=note)
+    return item_view(services, engagement, phase, item, actor, mode="after", choices=choices)
 
 
 def _after_wanted(req: Request, session: Any, engagement: Engagement) -> list[Item]:
@@ -117,10 +117,10 @@ def on_after_submit(req: Request) -> None:
     """The `after` form: the item waits for exactly the items chosen. A circle is refused under the
     field, with the form still open; the change, the due dates that follow it and the refreshed
     checklists come after the ack (the submission in the inbox first), with a private confirmation."""
-    s = req.services
+    services = req.services
     item_id = parse_id(req.metadata.get("item"))
     try:
-        with s.db.read() as session:  # the checks, without writing
+        with services.db.read() as session:  # the checks, without writing
             engagement = click_engagement(req, session)
             _phase, item = cl.item_by_id(session, engagement, item_id)
             actor = actor_for(req, session, engagement)
@@ -140,9 +140,9 @@ def on_after_submit(req: Request) -> None:
 def _set_after(req: Request, item_id: int) -> Callable[[], None]:
     """The item waits for exactly the items chosen. Already so (a replay of a submission done):
     nothing added or removed, nothing written (`deps.set_prerequisites`)."""
-    s = req.services
-    now = s.clock.now()
-    with s.db.session() as session:
+    services = req.services
+    now = services.clock.now()
+    with services.db.session() as session:
         engagement, phase, item, actor = item_of_click(req, session, item_id)
         added, removed = deps.set_prerequisites(
             session, engagement, actor, item, _after_wanted(req, session, engagement), now
@@ -152,8 +152,8 @@ def _set_after(req: Request, item_id: int) -> Callable[[], None]:
         numbers = [p.number for p in phases_of(session, saved_id(engagement)) if p.number >= phase.number]
     if added or removed:
         for number in numbers:  # later items may follow its new date
-            refresh_checklist(s, engagement_id, number, channel=channel)
-    said = s.notice(text)
+            refresh_checklist(services, engagement_id, number, channel=channel)
+    said = services.notice(text)
     return lambda: req.reply(said)
 
 

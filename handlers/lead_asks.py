@@ -47,8 +47,8 @@ def ask_lead(req: Request, mode: str, item_id: int) -> None:
     """A customer asks the lead to change an item's date, or to drop it: a note in the thread of
     the item's checklist (at the top level only when that checklist is not in the channel), and a
     direct message to the lead; a date-change request there has **Move to …** / **Keep …**."""
-    s = req.services
-    with s.db.read() as session:
+    services = req.services
+    with services.db.read() as session:
         engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
         actor_for(req, session, engagement)  # only people of a side send notes
@@ -63,7 +63,7 @@ def ask_lead(req: Request, mode: str, item_id: int) -> None:
             "lead": lead.user_id if lead else None,
             "lead_name": lead.display_name if lead and lead.display_name else "Implementation team",
         }
-    profile = s.slack.cached_profile(req.user_id)
+    profile = services.slack.cached_profile(req.user_id)
     wanted = req.field("due") if mode == "ask_due" else None
     facts = {
         **ctx,
@@ -72,25 +72,25 @@ def ask_lead(req: Request, mode: str, item_id: int) -> None:
         "wanted": date.fromisoformat(str(wanted)) if wanted else None,
         "reason": req.text_field("reason"),
         "channel": channel,
-        "command": s.command,
+        "command": services.command,
         "decided": None,
     }
-    message = s.renderer.message("item_ask.json.j2", **facts, direct=False)
-    s.outbox.post(
+    message = services.renderer.message("item_ask.json.j2", **facts, direct=False)
+    services.outbox.post(
         channel,
         message,
         kind="item_ask",
         key=str(item_id),
         engagement_id=engagement_id,
-        thread_ts=in_checklist_thread(s, engagement_id, phase_number),
+        thread_ts=in_checklist_thread(services, engagement_id, phase_number),
         top_if_no_thread=True,
     )
-    direct = s.renderer.message("item_ask.json.j2", **facts, direct=True)
+    direct = services.renderer.message("item_ask.json.j2", **facts, direct=True)
     # The lead's message keeps what was asked in its ledger key: their answer is read from there
     # (never from the button), and the key's last part records it once it is given.
     key = f"{mode}:{item_id}" + (f":{facts['wanted'].isoformat()}:{req.user_id}" if wanted else "")
-    tell_lead(s, engagement_id, direct, key=key, actor_id=req.user_id)
-    remember(s, engagement_id, req.user_id, req.user_id, req.user_team_id)
+    tell_lead(services, engagement_id, direct, key=key, actor_id=req.user_id)
+    remember(services, engagement_id, req.user_id, req.user_id, req.user_team_id)
 
 
 # -- the lead's answers ----------------------------------------------------------------------
@@ -129,7 +129,7 @@ def _already(req: Request, outcome: str) -> None:
 
 
 def _answer_in_thread(
-    s: Services,
+    services: Services,
     engagement_id: int,
     channel: str,
     phase_number: int,
@@ -141,8 +141,8 @@ def _answer_in_thread(
 ) -> None:
     """The answer to someone's request, in the item's thread, mentioning them (in its text too: a
     push shows the text); whom it notified is recorded once it landed."""
-    message = s.renderer.message("item_ask.json.j2", **facts)
-    thread = in_checklist_thread(s, engagement_id, phase_number)
+    message = services.renderer.message("item_ask.json.j2", **facts)
+    thread = in_checklist_thread(services, engagement_id, phase_number)
     parent: dict[str, str | None] = {"ts": None}
 
     def find() -> str | None:
@@ -150,21 +150,21 @@ def _answer_in_thread(
         return parent["ts"]
 
     def landed(ts: str) -> None:
-        with s.db.session() as session:
+        with services.db.session() as session:
             notified.record(
                 session,
                 engagement_id,
                 [person],
                 kind="ask_answer",
                 subjects=[subject],
-                now=s.clock.now(),
+                now=services.clock.now(),
                 reminder=False,
                 channel=channel,
                 ts=ts,
                 thread_ts=parent["ts"],
             )
 
-    s.outbox.post(
+    services.outbox.post(
         channel,
         message,
         kind="ask_answer",
@@ -181,7 +181,7 @@ def on_ask_answer(req: Request) -> None:
     would: audit, checklist, the assignee told) or stays, the requester is answered in the item's
     thread, and the lead's message becomes what was decided. The first answer counts: the checks
     come before the ack; the answer is written after it, with the click in the inbox."""
-    s = req.services
+    services = req.services
     move = req.action.get("action_id") == ASK_MOVE
     row = _lead_dm(req)
     if (outcome := _answered(row)) is not None:
@@ -192,11 +192,11 @@ def on_ask_answer(req: Request) -> None:
         raise UserError("That request is not one I can answer from here; nothing was changed.")
     wanted = date.fromisoformat(wanted_raw)
     item_id = parse_id(item_part)
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = click_engagement(req, session)
-        today = local_today(s.clock.now(), engagement.timezone)
+        today = local_today(services.clock.now(), engagement.timezone)
     if move and (problem := due_problem(wanted.isoformat(), today)):
-        raise UserError(f"{problem} Nothing was changed; `{s.command} due` sets another date.")
+        raise UserError(f"{problem} Nothing was changed; `{services.command} due` sets another date.")
     after_ack(req, lambda r: _answer_ask(r, row, move, item_id, wanted, requester, today))
 
 
@@ -205,9 +205,9 @@ def _answer_ask(
 ) -> Callable[[], None] | None:
     """The lead's answer written (`_close`: once; a replay of an answer given finds it answered and
     changes nothing), then told."""
-    s = req.services
-    now = s.clock.now()
-    with s.db.session() as session:
+    services = req.services
+    now = services.clock.now()
+    with services.db.session() as session:
         engagement, phase, item, actor = item_of_click(req, session, item_id)
         if not actor.is_vendor:
             raise cl.Refused("Only the implementation team answers date-change requests.")
@@ -229,17 +229,17 @@ def _answer_ask(
             "lead_name": actor.name,
             "customer_name": engagement.customer_name,
             "channel": engagement.channel_id,
-            "command": s.command,
+            "command": services.command,
             "reason": "",
             "lead": None,
             "decided": None,
         }
         engagement_id, phase_number, channel = saved_id(engagement), phase.number, engagement.channel_id
     if change is not None:
-        tell_about_change(s, engagement_id, change, req.user_id)
-        after_change(s, engagement_id, phase_number, None, actor=req.user_id, team_id=req.user_team_id)
+        tell_about_change(services, engagement_id, change, req.user_id)
+        after_change(services, engagement_id, phase_number, None, actor=req.user_id, team_id=req.user_team_id)
     _answer_in_thread(
-        s,
+        services,
         engagement_id,
         channel,
         phase_number,
@@ -248,17 +248,17 @@ def _answer_ask(
         subject=f"item:{item_id}",
         facts=facts,
     )
-    decided = s.renderer.message(
+    decided = services.renderer.message(
         "item_ask.json.j2",
         **facts
         | {
             "mode": "ask_due",
             "decided": "moved" if move else "kept",
-            "warnings": describe_warnings(warnings, s.command) if warnings else "",
+            "warnings": describe_warnings(warnings, services.command) if warnings else "",
         },
         direct=True,
     )
-    s.outbox.update(row.channel_id, row.ts, decided, what="date-change request")
+    services.outbox.update(row.channel_id, row.ts, decided, what="date-change request")
     return None
 
 
@@ -272,7 +272,7 @@ def title_problem(title: str) -> str | None:
 
 def on_suggest_submit(req: Request) -> None:
     """A customer's suggestion: to the lead privately, with **Add it**; the form thanks them."""
-    s = req.services
+    services = req.services
     title = req.text_field("title")
     why = req.text_field("why")
     errors = {}
@@ -284,7 +284,7 @@ def on_suggest_submit(req: Request) -> None:
         req.ack(response_action="errors", errors=errors)
         return
     owner = CUSTOMER if req.field("owner") != VENDOR else VENDOR
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = click_engagement(req, session)
         actor = actor_for(req, session, engagement)
         phase = cl.phase_by_number(session, engagement, parse_id(req.metadata.get("phase")))
@@ -302,12 +302,12 @@ def on_suggest_submit(req: Request) -> None:
             "customer_name": engagement.customer_name,
             "channel": engagement.channel_id,
             "lead": lead.user_id if lead else None,
-            "command": s.command,
+            "command": services.command,
             "suggestion": {"phase": phase.number, "title": title, "owner": owner, "by": actor.user_id},
             "decided": None,
         }
         engagement_id, customer = saved_id(engagement), engagement.customer_name
-    thanks = s.renderer.view(
+    thanks = services.renderer.view(
         "add_item_modal.json.j2",
         phase={"number": facts["phase_number"], "name": facts["phase_name"]},
         suggest=True,
@@ -318,15 +318,15 @@ def on_suggest_submit(req: Request) -> None:
         meta={},
     )
     req.ack(response_action="update", view=thanks)
-    message = s.renderer.message("item_ask.json.j2", **facts, direct=True)
+    message = services.renderer.message("item_ask.json.j2", **facts, direct=True)
     tell_lead(
-        s,
+        services,
         engagement_id,
         message,
         key=f"suggest:{facts['phase_number']}:{actor.user_id}",
         actor_id=req.user_id,
     )
-    remember(s, engagement_id, req.user_id, req.user_id, req.user_team_id)
+    remember(services, engagement_id, req.user_id, req.user_id, req.user_team_id)
 
 
 class _Again(Exception):
@@ -384,10 +384,10 @@ def on_suggest_add(req: Request) -> None:
 def _add_suggested(
     req: Request, row: PostedMessage, suggestion: dict[str, Any], number: int, title: str, owner: str, by: str
 ) -> Callable[[], None] | None:
-    s = req.services
-    now = s.clock.now()
+    services = req.services
+    now = services.clock.now()
     try:
-        with s.db.session() as session:
+        with services.db.session() as session:
             engagement = click_engagement(req, session)
             actor = actor_for(req, session, engagement)
             phase = cl.phase_by_number(session, engagement, number)
@@ -395,7 +395,7 @@ def _add_suggested(
             if not _close(session, row, "added", now):
                 raise _Again  # another click added it: this transaction is rolled back
             record_and_advance(session, engagement, actor, change, now)
-            facts = _added_facts(session, engagement, actor, change, suggestion, by, s.command)
+            facts = _added_facts(session, engagement, actor, change, suggestion, by, services.command)
             engagement_id, channel, item_id = (
                 saved_id(engagement),
                 engagement.channel_id,
@@ -403,10 +403,10 @@ def _add_suggested(
             )
     except _Again:
         return lambda: _already(req, "by another click")
-    after_change(s, engagement_id, number, None, actor=req.user_id, team_id=req.user_team_id)
+    after_change(services, engagement_id, number, None, actor=req.user_id, team_id=req.user_team_id)
     if by:
         _answer_in_thread(
-            s,
+            services,
             engagement_id,
             channel,
             number,
@@ -415,10 +415,10 @@ def _add_suggested(
             subject=f"item:{item_id}",
             facts=facts,
         )
-    decided = s.renderer.message(
+    decided = services.renderer.message(
         "item_ask.json.j2", **facts | {"mode": "suggest", "decided": "added"}, direct=True
     )
-    s.outbox.update(row.channel_id, row.ts, decided, what="item suggestion")
+    services.outbox.update(row.channel_id, row.ts, decided, what="item suggestion")
     return None
 
 

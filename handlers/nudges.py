@@ -28,7 +28,7 @@ from bot.slack.notes import in_checklist_thread
 from bot.slack.nudges import BLOCKED_DM, note_cleared, refresh_message
 from bot.slack.publish import refresh_checklist
 from bot.slacktext import plain_text
-from bot.values import ValueProblem, parse_int
+from bot.user_input import ValueProblem, parse_int
 from handlers.base import Request, actor_for, click_engagement, item_of_click
 from handlers.checklist import after_change
 from handlers.engagement import require_engagement
@@ -51,22 +51,24 @@ def _button_item(req: Request) -> int:
 
 
 # -- the nudge message ---------------------------------------------------------------------
-def refresh_nudge(s: Services, channel: str, ts: str | None) -> None:
+def refresh_nudge(services: Services, channel: str, ts: str | None) -> None:
     """Queue a re-render of a posted nudge, so each entry shows what happened to it (rendered
     from the database when the outbox sends it)."""
-    refresh_message(s, channel, ts)
+    refresh_message(services, channel, ts)
 
 
-def _thread_of_click(s: Services, engagement_id: int, channel: str, ts: str | None, phase_number: int) -> Any:
+def _thread_of_click(
+    services: Services, engagement_id: int, channel: str, ts: str | None, phase_number: int
+) -> Any:
     """Where a note about a nudge's item goes: the nudge's own thread, else the checklist's."""
     if ts:
-        with s.db.read() as session:
+        with services.db.read() as session:
             row = session.exec(
                 select(NudgeMessage).where(NudgeMessage.channel_id == channel, NudgeMessage.ts == ts)
             ).first()
         if row is not None and row.thread_ts:
             return row.thread_ts
-    return in_checklist_thread(s, engagement_id, phase_number)
+    return in_checklist_thread(services, engagement_id, phase_number)
 
 
 def on_nudge_done(req: Request) -> None:
@@ -77,15 +79,15 @@ def on_nudge_done(req: Request) -> None:
 
 def _nudge_done(req: Request, item_id: int) -> None:
     """Done as a tick: an item done already changes nothing (a second click, a replay)."""
-    s = req.services
-    now = s.clock.now()
-    with s.db.session() as session:
+    services = req.services
+    now = services.clock.now()
+    with services.db.session() as session:
         engagement, phase, item, actor = item_of_click(req, session, item_id)
         change = cl.set_done(session, phase, item, actor, True, now)
         advanced = record_and_advance(session, engagement, actor, change, now)
         engagement_id, number = saved_id(engagement), phase.number
-    refresh_nudge(s, req.channel_id or "", req.message_ts)
-    after_change(s, engagement_id, number, advanced, actor=req.user_id, team_id=req.user_team_id)
+    refresh_nudge(services, req.channel_id or "", req.message_ts)
+    after_change(services, engagement_id, number, advanced, actor=req.user_id, team_id=req.user_team_id)
 
 
 def may_act(actor: Actor, item: Item) -> bool:
@@ -122,9 +124,9 @@ def _snooze(req: Request, item_id: int, until: date) -> str:
     """Snooze the item's reminders until `until`; the posted checklist shows it. Returns its ref.
     An item snoozed until that day already changes nothing (a second click, a replay): no second
     audit row."""
-    s = req.services
-    now = s.clock.now()
-    with s.db.session() as session:
+    services = req.services
+    now = services.clock.now()
+    with services.db.session() as session:
         engagement, phase, item, actor = item_of_click(req, session, item_id)
         _check_may_act(actor, item)
         if item.snoozed_until == until:
@@ -142,7 +144,7 @@ def _snooze(req: Request, item_id: int, until: date) -> str:
             now=now,
         )
         engagement_id, number, ref = saved_id(engagement), phase.number, f"{phase.number}.{item.number}"
-    refresh_checklist(s, engagement_id, number)  # its line says "snoozed"
+    refresh_checklist(services, engagement_id, number)  # its line says "snoozed"
     return ref
 
 
@@ -155,7 +157,7 @@ def snooze_choice(req: Request, how: str, item_id: int, *, tasks_view: str | Non
     business days, the snooze to record (`Snooze.record`, after the ack); for `pick`, the date
     form is opened (pushed onto My tasks when it came from there; the request is acked first) and
     None returned."""
-    s = req.services
+    services = req.services
     days = 0
     if how != "pick":
         try:
@@ -165,16 +167,16 @@ def snooze_choice(req: Request, how: str, item_id: int, *, tasks_view: str | Non
                 f"A snooze lasts 1 to {MAX_SNOOZE_BUSINESS_DAYS} business days, or until a date you pick "
                 f"within {MAX_SNOOZE_DAYS} days; choose one from the menu."
             ) from None
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = click_engagement(req, session)
         clock = clock_of(engagement)
-        today = clock.today(s.clock.now())
+        today = clock.today(services.clock.now())
         phase, item = cl.item_by_id(session, engagement, item_id)
         _check_may_act(actor_for(req, session, engagement), item)
         ref, title = f"{phase.number}.{item.number}", item.title
         meta = _form_meta(req, engagement, item_id, tasks_view)
     if how == "pick":
-        view = s.renderer.view(
+        view = services.renderer.view(
             "snooze_modal.json.j2",
             ref=ref,
             title=title,
@@ -223,10 +225,10 @@ def on_nudge_snooze(req: Request) -> None:
 
 def _refresh_where_from(req: Request, note: str) -> None:
     """After a snooze or blocked form: the nudge it came from, or the My tasks modal, shows it."""
-    s = req.services
+    services = req.services
     meta = req.metadata
     if meta.get("ts"):
-        refresh_nudge(s, str(meta.get("at") or req.channel_id or ""), meta.get("ts"))
+        refresh_nudge(services, str(meta.get("at") or req.channel_id or ""), meta.get("ts"))
     if meta.get("tasks"):
         from handlers.tasks import refresh_tasks  # My tasks pushes these forms
 
@@ -234,11 +236,11 @@ def _refresh_where_from(req: Request, note: str) -> None:
 
 
 def on_snooze_submit(req: Request) -> None:
-    s = req.services
+    services = req.services
     raw = req.field("until")
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = click_engagement(req, session)
-        today = clock_of(engagement).today(s.clock.now())
+        today = clock_of(engagement).today(services.clock.now())
     try:
         until = date.fromisoformat(raw or "")
     except ValueError:
@@ -266,14 +268,14 @@ def on_snooze_submit(req: Request) -> None:
 def open_blocked_form(req: Request, item_id: int, *, tasks_view: str | None = None) -> None:
     """The "what blocks it?" form for an item: from a nudge, the checklist's ⋯ menu, Details or
     My tasks (pushed onto the modal it came from)."""
-    s = req.services
-    with s.db.read() as session:
+    services = req.services
+    with services.db.read() as session:
         engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
         _check_may_act(actor_for(req, session, engagement), item)
         ref, title = f"{phase.number}.{item.number}", item.title
         meta = _form_meta(req, engagement, item_id, tasks_view)
-    view = s.renderer.view("blocked_modal.json.j2", ref=ref, title=title, meta=meta)
+    view = services.renderer.view("blocked_modal.json.j2", ref=ref, title=title, meta=meta)
     _open_form(req, view, push=tasks_view is not None or bool(req.view))
 
 
@@ -296,9 +298,9 @@ def on_blocked_submit(req: Request) -> None:
 def _blocked(req: Request, item_id: int, reason: str) -> Callable[[], None]:
     """Mark the item blocked. Blocked already by the same person for the same reason (a replay
     of a submission done): nothing is written or posted again; where it came from shows it."""
-    s = req.services
-    now = s.clock.now()
-    with s.db.session() as session:
+    services = req.services
+    now = services.clock.now()
+    with services.db.session() as session:
         engagement, phase, item, actor = item_of_click(req, session, item_id)
         _check_may_act(actor, item)
         again = item.blocked_reason == reason[:500] and item.blocked_by == actor.user_id
@@ -335,24 +337,26 @@ def _blocked(req: Request, item_id: int, reason: str) -> Callable[[], None]:
         return lambda: _refresh_where_from(req, note)
     meta = req.metadata
     # In the item's thread (the nudge's, when it came from one), naming people without pinging.
-    s.outbox.post(
+    services.outbox.post(
         channel,
-        s.renderer.message("blocked_notice.json.j2", **ctx, direct=False),
+        services.renderer.message("blocked_notice.json.j2", **ctx, direct=False),
         kind="blocked",
         key=str(item_id),
         engagement_id=engagement_id,
-        thread_ts=_thread_of_click(s, engagement_id, str(meta.get("at") or channel), meta.get("ts"), number),
+        thread_ts=_thread_of_click(
+            services, engagement_id, str(meta.get("at") or channel), meta.get("ts"), number
+        ),
     )
-    refresh_checklist(s, engagement_id, number)
+    refresh_checklist(services, engagement_id, number)
 
     def answer() -> None:
         _refresh_where_from(req, note)
         # The lead consultant is told privately: they can clear the block from there.
         if ctx["lead"] and ctx["lead"] != actor.user_id:
             try:
-                s.slack.dm_recorded(
+                services.slack.dm_recorded(
                     str(ctx["lead"]),
-                    s.renderer.message("blocked_notice.json.j2", **ctx, direct=True),
+                    services.renderer.message("blocked_notice.json.j2", **ctx, direct=True),
                     kind=BLOCKED_DM,
                     key=str(item_id),
                     engagement_id=engagement_id,
@@ -396,14 +400,14 @@ def _unblock(
 
 
 def _after_unblock(
-    s: Services, engagement_id: int, item_id: int, phase_number: int, ctx: dict[str, Any]
+    services: Services, engagement_id: int, item_id: int, phase_number: int, ctx: dict[str, Any]
 ) -> None:
-    message = s.renderer.message("blocked_notice.json.j2", **ctx)
+    message = services.renderer.message("blocked_notice.json.j2", **ctx)
     for kind in ("blocked", BLOCKED_DM):  # the note in the thread, and the lead's copy
-        for row in s.slack.posted(engagement_id, kind, str(item_id))[:1]:
-            s.outbox.update(row.channel_id, row.ts, message, what="blocked notice")
-    note_cleared(s, engagement_id, item_id, ctx["cleared_by"])
-    refresh_checklist(s, engagement_id, phase_number)  # and the nudges in its thread
+        for row in services.slack.posted(engagement_id, kind, str(item_id))[:1]:
+            services.outbox.update(row.channel_id, row.ts, message, what="blocked notice")
+    note_cleared(services, engagement_id, item_id, ctx["cleared_by"])
+    refresh_checklist(services, engagement_id, phase_number)  # and the nudges in its thread
 
 
 def on_unblock(req: Request) -> None:
@@ -414,17 +418,17 @@ def on_unblock(req: Request) -> None:
 
 
 def _unblock_clicked(req: Request, item_id: int) -> None:
-    s = req.services
-    with s.db.session() as session:
+    services = req.services
+    with services.db.session() as session:
         engagement = click_engagement(req, session)
         phase, item = cl.item_by_id(session, engagement, item_id)
         ctx = _unblock(req, session, engagement, item, phase)
         ids = (saved_id(engagement), saved_id(item), phase.number)
-    _after_unblock(s, *ids, ctx)
+    _after_unblock(services, *ids, ctx)
 
 
 def cmd_unblock(req: Request, cmd: ParsedCommand) -> None:
-    s = req.services
+    services = req.services
     engagement = require_engagement(req)
     if not cmd.words:
         raise cmd.fail("Which item? e.g. `unblock 2.3`.")
@@ -432,23 +436,23 @@ def cmd_unblock(req: Request, cmd: ParsedCommand) -> None:
         phase_no, item_no = parse_ref(cmd.words[0])
     except UserError as exc:
         raise cmd.fail(exc.message) from None
-    with s.db.session() as session:
+    with services.db.session() as session:
         engagement = session.get(Engagement, engagement.id) or engagement
         phase, item = cl.find_item(session, engagement, phase_no, item_no)
         ctx = _unblock(req, session, engagement, item, phase)
         ids = (saved_id(engagement), saved_id(item), phase.number)
-    req.ack(s.notice(f"Cleared the block on {phase_no}.{item_no}; reminders for it resume."))
-    _after_unblock(s, *ids, ctx)
+    req.ack(services.notice(f"Cleared the block on {phase_no}.{item_no}; reminders for it resume."))
+    _after_unblock(services, *ids, ctx)
 
 
 # -- nudges pause / resume / preview -------------------------------------------------------
 def cmd_nudges(req: Request, cmd: ParsedCommand) -> None:
-    s = req.services
+    services = req.services
     engagement = require_engagement(req)
     verb = cmd.words[0].lower() if cmd.words else "show"
-    now = s.clock.now()
+    now = services.clock.now()
     if verb in ("pause", "resume"):
-        with s.db.session() as session:
+        with services.db.session() as session:
             e = session.get(Engagement, engagement.id)
             assert e is not None
             actor = actor_for(req, session, e)
@@ -469,7 +473,7 @@ def cmd_nudges(req: Request, cmd: ParsedCommand) -> None:
                 now=now,
             )
         req.ack(
-            s.notice(
+            services.notice(
                 "Nudges paused; nothing is sent until you resume them."
                 if verb == "pause"
                 else "Nudges resumed." + (f" (Cleared: {cleared}.)" if cleared else "")
@@ -478,7 +482,7 @@ def cmd_nudges(req: Request, cmd: ParsedCommand) -> None:
         return
     if verb != "show":
         raise cmd.fail(f"`{plain_text(verb)[:20]}` is not a nudges action; use pause or resume.")
-    with s.db.read() as session:
+    with services.db.read() as session:
         e = session.get(Engagement, engagement.id)
         assert e is not None
         ctx = {
@@ -491,9 +495,9 @@ def cmd_nudges(req: Request, cmd: ParsedCommand) -> None:
             "hours": f"{e.work_start}-{e.work_end}",
             "days": format_days(tuple(int(d) for d in e.work_days.split(","))),
             "cadence": e.cadence_days,
-            "command": s.command,
+            "command": services.command,
         }
-    req.ack(s.renderer.message("nudges_preview.json.j2", **ctx))
+    req.ack(services.renderer.message("nudges_preview.json.j2", **ctx))
 
 
 def register(app: App, services: Services) -> None:

@@ -12,20 +12,22 @@ from bot.reminders.milestones import sync_schedule
 from bot.slack.notes import in_checklist_thread
 from bot.slack.presenters import overview
 from bot.slack.publish import refresh_posted_checklists
-from bot.values import ValueProblem, parse_date, parse_size
+from bot.user_input import ValueProblem, parse_date, parse_size
 from handlers.base import Request, actor_for
 from handlers.engagement import require_engagement
 from storage.models import saved_id
 
 
 def cmd_plan(req: Request, cmd: ParsedCommand) -> None:
-    s = req.services
+    services = req.services
     engagement = require_engagement(req)
-    now = s.clock.now()
+    now = services.clock.now()
     if not cmd.options:
-        with s.db.read() as session:
-            ctx = overview(session, engagement, s.playbook, now)
-        req.ack(s.renderer.message("plan.json.j2", command=s.command, moves=None, actor=None, **ctx))
+        with services.db.read() as session:
+            ctx = overview(session, engagement, services.playbook, now)
+        req.ack(
+            services.renderer.message("plan.json.j2", command=services.command, moves=None, actor=None, **ctx)
+        )
         return
     o = cmd.options
     try:
@@ -44,12 +46,12 @@ def cmd_plan(req: Request, cmd: ParsedCommand) -> None:
             kickoff=kickoff,
             target=target,
             now=now,
-            playbook=s.playbook,
+            playbook=services.playbook,
             size=size,
         )
-        with s.db.session() as session:
+        with services.db.session() as session:
             e = session.merge(engagement)
-            moves = replan(session, e, s.playbook, kickoff=kickoff, size=size, target=target, now=now)
+            moves = replan(session, e, services.playbook, kickoff=kickoff, size=size, target=target, now=now)
             sync_schedule(session, e, now)  # the go-live day message follows the new date
             audit.record(
                 session,
@@ -65,7 +67,7 @@ def cmd_plan(req: Request, cmd: ParsedCommand) -> None:
                 },
                 now=now,
             )
-            ctx = overview(session, e, s.playbook, now)
+            ctx = overview(session, e, services.playbook, now)
     except ValueProblem as exc:
         raise cmd.fail(str(exc)) from None
     moved = (
@@ -74,21 +76,23 @@ def cmd_plan(req: Request, cmd: ParsedCommand) -> None:
         else ("1 phase moved" if len(moves) == 1 else f"{len(moves)} phases moved")
     )
     done = f"Plan updated; {moved}. I posted the new dates under the current checklist."
-    req.ack(s.notice(done + ("\n" + describe_warnings(warnings, s.command) if warnings else "")))
-    profile = s.slack.cached_profile(req.user_id)
+    req.ack(
+        services.notice(done + ("\n" + describe_warnings(warnings, services.command) if warnings else ""))
+    )
+    profile = services.slack.cached_profile(req.user_id)
     # Named, not mentioned: a mention in the checklist's thread would make them follow it.
     actor_name = profile.name if profile is not None else (req.user_name or "Someone")
-    message = s.renderer.message(
-        "plan.json.j2", command=s.command, moves=moves, actor=req.user_id, actor_name=actor_name, **ctx
+    message = services.renderer.message(
+        "plan.json.j2", command=services.command, moves=moves, actor=req.user_id, actor_name=actor_name, **ctx
     )
     # In the thread of the live checklist whose dates it moves (a quiet channel: the top level is
     # for the welcome, checklists, requests, the digest and announcements).
-    s.outbox.post(
+    services.outbox.post(
         engagement.channel_id,
         message,
         kind="plan",
         engagement_id=engagement.id,
-        thread_ts=in_checklist_thread(s, saved_id(engagement)),
+        thread_ts=in_checklist_thread(services, saved_id(engagement)),
         top_if_no_thread=True,
     )
-    refresh_posted_checklists(s, saved_id(engagement))
+    refresh_posted_checklists(services, saved_id(engagement))

@@ -17,7 +17,7 @@ from bot.reminders.preview import preview
 from bot.reminders.working_hours import DAY_NAMES, format_days, parse_days, parse_hours
 from bot.services import Services
 from bot.slack.publish import refresh_posted_checklists
-from bot.values import ValueProblem, country_for_timezone, parse_country, parse_int, parse_timezone
+from bot.user_input import ValueProblem, country_for_timezone, parse_country, parse_int, parse_timezone
 from handlers.base import Request, actor_for, click_engagement
 from handlers.engagement import require_engagement
 from handlers.listening import listener
@@ -30,9 +30,9 @@ log = logging.getLogger("golive.handlers.settings")
 
 def _apply_settings(req: Request, engagement_id: int, values: dict[str, str]) -> str:
     """Validate every value first, then save; replan when the calendar changed. Returns a summary."""
-    s = req.services
-    now = s.clock.now()
-    with s.db.session() as session:
+    services = req.services
+    now = services.clock.now()
+    with services.db.session() as session:
         engagement = session.get(Engagement, engagement_id)
         assert engagement is not None
         actor = actor_for(req, session, engagement)
@@ -68,7 +68,7 @@ def _apply_settings(req: Request, engagement_id: int, values: dict[str, str]) ->
         session.add(engagement)
         session.flush()
         if calendar_changed:
-            replan(session, engagement, s.playbook, now=now)
+            replan(session, engagement, services.playbook, now=now)
         sync_schedule(session, engagement, now)
         audit.record(session, saved_id(engagement), actor, "settings.changed", "settings", changed, now=now)
         return _settings_summary(engagement)
@@ -83,13 +83,13 @@ def _settings_summary(e: Engagement) -> str:
     )
 
 
-def settings_view(s: Services, engagement: Engagement) -> dict[str, Any]:
+def settings_view(services: Services, engagement: Engagement) -> dict[str, Any]:
     """The settings form of an engagement (from `/golive settings` or the App Home)."""
     days = [DAY_NAMES[int(d)] for d in engagement.work_days.split(",")]
-    with s.db.read() as session:
+    with services.db.read() as session:
         current = session.get(Engagement, engagement.id) or engagement
-        coming = preview(session, current, s.clock.now())
-    return s.renderer.view(
+        coming = preview(session, current, services.clock.now())
+    return services.renderer.view(
         "settings_modal.json.j2",
         preview=coming,
         tz=engagement.timezone,
@@ -103,18 +103,18 @@ def settings_view(s: Services, engagement: Engagement) -> dict[str, Any]:
 
 
 def cmd_settings(req: Request, cmd: ParsedCommand) -> None:
-    s = req.services
+    services = req.services
     engagement = require_engagement(req)
     if not cmd.options:
         req.ack()
-        s.slack.open_view(req.trigger_id or "", settings_view(s, engagement))
+        services.slack.open_view(req.trigger_id or "", settings_view(services, engagement))
         return
     try:
         summary = _apply_settings(req, saved_id(engagement), dict(cmd.options))
     except ValueProblem as exc:
         raise cmd.fail(str(exc)) from None
-    req.ack(s.notice(f"Saved. {summary}"))
-    refresh_posted_checklists(s, saved_id(engagement))
+    req.ack(services.notice(f"Saved. {summary}"))
+    refresh_posted_checklists(services, saved_id(engagement))
 
 
 def _form_errors(values: dict[str, str]) -> dict[str, str]:
@@ -138,7 +138,7 @@ def _form_errors(values: dict[str, str]) -> dict[str, str]:
 
 
 def on_settings_submit(req: Request) -> None:
-    s = req.services
+    services = req.services
     values = {
         "tz": req.text_field("tz"),
         "country": req.text_field("country"),
@@ -150,12 +150,12 @@ def on_settings_submit(req: Request) -> None:
     if errors:
         req.ack(response_action="errors", errors=errors)
         return
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = click_engagement(req, session)
     summary = _apply_settings(req, saved_id(engagement), values)
     req.ack()
-    req.reply(s.notice(f":white_check_mark: Saved. {summary}"))
-    refresh_posted_checklists(s, saved_id(engagement))
+    req.reply(services.notice(f":white_check_mark: Saved. {summary}"))
+    refresh_posted_checklists(services, saved_id(engagement))
 
 
 def register(app: App, services: Services) -> None:

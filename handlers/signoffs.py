@@ -26,8 +26,8 @@ from bot.slack.golive import post_cutover
 from bot.slack.home import NOTE_MAX, publish_home, refresh_homes, remember_viewer
 from bot.slack.notes import tell_approvers_of_request
 from bot.slack.publish import announce_phase, refresh_checklist
-from bot.slack.requests import decision_data, render_request
-from bot.slack.requests import update_request_message as update_request_message
+from bot.slack.signoff_requests import decision_data, render_request
+from bot.slack.signoff_requests import update_request_message as update_request_message
 from handlers.base import Request, actor_for, click_engagement
 from handlers.engagement import require_engagement
 from handlers.listening import after_ack, listener
@@ -42,13 +42,13 @@ REQUEST = re.compile(r"^signoff_request:(\d+)$")
 SIGNOFF = "signoff"
 
 
-# Rendering a request lives in bot.slack.requests (the sweep refreshes requests too);
+# Rendering a request lives in bot.slack.signoff_requests (the sweep refreshes requests too);
 # `update_request_message` is imported from here by the team handlers.
 
 
 # -- requesting ----------------------------------------------------------------------------
 def _engagement(req: Request, session: Session, engagement_id: int | None) -> Engagement:
-    s = req.services
+    services = req.services
     if engagement_id is not None:
         engagement = session.get(Engagement, engagement_id)
         if engagement is not None and engagement.status != "active":
@@ -58,7 +58,7 @@ def _engagement(req: Request, session: Session, engagement_id: int | None) -> En
     else:
         engagement = click_engagement(req, session)
     if engagement is None:
-        raise UserError(f"No engagement runs in this channel; start one with `{s.command} start`.")
+        raise UserError(f"No engagement runs in this channel; start one with `{services.command} start`.")
     return engagement
 
 
@@ -91,9 +91,9 @@ def _request(
     With `refused` (the App Home's button, drawn earlier) the gate must also still be as the Home
     showed it (`_no_longer_ready`), and a refusal is told by `refused(req, note)` instead of a
     private message — also when a colleague's request got in between the check and the write."""
-    s = req.services
-    now = s.clock.now()
-    with s.db.read() as session:
+    services = req.services
+    now = services.clock.now()
+    with services.db.read() as session:
         engagement = _engagement(req, session, engagement_id)
         if not actor_for(req, session, engagement).is_vendor:
             raise Refused("Only the implementation team requests sign-offs.")
@@ -106,9 +106,9 @@ def _request(
         else:
             ready = so.ready_gates(session, engagement)
             if not ready:
-                raise UserError(_nothing_ready(session, engagement, s.command))
+                raise UserError(_nothing_ready(session, engagement, services.command))
             if len(ready) > 1:
-                req.reply(_picker(s, engagement, ready))
+                req.reply(_picker(services, engagement, ready))
                 return
             gate = ready[0]
         checks = so.request_checks(session, engagement, gate)
@@ -119,19 +119,19 @@ def _request(
         channel = engagement.channel_id
         refusal = checks.refusal
         if refusal is None and refused is not None:
-            refusal = _no_longer_ready(session, engagement, gate, s.command)
+            refusal = _no_longer_ready(session, engagement, gate, services.command)
         confirm_view = None
         if refusal is None and not confirmed and (checks.warnings or checks.needs_note):
-            confirm_view = _confirm_view(s, session, engagement, checks)
+            confirm_view = _confirm_view(services, session, engagement, checks)
     if refusal is not None and refused is not None:
         req.ack()
         if req.replaying is not None and waiting is not None and waiting.requested_by == req.user_id and then:
             then(req)  # the request this very click wrote before its process died
         else:
-            refused(req, _home_note(refusal, _link(s, channel, open_ts)))
+            refused(req, _home_note(refusal, _link(services, channel, open_ts)))
         return
     if checks.refusal is not None:
-        link = _link(s, channel, open_ts)
+        link = _link(services, channel, open_ts)
         # The link is mrkdwn of ours (the refusal's text is escaped): it must reach Slack as a link.
         raise UserError(
             fmt("{refusal} <{link}|Open the request>.", refusal=checks.refusal, link=link)
@@ -140,7 +140,7 @@ def _request(
         )
     if confirm_view is not None:
         req.ack()
-        s.slack.open_view(req.trigger_id or "", confirm_view)
+        services.slack.open_view(req.trigger_id or "", confirm_view)
         return
     engagement_id, gate_id = saved_id(engagement), saved_id(gate)
     if after:
@@ -160,7 +160,7 @@ def _request(
         return
     written = _write_request(req, engagement_id, gate_id, note, now)
     if req.kind == "command":
-        req.ack(s.notice(written.said))
+        req.ack(services.notice(written.said))
     else:
         req.ack()
     _post_request(req, written)
@@ -182,8 +182,8 @@ class _Written:
 def _write_request(
     req: Request, engagement_id: int, gate_id: int, note: str | None, now: datetime
 ) -> _Written:
-    s = req.services
-    with s.db.session() as session:
+    services = req.services
+    with services.db.session() as session:
         engagement = _engagement(req, session, engagement_id)
         gate = session.get(Gate, gate_id)
         assert gate is not None
@@ -195,7 +195,7 @@ def _write_request(
         return _Written(
             request_id=saved_id(done.request),
             superseded_id=done.superseded.id if done.superseded else None,
-            message=render_request(s, session, done.request),
+            message=render_request(services, session, done.request),
             engagement_id=saved_id(engagement),
             channel=engagement.channel_id,
             phase_number=phase.number if phase else engagement.phase_index,
@@ -205,20 +205,20 @@ def _write_request(
 
 def _post_request(req: Request, written: _Written) -> None:
     """Post the request written (the outbox), and refresh what shows it."""
-    s = req.services
+    services = req.services
     request_id, superseded_id = written.request_id, written.superseded_id
 
     def posted(ts: str) -> None:
-        with s.db.session() as session:
+        with services.db.session() as session:
             row = session.get(SignoffRequest, request_id)
             assert row is not None
             row.ts = ts
             session.add(row)
-        tell_approvers_of_request(s, request_id, ts)
+        tell_approvers_of_request(services, request_id, ts)
         if superseded_id is not None:
-            update_request_message(s, superseded_id)
+            update_request_message(services, superseded_id)
 
-    s.outbox.post(
+    services.outbox.post(
         written.channel,
         written.message,
         kind=SIGNOFF,
@@ -226,8 +226,8 @@ def _post_request(req: Request, written: _Written) -> None:
         engagement_id=written.engagement_id,
         then=posted,
     )
-    refresh_checklist(s, written.engagement_id, written.phase_number)
-    refresh_homes(s, written.engagement_id)
+    refresh_checklist(services, written.engagement_id, written.phase_number)
+    refresh_homes(services, written.engagement_id)
 
 
 def _no_longer_ready(session: Session, engagement: Engagement, gate: Gate, command: str) -> str | None:
@@ -269,11 +269,11 @@ def _home_note(refusal: str, link: str | None) -> Trusted:
     return fmt(":information_source: {why} Nothing was changed.", why=refusal)
 
 
-def _link(s: Services, channel: str, ts: str | None) -> str | None:
+def _link(services: Services, channel: str, ts: str | None) -> str | None:
     if not ts:
         return None
     try:
-        return s.slack.permalink(channel, ts)
+        return services.slack.permalink(channel, ts)
     except SlackCallFailed:
         return None
 
@@ -290,20 +290,22 @@ def _nothing_ready(session: Session, engagement: Engagement, command: str) -> st
     )
 
 
-def _picker(s: Services, engagement: Engagement, ready: list[Gate]) -> Message:
-    return s.renderer.message(
+def _picker(services: Services, engagement: Engagement, ready: list[Gate]) -> Message:
+    return services.renderer.message(
         "signoff_picker.json.j2",
         customer_name=engagement.customer_name,
         gates=[{"id": g.id, "title": g.title, "key": g.key} for g in ready],
     )
 
 
-def _confirm_view(s: Services, session: Session, engagement: Engagement, checks: so.RequestChecks) -> dict:
+def _confirm_view(
+    services: Services, session: Session, engagement: Engagement, checks: so.RequestChecks
+) -> dict:
     previous = checks.previous
     decision = (
         so.decision_of(session, saved_id(previous)) if previous is not None and checks.needs_note else None
     )
-    return s.renderer.view(
+    return services.renderer.view(
         "signoff_confirm_modal.json.j2",
         gate={"title": checks.gate.title, "phase": checks.phase.name},
         warnings=checks.warnings,
@@ -394,9 +396,9 @@ def on_approve(req: Request) -> None:
     """Approve: whoever may not approve is told so at once; an approver confirms in a form that
     shows what they certify (and how many of its items are still open)."""
     req.ack()
-    s = req.services
+    services = req.services
     request_id = req.action_number()
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement, request, gate, actor = _load(req, session, request_id)
         closed = _closed_reason(session, request)
         if closed is None:
@@ -406,7 +408,7 @@ def on_approve(req: Request) -> None:
             items = so.gate_items(session, gate)
             phase = session.get(EngagementPhase, gate.phase_id)
             number = phase.number if phase else 0
-            view = s.renderer.view(
+            view = services.renderer.view(
                 "signoff_approve_modal.json.j2",
                 gate={"title": gate.title},
                 version=request.version,
@@ -419,9 +421,9 @@ def on_approve(req: Request) -> None:
                 meta={"channel": engagement.channel_id, "request": request_id},
             )
     if closed is not None:
-        req.reply(s.notice(closed))
+        req.reply(services.notice(closed))
         return
-    s.slack.open_view(req.trigger_id or "", view)
+    services.slack.open_view(req.trigger_id or "", view)
 
 
 def on_approve_submit(req: Request) -> None:
@@ -458,17 +460,17 @@ def record_decision(req: Request, request_id: int, decision: str, reason: str | 
     """Record the decision (work after the ack) and queue what follows it: the request's message,
     the announcement in its thread, the checklists, the phase moving on. False when another click
     decided it first (`so.decide`: nothing written, nothing posted)."""
-    s = req.services
-    with s.db.read() as session:
+    services = req.services
+    with services.db.read() as session:
         _engagement, request, _gate, actor = _load(req, session, request_id)
         decided = request.status != "open"
     if decided:  # by a click that came first (a double click, a retried request): nothing to ask Slack
         log.info("sign-off request %s already decided; click by %s ignored", request_id, actor.user_id)
         return False
     # The name as Slack shows it now, recorded with the decision (users.info, cached).
-    name = s.slack.profile(actor.user_id, fresh=True).name
-    now = s.clock.now()
-    with s.db.session() as session:
+    name = services.slack.profile(actor.user_id, fresh=True).name
+    now = services.clock.now()
+    with services.db.session() as session:
         engagement, request, gate, actor = _load(req, session, request_id)
         row = so.decide(
             session, engagement, request, actor, decision=decision, display_name=name, reason=reason, now=now
@@ -494,14 +496,14 @@ def record_decision(req: Request, request_id: int, decision: str, reason: str | 
             "open_items": row.open_items if row is not None else None,
             "total_items": row.total_items if row is not None else None,
             "final": final,
-            "command": s.command,
+            "command": services.command,
         }
     if row is None:
         log.info("sign-off request %s already decided; click by %s ignored", request_id, actor.user_id)
         return False
-    update_request_message(s, request_id)
-    announcement = s.renderer.message("signoff_decided.json.j2", **ctx)
-    s.outbox.post(
+    update_request_message(services, request_id)
+    announcement = services.renderer.message("signoff_decided.json.j2", **ctx)
+    services.outbox.post(
         channel,
         announcement,
         kind="decision",
@@ -510,37 +512,37 @@ def record_decision(req: Request, request_id: int, decision: str, reason: str | 
         thread_ts=request_ts or None,  # under the request; at the top level only if it never landed
     )
     if ctx["final"]:  # what is left before go-live, and the cutover button
-        post_cutover(s, engagement_id, request_ts)
-    refresh_homes(s, engagement_id)
+        post_cutover(services, engagement_id, request_ts)
+    refresh_homes(services, engagement_id)
     if phase is not None:
-        refresh_checklist(s, engagement_id, phase.number)
+        refresh_checklist(services, engagement_id, phase.number)
     for number in sorted({c.phase.number for c in settled} - {phase.number if phase else 0}):
-        refresh_checklist(s, engagement_id, number)
+        refresh_checklist(services, engagement_id, number)
     if advanced is not None:
-        announce_phase(s, engagement_id, advanced)
+        announce_phase(services, engagement_id, advanced)
     return True
 
 
 def on_changes(req: Request) -> None:
     req.ack()
-    s = req.services
+    services = req.services
     request_id = req.action_number()
-    with s.db.session() as session:
+    with services.db.session() as session:
         engagement, request, gate, actor = _load(req, session, request_id)
         closed = _closed_reason(session, request)
         if closed is None:
             so.check_may_decide(session, engagement, gate, actor)
         title, version = gate.title, request.version
     if closed is not None:
-        req.reply(s.notice(closed))
+        req.reply(services.notice(closed))
         return
-    view = s.renderer.view(
+    view = services.renderer.view(
         "signoff_changes_modal.json.j2",
         gate_title=title,
         version=version,
         meta={"channel": req.channel_id, "request": request_id},
     )
-    s.slack.open_view(req.trigger_id or "", view)
+    services.slack.open_view(req.trigger_id or "", view)
 
 
 def on_changes_submit(req: Request) -> None:

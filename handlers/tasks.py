@@ -52,23 +52,23 @@ OPEN = re.compile(r"^tasks_open:(\d+)$")
 CHANGES_FORM = "tasks_changes"  # the request-changes form pushed from My tasks
 
 
-def _explain(s: Services, engagement: Engagement, actor: Actor, lead_name: str | None) -> str:
+def _explain(services: Services, engagement: Engagement, actor: Actor, lead_name: str | None) -> str:
     ask = f"ask {lead_name}" if lead_name else "ask the lead consultant"
     customer = engagement.customer_name
     if actor.no_side_reason == CUSTOMER_UNKNOWN:
         return (
             f"The implementation team hasn't said yet which organisation in this channel is {customer}; "
             f"once they have, My tasks lists your items. To set it, {ask} to run "
-            f"`{s.command} customer @someone-from-{customer}`."
+            f"`{services.command} customer @someone-from-{customer}`."
         )
     if actor.no_side_reason == ORG_UNKNOWN:
         return (
             f"I can't tell which organisation you belong to. If you work on this implementation, "
-            f"{ask} to run `{s.command} side @you customer` (or vendor)."
+            f"{ask} to run `{services.command} side @you customer` (or vendor)."
         )
     return (
         f"You're in this channel from another organisation than {customer} and the implementation "
-        f"team. If you work on it for {customer}, {ask} to run `{s.command} side @you customer`."
+        f"team. If you work on it for {customer}, {ask} to run `{services.command} side @you customer`."
     )
 
 
@@ -76,8 +76,8 @@ def tasks_view(
     req: Request, *, tz: str | None, links: dict[int, str] | None = None, note: str | None = None
 ) -> tuple[dict[str, Any], list[SignoffRequest]]:
     """The My tasks modal for the requesting user, and the requests it lists (to link them)."""
-    s = req.services
-    with s.db.read() as session:
+    services = req.services
+    with services.db.read() as session:
         engagement = click_engagement(req, session)
         actor = actor_for(req, session, engagement, acting=False)
         tasks = tasks_for(session, engagement, actor)
@@ -90,19 +90,21 @@ def tasks_view(
             actor,
             tasks,
             viewer_tz=tz,
-            now=s.clock.now(),
+            now=services.clock.now(),
             gate_items=gate_items,
             waiting=waiting_refs(session, saved_id(engagement)),
         )
         lead = lead_of(session, saved_id(engagement))
         explanation = (
-            "" if actor.has_side else _explain(s, engagement, actor, lead.display_name if lead else None)
+            ""
+            if actor.has_side
+            else _explain(services, engagement, actor, lead.display_name if lead else None)
         )
         channel, engagement_id = engagement.channel_id, engagement.id
     for row in ctx["signoffs"] + ctx["with_customer"]:
         row["link"] = (links or {}).get(row["request_id"])
     requests = [w.request for w in tasks.signoffs + tasks.with_customer]
-    view = s.renderer.view(
+    view = services.renderer.view(
         "my_tasks.json.j2",
         **ctx,
         explanation=explanation,
@@ -112,14 +114,14 @@ def tasks_view(
     return view, requests
 
 
-def _links(s: Services, requests: list[SignoffRequest]) -> dict[int, str]:
+def _links(services: Services, requests: list[SignoffRequest]) -> dict[int, str]:
     """Links to the posted sign-off requests (chat.getPermalink: no scope needed)."""
     links: dict[int, str] = {}
     for request in requests[:20]:
         if not request.ts:
             continue
         try:
-            url = s.slack.permalink(request.channel_id, request.ts)
+            url = services.slack.permalink(request.channel_id, request.ts)
         except SlackCallFailed as exc:
             log.info("no permalink for sign-off request %s: %s", request.id, exc.error)
             continue
@@ -135,18 +137,18 @@ def _viewer_tz(req: Request) -> str | None:
 
 def on_my_tasks(req: Request) -> None:
     req.ack()
-    s = req.services
-    with s.db.read() as session:
+    services = req.services
+    with services.db.read() as session:
         engagement = click_engagement(req, session)
         actor = actor_for(req, session, engagement, acting=False)
     if actor.no_side_reason == CUSTOMER_UNKNOWN:
         learn_customer(req)  # the only other organisation in the channel is the customer's
     cached_tz = _viewer_tz(req)
     view, requests = tasks_view(req, tz=cached_tz)
-    opened = s.slack.open_view_hashed(req.trigger_id or "", view)
+    opened = services.slack.open_view_hashed(req.trigger_id or "", view)
     # After the modal is open: the person's own time zone and links to the requests.
-    tz = cached_tz or s.slack.profile(req.user_id).tz
-    links = _links(s, requests)
+    tz = cached_tz or services.slack.profile(req.user_id).tz
+    links = _links(services, requests)
     if tz != cached_tz or links:
         _complete(req, opened, tasks_view(req, tz=tz, links=links)[0])
 
@@ -170,23 +172,25 @@ def refresh_tasks(req: Request, view_id: str, note: str, *, view_hash: str | Non
     view holds only My tasks (its forms are pushed on top of it), so what changed it since is an
     older rendering of the same list: the one rendered after the refusal is the newest. The links
     follow with the hash that update gave; a newer My tasks landed meanwhile has its own."""
-    s = req.services
+    services = req.services
     if not view_id:
         return
     tz = _viewer_tz(req)
     view, requests = tasks_view(req, tz=tz, note=note)
     try:
-        shown = s.slack.update_view(view_id, view, view_hash=view_hash)
+        shown = services.slack.update_view(view_id, view, view_hash=view_hash)
     except SlackCallFailed as exc:
         if exc.error != HASH_CONFLICT:
             raise
         log.info("My tasks %s changed meanwhile; shown again as it is now", view_id)
         view, requests = tasks_view(req, tz=tz, note=note)
-        shown = s.slack.update_view(view_id, view)
-    links = _links(s, requests)
+        shown = services.slack.update_view(view_id, view)
+    links = _links(services, requests)
     if links:
         try:
-            s.slack.update_view(view_id, tasks_view(req, tz=tz, links=links, note=note)[0], view_hash=shown)
+            services.slack.update_view(
+                view_id, tasks_view(req, tz=tz, links=links, note=note)[0], view_hash=shown
+            )
         except SlackCallFailed as exc:
             if exc.error != HASH_CONFLICT:
                 raise
@@ -247,9 +251,9 @@ def on_snooze(req: Request) -> None:
 def on_approve(req: Request) -> None:
     """Approve from My tasks: the same decision as the request's own button (checked before the
     ack, recorded after it with the click in the inbox), then the modal shows what happened."""
-    s = req.services
+    services = req.services
     request_id = req.action_number()
-    with s.db.read() as session:
+    with services.db.read() as session:
         request = session.get(SignoffRequest, request_id)
         gate = session.get(Gate, request.gate_id) if request is not None else None
         title = gate.title if gate is not None else "the sign-off"
@@ -260,7 +264,7 @@ def on_approve(req: Request) -> None:
         _refresh(req, f":warning: {exc.message}")
         return
     if closed is not None:  # also a replay of an approval recorded: said, not recorded again
-        req.reply(s.notice(closed))
+        req.reply(services.notice(closed))
         _refresh(req, f"{title} was already decided; nothing was changed.")
         return
 
@@ -270,7 +274,7 @@ def on_approve(req: Request) -> None:
         except UserError as exc:
             warning = f":warning: {exc.message}"
             return lambda: _refresh(r, warning)
-        with s.db.read() as session:
+        with services.db.read() as session:
             decided = so.decision_of(session, request_id)
         if decided is not None and decided.user_id == r.user_id and decided.decision == "approved":
             note = f":white_check_mark: You approved {title}; it is recorded with your name and the time."
@@ -286,10 +290,10 @@ def on_changes(req: Request) -> None:
     update of My tasks, however late, leaves it as it is); submitted, it records the sign-off's
     own decision and My tasks, under it, shows what happened (`on_changes_submit`)."""
     req.ack()
-    s = req.services
+    services = req.services
     request_id = req.action_number()
     try:
-        with s.db.read() as session:
+        with services.db.read() as session:
             engagement = click_engagement(req, session)
             request = session.get(SignoffRequest, request_id)
             gate = session.get(Gate, request.gate_id) if request is not None else None
@@ -304,34 +308,34 @@ def on_changes(req: Request) -> None:
     except UserError as exc:
         _refresh(req, f":warning: {exc.message}")
         return
-    view = s.renderer.view(
+    view = services.renderer.view(
         "signoff_changes_modal.json.j2",
         gate_title=title,
         version=version,
         meta={"channel": channel, "request": request_id, "tasks": str(req.view.get("id") or "")},
     )
     view["callback_id"] = CHANGES_FORM  # its submission shows the decision in My tasks too
-    s.slack.push_view(req.trigger_id or "", view)
+    services.slack.push_view(req.trigger_id or "", view)
 
 
 def on_changes_submit(req: Request) -> None:
     """The request-changes form pushed from My tasks: the same decision as the request's own form
     (checked before the ack, recorded after it with the submission in the inbox). The form
     closes, and My tasks under it shows what happened."""
-    s = req.services
+    services = req.services
     reason = req.text_field("reason")
     if not reason:
         req.ack(response_action="errors", errors={"reason": "Say what needs to change."})
         return
     request_id = req.meta_id("request")
     tasks = str(req.metadata.get("tasks") or "")
-    with s.db.read() as session:
+    with services.db.read() as session:
         request = session.get(SignoffRequest, request_id)
         gate = session.get(Gate, request.gate_id) if request is not None else None
         title = gate.title if gate is not None else "the sign-off"
     closed = decision_closed(req, request_id)
     if closed is not None:  # also a replay of a decision recorded: said, not recorded again
-        req.reply(s.notice(closed))
+        req.reply(services.notice(closed))
         refresh_tasks(req, tasks, f"{title} was already decided; nothing was changed.")
         return
 
@@ -341,7 +345,7 @@ def on_changes_submit(req: Request) -> None:
         except UserError as exc:
             warning = f":warning: {exc.message}"
             return lambda: refresh_tasks(r, tasks, warning)
-        with s.db.read() as session:
+        with services.db.read() as session:
             decided = so.decision_of(session, request_id)
         if decided is not None and decided.user_id == r.user_id and decided.decision == "changes_requested":
             note = f":memo: You requested changes to {title}; the requester hears of it in its thread."

@@ -39,36 +39,36 @@ ROLE_ALIASES = {"main-contact": "main_contact", "maincontact": "main_contact", "
 AUDIT_SUMMARY_ROWS = 20
 
 
-def _gate_titles(s: Services, engagement_id: int) -> dict[str, str]:
-    with s.db.read() as session:
+def _gate_titles(services: Services, engagement_id: int) -> dict[str, str]:
+    with services.db.read() as session:
         return {g.key: g.title for g in session.exec(select(Gate).where(Gate.engagement_id == engagement_id))}
 
 
-def after_roles_changed(s: Services, engagement_id: int, removed: Collection[str] = ()) -> None:
+def after_roles_changed(services: Services, engagement_id: int, removed: Collection[str] = ()) -> None:
     """After roles changed. Open sign-off requests show who may approve: keep them true when
     approvers change; a new lead or consultant sees the engagement in their Home's portfolio, and
     someone whose role was `removed` no longer does."""
-    refresh_homes(s, engagement_id, also=removed)
-    with s.db.read() as session:
+    refresh_homes(services, engagement_id, also=removed)
+    with services.db.read() as session:
         ids = session.exec(
             select(id_col(SignoffRequest.id))
             .join(Gate, col(Gate.id) == col(SignoffRequest.gate_id))
             .where(Gate.engagement_id == engagement_id, SignoffRequest.status == "open")
         ).all()
     for request_id in ids:
-        update_request_message(s, request_id)
+        update_request_message(services, request_id)
 
 
 def _add_role(
     req: Request, engagement_id: int, user: str, role: str, gate: str, profile: Profile | None = None
 ) -> roles.RoleRow | None:
-    s = req.services
-    profile = profile or s.slack.profile(user)
+    services = req.services
+    profile = profile or services.slack.profile(user)
     if not profile.found:
         raise UserError("I can't find that person in Slack; mention someone in this channel.")
     if profile.is_bot:
         raise UserError("Bots can't hold roles.")
-    with s.db.session() as session:
+    with services.db.session() as session:
         engagement = session.get(Engagement, engagement_id)
         assert engagement is not None
         actor = actor_for(req, session, engagement)
@@ -81,13 +81,13 @@ def _add_role(
             name=profile.name,
             role=role,
             gate_key=gate,
-            now=s.clock.now(),
+            now=services.clock.now(),
             enterprise_id=profile.enterprise_id,
         )
     if row is not None:
-        tell_named(s, engagement_id, user, role, gate, req.user_id)
+        tell_named(services, engagement_id, user, role, gate, req.user_id)
         if role == "main_contact":
-            refresh_welcome(s, engagement_id)  # it asked for one until now
+            refresh_welcome(services, engagement_id)  # it asked for one until now
     return row
 
 
@@ -116,12 +116,12 @@ def cmd_role(req: Request, cmd: ParsedCommand) -> None:
 
 def _role_by_command(req: Request, engagement_id: int, user: str, role: str, gate: str) -> Callable[[], None]:
     """Give the role. Had it already (a second command, a replay): said, nothing written."""
-    s = req.services
+    services = req.services
     row = _add_role(req, engagement_id, user, role, gate)
     if row is None:
-        return lambda: req.reply(s.notice("They already have that role; nothing changed."))
-    scope = f" for {_gate_titles(s, engagement_id).get(gate, gate)}" if gate != roles.ALL_GATES else ""
-    said = s.notice(
+        return lambda: req.reply(services.notice("They already have that role; nothing changed."))
+    scope = f" for {_gate_titles(services, engagement_id).get(gate, gate)}" if gate != roles.ALL_GATES else ""
+    said = services.notice(
         fmt(
             "{who} is now {role}{scope} in this engagement.",
             who=Mention(user),
@@ -129,7 +129,7 @@ def _role_by_command(req: Request, engagement_id: int, user: str, role: str, gat
             scope=scope,
         )
     )
-    after_roles_changed(s, engagement_id)
+    after_roles_changed(services, engagement_id)
     return lambda: req.reply(said)
 
 
@@ -137,8 +137,8 @@ def _remove_by_command(
     req: Request, engagement: Engagement, user: str, role: str | None
 ) -> Callable[[], None]:
     """Remove the roles. None left to remove (a replay of a removal done): said, nothing written."""
-    s = req.services
-    with s.db.session() as session:
+    services = req.services
+    with services.db.session() as session:
         engagement = session.get(Engagement, engagement.id) or engagement
         rows = [
             r
@@ -149,11 +149,11 @@ def _remove_by_command(
             raise UserError("They have no such role here; nothing changed.")
         actor = actor_for(req, session, engagement)
         for r in rows:
-            roles.remove_role(session, engagement, actor, r.role_id, s.clock.now())
+            roles.remove_role(session, engagement, actor, r.role_id, services.clock.now())
     if any(r.role == "main_contact" for r in rows):
-        refresh_welcome(s, saved_id(engagement))  # it asks for one again
+        refresh_welcome(services, saved_id(engagement))  # it asks for one again
     removed = ", ".join(roles.role_label(r.role) for r in rows)
-    said = s.notice(
+    said = services.notice(
         fmt(
             "Removed {who}'s {what}: {roles}.",
             who=Mention(user),
@@ -161,7 +161,7 @@ def _remove_by_command(
             roles=removed,
         )
     )
-    after_roles_changed(s, saved_id(engagement), removed=[user])
+    after_roles_changed(services, saved_id(engagement), removed=[user])
     return lambda: req.reply(said)
 
 
@@ -169,28 +169,30 @@ def on_main_contact_pick(req: Request) -> None:
     """Someone picked the customer's main contact on the welcome: the implementation team, or any
     of the customer's people (it is their call who speaks for them day to day). Acked once the
     pick is in the inbox; the role is given after."""
-    s = req.services
+    services = req.services
     user = (req.action or {}).get("selected_user")
     if not user:
         req.ack()
         return
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = click_engagement(req, session)
     after_ack(req, lambda r: _main_contact(r, engagement, str(user)))
 
 
 def _main_contact(req: Request, engagement: Engagement, user: str) -> Callable[[], None]:
     """Named already (a second pick, a replay): said, nothing written."""
-    s = req.services
+    services = req.services
     try:
         row = _add_role(req, saved_id(engagement), user, "main_contact", roles.ALL_GATES)
     except UserError:
-        refresh_welcome(s, saved_id(engagement))  # the menu shows nobody picked again
+        refresh_welcome(services, saved_id(engagement))  # the menu shows nobody picked again
         raise
     if row is None:
-        already = s.notice(fmt("{who} already is the main contact; nothing changed.", who=Mention(user)))
+        already = services.notice(
+            fmt("{who} already is the main contact; nothing changed.", who=Mention(user))
+        )
         return lambda: req.reply(already)
-    said = s.notice(
+    said = services.notice(
         fmt(
             "{who} is now {customer}'s main contact: reminders of items nobody else at {customer} is "
             "named for go to them.",
@@ -198,28 +200,28 @@ def _main_contact(req: Request, engagement: Engagement, user: str) -> Callable[[
             customer=engagement.customer_name,
         )
     )
-    after_roles_changed(s, saved_id(engagement))
+    after_roles_changed(services, saved_id(engagement))
     return lambda: req.reply(said)
 
 
 def cmd_team(req: Request, cmd: ParsedCommand) -> None:
-    s = req.services
+    services = req.services
     engagement = require_engagement(req)
-    with s.db.read() as session:
+    with services.db.read() as session:
         rows = roles.team(session, engagement)
     req.ack(
-        s.renderer.message(
+        services.renderer.message(
             "team.json.j2",
             customer_name=engagement.customer_name,
             rows=rows,
-            gates=_gate_titles(s, saved_id(engagement)),
-            command=s.command,
+            gates=_gate_titles(services, saved_id(engagement)),
+            command=services.command,
         )
     )
 
 
 def _team_view(
-    s: Services,
+    services: Services,
     engagement: Engagement,
     channel: str | None,
     note: str | None = None,
@@ -227,12 +229,12 @@ def _team_view(
 ) -> dict[str, Any]:
     """The team form. `note`: what the last submission did; `problem`: why the person picked
     could not be given the role, shown under the Person field."""
-    with s.db.session() as session:
+    with services.db.session() as session:
         rows = roles.team(session, engagement)
-    return s.renderer.view(
+    return services.renderer.view(
         "team_modal.json.j2",
         rows=rows,
-        gates=_gate_titles(s, saved_id(engagement)),
+        gates=_gate_titles(services, saved_id(engagement)),
         meta={"channel": channel},
         note=note,
         problem=problem,
@@ -241,13 +243,13 @@ def _team_view(
 
 def on_team_button(req: Request) -> None:
     req.ack()
-    s = req.services
-    with s.db.session() as session:
+    services = req.services
+    with services.db.session() as session:
         engagement = click_engagement(req, session)
         if not actor_for(req, session, engagement).is_vendor:
             raise UserError("Only the implementation team manages roles.")
     # The form acts on the engagement's channel, also when opened from a direct message.
-    s.slack.open_view(req.trigger_id or "", _team_view(s, engagement, engagement.channel_id))
+    services.slack.open_view(req.trigger_id or "", _team_view(services, engagement, engagement.channel_id))
 
 
 def on_team_remove(req: Request) -> None:
@@ -258,26 +260,28 @@ def on_team_remove(req: Request) -> None:
 
 
 def _team_remove(req: Request, role_id: int) -> Callable[[], object]:
-    s = req.services
-    with s.db.session() as session:
+    services = req.services
+    with services.db.session() as session:
         engagement = click_engagement(req, session)
         gone = roles.remove_role(
-            session, engagement, actor_for(req, session, engagement), role_id, s.clock.now()
+            session, engagement, actor_for(req, session, engagement), role_id, services.clock.now()
         )
     if gone.role == "main_contact":
-        refresh_welcome(s, saved_id(engagement))
-    after_roles_changed(s, saved_id(engagement), removed=[gone.user_id])
+        refresh_welcome(services, saved_id(engagement))
+    after_roles_changed(services, saved_id(engagement), removed=[gone.user_id])
     view_id, clicked = req.view["id"], req.view.get("hash")
 
     def show() -> None:
         # With the hash the click saw: a form changed since (a second Remove's answer landing
         # first) is not overwritten by this older rendering; it is rendered again as it is now.
         try:
-            s.slack.update_view(view_id, _team_view(s, engagement, req.channel_id), view_hash=clicked)
+            services.slack.update_view(
+                view_id, _team_view(services, engagement, req.channel_id), view_hash=clicked
+            )
         except SlackCallFailed as exc:
             if exc.error != HASH_CONFLICT:
                 raise
-            s.slack.update_view(view_id, _team_view(s, engagement, req.channel_id))
+            services.slack.update_view(view_id, _team_view(services, engagement, req.channel_id))
 
     return show
 
@@ -301,16 +305,16 @@ def on_team_submit(req: Request) -> None:
     picked: when the person was looked up already (picking them does it), a refusal is the Person
     field's error at once; when not, the form says it is looking them up (users.info may be slow,
     so it is asked after the ack) and is then updated with the outcome."""
-    s = req.services
+    services = req.services
     user = req.field("person")
     role = req.field("role")
     gate = req.field("gate") or roles.ALL_GATES
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = click_engagement(req, session)
     errors: dict[str, str] = {}
     if gate != roles.ALL_GATES and role != "approver":
         errors["gate"] = "Only approvers are named per gate; choose Every gate for this role."
-    profile = s.slack.cached_profile(user) if user else None
+    profile = services.slack.cached_profile(user) if user else None
     if profile is not None and not errors:
         # Known person: no Slack call before the ack, so the answer goes in the ack itself.
         try:
@@ -320,9 +324,9 @@ def on_team_submit(req: Request) -> None:
         else:
             req.ack(
                 response_action="update",
-                view=_team_view(s, engagement, req.channel_id, note=_added(profile.name, role, row)),
+                view=_team_view(services, engagement, req.channel_id, note=_added(profile.name, role, row)),
             )
-            after_roles_changed(s, saved_id(engagement))
+            after_roles_changed(services, saved_id(engagement))
             return
     if errors:
         req.ack(response_action="errors", errors=errors)
@@ -339,15 +343,19 @@ def on_team_submit(req: Request) -> None:
 
             def show_problem() -> None:
                 r.wait_answered()
-                s.slack.update_view(view_id, _team_view(s, engagement, channel, problem=problem))
+                services.slack.update_view(
+                    view_id, _team_view(services, engagement, channel, problem=problem)
+                )
 
             return show_problem
 
         def show_added() -> None:
-            name = s.slack.profile(user).name
+            name = services.slack.profile(user).name
             r.wait_answered()
-            s.slack.update_view(view_id, _team_view(s, engagement, channel, note=_added(name, role, row)))
-            after_roles_changed(s, engagement_id)
+            services.slack.update_view(
+                view_id, _team_view(services, engagement, channel, note=_added(name, role, row))
+            )
+            after_roles_changed(services, engagement_id)
 
         return show_added
 
@@ -355,7 +363,9 @@ def on_team_submit(req: Request) -> None:
         req,
         work,
         response_action="update",
-        view=_team_view(s, engagement, channel, note=":hourglass_flowing_sand: Looking them up in Slack…"),
+        view=_team_view(
+            services, engagement, channel, note=":hourglass_flowing_sand: Looking them up in Slack…"
+        ),
     )
 
 
@@ -374,21 +384,21 @@ def cmd_audit(req: Request, cmd: ParsedCommand) -> None:
     private to the bot ("If not specified the file will be private",
     https://docs.slack.dev/reference/methods/files.completeUploadExternal/). An ephemeral message
     can carry no file."""
-    s = req.services
+    services = req.services
     engagement = require_engagement(req, finished_ok=True)
     req.ack()
-    with s.db.read() as session:
+    with services.db.read() as session:
         actor = actor_for(req, session, engagement, acting=False)
         trail = audit.trail(session, engagement)
     shared = trail.shared
     hidden = len(trail.rows) - len(shared)
-    stamp = s.clock.now().strftime("%Y%m%d-%H%M")
+    stamp = services.clock.now().strftime("%Y%m%d-%H%M")
     refused: str | None = None
     again = False
     try:
         # The title and comment carry the customer's name: escaped like every other text we
         # send, so a name typed as `<!channel> Corp` cannot ping both organisations.
-        s.slack.upload_file(
+        services.slack.upload_file(
             engagement.channel_id,
             filename=f"golive-audit-{engagement.id}-{stamp}.csv",
             content=trail.as_csv(everything=False),
@@ -407,7 +417,7 @@ def cmd_audit(req: Request, cmd: ParsedCommand) -> None:
     private = ""
     if hidden and actor.is_vendor:
         # users.info (cached for a day) says whether they are a guest; unknown counts as one.
-        profile = s.slack.cached_profile(req.user_id) or s.slack.profile(req.user_id)
+        profile = services.slack.cached_profile(req.user_id) or services.slack.profile(req.user_id)
         if audit.may_read_vendor_rows(actor, guest=profile.is_guest or not profile.found):
             private = _send_whole_trail(req, trail, hidden, stamp)
         elif not profile.found:
@@ -418,7 +428,7 @@ def cmd_audit(req: Request, cmd: ParsedCommand) -> None:
             )
     if refused is not None:
         req.reply(
-            s.renderer.message(
+            services.renderer.message(
                 "audit_summary.json.j2",
                 customer_name=engagement.customer_name,
                 rows=shared[-AUDIT_SUMMARY_ROWS:],
@@ -430,18 +440,20 @@ def cmd_audit(req: Request, cmd: ParsedCommand) -> None:
         )
     elif private:
         req.reply(
-            s.notice(f"Shared the {len(shared)} entries both sides may read in this channel. {private}")
+            services.notice(
+                f"Shared the {len(shared)} entries both sides may read in this channel. {private}"
+            )
         )
 
 
 def _send_whole_trail(req: Request, trail: audit.Trail, hidden: int, stamp: str) -> str:
     """The whole trail as CSV in the asker's direct message with the bot; what to tell them."""
-    s = req.services
+    services = req.services
     engagement = trail.engagement
     entries = "entry" if hidden == 1 else "entries"
     try:
-        s.slack.upload_file(
-            s.slack.open_dm(req.user_id),
+        services.slack.upload_file(
+            services.slack.open_dm(req.user_id),
             filename=f"golive-audit-{engagement.id}-{stamp}-full.csv",
             content=trail.as_csv(everything=True),
             title=fmt("Full audit trail — {name}", name=engagement.customer_name),
@@ -476,7 +488,7 @@ def register(app: App, services: Services) -> None:
 
 
 def cmd_side(req: Request, cmd: ParsedCommand) -> None:
-    s = req.services
+    services = req.services
     if len(cmd.words) != 2 or cmd.words[1].lower() not in (VENDOR, CUSTOMER):
         raise cmd.fail("Mention the person and the side, e.g. `side @ada customer`.")
     user = user_id_from_token(cmd.words[0])
@@ -484,7 +496,7 @@ def cmd_side(req: Request, cmd: ParsedCommand) -> None:
         raise cmd.fail(f"`{plain_text(cmd.words[0])[:40]}` is not a person I can find; mention them with @.")
     side = cmd.words[1].lower()
     engagement = require_engagement(req)
-    with s.db.session() as session:
+    with services.db.session() as session:
         actor = actor_for(req, session, engagement)
         if not actor.is_vendor:
             raise Refused("Only the implementation team can change sides.")
@@ -495,7 +507,7 @@ def cmd_side(req: Request, cmd: ParsedCommand) -> None:
             team_id=None,
             display_name="",
             added_by=req.user_id,
-            now=s.clock.now(),
+            now=services.clock.now(),
         )
         member = session.get(Member, saved_id(added))
         assert member is not None
@@ -508,19 +520,21 @@ def cmd_side(req: Request, cmd: ParsedCommand) -> None:
             "side.changed",
             user,
             {"user": user, "side": side},
-            now=s.clock.now(),
+            now=services.clock.now(),
         )
     req.ack(
-        s.notice(fmt("{who} now counts as the {side} side in this engagement.", who=Mention(user), side=side))
+        services.notice(
+            fmt("{who} now counts as the {side} side in this engagement.", who=Mention(user), side=side)
+        )
     )
 
 
 def cmd_customer(req: Request, cmd: ParsedCommand) -> None:
     """`customer`: which organisation is the customer; `customer @person`: make it theirs."""
-    s = req.services
+    services = req.services
     engagement = require_engagement(req)
     if not cmd.words:
-        with s.db.read() as session:
+        with services.db.read() as session:
             people = [
                 m.display_name or m.user_id
                 for m in session.exec(select(Member).where(Member.engagement_id == engagement.id)).all()
@@ -529,16 +543,16 @@ def cmd_customer(req: Request, cmd: ParsedCommand) -> None:
         if not engagement.customer_team_id and not engagement.customer_enterprise_id:
             text = (
                 f"No organisation is set as {engagement.customer_name} yet; people of other organisations "
-                f"can read along but not act. Set it with `{s.command} customer @someone-from-the-customer`."
+                f"can read along but not act. Set it with `{services.command} customer @someone-from-the-customer`."
             )
         else:
             known = f" ({', '.join(people[:5])}{'…' if len(people) > 5 else ''})" if people else ""
             text = (
                 f"{engagement.customer_name} is the organisation with Slack team id "
                 f"`{engagement.customer_team_id or engagement.customer_enterprise_id}`{known}. "
-                f"Change it with `{s.command} customer @someone-from-the-customer`."
+                f"Change it with `{services.command} customer @someone-from-the-customer`."
             )
-        req.ack(s.notice(fmt("{text}", text=text)))
+        req.ack(services.notice(fmt("{text}", text=text)))
         return
     user = user_id_from_token(cmd.words[0])
     if user is None or len(cmd.words) > 1:
@@ -550,15 +564,15 @@ def cmd_customer(req: Request, cmd: ParsedCommand) -> None:
 
 def _pin_customer(req: Request, engagement: Engagement, user: str) -> Callable[[], None]:
     """Theirs already (a second command, a replay): said, nothing written (`pin_customer`)."""
-    s = req.services
-    profile = s.slack.profile(user)
+    services = req.services
+    profile = services.slack.profile(user)
     if not profile.found or not profile.team_id:
         raise UserError(
             "I can't tell which organisation that person belongs to; mention someone in this channel."
         )
     if profile.is_bot:
         raise UserError("A bot can't stand for the customer's organisation.")
-    with s.db.session() as session:
+    with services.db.session() as session:
         e = session.get(Engagement, engagement.id)
         assert e is not None
         actor = actor_for(req, session, e)
@@ -571,14 +585,14 @@ def _pin_customer(req: Request, engagement: Engagement, user: str) -> Callable[[
             enterprise_id=profile.enterprise_id,
             actor=actor,
             how="set by a consultant",
-            now=s.clock.now(),
+            now=services.clock.now(),
         )
     if not changed:
-        already = s.notice(
+        already = services.notice(
             fmt("{who}'s organisation already is the customer; nothing changed.", who=Mention(user))
         )
         return lambda: req.reply(already)
-    said = s.notice(
+    said = services.notice(
         fmt(
             "{who}'s organisation is now {customer}: its people can tick customer items and be named "
             "approvers. People of other organisations read along until given a side.",
@@ -586,5 +600,5 @@ def _pin_customer(req: Request, engagement: Engagement, user: str) -> Callable[[
             customer=engagement.customer_name,
         )
     )
-    after_roles_changed(s, saved_id(engagement))
+    after_roles_changed(services, saved_id(engagement))
     return lambda: req.reply(said)

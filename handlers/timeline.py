@@ -13,8 +13,8 @@ import logging
 from zoneinfo import ZoneInfo
 
 from bot.commands import ParsedCommand
-from bot.engagement.calendar_ics import calendar_filename, engagement_calendar
 from bot.engagement.health import fmt as fmt_day
+from bot.exports.calendar_ics import calendar_filename, engagement_calendar
 from bot.slack.gateway import SlackCallFailed
 from bot.slack.timeline_share import share_timeline
 from bot.slack.uploads import refusal_reason, retryable
@@ -27,21 +27,21 @@ log = logging.getLogger("golive.handlers.timeline")
 
 
 def cmd_timeline(req: Request, cmd: ParsedCommand) -> None:
-    s = req.services
+    services = req.services
     engagement = require_engagement(req, finished_ok=True)
     req.ack()
-    share_timeline(s, saved_id(engagement), engagement.channel_id, tell=req.reply)
+    share_timeline(services, saved_id(engagement), engagement.channel_id, tell=req.reply)
 
 
 def cmd_calendar(req: Request, cmd: ParsedCommand) -> None:
-    s = req.services
+    services = req.services
     engagement = require_engagement(req, finished_ok=True)
     req.ack()
-    now = s.clock.now()
-    with s.db.read() as session:
-        content, fc = engagement_calendar(session, engagement, s.playbook, now)
+    now = services.clock.now()
+    with services.db.read() as session:
+        content, fc = engagement_calendar(session, engagement, services.playbook, now)
     try:
-        s.slack.upload_file(
+        services.slack.upload_file(
             engagement.channel_id,
             filename=calendar_filename(engagement),
             content=content,
@@ -64,12 +64,12 @@ def cmd_calendar(req: Request, cmd: ParsedCommand) -> None:
         if retryable(exc):  # the client's own retries did not get it through
             text = (
                 f"Slack didn't take the calendar file just now ({refusal_reason(exc)}), so nothing was "
-                f"posted. Try `{s.command} calendar` again in a minute. The dates: {dates}."
+                f"posted. Try `{services.command} calendar` again in a minute. The dates: {dates}."
             )
         else:
             text = (
                 f"I couldn't share the calendar file: Slack refused it in this channel "
                 f"({refusal_reason(exc)}), so nothing was posted. The dates to put in your calendar: "
-                f"{dates}. `{s.command} status` lists every phase."
+                f"{dates}. `{services.command} status` lists every phase."
             )
-        req.reply(s.notice(text))
+        req.reply(services.notice(text))

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
-from harness import CHANNEL
+from sandbox.harness import CHANNEL
 
 from .conversation import page_address, parent_of
 from .mrkdwn import render_mrkdwn

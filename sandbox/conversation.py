@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
-from harness import CHANNEL
+from sandbox.harness import CHANNEL
 
 from .blocks import render_message
 from .ephemeral import ephemeral_blocks

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from harness import CHANNEL, PERSONAS, Persona
+from sandbox.harness import CHANNEL, PERSONAS, Persona
 
 from .activity import ActivityEntry, activity
 from .blocks import environment

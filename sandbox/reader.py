@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from harness import PERSONAS
+from sandbox.harness import PERSONAS
 
 from .blocks import RenderContext
 from .mrkdwn import Directory

@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
-from harness import CHANNEL, CUSTOMER_TEAM, LEAD, PERSONAS, Harness, Persona, sqlite_url
+from sandbox.harness import CHANNEL, CUSTOMER_TEAM, LEAD, PERSONAS, Harness, Persona, sqlite_url
 from standin import Notification
 from standin.api_views import slack_view
 from standin.payloads import find_element

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 
 from bot.clock import Clock
-from harness import Harness, sqlite_url
+from sandbox.harness import Harness, sqlite_url
 from storage.db import READ_ONLY
 
 PG_ENV = "GOLIVE_TEST_POSTGRES_URL"

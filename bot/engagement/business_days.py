@@ -4,7 +4,7 @@ Nothing here walks the calendar a day at a time over a range: counting is arithm
 weeks plus a look-up of the holidays in the range, and adding n business days jumps whole
 weeks and then corrects for the holidays it jumped over. Work grows with the number of years
 and holidays in the range, never with its days. A range longer than `MAX_SPAN_YEARS` is refused
-with `CalendarRangeError`: user input is bounded long before that (see `bot.values`), so
+with `CalendarRangeError`: user input is bounded long before that (see `bot.user_input`), so
 reaching it means a bug, and it must fail fast rather than stall a request.
 """
 

@@ -29,7 +29,7 @@ from bot.people import audit
 from bot.people.members import add_member
 from bot.people.organisations import external_teams
 from bot.people.sides import VENDOR, Actor
-from bot.values import (
+from bot.user_input import (
     INGEST_CHOICES,
     ValueProblem,
     check_date_range,

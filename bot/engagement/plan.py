@@ -19,7 +19,7 @@ from typing import cast
 
 from bot.engagement.business_days import BusinessCalendar
 from bot.engagement.playbook import PhaseSpec, Playbook, SizeName
-from bot.values import ValueProblem
+from bot.user_input import ValueProblem
 
 DAYS_PER_WEEK = 5
 # The fewest business days a phase that shares the timeline can have: a day to do its work and one

@@ -9,7 +9,8 @@ share of active ones forecast on time, the median business days per phase by siz
 median sign-off wait per gate.
 
 Everything is read in a few queries (one per table, not per engagement) and computed with the
-same forecast and health as `/golive status`. Rendering is in `report_render` (CSV, HTML).
+same forecast and health as `/golive status`. Rendering (CSV, HTML) is in
+`bot.exports.report_render`.
 """
 
 from __future__ import annotations

@@ -31,9 +31,9 @@ from bot.reminders.milestones import golive_date, sync_schedule
 from bot.reminders.working_hours import clock_of
 from bot.services import Services
 from bot.slack.presenters import overview
-from bot.slack.requests import refresh_waiting_on_dry_run
 from bot.slack.sending import Sending
-from bot.values import MAX_YEARS_AWAY, ValueProblem, check_date_range, parse_date, years_from
+from bot.slack.signoff_requests import refresh_waiting_on_dry_run
+from bot.user_input import MAX_YEARS_AWAY, ValueProblem, check_date_range, parse_date, years_from
 from messages import Message
 from storage.models import DryRunAttempt, Engagement, Member, saved_id
 
@@ -283,7 +283,7 @@ def _attempt_data(
 
 
 def announcement(
-    s: Services, session: Session, engagement: Engagement, attempt: DryRunAttempt, now: datetime
+    services: Services, session: Session, engagement: Engagement, attempt: DryRunAttempt, now: datetime
 ) -> Message:
     """An attempt's announcement as it stands now: when, what the dry run checks, and its state
     (ahead, under way with the outcome buttons, its outcome, or superseded by a later attempt)."""
@@ -294,20 +294,20 @@ def announcement(
         )
     ).first()
     people = dry_run_people(team(session, engagement), attempt.participants).people
-    return s.renderer.message(
+    return services.renderer.message(
         "dryrun_scheduled.json.j2",
-        **overview(session, engagement, s.playbook, now),
+        **overview(session, engagement, services.playbook, now),
         attempt=_attempt_data(engagement, attempt, names, now),
         next=_attempt_data(engagement, later, names, now) if later is not None else None,
-        checklist=list(s.playbook.dry_run_checklist),
+        checklist=list(services.playbook.dry_run_checklist),
         people=people,
         chosen=attempt.participants is not None,
-        command=s.command,
+        command=services.command,
     )
 
 
 def reminder_message(
-    s: Services,
+    services: Services,
     session: Session,
     engagement: Engagement,
     offset: str | None,
@@ -321,7 +321,7 @@ def reminder_message(
     at = attempt.at if attempt is not None else engagement.dryrun_at
     assert at is not None
     clock = clock_of(engagement)
-    return s.renderer.message(
+    return services.renderer.message(
         "dryrun_reminder.json.j2",
         customer_name=engagement.customer_name,
         timezone=engagement.timezone,
@@ -329,34 +329,34 @@ def reminder_message(
         local=clock.local(at),
         offset=offset,
         people=people or [],
-        command=s.command,
+        command=services.command,
     )
 
 
-def refresh_announcement(s: Services, engagement_id: int, attempt_id: int) -> None:
+def refresh_announcement(services: Services, engagement_id: int, attempt_id: int) -> None:
     """Queue an update of an attempt's announcement (rendered when the outbox sends it)."""
-    with s.db.read() as session:
+    with services.db.read() as session:
         attempt = session.get(DryRunAttempt, attempt_id)
         if attempt is None or not attempt.ts or not attempt.channel_id:
             return
         channel, ts = attempt.channel_id, attempt.ts
 
     def render(_out: Sending) -> Message | None:
-        with s.db.read() as session:
+        with services.db.read() as session:
             engagement = session.get(Engagement, engagement_id)
             row = session.get(DryRunAttempt, attempt_id)
             if engagement is None or row is None:
                 return None
-            return announcement(s, session, engagement, row, s.clock.now())
+            return announcement(services, session, engagement, row, services.clock.now())
 
-    s.outbox.update(channel, ts, render, what="dry-run announcement")
+    services.outbox.update(channel, ts, render, what="dry-run announcement")
 
 
-def refresh_dry_run(s: Services, engagement_id: int) -> None:
+def refresh_dry_run(services: Services, engagement_id: int) -> None:
     """The current attempt changed (it started, its outcome was recorded): its announcement and
     the requests of gates that wait on it say what is true now."""
-    with s.db.read() as session:
+    with services.db.read() as session:
         attempt = current_attempt(session, engagement_id)
     if attempt is not None:
-        refresh_announcement(s, engagement_id, saved_id(attempt))
-    refresh_waiting_on_dry_run(s, engagement_id)
+        refresh_announcement(services, engagement_id, saved_id(attempt))
+    refresh_waiting_on_dry_run(services, engagement_id)

@@ -63,7 +63,7 @@ log = logging.getLogger("golive.sweep")
 
 
 def planned(
-    s: Services,
+    services: Services,
     session: Session,
     engagement: Engagement,
     payload: dict[str, Any],
@@ -74,15 +74,17 @@ def planned(
     under today's notification budget."""
     again = payload.get("again")
     due = due_entries(session, engagement, now, again, present)
-    return plan_nudge(s, session, engagement, due, Budget(session, engagement, now), again=again is not None)
+    return plan_nudge(
+        services, session, engagement, due, Budget(session, engagement, now), again=again is not None
+    )
 
 
 def deliver_nudge(
     sw: Sweeper, reminder_id: int, now: datetime, report: SweepReport, present: set[str] | None
 ) -> None:
     """Send a claimed nudge reminder. `present`: who is in the channel (None: not known)."""
-    s = sw.s
-    with s.db.session() as session:
+    services = sw.services
+    with services.db.session() as session:
         reminder = session.get(Reminder, reminder_id)
         if reminder is None or reminder.claimed_by != sw.worker:
             return
@@ -105,7 +107,7 @@ def deliver_nudge(
         if why is None:
             assert engagement is not None
             done_topics = set(payload.get("done") or [])
-            plan = planned(s, session, engagement, payload, now, present)
+            plan = planned(services, session, engagement, payload, now, present)
             plan.threads = [p for p in plan.threads if p.topic not in done_topics]
             engagement_id, channel, name = (
                 saved_id(engagement),
@@ -150,7 +152,7 @@ def deliver_nudge(
                     "notified": thread.people,
                 }
             )
-            with s.db.session() as session:
+            with services.db.session() as session:
                 session.execute(
                     update(Reminder)
                     .where(col(Reminder.id) == reminder_id)
@@ -166,7 +168,7 @@ def deliver_nudge(
     sw._sent(reminder_id, now, sent_ts, attempts + 1, payload)
     # Items went overdue since the Home was drawn: the team's Home shows them (after the sweep,
     # through the outbox, only for people who opened it).
-    refresh_homes(s, engagement_id)
+    refresh_homes(services, engagement_id)
     refs = [e.ref for p in plan.threads for e in p.due]
     report.sent.append(
         f"nudge → {channel}: {name} · "
@@ -191,11 +193,11 @@ def why_not(engagement: Engagement | None) -> str | None:
 def _send_thread(attempt: Attempt, plan: ThreadPlan, channel: str, again: bool) -> str:
     """Post one thread's (or one person's) nudge and record whom it notified; returns its ts.
     Raises Stop after scheduling a retry or flagging the channel."""
-    s, now, engagement_id = attempt.sw.s, attempt.now, attempt.engagement_id
-    with s.db.read() as session:
+    services, now, engagement_id = attempt.sw.services, attempt.now, attempt.engagement_id
+    with services.db.read() as session:
         engagement = session.get(Engagement, engagement_id)
         assert engagement is not None
-        message = render_nudge(s, session, engagement, plan.entries, now, direct=plan.direct)
+        message = render_nudge(services, session, engagement, plan.entries, now, direct=plan.direct)
     direct = plan.direct
     if direct:
         try:
@@ -209,11 +211,11 @@ def _send_thread(attempt: Attempt, plan: ThreadPlan, channel: str, again: bool) 
             # what it is about, mentioning them — never retried into the void.
             log.info("a DM to %s is refused (%s); their nudge goes in %s", plan.user, exc.error, channel)
             direct = False
-            plan.parent = thread_of(s, engagement_id, plan.due[0])[1]
-            with s.db.read() as session:
+            plan.parent = thread_of(services, engagement_id, plan.due[0])[1]
+            with services.db.read() as session:
                 engagement = session.get(Engagement, engagement_id)
                 assert engagement is not None
-                message = render_nudge(s, session, engagement, plan.entries, now)
+                message = render_nudge(services, session, engagement, plan.entries, now)
         except Exception as exc:
             raise attempt.retry(f"opening a DM: {exc}") from exc
     ts, plan.parent = attempt.send(
@@ -227,7 +229,7 @@ def _send_thread(attempt: Attempt, plan: ThreadPlan, channel: str, again: bool) 
         thread_ts=plan.parent,
         direct=direct,
     )
-    with s.db.session() as session:
+    with services.db.session() as session:
         session.add(
             NudgeMessage(
                 engagement_id=engagement_id,
@@ -276,7 +278,7 @@ def _send_thread(attempt: Attempt, plan: ThreadPlan, channel: str, again: bool) 
     if plan.replaces is not None:
         replaced = plan.replaces
         replaced.status = REPLACED
-        refresh_row(s, replaced)
+        refresh_row(services, replaced)
     return ts
 
 
@@ -285,8 +287,8 @@ def _tell_lead_nobody_named(sw: Sweeper, engagement_id: int, unnamed: list[Entry
     instead of a reminder posted into the void."""
     if not unnamed:
         return
-    s = sw.s
-    with s.db.read() as session:
+    services = sw.services
+    with services.db.read() as session:
         engagement = session.get(Engagement, engagement_id)
         lead = lead_of(session, engagement_id)
         fresh = [
@@ -302,20 +304,20 @@ def _tell_lead_nobody_named(sw: Sweeper, engagement_id: int, unnamed: list[Entry
             )
             return
         names = names_of(session, engagement_id)
-        message = s.renderer.message(
+        message = services.renderer.message(
             "unnamed_dm.json.j2",
             customer_name=engagement.customer_name,
             channel=engagement.channel_id,
             entries=[e.as_dict() for e in fresh],
             names=names,
-            command=s.command,
+            command=services.command,
         )
     try:
         channel, ts = sw.slack.dm_recorded(lead.user_id, message, kind=UNNAMED, engagement_id=engagement_id)
     except Exception as exc:
         log.warning("could not tell %s that nobody is named: %s", lead.user_id, exc)
         return
-    with s.db.session() as session:
+    with services.db.session() as session:
         notified.record(
             session,
             engagement_id,
@@ -334,8 +336,8 @@ def _escalate(sw: Sweeper, engagement_id: int, entries_: list[Any], now: datetim
     """Step 2: tell the lead consultant, in a direct message, what is stuck."""
     if not entries_:
         return
-    s = sw.s
-    with s.db.read() as session:
+    services = sw.services
+    with services.db.read() as session:
         lead = lead_of(session, engagement_id)
         if lead is None:
             log.info("engagement %s has stuck entries but no lead consultant to tell", engagement_id)
@@ -356,7 +358,7 @@ def _escalate(sw: Sweeper, engagement_id: int, entries_: list[Any], now: datetim
             created_at=now,
             updated_at=now,
         )
-        message = render_row(s, session, row, now)
+        message = render_row(services, session, row, now)
     assert message is not None
     try:
         channel, ts = sw.slack.dm_recorded(
@@ -365,7 +367,7 @@ def _escalate(sw: Sweeper, engagement_id: int, entries_: list[Any], now: datetim
     except Exception as exc:  # the DM is best effort; the nudges stand
         log.warning("could not tell %s about stuck work: %s", lead.user_id, exc)
         return
-    with s.db.session() as session:
+    with services.db.session() as session:
         row.channel_id, row.ts = channel, ts
         session.add(row)
         notified.record(

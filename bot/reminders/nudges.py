@@ -556,11 +556,11 @@ def _still_open(session: Session, raw: dict[str, Any], today: date) -> bool:
     return request is not None and request.status == wanted
 
 
-def thread_of(s: Services, engagement_id: int, entry: Entry) -> tuple[str, str | None]:
+def thread_of(services: Services, engagement_id: int, entry: Entry) -> tuple[str, str | None]:
     """(topic, parent ts) of the thread an entry's nudge goes in."""
     if entry.kind == "signoff" and entry.request_ts:
         return f"signoff:{entry.id}", entry.request_ts
-    found = checklist_thread(s, engagement_id, entry.phase or None)
+    found = checklist_thread(services, engagement_id, entry.phase or None)
     return (f"checklist:{found[0]}", found[1]) if found else (TOP, None)
 
 
@@ -596,7 +596,7 @@ def _admit(
 
 
 def plan_nudge(
-    s: Services,
+    services: Services,
     session: Session,
     engagement: Engagement,
     due: list[Entry],
@@ -621,7 +621,7 @@ def plan_nudge(
             for user in entry.people:
                 direct.setdefault(user, []).append(Entry(**{**entry.as_dict(), "people": [user]}))
         else:
-            topic, parent = thread_of(s, saved_id(engagement), entry)
+            topic, parent = thread_of(services, saved_id(engagement), entry)
             groups.setdefault(topic, (parent, []))[1].append(entry)
     for topic, (parent, group) in groups.items():
         following = budget.followers(engagement.channel_id, parent)

@@ -49,7 +49,7 @@ class Outgoing:
 
 
 def build(
-    s: Services,
+    services: Services,
     session: Session,
     reminder: Reminder,
     now: datetime,
@@ -65,17 +65,17 @@ def build(
         return f"engagement flagged: {engagement.flagged}"
     payload = json.loads(reminder.payload or "{}")
     clock = clock_of(engagement)
-    r = s.renderer
+    r = services.renderer
     if reminder.kind == "nudge":
         if engagement.nudges_paused:
             return "nudges paused"
-        plan = planned(s, session, engagement, payload, now, present)
+        plan = planned(services, session, engagement, payload, now, present)
         listed = [e for p in plan.threads for e in p.due]
         if not plan.threads and not plan.held and not plan.unnamed:
             return "nothing due any more"
         if not listed:
             return "held back by the notification budget" if plan.held else "nobody named to remind"
-        msg = render_nudge(s, session, engagement, [e.as_dict() for e in listed], now)
+        msg = render_nudge(services, session, engagement, [e.as_dict() for e in listed], now)
         people = sorted({u for p in plan.threads for u in p.people})
         return Outgoing(
             saved_id(reminder),
@@ -107,7 +107,7 @@ def build(
         if later is not None:
             return "a later dry-run reminder is also due; only the latest is sent"
         people = participants(session, engagement, present).people
-        msg = reminder_message(s, session, engagement, offset, now, people)
+        msg = reminder_message(services, session, engagement, offset, now, people)
         attempt = current_attempt(session, saved_id(engagement))
         return Outgoing(
             saved_id(reminder),
@@ -123,9 +123,9 @@ def build(
     if reminder.kind == "golive":
         if clock.today(now).isoformat() != payload.get("date"):
             return "not go-live day any more"
-        base = overview(session, engagement, s.playbook, now)
+        base = overview(session, engagement, services.playbook, now)
         msg = r.message(
-            "golive_day.json.j2", **base, dryrun_outcome=engagement.dryrun_outcome, command=s.command
+            "golive_day.json.j2", **base, dryrun_outcome=engagement.dryrun_outcome, command=services.command
         )
         return Outgoing(
             saved_id(reminder), saved_id(engagement), "golive", engagement.channel_id, msg, payload=payload
@@ -141,7 +141,7 @@ def build(
             level=payload.get("level"),
             was=payload.get("was"),
             reason=payload.get("reason") or "",
-            command=s.command,
+            command=services.command,
         )
         return Outgoing(
             saved_id(reminder),
@@ -154,9 +154,9 @@ def build(
             subjects=[f"health:{payload.get('level')}"],
         )
     if reminder.kind == "digest":
-        base = overview(session, engagement, s.playbook, now)
+        base = overview(session, engagement, services.playbook, now)
         context = digest_context(session, engagement, now, present, Budget(session, engagement, now))
-        msg = r.message("digest.json.j2", **base, **context, command=s.command)
+        msg = r.message("digest.json.j2", **base, **context, command=services.command)
         return Outgoing(
             saved_id(reminder),
             saved_id(engagement),

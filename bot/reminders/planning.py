@@ -68,7 +68,7 @@ class Planner:
     """Plans engagements for the sweep (`plan` in a caller's transaction, `plan_all` in its own)."""
 
     def __init__(self, services: Services) -> None:
-        self.s = services
+        self.services = services
 
     def plan(self, session: Session, now: datetime) -> int:
         """Plan, in this session's transaction, every active engagement whose next check has
@@ -81,12 +81,12 @@ class Planner:
     def plan_all(self, now: datetime) -> int:
         """`plan` in short transactions of at most PLAN_BATCH engagements each, after a read-only
         look that finds nothing to do in two index look-ups (the usual minute)."""
-        with self.s.db.read() as session:
+        with self.services.db.read() as session:
             if not self._anything_to_plan(session, now):
                 return 0
         progress = _PlanProgress()
         while True:
-            with self.s.db.session() as session:
+            with self.services.db.session() as session:
                 more = self._plan_batch(session, now, progress)
             if not more:
                 return progress.planned
@@ -110,7 +110,7 @@ class Planner:
     def _lock(self, stmt: Any) -> Any:
         """PostgreSQL: lock the engagements being planned, skipping those another sweep (or a
         change) holds, so two processes plan disjoint sets. SQLite runs one writer at a time."""
-        return stmt if self.s.db.is_sqlite else stmt.with_for_update(skip_locked=True, key_share=True)
+        return stmt if self.services.db.is_sqlite else stmt.with_for_update(skip_locked=True, key_share=True)
 
     def _plan_batch(self, session: Session, now: datetime, progress: _PlanProgress) -> bool:
         """Plan up to PLAN_BATCH engagements: those whose next check has come (the index on
@@ -213,7 +213,9 @@ class Planner:
         its health changed; then compute its next check. A few queries for the whole list."""
         if not engagements:
             return
-        outlooks = {c.engagement.id: c.outlook for c in keep_risk(session, engagements, self.s.playbook, now)}
+        outlooks = {
+            c.engagement.id: c.outlook for c in keep_risk(session, engagements, self.services.playbook, now)
+        }
         clocks = {e.id: clock_of(e) for e in engagements}
         todays = {e.id: clocks[e.id].today(now) for e in engagements}
         looked_up: list[str] = []

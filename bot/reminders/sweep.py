@@ -76,7 +76,7 @@ class SweepReport:
 
 class Sweeper:
     def __init__(self, services: Services, *, worker: str | None = None) -> None:
-        self.s = services
+        self.services = services
         self.worker = worker or worker_id()
         settings = services.settings
         client = make_sweep_client(
@@ -90,7 +90,7 @@ class Sweeper:
 
     def members(self, channel: str) -> set[str] | None:
         """Who is in the channel (asked again after `MEMBERS_TTL`): reminders mention only them."""
-        now = self.s.clock.now()
+        now = self.services.clock.now()
         known = self._members.get(channel)
         if known is None or not (now - MEMBERS_TTL <= known[0] <= now):
             known = (now, self.slack.channel_members(channel))
@@ -110,21 +110,21 @@ class Sweeper:
             & or_(col(Reminder.next_attempt_at).is_(None), col(Reminder.next_attempt_at) <= now)
             & or_(col(Reminder.claim_until).is_(None), col(Reminder.claim_until) < now)
         )
-        with self.s.db.session() as session:
+        with self.services.db.session() as session:
             pick = (
                 select(col(Reminder.id))
                 .where(due)
                 .order_by(col(Reminder.due_at), col(Reminder.id))
                 .limit(limit)
             )
-            if not self.s.db.is_sqlite:
+            if not self.services.db.is_sqlite:
                 pick = pick.with_for_update(skip_locked=True)
             stmt = (
                 update(Reminder)
                 .where(
                     col(Reminder.id).in_(
                         pick.scalar_subquery()
-                        if self.s.db.is_sqlite
+                        if self.services.db.is_sqlite
                         else list(session.execute(pick).scalars())
                     )
                 )
@@ -149,7 +149,7 @@ class Sweeper:
 
     def _finish(self, reminder_id: int, now: datetime, outcome: str, **values: Any) -> None:
         """Release the claim with the reminder's new state, and record the attempt."""
-        with self.s.db.session() as session:
+        with self.services.db.session() as session:
             session.execute(
                 update(Reminder)
                 .where(col(Reminder.id) == reminder_id, col(Reminder.claimed_by) == self.worker)
@@ -175,7 +175,7 @@ class Sweeper:
         )
 
     def deliver(self, reminder_id: int, now: datetime, report: SweepReport) -> None:
-        with self.s.db.read() as session:
+        with self.services.db.read() as session:
             found = session.execute(
                 select(col(Reminder.kind), col(Engagement.channel_id))
                 .join(Engagement, col(Engagement.id) == col(Reminder.engagement_id))
@@ -188,11 +188,11 @@ class Sweeper:
             deliver_nudge(self, reminder_id, now, report, present)
             return
         dm_channel = self._lead_dm(reminder_id) if kind == "health" else None
-        with self.s.db.session() as session:
+        with self.services.db.session() as session:
             reminder = session.get(Reminder, reminder_id)
             if reminder is None or reminder.claimed_by != self.worker:
                 return
-            built = build(self.s, session, reminder, now, present, dm_channel)
+            built = build(self.services, session, reminder, now, present, dm_channel)
             key, attempts = reminder.dedupe_key, reminder.attempts
             unconfirmed = reminder.unconfirmed_since is not None
         if isinstance(built, str):
@@ -214,11 +214,11 @@ class Sweeper:
         except Stop:
             return
         if built.kind == "dryrun" and built.payload.get("offset") == "t0":
-            refresh_dry_run(self.s, built.engagement_id)  # it has started: the outcome buttons appear
+            refresh_dry_run(self.services, built.engagement_id)  # it has started: the outcome buttons appear
         payload = built.payload | ({"entries": [e.__dict__ for e in built.entries]} if built.entries else {})
         if built.people:
             payload["notified"] = built.people
-        with self.s.db.session() as session:
+        with self.services.db.session() as session:
             mark_nudged(session, built.entries, now)
             following = notified.followers(session, built.channel, thread_ts) - set(built.people)
             notified.record(
@@ -246,11 +246,11 @@ class Sweeper:
         self._sent(reminder_id, now, ts, attempts + 1, payload)
         report.sent.append(built.describe())
         if built.kind == "digest":  # the timeline picture in the digest's thread (text if files are blocked)
-            share_timeline(self.s, built.engagement_id, built.channel, thread_ts=ts)
+            share_timeline(self.services, built.engagement_id, built.channel, thread_ts=ts)
 
     def _lead_dm(self, reminder_id: int) -> str | None:
         """The lead consultant's direct-message channel, for what is told to them privately."""
-        with self.s.db.read() as session:
+        with self.services.db.read() as session:
             engagement_id = session.execute(
                 select(col(Reminder.engagement_id)).where(col(Reminder.id) == reminder_id)
             ).scalar()
@@ -277,7 +277,7 @@ class Sweeper:
         delay = min(BACKOFF_BASE * (2**attempts), BACKOFF_MAX)
         extra: dict[str, Any] = {}
         if unconfirmed:
-            with self.s.db.read() as session:
+            with self.services.db.read() as session:
                 row = session.get(Reminder, reminder_id)
                 extra["unconfirmed_since"] = (row.unconfirmed_since if row else None) or now
         self._finish(
@@ -299,7 +299,7 @@ class Sweeper:
             "channel_not_found": "the channel was not found",
             "not_in_channel": "I was removed from the channel",
         }.get(error, error)
-        with self.s.db.session() as session:
+        with self.services.db.session() as session:
             engagement = session.get(Engagement, engagement_id)
             assert engagement is not None
             engagement.flagged = reason[:200]
@@ -320,12 +320,12 @@ class Sweeper:
         try:
             self.slack.dm(
                 lead.user_id,
-                self.s.renderer.message(
+                self.services.renderer.message(
                     "flagged_dm.json.j2",
                     customer_name=name,
                     reason=reason,
                     channel=channel,
-                    command=self.s.command,
+                    command=self.services.command,
                 ),
             )
         except Exception as exc:  # the DM is best effort; the flag is what stops the loop
@@ -333,7 +333,7 @@ class Sweeper:
 
     # -- the pass ----------------------------------------------------------------------------
     def run(self, now: datetime | None = None, *, dry_run: bool = False) -> SweepReport:
-        now = now or self.s.clock.now()
+        now = now or self.services.clock.now()
         report = SweepReport(at=now)
         if dry_run:
             return self._dry_run(now, report)
@@ -359,7 +359,7 @@ class Sweeper:
 
     def _dry_run(self, now: datetime, report: SweepReport) -> SweepReport:
         """Plan and build in a transaction that is rolled back; nothing is sent or written."""
-        with self.s.db.engine.connect() as conn:
+        with self.services.db.engine.connect() as conn:
             trans = conn.begin()
             try:
                 with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
@@ -375,7 +375,7 @@ class Sweeper:
                         .all()
                     )
                     for reminder in due:
-                        built = build(self.s, session, reminder, now)
+                        built = build(self.services, session, reminder, now)
                         if isinstance(built, str):
                             report.skipped.append(f"{reminder.dedupe_key}: {built}")
                         else:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.engagement.business_days import BusinessCalendar
-from bot.values import ValueProblem
+from bot.user_input import ValueProblem
 
 if TYPE_CHECKING:
     from storage.models import Engagement

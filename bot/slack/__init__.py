@@ -2,7 +2,7 @@
 
 The Web API client with its retries (`client`), the gateway with the ledger of posted messages
 (`gateway`), presenters that turn rows into template data, publishing checklists and
-announcements (`publish`), the App Home tab and the app manifest. May import `bot.engagement`,
-`bot.people`, the modules directly in `bot/`, `storage` and `messages`; never `reminders`,
-`handlers` or `golive`.
+announcements (`publish`), the App Home tab and the app manifest. May import `bot.exports`,
+`bot.engagement`, `bot.people`, the modules directly in `bot/`, `storage` and `messages`;
+never `reminders`, `handlers` or `golive`.
 """

@@ -3,7 +3,7 @@
 It keeps a ledger of what the bot posted (channel, ts, kind, key, engagement), so a message
 is updated in place, never re-posted, and state is never read back out of message text.
 Ledger writes use their own short transactions: no database lock is held during a Slack call.
-Each call is counted by method, 429s apart (`stats`, see `bot.slack.calls`).
+Each call is counted by method, 429s apart (`stats`, see `bot.slack.call_counters`).
 
 Listeners do not post or update messages through the gateway directly: they hand that work to
 the outbox (`bot.slack.outbox`), which paces it, coalesces refreshes and retries until it lands.
@@ -23,7 +23,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from sqlmodel import col, select
 
 from bot.clock import Clock
-from bot.slack.calls import SLACK_CALLS, CallStats, observe
+from bot.slack.call_counters import SLACK_CALLS, CallStats, observe
 from bot.slack.sealing import seal_view
 from messages import Message
 from storage.db import Database
@@ -154,8 +154,8 @@ class SlackGateway:
     ) -> None:
         """Add a message the bot posted to the ledger."""
         now = self.clock.now()
-        with self.db.session() as s:
-            s.add(
+        with self.db.session() as session:
+            session.add(
                 PostedMessage(
                     engagement_id=engagement_id,
                     channel_id=channel,
@@ -198,13 +198,13 @@ class SlackGateway:
 
     def posted(self, engagement_id: int, kind: str, key: str | None = None) -> list[PostedMessage]:
         """Ledger entries, newest first."""
-        with self.db.read() as s:
+        with self.db.read() as session:
             q = select(PostedMessage).where(
                 PostedMessage.engagement_id == engagement_id, PostedMessage.kind == kind
             )
             if key is not None:
                 q = q.where(PostedMessage.key == key)
-            return list(s.exec(q.order_by(col(PostedMessage.id).desc())).all())
+            return list(session.exec(q.order_by(col(PostedMessage.id).desc())).all())
 
     def relabel(self, ids: list[int], kind: str) -> None:
         """Give ledger entries another kind (e.g. a checklist copy that now only points to a newer
@@ -212,10 +212,10 @@ class SlackGateway:
         if not ids:
             return
         now = self.clock.now()
-        with self.db.session() as s:
-            for row in s.exec(select(PostedMessage).where(col(PostedMessage.id).in_(ids))).all():
+        with self.db.session() as session:
+            for row in session.exec(select(PostedMessage).where(col(PostedMessage.id).in_(ids))).all():
                 row.kind, row.updated_at = kind, now
-                s.add(row)
+                session.add(row)
 
     def ephemeral(self, channel: str, user: str, message: Message) -> None:
         self._call("chat.postEphemeral", channel=channel, user=user, **message.as_kwargs())
@@ -308,8 +308,8 @@ class SlackGateway:
     # -- people and channels ---------------------------------------------------------------
     def cached_profile(self, user_id: str) -> Profile | None:
         """The users.info cache only, no Slack call: None when unknown or older than a day."""
-        with self.db.read() as s:
-            row = s.get(UserProfile, user_id)
+        with self.db.read() as session:
+            row = session.get(UserProfile, user_id)
             if row is not None and self.clock.now() - row.fetched_at < PROFILE_TTL:
                 return _profile(row)
         return None
@@ -318,8 +318,8 @@ class SlackGateway:
         """users.info, cached in the database for a day (`fresh` asks Slack now, e.g. for the
         name recorded with a sign-off decision)."""
         now = self.clock.now()
-        with self.db.read() as s:
-            row = s.get(UserProfile, user_id)
+        with self.db.read() as session:
+            row = session.get(UserProfile, user_id)
             if row is not None and not fresh and now - row.fetched_at < PROFILE_TTL:
                 return _profile(row)
         try:
@@ -330,8 +330,8 @@ class SlackGateway:
                 return _profile(row)
             return Profile(user_id=user_id, team_id=None, name=user_id, found=False)
         prof = user.get("profile") or {}
-        with self.db.session() as s:
-            row = s.get(UserProfile, user_id) or UserProfile(user_id=user_id, fetched_at=now)
+        with self.db.session() as session:
+            row = session.get(UserProfile, user_id) or UserProfile(user_id=user_id, fetched_at=now)
             row.team_id = user.get("team_id")
             row.enterprise_id = (user.get("enterprise_user") or {}).get("enterprise_id") or None
             row.name = str(user.get("name") or "")[:200]
@@ -341,7 +341,7 @@ class SlackGateway:
             row.is_bot = bool(user.get("is_bot"))
             row.is_guest = bool(user.get("is_restricted") or user.get("is_ultra_restricted"))
             row.fetched_at = now
-            s.add(row)
+            session.add(row)
         return _profile(row)
 
     def install_enterprise(self) -> str | None:

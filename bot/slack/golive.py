@@ -39,7 +39,7 @@ def _final_decision(session: Session, gates: list[Gate]) -> SignoffDecision | No
     ).first()
 
 
-def cutover_message(s: Services, session: Session, engagement: Engagement, now: datetime) -> Message:
+def cutover_message(services: Services, session: Session, engagement: Engagement, now: datetime) -> Message:
     state = readiness(session, engagement)
     decision = _final_decision(session, state.final_gates)
     zone = ZoneInfo(engagement.timezone)
@@ -53,7 +53,7 @@ def cutover_message(s: Services, session: Session, engagement: Engagement, now: 
             .order_by(col(AuditEvent.id).desc())
         ).first()
         live_by = {"name": event.actor_name, "at": event.at.astimezone(zone)} if event is not None else None
-    return s.renderer.message(
+    return services.renderer.message(
         "cutover.json.j2",
         customer_name=engagement.customer_name,
         status=engagement.status,
@@ -67,13 +67,13 @@ def cutover_message(s: Services, session: Session, engagement: Engagement, now: 
         early=state.planned is not None and local_today(now, engagement.timezone) < state.planned,
         live_by=live_by,
         engagement_id=engagement.id,
-        command=s.command,
+        command=services.command,
     )
 
 
-def post_cutover(s: Services, engagement_id: int, thread_ts: str | None) -> None:
+def post_cutover(services: Services, engagement_id: int, thread_ts: str | None) -> None:
     """After the final approval: the cutover message, under the final request (once)."""
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = session.get(Engagement, engagement_id)
         if engagement is None or engagement.status != "active":
             return
@@ -83,16 +83,16 @@ def post_cutover(s: Services, engagement_id: int, thread_ts: str | None) -> None
             )
         ).first()
         if exists is not None:
-            refresh_cutover(s, engagement_id)
+            refresh_cutover(services, engagement_id)
             return
         channel = engagement.channel_id
 
     def render(_out: Sending) -> Message | None:
-        with s.db.read() as session:
+        with services.db.read() as session:
             row = session.get(Engagement, engagement_id)
-            return cutover_message(s, session, row, s.clock.now()) if row is not None else None
+            return cutover_message(services, session, row, services.clock.now()) if row is not None else None
 
-    s.outbox.post(
+    services.outbox.post(
         channel,
         render,
         kind=CUTOVER,
@@ -102,9 +102,9 @@ def post_cutover(s: Services, engagement_id: int, thread_ts: str | None) -> None
     )
 
 
-def refresh_cutover(s: Services, engagement_id: int) -> None:
+def refresh_cutover(services: Services, engagement_id: int) -> None:
     """The cutover message says what is true now (what is left, or that the customer is live)."""
-    with s.db.read() as session:
+    with services.db.read() as session:
         posted = session.exec(
             select(PostedMessage).where(
                 PostedMessage.engagement_id == engagement_id, PostedMessage.kind == CUTOVER
@@ -114,11 +114,11 @@ def refresh_cutover(s: Services, engagement_id: int) -> None:
         return
 
     def render(_out: Sending) -> Message | None:
-        with s.db.read() as session:
+        with services.db.read() as session:
             row = session.get(Engagement, engagement_id)
-            return cutover_message(s, session, row, s.clock.now()) if row is not None else None
+            return cutover_message(services, session, row, services.clock.now()) if row is not None else None
 
-    s.outbox.update(posted.channel_id, posted.ts, render, what="cutover")
+    services.outbox.update(posted.channel_id, posted.ts, render, what="cutover")
 
 
 def live_context(session: Session, engagement: Engagement, now: datetime) -> dict[str, Any]:
@@ -162,19 +162,19 @@ def live_context(session: Session, engagement: Engagement, now: datetime) -> dic
     }
 
 
-def announce_live(s: Services, engagement_id: int) -> None:
+def announce_live(services: Services, engagement_id: int) -> None:
     """The customer is live: the celebration, at the top level."""
     from bot.slack.presenters import overview
 
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = session.get(Engagement, engagement_id)
         assert engagement is not None
-        now = s.clock.now()
-        message = s.renderer.message(
+        now = services.clock.now()
+        message = services.renderer.message(
             "live.json.j2",
-            command=s.command,
-            **overview(session, engagement, s.playbook, now),
+            command=services.command,
+            **overview(session, engagement, services.playbook, now),
             live=live_context(session, engagement, now),
         )
         channel = engagement.channel_id
-    s.outbox.post(channel, message, kind=LIVE, key=LIVE, engagement_id=engagement_id)
+    services.outbox.post(channel, message, kind=LIVE, key=LIVE, engagement_id=engagement_id)

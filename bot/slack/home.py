@@ -63,13 +63,13 @@ def is_vendor_user(
     return bool(install_enterprise) and (enterprise_id == install_enterprise or team_id == install_enterprise)
 
 
-def viewer_state(s: Services, user_id: str) -> HomeViewer | None:
-    with s.db.read() as session:
+def viewer_state(services: Services, user_id: str) -> HomeViewer | None:
+    with services.db.read() as session:
         return session.get(HomeViewer, user_id)
 
 
 def remember_viewer(
-    s: Services,
+    services: Services,
     user_id: str,
     *,
     view: str | None = None,
@@ -79,8 +79,8 @@ def remember_viewer(
 ) -> HomeViewer:
     """Record what the viewer looks at now. `opened` (app_home_opened) clears the last note; a
     `note` is mrkdwn built with `messages.fmt` (user text in it escaped), "" clears it."""
-    now = s.clock.now()
-    with s.db.session() as session:
+    now = services.clock.now()
+    with services.db.session() as session:
         row = session.get(HomeViewer, user_id)
         if row is None:
             row = HomeViewer(user_id=user_id, opened_at=now)
@@ -138,25 +138,25 @@ def _card_data(session: Any, card: Card, viewer: str) -> dict[str, Any]:
     }
 
 
-def home_view(s: Services, user_id: str, *, vendor: bool = True) -> dict[str, Any]:
+def home_view(services: Services, user_id: str, *, vendor: bool = True) -> dict[str, Any]:
     """The Home tab of `user_id` as their `HomeViewer` row says (their engagements, page 1 when
     there is none). `vendor=False`: the note for someone who is not of the vendor's side."""
     if not vendor:
-        return s.renderer.view("home.json.j2", outsider=True, guest=False, command=s.command)
-    profile = s.slack.cached_profile(user_id)
+        return services.renderer.view("home.json.j2", outsider=True, guest=False, command=services.command)
+    profile = services.slack.cached_profile(user_id)
     if profile is not None and profile.is_guest:
-        return s.renderer.view("home.json.j2", guest=True, command=s.command)
-    admin = user_id in admin_ids(s)
-    state = viewer_state(s, user_id)
+        return services.renderer.view("home.json.j2", guest=True, command=services.command)
+    admin = user_id in admin_ids(services)
+    state = viewer_state(services, user_id)
     view = state.view if state is not None and state.view in VIEWS else MINE
     wanted = state.page if state is not None else 1
-    now = s.clock.now()
-    with s.db.read() as session:
+    now = services.clock.now()
+    with services.db.read() as session:
         # The count and the page's order come from the database; only the page's cards are
         # loaded (see bot.engagement.portfolio): Home costs the same at 10 or 10,000 engagements.
         shown = portfolio_page(
             session,
-            s.playbook,
+            services.playbook,
             now,
             viewer=user_id,
             view=view,
@@ -165,7 +165,7 @@ def home_view(s: Services, user_id: str, *, vendor: bool = True) -> dict[str, An
             per_page=PER_PAGE,
         )
         rows = [_card_data(session, c, user_id) for c in shown.cards]
-    return s.renderer.view(
+    return services.renderer.view(
         "home.json.j2",
         outsider=False,
         guest=False,
@@ -176,11 +176,13 @@ def home_view(s: Services, user_id: str, *, vendor: bool = True) -> dict[str, An
         page=shown.page,
         pages=shown.pages,
         note=Trusted(state.note) if state is not None and state.note else None,
-        command=s.command,
+        command=services.command,
     )
 
 
-def publish_home(s: Services, user_id: str, *, vendor: bool = True, seen_hash: str | None = None) -> None:
+def publish_home(
+    services: Services, user_id: str, *, vendor: bool = True, seen_hash: str | None = None
+) -> None:
     """Queue a publish of the user's Home (see `HomeJob`). Listeners call it after their ack;
     `seen_hash` is the Home's hash as their click or `app_home_opened` event showed it.
 
@@ -188,7 +190,7 @@ def publish_home(s: Services, user_id: str, *, vendor: bool = True, seen_hash: s
     two publishes rendered in different threads could land in the wrong order and show an older
     state (a note written after a change-driven refresh had rendered). One key per person makes
     them run one after the other, each rendering the database as it is then."""
-    s.outbox.submit(HomeJob(s, user_id, vendor=vendor, seen_hash=seen_hash))
+    services.outbox.submit(HomeJob(services, user_id, vendor=vendor, seen_hash=seen_hash))
 
 
 class HomeJob(Job):
@@ -206,9 +208,9 @@ class HomeJob(Job):
     newer than the one it replaces."""
 
     def __init__(
-        self, s: Services, user_id: str, *, vendor: bool = True, seen_hash: str | None = None
+        self, services: Services, user_id: str, *, vendor: bool = True, seen_hash: str | None = None
     ) -> None:
-        self.s, self.user_id, self.vendor, self.seen_hash = s, user_id, vendor, seen_hash
+        self.services, self.user_id, self.vendor, self.seen_hash = services, user_id, vendor, seen_hash
         self.key = ("home", user_id)
         self.settle = SETTLE_SECONDS
         self.refused: set[str] = set()  # hashes Slack refused for this Home: it never has them again
@@ -223,7 +225,7 @@ class HomeJob(Job):
 
     def run(self, out: Sending) -> None:
         for _ in range(PUBLISH_TRIES):
-            stored = home_hash(self.s, self.user_id)
+            stored = home_hash(self.services, self.user_id)
             known = [h for h in (stored, self.seen_hash) if h]
             send = next((h for h in known if h not in self.refused), None)
             if known and send is None:  # Slack refused every hash known for this Home
@@ -235,7 +237,9 @@ class HomeJob(Job):
                 )
             try:
                 new = out.publish_home(
-                    self.user_id, lambda: home_view(self.s, self.user_id, vendor=self.vendor), view_hash=send
+                    self.user_id,
+                    lambda: home_view(self.services, self.user_id, vendor=self.vendor),
+                    view_hash=send,
                 )
             except SlackCallFailed as exc:
                 if exc.error != HASH_CONFLICT or send is None:
@@ -245,7 +249,7 @@ class HomeJob(Job):
                     "the Home of %s changed since its hash was read; publishing the newest", self.user_id
                 )
                 continue
-            keep_hash(self.s, self.user_id, read=stored, new=new)
+            keep_hash(self.services, self.user_id, read=stored, new=new)
             return
         raise Retry(None, "views.publish: the Home kept changing")
 
@@ -261,59 +265,59 @@ class HomesJob(Job):
     read, so a burst of clicks found none running and ran it once per click (py-spy: 11% of
     the serve process's CPU under 10 clients setting due dates). Held, the burst is one run."""
 
-    def __init__(self, s: Services, engagement_id: int, also: frozenset[str] = frozenset()) -> None:
-        self.s, self.engagement_id, self.also = s, engagement_id, also
+    def __init__(self, services: Services, engagement_id: int, also: frozenset[str] = frozenset()) -> None:
+        self.services, self.engagement_id, self.also = services, engagement_id, also
         self.key = ("homes", engagement_id)
         self.settle = SETTLE_SECONDS
         self.gather = SETTLE_SECONDS
 
     def merge(self, newer: Job) -> Job:
         assert isinstance(newer, HomesJob)
-        return HomesJob(self.s, self.engagement_id, self.also | newer.also)
+        return HomesJob(self.services, self.engagement_id, self.also | newer.also)
 
     def run(self, out: Sending) -> None:
         # `also`: people no longer on the team (a role removed) no longer see it: their Home shows
         # that now rather than at their next change, when they have opened Home.
-        for user_id in viewers_of(self.s, self.engagement_id, also=self.also):
-            out.submit(HomeJob(self.s, user_id))  # vendor's people only: see remember_viewer
+        for user_id in viewers_of(self.services, self.engagement_id, also=self.also):
+            out.submit(HomeJob(self.services, user_id))  # vendor's people only: see remember_viewer
 
     def describe(self) -> str:
         return f"find the Homes showing engagement {self.engagement_id}"
 
 
-def home_hash(s: Services, user_id: str) -> str | None:
+def home_hash(services: Services, user_id: str) -> str | None:
     """The hash of the Home last published to `user_id`, as stored (None: unknown)."""
-    with s.db.rows() as conn:
+    with services.db.rows() as conn:
         return conn.execute(_HASH, {"user": user_id}).scalar()
 
 
 _HASH = select(col(HomeViewer.view_hash)).where(col(HomeViewer.user_id) == bindparam("user"))
 
 
-def keep_hash(s: Services, user_id: str, *, read: str | None, new: str) -> None:
+def keep_hash(services: Services, user_id: str, *, read: str | None, new: str) -> None:
     """Store the hash of the Home just published in place of the one read before publishing, not
     over one another process stored meanwhile (compare and set: a late writer never puts an older
     hash back)."""
     if not new:
         return
     was = col(HomeViewer.view_hash).is_(None) if read is None else col(HomeViewer.view_hash) == read
-    with s.db.session() as session:
+    with services.db.session() as session:
         session.execute(
             update(HomeViewer).where(col(HomeViewer.user_id) == user_id, was).values(view_hash=new)
         )
 
 
-def viewers_of(s: Services, engagement_id: int, also: Collection[str] = ()) -> list[str]:
+def viewers_of(services: Services, engagement_id: int, also: Collection[str] = ()) -> list[str]:
     """People who opened Home in the last KEEP_FRESH_DAYS and see this engagement there (its lead
     and consultants, and whoever looks at all engagements and is in its channel or an admin), and
     those of `also` who opened it."""
     params = {
         "engagement": engagement_id,
         "also": list(also),
-        "admins": sorted(admin_ids(s)),
-        "since": s.clock.now() - timedelta(days=KEEP_FRESH_DAYS),
+        "admins": sorted(admin_ids(services)),
+        "since": services.clock.now() - timedelta(days=KEEP_FRESH_DAYS),
     }
-    with s.db.rows() as conn:
+    with services.db.rows() as conn:
         return sorted({user_id for (user_id,) in conn.execute(_VIEWERS, params)})
 
 
@@ -342,7 +346,7 @@ _VIEWERS = union(
 )
 
 
-def refresh_homes(s: Services, engagement_id: int, also: Collection[str] = ()) -> None:
+def refresh_homes(services: Services, engagement_id: int, also: Collection[str] = ()) -> None:
     """Queue a re-publish of the Homes that show this engagement (see `HomesJob`), and of `also`
     (people who just stopped seeing it) when they have opened Home."""
-    s.outbox.submit(HomesJob(s, engagement_id, frozenset(also)))
+    services.outbox.submit(HomesJob(services, engagement_id, frozenset(also)))

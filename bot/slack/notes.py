@@ -64,13 +64,13 @@ def name_of(session: Session, engagement_id: int, user_id: str | None) -> str | 
     return (member.display_name if member is not None else None) or None
 
 
-def in_welcome_thread(s: Services, engagement_id: int) -> Callable[[], str | None]:
+def in_welcome_thread(services: Services, engagement_id: int) -> Callable[[], str | None]:
     """A thread finder for the outbox: the welcome's thread, where people are told of their roles
     (so being named does not make them follow a checklist's thread, whose every reminder Slack
     would then notify them of); the current checklist's when there is no welcome."""
 
     def find() -> str | None:
-        with s.db.read() as session:
+        with services.db.read() as session:
             welcome = session.exec(
                 select(PostedMessage.ts).where(
                     PostedMessage.engagement_id == engagement_id, PostedMessage.kind == "welcome"
@@ -78,26 +78,26 @@ def in_welcome_thread(s: Services, engagement_id: int) -> Callable[[], str | Non
             ).first()
         if welcome:
             return str(welcome)
-        found = checklist_thread(s, engagement_id)
+        found = checklist_thread(services, engagement_id)
         return found[1] if found else None
 
     return find
 
 
 def in_checklist_thread(
-    s: Services, engagement_id: int, phase_number: int | None = None
+    services: Services, engagement_id: int, phase_number: int | None = None
 ) -> Callable[[], str | None]:
     """A thread finder for the outbox: the live checklist of the phase (or the current one)."""
 
     def find() -> str | None:
-        found = checklist_thread(s, engagement_id, phase_number)
+        found = checklist_thread(services, engagement_id, phase_number)
         return found[1] if found else None
 
     return find
 
 
 def _note(
-    s: Services,
+    services: Services,
     channel: str,
     engagement_id: int,
     *,
@@ -111,8 +111,8 @@ def _note(
 ) -> None:
     """Post one work note (`work_note.json.j2`, `what` kind of it) in a thread, once per `key`,
     and record whom it notified once it landed."""
-    message = s.renderer.message(
-        "work_note.json.j2", what=what, people=people, by=by, command=s.command, **facts
+    message = services.renderer.message(
+        "work_note.json.j2", what=what, people=people, by=by, command=services.command, **facts
     )
     about = list(subjects) or [key]
     parent: dict[str, str | None] = {"ts": None if callable(thread_ts) else thread_ts}
@@ -122,21 +122,21 @@ def _note(
         return parent["ts"]
 
     def landed(ts: str) -> None:
-        with s.db.session() as session:
+        with services.db.session() as session:
             notified.record(
                 session,
                 engagement_id,
                 people,
                 kind=NOTE,
                 subjects=about,
-                now=s.clock.now(),
+                now=services.clock.now(),
                 reminder=False,
                 channel=channel,
                 ts=ts,
                 thread_ts=parent["ts"],  # they follow that thread now
             )
 
-    s.outbox.post(
+    services.outbox.post(
         channel,
         message,
         kind=NOTE,
@@ -147,13 +147,15 @@ def _note(
     )
 
 
-def tell_about_change(s: Services, engagement_id: int, change: Change | None, actor_id: str | None) -> None:
+def tell_about_change(
+    services: Services, engagement_id: int, change: Change | None, actor_id: str | None
+) -> None:
     """After an item was assigned or dated: tell its assignee, once, under the checklist."""
-    tell_about_changes(s, engagement_id, [change] if change is not None else [], actor_id)
+    tell_about_changes(services, engagement_id, [change] if change is not None else [], actor_id)
 
 
 def tell_about_changes(
-    s: Services, engagement_id: int, changes: Iterable[Change | None], actor_id: str | None
+    services: Services, engagement_id: int, changes: Iterable[Change | None], actor_id: str | None
 ) -> None:
     """After items were assigned or dated (one command, one form): one note per person told,
     listing all of theirs, under the checklist of the first one's phase."""
@@ -166,7 +168,7 @@ def tell_about_changes(
             mine.setdefault(assignee, []).append(change)
     if not mine:
         return
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = session.get(Engagement, engagement_id)
         if engagement is None or engagement.status != "active":
             return
@@ -181,11 +183,11 @@ def tell_about_changes(
             for c in sorted(told, key=lambda c: (c.phase.number, c.item.number))
         ]
         _note(
-            s,
+            services,
             channel,
             engagement_id,
             key=f"{first.kind}:{','.join(str(c.item.id) for c in told)}"[:120],
-            thread_ts=in_checklist_thread(s, engagement_id, first.phase.number),
+            thread_ts=in_checklist_thread(services, engagement_id, first.phase.number),
             what=what,
             people=[assignee],
             by=by,
@@ -221,16 +223,16 @@ def _theirs(session: Session, engagement: Engagement, user: str) -> list[dict[st
 
 
 def tell_named(
-    s: Services, engagement_id: int, user_id: str, role: str, gate_key: str, actor_id: str | None
+    services: Services, engagement_id: int, user_id: str, role: str, gate_key: str, actor_id: str | None
 ) -> None:
     """Someone was named to a customer role: tell them once, with what is theirs now."""
     if role == "approver":
-        tell_approver(s, engagement_id, user_id, gate_key, actor_id)
+        tell_approver(services, engagement_id, user_id, gate_key, actor_id)
         return
     if role not in ("contributor", "sponsor", "main_contact"):
         return
     subject = f"role:{role}"
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = session.get(Engagement, engagement_id)
         if engagement is None or engagement.status != "active":
             return
@@ -245,11 +247,11 @@ def tell_named(
         theirs = _theirs(session, engagement, user_id) if role != "sponsor" else []
         customer = engagement.customer_name
     _note(
-        s,
+        services,
         channel,
         engagement_id,
         key=f"named:{role}:{user_id}",
-        thread_ts=in_welcome_thread(s, engagement_id),
+        thread_ts=in_welcome_thread(services, engagement_id),
         what=role,
         people=[user_id],
         by=by,
@@ -261,10 +263,12 @@ def tell_named(
     )
 
 
-def tell_approver(s: Services, engagement_id: int, user_id: str, gate_key: str, actor_id: str | None) -> None:
+def tell_approver(
+    services: Services, engagement_id: int, user_id: str, gate_key: str, actor_id: str | None
+) -> None:
     """A customer approver was named (for every gate, or one): under each open request they may
     now decide, or, when there is none, under the current phase's checklist."""
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = session.get(Engagement, engagement_id)
         if engagement is None or engagement.status != "active":
             return
@@ -293,7 +297,7 @@ def tell_approver(s: Services, engagement_id: int, user_id: str, gate_key: str, 
     if open_requests:
         for request, gate in open_requests:
             _note(
-                s,
+                services,
                 channel,
                 engagement_id,
                 key=f"approver:{request.id}",
@@ -309,11 +313,11 @@ def tell_approver(s: Services, engagement_id: int, user_id: str, gate_key: str, 
     if told_before:
         return
     _note(
-        s,
+        services,
         channel,
         engagement_id,
         key=f"approver:{user_id}",
-        thread_ts=in_welcome_thread(s, engagement_id),
+        thread_ts=in_welcome_thread(services, engagement_id),
         what="approver",
         people=[user_id],
         by=by,
@@ -324,9 +328,9 @@ def tell_approver(s: Services, engagement_id: int, user_id: str, gate_key: str, 
     )
 
 
-def tell_approvers_of_request(s: Services, request_id: int, request_ts: str) -> None:
+def tell_approvers_of_request(services: Services, request_id: int, request_ts: str) -> None:
     """A sign-off request landed: mention its approvers once, in its thread."""
-    with s.db.read() as session:
+    with services.db.read() as session:
         request = session.get(SignoffRequest, request_id)
         gate = session.get(Gate, request.gate_id) if request is not None else None
         engagement = session.get(Engagement, gate.engagement_id) if gate is not None else None
@@ -339,7 +343,7 @@ def tell_approvers_of_request(s: Services, request_id: int, request_ts: str) -> 
     if not people:
         return  # the request itself says that no approver is named yet
     _note(
-        s,
+        services,
         channel,
         engagement_id,
         key=f"requested:{request_id}",
@@ -355,30 +359,30 @@ def tell_approvers_of_request(s: Services, request_id: int, request_ts: str) -> 
 
 
 def tell_lead(
-    s: Services, engagement_id: int, message: Message, *, key: str, actor_id: str | None = None
+    services: Services, engagement_id: int, message: Message, *, key: str, actor_id: str | None = None
 ) -> None:
     """Tell the lead consultant privately (a direct message) of something asked of them. A mention
     in a customer thread would make them follow it, and Slack would then notify them of every
     reminder posted there. Not when they did it themselves; best effort (logged when refused)."""
-    with s.db.read() as session:
+    with services.db.read() as session:
         lead = lead_of(session, engagement_id)
     if lead is None or lead.user_id == actor_id:
         return
     try:
-        channel, ts = s.slack.dm_recorded(
+        channel, ts = services.slack.dm_recorded(
             lead.user_id, message, kind=LEAD_DM, key=key, engagement_id=engagement_id
         )
     except SlackCallFailed as exc:
         log.warning("could not tell the lead consultant (%s): %s", key, exc.error)
         return
-    with s.db.session() as session:
+    with services.db.session() as session:
         notified.record(
             session,
             engagement_id,
             [lead.user_id],
             kind=LEAD_DM,
             subjects=[key],
-            now=s.clock.now(),
+            now=services.clock.now(),
             reminder=False,
             channel=channel,
             ts=ts,

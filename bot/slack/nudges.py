@@ -120,7 +120,7 @@ def _decided(session: Session, request: SignoffRequest) -> str:
 
 
 def render_nudge(
-    s: Services,
+    services: Services,
     session: Session,
     engagement: Engagement,
     entries: list[dict[str, Any]],
@@ -132,7 +132,7 @@ def render_nudge(
     too: a push shows the text), and names those of the entries it only carries over."""
     states = entry_states(session, engagement, entries, now)
     pinged = list(dict.fromkeys(u for e in states if e["state"] == "open" for u in e.get("mentions") or []))
-    return s.renderer.message(
+    return services.renderer.message(
         "nudge.json.j2",
         customer_name=engagement.customer_name,
         entries=states,
@@ -140,28 +140,28 @@ def render_nudge(
         names=names_of(session, saved_id(engagement)),
         direct=direct,
         channel=engagement.channel_id,
-        command=s.command,
+        command=services.command,
     )
 
 
-def render_row(s: Services, session: Session, row: NudgeMessage, now: datetime) -> Message | None:
+def render_row(services: Services, session: Session, row: NudgeMessage, now: datetime) -> Message | None:
     """A posted nudge or escalation as it stands now."""
     engagement = session.get(Engagement, row.engagement_id)
     if engagement is None:
         return None
     if row.kind == ESCALATION:
-        return render_escalation(s, session, engagement, row, now)
+        return render_escalation(services, session, engagement, row, now)
     if row.status == REPLACED:
-        return s.renderer.message("nudge_replaced.json.j2", customer_name=engagement.customer_name)
+        return services.renderer.message("nudge_replaced.json.j2", customer_name=engagement.customer_name)
     direct = row.topic.startswith(DIRECT_PREFIX)
-    return render_nudge(s, session, engagement, load_entries(row), now, direct=direct)
+    return render_nudge(services, session, engagement, load_entries(row), now, direct=direct)
 
 
 def render_escalation(
-    s: Services, session: Session, engagement: Engagement, row: NudgeMessage, now: datetime
+    services: Services, session: Session, engagement: Engagement, row: NudgeMessage, now: datetime
 ) -> Message:
     sponsors = [r for r in people_with(session, engagement, "sponsor") if r.side == "customer"]
-    return s.renderer.message(
+    return services.renderer.message(
         "escalation_dm.json.j2",
         customer_name=engagement.customer_name,
         channel=engagement.channel_id,
@@ -171,35 +171,35 @@ def render_escalation(
         handled=row.status == HANDLED,
         note=row.note,
         active=engagement.status == "active",
-        command=s.command,
+        command=services.command,
     )
 
 
-def _row_render(s: Services, row_id: int) -> Any:
+def _row_render(services: Services, row_id: int) -> Any:
     def render(_out: Sending) -> Message | None:
-        with s.db.read() as session:
+        with services.db.read() as session:
             row = session.get(NudgeMessage, row_id)
-            return render_row(s, session, row, s.clock.now()) if row is not None else None
+            return render_row(services, session, row, services.clock.now()) if row is not None else None
 
     return render
 
 
-def refresh_row(s: Services, row: NudgeMessage) -> None:
+def refresh_row(services: Services, row: NudgeMessage) -> None:
     """Queue an update of one posted nudge or escalation (rendered when the outbox sends it)."""
-    s.outbox.update(row.channel_id, row.ts, _row_render(s, saved_id(row)), what=row.kind)
+    services.outbox.update(row.channel_id, row.ts, _row_render(services, saved_id(row)), what=row.kind)
 
 
-def refresh_message(s: Services, channel: str, ts: str | None) -> bool:
+def refresh_message(services: Services, channel: str, ts: str | None) -> bool:
     """Refresh the nudge or escalation posted as (channel, ts); False when it is not one."""
     if not ts:
         return False
-    with s.db.read() as session:
+    with services.db.read() as session:
         row = session.exec(
             select(NudgeMessage).where(NudgeMessage.channel_id == channel, NudgeMessage.ts == ts)
         ).first()
     if row is None:
         return False
-    refresh_row(s, row)
+    refresh_row(services, row)
     return True
 
 
@@ -229,26 +229,29 @@ _LIVE_NUDGES = (
 
 
 def refresh_nudges(
-    s: Services, engagement_id: int, topic_prefix: str | tuple[str, ...] = "", out: Sending | None = None
+    services: Services,
+    engagement_id: int,
+    topic_prefix: str | tuple[str, ...] = "",
+    out: Sending | None = None,
 ) -> None:
     """Queue updates of the engagement's live nudges whose topic starts with `topic_prefix` (or one
     of them: `checklist:` the items' threads, `dm:` the team's reminders in direct messages,
     `signoff:12` one request's), so they show what happened."""
-    with s.db.rows() as conn:
+    with services.db.rows() as conn:
         rows = conn.execute(_LIVE_NUDGES, {"engagement": engagement_id}).all()
     for row_id, channel_id, ts, topic in rows:
         if not topic.startswith(topic_prefix):
             continue
-        job = UpdateJob(channel_id, ts, _row_render(s, row_id), what="nudge")
+        job = UpdateJob(channel_id, ts, _row_render(services, row_id), what="nudge")
         if out is not None:
             out.submit(job)
         else:
-            s.outbox.submit(job)
+            services.outbox.submit(job)
 
 
-def note_cleared(s: Services, engagement_id: int, item_id: int, by: str) -> None:
+def note_cleared(services: Services, engagement_id: int, item_id: int, by: str) -> None:
     """A block was cleared: the live nudges listing the item say so (until it is nudged again)."""
-    with s.db.session() as session:
+    with services.db.session() as session:
         for row in live_nudges(session, engagement_id):
             entries = load_entries(row)
             touched = False

@@ -31,8 +31,8 @@ from bot.slack.golive import refresh_cutover
 from bot.slack.home import refresh_homes
 from bot.slack.nudges import DIRECT_PREFIX, refresh_nudges
 from bot.slack.presenters import Rows, checklist_context, checklist_key, overview, phase_data, split_rows
-from bot.slack.requests import refresh_open_requests
 from bot.slack.sending import SETTLE_SECONDS, Job, Sending, UpdateJob
+from bot.slack.signoff_requests import refresh_open_requests
 from messages import Message, TemplateError
 from storage.models import Engagement, PostedMessage, id_col
 
@@ -82,7 +82,7 @@ def _within(message: Message) -> bool:
 
 
 def render_checklist(
-    s: Services,
+    services: Services,
     engagement_id: int,
     phase_number: int,
     *,
@@ -92,16 +92,16 @@ def render_checklist(
 ) -> tuple[str, list[Message]]:
     """The phase checklist as messages that each stay within TEXT_BUDGET and MAX_BLOCKS. Items in
     `redraw` get block_ids versioned with `nonce` (a fresh one when none is given)."""
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = session.get(Engagement, engagement_id)
         assert engagement is not None
         phase = phase_by_number(session, engagement, phase_number)
-        base, rows = checklist_context(session, engagement, phase, s.clock.now())
+        base, rows = checklist_context(session, engagement, phase, services.clock.now())
     nonce = (nonce or secrets.token_hex(4)) if redraw else ""
 
     def render(items: Rows, part: int, parts: int) -> Message:
-        message = s.renderer.message(
-            "checklist.json.j2", command=s.command, **base, items=items, part=part, parts=parts
+        message = services.renderer.message(
+            "checklist.json.j2", command=services.command, **base, items=items, part=part, parts=parts
         )
         return version_item_blocks(message, redraw, nonce)
 
@@ -175,8 +175,8 @@ def _measured_fits(rows: Rows, render: Callable[[Rows, int, int], Message]) -> C
     return fits
 
 
-def _channel_of(s: Services, engagement_id: int) -> str:
-    with s.db.read() as session:
+def _channel_of(services: Services, engagement_id: int) -> str:
+    with services.db.read() as session:
         engagement = session.get(Engagement, engagement_id)
         assert engagement is not None
         return engagement.channel_id
@@ -202,14 +202,16 @@ _CHECKLIST_COPIES = (
 )
 
 
-def _live_copy(s: Services, engagement_id: int, phase_number: int) -> tuple[dict[int, Copy], list[Copy]]:
+def _live_copy(
+    services: Services, engagement_id: int, phase_number: int
+) -> tuple[dict[int, Copy], list[Copy]]:
     """The live copy of a phase checklist as the ledger has it: its parts by number (the newest
     message of each), and older messages of the phase still recorded as live (copies posted
     before a re-post collapsed them)."""
     prefix = f"{phase_number}."
     parts: dict[int, Copy] = {}
     older: list[Copy] = []
-    with s.db.rows() as conn:
+    with services.db.rows() as conn:
         rows = [Copy(*row) for row in conn.execute(_CHECKLIST_COPIES, {"engagement": engagement_id})]
     for row in rows:  # newest first
         if not row.key.startswith(prefix) or not row.key[len(prefix) :].isdigit():
@@ -223,16 +225,16 @@ def _live_copy(s: Services, engagement_id: int, phase_number: int) -> tuple[dict
 
 
 def checklist_thread(
-    s: Services, engagement_id: int, phase_number: int | None = None
+    services: Services, engagement_id: int, phase_number: int | None = None
 ) -> tuple[int, str] | None:
     """Where notes and reminders about a phase's items go: the thread under the first part of that
     phase's live checklist, else under the current phase's (a later phase's checklist is posted
     when it starts). (phase number, parent ts), or None when no checklist is in the channel."""
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = session.get(Engagement, engagement_id)
         current = engagement.phase_index if engagement is not None else None
     for number in dict.fromkeys(n for n in (phase_number, current) if n is not None):
-        parts, _older = _live_copy(s, engagement_id, number)
+        parts, _older = _live_copy(services, engagement_id, number)
         if 1 in parts:
             return number, parts[1].ts
     return None
@@ -252,7 +254,7 @@ class ChecklistJob(Job):
 
     def __init__(
         self,
-        s: Services,
+        services: Services,
         engagement_id: int,
         phase_number: int,
         channel: str,
@@ -261,7 +263,12 @@ class ChecklistJob(Job):
         redraw: frozenset[int] = frozenset(),
         nonce: str = "",
     ) -> None:
-        self.s, self.engagement_id, self.phase_number, self.channel = s, engagement_id, phase_number, channel
+        self.services, self.engagement_id, self.phase_number, self.channel = (
+            services,
+            engagement_id,
+            phase_number,
+            channel,
+        )
         self.key = (CHECKLIST, engagement_id, phase_number)
         self.lane = channel
         self.posts = post
@@ -275,7 +282,7 @@ class ChecklistJob(Job):
         assert isinstance(newer, ChecklistJob)
         redraw = self.redraw | newer.redraw
         return ChecklistJob(
-            self.s,
+            self.services,
             self.engagement_id,
             self.phase_number,
             newer.channel,
@@ -295,27 +302,27 @@ class ChecklistJob(Job):
             self._refresh(out)
 
     def _post(self, out: Sending) -> None:
-        s, eid, number = self.s, self.engagement_id, self.phase_number
-        parts, older = _live_copy(s, eid, number)
-        channel, messages = render_checklist(s, eid, number)
+        services, eid, number = self.services, self.engagement_id, self.phase_number
+        parts, older = _live_copy(services, eid, number)
+        channel, messages = render_checklist(services, eid, number)
         new_ts = [
             out.post(channel, m, kind=CHECKLIST, key=checklist_key(number, n), engagement_id=eid)
             for n, m in enumerate(messages, start=1)
         ]
-        _collapse(out, s, eid, number, [*parts.values(), *older], to=(channel, new_ts[0]))
+        _collapse(out, services, eid, number, [*parts.values(), *older], to=(channel, new_ts[0]))
 
     def _refresh(self, out: Sending) -> None:
-        s, eid, number = self.s, self.engagement_id, self.phase_number
-        parts, older = _live_copy(s, eid, number)
+        services, eid, number = self.services, self.engagement_id, self.phase_number
+        parts, older = _live_copy(services, eid, number)
         if older and 1 in parts:
-            _collapse(out, s, eid, number, older, to=(parts[1].channel_id, parts[1].ts))
+            _collapse(out, services, eid, number, older, to=(parts[1].channel_id, parts[1].ts))
         posted = _count_parts(parts)
         if not posted:
             return  # not in the channel: nothing to refresh
         out.ready("chat.update", parts[1].channel_id)
         # At least as many parts as are in the channel, so every posted part keeps showing items.
         channel, messages = render_checklist(
-            s, eid, number, min_parts=posted, redraw=self.redraw, nonce=self.nonce
+            services, eid, number, min_parts=posted, redraw=self.redraw, nonce=self.nonce
         )
         for n, m in enumerate(messages, start=1):
             if n <= posted:
@@ -327,59 +334,67 @@ class ChecklistJob(Job):
         # The nudges in the checklists' threads (and the team's reminders in direct messages) list
         # items too: they show what changed (ticked in the checklist, unblocked, dated…), rendered
         # when their update runs.
-        refresh_nudges(s, eid, ("checklist:", DIRECT_PREFIX, "top"), out=out)
+        refresh_nudges(services, eid, ("checklist:", DIRECT_PREFIX, "top"), out=out)
         # An open sign-off request shows its items' state now, and the cutover message what is
         # left before go-live.
-        refresh_open_requests(s, eid, number)
-        refresh_cutover(s, eid)
+        refresh_open_requests(services, eid, number)
+        refresh_cutover(services, eid)
 
 
 def _collapse(
-    out: Sending, s: Services, engagement_id: int, phase_number: int, rows: list[Copy], *, to: tuple[str, str]
+    out: Sending,
+    services: Services,
+    engagement_id: int,
+    phase_number: int,
+    rows: list[Copy],
+    *,
+    to: tuple[str, str],
 ) -> None:
     """Older copies of a checklist become a one-line pointer to the live copy (`to`: its first
     part): no longer refreshed, and nothing left on them to click."""
     if not rows:
         return
-    s.slack.relabel([r.id for r in rows], CHECKLIST_MOVED)
+    services.slack.relabel([r.id for r in rows], CHECKLIST_MOVED)
     for row in rows:
         out.submit(
             UpdateJob(
                 row.channel_id,
                 row.ts,
-                lambda o: moved_message(o, s, engagement_id, phase_number, to),
+                lambda o: moved_message(o, services, engagement_id, phase_number, to),
                 what="moved checklist",
             )
         )
 
 
 def moved_message(
-    out: Sending, s: Services, engagement_id: int, phase_number: int, to: tuple[str, str]
+    out: Sending, services: Services, engagement_id: int, phase_number: int, to: tuple[str, str]
 ) -> Message:
     """The one line an older copy of a checklist is collapsed to: a link to the live copy."""
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = session.get(Engagement, engagement_id)
         assert engagement is not None
         phase = phase_by_number(session, engagement, phase_number)
         customer, data = engagement.customer_name, phase_data(phase)
     url = out.permalink(*to)
     link = f"<{url}|the newer copy>" if url and _SAFE_URL.match(url) else None
-    return s.renderer.message("checklist_moved.json.j2", customer_name=customer, phase=data, link=link)
+    return services.renderer.message("checklist_moved.json.j2", customer_name=customer, phase=data, link=link)
 
 
 _SAFE_URL = re.compile(r"^https://[^\s|<>]+$")
 
 
-def post_checklist(s: Services, engagement_id: int, phase_number: int, *, channel: str | None = None) -> None:
+def post_checklist(
+    services: Services, engagement_id: int, phase_number: int, *, channel: str | None = None
+) -> None:
     """Post the phase checklist as new message(s); an older copy in the channel collapses to a
     pointer to it. `channel`: the engagement's, when the caller has read it already."""
-    channel = channel or _channel_of(s, engagement_id)
-    s.outbox.submit(ChecklistJob(s, engagement_id, phase_number, channel, post=True))
-    refresh_homes(s, engagement_id)  # a new engagement's first checklist: its lead's Home shows it
+    channel = channel or _channel_of(services, engagement_id)
+    services.outbox.submit(ChecklistJob(services, engagement_id, phase_number, channel, post=True))
+    refresh_homes(services, engagement_id)  # a new engagement's first checklist: its lead's Home shows it
 
 
 def refresh_checklist(
-    s: Services,
+    services: Services,
     engagement_id: int,
     phase_number: int,
     *,
@@ -391,29 +406,31 @@ def refresh_checklist(
     When the items outgrow the parts posted (added items, longer notes), the new part is posted
     once. `redraw`: items whose checkbox must be redrawn even if unchanged.
     """
-    channel = channel or _channel_of(s, engagement_id)
-    s.outbox.submit(ChecklistJob(s, engagement_id, phase_number, channel, redraw=frozenset(redraw)))
+    channel = channel or _channel_of(services, engagement_id)
+    services.outbox.submit(
+        ChecklistJob(services, engagement_id, phase_number, channel, redraw=frozenset(redraw))
+    )
     # Whatever changed a checklist (a tick, a block, a sign-off, the plan) changes the Home of the
     # engagement's team too.
-    refresh_homes(s, engagement_id)
+    refresh_homes(services, engagement_id)
 
 
-def refresh_posted_checklists(s: Services, engagement_id: int) -> None:
+def refresh_posted_checklists(services: Services, engagement_id: int) -> None:
     """Update every phase checklist already in the channel (after the plan or settings changed)."""
     numbers = sorted(
-        {int(r.key.split(".")[0]) for r in s.slack.posted(engagement_id, CHECKLIST) if "." in r.key}
+        {int(r.key.split(".")[0]) for r in services.slack.posted(engagement_id, CHECKLIST) if "." in r.key}
     )
     for n in numbers:
-        refresh_checklist(s, engagement_id, n)
+        refresh_checklist(services, engagement_id, n)
 
 
-def announce_phase(s: Services, engagement_id: int, phase_number: int) -> None:
+def announce_phase(services: Services, engagement_id: int, phase_number: int) -> None:
     """The next phase starts: say so in the channel, then post its checklist, in the channel's
     order (the announcement lands first). Going live is the cutover's (bot.slack.golive)."""
-    with s.db.read() as session:
+    with services.db.read() as session:
         engagement = session.get(Engagement, engagement_id)
         assert engagement is not None
-        ctx = overview(session, engagement, s.playbook, s.clock.now())
+        ctx = overview(session, engagement, services.playbook, services.clock.now())
         if phase_number > len(ctx["phases"]):
             return
         phase = phase_by_number(session, engagement, phase_number)
@@ -421,29 +438,29 @@ def announce_phase(s: Services, engagement_id: int, phase_number: int) -> None:
             "phase": phase_data(phase),
             "finished": next((p for p in ctx["phases"] if p["number"] == phase_number - 1), None),
         }
-        message = s.renderer.message("phase_started.json.j2", command=s.command, **ctx)
+        message = services.renderer.message("phase_started.json.j2", command=services.command, **ctx)
         channel = engagement.channel_id
-    s.outbox.post(channel, message, kind="phase", key=str(phase_number), engagement_id=engagement_id)
-    s.outbox.submit(ChecklistJob(s, engagement_id, phase_number, channel, post=True))
-    refresh_homes(s, engagement_id)
+    services.outbox.post(channel, message, kind="phase", key=str(phase_number), engagement_id=engagement_id)
+    services.outbox.submit(ChecklistJob(services, engagement_id, phase_number, channel, post=True))
+    refresh_homes(services, engagement_id)
 
 
-def welcome_message(s: Services, session: Any, engagement: Engagement, now: Any) -> Message:
+def welcome_message(services: Services, session: Any, engagement: Engagement, now: Any) -> Message:
     """The welcome as it stands now: it asks for the customer's main contact until one is named."""
     from bot.people.roles import people_with
 
     main = [r for r in people_with(session, engagement, "main_contact") if r.side == "customer"]
-    return s.renderer.message(
+    return services.renderer.message(
         "welcome.json.j2",
-        command=s.command,
+        command=services.command,
         main_contact={"user_id": main[0].user_id, "name": main[0].name} if main else None,
-        **overview(session, engagement, s.playbook, now),
+        **overview(session, engagement, services.playbook, now),
     )
 
 
-def refresh_welcome(s: Services, engagement_id: int) -> None:
+def refresh_welcome(services: Services, engagement_id: int) -> None:
     """Queue an update of the engagement's welcome (rendered when the outbox sends it)."""
-    with s.db.read() as session:
+    with services.db.read() as session:
         posted = session.exec(
             select(PostedMessage).where(
                 PostedMessage.engagement_id == engagement_id, PostedMessage.kind == "welcome"
@@ -453,10 +470,10 @@ def refresh_welcome(s: Services, engagement_id: int) -> None:
         return
 
     def render(_out: Sending) -> Message | None:
-        with s.db.read() as session:
+        with services.db.read() as session:
             engagement = session.get(Engagement, engagement_id)
             if engagement is None:
                 return None
-            return welcome_message(s, session, engagement, s.clock.now())
+            return welcome_message(services, session, engagement, services.clock.now())
 
-    s.outbox.update(posted.channel_id, posted.ts, render, what="welcome")
+    services.outbox.update(posted.channel_id, posted.ts, render, what="welcome")

@@ -86,57 +86,57 @@ def member_left(session: Session, channel: str, user: str) -> None:
     )
 
 
-def read_roster(s: Services, channel: str) -> bool:
+def read_roster(services: Services, channel: str) -> bool:
     """Read the channel's members from Slack into the database; False when Slack would not say
     (what was known is kept)."""
-    members = s.slack.channel_members(channel)
+    members = services.slack.channel_members(channel)
     if members is None:
         return False
-    with s.db.session() as session:
-        replace_roster(session, channel, members, s.clock.now())
+    with services.db.session() as session:
+        replace_roster(session, channel, members, services.clock.now())
     return True
 
 
-def in_channel(s: Services, channel: str, user: str) -> bool:
+def in_channel(services: Services, channel: str, user: str) -> bool:
     """Whether `user` is in `channel`. Yes from the database (events keep it current); a no is
     asked of Slack again (conversations.members) unless the roster was read in the last
     `RECHECK`: someone who just joined may have their event still on its way."""
-    with s.db.read() as session:
+    with services.db.read() as session:
         if session.get(ChannelMember, (channel, user)) is not None:
             return True
         roster = session.get(ChannelRoster, channel)
-    if roster is not None and s.clock.now() - roster.fetched_at < RECHECK:
+    if roster is not None and services.clock.now() - roster.fetched_at < RECHECK:
         return False
-    if read_roster(s, channel):
-        with s.db.read() as session:
+    if read_roster(services, channel):
+        with services.db.read() as session:
             return session.get(ChannelMember, (channel, user)) is not None
     return False
 
 
-def command_allowed(s: Services, channel: str, user: str) -> bool:
+def command_allowed(services: Services, channel: str, user: str) -> bool:
     """A slash command in an engagement's channel comes from someone in it (Slack delivers it
     from there; re-checked on the server all the same). A channel whose roster was never read is
     not checked (the sweep reads it soon: `backfill_rosters`); a yes is remembered for
     `COMMAND_MEMO` in this process, so a burst of commands costs one read."""
     key = ("in-channel", channel, user)
-    seen = s.memo.get(key)
-    now = s.clock.now()
+    seen = services.memo.get(key)
+    now = services.clock.now()
     if isinstance(seen, datetime) and now - seen < COMMAND_MEMO:
         return True
-    with s.db.read() as session:
+    with services.db.read() as session:
         member = session.get(ChannelMember, (channel, user)) is not None
         known = member or session.get(ChannelRoster, channel) is not None
-    allowed = member or not known or in_channel(s, channel, user)
+    allowed = member or not known or in_channel(services, channel, user)
     if allowed:
-        s.memo.put(key, now)
+        services.memo.put(key, now)
     return allowed
 
 
-def backfill_rosters(s: Services, limit: int = BACKFILL_PER_TICK) -> int:
+def backfill_rosters(services: Services, limit: int = BACKFILL_PER_TICK) -> int:
     """Read the rosters of active engagements' channels never read, then of those read longer than
     `REREAD` ago, at most `limit` (conversations.members is Tier 4); how many were read."""
-    stale = s.clock.now() - REREAD
-    with s.db.read() as session:
+    stale = services.clock.now() - REREAD
+    with services.db.read() as session:
         channels = list(
             session.exec(
                 select(Engagement.channel_id)
@@ -151,16 +151,16 @@ def backfill_rosters(s: Services, limit: int = BACKFILL_PER_TICK) -> int:
         )
     done = 0
     for channel in channels:
-        if read_roster(s, channel):
+        if read_roster(services, channel):
             done += 1
         else:
             # Slack will not list it (the bot is not in it): remember the attempt, so the sweep
             # does not ask again every tick.
-            with s.db.session() as session:
+            with services.db.session() as session:
                 row = session.get(ChannelRoster, channel) or ChannelRoster(
-                    channel_id=channel, fetched_at=s.clock.now()
+                    channel_id=channel, fetched_at=services.clock.now()
                 )
-                row.fetched_at = s.clock.now()
+                row.fetched_at = services.clock.now()
                 session.add(row)
     return done
 
@@ -175,36 +175,36 @@ class Viewer:
     guest: bool = False
 
 
-def admin_ids(s: Services) -> frozenset[str]:
+def admin_ids(services: Services) -> frozenset[str]:
     """The user ids `GOLIVE_ADMINS` names: user ids as given, user groups (S…) expanded with
     usergroups.users.list, cached for `ADMINS_TTL` in this process. A group Slack will not list
     counts as nobody (logged)."""
-    wanted = s.settings.golive_admins
+    wanted = services.settings.golive_admins
     users = {a for a in wanted if not a.startswith("S")}
     for group in (a for a in wanted if a.startswith("S")):
         key = ("admins-group", group)
-        cached = s.memo.get(key)
-        if isinstance(cached, tuple) and s.clock.now() - cached[0] < ADMINS_TTL:
+        cached = services.memo.get(key)
+        if isinstance(cached, tuple) and services.clock.now() - cached[0] < ADMINS_TTL:
             users |= cached[1]
             continue
-        members = s.slack.usergroup_members(group)
+        members = services.slack.usergroup_members(group)
         if members is None:
             if isinstance(cached, tuple):
                 users |= cached[1]  # Slack did not answer: the last known members
             continue
-        s.memo.put(key, (s.clock.now(), frozenset(members)))
+        services.memo.put(key, (services.clock.now(), frozenset(members)))
         users |= members
     return frozenset(users)
 
 
-def viewer(s: Services, user_id: str, *, guest: bool) -> Viewer:
+def viewer(services: Services, user_id: str, *, guest: bool) -> Viewer:
     if guest:
         return Viewer(user_id=user_id, guest=True)
-    return Viewer(user_id=user_id, admin=user_id in admin_ids(s))
+    return Viewer(user_id=user_id, admin=user_id in admin_ids(services))
 
 
-def may_see(s: Services, who: Viewer, channel: str) -> bool:
+def may_see(services: Services, who: Viewer, channel: str) -> bool:
     """Whether this vendor person may see (and act from Home on) the engagement in `channel`."""
     if who.guest:
         return False
-    return who.admin or in_channel(s, channel, who.user_id)
+    return who.admin or in_channel(services, channel, who.user_id)

@@ -62,9 +62,11 @@ def dryrun_day(engagement: Engagement) -> date | None:
     return local_date(engagement.dryrun_at, engagement.timezone) if engagement.dryrun_at else None
 
 
-def text_message(s: Services, engagement: Engagement, outlook: Outlook, *, reason: str | None) -> Message:
+def text_message(
+    services: Services, engagement: Engagement, outlook: Outlook, *, reason: str | None
+) -> Message:
     """The text timeline; `reason`: why Slack refused the picture, said in its note."""
-    return s.renderer.message(
+    return services.renderer.message(
         "timeline_text.json.j2",
         customer_name=engagement.customer_name,
         summary=timeline_summary(engagement.customer_name, outlook),
@@ -84,7 +86,7 @@ class TimelineJob(Job):
 
     def __init__(
         self,
-        s: Services,
+        services: Services,
         engagement_id: int,
         channel: str,
         *,
@@ -92,7 +94,7 @@ class TimelineJob(Job):
         lane: str | None = None,
         tell: Tell | None = None,
     ) -> None:
-        self.s = s
+        self.services = services
         self.engagement_id = engagement_id
         self.channel = channel
         self.thread_ts = thread_ts
@@ -113,17 +115,17 @@ class TimelineJob(Job):
         return newer
 
     def _load(self, now: datetime) -> tuple[Engagement, Outlook] | None:
-        with self.s.db.read() as session:
+        with self.services.db.read() as session:
             engagement = session.get(Engagement, self.engagement_id)
             if engagement is None:
                 return None
             session.expunge(engagement)
-            return engagement, load_outlook(session, engagement, self.s.playbook, now)
+            return engagement, load_outlook(session, engagement, self.services.playbook, now)
 
     def run(self, out: Sending) -> None:
-        from bot.engagement.timeline_picture import timeline_png  # matplotlib: only when drawing
+        from bot.exports.timeline_picture import timeline_png  # matplotlib: only when drawing
 
-        now = self.s.clock.now()
+        now = self.services.clock.now()
         loaded = self._load(now)
         if loaded is None:
             return
@@ -198,7 +200,7 @@ class TimelineJob(Job):
         try:
             out.post(
                 self.channel,
-                text_message(self.s, engagement, outlook, reason=reason),
+                text_message(self.services, engagement, outlook, reason=reason),
                 kind="timeline",
                 engagement_id=self.engagement_id,
                 thread_ts=self.thread_ts,
@@ -210,18 +212,25 @@ class TimelineJob(Job):
             why = reason if also == reason else f"{reason}; the text version: {also}"
             log.warning("%s: the text timeline was refused too (%s)", self.describe(), exc.error)
             self.tell(
-                self.s.notice(
+                self.services.notice(
                     f"I couldn't share the timeline in this channel: Slack refused it ({why}). "
-                    f"`{self.s.command} status` shows you the timeline as text."
+                    f"`{self.services.command} status` shows you the timeline as text."
                 )
             )
 
 
 def share_timeline(
-    s: Services, engagement_id: int, channel: str, *, thread_ts: str | None = None, tell: Tell | None = None
+    services: Services,
+    engagement_id: int,
+    channel: str,
+    *,
+    thread_ts: str | None = None,
+    tell: Tell | None = None,
 ) -> None:
     """Queue the timeline for `channel`; returns at once. In a thread (`thread_ts`, the weekly
     digest's) it is drawn in the digests' shared lane, one at a time. `tell` reaches the person
     who asked, should neither the picture nor the text be shared."""
     lane = DIGEST_LANE if thread_ts else channel
-    s.outbox.submit(TimelineJob(s, engagement_id, channel, thread_ts=thread_ts, lane=lane, tell=tell))
+    services.outbox.submit(
+        TimelineJob(services, engagement_id, channel, thread_ts=thread_ts, lane=lane, tell=tell)
+    )

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from slack_sdk import WebClient
 
-from harness import BOT_TOKEN
+from sandbox.harness import BOT_TOKEN
 from sandbox.main import SandboxServer
 from tests.conftest import DEFAULT_NOW
 

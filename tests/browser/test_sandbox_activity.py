@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from slack_sdk import WebClient
 
-from harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD
+from sandbox.harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD
 from sandbox.main import SandboxServer
 from tests.browser.htmltools import Node
 from tests.browser.test_sandbox_web import Browser

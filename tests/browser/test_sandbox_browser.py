@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Dialog, Locator, Page, expect, sync_playwright
 
-from harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD, Persona
+from sandbox.harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD, Persona
 from sandbox.main import SandboxServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -569,10 +569,14 @@ def test_the_lead_confirms_the_go_live_cutover_and_the_channel_celebrates(
     # minutes); the cutover itself is clicked in the browser.
     h.command(f"role {mention(APPROVER)} approver", user=CONSULTANT)
     h.command("dryrun 2026-12-16 10:00", user=CONSULTANT)
-    with h.services.db.read() as s:
-        phases = s.exec(select(EngagementPhase).order_by(EngagementPhase.number)).all()
-        gates = {p.number: [g.key for g in s.exec(select(Gate).where(Gate.phase_id == p.id))] for p in phases}
-        counts = {p.number: len(s.exec(select(Item).where(Item.phase_id == p.id)).all()) for p in phases}
+    with h.services.db.read() as session:
+        phases = session.exec(select(EngagementPhase).order_by(EngagementPhase.number)).all()
+        gates = {
+            p.number: [g.key for g in session.exec(select(Gate).where(Gate.phase_id == p.id))] for p in phases
+        }
+        counts = {
+            p.number: len(session.exec(select(Item).where(Item.phase_id == p.id)).all()) for p in phases
+        }
     for number in sorted(counts):
         h.command("done " + " ".join(f"{number}.{n}" for n in range(1, counts[number] + 1)), user=CONSULTANT)
         for key in gates[number]:
@@ -584,8 +588,8 @@ def test_the_lead_confirms_the_go_live_cutover_and_the_channel_celebrates(
                 h.driver.click(CHANNEL, announcement["ts"], "dryrun_passed", user=APPROVER.user_id)
                 h.idle()
             request_signoff(h, key, user=CONSULTANT)
-            with h.services.db.read() as s:
-                req = s.exec(select(SignoffRequest).order_by(SignoffRequest.id.desc())).first()
+            with h.services.db.read() as session:
+                req = session.exec(select(SignoffRequest).order_by(SignoffRequest.id.desc())).first()
             approve_request(h, req.ts, req.id, APPROVER)
     assert not [m for m in posts(h) if "is live!" in m["text"]], "approvals alone do not make it live"
 

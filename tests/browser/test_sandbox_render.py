@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from harness import CHANNEL, CONTRIBUTOR
 from sandbox.blocks import (
     REQUIRED_MESSAGE,
     RenderContext,
@@ -18,6 +17,7 @@ from sandbox.blocks import (
     render_blocks,
     render_message,
 )
+from sandbox.harness import CHANNEL, CONTRIBUTOR
 from sandbox.mrkdwn import Directory, render_mrkdwn, render_plain, render_text
 from sandbox.session import next_monday_9, slack_command_text
 from tests.browser.htmltools import Node, parse

@@ -17,8 +17,8 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from slack_sdk import WebClient
 
-from harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD
 from sandbox.files import PNG_SIGNATURE, picture
+from sandbox.harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD
 from sandbox.main import SandboxServer
 from tests.browser.htmltools import Node
 from tests.browser.test_sandbox_web import Browser, messages, newest

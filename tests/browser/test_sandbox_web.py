@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD, Persona
+from sandbox.harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD, Persona
 from sandbox.main import SandboxServer, run
 from tests.browser.htmltools import Node, parse
 

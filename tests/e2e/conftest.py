@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness import APPROVER, CONTRIBUTOR, SPONSOR, Harness
+from sandbox.harness import APPROVER, CONTRIBUTOR, SPONSOR, Harness
 from tests.e2e.helpers import mention
 
 

@@ -9,18 +9,18 @@ from typing import Any
 
 from sqlmodel import func, select
 
-from harness import CHANNEL, Harness
+from sandbox.harness import CHANNEL, Harness
 from storage.models import Engagement
 
 
 def count(h: Harness, model: Any) -> int:
-    with h.services.db.session() as s:
-        return int(s.exec(select(func.count()).select_from(model)).one())
+    with h.services.db.session() as session:
+        return int(session.exec(select(func.count()).select_from(model)).one())
 
 
 def engagement(h: Harness, channel: str = CHANNEL) -> Engagement | None:
-    with h.services.db.session() as s:
-        return s.exec(
+    with h.services.db.session() as session:
+        return session.exec(
             select(Engagement).where(Engagement.channel_id == channel).order_by(Engagement.id)
         ).first()  # type: ignore[arg-type]
 
@@ -172,10 +172,10 @@ def db_snapshot(h: Harness) -> dict[str, list[tuple[Any, ...]]]:
 
     import storage.models  # noqa: F401  (the tables)
 
-    with h.services.db.read() as s:
+    with h.services.db.read() as session:
         return {
             t.name: sorted(
-                (tuple(str(v) for v in row) for row in s.exec(text(f'SELECT * FROM "{t.name}"')).all()),  # type: ignore[call-overload]
+                (tuple(str(v) for v in row) for row in session.exec(text(f'SELECT * FROM "{t.name}"')).all()),  # type: ignore[call-overload]
             )
             for t in SQLModel.metadata.sorted_tables
             if t.name != "inbox"
@@ -257,7 +257,7 @@ def request_signoff(
     """`/golive signoff [gate]` as the lead (or `user`), confirming the form that opens when the
     gate's items are still open, its phase is not reached, or changes were requested (with `note`,
     what changed)."""
-    from harness import LEAD
+    from sandbox.harness import LEAD
 
     user_id = getattr(user or LEAD, "user_id", user)
     before = {v["id"] for v in h.standin.open_views(user_id)}
@@ -276,6 +276,6 @@ def request_signoff(
 
 def last_answer(h: Harness, user: Any = None) -> str:
     """What the lead (or `user`) was last told privately, as they see it."""
-    from harness import LEAD
+    from sandbox.harness import LEAD
 
     return ephemeral_texts(h, getattr(user or LEAD, "user_id", user))[-1]

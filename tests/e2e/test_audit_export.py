@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlmodel import select
 
 from bot.people.audit import CSV_COLUMNS, FORMULA_START, neutralise
-from harness import CHANNEL, CONSULTANT, CONTRIBUTOR, CUSTOMER_TEAM, LEAD, VENDOR_TEAM
+from sandbox.harness import CHANNEL, CONSULTANT, CONTRIBUTOR, CUSTOMER_TEAM, LEAD, VENDOR_TEAM
 from storage.models import AuditEvent, Gate
 from tests.e2e.helpers import engagement, ephemeral_texts, last_answer, mention, nudges, request_signoff
 from tests.e2e.test_checklist import checklist_msg, item
@@ -84,8 +84,8 @@ def test_the_uploaded_csv_has_no_live_formula_and_readable_columns(harness):
     assert ticked["subject_title"] == "'" + TITLE
     assert REASON in next(r for r in rows if r["kind"] == "item.na")["detail"]
     # Readable columns beside the ids.
-    with h.services.db.read() as s:
-        gate_title = s.exec(select(Gate.title).where(Gate.key == "solution_design")).one()
+    with h.services.db.read() as session:
+        gate_title = session.exec(select(Gate.title).where(Gate.key == "solution_design")).one()
     requested = kinds["signoff.requested"]
     assert requested["subject"] == "solution_design" and requested["subject_title"] == gate_title
     done_11 = next(r for r in rows if r["kind"] == "item.done" and r["subject"] == "1.1")
@@ -137,8 +137,8 @@ def _files_in(h, channel: str | None) -> list[dict]:
 
 
 def _all_rows(h) -> list[AuditEvent]:
-    with h.services.db.read() as s:
-        return list(s.exec(select(AuditEvent).order_by(AuditEvent.id)).all())
+    with h.services.db.read() as session:
+        return list(session.exec(select(AuditEvent).order_by(AuditEvent.id)).all())
 
 
 def _is_vendor_only(row: dict[str, str]) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt import BoltRequest
 
 from golive.server import slack_request
-from harness import CHANNEL, LEAD
+from sandbox.harness import CHANNEL, LEAD
 from tests.e2e.helpers import engagement
 
 
@@ -44,11 +44,11 @@ def test_a_command_that_says_payload_reaches_its_listener(started):
 
     from storage.models import EngagementPhase, Item
 
-    with h.services.db.read() as s:
-        phase = s.exec(
+    with h.services.db.read() as session:
+        phase = session.exec(
             select(EngagementPhase).where(EngagementPhase.engagement_id == e.id, EngagementPhase.number == 1)
         ).one()
-        titles = [i.title for i in s.exec(select(Item).where(Item.phase_id == phase.id)).all()]
+        titles = [i.title for i in session.exec(select(Item).where(Item.phase_id == phase.id)).all()]
     assert "Check the payload format of the usage feed" in titles
 
 

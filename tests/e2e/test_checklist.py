@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from bot.engagement import checklist as cl
 from bot.slack.presenters import names_for
-from harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, CUSTOMER_TEAM, LEAD
+from sandbox.harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, CUSTOMER_TEAM, LEAD
 from storage.models import Engagement, EngagementPhase, Item, Member, UserProfile
 from tests.e2e.helpers import (
     blocks_text,
@@ -31,9 +31,9 @@ from tests.e2e.helpers import (
 
 def item(h, ref: str) -> Item:
     phase_no, item_no = (int(x) for x in ref.split("."))
-    with h.services.db.session() as s:
+    with h.services.db.session() as session:
         e = engagement(h)
-        return cl.find_item(s, e, phase_no, item_no)[1]
+        return cl.find_item(session, e, phase_no, item_no)[1]
 
 
 def checklist_msg(h, phase_no: int = 1) -> dict:
@@ -128,8 +128,8 @@ def test_no_title_of_the_default_playbook_is_cut(started):
     title, in every phase's checklist."""
     for n in range(2, 6):
         started.command(f"checklist {n}")
-    with started.services.db.session() as s:
-        titles = {i.id: i.title for i in s.exec(select(Item)).all()}
+    with started.services.db.session() as session:
+        titles = {i.id: i.title for i in session.exec(select(Item)).all()}
     seen = 0
     for n in range(1, 6):
         for block in checklist_msg(started, n)["blocks"]:
@@ -367,8 +367,8 @@ def test_due_date_through_the_menu_and_the_command_survives_a_replan(started):
     assert "YYYY-MM-DD" in ephemeral_texts(started, LEAD.user_id)[-1]
     # Recompute the plan: hand-set dates stay, the others follow their phase.
     started.command("plan size=enterprise")
-    with started.services.db.session() as s:
-        discovery = s.exec(select(EngagementPhase).where(EngagementPhase.number == 1)).one()
+    with started.services.db.session() as session:
+        discovery = session.exec(select(EngagementPhase).where(EngagementPhase.number == 1)).one()
     assert item(started, "1.5").due_on == date(2026, 12, 18)
     assert item(started, "1.6").due_on == date(2026, 12, 21)
     assert item(started, "1.1").due_on == discovery.planned_end == date(2026, 12, 10)
@@ -442,9 +442,9 @@ def test_side_override_lets_a_customer_user_act_as_vendor(started):
 def test_finishing_a_phase_announces_the_next_with_its_checklist(started):
     for n in range(1, 7):
         started.command(f"done 1.{n}")
-    with started.services.db.session() as s:
+    with started.services.db.session() as session:
         assert engagement(started).phase_index == 2
-        assert s.exec(select(EngagementPhase).where(EngagementPhase.number == 1)).one().completed_at
+        assert session.exec(select(EngagementPhase).where(EngagementPhase.number == 1)).one().completed_at
     announced = [m for m in posts(started) if "Phase 2, Solutioning, starts now" in m["text"]]
     assert len(announced) == 1
     assert checklist_msg(started, 2)
@@ -793,8 +793,8 @@ def test_forty_items_of_both_sides_are_grouped_customer_first_each_by_due_date(h
     parts = _phase_one(h)
     assert len(parts) >= 2
     shown = _item_ids_shown(h)
-    with h.services.db.read() as s:
-        rows = {i.id: i for i in s.exec(select(Item)).all()}
+    with h.services.db.read() as session:
+        rows = {i.id: i for i in session.exec(select(Item)).all()}
     owners = [rows[i].owner_side for i in shown]
     assert len(shown) == 38 and owners == ["customer"] * 19 + ["vendor"] * 19
     for side in ("customer", "vendor"):
@@ -842,14 +842,14 @@ def test_a_tick_acts_only_on_an_item_of_the_ticked_messages_engagement_while_it_
     h.command("start Other Corp size=small tz=Europe/Berlin", channel="C0OTHER")
     msg = checklist_msg(h)
     mine = item(h, "1.5")
-    with h.services.db.read() as s:
-        other = s.exec(
+    with h.services.db.read() as session:
+        other = session.exec(
             select(Item).where(Item.engagement_id != mine.engagement_id, Item.owner_side == "customer")
         ).first()
 
     def status(item_id: int) -> str:
-        with h.services.db.read() as s:
-            return s.get(Item, item_id).status
+        with h.services.db.read() as session:
+            return session.get(Item, item_id).status
 
     _tick_as_sent(h, msg, other.id, CONTRIBUTOR)  # another engagement's item on this message
     assert status(other.id) == "open"
@@ -864,8 +864,8 @@ def test_a_tick_acts_only_on_an_item_of_the_ticked_messages_engagement_while_it_
     )
     _tick_as_sent(h, msg, mine.id, CONTRIBUTOR)  # its own item, in its channel: ticked
     assert status(mine.id) == "done" and item(h, "1.5").done_by == CONTRIBUTOR.user_id
-    with h.services.db.session() as s:  # cancelled (the command asks for a confirmation first)
-        s.get(Engagement, mine.engagement_id).status = "cancelled"
+    with h.services.db.session() as session:  # cancelled (the command asks for a confirmation first)
+        session.get(Engagement, mine.engagement_id).status = "cancelled"
     six = item(h, "1.6")
     _tick_as_sent(h, msg, six.id, CONTRIBUTOR)
     assert status(six.id) == "open"
@@ -886,8 +886,8 @@ def test_the_names_a_checklist_shows_come_from_users_info_else_from_the_member_r
     h.command("start Other Corp size=small tz=Europe/Berlin", channel="C0OTHER")
     now = h.clock.now()
     acme = engagement(h)
-    with h.services.db.session() as s:
-        other = s.exec(select(Engagement).where(Engagement.channel_id == "C0OTHER")).one()
+    with h.services.db.session() as session:
+        other = session.exec(select(Engagement).where(Engagement.channel_id == "C0OTHER")).one()
         for user_id, display, real, name in [
             ("U0PARTIAL", "", "", "partial"),  # a profile wins over the member row, even its user name
             ("U0REAL", "", "Real Rita", "rita"),
@@ -895,7 +895,7 @@ def test_the_names_a_checklist_shows_come_from_users_info_else_from_the_member_r
             ("U0DONE", "Dora", "", "dora"),  # ticked an item, not a member
             ("U0ELSE", "Elsewhere", "", "else"),  # a member of the other engagement only
         ]:
-            s.add(
+            session.add(
                 UserProfile(user_id=user_id, display_name=display, real_name=real, name=name, fetched_at=now)
             )
         for eid, user_id, display in [
@@ -905,7 +905,7 @@ def test_the_names_a_checklist_shows_come_from_users_info_else_from_the_member_r
             (acme.id, "U0NONAME", ""),  # neither: no name to show
             (other.id, "U0ELSE", "Elsewhere"),
         ]:
-            s.add(
+            session.add(
                 Member(
                     engagement_id=eid,
                     user_id=user_id,
@@ -914,14 +914,14 @@ def test_the_names_a_checklist_shows_come_from_users_info_else_from_the_member_r
                     added_at=now,
                 )
             )
-        first, second = s.exec(
+        first, second = session.exec(
             select(Item).where(Item.engagement_id == acme.id).order_by(Item.id)  # type: ignore[arg-type]
         ).all()[:2]
         first.assignee_id, second.done_by = "U0ASSIGN", "U0DONE"
-        s.add(first)
-        s.add(second)
-    with h.services.db.read() as s:
-        names = names_for(s, acme.id)
+        session.add(first)
+        session.add(second)
+    with h.services.db.read() as session:
+        names = names_for(session, acme.id)
         assert {k: v for k, v in names.items() if k != LEAD.user_id} == {
             "U0PARTIAL": "partial",
             "U0REAL": "Real Rita",
@@ -930,4 +930,4 @@ def test_the_names_a_checklist_shows_come_from_users_info_else_from_the_member_r
             "U0NOPROF": "Only Member",
         }
         assert names[LEAD.user_id] == LEAD.name  # the lead who started it, from users.info
-        assert names_for(s, acme.id, only={*names, "U0NONAME"}) == names
+        assert names_for(session, acme.id, only={*names, "U0NONAME"}) == names

@@ -12,7 +12,7 @@ from datetime import date
 
 from sqlmodel import select
 
-from harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD
+from sandbox.harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD
 from storage.models import AuditEvent, Item
 from tests.e2e.helpers import (
     at,
@@ -31,8 +31,8 @@ from tests.e2e.test_my_tasks import open_my_tasks, rows, text_of
 
 
 def audit(h, kind: str) -> list[AuditEvent]:
-    with h.services.db.read() as s:
-        return list(s.exec(select(AuditEvent).where(AuditEvent.kind == kind)).all())
+    with h.services.db.read() as session:
+        return list(session.exec(select(AuditEvent).where(AuditEvent.kind == kind)).all())
 
 
 def actions_of(view: dict, item_id: int) -> dict[str, dict]:
@@ -369,8 +369,8 @@ def test_a_customers_suggestion_goes_privately_to_the_lead_who_adds_it(started):
 
 def item_count(h) -> int:
     """Items added by hand (custom ones)."""
-    with h.services.db.read() as s:
-        return len([i for i in s.exec(select(Item)).all() if i.custom])
+    with h.services.db.read() as session:
+        return len([i for i in session.exec(select(Item)).all() if i.custom])
 
 
 def test_the_checklist_with_the_teams_lock_lines_stays_within_slacks_limits(harness_factory, tmp_path):

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import select
 
-from harness import CHANNEL, CONTRIBUTOR, LEAD
+from sandbox.harness import CHANNEL, CONTRIBUTOR, LEAD
 from storage.models import Engagement
 from tests.e2e.helpers import count, engagement, ephemeral_texts, welcomes
 
@@ -63,16 +63,16 @@ def test_a_read_session_on_postgresql_opens_no_transaction(harness_factory, pg_u
     h = harness_factory(pg_url)
     h.command("start Acme Corp")
     db = h.services.db
-    with db.read() as s:
-        assert s.exec(select(Engagement.customer_name)).one() == "Acme Corp"
-        status = s.connection().connection.dbapi_connection.info.transaction_status
+    with db.read() as session:
+        assert session.exec(select(Engagement.customer_name)).one() == "Acme Corp"
+        status = session.connection().connection.dbapi_connection.info.transaction_status
         assert status == TransactionStatus.IDLE
     with db.rows() as conn:  # Core reads, as the status request's
         assert conn.execute(select(Engagement.customer_name)).scalar_one() == "Acme Corp"
         assert conn.connection.dbapi_connection.info.transaction_status == TransactionStatus.IDLE
-    with db.session() as s:
-        s.exec(select(Engagement.customer_name)).one()
-        status = s.connection().connection.dbapi_connection.info.transaction_status
+    with db.session() as session:
+        session.exec(select(Engagement.customer_name)).one()
+        status = session.connection().connection.dbapi_connection.info.transaction_status
         assert status == TransactionStatus.INTRANS
 
 
@@ -96,10 +96,10 @@ def test_core_reads_on_sqlite_send_only_their_statement(harness):
             assert conn.connection.dbapi_connection.in_transaction is False
         assert sent == ["SELECT"]
         sent.clear()
-        with db.read() as s:
-            s.exec(select(Engagement.customer_name)).one()
-        with db.session() as s:
-            s.exec(select(Engagement.customer_name)).one()
+        with db.read() as session:
+            session.exec(select(Engagement.customer_name)).one()
+        with db.session() as session:
+            session.exec(select(Engagement.customer_name)).one()
         assert sent == ["BEGIN", "SELECT", "BEGIN", "SELECT"]
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
@@ -110,8 +110,8 @@ def test_a_write_in_a_read_session_is_caught(harness):
     it would be committed at once)."""
     from tests.conftest import WRITES_IN_READ_SESSIONS, _check_no_write_in_a_read_session
 
-    with harness.services.db.read() as s:
-        s.connection().execute(update(Engagement).values(customer_name="x"))
+    with harness.services.db.read() as session:
+        session.connection().execute(update(Engagement).values(customer_name="x"))
     assert WRITES_IN_READ_SESSIONS and WRITES_IN_READ_SESSIONS[-1].startswith("UPDATE engagement")
     with pytest.raises(AssertionError, match="a read session wrote: UPDATE engagement"):
         _check_no_write_in_a_read_session()

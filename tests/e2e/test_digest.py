@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from harness import APPROVER, CHANNEL, CONTRIBUTOR, Harness
+from sandbox.harness import APPROVER, CHANNEL, CONTRIBUTOR, Harness
 from storage.models import Gate, SignoffRequest
 from tests.e2e.helpers import (
     at,
@@ -116,9 +116,9 @@ def test_coming_up_is_next_week_only_and_thanks_only_when_nothing_is_owed(harnes
 
 # -- (b) open gates with their state --------------------------------------------------------------
 def request_of(h: Harness, gate_key: str) -> SignoffRequest:
-    with h.services.db.session() as s:
-        gate = s.exec(select(Gate).where(Gate.key == gate_key)).one()
-        return s.exec(
+    with h.services.db.session() as session:
+        gate = session.exec(select(Gate).where(Gate.key == gate_key)).one()
+        return session.exec(
             select(SignoffRequest).where(SignoffRequest.gate_id == gate.id).order_by(SignoffRequest.version)
         ).all()[-1]
 

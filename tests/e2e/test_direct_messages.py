@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness import CHANNEL, LEAD, OUTSIDER
+from sandbox.harness import CHANNEL, LEAD, OUTSIDER
 from storage.models import Engagement
 from tests.e2e.helpers import count, ephemeral_texts
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from harness import APPROVER, CHANNEL, LEAD
+from sandbox.harness import APPROVER, CHANNEL, LEAD
 from storage.models import DryRunAttempt, SignoffDecision, SignoffRequest
 from tests.e2e.helpers import (
     at,
@@ -29,8 +29,8 @@ def top_level(h) -> list[dict]:
 
 
 def final_request(h) -> tuple[SignoffRequest, dict]:
-    with h.services.db.read() as s:
-        req = s.exec(select(SignoffRequest).order_by(SignoffRequest.id.desc())).first()
+    with h.services.db.read() as session:
+        req = session.exec(select(SignoffRequest).order_by(SignoffRequest.id.desc())).first()
     return req, h.standin.message(CHANNEL, req.ts)
 
 
@@ -48,13 +48,13 @@ def sign_off_nudges(h, request_ts: str) -> list[dict]:
 
 
 def attempts(h) -> list[DryRunAttempt]:
-    with h.services.db.read() as s:
-        return list(s.exec(select(DryRunAttempt).order_by(DryRunAttempt.number)).all())
+    with h.services.db.read() as session:
+        return list(session.exec(select(DryRunAttempt).order_by(DryRunAttempt.number)).all())
 
 
 def announcements(h) -> list[dict]:
-    with h.services.db.read() as s:
-        rows = s.exec(select(DryRunAttempt).order_by(DryRunAttempt.number)).all()
+    with h.services.db.read() as session:
+        rows = session.exec(select(DryRunAttempt).order_by(DryRunAttempt.number)).all()
     return [h.standin.message(CHANNEL, r.ts) for r in rows]
 
 
@@ -110,8 +110,8 @@ def test_approving_a_gate_that_waits_is_refused_even_from_a_stale_button(small):
     send_payload(h, button_payload(h, stale, f"signoff_approve:{req.id}", APPROVER.user_id))
     h.idle()
     assert "waits for a passed go-live dry run" in ephemeral_texts(h, APPROVER.user_id)[-1]
-    with h.services.db.read() as s:
-        assert s.exec(select(SignoffDecision)).all() == []
+    with h.services.db.read() as session:
+        assert session.exec(select(SignoffDecision)).all() == []
 
 
 def test_dry_run_history_outcomes_from_the_start_time_kept_across_reschedules(small):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from harness import APPROVER, CHANNEL, LEAD, Harness
+from sandbox.harness import APPROVER, CHANNEL, LEAD, Harness
 from storage.models import Reminder
 from tests.e2e.helpers import (
     at,
@@ -84,6 +84,6 @@ def test_a_partner_on_the_teams_side_the_bot_cannot_dm_gets_their_reminder_in_th
     assert "*1.2*" not in blocks_text(lena["blocks"]) and "*1.1*" in blocks_text(lena["blocks"])
     assert not report.retried and not report.failed, (report.retried, report.failed)
     assert any(line.startswith("nudge") for line in report.sent), report.sent
-    with h.services.db.read() as s:
-        errors = [r.last_error for r in s.exec(select(Reminder).where(Reminder.kind == "nudge")).all()]
+    with h.services.db.read() as session:
+        errors = [r.last_error for r in session.exec(select(Reminder).where(Reminder.kind == "nudge")).all()]
     assert not any(errors), errors

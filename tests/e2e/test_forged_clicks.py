@@ -17,7 +17,7 @@ from typing import Any
 from sqlmodel import select
 
 from bot.engagement import checklist as cl
-from harness import CHANNEL, CONTRIBUTOR, LEAD, PERSONAS
+from sandbox.harness import CHANNEL, CONTRIBUTOR, LEAD, PERSONAS
 from storage.models import Engagement, Item
 from tests.e2e.helpers import (
     checklists,
@@ -47,9 +47,9 @@ def two_engagements(h: Any) -> Item:
 
 def item_of(h: Any, ref: str, channel: str = CHANNEL) -> Item:
     phase_no, item_no = (int(x) for x in ref.split("."))
-    with h.services.db.read() as s:
-        e = s.exec(select(Engagement).where(Engagement.channel_id == channel)).one()
-        return cl.find_item(s, e, phase_no, item_no)[1]
+    with h.services.db.read() as session:
+        e = session.exec(select(Engagement).where(Engagement.channel_id == channel)).one()
+        return cl.find_item(session, e, phase_no, item_no)[1]
 
 
 def checklist_ts(h: Any, channel: str = CHANNEL) -> str:
@@ -145,8 +145,8 @@ def test_a_click_on_an_ephemeral_message_still_acts_on_the_channels_engagement(h
     h.idle()
     acme = engagement(h)
     assert acme is not None and acme.status == "cancelled"
-    with h.services.db.read() as s:
-        other = s.exec(select(Engagement).where(Engagement.channel_id == OTHER)).one()
+    with h.services.db.read() as session:
+        other = session.exec(select(Engagement).where(Engagement.channel_id == OTHER)).one()
     assert other.status == "active"
 
 
@@ -157,8 +157,8 @@ def test_a_confirm_go_live_naming_another_engagement_is_refused(harness):
     h.standin.add_channel(OTHER, name="other-co", ext_shared=True, members=[p.user_id for p in PERSONAS])
     h.command("start Other Co size=small kickoff=2026-11-30 tz=Europe/Berlin", channel=OTHER)
     h.command("start Acme Corp size=small kickoff=2026-11-30 tz=Europe/Berlin")
-    with h.services.db.read() as s:
-        other = s.exec(select(Engagement).where(Engagement.channel_id == OTHER)).one()
+    with h.services.db.read() as session:
+        other = session.exec(select(Engagement).where(Engagement.channel_id == OTHER)).one()
     before = db_snapshot(h)
     forged_click(h, welcomes(h)[-1], "golive_confirm", LEAD.user_id, value=str(other.id))
     assert "belongs to another engagement" in last_answer(h)

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from harness import APPROVER, CHANNEL, LEAD
+from sandbox.harness import APPROVER, CHANNEL, LEAD
 from storage.db import Database
 from storage.models import Engagement, EngagementPhase, Member, MemberRole, ProcessedEvent
 from tests.e2e.helpers import blocks_text, count, dump, engagement, ephemeral_texts, posts, welcomes
@@ -50,11 +50,11 @@ def test_start_records_engagement_posts_welcome(harness):
     assert str(e.kickoff_on) == "2026-12-01"
     assert e.created_by == LEAD.user_id
     # Lead consultant recorded.
-    with harness.services.db.session() as s:
-        roles = s.exec(
+    with harness.services.db.session() as session:
+        roles = session.exec(
             MemberRole.__table__.select().join(Member.__table__, Member.id == MemberRole.member_id)
         ).all()
-        lead = s.get(Member, roles[0].member_id)
+        lead = session.get(Member, roles[0].member_id)
     assert [r.role for r in roles] == ["lead"] and lead.user_id == LEAD.user_id
     assert count(harness, EngagementPhase) == 5
     # The welcome message, posted once, tells both sides what happens.
@@ -228,10 +228,10 @@ def test_member_joined_learns_the_home_team(harness):
     harness.command("start Acme Corp")
     harness.driver.member_joined_channel(APPROVER.user_id, CHANNEL)
     harness.idle()
-    with harness.services.db.session() as s:
+    with harness.services.db.session() as session:
         from sqlmodel import select
 
-        m = s.exec(select(Member).where(Member.user_id == APPROVER.user_id)).one()
+        m = session.exec(select(Member).where(Member.user_id == APPROVER.user_id)).one()
     assert m.team_id == APPROVER.team_id
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import select
 
-from harness import APPROVER, CHANNEL, LEAD
+from sandbox.harness import APPROVER, CHANNEL, LEAD
 from storage.models import Engagement, Reminder
 from tests.e2e.helpers import (
     at,
@@ -28,10 +28,10 @@ def test_dry_run_reminders_in_the_announcements_thread(small):
     h.command("dryrun 2026-12-16 10:00")
     [announcement] = [m for m in h.standin.top_level(CHANNEL) if "dry run scheduled" in m["text"].lower()]
     assert "Invoices for the sample customers match the parallel run" in blocks_text(announcement["blocks"])
-    with h.services.db.session() as s:
+    with h.services.db.session() as session:
         due = {
             r.dedupe_key.rsplit(":", 1)[1]: r.due_at
-            for r in s.exec(select(Reminder).where(Reminder.kind == "dryrun"))
+            for r in session.exec(select(Reminder).where(Reminder.kind == "dryrun"))
         }
     assert due == {
         "t-7d": datetime(2026, 12, 9, 9, 0, tzinfo=UTC),  # Wed 9 Dec 10:00 Berlin
@@ -66,15 +66,15 @@ def test_rescheduling_cancels_the_old_reminders(small):
     h = small
     h.command("dryrun 2026-12-16 10:00")
     h.command("dryrun 2026-12-17 11:00")
-    with h.services.db.session() as s:
-        rows = s.exec(select(Reminder).where(Reminder.kind == "dryrun")).all()
+    with h.services.db.session() as session:
+        rows = session.exec(select(Reminder).where(Reminder.kind == "dryrun")).all()
     assert sorted(r.status for r in rows) == ["cancelled"] * 4 + ["pending"] * 4
     at(h, "2026-12-09T10:00:00+01:00")  # the old T-7d moment
     h.run_sweep()
     assert not dryrun_reminders(h)
     h.command("target 2027-01-15")
-    with h.services.db.session() as s:
-        golive = s.exec(select(Reminder).where(Reminder.kind == "golive")).all()
+    with h.services.db.session() as session:
+        golive = session.exec(select(Reminder).where(Reminder.kind == "golive")).all()
     assert {(r.dedupe_key.rsplit(":", 1)[1], r.status) for r in golive} == {
         ("2026-12-18", "cancelled"),
         ("2027-01-15", "pending"),
@@ -119,14 +119,14 @@ def test_cancel_needs_a_consultant_and_cancels_all_reminders(small):
     del forged["message"]
     send_payload(h, forged)
     h.idle()
-    with h.services.db.session() as s:
-        assert s.exec(select(Engagement)).one().status == "active"
+    with h.services.db.session() as session:
+        assert session.exec(select(Engagement)).one().status == "active"
     assert "Only the implementation team cancels" in ephemeral_texts(h, APPROVER.user_id)[-1]
     h.driver.click_ephemeral(CHANNEL, eph["ts"], "cancel_engagement", user=LEAD.user_id)
     h.idle()
-    with h.services.db.session() as s:
-        assert s.exec(select(Engagement)).one().status == "cancelled"
-        assert {r.status for r in s.exec(select(Reminder))} == {"cancelled"}
+    with h.services.db.session() as session:
+        assert session.exec(select(Engagement)).one().status == "cancelled"
+        assert {r.status for r in session.exec(select(Reminder))} == {"cancelled"}
     at(h, "2026-12-09T10:00:00+01:00")
     report = h.run_sweep()
     assert report.sent == []

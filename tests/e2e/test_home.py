@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD, OUTSIDER, PERSONAS, Persona
+from sandbox.harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD, OUTSIDER, PERSONAS, Persona
 from storage.models import Engagement, EngagementPhase, HomeViewer, Item, SignoffRequest
 from tests.e2e.helpers import (
     at,
@@ -67,21 +67,21 @@ def action_ids(blocks: list[dict[str, Any]]) -> list[str]:
 
 
 def engagement_of(h: Any, channel_id: str) -> Engagement:
-    with h.services.db.read() as s:
-        e = s.exec(select(Engagement).where(Engagement.channel_id == channel_id)).first()
+    with h.services.db.read() as session:
+        e = session.exec(select(Engagement).where(Engagement.channel_id == channel_id)).first()
     assert e is not None
     return e
 
 
 def item_refs(h: Any, channel_id: str, phase: int, side: str) -> list[str]:
     e = engagement_of(h, channel_id)
-    with h.services.db.read() as s:
-        p = s.exec(
+    with h.services.db.read() as session:
+        p = session.exec(
             select(EngagementPhase).where(
                 EngagementPhase.engagement_id == e.id, EngagementPhase.number == phase
             )
         ).one()
-        items = s.exec(select(Item).where(Item.phase_id == p.id).order_by(Item.number)).all()
+        items = session.exec(select(Item).where(Item.phase_id == p.id).order_by(Item.number)).all()
     return [f"{phase}.{i.number}" for i in items if side in ("any", i.owner_side)]
 
 
@@ -142,12 +142,14 @@ def three_engagements(h: Any) -> None:
     h.command(f"assign {mine} {mention(LEAD)}", channel="C0RISK")
     h.command(f"due {mine} 2026-11-30", channel="C0RISK")  # today: overdue from tomorrow
     blocked = item_refs(h, "C0RISK", 1, "customer")[0]
-    with h.services.db.session() as s:  # what a customer's *Blocked…* on a nudge records
+    with h.services.db.session() as session:  # what a customer's *Blocked…* on a nudge records
         e = engagement_of(h, "C0RISK")
         number = int(blocked.split(".")[1])
-        item = next(i for i in s.exec(select(Item).where(Item.engagement_id == e.id)) if i.number == number)
+        item = next(
+            i for i in session.exec(select(Item).where(Item.engagement_id == e.id)) if i.number == number
+        )
         item.blocked_reason = "waiting for our IT"
-        s.add(item)
+        session.add(item)
     h.command(f"role {mention(APPROVER)} approver", channel="C0RISK")
     request_signoff(h, "solution_design", channel="C0RISK")
     at(h, "2026-12-01T09:00:00+01:00")  # Tuesday
@@ -205,8 +207,8 @@ def test_request_sign_off_button_only_when_a_sign_off_is_ready_and_it_posts_the_
     [request] = [
         m for m in posts(h) if "sign-off" in m["text"].lower() and "Approve" in blocks_text(m["blocks"])
     ]
-    with h.services.db.read() as s:
-        [row] = s.exec(select(SignoffRequest)).all()
+    with h.services.db.read() as session:
+        [row] = session.exec(select(SignoffRequest)).all()
     assert row.ts == request["ts"] and row.requested_by == LEAD.user_id
     home = h.standin.home(LEAD.user_id)
     assert "Requested the " in blocks_text(home["view"]["blocks"]) and "<#C0ACME>" in blocks_text(
@@ -253,8 +255,8 @@ def test_customer_opening_home_gets_a_note_not_the_portfolio(harness):
         assert "My tasks" in text and "nothing here for you" in text
         assert not customers(home) and not action_ids(home["view"]["blocks"])
         assert "Fine Co" not in text and "Late Co" not in text
-    with h.services.db.read() as s:
-        assert s.get(HomeViewer, APPROVER.user_id) is None  # never re-published on changes
+    with h.services.db.read() as session:
+        assert session.get(HomeViewer, APPROVER.user_id) is None  # never re-published on changes
 
 
 def test_vendor_colleague_without_a_role_has_no_engagements_of_their_own_but_can_see_all(harness):

@@ -18,7 +18,7 @@ import bot.engagement.portfolio as portfolio
 from bot.engagement.health import RANK
 from bot.engagement.portfolio import ALL, MINE, in_its_channel, load_cards, portfolio_page
 from bot.people.sides import VENDOR, VENDOR_ROLES, member_side
-from harness import APPROVER, CONSULTANT, LEAD, OUTSIDER, PERSONAS
+from sandbox.harness import APPROVER, CONSULTANT, LEAD, OUTSIDER, PERSONAS
 from storage.models import Engagement, Member, MemberRole, NextCheckRequest
 from tests.e2e.helpers import at, blocks_text, mention
 from tests.e2e.test_home import customers, open_home
@@ -45,10 +45,10 @@ def spy_cards(monkeypatch: Any) -> list[list[str]]:
 
 
 def keys(h: Any) -> dict[str, tuple[int | None, int | None, int | None]]:
-    with h.services.db.read() as s:
+    with h.services.db.read() as session:
         return {
             e.customer_name: (e.risk_rank, e.risk_slip, e.risk_overdue)
-            for e in s.exec(select(Engagement)).all()
+            for e in session.exec(select(Engagement)).all()
         }
 
 
@@ -66,8 +66,8 @@ def test_the_page_comes_from_the_database_and_a_change_moves_its_engagement_to_t
     stored = keys(h)
     assert stored["Zulu Late"][0] == RANK["late"]
     assert {stored[f"Customer {n:02d}"] for n in range(13)} == {(RANK["on_track"], 0, 0)}
-    with h.services.db.read() as s:
-        assert not s.exec(select(NextCheckRequest)).all()
+    with h.services.db.read() as session:
+        assert not session.exec(select(NextCheckRequest)).all()
 
     loaded = spy_cards(monkeypatch)
     home = open_home(h, LEAD)
@@ -126,10 +126,10 @@ def shown_to(session: Session, user_id: str, view: str, *, admin: bool) -> list[
 
 def defined_order(h: Any, user_id: str, view: str, *, admin: bool, use_stored: bool = False) -> list[str]:
     """Riskiest first, every card computed (`use_stored`: by the keys stored, as they are)."""
-    s = h.services
-    with s.db.read() as session:
+    services = h.services
+    with services.db.read() as session:
         engagements = shown_to(session, user_id, view, admin=admin)
-        cards = load_cards(session, engagements, s.playbook, s.clock.now(), viewer=user_id)
+        cards = load_cards(session, engagements, services.playbook, services.clock.now(), viewer=user_id)
 
     def key(c: Any) -> tuple[Any, ...]:
         e = c.engagement
@@ -141,15 +141,15 @@ def defined_order(h: Any, user_id: str, view: str, *, admin: bool, use_stored: b
 
 def paged_order(h: Any, user_id: str, view: str, *, admin: bool, per_page: int = 4) -> list[str]:
     """Every page of the view, as Home asks the database for them, one after the other."""
-    s = h.services
+    services = h.services
     names: list[str] = []
     page = 1
     while True:
-        with s.db.read() as session:
+        with services.db.read() as session:
             got = portfolio_page(
                 session,
-                s.playbook,
-                s.clock.now(),
+                services.playbook,
+                services.clock.now(),
                 viewer=user_id,
                 view=view,
                 admin=admin,
@@ -209,13 +209,13 @@ def varied_portfolio(h: Any) -> None:
 
 def assert_keys_are_the_outlooks(h: Any) -> None:
     """Every stored key is the one computed now, with its next local midnight."""
-    s = h.services
-    now = s.clock.now()
-    with s.db.read() as session:
+    services = h.services
+    now = services.clock.now()
+    with services.db.read() as session:
         engagements = list(session.exec(select(Engagement)).all())
         computed = {
             c.engagement.customer_name: c.key
-            for c in load_cards(session, engagements, s.playbook, now, viewer="")
+            for c in load_cards(session, engagements, services.playbook, now, viewer="")
         }
     assert keys(h) == computed
     assert {e.risk_until for e in engagements} == {portfolio.risk_until(now, "Europe/Berlin")}
@@ -263,12 +263,12 @@ def test_an_engagement_without_a_key_sorts_as_unknown_after_the_others(harness, 
     h = harness
     varied_portfolio(h)
     h.run_sweep()
-    with h.services.db.session() as s:
+    with h.services.db.session() as session:
         for name in ("Alpha", "delta"):  # as migration 0016 leaves them
-            e = s.exec(select(Engagement).where(Engagement.customer_name == name)).one()
+            e = session.exec(select(Engagement).where(Engagement.customer_name == name)).one()
             e.risk_rank = e.risk_slip = e.risk_overdue = None
             e.risk_until = h.clock.now()
-            s.add(e)
+            session.add(e)
     assert_pages_follow_the_definition(h)  # two stale: computed when drawn, in their place
     monkeypatch.setattr(portfolio, "STALE_MAX", 1)
     names = paged_order(h, LEAD.user_id, MINE, admin=False)

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from harness import APPROVER, CHANNEL, CONSULTANT, LEAD, Persona
+from sandbox.harness import APPROVER, CHANNEL, CONSULTANT, LEAD, Persona
 from storage.models import EngagementPhase, Gate, Item, SignoffRequest
 from tests.e2e.helpers import (
     approve_request,
@@ -33,13 +33,13 @@ from tests.e2e.helpers import (
 def refs(h: Any, phase: int) -> list[str]:
     e = engagement(h)
     assert e is not None
-    with h.services.db.read() as s:
-        p = s.exec(
+    with h.services.db.read() as session:
+        p = session.exec(
             select(EngagementPhase).where(
                 EngagementPhase.engagement_id == e.id, EngagementPhase.number == phase
             )
         ).one()
-        items = s.exec(select(Item).where(Item.phase_id == p.id).order_by(Item.number)).all()
+        items = session.exec(select(Item).where(Item.phase_id == p.id).order_by(Item.number)).all()
     return [f"{phase}.{i.number}" for i in items]
 
 
@@ -62,8 +62,8 @@ def ready_home(h: Any) -> tuple[dict[str, Any], str, Gate]:
         for el in b["elements"]
         if el["action_id"].startswith("home_signoff:")
     ]
-    with h.services.db.read() as s:
-        gate = s.get(Gate, int(button["action_id"].split(":")[1]))
+    with h.services.db.read() as session:
+        gate = session.get(Gate, int(button["action_id"].split(":")[1]))
     assert gate is not None
     return copy.deepcopy(home), button["action_id"], gate
 
@@ -108,8 +108,8 @@ def click_stale(h: Any, home: dict[str, Any], action_id: str, who: Persona = LEA
 
 
 def requests_of(h: Any, gate: Gate) -> list[tuple[int, str, str | None, str]]:
-    with h.services.db.read() as s:
-        rows = s.exec(select(SignoffRequest).where(SignoffRequest.gate_id == gate.id)).all()
+    with h.services.db.read() as session:
+        rows = session.exec(select(SignoffRequest).where(SignoffRequest.gate_id == gate.id)).all()
     return sorted((r.version, r.status, r.ts, r.requested_by) for r in rows)
 
 
@@ -163,11 +163,11 @@ def test_a_stale_home_button_after_the_gate_was_approved_requests_nothing(harnes
     h = harness
     stale, button, gate = ready_home(h)
     request_signoff(h, gate.key, user=CONSULTANT)
-    with h.services.db.read() as s:
-        row = s.exec(select(SignoffRequest).where(SignoffRequest.gate_id == gate.id)).one()
+    with h.services.db.read() as session:
+        row = session.exec(select(SignoffRequest).where(SignoffRequest.gate_id == gate.id)).one()
     approve_request(h, str(row.ts), int(row.id), APPROVER)  # type: ignore[arg-type]
-    with h.services.db.read() as s:
-        assert s.get(Gate, gate.id).status == "approved"  # type: ignore[union-attr]
+    with h.services.db.read() as session:
+        assert session.get(Gate, gate.id).status == "approved"  # type: ignore[union-attr]
     before, posted = requests_of(h, gate), len(request_posts(h))
 
     click_stale(h, stale, button)

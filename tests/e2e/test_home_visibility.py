@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness import APPROVER, CONSULTANT, CONTRIBUTOR, LEAD, OUTSIDER, VENDOR_TEAM
+from sandbox.harness import APPROVER, CONSULTANT, CONTRIBUTOR, LEAD, OUTSIDER, VENDOR_TEAM
 from tests.e2e.helpers import blocks_text, last_answer
 from tests.e2e.test_home import action_ids, customers, home_click, open_home
 
@@ -123,8 +123,8 @@ def _engagement_id(h: Any, channel: str) -> int:
 
     from storage.models import Engagement
 
-    with h.services.db.read() as s:
-        e = s.exec(select(Engagement).where(Engagement.channel_id == channel)).first()
+    with h.services.db.read() as session:
+        e = session.exec(select(Engagement).where(Engagement.channel_id == channel)).first()
     assert e is not None and e.id is not None
     return e.id
 
@@ -141,9 +141,9 @@ def test_channels_never_read_are_read_on_the_sweeps_beat_and_again_a_day_later(h
 
     h = harness
     two_engagements(h)
-    with h.services.db.session() as s:  # as after the upgrade: nothing known of the channels
-        s.exec(delete(ChannelMember))
-        s.exec(delete(ChannelRoster))
+    with h.services.db.session() as session:  # as after the upgrade: nothing known of the channels
+        session.exec(delete(ChannelMember))
+        session.exec(delete(ChannelRoster))
     assert customers(all_engagements(h, OUTSIDER)) == []
     assert backfill_rosters(h.services) == 2
     assert backfill_rosters(h.services) == 0  # read: nothing more until tomorrow

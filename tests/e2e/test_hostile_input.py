@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD, SPONSOR
+from sandbox.harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD, SPONSOR
 from storage.models import Engagement
 from tests.e2e.helpers import (
     APOLOGY,

@@ -17,7 +17,7 @@ import json
 import re
 from typing import Any
 
-from harness import APPROVER, CHANNEL, CONTRIBUTOR, CUSTOMER_TEAM, LEAD, PERSONAS, SPONSOR
+from sandbox.harness import APPROVER, CHANNEL, CONTRIBUTOR, CUSTOMER_TEAM, LEAD, PERSONAS, SPONSOR
 from storage.models import SignoffRequest
 from tests.e2e.helpers import approve_request, at, mention, nudges, posts, request_signoff
 from tests.e2e.test_checklist import checklist_msg, item
@@ -187,8 +187,8 @@ def drive_every_flow(h) -> None:
     for n in (1, 2, 3, 4, 5, 7, 8):
         h.command(f"done 1.{n}")
     request_signoff(h, "solution_design")
-    with h.services.db.read() as s:
-        first = s.exec(SignoffRequest.__table__.select()).all()[-1]
+    with h.services.db.read() as session:
+        first = session.exec(SignoffRequest.__table__.select()).all()[-1]
     h.driver.click(CHANNEL, first.ts, f"signoff_changes:{first.id}", user=Every.user_id)
     h.idle()
     [changes_view] = h.standin.open_views(Every.user_id)
@@ -197,8 +197,8 @@ def drive_every_flow(h) -> None:
     )
     h.idle()
     request_signoff(h, "solution_design")
-    with h.services.db.read() as s:
-        second = s.exec(SignoffRequest.__table__.select()).all()[-1]
+    with h.services.db.read() as session:
+        second = session.exec(SignoffRequest.__table__.select()).all()[-1]
     approve_request(h, second.ts, second.id, Every.user_id)
     h.idle()
     # Plan, settings (command and form), dry run with its reminder and outcome form.

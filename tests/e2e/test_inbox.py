@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import select
 
 from golive.inbox import InboxWorker
-from harness import CHANNEL, CONTRIBUTOR, LEAD
+from sandbox.harness import CHANNEL, CONTRIBUTOR, LEAD
 from standin.driver import FORM
 from storage import inbox
 from storage.models import AuditEvent, EngagementPhase, InboxRequest, Item
@@ -34,11 +34,11 @@ def _customer_items(h, count: int) -> list[tuple[str, Item]]:
     """The first `count` of the customer's items of phase 1 (the checklist's checkboxes), with
     their references."""
     e = engagement(h)
-    with h.services.db.read() as s:
-        phase = s.exec(
+    with h.services.db.read() as session:
+        phase = session.exec(
             select(EngagementPhase).where(EngagementPhase.engagement_id == e.id, EngagementPhase.number == 1)
         ).one()
-        items = s.exec(
+        items = session.exec(
             select(Item).where(Item.phase_id == phase.id, Item.owner_side == "customer").order_by(Item.number)
         ).all()
     return [(f"1.{it.number}", it) for it in items[:count]]
@@ -58,18 +58,20 @@ def _tick_body(h, item: Item, checked: bool = True) -> str:
 
 
 def _audits(h, kind: str, ref: str) -> int:
-    with h.services.db.read() as s:
-        return len(s.exec(select(AuditEvent).where(AuditEvent.kind == kind, AuditEvent.subject == ref)).all())
+    with h.services.db.read() as session:
+        return len(
+            session.exec(select(AuditEvent).where(AuditEvent.kind == kind, AuditEvent.subject == ref)).all()
+        )
 
 
 def _status(h, item: Item) -> str:
-    with h.services.db.read() as s:
-        return s.get(Item, item.id).status  # type: ignore[union-attr]
+    with h.services.db.read() as session:
+        return session.get(Item, item.id).status  # type: ignore[union-attr]
 
 
 def _rows(h) -> list[InboxRequest]:
-    with h.services.db.inbox.read() as s:
-        return list(s.exec(select(InboxRequest).order_by(InboxRequest.id)).all())
+    with h.services.db.inbox.read() as session:
+        return list(session.exec(select(InboxRequest).order_by(InboxRequest.id)).all())
 
 
 def _left_by_a_dead_process(h, body: str, content_type: str, kind: str, key: str) -> int:
@@ -166,8 +168,8 @@ def test_a_row_that_keeps_killing_its_process_is_given_up(on):
     h = on
     [(_ref, it)] = _customer_items(h, 1)
     row = _left_by_a_dead_process(h, _tick_body(h, it), FORM, "block_actions", "block_actions:poison")
-    with h.services.db.inbox.session() as s:
-        s.get(InboxRequest, row).attempts = inbox.MAX_ATTEMPTS  # type: ignore[union-attr]
+    with h.services.db.inbox.session() as session:
+        session.get(InboxRequest, row).attempts = inbox.MAX_ATTEMPTS  # type: ignore[union-attr]
     assert InboxWorker(h.bot.app, h.services).replay_due() == 0
     [given_up] = [r for r in _rows(h) if r.id == row]
     assert given_up.outcome == "abandoned" and _status(h, it) == "open"

@@ -16,7 +16,7 @@ import pytest
 from sqlmodel import select
 
 from golive.inbox import InboxWorker
-from harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD
+from sandbox.harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD
 from standin.driver import FORM
 from standin.payloads import event_envelope
 from storage.models import (
@@ -56,22 +56,22 @@ def _replay(h, body: str, content_type: str, kind: str, key: str) -> int:
 
 
 def _audits(h, kind: str, subject: str | None = None) -> int:
-    with h.services.db.read() as s:
+    with h.services.db.read() as session:
         q = select(AuditEvent).where(AuditEvent.kind == kind)
         if subject is not None:
             q = q.where(AuditEvent.subject == subject)
-        return len(s.exec(q).all())
+        return len(session.exec(q).all())
 
 
 def _ledger(h, kind: str) -> int:
-    with h.services.db.read() as s:
-        return len(s.exec(select(PostedMessage).where(PostedMessage.kind == kind)).all())
+    with h.services.db.read() as session:
+        return len(session.exec(select(PostedMessage).where(PostedMessage.kind == kind)).all())
 
 
 def _item(h, ref: str) -> Item:
     phase_no, item_no = (int(p) for p in ref.split("."))
-    with h.services.db.read() as s:
-        return s.exec(
+    with h.services.db.read() as session:
+        return session.exec(
             select(Item)
             .join(EngagementPhase, EngagementPhase.id == Item.phase_id)
             .where(EngagementPhase.number == phase_no, Item.number == item_no)
@@ -86,9 +86,9 @@ def test_an_approval_submitted_to_a_process_that_died_is_recorded_once(on):
         for n in range(1, items + 1):
             h.command(f"done {phase}.{n}")
     request_signoff(h, "solution_design")
-    with h.services.db.read() as s:
-        gate = s.exec(select(Gate).where(Gate.key == "solution_design")).one()
-        request = s.exec(select(SignoffRequest).where(SignoffRequest.gate_id == gate.id)).one()
+    with h.services.db.read() as session:
+        gate = session.exec(select(Gate).where(Gate.key == "solution_design")).one()
+        request = session.exec(select(SignoffRequest).where(SignoffRequest.gate_id == gate.id)).one()
     h.driver.click(CHANNEL, request.ts, f"signoff_approve:{request.id}", user=APPROVER.user_id)
     h.idle()
     [form] = [
@@ -97,9 +97,9 @@ def test_an_approval_submitted_to_a_process_that_died_is_recorded_once(on):
     body = _form(h.driver.submit_payload(form["id"], {}, user=APPROVER.user_id))
 
     def state() -> tuple:
-        with h.services.db.read() as s:
-            decided = s.exec(select(SignoffDecision)).all()
-            status = s.get(SignoffRequest, request.id).status  # type: ignore[union-attr]
+        with h.services.db.read() as session:
+            decided = session.exec(select(SignoffDecision)).all()
+            status = session.get(SignoffRequest, request.id).status  # type: ignore[union-attr]
         return (
             status,
             [(d.decision, d.user_id) for d in decided],
@@ -157,8 +157,8 @@ def test_an_item_added_in_the_form_of_a_process_that_died_is_added_once(on):
     )
 
     def added() -> list[str]:
-        with h.services.db.read() as s:
-            return [i.title for i in s.exec(select(Item).where(Item.custom)).all()]
+        with h.services.db.read() as session:
+            return [i.title for i in session.exec(select(Item).where(Item.custom)).all()]
 
     _replay(h, body, FORM, "view_submission", "view_submission:dead-add-1")
     assert added() == ["Send the SSO metadata"]
@@ -198,15 +198,15 @@ def test_an_event_acked_by_a_process_that_died_passes_the_dedupe_when_replayed(o
             int(time.time()),
         )
     # The dead process's dedupe saw the event before its listener recorded it.
-    with h.services.db.session() as s:
-        s.add(ProcessedEvent(event_id=event_id, received_at=h.services.clock.now()))
+    with h.services.db.session() as session:
+        session.add(ProcessedEvent(event_id=event_id, received_at=h.services.clock.now()))
 
     def member() -> list[str | None]:
         e = engagement(h)
-        with h.services.db.read() as s:
+        with h.services.db.read() as session:
             return [
                 m.team_id
-                for m in s.exec(
+                for m in session.exec(
                     select(Member).where(Member.engagement_id == e.id, Member.user_id == APPROVER.user_id)
                 ).all()
             ]

@@ -16,15 +16,15 @@ import handlers.item_commands as hcl
 from bot.engagement import checklist as cl
 from bot.people import audit
 from bot.people.sides import Actor
-from harness import CHANNEL, LEAD
+from sandbox.harness import CHANNEL, LEAD
 from storage.models import AuditEvent, Item
 from tests.e2e.helpers import engagement, ephemeral_texts
 
 
 def _item(h, ref: str) -> Item:
     phase_no, item_no = (int(x) for x in ref.split("."))
-    with h.services.db.read() as s:
-        return cl.find_item(s, engagement(h), phase_no, item_no)[1]
+    with h.services.db.read() as session:
+        return cl.find_item(session, engagement(h), phase_no, item_no)[1]
 
 
 def _between_read_and_write(monkeypatch, change) -> list[int]:
@@ -59,8 +59,8 @@ def test_a_due_date_changed_between_the_read_and_the_write_is_decided_again(star
     assert it.due_on == date(2026, 12, 18)
 
     def someone_else_sets_another_date() -> None:
-        with h.services.db.session() as s:
-            s.connection().execute(
+        with h.services.db.session() as session:
+            session.connection().execute(
                 update(Item.__table__)  # type: ignore[attr-defined]
                 .where(Item.__table__.c.id == it.id)  # type: ignore[attr-defined]
                 .values(due_on=date(2026, 12, 21), updated_at=it.updated_at + timedelta(seconds=1))
@@ -76,9 +76,9 @@ def test_a_due_date_changed_between_the_read_and_the_write_is_decided_again(star
 
 
 def _audited(h, kind: str, ref: str) -> list[AuditEvent]:
-    with h.services.db.read() as s:
+    with h.services.db.read() as session:
         return list(
-            s.exec(select(AuditEvent).where(AuditEvent.kind == kind, AuditEvent.subject == ref)).all()
+            session.exec(select(AuditEvent).where(AuditEvent.kind == kind, AuditEvent.subject == ref)).all()
         )
 
 
@@ -90,8 +90,8 @@ def test_a_change_in_between_that_leaves_updated_at_alone_is_seen(started, monke
     it = _item(h, "1.3")
 
     def someone_else_sets_that_date() -> None:
-        with h.services.db.session() as s:
-            s.connection().execute(
+        with h.services.db.session() as session:
+            session.connection().execute(
                 update(Item.__table__)  # type: ignore[attr-defined]
                 .where(Item.__table__.c.id == it.id)  # type: ignore[attr-defined]
                 .values(due_on=date(2026, 12, 22), due_set_by_hand=True, nudge_count=3)
@@ -117,11 +117,11 @@ def test_the_write_waits_for_a_writer_holding_the_item_and_decides_on_what_it_co
     holding, release = threading.Event(), threading.Event()
 
     def other_writer() -> None:
-        with h.services.db.session() as s:
-            phase, item = cl.lock_items(s, [it.id])[it.id]
+        with h.services.db.session() as session:
+            phase, item = cl.lock_items(session, [it.id])[it.id]
             actor = Actor(user_id=LEAD.user_id, team_id="T0VENDOR", name="Lead", side="vendor")
-            change = cl.set_due(s, phase, item, actor, date(2027, 1, 15), h.services.clock.now())
-            audit.record_change(s, it.engagement_id, actor, change, now=h.services.clock.now())
+            change = cl.set_due(session, phase, item, actor, date(2027, 1, 15), h.services.clock.now())
+            audit.record_change(session, it.engagement_id, actor, change, now=h.services.clock.now())
             holding.set()
             release.wait(10)
 
@@ -168,8 +168,8 @@ def test_a_burst_of_commands_on_one_item_all_land_and_none_fails(started):
     texts = ephemeral_texts(h, LEAD.user_id)
     assert not [t for t in texts if "went wrong" in t]
     assert sum("1.2" in t and "due" in t.lower() for t in texts) == len(dates)
-    with h.services.db.read() as s:
-        rows = s.exec(
+    with h.services.db.read() as session:
+        rows = session.exec(
             select(AuditEvent).where(AuditEvent.kind == "item.due", AuditEvent.subject == "1.2")
         ).all()
     assert len(rows) == len(dates)
@@ -214,8 +214,8 @@ def test_an_item_command_acks_while_another_writer_holds_the_item(started):
         assert refused[0]["source"] == "response_url"
         unparsed = h.driver.command(h.services.command, "due 1.2 someday", user=LEAD.user_id, channel=CHANNEL)
         assert "YYYY-MM-DD" in (unparsed.json or {}).get("text", "")
-        with h.services.db.read() as s:  # nothing written past the lock
-            assert s.get(Item, it.id).due_on == before
+        with h.services.db.read() as session:  # nothing written past the lock
+            assert session.get(Item, it.id).due_on == before
     finally:
         held.__exit__(None, None, None)
     h.idle()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from harness import APPROVER, CHANNEL, LEAD
+from sandbox.harness import APPROVER, CHANNEL, LEAD
 from storage.models import AuditEvent, EngagementPhase, Gate, Item, Reminder, SignoffRequest
 from tests.e2e.helpers import (
     approve_request,
@@ -22,10 +22,14 @@ from tests.e2e.helpers import (
 def walk_to_final_approval(h, leave: tuple[str, ...] = ()) -> None:
     """Tick every item (but `leave`) and approve every gate, the final one after a passed dry run."""
     h.lift_rate_limits()  # weeks of work in seconds: Slack's limits would only make it slow
-    with h.services.db.session() as s:
-        phases = s.exec(select(EngagementPhase).order_by(EngagementPhase.number)).all()
-        gates = {p.number: [g.key for g in s.exec(select(Gate).where(Gate.phase_id == p.id))] for p in phases}
-        counts = {p.number: len(s.exec(select(Item).where(Item.phase_id == p.id)).all()) for p in phases}
+    with h.services.db.session() as session:
+        phases = session.exec(select(EngagementPhase).order_by(EngagementPhase.number)).all()
+        gates = {
+            p.number: [g.key for g in session.exec(select(Gate).where(Gate.phase_id == p.id))] for p in phases
+        }
+        counts = {
+            p.number: len(session.exec(select(Item).where(Item.phase_id == p.id)).all()) for p in phases
+        }
     assert [p.name for p in phases][-1] == "Go-Live"
     h.command("dryrun 2026-12-16 10:00")
     for number in sorted(counts):
@@ -46,8 +50,8 @@ def walk_to_final_approval(h, leave: tuple[str, ...] = ()) -> None:
                 h.driver.click(CHANNEL, announcement["ts"], "dryrun_passed", user=APPROVER.user_id)
                 h.idle()
             request_signoff(h, f"{key}")
-            with h.services.db.session() as s:
-                req = s.exec(select(SignoffRequest).order_by(SignoffRequest.id.desc())).first()
+            with h.services.db.session() as session:
+                req = session.exec(select(SignoffRequest).order_by(SignoffRequest.id.desc())).first()
             approve_request(h, req.ts, req.id, APPROVER)
             h.idle()
         e = engagement(h)
@@ -58,8 +62,8 @@ def walk_to_final_approval(h, leave: tuple[str, ...] = ()) -> None:
 def test_from_kickoff_to_live(small):
     h = small
     walk_to_final_approval(h)
-    with h.services.db.session() as s:
-        phases = s.exec(select(EngagementPhase).order_by(EngagementPhase.number)).all()
+    with h.services.db.session() as session:
+        phases = session.exec(select(EngagementPhase).order_by(EngagementPhase.number)).all()
     # Every item ticked and every gate approved: ready for go-live, not live — that is the cutover.
     e = engagement(h)
     assert e.status == "active" and not [m for m in posts(h) if "is live!" in m["text"]]
@@ -89,18 +93,18 @@ def test_from_kickoff_to_live(small):
     assert "ahead of the plan" in text and "sign-offs" in text.lower()
     assert notified_by(h, live)[APPROVER.user_id] == "mention"  # thanked by name
     assert "is live" in blocks_text(h.standin.message(CHANNEL, cutover["ts"])["blocks"])
-    with h.services.db.session() as s:
-        assert not s.exec(select(Reminder).where(Reminder.status == "pending")).all()
-        kinds = [a.kind for a in s.exec(select(AuditEvent).order_by(AuditEvent.id))]
+    with h.services.db.session() as session:
+        assert not session.exec(select(Reminder).where(Reminder.status == "pending")).all()
+        kinds = [a.kind for a in session.exec(select(AuditEvent).order_by(AuditEvent.id))]
     assert kinds.count("phase.completed") == len(phases) and kinds[-1] == "engagement.live"
     # The channel is free for the next engagement; status still tells the story of this one.
     h.command("status")
     assert "Live" in ephemeral_texts(h, LEAD.user_id)[-1]
     h.command("start Acme Corp phase two")
-    with h.services.db.session() as s:
+    with h.services.db.session() as session:
         from storage.models import Engagement
 
-        rows = s.exec(select(Engagement).order_by(Engagement.id)).all()
+        rows = session.exec(select(Engagement).order_by(Engagement.id)).all()
     assert [(x.customer_name, x.status) for x in rows] == [
         ("Acme Corp", "live"),
         ("Acme Corp phase two", "active"),
@@ -109,9 +113,9 @@ def test_from_kickoff_to_live(small):
 
 def test_after_the_final_approval_the_cutover_says_what_is_left_until_it_is_done(small):
     h = small
-    with h.services.db.session() as s:
-        last = s.exec(select(EngagementPhase).order_by(EngagementPhase.number.desc())).first()
-        items = s.exec(select(Item).where(Item.phase_id == last.id).order_by(Item.number)).all()
+    with h.services.db.session() as session:
+        last = session.exec(select(EngagementPhase).order_by(EngagementPhase.number.desc())).first()
+        items = session.exec(select(Item).where(Item.phase_id == last.id).order_by(Item.number)).all()
     # An item no gate certifies nor the dry run settles: the final approval does not tick it.
     left = next(i for i in reversed(items) if i.settled_by is None)
     ref = f"{last.number}.{left.number}"

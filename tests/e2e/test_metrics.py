@@ -8,7 +8,7 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import CHANNEL, CONTRIBUTOR, LEAD
+from sandbox.harness import CHANNEL, CONTRIBUTOR, LEAD
 from tests.e2e.helpers import at, hold_ticks, mention
 from tests.e2e.test_checklist import checklist_msg, tick
 from tests.e2e.test_checklist import item as tick_item

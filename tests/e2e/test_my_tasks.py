@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, CUSTOMER_TEAM, LEAD, Persona
+from sandbox.harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, CUSTOMER_TEAM, LEAD, Persona
 from storage.models import Item, SignoffDecision, SignoffRequest
 from tests.e2e.helpers import at, blocks_text, checklists, mention, nudges, posts, request_signoff, welcomes
 from tests.e2e.test_checklist import item
@@ -82,13 +82,13 @@ def test_blocked_snoozed_and_overdue_items_say_so(small):
     from datetime import date
 
     ids = item(h, "1.5").id, item(h, "1.6").id
-    with h.services.db.session() as s:
-        five = s.get(Item, ids[0])
+    with h.services.db.session() as session:
+        five = session.get(Item, ids[0])
         five.blocked_reason = "Waiting for the auditors <Q1>"
-        six = s.get(Item, ids[1])
+        six = session.get(Item, ids[1])
         six.snoozed_until = date(2026, 12, 9)
-        s.add(five)
-        s.add(six)
+        session.add(five)
+        session.add(six)
     at(h, "2026-12-03T10:00:00+01:00")
     text = text_of(open_my_tasks(h, welcomes(h)[0], CONTRIBUTOR))
     assert ":warning: overdue — was due Tue 1 Dec, 17:00" in text
@@ -121,8 +121,8 @@ def test_an_approver_approves_from_my_tasks_and_the_request_is_decided(small):
     )
     h.driver.click_view(view["id"], approve["action_id"], user=APPROVER.user_id)
     h.idle()
-    with h.services.db.read() as s:
-        [decision] = s.exec(select(SignoffDecision)).all()
+    with h.services.db.read() as session:
+        [decision] = session.exec(select(SignoffDecision)).all()
     assert (decision.decision, decision.user_id) == ("approved", APPROVER.user_id)
     updated = h.standin.view(view["id"])
     assert ":white_check_mark: You approved Solution design sign-off" in text_of(updated)
@@ -146,8 +146,8 @@ def test_request_changes_from_my_tasks_opens_the_form_on_top_of_the_modal(small)
     assert form["previous_view_id"] == view["id"]
     h.driver.submit_view(form["id"], {"reason": {"value": "Add the EMEA entity"}}, user=APPROVER.user_id)
     h.idle()
-    with h.services.db.read() as s:
-        request = s.exec(select(SignoffRequest)).one()
+    with h.services.db.read() as session:
+        request = session.exec(select(SignoffRequest)).one()
     assert request.status == "changes_requested"
     [shown] = h.standin.open_views(APPROVER.user_id)
     assert shown["id"] == view["id"]
@@ -174,8 +174,8 @@ def test_request_changes_from_my_tasks_needs_a_reason(small):
     form = h.standin.open_views(APPROVER.user_id)[-1]
     r = h.driver.submit_view(form["id"], {"reason": {"value": "   "}}, user=APPROVER.user_id)
     assert r.json == {"response_action": "errors", "errors": {"reason": "Say what needs to change."}}
-    with h.services.db.read() as s:
-        assert s.exec(select(SignoffRequest)).one().status == "open"
+    with h.services.db.read() as session:
+        assert session.exec(select(SignoffRequest)).one().status == "open"
 
 
 def test_a_contributor_cannot_approve_and_sees_no_approve_button(small):

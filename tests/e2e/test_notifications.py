@@ -18,7 +18,7 @@ from sqlmodel import select
 
 from bot.engagement.business_days import BusinessCalendar
 from bot.reminders.budget import MAX_A_DAY
-from harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD, SPONSOR, Harness
+from sandbox.harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD, SPONSOR, Harness
 from storage.models import Item, ItemDependency, Notification
 from tests.e2e.helpers import (
     at,
@@ -297,10 +297,10 @@ def test_nobody_gets_more_than_two_reminders_a_day_and_what_waits_goes_the_next_
     sweep(h, "2026-12-03T10:00:00+01:00")
     # Three threads have something for Ada; the third waits for tomorrow.
     assert len(reminders_to(h, APPROVER.user_id)) == MAX_A_DAY
-    with h.services.db.read() as s:
+    with h.services.db.read() as session:
         sent = {
             (r.subject)
-            for r in s.exec(
+            for r in session.exec(
                 select(Notification).where(Notification.user_id == APPROVER.user_id, Notification.reminder)
             )
         }
@@ -365,10 +365,10 @@ def test_two_weeks_of_reminders_with_only_the_approver_named(only_approver):
     sent = [m for c in channels for m in h.standin.messages(c) if reminder_kind(m) in REMINDERS]
     kinds = {reminder_kind(m) for m in sent}
     assert kinds == {"nudge", "dryrun", "digest"}, kinds
-    with h.services.db.read() as s:
-        waiting = {d.item_id for d in s.exec(select(ItemDependency))}
+    with h.services.db.read() as session:
+        waiting = {d.item_id for d in session.exec(select(ItemDependency))}
         # An item that waits for another is reminded to that one's owner: its side is theirs.
-        sides = {f"item:{i.id}": i.owner_side for i in s.exec(select(Item)) if i.id not in waiting}
+        sides = {f"item:{i.id}": i.owner_side for i in session.exec(select(Item)) if i.id not in waiting}
     customer = {APPROVER.user_id, CONTRIBUTOR.user_id, SPONSOR.user_id}
     for m in sent:
         payload = reminder_payload(m)
@@ -401,8 +401,8 @@ def test_two_weeks_of_reminders_with_only_the_approver_named(only_approver):
         for earlier, later in itertools.pairwise(days):
             assert calendar.count(earlier + timedelta(days=1), later) >= 2, (user, subject, days)
     # Escalation counted only reminders that notified someone.
-    with h.services.db.read() as s:
-        for i in s.exec(select(Item).where(Item.nudge_count > 0)):
+    with h.services.db.read() as session:
+        for i in session.exec(select(Item).where(Item.nudge_count > 0)):
             notifying = [
                 m
                 for m in sent

@@ -18,10 +18,10 @@ import pytest
 import yaml
 from sqlmodel import select
 
-from bot.slack.calls import SLACK_CALLS
+from bot.slack.call_counters import SLACK_CALLS
 from bot.slack.pacing import Pacer
 from bot.slack.publish import CHECKLIST, CHECKLIST_MOVED, ChecklistJob
-from harness import CHANNEL, CONTRIBUTOR, LEAD
+from sandbox.harness import CHANNEL, CONTRIBUTOR, LEAD
 from storage.models import Item, PostedMessage
 from tests.e2e.helpers import blocks_text, checklists, hold_ticks, posts
 
@@ -51,8 +51,8 @@ def big(request, harness_factory, tmp_path):
 
 
 def _items(h) -> list[Item]:
-    with h.services.db.read() as s:
-        rows = s.exec(select(Item).order_by(Item.number)).all()
+    with h.services.db.read() as session:
+        rows = session.exec(select(Item).order_by(Item.number)).all()
     return [i for i in rows if i.title.startswith("Customer task")]
 
 
@@ -86,8 +86,8 @@ def _click_burst(h, ts: str, items: list[Item]) -> None:
 
 
 def _done(h, items: list[Item]) -> int:
-    with h.services.db.read() as s:
-        return sum(1 for it in items if s.get(Item, it.id).status == "done")  # type: ignore[union-attr]
+    with h.services.db.read() as session:
+        return sum(1 for it in items if session.get(Item, it.id).status == "done")  # type: ignore[union-attr]
 
 
 def _hold_checklist_runs(monkeypatch) -> tuple[threading.Event, list[int]]:
@@ -224,12 +224,12 @@ def test_a_reposted_checklist_collapses_the_old_copy_and_ticks_update_only_the_n
     assert f"<{permalink.response['permalink']}|the newer copy>" in text
     assert "this checklist moved" in text and len(moved["blocks"]) == 1
     assert not [b for b in moved["blocks"] if b["type"] == "actions"], "nothing left to click on the old copy"
-    with h.services.db.read() as s:
-        kinds = {r.ts: r.kind for r in s.exec(select(PostedMessage)).all()}
+    with h.services.db.read() as session:
+        kinds = {r.ts: r.kind for r in session.exec(select(PostedMessage)).all()}
     assert (kinds[old["ts"]], kinds[new["ts"]]) == (CHECKLIST_MOVED, CHECKLIST)
     h.standin.reset_calls()
-    with h.services.db.read() as s:
-        item = s.exec(select(Item).where(Item.owner_side == "customer")).first()
+    with h.services.db.read() as session:
+        item = session.exec(select(Item).where(Item.owner_side == "customer")).first()
     h.driver.click(
         CHANNEL, new["ts"], f"tick:{item.id}", user=CONTRIBUTOR.user_id, selected_options=[str(item.id)]
     )
@@ -310,8 +310,8 @@ def test_an_update_whose_answer_timed_out_is_sent_again(harness_factory):
     h = harness_factory(env={"GOLIVE_SLACK_TIMEOUT": "1"})
     h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
     [live] = checklists(h)
-    with h.services.db.read() as s:
-        item = s.exec(select(Item).where(Item.owner_side == "customer")).first()
+    with h.services.db.read() as session:
+        item = session.exec(select(Item).where(Item.owner_side == "customer")).first()
     h.standin.reset_calls()
     h.standin.set_latency("chat.update", SLOW)
     h.driver.click(
@@ -338,8 +338,8 @@ def test_a_post_whose_answer_timed_out_is_looked_for_not_doubled(harness_factory
     [looked] = h.standin.calls_to("conversations.history")
     assert looked.args.get("include_all_metadata") in (True, "true", "1", 1)
     [live] = checklists(h)
-    with h.services.db.read() as s:
-        row = s.exec(select(PostedMessage).where(PostedMessage.ts == live["ts"])).one()
+    with h.services.db.read() as session:
+        row = session.exec(select(PostedMessage).where(PostedMessage.ts == live["ts"])).one()
     assert row.kind == CHECKLIST  # in the ledger: it is the live copy, updated from now on
     assert len([m for m in posts(h) if "checklist moved" in m["text"]]) == 1
 
@@ -423,11 +423,11 @@ def test_more_ticks_than_listener_threads_are_all_acked_while_their_work_waits(
         with ThreadPoolExecutor(max_workers=8) as pool:
             acks = list(pool.map(click, items))
         assert acks == [200] * burst
-        with h.services.db.read() as s:  # acked, and nothing written yet
-            assert all(s.get(Item, it.id).status == "open" for it in items)  # type: ignore[union-attr]
+        with h.services.db.read() as session:  # acked, and nothing written yet
+            assert all(session.get(Item, it.id).status == "open" for it in items)  # type: ignore[union-attr]
     finally:
         go.set()
     h.idle(timeout=60)
-    with h.services.db.read() as s:
-        assert all(s.get(Item, it.id).status == "done" for it in items)  # type: ignore[union-attr]
+    with h.services.db.read() as session:
+        assert all(session.get(Item, it.id).status == "done" for it in items)  # type: ignore[union-attr]
     assert f"{burst} of {ITEMS} done" in blocks_text(checklists(h)[0]["blocks"])

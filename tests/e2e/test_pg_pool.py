@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import text
 
 import storage.db
-from harness import LEAD
+from sandbox.harness import LEAD
 from storage.db import Database
 from tests.e2e.helpers import ephemeral_texts
 

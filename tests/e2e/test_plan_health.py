@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from harness import APPROVER, CHANNEL, LEAD
+from sandbox.harness import APPROVER, CHANNEL, LEAD
 from storage.models import DryRunAttempt, Engagement, EngagementPhase, Gate, Item, SignoffRequest
 from tests.e2e.helpers import (
     approve_request,
@@ -43,13 +43,13 @@ def finish_phase(h, number: int, items: int) -> None:
     """Tick every item of the phase and have the customer's approver approve its gates."""
     for n in range(1, items + 1):
         h.command(f"done {number}.{n}")
-    with h.services.db.read() as s:
-        phase = s.exec(select(EngagementPhase).where(EngagementPhase.number == number)).one()
-        keys = [g.key for g in s.exec(select(Gate).where(Gate.phase_id == phase.id)).all()]
+    with h.services.db.read() as session:
+        phase = session.exec(select(EngagementPhase).where(EngagementPhase.number == number)).one()
+        keys = [g.key for g in session.exec(select(Gate).where(Gate.phase_id == phase.id)).all()]
     for key in keys:
         request_signoff(h, f"{key}")
-        with h.services.db.read() as s:
-            req = s.exec(select(SignoffRequest).order_by(SignoffRequest.id.desc())).first()
+        with h.services.db.read() as session:
+            req = session.exec(select(SignoffRequest).order_by(SignoffRequest.id.desc())).first()
         approve_request(h, req.ts, req.id, APPROVER)
         h.idle()
     assert engagement(h).phase_index == number + 1, f"phase {number} did not complete"
@@ -134,8 +134,8 @@ def test_a_failed_dry_run_is_not_on_track_and_late_days_before_go_live(small):
     at(h, "2026-12-10T12:00:00+01:00")
     h.run_sweep()
     h.idle()
-    with h.services.db.read() as s:
-        [attempt] = s.exec(select(DryRunAttempt)).all()
+    with h.services.db.read() as session:
+        [attempt] = session.exec(select(DryRunAttempt)).all()
     h.driver.click(CHANNEL, attempt.ts, "dryrun_issues", user=APPROVER.user_id)
     h.idle()
     [view] = h.standin.open_views(APPROVER.user_id)
@@ -166,9 +166,9 @@ def test_a_dry_run_on_a_saturday_and_a_due_date_on_a_holiday_after_its_phase_are
     assert "`/golive due 1.1 1.2 2026-12-28`" in answer
     assert "1.1 is now due after Discovery is planned to end" in answer
     assert "1.2 is now due after Discovery is planned to end" in answer
-    with h.services.db.read() as s:
-        discovery = s.exec(select(EngagementPhase).where(EngagementPhase.number == 1)).one()
-        items = s.exec(select(Item).where(Item.phase_id == discovery.id).order_by(Item.number)).all()
+    with h.services.db.read() as session:
+        discovery = session.exec(select(EngagementPhase).where(EngagementPhase.number == 1)).one()
+        items = session.exec(select(Item).where(Item.phase_id == discovery.id).order_by(Item.number)).all()
         assert [str(i.due_on) for i in items[:2]] == ["2026-12-25", "2026-12-25"]  # set: a warning only
     h.command("due 1.1 2026-12-01")
     assert ":warning:" not in ephemeral_texts(h, LEAD.user_id)[-1]

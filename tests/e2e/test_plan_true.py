@@ -12,7 +12,7 @@ from datetime import date
 
 from sqlmodel import select
 
-from harness import CHANNEL, CONTRIBUTOR, LEAD, Harness
+from sandbox.harness import CHANNEL, CONTRIBUTOR, LEAD, Harness
 from storage.models import Engagement, Item, ItemDependency
 from tests.e2e.helpers import (
     at,
@@ -29,8 +29,8 @@ from tests.e2e.test_checklist import item
 
 
 def items_by_key(h: Harness) -> dict[str, Item]:
-    with h.services.db.read() as s:
-        return {i.key: i for i in s.exec(select(Item)).all()}
+    with h.services.db.read() as session:
+        return {i.key: i for i in session.exec(select(Item)).all()}
 
 
 def test_due_dates_are_spread_over_the_phase_and_follow_prerequisites(harness):
@@ -45,8 +45,8 @@ def test_due_dates_are_spread_over_the_phase_and_follow_prerequisites(harness):
     assert items["solution_demo"].due_on > max(
         items["pricing_models"].due_on, items["walk_through_details"].due_on
     )
-    with h.services.db.read() as s:
-        waits = {(d.item_id, d.requires_id) for d in s.exec(select(ItemDependency))}
+    with h.services.db.read() as session:
+        waits = {(d.item_id, d.requires_id) for d in session.exec(select(ItemDependency))}
     assert (items["solution_demo"].id, items["pricing_models"].id) in waits
     # Go-live: what the dry run settles is due on its day, what it needs the business day before.
     h.command("dryrun 2026-12-16 10:00")
@@ -84,10 +84,10 @@ def test_a_passed_dry_run_ticks_the_items_it_settles(small):
     at(h, "2026-12-16T10:00:00+01:00")
     h.run_sweep()
     h.idle()
-    with h.services.db.read() as s:
+    with h.services.db.read() as session:
         from storage.models import DryRunAttempt
 
-        attempt = s.exec(select(DryRunAttempt)).one()
+        attempt = session.exec(select(DryRunAttempt)).one()
     h.driver.click(CHANNEL, attempt.ts, "dryrun_passed", user=LEAD.user_id)
     h.idle()
     items = items_by_key(h)
@@ -104,12 +104,12 @@ def test_the_forecast_never_puts_go_live_before_the_dry_run(small):
     h.command("dryrun 2026-12-17 10:00")
     h.command("status")
     before = ephemeral_texts(h, LEAD.user_id)[-1]
-    with h.services.db.session() as s:
-        e = s.exec(select(Engagement)).one()
+    with h.services.db.session() as session:
+        e = session.exec(select(Engagement)).one()
         from datetime import UTC, datetime
 
         e.dryrun_at = datetime(2026, 12, 23, 9, 0, tzinfo=UTC)  # moved past the target (by hand, here)
-        s.add(e)
+        session.add(e)
     h.command("nudges pause")  # (any change: the status is drawn again)
     h.command("status")
     after = ephemeral_texts(h, LEAD.user_id)[-1]

@@ -33,7 +33,7 @@ upgrade(url)
 from datetime import UTC, datetime
 
 from bot.clock import Clock
-from harness import APPROVER, CONTRIBUTOR, Harness  # the stand-in and the driver: not the bot's
+from sandbox.harness import APPROVER, CONTRIBUTOR, Harness  # the stand-in and the driver: not the bot's
 before = set(sys.modules)
 
 # A Wednesday afternoon: on a Monday the sweep sends the weekly digest, whose timeline picture

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, create_engine, select
 
-from harness import BOT_TOKEN, CHANNEL, LEAD, SIGNING_SECRET, start_standin
-from harness.processes import free_port, spawn, spawn_serve, stop, wait_http
+from sandbox.harness import BOT_TOKEN, CHANNEL, LEAD, SIGNING_SECRET, start_standin
+from sandbox.harness.processes import free_port, spawn, spawn_serve, stop, wait_http
 from standin import SlackDriver
 from storage.models import Engagement
 from tests.e2e.helpers import blocks_text
@@ -27,8 +27,8 @@ def standin():
 
 def engagements(db: Path) -> list[Engagement]:
     engine = create_engine(f"sqlite:///{db}")
-    with Session(engine) as s:
-        rows = list(s.exec(select(Engagement)).all())
+    with Session(engine) as session:
+        rows = list(session.exec(select(Engagement)).all())
     engine.dispose()
     return rows
 
@@ -159,7 +159,7 @@ def test_a_killed_serve_forgets_no_acked_tick(standin, tmp_path, database, reque
     from sqlalchemy import create_engine
     from sqlalchemy import text as sql
 
-    from harness.killing import prepare, trial
+    from sandbox.harness.killing import prepare, trial
 
     path = tmp_path / "k.sqlite3"
     url = request.getfixturevalue("pg_url") if database == "postgresql" else f"sqlite:///{path}"

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import pytest
 from sqlmodel import select
 
-from harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD, SPONSOR
+from sandbox.harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD, SPONSOR
 from storage.models import AuditEvent, NudgeMessage
 from tests.e2e.helpers import (
     approve_request,
@@ -197,10 +197,10 @@ def test_a_sign_off_nudge_goes_under_its_request_and_says_when_it_is_decided(sma
     [nudge] = [m for m in thread(h, request["ts"]) if reminder_kind(m) == "nudge"]
     assert f"<@{APPROVER.user_id}>" in blocks_text(nudge["blocks"])
     assert notified_by(h, nudge)[APPROVER.user_id] == "mention"
-    with h.services.db.read() as s:
+    with h.services.db.read() as session:
         from storage.models import SignoffRequest
 
-        req = s.exec(select(SignoffRequest)).one()
+        req = session.exec(select(SignoffRequest)).one()
     approve_request(h, request["ts"], req.id, APPROVER)
     h.idle()
     text = blocks_text(h.standin.message(CHANNEL, nudge["ts"])["blocks"])
@@ -262,10 +262,10 @@ def test_stuck_work_goes_to_the_lead_privately_and_the_sponsor_only_on_their_cli
     assert "Lena Lead asked Sam Sponsor for help" in blocks_text(handled["blocks"])
     assert not [b for b in handled["blocks"] if b["type"] == "actions"]
     h.driver.click(dm_channel, dm["ts"], "escalation_again", user=LEAD.user_id, expect_missing=True)
-    with h.services.db.read() as s:
-        assert [e.kind for e in s.exec(select(AuditEvent).where(AuditEvent.kind.like("escalation.%")))] == [
-            "escalation.sponsor"
-        ]
+    with h.services.db.read() as session:
+        assert [
+            e.kind for e in session.exec(select(AuditEvent).where(AuditEvent.kind.like("escalation.%")))
+        ] == ["escalation.sponsor"]
 
 
 def test_the_lead_nudges_again_now_or_snoozes(small):
@@ -320,8 +320,10 @@ def test_only_the_implementation_team_acts_on_an_escalation(small):
     payload["container"]["channel_id"] = payload["channel"]["id"] = h.standin.im_channel(LEAD.user_id)
     send_payload(h, payload)
     h.idle()
-    with h.services.db.read() as s:
-        assert s.exec(select(NudgeMessage).where(NudgeMessage.kind == "escalation")).one().status == "open"
+    with h.services.db.read() as session:
+        assert (
+            session.exec(select(NudgeMessage).where(NudgeMessage.kind == "escalation")).one().status == "open"
+        )
     told = ephemeral_texts(h, CONTRIBUTOR.user_id) + [
         blocks_text(m["blocks"]) for m in h.standin.messages(h.standin.im_channel(CONTRIBUTOR.user_id) or "")
     ]
@@ -340,8 +342,8 @@ def test_a_new_person_for_an_item_gets_a_new_reply_that_mentions_them(small):
     assert f"<@{APPROVER.user_id}>" in text and "*1.5*" in text and "*1.6*" in text
     assert "replaced by a newer one" in blocks_text(h.standin.message(CHANNEL, first["ts"])["blocks"])
     assert notified_by(h, second)[APPROVER.user_id] == "mention"
-    with h.services.db.read() as s:
-        live = s.exec(
+    with h.services.db.read() as session:
+        live = session.exec(
             select(NudgeMessage).where(NudgeMessage.status == "live", NudgeMessage.channel_id == CHANNEL)
         ).all()
     assert [r.ts for r in live] == [second["ts"]]  # one live nudge per thread

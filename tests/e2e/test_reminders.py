@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 
 from bot.reminders.sweep import LEASE, Sweeper
-from harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD, SPONSOR
+from sandbox.harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD, SPONSOR
 from storage.models import AuditEvent, Item, Reminder, ReminderAttempt
 from tests.e2e.helpers import (
     at,
@@ -31,8 +31,10 @@ from tests.e2e.test_checklist import checklist_msg, item
 
 def sent_nudges(h) -> int:
     """How many nudge reminders went out."""
-    with h.services.db.session() as s:
-        return len(s.exec(select(Reminder).where(Reminder.kind == "nudge", Reminder.status == "sent")).all())
+    with h.services.db.session() as session:
+        return len(
+            session.exec(select(Reminder).where(Reminder.kind == "nudge", Reminder.status == "sent")).all()
+        )
 
 
 def test_a_due_item_is_nudged_once_in_the_checklist_thread_then_again_by_a_reply_that_notifies(small):
@@ -59,8 +61,8 @@ def test_a_due_item_is_nudged_once_in_the_checklist_thread_then_again_by_a_reply
     collapsed = h.standin.message(CHANNEL, first["ts"])
     assert "replaced by a newer one" in blocks_text(collapsed["blocks"])
     assert sent_nudges(h) == 2
-    with h.services.db.session() as s:
-        assert s.exec(select(Item).where(Item.number == 5)).first().nudge_count == 2
+    with h.services.db.session() as session:
+        assert session.exec(select(Item).where(Item.number == 5)).first().nudge_count == 2
 
 
 @pytest.mark.parametrize(
@@ -247,8 +249,8 @@ def test_down_for_a_day_sends_one_catch_up_nudge(small):
     h.run_sweep()
     [nudge] = nudges(h)
     assert blocks_text(nudge["blocks"]).count("*1.5*") == 1
-    with h.services.db.session() as s:
-        assert len(s.exec(select(Reminder).where(Reminder.kind == "nudge")).all()) == 1
+    with h.services.db.session() as session:
+        assert len(session.exec(select(Reminder).where(Reminder.kind == "nudge")).all()) == 1
 
 
 def test_sign_off_pending_more_than_two_business_days_nudges_the_approvers(small):
@@ -290,8 +292,8 @@ def test_rate_limit_waits_and_a_5xx_retries_on_a_later_sweep(small, monkeypatch)
     at(h, "2026-12-04T10:00:00+01:00")
     report = h.run_sweep()
     assert report.retried and not [s for s in report.sent if s.startswith("nudge")]
-    with h.services.db.session() as s:
-        r = s.exec(select(Reminder).where(Reminder.dedupe_key.like("nudge:%:2026-12-04"))).one()
+    with h.services.db.session() as session:
+        r = session.exec(select(Reminder).where(Reminder.dedupe_key.like("nudge:%:2026-12-04"))).one()
         assert (r.status, r.attempts) == ("pending", 1) and r.next_attempt_at > h.clock.now()
 
     def channel_posts() -> int:
@@ -304,9 +306,10 @@ def test_rate_limit_waits_and_a_5xx_retries_on_a_later_sweep(small, monkeypatch)
     h.clock.advance(timedelta(minutes=3))
     report = h.run_sweep()
     assert [s for s in report.sent if s.startswith("nudge")]
-    with h.services.db.session() as s:
+    with h.services.db.session() as session:
         outcomes = [
-            a.outcome for a in s.exec(select(ReminderAttempt).where(ReminderAttempt.reminder_id == r.id))
+            a.outcome
+            for a in session.exec(select(ReminderAttempt).where(ReminderAttempt.reminder_id == r.id))
         ]
     assert outcomes == ["retry", "sent"]
 
@@ -325,8 +328,8 @@ def test_archived_channel_flags_the_engagement_and_tells_the_lead(small):
         at(h, f"{day}T10:00:00+01:00")
         h.run_sweep()
     assert len(h.standin.calls_to("chat.postMessage")) == before  # no crash loop, no retries
-    with h.services.db.session() as s:
-        assert s.exec(select(AuditEvent).where(AuditEvent.kind == "engagement.flagged")).one()
+    with h.services.db.session() as session:
+        assert session.exec(select(AuditEvent).where(AuditEvent.kind == "engagement.flagged")).one()
 
 
 def test_dry_run_sweep_changes_nothing(small, tmp_path):
@@ -399,8 +402,8 @@ def test_a_killed_sweep_loses_no_reminder(small):
     h = small
     at(h, "2026-12-02T10:00:00+01:00")
     dead = Sweeper(h.services, worker="dead-process")
-    with h.services.db.session() as s:
-        dead.plan(s, h.clock.now())
+    with h.services.db.session() as session:
+        dead.plan(session, h.clock.now())
     claimed = dead.claim(h.clock.now())
     assert claimed  # ...and the process dies before sending
     h.run_sweep()

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import create_engine
 from sqlmodel import Session, select
 
-from harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD, start_standin
-from harness.processes import free_port, serve_env, spawn, stop, wait_http
+from sandbox.harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD, start_standin
+from sandbox.harness.processes import free_port, serve_env, spawn, stop, wait_http
 from standin import SlackDriver
 from storage.models import AuditEvent, Reminder, SignoffDecision, SignoffRequest
 from tests.e2e.helpers import mention
@@ -24,8 +24,8 @@ from tests.e2e.helpers import mention
 def rows(url: str, model, *where):  # type: ignore[no-untyped-def]
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     try:
-        with Session(engine) as s:
-            return list(s.exec(select(model).where(*where)).all())
+        with Session(engine) as session:
+            return list(session.exec(select(model).where(*where)).all())
     finally:
         engine.dispose()
 

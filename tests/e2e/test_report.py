@@ -230,7 +230,7 @@ FORKED = """
 import sys, threading
 from datetime import datetime
 from bot.engagement.report import build_report
-from bot.engagement.report_render import to_csv
+from bot.exports.report_render import to_csv
 from storage.db import Database
 from tests.e2e.portfolio import PLAYBOOK
 assert threading.active_count() == 1  # as in `golive report`: the workers are forked

@@ -19,7 +19,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from harness import CHANNEL, LEAD, SIGNING_SECRET
+from sandbox.harness import CHANNEL, LEAD, SIGNING_SECRET
 from storage.models import Engagement
 from tests.e2e.helpers import count, ephemeral_texts
 
@@ -243,8 +243,8 @@ def test_a_real_request_is_untouched_by_the_checks(harness, caplog):
 def test_gunicorn_refuses_the_same_way(tmp_path):
     """`golive serve` (gunicorn's threaded worker) runs the same app: the same answers, and
     its log has one line per refusal and no traceback."""
-    from harness import start_standin
-    from harness.processes import spawn_serve, stop, wait_http
+    from sandbox.harness import start_standin
+    from sandbox.harness.processes import spawn_serve, stop, wait_http
 
     standin = start_standin()
     proc, port = spawn_serve(standin, tmp_path, f"sqlite:///{tmp_path / 'serve.sqlite3'}", LOG_LEVEL="INFO")

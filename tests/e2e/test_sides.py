@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlmodel import select
 
-from harness import APPROVER, CHANNEL, CONTRIBUTOR, CUSTOMER_TEAM, LEAD, VENDOR_TEAM, Persona
+from sandbox.harness import APPROVER, CHANNEL, CONTRIBUTOR, CUSTOMER_TEAM, LEAD, VENDOR_TEAM, Persona
 from standin.api_views import slack_view
 from standin.payloads import enterprise_object, team_object, user_object
 from storage.models import AuditEvent, Engagement, Item, SignoffRequest
@@ -47,8 +47,8 @@ def join(h, p: Persona, *, enterprise: str | None = None, visible: bool = True) 
 
 
 def audit_rows(h) -> list[AuditEvent]:
-    with h.services.db.session() as s:
-        return list(s.exec(select(AuditEvent).order_by(AuditEvent.id)).all())
+    with h.services.db.session() as session:
+        return list(session.exec(select(AuditEvent).order_by(AuditEvent.id)).all())
 
 
 def last_ephemeral(h, p: Persona) -> str:
@@ -112,12 +112,12 @@ def test_a_third_organisation_reads_along_but_cannot_act(shared):
     for n in range(1, 7):
         h.command(f"done 1.{n}")
     request_signoff(h, "solution_design")
-    with h.services.db.session() as s:
-        req = s.exec(select(SignoffRequest)).one()
+    with h.services.db.session() as session:
+        req = session.exec(select(SignoffRequest)).one()
     approve_request(h, req.ts, req.id, PARTNER)
     h.idle()
-    with h.services.db.session() as s:
-        assert s.get(SignoffRequest, req.id).status == "open"
+    with h.services.db.session() as session:
+        assert session.get(SignoffRequest, req.id).status == "open"
     assert "another organisation than Acme Corp" in last_ephemeral(h, PARTNER)
     # The same person, given a side by a consultant, can act for the customer.
     h.command(f"side {mention(PARTNER)} customer")
@@ -178,9 +178,9 @@ def test_a_click_acts_on_the_engagement_of_the_message_it_came_from(harness):
     )
     h.command("start Acme Corp kickoff=2026-11-30")
     h.command("start Beta Ltd kickoff=2026-11-30", channel="C0BETA")
-    with h.services.db.session() as s:
-        beta = s.exec(select(Engagement).where(Engagement.channel_id == "C0BETA")).one()
-        beta_item = s.exec(
+    with h.services.db.session() as session:
+        beta = session.exec(select(Engagement).where(Engagement.channel_id == "C0BETA")).one()
+        beta_item = session.exec(
             select(Item).where(Item.engagement_id == beta.id, Item.owner_side == "customer")
         ).first()
     msg = checklist_msg(h)
@@ -206,8 +206,8 @@ def test_a_click_acts_on_the_engagement_of_the_message_it_came_from(harness):
     }
     send_payload(h, payload)
     h.idle()
-    with h.services.db.session() as s:
-        assert s.get(Item, beta_item.id).status == "open"
+    with h.services.db.session() as session:
+        assert session.get(Item, beta_item.id).status == "open"
     assert "no longer belongs to this engagement" in last_ephemeral(h, CONTRIBUTOR)
 
 
@@ -268,15 +268,15 @@ def test_the_customer_joining_later_is_learned_from_channel_shared(harness):
     h = harness
     h.standin.add_channel("C0SOLO", name="solo", members=[LEAD.user_id])
     h.command("start Acme Corp size=small kickoff=2026-11-30", channel="C0SOLO")
-    with h.services.db.session() as s:
-        e = s.exec(select(Engagement).where(Engagement.channel_id == "C0SOLO")).one()
+    with h.services.db.session() as session:
+        e = session.exec(select(Engagement).where(Engagement.channel_id == "C0SOLO")).one()
     assert e.customer_team_id is None
     h.standin.add_member("C0SOLO", CONTRIBUTOR.user_id)
     h.standin.connect_team("C0SOLO", CUSTOMER_TEAM)
     h.driver.event({"type": "channel_shared", "connected_team_id": CUSTOMER_TEAM, "channel": "C0SOLO"})
     h.idle()
-    with h.services.db.session() as s:
-        assert s.get(Engagement, e.id).customer_team_id == CUSTOMER_TEAM
+    with h.services.db.session() as session:
+        assert session.get(Engagement, e.id).customer_team_id == CUSTOMER_TEAM
 
 
 def test_the_first_action_of_the_only_other_organisation_pins_it(harness):
@@ -287,17 +287,17 @@ def test_the_first_action_of_the_only_other_organisation_pins_it(harness):
     h.command("start Acme Corp size=small kickoff=2026-11-30", channel="C0LATE")
     h.standin.add_member("C0LATE", CONTRIBUTOR.user_id)
     h.standin.connect_team("C0LATE", CUSTOMER_TEAM)
-    with h.services.db.session() as s:
-        e = s.exec(select(Engagement).where(Engagement.channel_id == "C0LATE")).one()
-        it = s.exec(select(Item).where(Item.engagement_id == e.id, Item.number == 5)).first()
+    with h.services.db.session() as session:
+        e = session.exec(select(Engagement).where(Engagement.channel_id == "C0LATE")).one()
+        it = session.exec(select(Item).where(Item.engagement_id == e.id, Item.number == 5)).first()
     msg = next(m for m in posts(h, "C0LATE") if "checklist:" in m["text"])
     h.driver.click(
         "C0LATE", msg["ts"], f"tick:{it.id}", user=CONTRIBUTOR.user_id, selected_options=[str(it.id)]
     )
     h.idle()
-    with h.services.db.session() as s:
-        assert s.get(Item, it.id).status == "done"
-        assert s.get(Engagement, e.id).customer_team_id == CUSTOMER_TEAM
+    with h.services.db.session() as session:
+        assert session.get(Item, it.id).status == "done"
+        assert session.get(Engagement, e.id).customer_team_id == CUSTOMER_TEAM
 
 
 def test_an_enterprise_grid_colleague_is_on_the_vendors_side(harness_factory):
@@ -320,9 +320,9 @@ def test_an_enterprise_grid_colleague_is_on_the_vendors_side(harness_factory):
     # They can never be the customer's approver, so the vendor cannot approve its own sign-off.
     h.command(f"role {mention(GRID)} approver")
     assert "on the vendor's side" in ephemeral_texts(h, LEAD.user_id)[-1]
-    with h.services.db.session() as s:
+    with h.services.db.session() as session:
         assert not any(
-            r.kind == "role.added" and GRID.user_id in r.detail for r in s.exec(select(AuditEvent))
+            r.kind == "role.added" and GRID.user_id in r.detail for r in session.exec(select(AuditEvent))
         )
 
 

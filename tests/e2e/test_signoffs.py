@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import select, text
 
-from harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, CUSTOMER_TEAM, LEAD, OUTSIDER, SPONSOR
+from sandbox.harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, CUSTOMER_TEAM, LEAD, OUTSIDER, SPONSOR
 from storage.models import AuditEvent, Gate, SignoffDecision, SignoffRequest
 from tests.e2e.helpers import (
     approve_request,
@@ -37,10 +37,10 @@ def finish_phase(h, number: int, items: int) -> None:
 
 
 def requests(h, gate_key: str) -> list[SignoffRequest]:
-    with h.services.db.session() as s:
-        gate = s.exec(select(Gate).where(Gate.key == gate_key)).one()
+    with h.services.db.session() as session:
+        gate = session.exec(select(Gate).where(Gate.key == gate_key)).one()
         return list(
-            s.exec(
+            session.exec(
                 select(SignoffRequest)
                 .where(SignoffRequest.gate_id == gate.id)
                 .order_by(SignoffRequest.version)
@@ -54,13 +54,13 @@ def request_msg(h, gate_key: str, version: int | None = None) -> dict:
 
 
 def decisions(h) -> list[SignoffDecision]:
-    with h.services.db.session() as s:
-        return list(s.exec(select(SignoffDecision)).all())
+    with h.services.db.session() as session:
+        return list(session.exec(select(SignoffDecision)).all())
 
 
 def audit_kinds(h) -> list[str]:
-    with h.services.db.session() as s:
-        return [e.kind for e in s.exec(select(AuditEvent).order_by(AuditEvent.id)).all()]
+    with h.services.db.session() as session:
+        return [e.kind for e in session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()]
 
 
 def approve(h, gate_key: str, user) -> None:
@@ -199,8 +199,8 @@ def test_request_changes_then_re_request_supersedes(engaged):
     h.idle()
     [d] = decisions(h)
     assert d.decision == "changes_requested" and d.reason == "Usage tiers are wrong for EU customers"
-    with h.services.db.session() as s:
-        assert s.exec(select(Gate).where(Gate.key == "solution_design")).one().status == "open"
+    with h.services.db.session() as session:
+        assert session.exec(select(Gate).where(Gate.key == "solution_design")).one().status == "open"
     # The requester (here the lead) hears of it, in the request's thread.
     [note] = [m for m in posts(h) if "Changes requested on Solution design" in m["text"]]
     assert note["thread_ts"] == v1["ts"] and notified_by(h, note)[LEAD.user_id] == "mention"
@@ -319,17 +319,17 @@ def test_team_modal_adds_and_removes_roles(engaged):
     )
     assert r.json["response_action"] == "update"
     assert "Carl Consultant is now a consultant" in blocks_text(h.standin.view(view["id"])["view"]["blocks"])
-    with h.services.db.session() as s:
+    with h.services.db.session() as session:
         from bot.people import roles
 
-        rows = roles.team(s, engagement(h))
+        rows = roles.team(session, engagement(h))
     row = next(r for r in rows if r.user_id == CONSULTANT.user_id and r.role == "consultant")
     h.driver.click_view(view["id"], f"team_remove:{row.role_id}", user=LEAD.user_id)
     h.idle()
-    with h.services.db.session() as s:
+    with h.services.db.session() as session:
         from bot.people import roles
 
-        assert not [r for r in roles.team(s, engagement(h)) if r.user_id == CONSULTANT.user_id]
+        assert not [r for r in roles.team(session, engagement(h)) if r.user_id == CONSULTANT.user_id]
     assert "role.removed" in audit_kinds(h)
 
 
@@ -398,8 +398,8 @@ def test_audit_rows_cannot_be_changed(harness_factory, request, backend):
     url = request.getfixturevalue("pg_url") if backend == "postgresql" else None
     h = harness_factory(url)
     h.command("start Acme Corp")
-    with h.services.db.session() as s:
-        first = s.exec(select(AuditEvent)).one()
+    with h.services.db.session() as session:
+        first = session.exec(select(AuditEvent)).one()
     columns = "id, engagement_id, at, actor_id, actor_team, actor_name, kind, subject, detail"
     forged = (
         f"{first.id}, {first.engagement_id}, '2026-01-01 00:00:00+00:00', 'U0EVIL', NULL, 'Eve', "
@@ -421,11 +421,11 @@ def test_audit_rows_cannot_be_changed(harness_factory, request, backend):
         # TRUNCATE fires no row triggers; a statement trigger refuses it.
         attempts += ["TRUNCATE audit_event", "TRUNCATE audit_event CASCADE"]
     for sql in attempts:
-        with pytest.raises(DBAPIError, match="append-only"), h.services.db.session() as s:
-            s.exec(text(sql))
+        with pytest.raises(DBAPIError, match="append-only"), h.services.db.session() as session:
+            session.exec(text(sql))
     assert audit_kinds(h) == ["engagement.started"]
-    with h.services.db.session() as s:
-        row = s.exec(select(AuditEvent)).one()
+    with h.services.db.session() as session:
+        row = session.exec(select(AuditEvent)).one()
     assert (row.actor_id, row.kind) == (first.actor_id, first.kind)
     # A fresh row still goes in: append-only, not read-only.
     h.command(f"role {mention(APPROVER)} approver")

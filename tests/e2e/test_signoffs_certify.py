@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from harness import APPROVER, CHANNEL, CONSULTANT, LEAD
+from sandbox.harness import APPROVER, CHANNEL, CONSULTANT, LEAD
 from storage.models import SignoffDecision
 from tests.e2e.helpers import (
     at,
@@ -77,8 +77,8 @@ def test_a_request_lists_its_gates_items_and_open_ones_are_confirmed_shown_and_r
     assert "3 of 4 of its items are still open" in blocks_text(approve_form["view"]["blocks"])
     h.driver.submit_view(approve_form["id"], {}, user=APPROVER.user_id)
     h.idle()
-    with h.services.db.read() as s:
-        [decision] = s.exec(select(SignoffDecision)).all()
+    with h.services.db.read() as session:
+        [decision] = session.exec(select(SignoffDecision)).all()
     assert (decision.decision, decision.open_items, decision.total_items) == ("approved", 3, 4)
     # The requester and the lead (one person here) hear of it in the request's thread.
     [note] = [m for m in posts(h) if "approved Solution design sign-off" in m["text"] and m.get("thread_ts")]

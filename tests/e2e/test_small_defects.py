@@ -7,7 +7,7 @@ import json
 
 from sqlmodel import select
 
-from harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD
+from sandbox.harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD
 from storage.models import AuditEvent, Engagement, EngagementPhase
 from tests.e2e.helpers import (
     blocks_text,
@@ -57,9 +57,9 @@ def test_undo_in_a_finished_phase_reopens_it_and_the_engagement_goes_back_to_it(
     h.command("undo 1.3")
     answer = last_answer(h)
     assert "Discovery was complete and is open again" in answer
-    with h.services.db.read() as s:
-        discovery = s.exec(select(EngagementPhase).where(EngagementPhase.number == 1)).one()
-        kinds = [a.kind for a in s.exec(select(AuditEvent).order_by(AuditEvent.id))]
+    with h.services.db.read() as session:
+        discovery = session.exec(select(EngagementPhase).where(EngagementPhase.number == 1)).one()
+        kinds = [a.kind for a in session.exec(select(AuditEvent).order_by(AuditEvent.id))]
     assert discovery.completed_at is None and engagement(h).phase_index == 1
     assert kinds[-2:] == ["phase.reopened", "item.undone"]
     text = blocks_text(checklist_msg(h, 1)["blocks"])
@@ -165,10 +165,10 @@ def test_help_shows_every_usage_line_whole(harness):
 
 def test_after_go_live_commands_say_it_is_live_and_point_to_status_and_audit(started):
     h = started
-    with h.services.db.session() as s:
-        e = s.exec(select(Engagement)).one()
+    with h.services.db.session() as session:
+        e = session.exec(select(Engagement)).one()
         e.status = "live"
-        s.add(e)
+        session.add(e)
     h.command("done 1.1")
     answer = last_answer(h)
     assert "The Acme Corp implementation is live" in answer and "No engagement runs" not in answer

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from harness import CHANNEL, CONTRIBUTOR, LEAD
+from sandbox.harness import CHANNEL, CONTRIBUTOR, LEAD
 from storage.models import Engagement
 from tests.e2e.helpers import at, blocks_text, count, ephemeral_texts, last_answer, nudges, posts
 from tests.e2e.test_checklist import checklist_msg, item, menu, modal_row, show_all

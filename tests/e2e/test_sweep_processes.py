@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 from sqlmodel import select
 
-from harness import BOT_TOKEN, CONTRIBUTOR, LEAD, PERSONAS
+from sandbox.harness import BOT_TOKEN, CONTRIBUTOR, LEAD, PERSONAS
 from storage.models import Reminder
 
 ENGAGEMENTS = 24
@@ -72,8 +72,8 @@ def test_two_processes_send_each_reminder_once(harness_factory, request, backend
         if "Friendly reminder" in str(c.args.get("text", "")) and c.status == 200
     )
     assert nudges == Counter({c: 1 for c in channels})
-    with h.services.db.session() as s:
-        rows = s.exec(select(Reminder).where(Reminder.kind == "nudge")).all()
+    with h.services.db.session() as session:
+        rows = session.exec(select(Reminder).where(Reminder.kind == "nudge")).all()
     unsent = [
         (r.engagement_id, r.status, r.attempts, r.last_error, r.next_attempt_at)
         for r in rows
@@ -95,8 +95,8 @@ def test_dry_run_prints_and_changes_nothing(harness):
     assert p.returncode == 0, out
     assert "1 would be sent" in out and "would send nudge" in out and "1.5" in out
     assert len(h.standin.calls) == before
-    with h.services.db.session() as s:
-        assert s.exec(select(Reminder).where(Reminder.kind == "nudge")).all() == []
+    with h.services.db.session() as session:
+        assert session.exec(select(Reminder).where(Reminder.kind == "nudge")).all() == []
     p = sweep(h)
     out = p.communicate(timeout=60)[0]
     assert out.count("sent nudge →") == 1, out

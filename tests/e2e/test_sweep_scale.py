@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from bot.reminders.milestones import sync_schedule
 from bot.reminders.nudges import entries
 from bot.reminders.working_hours import clock_of
-from harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD, PERSONAS, Harness
+from sandbox.harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD, PERSONAS, Harness
 from storage.models import Engagement, EngagementPhase, Item, NextCheckRequest, Reminder
 from storage.reminder_rows import ensure
 from tests.e2e.helpers import ephemeral_texts, mention, request_signoff
@@ -37,8 +37,8 @@ def start(h: Harness, channel: str, options: str) -> Engagement:
     h.command(f"start Customer {channel} size=small {options}", channel=channel)
     h.command(f"role {mention(CONTRIBUTOR)} contributor", channel=channel)
     h.command(f"role {mention(APPROVER)} approver", channel=channel)
-    with h.services.db.read() as s:
-        return s.exec(select(Engagement).where(Engagement.channel_id == channel)).one()
+    with h.services.db.read() as session:
+        return session.exec(select(Engagement).where(Engagement.channel_id == channel)).one()
 
 
 def statements_in_sweep(h: Harness) -> list[str]:
@@ -57,8 +57,8 @@ def statements_in_sweep(h: Harness) -> list[str]:
 
 
 def keys(h: Harness) -> dict[str, str]:
-    with h.services.db.read() as s:
-        return dict(s.exec(select(Reminder.dedupe_key, Reminder.status)).all())  # type: ignore[arg-type]
+    with h.services.db.read() as session:
+        return dict(session.exec(select(Reminder.dedupe_key, Reminder.status)).all())  # type: ignore[arg-type]
 
 
 # -- the sweep before: every active engagement, every time ------------------------------------
@@ -139,8 +139,8 @@ def test_with_nothing_due_a_sweep_does_not_grow_with_engagements(harness):
 def test_the_next_check_is_the_first_working_moment_something_is_due(small):
     h = small
     h.run_sweep()  # Monday 30 Nov 09:00 Berlin: the digest; Discovery's customer items are due Tuesday
-    with h.services.db.read() as s:
-        e = s.exec(select(Engagement)).one()
+    with h.services.db.read() as session:
+        e = session.exec(select(Engagement)).one()
     assert e.next_check_at == datetime(2026, 12, 2, 8, 0, tzinfo=UTC)  # Wednesday 09:00 Berlin
     h.clock.set(datetime(2026, 12, 2, 7, 59, tzinfo=UTC))
     assert "INSERT" not in statements_in_sweep(h)  # a minute early: the engagement is not looked at
@@ -153,20 +153,20 @@ def test_a_change_is_planned_at_the_next_sweep_whatever_the_next_check_said(smal
     h = small
 
     def next_check() -> datetime:
-        with h.services.db.read() as s:
-            return s.exec(select(Engagement)).one().next_check_at  # type: ignore[return-value]
+        with h.services.db.read() as session:
+            return session.exec(select(Engagement)).one().next_check_at  # type: ignore[return-value]
 
     h.run_sweep()
     assert next_check() == datetime(2026, 12, 2, 8, 0, tzinfo=UTC)  # Wednesday 09:00 Berlin
     h.clock.advance(timedelta(minutes=5))
     h.command("nudges pause")
-    with h.services.db.read() as s:
-        assert s.exec(select(NextCheckRequest)).all(), "the change asked for a new plan"
+    with h.services.db.read() as session:
+        assert session.exec(select(NextCheckRequest)).all(), "the change asked for a new plan"
     h.clock.advance(timedelta(minutes=1))
     h.run_sweep()
     assert next_check() == datetime(2026, 12, 7, 8, 0, tzinfo=UTC)  # paused: only next Monday's digest
-    with h.services.db.read() as s:
-        assert s.exec(select(NextCheckRequest)).all() == []  # the sweep took the request
+    with h.services.db.read() as session:
+        assert session.exec(select(NextCheckRequest)).all() == []  # the sweep took the request
     h.clock.set(datetime(2026, 12, 2, 9, 0, tzinfo=UTC))  # Wednesday 10:00 Berlin
     h.run_sweep()
     assert not [m for m in h.standin.messages(CHANNEL) if "Friendly reminder" in m["text"]]
@@ -182,13 +182,15 @@ def test_a_failing_engagement_does_not_stop_the_others(small, monkeypatch):
     of its batch is planned."""
     h = small
     other = start(h, "C0OTHER", "kickoff=2026-11-30 tz=Europe/Berlin")
-    with h.services.db.session() as s:  # a time zone that no longer exists (a bad row, a tzdata change)
-        s.execute(update(Engagement).where(col(Engagement.id) != other.id).values(timezone="Mars/Olympus"))
+    with h.services.db.session() as session:  # a time zone that no longer exists (a bad row, a tzdata change)
+        session.execute(
+            update(Engagement).where(col(Engagement.id) != other.id).values(timezone="Mars/Olympus")
+        )
     h.clock.set(datetime(2026, 12, 2, 9, 0, tzinfo=UTC))
     report = h.run_sweep()
     assert [line for line in report.sent if line.startswith("nudge") and "C0OTHER" in line]
-    with h.services.db.read() as s:
-        broken = s.exec(select(Engagement).where(Engagement.id != other.id)).one()
+    with h.services.db.read() as session:
+        broken = session.exec(select(Engagement).where(Engagement.id != other.id)).one()
     assert broken.next_check_at == h.clock.now() + timedelta(minutes=5)
 
 
@@ -219,8 +221,8 @@ def test_four_weeks_of_changes_make_the_reminders_planning_everything_makes(
     h.command("settings cadence=1 hours=09:30-18:00", channel="C0PUNE")
 
     def customer_items(channel: str) -> list[tuple[str, int]]:
-        with h.services.db.read() as s:
-            rows = s.exec(
+        with h.services.db.read() as session:
+            rows = session.exec(
                 select(EngagementPhase.number, Item.number, Item.id)
                 .join(Item, col(Item.phase_id) == col(EngagementPhase.id))
                 .join(Engagement, col(Engagement.id) == col(Item.engagement_id))
@@ -233,8 +235,8 @@ def test_four_weeks_of_changes_make_the_reminders_planning_everything_makes(
         return found[-1] if found else None
 
     def local_day(channel: str, days: int) -> str:
-        with h.services.db.read() as s:
-            e = s.exec(select(Engagement).where(Engagement.channel_id == channel)).one()
+        with h.services.db.read() as session:
+            e = session.exec(select(Engagement).where(Engagement.channel_id == channel)).one()
         return (clock_of(e).today(h.clock.now()) + timedelta(days=days)).isoformat()
 
     paused: dict[str, datetime] = {}
@@ -328,10 +330,10 @@ def test_four_weeks_of_changes_make_the_reminders_planning_everything_makes(
         steps["created"] += len(got[0])
         steps["steps"] += 1
     # The scenario exercised what it is about: many steps, and every kind of reminder in every zone.
-    with h.services.db.read() as s:
+    with h.services.db.read() as session:
         made = Counter(
             (channel, kind)
-            for channel, kind in s.exec(
+            for channel, kind in session.exec(
                 select(Engagement.channel_id, Reminder.kind).join(
                     Engagement, col(Engagement.id) == col(Reminder.engagement_id)
                 )

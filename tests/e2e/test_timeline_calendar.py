@@ -17,8 +17,8 @@ import pytest
 from icalendar import Calendar
 from PIL import Image
 
-from bot.engagement import charts
-from harness import CHANNEL, LEAD
+from bot.exports import charts
+from sandbox.harness import CHANNEL, LEAD
 from tests.e2e.helpers import at, blocks_text, ephemeral_texts, posts, shown
 
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from harness import APPROVER, CHANNEL, CONTRIBUTOR
+from sandbox.harness import APPROVER, CHANNEL, CONTRIBUTOR
 from storage.models import PostedMessage, Reminder
 from tests.e2e.helpers import at, mention, nudges
 
@@ -27,8 +27,8 @@ def impatient(harness_factory):
 
 
 def nudge_row(h) -> Reminder:
-    with h.services.db.session() as s:
-        return s.exec(select(Reminder).where(Reminder.kind == "nudge")).one()
+    with h.services.db.session() as session:
+        return session.exec(select(Reminder).where(Reminder.kind == "nudge")).one()
 
 
 def test_a_nudge_that_timed_out_but_landed_is_not_sent_again(impatient):
@@ -57,8 +57,8 @@ def test_a_nudge_that_timed_out_but_landed_is_not_sent_again(impatient):
     assert looked[-1].args.get("ts") == landed["thread_ts"]  # in the nudge's thread
     row = nudge_row(h)
     assert (row.status, row.sent_ts, row.unconfirmed_since) == ("sent", landed["ts"], None)
-    with h.services.db.session() as s:  # in the ledger, so it is updated in place later
-        assert s.exec(select(PostedMessage).where(PostedMessage.ts == landed["ts"])).first() is not None
+    with h.services.db.session() as session:  # in the ledger, so it is updated in place later
+        assert session.exec(select(PostedMessage).where(PostedMessage.ts == landed["ts"])).first() is not None
 
 
 def test_a_nudge_that_timed_out_and_never_landed_is_sent_once(impatient):

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot.slack.timeline_share import UPLOAD_TRIES
-from harness import CHANNEL, LEAD
+from sandbox.harness import CHANNEL, LEAD
 from tests.e2e.helpers import at, blocks_text, ephemeral_texts, posts, shown
 
 NOTE = "Slack refused the picture in this channel ({}), so here is the timeline as text."

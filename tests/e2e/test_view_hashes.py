@@ -17,7 +17,7 @@ from sqlmodel import select
 import handlers.tasks as tasks_handlers
 from bot.slack.home import HomeJob, home_view
 from bot.slack.sending import Entry, Sending
-from harness import APPROVER, BOT_TOKEN, CHANNEL, LEAD, Persona
+from sandbox.harness import APPROVER, BOT_TOKEN, CHANNEL, LEAD, Persona
 from storage.models import Engagement, HomeViewer, Item, SignoffRequest
 from tests.e2e.helpers import blocks_text, request_signoff, welcomes
 
@@ -33,17 +33,17 @@ def open_home(h: Any, who: Persona) -> dict[str, Any]:
 
 
 def stored_hash(h: Any, who: Persona) -> str | None:
-    with h.services.db.read() as s:
-        row = s.get(HomeViewer, who.user_id)
+    with h.services.db.read() as session:
+        row = session.get(HomeViewer, who.user_id)
     return row.view_hash if row is not None else None
 
 
 def rename_customer(h: Any, name: str) -> None:
     """A change to the engagement, committed: the Home shows the customer's name on its card."""
-    with h.services.db.session() as s:
-        engagement = s.exec(select(Engagement)).one()
+    with h.services.db.session() as session:
+        engagement = session.exec(select(Engagement)).one()
         engagement.customer_name = name
-        s.add(engagement)
+        session.add(engagement)
 
 
 def newest(h: Any, who: Persona) -> list[dict[str, Any]]:
@@ -152,12 +152,12 @@ class HeldLinks:
         self.calls = 0
         real = tasks_handlers._links
 
-        def held(s: Any, requests: Any) -> dict[int, str]:
+        def held(services: Any, requests: Any) -> dict[int, str]:
             self.calls += 1
             if self.calls == 1:
                 self.entered.set()
                 assert self.release.wait(10)
-            return real(s, requests)
+            return real(services, requests)
 
         monkeypatch.setattr(tasks_handlers, "_links", held)
 
@@ -198,8 +198,8 @@ def test_my_tasks_late_update_leaves_the_request_changes_form_opened_since(small
 
     h.driver.submit_view(form["id"], {"reason": {"value": "Add the EMEA entity"}}, user=APPROVER.user_id)
     h.idle()
-    with h.services.db.read() as s:
-        request = s.exec(select(SignoffRequest)).one()
+    with h.services.db.read() as session:
+        request = session.exec(select(SignoffRequest)).one()
     assert request.status == "changes_requested"
     [shown] = h.standin.open_views(APPROVER.user_id)  # the form closed: My tasks, up to date
     assert shown["id"] == tasks["id"]
@@ -226,8 +226,8 @@ def test_my_tasks_late_update_does_not_replace_a_newer_my_tasks(small, monkeypat
     assert "hash_conflict" in answers(h, "views.update"), "the late update was refused"
     text = blocks_text(h.standin.view(tasks["id"])["view"]["blocks"])
     item_id = int(done.split(":")[1])
-    with h.services.db.read() as s:
-        item = s.get(Item, item_id)
+    with h.services.db.read() as session:
+        item = session.get(Item, item_id)
     assert item is not None and item.status == "done"
     assert f":white_check_mark: 1.{item.number} " in text and "is done" in text
 
@@ -281,9 +281,9 @@ def test_a_team_removal_answered_after_another_change_shows_the_newest_team(smal
     h.driver.click_ephemeral(CHANNEL, eph["ts"], "team_manage", user=LEAD.user_id)
     h.idle()
     [view] = h.standin.open_views(LEAD.user_id)
-    with h.services.db.read() as s:
-        engagement = s.exec(select(Engagement)).one()
-        row = next(r for r in roles.team(s, engagement) if r.user_id == APPROVER.user_id)
+    with h.services.db.read() as session:
+        engagement = session.exec(select(Engagement)).one()
+        row = next(r for r in roles.team(session, engagement) if r.user_id == APPROVER.user_id)
         engagement_id = saved_id(engagement)
     real = team_handlers._team_view
     other = WebClient(base_url=h.standin.api_url, token=BOT_TOKEN)
@@ -303,9 +303,11 @@ def test_a_team_removal_answered_after_another_change_shows_the_newest_team(smal
     assert answers(h, "views.update") == ["ok", "hash_conflict", "ok"]
     assert calls[1].args["hash"] == view["hash"], "sent with the hash the click saw"
     assert "hash" not in calls[2].args, "rendered again as it is now, and shown"
-    with h.services.db.read() as s:
+    with h.services.db.read() as session:
         assert not [
-            r for r in roles.team(s, s.get(Engagement, engagement_id)) if r.user_id == APPROVER.user_id
+            r
+            for r in roles.team(session, session.get(Engagement, engagement_id))
+            if r.user_id == APPROVER.user_id
         ]
     shown = blocks_text(h.standin.view(view["id"])["view"]["blocks"])
     assert f"team_remove:{row.role_id}" not in str(h.standin.view(view["id"])["view"]["blocks"]), shown

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlmodel import select
 
 from bot.engagement import checklist as cl
-from harness import CHANNEL, CONTRIBUTOR, LEAD, Harness
+from sandbox.harness import CHANNEL, CONTRIBUTOR, LEAD, Harness
 from storage.models import Item, ItemDependency
 from tests.e2e.helpers import blocks_text, last_answer
 from tests.e2e.test_checklist import checklist_msg, item, menu, option_of
@@ -25,8 +25,8 @@ def waits(h: Harness) -> set[tuple[str, str]]:
             refs[item(h, ref).id] = ref
         except Exception:
             break
-    with h.services.db.read() as s:
-        rows = s.exec(select(ItemDependency)).all()
+    with h.services.db.read() as session:
+        rows = session.exec(select(ItemDependency)).all()
     return {
         (refs[d.item_id], refs[d.requires_id]) for d in rows if d.item_id in refs and d.requires_id in refs
     }
@@ -136,10 +136,10 @@ def test_the_form_with_nothing_to_wait_for_is_refused_in_a_message_not_under_a_m
     a refusal of it (here: the engagement was cancelled meanwhile) comes as a private message."""
     h = small
     one = item(h, "1.1")
-    with h.services.db.session() as s:  # everything else of phase 1 was ticked meanwhile
-        for other in s.exec(select(Item).where(Item.phase_id == one.phase_id, Item.id != one.id)).all():
+    with h.services.db.session() as session:  # everything else of phase 1 was ticked meanwhile
+        for other in session.exec(select(Item).where(Item.phase_id == one.phase_id, Item.id != one.id)).all():
             other.status = cl.DONE
-            s.add(other)
+            session.add(other)
     menu(h, "1.1", LEAD, "details")
     [details] = h.standin.open_views(LEAD.user_id)
     h.driver.click_view(details["id"], f"item_after:{one.id}", user=LEAD.user_id)

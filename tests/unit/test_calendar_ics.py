@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 from icalendar import Calendar
 
-from bot.engagement.calendar_ics import GateFacts, build_calendar, calendar_filename, uid
+from bot.exports.calendar_ics import GateFacts, build_calendar, calendar_filename, uid
 from storage.models import Engagement
 from tests.unit.test_health import KICKOFF, Eng
 

@@ -55,13 +55,13 @@ def test_a_key_is_valid_until_the_next_local_midnight(now, tz, until):
 
 
 def reminders(h) -> list[str]:  # type: ignore[no-untyped-def]
-    with h.services.db.read() as s:
-        return sorted(s.exec(select(Reminder.dedupe_key)).all())
+    with h.services.db.read() as session:
+        return sorted(session.exec(select(Reminder.dedupe_key)).all())
 
 
 def stored(h) -> Engagement:  # type: ignore[no-untyped-def]
-    with h.services.db.read() as s:
-        return s.exec(select(Engagement)).one()
+    with h.services.db.read() as session:
+        return session.exec(select(Engagement)).one()
 
 
 def test_the_planner_computes_the_key_again_when_the_local_date_rolls_over(harness):
@@ -78,14 +78,14 @@ def test_the_planner_computes_the_key_again_when_the_local_date_rolls_over(harne
     checked, planned = e.next_check_at, reminders(h)
 
     h.clock.set(datetime(2026, 11, 30, 22, 59, tzinfo=UTC))  # 23:59 in Berlin: nothing to do yet
-    with h.services.db.read() as s:
-        assert not planner._anything_to_plan(s, h.clock.now())
+    with h.services.db.read() as session:
+        assert not planner._anything_to_plan(session, h.clock.now())
 
     # Wednesday 00:30 in Berlin, hours before any working window: Tuesday's items fell overdue at
     # midnight. The key is due (its own index), not the next check.
     h.clock.set(datetime(2026, 12, 1, 23, 30, tzinfo=UTC))
-    with h.services.db.read() as s:
-        assert planner._anything_to_plan(s, h.clock.now())
+    with h.services.db.read() as session:
+        assert planner._anything_to_plan(session, h.clock.now())
     assert planner.plan_all(h.clock.now()) == 1
     e = stored(h)
     assert e.risk_overdue is not None and e.risk_overdue > 0
@@ -93,5 +93,5 @@ def test_the_planner_computes_the_key_again_when_the_local_date_rolls_over(harne
     assert e.risk_until == datetime(2026, 12, 2, 23, 0, tzinfo=UTC)  # Thursday 00:00 in Berlin
     assert e.next_check_at == checked  # the reminders' plan is as it was
     assert reminders(h) == planned  # out of hours: no nudge, no health message planned
-    with h.services.db.read() as s:
-        assert not planner._anything_to_plan(s, h.clock.now())  # planned: due again Thursday
+    with h.services.db.read() as session:
+        assert not planner._anything_to_plan(session, h.clock.now())  # planned: due again Thursday

@@ -21,20 +21,21 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS = [
     ("storage",),
     ("messages",),
-    ("bot",),  # modules directly in bot/: clock, errors, values, refs, commands, slacktext, services
+    ("bot",),  # modules directly in bot/: clock, errors, user_input, refs, commands, slacktext, services
     ("bot.people",),
     ("bot.engagement",),
+    ("bot.exports",),  # the export formats, drawn on demand
     ("bot.slack",),
     ("bot.reminders",),
     ("handlers",),
     ("golive",),  # the program on top: CLI, servers, wiring, the sweep clock
     ("standin",),
-    ("harness",),
+    ("sandbox.harness",),  # the bot wired to the stand-in
     ("sandbox",),
     ("golive.cli",),  # the entry point: `golive sandbox` starts the sandbox
 ]
 RANK = {name[0]: n for n, name in enumerate(LAYERS)}
-PACKAGES = ["bot.people", "bot.engagement", "bot.slack", "bot.reminders"]
+PACKAGES = ["bot.people", "bot.engagement", "bot.exports", "bot.slack", "bot.reminders"]
 # messages and storage are independent of each other; the stand-in knows nothing of the bot.
 INDEPENDENT = {("messages", "storage"), ("storage", "messages")} | {
     ("standin", other) for other in ("storage", "messages", "bot", *PACKAGES, "handlers", "golive")
@@ -98,7 +99,7 @@ def runtime_imports(path: Path, module: str) -> list[tuple[int, str]]:
 
 def project_modules() -> list[tuple[Path, str]]:
     out = []
-    for top in ("golive", "bot", "handlers", "storage", "messages", "standin", "harness", "sandbox"):
+    for top in ("golive", "bot", "handlers", "storage", "messages", "standin", "sandbox"):
         for path in sorted((ROOT / top).rglob("*.py")):
             if "migrations" in path.parts:
                 continue
@@ -118,7 +119,7 @@ def test_bot_is_a_few_capability_packages_with_few_loose_modules() -> None:
     # nothing in the product core wires the bot to the stand-in
     for path in bot.rglob("*.py"):
         for _line, target in runtime_imports(path, module_name(path)):
-            assert not target.startswith(("standin", "harness")), f"{path} imports {target}"
+            assert not target.startswith(("standin", "sandbox")), f"{path} imports {target}"
 
 
 def test_imports_point_down_the_layers() -> None:
@@ -181,7 +182,7 @@ def test_the_check_sees_a_type_only_import_of_the_program(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize(
-    "package", ["bot", *PACKAGES, "handlers", "golive", "storage", "messages", "harness"]
+    "package", ["bot", *PACKAGES, "handlers", "golive", "storage", "messages", "sandbox.harness"]
 )
 def test_each_package_imports_alone(package: str) -> None:
     proc = subprocess.run(

@@ -18,7 +18,7 @@ from bot.engagement.plan import (
     plan_warnings,
 )
 from bot.engagement.playbook import default_playbook
-from bot.values import ValueProblem
+from bot.user_input import ValueProblem
 
 PB = default_playbook()
 PHASES = applicable_phases(PB, pilot=False, ingest="warehouse")

@@ -22,9 +22,9 @@ def test_a_second_look_the_same_day_asks_for_no_reminder_that_exists(harness, mo
     # week's digest are planned.
     h.clock.set(datetime(2026, 12, 2, 8, 0, tzinfo=UTC))
     planner.plan_all(h.clock.now())
-    with h.services.db.read() as s:
-        keys = set(s.exec(select(Reminder.dedupe_key)).all())
-        first = s.exec(select(Engagement)).one().next_check_at
+    with h.services.db.read() as session:
+        keys = set(session.exec(select(Reminder.dedupe_key)).all())
+        first = session.exec(select(Engagement)).one().next_check_at
     assert {"nudge:1:2026-12-02", "digest:1:2026-W49"} <= keys
 
     asked: list[str] = []
@@ -35,8 +35,8 @@ def test_a_second_look_the_same_day_asks_for_no_reminder_that_exists(harness, mo
         return ensure_all(session, rows, now)
 
     monkeypatch.setattr(planning, "ensure_all", recording)
-    with h.services.db.session() as s:
-        planner._plan_engagements(s, [s.exec(select(Engagement)).one()], h.clock.now())
+    with h.services.db.session() as session:
+        planner._plan_engagements(session, [session.exec(select(Engagement)).one()], h.clock.now())
     assert not set(asked) & keys
-    with h.services.db.read() as s:
-        assert s.exec(select(Engagement)).one().next_check_at == first
+    with h.services.db.read() as session:
+        assert session.exec(select(Engagement)).one().next_check_at == first

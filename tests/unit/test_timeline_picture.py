@@ -10,8 +10,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from bot.engagement import charts
-from bot.engagement.timeline_picture import timeline_png
+from bot.exports import charts
+from bot.exports.timeline_picture import timeline_png
 from tests.unit.test_health import KICKOFF, Eng
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +49,7 @@ def test_matplotlib_and_icalendar_are_not_imported_when_the_bot_starts():
     code = (
         "import sys\n"
         "import handlers, handlers.commands, handlers.timeline, golive.app, bot.reminders.sweep\n"
-        "import bot.slack.timeline_share, bot.engagement.calendar_ics\n"
+        "import bot.slack.timeline_share, bot.exports.calendar_ics\n"
         "bad = [m for m in ('matplotlib', 'icalendar', 'numpy', 'PIL') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )
@@ -59,7 +59,7 @@ def test_matplotlib_and_icalendar_are_not_imported_when_the_bot_starts():
 
 def _drawn(fc, **kw):  # type: ignore[no-untyped-def]
     """The figure `timeline_png` draws, kept to look at (same size and margins)."""
-    from bot.engagement import timeline_picture as tp
+    from bot.exports import timeline_picture as tp
 
     kept = {}
     original = tp.charts.png

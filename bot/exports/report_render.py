@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from bot.engagement import charts
 from bot.engagement.report import Report
+from bot.exports import charts
 from bot.people.audit import neutralise
 
 if TYPE_CHECKING:
@@ -208,7 +208,7 @@ def _wait_chart(report: Report) -> bytes | None:
 
 def to_html(report: Report) -> bytes:
     env = Environment(
-        loader=PackageLoader("bot.engagement", "templates"),
+        loader=PackageLoader("messages", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -1,5 +1,5 @@
 """Running the real `golive` console script beside the stand-in: the process tests
-(tests/e2e/test_processes.py, test_replicas.py), the kill trials (`harness.killing`) and the kill
+(tests/e2e/test_processes.py, test_replicas.py), the kill trials (`sandbox.harness.killing`) and the kill
 benchmark spawn, wait for and stop `golive serve` and `golive sweep` with these."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from harness import BOT_TOKEN, SIGNING_SECRET
+from sandbox.harness import BOT_TOKEN, SIGNING_SECRET
 
 
 def free_port() -> int:

@@ -65,7 +65,7 @@ def _zone(engagement: Engagement) -> Any:
     return ZoneInfo(engagement.timezone)
 
 
-def render_request(s: Services, session: Session, request: SignoffRequest) -> Message:
+def render_request(services: Services, session: Session, request: SignoffRequest) -> Message:
     gate = session.get(Gate, request.gate_id)
     assert gate is not None
     engagement = session.get(Engagement, gate.engagement_id)
@@ -95,10 +95,10 @@ def render_request(s: Services, session: Session, request: SignoffRequest) -> Me
         )
     ).first()
     changes = so.decision_of(session, saved_id(previous)) if previous is not None else None
-    dry_run = dry_run_state(session, engagement, s.clock.now()) if gate.requires_dry_run else None
-    return s.renderer.message(
+    dry_run = dry_run_state(session, engagement, services.clock.now()) if gate.requires_dry_run else None
+    return services.renderer.message(
         "signoff_request.json.j2",
-        command=s.command,
+        command=services.command,
         customer_name=engagement.customer_name,
         gate={"title": content["title"], "description": content["description"], "key": gate.key},
         phase=content["phase"],
@@ -144,10 +144,10 @@ def decision_data(engagement: Engagement, decision: Any) -> dict[str, Any] | Non
     }
 
 
-def update_request_message(s: Services, request_id: int) -> None:
+def update_request_message(services: Services, request_id: int) -> None:
     """Queue an update of a posted sign-off request, rendered from the database when it is sent;
     its nudge (in its thread) is refreshed too."""
-    with s.db.read() as session:
+    with services.db.read() as session:
         request = session.get(SignoffRequest, request_id)
         assert request is not None
         gate = session.get(Gate, request.gate_id)
@@ -157,19 +157,19 @@ def update_request_message(s: Services, request_id: int) -> None:
         return
 
     def render(_out: Sending) -> Message:
-        with s.db.read() as session:
+        with services.db.read() as session:
             row = session.get(SignoffRequest, request_id)
             assert row is not None
-            return render_request(s, session, row)
+            return render_request(services, session, row)
 
-    s.outbox.update(channel, ts, render, what="sign-off request")
-    refresh_nudges(s, engagement_id, f"signoff:{request_id}")  # its nudge says it is decided
+    services.outbox.update(channel, ts, render, what="sign-off request")
+    refresh_nudges(services, engagement_id, f"signoff:{request_id}")  # its nudge says it is decided
 
 
-def refresh_waiting_on_dry_run(s: Services, engagement_id: int) -> None:
+def refresh_waiting_on_dry_run(services: Services, engagement_id: int) -> None:
     """The dry run changed (scheduled, started, its outcome): the requests of gates that wait on it
     say what is true now."""
-    with s.db.read() as session:
+    with services.db.read() as session:
         ids = session.exec(
             select(id_col(SignoffRequest.id))
             .join(Gate, col(Gate.id) == col(SignoffRequest.gate_id))
@@ -180,12 +180,12 @@ def refresh_waiting_on_dry_run(s: Services, engagement_id: int) -> None:
             )
         ).all()
     for request_id in ids:
-        update_request_message(s, request_id)
+        update_request_message(services, request_id)
 
 
-def refresh_open_requests(s: Services, engagement_id: int, phase_number: int) -> None:
+def refresh_open_requests(services: Services, engagement_id: int, phase_number: int) -> None:
     """The open sign-off requests of a phase's gates show their items' state now."""
-    with s.db.read() as session:
+    with services.db.read() as session:
         ids = session.exec(
             select(id_col(SignoffRequest.id))
             .join(Gate, col(Gate.id) == col(SignoffRequest.gate_id))
@@ -197,4 +197,4 @@ def refresh_open_requests(s: Services, engagement_id: int, phase_number: int) ->
             )
         ).all()
     for request_id in ids:
-        update_request_message(s, request_id)
+        update_request_message(services, request_id)

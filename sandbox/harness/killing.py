@@ -28,8 +28,8 @@ from urllib.parse import urlencode
 
 from sqlalchemy import create_engine, text
 
-from harness import CHANNEL, CONTRIBUTOR, LEAD
-from harness.processes import kill_all, spawn_serve, stop, wait_http
+from sandbox.harness import CHANNEL, CONTRIBUTOR, LEAD
+from sandbox.harness.processes import kill_all, spawn_serve, stop, wait_http
 from standin import SlackDriver, SlackStandIn
 from standin.driver import FORM
 from storage.db import inbox_url, is_sqlite

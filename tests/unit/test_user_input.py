@@ -5,7 +5,7 @@ import pytest
 from bot.engagement.lifecycle import build_start_options
 from bot.errors import UserError
 from bot.refs import parse_choice, parse_id, parse_phase_number, parse_ref
-from bot.values import (
+from bot.user_input import (
     ValueProblem,
     check_date_range,
     country_for_timezone,

@@ -40,9 +40,9 @@ def cmd_target(req: Request, cmd: ParsedCommand) -> None:
 def _cutover(req: Request, engagement_id: int | None) -> None:
     """Confirm go-live: the implementation team, once the final approval is recorded. When it is
     early or something is still open, a form shows that first; else it goes live at once."""
-    s = req.services
-    now = s.clock.now()
-    with s.db.read() as session:
+    services = req.services
+    now = services.clock.now()
+    with services.db.read() as session:
         engagement = (
             session.get(Engagement, engagement_id) if engagement_id is not None else None
         ) or click_engagement(req, session)
@@ -55,14 +55,14 @@ def _cutover(req: Request, engagement_id: int | None) -> None:
             missing = ", ".join(g.title for g in state.final_gates if g.status != "approved")
             raise UserError(
                 f"The final approval is not recorded yet ({missing}): request it with "
-                f"`{s.command} signoff`, and the customer's approver approves it. Nothing was changed."
+                f"`{services.command} signoff`, and the customer's approver approves it. Nothing was changed."
             )
         today = clock_of(engagement).today(now)
         early = state.planned is not None and today < state.planned
         view = None
         if early or state.open_items or state.other_gates:
             calendar = calendar_for(engagement)
-            view = s.renderer.view(
+            view = services.renderer.view(
                 "golive_confirm_modal.json.j2",
                 customer_name=engagement.customer_name,
                 early=early,
@@ -76,7 +76,7 @@ def _cutover(req: Request, engagement_id: int | None) -> None:
         engagement_id = saved_id(engagement)
     if view is not None:
         req.ack()
-        s.slack.open_view(req.trigger_id or "", view)
+        services.slack.open_view(req.trigger_id or "", view)
         return
     after_ack(req, lambda r: _go_live(r, engagement_id))
 
@@ -84,19 +84,19 @@ def _cutover(req: Request, engagement_id: int | None) -> None:
 def _go_live(req: Request, engagement_id: int) -> Callable[[], None] | None:
     """Go live (work after the ack, the request in the inbox). Live already (a second click, a
     replay): said, nothing written or announced again (`phases.go_live`)."""
-    s = req.services
-    now = s.clock.now()
-    with s.db.session() as session:
+    services = req.services
+    now = services.clock.now()
+    with services.db.session() as session:
         engagement = session.get(Engagement, engagement_id)
         if engagement is None:
             raise UserError("That engagement is gone.")
         went = phases.go_live(session, engagement, actor_for(req, session, engagement), now)
     if not went:
-        return lambda: req.reply(s.notice("It is live already; nothing was changed."))
-    announce_live(s, engagement_id)
-    refresh_cutover(s, engagement_id)
-    refresh_posted_checklists(s, engagement_id)
-    refresh_homes(s, engagement_id)
+        return lambda: req.reply(services.notice("It is live already; nothing was changed."))
+    announce_live(services, engagement_id)
+    refresh_cutover(services, engagement_id)
+    refresh_posted_checklists(services, engagement_id)
+    refresh_homes(services, engagement_id)
     return None
 
 
@@ -123,13 +123,13 @@ def cmd_live(req: Request, cmd: ParsedCommand) -> None:
 
 
 def cmd_cancel(req: Request, cmd: ParsedCommand) -> None:
-    s = req.services
+    services = req.services
     engagement = require_engagement(req)
-    with s.db.read() as session:
+    with services.db.read() as session:
         if not actor_for(req, session, engagement).is_vendor:
             raise cl.Refused("Only the implementation team cancels an engagement.")
     req.ack(
-        s.renderer.message(
+        services.renderer.message(
             "cancel_confirm.json.j2", customer_name=engagement.customer_name, engagement_id=engagement.id
         )
     )
@@ -144,9 +144,9 @@ def on_cancel(req: Request) -> None:
 def _cancel(req: Request, engagement_id: int) -> None:
     """Cancelled already (a second click, a replay): the engagement is no longer the channel's
     active one, so this is refused as "not active" and nothing is written or posted again."""
-    s = req.services
-    now = s.clock.now()
-    with s.db.session() as session:
+    services = req.services
+    now = services.clock.now()
+    with services.db.session() as session:
         e = click_engagement(req, session)
         if e.id != engagement_id:
             raise UserError("That engagement is not active any more.")
@@ -169,16 +169,16 @@ def _cancel(req: Request, engagement_id: int) -> None:
     reminders = {0: "No reminder was scheduled", 1: "Its scheduled reminder is cancelled"}.get(
         n, f"Its {n} scheduled reminders are cancelled"
     )
-    s.outbox.post(
+    services.outbox.post(
         channel,
-        s.notice(
+        services.notice(
             f"The {name} engagement was cancelled. {reminders}; the checklists and audit trail are kept, "
-            f"with nothing left to tick. `{s.command} status` and `{s.command} audit` still show it."
+            f"with nothing left to tick. `{services.command} status` and `{services.command} audit` still show it."
         ),
         kind="cancelled",
         engagement_id=engagement_id,
     )
-    refresh_posted_checklists(s, engagement_id)  # they say so, and lose their checkboxes
+    refresh_posted_checklists(services, engagement_id)  # they say so, and lose their checkboxes
 
 
 def register(app: App, services: Services) -> None:

@@ -8,7 +8,7 @@ go-live). One legend, under the chart, says what every colour and mark means; th
 their dates, staggered so that close ones do not overlap. Nothing is cut: long phase names wrap
 over lines and the margin grows to hold them, a long customer name wraps the title, and the
 chart's right edge makes room for the labels beside the bars. Drawn with matplotlib
-(`bot.engagement.charts`), imported only here and only when a picture is drawn.
+(`bot.exports.charts`), imported only here and only when a picture is drawn.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import textwrap
 from datetime import date, timedelta
 from typing import Any
 
-from bot.engagement import charts
 from bot.engagement.forecast import DONE, Forecast
+from bot.exports import charts
 
 ROW = 0.62  # inches per phase
 WIDTH = 10.0  # inches
