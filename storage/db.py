@@ -43,6 +43,12 @@ def normalise_url(url: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
+def is_in_memory(url: str) -> bool:
+    """A SQLite database that lives in one connection's memory: no other process can open it."""
+    u = make_url(url)
+    return u.get_backend_name() == "sqlite" and u.database in (None, "", ":memory:")
+
+
 def inbox_url(url: str) -> str:
     """On SQLite, the URL of the inbox's own file beside the database's (`Database.inbox`)."""
     u = make_url(normalise_url(url))

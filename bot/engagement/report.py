@@ -23,7 +23,6 @@ from datetime import date, datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import select as sa_select
-from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel, col, select
 
 from bot.engagement.forecast import DONE, business_days_between, local_date
@@ -31,6 +30,7 @@ from bot.engagement.health import Waiting
 from bot.engagement.lifecycle import calendar_for, local_today
 from bot.engagement.outlook import outlook_of
 from bot.engagement.playbook import Playbook
+from storage.db import is_in_memory
 from storage.models import (
     Engagement,
     EngagementPhase,
@@ -275,7 +275,7 @@ def build_report(
     database's URL, from `PARALLEL_FROM` engagements on (or `parallel_from`), the engagements are shared among that
     many processes by id, each with its own connection: the forecast of 10,000 engagements is
     several seconds of Python, one core's worth, and a report is a batch with the cores to itself."""
-    if jobs <= 1 or database_url is None or _in_memory(database_url):
+    if jobs <= 1 or database_url is None or is_in_memory(database_url):
         return summarize([read_part(session, playbook, now)], playbook, now)
     ids = list(session.exec(select(Engagement.id).order_by(col(Engagement.id))).all())
     if len(ids) < (PARALLEL_FROM if parallel_from is None else parallel_from):
@@ -297,11 +297,6 @@ def build_report(
 
 
 PARALLEL_FROM = 2000  # engagements: below this, starting processes costs more than it saves
-
-
-def _in_memory(database_url: str) -> bool:
-    url = make_url(database_url)
-    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
 def _part_of(task: tuple[str, Playbook, datetime, tuple[int, int]]) -> Part:
