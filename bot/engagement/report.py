@@ -39,6 +39,7 @@ from storage.models import (
     ItemDependency,
     SignoffDecision,
     SignoffRequest,
+    id_col,
     table_of,
 )
 
@@ -172,6 +173,9 @@ def read_part(
     def within(column: Any) -> tuple[Any, ...]:
         return () if span is None else (col(column).between(*span),)
 
+    def of_gates(column: Any) -> tuple[Any, ...]:
+        return () if span is None else (col(column).in_(select(Gate.id).where(*within(Gate.engagement_id))),)
+
     engagements = _rows(session, Engagement, *within(Engagement.id), order=(col(Engagement.id),))
     phases: dict[int, list[EngagementPhase]] = defaultdict(list)
     for p in _rows(
@@ -184,17 +188,13 @@ def read_part(
     gates: dict[int, list[Gate]] = defaultdict(list)
     for g in _rows(session, Gate, *within(Gate.engagement_id), order=(col(Gate.id),), only=GATE_COLUMNS):
         gates[g.engagement_id].append(g)
-    gate_ids = select(Gate.id).where(*within(Gate.engagement_id))
     requests: dict[int, list[SignoffRequest]] = defaultdict(list)
-    for r in _rows(
-        session, SignoffRequest, *(() if span is None else (col(SignoffRequest.gate_id).in_(gate_ids),))
-    ):
+    for r in _rows(session, SignoffRequest, *of_gates(SignoffRequest.gate_id)):
         requests[r.gate_id].append(r)
     approvals: dict[int, datetime] = {}
     for gate_id, decided_at in session.exec(
         select(SignoffDecision.gate_id, SignoffDecision.decided_at).where(
-            SignoffDecision.decision == "approved",
-            *(() if span is None else (col(SignoffDecision.gate_id).in_(gate_ids),)),
+            SignoffDecision.decision == "approved", *of_gates(SignoffDecision.gate_id)
         )
     ).all():
         approvals[gate_id] = decided_at
@@ -272,19 +272,27 @@ def build_report(
     parallel_from: int | None = None,
 ) -> Report:
     """The report of every engagement in the database, as of `now`. With `jobs` over 1 and the
-    database's URL, from `PARALLEL_FROM` engagements on (or `parallel_from`), the engagements are shared among that
-    many processes by id, each with its own connection: the forecast of 10,000 engagements is
-    several seconds of Python, one core's worth, and a report is a batch with the cores to itself."""
-    if jobs <= 1 or database_url is None or is_in_memory(database_url):
-        return summarize([read_part(session, playbook, now)], playbook, now)
-    ids = list(session.exec(select(Engagement.id).order_by(col(Engagement.id))).all())
-    if len(ids) < (PARALLEL_FROM if parallel_from is None else parallel_from):
+    database's URL, from `PARALLEL_FROM` engagements on (or `parallel_from`), the engagements are
+    shared among that many processes by id, each with its own connection: the forecast of 10,000
+    engagements is several seconds of Python, one core's worth, and a report is a batch with the
+    cores to itself."""
+    shareable = jobs > 1 and database_url is not None and not is_in_memory(database_url)
+    ids = (
+        list(session.exec(select(id_col(Engagement.id)).order_by(col(Engagement.id))).all())
+        if shareable
+        else []
+    )
+    if (
+        not ids
+        or database_url is None
+        or len(ids) < (PARALLEL_FROM if parallel_from is None else parallel_from)
+    ):
         return summarize([read_part(session, playbook, now)], playbook, now)
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_all_start_methods, get_context
 
     size = -(-len(ids) // (jobs * 2))  # two shares a process: one slow share does not hold the rest
-    spans = [(ids[k] or 0, ids[min(k + size, len(ids)) - 1] or 0) for k in range(0, len(ids), size)]
+    spans = [(ids[k], ids[min(k + size, len(ids)) - 1]) for k in range(0, len(ids), size)]
     # Forked where the system can and this process runs no other thread (the command line's
     # `golive report`): a worker starts at once with what this process has imported, where spawned
     # it would import the bot again first (measured: 2 s of CPU each). A worker opens connections
