@@ -385,19 +385,13 @@ def refresh_all_items(req: Request) -> None:
         return
     with services.db.read() as session:
         engagement = click_engagement(req, session)
-    try:
-        services.slack.update_view(
-            view_id,
-            all_items_view(services, req, engagement, parse_id(number)),
-            view_hash=req.view.get("hash"),
-        )
-    except SlackCallFailed as exc:
-        if exc.error != HASH_CONFLICT:
-            raise
-        # Changed since the click by another change's refresh (the modal holds only this list):
-        # rendered again now, it is the newest.
-        log.info("Show all %s changed meanwhile; shown again as it is now", view_id)
-        services.slack.update_view(view_id, all_items_view(services, req, engagement, parse_id(number)))
+    # Changed since the click by another change's refresh (the modal holds only this list):
+    # rendered again then, it is the newest.
+    services.slack.update_view_newest(
+        view_id,
+        lambda: all_items_view(services, req, engagement, parse_id(number)),
+        view_hash=req.view.get("hash"),
+    )
 
 
 def _reopen_clicked(req: Request, item_id: int) -> Callable[[], None] | None:

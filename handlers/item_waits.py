@@ -19,7 +19,6 @@ from bot.engagement.lifecycle import phases_of
 from bot.errors import UserError
 from bot.refs import parse_id
 from bot.services import Services
-from bot.slack.gateway import HASH_CONFLICT, SlackCallFailed
 from bot.slack.publish import refresh_checklist
 from handlers.base import Request, actor_for, click_engagement, item_of_click
 from handlers.checklist_menu import item_view
@@ -75,12 +74,7 @@ def on_details_after(req: Request) -> None:
     before this one), the form the person asked for last is rendered again and still replaces it."""
     req.ack()
     view_id = str(req.view.get("id") or "")
-    try:
-        req.services.slack.update_view(view_id, _after_view(req), view_hash=req.view.get("hash"))
-    except SlackCallFailed as exc:
-        if exc.error != HASH_CONFLICT:
-            raise
-        req.services.slack.update_view(view_id, _after_view(req))
+    req.services.slack.update_view_newest(view_id, lambda: _after_view(req), view_hash=req.view.get("hash"))
 
 
 def _after_view(req: Request) -> dict[str, Any]:

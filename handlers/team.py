@@ -19,7 +19,7 @@ from bot.people.members import add_member
 from bot.people.organisations import pin_customer
 from bot.people.sides import CUSTOMER, VENDOR
 from bot.services import Services
-from bot.slack.gateway import HASH_CONFLICT, Profile, SlackCallFailed
+from bot.slack.gateway import Profile, SlackCallFailed
 from bot.slack.home import refresh_homes
 from bot.slack.notes import tell_named
 from bot.slack.publish import refresh_welcome
@@ -271,19 +271,11 @@ def _team_remove(req: Request, role_id: int) -> Callable[[], object]:
     after_roles_changed(services, saved_id(engagement), removed=[gone.user_id])
     view_id, clicked = req.view["id"], req.view.get("hash")
 
-    def show() -> None:
-        # With the hash the click saw: a form changed since (a second Remove's answer landing
-        # first) is not overwritten by this older rendering; it is rendered again as it is now.
-        try:
-            services.slack.update_view(
-                view_id, _team_view(services, engagement, req.channel_id), view_hash=clicked
-            )
-        except SlackCallFailed as exc:
-            if exc.error != HASH_CONFLICT:
-                raise
-            services.slack.update_view(view_id, _team_view(services, engagement, req.channel_id))
-
-    return show
+    # With the hash the click saw: a form changed since (a second Remove's answer landing first)
+    # is not overwritten by this older rendering.
+    return lambda: services.slack.update_view_newest(
+        view_id, lambda: _team_view(services, engagement, req.channel_id), view_hash=clicked
+    )
 
 
 def on_person_picked(req: Request) -> None:

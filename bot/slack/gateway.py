@@ -14,6 +14,7 @@ from __future__ import annotations
 import http.client
 import logging
 import urllib.error
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -289,6 +290,20 @@ class SlackGateway:
         else:
             resp = self._call("views.update", view_id=view_id, view=self.seal(view))
         return str((resp.get("view") or {}).get("hash") or "")
+
+    def update_view_newest(
+        self, view_id: str, render: Callable[[], dict[str, Any]], *, view_hash: str | None
+    ) -> str:
+        """views.update with the hash the click saw; when the view changed since
+        (`hash_conflict`), `render` again, from the database that knows every change, and show
+        that: the view ends as it is now, never put back in time. Returns the new hash."""
+        try:
+            return self.update_view(view_id, render(), view_hash=view_hash)
+        except SlackCallFailed as exc:
+            if exc.error != HASH_CONFLICT:
+                raise
+            log.info("view %s changed meanwhile; shown again as it is now", view_id)
+            return self.update_view(view_id, render())
 
     def push_view(self, trigger_id: str, view: dict[str, Any]) -> str:
         """views.push: a form on top of the open modal (closing it shows the modal again)."""
