@@ -176,6 +176,7 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = normalise_url(url)
+        self._is_sqlite = is_sqlite(self.url)
         self.engine = make_engine(self.url, echo=echo)
         read_options: dict[str, object] = {READ_ONLY: True}
         if not self.is_sqlite:
@@ -202,7 +203,7 @@ class Database:
 
     @property
     def is_sqlite(self) -> bool:
-        return is_sqlite(self.url)
+        return self._is_sqlite  # parsed once: the inbox process asks on every poll
 
     @contextmanager
     def session(self) -> Iterator[Session]:
