@@ -89,7 +89,9 @@ class Engagement(SQLModel, table=True):
     country: str | None = Field(default=None, max_length=8)
     pilot: bool = False
     ingest: str = Field(default="warehouse", max_length=16)
-    status: str = Field(default="active", max_length=16)  # active | live | cancelled
+    # preparing (made from a CRM deal: its channel is being set up and the customer has not
+    # joined yet; nothing is posted or reminded) | active | live | cancelled
+    status: str = Field(default="active", max_length=16)
     phase_index: int = Field(default=1)
     # The customer's clock for reminders: working hours and days, and the nudge cadence.
     work_start: str = Field(default="09:00", max_length=5)
@@ -119,6 +121,9 @@ class Engagement(SQLModel, table=True):
     risk_slip: int | None = None
     risk_overdue: int | None = None
     risk_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # The CRM deal's free fields (product, tier…) as JSON, for the playbook's `when:` rules; None
+    # for an engagement started by hand.
+    fields: str | None = None
     created_by: str = Field(max_length=32)
     created_at: datetime = Field(sa_column=utc_column())
     updated_at: datetime = Field(sa_column=utc_column())
@@ -573,3 +578,51 @@ class InboxRequest(SQLModel, table=True):
     attempts: int = 0  # times a worker took it
     done_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     outcome: str | None = Field(default=None, max_length=16)  # done | abandoned
+
+
+class Deal(SQLModel, table=True):
+    """A CRM deal won (`bot.deals`): recorded once per `deal_id` however often the CRM sends it,
+    with the engagement it made and how far the setting up of its channel has come."""
+
+    __tablename__ = "deal"
+    __table_args__ = (Index("ix_deal_work", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: str = Field(max_length=128, unique=True)  # the CRM's id
+    source: str = Field(max_length=16)  # golive | hubspot | salesforce | cli | sandbox
+    payload: str  # JSON: the deal as golive reads it (`bot.deals.deal.Deal`), the last one received
+    engagement_id: int | None = Field(default=None, foreign_key="engagement.id", index=True)
+    lead_user_id: str | None = Field(default=None, max_length=32)
+    # The channel work (`bot.deals.setup`): channel → vendor team invited → customer invites sent
+    # → joined (the customer's side is in: the engagement is active) | failed (told to the lead)
+    state: str = Field(default="channel", max_length=16)
+    channel_id: str | None = Field(default=None, max_length=32)
+    channel_name: str | None = Field(default=None, max_length=80)
+    problem: str | None = Field(default=None, max_length=300)  # Slack's last refusal, in words
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    received_at: datetime = Field(sa_column=utc_column())
+    updated_at: datetime = Field(sa_column=utc_column())
+
+
+class DealContact(SQLModel, table=True):
+    """A customer contact named by a deal, invited to the channel by email (one Slack Connect
+    invitation each), and their role once they join."""
+
+    __tablename__ = "deal_contact"
+    __table_args__ = (UniqueConstraint("deal_ref", "email", name="uq_deal_contact_email"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    deal_ref: int = Field(foreign_key="deal.id", index=True)
+    email: str = Field(max_length=254)
+    name: str | None = Field(default=None, max_length=200)
+    role: str | None = Field(default=None, max_length=24)  # approver | contributor | sponsor | main_contact
+    # to_invite | sent | accepted (waiting for an admin's approval) | joined | declined | expired
+    # | refused (Slack said no: `invite_error`)
+    invite_state: str = Field(default="to_invite", max_length=16)
+    invite_id: str | None = Field(default=None, max_length=32)
+    invite_error: str | None = Field(default=None, max_length=64)
+    invited_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # The lead was reminded of an invitation not accepted on these business days after it (3, 10).
+    reminded_day: int = 0
+    user_id: str | None = Field(default=None, max_length=32)  # once they joined
