@@ -59,6 +59,22 @@ class Settings(BaseSettings):
     # they are not in. Comma-separated user ids (U…, W…) and user groups (S…, e.g. the
     # implementation leads; needs the usergroups:read scope).
     golive_admins_raw: str = Field(default="", alias="GOLIVE_ADMINS")
+    # Deals from the CRM (`POST /hooks/deal`, `bot.deals`): the secret golive's own hook is signed
+    # with (and the events golive sends out); HubSpot's app secret (`POST /hooks/hubspot`);
+    # Salesforce's organisation id (`POST /hooks/salesforce`); optional mapping files.
+    golive_hook_secret: str | None = Field(default=None, alias="GOLIVE_HOOK_SECRET")
+    golive_hubspot_secret: str | None = Field(default=None, alias="GOLIVE_HUBSPOT_SECRET")
+    golive_hubspot_mapping: Path | None = Field(default=None, alias="GOLIVE_HUBSPOT_MAPPING")
+    golive_salesforce_org_id: str | None = Field(default=None, alias="GOLIVE_SALESFORCE_ORG_ID")
+    golive_salesforce_mapping: Path | None = Field(default=None, alias="GOLIVE_SALESFORCE_MAPPING")
+    # A deal's channel: created by the bot (needs the channels:manage, groups:write and
+    # conversations.connect:write scopes, in the manifest only when this is on), named from the
+    # template ({customer}: the customer's name as a channel name), private unless set false.
+    golive_create_channels: bool = Field(default=False, alias="GOLIVE_CREATE_CHANNELS")
+    golive_channel_name: str = Field(default="ext-{customer}-implementation", alias="GOLIVE_CHANNEL_NAME")
+    golive_channel_private: bool = Field(default=True, alias="GOLIVE_CHANNEL_PRIVATE")
+    # The vendor's people invited to every deal's channel besides its lead (user ids, comma-separated).
+    golive_deal_team_raw: str = Field(default="", alias="GOLIVE_DEAL_TEAM")
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -75,6 +91,25 @@ class Settings(BaseSettings):
                     "list them comma-separated, e.g. U012AB3CD,S0LEADS"
                 )
         return v
+
+    @field_validator("golive_deal_team_raw")
+    @classmethod
+    def _deal_team(cls, v: str) -> str:
+        for token in (t.strip() for t in v.split(",")):
+            if token and not re.fullmatch(r"[UW][A-Z0-9]{2,31}", token):
+                raise ValueError(f"{token!r} is not a Slack user id (U…/W…); list them comma-separated")
+        return v
+
+    @field_validator("golive_channel_name")
+    @classmethod
+    def _channel_name(cls, v: str) -> str:
+        if "{customer}" not in v:
+            raise ValueError("must contain {customer}, e.g. ext-{customer}-implementation")
+        return v
+
+    @property
+    def golive_deal_team(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(t.strip() for t in self.golive_deal_team_raw.split(",") if t.strip()))
 
     @property
     def golive_admins(self) -> frozenset[str]:
