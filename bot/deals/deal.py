@@ -27,7 +27,11 @@ CONTACT_ROLES = ("approver", "contributor", "sponsor", "main_contact")
 MAX_CONTACTS = 50
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,31}$")
-_ROLE_ALIASES = {"main contact": "main_contact", "main-contact": "main_contact", "maincontact": "main_contact"}
+_ROLE_ALIASES = {
+    "main contact": "main_contact",
+    "main-contact": "main_contact",
+    "maincontact": "main_contact",
+}
 
 
 class DealProblem(ValueError):
@@ -132,7 +136,9 @@ class Deal(BaseModel):
         """The free fields and any extra top-level keys, for playbook rules (`fields` wins), with
         size, pilot and ingest, which rules may name too."""
         extra = dict(self.model_extra or {})
-        return extra | {"size": self.size or "medium", "pilot": self.pilot, "ingest": self.ingest} | self.fields
+        return (
+            extra | {"size": self.size or "medium", "pilot": self.pilot, "ingest": self.ingest} | self.fields
+        )
 
     def contacts_by_email(self) -> dict[str, Contact]:
         """One contact per email (the last one named wins)."""

@@ -251,11 +251,15 @@ def start_engagement(
     now: datetime,
     vendor_enterprise_id: str | None = None,
     channel_teams: list[str] | None = None,
+    status: str = "active",
+    fields: str | None = None,
 ) -> Engagement:
     """Create the engagement with the invoking user as lead consultant.
 
     `channel_teams` are the teams conversations.info says are in the channel: when exactly one
-    organisation besides the vendor's is there, it is the customer's from the start.
+    organisation besides the vendor's is there, it is the customer's from the start. `status`:
+    `preparing` for an engagement made from a CRM deal before its channel is joined; `fields`:
+    the deal's free fields as JSON (the playbook's `when:` rules read them).
 
     The partial unique index on (team, channel) where status is active makes a second start
     in the same channel fail even when two requests race.
@@ -280,6 +284,8 @@ def start_engagement(
         created_at=now,
         updated_at=now,
         vendor_enterprise_id=vendor_enterprise_id,
+        status=status,
+        fields=fields,
     )
     others = external_teams(engagement, channel_teams or [])
     engagement.customer_team_id = others[0] if len(others) == 1 else None
@@ -304,26 +310,7 @@ def start_engagement(
         enterprise_id=vendor_enterprise_id,
     )
     session.add(MemberRole(member_id=saved_id(lead), role="lead"))
-    specs = {p.key: p for p in playbook.phases}
-    phases = []
-    for w in compute_plan(engagement, playbook):
-        phases.append(
-            EngagementPhase(
-                engagement_id=saved_id(engagement),
-                number=w.number,
-                key=w.key,
-                name=w.name,
-                emoji=specs[w.key].emoji,
-                planned_start=w.start,
-                planned_end=w.end,
-            )
-        )
-    session.add_all(phases)
-    session.flush()
-    create_items(session, engagement, phases, playbook, now)
-    create_dependencies(session, engagement, playbook)
-    schedule(session, engagement, now)
-    create_gates(session, engagement, phases, playbook)
+    rebuild_plan(session, engagement, playbook, now)
     audit.record(
         session,
         saved_id(engagement),
@@ -349,6 +336,32 @@ def start_engagement(
 
     keep_risk(session, [engagement], playbook, now)
     return engagement
+
+
+def rebuild_plan(session: Session, engagement: Engagement, playbook: Playbook, now: datetime) -> None:
+    """The engagement's phases, checklist items, dependencies, fixed reminders and gates, from the
+    playbook and the engagement's dates (at start; again for an engagement made from a CRM deal
+    whose deal changed before anything happened)."""
+    specs = {p.key: p for p in playbook.phases}
+    phases = []
+    for w in compute_plan(engagement, playbook):
+        phases.append(
+            EngagementPhase(
+                engagement_id=saved_id(engagement),
+                number=w.number,
+                key=w.key,
+                name=w.name,
+                emoji=specs[w.key].emoji,
+                planned_start=w.start,
+                planned_end=w.end,
+            )
+        )
+    session.add_all(phases)
+    session.flush()
+    create_items(session, engagement, phases, playbook, now)
+    create_dependencies(session, engagement, playbook)
+    schedule(session, engagement, now)
+    create_gates(session, engagement, phases, playbook)
 
 
 def check_plan_change(

@@ -116,6 +116,10 @@ VENDOR_ONLY_ACTIONS: frozenset[str] = frozenset(
         "engagement.flagged",
         "nudges.paused",
         "nudges.resumed",
+        "deal.received",
+        "deal.updated",
+        "deal.channel",
+        "deal.invites",
     }
 )
 # Shared actions whose row is the vendor's when its detail carries this key, true: the lead's

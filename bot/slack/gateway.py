@@ -369,6 +369,37 @@ class SlackGateway:
                 return None
         return self._auth.get("enterprise_id") or None
 
+    def install_team(self) -> str:
+        """The installing workspace's id (auth.test, asked once); "" when Slack cannot say."""
+        self.install_enterprise()
+        return str((self._auth or {}).get("team_id") or "")
+
+    def user_by_email(self, email: str) -> str | None:
+        """The vendor workspace's user with this email (users.lookupByEmail), None when there is
+        none."""
+        try:
+            return str(self._call("users.lookupByEmail", email=email)["user"]["id"])
+        except SlackCallFailed as exc:
+            if exc.error == "users_not_found":
+                return None
+            raise
+
+    def create_channel(self, name: str, *, private: bool) -> dict[str, Any]:
+        """A new channel (conversations.create); the bot is its first member."""
+        return dict(self._call("conversations.create", name=name, is_private=private)["channel"])
+
+    def invite_users(self, channel: str, users: list[str]) -> None:
+        """The vendor's people into a channel (conversations.invite, `force`: the valid ones are
+        invited when one is not)."""
+        self._call("conversations.invite", channel=channel, users=",".join(users), force=True)
+
+    def invite_shared(self, channel: str, email: str, *, limited: bool) -> str:
+        """A Slack Connect invitation for one email (Slack takes one per call); its invite id."""
+        answer = self._call(
+            "conversations.inviteShared", channel=channel, emails=[email], external_limited=limited
+        )
+        return str(answer.get("invite_id") or "")
+
     def channel_info(self, channel: str) -> dict[str, Any]:
         return dict(self._call("conversations.info", channel=channel)["channel"])
 

@@ -1,0 +1,269 @@
+"""A deal received: recorded once per deal id, with its engagement, however often the CRM sends it.
+
+`receive` is what `POST /hooks/deal`, the CRM adapters and `golive deal FILE.json` call. The first
+time a deal id is seen it makes the engagement (with its plan, checklist items and gates, as
+`/golive start` does) in status `preparing`, the deal row and one row per customer contact, in one
+transaction; the channel work follows (`bot.deals.setup`). A deal sent again (CRMs retry for days)
+changes nothing; a deal that changed updates what has not started: the dates and size re-plan an
+engagement still preparing, new contacts are invited, a contact's role changes until they joined.
+Two deliveries of one new deal at the same moment make one engagement: the deal id is unique,
+and the loser of the race reads the winner's row.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, delete, select
+
+from bot.deals.deal import Deal as DealDoc
+from bot.deals.deal import DealProblem
+from bot.engagement.lifecycle import build_start_options, rebuild_plan, start_engagement
+from bot.people import audit
+from bot.services import Services
+from bot.slack.gateway import SlackCallFailed
+from bot.user_input import ValueProblem
+from storage.models import (
+    Deal,
+    DealContact,
+    Engagement,
+    EngagementPhase,
+    Gate,
+    Item,
+    ItemDependency,
+    Reminder,
+    saved_id,
+)
+
+log = logging.getLogger("golive.deals")
+
+PREPARING = "preparing"
+PENDING_CHANNEL = "pending:"  # an engagement's channel_id until its channel exists: pending:<deal row>
+CHANGEABLE = ("size", "kickoff", "target", "timezone", "country", "pilot", "ingest")
+
+
+class LeadUnknown(DealProblem):
+    """The deal's owner is nobody golive can find in the vendor's workspace."""
+
+
+@dataclass
+class Received:
+    """What became of a deal: `created`, `updated` (what changed, in `changes`) or `unchanged`."""
+
+    deal_id: str
+    engagement_id: int
+    outcome: str
+    changes: list[str] = field(default_factory=list)
+
+    def answer(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "deal_id": self.deal_id,
+            "engagement_id": self.engagement_id,
+            "outcome": self.outcome,
+            "changes": self.changes,
+        }
+
+
+def resolve_lead(services: Services, deal: DealDoc) -> str:
+    """The lead consultant's Slack id: the owner's id, or the vendor's user with the owner's email."""
+    if deal.owner.slack_id:
+        return deal.owner.slack_id
+    assert deal.owner.email is not None  # parse_deal requires one of the two
+    try:
+        found = services.slack.user_by_email(deal.owner.email)
+    except SlackCallFailed as exc:
+        raise LeadUnknown(
+            f"`owner.email` could not be looked up in Slack ({exc.error}); send owner.slack_id instead."
+        ) from None
+    if found is None:
+        raise LeadUnknown(
+            f"`owner.email` {deal.owner.email} is nobody in the vendor's Slack workspace; "
+            "send the lead's Slack id as owner.slack_id, or their Slack email."
+        )
+    return found
+
+
+def receive(services: Services, deal: DealDoc, *, source: str, now: datetime | None = None) -> Received:
+    """Record the deal (see the module docstring). Raises DealProblem for a deal whose dates, time
+    zone or country cannot make an engagement, or whose owner cannot be found; nothing is
+    written then."""
+    now = now or services.clock.now()
+    with services.db.read() as session:
+        known = session.exec(select(Deal).where(Deal.deal_id == deal.deal_id)).first()
+    if known is not None and known.engagement_id is not None:
+        return _again(services, known, deal, now)
+    lead = resolve_lead(services, deal)
+    options = _options(services, deal, now)
+    try:
+        with services.db.session() as session:
+            return _create(services, session, deal, options, lead=lead, source=source, now=now)
+    except IntegrityError:  # the same new deal delivered twice at once: the other one made it
+        with services.db.read() as session:
+            known = session.exec(select(Deal).where(Deal.deal_id == deal.deal_id)).first()
+        if known is None or known.engagement_id is None:
+            raise
+        return _again(services, known, deal, now)
+
+
+def _options(services: Services, deal: DealDoc, now: datetime) -> Any:
+    try:
+        return build_start_options(
+            name=deal.customer.name,
+            size=deal.size,
+            kickoff=deal.kickoff,
+            target=deal.target,
+            tz=deal.timezone,
+            country=deal.country,
+            pilot="yes" if deal.pilot else None,
+            ingest=deal.ingest,
+            now=now,
+            default_tz=services.settings.golive_default_timezone,
+            playbook=services.playbook,
+        )
+    except ValueProblem as exc:
+        raise DealProblem(str(exc)) from None
+
+
+def _lead_name(services: Services, user_id: str) -> str:
+    try:
+        return services.slack.profile(user_id).name
+    except SlackCallFailed:
+        return user_id
+
+
+def _create(
+    services: Services,
+    session: Session,
+    deal: DealDoc,
+    options: Any,
+    *,
+    lead: str,
+    source: str,
+    now: datetime,
+) -> Received:
+    row = Deal(
+        deal_id=deal.deal_id,
+        source=source,
+        payload=deal.to_json(),
+        lead_user_id=lead,
+        state="channel",
+        received_at=now,
+        updated_at=now,
+        next_attempt_at=now,
+    )
+    session.add(row)
+    session.flush()  # a second delivery racing this one fails here, on the unique deal id
+    engagement = start_engagement(
+        session,
+        options,
+        playbook=services.playbook,
+        team_id=services.slack.install_team(),
+        channel_id=f"{PENDING_CHANNEL}{saved_id(row)}",
+        user_id=lead,
+        user_name=_lead_name(services, lead),
+        now=now,
+        vendor_enterprise_id=services.slack.install_enterprise(),
+        status=PREPARING,
+        fields=json.dumps(deal.all_fields(), default=str),
+    )
+    row.engagement_id = saved_id(engagement)
+    session.add(row)
+    for contact in deal.contacts_by_email().values():
+        session.add(
+            DealContact(deal_ref=saved_id(row), email=contact.email, name=contact.name, role=contact.role)
+        )
+    audit.record(
+        session,
+        saved_id(engagement),
+        audit.SYSTEM,
+        "deal.received",
+        deal.deal_id,
+        {"source": source, "contacts": len(deal.contacts)},
+        now=now,
+    )
+    log.info("deal %s (%s): engagement %s made, preparing its channel", deal.deal_id, source, engagement.id)
+    return Received(deal.deal_id, saved_id(engagement), "created")
+
+
+def _again(services: Services, known: Deal, deal: DealDoc, now: datetime) -> Received:
+    """A deal seen before: the same one changes nothing; a changed one updates what has not
+    started."""
+    assert known.engagement_id is not None
+    before = DealDoc.model_validate_json(known.payload)
+    if before.model_dump() == deal.model_dump():
+        return Received(deal.deal_id, known.engagement_id, "unchanged")
+    changes: list[str] = []
+    with services.db.session() as session:
+        row = session.get(Deal, known.id)
+        engagement = session.get(Engagement, known.engagement_id)
+        assert row is not None and engagement is not None
+        changes += _contacts_changed(session, row, deal)
+        plan_changed = [k for k in CHANGEABLE if getattr(before, k) != getattr(deal, k)]
+        if plan_changed and engagement.status == PREPARING:
+            _replan(services, session, engagement, deal, now)
+            changes += plan_changed
+        elif plan_changed:
+            changes.append("plan not changed: the engagement has started; change it with /golive settings")
+        if deal.fields != before.fields and engagement.status == PREPARING:
+            engagement.fields = json.dumps(deal.all_fields(), default=str)
+            changes.append("fields")
+        row.payload = deal.to_json()
+        row.updated_at = now
+        session.add(row)
+        session.add(engagement)
+        audit.record(
+            session,
+            saved_id(engagement),
+            audit.SYSTEM,
+            "deal.updated",
+            deal.deal_id,
+            {"changes": changes},
+            now=now,
+        )
+    log.info("deal %s again: %s", deal.deal_id, ", ".join(changes) or "nothing golive keeps changed")
+    return Received(deal.deal_id, known.engagement_id, "updated", changes)
+
+
+def _contacts_changed(session: Session, row: Deal, deal: DealDoc) -> list[str]:
+    """New contacts are added (and invited by the channel work); a role changes until its holder
+    joined. A contact the CRM dropped is kept: an invitation sent cannot be taken back."""
+    changes: list[str] = []
+    have = {c.email: c for c in session.exec(select(DealContact).where(DealContact.deal_ref == row.id)).all()}
+    for email, contact in deal.contacts_by_email().items():
+        mine = have.get(email)
+        if mine is None:
+            session.add(
+                DealContact(deal_ref=saved_id(row), email=email, name=contact.name, role=contact.role)
+            )
+            changes.append(f"contact added: {email}")
+            if row.state == "joined":
+                row.state = "invites"  # the channel work sends the new invitation
+                row.next_attempt_at = None
+        elif mine.role != contact.role and mine.user_id is None:
+            mine.role = contact.role
+            session.add(mine)
+            changes.append(f"role of {email}: {contact.role}")
+    return changes
+
+
+def _replan(
+    services: Services, session: Session, engagement: Engagement, deal: DealDoc, now: datetime
+) -> None:
+    """Make the preparing engagement again from the changed deal: nothing of it has happened yet
+    (nobody could act in a channel the customer has not joined)."""
+    options = _options(services, deal, now)
+    engagement_id = saved_id(engagement)
+    for model in (ItemDependency, Item, Gate, Reminder, EngagementPhase):
+        session.execute(delete(model).where(col(model.engagement_id) == engagement_id))
+    for name in ("size", "timezone", "country", "pilot", "ingest"):
+        setattr(engagement, name, getattr(options, name))
+    engagement.kickoff_on = options.kickoff
+    engagement.target_on = options.target
+    engagement.updated_at = now
+    rebuild_plan(session, engagement, services.playbook, now)
