@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bot.config import ConfigError, Settings, configure_logging, load_settings
+from golive import cli_deals
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -474,7 +475,8 @@ def manifest(
     socket: Annotated[bool, typer.Option("--socket", help="Socket Mode: no Request URLs.")] = False,
     name: Annotated[str, typer.Option(help="App and bot name shown in Slack.")] = "golive",
 ) -> None:
-    """Print the Slack app manifest (YAML) to create the app from."""
+    """Print the Slack app manifest (YAML) to create the app from (with GOLIVE_CREATE_CHANNELS=true,
+    the scopes and events for making a deal's channel too)."""
     from bot.slack.manifest import manifest_yaml
 
     try:
@@ -485,26 +487,66 @@ def manifest(
         fail("give --url https://your-host (HTTP mode) or --socket (Socket Mode)")
     if url and not url.startswith("https://") and not url.startswith("http://localhost"):
         fail("--url must start with https:// (Slack only calls HTTPS Request URLs)")
-    typer.echo(manifest_yaml(url=url, socket=socket, command=settings.golive_command, name=name), nl=False)
+    typer.echo(
+        manifest_yaml(
+            url=url,
+            socket=socket,
+            command=settings.golive_command,
+            name=name,
+            create_channels=settings.golive_create_channels,
+        ),
+        nl=False,
+    )
+
+
+app.command("deal")(cli_deals.deal)
 
 
 @playbook_app.command("check")
-def playbook_check(file: Annotated[Path, typer.Argument(help="Playbook YAML file.")]) -> None:
-    """Validate a playbook; print each problem with its field path and line."""
-    from bot.engagement.playbook import PlaybookError, load_playbook, playbook_warnings
+def playbook_check(
+    files: Annotated[list[Path], typer.Argument(help="Playbook YAML files, or a directory of them.")],
+) -> None:
+    """Validate playbooks and their `when:` rules; print each problem with its file, line and field
+    path, and exit 1 if there is one. A directory is also checked as a set chosen by the deal."""
+    from bot.engagement.playbook import playbook_warnings
+    from bot.engagement.playbook_check import check_file, choice_problems, describe, playbook_paths
 
-    try:
-        pb = load_playbook(file)
-    except OSError as exc:
-        fail(f"{file}: cannot read it ({exc.strerror})")
-    except PlaybookError as exc:
-        for problem in exc.problems:
-            typer.echo(f"{file}:{problem.line or '?'}: {problem.path}: {problem.message}", err=True)
-        raise typer.Exit(1) from None
-    for warning in playbook_warnings(file.read_text(encoding="utf-8")):
-        typer.echo(f"{file}:{warning.line or '?'}: warning: {warning.path}: {warning.message}", err=True)
-    items = sum(len(p.items) for p in pb.phases)
-    typer.echo(f"{file}: ok — {len(pb.phases)} phases, {items} items, {len(pb.gates)} gates")
+    paths = playbook_paths(files)
+    if not paths:
+        fail(f"{', '.join(map(str, files))}: no playbook (*.yaml) to check")
+    reports = []
+    for path in paths:
+        try:
+            reports.append(check_file(path))
+        except OSError as exc:
+            fail(f"{path}: cannot read it ({exc.strerror})")
+    failed = False
+    for r in reports:
+        for problem in r.problems:
+            typer.echo(f"{r.path}:{problem.line or '?'}: {problem.path}: {problem.message}", err=True)
+            failed = True
+    set_problems = choice_problems(reports) if any(f.is_dir() for f in files) else []
+    for path, problem in set_problems:
+        typer.echo(f"{path}:{problem.line or '?'}: {problem.path}: {problem.message}", err=True)
+        failed = True
+    if failed:
+        raise typer.Exit(1)
+    for r in reports:
+        assert r.playbook is not None
+        pb = r.playbook
+        for warning in playbook_warnings(r.path.read_text(encoding="utf-8")):
+            typer.echo(
+                f"{r.path}:{warning.line or '?'}: warning: {warning.path}: {warning.message}", err=True
+            )
+        items = sum(len(p.items) for p in pb.phases)
+        conditional = sum(1 for p in pb.phases for i in p.items if i.when is not None)
+        rules = f", {conditional} of them with a when:" if conditional else ""
+        chosen = f"; for deals where {describe(pb.when)}" if pb.when is not None else ""
+        typer.echo(
+            f"{r.path}: ok — {len(pb.phases)} phases, {items} items{rules}, {len(pb.gates)} gates{chosen}"
+        )
+        for note in r.notes:
+            typer.echo(f"{r.path}:{note.line or '?'}: note: {note.path}: {note.message}")
 
 
 def main() -> None:

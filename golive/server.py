@@ -1,4 +1,5 @@
-"""HTTP mode: one WSGI app with `POST /slack/events`, `GET /healthz` and `GET /metrics`.
+"""HTTP mode: one WSGI app with `POST /slack/events`, `GET /healthz`, `GET /metrics` and the deal
+hooks from the CRM (`POST /hooks/deal`, `/hooks/hubspot`, `/hooks/salesforce`: `golive.hooks`).
 
 `golive serve` runs it on gunicorn (threaded worker, graceful SIGTERM). Tests run the same
 WSGI app on a threaded wsgiref server in-process.
@@ -38,6 +39,9 @@ from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
 from bot import metrics
 from bot.metrics import request_kind
 from golive.app import Bot
+from golive.hooks import PATHS as HOOK_PATHS
+from golive.hooks import DealHooks
+from golive.http_body import MAX_BODY, Refused, read_body
 from handlers.base import ANSWERED
 from storage import inbox
 
@@ -45,19 +49,9 @@ log = logging.getLogger("golive.server")
 
 EVENTS_PATH = "/slack/events"
 METRICS_PATH = "/metrics"
-MAX_BODY = 1024 * 1024
 MAX_CLOCK_SKEW = 5 * 60  # seconds, as Slack and Bolt allow
 _TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
 _SIGNATURE = re.compile(r"^v0=[0-9a-f]{64}$")
-
-
-class Refused(Exception):
-    """A request answered before Bolt sees it: HTTP status and the reason for the log."""
-
-    def __init__(self, status: str, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 class SlackGate:
@@ -68,20 +62,7 @@ class SlackGate:
         self.max_body = max_body
 
     def read_body(self, environ: dict[str, Any]) -> bytes:
-        raw = str(environ.get("CONTENT_LENGTH") or "").strip()
-        stream = environ.get("wsgi.input")
-        if raw:
-            if not raw.isascii() or not raw.isdigit():
-                raise Refused("400 Bad Request", "the Content-Length is not a number")
-            if len(raw) > 12 or int(raw) > self.max_body:
-                raise Refused("413 Content Too Large", f"a body of {raw[:20]} bytes is over the limit")
-            wanted = int(raw)
-        else:
-            wanted = self.max_body + 1  # no length: read no more than one byte past the limit
-        body = _read_up_to(stream, wanted) if stream is not None else b""
-        if len(body) > self.max_body:
-            raise Refused("413 Content Too Large", "a body without a length ran over the limit")
-        return body
+        return read_body(environ, self.max_body)
 
     def check_signature(self, environ: dict[str, Any], body: bytes) -> None:
         if self.secret is None:  # `serve` requires one; without it nothing can be trusted
@@ -180,19 +161,6 @@ def _is_json(headers: dict[str, Any], text: str) -> bool:
     return str(kind).split(";")[0].strip().lower() == "application/json" or text.startswith("{")
 
 
-def _read_up_to(stream: Any, limit: int) -> bytes:
-    """Read until `limit` bytes or the end of the stream."""
-    chunks: list[bytes] = []
-    got = 0
-    while got < limit:
-        chunk = stream.read(min(64 * 1024, limit - got))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
-
-
 def _is_ssl_check(body: bytes) -> bool:
     """Slack's `ssl_check=1` probe: Bolt answers it first, without a signature, and runs no
     listener for it."""
@@ -240,6 +208,7 @@ class _Written:
 
 def make_wsgi_app(bot: Bot) -> Callable[..., Iterable[bytes]]:
     gate = SlackGate(bot.services.settings.slack_signing_secret)
+    hooks, hook_paths = DealHooks(bot.services), frozenset(HOOK_PATHS)
 
     def events(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -289,6 +258,8 @@ def make_wsgi_app(bot: Bot) -> Callable[..., Iterable[bytes]]:
             return events(environ, start_response)
         if path == METRICS_PATH and method == "GET" and bot.services.settings.golive_metrics:
             return metrics_page(start_response)
+        if path in hook_paths:
+            return hooks(environ, start_response)
         body = b"Not Found"
         start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
         return [body]

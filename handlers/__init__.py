@@ -32,6 +32,7 @@ def register(app: App, services: Services) -> None:
         checklist,
         commands,
         cutover,
+        deals,
         dryrun,
         engagement,
         events,
@@ -55,6 +56,7 @@ def register(app: App, services: Services) -> None:
     dryrun.register(app, services)
     tasks.register(app, services)
     home.register(app, services)
+    deals.register(app, services)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

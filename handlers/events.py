@@ -22,6 +22,7 @@ from bot.services import Services
 from bot.slack import rosters
 from bot.slack.gateway import SlackCallFailed
 from bot.slack.home import refresh_homes
+from handlers import deals
 from handlers.base import REPLAY, Request, remember
 from handlers.listening import after_ack, listener
 from storage.models import Engagement, ProcessedEvent, saved_id
@@ -58,7 +59,9 @@ def on_member_joined(req: Request) -> None:
     with services.db.read() as session:
         engagement = active_in_channel(session, channel)
     if engagement is None:
-        req.ack()
+        # A deal's channel waiting for the customer (`handlers.deals`), or nobody's.
+        if not deals.member_joined(req, channel, user):
+            req.ack()
         return
     engagement_id = saved_id(engagement)
 

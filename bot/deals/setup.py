@@ -161,7 +161,7 @@ def _work(services: Services, row_id: int, now: datetime) -> None:
         if not moved or step.state not in WORK_STATES or step.again_at is None or step.again_at > now:
             break
     if tell:
-        _tell_lead(services, row_id, tell)
+        tell_lead(services, row_id, tell)
 
 
 def _step(services: Services, row: Deal, engagement: Engagement, now: datetime) -> Step:
@@ -359,7 +359,7 @@ def _follow_up(services: Services, row: Deal, engagement: Engagement, now: datet
     return Step("waiting", now + WAITING_CHECK if pending else None, [])
 
 
-def _tell_lead(services: Services, row_id: int, lines: list[str]) -> None:
+def tell_lead(services: Services, row_id: int, lines: list[str]) -> None:
     """The lead's direct message: the first line is its title; invitations that can be sent again
     get a Re-send button."""
     with services.db.read() as session:
@@ -447,17 +447,12 @@ def customer_joined(services: Services, row_id: int, user: str, team: str | None
         engagement = session.get(Engagement, row.engagement_id)
         if engagement is None:
             return False
-        contact = session.exec(
-            select(DealContact).where(DealContact.deal_ref == row_id, DealContact.user_id == user)
-        ).first()
         first = engagement.status == "preparing"
         if first:
             engagement.status = "active"
             engagement.customer_team_id = engagement.customer_team_id or team
             engagement.updated_at = now
             session.add(engagement)
-            row.state = "joined" if not _still_invited(session, row_id) else "waiting"
-            session.add(row)
             audit.record(
                 session,
                 saved_id(engagement),
@@ -467,9 +462,13 @@ def customer_joined(services: Services, row_id: int, user: str, team: str | None
                 {"joined": user},
                 now=now,
             )
+        contact = session.exec(
+            select(DealContact).where(DealContact.deal_ref == row_id, DealContact.user_id == user)
+        ).first()
         if contact is not None:
             contact.invite_state = "joined"
             session.add(contact)
+            session.flush()
             if contact.role:
                 set_role(
                     session,
@@ -481,6 +480,10 @@ def customer_joined(services: Services, row_id: int, user: str, team: str | None
                     role=contact.role,
                     now=now,
                 )
+        if row.state in ("waiting", "joined"):
+            row.state = "waiting" if _still_invited(session, row_id) else "joined"
+            row.next_attempt_at = now if row.state == "waiting" else None
+            session.add(row)
         message = welcome_message(services, session, engagement, now) if first else None
         channel, engagement_id, phase = row.channel_id, saved_id(engagement), engagement.phase_index
     if message is not None:
@@ -504,3 +507,35 @@ def _still_invited(session: Any, row_id: int) -> bool:
         ).first()
         is not None
     )
+
+
+def resend(services: Services, contact_id: int) -> tuple[bool, str | None]:
+    """Send a contact's invitation again (the lead's Re-send): (True, None) when Slack sent it,
+    else (False, why in words)."""
+    now = services.clock.now()
+    with services.db.read() as session:
+        contact = session.get(DealContact, contact_id)
+        row = session.get(Deal, contact.deal_ref) if contact is not None else None
+    if contact is None or row is None or row.channel_id is None:
+        return False, "the invitation is no longer known"
+    try:
+        invite_id, error = _send_invite(services, row.channel_id, contact.email)
+    except SlackCallFailed as exc:
+        return False, f"Slack is busy ({exc.error}); try again in a minute"
+    with services.db.session() as session:
+        c = session.get(DealContact, contact_id)
+        stored = session.get(Deal, contact.deal_ref)
+        if c is None or stored is None:
+            return False, "the invitation is no longer known"
+        if error is not None:
+            c.invite_state, c.invite_error = "refused", error[:64]
+        else:
+            c.invite_state, c.invite_id, c.invited_at = "sent", invite_id, now
+            c.invite_error, c.reminded_day = None, 0
+            if stored.state in ("waiting", "joined", "failed"):
+                stored.state, stored.next_attempt_at = "waiting", now + WAITING_CHECK
+                session.add(stored)
+        session.add(c)
+    if error is not None:
+        return False, REFUSALS.get(error, f"Slack answered {error}")
+    return True, None

@@ -31,6 +31,8 @@ from sqlalchemy import or_, select, update
 from sqlmodel import Session, col
 
 from bot import metrics
+from bot.deals.setup import run_due as run_deal_work
+from bot.events.delivery import deliver_due
 from bot.people import audit, notified
 from bot.people.members import lead_of
 from bot.reminders.attempt import Attempt, Stop, reminder_metadata
@@ -338,6 +340,8 @@ class Sweeper:
         if dry_run:
             return self._dry_run(now, report)
         started = time.perf_counter()
+        if self.services.settings.golive_create_channels:
+            run_deal_work(self.services, now)  # deals' channels: retries, invitations not answered
         self.planner.plan_all(now)
         while True:
             ids = self.claim(now)
@@ -355,6 +359,10 @@ class Sweeper:
             if done:
                 metrics.REMINDERS.labels(outcome).inc(len(done))
         log.info(report.summary())
+        try:  # the events out due now (retries; what a stopped process queued): `bot.events.delivery`
+            deliver_due(self.services.db, lambda: now)
+        except Exception:
+            log.exception("delivering events failed; the next sweep tries again")
         return report
 
     def _dry_run(self, now: datetime, report: SweepReport) -> SweepReport:

@@ -374,6 +374,11 @@ class SlackGateway:
         self.install_enterprise()
         return str((self._auth or {}).get("team_id") or "")
 
+    def install_bot_user(self) -> str:
+        """The bot's own user id (auth.test, asked once); "" when Slack cannot say."""
+        self.install_enterprise()
+        return str((self._auth or {}).get("user_id") or "")
+
     def user_by_email(self, email: str) -> str | None:
         """The vendor workspace's user with this email (users.lookupByEmail), None when there is
         none."""

@@ -25,6 +25,17 @@ BOT_SCOPES = [
     "files:write",
     "usergroups:read",
 ]
+# With GOLIVE_CREATE_CHANNELS=true only (a deal won makes its channel: bot.deals.setup):
+# conversations.create and conversations.invite (channels:manage for a public channel,
+# groups:write for a private one), conversations.inviteShared (conversations.connect:write),
+# users.lookupByEmail for a deal's owner given by email (users:read.email).
+DEAL_SCOPES = ["channels:manage", "groups:write", "conversations.connect:write", "users:read.email"]
+# The Slack Connect invitations' answers (no scope of their own).
+DEAL_EVENTS = [
+    "shared_channel_invite_accepted",
+    "shared_channel_invite_approved",
+    "shared_channel_invite_declined",
+]
 # member_joined_channel / member_left_channel keep who is in each engagement's channel current
 # (App Home shows an engagement to the vendor's people in its channel: bot.slack.rosters).
 BOT_EVENTS = [
@@ -36,8 +47,18 @@ BOT_EVENTS = [
 ]
 
 
+def scopes(*, create_channels: bool = False) -> list[str]:
+    """The bot token's scopes: the channel-creating ones only when deals make channels."""
+    return list(BOT_SCOPES) + (list(DEAL_SCOPES) if create_channels else [])
+
+
 def build_manifest(
-    *, url: str | None, socket: bool, command: str = "/golive", name: str = "golive"
+    *,
+    url: str | None,
+    socket: bool,
+    command: str = "/golive",
+    name: str = "golive",
+    create_channels: bool = False,
 ) -> dict[str, Any]:
     request_url = None if socket or not url else url.rstrip("/") + "/slack/events"
     slash: dict[str, Any] = {
@@ -48,7 +69,7 @@ def build_manifest(
     }
     if request_url:
         slash["url"] = request_url
-    events: dict[str, Any] = {"bot_events": list(BOT_EVENTS)}
+    events: dict[str, Any] = {"bot_events": list(BOT_EVENTS) + (list(DEAL_EVENTS) if create_channels else [])}
     interactivity: dict[str, Any] = {"is_enabled": True}
     if request_url:
         events["request_url"] = request_url
@@ -75,7 +96,7 @@ def build_manifest(
             "bot_user": {"display_name": name, "always_online": True},
             "slash_commands": [slash],
         },
-        "oauth_config": {"scopes": {"bot": list(BOT_SCOPES)}},
+        "oauth_config": {"scopes": {"bot": scopes(create_channels=create_channels)}},
         "settings": {
             "event_subscriptions": events,
             "interactivity": interactivity,

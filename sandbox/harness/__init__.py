@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.config import load_settings
-from bot.slack.manifest import BOT_SCOPES
+from bot.slack.manifest import scopes
 from golive.app import Bot, build_bot, build_services
 from golive.server import InProcessServer
 from standin import SlackDriver, SlackStandIn
@@ -45,7 +45,9 @@ PERSONAS = (LEAD, CONSULTANT, OUTSIDER, APPROVER, CONTRIBUTOR, SPONSOR)
 CHANNEL = "C0ACME"
 
 
-def start_standin(*, customer_tz: str = "Europe/Berlin", app_token: str | None = None) -> SlackStandIn:
+def start_standin(
+    *, customer_tz: str = "Europe/Berlin", app_token: str | None = None, create_channels: bool = False
+) -> SlackStandIn:
     """The stand-in with the vendor's and the customer's workspaces, the personas and the
     shared channel, started on a free loopback port. The bot token holds exactly the scopes the
     app manifest asks for, so a Web API call outside them fails as it would in Slack."""
@@ -57,7 +59,7 @@ def start_standin(*, customer_tz: str = "Europe/Berlin", app_token: str | None =
         bot_user_id="U0BOT",
         bot_id="B0BOT",
         app_token=app_token,
-        scopes=BOT_SCOPES,
+        scopes=scopes(create_channels=create_channels),
     )
     s.start()
     s.add_team(CUSTOMER_TEAM, "Acme Corp")
@@ -89,7 +91,8 @@ class Harness:
         self.driver: SlackDriver
 
     def start(self) -> Harness:
-        s = start_standin(customer_tz=self.customer_tz)
+        create = str(self.env.get("GOLIVE_CREATE_CHANNELS", "")).lower() in ("1", "true", "yes")
+        s = start_standin(customer_tz=self.customer_tz, create_channels=create)
         self.standin = s
         overrides: dict[str, Any] = {
             "SLACK_API_URL": s.api_url,
