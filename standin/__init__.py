@@ -13,10 +13,20 @@ submissions and events into the bot::
         driver.command("/golive", "start Acme", user="U0LEAD", channel="C0ACME")
         message = slack.wait_for(lambda: slack.last_message("C0ACME"))
         assert slack.invalid_block_responses() == []
+
+Slack Connect from a CRM deal: conversations.create, .invite and .inviteShared
+(standin/api_connect.py) and the invitations' lifecycle (standin/connect.py), answered by the
+customer's side with ``driver.accept_invite`` / ``approve_invite`` / ``decline_invite``
+(standin/driver_connect.py), which send Slack's events to the bot::
+
+    invite = slack.invites(channel)[0]
+    driver.accept_invite(invite.id, "U0APPR")  # accepted, channel_shared, member_joined_channel
 """
 
+from .connect import ConnectPolicy, SharedInvite
 from .core import SlackStandIn
 from .driver import DriverResponse, SlackDriver
+from .driver_connect import Delivery, InviteError
 from .notify import Notification, Silence
 from .ratelimits import SLACK_RATE_LIMITS, RateLimit
 from .signing import compute_signature, signed_headers
@@ -27,9 +37,13 @@ __all__ = [
     "SLACK_RATE_LIMITS",
     "BlockKitError",
     "Call",
+    "ConnectPolicy",
+    "Delivery",
     "DriverResponse",
+    "InviteError",
     "Notification",
     "RateLimit",
+    "SharedInvite",
     "Silence",
     "SlackDriver",
     "SlackStandIn",

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from .api_common import VALIDATION_ERRORS
+from .connect import ConnectPolicy, SharedInvite
 from .notify import Notification, Silence
 from .payloads import command_payload
 from .ratelimits import SLACK_RATE_LIMITS, RateLimit
@@ -223,10 +224,12 @@ class SlackStandIn:
         bot_member: bool = True,
         team_id: str | None = None,
         connected_teams: Iterable[str] | None = None,
+        general: bool = False,
     ) -> Channel:
         """Add a channel (``mpim``: a group DM, private); the bot is a member unless
         ``bot_member=False``. A Slack Connect channel (``ext_shared``) connects the host team and,
-        unless ``connected_teams`` says otherwise, the home teams of its members."""
+        unless ``connected_teams`` says otherwise, the home teams of its members. ``general``: the
+        workspace's #general (a mandatory channel, which cannot be shared)."""
         member_list = list(dict.fromkeys(([self.ws.bot_user_id] if bot_member else []) + list(members)))
         host = team_id or self.ws.team_id
         with self.ws.lock:
@@ -247,6 +250,7 @@ class SlackStandIn:
             is_shared=shared or ext_shared,
             is_pending_ext_shared=pending_ext_shared,
             connected_teams=connected,
+            is_general=general,
         )
         with self.ws.lock:
             self.ws.channels[channel_id] = channel
@@ -295,6 +299,86 @@ class SlackStandIn:
         permit a DM between them (see ``api_chat.conversations_open``)."""
         with self.ws.lock:
             (self.ws.external_dms.add if allowed else self.ws.external_dms.discard)(user_id)
+
+    # ----- Slack Connect: the workspace's policy and the invitations (standin/connect.py)
+    def set_connect_refusal(self, error: str | None) -> None:
+        """Make every ``conversations.inviteShared`` with valid arguments answer ``error``, as a
+        workspace that cannot or may not invite does: ``"not_paid"`` (a free plan: "This feature
+        is only available to paid teams"), ``"restricted_action"`` (an admin preference: "A team
+        preference does not allow this authorization to send invites"), or any other code the
+        method documents (``"not_allowed_for_grid_workspace"``…). ``None``: invitations go out."""
+        with self.ws.lock:
+            self.ws.connect.refusal = error
+
+    def set_connect_policy(
+        self,
+        *,
+        full_invites_allowed: bool = True,
+        limited_invites_allowed: bool = True,
+        channel_creation_allowed: bool = True,
+        max_organisations: int | None = None,
+    ) -> None:
+        """The admins' Slack Connect and channel settings (``ConnectPolicy``): which invitation
+        types the bot may send (``restricted_action`` otherwise: ``full_invites_allowed=False``
+        refuses ``external_limited=false``), whether it may create channels, and how many
+        organisations a channel may connect (default 250, the host included). Keeps the refusal
+        of ``set_connect_refusal``."""
+        with self.ws.lock:
+            self.ws.connect = ConnectPolicy(
+                refusal=self.ws.connect.refusal,
+                full_invites_allowed=full_invites_allowed,
+                limited_invites_allowed=limited_invites_allowed,
+                channel_creation_allowed=channel_creation_allowed,
+                max_organisations=max_organisations or ConnectPolicy().max_organisations,
+            )
+
+    @property
+    def connect_policy(self) -> ConnectPolicy:
+        with self.ws.lock:
+            return copy.deepcopy(self.ws.connect)
+
+    def set_connect_clock(self, clock: Callable[[], float] | None) -> None:
+        """The clock invitations are dated and run out by (epoch seconds; None: ``time.time``):
+        a test that moves the bot's clock 15 days on moves this one too, and the invitations sent
+        before have expired. Messages and everything else keep the real time."""
+        with self.ws.lock:
+            self.ws.connect_clock = clock or time.time
+            self.ws.refresh_invites()
+
+    def invites(self, channel: str | None = None, *, state: str | None = None) -> list[SharedInvite]:
+        """The Slack Connect invitations the bot sent, oldest first (to ``channel``, in ``state``:
+        sent, accepted, approved, declined or expired)."""
+        with self.ws.lock:
+            self.ws.refresh_invites()
+            return copy.deepcopy(
+                [
+                    i
+                    for i in self.ws.invites.values()
+                    if (channel is None or i.channel == channel) and (state is None or i.state == state)
+                ]
+            )
+
+    def invite(self, invite_id: str) -> SharedInvite:
+        with self.ws.lock:
+            self.ws.refresh_invites()
+            return copy.deepcopy(self.ws.invites[invite_id])
+
+    def expire_invite(self, invite_id: str) -> SharedInvite:
+        """Make an invitation nobody has accepted run out now (its date_invalid passes): it can no
+        longer be accepted. ValueError for one already answered."""
+        with self.ws.lock:
+            invite = self.ws.invites[invite_id]
+            if invite.state not in ("sent", "expired"):
+                raise ValueError(f"invite {invite_id} is {invite.state}; only a sent invite can run out")
+            now = self.ws.connect_clock()
+            invite.expires = min(invite.expires, int(now))
+            self.ws.refresh_invites()
+            return copy.deepcopy(invite)
+
+    def created_channels(self) -> list[Channel]:
+        """The channels the bot created with conversations.create, oldest first."""
+        with self.ws.lock:
+            return copy.deepcopy([c for c in self.ws.channels.values() if c.creator == self.ws.bot_user_id])
 
     def set_trigger_ttl(self, seconds: float) -> None:
         """How long a trigger_id stays valid (Slack: 3 s)."""

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from .api_views import slack_view
+from .driver_connect import ConnectMixin
 from .driver_ephemeral import EphemeralMixin
-from .driver_events import EventsMixin
 from .interactions import apply_command_ack, apply_view_submission_response
 from .payloads import (
     action_object,
@@ -42,8 +42,9 @@ class DriverResponse:
     json: dict[str, Any] | None
 
 
-class SlackDriver(EventsMixin, EphemeralMixin):
-    """Sends slash commands, block actions, view submissions and events to ``bot_url``."""
+class SlackDriver(ConnectMixin, EphemeralMixin):
+    """Sends slash commands, block actions, view submissions and events to ``bot_url``; answers
+    the bot's Slack Connect invitations as the other organisation (standin/driver_connect.py)."""
 
     def __init__(self, standin: SlackStandIn, bot_url: str, *, timeout: float = 10.0) -> None:
         self.standin = standin

@@ -251,7 +251,10 @@ def missing_required(blocks: list[Any], values: dict[str, dict[str, Any]]) -> li
 
 def event_envelope(ws: Workspace, event: dict[str, Any], event_id: str, event_time: int) -> dict[str, Any]:
     """An Events API ``event_callback`` envelope."""
-    channel = ws.channels.get(str(event.get("channel", "")))
+    ref = event.get("channel", "")
+    if isinstance(ref, dict):  # the Slack Connect invite events carry a channel object
+        ref = ref.get("id", "")
+    channel = ws.channels.get(str(ref))
     return {
         "token": ws.verification_token,
         "team_id": ws.team_id,

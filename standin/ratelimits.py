@@ -73,6 +73,12 @@ SLACK_RATE_LIMITS: dict[str, RateLimit] = {
     "conversations.replies": TIER_3,
     # Tier 3 (docs.slack.dev/reference/methods/conversations.info).
     "conversations.info": TIER_3,
+    # Tier 2 (docs.slack.dev/reference/methods/conversations.create and .inviteShared), Tier 3
+    # (conversations.invite): the customer's channel made from a CRM deal (issue 27). Tier 2's
+    # burst of five means a deal with more contacts than that must pace its invitations.
+    "conversations.create": TIER_2,
+    "conversations.invite": TIER_3,
+    "conversations.inviteShared": TIER_2,
     # Tier 4 (docs.slack.dev/reference/methods/conversations.members).
     "conversations.members": TIER_4,
     # Tier 3 (docs.slack.dev/reference/methods/conversations.open).

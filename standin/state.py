@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .connect import ConnectPolicy, SharedInvite
 from .notify import Notification, Silence, on_post
 from .ratelimits import RateLimit, RateLimiter
 
@@ -128,6 +129,10 @@ class Channel:
     # Enterprise Grid: other workspaces of the host's own org that share the channel.
     internal_teams: list[str] = field(default_factory=list)
     created: int = field(default_factory=lambda: int(time.time()))
+    # The workspace's #general (or another mandatory channel): it cannot be shared.
+    is_general: bool = False
+    # Who created it: the bot for a channel it made with conversations.create, else "".
+    creator: str = ""
 
     def to_api(self, bot_user_id: str) -> dict[str, Any]:
         """The ``channel`` object of ``conversations.info``."""
@@ -152,7 +157,7 @@ class Channel:
             "is_mpim": self.is_mpim,
             "is_private": self.is_private,
             "is_archived": self.is_archived,
-            "is_general": False,
+            "is_general": self.is_general,
             "is_shared": self.is_shared or self.is_ext_shared,
             "is_ext_shared": self.is_ext_shared,
             "is_pending_ext_shared": self.is_pending_ext_shared,
@@ -170,7 +175,7 @@ class Channel:
             "internal_team_ids": list(self.internal_teams),
             "is_org_shared": bool(self.internal_teams),
             "created": self.created,
-            "creator": "",
+            "creator": self.creator,
             "num_members": len(self.members),
         }
 
@@ -266,6 +271,11 @@ class Workspace:
         self.external_dms: set[str] = set()
         self.usergroups: dict[str, list[str]] = {}  # user group id (S…) -> its members
         self.faults: dict[str, list[Fault]] = {}
+        # Slack Connect (standin/connect.py): invitations by id, the workspace's policy, and the
+        # clock invitations are dated and run out by (time.time unless a test moves it).
+        self.invites: dict[str, SharedInvite] = {}
+        self.connect = ConnectPolicy()
+        self.connect_clock: Callable[[], float] = time.time
         self.latency: dict[str, float] = {}
         self.trigger_ttl = 3.0
         self.socket_url_provider: Callable[[], str] | None = None
@@ -279,6 +289,21 @@ class Workspace:
             display_name="golive",
             is_bot=True,
         )
+
+    # ----- Slack Connect invitations
+    def refresh_invites(self) -> None:
+        """Invitations past their date_invalid before anyone accepted them run out; a channel
+        whose invitations are all answered or run out is no longer ``is_pending_ext_shared``."""
+        now = self.connect_clock()
+        for invite in self.invites.values():
+            if invite.state == "sent" and now >= invite.expires:
+                invite.move("expired", now)
+        for channel_id in {i.channel for i in self.invites.values()}:
+            channel = self.channels.get(channel_id)
+            if channel is not None and not channel.is_ext_shared:
+                channel.is_pending_ext_shared = any(
+                    i.pending(now) for i in self.invites.values() if i.channel == channel_id
+                )
 
     # ----- scopes
     def has_scope(self, scope: str) -> bool:
