@@ -511,3 +511,10 @@ def test_mapping_file_that_cannot_be_read(tmp_path: Path) -> None:
         load_mapping(tmp_path / "missing.yaml", "salesforce")
     with pytest.raises(MappingProblem, match="unknown CRM"):
         load_mapping(None, "pipedrive")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("source", ["hubspot", "salesforce"])
+def test_the_guide_shows_the_default_mappings_as_shipped(source: str) -> None:
+    root = Path(__file__).resolve().parents[2]
+    shipped = (root / "bot" / "deals" / "mappings" / f"{source}.yaml").read_text(encoding="utf-8")
+    assert f"```yaml\n{shipped}```" in (root / "docs" / "crm.md").read_text(encoding="utf-8")
