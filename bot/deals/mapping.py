@@ -20,6 +20,7 @@ optionally `as` (date, bool, text), `map` (CRM value → golive value) and `defa
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -125,13 +126,19 @@ def load_mapping(path: Path | None, source: Source) -> DealMapping:
     if source not in SOURCES:
         raise MappingProblem(f"unknown CRM {source!r}: use one of {', '.join(SOURCES)}")
     if path is None:
-        text = resources.files("bot.deals").joinpath(f"mappings/{source}.yaml").read_text(encoding="utf-8")
-        return parse_mapping(text, source, f"{source}.yaml")
+        return _default_mapping(source)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise MappingProblem(f"{path}: cannot read the mapping ({exc.strerror or exc})") from None
     return parse_mapping(text, source, str(path))
+
+
+@functools.cache
+def _default_mapping(source: Source) -> DealMapping:
+    """The shipped mapping, read once per process (the hooks ask for it on every deal)."""
+    text = resources.files("bot.deals").joinpath(f"mappings/{source}.yaml").read_text(encoding="utf-8")
+    return parse_mapping(text, source, f"{source}.yaml")
 
 
 def parse_mapping(text: str, source: Source, name: str) -> DealMapping:
