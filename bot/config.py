@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
@@ -21,6 +21,13 @@ DEFAULT_SQLITE_NAME = "golive.sqlite3"
 
 class ConfigError(Exception):
     """A configuration problem the user must fix; the message is one line."""
+
+
+class HookTarget(NamedTuple):
+    """A webhook target of the events golive sends out, and the secret that signs them."""
+
+    url: str
+    secret: str
 
 
 class Settings(BaseSettings):
@@ -39,6 +46,9 @@ class Settings(BaseSettings):
     golive_default_timezone: str = Field(default="UTC", alias="GOLIVE_DEFAULT_TIMEZONE")
     golive_template_dir: Path | None = Field(default=None, alias="GOLIVE_TEMPLATE_DIR")
     golive_playbook: Path | None = Field(default=None, alias="GOLIVE_PLAYBOOK")
+    # Several playbooks, chosen by a deal's fields (their `when:`, docs/playbooks.md); GOLIVE_PLAYBOOK
+    # (or the built-in one) stays the default, for engagements started by hand.
+    golive_playbooks_dir: Path | None = Field(default=None, alias="GOLIVE_PLAYBOOKS_DIR")
     golive_sweep_seconds: int = Field(default=60, ge=1, le=3600, alias="GOLIVE_SWEEP_SECONDS")
     golive_workers: int = Field(default=8, ge=1, le=64, alias="GOLIVE_WORKERS")
     # Server processes of `golive serve` (gunicorn workers); 0 = one per CPU core (on SQLite at
@@ -71,10 +81,16 @@ class Settings(BaseSettings):
     # conversations.connect:write scopes, in the manifest only when this is on), named from the
     # template ({customer}: the customer's name as a channel name), private unless set false.
     golive_create_channels: bool = Field(default=False, alias="GOLIVE_CREATE_CHANNELS")
+    # Socket Mode has no HTTP server: the deal hooks listen here when a port is given.
+    golive_hook_port: int | None = Field(default=None, ge=1, le=65535, alias="GOLIVE_HOOK_PORT")
+    golive_hook_host: str = Field(default="0.0.0.0", alias="GOLIVE_HOOK_HOST")
     golive_channel_name: str = Field(default="ext-{customer}-implementation", alias="GOLIVE_CHANNEL_NAME")
     golive_channel_private: bool = Field(default=True, alias="GOLIVE_CHANNEL_PRIVATE")
     # The vendor's people invited to every deal's channel besides its lead (user ids, comma-separated).
     golive_deal_team_raw: str = Field(default="", alias="GOLIVE_DEAL_TEAM")
+    # Events out (`bot.events`): the webhook targets, comma-separated, each `URL` (signed with
+    # GOLIVE_HOOK_SECRET) or `URL|secret` (signed with its own secret).
+    golive_hook_urls_raw: str = Field(default="", alias="GOLIVE_HOOK_URLS")
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -106,6 +122,47 @@ class Settings(BaseSettings):
         if "{customer}" not in v:
             raise ValueError("must contain {customer}, e.g. ext-{customer}-implementation")
         return v
+
+    @field_validator("golive_hook_urls_raw")
+    @classmethod
+    def _hook_urls(cls, v: str) -> str:
+        seen: set[str] = set()
+        for entry in (e.strip() for e in v.split(",")):
+            if not entry:
+                continue
+            url, bar, secret = entry.partition("|")
+            url = url.strip()
+            if not re.fullmatch(r"https?://[^\s/|]+(/\S*)?", url) or len(url) > 500:
+                raise ValueError(
+                    f"{url[:80]!r} is not an http(s) URL; list the targets comma-separated, each "
+                    "URL or URL|secret, e.g. https://crm.example/golive,https://bill.example/in|s3cret"
+                )
+            if bar and not secret.strip():
+                raise ValueError(
+                    f"{url[:80]!r} has a | but no secret after it; write URL|secret, or the URL alone"
+                )
+            if url in seen:
+                raise ValueError(f"{url[:80]!r} is listed twice; list each target once")
+            seen.add(url)
+        return v
+
+    @property
+    def hook_targets(self) -> tuple[HookTarget, ...]:
+        """GOLIVE_HOOK_URLS read: each target with the secret its events are signed with. Raises
+        ConfigError when a target has no secret of its own and GOLIVE_HOOK_SECRET is not set."""
+        targets = []
+        for entry in (e.strip() for e in self.golive_hook_urls_raw.split(",")):
+            if not entry:
+                continue
+            url, _bar, own = entry.partition("|")
+            secret = own.strip() or self.golive_hook_secret
+            if not secret:
+                raise ConfigError(
+                    f"GOLIVE_HOOK_URLS names {url.strip()[:80]} without a secret of its own and "
+                    "GOLIVE_HOOK_SECRET is not set: set GOLIVE_HOOK_SECRET, or write URL|secret"
+                )
+            targets.append(HookTarget(url.strip(), secret))
+        return tuple(targets)
 
     @property
     def golive_deal_team(self) -> tuple[str, ...]:
@@ -198,7 +255,11 @@ def load_settings(**overrides: Any) -> Settings:
         given = err.get("input")
         shown = (
             f" (got {given!r})"
-            if isinstance(given, str) and "TOKEN" not in name and "SECRET" not in name
+            # GOLIVE_HOOK_URLS may hold secrets (URL|secret): its messages name the URL instead.
+            if isinstance(given, str)
+            and "TOKEN" not in name
+            and "SECRET" not in name
+            and name != "GOLIVE_HOOK_URLS"
             else ""
         )
         raise ConfigError(f"{name} {msg}{shown}; fix it in the environment or .env") from None

@@ -12,6 +12,7 @@ import typer
 
 from bot.config import ConfigError, Settings, configure_logging, load_settings
 from golive import cli_deals
+from golive.cli_hooks import hooks_app
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -30,6 +31,7 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 playbook_app = typer.Typer(help="Playbook files.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(playbook_app, name="playbook")
+app.add_typer(hooks_app, name="hooks")
 
 log = logging.getLogger("golive")
 
@@ -214,6 +216,12 @@ def socket() -> None:
         fail(str(exc))
     handler = SocketModeHandler(bot.app, settings.slack_app_token)
     start_runtime(bot)
+    hooks = None
+    if settings.golive_hook_port:  # the CRM's deals: Socket Mode has no HTTP server of its own
+        from golive.hooks import HookServer
+
+        hooks = HookServer(services, host=settings.golive_hook_host, port=settings.golive_hook_port).start()
+        log.info("deal hooks listening on %s", hooks.url)
 
     def on_term(_sig: int, _frame: object) -> None:
         log.info("SIGTERM: closing the Socket Mode connection")
@@ -228,6 +236,8 @@ def socket() -> None:
         pass
     finally:
         handler.close()
+        if hooks is not None:
+            hooks.stop()
         stop_runtime(bot)
 
 
@@ -335,6 +345,7 @@ def report(
                 when,
                 database_url=settings.effective_database_url,
                 jobs=jobs or min(os.cpu_count() or 1, 4),
+                playbooks=services.playbooks,
             )
     except SQLAlchemyError as exc:
         fail(

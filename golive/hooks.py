@@ -13,14 +13,19 @@ A deal is answered 202 with its engagement's id once it is recorded (the channel
 a worker thread and the sweep); a bad or old signature 401 and a body over 1 MB 413, with
 nothing written; a deal golive cannot read 400 with the field to fix. A hook whose secret is not
 configured answers 404 (it is off); deals need `GOLIVE_CREATE_CHANNELS=true` (409 otherwise).
+`golive serve` routes the hooks beside `/slack/events`; `golive socket` serves them on
+`GOLIVE_HOOK_PORT` (`HookServer`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from bot import metrics
 from bot.deals import setup
@@ -188,3 +193,42 @@ class DealHooks:
     ) -> list[bytes]:
         log.warning("a deal to %s was not taken: %s", path, message)
         return _json(start_response, status, {"ok": False, "error": message})
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s - %s", self.address_string(), format % args)
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class HookServer:
+    """The deal hooks alone on their own port, for `golive socket` (`GOLIVE_HOOK_PORT`): Socket
+    Mode has no HTTP server, and a CRM can only POST."""
+
+    def __init__(self, services: Services, *, host: str = "0.0.0.0", port: int = 0) -> None:
+        hooks = DealHooks(services)
+
+        def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+            if environ.get("PATH_INFO") in PATHS:
+                return hooks(environ, start_response)
+            return _json(start_response, "404 Not Found", {"ok": False, "error": "not found"})
+
+        self.httpd = make_server(host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, name="golive-hooks", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> HookServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

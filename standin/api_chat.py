@@ -263,6 +263,20 @@ def users_info(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
     return {"ok": True, "user": answer}
 
 
+@method("users.lookupByEmail", scope="users:read.email")
+def users_lookup_by_email(ws: Workspace, req: ApiRequest) -> dict[str, Any]:
+    """The workspace's member with this email (docs.slack.dev/reference/methods/users.lookupByEmail:
+    `users_not_found` for an email nobody of the workspace has; people of other organisations are
+    not found by it)."""
+    email = (str_arg(req.args, "email") or "").strip().lower()
+    if not email:
+        raise ApiError("invalid_arguments")
+    for user in ws.users.values():
+        if user.email and user.email.lower() == email and user.team_id == ws.team_id and not user.deleted:
+            return {"ok": True, "user": user.to_api(installing_team=ws.team_id)}
+    raise ApiError("users_not_found")
+
+
 def _readable(ws: Workspace, ref: str | None, family: str) -> Channel:
     """A conversation for a ``conversations.*`` read method, after its type-dependent scope check."""
     channel = _channel(ws, ref)

@@ -341,7 +341,8 @@ def _follow_up(services: Services, row: Deal, engagement: Engagement, now: datet
                 lines.append(f"The invitation to {_who(c)} expired after 14 days without an answer.")
             else:
                 sent_day = clock_of(engagement).today(c.invited_at)
-                days = calendar.count(sent_day, today) if today > sent_day else 0
+                # business days after the day it was sent, up to today: Monday's is 3 days old on Thursday
+                days = calendar.count(sent_day + timedelta(days=1), today) if today > sent_day else 0
                 due = [d for d in REMIND_ON_DAYS if days >= d and c.reminded_day < d]
                 if not due:
                     continue
@@ -440,6 +441,11 @@ def customer_joined(services: Services, row_id: int, user: str, team: str | None
     the deal gave them."""
     from bot.slack.publish import post_checklist, welcome_message
 
+    with services.db.read() as session:
+        known = session.exec(
+            select(DealContact.id).where(DealContact.deal_ref == row_id, DealContact.user_id == user)
+        ).first()
+    email = None if known is not None else services.slack.user_email(user)  # before any transaction
     with services.db.session() as session:
         row = session.get(Deal, row_id)
         if row is None or row.engagement_id is None or row.channel_id is None:
@@ -462,9 +468,7 @@ def customer_joined(services: Services, row_id: int, user: str, team: str | None
                 {"joined": user},
                 now=now,
             )
-        contact = session.exec(
-            select(DealContact).where(DealContact.deal_ref == row_id, DealContact.user_id == user)
-        ).first()
+        contact = _contact_of(session, row_id, user, email)
         if contact is not None:
             contact.invite_state = "joined"
             session.add(contact)
@@ -496,6 +500,25 @@ def customer_joined(services: Services, row_id: int, user: str, team: str | None
             then=lambda _ts: post_checklist(services, engagement_id, phase),
         )
     return first
+
+
+def _contact_of(session: Any, row_id: int, user: str, email: str | None) -> DealContact | None:
+    """The deal's contact who joined as `user`: known by their Slack id once their invitation's
+    answer was recorded (the events may be handled in either order), else by the email Slack
+    shows for them, else the one contact who accepted and is not placed yet."""
+    contacts = list(session.exec(select(DealContact).where(DealContact.deal_ref == row_id)).all())
+    for c in contacts:
+        if c.user_id == user:
+            return c
+    for c in contacts:
+        if email and c.email == email and c.user_id is None:
+            c.user_id = user
+            return c
+    answered = [c for c in contacts if c.user_id is None and c.invite_state in ("accepted", "approved")]
+    if len(answered) == 1:
+        answered[0].user_id = user
+        return answered[0]
+    return None
 
 
 def _still_invited(session: Any, row_id: int) -> bool:

@@ -379,6 +379,17 @@ class SlackGateway:
         self.install_enterprise()
         return str((self._auth or {}).get("user_id") or "")
 
+    def user_email(self, user_id: str) -> str | None:
+        """A person's email as Slack shows it to the app (users.info; needs users:read.email, and
+        another organisation's admins may hide it): None when it is not shown."""
+        try:
+            user = self._call("users.info", user=user_id)["user"]
+        except SlackCallFailed as exc:
+            log.info("users.info %s: %s", user_id, exc.error)
+            return None
+        email = (user.get("profile") or {}).get("email")
+        return str(email).lower() if email else None
+
     def user_by_email(self, email: str) -> str | None:
         """The vendor workspace's user with this email (users.lookupByEmail), None when there is
         none."""

@@ -28,8 +28,16 @@ BOT_SCOPES = [
 # With GOLIVE_CREATE_CHANNELS=true only (a deal won makes its channel: bot.deals.setup):
 # conversations.create and conversations.invite (channels:manage for a public channel,
 # groups:write for a private one), conversations.inviteShared (conversations.connect:write),
-# users.lookupByEmail for a deal's owner given by email (users:read.email).
-DEAL_SCOPES = ["channels:manage", "groups:write", "conversations.connect:write", "users:read.email"]
+# users.lookupByEmail for a deal's owner given by email (users:read.email), and the invitations'
+# answers (conversations.connect:read: "Receive Slack Connect invite events sent to the channels
+# your slack app is in").
+DEAL_SCOPES = [
+    "channels:manage",
+    "groups:write",
+    "conversations.connect:write",
+    "conversations.connect:read",
+    "users:read.email",
+]
 # The Slack Connect invitations' answers (no scope of their own).
 DEAL_EVENTS = [
     "shared_channel_invite_accepted",

@@ -1,0 +1,336 @@
+"""From a deal won to kickoff: signed deals over HTTP into the bot, the channel and invitations it
+makes (the stand-in's log), the customer's acceptance, refusals told to the lead, the reminder of
+an invitation not accepted."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from bot.reminders.sweep import run_sweep
+from bot.signing import signature
+from sandbox.harness import APPROVER, CONTRIBUTOR, CUSTOMER_TEAM, LEAD
+from storage.models import AuditEvent, Deal, DealContact, Engagement
+
+SECRET = "deal-hook-secret"
+HUBSPOT_SECRET = "hubspot-app-secret"
+ENV = {
+    "GOLIVE_CREATE_CHANNELS": "true",
+    "GOLIVE_HOOK_SECRET": SECRET,
+    "GOLIVE_HUBSPOT_SECRET": HUBSPOT_SECRET,
+}
+
+
+def deal(**changes: Any) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "deal_id": "D-1042",
+        "customer": {"name": "Globex Corp", "domain": "globex.example"},
+        "owner": {"slack_id": LEAD.user_id},
+        "contacts": [
+            {"email": "ada@globex.example", "name": "Ada", "role": "approver"},
+            {"email": "cody@globex.example", "name": "Cody", "role": "contributor"},
+        ],
+        "size": "medium",
+        "kickoff": "2026-12-01",
+        "timezone": "Europe/Berlin",
+        "country": "DE",
+        "fields": {"product": "billing", "tier": "growth"},
+    }
+    document.update(changes)
+    return document
+
+
+def post(h, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(h.server.url + path, data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, json.loads(answer.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def send_deal(h, document: dict[str, Any], *, secret: str = SECRET, stamp: int | None = None):
+    body = json.dumps(document).encode()
+    ts = str(int(time.time()) if stamp is None else stamp)
+    headers = {
+        "Content-Type": "application/json",
+        "X-Golive-Request-Timestamp": ts,
+        "X-Golive-Signature": signature(secret, ts, body),
+    }
+    return post(h, "/hooks/deal", body, headers)
+
+
+def rows(h, model, *where):  # type: ignore[no-untyped-def]
+    with h.services.db.read() as session:
+        return list(session.exec(select(model).where(*where)).all())
+
+
+def lead_dms(h) -> list[str]:
+    im = h.standin.im_channel(LEAD.user_id)
+    return [m.get("text") or "" for m in h.standin.messages(im)] if im else []
+
+
+def wait_state(h, state: str, timeout: float = 10) -> Deal:
+    found = h.standin.wait_for(lambda: [d for d in rows(h, Deal) if d.state == state], timeout=timeout)
+    return found[0]
+
+
+@pytest.fixture
+def h(harness_factory):
+    return harness_factory(env=ENV)
+
+
+def test_a_signed_deal_makes_one_engagement_one_channel_one_invite_per_contact(h):
+    status, answer = send_deal(h, deal())
+    assert status == 202, answer
+    assert answer["outcome"] == "created" and answer["deal_id"] == "D-1042"
+    row = wait_state(h, "waiting")
+    [channel] = h.standin.created_channels()
+    assert row.channel_id == channel.id and channel.name == "ext-globex-corp-implementation"
+    assert channel.is_private
+    [engagement] = rows(h, Engagement, Engagement.id == answer["engagement_id"])
+    assert engagement.channel_id == channel.id and engagement.status == "preparing"
+    assert json.loads(engagement.fields or "{}")["product"] == "billing"
+    # The lead was invited; each contact got one invitation, one email per call.
+    assert LEAD.user_id in h.standin.channel(channel.id).members
+    shared = h.standin.calls_to("conversations.inviteShared")
+    assert sorted(str(c.args["emails"]) for c in shared) == ["ada@globex.example", "cody@globex.example"]
+    assert sorted(i.email for i in h.standin.invites(channel.id)) == [
+        "ada@globex.example",
+        "cody@globex.example",
+    ]
+    assert all(not i.external_limited for i in h.standin.invites(channel.id))
+    # Nothing is posted in the channel before the customer is there; the lead is told privately.
+    assert [
+        m
+        for m in h.standin.messages(channel.id)
+        if m.get("user") == "U0BOT" and "welcome" in m.get("text", "").lower()
+    ] == []
+    assert any("I made" in t and "Globex Corp" in t for t in lead_dms(h))
+
+
+def test_the_welcome_follows_the_customers_acceptance_and_contacts_get_their_roles(h):
+    status, answer = send_deal(h, deal())
+    assert status == 202
+    row = wait_state(h, "waiting")
+    invites = {i.email: i for i in h.standin.invites(row.channel_id)}
+    # Ada accepts: the channel is shared with her organisation and she joins.
+    deliveries = h.driver.accept_invite(
+        invites["ada@globex.example"].id, APPROVER.user_id, team_id=CUSTOMER_TEAM
+    )
+    assert [d.type for d in deliveries] == [
+        "shared_channel_invite_accepted",
+        "channel_shared",
+        "member_joined_channel",
+    ]
+    assert all(d.response is not None and d.response.status == 200 for d in deliveries), deliveries
+    h.standin.wait_for(
+        lambda: [
+            m for m in h.standin.messages(row.channel_id) if "checklist" in (m.get("text") or "").lower()
+        ],
+        timeout=10,
+    )
+    [engagement] = rows(h, Engagement, Engagement.id == answer["engagement_id"])
+    assert engagement.status == "active" and engagement.customer_team_id == CUSTOMER_TEAM
+    texts = [m.get("text") or "" for m in h.standin.messages(row.channel_id)]
+    assert any("Globex Corp" in t for t in texts)  # the welcome
+    [ada] = rows(h, DealContact, DealContact.email == "ada@globex.example")
+    assert ada.invite_state == "joined" and ada.user_id == APPROVER.user_id
+    from bot.people.roles import people_with
+
+    with h.services.db.read() as session:
+        e = session.get(Engagement, answer["engagement_id"])
+        approvers = [r.user_id for r in people_with(session, e, "approver")]
+    assert approvers == [APPROVER.user_id]
+    # Cody is still invited: the deal waits for him.
+    assert wait_state(h, "waiting").id == row.id
+
+
+def test_the_same_deal_three_times_makes_one_engagement_and_one_channel(h):
+    answers = [send_deal(h, deal()) for _ in range(3)]
+    assert [s for s, _ in answers] == [202, 202, 202]
+    assert [a["outcome"] for _, a in answers] == ["created", "unchanged", "unchanged"]
+    assert len({a["engagement_id"] for _, a in answers}) == 1
+    wait_state(h, "waiting")
+    time.sleep(0.5)
+    assert len(rows(h, Deal)) == 1 and len(rows(h, Engagement)) == 1
+    assert len(h.standin.calls_to("conversations.create")) == 1
+    assert len(h.standin.calls_to("conversations.inviteShared")) == 2
+
+
+def test_a_changed_deal_updates_what_has_not_started(h):
+    status, answer = send_deal(h, deal())
+    assert status == 202
+    wait_state(h, "waiting")
+    more = deal(kickoff="2026-12-08", size="enterprise")
+    more["contacts"] = [*more["contacts"], {"email": "sam@globex.example", "name": "Sam", "role": "sponsor"}]
+    status, again = send_deal(h, more)
+    assert status == 202 and again["outcome"] == "updated", again
+    assert again["engagement_id"] == answer["engagement_id"]
+    assert "contact added: sam@globex.example" in again["changes"] and "kickoff" in again["changes"]
+    [engagement] = rows(h, Engagement)
+    assert str(engagement.kickoff_on) == "2026-12-08" and engagement.size == "enterprise"
+    h.standin.wait_for(lambda: len(h.standin.calls_to("conversations.inviteShared")) == 3, timeout=10)
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["wrong secret", "old timestamp", "unsigned"],
+)
+def test_a_bad_or_old_signature_gets_401_and_writes_nothing(h, how):
+    body = json.dumps(deal()).encode()
+    ts = int(time.time()) - (6 * 60 if how == "old timestamp" else 0)
+    headers = {"Content-Type": "application/json", "X-Golive-Request-Timestamp": str(ts)}
+    if how != "unsigned":
+        headers["X-Golive-Signature"] = signature(
+            "not-the-secret" if how == "wrong secret" else SECRET, str(ts), body
+        )
+    status, answer = post(h, "/hooks/deal", body, headers)
+    assert status == 401 and answer["ok"] is False
+    assert rows(h, Deal) == [] and rows(h, Engagement) == []
+    assert h.standin.calls_to("conversations.create") == []
+
+
+def test_a_deal_golive_cannot_read_is_told_what_to_fix(h):
+    status, answer = send_deal(h, deal(kickoff="next tuesday"))
+    assert status == 400 and "kickoff" in answer["error"]
+    status, answer = send_deal(h, deal(contacts=[{"email": "not-an-email", "role": "approver"}]))
+    assert status == 400 and "contacts.0.email" in answer["error"]
+    assert rows(h, Deal) == []
+
+
+def test_a_deal_over_a_megabyte_is_refused_unread(h):
+    status, _ = send_deal(h, deal(fields={"notes": "x" * (1024 * 1024)}))
+    assert status == 413
+    assert rows(h, Deal) == []
+
+
+def test_a_hubspot_signed_request_is_accepted_with_hubspots_algorithm(h):
+    payload = {
+        "objectId": 9001,
+        "properties": {
+            "dealname": {"value": "Initech rollout"},
+            "company_name": {"value": "Initech"},
+            "implementation_lead_slack_id": {"value": LEAD.user_id},
+            "approver_email": {"value": "bill@initech.example"},
+            "approver_name": {"value": "Bill"},
+        },
+    }
+    payload["properties"]["kickoff_date"] = {"value": str(int(h.clock.now().timestamp()) * 1000)}  # today
+    body = json.dumps(payload).encode()
+    ts = str(int(time.time() * 1000))
+    uri = h.server.url + "/hooks/hubspot"
+    # HubSpot's v3: base64(HMAC-SHA256(secret, method + URI + body + timestamp)).
+    sig = base64.b64encode(
+        hmac.new(
+            HUBSPOT_SECRET.encode(), b"POST" + uri.encode() + body + ts.encode(), hashlib.sha256
+        ).digest()
+    ).decode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-HubSpot-Signature-v3": sig,
+        "X-HubSpot-Request-Timestamp": ts,
+    }
+    status, answer = post(h, "/hooks/hubspot", body, headers)
+    assert status == 202, answer
+    [row] = rows(h, Deal)
+    assert row.deal_id == "9001" and row.source == "hubspot"
+    [engagement] = rows(h, Engagement)
+    assert engagement.customer_name == "Initech"
+    # The same body signed with another secret is refused, and nothing more is written.
+    bad = base64.b64encode(
+        hmac.new(b"other", b"POST" + uri.encode() + body + ts.encode(), hashlib.sha256).digest()
+    )
+    status, _ = post(h, "/hooks/hubspot", body, headers | {"X-HubSpot-Signature-v3": bad.decode()})
+    assert status == 401
+    assert len(rows(h, Deal)) == 1
+
+
+@pytest.mark.parametrize("refusal", ["not_paid", "restricted_action"])
+def test_slacks_refusals_leave_the_engagement_and_tell_the_lead(h, refusal):
+    h.standin.set_connect_refusal(refusal)
+    status, answer = send_deal(h, deal())
+    assert status == 202
+    row = wait_state(h, "waiting")
+    contacts = rows(h, DealContact)
+    assert {c.invite_state for c in contacts} == {"refused"} and {c.invite_error for c in contacts} == {
+        refusal
+    }
+    [engagement] = rows(h, Engagement, Engagement.id == answer["engagement_id"])
+    assert engagement.status == "preparing"  # kept, waiting: the lead can invite by hand
+    told = "\n".join(lead_dms(h))
+    expected = "paid Slack plan" if refusal == "not_paid" else "workspace setting"
+    assert expected in told, told
+    assert row.channel_id is not None
+
+
+def test_limited_invitations_when_the_workspace_allows_only_those(h):
+    h.standin.set_connect_policy(full_invites_allowed=False)
+    send_deal(h, deal())
+    row = wait_state(h, "waiting")
+    invites = h.standin.invites(row.channel_id)
+    assert len(invites) == 2 and all(i.external_limited for i in invites)
+
+
+def test_an_invite_not_accepted_reminds_the_lead_on_business_day_three(h):
+    send_deal(h, deal())
+    row = wait_state(h, "waiting")
+    before = len(lead_dms(h))
+    # Monday 30 Nov: three business days later is Thursday 3 Dec.
+    h.clock.advance(timedelta(days=2))
+    run_sweep(h.services)
+    assert len(lead_dms(h)) == before
+    h.clock.advance(timedelta(days=1, hours=2))
+    run_sweep(h.services)
+    h.idle()
+    reminders = [t for t in lead_dms(h)[before:] if "has not accepted" in t]
+    assert len(reminders) == 1 and "Ada (approver)" in reminders[0] and "Cody (contributor)" in reminders[0]
+    run_sweep(h.services)  # no second reminder on the same day
+    assert len([t for t in lead_dms(h) if "has not accepted" in t]) == 1
+    assert rows(h, Deal)[0].id == row.id
+    # The Re-send button in that message sends the invitation again.
+    im = h.standin.im_channel(LEAD.user_id)
+    [msg] = [m for m in h.standin.messages(im) if "has not accepted" in (m.get("text") or "")]
+    [ada] = rows(h, DealContact, DealContact.email == "ada@globex.example")
+    sent_before = len(h.standin.calls_to("conversations.inviteShared"))
+    h.driver.click(im, msg["ts"], f"deal_resend:{ada.id}", user=LEAD.user_id)
+    h.standin.wait_for(
+        lambda: len(h.standin.calls_to("conversations.inviteShared")) == sent_before + 1, timeout=10
+    )
+    # Nobody else may press it.
+    h.driver.click(im, msg["ts"], f"deal_resend:{ada.id}", user=CONTRIBUTOR.user_id)
+    time.sleep(0.5)
+    assert len(h.standin.calls_to("conversations.inviteShared")) == sent_before + 1
+
+
+def test_the_hook_is_off_without_its_secret(harness_factory):
+    h = harness_factory(env={"GOLIVE_CREATE_CHANNELS": "true"})
+    status, _ = send_deal(h, deal())
+    assert status == 404
+    assert rows(h, Deal) == [] and rows(h, AuditEvent) == []
+
+
+def test_in_socket_mode_the_hooks_listen_on_their_own_port(h):
+    from golive.hooks import HookServer
+
+    server = HookServer(h.services, host="127.0.0.1", port=0).start()
+    try:
+        other = SimpleNamespace(server=SimpleNamespace(url=server.url))  # in place of the harness's server
+        status, answer = send_deal(other, deal())
+        assert status == 202 and answer["outcome"] == "created"
+        status, _ = post(other, "/slack/events", b"{}", {"Content-Type": "application/json"})
+        assert status == 404  # only the hooks: Slack's requests come over the socket
+    finally:
+        server.stop()
+    wait_state(h, "waiting")
