@@ -43,6 +43,9 @@ class Services:
     # False in `golive serve`'s request processes: they record and ack, and the inbox process,
     # at a lower priority, runs the work (`golive.inbox`).
     runs_work: bool = True
+    # The playbooks a deal chooses from (GOLIVE_PLAYBOOKS_DIR), by key (a file's name without
+    # .yaml); `playbook` is the default, for engagements started by hand and deals none fits.
+    playbooks: dict[str, Playbook] = field(default_factory=dict)
     # Rendered answers that are the same until the engagement changes (e.g. /golive status).
     rendered: LRUCache[Message] = field(default_factory=LRUCache)
     # Small facts this process learned and that do not change once true (e.g. a member known

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from slack_bolt import App
@@ -20,7 +21,8 @@ from bot import metrics
 from bot.clock import Clock
 from bot.commands import build_commands
 from bot.config import ConfigError, Settings
-from bot.engagement.playbook import PlaybookError, load_playbook
+from bot.engagement.playbook import Playbook, PlaybookError, load_playbook
+from bot.engagement.playbook_check import check_file, choice_problems, playbook_paths
 from bot.executor import TrackingExecutor
 from bot.services import Services
 from bot.slack.client import make_client
@@ -82,6 +84,28 @@ def seal_key(settings: Settings) -> bytes:
     return hashlib.sha256(b"golive-seal:" + secret.encode("utf-8")).digest()
 
 
+def load_playbook_dir(directory: Path | None) -> dict[str, Playbook]:
+    """GOLIVE_PLAYBOOKS_DIR's playbooks by key, each valid and no two fitting a deal equally well
+    (what `golive playbook check DIR` reports); ConfigError otherwise."""
+    if directory is None:
+        return {}
+    if not directory.is_dir():
+        raise ConfigError(f"GOLIVE_PLAYBOOKS_DIR {directory} is not a directory")
+    try:
+        reports = [check_file(path) for path in playbook_paths([directory])]
+    except OSError as exc:
+        raise ConfigError(f"GOLIVE_PLAYBOOKS_DIR cannot be read ({exc.strerror}); check the path") from None
+    bad = [(r.path, p) for r in reports for p in r.problems] + choice_problems(reports)
+    if bad:
+        path, problem = bad[0]
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise ConfigError(
+            f"GOLIVE_PLAYBOOKS_DIR: {path.name} is not valid ({problem}){more}; "
+            f"run `golive playbook check {directory}`"
+        )
+    return {r.path.stem: r.playbook for r in reports if r.playbook is not None}
+
+
 def build_services(
     settings: Settings,
     *,
@@ -98,6 +122,7 @@ def build_services(
         ) from None
     except OSError as exc:
         raise ConfigError(f"GOLIVE_PLAYBOOK cannot be read ({exc.strerror}); check the path") from None
+    playbooks = load_playbook_dir(settings.golive_playbooks_dir)
     if settings.golive_template_dir is not None and not settings.golive_template_dir.is_dir():
         raise ConfigError(f"GOLIVE_TEMPLATE_DIR {settings.golive_template_dir} is not a directory")
     clock = clock or Clock()
@@ -113,6 +138,7 @@ def build_services(
         renderer=renderer or Renderer(settings.golive_template_dir),
         slack=SlackGateway(client, db, clock, seal_key=key),
         playbook=playbook,
+        playbooks=playbooks,
         commands=build_commands(settings.golive_command),
         outbox=Outbox(SlackGateway(outbox_client, db, clock, seal_key=key)),  # started by build_bot
         # Listeners ack first, then wait on Slack (rate limits can make that seconds). The pool is

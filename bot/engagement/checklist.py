@@ -15,6 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, func, select
 
 from bot.engagement.playbook import Playbook
+from bot.engagement.rules import applies, engagement_fields
 from bot.errors import UserError
 from bot.people import audit
 from bot.people.sides import CUSTOMER, NO_SIDE, VENDOR, Actor, member_side, side_of
@@ -53,6 +54,7 @@ class Change:
 def create_items(
     session: Session, engagement: Engagement, phases: list[EngagementPhase], playbook: Playbook, now: datetime
 ) -> int:
+    fields = engagement_fields(engagement)
     count = 0
     for phase in phases:
         spec = playbook.phase(phase.key)
@@ -60,9 +62,7 @@ def create_items(
             continue
         number = 0
         for item in spec.items:
-            if item.when is not None and not item.when.holds(
-                pilot=engagement.pilot, ingest=engagement.ingest
-            ):
+            if not applies(item.when, fields):  # its `when:` on the engagement's fields
                 continue
             number += 1
             session.add(

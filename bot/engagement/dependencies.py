@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from bot.engagement.business_days import BusinessCalendar
 from bot.engagement.checklist import Change, Refused
 from bot.engagement.playbook import Playbook
+from bot.engagement.rules import effective_after
 from bot.errors import UserError
 from bot.people import audit
 from bot.people.sides import Actor
@@ -32,15 +33,17 @@ DRY_RUN = "dry_run"
 
 
 def create_dependencies(session: Session, engagement: Engagement, playbook: Playbook) -> int:
-    """The playbook's `after:` for the items this engagement has; returns how many."""
+    """The playbook's `after:` for the items this engagement has; returns how many. An item its
+    `when:` left out passes on what it waited for to the items that waited for it."""
     items = {i.key: i for i in session.exec(select(Item).where(Item.engagement_id == engagement.id))}
+    after = effective_after(playbook, items)
     n = 0
     for phase in playbook.phases:
         for spec in phase.items:
             item = items.get(spec.key)
             if item is None:
                 continue
-            for key in spec.after:
+            for key in after.get(spec.key, ()):
                 required = items.get(key)
                 if required is not None:
                     session.add(

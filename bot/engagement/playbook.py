@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -18,10 +19,11 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    RootModel,
     ValidationError,
-    field_validator,
     model_validator,
 )
 
@@ -44,21 +46,107 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Conditions(_Strict):
-    """When an item or phase applies. All given conditions must hold."""
+# What a `when:` rule may name without declaring it: every engagement has these (from
+# /golive start or the deal), with the values each may take (None: any value).
+ENGAGEMENT_FIELDS: dict[str, tuple[object, ...] | None] = {
+    "size": ("small", "medium", "enterprise"),
+    "pilot": (True, False),
+    "ingest": INGEST_METHODS,
+    "country": None,
+}
+# The deal's documented free fields (`fields` of POST /hooks/deal); a playbook declares any other
+# field its rules read under `fields:`.
+DEAL_FIELDS = ("product", "tier")
+# A phase's `when:` may name only these: the phases are chosen again at every replan, from the
+# engagement's own settings.
+PLAN_FIELDS = ("pilot", "ingest")
 
-    pilot: bool | None = None
-    ingest: tuple[Literal["warehouse", "spreadsheet", "api"], ...] | None = None
+Scalar = str | bool | int | float
 
-    @field_validator("ingest", mode="before")
+
+def normalise(value: object) -> str | None:
+    """A field's value as rules compare it: text without case or surrounding spaces, true/false,
+    numbers without a trailing .0; None (and empty text) for a field that is not there."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    text = str(value).strip().casefold()
+    return text or None
+
+
+class Conditions(RootModel[tuple[tuple[str, tuple[Scalar | None, ...]], ...]]):
+    """When an item, gate, phase or playbook applies: `{field: value}` or `{field: [values]}`.
+    Every field named must match (and); a field matches when its value is one of those listed
+    (or). A field the engagement does not have matches only a rule that lists `null`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    @model_validator(mode="before")
     @classmethod
-    def _one_or_many(cls, v: Any) -> Any:
-        return (v,) if isinstance(v, str) else v
+    def _from_mapping(cls, v: Any) -> Any:
+        if isinstance(v, tuple):
+            return v
+        if not isinstance(v, dict):
+            raise ValueError("must be a mapping of field: value or [values], e.g. {product: billing}")
+        if not v:
+            raise ValueError("is empty: name at least one field, or leave when: out")
+        pairs = []
+        for name, values in v.items():
+            if not isinstance(name, str) or not _KEY.match(name):
+                raise ValueError(f"`{name}` is not a field name (lower_snake_case)")
+            vals = tuple(values) if isinstance(values, list | tuple) else (values,)
+            if not vals:
+                raise ValueError(f"{name}: [] matches nothing; give at least one value")
+            if any(isinstance(x, dict | list | tuple) for x in vals):
+                raise ValueError(f"{name}: a value is text, a number, true/false or null")
+            known = ENGAGEMENT_FIELDS.get(name)
+            if known is not None:
+                wrong = [x for x in vals if x is None or normalise(x) not in {normalise(k) for k in known}]
+                if wrong:
+                    raise ValueError(
+                        f"{name}: {wrong[0]!r} is not a value it takes; use "
+                        + ", ".join(str(normalise(k)) for k in known)
+                    )
+            pairs.append((name, vals))
+        return tuple(pairs)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.root)
+
+    def values(self, name: str) -> frozenset[str | None] | None:
+        """The normalised values the rule accepts for `name` (None: it does not name it)."""
+        for field_name, vals in self.root:
+            if field_name == name:
+                return frozenset(normalise(x) for x in vals)
+        return None
+
+    def matches(self, fields: Mapping[str, Any]) -> bool:
+        """Do the engagement's (or the deal's) `fields` satisfy every condition?"""
+        for name, _vals in self.root:
+            wanted = self.values(name) or frozenset()
+            actual = fields.get(name)
+            got = [normalise(a) for a in actual] if isinstance(actual, list | tuple) else [normalise(actual)]
+            if not any(g in wanted for g in got or [None]):
+                return False
+        return True
 
     def holds(self, *, pilot: bool, ingest: str) -> bool:
-        if self.pilot is not None and self.pilot != pilot:
-            return False
-        return not (self.ingest is not None and ingest not in self.ingest)
+        """For a phase: the engagement's pilot and ingestion (a phase's rule names nothing else)."""
+        return self.matches({"pilot": pilot, "ingest": ingest})
+
+
+def _not_empty(v: Any) -> Any:
+    if v is None:
+        raise ValueError("is empty: name at least one field, or leave when: out")
+    return v
+
+
+# A `when:` written in the file: a rule, never an empty one (`when:` with nothing after it).
+When = Annotated[Conditions | None, BeforeValidator(_not_empty)]
 
 
 class ItemSpec(_Strict):
@@ -66,7 +154,7 @@ class ItemSpec(_Strict):
     title: str = Field(min_length=1, max_length=200)
     owner: Side
     description: str | None = Field(default=None, max_length=1000)
-    when: Conditions | None = None
+    when: When = None
     # Items (keys, of this phase or an earlier one) that must be done first.
     after: tuple[Key, ...] = ()
     # When it is due inside its phase, in percent of its business days (100: the phase's last day).
@@ -83,7 +171,7 @@ class PhaseSpec(_Strict):
     # Share (percent) of the implementation timeline, or a fixed length in weeks (a pilot).
     share: int | None = Field(default=None, ge=1, le=100)
     weeks: float | None = Field(default=None, gt=0, le=26)
-    when: Conditions | None = None
+    when: When = None
     items: tuple[ItemSpec, ...] = ()
 
     @model_validator(mode="after")
@@ -99,7 +187,7 @@ class GateSpec(_Strict):
     title: str = Field(min_length=1, max_length=120)
     description: str = Field(default="", max_length=1500)
     requires_dry_run: bool = False
-    when: Conditions | None = None
+    when: When = None
     # The items of its phase it certifies (their keys); none given: all of the phase's items.
     items: tuple[Key, ...] = ()
 
@@ -149,6 +237,10 @@ DEFAULT_DRY_RUN_CHECKLIST = (
 class Playbook(_Strict):
     name: str = Field(min_length=1, max_length=100)
     version: int = 1
+    # The deals this playbook is for (one of several, see `bot.engagement.rules.choose_playbook`).
+    when: When = None
+    # The deal's fields its rules read besides the known ones (ENGAGEMENT_FIELDS, DEAL_FIELDS).
+    fields: tuple[Key, ...] = ()
     sizes: dict[SizeName, SizeSpec]
     phases: tuple[PhaseSpec, ...] = Field(min_length=1)
     gates: tuple[GateSpec, ...] = ()
@@ -251,8 +343,55 @@ def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return node.start_mark.line + 1 if node is not None else None
 
 
-def _semantic_problems(pb: Playbook, root: yaml.Node | None) -> list[PlaybookProblem]:
+def known_fields(pb: Playbook) -> tuple[str, ...]:
+    """The fields `pb`'s rules may name: every engagement's, the deal's documented ones, its own."""
+    return tuple(dict.fromkeys([*ENGAGEMENT_FIELDS, *DEAL_FIELDS, *pb.fields]))
+
+
+def rules_of(pb: Playbook) -> list[tuple[tuple[Any, ...], Conditions, bool]]:
+    """Every `when:` of the playbook: (its place in the file, the rule, whether it is a phase's)."""
+    out: list[tuple[tuple[Any, ...], Conditions, bool]] = []
+    if pb.when is not None:
+        out.append((("when",), pb.when, False))
+    for i, phase in enumerate(pb.phases):
+        if phase.when is not None:
+            out.append((("phases", i, "when"), phase.when, True))
+        for j, item in enumerate(phase.items):
+            if item.when is not None:
+                out.append((("phases", i, "items", j, "when"), item.when, False))
+    for i, gate in enumerate(pb.gates):
+        if gate.when is not None:
+            out.append((("gates", i, "when"), gate.when, False))
+    return out
+
+
+def _field_problems(pb: Playbook, root: yaml.Node | None) -> list[PlaybookProblem]:
+    """Fields a rule names that golive does not know (a typo would never match), and a phase's
+    rule on anything but pilot and ingest."""
+    known = known_fields(pb)
     problems = []
+    for loc, rule, is_phase in rules_of(pb):
+        for name in rule.fields:
+            path = ".".join(str(p) for p in loc)
+            if name not in known:
+                message = (
+                    f"names the field `{name}`, which golive does not know; known fields: "
+                    + ", ".join(known)
+                    + " (a field of your deals is declared under `fields:`)"
+                )
+            elif is_phase and name not in PLAN_FIELDS:
+                message = (
+                    f"a phase's when: names only {' and '.join(PLAN_FIELDS)} (the plan is computed "
+                    f"again at every replan); put `{name}` on the phase's items instead"
+                )
+            else:
+                continue
+            problems.append(PlaybookProblem(path, _line_of(root, (*loc, name)), message))
+    return problems
+
+
+def _semantic_problems(pb: Playbook, root: yaml.Node | None) -> list[PlaybookProblem]:
+    problems = _field_problems(pb, root)
     phase_keys = {p.key for p in pb.phases}
     for i, gate in enumerate(pb.gates):
         if gate.phase not in phase_keys:

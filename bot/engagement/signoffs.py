@@ -26,6 +26,7 @@ from sqlmodel import Session, col, func, select
 
 from bot.engagement.checklist import NA, items_of
 from bot.engagement.playbook import Playbook
+from bot.engagement.rules import applies, engagement_fields
 from bot.errors import UserError
 from bot.people import audit
 from bot.people.roles import approvers_for
@@ -44,11 +45,12 @@ def create_gates(
     session: Session, engagement: Engagement, phases: list[EngagementPhase], playbook: Playbook
 ) -> None:
     by_key = {p.key: p for p in phases}
+    fields = engagement_fields(engagement)
     for spec in playbook.gates:
         phase = by_key.get(spec.phase)
         if phase is None:
             continue
-        if spec.when is not None and not spec.when.holds(pilot=engagement.pilot, ingest=engagement.ingest):
+        if not applies(spec.when, fields):
             continue
         session.add(
             Gate(
