@@ -2,6 +2,8 @@
 
 - `engagement`: the engagement itself — playbook, plan and business days, phases, checklist,
   sign-off gates, health.
+- `events`: events out — signed webhooks queued with the change they tell of, delivered and
+  retried for 24 hours (it imports only the modules directly in `bot/` and `storage`).
 - `exports`: the export formats — the timeline picture, the report's charts, the .ics calendar,
   the report as CSV and HTML; matplotlib and icalendar are imported only when used.
 - `people`: who is who — members, sides, roles — and the append-only audit trail of what they did.

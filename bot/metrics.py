@@ -68,6 +68,19 @@ INBOX_REPLAYED = Counter(
     "Acked requests taken from the inbox after their process stopped before their work was done.",
 )
 
+HOOK_DELIVERIES = Counter(
+    "golive_hook_deliveries_total",
+    "Attempts to post an event to a webhook target, by outcome: delivered (2xx), retried (to be "
+    "tried again with backoff), failed (given up 24 hours after the event).",
+    ["outcome"],
+)
+HOOK_PENDING = Gauge(
+    "golive_hook_deliveries_pending",
+    "Events waiting to be delivered to a webhook target (in the database, as counted after the "
+    "last delivery pass).",
+    multiprocess_mode="livemostrecent",
+)
+
 
 def request_kind(body_type: str | None, is_command: bool) -> str:
     """A bounded label for a request: command, block_actions, view_submission, event, other."""

@@ -23,6 +23,8 @@ from bot.commands import build_commands
 from bot.config import ConfigError, Settings
 from bot.engagement.playbook import Playbook, PlaybookError, load_playbook
 from bot.engagement.playbook_check import check_file, choice_problems, playbook_paths
+from bot.events import emit as events_out
+from bot.events.delivery import HookWorker
 from bot.executor import TrackingExecutor
 from bot.services import Services
 from bot.slack.client import make_client
@@ -52,6 +54,7 @@ class Bot:
     executor: TrackingExecutor
     scheduler: Any = None
     inbox: Any = None  # golive.inbox.InboxWorker, when started (`start_runtime`)
+    hooks: HookWorker | None = None  # the deliverer of events out, when targets are configured
 
     @property
     def outbox(self) -> Outbox:
@@ -71,6 +74,8 @@ class Bot:
         to `drain_seconds`)."""
         if self.inbox is not None:  # takes no more rows; what it replays finishes below
             self.inbox.stop()
+        if self.hooks is not None:  # what it has not delivered stays queued in the database
+            self.hooks.stop()
         self.executor.shutdown(wait=True, cancel_futures=False)
         self.services.after_ack.shutdown(wait=True, cancel_futures=False)
         self.outbox.stop(drain_seconds)
@@ -126,7 +131,9 @@ def build_services(
     if settings.golive_template_dir is not None and not settings.golive_template_dir.is_dir():
         raise ConfigError(f"GOLIVE_TEMPLATE_DIR {settings.golive_template_dir} is not a directory")
     clock = clock or Clock()
+    hook_targets = settings.hook_targets  # a ConfigError before anything is opened
     db = db or Database(settings.effective_database_url)
+    events_out.configure(db, hook_targets)  # the events its changes queue go there
     timeout = settings.slack_timeout_seconds
     client = make_client(settings.slack_bot_token, settings.slack_api_url, timeout=timeout)
     key = seal_key(settings)
@@ -187,4 +194,12 @@ def build_bot(services: Services) -> Bot:
         ) from None
     register(app, services)
     services.outbox.start()
-    return Bot(app=app, services=services, executor=executor)
+    targets = settings.hook_targets
+    hooks = (
+        HookWorker(
+            services.db, services.clock.now, targets, poll_seconds=settings.golive_sweep_seconds
+        ).start()
+        if targets
+        else None
+    )
+    return Bot(app=app, services=services, executor=executor, hooks=hooks)

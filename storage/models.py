@@ -626,3 +626,33 @@ class DealContact(SQLModel, table=True):
     # The lead was reminded of an invitation not accepted on these business days after it (3, 10).
     reminded_day: int = 0
     user_id: str | None = Field(default=None, max_length=32)  # once they joined
+
+
+class HookDelivery(SQLModel, table=True):
+    """An event sent out to one webhook target (`bot.events`): written in the same transaction as
+    the change it tells of (an outbox: no event is lost when the process dies, none is sent for a
+    change rolled back), one row per (event, target); delivered by any bot process sharing the
+    database, which leases it while it posts. The row is also the delivery log."""
+
+    __tablename__ = "hook_delivery"
+    __table_args__ = (
+        UniqueConstraint("event_id", "target", name="uq_hook_delivery_target"),
+        # The deliverers find due rows through this index.
+        Index("ix_hook_delivery_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=40)  # the event's id, the same for every target
+    event: str = Field(max_length=32)  # engagement.started | phase.started | signoff.decided | …
+    engagement_id: int | None = Field(default=None, foreign_key="engagement.id", index=True)
+    target: str = Field(max_length=500)  # the URL (its secret stays in the configuration)
+    body: str  # JSON, exactly as posted (signed), the same on every attempt
+    status: str = Field(default="pending", max_length=12)  # pending | delivered | failed
+    created_at: datetime = Field(sa_column=utc_column())
+    next_attempt_at: datetime = Field(sa_column=utc_column())
+    lease_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    attempts: int = 0
+    last_status: int | None = None  # the HTTP status of the last answer
+    last_error: str | None = Field(default=None, max_length=300)
+    last_attempt_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    delivered_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

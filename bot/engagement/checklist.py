@@ -17,8 +17,11 @@ from sqlmodel import Session, col, func, select
 from bot.engagement.playbook import Playbook
 from bot.engagement.rules import applies, engagement_fields
 from bot.errors import UserError
+from bot.events.emit import emit as emit_event
+from bot.events.emit import phase_json
 from bot.people import audit
 from bot.people.sides import CUSTOMER, NO_SIDE, VENDOR, Actor, member_side, side_of
+from storage.db import rowcount
 from storage.models import (
     Engagement,
     EngagementPhase,
@@ -260,7 +263,7 @@ def reopen_phase(session: Session, phase: EngagementPhase, actor: Actor, now: da
     table = table_of(EngagementPhase)
     session.execute(update(table).where(table.c.id == phase.id).values(completed_at=None))
     set_committed_value(phase, "completed_at", None)
-    session.execute(
+    moved = session.execute(
         update(Engagement)
         .where(
             col(Engagement.id) == phase.engagement_id,
@@ -272,6 +275,16 @@ def reopen_phase(session: Session, phase: EngagementPhase, actor: Actor, now: da
     audit.record(
         session, phase.engagement_id, actor, "phase.reopened", phase.name, {"phase": phase.number}, now=now
     )
+    engagement = session.get(Engagement, phase.engagement_id) if rowcount(moved) else None
+    if engagement is not None:  # the engagement is back in this phase
+        set_committed_value(engagement, "phase_index", phase.number)
+        emit_event(
+            session,
+            "phase.started",
+            engagement,
+            {"phase": phase_json(phase), "completed": [], "reopened": True},
+            now=now,
+        )
     return True
 
 

@@ -25,6 +25,8 @@ from bot.engagement.plan import (
 )
 from bot.engagement.playbook import Playbook
 from bot.engagement.signoffs import create_gates
+from bot.events.emit import emit as emit_event
+from bot.events.emit import phase_json
 from bot.people import audit
 from bot.people.members import add_member
 from bot.people.organisations import external_teams
@@ -335,6 +337,18 @@ def start_engagement(
     from bot.engagement.portfolio import keep_risk
 
     keep_risk(session, [engagement], playbook, now)
+    emit_event(
+        session,
+        "engagement.started",
+        engagement,
+        {
+            "status": engagement.status,
+            "started_by": {"user_id": user_id, "name": user_name},
+            "pilot": engagement.pilot,
+            "phases": [phase_json(p) for p in phases_of(session, saved_id(engagement))],
+        },
+        now=now,
+    )
     return engagement
 
 

@@ -18,6 +18,8 @@ from bot.engagement.checklist import Change, items_of, phase_complete
 from bot.engagement.lifecycle import phases_of, planned_golive
 from bot.engagement.signoffs import gates_approved
 from bot.errors import UserError
+from bot.events.emit import emit as emit_event
+from bot.events.emit import phase_json
 from bot.people import audit
 from bot.people.sides import Actor
 from storage.db import rowcount
@@ -73,6 +75,17 @@ def advance_if_complete(
         session.refresh(engagement)
     else:
         engagement.phase_index = current
+    emit_event(
+        session,
+        "phase.started",
+        engagement,
+        {
+            "phase": phase_json(by_number[current]),
+            "completed": list(range(start, current)),
+            "reopened": False,
+        },
+        now=now,
+    )
     return current
 
 
@@ -193,4 +206,16 @@ def go_live(session: Session, engagement: Engagement, actor: Actor, now: datetim
         now=now,
     )
     session.refresh(engagement)
+    emit_event(
+        session,
+        "engagement.live",
+        engagement,
+        {
+            "by": {"user_id": actor.user_id, "name": actor.name},
+            "planned": state.planned,
+            "open_items": [ref for ref, _ in state.open_items],
+            "reminders_cancelled": cancelled,
+        },
+        now=now,
+    )
     return True

@@ -28,6 +28,7 @@ from bot.engagement.checklist import NA, items_of
 from bot.engagement.playbook import Playbook
 from bot.engagement.rules import applies, engagement_fields
 from bot.errors import UserError
+from bot.events.emit import emit as emit_event
 from bot.people import audit
 from bot.people.roles import approvers_for
 from bot.people.sides import Actor
@@ -405,6 +406,21 @@ def decide(
             "open_items": row.open_items,
             "items": row.total_items,
             **({"reason": reason} if reason else {}),
+        },
+        now=now,
+    )
+    emit_event(
+        session,
+        "signoff.decided",
+        engagement,
+        {
+            "gate": {"key": gate.key, "title": gate.title},
+            "decision": decision,
+            "version": request.version,
+            "by": {"user_id": actor.user_id, "name": row.display_name, "team_id": actor.team_id},
+            "reason": reason,
+            "open_items": row.open_items,
+            "items": row.total_items,
         },
         now=now,
     )

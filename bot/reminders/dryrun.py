@@ -23,6 +23,7 @@ from sqlmodel import Session, col, func, select
 
 from bot.engagement.dependencies import schedule as schedule_items
 from bot.errors import UserError
+from bot.events.emit import emit as emit_event
 from bot.people import audit
 from bot.people.recipients import Named, dry_run_people
 from bot.people.roles import team
@@ -242,6 +243,19 @@ def record_outcome(
         f"dryrun.{outcome}",
         "dry run",
         {"attempt": attempt.number, **({"notes": notes} if notes else {})},
+        now=now,
+    )
+    emit_event(
+        session,
+        "dryrun.outcome",
+        engagement,
+        {
+            "outcome": outcome,
+            "attempt": attempt.number,
+            "scheduled_at": attempt.at,
+            "notes": notes,
+            "recorded_by": {"user_id": actor.user_id, "name": actor.name},
+        },
         now=now,
     )
     return True
