@@ -23,17 +23,24 @@ from bot.errors import UserError
 from bot.services import Services
 from handlers.base import Request
 from handlers.listening import after_ack, listener
-from storage.models import Deal, DealContact
+from storage.models import Deal, DealContact, Engagement
 
 log = logging.getLogger("golive.handlers.deals")
 
 RESEND = "deal_resend"
 
 
-def _is_vendor_team(services: Services, team: str | None) -> bool:
-    if not team:
-        return False
-    return team == services.slack.install_team()
+def _is_vendor(services: Services, user: str, team: str | None, vendor_enterprise: str | None) -> bool:
+    """Whether the person who joined is of the vendor's side: the installing workspace, or another
+    workspace of the vendor's Enterprise Grid org (users.info tells; cached)."""
+    if user == services.slack.install_bot_user():
+        return True
+    if team and team == services.slack.install_team():
+        return True
+    profile = services.slack.profile(user)
+    if profile.team_id and profile.team_id == services.slack.install_team():
+        return True
+    return bool(vendor_enterprise and profile.enterprise_id == vendor_enterprise)
 
 
 def on_invite_event(req: Request) -> None:
@@ -79,20 +86,24 @@ def on_invite_event(req: Request) -> None:
 
 def member_joined(req: Request, channel: str, user: str) -> bool:
     """For `handlers.events`: someone joined a channel with no active engagement. When it is a
-    deal's channel and they are of the customer's side, take it (True)."""
+    deal's channel, take the event (True): after the ack, someone of the customer's side makes
+    the engagement active (the vendor's own people joining change nothing)."""
     services = req.services
     row = setup.deal_in_channel(services, channel)
     if row is None:
         return False
     team = (req.body.get("event") or {}).get("team") or req.user_team_id
-    if user == services.slack.install_bot_user() or _is_vendor_team(services, team):
-        return False
-    row_id = row.id
+    row_id, deal_id = row.id, row.deal_id
     assert row_id is not None
+    with services.db.read() as session:
+        engagement = session.get(Engagement, row.engagement_id) if row.engagement_id else None
+    vendor_enterprise = engagement.vendor_enterprise_id if engagement else None
 
     def work(r: Request) -> None:
+        if _is_vendor(r.services, user, team, vendor_enterprise):
+            return  # the lead or a colleague: the customer's side has not joined yet
         if setup.customer_joined(r.services, row_id, user, team, r.services.clock.now()):
-            log.info("deal %s: the customer's side joined %s; the engagement is active", row.deal_id, channel)
+            log.info("deal %s: the customer's side joined %s; the engagement is active", deal_id, channel)
 
     after_ack(req, work)
     return True

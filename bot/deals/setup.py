@@ -41,6 +41,7 @@ from bot.reminders.working_hours import clock_of
 from bot.services import Services
 from bot.slack.gateway import SlackCallFailed
 from bot.slack.reach import TRANSIENT
+from bot.slack.rosters import read_roster
 from messages import Trusted, escape_mrkdwn, fmt
 from storage.models import Deal, DealContact, Engagement, saved_id
 
@@ -491,6 +492,8 @@ def customer_joined(services: Services, row_id: int, user: str, team: str | None
         message = welcome_message(services, session, engagement, now) if first else None
         channel, engagement_id, phase = row.channel_id, saved_id(engagement), engagement.phase_index
     if message is not None:
+        # Who is in the channel: App Home shows the engagement to the vendor's people in it.
+        read_roster(services, channel)
         services.outbox.post(
             channel,
             message,

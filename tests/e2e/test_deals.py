@@ -334,3 +334,48 @@ def test_in_socket_mode_the_hooks_listen_on_their_own_port(h):
     finally:
         server.stop()
     wait_state(h, "waiting")
+
+
+def test_golive_deal_file_does_the_same_from_the_command_line(tmp_path):
+    """`golive deal FILE.json` as a real process against the stand-in: once per deal id."""
+    import os
+    import subprocess
+    import sys
+
+    from sandbox.harness import BOT_TOKEN, start_standin
+
+    standin = start_standin(create_channels=True)
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GOLIVE_", "DATABASE_URL"))}
+        env |= {
+            "SLACK_API_URL": standin.api_url,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+            "GOLIVE_CREATE_CHANNELS": "true",
+            "LOG_LEVEL": "WARNING",
+        }
+        file = tmp_path / "deal.json"
+        file.write_text(json.dumps(deal(kickoff=None)))
+
+        def golive(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "golive.cli", *args],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=60,
+            )
+
+        first = golive("deal", str(file))
+        assert first.returncode == 0, first.stderr
+        assert "deal D-1042: engagement 1 created" in first.stdout
+        assert "#ext-globex-corp-implementation" in first.stdout and "waiting" in first.stdout
+        again = golive("deal", str(file))
+        assert again.returncode == 0 and "engagement 1 unchanged" in again.stdout
+        assert len(standin.created_channels()) == 1
+        assert len(standin.invites()) == 2
+        file.write_text(json.dumps(deal(timezone="Mars/Olympus")))
+        bad = golive("deal", str(file))
+        assert bad.returncode == 2 and "Mars/Olympus" in bad.stderr and "Traceback" not in bad.stderr
+    finally:
+        standin.stop()
