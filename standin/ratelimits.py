@@ -91,6 +91,8 @@ SLACK_RATE_LIMITS: dict[str, RateLimit] = {
     "usergroups.users.list": TIER_2,
     # Tier 4 (docs.slack.dev/reference/methods/users.info).
     "users.info": TIER_4,
+    # Tier 3 (docs.slack.dev/reference/methods/users.lookupByEmail): a deal's lead given by email.
+    "users.lookupByEmail": TIER_3,
     # Tier 4 (docs.slack.dev/reference/methods/views.open, views.publish, views.push, views.update).
     "views.open": TIER_4,
     "views.publish": TIER_4,
