@@ -12,6 +12,7 @@ import typer
 
 from bot.config import ConfigError, Settings, configure_logging, load_settings
 from golive import cli_deals
+from golive.cli_common import _redacted, fail, migrate_or_exit, settings_or_exit
 from golive.cli_hooks import hooks_app
 
 if TYPE_CHECKING:
@@ -34,42 +35,6 @@ app.add_typer(playbook_app, name="playbook")
 app.add_typer(hooks_app, name="hooks")
 
 log = logging.getLogger("golive")
-
-
-def fail(message: str, code: int = 2) -> None:
-    typer.echo(f"golive: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def settings_or_exit() -> Settings:
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        fail(str(exc))
-        raise AssertionError("unreachable") from None
-    configure_logging(settings.log_level)
-    return settings
-
-
-def migrate_or_exit(settings: Settings) -> None:
-    from storage.migrate import upgrade
-
-    try:
-        upgrade(settings.effective_database_url)
-    except Exception as exc:
-        fail(
-            f"DATABASE_URL {_redacted(settings.effective_database_url)} could not be migrated "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); check that the database is reachable"
-        )
-
-
-def _redacted(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "(unparsable URL)"
 
 
 def web_workers(settings: Settings) -> int:

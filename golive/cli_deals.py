@@ -23,7 +23,7 @@ def deal(
     from bot.deals.deal import DealProblem, parse_deal
     from bot.deals.intake import receive
     from golive.app import build_services
-    from golive.cli import fail, migrate_or_exit, settings_or_exit
+    from golive.cli_common import fail, migrate_or_exit, settings_or_exit
     from storage.models import Deal
 
     settings = settings_or_exit()

@@ -34,10 +34,9 @@ from typing import Any
 from sqlalchemy import or_, update
 from sqlmodel import col, select
 
-from bot.engagement.lifecycle import calendar_for
+from bot.engagement.lifecycle import calendar_for, local_today
 from bot.people import audit
 from bot.people.roles import set_role
-from bot.reminders.working_hours import clock_of
 from bot.services import Services
 from bot.slack.gateway import SlackCallFailed
 from bot.slack.reach import TRANSIENT
@@ -329,7 +328,7 @@ def _follow_up(services: Services, row: Deal, engagement: Engagement, now: datet
     """A deal waiting for the customer: remind the lead of invitations with no answer on business
     days 3 and 10, and say when Slack expired one."""
     calendar = calendar_for(engagement)
-    today = clock_of(engagement).today(now)
+    today = local_today(now, engagement.timezone)
     lines: list[str] = []
     with services.db.session() as session:
         waiting = session.exec(
@@ -341,7 +340,7 @@ def _follow_up(services: Services, row: Deal, engagement: Engagement, now: datet
                 c.invite_state = "expired"
                 lines.append(f"The invitation to {_who(c)} expired after 14 days without an answer.")
             else:
-                sent_day = clock_of(engagement).today(c.invited_at)
+                sent_day = local_today(c.invited_at, engagement.timezone)
                 # business days after the day it was sent, up to today: Monday's is 3 days old on Thursday
                 days = calendar.count(sent_day + timedelta(days=1), today) if today > sent_day else 0
                 due = [d for d in REMIND_ON_DAYS if days >= d and c.reminded_day < d]

@@ -22,10 +22,12 @@ LAYERS = [
     ("storage",),
     ("messages",),
     ("bot",),  # modules directly in bot/: clock, errors, user_input, refs, commands, slacktext, services
+    ("bot.events",),  # events out: queued with the changes the packages above make
     ("bot.people",),
     ("bot.engagement",),
     ("bot.exports",),  # the export formats, drawn on demand
     ("bot.slack",),
+    ("bot.deals",),  # deals from the CRM: an engagement made, its channel set up
     ("bot.reminders",),
     ("handlers",),
     ("golive",),  # the program on top: CLI, servers, wiring, the sweep clock
@@ -35,7 +37,15 @@ LAYERS = [
     ("golive.cli",),  # the entry point: `golive sandbox` starts the sandbox
 ]
 RANK = {name[0]: n for n, name in enumerate(LAYERS)}
-PACKAGES = ["bot.people", "bot.engagement", "bot.exports", "bot.slack", "bot.reminders"]
+PACKAGES = [
+    "bot.events",
+    "bot.people",
+    "bot.engagement",
+    "bot.exports",
+    "bot.slack",
+    "bot.deals",
+    "bot.reminders",
+]
 # messages and storage are independent of each other; the stand-in knows nothing of the bot.
 INDEPENDENT = {("messages", "storage"), ("storage", "messages")} | {
     ("standin", other) for other in ("storage", "messages", "bot", *PACKAGES, "handlers", "golive")
