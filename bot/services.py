@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from bot.slack.gateway import SlackGateway
     from bot.slack.outbox import Outbox
     from storage.db import Database
+    from storage.models import Engagement
 
 
 @dataclass
@@ -55,6 +56,11 @@ class Services:
     @property
     def command(self) -> str:
         return self.settings.golive_command
+
+    def playbook_for(self, engagement: Engagement) -> Playbook:
+        """The playbook the engagement was made from (its phases, items, gates and sizes)."""
+        key = engagement.playbook
+        return self.playbooks.get(key, self.playbook) if key else self.playbook
 
     def notice(self, text: str, hint: str | None = None) -> Message:
         return self.renderer.message("notice.json.j2", text=text, hint=hint)

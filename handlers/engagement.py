@@ -269,7 +269,7 @@ def status(req: Request, cmd: ParsedCommand) -> None:
         with services.db.read() as session:
             engagement = session.get(Engagement, engagement_id)
             assert engagement is not None
-            ctx = overview(session, engagement, services.playbook, now)
+            ctx = overview(session, engagement, services.playbook_for(engagement), now)
         return services.renderer.message("status.json.j2", command=services.command, **ctx)
 
     req.ack(services.rendered.get_or_make(key, render))

@@ -231,7 +231,7 @@ def on_timeline(req: Request) -> None:
     check_visible(req, req.action_number())
     with services.db.read() as session:
         engagement, _actor = _card_engagement(req, session, req.action_number())
-        outlook = load_outlook(session, engagement, services.playbook, services.clock.now())
+        outlook = load_outlook(session, engagement, services.playbook_for(engagement), services.clock.now())
         view = services.renderer.view(
             "timeline_modal.json.j2",
             customer_name=engagement.customer_name,

@@ -24,7 +24,7 @@ def cmd_plan(req: Request, cmd: ParsedCommand) -> None:
     now = services.clock.now()
     if not cmd.options:
         with services.db.read() as session:
-            ctx = overview(session, engagement, services.playbook, now)
+            ctx = overview(session, engagement, services.playbook_for(engagement), now)
         req.ack(
             services.renderer.message("plan.json.j2", command=services.command, moves=None, actor=None, **ctx)
         )
@@ -46,12 +46,14 @@ def cmd_plan(req: Request, cmd: ParsedCommand) -> None:
             kickoff=kickoff,
             target=target,
             now=now,
-            playbook=services.playbook,
+            playbook=services.playbook_for(engagement),
             size=size,
         )
         with services.db.session() as session:
             e = session.merge(engagement)
-            moves = replan(session, e, services.playbook, kickoff=kickoff, size=size, target=target, now=now)
+            moves = replan(
+                session, e, services.playbook_for(e), kickoff=kickoff, size=size, target=target, now=now
+            )
             sync_schedule(session, e, now)  # the go-live day message follows the new date
             audit.record(
                 session,
@@ -67,7 +69,7 @@ def cmd_plan(req: Request, cmd: ParsedCommand) -> None:
                 },
                 now=now,
             )
-            ctx = overview(session, e, services.playbook, now)
+            ctx = overview(session, e, services.playbook_for(e), now)
     except ValueProblem as exc:
         raise cmd.fail(str(exc)) from None
     moved = (

@@ -68,7 +68,7 @@ def _apply_settings(req: Request, engagement_id: int, values: dict[str, str]) ->
         session.add(engagement)
         session.flush()
         if calendar_changed:
-            replan(session, engagement, services.playbook, now=now)
+            replan(session, engagement, services.playbook_for(engagement), now=now)
         sync_schedule(session, engagement, now)
         audit.record(session, saved_id(engagement), actor, "settings.changed", "settings", changed, now=now)
         return _settings_summary(engagement)

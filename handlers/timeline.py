@@ -39,7 +39,7 @@ def cmd_calendar(req: Request, cmd: ParsedCommand) -> None:
     req.ack()
     now = services.clock.now()
     with services.db.read() as session:
-        content, fc = engagement_calendar(session, engagement, services.playbook, now)
+        content, fc = engagement_calendar(session, engagement, services.playbook_for(engagement), now)
     try:
         services.slack.upload_file(
             engagement.channel_id,

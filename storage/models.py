@@ -124,6 +124,9 @@ class Engagement(SQLModel, table=True):
     # The CRM deal's free fields (product, tier…) as JSON, for the playbook's `when:` rules; None
     # for an engagement started by hand.
     fields: str | None = None
+    # The playbook it was made from: a file's name (without .yaml) in GOLIVE_PLAYBOOKS_DIR, chosen
+    # by the deal's fields; None: the deployment's default playbook (GOLIVE_PLAYBOOK).
+    playbook: str | None = Field(default=None, max_length=100)
     created_by: str = Field(max_length=32)
     created_at: datetime = Field(sa_column=utc_column())
     updated_at: datetime = Field(sa_column=utc_column())

@@ -32,6 +32,7 @@ Pure of Slack: the App Home (`bot.slack.home`) renders what this returns.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -205,6 +206,7 @@ def portfolio_page(
     admin: bool,
     page: int,
     per_page: int,
+    playbooks: Mapping[str, Playbook] | None = None,
 ) -> Page:
     """One page of the view, riskiest first: the COUNT, the page's ids in the order of the stored
     keys (the few stale ones computed now and merged in), and the cards of that page only. Each
@@ -226,7 +228,7 @@ def portfolio_page(
         ).all()
         computed = {
             saved_id(c.engagement): c
-            for c in load_cards(session, list(engagements), playbook, now, viewer=viewer)
+            for c in load_cards(session, list(engagements), playbook, now, viewer=viewer, playbooks=playbooks)
         }
         fresh = session.exec(
             select(  # type: ignore[call-overload]  # sqlmodel's select() is typed for up to 4 columns
@@ -248,7 +250,8 @@ def portfolio_page(
     wanted = [i for i in ids if i not in computed]
     loaded = session.exec(select(Engagement).where(col(Engagement.id).in_(wanted))).all() if wanted else []
     cards = computed | {
-        c.engagement.id: c for c in load_cards(session, list(loaded), playbook, now, viewer=viewer)
+        c.engagement.id: c
+        for c in load_cards(session, list(loaded), playbook, now, viewer=viewer, playbooks=playbooks)
     }
     return Page(cards=[cards[i] for i in ids], count=count, page=page, pages=pages)
 
@@ -262,11 +265,16 @@ def risk_until(now: datetime, tz: str) -> datetime:
 
 
 def keep_risk(
-    session: Session, engagements: list[Engagement], playbook: Playbook, now: datetime
+    session: Session,
+    engagements: list[Engagement],
+    playbook: Playbook,
+    now: datetime,
+    *,
+    playbooks: Mapping[str, Playbook] | None = None,
 ) -> list[Card]:
     """Compute and set these engagements' sort keys (the caller's transaction writes them);
     returns their cards (their outlooks: the sweep tells the lead when the health changed)."""
-    cards = load_cards(session, engagements, playbook, now, viewer="")
+    cards = load_cards(session, engagements, playbook, now, viewer="", playbooks=playbooks)
     for card in cards:
         e = card.engagement
         e.risk_rank, e.risk_slip, e.risk_overdue = card.key
@@ -280,10 +288,18 @@ def _ref(phase_numbers: dict[int, int], item: Item) -> str:
 
 
 def load_cards(
-    session: Session, engagements: list[Engagement], playbook: Playbook, now: datetime, *, viewer: str
+    session: Session,
+    engagements: list[Engagement],
+    playbook: Playbook,
+    now: datetime,
+    *,
+    viewer: str,
+    playbooks: Mapping[str, Playbook] | None = None,
 ) -> list[Card]:
     """The cards of these engagements, in the order given (a page's: `portfolio_page`). `viewer`:
-    whose overdue items to list. The rows are read in bulk, six queries whatever the count."""
+    whose overdue items to list. The rows are read in bulk, six queries whatever the count. Each
+    engagement's outlook reads its own playbook (`Engagement.playbook`, a key of `playbooks`), else
+    `playbook`."""
     ids = [e.id for e in engagements if e.id is not None]
     if not ids:
         return []
@@ -334,7 +350,7 @@ def load_cards(
                 phases[saved_id(e)],
                 items[saved_id(e)],
                 waiting[saved_id(e)],
-                playbook,
+                (playbooks or {}).get(e.playbook or "", playbook),
                 now,
                 viewer,
                 deps[saved_id(e)],

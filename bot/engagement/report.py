@@ -18,6 +18,7 @@ from __future__ import annotations
 import statistics
 import threading
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar, cast
@@ -166,9 +167,14 @@ class Part:
 
 
 def read_part(
-    session: Session, playbook: Playbook, now: datetime, span: tuple[int, int] | None = None
+    session: Session,
+    playbook: Playbook,
+    now: datetime,
+    span: tuple[int, int] | None = None,
+    playbooks: Mapping[str, Playbook] | None = None,
 ) -> Part:
-    """The rows of the engagements whose id is in `span` (first, last; every engagement when None)."""
+    """The rows of the engagements whose id is in `span` (first, last; every engagement when None);
+    each engagement's outlook with its own playbook (a key of `playbooks`), else `playbook`."""
 
     def within(column: Any) -> tuple[Any, ...]:
         return () if span is None else (col(column).between(*span),)
@@ -223,7 +229,7 @@ def read_part(
             ps,
             its,
             waiting,
-            playbook,
+            (playbooks or {}).get(e.playbook or "", playbook),
             now,
             deps=deps[e.id or 0],
             gate_phases={g.phase_id for g in gs if g.status != "approved"},
@@ -270,6 +276,7 @@ def build_report(
     database_url: str | None = None,
     jobs: int = 1,
     parallel_from: int | None = None,
+    playbooks: Mapping[str, Playbook] | None = None,
 ) -> Report:
     """The report of every engagement in the database, as of `now`. With `jobs` over 1 and the
     database's URL, from `PARALLEL_FROM` engagements on (or `parallel_from`), the engagements are
@@ -287,7 +294,7 @@ def build_report(
         or database_url is None
         or len(ids) < (PARALLEL_FROM if parallel_from is None else parallel_from)
     ):
-        return summarize([read_part(session, playbook, now)], playbook, now)
+        return summarize([read_part(session, playbook, now, playbooks=playbooks)], playbook, now)
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_all_start_methods, get_context
 
@@ -300,22 +307,22 @@ def build_report(
     alone = threading.active_count() == 1
     method = "fork" if alone and "fork" in get_all_start_methods() else "spawn"
     with ProcessPoolExecutor(jobs, mp_context=get_context(method)) as pool:
-        parts = list(pool.map(_part_of, [(database_url, playbook, now, span) for span in spans]))
+        parts = list(pool.map(_part_of, [(database_url, playbook, now, span, playbooks) for span in spans]))
     return summarize(parts, playbook, now)
 
 
 PARALLEL_FROM = 2000  # engagements: below this, starting processes costs more than it saves
 
 
-def _part_of(task: tuple[str, Playbook, datetime, tuple[int, int]]) -> Part:
+def _part_of(task: tuple[str, Playbook, datetime, tuple[int, int], Mapping[str, Playbook] | None]) -> Part:
     """A worker process's share: its own connection, its engagements' rows."""
     from storage.db import Database
 
-    database_url, playbook, now, span = task
+    database_url, playbook, now, span, playbooks = task
     db = Database(database_url)
     try:
         with db.read() as session:
-            return read_part(session, playbook, now, span)
+            return read_part(session, playbook, now, span, playbooks)
     finally:
         db.dispose()
 

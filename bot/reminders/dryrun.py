@@ -310,10 +310,10 @@ def announcement(
     people = dry_run_people(team(session, engagement), attempt.participants).people
     return services.renderer.message(
         "dryrun_scheduled.json.j2",
-        **overview(session, engagement, services.playbook, now),
+        **overview(session, engagement, services.playbook_for(engagement), now),
         attempt=_attempt_data(engagement, attempt, names, now),
         next=_attempt_data(engagement, later, names, now) if later is not None else None,
-        checklist=list(services.playbook.dry_run_checklist),
+        checklist=list(services.playbook_for(engagement).dry_run_checklist),
         people=people,
         chosen=attempt.participants is not None,
         command=services.command,

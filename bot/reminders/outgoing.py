@@ -123,7 +123,7 @@ def build(
     if reminder.kind == "golive":
         if clock.today(now).isoformat() != payload.get("date"):
             return "not go-live day any more"
-        base = overview(session, engagement, services.playbook, now)
+        base = overview(session, engagement, services.playbook_for(engagement), now)
         msg = r.message(
             "golive_day.json.j2", **base, dryrun_outcome=engagement.dryrun_outcome, command=services.command
         )
@@ -154,7 +154,7 @@ def build(
             subjects=[f"health:{payload.get('level')}"],
         )
     if reminder.kind == "digest":
-        base = overview(session, engagement, services.playbook, now)
+        base = overview(session, engagement, services.playbook_for(engagement), now)
         context = digest_context(session, engagement, now, present, Budget(session, engagement, now))
         msg = r.message("digest.json.j2", **base, **context, command=services.command)
         return Outgoing(

@@ -215,7 +215,10 @@ class Planner:
         if not engagements:
             return
         outlooks = {
-            c.engagement.id: c.outlook for c in keep_risk(session, engagements, self.services.playbook, now)
+            c.engagement.id: c.outlook
+            for c in keep_risk(
+                session, engagements, self.services.playbook, now, playbooks=self.services.playbooks
+            )
         }
         clocks = {e.id: clock_of(e) for e in engagements}
         todays = {e.id: clocks[e.id].today(now) for e in engagements}

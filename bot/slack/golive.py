@@ -173,7 +173,7 @@ def announce_live(services: Services, engagement_id: int) -> None:
         message = services.renderer.message(
             "live.json.j2",
             command=services.command,
-            **overview(session, engagement, services.playbook, now),
+            **overview(session, engagement, services.playbook_for(engagement), now),
             live=live_context(session, engagement, now),
         )
         channel = engagement.channel_id

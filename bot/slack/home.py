@@ -158,6 +158,7 @@ def home_view(services: Services, user_id: str, *, vendor: bool = True) -> dict[
             session,
             services.playbook,
             now,
+            playbooks=services.playbooks,
             viewer=user_id,
             view=view,
             admin=admin,

@@ -430,7 +430,7 @@ def announce_phase(services: Services, engagement_id: int, phase_number: int) ->
     with services.db.read() as session:
         engagement = session.get(Engagement, engagement_id)
         assert engagement is not None
-        ctx = overview(session, engagement, services.playbook, services.clock.now())
+        ctx = overview(session, engagement, services.playbook_for(engagement), services.clock.now())
         if phase_number > len(ctx["phases"]):
             return
         phase = phase_by_number(session, engagement, phase_number)
@@ -454,7 +454,7 @@ def welcome_message(services: Services, session: Any, engagement: Engagement, no
         "welcome.json.j2",
         command=services.command,
         main_contact={"user_id": main[0].user_id, "name": main[0].name} if main else None,
-        **overview(session, engagement, services.playbook, now),
+        **overview(session, engagement, services.playbook_for(engagement), now),
     )
 
 

@@ -120,7 +120,7 @@ class TimelineJob(Job):
             if engagement is None:
                 return None
             session.expunge(engagement)
-            return engagement, load_outlook(session, engagement, self.services.playbook, now)
+            return engagement, load_outlook(session, engagement, self.services.playbook_for(engagement), now)
 
     def run(self, out: Sending) -> None:
         from bot.exports.timeline_picture import timeline_png  # matplotlib: only when drawing

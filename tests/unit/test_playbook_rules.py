@@ -211,24 +211,18 @@ def db(tmp_path: Path):
 
 
 def _start_with_fields(db: Database, channel: str, fields: dict[str, object] | None, size: str = "medium"):
-    """start_engagement reads Engagement.fields: set it the way the deal intake does (before the
-    items are made), through the `fields` argument when start_engagement has it."""
-    import inspect
-
+    """Start an engagement with the deal's fields as the deal intake does (start_engagement's
+    `fields`, set before the items are made); what it got."""
     pb = parse_playbook(RULES)
     opts = build_start_options(
         name="Acme", size=size, kickoff="2026-12-07", target=None, tz="UTC", country=None,
         pilot=None, ingest=None, now=NOW, default_tz="UTC",
     )  # fmt: skip
-    kw: dict[str, object] = {}
-    if "fields" in inspect.signature(start_engagement).parameters:
-        kw["fields"] = json.dumps(fields) if fields is not None else None
-    else:  # pragma: no cover - until the deal intake's argument lands
-        pytest.skip("start_engagement takes no fields yet")
     with db.session() as session:
         e = start_engagement(
             session, opts, playbook=pb, team_id="T0VENDOR", channel_id=channel,
-            user_id="U0LEAD", user_name="Lena", now=NOW, **kw,  # type: ignore[arg-type]
+            user_id="U0LEAD", user_name="Lena", now=NOW,
+            fields=json.dumps(fields) if fields is not None else None,
         )  # fmt: skip
         items = list(session.exec(select(Item).where(Item.engagement_id == e.id).order_by(Item.id)))
         gates = [g.key for g in session.exec(select(Gate).where(Gate.engagement_id == e.id))]
