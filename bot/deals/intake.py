@@ -70,6 +70,16 @@ class Received:
         }
 
 
+@dataclass(frozen=True)
+class Who:
+    """What Slack says about the lead and the vendor's workspace, asked before the transaction."""
+
+    lead: str
+    lead_name: str
+    team: str
+    enterprise: str | None
+
+
 def resolve_lead(services: Services, deal: DealDoc) -> str:
     """The lead consultant's Slack id: the owner's id, or the vendor's user with the owner's email."""
     if deal.owner.slack_id:
@@ -100,9 +110,16 @@ def receive(services: Services, deal: DealDoc, *, source: str, now: datetime | N
         return _again(services, known, deal, now)
     lead = resolve_lead(services, deal)
     options = _options(services, deal, now)
+    # Slack is asked before the transaction (no Slack call inside a write transaction).
+    who = Who(
+        lead=lead,
+        lead_name=_lead_name(services, lead),
+        team=services.slack.install_team(),
+        enterprise=services.slack.install_enterprise(),
+    )
     try:
         with services.db.session() as session:
-            return _create(services, session, deal, options, lead=lead, source=source, now=now)
+            return _create(services, session, deal, options, who=who, source=source, now=now)
     except IntegrityError:  # the same new deal delivered twice at once: the other one made it
         with services.db.read() as session:
             known = session.exec(select(Deal).where(Deal.deal_id == deal.deal_id)).first()
@@ -143,7 +160,7 @@ def _create(
     deal: DealDoc,
     options: Any,
     *,
-    lead: str,
+    who: Who,
     source: str,
     now: datetime,
 ) -> Received:
@@ -151,7 +168,7 @@ def _create(
         deal_id=deal.deal_id,
         source=source,
         payload=deal.to_json(),
-        lead_user_id=lead,
+        lead_user_id=who.lead,
         state="channel",
         received_at=now,
         updated_at=now,
@@ -163,12 +180,12 @@ def _create(
         session,
         options,
         playbook=services.playbook,
-        team_id=services.slack.install_team(),
+        team_id=who.team,
         channel_id=f"{PENDING_CHANNEL}{saved_id(row)}",
-        user_id=lead,
-        user_name=_lead_name(services, lead),
+        user_id=who.lead,
+        user_name=who.lead_name,
         now=now,
-        vendor_enterprise_id=services.slack.install_enterprise(),
+        vendor_enterprise_id=who.enterprise,
         status=PREPARING,
         fields=json.dumps(deal.all_fields(), default=str),
     )
@@ -203,7 +220,7 @@ def _again(services: Services, known: Deal, deal: DealDoc, now: datetime) -> Rec
         row = session.get(Deal, known.id)
         engagement = session.get(Engagement, known.engagement_id)
         assert row is not None and engagement is not None
-        changes += _contacts_changed(session, row, deal)
+        changes += _contacts_changed(session, row, deal, now)
         plan_changed = [k for k in CHANGEABLE if getattr(before, k) != getattr(deal, k)]
         if plan_changed and engagement.status == PREPARING:
             _replan(services, session, engagement, deal, now)
@@ -230,7 +247,7 @@ def _again(services: Services, known: Deal, deal: DealDoc, now: datetime) -> Rec
     return Received(deal.deal_id, known.engagement_id, "updated", changes)
 
 
-def _contacts_changed(session: Session, row: Deal, deal: DealDoc) -> list[str]:
+def _contacts_changed(session: Session, row: Deal, deal: DealDoc, now: datetime) -> list[str]:
     """New contacts are added (and invited by the channel work); a role changes until its holder
     joined. A contact the CRM dropped is kept: an invitation sent cannot be taken back."""
     changes: list[str] = []
@@ -242,9 +259,9 @@ def _contacts_changed(session: Session, row: Deal, deal: DealDoc) -> list[str]:
                 DealContact(deal_ref=saved_id(row), email=email, name=contact.name, role=contact.role)
             )
             changes.append(f"contact added: {email}")
-            if row.state == "joined":
-                row.state = "invites"  # the channel work sends the new invitation
-                row.next_attempt_at = None
+            if row.state in ("waiting", "joined"):
+                row.state = "invites"  # the channel work sends the new invitation now
+                row.next_attempt_at = now
         elif mine.role != contact.role and mine.user_id is None:
             mine.role = contact.role
             session.add(mine)

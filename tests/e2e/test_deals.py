@@ -5,8 +5,10 @@ an invitation not accepted."""
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import hmac
+import http.client
 import json
 import time
 import urllib.error
@@ -22,6 +24,7 @@ from bot.reminders.sweep import run_sweep
 from bot.signing import signature
 from sandbox.harness import APPROVER, CONTRIBUTOR, CUSTOMER_TEAM, LEAD
 from storage.models import AuditEvent, Deal, DealContact, Engagement
+from tests.e2e.helpers import send_payload
 
 SECRET = "deal-hook-secret"
 HUBSPOT_SECRET = "hubspot-app-secret"
@@ -77,8 +80,18 @@ def rows(h, model, *where):  # type: ignore[no-untyped-def]
 
 
 def lead_dms(h) -> list[str]:
+    """The lead's direct messages, each as its text and its blocks' text."""
     im = h.standin.im_channel(LEAD.user_id)
-    return [m.get("text") or "" for m in h.standin.messages(im)] if im else []
+    return (
+        [(m.get("text") or "") + "\n" + json.dumps(m.get("blocks") or []) for m in h.standin.messages(im)]
+        if im
+        else []
+    )
+
+
+def told(h, fragment: str, timeout: float = 10) -> list[str]:
+    """Wait until a direct message to the lead says `fragment`; all that say it."""
+    return h.standin.wait_for(lambda: [t for t in lead_dms(h) if fragment in t], timeout=timeout)
 
 
 def wait_state(h, state: str, timeout: float = 10) -> Deal:
@@ -117,7 +130,8 @@ def test_a_signed_deal_makes_one_engagement_one_channel_one_invite_per_contact(h
         for m in h.standin.messages(channel.id)
         if m.get("user") == "U0BOT" and "welcome" in m.get("text", "").lower()
     ] == []
-    assert any("I made" in t and "Globex Corp" in t for t in lead_dms(h))
+    [made] = told(h, "I made")
+    assert "Globex Corp" in made and f"<#{channel.id}>" in made
 
 
 def test_the_welcome_follows_the_customers_acceptance_and_contacts_get_their_roles(h):
@@ -211,7 +225,22 @@ def test_a_deal_golive_cannot_read_is_told_what_to_fix(h):
 
 
 def test_a_deal_over_a_megabyte_is_refused_unread(h):
-    status, _ = send_deal(h, deal(fields={"notes": "x" * (1024 * 1024)}))
+    body = json.dumps(deal(fields={"notes": "x" * (1024 * 1024)})).encode()
+    ts = str(int(time.time()))
+    host, port = h.server.httpd.server_address[:2]
+    conn = http.client.HTTPConnection(str(host), port, timeout=10)
+    conn.putrequest("POST", "/hooks/deal", skip_accept_encoding=True)
+    for k, v in {
+        "Content-Length": str(len(body)),
+        "Content-Type": "application/json",
+        "X-Golive-Request-Timestamp": ts,
+        "X-Golive-Signature": signature(SECRET, ts, body),
+    }.items():
+        conn.putheader(k, v)
+    conn.endheaders()
+    conn.send(body[: 64 * 1024])  # the answer can only come if nobody waits for the rest
+    status = conn.getresponse().status
+    conn.close()
     assert status == 413
     assert rows(h, Deal) == []
 
@@ -269,9 +298,9 @@ def test_slacks_refusals_leave_the_engagement_and_tell_the_lead(h, refusal):
     }
     [engagement] = rows(h, Engagement, Engagement.id == answer["engagement_id"])
     assert engagement.status == "preparing"  # kept, waiting: the lead can invite by hand
-    told = "\n".join(lead_dms(h))
     expected = "paid Slack plan" if refusal == "not_paid" else "workspace setting"
-    assert expected in told, told
+    [message] = told(h, "Not invited")
+    assert expected in message and "Ada (approver)" in message, message
     assert row.channel_id is not None
 
 
@@ -286,6 +315,7 @@ def test_limited_invitations_when_the_workspace_allows_only_those(h):
 def test_an_invite_not_accepted_reminds_the_lead_on_business_day_three(h):
     send_deal(h, deal())
     row = wait_state(h, "waiting")
+    told(h, "I made")
     before = len(lead_dms(h))
     # Monday 30 Nov: three business days later is Thursday 3 Dec.
     h.clock.advance(timedelta(days=2))
@@ -301,16 +331,19 @@ def test_an_invite_not_accepted_reminds_the_lead_on_business_day_three(h):
     assert rows(h, Deal)[0].id == row.id
     # The Re-send button in that message sends the invitation again.
     im = h.standin.im_channel(LEAD.user_id)
-    [msg] = [m for m in h.standin.messages(im) if "has not accepted" in (m.get("text") or "")]
+    [msg] = [m for m in h.standin.messages(im) if "has not accepted" in json.dumps(m.get("blocks") or [])]
+    assert msg["text"] == "Waiting for Globex Corp to join the channel."  # what the notification shows
     [ada] = rows(h, DealContact, DealContact.email == "ada@globex.example")
     sent_before = len(h.standin.calls_to("conversations.inviteShared"))
     h.driver.click(im, msg["ts"], f"deal_resend:{ada.id}", user=LEAD.user_id)
     h.standin.wait_for(
         lambda: len(h.standin.calls_to("conversations.inviteShared")) == sent_before + 1, timeout=10
     )
-    # Nobody else may press it.
-    h.driver.click(im, msg["ts"], f"deal_resend:{ada.id}", user=CONTRIBUTOR.user_id)
-    time.sleep(0.5)
+    # Nobody else may press it: the lead's click, forged as someone else's, sends nothing.
+    forged = copy.deepcopy(h.driver.click_payload(im, msg["ts"], f"deal_resend:{ada.id}", user=LEAD.user_id))
+    forged["user"] = {"id": CONTRIBUTOR.user_id, "team_id": CUSTOMER_TEAM}
+    assert send_payload(h, forged).status == 200
+    h.idle()
     assert len(h.standin.calls_to("conversations.inviteShared")) == sent_before + 1
 
 
