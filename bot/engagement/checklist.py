@@ -17,8 +17,8 @@ from sqlmodel import Session, col, func, select
 from bot.engagement.playbook import Playbook
 from bot.engagement.rules import applies, engagement_fields
 from bot.errors import UserError
+from bot.events.emit import PHASE_STARTED, phase_json
 from bot.events.emit import emit as emit_event
-from bot.events.emit import phase_json
 from bot.people import audit
 from bot.people.sides import CUSTOMER, NO_SIDE, VENDOR, Actor, member_side, side_of
 from storage.db import rowcount
@@ -280,7 +280,7 @@ def reopen_phase(session: Session, phase: EngagementPhase, actor: Actor, now: da
         set_committed_value(engagement, "phase_index", phase.number)
         emit_event(
             session,
-            "phase.started",
+            PHASE_STARTED,
             engagement,
             {"phase": phase_json(phase), "completed": [], "reopened": True},
             now=now,

@@ -25,8 +25,8 @@ from bot.engagement.plan import (
 )
 from bot.engagement.playbook import Playbook
 from bot.engagement.signoffs import create_gates
+from bot.events.emit import ENGAGEMENT_STARTED, phase_json
 from bot.events.emit import emit as emit_event
-from bot.events.emit import phase_json
 from bot.people import audit
 from bot.people.members import add_member
 from bot.people.organisations import external_teams
@@ -339,7 +339,7 @@ def start_engagement(
     keep_risk(session, [engagement], playbook, now)
     emit_event(
         session,
-        "engagement.started",
+        ENGAGEMENT_STARTED,
         engagement,
         {
             "status": engagement.status,

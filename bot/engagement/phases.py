@@ -18,8 +18,8 @@ from bot.engagement.checklist import Change, items_of, phase_complete
 from bot.engagement.lifecycle import phases_of, planned_golive
 from bot.engagement.signoffs import gates_approved
 from bot.errors import UserError
+from bot.events.emit import ENGAGEMENT_LIVE, PHASE_STARTED, phase_json
 from bot.events.emit import emit as emit_event
-from bot.events.emit import phase_json
 from bot.people import audit
 from bot.people.sides import Actor
 from storage.db import rowcount
@@ -77,7 +77,7 @@ def advance_if_complete(
         engagement.phase_index = current
     emit_event(
         session,
-        "phase.started",
+        PHASE_STARTED,
         engagement,
         {
             "phase": phase_json(by_number[current]),
@@ -208,7 +208,7 @@ def go_live(session: Session, engagement: Engagement, actor: Actor, now: datetim
     session.refresh(engagement)
     emit_event(
         session,
-        "engagement.live",
+        ENGAGEMENT_LIVE,
         engagement,
         {
             "by": {"user_id": actor.user_id, "name": actor.name},

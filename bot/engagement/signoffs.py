@@ -28,6 +28,7 @@ from bot.engagement.checklist import NA, items_of
 from bot.engagement.playbook import Playbook
 from bot.engagement.rules import applies, engagement_fields
 from bot.errors import UserError
+from bot.events.emit import SIGNOFF_DECIDED
 from bot.events.emit import emit as emit_event
 from bot.people import audit
 from bot.people.roles import approvers_for
@@ -411,7 +412,7 @@ def decide(
     )
     emit_event(
         session,
-        "signoff.decided",
+        SIGNOFF_DECIDED,
         engagement,
         {
             "gate": {"key": gate.key, "title": gate.title},

@@ -27,14 +27,15 @@ from storage import hook_deliveries
 from storage.db import Database
 from storage.models import Deal, Engagement, EngagementPhase
 
-EVENTS = (
-    "engagement.started",
-    "phase.started",
-    "signoff.decided",
-    "dryrun.outcome",
-    "health.changed",
-    "engagement.live",
-)
+# The events golive sends out (docs/events.md), named here once: the webhooks' own vocabulary,
+# not audit actions (tests/unit/test_audit_actions.py reads every other literal of that shape).
+ENGAGEMENT_STARTED = "engagement.started"
+PHASE_STARTED = "phase.started"
+SIGNOFF_DECIDED = "signoff.decided"
+DRYRUN_OUTCOME = "dryrun.outcome"
+HEALTH_CHANGED = "health.changed"
+ENGAGEMENT_LIVE = "engagement.live"
+EVENTS = (ENGAGEMENT_STARTED, PHASE_STARTED, SIGNOFF_DECIDED, DRYRUN_OUTCOME, HEALTH_CHANGED, ENGAGEMENT_LIVE)
 TEST_EVENT = "golive.test"
 
 

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, func, select
 
 from bot.engagement.dependencies import schedule as schedule_items
 from bot.errors import UserError
+from bot.events.emit import DRYRUN_OUTCOME
 from bot.events.emit import emit as emit_event
 from bot.people import audit
 from bot.people.recipients import Named, dry_run_people
@@ -247,7 +248,7 @@ def record_outcome(
     )
     emit_event(
         session,
-        "dryrun.outcome",
+        DRYRUN_OUTCOME,
         engagement,
         {
             "outcome": outcome,

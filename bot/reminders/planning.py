@@ -24,6 +24,7 @@ from sqlmodel import Session, col
 from bot.engagement.health import ON_TRACK
 from bot.engagement.outlook import Outlook
 from bot.engagement.portfolio import keep_risk
+from bot.events.emit import HEALTH_CHANGED
 from bot.events.emit import emit as emit_event
 from bot.reminders.digest import digest_week
 from bot.reminders.milestones import sync_schedules
@@ -275,7 +276,7 @@ class Planner:
                 told = self._health_changed(e, outlooks[e.id], now)
                 if told is not None:
                     new.append(told)
-                    emit_event(session, "health.changed", e, dict(told[4]), now=now)
+                    emit_event(session, HEALTH_CHANGED, e, dict(told[4]), now=now)
             session.add(e)
         ensure_all(session, new, now)
 
