@@ -276,3 +276,21 @@ def test_a_refused_start_sends_nothing(harness_factory, receiver):
     h.run_sweep()
     time.sleep(0.3)
     assert receiver.at("/crm") == [] and deliveries(h) == []
+
+
+def test_an_engagement_made_from_a_crm_deal_starts_preparing_with_the_deals_id(harness_factory, receiver):
+    from tests.e2e.test_deals import ENV, SECRET, deal, send_deal
+
+    h = hooked(harness_factory, receiver, "/crm", **ENV)  # the deal hook's secret signs the events too
+    status, answer = send_deal(h, deal())
+    assert status == 202, answer
+    receiver.wait(lambda: "engagement.started" in events(receiver, "/crm"))
+    [(headers, doc, raw)] = [x for x in receiver.at("/crm") if x[1]["event"] == "engagement.started"]
+    check_signed(headers, raw, SECRET)
+    assert doc["deal_id"] == "D-1042" and doc["engagement"]["id"] == answer["engagement_id"]
+    assert doc["engagement"]["status"] == doc["change"]["status"] == "preparing"  # the customer is not in yet
+    assert doc["engagement"]["customer"] == "Globex Corp"
+    assert send_deal(h, deal())[0] == 202  # the CRM sends it again: no second engagement, no second event
+    h.run_sweep()
+    time.sleep(0.3)
+    assert events(receiver, "/crm").count("engagement.started") == 1
