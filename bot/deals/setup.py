@@ -151,14 +151,24 @@ def _work(services: Services, row_id: int, now: datetime) -> None:
         except SlackCallFailed as exc:
             step = _refused(services, row, exc, now)
         tell += step.tell
-        moved = step.state != row.state
+        # Going straight on to the next step, this process keeps its lease on the row (another
+        # process that took it now would do the same step twice); else the row is due when the
+        # step says.
+        here = (
+            step.state != row.state
+            and step.state in WORK_STATES
+            and step.again_at is not None
+            and step.again_at <= now
+        )
         with services.db.session() as session:
             session.execute(
                 update(Deal)
                 .where(col(Deal.id) == row_id)
-                .values(state=step.state, next_attempt_at=step.again_at, updated_at=now)
+                .values(
+                    state=step.state, next_attempt_at=now + LEASE if here else step.again_at, updated_at=now
+                )
             )
-        if not moved or step.state not in WORK_STATES or step.again_at is None or step.again_at > now:
+        if not here:
             break
     if tell:
         tell_lead(services, row_id, tell)

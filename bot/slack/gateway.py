@@ -21,6 +21,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from bot.clock import Clock
@@ -345,19 +346,26 @@ class SlackGateway:
                 return _profile(row)
             return Profile(user_id=user_id, team_id=None, name=user_id, found=False)
         prof = user.get("profile") or {}
-        with self.db.session() as session:
-            row = session.get(UserProfile, user_id) or UserProfile(user_id=user_id, fetched_at=now)
-            row.team_id = user.get("team_id")
-            row.enterprise_id = (user.get("enterprise_user") or {}).get("enterprise_id") or None
-            row.name = str(user.get("name") or "")[:200]
-            row.real_name = str(user.get("real_name") or prof.get("real_name") or "")[:200]
-            row.display_name = str(prof.get("display_name") or "")[:200]
-            row.tz = user.get("tz")
-            row.is_bot = bool(user.get("is_bot"))
-            row.is_guest = bool(user.get("is_restricted") or user.get("is_ultra_restricted"))
-            row.fetched_at = now
-            session.add(row)
-        return _profile(row)
+        values: dict[str, Any] = {
+            "team_id": user.get("team_id"),
+            "enterprise_id": (user.get("enterprise_user") or {}).get("enterprise_id") or None,
+            "name": str(user.get("name") or "")[:200],
+            "real_name": str(user.get("real_name") or prof.get("real_name") or "")[:200],
+            "display_name": str(prof.get("display_name") or "")[:200],
+            "tz": user.get("tz"),
+            "is_bot": bool(user.get("is_bot")),
+            "is_guest": bool(user.get("is_restricted") or user.get("is_ultra_restricted")),
+            "fetched_at": now,
+        }
+        try:
+            with self.db.session() as session:
+                row = session.get(UserProfile, user_id) or UserProfile(user_id=user_id, fetched_at=now)
+                for name, value in values.items():
+                    setattr(row, name, value)
+                session.add(row)
+        except IntegrityError:  # two requests cached the same new person at once: theirs is as fresh
+            log.info("users.info %s: cached by another request at the same moment", user_id)
+        return _profile(UserProfile(user_id=user_id, **values))
 
     def install_enterprise(self) -> str | None:
         """The installing workspace's Enterprise Grid org (auth.test, asked once)."""

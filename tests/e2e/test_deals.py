@@ -412,3 +412,20 @@ def test_golive_deal_file_does_the_same_from_the_command_line(tmp_path):
         assert bad.returncode == 2 and "Mars/Olympus" in bad.stderr and "Traceback" not in bad.stderr
     finally:
         standin.stop()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_one_new_deal_delivered_five_times_at_once_makes_one_engagement(harness_factory, request, backend):
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else None
+    h = harness_factory(url, env=ENV)
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        answers = list(pool.map(lambda _: send_deal(h, deal()), range(5)))
+    assert [s for s, _ in answers] == [202] * 5, answers
+    assert sorted(a["outcome"] for _, a in answers) == ["created"] + ["unchanged"] * 4
+    assert len({a["engagement_id"] for _, a in answers}) == 1
+    wait_state(h, "waiting")
+    h.idle()
+    assert len(rows(h, Engagement)) == 1 and len(rows(h, Deal)) == 1
+    assert len(h.standin.created_channels()) == 1 and len(h.standin.invites()) == 2
