@@ -65,7 +65,7 @@ def on_invite_event(req: Request) -> None:
         else:
             state = "approved" if kind == "shared_channel_invite_approved" else "accepted"
         row = setup.invite_answered(services, invite_id, state=state, user=user, email=email)
-        if row is None:
+        if row is None or row.id is None:
             return
         if state == "declined":
             setup.tell_lead(

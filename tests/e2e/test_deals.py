@@ -429,3 +429,39 @@ def test_one_new_deal_delivered_five_times_at_once_makes_one_engagement(harness_
     h.idle()
     assert len(rows(h, Engagement)) == 1 and len(rows(h, Deal)) == 1
     assert len(h.standin.created_channels()) == 1 and len(h.standin.invites()) == 2
+
+
+def test_an_approval_pending_is_told_to_the_lead_and_the_approval_lets_the_customer_in(h):
+    status, _ = send_deal(h, deal())
+    assert status == 202
+    row = wait_state(h, "waiting")
+    told(h, "I made")
+    invites = {i.email: i for i in h.standin.invites(row.channel_id)}
+    h.driver.accept_invite(
+        invites["ada@globex.example"].id, APPROVER.user_id, team_id=CUSTOMER_TEAM, approval_required=True
+    )
+    [message] = told(h, "waits for an admin")
+    assert "ada@globex.example" in message
+    [engagement] = rows(h, Engagement)
+    assert engagement.status == "preparing"
+    h.driver.approve_invite(invites["ada@globex.example"].id)
+    h.standin.wait_for(lambda: rows(h, Engagement)[0].status == "active", timeout=10)
+    h.standin.wait_for(
+        lambda: [
+            m for m in h.standin.messages(row.channel_id) if "checklist" in (m.get("text") or "").lower()
+        ],
+        timeout=10,
+    )
+
+
+def test_an_invitation_slack_expired_is_told_with_a_resend_button(h):
+    send_deal(h, deal())
+    row = wait_state(h, "waiting")
+    told(h, "I made")
+    h.clock.advance(timedelta(days=15))
+    run_sweep(h.services)
+    h.idle()
+    [message] = told(h, "expired after 14 days")
+    assert "Ada (approver)" in message and "deal_resend:" in message
+    assert {c.invite_state for c in rows(h, DealContact)} == {"expired"}
+    assert rows(h, Deal)[0].id == row.id
