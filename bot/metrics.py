@@ -35,6 +35,11 @@ REQUESTS_REFUSED = Counter(
     "Requests refused before Bolt saw them (413 too large, 401 unsigned, 400 malformed).",
     ["status"],
 )
+DEALS = Counter(
+    "golive_deals_total",
+    "Deals received from the CRM hooks, by source and what became of them (created, updated, unchanged, refused).",
+    ["source", "outcome"],
+)
 SWEEP_SECONDS = Histogram(
     "golive_sweep_seconds",
     "Duration of one reminder sweep.",

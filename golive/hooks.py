@@ -2,7 +2,7 @@
 
 - `POST /hooks/deal`: golive's own JSON deal, signed with `GOLIVE_HOOK_SECRET`
   (`X-Golive-Request-Timestamp`, `X-Golive-Signature: v0=<hex HMAC-SHA256 of
-  "v0:{timestamp}:{body}">`, `bot.signing`);
+  "v0:{timestamp}:{body}">`, `bot.events.signing`);
 - `POST /hooks/hubspot`: a HubSpot workflow webhook, its v3 signature checked with
   `GOLIVE_HUBSPOT_SECRET`, mapped by `GOLIVE_HUBSPOT_MAPPING` (or the default mapping);
 - `POST /hooks/salesforce`: a Salesforce outbound message from `GOLIVE_SALESFORCE_ORG_ID`,
@@ -42,8 +42,8 @@ from bot.deals.crm import (
 from bot.deals.deal import DealProblem, parse_deal
 from bot.deals.intake import LeadUnknown, Received, receive
 from bot.deals.mapping import MappingProblem, PayloadProblem, load_mapping
+from bot.events.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
 from bot.services import Services
-from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
 from golive.http_body import MAX_BODY, Refused, read_body
 
 log = logging.getLogger("golive.hooks")

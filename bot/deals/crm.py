@@ -29,7 +29,7 @@ from xml.parsers import expat
 from xml.sax.saxutils import escape
 
 from bot.deals.mapping import DealMapping, MappingProblem, PayloadProblem, apply_mapping, load_mapping
-from bot.signing import BadSignature
+from bot.events.signing import BadSignature
 
 __all__ = [
     "HUBSPOT_SIGNATURE_HEADER",

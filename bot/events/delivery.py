@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from bot import __version__, metrics
 from bot.config import HookTarget
 from bot.events.emit import TEST_EVENT, event_body, new_event_id, outlet_of
-from bot.signing import signed_headers
+from bot.events.signing import signed_headers
 from storage import hook_deliveries
 from storage.db import Database
 from storage.hook_deliveries import DELIVERED, FAILED, PENDING

@@ -27,8 +27,10 @@ the vendor's: an action nobody classified never reaches the channel.
   `escalation.sponsor`: the note to the sponsor is in the channel, the lead's choice is not);
   the flag the sweep sets when Slack refuses the channel, told to the lead by DM
   (`engagement.flagged`); reminders paused or resumed (`nudges.paused`, `nudges.resumed`,
-  which names the flag it cleared); and a snooze the lead chose on an escalation
-  (`item.snoozed` whose detail says `by_lead`: `VENDOR_ONLY_WHEN`).
+  which names the flag it cleared); a snooze the lead chose on an escalation
+  (`item.snoozed` whose detail says `by_lead`: `VENDOR_ONLY_WHEN`); and the CRM deal the
+  engagement came from, its channel and its invitations (`deal.received`, `.updated`,
+  `.channel`, `.invites`: the deal's terms are the vendor's).
 
 The CSV export is opened in spreadsheets, which run a cell that starts with `=`, `+`, `-`,
 `@`, a tab or a carriage return as a formula. Names, titles and reasons come from users, so

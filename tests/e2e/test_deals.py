@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from bot.events.signing import signature
 from bot.reminders.sweep import run_sweep
-from bot.signing import signature
 from sandbox.harness import APPROVER, CONTRIBUTOR, CUSTOMER_TEAM, LEAD
 from storage.models import AuditEvent, Deal, DealContact, Engagement
 from tests.e2e.helpers import send_payload

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
+from bot.events.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
 from sandbox.harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD
 from storage.models import HookDelivery
 from tests.e2e.helpers import engagement, ephemeral_texts, mention, posts

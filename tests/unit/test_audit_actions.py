@@ -154,7 +154,8 @@ def test_every_literal_of_an_action_family_is_classified():
     action = re.compile(rf"^({families})\.[a-z_]+$")
     seen: set[str] = set()
     for path in _python_files():
-        if _rel(path) in ("bot/people/audit.py", "bot/events/emit.py"):  # emit: the webhooks' event names
+        # emit: the webhooks' event names; mapping: a CRM mapping's targets (customer.name…)
+        if _rel(path) in ("bot/people/audit.py", "bot/events/emit.py", "bot/deals/mapping.py"):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and action.match(node.value):

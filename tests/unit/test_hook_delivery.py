@@ -25,7 +25,7 @@ from bot.events.delivery import (
     next_attempt,
     post,
 )
-from bot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
+from bot.events.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Deal, Engagement, HookDelivery
