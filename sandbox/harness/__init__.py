@@ -33,14 +33,17 @@ class Persona:
     name: str
     team_id: str
     title: str
+    email: str | None = None  # the stand-in's profile email (a deal's contacts are invited by it)
 
 
 LEAD = Persona("U0LEAD", "Lena Lead", VENDOR_TEAM, "Lead consultant")
 CONSULTANT = Persona("U0CONS", "Carl Consultant", VENDOR_TEAM, "Consultant")
 OUTSIDER = Persona("U0OTHER", "Olaf Other", VENDOR_TEAM, "Vendor colleague")
-APPROVER = Persona("U0APPR", "Ada Approver", CUSTOMER_TEAM, "Customer approver")
-CONTRIBUTOR = Persona("U0CONTRIB", "Cody Contributor", CUSTOMER_TEAM, "Customer contributor")
-SPONSOR = Persona("U0SPONSOR", "Sam Sponsor", CUSTOMER_TEAM, "Customer executive sponsor")
+APPROVER = Persona("U0APPR", "Ada Approver", CUSTOMER_TEAM, "Customer approver", "ada@acme.example")
+CONTRIBUTOR = Persona(
+    "U0CONTRIB", "Cody Contributor", CUSTOMER_TEAM, "Customer contributor", "cody@acme.example"
+)
+SPONSOR = Persona("U0SPONSOR", "Sam Sponsor", CUSTOMER_TEAM, "Customer executive sponsor", "sam@acme.example")
 PERSONAS = (LEAD, CONSULTANT, OUTSIDER, APPROVER, CONTRIBUTOR, SPONSOR)
 CHANNEL = "C0ACME"
 
@@ -65,7 +68,7 @@ def start_standin(
     s.add_team(CUSTOMER_TEAM, "Acme Corp")
     for p in PERSONAS:
         tz = customer_tz if p.team_id == CUSTOMER_TEAM else "Europe/London"
-        s.add_user(p.user_id, name=p.name, team_id=p.team_id, tz=tz)
+        s.add_user(p.user_id, name=p.name, team_id=p.team_id, tz=tz, email=p.email)
     s.add_channel(CHANNEL, name="acme-implementation", ext_shared=True, members=[p.user_id for p in PERSONAS])
     return s
 
