@@ -8,8 +8,6 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
-from sandbox.harness import CHANNEL
-
 from .conversation import page_address, parent_of
 from .mrkdwn import render_mrkdwn
 from .reader import directory, poster
@@ -55,12 +53,13 @@ def activity(sandbox: Sandbox, user: str, tz: ZoneInfo) -> list[ActivityEntry]:
     s = sandbox.h.standin
     dirs = directory(sandbox, tz)
     im = s.im_channel(user)
+    mine = set(sandbox.channel_ids(user))  # the channels in the person's sidebar
     found, seen = sandbox.open_activity(user)
     out: list[ActivityEntry] = []
     for n in found:
         record = s.message(n.channel, n.ts)
         deleted = record is None or bool(record.get("deleted"))
-        if n.channel == CHANNEL or (im is not None and n.channel == im):
+        if n.channel in mine or (im is not None and n.channel == im):
             # A reply is shown in its thread: the link opens the thread in the side pane.
             href: str | None = (
                 page_address(n.channel, parent_of(record or {"ts": n.ts})) + "#" + message_anchor(n.ts)

@@ -101,9 +101,15 @@ def parent_of(m: dict[str, Any]) -> str:
     return thread if thread and thread != m["ts"] else ""
 
 
+def is_dm(channel: str) -> bool:
+    """The app's messages with the person (Slack's IM ids start with D), not a channel."""
+    return channel.startswith("D")
+
+
 def page_address(channel: str, thread: str = "") -> str:
-    """The page of the channel (or the app's messages), with `thread` open in the side pane."""
-    query = {} if channel == CHANNEL else {"view": "messages"}
+    """The page of the channel (or the app's messages), with `thread` open in the side pane: `/`
+    for the shared channel, `/?channel=C…` for another (one the bot made for a deal)."""
+    query = {"view": "messages"} if is_dm(channel) else {} if channel == CHANNEL else {"channel": channel}
     if thread:
         query["thread"] = thread
     return "/" + ("?" + urlencode(query) if query else "")
@@ -230,7 +236,7 @@ def conversation(sandbox: Sandbox, user: str, channel: str, tz: ZoneInfo, thread
             replies=[entry(m, eph, "m-" + m["ts"]) for _, m, eph in replies_in],
             count=len(threads.get(thread, [])),
             close_href=page_address(channel),
-            channel_name="#" + dirs.channel(channel) if channel == CHANNEL else "golive",
+            channel_name="golive" if is_dm(channel) else "#" + dirs.channel(channel),
         )
     index = {m["ts"]: parent_ts for parent_ts, found in threads.items() for m in found}
     return Conversation(entries=entries, pane=pane, here=here, threads=index)

@@ -8,13 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sandbox.harness import CHANNEL, PERSONAS, Persona
+from sandbox.harness import PERSONAS, Persona
 
 from .activity import ActivityEntry, activity
 from .blocks import environment
-from .conversation import Conversation, conversation
+from .conversation import Conversation, conversation, page_address
 from .reader import initials
-from .session import TEAM_NAMES, Sandbox
+from .session import TEAM_NAMES, Invitation, Sandbox
 from .views import home, modal
 
 VIEWS = ("channel", "home", "messages", "activity")
@@ -41,6 +41,35 @@ def card(p: Persona) -> PersonaCard:
     )
 
 
+@dataclass
+class ChannelLink:
+    """A channel in the sidebar's list."""
+
+    id: str
+    name: str
+    href: str
+    shared: bool  # a Slack Connect channel: both organisations are in it
+    private: bool
+    unread: int
+    current: bool
+
+
+def channel_links(sandbox: Sandbox, user: str, current: str, view: str) -> list[ChannelLink]:
+    unread = sandbox.unread(user)
+    return [
+        ChannelLink(
+            id=c.id,
+            name=c.name,
+            href=page_address(c.id),
+            shared=c.is_ext_shared,
+            private=c.is_private,
+            unread=unread.get(c.id, 0),
+            current=view == "channel" and c.id == current,
+        )
+        for c in sandbox.channels_of(user)
+    ]
+
+
 def clock(sandbox: Sandbox) -> dict[str, str]:
     now = sandbox.clock.now()
     local = now.astimezone(sandbox.customer_tz)
@@ -53,11 +82,13 @@ def clock(sandbox: Sandbox) -> dict[str, str]:
     }
 
 
-def render_page(sandbox: Sandbox, user: str, view: str, thread: str = "") -> str:
-    """The whole HTML page for `user` on the channel, the Home tab, the app's messages or Activity,
-    with the thread `thread` open in the side pane (the channel and the app's messages).
-    Viewing the channel marks it read for the person; opening Activity makes its notifications seen."""
+def render_page(sandbox: Sandbox, user: str, view: str, thread: str = "", channel: str = "") -> str:
+    """The whole HTML page for `user` on a channel (`channel`, one they are in; else the shared
+    one), the Home tab, the app's messages or Activity, with the thread `thread` open in the side
+    pane (a channel and the app's messages). Viewing a channel marks it read for the person;
+    opening Activity makes its notifications seen."""
     persona = sandbox.persona(user)
+    channel = sandbox.channel_for(persona.user_id, channel)
     me = card(persona)
     view = view if view in VIEWS else "channel"
     sandbox.stamp()
@@ -68,8 +99,8 @@ def render_page(sandbox: Sandbox, user: str, view: str, thread: str = "") -> str
     )
     notified: list[ActivityEntry] = []
     if view == "channel":
-        sandbox.mark_read(persona.user_id, CHANNEL)  # the person is looking at it
-        shown = conversation(sandbox, persona.user_id, CHANNEL, tz, thread)
+        sandbox.mark_read(persona.user_id, channel)  # the person is looking at it
+        shown = conversation(sandbox, persona.user_id, channel, tz, thread)
     elif view == "messages":
         im = s.im_channel(persona.user_id)
         if im:
@@ -77,6 +108,9 @@ def render_page(sandbox: Sandbox, user: str, view: str, thread: str = "") -> str
     elif view == "activity":
         notified = activity(sandbox, persona.user_id, tz)
     other_org = "Vendor Inc" if me.customer else "Acme Corp"
+    here_channel = s.channel(channel)
+    channels = channel_links(sandbox, persona.user_id, channel, view)
+    invitations: list[Invitation] = sandbox.invitations(persona.user_id) if me.customer else []
     return (
         environment()
         .get_template("page.html")
@@ -89,7 +123,13 @@ def render_page(sandbox: Sandbox, user: str, view: str, thread: str = "") -> str
             here=shown.here,
             thread_index=shown.threads,
             activity=notified,
-            unread=sandbox.unread(persona.user_id).get(CHANNEL, 0),
+            unread=next((c.unread for c in channels if c.id == channel), 0),
+            channels=channels,
+            channel=channel,
+            channel_href=page_address(channel),
+            shared=here_channel.is_ext_shared,
+            private=here_channel.is_private,
+            invitations=invitations,
             activity_new=sandbox.unseen_activity(persona.user_id),
             modal=modal(sandbox, persona.user_id),
             home=home(sandbox, persona.user_id) if view == "home" and not me.customer else None,
@@ -97,8 +137,8 @@ def render_page(sandbox: Sandbox, user: str, view: str, thread: str = "") -> str
             clock=clock(sandbox),
             sweep_report=sandbox.sweep_report,
             command=sandbox.command_name,
-            channel_name=s.channel(CHANNEL).name,
+            channel_name=here_channel.name,
             other_org=other_org,
-            members=len(s.channel(CHANNEL).members),
+            members=len(here_channel.members),
         )
     )

@@ -7,21 +7,30 @@ page shows afterwards comes only from the stand-in's state, i.e. from the bot's 
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
 import os
 import re
+import secrets
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
+from bot.events.signing import signed_headers
 from sandbox.harness import CHANNEL, CUSTOMER_TEAM, LEAD, PERSONAS, Harness, Persona, sqlite_url
 from standin import Notification
 from standin.api_views import slack_view
+from standin.driver import DriverResponse
 from standin.payloads import find_element
+from standin.state import Channel
 
 from .blocks import MULTI_ELEMENTS, draft_state, element_value, form_values
 from .ephemeral import click_ephemeral, ephemeral_blocks, find_ephemeral
@@ -30,6 +39,8 @@ log = logging.getLogger("golive.sandbox")
 
 DB_NAME = "sandbox.sqlite3"
 TEAM_NAMES = {"T0VENDOR": "Vendor Inc", CUSTOMER_TEAM: "Acme Corp"}
+SAMPLE_DEAL = Path(__file__).parent / "sample_deal.json"
+DEAL_PATH = "/hooks/deal"
 
 
 def round_to_minute(at: datetime) -> datetime:
@@ -107,10 +118,17 @@ class Sandbox:
             Path(f"{self.database_path}{suffix}").unlink(missing_ok=True)
         # The channel's customer is in Berlin: engagements started without tz= follow that clock.
         tz = os.environ.get("GOLIVE_DEFAULT_TIMEZONE", "Europe/Berlin")
+        # The Deal won button signs its deal as the CRM would: deals make channels (the stand-in
+        # then grants the extra scopes) and the hook needs a secret, this sandbox's own.
+        self.hook_secret = os.environ.get("GOLIVE_HOOK_SECRET") or secrets.token_hex(16)
         self.harness = Harness(
             sqlite_url(self.data_dir, DB_NAME),
             clock=self.clock,
-            env={"GOLIVE_DEFAULT_TIMEZONE": tz},
+            env={
+                "GOLIVE_DEFAULT_TIMEZONE": tz,
+                "GOLIVE_CREATE_CHANNELS": "true",
+                "GOLIVE_HOOK_SECRET": self.hook_secret,
+            },
             customer_tz=tz,
         ).start()
         return self
@@ -157,11 +175,11 @@ class Sandbox:
         """Give every message and ephemeral not seen before the sandbox time of now."""
         now = self.clock.now()
         s = self.h.standin
-        seen = [m["ts"] for m in s.messages(CHANNEL)] + [e["ts"] for e in s.ephemerals()]
-        for p in PERSONAS:
-            im = s.im_channel(p.user_id)
-            if im:
-                seen += [m["ts"] for m in s.messages(im)]
+        with s.ws.lock:
+            channels = list(s.ws.channels)  # the shared channel, the bot's, the DMs
+        seen = [e["ts"] for e in s.ephemerals()]
+        for channel in channels:
+            seen += [m["ts"] for m in s.messages(channel)]
         with self.lock:
             for ts in seen:
                 self._stamps.setdefault(ts, now)
@@ -205,8 +223,8 @@ class Sandbox:
         self.stamp()
 
     # ----- actions
-    def command(self, user: str, typed: str) -> None:
-        """A slash command typed in the composer: `/golive status`."""
+    def command(self, user: str, typed: str, channel: str = CHANNEL) -> None:
+        """A slash command typed in the composer of `channel`: `/golive status`."""
         typed = typed.strip()
         if not typed:
             return
@@ -218,7 +236,10 @@ class Sandbox:
             self.note(user, f"{name} is not a valid command. The bot's command is {self.command_name}.")
             return
         with self.lock:
-            resp = self.h.driver.command(name, slack_command_text(rest.strip()), user=user, channel=CHANNEL)
+            if channel not in self.channel_ids(user):
+                self.note(user, "You are not in that channel.")
+                return
+            resp = self.h.driver.command(name, slack_command_text(rest.strip()), user=user, channel=channel)
             self._check(user, resp, name)
             self._after()
 
@@ -257,6 +278,7 @@ class Sandbox:
                 self.note(user, "That element is no longer there: the message or view changed.")
                 return
             kwargs = self._value_kwargs(found[1], values)
+            resp: DriverResponse | None
             if ephemeral is not None:
                 resp = click_ephemeral(
                     self.h.standin,
@@ -346,6 +368,108 @@ class Sandbox:
             found = self._drafts.get(view_id)
             return dict(found[1]) if found and found[0] == view_hash else {}
 
+    # ----- channels: the shared one, the ones the bot created for deals
+    def channels_of(self, user: str) -> list[Channel]:
+        """The channels the person is in (no DMs), as their sidebar lists them: the shared channel
+        first, then the others in the order they were made."""
+        s = self.h.standin
+        with s.ws.lock:
+            found = [
+                copy.deepcopy(c)
+                for c in s.ws.channels.values()
+                if not c.is_im and not c.is_mpim and not c.is_archived and user in c.members
+            ]
+        found.sort(key=lambda c: c.id != CHANNEL)
+        return found
+
+    def channel_ids(self, user: str) -> list[str]:
+        return [c.id for c in self.channels_of(user)]
+
+    def channel_for(self, user: str, wanted: str | None) -> str:
+        """The channel the page shows: `wanted` when the person is in it, else the shared channel."""
+        return wanted if wanted and wanted in self.channel_ids(user) else CHANNEL
+
+    def invitations(self, user: str) -> list[Invitation]:
+        """The Slack Connect invitations waiting for the person (sent to their email)."""
+        email = (self.persona(user).email or "").lower()
+        if not email or self.persona(user).user_id != user:
+            return []
+        s = self.h.standin
+        out: list[Invitation] = []
+        for invite in s.invites(state="sent"):
+            if (invite.email or "").lower() != email:
+                continue
+            inviter = s.user(invite.inviting_user)
+            out.append(
+                Invitation(
+                    id=invite.id,
+                    channel=invite.channel,
+                    channel_name=s.channel(invite.channel).name,
+                    team=TEAM_NAMES.get(s.ws.team_id, s.ws.team_id),
+                    inviter=inviter.real_name or inviter.name,
+                )
+            )
+        return out
+
+    # ----- deals
+    def deal_won(self, user: str) -> str | None:
+        """The CRM's deal won: the sample deal (its kickoff the sandbox's today), signed with the
+        hook secret and POSTed to the bot's /hooks/deal over HTTP. Says what the bot answered in the
+        note area; returns the deal's channel once the bot made it."""
+        if self.is_customer(self.persona(user)):
+            self.note(user, "Deals come from the vendor's CRM: switch to a Vendor Inc persona.")
+            return None
+        document = json.loads(SAMPLE_DEAL.read_text(encoding="utf-8"))
+        document["kickoff"] = self.clock.now().astimezone(self.customer_tz).date().isoformat()
+        body = json.dumps(document).encode("utf-8")
+        with self.lock:
+            status, answer = post_deal(self.h.server.url + DEAL_PATH, body, self.hook_secret)
+            self._after()
+            channel = self._deal_channel(document)
+        deal = f"deal {document['deal_id']} ({document['customer']['name']})"
+        if status != 202:
+            error = answer.get("error") or "no reason given"
+            self.note(user, f"Deal won: the bot answered {deal} with HTTP {status}: {error}")
+            return None
+        outcome = str(answer.get("outcome"))
+        said = (
+            f"Deal won: the CRM sent {deal}, signed, to the bot's {DEAL_PATH}. The bot answered 202 {outcome}"
+        )
+        said += f" (engagement {answer.get('engagement_id')})."
+        if outcome == "unchanged":
+            said += " The same deal id is the same engagement: no second engagement, channel or invitation."
+        elif outcome == "updated":
+            said += " What changed: " + "; ".join(str(c) for c in answer.get("changes") or []) + "."
+        if channel is not None:
+            name = self.h.standin.channel(channel).name
+            emails = ", ".join(c["email"] for c in document["contacts"])
+            if outcome == "created":
+                said += f" It made #{name} and invited {emails} by Slack Connect."
+            else:
+                said += f" Its channel is #{name}."
+        self.note(user, said)
+        return channel
+
+    def _deal_channel(self, document: Mapping[str, Any]) -> str | None:
+        """The channel the bot made for the deal: the one its contacts were invited to."""
+        emails = {str(c["email"]).lower() for c in document["contacts"]}
+        found = [i.channel for i in self.h.standin.invites() if (i.email or "").lower() in emails]
+        return found[-1] if found else None
+
+    def accept_invite(self, user: str, invite_id: str) -> str | None:
+        """The customer persona accepts a Slack Connect invitation sent to their email; Slack's
+        events (accepted, channel_shared, member_joined_channel) go to the bot. The channel."""
+        invite = next((i for i in self.invitations(user) if i.id == invite_id), None)
+        if invite is None:
+            self.note(user, "That invitation is not waiting for you any more.")
+            return None
+        with self.lock:
+            deliveries = self.h.driver.accept_invite(invite_id, user, team_id=CUSTOMER_TEAM)
+            for d in deliveries:
+                self._check(user, d.response, d.type)
+            self._after()
+        return invite.channel
+
     # ----- time
     def move_clock(self, user: str, op: str, at: str = "") -> datetime:
         """+1 hour, +1 day, next Monday 09:00 in the customer's zone, or a given local time; then sweep."""
@@ -405,6 +529,36 @@ class Sandbox:
     def home_view(self, user: str) -> dict[str, Any] | None:
         record = self.h.standin.home(user)
         return slack_view(self.h.standin.ws, record) if record else None
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """A Slack Connect invitation as the invited person sees it: to #channel from the organisation."""
+
+    id: str
+    channel: str
+    channel_name: str
+    team: str
+    inviter: str
+
+
+def post_deal(url: str, body: bytes, secret: str) -> tuple[int, dict[str, Any]]:
+    """POST a deal signed as golive's hook expects; the HTTP status and the bot's JSON answer."""
+    headers = {"Content-Type": "application/json", **signed_headers(secret, body)}
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, _json_object(answer.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, _json_object(exc.read())
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        found = json.loads(raw or b"{}")
+    except ValueError:
+        return {"error": raw[:200].decode("utf-8", "replace")}
+    return found if isinstance(found, dict) else {}
 
 
 def start_sandbox(data_dir: Path, *, now: datetime | None = None) -> Sandbox:

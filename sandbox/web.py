@@ -1,8 +1,9 @@
 """The sandbox's web page: stdlib HTTP server, server-rendered HTML, POST-redirect-GET.
 
 Routes:
-    GET  /                      the page (`?view=channel|home|messages|activity`, `?thread=<ts>` opens a
-                                thread in the side pane, `?as=U…` switches persona)
+    GET  /                      the page (`?view=channel|home|messages|activity`, `?channel=C…` one of
+                                the person's channels, the shared one by default; `?thread=<ts>`
+                                opens a thread in the side pane, `?as=U…` switches persona)
     GET  /static/<file>         the CSS and the little JavaScript
     GET  /files/<id>            a file the bot shared in the channel (the audit CSV), downloaded
     GET  /files/<id>/preview    a PNG or JPEG picture the bot shared, shown inline
@@ -12,6 +13,8 @@ Routes:
     POST /view/close            a modal's close button
     POST /home                  open the app's Home tab (sends `app_home_opened`)
     POST /clock                 move the sandbox clock, then run the reminder sweep
+    POST /deal                  Deal won: the sample deal, signed, to the bot's /hooks/deal
+    POST /invite/accept         a customer persona accepts a Slack Connect invitation
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from sandbox.harness import CHANNEL
+
+from .conversation import page_address
 from .files import picture
 from .page import render_page
 from .session import Sandbox
@@ -131,14 +137,17 @@ class SandboxHandler(BaseHTTPRequestHandler):
         query = self._query()
         view = (query.get("view") or ["channel"])[0]
         thread = (query.get("thread") or [""])[0]
+        channel = (query.get("channel") or [""])[0]
         if "as" in query:
             persona = Sandbox.persona(query["as"][0])
             rest = {"view": view} if view != "channel" else {}
+            if channel and view == "channel":
+                rest["channel"] = channel
             if thread:
                 rest["thread"] = thread
             self._redirect("/" + (("?" + urlencode(rest)) if rest else ""), cookie=persona.user_id)
             return
-        html = render_page(self.sandbox, self._user(), view, thread)
+        html = render_page(self.sandbox, self._user(), view, thread, channel)
         self._send(HTTPStatus.OK, html.encode("utf-8"), "text/html; charset=utf-8")
 
     def _static(self, name: str) -> None:
@@ -194,6 +203,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
             "/view/close": self._view_close,
             "/home": self._home,
             "/clock": self._clock,
+            "/deal": self._deal,
+            "/invite/accept": self._accept_invite,
         }
         route = routes.get(path)
         if route is None:
@@ -214,7 +225,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self._redirect(back)
 
     def _command(self, user: str, form: dict[str, list[str]]) -> str | None:
-        self.sandbox.command(user, _first(form, "text"))
+        self.sandbox.command(user, _first(form, "text"), _first(form, "channel") or CHANNEL)
         return None  # back to the channel, with its open thread
 
     def _action(self, user: str, form: dict[str, list[str]]) -> str | None:
@@ -246,6 +257,14 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def _clock(self, user: str, form: dict[str, list[str]]) -> str | None:
         self.sandbox.move_clock(user, _first(form, "op"), _first(form, "at"))
         return None
+
+    def _deal(self, user: str, form: dict[str, list[str]]) -> str | None:
+        self.sandbox.deal_won(user)
+        return None  # the note says what the bot answered; the channel appears in the sidebar
+
+    def _accept_invite(self, user: str, form: dict[str, list[str]]) -> str | None:
+        channel = self.sandbox.accept_invite(user, _first(form, "invite_id"))
+        return page_address(channel) if channel else None
 
 
 def _first(form: dict[str, list[str]], key: str) -> str:
