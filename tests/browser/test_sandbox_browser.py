@@ -611,3 +611,79 @@ def test_the_lead_confirms_the_go_live_cutover_and_the_channel_celebrates(
     page.mouse.move(0, 0)
     page.screenshot(path=str(GOLIVE_ARTIFACT))
     assert GOLIVE_ARTIFACT.stat().st_size > 20_000
+
+
+DEAL_ARTIFACT = REPO / "test-artifacts" / "deal-won.png"
+
+
+def test_deal_won_makes_a_channel_the_customer_accepts_and_the_welcome_follows(
+    page: Page, sandbox_server: SandboxServer
+) -> None:
+    """Deal won, pressed as the lead, sends the sample deal to the bot's /hooks/deal over HTTP:
+    the bot makes #ext-initech-implementation (in the lead's sidebar) and invites the customer's
+    contacts; pressed again, the bot answers `unchanged`. Ada accepts her invitation in the
+    sidebar and lands in the new channel, where the bot's welcome and checklist follow."""
+    standin = sandbox_server.sandbox.h.standin
+    channels = page.get_by_role("navigation", name="Channels and apps")
+    new_channel = channels.get_by_role("link", name=re.compile("ext-initech-implementation"))
+    expect(new_channel).to_have_count(0)
+
+    # 1. Lena Lead (the first persona) presses Deal won: the bot made the engagement and the channel.
+    deal_won = page.get_by_role("button", name="Deal won", exact=True)
+    with page.expect_navigation():
+        deal_won.click()
+    notes = page.get_by_role("status")
+    expect(notes).to_contain_text("SANDBOX-INITECH-1")
+    expect(notes).to_contain_text("The bot answered 202 created")
+    expect(notes).to_contain_text("It made #ext-initech-implementation")
+    [made] = standin.created_channels()
+    assert sorted(i.email for i in standin.invites(made.id)) == ["ada@acme.example", "cody@acme.example"]
+    expect(new_channel).to_be_visible()
+    with page.expect_navigation():
+        new_channel.click()
+    assert page.url.endswith(f"/?channel={made.id}")
+    expect(page.get_by_role("heading", name="#ext-initech-implementation", level=1)).to_be_visible()
+    expect(page.locator(".empty")).to_contain_text("made by golive for a deal won")  # nobody there yet
+
+    # 2. Pressed again (a CRM retrying): the same engagement, no second channel or invitation.
+    with page.expect_navigation():
+        page.get_by_role("button", name="Deal won", exact=True).click()
+    expect(notes).to_contain_text("The bot answered 202 unchanged")
+    assert page.url.endswith(f"/?channel={made.id}"), "the page comes back where it was"
+    assert len(standin.created_channels()) == 1 and len(standin.invites()) == 2
+
+    # 3. Ada Approver, at the customer, is not in the channel: her invitation waits in the sidebar.
+    switch_to(page, APPROVER)
+    expect(new_channel).to_have_count(0)
+    expect(page.get_by_role("heading", level=1)).to_have_text("#acme-implementation")  # not hers yet
+    invitation = page.locator("form.invitation")
+    expect(invitation).to_have_count(1)
+    expect(invitation).to_contain_text("Invitation to #ext-initech-implementation from Vendor Inc")
+    expect(page.get_by_role("button", name="Deal won")).to_have_count(0)  # the CRM is the vendor's
+    with page.expect_navigation():
+        invitation.get_by_role("button", name=re.compile("^Accept")).click()
+
+    # 4. She lands in the channel, now shared with Acme Corp: the bot's welcome and checklist are there.
+    assert page.url.endswith(f"/?channel={made.id}")
+    expect(page.get_by_role("heading", name="#ext-initech-implementation", level=1)).to_be_visible()
+    expect(page.locator(".main-head .badge-shared")).to_have_text("Shared with Vendor Inc")
+    expect(new_channel).to_have_attribute("aria-current", "page")
+    expect(page.locator("form.invitation")).to_have_count(0)
+    expect(page.get_by_role("heading", name=re.compile("Initech implementation kicked off"))).to_be_visible()
+    expect(page.get_by_role("heading", name="1. Discovery — checklist")).to_have_count(1)
+    expect(checklist_item(page, "1.5")).not_to_be_checked()  # hers to tick, in the new channel
+    tick(page, "1.5")
+    expect(message(page, "— checklist")).to_contain_text("✅ 1 done")
+    assert page.url.split("#")[0].endswith(f"/?channel={made.id}"), "a click stays in the channel"
+    posted = [m for m in standin.messages(made.id) if "checklist:" in m.get("text", "")]
+    assert posted and "1 of 6 done" in posted[-1]["text"], "the tick reached the bot in the new channel"
+    assert not [m for m in standin.messages(CHANNEL) if "Initech" in m.get("text", "")]
+    DEAL_ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
+    page.mouse.move(0, 0)
+    page.screenshot(path=str(DEAL_ARTIFACT))
+    assert DEAL_ARTIFACT.stat().st_size > 20_000
+
+    # The shared channel is still a click away in her sidebar.
+    with page.expect_navigation():
+        channels.get_by_role("link", name=re.compile("acme-implementation")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("#acme-implementation")

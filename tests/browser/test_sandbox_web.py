@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from sandbox.harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD, Persona
+from sandbox.harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD, OUTSIDER, Persona
 from sandbox.main import SandboxServer, run
 from tests.browser.htmltools import Node, parse
 
@@ -312,3 +312,55 @@ def test_the_audit_csv_shared_in_the_channel_can_be_downloaded(web: Browser, san
     with pytest.raises(urllib.error.HTTPError) as missing:
         web.opener.open(web.base + "/files/F0NOPE", timeout=15)
     assert missing.value.code == 404
+
+
+def test_deal_won_posts_the_signed_deal_and_commands_go_to_the_channel_shown(
+    web: Browser, sandbox_server: SandboxServer
+):
+    """Deal won reaches the bot's /hooks/deal (its answer in the note, `unchanged` the second
+    time); a bot-made channel is shown only to its members, and the composer's commands go to
+    the channel on the page."""
+    h = sandbox_server.sandbox.h
+    web.be(LEAD)
+    page = web.post("/deal", {"back": "/"})
+    note = page.find(cls="notes").text
+    assert "SANDBOX-INITECH-1 (Initech)" in note and "202 created" in note, note
+    [made] = h.standin.created_channels()
+    deals = [c for c in h.standin.calls_to("conversations.create") if c.response.get("ok")]
+    assert len(deals) == 1
+    assert "unchanged" in web.post("/deal", {"back": "/"}).find(cls="notes").text
+    assert len(h.standin.created_channels()) == 1 and len(h.standin.invites()) == 2
+
+    # The lead's page on the new channel: its name, private, the composer bound to it.
+    page = web.get(f"/?channel={made.id}")
+    assert page.find("h1", cls="main-title").text == "#ext-initech-implementation"
+    assert page.find(cls="badge-private").text == "Private"
+    composer = page.find("form", action="/command")
+    assert composer.form_fields()["channel"] == made.id
+    assert composer.form_fields()["back"] == f"/?channel={made.id}"
+    links = {a.attrs.get("data-channel"): a for a in page.find_all("a", cls="channel-item")}
+    assert list(links) == [CHANNEL, made.id]
+    assert links[made.id].attrs.get("aria-current") == "page"
+    page = web.submit_form(composer, text="/golive status")
+    answered = h.standin.ephemerals(made.id, LEAD.user_id)
+    assert answered and answered[-1]["text"].startswith("Initech: phase 1"), "the deal's engagement answered"
+    assert not h.standin.ephemerals(CHANNEL), "nothing went to the shared channel"
+    assert page.find("h1", cls="main-title").text == "#ext-initech-implementation", "back where it was"
+
+    # Olaf (vendor, not invited) is shown the shared channel, and cannot command the other one.
+    page = web.be(OUTSIDER)
+    page = web.get(f"/?channel={made.id}")
+    assert page.find("h1", cls="main-title").text == "#acme-implementation"
+    assert [a.attrs.get("data-channel") for a in page.find_all("a", cls="channel-item")] == [CHANNEL]
+    page = web.post("/command", {"text": "/golive status", "channel": made.id, "back": "/"})
+    assert "You are not in that channel" in page.find(cls="notes").text
+
+    # Cody, a contact, has an invitation (and no Deal won button); a stale one is refused politely.
+    page = web.be(CONTRIBUTOR)
+    assert not page.find_all("form", action="/deal")
+    [invitation] = page.find_all("form", cls="invitation")
+    assert "Invitation to #ext-initech-implementation from Vendor Inc" in invitation.text
+    page = web.post("/invite/accept", {"invite_id": "I0NOPE", "back": "/"})
+    assert "not waiting for you" in page.find(cls="notes").text
+    page = web.post("/deal", {"back": "/"})
+    assert "switch to a Vendor Inc persona" in page.find(cls="notes").text
