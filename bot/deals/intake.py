@@ -24,6 +24,8 @@ from sqlmodel import Session, col, delete, select
 from bot.deals.deal import Deal as DealDoc
 from bot.deals.deal import DealProblem
 from bot.engagement.lifecycle import build_start_options, rebuild_plan, start_engagement
+from bot.engagement.playbook import Playbook
+from bot.engagement.rules import playbook_for_deal
 from bot.people import audit
 from bot.services import Services
 from bot.slack.gateway import SlackCallFailed
@@ -109,7 +111,8 @@ def receive(services: Services, deal: DealDoc, *, source: str, now: datetime | N
     if known is not None and known.engagement_id is not None:
         return _again(services, known, deal, now)
     lead = resolve_lead(services, deal)
-    options = _options(services, deal, now)
+    key, playbook = playbook_for_deal(deal.all_fields(), services.playbooks, services.playbook)
+    options = _options(services, deal, now, playbook)
     # Slack is asked before the transaction (no Slack call inside a write transaction).
     who = Who(
         lead=lead,
@@ -119,7 +122,9 @@ def receive(services: Services, deal: DealDoc, *, source: str, now: datetime | N
     )
     try:
         with services.db.session() as session:
-            return _create(services, session, deal, options, who=who, source=source, now=now)
+            return _create(
+                services, session, deal, options, who=who, source=source, now=now, chosen=(key, playbook)
+            )
     except IntegrityError:  # the same new deal delivered twice at once: the other one made it
         with services.db.read() as session:
             known = session.exec(select(Deal).where(Deal.deal_id == deal.deal_id)).first()
@@ -128,7 +133,7 @@ def receive(services: Services, deal: DealDoc, *, source: str, now: datetime | N
         return _again(services, known, deal, now)
 
 
-def _options(services: Services, deal: DealDoc, now: datetime) -> Any:
+def _options(services: Services, deal: DealDoc, now: datetime, playbook: Playbook) -> Any:
     try:
         return build_start_options(
             name=deal.customer.name,
@@ -141,7 +146,7 @@ def _options(services: Services, deal: DealDoc, now: datetime) -> Any:
             ingest=deal.ingest,
             now=now,
             default_tz=services.settings.golive_default_timezone,
-            playbook=services.playbook,
+            playbook=playbook,
         )
     except ValueProblem as exc:
         raise DealProblem(str(exc)) from None
@@ -163,7 +168,10 @@ def _create(
     who: Who,
     source: str,
     now: datetime,
+    chosen: tuple[str | None, Playbook],
 ) -> Received:
+    """The deal's rows and its engagement, started with the playbook its fields chose (`chosen`:
+    its key, None for the default, and the playbook)."""
     row = Deal(
         deal_id=deal.deal_id,
         source=source,
@@ -176,10 +184,11 @@ def _create(
     )
     session.add(row)
     session.flush()  # a second delivery racing this one fails here, on the unique deal id
+    key, playbook = chosen
     engagement = start_engagement(
         session,
         options,
-        playbook=services.playbook,
+        playbook=playbook,
         team_id=who.team,
         channel_id=f"{PENDING_CHANNEL}{saved_id(row)}",
         user_id=who.lead,
@@ -189,6 +198,8 @@ def _create(
         status=PREPARING,
         fields=json.dumps(deal.all_fields(), default=str),
     )
+    engagement.playbook = key
+    session.add(engagement)
     row.engagement_id = saved_id(engagement)
     session.add(row)
     for contact in deal.contacts_by_email().values():
@@ -222,14 +233,13 @@ def _again(services: Services, known: Deal, deal: DealDoc, now: datetime) -> Rec
         assert row is not None and engagement is not None
         changes += _contacts_changed(session, row, deal, now)
         plan_changed = [k for k in CHANGEABLE if getattr(before, k) != getattr(deal, k)]
+        if deal.all_fields() != before.all_fields() and "fields" not in plan_changed:
+            plan_changed.append("fields")  # the playbook and its conditional items may change
         if plan_changed and engagement.status == PREPARING:
             _replan(services, session, engagement, deal, now)
             changes += plan_changed
         elif plan_changed:
             changes.append("plan not changed: the engagement has started; change it with /golive settings")
-        if deal.fields != before.fields and engagement.status == PREPARING:
-            engagement.fields = json.dumps(deal.all_fields(), default=str)
-            changes.append("fields")
         row.payload = deal.to_json()
         row.updated_at = now
         session.add(row)
@@ -274,8 +284,11 @@ def _replan(
 ) -> None:
     """Make the preparing engagement again from the changed deal: nothing of it has happened yet
     (nobody could act in a channel the customer has not joined)."""
-    options = _options(services, deal, now)
+    key, playbook = playbook_for_deal(deal.all_fields(), services.playbooks, services.playbook)
+    options = _options(services, deal, now, playbook)
     engagement_id = saved_id(engagement)
+    engagement.playbook = key
+    engagement.fields = json.dumps(deal.all_fields(), default=str)
     for model in (ItemDependency, Item, Gate, Reminder, EngagementPhase):
         session.execute(delete(model).where(col(model.engagement_id) == engagement_id))
     for name in ("size", "timezone", "country", "pilot", "ingest"):
@@ -283,4 +296,4 @@ def _replan(
     engagement.kickoff_on = options.kickoff
     engagement.target_on = options.target
     engagement.updated_at = now
-    rebuild_plan(session, engagement, services.playbook, now)
+    rebuild_plan(session, engagement, playbook, now)

@@ -23,7 +23,7 @@ from sqlmodel import select
 from bot.events.signing import signature
 from bot.reminders.sweep import run_sweep
 from sandbox.harness import APPROVER, CONTRIBUTOR, CUSTOMER_TEAM, LEAD
-from storage.models import AuditEvent, Deal, DealContact, Engagement
+from storage.models import AuditEvent, Deal, DealContact, Engagement, Item
 from tests.e2e.helpers import send_payload
 
 SECRET = "deal-hook-secret"
@@ -465,3 +465,33 @@ def test_an_invitation_slack_expired_is_told_with_a_resend_button(h):
     assert "Ada (approver)" in message and "deal_resend:" in message
     assert {c.invite_state for c in rows(h, DealContact)} == {"expired"}
     assert rows(h, Deal)[0].id == row.id
+
+
+def test_the_deals_fields_choose_its_playbook_through_the_hook(harness_factory, tmp_path):
+    """With GOLIVE_PLAYBOOKS_DIR, the deal's product and tier choose the playbook the engagement is
+    made and re-planned with; a changed deal that still prepares may change the choice."""
+    from tests.e2e.test_playbook_choice import BILLING, ENTERPRISE
+
+    folder = tmp_path / "playbooks"
+    folder.mkdir()
+    (folder / "enterprise_billing.yaml").write_text(ENTERPRISE)
+    (folder / "billing.yaml").write_text(BILLING)
+    h = harness_factory(env=ENV | {"GOLIVE_PLAYBOOKS_DIR": str(folder)})
+    status, answer = send_deal(h, deal(fields={"product": "billing", "tier": "enterprise", "region": "us"}))
+    assert status == 202, answer
+    [engagement] = rows(h, Engagement)
+    assert engagement.playbook == "enterprise_billing"
+    with h.services.db.read() as session:
+        titles = list(session.exec(select(Item.title).order_by(Item.id)).all())
+    assert titles == [
+        "Security review with the customer's CISO",
+        "Agree the rollout plan",
+    ]  # no SSO in the US
+    wait_state(h, "waiting")
+    status, again = send_deal(h, deal(fields={"product": "billing", "tier": "growth", "region": "eu"}))
+    assert status == 202 and again["outcome"] == "updated" and "fields" in again["changes"], again
+    [engagement] = rows(h, Engagement)
+    assert engagement.playbook == "billing"
+    with h.services.db.read() as session:
+        titles = list(session.exec(select(Item.title).order_by(Item.id)).all())
+    assert "Set up single sign-on" in titles  # region eu
