@@ -131,6 +131,9 @@ def test_a_deal_no_playbook_fits_and_a_hand_start_get_the_default(harness_factor
     with services.db.read() as session:
         beta = session.exec(select(Engagement).where(Engagement.customer_name == "Beta Inc")).one()
     assert beta.playbook is None and services.playbook_for(beta) is services.playbook
+    # A key whose file is gone (renamed, removed) reads the default rather than failing every view.
+    assert services.playbook_for(Engagement(playbook="enterprise_billing")).name == "Enterprise billing"
+    assert services.playbook_for(Engagement(playbook="gone")) is services.playbook
     assert phase_ends(h)[0][0] == "Discovery"
 
 
