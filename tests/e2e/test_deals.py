@@ -22,7 +22,7 @@ from sqlmodel import select
 
 from bot.events.signing import signature
 from bot.reminders.sweep import run_sweep
-from sandbox.harness import APPROVER, CONTRIBUTOR, CUSTOMER_TEAM, LEAD
+from sandbox.harness import APPROVER, CONTRIBUTOR, CUSTOMER_TEAM, LEAD, VENDOR_TEAM
 from storage.models import AuditEvent, Deal, DealContact, Engagement, Item
 from tests.e2e.helpers import send_payload
 
@@ -495,3 +495,75 @@ def test_the_deals_fields_choose_its_playbook_through_the_hook(harness_factory, 
     with h.services.db.read() as session:
         titles = list(session.exec(select(Item.title).order_by(Item.id)).all())
     assert "Set up single sign-on" in titles  # region eu
+
+
+ORG = "00D5e000000KQ2eEAG"
+
+
+def salesforce_message(org: str = ORG) -> bytes:
+    """An outbound message on a won Opportunity, as Salesforce's outbound-messaging WSDL shapes it."""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+ <soapenv:Body>
+  <notifications xmlns="http://soap.sforce.com/2005/09/outbound">
+   <OrganizationId>{org}</OrganizationId>
+   <ActionId>04k5e000000CaRkAAK</ActionId>
+   <SessionId xsi:nil="true"/>
+   <EnterpriseUrl>https://acme.my.salesforce.com/services/Soap/c/62.0/00D5e000000KQ2e</EnterpriseUrl>
+   <PartnerUrl>https://acme.my.salesforce.com/services/Soap/u/62.0/00D5e000000KQ2e</PartnerUrl>
+   <Notification>
+    <Id>04l5e00000Gx7QzAAJ</Id>
+    <sObject xsi:type="sf:Opportunity" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">
+     <sf:Id>0065e00000Bq9XcAAJ</sf:Id>
+     <sf:Account_Name__c>Umbrella Corp</sf:Account_Name__c>
+     <sf:Kickoff_Date__c>2026-12-01</sf:Kickoff_Date__c>
+     <sf:Implementation_Time_Zone__c>Europe/Berlin</sf:Implementation_Time_Zone__c>
+     <sf:Lead_Slack_Id__c>{LEAD.user_id}</sf:Lead_Slack_Id__c>
+     <sf:Type>New Customer</sf:Type>
+     <sf:Approver_Email__c>ada@umbrella.example</sf:Approver_Email__c>
+     <sf:Approver_Name__c>Ada</sf:Approver_Name__c>
+    </sObject>
+   </Notification>
+  </notifications>
+ </soapenv:Body>
+</soapenv:Envelope>""".encode()
+
+
+def post_xml(h, body: bytes) -> tuple[int, bytes]:
+    request = urllib.request.Request(
+        h.server.url + "/hooks/salesforce", data=body, method="POST", headers={"Content-Type": "text/xml"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_a_salesforce_outbound_message_is_acked_and_makes_the_engagement_once(harness_factory):
+    h = harness_factory(env=ENV | {"GOLIVE_SALESFORCE_ORG_ID": ORG[:15]})
+    for _ in range(2):  # Salesforce sends it again until it has its Ack, and sometimes twice anyway
+        status, body = post_xml(h, salesforce_message())
+        assert status == 200 and b"<Ack>true</Ack>" in body
+    [row] = rows(h, Deal)
+    assert row.deal_id == "0065e00000Bq9XcAAJ" and row.source == "salesforce"
+    [engagement] = rows(h, Engagement)
+    assert engagement.customer_name == "Umbrella Corp" and engagement.timezone == "Europe/Berlin"
+    wait_state(h, "waiting")
+    assert [i.email for i in h.standin.invites()] == ["ada@umbrella.example"]
+    # Another organisation's message is refused, and nothing is written.
+    status, body = post_xml(h, salesforce_message(org="00D000000000001AAA"))
+    assert status == 403 and b"Ack" not in body
+    assert len(rows(h, Deal)) == 1
+
+
+def test_an_owner_given_by_email_is_looked_up_and_an_unknown_one_is_refused(h):
+    h.standin.add_user("U0LENA2", name="Lena Two", team_id=VENDOR_TEAM, email="lena2@vendor.example")
+    status, answer = send_deal(h, deal(owner={"email": "Lena2@Vendor.example"}))
+    assert status == 202, answer
+    [row] = rows(h, Deal)
+    assert row.lead_user_id == "U0LENA2"
+    status, answer = send_deal(h, deal(deal_id="D-2", owner={"email": "nobody@vendor.example"}))
+    assert status == 422 and "nobody@vendor.example" in answer["error"]
+    assert len(rows(h, Deal)) == 1
