@@ -14,6 +14,7 @@ from sqlmodel import Session, col, func, select
 
 from bot.commands import ParsedCommand
 from bot.engagement.lifecycle import (
+    PREPARING,
     EngagementExists,
     active_in_channel,
     build_start_options,
@@ -21,6 +22,7 @@ from bot.engagement.lifecycle import (
     check_target,
     latest_in_channel,
     local_today,
+    occupying,
     parse_start,
     start_engagement,
 )
@@ -66,8 +68,19 @@ def require_engagement(
     return engagement
 
 
+def preparing_message(engagement: Engagement) -> str:
+    """What the channel of a deal won in the CRM says before the customer's side joined."""
+    return (
+        f"The {engagement.customer_name} engagement was made from a deal won in the CRM and starts "
+        "when the customer's side joins this channel (their invitations went out by email; the lead "
+        "hears in a direct message if one is not accepted). Until then there is nothing to change here."
+    )
+
+
 def finished_message(services: Services, latest: Engagement | None) -> str:
     """What a command that needs a running engagement answers when none runs in the channel."""
+    if latest is not None and latest.status == PREPARING:
+        return preparing_message(latest)
     if latest is None:
         return (
             f"No engagement runs in this channel yet. A consultant starts one with "
@@ -112,6 +125,8 @@ def answer_direct_message(req: Request, cmd: ParsedCommand) -> bool:
 
 
 def _exists_message(services: Services, existing: Engagement) -> str:
+    if existing.status == PREPARING:
+        return preparing_message(existing)
     started = local_today(existing.created_at, existing.timezone)  # its day on the customer's clock
     return (
         f"This channel already runs the {existing.customer_name} implementation "
@@ -148,7 +163,7 @@ def start(req: Request, cmd: ParsedCommand) -> None:
         playbook=services.playbook,
     )
     with services.db.read() as session:
-        existing = active_in_channel(session, channel)
+        existing = occupying(session, channel)
     if existing is not None:
         raise UserError(_exists_message(services, existing))
     # Everything else talks to Slack, so it happens after the ack, the command in the inbox.
@@ -261,6 +276,8 @@ def status(req: Request, cmd: ParsedCommand) -> None:
             if latest is None:
                 require_engagement(req, finished_ok=True)  # raises the friendly "no engagement" answer
                 return
+            if latest.status == PREPARING:  # a deal's channel, before the customer joined
+                raise UserError(preparing_message(latest))
             revision = session.exec(_REVISION, params={"engagement": latest.id}).one()
         engagement_id, updated_at, timezone = saved_id(latest), latest.updated_at, latest.timezone
     key = ("status", engagement_id, revision, updated_at, local_today(now, timezone))
@@ -280,7 +297,7 @@ def _open_start_modal(req: Request) -> None:
     services = req.services
     channel = req.channel_id
     with services.db.read() as session:
-        existing = active_in_channel(session, channel) if channel else None
+        existing = occupying(session, channel) if channel else None
     if existing is not None:
         raise UserError(_exists_message(services, existing))
     req.ack()

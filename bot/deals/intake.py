@@ -23,7 +23,7 @@ from sqlmodel import Session, col, delete, select
 
 from bot.deals.deal import Deal as DealDoc
 from bot.deals.deal import DealProblem
-from bot.engagement.lifecycle import build_start_options, rebuild_plan, start_engagement
+from bot.engagement.lifecycle import PREPARING, build_start_options, rebuild_plan, start_engagement
 from bot.engagement.playbook import Playbook
 from bot.engagement.rules import playbook_for_deal
 from bot.people import audit
@@ -44,7 +44,6 @@ from storage.models import (
 
 log = logging.getLogger("golive.deals")
 
-PREPARING = "preparing"
 PENDING_CHANNEL = "pending:"  # an engagement's channel_id until its channel exists: pending:<deal row>
 CHANGEABLE = ("size", "kickoff", "target", "timezone", "country", "pilot", "ingest")
 

@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import or_, update
 from sqlmodel import col, select
 
-from bot.engagement.lifecycle import calendar_for, local_today
+from bot.engagement.lifecycle import PREPARING, calendar_for, local_today
 from bot.people import audit
 from bot.people.roles import set_role
 from bot.services import Services
@@ -463,7 +463,7 @@ def customer_joined(services: Services, row_id: int, user: str, team: str | None
         engagement = session.get(Engagement, row.engagement_id)
         if engagement is None:
             return False
-        first = engagement.status == "preparing"
+        first = engagement.status == PREPARING
         if first:
             engagement.status = "active"
             engagement.customer_team_id = engagement.customer_team_id or team

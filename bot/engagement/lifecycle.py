@@ -202,6 +202,21 @@ def active_in_channel(session: Session, channel_id: str) -> Engagement | None:
     return session.exec(_ACTIVE_IN_CHANNEL, params={"channel": channel_id}).first()
 
 
+PREPARING = "preparing"  # made from a CRM deal, waiting for the customer to join its channel
+_PREPARING_IN_CHANNEL = select(Engagement).where(
+    Engagement.channel_id == bindparam("channel"), col(Engagement.status) == PREPARING
+)
+
+
+def occupying(session: Session, channel_id: str) -> Engagement | None:
+    """The engagement that holds the channel: the active one, or one made from a CRM deal that is
+    waiting for the customer to join it (`preparing`, `bot.deals`). One channel holds one."""
+    return (
+        active_in_channel(session, channel_id)
+        or session.exec(_PREPARING_IN_CHANNEL, params={"channel": channel_id}).first()
+    )
+
+
 def calendar_for(engagement: Engagement) -> BusinessCalendar:
     return _calendar(engagement.country, engagement.work_days or "0,1,2,3,4")
 
@@ -266,8 +281,8 @@ def start_engagement(
     The partial unique index on (team, channel) where status is active makes a second start
     in the same channel fail even when two requests race.
     """
-    existing = active_in_channel(session, channel_id)
-    if existing is not None:
+    existing = occupying(session, channel_id)
+    if existing is not None and existing.id is not None:
         session.expunge(existing)  # keep it readable after the rollback the error causes
         raise EngagementExists(existing)
     assert opts.kickoff is not None

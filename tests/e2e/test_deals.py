@@ -567,3 +567,18 @@ def test_an_owner_given_by_email_is_looked_up_and_an_unknown_one_is_refused(h):
     status, answer = send_deal(h, deal(deal_id="D-2", owner={"email": "nobody@vendor.example"}))
     assert status == 422 and "nobody@vendor.example" in answer["error"]
     assert len(rows(h, Deal)) == 1
+
+
+def test_the_deals_channel_says_it_waits_for_the_customer_and_holds_no_second_engagement(h):
+    from tests.e2e.helpers import last_answer
+
+    send_deal(h, deal())
+    row = wait_state(h, "waiting")
+    assert row.channel_id is not None
+    for command in ("status", "checklist", "start Foo Inc"):
+        h.command(command, channel=row.channel_id)
+        h.idle()
+        answer = last_answer(h)
+        assert "made from a deal won in the CRM" in answer and "customer's side joins" in answer, command
+    assert len(rows(h, Engagement)) == 1
+    assert [m for m in h.standin.messages(row.channel_id) if m.get("user") == "U0BOT"] == []
