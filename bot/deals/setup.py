@@ -39,6 +39,7 @@ from bot.people import audit
 from bot.people.roles import set_role
 from bot.services import Services
 from bot.slack.gateway import SlackCallFailed
+from bot.slack.home import refresh_homes
 from bot.slack.reach import TRANSIENT
 from bot.slack.rosters import read_roster
 from messages import Trusted, escape_mrkdwn, fmt
@@ -172,6 +173,8 @@ def _work(services: Services, row_id: int, now: datetime) -> None:
             break
     if tell:
         tell_lead(services, row_id, tell)
+    if engagement is not None and engagement.id is not None:
+        refresh_homes(services, engagement.id)  # the lead's "Deals being set up"
 
 
 def _step(services: Services, row: Deal, engagement: Engagement, now: datetime) -> Step:

@@ -35,7 +35,7 @@ from bot.slack.presenters import gate_rows, health_data
 from bot.slack.rosters import admin_ids
 from bot.slack.sending import SETTLE_SECONDS, Job, Retry, Sending
 from messages import Trusted
-from storage.models import ChannelMember, Engagement, HomeViewer, Member, MemberRole
+from storage.models import ChannelMember, Deal, DealContact, Engagement, HomeViewer, Member, MemberRole
 
 log = logging.getLogger("golive.home")
 
@@ -138,6 +138,49 @@ def _card_data(session: Any, card: Card, viewer: str) -> dict[str, Any]:
     }
 
 
+PREPARING_SHOWN = 10
+
+
+def _preparing(session: Any, viewer: str, *, admin: bool) -> list[dict[str, Any]]:
+    """The deals won in the CRM whose engagement waits for the customer to join its channel
+    (`bot.deals`): the viewer's as lead, every one for an admin; newest first. Each says how far
+    its channel has come, and what Slack refused."""
+    query = (
+        select(Deal, Engagement)
+        .join(Engagement, col(Engagement.id) == col(Deal.engagement_id))
+        .where(col(Engagement.status) == "preparing")
+        .order_by(col(Deal.id).desc())
+        .limit(PREPARING_SHOWN)
+    )
+    if not admin:
+        query = query.where(col(Deal.lead_user_id) == viewer)
+    found = session.exec(query).all()
+    contacts: dict[int, list[DealContact]] = {}
+    ids = [d.id for d, _e in found]
+    if ids:
+        for c in session.exec(select(DealContact).where(col(DealContact.deal_ref).in_(ids))).all():
+            contacts.setdefault(c.deal_ref, []).append(c)
+    shown = []
+    for deal, engagement in found:
+        mine = contacts.get(deal.id or 0, [])
+        shown.append(
+            {
+                "id": engagement.id,
+                "customer_name": engagement.customer_name,
+                "deal_id": deal.deal_id,
+                "channel": deal.channel_id,
+                "invited": sum(
+                    1 for c in mine if c.invite_state in ("sent", "accepted", "approved", "joined")
+                ),
+                "accepted": sum(1 for c in mine if c.invite_state in ("accepted", "approved", "joined")),
+                "refused": sum(1 for c in mine if c.invite_state in ("refused", "expired", "declined")),
+                "contacts": len(mine),
+                "problem": deal.problem if deal.state == "failed" else None,
+            }
+        )
+    return shown
+
+
 def home_view(services: Services, user_id: str, *, vendor: bool = True) -> dict[str, Any]:
     """The Home tab of `user_id` as their `HomeViewer` row says (their engagements, page 1 when
     there is none). `vendor=False`: the note for someone who is not of the vendor's side."""
@@ -166,6 +209,7 @@ def home_view(services: Services, user_id: str, *, vendor: bool = True) -> dict[
             per_page=PER_PAGE,
         )
         rows = [_card_data(session, c, user_id) for c in shown.cards]
+        preparing = _preparing(session, user_id, admin=admin)
     return services.renderer.view(
         "home.json.j2",
         outsider=False,
@@ -173,6 +217,7 @@ def home_view(services: Services, user_id: str, *, vendor: bool = True) -> dict[
         admin=admin,
         view=view,
         cards=rows,
+        preparing=preparing,
         count=shown.count,
         page=shown.page,
         pages=shown.pages,

@@ -22,7 +22,7 @@ from sqlmodel import select
 
 from bot.events.signing import signature
 from bot.reminders.sweep import run_sweep
-from sandbox.harness import APPROVER, CONTRIBUTOR, CUSTOMER_TEAM, LEAD, VENDOR_TEAM
+from sandbox.harness import APPROVER, CONSULTANT, CONTRIBUTOR, CUSTOMER_TEAM, LEAD, VENDOR_TEAM
 from storage.models import AuditEvent, Deal, DealContact, Engagement, Item
 from tests.e2e.helpers import send_payload
 
@@ -582,3 +582,33 @@ def test_the_deals_channel_says_it_waits_for_the_customer_and_holds_no_second_en
         assert "made from a deal won in the CRM" in answer and "customer's side joins" in answer, command
     assert len(rows(h, Engagement)) == 1
     assert [m for m in h.standin.messages(row.channel_id) if m.get("user") == "U0BOT"] == []
+
+
+def test_the_leads_app_home_shows_the_deal_being_set_up_until_the_customer_joins(h):
+    def preparing_text() -> str:
+        home = h.standin.home(LEAD.user_id)
+        assert home is not None
+        blocks = [b for b in home["view"]["blocks"] if b.get("block_id") == "home:preparing"]
+        return blocks[0]["text"]["text"] if blocks else ""
+
+    h.driver.app_home_opened(LEAD.user_id)
+    h.idle()
+    assert preparing_text() == ""
+    send_deal(h, deal())
+    row = wait_state(h, "waiting")
+    h.idle()
+    text = h.standin.wait_for(lambda: "0 of 2 invitations accepted" in preparing_text() and preparing_text())
+    assert "*Globex Corp* (D-1042)" in text and f"<#{row.channel_id}>" in text
+    # Somebody else of the vendor's side does not see the lead's deal.
+    h.driver.app_home_opened(CONSULTANT.user_id)
+    h.idle()
+    other = h.standin.home(CONSULTANT.user_id)
+    assert other is not None and not [
+        b for b in other["view"]["blocks"] if b.get("block_id") == "home:preparing"
+    ]
+    # Once the customer is in, it is an engagement card like any other.
+    invite = next(i for i in h.standin.invites(row.channel_id) if i.email == "ada@globex.example")
+    h.driver.accept_invite(invite.id, APPROVER.user_id, team_id=CUSTOMER_TEAM)
+    h.standin.wait_for(lambda: rows(h, Engagement)[0].status == "active", timeout=10)
+    h.idle()
+    h.standin.wait_for(lambda: preparing_text() == "", timeout=10)
