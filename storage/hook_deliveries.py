@@ -159,3 +159,11 @@ def recent(db: Database, limit: int = 20) -> list[HookDelivery]:
     """The newest rows first (the delivery log)."""
     with db.read() as session:
         return list(session.scalars(select(HookDelivery).order_by(_T.c.id.desc()).limit(max(1, limit))).all())
+
+
+def purge(db: Database, before: datetime) -> int:
+    """Delete delivered and given-up rows made before `before` (the delivery log keeps the rest);
+    how many. Pending rows stay whatever their age."""
+    with db.connection() as conn:
+        result = conn.execute(_T.delete().where(_T.c.status != PENDING, _T.c.created_at < before))
+    return int(result.rowcount or 0)

@@ -38,6 +38,8 @@ log = logging.getLogger("golive.hooks")
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
 GIVE_UP_AFTER = timedelta(hours=24)
+KEEP_LOG = timedelta(days=30)  # delivered and given-up rows are kept this long (`golive hooks log`)
+PURGE_EVERY = timedelta(hours=1)  # how often a process deletes the older ones
 TIMEOUT_SECONDS = 10.0
 BATCH = 10
 LEASE = timedelta(seconds=BATCH * TIMEOUT_SECONDS * 2)  # a batch's posts, each up to the timeout
@@ -149,7 +151,22 @@ def deliver_due(
         if len(taken) < batch:
             break
     metrics.HOOK_PENDING.set(hook_deliveries.pending_count(db))
+    _purge_now_and_then(db, now())
     return report
+
+
+_purged: dict[str, datetime] = {}  # database URL → when this process last purged its log
+
+
+def _purge_now_and_then(db: Database, at: datetime) -> None:
+    """Keep the delivery log to `KEEP_LOG`: at most once per `PURGE_EVERY` in each process."""
+    last = _purged.get(db.url)
+    if last is not None and last <= at < last + PURGE_EVERY:
+        return
+    _purged[db.url] = at
+    gone = hook_deliveries.purge(db, at - KEEP_LOG)
+    if gone:
+        log.info("deleted %d event deliveries older than %d days", gone, KEEP_LOG.days)
 
 
 def _attempt(

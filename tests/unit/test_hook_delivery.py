@@ -299,3 +299,33 @@ def test_hooks_log_lists_the_latest_deliveries(
     lines = shown.output.strip().splitlines()
     assert len(lines) == 2 and "health.changed" in lines[0] and "engagement.live" in lines[1]
     assert "to retry after 1 attempt: HTTP 503" in lines[1] and "delivered (HTTP 200, attempt 1)" in lines[0]
+
+
+def test_the_delivery_log_keeps_30_days_of_finished_rows_and_every_pending_one(db: Database) -> None:
+    from bot.events import delivery
+    from storage import hook_deliveries
+
+    engagement = add_engagement(db)
+    events_out.configure(db, [HookTarget("http://a.example/in", "x")])
+    for days_ago in (40, 31, 29):
+        with db.session() as session:
+            e = session.get(Engagement, engagement.id)
+            assert e is not None
+            events_out.emit(
+                session, "health.changed", e, {"level": "late"}, now=T0 - timedelta(days=days_ago)
+            )
+    with db.session() as session:
+        made = list(session.exec(select(HookDelivery).order_by(col(HookDelivery.id))).all())
+        made[0].status = "delivered"  # 40 days old
+        made[1].status = "failed"  # 31 days old
+        made[2].status = "delivered"  # 29 days old
+        session.add_all(made)
+    with db.session() as session:
+        e = session.get(Engagement, engagement.id)
+        assert e is not None
+        events_out.emit(
+            session, "health.changed", e, {"level": "late"}, now=T0 - timedelta(days=60)
+        )  # pending
+    assert hook_deliveries.purge(db, T0 - delivery.KEEP_LOG) == 2
+    left = sorted((r.status, (T0 - r.created_at).days) for r in rows(db))
+    assert left == [("delivered", 29), ("pending", 60)]
