@@ -246,6 +246,9 @@ class Playbook(_Strict):
     gates: tuple[GateSpec, ...] = ()
     # What the go-live dry run checks; shown on every dry-run reminder.
     dry_run_checklist: tuple[str, ...] = Field(default=DEFAULT_DRY_RUN_CHECKLIST, max_length=20)
+    # The milestone at which the customer first gets value (the report's time to first value): a
+    # gate's key (its approval) or an item's key (its tick). None: the report shows none.
+    first_value: Key | None = None
 
     @model_validator(mode="after")
     def _references(self) -> Playbook:
@@ -290,6 +293,8 @@ class Playbook(_Strict):
             stray = [k for k in g.items if k not in theirs]
             if stray:
                 raise ValueError(f"gates: {g.key} names items not in phase {g.phase}: {', '.join(stray)}")
+        if self.first_value is not None and self.first_value not in gate_keys_set | set(order):
+            raise ValueError(f"first_value: {self.first_value!r} is neither a gate's key nor an item's key")
         shares = sum(p.share or 0 for p in self.phases)
         if shares != 100:
             raise ValueError(f"phases: the shares add up to {shares}; they must add up to 100")
