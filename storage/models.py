@@ -659,3 +659,29 @@ class HookDelivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=300)
     last_attempt_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     delivered_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class Rating(SQLModel, table=True):
+    """A customer approver's rating of a milestone (`bot.engagement.ratings`): a gate approved, or
+    the go-live (`milestone` "golive", no gate). The row is written when the approver is asked
+    (`asked_at`, the cooldown reads it) and given its score and comment once, by a conditional
+    update: a rating given is never changed. One per milestone and person (the unique key)."""
+
+    __tablename__ = "rating"
+    __table_args__ = (
+        UniqueConstraint("engagement_id", "milestone", "user_id", name="uq_rating_milestone_user"),
+        # The cooldown: when was this person last asked.
+        Index("ix_rating_user_asked", "user_id", "asked_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id", index=True, ondelete="CASCADE")
+    gate_id: int | None = Field(default=None, foreign_key="gate.id", ondelete="CASCADE")
+    milestone: str = Field(max_length=64)  # the gate's key, or "golive"
+    title: str = Field(max_length=200)  # what was rated, as the approver was asked
+    user_id: str = Field(max_length=32)
+    team_id: str | None = Field(default=None, max_length=32)
+    asked_at: datetime = Field(sa_column=utc_column())
+    score: int | None = None  # 1..5, None until given
+    comment: str | None = Field(default=None, max_length=2000)
+    rated_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
