@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     # Events out (`bot.events`): the webhook targets, comma-separated, each `URL` (signed with
     # GOLIVE_HOOK_SECRET) or `URL|secret` (signed with its own secret).
     golive_hook_urls_raw: str = Field(default="", alias="GOLIVE_HOOK_URLS")
+    # Ratings (`bot.engagement.ratings`) anonymous to the consultant: a low rating's alert to the
+    # lead and the audit row do not name the person who gave it.
+    golive_ratings_anonymous: bool = Field(default=False, alias="GOLIVE_RATINGS_ANONYMOUS")
 
     @field_validator("log_level", mode="before")
     @classmethod

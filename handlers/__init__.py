@@ -38,6 +38,7 @@ def register(app: App, services: Services) -> None:
         events,
         home,
         nudges,
+        ratings,
         settings,
         signoffs,
         tasks,
@@ -57,6 +58,7 @@ def register(app: App, services: Services) -> None:
     tasks.register(app, services)
     home.register(app, services)
     deals.register(app, services)
+    ratings.register(app, services)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ from slack_bolt import App
 
 from bot.commands import ParsedCommand
 from bot.engagement import checklist as cl
-from bot.engagement import phases
+from bot.engagement import phases, ratings
 from bot.engagement.lifecycle import calendar_for
 from bot.errors import UserError
 from bot.people import audit
@@ -19,6 +19,7 @@ from bot.services import Services
 from bot.slack.golive import announce_live, refresh_cutover
 from bot.slack.home import refresh_homes
 from bot.slack.publish import refresh_posted_checklists
+from bot.slack.ratings import ask_to_rate
 from handlers.base import Request, actor_for, click_engagement
 from handlers.engagement import require_engagement
 from handlers.listening import after_ack, listener
@@ -91,9 +92,13 @@ def _go_live(req: Request, engagement_id: int) -> Callable[[], None] | None:
         if engagement is None:
             raise UserError("That engagement is gone.")
         went = phases.go_live(session, engagement, actor_for(req, session, engagement), now)
+        # The final gates' approvers are asked to rate the go-live (`bot.engagement.ratings`).
+        rate = ratings.open_golive_asks(session, engagement, now) if went else []
     if not went:
         return lambda: req.reply(services.notice("It is live already; nothing was changed."))
     announce_live(services, engagement_id)
+    for rating_id in rate:
+        ask_to_rate(services, rating_id)
     refresh_cutover(services, engagement_id)
     refresh_posted_checklists(services, engagement_id)
     refresh_homes(services, engagement_id)

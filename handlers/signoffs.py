@@ -12,7 +12,7 @@ from slack_bolt import App
 from sqlmodel import Session
 
 from bot.commands import ParsedCommand
-from bot.engagement import dependencies, phases
+from bot.engagement import dependencies, phases, ratings
 from bot.engagement import signoffs as so
 from bot.engagement.checklist import OPEN, Refused, items_of, phase_by_number
 from bot.engagement.lifecycle import active_in_channel
@@ -26,6 +26,7 @@ from bot.slack.golive import post_cutover
 from bot.slack.home import NOTE_MAX, publish_home, refresh_homes, remember_viewer
 from bot.slack.notes import tell_approvers_of_request
 from bot.slack.publish import announce_phase, refresh_checklist
+from bot.slack.ratings import ask_to_rate
 from bot.slack.signoff_requests import decision_data, render_request
 from bot.slack.signoff_requests import update_request_message as update_request_message
 from handlers.base import Request, actor_for, click_engagement
@@ -487,6 +488,12 @@ def record_decision(req: Request, request_id: int, decision: str, reason: str | 
         # The requester and the lead hear of it (they act next): a mention in the request's thread.
         told = [u for u in dict.fromkeys([request.requested_by, lead.user_id if lead else None]) if u]
         final = row is not None and decision == "approved" and phases.readiness(session, engagement).approved
+        # The approver is asked to rate the gate; the final approval's rating is the go-live's.
+        rate = (
+            ratings.open_gate_ask(session, engagement, gate, actor, now)
+            if row is not None and decision == "approved" and not final
+            else None
+        )
         ctx = {
             "customer_name": engagement.customer_name,
             "gate": {"title": gate.title},
@@ -513,6 +520,8 @@ def record_decision(req: Request, request_id: int, decision: str, reason: str | 
     )
     if ctx["final"]:  # what is left before go-live, and the cutover button
         post_cutover(services, engagement_id, request_ts)
+    if rate is not None:
+        ask_to_rate(services, rate)
     refresh_homes(services, engagement_id)
     if phase is not None:
         refresh_checklist(services, engagement_id, phase.number)

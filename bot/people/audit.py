@@ -30,7 +30,9 @@ the vendor's: an action nobody classified never reaches the channel.
   which names the flag it cleared); a snooze the lead chose on an escalation
   (`item.snoozed` whose detail says `by_lead`: `VENDOR_ONLY_WHEN`); and the CRM deal the
   engagement came from, its channel and its invitations (`deal.received`, `.updated`,
-  `.channel`, `.invites`: the deal's terms are the vendor's).
+  `.channel`, `.invites`: the deal's terms are the vendor's); and a customer approver's rating of
+  a milestone (`rating.given`: the score and the comment are the customer's candid word to the
+  vendor, never shown in the shared channel).
 
 The CSV export is opened in spreadsheets, which run a cell that starts with `=`, `+`, `-`,
 `@`, a tab or a carriage return as a formula. Names, titles and reasons come from users, so
@@ -122,6 +124,7 @@ VENDOR_ONLY_ACTIONS: frozenset[str] = frozenset(
         "deal.updated",
         "deal.channel",
         "deal.invites",
+        "rating.given",
     }
 )
 # Shared actions whose row is the vendor's when its detail carries this key, true: the lead's

@@ -1,0 +1,79 @@
+"""Ratings in Slack (`bot.engagement.ratings`): asking the approver privately, telling the lead of
+a low one.
+
+The ask is an ephemeral in the engagement's channel, which only the approver sees: a customer's
+person usually cannot be sent a DM across organisations (`bot.slack.reach`), and a DM is tried
+only when Slack refuses the ephemeral (say, they left the channel). Never a message in the channel.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.services import Services
+from bot.slack.gateway import SlackCallFailed
+from storage.models import Engagement, Rating
+
+log = logging.getLogger("golive.slack")
+
+
+def ask_to_rate(services: Services, rating_id: int) -> str | None:
+    """Ask the person a rating was opened for: "ephemeral", "dm", or None when Slack took neither
+    (logged; the ask stays open, and nobody else is asked instead)."""
+    with services.db.read() as session:
+        rating = session.get(Rating, rating_id)
+        engagement = session.get(Engagement, rating.engagement_id) if rating is not None else None
+        if rating is None or engagement is None or rating.score is not None:
+            return None
+        message = services.renderer.message(
+            "rating_ask.json.j2",
+            rating_id=rating_id,
+            title=rating.title,
+            customer_name=engagement.customer_name,
+            anonymous=services.settings.golive_ratings_anonymous,
+        )
+        user_id, channel = rating.user_id, engagement.channel_id
+    try:
+        services.slack.ephemeral(channel, user_id, message)
+        return "ephemeral"
+    except SlackCallFailed as exc:
+        log.info("rating ask to %s in %s refused (%s); trying a DM", user_id, channel, exc.error)
+    try:
+        services.slack.dm(user_id, message)
+        return "dm"
+    except SlackCallFailed as exc:
+        log.warning(
+            "could not ask %s for a rating: the ephemeral and a DM were refused (%s)", user_id, exc.error
+        )
+    return None
+
+
+def tell_lead_of_low(
+    services: Services, rating_id: int, lead_id: str | None, who_id: str | None, who: str | None
+) -> bool:
+    """A DM to the lead: the low rating, with its comment; `who_id` and `who` None when ratings are anonymous.
+    False when there is no lead or Slack refused (logged)."""
+    if lead_id is None:
+        log.warning("rating %s is low but the engagement has no lead to tell", rating_id)
+        return False
+    with services.db.read() as session:
+        rating = session.get(Rating, rating_id)
+        engagement = session.get(Engagement, rating.engagement_id) if rating is not None else None
+        if rating is None or engagement is None:
+            return False
+        message = services.renderer.message(
+            "rating_low_dm.json.j2",
+            customer_name=engagement.customer_name,
+            title=rating.title,
+            score=rating.score,
+            comment=rating.comment,
+            who_id=who_id,
+            who=who,
+            channel=engagement.channel_id,
+        )
+    try:
+        services.slack.dm(lead_id, message)
+        return True
+    except SlackCallFailed as exc:
+        log.warning("could not tell lead %s of low rating %s (%s)", lead_id, rating_id, exc.error)
+        return False

@@ -1,0 +1,193 @@
+"""Issue 28, part 1: a one-tap rating at each milestone, asked privately of the approver only."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlmodel import select
+
+from sandbox.harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD, SPONSOR
+from storage.models import AuditEvent, Rating
+from tests.e2e.helpers import (
+    blocks_text,
+    button_payload,
+    ephemeral_texts,
+    posts,
+    request_signoff,
+    send_payload,
+)
+from tests.e2e.test_signoffs import approve, finish_phase, mention
+
+ASKED = "How did Solution design sign-off go?"
+
+
+def rating_rows(h) -> list[Rating]:
+    with h.services.db.read() as session:
+        return list(session.exec(select(Rating).order_by(Rating.id)).all())
+
+
+def rating_audit(h) -> list[AuditEvent]:
+    with h.services.db.read() as session:
+        return list(session.exec(select(AuditEvent).where(AuditEvent.kind == "rating.given")).all())
+
+
+def asks(h, user) -> list[dict]:
+    return [
+        e
+        for e in h.standin.ephemerals(user=user.user_id)
+        if "How did" in (e.get("text") or "") + blocks_text(e.get("blocks") or [])
+    ]
+
+
+def dm_texts(h, user) -> list[str]:
+    im = h.standin.im_channel(user.user_id)
+    if im is None:
+        return []
+    return [(m.get("text") or "") + "\n" + blocks_text(m.get("blocks") or []) for m in h.standin.messages(im)]
+
+
+def start(h) -> None:
+    h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
+    h.command(f"role {mention(APPROVER)} approver")
+    h.command(f"role {mention(CONTRIBUTOR)} contributor")
+    h.command(f"role {mention(SPONSOR)} sponsor")
+    finish_phase(h, 1, 6)
+    finish_phase(h, 2, 9)
+    request_signoff(h, "solution_design")
+    approve(h, "solution_design", APPROVER)
+
+
+@pytest.fixture
+def rated(harness):
+    start(harness)
+    return harness
+
+
+def rate(h, ask: dict, score: int, comment: str | None = None, *, user=APPROVER) -> None:
+    """Click a score on the ask, then send the form that opens (with `comment`)."""
+    action = next(
+        el["action_id"]
+        for b in ask["blocks"]
+        if b["type"] == "actions"
+        for el in b["elements"]
+        if el["action_id"].endswith(f":{score}")
+    )
+    before = {v["id"] for v in h.standin.open_views(user.user_id)}
+    h.driver.click_ephemeral(ask["channel"], ask["ts"], action, user=user.user_id)
+    h.idle()
+    opened = [
+        v
+        for v in h.standin.open_views(user.user_id)
+        if v["id"] not in before and v["view"].get("callback_id") == "rating_submit"
+    ]
+    if opened:
+        values = {"comment": {"value": comment}} if comment else {}
+        h.driver.submit_view(opened[-1]["id"], values, user=user.user_id)
+        h.idle()
+
+
+def test_an_approval_asks_only_the_approver_privately(rated):
+    h = rated
+    [ask] = asks(h, APPROVER)
+    assert ask["channel"] == CHANNEL  # an ephemeral in the engagement's channel: only they see it
+    assert ASKED in blocks_text(ask["blocks"])
+    buttons = [el for b in ask["blocks"] if b["type"] == "actions" for el in b["elements"]]
+    assert [el["text"]["text"] for el in buttons] == ["1", "2", "3", "4", "5"]
+    # Nobody else is asked, and nothing about it reaches the channel or anyone's DMs.
+    for other in (LEAD, CONSULTANT, CONTRIBUTOR, SPONSOR):
+        assert not asks(h, other)
+        assert not [t for t in dm_texts(h, other) if "How did" in t]
+    assert not [
+        m for m in posts(h) if "How did" in (m.get("text") or "") + blocks_text(m.get("blocks") or [])
+    ]
+    [row] = rating_rows(h)
+    assert (row.user_id, row.milestone, row.score) == (APPROVER.user_id, "solution_design", None)
+
+
+def test_a_rating_is_kept_and_a_second_is_refused(rated):
+    h = rated
+    [ask] = asks(h, APPROVER)
+    rate(h, ask, 4, "Clear & quick <b>")
+    [row] = rating_rows(h)
+    assert (row.score, row.comment) == (4, "Clear & quick <b>")
+    assert row.rated_at is not None
+    [event] = rating_audit(h)
+    assert event.actor_id == APPROVER.user_id and event.subject == "solution_design"
+    assert json.loads(event.detail) == {
+        "score": 4,
+        "comment": "Clear & quick <b>",
+        "title": "Solution design sign-off",
+    }
+    assert (
+        "Thank you! Your rating of Solution design sign-off (4 of 5) is recorded."
+        in ephemeral_texts(h, APPROVER.user_id)[-1]
+    )
+    views_before = len(h.standin.open_views(APPROVER.user_id))
+    # A second rating: refused at the click, kindly, and nothing changes (no form, no audit row).
+    rate(h, ask, 1, "changed my mind")
+    assert len(h.standin.open_views(APPROVER.user_id)) == views_before
+    assert "You already rated Solution design sign-off: 4 of 5" in ephemeral_texts(h, APPROVER.user_id)[-1]
+    [row] = rating_rows(h)
+    assert (row.score, row.comment) == (4, "Clear & quick <b>")
+    assert len(rating_audit(h)) == 1
+    # A good rating tells the lead nothing.
+    assert not [t for t in dm_texts(h, LEAD) if "Low rating" in t]
+    # The comment is the vendor's alone: `audit` in the shared channel does not show the row.
+    h.command("audit")
+    assert "changed my mind" not in " ".join(ephemeral_texts(h, LEAD.user_id))
+
+
+def test_a_low_rating_tells_the_lead_privately_with_the_comment(rated):
+    h = rated
+    [ask] = asks(h, APPROVER)
+    rate(h, ask, 2, "Nobody answered our questions for a week")
+    [alert] = [t for t in dm_texts(h, LEAD) if "Low rating" in t]
+    assert "Solution design sign-off was rated *2 of 5*" in alert
+    assert f"<@{APPROVER.user_id}>" in alert
+    assert "Nobody answered our questions for a week" in alert
+    # Never in the channel.
+    assert not [
+        m for m in posts(h) if "Low rating" in (m.get("text") or "") + blocks_text(m.get("blocks") or [])
+    ]
+
+
+def test_anonymous_ratings_do_not_name_the_person_to_the_lead(harness_factory):
+    h = harness_factory(env={"GOLIVE_RATINGS_ANONYMOUS": "true"})
+    start(h)
+    [ask] = asks(h, APPROVER)
+    assert "without your name" in blocks_text(ask["blocks"])
+    rate(h, ask, 1, "Too slow")
+    [alert] = [t for t in dm_texts(h, LEAD) if "Low rating" in t]
+    assert "rated *1 of 5*" in alert and "Too slow" in alert
+    assert APPROVER.user_id not in alert and APPROVER.name not in alert
+    [event] = rating_audit(h)
+    assert event.actor_id == "anonymous" and APPROVER.name not in event.actor_name
+    [row] = rating_rows(h)
+    assert row.score == 1  # the row still knows who was asked: a second rating is refused
+
+
+def test_nobody_is_asked_twice_within_ten_business_days(rated):
+    h = rated
+    assert len(asks(h, APPROVER)) == 1
+    request_signoff(h, "integration_workflows")
+    approve(h, "integration_workflows", APPROVER)
+    # The second gate approved the same day: no second ask.
+    assert len(asks(h, APPROVER)) == 1
+    assert [r.milestone for r in rating_rows(h)] == ["solution_design"]
+
+
+def test_someone_else_clicking_the_ask_is_refused(rated):
+    """A forged click (the ask shown only to the approver) by another person records nothing."""
+    h = rated
+    [ask] = asks(h, APPROVER)
+    rating_id = rating_rows(h)[0].id
+    send_payload(h, button_payload(h, ask, f"rating:{rating_id}:5", CONTRIBUTOR.user_id))
+    h.idle()
+    assert not [
+        v
+        for v in h.standin.open_views(CONTRIBUTOR.user_id)
+        if v["view"].get("callback_id") == "rating_submit"
+    ]
+    assert "asked of someone else" in ephemeral_texts(h, CONTRIBUTOR.user_id)[-1]
+    assert rating_rows(h)[0].score is None
