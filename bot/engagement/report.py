@@ -15,12 +15,14 @@ same forecast and health as `/golive status`. Rendering (CSV, HTML) is in
 
 from __future__ import annotations
 
+import json
+import math
 import statistics
 import threading
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import select as sa_select
@@ -33,11 +35,14 @@ from bot.engagement.outlook import outlook_of
 from bot.engagement.playbook import Playbook
 from storage.db import is_in_memory
 from storage.models import (
+    AuditEvent,
     Engagement,
     EngagementPhase,
     Gate,
     Item,
     ItemDependency,
+    Member,
+    MemberRole,
     SignoffDecision,
     SignoffRequest,
     id_col,
@@ -71,6 +76,14 @@ class EngagementRow:
     current_phase: str | None  # key of the phase under way
     current_days: int | None  # business days it has run so far
     waits: dict[str, SignoffWait]  # gate key -> wait
+    # Time to value (issue 28). The playbook's name ("default": the deployment's) and the lead.
+    playbook: str = "default"
+    consultant: str = ""
+    first_value_on: date | None = None  # the day the playbook's first_value milestone was reached
+    days_to_first_value: int | None = None  # business days from the kickoff to it, both counted
+    days_to_golive: int | None = None  # business days from the kickoff to the go-live, once live
+    planned_phase_days: dict[str, int] = field(default_factory=dict)  # phase key -> planned days
+    overdue_days: dict[str, int] = field(default_factory=dict)  # owner side -> overdue item-days
 
     @property
     def on_time(self) -> bool | None:
@@ -106,6 +119,38 @@ class Report:
     phase_samples: dict[str, dict[str, int]] = field(default_factory=dict)  # size -> key -> how many
     median_wait: dict[str, float | None] = field(default_factory=dict)  # gate key -> median days
     wait_samples: dict[str, int] = field(default_factory=dict)
+    sides: list[str] = field(default_factory=list)  # the owner sides items have, vendor first
+    value_stats: list[ValueStats] = field(default_factory=list)  # by playbook, size, consultant, all
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Medians, not means: one slow engagement does not move them. p90 by nearest rank (the
+    value 90% of the engagements are at or under: the ceil(0.9 n)-th smallest)."""
+
+    median: float | None
+    p90: float | None
+    n: int
+
+    @staticmethod
+    def of(values: list[int]) -> Spread:
+        if not values:
+            return Spread(None, None, 0)
+        ordered = sorted(values)
+        return Spread(_median(ordered), float(ordered[math.ceil(0.9 * len(ordered)) - 1]), len(ordered))
+
+
+@dataclass(frozen=True)
+class ValueStats:
+    """Time to value across a group of engagements (not cancelled)."""
+
+    by: str  # playbook | size | consultant | all
+    group: str
+    engagements: int
+    first_value: Spread  # of those that reached it
+    golive: Spread  # of those live
+    overdue: dict[str, Spread]  # owner side -> per engagement (active or live) overdue item-days
+    on_time: Rate  # went live on or before the planned date, of those live
 
 
 def _median(values: list[int]) -> float | None:
@@ -137,6 +182,66 @@ def _waits(
     return out
 
 
+def _first_value_on(
+    engagement: Engagement,
+    book: Playbook,
+    gates: list[Gate],
+    first_approvals: dict[int, datetime],
+    ticked: dict[tuple[int, str], datetime],
+) -> date | None:
+    """The local day the playbook's first_value gate was first approved or its item ticked."""
+    key = book.first_value
+    if key is None:
+        return None
+    gate = next((g for g in gates if g.key == key), None)
+    at = first_approvals.get(gate.id or 0) if gate is not None else ticked.get((engagement.id or 0, key))
+    return None if at is None else local_date(at, engagement.timezone)
+
+
+def _overdue(
+    engagement: Engagement,
+    phases: list[EngagementPhase],
+    items: list[Item],
+    snoozes: dict[tuple[int, str], list[tuple[datetime, str]]],
+    today: date,
+    golive_day: date | None,
+) -> dict[str, int]:
+    """Business days each side's items were overdue, summed over items: from the day after the
+    due date to the day it was done (or today while open, or the go-live once live), less the
+    days a snooze held it (from the day of the snooze to the day before its `until`). Cancelled:
+    none. Items marked n/a do not count."""
+    if engagement.status == "cancelled":
+        return {}
+    calendar = calendar_for(engagement)
+    tz = engagement.timezone
+    numbers = {p.id: p.number for p in phases}
+    out: dict[str, int] = defaultdict(int)
+    for item in items:
+        out[item.owner_side] += 0
+        if item.due_on is None or item.status == "na":
+            continue
+        if item.status == "done" and item.done_at is not None:
+            end = local_date(item.done_at, tz)
+        elif engagement.status == "live" and golive_day is not None:
+            end = golive_day
+        else:
+            end = today
+        if end <= item.due_on:
+            continue
+        start = item.due_on + timedelta(days=1)
+        days = calendar.count(start, end)
+        held = snoozes.get((engagement.id or 0, f"{numbers.get(item.phase_id, 0)}.{item.number}"))
+        if held:
+            covered: set[date] = set()
+            for at, until in held:
+                first = max(start, local_date(at, tz))
+                last = min(end, date.fromisoformat(until) - timedelta(days=1))
+                covered.update(first + timedelta(days=n) for n in range((last - first).days + 1))
+            days -= sum(1 for d in covered if calendar.is_business_day(d))
+        out[item.owner_side] += max(0, days)
+    return dict(out)
+
+
 def _rows(
     session: Session, model: type[T], *where: Any, order: tuple[Any, ...] = (), only: str = ""
 ) -> list[T]:
@@ -153,7 +258,7 @@ def _rows(
 # What the report and `outlook_of` (forecast, health, dependencies) read of an item and a gate. At
 # 10,000 engagements there are 350,000 items: fetching every column of them took 3.3 s, these 1.5 s
 # (the titles, descriptions and times of an item are a report's largest unread part).
-ITEM_COLUMNS = "id engagement_id phase_id number status due_on owner_side"
+ITEM_COLUMNS = "id engagement_id phase_id number status due_on owner_side done_at"
 GATE_COLUMNS = "id engagement_id phase_id key title status"
 
 
@@ -198,12 +303,14 @@ def read_part(
     for r in _rows(session, SignoffRequest, *of_gates(SignoffRequest.gate_id)):
         requests[r.gate_id].append(r)
     approvals: dict[int, datetime] = {}
+    first_approvals: dict[int, datetime] = {}  # a gate approved, reopened, approved again: the first
     for gate_id, decided_at in session.exec(
         select(SignoffDecision.gate_id, SignoffDecision.decided_at).where(
             SignoffDecision.decision == "approved", *of_gates(SignoffDecision.gate_id)
         )
     ).all():
         approvals[gate_id] = decided_at
+        first_approvals[gate_id] = min(decided_at, first_approvals.get(gate_id, decided_at))
     titles = {g.key: g.title for gs in gates.values() for g in gs}
 
     deps: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
@@ -213,6 +320,41 @@ def read_part(
         )
     ).all():
         deps[engagement_id][item_id].append(requires_id)
+
+    # Time to value: each engagement's lead, the first-value items ticked, the snoozes.
+    leads: dict[int, str] = {}
+    for engagement_id, user_id, name in session.exec(
+        select(Member.engagement_id, Member.user_id, Member.display_name)
+        .join(MemberRole, col(MemberRole.member_id) == col(Member.id))
+        .where(MemberRole.role == "lead", *within(Member.engagement_id))
+        .order_by(col(Member.id))
+    ).all():
+        leads.setdefault(engagement_id, name or user_id)
+    books = {"": playbook, **(playbooks or {})}
+    value_items = {
+        pb.first_value for pb in books.values() if pb.first_value and pb.gate(pb.first_value) is None
+    }
+    ticked: dict[tuple[int, str], datetime] = {}
+    if value_items:
+        for engagement_id, key, done_at in session.exec(
+            select(Item.engagement_id, Item.key, Item.done_at).where(
+                col(Item.key).in_(sorted(value_items)),
+                Item.status == "done",
+                col(Item.done_at).is_not(None),
+                *within(Item.engagement_id),
+            )
+        ).all():
+            if done_at is not None:
+                ticked[(engagement_id, key)] = done_at
+    snoozes: dict[tuple[int, str], list[tuple[datetime, str]]] = defaultdict(list)
+    for engagement_id, subject, at, detail in session.exec(
+        select(AuditEvent.engagement_id, AuditEvent.subject, AuditEvent.at, AuditEvent.detail).where(
+            AuditEvent.kind == "item.snoozed", *within(AuditEvent.engagement_id)
+        )
+    ).all():
+        until = json.loads(detail or "{}").get("until")
+        if until:
+            snoozes[(engagement_id, subject)].append((at, until))
 
     rows: list[EngagementRow] = []
     for e in engagements:
@@ -244,6 +386,9 @@ def read_part(
             elif pf.started_on is not None and e.status == "active":
                 current_key, current_days = pf.key, calendar.count(pf.started_on, today)
         current = next((p.name for p in ps if p.number == e.phase_index), "")
+        book = (playbooks or {}).get(e.playbook or "", playbook)
+        value_on = _first_value_on(e, book, gs, first_approvals, ticked)
+        golive_day = fc.golive if e.status == "live" else None
         rows.append(
             EngagementRow(
                 id=e.id or 0,
@@ -261,6 +406,15 @@ def read_part(
                 current_phase=current_key,
                 current_days=current_days,
                 waits=_waits(e, gs, requests, approvals, today),
+                playbook=e.playbook or "default",
+                consultant=leads.get(e.id or 0, e.created_by),
+                first_value_on=value_on,
+                days_to_first_value=None if value_on is None else calendar.count(e.kickoff_on, value_on),
+                days_to_golive=None if golive_day is None else calendar.count(e.kickoff_on, golive_day),
+                planned_phase_days={
+                    p.key: max(1, calendar.count(p.planned_start, p.planned_end)) for p in ps
+                },
+                overdue_days=_overdue(e, ps, its, snoozes, today, golive_day),
             )
         )
 
@@ -354,6 +508,10 @@ def summarize(parts: list[Part], playbook: Playbook, now: datetime) -> Report:
     }
     live = [r for r in rows if r.status == "live"]
     active = [r for r in rows if r.status == "active"]
+    present_sides = {side for r in rows for side in r.overdue_days}
+    sides = [s for s in ("vendor", "customer") if s in present_sides] + sorted(
+        present_sides - {"vendor", "customer"}
+    )
     return Report(
         at=now,
         rows=rows,
@@ -366,4 +524,38 @@ def summarize(parts: list[Part], playbook: Playbook, now: datetime) -> Report:
         phase_samples=samples,
         median_wait={k: _median(v) for k, v in waits.items()},
         wait_samples={k: len(v) for k, v in waits.items()},
+        sides=sides,
+        value_stats=_value_stats(rows, sizes, sides),
     )
+
+
+def _value_stats(rows: list[EngagementRow], sizes: list[str], sides: list[str]) -> list[ValueStats]:
+    """Time to value by playbook, size and consultant (each group in a stable order), then all."""
+    counted = [r for r in rows if r.status != "cancelled"]
+
+    def stats(by: str, group: str, chosen: list[EngagementRow]) -> ValueStats:
+        live = [r for r in chosen if r.status == "live"]
+        return ValueStats(
+            by=by,
+            group=group,
+            engagements=len(chosen),
+            first_value=Spread.of(
+                [r.days_to_first_value for r in chosen if r.days_to_first_value is not None]
+            ),
+            golive=Spread.of([r.days_to_golive for r in live if r.days_to_golive is not None]),
+            overdue={side: Spread.of([r.overdue_days.get(side, 0) for r in chosen]) for side in sides},
+            on_time=Rate(sum(1 for r in live if r.on_time), len(live)),
+        )
+
+    out: list[ValueStats] = []
+    groups: dict[str, list[str]] = {
+        "playbook": sorted({r.playbook for r in counted}),
+        "size": [s for s in sizes if any(r.size == s for r in counted)],
+        "consultant": sorted({r.consultant for r in counted}),
+    }
+    for by, names in groups.items():
+        for name in names:
+            out.append(stats(by, name, [r for r in counted if getattr(r, by) == name]))
+    if counted:
+        out.append(stats("all", "all", counted))
+    return out

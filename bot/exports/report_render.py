@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+from collections import defaultdict
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +63,17 @@ def columns(report: Report) -> list[str]:
         *(f"days_{key}" for key, _name in report.phases),
         *(f"signoff_wait_{key}" for key, _title in report.gates),
         "signoffs_waiting",
+        # Time to value (docs/report.md): per engagement, then per group in the summary rows.
+        "playbook",
+        "consultant",
+        "first_value_on",
+        "days_to_first_value",
+        "days_to_golive",
+        *(f"planned_days_{key}" for key, _name in report.phases),
+        *(f"overdue_days_{side}" for side in report.sides),
+        "group_by",
+        "group",
+        "engagements",
     ]
 
 
@@ -98,6 +110,16 @@ def to_csv(report: Report) -> bytes:
         }
         values |= {f"days_{k}": d for k, d in r.phase_days.items()}
         values |= {f"signoff_wait_{k}": w.days for k, w in r.waits.items()}
+        values |= {
+            "playbook": r.playbook,
+            "consultant": r.consultant,
+            "first_value_on": r.first_value_on,
+            "days_to_first_value": r.days_to_first_value,
+            "days_to_golive": r.days_to_golive,
+        }
+        values |= {f"planned_days_{k}": d for k, d in r.planned_phase_days.items()}
+        if r.status != "cancelled":
+            values |= {f"overdue_days_{side}": r.overdue_days.get(side, 0) for side in report.sides}
         write(values)
     write({"row": "summary", "customer": "went live on time", "on_time": str(report.went_live_on_time)})
     write({"row": "summary", "customer": "active, forecast on time", "on_time": str(report.forecast_on_time)})
@@ -111,6 +133,24 @@ def to_csv(report: Report) -> bytes:
         {"row": "median_signoff_wait", "customer": "median business days from request to approval"}
         | {f"signoff_wait_{k}": v for k, v in report.median_wait.items() if v is not None}
     )
+    for which in ("median", "p90"):
+        for stats in report.value_stats:
+            spreads = {
+                "days_to_first_value": stats.first_value,
+                "days_to_golive": stats.golive,
+                **{f"overdue_days_{side}": spread for side, spread in stats.overdue.items()},
+            }
+            write(
+                {
+                    "row": f"{which}_time_to_value",
+                    "customer": f"{which} business days",
+                    "group_by": stats.by,
+                    "group": stats.group,
+                    "engagements": stats.engagements,
+                    "on_time": str(stats.on_time),
+                }
+                | {k: getattr(v, which) for k, v in spreads.items() if getattr(v, which) is not None}
+            )
     return buf.getvalue().encode("utf-8")
 
 
@@ -206,6 +246,57 @@ def _wait_chart(report: Report) -> bytes | None:
     return charts.png(draw, width=9, height=1.2 + 0.35 * len(gates))
 
 
+def _value_chart(report: Report) -> bytes | None:
+    """The distribution of the days to first value and to go-live: a dot per engagement in each
+    group (by playbook, size, consultant, then all), the median as a bar, the p90 as a tick."""
+    counted = [r for r in report.rows if r.status != "cancelled"]
+    measures = (
+        ("days_to_first_value", "first_value", "business days to first value"),
+        ("days_to_golive", "golive", "business days to go-live"),
+    )
+    if not any(getattr(r, m) is not None for r in counted for m, _s, _t in measures):
+        return None
+    groups = report.value_stats
+    labels = [s.group if s.by == "all" else f"{s.by}: {s.group}"[:40] for s in groups]
+
+    def draw(figure: Figure) -> None:
+        axes = figure.subplots(1, 2, sharey=True)
+        for ax, (attr, spread_of, title) in zip(axes, measures, strict=True):
+            for y, stats in enumerate(groups):
+                chosen = [r for r in counted if stats.by == "all" or getattr(r, stats.by) == stats.group]
+                xs = [getattr(r, attr) for r in chosen if getattr(r, attr) is not None]
+                # spread the dots of equal values a little so each engagement shows
+                seen: dict[int, int] = defaultdict(int)
+                ys = []
+                for x in xs:
+                    ys.append(y + (0.0, -0.14, 0.14)[seen[x] % 3])
+                    seen[x] += 1
+                ax.scatter(
+                    xs, ys, s=18, color=charts.FORECAST, edgecolors=charts.ACTUAL, linewidths=0.6, zorder=3
+                )
+                spread = getattr(stats, spread_of)
+                if spread.median is not None:
+                    ax.plot([spread.median] * 2, [y - 0.32, y + 0.32], color=charts.ACTUAL, linewidth=2.5)
+                if spread.p90 is not None:
+                    ax.plot([spread.p90], [y], marker="|", markersize=14, color=charts.LATE)
+            ax.set_yticks(range(len(groups)))
+            ax.set_yticklabels(labels, fontsize=8)
+            ax.set_xlabel(title, fontsize=9)
+            for side in ("top", "right"):
+                ax.spines[side].set_visible(False)
+            ax.grid(axis="x", color="#e6e9ee")
+            ax.set_axisbelow(True)
+        axes[0].invert_yaxis()  # once: the axes share it
+        figure.suptitle(
+            "Time to value: each dot an engagement, the bar its group's median, the red tick the p90",
+            x=0.01,
+            ha="left",
+            fontsize=11,
+        )
+
+    return charts.png(draw, width=9, height=1.6 + 0.32 * len(groups))
+
+
 def to_html(report: Report) -> bytes:
     env = Environment(
         loader=PackageLoader("messages", "templates"),
@@ -220,6 +311,7 @@ def to_html(report: Report) -> bytes:
             ("lateness", _lateness_chart(report)),
             ("phases", _phase_chart(report)),
             ("waits", _wait_chart(report)),
+            ("value", _value_chart(report)),
         )
     }
     health_counts = {

@@ -148,7 +148,7 @@ def test_the_html_report_is_one_self_contained_page_with_charts(portfolio):
     assert "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt; &amp; Sons" in html
     assert HTML_NAME in "".join(page.text)
     images = [a for t, a in page.tags if t == "img"]
-    assert len(images) == 3
+    assert len(images) == 4  # lateness, phases, sign-off waits, time to value
     for attrs in images:
         src = attrs["src"] or ""
         assert src.startswith("data:image/png;base64,") and attrs.get("alt")
@@ -163,7 +163,13 @@ def test_the_html_report_is_one_self_contained_page_with_charts(portfolio):
             assert not value or value.startswith("data:"), value
     text = " ".join(" ".join(page.text).split())
     assert "Went live on time 50% 2 of 4 live engagements" in text
-    for heading in ("Engagements", "Time in each phase", "Time per phase by size", "Sign-off waiting times"):
+    for heading in (
+        "Engagements",
+        "Time in each phase",
+        "Time per phase by size",
+        "Sign-off waiting times",
+        "Time to value",
+    ):
         assert heading in text
     assert "4 waiting" in text  # Umbrella's sign-off
 
