@@ -12,6 +12,7 @@ from storage.models import AuditEvent, Rating
 from tests.e2e.helpers import (
     blocks_text,
     button_payload,
+    engagement,
     ephemeral_texts,
     posts,
     request_signoff,
@@ -191,3 +192,32 @@ def test_someone_else_clicking_the_ask_is_refused(rated):
     ]
     assert "asked of someone else" in ephemeral_texts(h, CONTRIBUTOR.user_id)[-1]
     assert rating_rows(h)[0].score is None
+
+
+def test_the_go_live_asks_the_final_approver_and_the_final_gate_does_not(small):
+    """The final approval's rating is the go-live's: asked once the cutover is confirmed."""
+    from tests.e2e.test_lifecycle import walk_to_final_approval
+
+    h = small
+    walk_to_final_approval(h)
+    # Asked for the first gate only: every later approval came within the cooldown, or was final.
+    assert [r.milestone for r in rating_rows(h)] == ["solution_design"]
+    assert len(asks(h, APPROVER)) == 1
+    assert "final_golive" not in [r.milestone for r in rating_rows(h)]
+    before = len(asks(h, APPROVER))
+    [cutover] = [m for m in posts(h) if "Final approval recorded" in m["text"]]
+    h.driver.click(CHANNEL, cutover["ts"], "golive_confirm", user=LEAD.user_id)
+    h.idle()
+    for form in [
+        v for v in h.standin.open_views(LEAD.user_id) if v["view"]["callback_id"] == "golive_confirm"
+    ]:
+        h.driver.submit_view(form["id"], {}, user=LEAD.user_id)
+        h.idle()
+    assert engagement(h).status == "live"
+    new = asks(h, APPROVER)[before:]
+    [ask] = new
+    assert "How did the go-live of Acme Corp go?" in blocks_text(ask["blocks"])
+    assert not asks(h, LEAD) and not asks(h, CONTRIBUTOR)
+    rate(h, ask, 5)
+    golive = [r for r in rating_rows(h) if r.milestone == "golive"]
+    assert [(r.user_id, r.gate_id, r.score, r.comment) for r in golive] == [(APPROVER.user_id, None, 5, None)]
