@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     # Events out (`bot.events`): the webhook targets, comma-separated, each `URL` (signed with
     # GOLIVE_HOOK_SECRET) or `URL|secret` (signed with its own secret).
     golive_hook_urls_raw: str = Field(default="", alias="GOLIVE_HOOK_URLS")
+    # Consultant capacity (`bot.engagement.capacity`): weighted units one person carries (small 1,
+    # medium 2, enterprise 3) before starting another engagement for them warns and names the least
+    # loaded consultant; App Home marks whoever is over it. Unset: no warning.
+    golive_capacity: int | None = Field(default=None, ge=1, le=1000, alias="GOLIVE_CAPACITY")
     # Ratings (`bot.engagement.ratings`) anonymous to the consultant: a low rating's alert to the
     # lead and the audit row do not name the person who gave it.
     golive_ratings_anonymous: bool = Field(default=False, alias="GOLIVE_RATINGS_ANONYMOUS")
@@ -99,6 +103,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, v: object) -> object:
         return v.upper() if isinstance(v, str) else v
+
+    @field_validator("golive_capacity", mode="before")
+    @classmethod
+    def _capacity(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
 
     @field_validator("golive_admins_raw")
     @classmethod

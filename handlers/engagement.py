@@ -13,6 +13,7 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, col, func, select
 
 from bot.commands import ParsedCommand
+from bot.engagement.capacity import over_capacity
 from bot.engagement.lifecycle import (
     PREPARING,
     EngagementExists,
@@ -45,7 +46,7 @@ from bot.user_input import (
 )
 from handlers.base import Request
 from handlers.listening import after_ack, listener
-from messages import Message
+from messages import Message, Trusted, fmt
 from storage.models import CHANNELS_ACTIVE, AuditEvent, Engagement, saved_id
 
 log = logging.getLogger("golive.handlers.engagement")
@@ -205,6 +206,8 @@ def _create_and_welcome(
                 channel_teams=connected_teams(info),
             )
             message = welcome_message(services, session, engagement, services.clock.now())
+            # The new engagement counts: its lead over GOLIVE_CAPACITY with it is told so below.
+            heavy = over_capacity(session, services.settings.golive_capacity, req.user_id, engagement.size)
     except EngagementExists as exc:
         exists = services.notice(_exists_message(services, exc.engagement))
         return lambda: req.reply(exists)
@@ -236,10 +239,12 @@ def _create_and_welcome(
         then=lambda _ts: post_checklist(services, engagement_id, phase_index),
         on_failed=refused,
     )
-    if opts.warnings:  # allowed, but the consultant should know (issue 13)
-        worth = services.notice(
-            "Started. Worth a look:\n" + describe_warnings(opts.warnings, services.command)
-        )
+    # Allowed, but the consultant should know (issue 13): the plan's warnings, and their load.
+    lines = [fmt("{plan}", plan=describe_warnings(opts.warnings, services.command))] if opts.warnings else []
+    if heavy is not None:
+        lines.append(Trusted("• " + heavy.mrkdwn(services.command)))
+    if lines:
+        worth = services.notice(Trusted("Started. Worth a look:\n" + "\n".join(lines)))
         return lambda: req.reply(worth)
     return None
 

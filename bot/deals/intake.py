@@ -23,6 +23,7 @@ from sqlmodel import Session, col, delete, select
 
 from bot.deals.deal import Deal as DealDoc
 from bot.deals.deal import DealProblem
+from bot.engagement.capacity import over_capacity
 from bot.engagement.lifecycle import PREPARING, build_start_options, rebuild_plan, start_engagement
 from bot.engagement.playbook import Playbook
 from bot.engagement.rules import playbook_for_deal
@@ -60,6 +61,8 @@ class Received:
     engagement_id: int
     outcome: str
     changes: list[str] = field(default_factory=list)
+    # Allowed but worth the CRM's notice: the lead over GOLIVE_CAPACITY with this deal.
+    warnings: list[str] = field(default_factory=list)
 
     def answer(self) -> dict[str, Any]:
         return {
@@ -68,6 +71,7 @@ class Received:
             "engagement_id": self.engagement_id,
             "outcome": self.outcome,
             "changes": self.changes,
+            "warnings": self.warnings,
         }
 
 
@@ -215,7 +219,11 @@ def _create(
         now=now,
     )
     log.info("deal %s (%s): engagement %s made, preparing its channel", deal.deal_id, source, engagement.id)
-    return Received(deal.deal_id, saved_id(engagement), "created")
+    # The preparing engagement counts (`bot.engagement.capacity`); the lead hears it in the first
+    # direct message of the channel work (`setup._invite_contacts`).
+    heavy = over_capacity(session, services.settings.golive_capacity, who.lead, engagement.size)
+    warnings = [heavy.plain(services.command)] if heavy is not None else []
+    return Received(deal.deal_id, saved_id(engagement), "created", warnings=warnings)
 
 
 def _again(services: Services, known: Deal, deal: DealDoc, now: datetime) -> Received:

@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import or_, update
 from sqlmodel import col, select
 
+from bot.engagement.capacity import over_capacity
 from bot.engagement.lifecycle import PREPARING, calendar_for, local_today
 from bot.people import audit
 from bot.people.roles import set_role
@@ -287,6 +288,7 @@ def _invite_contacts(services: Services, row: Deal, engagement: Engagement, now:
                 .order_by(col(DealContact.id))
             ).all()
         )
+    heavy = _over_capacity(services, row, engagement)  # before any invitation is sent: the first DM
     sent: list[str] = []
     refused: list[str] = []
     for contact in todo:
@@ -309,12 +311,29 @@ def _invite_contacts(services: Services, row: Deal, engagement: Engagement, now:
     if not todo:
         lines.append("The deal names no customer contacts: invite them to the channel yourself.")
     lines.append("The welcome and the first checklist follow when the customer's side joins.")
+    lines += heavy
     header = fmt(
         "I made {channel} for *{customer}*.",
         channel=Trusted(f"<#{row.channel_id}>"),
         customer=engagement.customer_name,
     )
     return Step("waiting", now + WAITING_CHECK, [header, *lines] if sent or refused or not todo else [])
+
+
+def _over_capacity(services: Services, row: Deal, engagement: Engagement) -> list[str]:
+    """The lead over GOLIVE_CAPACITY with this deal (`bot.engagement.capacity`), for the deal's
+    first direct message only: none once an invitation was sent or refused."""
+    with services.db.read() as session:
+        if session.exec(
+            select(DealContact.id).where(
+                DealContact.deal_ref == row.id, DealContact.invite_state != "to_invite"
+            )
+        ).first():
+            return []
+        heavy = over_capacity(
+            session, services.settings.golive_capacity, row.lead_user_id or "", engagement.size
+        )
+    return ["Worth a look: " + heavy.plain(services.command)] if heavy is not None else []
 
 
 def _send_invite(services: Services, channel: str, email: str) -> tuple[str | None, str | None]:
