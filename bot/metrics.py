@@ -10,6 +10,8 @@ process. Under `golive serve` several gunicorn workers each keep their own value
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -21,6 +23,9 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
 
@@ -98,10 +103,58 @@ def request_kind(body_type: str | None, is_command: bool) -> str:
     return "other"
 
 
-def exposition(inbox: tuple[int, float] | None = None) -> tuple[bytes, str]:
+# The health an active engagement's App Home sort key holds (`Engagement.risk_rank`, see
+# bot.engagement.portfolio): written by the sweep and at each change, so at most a day old.
+HEALTH_OF_RANK = {0: "on_track", 1: "at_risk", 2: "late"}
+
+
+@dataclass(frozen=True)
+class LiveCounts:
+    """The portfolio now, read from the database at each scrape (two GROUP BY queries)."""
+
+    engagements: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (status, phase, health)
+    open_items: dict[str, int] = field(default_factory=dict)  # owner side -> open items of active ones
+
+
+def live_counts(db: Database) -> LiveCounts:
+    """Engagements by status, and the active ones by phase (its key) and health; the open items
+    of active engagements by owner side. Not per engagement: the count of a scrape stays two
+    queries at any portfolio size."""
+    from sqlalchemy import and_, func, select
+
+    from storage.models import Engagement, EngagementPhase, Item, table_of
+
+    e, p, i = table_of(Engagement), table_of(EngagementPhase), table_of(Item)
+    engagements: dict[tuple[str, str, str], int] = {}
+    with db.read() as session:
+        for status, phase, rank, n in session.execute(
+            select(e.c.status, p.c.key, e.c.risk_rank, func.count())
+            .select_from(e.outerjoin(p, and_(p.c.engagement_id == e.c.id, p.c.number == e.c.phase_index)))
+            .group_by(e.c.status, p.c.key, e.c.risk_rank)
+        ).all():
+            key = (
+                (status, phase or "", HEALTH_OF_RANK.get(rank, "unknown"))
+                if status == "active"
+                else (status, "", "")
+            )
+            engagements[key] = engagements.get(key, 0) + int(n)
+        open_items = {
+            side: int(n)
+            for side, n in session.execute(
+                select(i.c.owner_side, func.count())
+                .select_from(i.join(e, e.c.id == i.c.engagement_id))
+                .where(e.c.status == "active", i.c.status == "open")
+                .group_by(i.c.owner_side)
+            ).all()
+        }
+    return LiveCounts(engagements, open_items)
+
+
+def exposition(inbox: tuple[int, float] | None = None, live: LiveCounts | None = None) -> tuple[bytes, str]:
     """The metrics in Prometheus' text format, summed over server workers when there are several;
     with `inbox`, its depth and the age of its oldest row as read from the database just now (the
-    same for every process and replica, so not a per-process gauge)."""
+    same for every process and replica, so not a per-process gauge); with `live`, the portfolio's
+    counts, read the same way."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
@@ -118,5 +171,25 @@ def exposition(inbox: tuple[int, float] | None = None) -> tuple[bytes, str]:
             "Age of the oldest acked request whose work is not done yet (0 when none).",
             registry=now,
         ).set(inbox[1])
+        data += generate_latest(now)
+    if live is not None:
+        now = CollectorRegistry()
+        engagements = Gauge(
+            "golive_engagements",
+            "Engagements by status; the active ones by their current phase (its key) and health "
+            "(on_track, at_risk, late, unknown: not computed yet).",
+            ["status", "phase", "health"],
+            registry=now,
+        )
+        for (status, phase, health), n in sorted(live.engagements.items()):
+            engagements.labels(status, phase, health).set(n)
+        items = Gauge(
+            "golive_open_items",
+            "Open checklist items of active engagements, by the side that owns them.",
+            ["side"],
+            registry=now,
+        )
+        for side in sorted({"vendor", "customer", *live.open_items}):
+            items.labels(side).set(live.open_items.get(side, 0))
         data += generate_latest(now)
     return data, CONTENT_TYPE_LATEST

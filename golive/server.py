@@ -241,7 +241,11 @@ def make_wsgi_app(bot: Bot) -> Callable[..., Iterable[bytes]]:
             backlog: tuple[int, float] | None = inbox.backlog(bot.services.db, datetime.now(UTC))
         except Exception:  # the database is down: /healthz says so; the rest is still worth reading
             backlog = None
-        data, content_type = metrics.exposition(backlog)
+        try:
+            live: metrics.LiveCounts | None = metrics.live_counts(bot.services.db)
+        except Exception:  # as above
+            live = None
+        data, content_type = metrics.exposition(backlog, live)
         start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(data)))])
         return [data]
 
