@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import bindparam, union
 from sqlmodel import col, select, update
 
+from bot.engagement.capacity import SIZE_WEIGHTS, team_loads
 from bot.engagement.portfolio import ALL, MINE, VIEWS, Card, portfolio_page
 from bot.people.sides import VENDOR_ROLES
 from bot.services import Services
@@ -139,6 +140,31 @@ def _card_data(session: Any, card: Card, viewer: str) -> dict[str, Any]:
 
 
 PREPARING_SHOWN = 10
+# Consultants named in "Team load", heaviest first ("and 12 more"): fifteen lines stay far within
+# a section's 3,000 characters.
+LOAD_SHOWN = 15
+
+
+def _team_load(session: Any, capacity: int | None) -> dict[str, Any]:
+    """Each consultant's active engagements and weighted load (`bot.engagement.capacity`: one
+    GROUP BY), the heaviest `LOAD_SHOWN`, and who is over `GOLIVE_CAPACITY`."""
+    loads = team_loads(session)
+    return {
+        "rows": [
+            {
+                "user": x.user_id,
+                "name": x.name,
+                "engagements": x.engagements,
+                "units": x.units,
+                "over": capacity is not None and x.units > capacity,
+            }
+            for x in loads[:LOAD_SHOWN]
+        ],
+        "more": max(0, len(loads) - LOAD_SHOWN),
+        "over": sum(1 for x in loads if capacity is not None and x.units > capacity),
+        "capacity": capacity,
+        "weights": SIZE_WEIGHTS,
+    }
 
 
 def _preparing(session: Any, viewer: str, *, admin: bool) -> list[dict[str, Any]]:
@@ -210,6 +236,8 @@ def home_view(services: Services, user_id: str, *, vendor: bool = True) -> dict[
         )
         rows = [_card_data(session, c, user_id) for c in shown.cards]
         preparing = _preparing(session, user_id, admin=admin)
+        # The team's load: for admins on either view, for everyone looking at all engagements.
+        load = _team_load(session, services.settings.golive_capacity) if admin or view == ALL else None
     return services.renderer.view(
         "home.json.j2",
         outsider=False,
@@ -218,6 +246,7 @@ def home_view(services: Services, user_id: str, *, vendor: bool = True) -> dict[
         view=view,
         cards=rows,
         preparing=preparing,
+        load=load,
         count=shown.count,
         page=shown.page,
         pages=shown.pages,
