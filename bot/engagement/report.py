@@ -43,6 +43,7 @@ from storage.models import (
     ItemDependency,
     Member,
     MemberRole,
+    Rating,
     SignoffDecision,
     SignoffRequest,
     id_col,
@@ -84,6 +85,11 @@ class EngagementRow:
     days_to_golive: int | None = None  # business days from the kickoff to the go-live, once live
     planned_phase_days: dict[str, int] = field(default_factory=dict)  # phase key -> planned days
     overdue_days: dict[str, int] = field(default_factory=dict)  # owner side -> overdue item-days
+    ratings: tuple[int, ...] = ()  # the customer's milestone ratings given (1-5), oldest first
+
+    @property
+    def rating_median(self) -> float | None:
+        return _median(list(self.ratings))
 
     @property
     def on_time(self) -> bool | None:
@@ -151,6 +157,8 @@ class ValueStats:
     golive: Spread  # of those live
     overdue: dict[str, Spread]  # owner side -> per engagement (active or live) overdue item-days
     on_time: Rate  # went live on or before the planned date, of those live
+    rating: Spread = Spread(None, None, 0)  # of every rating given in the group (n: how many)
+    low_ratings: int = 0  # ratings of 1 or 2
 
 
 def _median(values: list[int]) -> float | None:
@@ -346,6 +354,14 @@ def read_part(
         ).all():
             if done_at is not None:
                 ticked[(engagement_id, key)] = done_at
+    scores: dict[int, list[int]] = defaultdict(list)
+    for engagement_id, score in session.exec(
+        select(Rating.engagement_id, Rating.score)
+        .where(col(Rating.score).is_not(None), *within(Rating.engagement_id))
+        .order_by(col(Rating.rated_at), col(Rating.id))
+    ).all():
+        if score is not None:
+            scores[engagement_id].append(score)
     snoozes: dict[tuple[int, str], list[tuple[datetime, str]]] = defaultdict(list)
     for engagement_id, subject, at, detail in session.exec(
         select(AuditEvent.engagement_id, AuditEvent.subject, AuditEvent.at, AuditEvent.detail).where(
@@ -415,6 +431,7 @@ def read_part(
                     p.key: max(1, calendar.count(p.planned_start, p.planned_end)) for p in ps
                 },
                 overdue_days=_overdue(e, ps, its, snoozes, today, golive_day),
+                ratings=tuple(scores.get(e.id or 0, ())),
             )
         )
 
@@ -545,6 +562,8 @@ def _value_stats(rows: list[EngagementRow], sizes: list[str], sides: list[str]) 
             golive=Spread.of([r.days_to_golive for r in live if r.days_to_golive is not None]),
             overdue={side: Spread.of([r.overdue_days.get(side, 0) for r in chosen]) for side in sides},
             on_time=Rate(sum(1 for r in live if r.on_time), len(live)),
+            rating=Spread.of([score for r in chosen for score in r.ratings]),
+            low_ratings=sum(1 for r in chosen for score in r.ratings if score <= 2),
         )
 
     out: list[ValueStats] = []

@@ -71,6 +71,8 @@ def columns(report: Report) -> list[str]:
         "days_to_golive",
         *(f"planned_days_{key}" for key, _name in report.phases),
         *(f"overdue_days_{side}" for side in report.sides),
+        "rating_median",
+        "ratings",
         "group_by",
         "group",
         "engagements",
@@ -120,6 +122,7 @@ def to_csv(report: Report) -> bytes:
         values |= {f"planned_days_{k}": d for k, d in r.planned_phase_days.items()}
         if r.status != "cancelled":
             values |= {f"overdue_days_{side}": r.overdue_days.get(side, 0) for side in report.sides}
+        values |= {"rating_median": r.rating_median, "ratings": len(r.ratings)}
         write(values)
     write({"row": "summary", "customer": "went live on time", "on_time": str(report.went_live_on_time)})
     write({"row": "summary", "customer": "active, forecast on time", "on_time": str(report.forecast_on_time)})
@@ -140,6 +143,8 @@ def to_csv(report: Report) -> bytes:
                 "days_to_golive": stats.golive,
                 **{f"overdue_days_{side}": spread for side, spread in stats.overdue.items()},
             }
+            if which == "median":  # a p90 of 1-5 scores says nothing the median does not
+                spreads["rating_median"] = stats.rating
             write(
                 {
                     "row": f"{which}_time_to_value",
@@ -148,6 +153,7 @@ def to_csv(report: Report) -> bytes:
                     "group": stats.group,
                     "engagements": stats.engagements,
                     "on_time": str(stats.on_time),
+                    "ratings": stats.rating.n,
                 }
                 | {k: getattr(v, which) for k, v in spreads.items() if getattr(v, which) is not None}
             )

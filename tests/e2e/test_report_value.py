@@ -24,7 +24,7 @@ from bot.engagement.report import Rate, Spread, build_report
 from bot.exports.report_render import to_csv, to_html
 from storage.db import Database
 from storage.migrate import upgrade
-from storage.models import AuditEvent, Engagement, Gate, Item, SignoffDecision, SignoffRequest
+from storage.models import AuditEvent, Engagement, Gate, Item, Rating, SignoffDecision, SignoffRequest
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)  # a Monday
 PLAYBOOK = default_playbook()  # first_value: test_output (the approved test invoices)
@@ -124,6 +124,20 @@ def _item(session: Session, e: Engagement, key: str, due: str | None, done: str 
     return item
 
 
+def _rate(session: Session, e: Engagement, milestone: str, user: str, score: int | None) -> None:
+    session.add(
+        Rating(
+            engagement_id=e.id,  # type: ignore[arg-type]
+            milestone=milestone,
+            title=milestone,
+            user_id=user,
+            asked_at=_at("2026-10-01", 9),
+            score=score,
+            rated_at=None if score is None else _at("2026-10-01", 10),
+        )
+    )
+
+
 def seed(url: str) -> dict[str, int]:
     upgrade(url)
     db = Database(url)
@@ -180,9 +194,16 @@ def seed(url: str) -> dict[str, int]:
                     detail=json.dumps({"until": "2026-11-16"}),
                 )
             )
-            # E: enterprise, Lena, cancelled: in no figure across engagements.
+            # The customer's ratings (section 1): A 5 and 4, B 2, C asked but not answered, D 3.
+            _rate(s, a, "test_output", "U0APPR", 5)
+            _rate(s, a, "golive", "U0APPR", 4)
+            _rate(s, b, "test_output", "U0APPR", 2)
+            _rate(s, c, "test_output", "U0APPR", None)
+            _rate(s, d, "solution_design", "U0APPR", 3)
+            # E: enterprise, Lena, cancelled: in no figure across engagements (its rating of 1 too).
             e = _start(s, 5, "Epsilon", "enterprise", "2026-10-12", None, LENA)
             _approve(s, e, "solution_design", "2026-10-20")
+            _rate(s, e, "solution_design", "U0APPR", 1)
             e.status = "cancelled"
             s.add(e)
             s.flush()
@@ -228,6 +249,12 @@ def test_time_to_value_per_engagement(report):
     assert (c.overdue_days["vendor"], c.overdue_days["customer"]) == (0, 0)
     assert (d.overdue_days["vendor"], d.overdue_days["customer"]) == (3, 15)
     assert report.sides == ["vendor", "customer"]
+    assert [(r.ratings, r.rating_median) for r in (a, b, c, d)] == [
+        ((5, 4), 4.5),
+        ((2,), 2.0),
+        ((), None),
+        ((3,), 3.0),
+    ]
 
 
 def test_time_to_value_medians_and_p90_by_playbook_size_and_consultant(report):
@@ -310,6 +337,16 @@ def test_time_to_value_medians_and_p90_by_playbook_size_and_consultant(report):
         Rate(2, 3),
     )
     assert str(stats[("all", "all")].on_time) == "67% (2 of 3)"
+    # The customer's ratings: the median of every rating given in the group, and the low ones.
+    assert {k: (s.rating.median, s.rating.n, s.low_ratings) for k, s in stats.items()} == {
+        ("playbook", "default"): (3.5, 4, 1),  # 5, 4, 2, 3
+        ("playbook", "quick"): (None, 0, 0),
+        ("size", "small"): (4.0, 3, 1),
+        ("size", "medium"): (3.0, 1, 0),
+        ("consultant", "Lena Lead"): (4.5, 2, 0),
+        ("consultant", "Omar Owner"): (2.5, 2, 1),
+        ("all", "all"): (3.5, 4, 1),  # not the cancelled one's 1
+    }
 
 
 def test_time_to_value_in_the_csv(report):
@@ -332,6 +369,8 @@ def test_time_to_value_in_the_csv(report):
     everyone = p90s[("all", "all")]
     assert float(everyone["days_to_first_value"]) == 23.0 and float(everyone["overdue_days_customer"]) == 15.0
     assert float(medians[("consultant", "Omar Owner")]["overdue_days_customer"]) == 9.0
+    assert (alpha["rating_median"], alpha["ratings"]) == ("4.5", "2")
+    assert (medians[("all", "all")]["rating_median"], medians[("all", "all")]["ratings"]) == ("3.5", "4")
 
 
 def test_time_to_value_in_the_html_with_its_distribution(report):
