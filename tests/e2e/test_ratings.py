@@ -18,7 +18,7 @@ from tests.e2e.helpers import (
     request_signoff,
     send_payload,
 )
-from tests.e2e.test_signoffs import approve, finish_phase, mention
+from tests.e2e.test_signoffs import approve, finish_phase, mention, requests
 
 ASKED = "How did Solution design sign-off go?"
 
@@ -221,3 +221,43 @@ def test_the_go_live_asks_the_final_approver_and_the_final_gate_does_not(small):
     rate(h, ask, 5)
     golive = [r for r in rating_rows(h) if r.milestone == "golive"]
     assert [(r.user_id, r.gate_id, r.score, r.comment) for r in golive] == [(APPROVER.user_id, None, 5, None)]
+
+
+def test_the_ask_goes_by_dm_when_the_channel_refuses_the_ephemeral(harness):
+    """An approver no longer in the channel (Slack answers user_not_in_channel) is asked by DM,
+    where Slack Connect allows one; where it does not, nobody else is asked instead."""
+    h = harness
+    h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
+    h.command(f"role {mention(APPROVER)} approver")
+    finish_phase(h, 1, 6)
+    finish_phase(h, 2, 9)
+    request_signoff(h, "solution_design")
+    [req] = [r for r in requests(h, "solution_design")]
+    h.driver.click(CHANNEL, req.ts, f"signoff_approve:{req.id}", user=APPROVER.user_id)
+    h.idle()
+    [form] = [
+        v for v in h.standin.open_views(APPROVER.user_id) if v["view"]["callback_id"] == "signoff_approve"
+    ]
+    h.standin.remove_member(CHANNEL, APPROVER.user_id)  # leaves while the form is open
+    h.standin.allow_external_dm(APPROVER.user_id)  # their organisation allows DMs with ours
+    h.driver.submit_view(form["id"], {}, user=APPROVER.user_id)
+    h.idle()
+    assert rating_rows(h)[0].user_id == APPROVER.user_id
+    assert not asks(h, APPROVER)
+    [dm] = [t for t in dm_texts(h, APPROVER) if ASKED in t]
+    assert "Only you see this" in dm
+    assert not [
+        m for m in posts(h) if "How did" in (m.get("text") or "") + blocks_text(m.get("blocks") or [])
+    ]
+    # Rated from the DM: the same form, the same record.
+    im = h.standin.im_channel(APPROVER.user_id)
+    [msg] = [m for m in h.standin.messages(im) if ASKED in blocks_text(m.get("blocks") or [])]
+    rating_id = rating_rows(h)[0].id
+    h.driver.click(im, msg["ts"], f"rating:{rating_id}:3", user=APPROVER.user_id)
+    h.idle()
+    [form] = [
+        v for v in h.standin.open_views(APPROVER.user_id) if v["view"]["callback_id"] == "rating_submit"
+    ]
+    h.driver.submit_view(form["id"], {"comment": {"value": "Fine"}}, user=APPROVER.user_id)
+    h.idle()
+    assert (rating_rows(h)[0].score, rating_rows(h)[0].comment) == (3, "Fine")
