@@ -158,6 +158,10 @@ class ValueStats:
     overdue: dict[str, Spread]  # owner side -> per engagement (active or live) overdue item-days
     on_time: Rate  # went live on or before the planned date, of those live
     rating: Spread = Spread(None, None, 0)  # of every rating given in the group (n: how many)
+    # Planned against actual per phase, of the phases that finished: phase key -> days each took,
+    # and the days the plan gave those same phases.
+    phase_days: dict[str, Spread] = field(default_factory=dict)
+    planned_days: dict[str, Spread] = field(default_factory=dict)
     low_ratings: int = 0  # ratings of 1 or 2
 
 
@@ -550,8 +554,11 @@ def _value_stats(rows: list[EngagementRow], sizes: list[str], sides: list[str]) 
     """Time to value by playbook, size and consultant (each group in a stable order), then all."""
     counted = [r for r in rows if r.status != "cancelled"]
 
+    keys = list(dict.fromkeys(k for r in counted for k in r.planned_phase_days))
+
     def stats(by: str, group: str, chosen: list[EngagementRow]) -> ValueStats:
         live = [r for r in chosen if r.status == "live"]
+        finished = {k: [r for r in chosen if k in r.phase_days and k in r.planned_phase_days] for k in keys}
         return ValueStats(
             by=by,
             group=group,
@@ -564,6 +571,10 @@ def _value_stats(rows: list[EngagementRow], sizes: list[str], sides: list[str]) 
             on_time=Rate(sum(1 for r in live if r.on_time), len(live)),
             rating=Spread.of([score for r in chosen for score in r.ratings]),
             low_ratings=sum(1 for r in chosen for score in r.ratings if score <= 2),
+            phase_days={k: Spread.of([r.phase_days[k] for r in rs]) for k, rs in finished.items() if rs},
+            planned_days={
+                k: Spread.of([r.planned_phase_days[k] for r in rs]) for k, rs in finished.items() if rs
+            },
         )
 
     out: list[ValueStats] = []

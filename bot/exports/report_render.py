@@ -143,6 +143,8 @@ def to_csv(report: Report) -> bytes:
                 "days_to_golive": stats.golive,
                 **{f"overdue_days_{side}": spread for side, spread in stats.overdue.items()},
             }
+            spreads |= {f"days_{k}": v for k, v in stats.phase_days.items()}
+            spreads |= {f"planned_days_{k}": v for k, v in stats.planned_days.items()}
             if which == "median":  # a p90 of 1-5 scores says nothing the median does not
                 spreads["rating_median"] = stats.rating
             write(

@@ -138,6 +138,16 @@ def _rate(session: Session, e: Engagement, milestone: str, user: str, score: int
     )
 
 
+# A's and B's plan, set by hand: 3, 5, 5, 5 and 2 business days.
+PLAN = [
+    ("2026-09-07", "2026-09-09"),
+    ("2026-09-10", "2026-09-16"),
+    ("2026-09-17", "2026-09-23"),
+    ("2026-09-24", "2026-09-30"),
+    ("2026-10-01", "2026-10-02"),
+]
+
+
 def seed(url: str) -> dict[str, int]:
     upgrade(url)
     db = Database(url)
@@ -148,23 +158,16 @@ def seed(url: str) -> dict[str, int]:
             # Live Fri 2 Oct, as planned: 20. A vendor item due Mon 21 Sep, done Wed 23: 2 days.
             a = _start(s, 1, "Alpha", "small", "2026-09-07", "2026-10-02", LENA)
             _complete(
-                s,
-                a,
-                ["2026-09-08", "2026-09-15", "2026-09-22", "2026-09-29", "2026-10-02"],
-                planned=[
-                    ("2026-09-07", "2026-09-09"),
-                    ("2026-09-10", "2026-09-16"),
-                    ("2026-09-17", "2026-09-23"),
-                    ("2026-09-24", "2026-09-30"),
-                    ("2026-10-01", "2026-10-02"),
-                ],
+                s, a, ["2026-09-08", "2026-09-15", "2026-09-22", "2026-09-29", "2026-10-02"], planned=PLAN
             )
             _approve(s, a, "test_output", "2026-09-24")
             _item(s, a, "contract_parsing", "2026-09-21", "2026-09-23")
             # B: small, Omar. Approved Thu 1 Oct: 19. Live Fri 9 Oct, a week late: 25. A customer
             # item due Mon 28 Sep, done Thu 1 Oct: 3 days.
             b = _start(s, 2, "Beta", "small", "2026-09-07", "2026-10-02", OMAR)
-            _complete(s, b, ["2026-09-09", "2026-09-16", "2026-09-23", "2026-10-01", "2026-10-09"])
+            _complete(
+                s, b, ["2026-09-09", "2026-09-16", "2026-09-23", "2026-10-01", "2026-10-09"], planned=PLAN
+            )
             _approve(s, b, "test_output", "2026-10-01")
             _item(s, b, "connect_tax_payment", "2026-09-28", "2026-10-01")
             # C: medium, Lena, the "quick" playbook: its first value is the test invoices' tick, Wed
@@ -239,10 +242,13 @@ def test_time_to_value_per_engagement(report):
     assert (c.first_value_on, c.days_to_first_value, c.days_to_golive) == (date(2026, 9, 2), 23, 35)
     assert (d.days_to_first_value, d.days_to_golive) == (None, None)
     assert e.days_to_golive is None and e.overdue_days == {}
-    # Planned against actual per phase (A's plan was set by hand).
+    # Planned against actual per phase (A's and B's plans were set by hand).
     keys = ["discovery", "solutioning", "configurations", "testing", "golive"]
-    assert [a.planned_phase_days[k] for k in keys] == [3, 5, 5, 5, 2]
+    assert (
+        [a.planned_phase_days[k] for k in keys] == [3, 5, 5, 5, 2] == [b.planned_phase_days[k] for k in keys]
+    )
     assert [a.phase_days[k] for k in keys] == [2, 6, 6, 6, 4]
+    assert [b.phase_days[k] for k in keys] == [3, 6, 6, 7, 7]
     # Overdue item-days by owner side; D's snoozed week does not count.
     assert (a.overdue_days["vendor"], a.overdue_days["customer"]) == (2, 0)
     assert (b.overdue_days["vendor"], b.overdue_days["customer"]) == (0, 3)
@@ -337,6 +343,23 @@ def test_time_to_value_medians_and_p90_by_playbook_size_and_consultant(report):
         Rate(2, 3),
     )
     assert str(stats[("all", "all")].on_time) == "67% (2 of 3)"
+    # Planned against actual per phase, of the finished ones: small is A and B.
+    small = stats[("size", "small")]
+    assert {k: (v.median, v.p90) for k, v in small.phase_days.items()} == {
+        "discovery": (2.5, 3.0),
+        "solutioning": (6.0, 6.0),
+        "configurations": (6.0, 6.0),
+        "testing": (6.5, 7.0),
+        "golive": (5.5, 7.0),
+    }
+    assert {k: v.median for k, v in small.planned_days.items()} == {
+        "discovery": 3.0,
+        "solutioning": 5.0,
+        "configurations": 5.0,
+        "testing": 5.0,
+        "golive": 2.0,
+    }
+    assert stats[("all", "all")].phase_days["golive"].n == 3  # D is not finished
     # The customer's ratings: the median of every rating given in the group, and the low ones.
     assert {k: (s.rating.median, s.rating.n, s.low_ratings) for k, s in stats.items()} == {
         ("playbook", "default"): (3.5, 4, 1),  # 5, 4, 2, 3
@@ -366,6 +389,8 @@ def test_time_to_value_in_the_csv(report):
     small = medians[("size", "small")]
     assert (float(small["days_to_first_value"]), float(small["days_to_golive"])) == (16.5, 22.5)
     assert small["on_time"] == "50% (1 of 2)" and small["engagements"] == "2"
+    assert (float(small["days_golive"]), float(small["planned_days_golive"])) == (5.5, 2.0)
+    assert float(p90s[("size", "small")]["days_testing"]) == 7.0
     everyone = p90s[("all", "all")]
     assert float(everyone["days_to_first_value"]) == 23.0 and float(everyone["overdue_days_customer"]) == 15.0
     assert float(medians[("consultant", "Omar Owner")]["overdue_days_customer"]) == 9.0
@@ -378,3 +403,5 @@ def test_time_to_value_in_the_html_with_its_distribution(report):
     assert "Time to value" in html
     assert html.count("data:image/png;base64,") == 4  # lateness, phases, waits and time to value
     assert "Omar Owner" in html and "16.5" in html and "67% (2 of 3)" in html
+    assert "Planned against actual, by group" in html
+    assert '<span class="late">5.5</span> / 2 <span class="muted">(2)</span>' in html  # small's go-live phase
