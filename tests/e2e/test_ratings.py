@@ -261,3 +261,31 @@ def test_the_ask_goes_by_dm_when_the_channel_refuses_the_ephemeral(harness):
     h.driver.submit_view(form["id"], {"comment": {"value": "Fine"}}, user=APPROVER.user_id)
     h.idle()
     assert (rating_rows(h)[0].score, rating_rows(h)[0].comment) == (3, "Fine")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_two_sends_of_the_form_at_once_make_one_rating(harness_factory, request, backend):
+    """A double submit (two forms sent at the same moment, or a retried request): one rating,
+    one audit row, one alert to the lead."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    h = harness_factory(request.getfixturevalue("pg_url") if backend == "postgresql" else None)
+    start(h)
+    [ask] = asks(h, APPROVER)
+    rating_id = rating_rows(h)[0].id
+    h.driver.click_ephemeral(ask["channel"], ask["ts"], f"rating:{rating_id}:2", user=APPROVER.user_id)
+    h.idle()
+    [form] = [
+        v for v in h.standin.open_views(APPROVER.user_id) if v["view"]["callback_id"] == "rating_submit"
+    ]
+    payloads = [
+        h.driver.submit_payload(form["id"], {"comment": {"value": f"try {n}"}}, user=APPROVER.user_id)
+        for n in range(2)
+    ]
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda p: send_payload(h, p), payloads))
+    h.idle()
+    [row] = rating_rows(h)
+    assert row.score == 2 and row.comment in ("try 0", "try 1")
+    assert len(rating_audit(h)) == 1
+    assert len([t for t in dm_texts(h, LEAD) if "Low rating" in t]) == 1
