@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from sandbox.harness import CONSULTANT, LEAD, OUTSIDER, PERSONAS
 from tests.e2e.helpers import blocks_text, ephemeral_texts, last_answer, mention, shown
 from tests.e2e.test_deals import ENV as DEAL_ENV
@@ -38,13 +40,14 @@ def team_load(home: dict[str, Any]) -> str | None:
 
 
 def portfolio(h: Any) -> None:
-    """Lena leads two medium engagements (4 units); Carl leads a small one (1 unit) and consults
-    on one of Lena's (2 more: 3 units)."""
+    """Lena leads two medium engagements (4 units; named consultant of one too, which counts once);
+    Carl leads a small one (1 unit) and consults on one of Lena's (2 more: 3 units)."""
     h.lift_rate_limits()
     start(h, "Alpha Co", "medium", "C0ALPHA")
     start(h, "Beta Co", "medium", "C0BETA")
     start(h, "Gamma Co", "small", "C0GAMMA", who=CONSULTANT)
     h.command(f"role {mention(CONSULTANT)} consultant", channel="C0BETA")
+    h.command(f"role {mention(LEAD)} consultant", channel="C0ALPHA")  # lead and consultant: counted once
 
 
 def test_a_start_over_capacity_warns_the_lead_and_names_the_least_loaded_consultant(harness_factory):
@@ -133,8 +136,10 @@ def test_a_small_deal_names_the_consultant_with_room(harness_factory):
     assert "Carl Consultant has the lightest load" in shown(made)
 
 
-def test_home_shows_each_consultants_load_to_admins_and_on_all_engagements(harness_factory):
-    h = harness_factory(env={"GOLIVE_CAPACITY": "4", "GOLIVE_ADMINS": LEAD.user_id})
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_home_shows_each_consultants_load_to_admins_and_on_all_engagements(harness_factory, request, backend):
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else None
+    h = harness_factory(url, env={"GOLIVE_CAPACITY": "4", "GOLIVE_ADMINS": LEAD.user_id})
     portfolio(h)
     start(h, "Delta Co", "small", "C0DELTA")  # Lena: 5 units, over capacity
     home = open_home(h, LEAD)  # an admin: on her own engagements too
