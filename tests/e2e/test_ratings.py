@@ -10,6 +10,7 @@ from sqlmodel import select
 from sandbox.harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD, SPONSOR
 from storage.models import AuditEvent, Rating
 from tests.e2e.helpers import (
+    at,
     blocks_text,
     button_payload,
     engagement,
@@ -289,3 +290,17 @@ def test_two_sends_of_the_form_at_once_make_one_rating(harness_factory, request,
     assert row.score == 2 and row.comment in ("try 0", "try 1")
     assert len(rating_audit(h)) == 1
     assert len([t for t in dm_texts(h, LEAD) if "Low rating" in t]) == 1
+
+
+@pytest.mark.parametrize(("day", "asked"), [("2026-12-11", False), ("2026-12-14", True)])
+def test_the_cooldown_ends_ten_business_days_after_the_last_ask(rated, day, asked):
+    """Asked on Mon 30 Nov: Fri 11 Dec is 9 business days later (not asked), Mon 14 Dec 10 (asked)."""
+    h = rated
+    assert rating_rows(h)[0].asked_at.date().isoformat() == "2026-11-30"
+    at(h, f"{day}T10:00:00+01:00")
+    request_signoff(h, "integration_workflows")
+    approve(h, "integration_workflows", APPROVER)
+    assert [r.milestone for r in rating_rows(h)] == ["solution_design"] + (
+        ["integration_workflows"] if asked else []
+    )
+    assert len(asks(h, APPROVER)) == (2 if asked else 1)
