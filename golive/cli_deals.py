@@ -51,6 +51,8 @@ def deal(
     typer.echo(f"deal {received.deal_id}: engagement {received.engagement_id} {received.outcome}")
     for change in received.changes:
         typer.echo(f"  {change}")
+    for warning in received.warnings:  # the lead over GOLIVE_CAPACITY (bot.engagement.capacity)
+        typer.echo(f"  worth a look: {warning}")
     setup.run_due(services)
     with services.db.read() as session:
         row = session.exec(select(Deal).where(Deal.deal_id == received.deal_id)).first()

@@ -172,3 +172,41 @@ def test_home_shows_each_consultants_load_to_admins_and_on_all_engagements(harne
         f"• <@{CONSULTANT.user_id}> · 3 engagements · *4* units",
         f"• <@{LEAD.user_id}> · 2 engagements · *4* units",
     ]
+
+
+def test_golive_deal_prints_the_warning(tmp_path):
+    """`golive deal FILE.json` as a real process against the stand-in says it too."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from sandbox.harness import BOT_TOKEN, start_standin
+
+    standin = start_standin(create_channels=True)
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GOLIVE_", "DATABASE_URL"))}
+        env |= {
+            "SLACK_API_URL": standin.api_url,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+            "GOLIVE_CREATE_CHANNELS": "true",
+            "GOLIVE_CAPACITY": "1",
+            "LOG_LEVEL": "WARNING",
+        }
+        file = tmp_path / "deal.json"
+        file.write_text(json.dumps(deal(kickoff=None)))  # medium: 2 units
+        done = subprocess.run(
+            [sys.executable, "-m", "golive.cli", "deal", str(file)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert (
+            "  worth a look: You now carry 1 engagement weighing 2 units, over the team's capacity of 1"
+            in done.stdout
+        ), done.stdout
+    finally:
+        standin.stop()
