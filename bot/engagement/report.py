@@ -227,9 +227,8 @@ def _overdue(
     calendar = calendar_for(engagement)
     tz = engagement.timezone
     numbers = {p.id: p.number for p in phases}
-    out: dict[str, int] = defaultdict(int)
+    out = dict.fromkeys({item.owner_side for item in items}, 0)
     for item in items:
-        out[item.owner_side] += 0
         if item.due_on is None or item.status == "na":
             continue
         if item.status == "done" and item.done_at is not None:
@@ -251,7 +250,7 @@ def _overdue(
                 covered.update(first + timedelta(days=n) for n in range((last - first).days + 1))
             days -= sum(1 for d in covered if calendar.is_business_day(d))
         out[item.owner_side] += max(0, days)
-    return dict(out)
+    return out
 
 
 def _rows(
