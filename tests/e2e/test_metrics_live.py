@@ -58,3 +58,30 @@ def test_metrics_show_engagements_by_phase_and_health_and_open_items_by_side(har
     assert value(gone, "golive_engagements", status="active", phase="discovery", health="at_risk") == 0
     assert value(gone, "golive_engagements", status="cancelled", phase="", health="") == 1
     assert value(gone, "golive_open_items", side="customer") == 0
+
+
+def test_live_counts_read_postgresql_too(pg_url):
+    """The scrape's two GROUP BY queries on PostgreSQL, over the report's seeded portfolio."""
+    from bot.metrics import live_counts
+    from storage.db import Database
+    from tests.e2e.portfolio import seed_portfolio
+
+    seed_portfolio(pg_url)
+    db = Database(pg_url)
+    try:
+        counts = live_counts(db)
+        by_phase: dict[str, int] = {}
+        for (status, phase, _health), n in counts.engagements.items():
+            if status == "active":
+                by_phase[phase] = by_phase.get(phase, 0) + n
+        assert by_phase == {"solutioning": 2, "configurations": 2}  # Initech, <script>; Globex, Umbrella
+        assert counts.engagements[("live", "", "")] == 4 and counts.engagements[("cancelled", "", "")] == 1
+        expected: dict[str, int] = {}
+        with db.read() as session:
+            active = {e.id for e in session.exec(select(Engagement)).all() if e.status == "active"}
+            for i in session.exec(select(Item)).all():
+                if i.engagement_id in active and i.status == "open":
+                    expected[i.owner_side] = expected.get(i.owner_side, 0) + 1
+        assert counts.open_items == expected and expected["customer"] > 0
+    finally:
+        db.dispose()
