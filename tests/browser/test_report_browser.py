@@ -91,10 +91,10 @@ def test_the_html_report_opens_in_a_browser_with_its_charts_and_every_engagement
     assert page.locator("h1").inner_text() == "Implementation report"
     # Self-contained: nothing but the file itself (and its data: images) was fetched.
     assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
-    # Three charts, each decoded by the browser into a real picture.
+    # Four charts (the fourth: time to value), each decoded by the browser into a real picture.
     images = page.locator("figure img")
-    assert images.count() == 3
-    for n in range(3):
+    assert images.count() == 4
+    for n in range(4):
         width = images.nth(n).evaluate("img => img.complete ? img.naturalWidth : 0")
         assert width > 600, n
         assert images.nth(n).get_attribute("src").startswith("data:image/png;base64,")  # type: ignore[union-attr]
