@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.engagement.lifecycle import active_in_channel
 from bot.people import audit
 from bot.people.organisations import pin_customer, the_customer_team
+from bot.reminders import people_watch as watch
 from bot.services import Services
 from bot.slack import rosters
 from bot.slack.gateway import SlackCallFailed
@@ -94,6 +95,8 @@ def on_member_left(req: Request) -> None:
         with r.services.db.session() as session:
             rosters.member_left(session, channel, user)
         refresh_homes(r.services, engagement_id, also=[user])
+        # a role's holder on the customer's side: the lead is told (bot.reminders.people_watch)
+        watch.holder_left(r.services, engagement_id, user, r.services.clock.now())
 
     after_ack(req, work)
 

@@ -249,6 +249,9 @@ class Playbook(_Strict):
     # The milestone at which the customer first gets value (the report's time to first value): a
     # gate's key (its approval) or an item's key (its tick). None: the report shows none.
     first_value: Key | None = None
+    # The customer's roles someone must hold once the engagement has started; the lead is told
+    # privately when one is empty after the kickoff (`bot.reminders.people_watch`).
+    required_roles: tuple[Literal["approver", "main_contact", "sponsor", "contributor"], ...] = ()
 
     @model_validator(mode="after")
     def _references(self) -> Playbook:

@@ -35,6 +35,7 @@ from bot.deals.setup import run_due as run_deal_work
 from bot.events.delivery import deliver_due
 from bot.people import audit, notified
 from bot.people.members import lead_of
+from bot.reminders import people_watch as watch
 from bot.reminders.attempt import Attempt, Stop, reminder_metadata
 from bot.reminders.dryrun import refresh_dry_run
 from bot.reminders.nudge_delivery import deliver_nudge
@@ -359,6 +360,10 @@ class Sweeper:
             if done:
                 metrics.REMINDERS.labels(outcome).inc(len(done))
         log.info(report.summary())
+        try:  # who is on the project: the lead told of empty roles and silence (`bot.reminders.people_watch`)
+            watch.check_all(self.services, now)
+        except Exception:
+            log.exception("checking who is on the project failed; the next sweep tries again")
         try:  # the events out due now (retries; what a stopped process queued): `bot.events.delivery`
             deliver_due(self.services.db, lambda: now)
         except Exception:

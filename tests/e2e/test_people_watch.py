@@ -1,0 +1,83 @@
+"""Who is on the project (issue 28, part 2): the lead is told privately, and only once, when a role
+the playbook requires is empty after the kickoff, when a role's holder leaves the channel, and
+when nobody on the customer's side has acted for five business days."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlmodel import select
+
+from sandbox.harness import APPROVER, CHANNEL, CONTRIBUTOR, LEAD
+from storage.models import AuditEvent
+from tests.e2e.helpers import blocks_text
+from tests.e2e.test_checklist import tick
+from tests.e2e.test_signoffs import mention
+
+
+def lead_dms(h) -> list[str]:  # type: ignore[no-untyped-def]
+    im = h.standin.im_channel(LEAD.user_id)
+    return [(m.get("text") or "") + "\n" + blocks_text(m.get("blocks") or []) for m in h.standin.messages(im)]
+
+
+def told(h) -> list[str]:  # type: ignore[no-untyped-def]
+    with h.services.db.read() as session:
+        return list(
+            session.exec(select(AuditEvent.subject).where(AuditEvent.kind == "people.lead_told")).all()
+        )
+
+
+def test_an_empty_required_role_tells_the_lead_once_after_the_kickoff(harness):
+    h = harness
+    h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
+    h.command(f"role {mention(CONTRIBUTOR)} contributor")
+    h.run_sweep()  # kickoff day: nothing yet
+    assert not [t for t in lead_dms(h) if "Nobody is named" in t]
+    h.clock.set(datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
+    h.run_sweep()
+    empty = [t for t in lead_dms(h) if "Nobody is named" in t]
+    assert len(empty) == 2, empty  # approver and main contact, the default playbook's required roles
+    assert any("approver" in t and "role @person approver" in t for t in empty)
+    assert any("main contact" in t and "role @person main_contact" in t for t in empty)
+    h.clock.set(datetime(2026, 12, 1, 11, 0, tzinfo=UTC))
+    h.run_sweep()
+    assert len([t for t in lead_dms(h) if "Nobody is named" in t]) == 2  # told once
+    assert sorted(k for k in told(h) if k.startswith("role_empty:")) == [
+        "role_empty:approver",
+        "role_empty:main_contact",
+    ]
+
+
+def test_a_role_holder_leaving_the_channel_tells_the_lead_once(harness):
+    h = harness
+    h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
+    h.command(f"role {mention(APPROVER)} approver")
+    h.driver.member_left_channel(APPROVER.user_id, CHANNEL)
+    h.idle()
+    left = [t for t in lead_dms(h) if "left the channel" in t]
+    assert len(left) == 1, lead_dms(h)
+    assert "approver" in left[0] and "role @person approver" in left[0]
+    h.driver.member_left_channel(APPROVER.user_id, CHANNEL)  # the event again
+    h.idle()
+    assert len([t for t in lead_dms(h) if "left the channel" in t]) == 1
+    h.driver.member_left_channel(CONTRIBUTOR.user_id, CHANNEL)  # holds no role: nothing to tell
+    h.idle()
+    assert len([t for t in lead_dms(h) if "left the channel" in t]) == 1
+
+
+def test_five_silent_business_days_tell_the_lead_once(harness):
+    h = harness
+    h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
+    h.command(f"role {mention(CONTRIBUTOR)} contributor")
+    tick(h, "1.5", CONTRIBUTOR)  # Monday 30 Nov: the customer acts
+    h.clock.set(datetime(2026, 12, 4, 9, 0, tzinfo=UTC))  # Friday: four business days since
+    h.run_sweep()
+    assert not [t for t in lead_dms(h) if "has ticked or decided" in t]
+    h.clock.set(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))  # Monday: five
+    h.run_sweep()
+    silent = [t for t in lead_dms(h) if "has ticked or decided" in t]
+    assert len(silent) == 1, lead_dms(h)
+    assert "since 2026-11-30" in silent[0] and "Next step" in silent[0]
+    h.clock.set(datetime(2026, 12, 8, 9, 0, tzinfo=UTC))
+    h.run_sweep()
+    assert len([t for t in lead_dms(h) if "has ticked or decided" in t]) == 1
