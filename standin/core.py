@@ -310,6 +310,29 @@ class SlackStandIn:
         with self.ws.lock:
             self.ws.connect.refusal = error
 
+    def canvases(self) -> dict[str, dict[str, Any]]:
+        """The channel canvases: id -> {channel, title, markdown} (the whole document)."""
+        from .api_canvases import canvas_markdown
+
+        with self.ws.lock:
+            return {
+                cid: {"channel": c["channel"], "title": c["title"], "markdown": canvas_markdown(c)}
+                for cid, c in self.ws.canvases.items()
+            }
+
+    def pinned(self, channel: str) -> list[str]:
+        """The ts of the messages pinned in the channel (pins.add), oldest first."""
+        with self.ws.lock:
+            return list(self.ws.pins.get(channel, []))
+
+    def set_canvas_refusal(self, error: str | None) -> None:
+        """Make every ``conversations.canvases.create`` with valid arguments answer ``error``, as a
+        workspace that may not have channel canvases does: ``"team_tier_cannot_create_channel_canvases"``
+        (a free plan), ``"canvas_disabled_user_team"`` (canvases turned off), or any other code the
+        method documents. ``None``: canvases are created."""
+        with self.ws.lock:
+            self.ws.canvas_refusal = error
+
     def set_connect_policy(
         self,
         *,

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import api_chat, api_connect, api_files, api_views  # noqa: F401  (register the methods)
+from . import api_canvases, api_chat, api_connect, api_files, api_views  # noqa: F401  (register the methods)
 from .api_common import METHODS, ApiError, ApiRequest, loggable_args, require_scope, str_arg
 from .interactions import apply_response_url
 from .ratelimits import retry_after_header

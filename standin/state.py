@@ -275,6 +275,11 @@ class Workspace:
         # clock invitations are dated and run out by (time.time unless a test moves it).
         self.invites: dict[str, SharedInvite] = {}
         self.connect = ConnectPolicy()
+        # Channel canvases (standin/api_canvases.py): canvas id -> {channel, title, sections}; the
+        # pinned messages per channel; and the refusal a test sets (standin.set_canvas_refusal).
+        self.canvases: dict[str, dict[str, Any]] = {}
+        self.pins: dict[str, list[str]] = {}
+        self.canvas_refusal: str | None = None
         self.connect_clock: Callable[[], float] = time.time
         self.latency: dict[str, float] = {}
         self.trigger_ttl = 3.0
