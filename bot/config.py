@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     # conversations.connect:write scopes, in the manifest only when this is on), named from the
     # template ({customer}: the customer's name as a channel name), private unless set false.
     golive_create_channels: bool = Field(default=False, alias="GOLIVE_CREATE_CHANNELS")
+    # The project page (issue 28): a canvas tab in each engagement's channel (paid plans; scopes
+    # canvases:write and pins:write, in the manifest only when this is on), a pinned message
+    # where canvases are refused.
+    golive_project_canvas: bool = Field(default=False, alias="GOLIVE_PROJECT_CANVAS")
     # Socket Mode has no HTTP server: the deal hooks listen here when a port is given.
     golive_hook_port: int | None = Field(default=None, ge=1, le=65535, alias="GOLIVE_HOOK_PORT")
     golive_hook_host: str = Field(default="0.0.0.0", alias="GOLIVE_HOOK_HOST")

@@ -470,6 +470,7 @@ def manifest(
             command=settings.golive_command,
             name=name,
             create_channels=settings.golive_create_channels,
+            project_canvas=settings.golive_project_canvas,
         ),
         nl=False,
     )

@@ -33,6 +33,7 @@ from bot.people.organisations import connected_teams
 from bot.services import Services
 from bot.slack.gateway import SlackCallFailed
 from bot.slack.presenters import local_day, overview
+from bot.slack.project_page import refresh_project_page
 from bot.slack.publish import post_checklist, welcome_message
 from bot.slack.rosters import read_roster
 from bot.user_input import (
@@ -228,6 +229,10 @@ def _create_and_welcome(
             )
         )
 
+    def landed() -> None:
+        post_checklist(services, engagement_id, phase_index)
+        refresh_project_page(services, engagement_id)  # after the checklist: it links to it
+
     # The checklist follows the welcome once it landed; a refused welcome is explained to the
     # consultant, and nothing more is posted.
     services.outbox.post(
@@ -236,7 +241,7 @@ def _create_and_welcome(
         kind="welcome",
         key="welcome",
         engagement_id=engagement_id,
-        then=lambda _ts: post_checklist(services, engagement_id, phase_index),
+        then=lambda _ts: landed(),
         on_failed=refused,
     )
     # Allowed, but the consultant should know (issue 13): the plan's warnings, and their load.

@@ -11,6 +11,7 @@ from bot.people import audit
 from bot.reminders.milestones import sync_schedule
 from bot.slack.notes import in_checklist_thread
 from bot.slack.presenters import overview
+from bot.slack.project_page import refresh_project_page
 from bot.slack.publish import refresh_posted_checklists
 from bot.user_input import ValueProblem, parse_date, parse_size
 from handlers.base import Request, actor_for
@@ -98,3 +99,4 @@ def cmd_plan(req: Request, cmd: ParsedCommand) -> None:
         top_if_no_thread=True,
     )
     refresh_posted_checklists(services, saved_id(engagement))
+    refresh_project_page(services, saved_id(engagement))  # its dates

@@ -471,6 +471,7 @@ def customer_joined(services: Services, row_id: int, user: str, team: str | None
     """Someone of the customer's side joined the deal's channel: the first one makes the engagement
     active (its welcome and first checklist are posted: returns True); each contact gets the role
     the deal gave them."""
+    from bot.slack.project_page import refresh_project_page
     from bot.slack.publish import post_checklist, welcome_message
 
     with services.db.read() as session:
@@ -533,6 +534,7 @@ def customer_joined(services: Services, row_id: int, user: str, team: str | None
             engagement_id=engagement_id,
             then=lambda _ts: post_checklist(services, engagement_id, phase),
         )
+        refresh_project_page(services, engagement_id)  # issue 28: the page, once the engagement starts
     return first
 
 

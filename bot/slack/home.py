@@ -29,10 +29,12 @@ from sqlmodel import col, select, update
 
 from bot.engagement.capacity import SIZE_WEIGHTS, team_loads
 from bot.engagement.portfolio import ALL, MINE, VIEWS, Card, portfolio_page
+from bot.people.activity import customer_active_since
 from bot.people.sides import VENDOR_ROLES
 from bot.services import Services
 from bot.slack.gateway import HASH_CONFLICT, SlackCallFailed
 from bot.slack.presenters import gate_rows, health_data
+from bot.slack.project_page import refresh_project_page
 from bot.slack.rosters import admin_ids
 from bot.slack.sending import SETTLE_SECONDS, Job, Retry, Sending
 from messages import Trusted
@@ -235,6 +237,10 @@ def home_view(services: Services, user_id: str, *, vendor: bool = True) -> dict[
             per_page=PER_PAGE,
         )
         rows = [_card_data(session, c, user_id) for c in shown.cards]
+        # customer people active in the last 7 days: one query for the page's cards
+        active = customer_active_since(session, [c.engagement for c in shown.cards], now - timedelta(days=7))
+        for row in rows:
+            row["customer_active"] = active.get(row["id"], 0)
         preparing = _preparing(session, user_id, admin=admin)
         # The team's load: for admins on either view, for everyone looking at all engagements.
         load = _team_load(session, services.settings.golive_capacity) if admin or view == ALL else None
@@ -425,3 +431,4 @@ def refresh_homes(services: Services, engagement_id: int, also: Collection[str] 
     """Queue a re-publish of the Homes that show this engagement (see `HomesJob`), and of `also`
     (people who just stopped seeing it) when they have opened Home."""
     services.outbox.submit(HomesJob(services, engagement_id, frozenset(also)))
+    refresh_project_page(services, engagement_id)  # what changes Home changes the project page too

@@ -38,6 +38,9 @@ DEAL_SCOPES = [
     "conversations.connect:read",
     "users:read.email",
 ]
+# The project page (issue 28): a channel canvas (conversations.canvases.create, canvases.edit) or,
+# without one, a pinned message (pins.add); only when GOLIVE_PROJECT_CANVAS is on.
+PROJECT_PAGE_SCOPES = ["canvases:write", "pins:write"]
 # The Slack Connect invitations' answers (no scope of their own).
 DEAL_EVENTS = [
     "shared_channel_invite_accepted",
@@ -55,9 +58,14 @@ BOT_EVENTS = [
 ]
 
 
-def scopes(*, create_channels: bool = False) -> list[str]:
-    """The bot token's scopes: the channel-creating ones only when deals make channels."""
-    return list(BOT_SCOPES) + (list(DEAL_SCOPES) if create_channels else [])
+def scopes(*, create_channels: bool = False, project_canvas: bool = False) -> list[str]:
+    """The bot token's scopes: the channel-creating ones only when deals make channels, the
+    project page's only when it is on."""
+    return (
+        list(BOT_SCOPES)
+        + (list(DEAL_SCOPES) if create_channels else [])
+        + (list(PROJECT_PAGE_SCOPES) if project_canvas else [])
+    )
 
 
 def build_manifest(
@@ -67,6 +75,7 @@ def build_manifest(
     command: str = "/golive",
     name: str = "golive",
     create_channels: bool = False,
+    project_canvas: bool = False,
 ) -> dict[str, Any]:
     request_url = None if socket or not url else url.rstrip("/") + "/slack/events"
     slash: dict[str, Any] = {
@@ -104,7 +113,9 @@ def build_manifest(
             "bot_user": {"display_name": name, "always_online": True},
             "slash_commands": [slash],
         },
-        "oauth_config": {"scopes": {"bot": scopes(create_channels=create_channels)}},
+        "oauth_config": {
+            "scopes": {"bot": scopes(create_channels=create_channels, project_canvas=project_canvas)}
+        },
         "settings": {
             "event_subscriptions": events,
             "interactivity": interactivity,

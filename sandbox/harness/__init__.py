@@ -49,7 +49,11 @@ CHANNEL = "C0ACME"
 
 
 def start_standin(
-    *, customer_tz: str = "Europe/Berlin", app_token: str | None = None, create_channels: bool = False
+    *,
+    customer_tz: str = "Europe/Berlin",
+    app_token: str | None = None,
+    create_channels: bool = False,
+    project_canvas: bool = False,
 ) -> SlackStandIn:
     """The stand-in with the vendor's and the customer's workspaces, the personas and the
     shared channel, started on a free loopback port. The bot token holds exactly the scopes the
@@ -62,7 +66,7 @@ def start_standin(
         bot_user_id="U0BOT",
         bot_id="B0BOT",
         app_token=app_token,
-        scopes=scopes(create_channels=create_channels),
+        scopes=scopes(create_channels=create_channels, project_canvas=project_canvas),
     )
     s.start()
     s.add_team(CUSTOMER_TEAM, "Acme Corp")
@@ -95,7 +99,8 @@ class Harness:
 
     def start(self) -> Harness:
         create = str(self.env.get("GOLIVE_CREATE_CHANNELS", "")).lower() in ("1", "true", "yes")
-        s = start_standin(customer_tz=self.customer_tz, create_channels=create)
+        canvas = str(self.env.get("GOLIVE_PROJECT_CANVAS", "")).lower() in ("1", "true", "yes")
+        s = start_standin(customer_tz=self.customer_tz, create_channels=create, project_canvas=canvas)
         self.standin = s
         overrides: dict[str, Any] = {
             "SLACK_API_URL": s.api_url,
