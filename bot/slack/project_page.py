@@ -8,7 +8,13 @@ canvases turned off, any refusal of the create call) a pinned message serves ins
 then `chat.update`). The database stays the record: the page is rendered from it each time, and
 messages stay the place to act. Which page an engagement has is kept in the posted-message ledger
 (kind `project_page`; key `canvas` with the canvas id as its ts, or key `pin` with the message's
-ts). Refreshes go through the outbox, coalesced per engagement: a burst of changes is one edit.
+ts). Refreshes go through the outbox, coalesced per engagement: a burst of changes is one edit,
+and a refresh that changes nothing on the page is none.
+
+An edit replaces the whole document in one `canvases.edit` change, not one change per section: in
+Slack a heading is a section of its own, apart from the list under it, and
+`canvases.sections.lookup` (which would need `canvases:read` too) finds headings only, so a
+per-heading `replace` would leave the old lines behind. The page is small; one change is exact.
 """
 
 from __future__ import annotations
@@ -37,7 +43,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("golive.project_page")
 
 KIND = "project_page"
+GONE = "project_page_gone"  # a page someone deleted: kept in the ledger, no longer written
 CANVAS, PIN = "canvas", "pin"
+# canvases.edit's answers for a canvas that is no more (its page, and canvases.sections.lookup's).
+CANVAS_GONE = frozenset({"canvas_not_found", "canvas_deleted"})
 # What this process last wrote to each canvas (canvas id -> markdown): a refresh that changes
 # nothing on the page (a tick inside a phase) costs no canvases.edit. Another process may write
 # the same content again: harmless.
@@ -220,16 +229,27 @@ class ProjectPageJob(Job):
                     lambda: _api(slack, "canvases.edit", canvas_id=canvas.ts, changes=[change]),
                 )
             except SlackCallFailed as exc:
-                log.warning("project page canvas %s not edited: %s", canvas.ts, exc.error)
+                if exc.error not in CANVAS_GONE:
+                    log.warning("project page canvas %s not edited: %s", canvas.ts, exc.error)
+                    return
+                # Someone deleted the canvas: a new page, not edits into nothing.
+                assert canvas.id is not None
+                slack.relabel([canvas.id], GONE)
             else:
                 _remember(canvas.ts, markdown)
+                return
+            self._create(out, title, sections)
             return
         if pinned is not None:
             try:
-                out.update(pinned.channel_id, pinned.ts, page_message(title, sections))
+                if out.update(pinned.channel_id, pinned.ts, page_message(title, sections)):
+                    return
             except SlackCallFailed as exc:
                 log.warning("project page message %s not updated: %s", pinned.ts, exc.error)
-            return
+                return
+            # The message was deleted: a new page (a canvas, if the workspace now allows one).
+            assert pinned.id is not None
+            slack.relabel([pinned.id], GONE)
         self._create(out, title, sections)
 
     def _create(self, out: Sending, title: str, sections: list[Section]) -> None:

@@ -126,3 +126,17 @@ def test_the_manifest_asks_for_the_page_scopes_only_when_it_is_on():
 
     assert "canvases:write" not in bot_scopes() and "pins:write" not in bot_scopes()
     assert {"canvases:write", "pins:write"} <= set(bot_scopes(project_canvas=True))
+
+
+def test_a_deleted_canvas_is_made_again_at_the_next_change(harness_factory):
+    h = harness_factory(env=ON)
+    h.command(START)
+    h.idle()
+    [first] = h.standin.canvases()
+    with h.standin.ws.lock:
+        del h.standin.ws.canvases[first]  # someone deleted the canvas tab
+    h.command("plan kickoff=2026-12-07")
+    h.idle()
+    [second] = h.standin.canvases()
+    assert second != first and "Mon 7 Dec 2026" in h.standin.canvases()[second]["markdown"]
+    assert [e.ts for e in ledger(h)] == [second]  # the old one is relabelled, not written again
