@@ -140,3 +140,23 @@ def test_a_deleted_canvas_is_made_again_at_the_next_change(harness_factory):
     [second] = h.standin.canvases()
     assert second != first and "Mon 7 Dec 2026" in h.standin.canvases()[second]["markdown"]
     assert [e.ts for e in ledger(h)] == [second]  # the old one is relabelled, not written again
+
+
+def test_a_deals_engagement_gets_its_page_when_the_customer_joins_not_before(harness_factory):
+    from sandbox.harness import CUSTOMER_TEAM
+    from tests.e2e.test_deals import ENV as DEAL_ENV
+    from tests.e2e.test_deals import deal, send_deal, wait_state
+
+    h = harness_factory(env={**DEAL_ENV, **ON})
+    status, _answer = send_deal(h, deal())
+    assert status == 202
+    row = wait_state(h, "waiting")
+    h.idle()
+    assert not h.standin.canvases()  # the channel is still being set up: no page yet
+    invites = {i.email: i for i in h.standin.invites(row.channel_id)}
+    h.driver.accept_invite(invites["ada@globex.example"].id, APPROVER.user_id, team_id=CUSTOMER_TEAM)
+    h.standin.wait_for(lambda: h.standin.canvases(), timeout=10)
+    h.idle()
+    canvas = only_canvas(h)
+    assert canvas["channel"] == row.channel_id and canvas["title"] == "Globex Corp: project page"
+    assert "approver (customer): Ada" in canvas["markdown"]  # the role the deal gave her
