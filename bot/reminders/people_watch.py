@@ -48,29 +48,6 @@ class Telling:
     next_step: str
 
 
-def customer_active_since(session: Session, engagements: list[Engagement], since: datetime) -> dict[int, int]:
-    """How many customer people acted (a row in the audit trail) since `since`, per engagement:
-    one query for all of them."""
-    by_id = {saved_id(e): e for e in engagements}
-    if not by_id:
-        return {}
-    rows = session.exec(
-        select(Member)
-        .join(
-            AuditEvent,
-            (col(AuditEvent.engagement_id) == col(Member.engagement_id))
-            & (col(AuditEvent.actor_id) == col(Member.user_id)),
-        )
-        .where(col(Member.engagement_id).in_(list(by_id)), col(AuditEvent.at) >= since)
-        .distinct()
-    ).all()
-    out: dict[int, int] = {}
-    for m in rows:
-        if member_side(by_id[m.engagement_id], m) == CUSTOMER:
-            out[m.engagement_id] = out.get(m.engagement_id, 0) + 1
-    return out
-
-
 def _told(session: Session, engagement_id: int, key: str) -> bool:
     return (
         session.exec(

@@ -81,3 +81,19 @@ def test_five_silent_business_days_tell_the_lead_once(harness):
     h.clock.set(datetime(2026, 12, 8, 9, 0, tzinfo=UTC))
     h.run_sweep()
     assert len([t for t in lead_dms(h) if "has ticked or decided" in t]) == 1
+
+
+def test_home_shows_the_customer_people_active_this_week(harness):
+    from tests.e2e.test_home import open_home
+
+    h = harness
+    h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
+    h.command(f"role {mention(CONTRIBUTOR)} contributor")
+    text = blocks_text(open_home(h, LEAD)["view"]["blocks"])
+    assert "0 customer people active this week" in text, text
+    tick(h, "1.5", CONTRIBUTOR)
+    text = blocks_text(open_home(h, LEAD)["view"]["blocks"])
+    assert "1 customer person active this week" in text, text
+    h.clock.set(datetime(2026, 12, 8, 9, 0, tzinfo=UTC))  # eight days later: not this week any more
+    text = blocks_text(open_home(h, LEAD)["view"]["blocks"])
+    assert "0 customer people active this week" in text, text
