@@ -143,11 +143,12 @@ def _all_rows(h) -> list[AuditEvent]:
 
 def _is_vendor_only(row: dict[str, str]) -> bool:
     """By what the row says, not by the code under test: the escalation ladder, the flag, paused
-    or resumed reminders, and a snooze the lead chose on an escalation."""
+    or resumed reminders, a snooze the lead chose on an escalation, and what the lead was told
+    privately about the customer's people."""
     kind = row["kind"]
     return (
         kind.startswith(("escalation.", "nudges."))
-        or kind == "engagement.flagged"
+        or kind in ("engagement.flagged", "people.lead_told")
         or (kind == "item.snoozed" and '"by_lead": true' in row["detail"])
     )
 
