@@ -21,6 +21,11 @@ customer's side with ``driver.accept_invite`` / ``approve_invite`` / ``decline_i
 
     invite = slack.invites(channel)[0]
     driver.accept_invite(invite.id, "U0APPR")  # accepted, channel_shared, member_joined_channel
+
+The project page's methods: conversations.canvases.create, canvases.edit and pins.add
+(standin/api_canvases.py); ``slack.set_canvas_refusal("team_tier_cannot_create_channel_canvases")``
+makes the workspace refuse canvases as a free plan does, ``slack.canvases()`` and
+``slack.pinned(channel)`` show what the bot made.
 """
 
 from .connect import ConnectPolicy, SharedInvite
