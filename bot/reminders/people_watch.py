@@ -68,7 +68,17 @@ def tell_lead(services: Services, engagement_id: int, telling: Telling, now: dat
         lead = lead_of(session, engagement_id)
         if lead is None:
             return False
-        audit.record(session, engagement_id, audit.SYSTEM, "people.lead_told", telling.key[:120], {}, now=now)
+        # An audit row, inserted without asking the sweep to plan again: telling changes no reminder.
+        session.add(
+            AuditEvent(
+                engagement_id=engagement_id,
+                at=now,
+                actor_id=audit.SYSTEM.user_id,
+                actor_name=audit.SYSTEM.name,
+                kind=TOLD,
+                subject=telling.key[:120],
+            )
+        )
         name, channel, user = engagement.customer_name, engagement.channel_id, lead.user_id
     message = services.renderer.message(
         "people_dm.json.j2",
@@ -156,7 +166,11 @@ def check_all(services: Services, now: datetime) -> int:
         # after the kickoff day, and told in the customer's working hours (a sweep outside them
         # writes nothing: its cost follows what is due)
         started = [
-            e for e in engagements if e.kickoff_on < local_date(now, e.timezone) and clock_of(e).in_hours(now)
+            e
+            for e in engagements
+            if not e.flagged  # Slack refuses its channel: the lead was told that already
+            and e.kickoff_on < local_date(now, e.timezone)
+            and clock_of(e).in_hours(now)
         ]
         if not started:
             return 0

@@ -343,12 +343,6 @@ class Sweeper:
         started = time.perf_counter()
         if self.services.settings.golive_create_channels:
             run_deal_work(self.services, now)  # deals' channels: retries, invitations not answered
-        # Who is on the project: the lead told of empty roles and silence (`bot.reminders.people_watch`);
-        # before planning, which takes the next-check requests its audit rows make.
-        try:
-            watch.check_all(self.services, now)
-        except Exception:
-            log.exception("checking who is on the project failed; the next sweep tries again")
         self.planner.plan_all(now)
         while True:
             ids = self.claim(now)
@@ -366,6 +360,10 @@ class Sweeper:
             if done:
                 metrics.REMINDERS.labels(outcome).inc(len(done))
         log.info(report.summary())
+        try:  # who is on the project: the lead told of empty roles and silence (`bot.reminders.people_watch`)
+            watch.check_all(self.services, now)
+        except Exception:
+            log.exception("checking who is on the project failed; the next sweep tries again")
         try:  # the events out due now (retries; what a stopped process queued): `bot.events.delivery`
             deliver_due(self.services.db, lambda: now)
         except Exception:

@@ -223,7 +223,9 @@ def test_the_channel_gets_the_shared_trail_and_the_lead_the_whole_of_it_privatel
         "item.snoozed",
         "engagement.flagged",
         "nudges.resumed",
-    }
+    } | (
+        {"people.lead_told"} & {r["kind"] for r in hidden}
+    )  # what the lead was told of the customer's people
     lead_snoozes = [r for r in hidden if r["kind"] == "item.snoozed"]
     assert lead_snoozes and {r["actor_id"] for r in lead_snoozes} == {LEAD.user_id}
     assert (

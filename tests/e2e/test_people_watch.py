@@ -97,3 +97,19 @@ def test_home_shows_the_customer_people_active_this_week(harness):
     h.clock.set(datetime(2026, 12, 8, 9, 0, tzinfo=UTC))  # eight days later: not this week any more
     text = blocks_text(open_home(h, LEAD)["view"]["blocks"])
     assert "0 customer people active this week" in text, text
+
+
+def test_the_checks_and_the_home_count_on_postgresql(harness_factory, pg_url):
+    """The GROUP BY of the customer's last acts and the DISTINCT of Home's count are
+    dialect-sensitive: the silence, the empty role and the count on PostgreSQL too."""
+    from tests.e2e.test_home import open_home
+
+    h = harness_factory(pg_url)
+    h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
+    h.command(f"role {mention(CONTRIBUTOR)} contributor")
+    tick(h, "1.5", CONTRIBUTOR)
+    assert "1 customer person active this week" in blocks_text(open_home(h, LEAD)["view"]["blocks"])
+    h.clock.set(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+    h.run_sweep()
+    assert len([t for t in lead_dms(h) if "has ticked or decided" in t]) == 1, lead_dms(h)
+    assert len([t for t in lead_dms(h) if "Nobody is named" in t]) == 2
