@@ -32,8 +32,9 @@ the vendor's: an action nobody classified never reaches the channel.
   engagement came from, its channel and its invitations (`deal.received`, `.updated`,
   `.channel`, `.invites`: the deal's terms are the vendor's); and a customer approver's rating of
   a milestone (`rating.given`: the score and the comment are the customer's candid word to the
-  vendor, never shown in the shared channel); and what the lead was told privately about the
-  customer's people (`people.lead_told`: a required role empty, a holder gone, a silent side).
+  vendor, never shown in the shared channel). What the lead was told privately
+  about the customer's people (kind people.lead_told, inserted by bot/reminders/people_watch.py
+  without asking for a new plan) is in neither set, so it is the vendor's.
 
 The CSV export is opened in spreadsheets, which run a cell that starts with `=`, `+`, `-`,
 `@`, a tab or a carriage return as a formula. Names, titles and reasons come from users, so
@@ -126,7 +127,6 @@ VENDOR_ONLY_ACTIONS: frozenset[str] = frozenset(
         "deal.channel",
         "deal.invites",
         "rating.given",
-        "people.lead_told",
     }
 )
 # Shared actions whose row is the vendor's when its detail carries this key, true: the lead's
