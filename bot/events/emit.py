@@ -53,6 +53,20 @@ class Outlet:
 
 
 _OUTLETS: weakref.WeakKeyDictionary[Engine, Outlet] = weakref.WeakKeyDictionary()
+_WAKE_ON_COMMIT = "golive.events.wake_on_commit"  # session.info: the outlet to wake at its commit
+_LISTENING = "golive.events.listening"  # session.info: the session's after_commit listener is set
+
+
+def _wake_when_committed(session: Session) -> None:
+    """after_commit: wake the deliverers when the outermost transaction committed (not when a
+    savepoint was released), once per transaction that queued events."""
+    if session.in_nested_transaction():
+        return
+    outlet = session.info.pop(_WAKE_ON_COMMIT, None)
+    if outlet is not None:
+        outlet.wake()
+
+
 _LOCK = threading.Lock()
 
 
@@ -178,6 +192,12 @@ def emit(
         body=body,
         now=now,
     )
-    if outlet.wakers:  # once committed; a rolled-back session is thrown away, and a wake costs nothing
-        sa_event.listen(session, "after_commit", lambda _session: outlet.wake(), once=True)
+    if outlet.wakers:
+        # Once the whole transaction is committed: after_commit also fires when a savepoint inside
+        # it is released (begin_nested, e.g. a rating's ask), and a wake then found nothing yet and
+        # was spent, leaving the event to the next poll. A rolled-back session is thrown away.
+        session.info[_WAKE_ON_COMMIT] = outlet
+        if not session.info.get(_LISTENING):
+            session.info[_LISTENING] = True
+            sa_event.listen(session, "after_commit", _wake_when_committed)
     return event_id

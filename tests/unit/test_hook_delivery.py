@@ -329,3 +329,24 @@ def test_the_delivery_log_keeps_30_days_of_finished_rows_and_every_pending_one(d
     assert hook_deliveries.purge(db, T0 - delivery.KEEP_LOG) == 2
     left = sorted((r.status, (T0 - r.created_at).days) for r in rows(db))
     assert left == [("delivered", 29), ("pending", 60)]
+
+
+def test_the_deliverer_is_woken_when_the_whole_transaction_commits_not_at_a_savepoint(db: Database) -> None:
+    """A savepoint released inside the change's transaction (begin_nested: a rating's ask at the
+    go-live) fires after_commit too; a wake then found the event not committed yet."""
+    engagement = add_engagement(db)
+    outlet = events_out.configure(db, [HookTarget("http://a.example/in", "x")])
+    seen: list[int] = []
+    outlet.wakers.append(lambda: seen.append(len(rows(db))))
+    try:
+        with db.session() as session:
+            e = session.get(Engagement, engagement.id)
+            assert e is not None
+            events_out.emit(session, "health.changed", e, {"level": "late"}, now=T0)
+            events_out.emit(session, "health.changed", e, {"level": "late"}, now=T0)
+            with session.begin_nested():
+                session.flush()
+            assert seen == []  # not at the savepoint
+        assert seen == [2]  # once, after the commit, with both events visible
+    finally:
+        outlet.wakers.clear()
