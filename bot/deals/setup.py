@@ -41,8 +41,8 @@ from bot.people.roles import set_role
 from bot.services import Services
 from bot.slack.gateway import SlackCallFailed
 from bot.slack.home import refresh_homes
-from bot.slack.reach import TRANSIENT
 from bot.slack.rosters import read_roster
+from bot.slack.uploads import retryable
 from messages import Trusted, escape_mrkdwn, fmt
 from storage.models import Deal, DealContact, Engagement, saved_id
 
@@ -191,7 +191,7 @@ def _step(services: Services, row: Deal, engagement: Engagement, now: datetime) 
 def _refused(services: Services, row: Deal, exc: SlackCallFailed, now: datetime) -> Step:
     """A Slack call failed: "not now" is tried again with backoff; a refusal stops the work and
     the lead is told what to do (the engagement stays, preparing)."""
-    if exc.error in TRANSIENT or (exc.status or 200) >= 500 or exc.status == 429:
+    if retryable(exc):
         wait = exc.retry_after or min(
             BACKOFF_MAX.total_seconds(), BACKOFF_FIRST.total_seconds() * 2 ** min(row.attempts, 8)
         )
@@ -345,7 +345,7 @@ def _send_invite(services: Services, channel: str, email: str) -> tuple[str | No
         except SlackCallFailed as exc:
             if exc.error == "restricted_action" and not limited:
                 continue
-            if exc.error in TRANSIENT or (exc.status or 200) >= 500 or exc.status == 429:
+            if retryable(exc):
                 raise
             return None, exc.error
     return None, "restricted_action"
