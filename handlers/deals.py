@@ -20,6 +20,7 @@ from slack_bolt import App
 
 from bot.deals import setup
 from bot.errors import UserError
+from bot.people.sides import is_vendor_org
 from bot.services import Services
 from handlers.base import Request
 from handlers.listening import after_ack, listener
@@ -30,17 +31,13 @@ log = logging.getLogger("golive.handlers.deals")
 RESEND = "deal_resend"
 
 
-def _is_vendor(services: Services, user: str, team: str | None, vendor_enterprise: str | None) -> bool:
-    """Whether the person who joined is of the vendor's side: the installing workspace, or another
-    workspace of the vendor's Enterprise Grid org (users.info tells; cached)."""
-    if user == services.slack.install_bot_user():
-        return True
-    if team and team == services.slack.install_team():
+def _is_vendor(services: Services, user: str, team: str | None, engagement: Engagement) -> bool:
+    """Whether the person who joined is of the vendor's side (`is_vendor_org`: the installing
+    workspace, or another workspace of its Enterprise Grid org; users.info tells, cached)."""
+    if user == services.slack.install_bot_user() or is_vendor_org(engagement, team, None):
         return True
     profile = services.slack.profile(user)
-    if profile.team_id and profile.team_id == services.slack.install_team():
-        return True
-    return bool(vendor_enterprise and profile.enterprise_id == vendor_enterprise)
+    return is_vendor_org(engagement, profile.team_id, profile.enterprise_id)
 
 
 def on_invite_event(req: Request) -> None:
@@ -97,10 +94,11 @@ def member_joined(req: Request, channel: str, user: str) -> bool:
     assert row_id is not None
     with services.db.read() as session:
         engagement = session.get(Engagement, row.engagement_id) if row.engagement_id else None
-    vendor_enterprise = engagement.vendor_enterprise_id if engagement else None
+    if engagement is None:
+        return False
 
     def work(r: Request) -> None:
-        if _is_vendor(r.services, user, team, vendor_enterprise):
+        if _is_vendor(r.services, user, team, engagement):
             return  # the lead or a colleague: the customer's side has not joined yet
         if setup.customer_joined(r.services, row_id, user, team, r.services.clock.now()):
             log.info("deal %s: the customer's side joined %s; the engagement is active", deal_id, channel)
