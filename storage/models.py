@@ -665,13 +665,20 @@ class Rating(SQLModel, table=True):
     """A customer approver's rating of a milestone (`bot.engagement.ratings`): a gate approved, or
     the go-live (`milestone` "golive", no gate). The row is written when the approver is asked
     (`asked_at`, the cooldown reads it) and given its score and comment once, by a conditional
-    update: a rating given is never changed. One per milestone and person (the unique key)."""
+    update: a rating given is never changed. One per milestone and person (the unique key).
+
+    What Slack took is kept too, so that nothing acked lives only in memory: `ask_sent_at` when the
+    ask reached the approver, `lead_told_at` when the lead was told of a low score; the sweep sends
+    what is missing, leased to one process by `retry_at` (`bot.reminders.rating_delivery`)."""
 
     __tablename__ = "rating"
     __table_args__ = (
         UniqueConstraint("engagement_id", "milestone", "user_id", name="uq_rating_milestone_user"),
         # The cooldown: when was this person last asked.
         Index("ix_rating_user_asked", "user_id", "asked_at"),
+        # The sweep: asks Slack has not taken, and low ratings the lead was not told of, recent ones.
+        Index("ix_rating_ask_unsent", "ask_sent_at", "asked_at"),
+        Index("ix_rating_lead_untold", "lead_told_at", "rated_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -685,3 +692,6 @@ class Rating(SQLModel, table=True):
     score: int | None = None  # 1..5, None until given
     comment: str | None = Field(default=None, max_length=2000)
     rated_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    ask_sent_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    lead_told_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    retry_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))  # the sweep's lease
