@@ -22,10 +22,12 @@ customer's side with ``driver.accept_invite`` / ``approve_invite`` / ``decline_i
     invite = slack.invites(channel)[0]
     driver.accept_invite(invite.id, "U0APPR")  # accepted, channel_shared, member_joined_channel
 
-The project page's methods: conversations.canvases.create, canvases.edit and pins.add
-(standin/api_canvases.py); ``slack.set_canvas_refusal("team_tier_cannot_create_channel_canvases")``
-makes the workspace refuse canvases as a free plan does, ``slack.canvases()`` and
-``slack.pinned(channel)`` show what the bot made.
+The project page's methods: conversations.canvases.create, canvases.edit,
+canvases.sections.lookup and pins.add (standin/api_canvases.py: a canvas is a list of sections,
+one per markdown block); ``slack.set_canvas_refusal("team_tier_cannot_create_channel_canvases")``
+makes the workspace refuse canvases as a free plan does, ``slack.canvases()``,
+``slack.canvas_sections(id)`` and ``slack.pinned(channel)`` show what the bot made, and
+``slack.edit_canvas(id, change)`` edits a canvas as a person would.
 """
 
 from .connect import ConnectPolicy, SharedInvite

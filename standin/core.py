@@ -320,6 +320,19 @@ class SlackStandIn:
                 for cid, c in self.ws.canvases.items()
             }
 
+    def canvas_sections(self, canvas_id: str) -> list[dict[str, str]]:
+        """A canvas's sections in order: {id, type, markdown} (one per markdown block)."""
+        with self.ws.lock:
+            return [dict(s) for s in self.ws.canvases[canvas_id]["sections"]]
+
+    def edit_canvas(self, canvas_id: str, change: dict[str, Any]) -> None:
+        """Apply one ``canvases.edit`` change as a person editing the canvas in Slack would: a
+        note inserted, a line rewritten or deleted. The call log does not show it."""
+        from .api_canvases import apply_change
+
+        with self.ws.lock:
+            apply_change(self.ws, self.ws.canvases[canvas_id], change)
+
     def pinned(self, channel: str) -> list[str]:
         """The ts of the messages pinned in the channel (pins.add), oldest first."""
         with self.ws.lock:

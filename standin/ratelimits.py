@@ -79,10 +79,12 @@ SLACK_RATE_LIMITS: dict[str, RateLimit] = {
     "conversations.create": TIER_2,
     "conversations.invite": TIER_3,
     "conversations.inviteShared": TIER_2,
-    # Tier 2 (conversations.canvases.create, pins.add) and Tier 3 (canvases.edit): the project
-    # page of issue 28, a channel canvas or, without one, a pinned message.
+    # Tier 2 (conversations.canvases.create, pins.add) and Tier 3 (canvases.edit,
+    # canvases.sections.lookup): the project page of issue 28, a channel canvas or, without one, a
+    # pinned message.
     "conversations.canvases.create": TIER_2,
     "canvases.edit": TIER_3,
+    "canvases.sections.lookup": TIER_3,
     "pins.add": TIER_2,
     # Tier 4 (docs.slack.dev/reference/methods/conversations.members).
     "conversations.members": TIER_4,
