@@ -7,10 +7,12 @@ second rating is refused with a friendly note only the clicker sees; nothing cha
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 
 from slack_bolt import App
+from slack_sdk.webhook import WebhookClient
 
 from bot.engagement import ratings
 from bot.errors import UserError
@@ -20,7 +22,10 @@ from bot.services import Services
 from bot.slack.ratings import tell_lead_of_low
 from handlers.base import Request, actor_for
 from handlers.listening import after_ack, listener
+from messages import Message
 from storage.models import Engagement, Rating
+
+log = logging.getLogger("golive.ratings")
 
 RATE = re.compile(r"^rating:(\d+):([1-5])$")
 OUT_OF_DATE = "That rating button is out of date, so nothing was recorded."
@@ -54,7 +59,14 @@ def on_score(req: Request) -> None:
         "rating_modal.json.j2",
         title=title,
         score=score,
-        meta={"rating": rating_id, "score": score, "channel": req.channel_id},
+        # The click's response_url points at the ask: sending the form replaces the ask with the
+        # thanks, so its buttons do not stay on screen inviting a second rating.
+        meta={
+            "rating": rating_id,
+            "score": score,
+            "channel": req.channel_id,
+            "response_url": req.body.get("response_url"),
+        },
     )
     req.services.slack.open_view(req.trigger_id or "", view)
 
@@ -67,10 +79,13 @@ def on_submit(req: Request) -> None:
     if refused is not None:
         req.reply(req.services.notice(refused))
         return
-    after_ack(req, lambda r: _record(r, rating_id, score, comment))
+    response_url = req.metadata.get("response_url")
+    after_ack(req, lambda r: _record(r, rating_id, score, comment, response_url))
 
 
-def _record(req: Request, rating_id: int, score: int, comment: str | None) -> Callable[[], None] | None:
+def _record(
+    req: Request, rating_id: int, score: int, comment: str | None, response_url: object = None
+) -> Callable[[], None] | None:
     """Record the rating (idempotent: a replay or a second send finds it given and changes
     nothing), then thank the rater and, for a low one, tell the lead."""
     services = req.services
@@ -96,11 +111,26 @@ def _record(req: Request, rating_id: int, score: int, comment: str | None) -> Ca
     def answer() -> None:
         if given.low:
             tell_lead_of_low(services, given.rating_id, lead_id, who_id, who)
-        req.reply(
-            services.notice(f"Thank you! Your rating of {given.title} ({given.score} of 5) is recorded.")
-        )
+        thanks = services.notice(f"Thank you! Your rating of {given.title} ({given.score} of 5) is recorded.")
+        if not (isinstance(response_url, str) and _replace_ask(response_url, thanks)):
+            req.reply(thanks)
 
     return answer
+
+
+def _replace_ask(response_url: str, message: Message) -> bool:
+    """The ask (ephemeral or DM) replaced by the thanks through the click's response_url; False
+    when Slack refused it (expired after 30 minutes, used up), and the thanks goes as a reply."""
+    try:
+        resp = WebhookClient(response_url, timeout=10).send(
+            text=message.text, blocks=message.blocks, replace_original=True
+        )
+    except OSError as exc:
+        log.info("could not replace the rating ask (%s); replying instead", exc)
+        return False
+    if resp.status_code != 200:
+        log.info("response_url answered %s; replying instead", resp.status_code)
+    return resp.status_code == 200
 
 
 def register(app: App, services: Services) -> None:

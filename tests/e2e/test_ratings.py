@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
 from sqlmodel import select
 
 from sandbox.harness import APPROVER, CHANNEL, CONSULTANT, CONTRIBUTOR, LEAD, SPONSOR
+from standin.api_chat import record_ephemeral
 from storage.models import AuditEvent, Rating
 from tests.e2e.helpers import (
     at,
@@ -107,10 +109,30 @@ def test_an_approval_asks_only_the_approver_privately(rated):
     assert (row.user_id, row.milestone, row.score) == (APPROVER.user_id, "solution_design", None)
 
 
+def open_form(h, ask: dict, score: int, *, user=APPROVER) -> str:
+    """Click a score on the ask: the id of the form that opens."""
+    action = next(
+        el["action_id"]
+        for b in ask["blocks"]
+        if b["type"] == "actions"
+        for el in b["elements"]
+        if el["action_id"].endswith(f":{score}")
+    )
+    before = {v["id"] for v in h.standin.open_views(user.user_id)}
+    h.driver.click_ephemeral(ask["channel"], ask["ts"], action, user=user.user_id)
+    h.idle()
+    [opened] = [v["id"] for v in h.standin.open_views(user.user_id) if v["id"] not in before]
+    return opened
+
+
 def test_a_rating_is_kept_and_a_second_is_refused(rated):
     h = rated
     [ask] = asks(h, APPROVER)
-    rate(h, ask, 4, "Clear & quick <b>")
+    stale = copy.deepcopy(ask)
+    h.driver.submit_view(
+        open_form(h, ask, 4), {"comment": {"value": "Clear & quick <b>"}}, user=APPROVER.user_id
+    )
+    h.idle()
     [row] = rating_rows(h)
     assert (row.score, row.comment) == (4, "Clear & quick <b>")
     assert row.rated_at is not None
@@ -121,14 +143,19 @@ def test_a_rating_is_kept_and_a_second_is_refused(rated):
         "comment": "Clear & quick <b>",
         "title": "Solution design sign-off",
     }
-    assert (
-        "Thank you! Your rating of Solution design sign-off (4 of 5) is recorded."
-        in ephemeral_texts(h, APPROVER.user_id)[-1]
-    )
+    # The ask itself became the thanks: no buttons left on screen to rate again.
+    [replaced] = [e for e in h.standin.ephemerals(user=APPROVER.user_id) if e["ts"] == ask["ts"]]
+    assert "Thank you! Your rating of Solution design sign-off (4 of 5) is recorded." in replaced["text"]
+    assert not [b for b in replaced.get("blocks") or [] if b["type"] == "actions"]
+    # A copy of the ask still on another of their screens (Slack does not promise to replace an
+    # ephemeral everywhere): a second rating is refused at the click, kindly, and nothing changes.
+    with h.standin.ws.lock:
+        copy_of_ask = record_ephemeral(
+            h.standin.ws, channel=CHANNEL, user=APPROVER.user_id, text=stale["text"], blocks=stale["blocks"]
+        )
     views_before = len(h.standin.open_views(APPROVER.user_id))
-    # A second rating: refused at the click, kindly, and nothing changes (no form, no audit row).
-    rate(h, ask, 1, "changed my mind")
-    assert len(h.standin.open_views(APPROVER.user_id)) == views_before
+    rate(h, copy_of_ask, 1, "changed my mind")
+    assert len(h.standin.open_views(APPROVER.user_id)) == views_before  # no form opened
     assert "You already rated Solution design sign-off: 4 of 5" in ephemeral_texts(h, APPROVER.user_id)[-1]
     [row] = rating_rows(h)
     assert (row.score, row.comment) == (4, "Clear & quick <b>")
