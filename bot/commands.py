@@ -199,7 +199,7 @@ def build_commands(command: str = "/golive") -> CommandSet:
     cs.add(
         CommandSpec(
             "role",
-            "role @person approver|contributor|main_contact|sponsor|consultant|lead [gate=<gate>] · "
+            "role @person approver|contributor|main_contact|sponsor|it_admin|consultant|lead [gate=<gate>] · "
             "role @person remove [role]",
             "Give someone a role (approvers for every gate, or one gate), or remove it. The main contact "
             "gets the reminders of the customer's items nobody else is named for.",

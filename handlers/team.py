@@ -35,7 +35,13 @@ from storage.models import Engagement, Gate, Member, SignoffRequest, id_col, sav
 log = logging.getLogger("golive.handlers.team")
 
 REMOVE = re.compile(r"^team_remove:(\d+)$")
-ROLE_ALIASES = {"main-contact": "main_contact", "maincontact": "main_contact", "contact": "main_contact"}
+ROLE_ALIASES = {
+    "main-contact": "main_contact",
+    "maincontact": "main_contact",
+    "contact": "main_contact",
+    "it-admin": "it_admin",
+    "itadmin": "it_admin",
+}
 AUDIT_SUMMARY_ROWS = 20
 
 
@@ -100,8 +106,8 @@ def cmd_role(req: Request, cmd: ParsedCommand) -> None:
     role = ROLE_ALIASES.get(cmd.words[1].lower(), cmd.words[1].lower())
     if role not in (*roles.ROLES, "remove"):
         raise cmd.fail(
-            f"`{plain_text(role)[:20]}` is not a role; use approver, contributor, sponsor, main_contact "
-            "or consultant."
+            f"`{plain_text(role)[:20]}` is not a role; use approver, contributor, sponsor, main_contact, "
+            "it_admin or consultant."
         )
     gate = (cmd.options.get("gate") or roles.ALL_GATES).strip().lower()
     engagement = require_engagement(req)

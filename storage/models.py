@@ -619,7 +619,8 @@ class DealContact(SQLModel, table=True):
     deal_ref: int = Field(foreign_key="deal.id", index=True)
     email: str = Field(max_length=254)
     name: str | None = Field(default=None, max_length=200)
-    role: str | None = Field(default=None, max_length=24)  # approver | contributor | sponsor | main_contact
+    # approver | contributor | sponsor | main_contact | it_admin
+    role: str | None = Field(default=None, max_length=24)
     # to_invite | sent | accepted (waiting for an admin's approval) | joined | declined | expired
     # | refused (Slack said no: `invite_error`)
     invite_state: str = Field(default="to_invite", max_length=16)
@@ -695,3 +696,22 @@ class Rating(SQLModel, table=True):
     ask_sent_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     lead_told_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     retry_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))  # the sweep's lease
+
+
+class ProjectPageCanvas(SQLModel, table=True):
+    """What the bot last wrote to an engagement's project page canvas (`bot.slack.project_page`):
+    its title, footer and, per section (by its heading), the lines it wrote, as JSON. A refresh
+    diffs the page it renders against this and edits only the lines that changed, after a restart
+    and in another replica too. Written only once the edits landed; `version` makes that write a
+    compare and set, so a refresh that raced another process's edits finds out and rewrites the
+    whole page. No row (a canvas written before this table, or whose state is unknown): the next
+    refresh replaces the whole canvas."""
+
+    __tablename__ = "project_page_canvas"
+
+    canvas_id: str = Field(primary_key=True, max_length=32)
+    engagement_id: int = Field(foreign_key="engagement.id", index=True, ondelete="CASCADE")
+    # {"title": md, "footer": md, "sections": [{"heading": …, "lines": [[markdown, shown text], …]}]}
+    written: str
+    version: int = 0
+    written_at: datetime = Field(sa_column=utc_column())

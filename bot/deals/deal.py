@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.user_input import INGEST_CHOICES, SIZES
 
-CONTACT_ROLES = ("approver", "contributor", "sponsor", "main_contact")
+CONTACT_ROLES = ("approver", "contributor", "sponsor", "main_contact", "it_admin")
 MAX_CONTACTS = 50
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,31}$")
@@ -31,6 +31,8 @@ _ROLE_ALIASES = {
     "main contact": "main_contact",
     "main-contact": "main_contact",
     "maincontact": "main_contact",
+    "it admin": "it_admin",
+    "it-admin": "it_admin",
 }
 
 

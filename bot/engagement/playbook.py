@@ -251,7 +251,7 @@ class Playbook(_Strict):
     first_value: Key | None = None
     # The customer's roles someone must hold once the engagement has started; the lead is told
     # privately when one is empty after the kickoff (`bot.reminders.people_watch`).
-    required_roles: tuple[Literal["approver", "main_contact", "sponsor", "contributor"], ...] = ()
+    required_roles: tuple[Literal["approver", "main_contact", "sponsor", "contributor", "it_admin"], ...] = ()
 
     @model_validator(mode="after")
     def _references(self) -> Playbook:

@@ -1,7 +1,9 @@
 """Roles per engagement: lead and consultants (vendor), approvers, contributors, an executive
-sponsor and a main contact (customer). Approvers are named for every gate or for one gate. The
+sponsor, a main contact and IT admins (customer). Approvers are named for every gate or for one gate. The
 main contact is whom reminders go to when nobody else on the customer's side is named for an item;
-the customer's own people may name theirs (the implementation team names every other role)."""
+the customer's own people may name theirs (the implementation team names every other role). The IT admin gives the access
+the implementation needs (an allow-list, a database user, single sign-on): the team knows whom to
+ask, and a playbook may require one (`required_roles`)."""
 
 from __future__ import annotations
 
@@ -17,19 +19,22 @@ from bot.people.organisations import pin_customer
 from bot.people.sides import CUSTOMER, CUSTOMER_ROLES, VENDOR, Actor, member_side
 from storage.models import Engagement, Gate, Member, MemberRole, saved_id
 
-ROLES = ("approver", "contributor", "sponsor", "main_contact", "consultant", "lead")
+ROLES = ("approver", "contributor", "sponsor", "main_contact", "it_admin", "consultant", "lead")
 ALL_GATES = "*"
 ONE_PER_ENGAGEMENT = ("lead", "sponsor", "main_contact")  # a new one replaces the old
 
 
+_LABELS = {"it_admin": "IT admin"}
+
+
 def role_label(role: str) -> str:
-    """`main_contact` → `main contact`."""
-    return role.replace("_", " ")
+    """`main_contact` → `main contact`, `it_admin` → `IT admin`."""
+    return _LABELS.get(role, role.replace("_", " "))
 
 
 def with_article(role: str) -> str:
     label = role_label(role)
-    return f"an {label}" if label[0] in "aeiou" else f"a {label}"
+    return f"an {label}" if label[0].lower() in "aeiou" else f"a {label}"
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,10 @@ class RoleRow:
     side: str
     role: str
     gate_key: str
+
+    @property
+    def label(self) -> str:
+        return role_label(self.role)
 
 
 def team(session: Session, engagement: Engagement) -> list[RoleRow]:
@@ -94,7 +103,8 @@ def set_role(
         raise UserError("Only the implementation team manages roles.")
     if role not in ROLES:
         raise UserError(
-            f"`{role[:20]}` is not a role; use approver, contributor, sponsor, main_contact or consultant."
+            f"`{role[:20]}` is not a role; use approver, contributor, sponsor, main_contact, it_admin "
+            "or consultant."
         )
     if gate_key != ALL_GATES:
         if role != "approver":

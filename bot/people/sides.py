@@ -30,7 +30,7 @@ VENDOR = "vendor"
 CUSTOMER = "customer"
 NO_SIDE = ""
 VENDOR_ROLES = frozenset({"lead", "consultant"})
-CUSTOMER_ROLES = frozenset({"approver", "contributor", "sponsor", "main_contact"})
+CUSTOMER_ROLES = frozenset({"approver", "contributor", "sponsor", "main_contact", "it_admin"})
 
 # Why someone has no side; each has its own explanation for the user.
 OTHER_ORG = "other_org"

@@ -229,7 +229,7 @@ def tell_named(
     if role == "approver":
         tell_approver(services, engagement_id, user_id, gate_key, actor_id)
         return
-    if role not in ("contributor", "sponsor", "main_contact"):
+    if role not in ("contributor", "sponsor", "main_contact", "it_admin"):
         return
     subject = f"role:{role}"
     with services.db.read() as session:
@@ -244,7 +244,7 @@ def tell_named(
             return
         channel = engagement.channel_id
         by = name_of(session, engagement_id, actor_id)
-        theirs = _theirs(session, engagement, user_id) if role != "sponsor" else []
+        theirs = _theirs(session, engagement, user_id) if role not in ("sponsor", "it_admin") else []
         customer = engagement.customer_name
     _note(
         services,

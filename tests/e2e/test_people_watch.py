@@ -113,3 +113,62 @@ def test_the_checks_and_the_home_count_on_postgresql(harness_factory, pg_url):
     h.run_sweep()
     assert len([t for t in lead_dms(h) if "has ticked or decided" in t]) == 1, lead_dms(h)
     assert len([t for t in lead_dms(h) if "Nobody is named" in t]) == 2
+
+
+def test_the_it_admin_is_given_in_the_team_form_listed_and_required_by_a_playbook(harness_factory, tmp_path):
+    """The customer's IT admin (issue 28 §2) is a customer role like the others: a playbook that
+    requires one tells the lead while it is empty; the team form gives it; the team list shows it."""
+    from importlib import resources
+
+    from sandbox.harness import SPONSOR
+
+    text = resources.files("bot.engagement").joinpath("playbooks/default.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "it.yaml"
+    path.write_text(text.replace("required_roles: [approver, main_contact]", "required_roles: [it_admin]"))
+    h = harness_factory(env={"GOLIVE_PLAYBOOK": str(path)})
+    h.command("start Acme Corp size=medium kickoff=2026-11-30 tz=Europe/Berlin")
+    h.clock.set(datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
+    h.run_sweep()
+    empty = [t for t in lead_dms(h) if "Nobody is named" in t]
+    assert len(empty) == 1, lead_dms(h)
+    assert "Nobody is named IT admin for Acme Corp" in empty[0] and "role @person it_admin" in empty[0]
+    assert [k for k in told(h) if k.startswith("role_empty:")] == ["role_empty:it_admin"]
+
+    h.command("team")
+    listing = h.standin.ephemerals(channel=CHANNEL, user=LEAD.user_id)[-1]
+    h.driver.click_ephemeral(CHANNEL, listing["ts"], "team_manage", user=LEAD.user_id)
+    h.idle()
+    [view] = h.standin.open_views(LEAD.user_id)
+    options = [
+        o["value"]
+        for b in view["view"]["blocks"]
+        if b.get("block_id") == "role"
+        for o in b["element"]["options"]
+    ]
+    assert "it_admin" in options
+    h.driver.click_view(
+        view["id"], "value", block_id="person", selected_user=SPONSOR.user_id, user=LEAD.user_id
+    )
+    h.idle()
+    r = h.driver.submit_view(
+        view["id"], {"person": {"value": SPONSOR.user_id}, "role": {"value": "it_admin"}}, user=LEAD.user_id
+    )
+    assert r.json["response_action"] == "update", r.json
+    form = blocks_text(h.standin.view(view["id"])["view"]["blocks"])
+    assert "Sam Sponsor is now an IT admin" in form and "*IT admin*" in form, form
+    h.idle()
+
+    h.command("team")
+    team = blocks_text(h.standin.ephemerals(channel=CHANNEL, user=LEAD.user_id)[-1]["blocks"])
+    assert "IT admin" in team and SPONSOR.user_id in team, team
+    named = [
+        m
+        for m in h.standin.messages(CHANNEL)
+        if "you are named *IT admin*" in blocks_text(m.get("blocks") or [])
+    ]
+    assert len(named) == 1 and "come to you for access" in blocks_text(named[0]["blocks"])
+
+    # Held now: the next check tells nothing more, and nothing about it is told twice.
+    h.clock.set(datetime(2026, 12, 2, 9, 0, tzinfo=UTC))
+    h.run_sweep()
+    assert len([t for t in lead_dms(h) if "Nobody is named" in t]) == 1

@@ -30,3 +30,14 @@ def test_a_role_that_is_not_the_customers_is_refused() -> None:
 def test_without_required_roles_nothing_is_required() -> None:
     text = _default_text().replace("required_roles: [approver, main_contact]\n", "")
     assert parse_playbook(text).required_roles == ()
+
+
+def test_the_it_admin_may_be_required_and_reads_as_it_admin() -> None:
+    from bot.people.roles import role_label, with_article
+
+    text = _default_text().replace(
+        "required_roles: [approver, main_contact]", "required_roles: [approver, it_admin]"
+    )
+    assert parse_playbook(text).required_roles == ("approver", "it_admin")
+    assert role_label("it_admin") == "IT admin" and role_label("main_contact") == "main contact"
+    assert with_article("it_admin") == "an IT admin" and with_article("sponsor") == "a sponsor"
