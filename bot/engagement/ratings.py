@@ -153,6 +153,24 @@ def refusal(session: Session, rating: Rating | None, user_id: str) -> str | None
     return None
 
 
+def mark_ask_sent(session: Session, rating_id: int, now: datetime) -> None:
+    """Slack took the ask (an ephemeral or a DM): the sweep does not send it again."""
+    session.execute(
+        update(Rating)
+        .where(col(Rating.id) == rating_id, col(Rating.ask_sent_at).is_(None))
+        .values(ask_sent_at=now, retry_at=None)
+    )
+
+
+def mark_lead_told(session: Session, rating_id: int, now: datetime) -> None:
+    """Slack took the lead's alert of a low rating: the sweep does not tell it again."""
+    session.execute(
+        update(Rating)
+        .where(col(Rating.id) == rating_id, col(Rating.lead_told_at).is_(None))
+        .values(lead_told_at=now, retry_at=None)
+    )
+
+
 @dataclass(frozen=True)
 class Given:
     """A rating just recorded: what the lead is told of a low one."""

@@ -42,6 +42,7 @@ from bot.reminders.nudge_delivery import deliver_nudge
 from bot.reminders.nudges import mark_nudged
 from bot.reminders.outgoing import build
 from bot.reminders.planning import Planner
+from bot.reminders.rating_delivery import deliver_due as deliver_ratings
 from bot.services import Services
 from bot.slack.client import make_sweep_client
 from bot.slack.gateway import SlackCallFailed, SlackGateway
@@ -364,6 +365,10 @@ class Sweeper:
             watch.check_all(self.services, now)
         except Exception:
             log.exception("checking who is on the project failed; the next sweep tries again")
+        try:  # rating asks and low-rating alerts Slack has not taken (`bot.reminders.rating_delivery`)
+            deliver_ratings(self.services, self.slack, now)
+        except Exception:
+            log.exception("sending rating asks and alerts failed; the next sweep tries again")
         try:  # the events out due now (retries; what a stopped process queued): `bot.events.delivery`
             deliver_due(self.services.db, lambda: now)
         except Exception:

@@ -4,22 +4,28 @@ a low one.
 The ask is an ephemeral in the engagement's channel, which only the approver sees: a customer's
 person usually cannot be sent a DM across organisations (`bot.slack.reach`), and a DM is tried
 only when Slack refuses the ephemeral (say, they left the channel). Never a message in the channel.
+
+What Slack took is written down (`ask_sent_at`, `lead_told_at`): an ask or an alert that Slack
+refused, or that a process dying after the commit never sent, is sent by the sweep
+(`bot.reminders.rating_delivery`), which passes its own gateway.
 """
 
 from __future__ import annotations
 
 import logging
 
+from bot.engagement import ratings
 from bot.services import Services
-from bot.slack.gateway import SlackCallFailed
+from bot.slack.gateway import SlackCallFailed, SlackGateway
 from storage.models import Engagement, Rating
 
 log = logging.getLogger("golive.slack")
 
 
-def ask_to_rate(services: Services, rating_id: int) -> str | None:
+def ask_to_rate(services: Services, rating_id: int, *, slack: SlackGateway | None = None) -> str | None:
     """Ask the person a rating was opened for: "ephemeral", "dm", or None when Slack took neither
-    (logged; the ask stays open, and nobody else is asked instead)."""
+    (logged; the ask stays open, for the sweep to send, and nobody else is asked instead)."""
+    slack = slack or services.slack
     with services.db.read() as session:
         rating = session.get(Rating, rating_id)
         engagement = session.get(Engagement, rating.engagement_id) if rating is not None else None
@@ -33,26 +39,39 @@ def ask_to_rate(services: Services, rating_id: int) -> str | None:
             anonymous=services.settings.golive_ratings_anonymous,
         )
         user_id, channel = rating.user_id, engagement.channel_id
+    sent: str | None = None
     try:
-        services.slack.ephemeral(channel, user_id, message)
-        return "ephemeral"
+        slack.ephemeral(channel, user_id, message)
+        sent = "ephemeral"
     except SlackCallFailed as exc:
         log.info("rating ask to %s in %s refused (%s); trying a DM", user_id, channel, exc.error)
-    try:
-        services.slack.dm(user_id, message)
-        return "dm"
-    except SlackCallFailed as exc:
-        log.warning(
-            "could not ask %s for a rating: the ephemeral and a DM were refused (%s)", user_id, exc.error
-        )
-    return None
+    if sent is None:
+        try:
+            slack.dm(user_id, message)
+            sent = "dm"
+        except SlackCallFailed as exc:
+            log.warning(
+                "could not ask %s for a rating: the ephemeral and a DM were refused (%s); the sweep tries again",
+                user_id,
+                exc.error,
+            )
+            return None
+    with services.db.session() as session:
+        ratings.mark_ask_sent(session, rating_id, services.clock.now())
+    return sent
 
 
 def tell_lead_of_low(
-    services: Services, rating_id: int, lead_id: str | None, who_id: str | None, who: str | None
+    services: Services,
+    rating_id: int,
+    lead_id: str | None,
+    who_id: str | None,
+    who: str | None,
+    *,
+    slack: SlackGateway | None = None,
 ) -> bool:
     """A DM to the lead: the low rating, with its comment; `who_id` and `who` None when ratings are anonymous.
-    False when there is no lead or Slack refused (logged)."""
+    False when there is no lead or Slack refused (logged; the sweep tries again)."""
     if lead_id is None:
         log.warning("rating %s is low but the engagement has no lead to tell", rating_id)
         return False
@@ -72,8 +91,10 @@ def tell_lead_of_low(
             channel=engagement.channel_id,
         )
     try:
-        services.slack.dm(lead_id, message)
-        return True
+        (slack or services.slack).dm(lead_id, message)
     except SlackCallFailed as exc:
         log.warning("could not tell lead %s of low rating %s (%s)", lead_id, rating_id, exc.error)
         return False
+    with services.db.session() as session:
+        ratings.mark_lead_told(session, rating_id, services.clock.now())
+    return True
