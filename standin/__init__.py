@@ -28,6 +28,13 @@ one per markdown block); ``slack.set_canvas_refusal("team_tier_cannot_create_cha
 makes the workspace refuse canvases as a free plan does, ``slack.canvases()``,
 ``slack.canvas_sections(id)`` and ``slack.pinned(channel)`` show what the bot made, and
 ``slack.edit_canvas(id, change)`` edits a canvas as a person would.
+
+People writing: ``driver.post_message(user, channel, text, thread_ts=…, broadcast=…)`` stores the
+message and sends its ``message`` event (standin/driver_messages.py), withheld unless the app
+subscribed to ``message.channels`` / ``message.groups`` (``slack.set_subscriptions``, the
+manifest's events) and holds ``channels:history`` / ``groups:history``::
+
+    driver.post_message("U0APPR", "C0ACME", "Done on our side", thread_ts=checklist_ts)
 """
 
 from .connect import ConnectPolicy, SharedInvite

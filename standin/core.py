@@ -133,6 +133,13 @@ class SlackStandIn:
         with self.ws.lock:
             self.ws.scopes = frozenset(scopes) if scopes is not None else None
 
+    def set_subscriptions(self, events: Iterable[str] | None) -> None:
+        """The app subscribes to exactly these events (the manifest's ``bot_events``, e.g.
+        ``message.channels``); an event it did not subscribe to is withheld (None: not checked).
+        Only the message events check it so far (``SlackDriver.post_message``)."""
+        with self.ws.lock:
+            self.ws.subscriptions = frozenset(events) if events is not None else None
+
     # ----- workspace setup
     def add_team(self, team_id: str, name: str) -> None:
         with self.ws.lock:

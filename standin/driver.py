@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from .api_views import slack_view
 from .driver_connect import ConnectMixin
 from .driver_ephemeral import EphemeralMixin
+from .driver_messages import MessagesMixin
 from .interactions import apply_command_ack, apply_view_submission_response
 from .payloads import (
     action_object,
@@ -42,9 +43,11 @@ class DriverResponse:
     json: dict[str, Any] | None
 
 
-class SlackDriver(ConnectMixin, EphemeralMixin):
+class SlackDriver(ConnectMixin, MessagesMixin, EphemeralMixin):
     """Sends slash commands, block actions, view submissions and events to ``bot_url``; answers
-    the bot's Slack Connect invitations as the other organisation (standin/driver_connect.py)."""
+    the bot's Slack Connect invitations as the other organisation (standin/driver_connect.py);
+    people write messages and thread replies, and the app gets their message events
+    (standin/driver_messages.py)."""
 
     def __init__(self, standin: SlackStandIn, bot_url: str, *, timeout: float = 10.0) -> None:
         self.standin = standin

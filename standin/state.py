@@ -236,6 +236,8 @@ class Workspace:
         self.rate_limiter = RateLimiter(rate_limits)
         # The bot token's granted OAuth scopes; None checks none (every method allowed).
         self.scopes: frozenset[str] | None = frozenset(scopes) if scopes is not None else None
+        # The app's event subscriptions (the manifest's bot_events); None checks none.
+        self.subscriptions: frozenset[str] | None = None
         self.bot_token = bot_token
         self.signing_secret = signing_secret
         self.team_id = team_id
