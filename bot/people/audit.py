@@ -34,7 +34,10 @@ the vendor's: an action nobody classified never reaches the channel.
   a milestone (`rating.given`: the score and the comment are the customer's candid word to the
   vendor, never shown in the shared channel). What the lead was told privately
   about the customer's people (kind people.lead_told, inserted by bot/reminders/people_watch.py
-  without asking for a new plan) is in neither set, so it is the vendor's.
+  without asking for a new plan) is in neither set, so it is the vendor's; so is a customer
+  person's reply in one of the bot's threads (kind thread.replied, inserted by
+  bot/people/activity.py without asking for a new plan, at most one per person, thread and day:
+  the team's watch of who is active, while the reply itself is in the channel for all to read).
 
 The CSV export is opened in spreadsheets, which run a cell that starts with `=`, `+`, `-`,
 `@`, a tab or a carriage return as a formula. Names, titles and reasons come from users, so

@@ -4,8 +4,10 @@ Three things are watched, each told to the lead by direct message with a next st
 
 - a role the playbook requires (`required_roles`) that nobody holds after the kickoff day;
 - a role's holder on the customer's side who left the channel (`member_left_channel`);
-- nobody on the customer's side acting (ticks, decisions: the audit trail's rows whose actor is a
-  customer member) for `SILENT_DAYS` business days since their last act, or since the kickoff.
+- nobody on the customer's side acting (ticks, decisions, replies in the bot's threads: the audit
+  trail's rows whose actor is a customer member; a reply is a `thread.replied` row,
+  `bot.people.activity.record_reply`) for `SILENT_DAYS` business days since their last act, or
+  since the kickoff.
 
 "Once" is the audit trail's: each telling is a `people.lead_told` row whose subject is its key
 (`role_empty:approver`, `left:U123:2026-12-07`, `silent:2026-11-30`), and a key told is never told
@@ -148,7 +150,7 @@ def _silence(
     when = "since the kickoff" if last is None else f"since {since.isoformat()}"
     return Telling(
         key=f"silent:{since.isoformat()}",
-        headline=f"Nobody at {engagement.customer_name} has ticked or decided anything {when} "
+        headline=f"Nobody at {engagement.customer_name} has ticked, decided or replied to anything {when} "
         f"({SILENT_DAYS}+ business days).",
         next_step="Ask the main contact or the sponsor what is in their way, or book a short call.",
     )

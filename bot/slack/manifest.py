@@ -11,7 +11,8 @@ import yaml
 # (conversations.info on a public / private channel), im:write (conversations.open for DMs),
 # files:write (the audit upload), channels:history / groups:history (conversations.history, and
 # conversations.replies for a reply in a thread: a post that timed out is looked for before it is
-# sent again), usergroups:read (usergroups.users.list: GOLIVE_ADMINS may name a user group). Never
+# sent again; and the message.channels / message.groups events, which need them),
+# usergroups:read (usergroups.users.list: GOLIVE_ADMINS may name a user group). Never
 # DM reads.
 BOT_SCOPES = [
     "commands",
@@ -38,9 +39,10 @@ DEAL_SCOPES = [
     "conversations.connect:read",
     "users:read.email",
 ]
-# The project page (issue 28): a channel canvas (conversations.canvases.create, canvases.edit) or,
-# without one, a pinned message (pins.add); only when GOLIVE_PROJECT_CANVAS is on.
-PROJECT_PAGE_SCOPES = ["canvases:write", "pins:write"]
+# The project page (issue 28): a channel canvas (conversations.canvases.create, canvases.edit;
+# canvases.sections.lookup finds the lines a refresh edits) or, without one, a pinned message
+# (pins.add); only when GOLIVE_PROJECT_CANVAS is on.
+PROJECT_PAGE_SCOPES = ["canvases:read", "canvases:write", "pins:write"]
 # The Slack Connect invitations' answers (no scope of their own).
 DEAL_EVENTS = [
     "shared_channel_invite_accepted",
@@ -49,13 +51,23 @@ DEAL_EVENTS = [
 ]
 # member_joined_channel / member_left_channel keep who is in each engagement's channel current
 # (App Home shows an engagement to the vendor's people in its channel: bot.slack.rosters).
+# message.channels / message.groups (public / private channels; channels:history / groups:history):
+# a customer's reply in one of the bot's threads counts as their act (issue 28 §2); everything
+# else they bring is dropped on arrival (handlers.events.is_thread_reply).
 BOT_EVENTS = [
     "app_home_opened",
     "member_joined_channel",
     "member_left_channel",
     "channel_shared",
     "channel_unshared",
+    "message.channels",
+    "message.groups",
 ]
+
+
+def bot_events(*, create_channels: bool = False) -> list[str]:
+    """The events the app subscribes to: the invitations' answers only when deals make channels."""
+    return list(BOT_EVENTS) + (list(DEAL_EVENTS) if create_channels else [])
 
 
 def scopes(*, create_channels: bool = False, project_canvas: bool = False) -> list[str]:
@@ -86,7 +98,7 @@ def build_manifest(
     }
     if request_url:
         slash["url"] = request_url
-    events: dict[str, Any] = {"bot_events": list(BOT_EVENTS) + (list(DEAL_EVENTS) if create_channels else [])}
+    events: dict[str, Any] = {"bot_events": bot_events(create_channels=create_channels)}
     interactivity: dict[str, Any] = {"is_enabled": True}
     if request_url:
         events["request_url"] = request_url

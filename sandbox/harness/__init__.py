@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.config import load_settings
-from bot.slack.manifest import scopes
+from bot.slack.manifest import bot_events, scopes
 from golive.app import Bot, build_bot, build_services
 from golive.server import InProcessServer
 from standin import SlackDriver, SlackStandIn
@@ -68,6 +68,8 @@ def start_standin(
         app_token=app_token,
         scopes=scopes(create_channels=create_channels, project_canvas=project_canvas),
     )
+    # and the app gets the events the manifest subscribes to, no others
+    s.set_subscriptions(bot_events(create_channels=create_channels))
     s.start()
     s.add_team(CUSTOMER_TEAM, "Acme Corp")
     for p in PERSONAS:

@@ -144,11 +144,12 @@ def _all_rows(h) -> list[AuditEvent]:
 def _is_vendor_only(row: dict[str, str]) -> bool:
     """By what the row says, not by the code under test: the escalation ladder, the flag, paused
     or resumed reminders, a snooze the lead chose on an escalation, and what the lead was told
-    privately about the customer's people."""
+    privately about the customer's people, and the team's record of a customer's reply in a bot
+    thread (the reply itself is in the channel)."""
     kind = row["kind"]
     return (
         kind.startswith(("escalation.", "nudges."))
-        or kind in ("engagement.flagged", "people.lead_told")
+        or kind in ("engagement.flagged", "people.lead_told", "thread.replied")
         or (kind == "item.snoozed" and '"by_lead": true' in row["detail"])
     )
 
