@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     # Ratings (`bot.engagement.ratings`) anonymous to the consultant: a low rating's alert to the
     # lead and the audit row do not name the person who gave it.
     golive_ratings_anonymous: bool = Field(default=False, alias="GOLIVE_RATINGS_ANONYMOUS")
+    # The share (0 to 1) of gates whose approver is asked to rate them, chosen by a hash of the
+    # engagement and gate (`ratings.sampled`); the go-live is always asked unless it is 0 (off).
+    golive_ratings_sample: float = Field(default=1.0, ge=0.0, le=1.0, alias="GOLIVE_RATINGS_SAMPLE")
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -93,7 +93,8 @@ def _go_live(req: Request, engagement_id: int) -> Callable[[], None] | None:
             raise UserError("That engagement is gone.")
         went = phases.go_live(session, engagement, actor_for(req, session, engagement), now)
         # The final gates' approvers are asked to rate the go-live (`bot.engagement.ratings`).
-        rate = ratings.open_golive_asks(session, engagement, now) if went else []
+        sample = services.settings.golive_ratings_sample
+        rate = ratings.open_golive_asks(session, engagement, now, sample=sample) if went else []
     if not went:
         return lambda: req.reply(services.notice("It is live already; nothing was changed."))
     announce_live(services, engagement_id)

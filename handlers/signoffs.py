@@ -490,7 +490,9 @@ def record_decision(req: Request, request_id: int, decision: str, reason: str | 
         final = row is not None and decision == "approved" and phases.readiness(session, engagement).approved
         # The approver is asked to rate the gate; the final approval's rating is the go-live's.
         rate = (
-            ratings.open_gate_ask(session, engagement, gate, actor, now)
+            ratings.open_gate_ask(
+                session, engagement, gate, actor, now, sample=services.settings.golive_ratings_sample
+            )
             if row is not None and decision == "approved" and not final
             else None
         )

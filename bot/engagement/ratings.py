@@ -7,6 +7,11 @@ the score goes into it with a conditional update, so a second click, a double su
 changes nothing. A rating given is never changed, and it is recorded in the audit trail
 (`rating.given`, the implementation team's alone: the comment is the customer's candid word).
 
+Not every gate is rated: GOLIVE_RATINGS_SAMPLE is the share of gates whose approver is asked,
+chosen by a hash of the engagement and the gate (`sampled`), so every replica and every replay of
+an approval agrees. The go-live, the moment that matters most, is always asked unless the share is
+0, which turns ratings off.
+
 Nobody is asked twice within `COOLDOWN` business days of the engagement's calendar: an ask is
 skipped (and not written) when the person was asked anything, in any engagement, less than that
 ago. With GOLIVE_RATINGS_ANONYMOUS the audit row and the lead's alert do not name the person; the
@@ -15,6 +20,7 @@ row itself keeps who it was asked of (that is how a second rating is refused).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,6 +40,17 @@ GOLIVE = "golive"
 LOW = 2  # a score at or below this tells the lead at once
 MAX_COMMENT = 2000
 ANONYMOUS_NAME = "A customer approver"
+
+
+def sampled(engagement_id: int, milestone: str, share: float) -> bool:
+    """Whether the milestone is among the `share` (0 to 1) whose approver is asked: the same answer
+    for the same engagement and milestone everywhere (a hash, not a random draw)."""
+    if share >= 1:
+        return True
+    if share <= 0:
+        return False
+    digest = hashlib.sha256(f"{engagement_id}:{milestone}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
 def cooling_down(session: Session, engagement: Engagement, user_id: str, now: datetime) -> bool:
@@ -85,9 +102,12 @@ def open_ask(
 
 
 def open_gate_ask(
-    session: Session, engagement: Engagement, gate: Gate, actor: Actor, now: datetime
+    session: Session, engagement: Engagement, gate: Gate, actor: Actor, now: datetime, *, sample: float = 1.0
 ) -> int | None:
-    """The approver of a gate just approved is asked to rate it (unless cooling down): the ask's id."""
+    """The approver of a gate just approved is asked to rate it (if the gate is `sampled` and they
+    are not cooling down): the ask's id."""
+    if not sampled(saved_id(engagement), gate.key, sample):
+        return None
     row = open_ask(
         session,
         engagement,
@@ -101,11 +121,13 @@ def open_gate_ask(
     return row.id if row is not None else None
 
 
-def open_golive_asks(session: Session, engagement: Engagement, now: datetime) -> list[int]:
+def open_golive_asks(
+    session: Session, engagement: Engagement, now: datetime, *, sample: float = 1.0
+) -> list[int]:
     """At the go-live, the customer approvers who approved the final gates are asked to rate it
-    (each unless cooling down): the asks' ids."""
+    (each unless cooling down; always sampled unless `sample` is 0): the asks' ids."""
     final_gates = readiness(session, engagement).final_gates
-    if not final_gates:
+    if not final_gates or sample <= 0:
         return []
     decisions = session.exec(
         select(SignoffDecision)
