@@ -39,6 +39,10 @@ SLACK_PACE: dict[str, Pace] = {
     # A picture shared through files_upload_v2 is two Tier 4 calls (files.getUploadURLExternal,
     # then files.completeUploadExternal): half of Tier 4's rate.
     "files.upload": Pace(per_minute=45, burst=9),
+    # Tier 3 (50+ a minute): the project page's line edits (one change a call) and the lookups that
+    # find the lines they change (bot.slack.project_page).
+    "canvases.edit": Pace(per_minute=45, burst=20),
+    "canvases.sections.lookup": Pace(per_minute=45, burst=20),
 }
 
 
