@@ -4,8 +4,24 @@ of a page in the database reads back the same."""
 
 from __future__ import annotations
 
-from bot.slack.project_page import Link, Page, Section, page_layout, unique_lines
+from datetime import UTC, date, datetime
+from types import SimpleNamespace
+from typing import Any
+
+from bot.slack.project_page import (
+    Link,
+    Page,
+    Section,
+    forget_canvas,
+    keep_canvas,
+    page_layout,
+    unique_lines,
+    written_canvas,
+)
 from standin.api_canvases import blocks, normal_markdown, shown_text
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.models import Engagement
 
 
 def test_equal_lines_and_lines_inside_others_get_a_number() -> None:
@@ -46,3 +62,44 @@ def test_the_page_each_line_shows_its_text_and_reads_back_from_json() -> None:
     assert page.title == "# O\\_Brien & Co: project page"
     assert normal_markdown(page.markdown()) == page.markdown()  # a canvas shows it back as written
     assert Page.from_json(page.to_json()) == page
+
+
+def test_what_was_written_is_kept_by_compare_and_set(tmp_path: Any) -> None:
+    """Two processes that refreshed the same canvas from the same state: the second to store
+    finds the version moved (and so rewrites the whole page rather than trust its edits)."""
+    url = f"sqlite:///{tmp_path}/page.sqlite3"
+    upgrade(url)
+    db = Database(url)
+    try:
+        now = datetime(2026, 12, 7, 9, tzinfo=UTC)
+        with db.session() as session:
+            e = Engagement(
+                team_id="T0",
+                channel_id="C0",
+                customer_name="Acme Corp",
+                size="small",
+                kickoff_on=date(2026, 12, 7),
+                timezone="Europe/Berlin",
+                created_by="U0LEAD",
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(e)
+            session.flush()
+            eid = e.id
+        assert eid is not None
+        services: Any = SimpleNamespace(db=db, clock=SimpleNamespace(now=lambda: now))
+        one = page_layout("Acme: project page", [Section("Team and roles", [("lead (vendor): Lena", None)])])
+        two = page_layout("Acme: project page", [Section("Team and roles", [("lead (vendor): Eli", None)])])
+        assert written_canvas(services, "F1") == (None, None)
+        assert keep_canvas(services, "F1", eid, one, None, force=True)
+        page, version = written_canvas(services, "F1")
+        assert page == one and version is not None
+        assert keep_canvas(services, "F1", eid, two, version)  # this refresh stored first
+        assert not keep_canvas(services, "F1", eid, one, version)  # the other read the same version
+        assert not keep_canvas(services, "F2", eid, one, 0)  # a row that is not there is no match
+        assert written_canvas(services, "F1")[0] == two
+        forget_canvas(services, "F1")
+        assert written_canvas(services, "F1") == (None, None)
+    finally:
+        db.dispose()
