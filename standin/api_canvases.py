@@ -33,8 +33,9 @@ filtered by type, but "other types of sections exist ... You may discover these 
 with no section type provided": ``contains_text`` alone finds paragraphs and list items too. Text is
 matched in what a section shows (its markdown markup, escapes and link targets left out); the docs
 do not say whether case counts, so the stand-in matches regardless of case (the stricter choice for
-an app that needs one match). The answer is ``{"ok": true, "sections": [{"id": ...}]}``, in
-document order. Errors: ``canvas_not_found``, ``canvas_deleted``, ``canvas_disabled_user_team``.
+an app that needs one match). A list marker is markup, not text, also one that starts a list inside
+an item (``- 1. Kickoff`` shows "Kickoff" in a numbered list; ``- 1\\. Kickoff`` shows "1.
+Kickoff"). The answer is ``{"ok": true, "sections": [{"id": ...}]}``, in document order. Errors: ``canvas_not_found``, ``canvas_deleted``, ``canvas_disabled_user_team``.
 
 ``pins.add`` (Tier 2; ``pins:write``): ``channel``, ``timestamp``. Errors: ``channel_not_found``,
 ``message_not_found``, ``not_pinnable``, ``already_pinned``, ``not_in_channel``.
@@ -145,7 +146,10 @@ def shown_text(section: dict[str, Any]) -> str:
     if section["type"] in HEADINGS:
         text = _HEADING.sub("", text, count=1)
     elif section["type"] == "list_item":
-        text = _LIST_ITEM.sub("", text, count=1)
+        # "- 1. Kickoff" is a list item holding an ordered list: both markers are markup, and an
+        # ordered list's number is drawn, not text.
+        while _LIST_ITEM.match(text):
+            text = _LIST_ITEM.sub("", text, count=1)
     text = _LINK.sub(r"\1", text)
     text = _EMPHASIS.sub("", text)
     return _ESCAPE.sub(r"\1", text)

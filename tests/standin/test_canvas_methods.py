@@ -126,6 +126,13 @@ def test_sections_lookup_by_heading_type_and_by_text(standin: SlackStandIn, clie
         ids["- Kick\\_off ([checklist](https://x.example/1))"]
     ]
     assert lookup(contains_text="x.example") == []
+    # A list marker is not text, also one that opens a list inside an item; escaped, it is text.
+    end = {"type": "markdown", "markdown": "- 1. Kickoff\n- 2\\. Design\n"}
+    client.canvases_edit(
+        canvas_id=canvas_id, changes=[{"operation": "insert_at_end", "document_content": end}]
+    )
+    assert lookup(contains_text="1. Kickoff") == [] and len(lookup(contains_text="Kickoff")) == 1
+    assert len(lookup(contains_text="2. Design")) == 1
     assert len(lookup(contains_text="plan")) == 3
     for criteria in ({}, {"section_types": []}, {"section_types": ["h4"]}, {"contains_text": ""}):
         data = refused(client.canvases_sections_lookup, canvas_id=canvas_id, criteria=criteria)
