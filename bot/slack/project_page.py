@@ -179,9 +179,18 @@ def page_sections(session: Session, engagement: Engagement) -> list[Section]:
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]<>#|~])")
 
 
+_LIST_MARKER = re.compile(r"^(\d{1,9})([.)])|^([-+])(?=\s)")
+
+
 def _md(text: str) -> str:
     """User text in canvas markdown: its markup characters escaped."""
     return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
+
+
+def _item(text: str) -> str:
+    """Text as a list item's markdown: escaped, and a start that would open a list inside the item
+    ("1. Discovery", "- x") escaped too, or it would show as a list's drawn number, not as text."""
+    return "- " + _LIST_MARKER.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", _md(text), count=1)
 
 
 @dataclass(frozen=True)
@@ -266,7 +275,7 @@ def page_layout(title: str, sections: list[Section]) -> Page:
     parts = []
     for s, shown in zip(sections, texts, strict=True):
         lines = tuple(
-            Line("- " + _md(text) + (f" ([{link.text}]({link.url}))" if link else ""), text)
+            Line(_item(text) + (f" ([{link.text}]({link.url}))" if link else ""), text)
             for text, (_text, link) in zip(shown, s.lines, strict=True)
         )
         parts.append((s.heading, lines))
