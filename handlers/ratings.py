@@ -19,6 +19,7 @@ from bot.errors import UserError
 from bot.people.members import lead_of
 from bot.refs import parse_id
 from bot.services import Services
+from bot.slack.home import refresh_homes
 from bot.slack.ratings import tell_lead_of_low
 from handlers.base import Request, actor_for
 from handlers.listening import after_ack, listener
@@ -87,7 +88,8 @@ def _record(
     req: Request, rating_id: int, score: int, comment: str | None, response_url: object = None
 ) -> Callable[[], None] | None:
     """Record the rating (idempotent: a replay or a second send finds it given and changes
-    nothing), then thank the rater and, for a low one, tell the lead."""
+    nothing), then thank the rater and, for a low one, tell the lead; the Homes showing the
+    engagement's card are re-published with it."""
     services = req.services
     anonymous = services.settings.golive_ratings_anonymous
     now = services.clock.now()
@@ -111,6 +113,7 @@ def _record(
     def answer() -> None:
         if given.low:
             tell_lead_of_low(services, given.rating_id, lead_id, who_id, who)
+        refresh_homes(services, given.engagement_id)  # the card shows the ratings
         thanks = services.notice(f"Thank you! Your rating of {given.title} ({given.score} of 5) is recorded.")
         if not (isinstance(response_url, str) and _replace_ask(response_url, thanks)):
             req.reply(thanks)

@@ -21,6 +21,8 @@ row itself keeps who it was asked of (that is how a second rating is refused).
 from __future__ import annotations
 
 import hashlib
+import statistics
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -248,3 +250,39 @@ def give(
         title=rating.title,
         low=score <= LOW,
     )
+
+
+@dataclass(frozen=True)
+class Summary:
+    """An engagement's ratings given so far, as App Home's card shows them (scores only, never
+    who gave them)."""
+
+    count: int
+    median: float
+    low: int  # scores of `LOW` or less
+    latest_low: str | None  # what the latest low one rated (its title)
+
+
+def summaries(session: Session, engagement_ids: Collection[int]) -> dict[int, Summary]:
+    """The ratings given per engagement, for a page of engagements: one query for all of them."""
+    if not engagement_ids:
+        return {}
+    rows = session.exec(
+        select(Rating.engagement_id, Rating.score, Rating.title)
+        .where(col(Rating.engagement_id).in_(list(engagement_ids)), col(Rating.score).is_not(None))
+        .order_by(col(Rating.rated_at), col(Rating.id))
+    ).all()
+    by_engagement: dict[int, list[tuple[int, str]]] = {}
+    for engagement_id, score, title in rows:
+        if score is not None:
+            by_engagement.setdefault(engagement_id, []).append((score, title))
+    out = {}
+    for engagement_id, given in by_engagement.items():
+        lows = [title for score, title in given if score <= LOW]
+        out[engagement_id] = Summary(
+            count=len(given),
+            median=float(statistics.median(score for score, _ in given)),
+            low=len(lows),
+            latest_low=lows[-1] if lows else None,
+        )
+    return out

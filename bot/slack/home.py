@@ -7,8 +7,9 @@
   order come from the database, and only the page's cards are computed
   (`bot.engagement.portfolio.portfolio_page`).
 - Each card: phase and progress, health and its main reason, the forecast go-live against the
-  target, blocked items, sign-offs waiting and for how long, the viewer's own overdue items, and
-  buttons (checklist, request the ready sign-off, settings, timeline).
+  target, blocked items, sign-offs waiting and for how long, the viewer's own overdue items, the
+  customer's ratings of the milestones (median, how many low, the latest low one: scores only,
+  never who gave them), and buttons (checklist, request the ready sign-off, settings, timeline).
 - Only the vendor's people get a portfolio. Anyone else (a customer's user, in Slack Connect) gets
   a short note that tells them where their work is: the buttons on the channel's messages.
 - Who opened Home, and what they were looking at, is a `HomeViewer` row. When an engagement
@@ -27,6 +28,7 @@ from typing import Any
 from sqlalchemy import bindparam, union
 from sqlmodel import col, select, update
 
+from bot.engagement import ratings
 from bot.engagement.capacity import SIZE_WEIGHTS, team_loads
 from bot.engagement.portfolio import ALL, MINE, VIEWS, Card, portfolio_page
 from bot.people.activity import customer_active_since
@@ -239,8 +241,21 @@ def home_view(services: Services, user_id: str, *, vendor: bool = True) -> dict[
         rows = [_card_data(session, c, user_id) for c in shown.cards]
         # customer people active in the last 7 days: one query for the page's cards
         active = customer_active_since(session, [c.engagement for c in shown.cards], now - timedelta(days=7))
+        # the customer's ratings of the milestones (vendor's Home only): one query for the page
+        rated = ratings.summaries(session, [r["id"] for r in rows])
         for row in rows:
             row["customer_active"] = active.get(row["id"], 0)
+            summary = rated.get(row["id"])
+            row["ratings"] = (
+                {
+                    "median": f"{summary.median:g}",
+                    "count": summary.count,
+                    "low": summary.low,
+                    "latest_low": summary.latest_low,
+                }
+                if summary is not None
+                else None
+            )
         preparing = _preparing(session, user_id, admin=admin)
         # The team's load: for admins on either view, for everyone looking at all engagements.
         load = _team_load(session, services.settings.golive_capacity) if admin or view == ALL else None
