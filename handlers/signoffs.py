@@ -523,7 +523,7 @@ def record_decision(req: Request, request_id: int, decision: str, reason: str | 
     if ctx["final"]:  # what is left before go-live, and the cutover button
         post_cutover(services, engagement_id, request_ts)
     if rate is not None:
-        ask_to_rate(services, rate)
+        ask_to_rate(services, rate, present=True)  # they just clicked Approve in the channel
     refresh_homes(services, engagement_id)
     if phase is not None:
         refresh_checklist(services, engagement_id, phase.number)

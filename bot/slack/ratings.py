@@ -1,9 +1,12 @@
 """Ratings in Slack (`bot.engagement.ratings`): asking the approver privately, telling the lead of
 a low one.
 
-The ask is an ephemeral in the engagement's channel, which only the approver sees: a customer's
-person usually cannot be sent a DM across organisations (`bot.slack.reach`), and a DM is tried
-only when Slack refuses the ephemeral (say, they left the channel). Never a message in the channel.
+The ask goes where only the approver sees it, never as a message in the channel. Slack shows an
+ephemeral only to someone active in the channel at that moment, and only until they reload; so an
+approver who has just clicked Approve is asked by an ephemeral there (a DM only when Slack refuses
+it, say they left the channel), while one who is not there (the go-live, which the lead confirms;
+the sweep's later try) is asked by DM first, which stays and notifies, and by an ephemeral where
+Slack refuses the DM (a customer's organisation may not allow DMs with ours: `bot.slack.reach`).
 
 What Slack took is written down (`ask_sent_at`, `lead_told_at`): an ask or an alert that Slack
 refused, or that a process dying after the commit never sent, is sent by the sweep
@@ -22,9 +25,12 @@ from storage.models import Engagement, Rating
 log = logging.getLogger("golive.slack")
 
 
-def ask_to_rate(services: Services, rating_id: int, *, slack: SlackGateway | None = None) -> str | None:
+def ask_to_rate(
+    services: Services, rating_id: int, *, present: bool = False, slack: SlackGateway | None = None
+) -> str | None:
     """Ask the person a rating was opened for: "ephemeral", "dm", or None when Slack took neither
-    (logged; the ask stays open, for the sweep to send, and nobody else is asked instead)."""
+    (logged; the ask stays open, for the sweep to send, and nobody else is asked instead).
+    `present`: they acted in the channel just now, so the ephemeral is tried first."""
     slack = slack or services.slack
     with services.db.read() as session:
         rating = session.get(Rating, rating_id)
@@ -39,23 +45,26 @@ def ask_to_rate(services: Services, rating_id: int, *, slack: SlackGateway | Non
             anonymous=services.settings.golive_ratings_anonymous,
         )
         user_id, channel = rating.user_id, engagement.channel_id
+    ways = [
+        ("ephemeral", lambda: slack.ephemeral(channel, user_id, message)),
+        ("dm", lambda: slack.dm(user_id, message)),
+    ]
+    if not present:
+        ways.reverse()
     sent: str | None = None
-    try:
-        slack.ephemeral(channel, user_id, message)
-        sent = "ephemeral"
-    except SlackCallFailed as exc:
-        log.info("rating ask to %s in %s refused (%s); trying a DM", user_id, channel, exc.error)
-    if sent is None:
+    for way, send in ways:
         try:
-            slack.dm(user_id, message)
-            sent = "dm"
+            send()
+            sent = way
+            break
         except SlackCallFailed as exc:
-            log.warning(
-                "could not ask %s for a rating: the ephemeral and a DM were refused (%s); the sweep tries again",
-                user_id,
-                exc.error,
-            )
-            return None
+            log.info("rating ask to %s by %s refused (%s)", user_id, way, exc.error)
+    if sent is None:
+        log.warning(
+            "could not ask %s for a rating: the ephemeral and a DM were refused; the sweep tries again",
+            user_id,
+        )
+        return None
     with services.db.session() as session:
         ratings.mark_ask_sent(session, rating_id, services.clock.now())
     return sent

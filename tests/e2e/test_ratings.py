@@ -222,12 +222,17 @@ def test_someone_else_clicking_the_ask_is_refused(rated):
     assert rating_rows(h)[0].score is None
 
 
-def test_the_go_live_asks_the_final_approver_and_the_final_gate_does_not(small):
-    """The final approval's rating is the go-live's: asked once the cutover is confirmed."""
+@pytest.mark.parametrize("dm_allowed", [False, True], ids=["ephemeral", "dm"])
+def test_the_go_live_asks_the_final_approver_and_the_final_gate_does_not(small, dm_allowed):
+    """The final approval's rating is the go-live's: asked once the cutover is confirmed. The
+    approver is not the one clicking then, and an ephemeral shows only to someone in the channel at
+    that moment: by DM where their organisation allows one with ours, else by an ephemeral."""
     from tests.e2e.test_lifecycle import walk_to_final_approval
 
     h = small
     walk_to_final_approval(h)
+    if dm_allowed:
+        h.standin.allow_external_dm(APPROVER.user_id)
     # Asked for the first gate only: every later approval came within the cooldown, or was final.
     assert [r.milestone for r in rating_rows(h)] == ["solution_design"]
     assert len(asks(h, APPROVER)) == 1
@@ -242,6 +247,23 @@ def test_the_go_live_asks_the_final_approver_and_the_final_gate_does_not(small):
         h.driver.submit_view(form["id"], {}, user=LEAD.user_id)
         h.idle()
     assert engagement(h).status == "live"
+    if dm_allowed:
+        assert asks(h, APPROVER)[before:] == []
+        im = h.standin.im_channel(APPROVER.user_id)
+        [ask] = [m for m in h.standin.messages(im) if "How did" in blocks_text(m.get("blocks") or [])]
+        ask = {**ask, "channel": im}
+        assert "How did the go-live of Acme Corp go?" in blocks_text(ask["blocks"])
+        rating_id = next(r.id for r in rating_rows(h) if r.milestone == "golive")
+        h.driver.click(im, ask["ts"], f"rating:{rating_id}:5", user=APPROVER.user_id)
+        h.idle()
+        [form] = [
+            v for v in h.standin.open_views(APPROVER.user_id) if v["view"]["callback_id"] == "rating_submit"
+        ]
+        h.driver.submit_view(form["id"], {}, user=APPROVER.user_id)
+        h.idle()
+        golive = [r for r in rating_rows(h) if r.milestone == "golive"]
+        assert [(r.user_id, r.score) for r in golive] == [(APPROVER.user_id, 5)]
+        return
     new = asks(h, APPROVER)[before:]
     [ask] = new
     assert "How did the go-live of Acme Corp go?" in blocks_text(ask["blocks"])
