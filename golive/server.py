@@ -289,7 +289,11 @@ class InProcessServer:
         self.httpd = make_server(
             host, port, make_wsgi_app(bot), server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
         )
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="golive-http", daemon=True)
+        # A short poll: stop() waits for serve_forever to notice, up to half a second by default,
+        # paid at every harness's stop in the tests.
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="golive-http", daemon=True
+        )
 
     @property
     def url(self) -> str:

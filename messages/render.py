@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
+from jinja2.bccache import Bucket, BytecodeCache
 from markupsafe import Markup
 
 from messages.escape import Trusted, cut, escape_mrkdwn
@@ -115,6 +117,32 @@ def f_mrkdwn(value: str) -> Markup:
     return _trusted(value)
 
 
+class _ProcessBytecodeCache(BytecodeCache):
+    """Compiled templates kept for the process, shared by every Renderer it builds. Jinja keys a
+    template by its name and file and checks its source's checksum, so a changed template is
+    compiled again. Every Renderer's Environment has the same options, which the compiled code
+    depends on. A Renderer compiled the 58 templates in 0.6-0.7 s, the next one in 0.02 s; the test
+    suite builds one per harness, about a thousand times."""
+
+    def __init__(self) -> None:
+        self._store: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        with self._lock:
+            data = self._store.get(bucket.key)
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        data = bucket.bytecode_to_string()
+        with self._lock:
+            self._store[bucket.key] = data
+
+
+_COMPILED = _ProcessBytecodeCache()
+
+
 class Renderer:
     """Renders templates from the package, or from an override directory first."""
 
@@ -135,6 +163,7 @@ class Renderer:
             # ~8% of a /golive status ack (py-spy). A changed template needs a restart.
             auto_reload=False,
             cache_size=-1,
+            bytecode_cache=_COMPILED,
         )
         self.env.filters.update(
             mention=f_mention,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from sqlalchemy.engine import Engine, make_url
 from bot.clock import Clock
 from sandbox.harness import Harness, sqlite_url
 from storage.db import READ_ONLY
+from storage.migrate import upgrade
 
 PG_ENV = "GOLIVE_TEST_POSTGRES_URL"
 # A Monday morning in Berlin (08:00 UTC = 09:00 CET).
@@ -68,12 +70,35 @@ def _drops_last() -> Iterator[list[Callable[[], None]]]:
         drop()
 
 
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory) -> Path:
+    """A SQLite database migrated to the head once per test process. A harness on the default
+    SQLite database starts from a copy of it: running every migration again for each of some
+    thousand harnesses cost a quarter of a second of CPU each (cProfile of Harness.start), and
+    tests/unit/test_migrations.py is where the migrations themselves are tested."""
+    url = sqlite_url(tmp_path_factory.mktemp("migrated"))
+    upgrade(url)
+    return Path(make_url(url).database or "")
+
+
+def _copy_sqlite(source: Path, url: str) -> None:
+    """`source` copied to the database of `url` with SQLite's backup API (which reads the WAL)."""
+    with sqlite3.connect(source) as src, sqlite3.connect(make_url(url).database or "") as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+
+
 @pytest.fixture
-def harness_factory(tmp_path, clock, _drops_last) -> Iterator:
+def harness_factory(tmp_path, clock, _drops_last, _migrated_sqlite) -> Iterator:
     started: list[Harness] = []
 
     def make(database_url: str | None = None, **kw) -> Harness:
-        h = Harness(database_url or sqlite_url(tmp_path), clock=kw.pop("clock", clock), **kw).start()
+        if database_url is None:
+            database_url = sqlite_url(tmp_path)
+            if not Path(make_url(database_url).database or "").exists():
+                _copy_sqlite(_migrated_sqlite, database_url)
+        h = Harness(database_url, clock=kw.pop("clock", clock), **kw).start()
         started.append(h)
         return h
 
