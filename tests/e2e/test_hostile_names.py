@@ -264,6 +264,7 @@ def drive_every_flow(h) -> None:
 
 def test_hostile_names_never_reach_slack_as_controls(harness):
     h = harness
+    h.lift_rate_limits()  # what Slack receives is the point here; the pacing has tests of its own
     drive_every_flow(h)
     users = {p.user_id for p in PERSONAS} | {Every.user_id, Formula.user_id}
     channels = {CHANNEL}
