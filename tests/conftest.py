@@ -243,7 +243,29 @@ def _uses_postgres(item: pytest.Item) -> bool:
     return callspec is not None and "postgresql" in callspec.params.values()
 
 
+# The longest tests (over 12 s each in CI's --durations, 7 Dec 2026) run first: pytest-xdist hands
+# tests out in collection order, and one of these started last kept a worker busy for up to a
+# minute after the others had finished.
+LONGEST: tuple[str, ...] = (
+    "tests/e2e/test_sweep_scale.py::test_four_weeks_of_changes_make_the_reminders_planning_everything_makes",
+    "tests/e2e/test_replicas.py::test_two_replicas_and_cron_sweeps_send_each_reminder_once_and_decide_once",
+    "tests/e2e/test_sweep_processes.py::test_two_processes_send_each_reminder_once",
+    "tests/e2e/test_processes.py::test_a_killed_serve_forgets_no_acked_tick",
+    "tests/e2e/test_home_scale.py::test_the_database_pages_in_the_defined_order_fresh_a_few_stale_and_many_stale",
+    "tests/e2e/test_audit_export.py::test_the_channel_gets_the_shared_trail_and_the_lead_the_whole_of_it_privately",
+    "tests/e2e/test_home_scale.py::test_the_page_comes_from_the_database_and_a_change_moves_its_engagement_to_the_top",
+    "tests/e2e/test_home.py::test_sixty_engagements_paginated_every_page_valid",
+    "tests/e2e/test_deals.py::test_golive_deal_file_does_the_same_from_the_command_line",
+)
+
+
+def _longest_first(item: pytest.Item) -> int:
+    name = item.nodeid.split("[", 1)[0]
+    return LONGEST.index(name) if name in LONGEST else len(LONGEST)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=_longest_first)  # stable: the rest keep their order
     for item in items:
         try:
             folder = item.path.resolve().relative_to(TESTS).parts[0]
